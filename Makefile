@@ -1,0 +1,87 @@
+# casework: `make run` brings the suite up, `make test` installs and runs every test.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV    := .venv
+PY      := $(VENV)/bin/python
+BUF     := .tools/node_modules/.bin/buf
+STAMP   := $(VENV)/.installed
+PROTOS  := $(shell find protos -name '*.proto')
+export PYTHONPATH := $(CURDIR)/lib:$(CURDIR)/gen:$(CURDIR)/services/intake:$(CURDIR)/services/clients:$(CURDIR)/services/plans:$(CURDIR)/services/documents:$(CURDIR)/services/notify:$(CURDIR)/services/feedback
+
+.PHONY: help deps venv gen tools broker run stop status demo test test-unit bench token lint clean
+
+help:
+	@echo "make run     start the whole suite in the background (embedded servers unless configured)"
+	@echo "make stop    stop it (data stays in var/)"
+	@echo "make test    install everything and run every test"
+	@echo "make demo    send a partner referral through the running suite and show each step"
+	@echo "make bench   referral-to-inbox latency and throughput beside a raw AMQP round trip"
+	@echo "make token   print a development token (ARGS='--subject w-anna --centre ctr-north-town')"
+	@echo "make lint    ruff, mypy and buf lint"
+
+# System packages: only what is missing is installed (a broker when nothing listens on 5672,
+# Node.js for buf). Needs root, as on the project's machines and in CI.
+deps:
+	@need=""; \
+	if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && ! command -v rabbitmq-server >/dev/null && [ -z "$$AMQP_URI" ]; then need="$$need rabbitmq-server"; fi; \
+	command -v npm >/dev/null || need="$$need nodejs npm"; \
+	command -v python3 >/dev/null || need="$$need python3 python3-venv"; \
+	if [ -n "$$need" ]; then echo "installing:$$need"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; fi
+	@command -v kubectl >/dev/null || echo "note: kubectl not found; the deploy tests need it (https://kubernetes.io/docs/tasks/tools/)"
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(STAMP)
+
+gen/.stamp: $(PROTOS) $(STAMP)
+	rm -rf gen && mkdir -p gen
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m grpc_tools.protoc -I protos \
+	  --python_out=gen --grpc_python_out=gen --mypy_out=gen --mypy_grpc_out=gen $(PROTOS) > /dev/null
+	touch $@
+
+gen: gen/.stamp
+
+$(BUF):
+	mkdir -p .tools && cd .tools && npm install --silent --no-audit --no-fund @bufbuild/buf@1.75.0 > /dev/null
+
+tools: $(BUF)
+
+broker: deps venv
+	$(PY) -c "from casework_common.devstack import ensure_rabbitmq; ensure_rabbitmq()" || [ -n "$$AMQP_URI" ]
+
+run: deps venv gen broker
+	$(PY) -m casework_common.devstack up
+
+stop:
+	@test -x $(PY) && $(PY) -m casework_common.devstack down || true
+
+status: venv gen
+	$(PY) -m casework_common.devstack status
+
+demo: venv gen
+	$(PY) -m casework_common.demo
+
+bench: deps venv gen broker
+	$(PY) -m casework_common.bench $(ARGS)
+
+token: venv
+	@$(PY) -m casework_common.token $(ARGS)
+
+lint: venv gen tools
+	$(VENV)/bin/ruff check lib services tests
+	$(VENV)/bin/mypy lib services/*/casework_*
+	$(BUF) lint
+
+test: deps venv gen tools broker
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test-unit: venv gen
+	$(VENV)/bin/pytest -m "not e2e" services
+
+clean: stop
+	rm -rf $(VENV) gen .tools var .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,115 @@
+"""Configuration from the environment, with local defaults for development.
+
+In production (CASEWORK_ENV=production) nothing falls back to a development default:
+a missing variable stops the process at start-up with its name, rather than letting a
+service quietly talk to a broker or database that is not the one operations meant.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+SERVICES = ("intake", "clients", "plans", "documents", "notify", "feedback")
+PROCESSES = ("api", "events")
+
+# Local ports of `make run`: one gRPC port per service api, one health port per
+# events process. Kubernetes gives every pod its own address and uses GRPC_PORT.
+DEFAULT_GRPC_PORTS = {name: 50051 + i for i, name in enumerate(SERVICES)}
+DEFAULT_HEALTH_PORTS = {name: 8101 + i for i, name in enumerate(SERVICES)}
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEV_JWT_SECRET = "casework-development-secret-not-for-production"
+
+
+class MissingConfiguration(RuntimeError):
+    """A required environment variable is not set."""
+
+    def __init__(self, variable: str, why: str) -> None:
+        super().__init__(f"{variable} is required: {why}")
+        self.variable = variable
+
+
+@dataclass(frozen=True)
+class Settings:
+    service: str
+    environment: str
+    amqp_uri: str
+    mongo_uri: str
+    mongo_db: str
+    s3_endpoint: str
+    s3_access_key: str
+    s3_secret_key: str
+    s3_bucket: str
+    smtp_host: str
+    smtp_port: int
+    jwt_secret: str
+    grpc_port: int
+    health_port: int
+    metrics_port: int
+    otlp_endpoint: str | None
+    trace_dir: str | None
+    organisation_file: Path
+    events_exchange: str
+    log_level: str
+    relay_interval: float
+
+    @property
+    def production(self) -> bool:
+        return self.environment == "production"
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise MissingConfiguration(name, f"must be a whole number, got {raw!r}") from None
+
+
+def load_settings(service: str, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings of one service's processes from the environment."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
+    env = os.environ if env is None else env
+    environment = env.get("CASEWORK_ENV", "development")
+    production = environment == "production"
+
+    def required(name: str, dev_default: str) -> str:
+        value = env.get(name, "")
+        if value:
+            return value
+        if production:
+            raise MissingConfiguration(name, "CASEWORK_ENV=production has no development default")
+        return dev_default
+
+    return Settings(
+        service=service,
+        environment=environment,
+        amqp_uri=required("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672//"),
+        mongo_uri=required("MONGO_URI", "mongodb://127.0.0.1:27117"),
+        mongo_db=env.get("MONGO_DB") or f"{env.get('MONGO_DB_PREFIX', 'casework')}_{service}",
+        s3_endpoint=required("S3_ENDPOINT", "http://127.0.0.1:9100"),
+        s3_access_key=required("S3_ACCESS_KEY", "casework"),
+        s3_secret_key=required("S3_SECRET_KEY", "casework-secret"),
+        s3_bucket=env.get("S3_BUCKET") or "casework-documents",
+        smtp_host=required("SMTP_HOST", "127.0.0.1"),
+        smtp_port=_int(env, "SMTP_PORT", 2525),
+        jwt_secret=required("JWT_SECRET", DEV_JWT_SECRET),
+        grpc_port=_int(env, "GRPC_PORT", DEFAULT_GRPC_PORTS[service]),
+        health_port=_int(env, "HEALTH_PORT", DEFAULT_HEALTH_PORTS[service]),
+        metrics_port=_int(env, "METRICS_PORT", 0),
+        otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
+        trace_dir=env.get("CASEWORK_TRACE_DIR") or None,
+        organisation_file=Path(
+            env.get("CASEWORK_ORGANISATION_FILE")
+            or REPO_ROOT / "config" / "organisation.dev.json"
+        ),
+        events_exchange=env.get("CASEWORK_EVENTS_EXCHANGE") or "casework.events",
+        log_level=env.get("LOG_LEVEL") or "INFO",
+        relay_interval=float(env.get("CASEWORK_RELAY_INTERVAL") or "0.05"),
+    )

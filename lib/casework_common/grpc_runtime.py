@@ -1,0 +1,181 @@
+"""The `api` process of a service: a grpcio server in a plain-threads process.
+
+Every call passes one interceptor that authenticates the bearer token, checks a
+partner's scopes, joins the caller's trace, counts and times the call, and turns
+casework errors into status codes with details. Servicers only translate.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import signal
+import threading
+import time
+from concurrent import futures
+from typing import Any, Callable, Iterable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from casework_common import storage, telemetry
+from casework_common.auth import Principal, bearer, verify_token
+from casework_common.config import Settings, load_settings
+from casework_common.errors import CaseworkError, Unauthenticated
+from casework_common.rpc_errors import status_code, to_status
+
+log = logging.getLogger(__name__)
+
+_principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
+    "casework_principal", default=None
+)
+
+# Health and reflection answer without a token: probes and tools need them.
+PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+
+
+def current_principal() -> Principal:
+    principal = _principal.get()
+    if principal is None:
+        raise Unauthenticated("no authenticated caller")
+    return principal
+
+
+class CaseworkInterceptor(grpc.ServerInterceptor):
+    def __init__(self, settings: Settings, tracer: Any) -> None:
+        self._settings = settings
+        self._tracer = tracer
+
+    def intercept_service(
+        self, continuation: Callable[[Any], Any], handler_call_details: Any
+    ) -> Any:
+        handler = continuation(handler_call_details)
+        method: str = handler_call_details.method
+        if handler is None or method.startswith(PUBLIC_PREFIXES) or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+        metadata = tuple(handler_call_details.invocation_metadata or ())
+
+        def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
+            return self._call(inner, request, context, method, metadata)
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+    def _call(
+        self,
+        inner: Callable[[Any, grpc.ServicerContext], Any],
+        request: Any,
+        context: grpc.ServicerContext,
+        method: str,
+        metadata: tuple[Any, ...],
+    ) -> Any:
+        carrier = {k: v for k, v in metadata if isinstance(v, str)}
+        started = time.perf_counter()
+        code = grpc.StatusCode.OK
+        with self._tracer.start_as_current_span(
+            method.lstrip("/"),
+            context=telemetry.context_from_carrier(carrier),
+            kind=SpanKind.SERVER,
+            attributes={"rpc.system": "grpc", "rpc.method": method},
+        ) as span:
+            token = None
+            try:
+                principal = verify_token(self._settings.jwt_secret, bearer(metadata))
+                principal.require_scope(method.lstrip("/"))
+                token = _principal.set(principal)
+                span.set_attribute("casework.subject", principal.subject)
+                return inner(request, context)
+            except CaseworkError as exc:
+                code = status_code(exc)
+                span.set_status(Status(StatusCode.ERROR, str(exc)))
+                log.info("call refused", extra={"fields": {"method": method, "code": code.name, "reason": str(exc)}})
+                context.abort_with_status(to_status(exc))
+            except Exception:
+                code = grpc.StatusCode.INTERNAL
+                span.set_status(Status(StatusCode.ERROR, "internal error"))
+                log.exception("call failed", extra={"fields": {"method": method}})
+                context.abort(grpc.StatusCode.INTERNAL, "internal error; see the service log")
+            finally:
+                if token is not None:
+                    _principal.reset(token)
+                telemetry.GRPC_CALLS.labels(self._settings.service, method, code.name).inc()
+                telemetry.GRPC_LATENCY.labels(self._settings.service, method).observe(
+                    time.perf_counter() - started
+                )
+
+
+Registrar = Callable[[grpc.Server], Iterable[str]]
+
+
+def health_names(service_names: Iterable[str]) -> list[str]:
+    return [name for name in service_names if name]
+
+
+def build_server(
+    settings: Settings, register: Registrar, port: int | None = None
+) -> tuple[grpc.Server, health.HealthServicer, int, list[str]]:
+    tracer = telemetry.setup(settings, "api")
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix=f"{settings.service}-api"),
+        interceptors=[CaseworkInterceptor(settings, tracer)],
+        options=[("grpc.max_receive_message_length", 4 * 1024 * 1024)],
+    )
+    service_names = list(register(server))
+    health_servicer = health.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
+    )
+    bound = server.add_insecure_port(f"0.0.0.0:{settings.grpc_port if port is None else port}")
+    for name in ["", *service_names]:
+        health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
+    return server, health_servicer, bound, service_names
+
+
+def serve(service: str, register: Registrar, needs_database: bool = True) -> None:
+    """Run one service's api process until SIGTERM, then drain in-flight calls."""
+    settings = load_settings(service)
+    if needs_database:
+        storage.connect(settings)
+    server, health_servicer, port, server_names = build_server(settings, register)
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(settings.metrics_port)
+    server.start()
+    stopping = threading.Event()
+    names = ["", *health_names(server_names)]
+
+    def set_health() -> None:
+        serving = not needs_database or storage.ping()
+        state = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        for name in names:
+            health_servicer.set(name, state)
+
+    def watch_health() -> None:
+        while not stopping.wait(2.0):
+            set_health()
+
+    set_health()
+    threading.Thread(target=watch_health, daemon=True).start()
+    log.info("api serving", extra={"fields": {"port": port, "service": service}})
+
+    def shutdown(signum: int, frame: Any) -> None:
+        stopping.set()
+        health_servicer.enter_graceful_shutdown()
+        server.stop(grace=10)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    server.wait_for_termination()
+    log.info("api stopped")

@@ -1,0 +1,171 @@
+"""RabbitMQ topology and the confirmed publisher (kombu), shared by relay and consumers.
+
+- `casework.events`: the one durable topic exchange; routing key `<service>.<entity>.<verb>.v<N>`.
+  Its alternate exchange keeps any event no queue was bound for yet, so an event
+  published before its consumer first started is parked, not dropped.
+- `casework.dead-letter`: poison messages with the reason, and messages that exceeded
+  their queue's delivery limit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from typing import Any, Mapping
+
+import kombu
+from kombu import Exchange, Queue, binding
+
+log = logging.getLogger(__name__)
+
+EVENT_CONTENT_TYPE = "application/vnd.casework.event+json"
+DELIVERY_LIMIT = 10
+
+
+def events_exchange(name: str) -> Exchange:
+    return Exchange(
+        name, type="topic", durable=True, arguments={"alternate-exchange": f"{name}.unrouted"}
+    )
+
+
+def dead_letter_exchange(name: str) -> Exchange:
+    return Exchange(f"{name}.dead-letter", type="topic", durable=True)
+
+
+def declare_topology(connection: kombu.Connection, exchange_name: str) -> None:
+    channel = connection.default_channel
+    unrouted = Exchange(f"{exchange_name}.unrouted", type="fanout", durable=True)
+    dlx = dead_letter_exchange(exchange_name)
+    for exchange in (unrouted, dlx, events_exchange(exchange_name)):
+        exchange(channel).declare()
+    Queue(f"{exchange_name}.unrouted", exchange=unrouted, durable=True)(channel).declare()
+    Queue(f"{exchange_name}.dead-letter", exchange=dlx, routing_key="#", durable=True)(
+        channel
+    ).declare()
+
+
+def consumer_queue(exchange_name: str, queue_name: str, routing_keys: list[str]) -> Queue:
+    """A durable quorum queue: the broker counts deliveries, and a message that keeps
+    failing goes to the dead-letter exchange instead of looping forever."""
+    exchange = events_exchange(exchange_name)
+    return Queue(
+        queue_name,
+        bindings=[binding(exchange, routing_key=key) for key in routing_keys],
+        durable=True,
+        queue_arguments={
+            "x-queue-type": "quorum",
+            "x-delivery-limit": DELIVERY_LIMIT,
+            "x-dead-letter-exchange": f"{exchange_name}.dead-letter",
+            "x-dead-letter-routing-key": queue_name,
+        },
+    )
+
+
+class Publisher:
+    """Publishes persistent messages and waits for the broker's confirm of each."""
+
+    def __init__(self, amqp_uri: str, exchange_name: str) -> None:
+        self._uri = amqp_uri
+        self._exchange_name = exchange_name
+        self._lock = threading.Lock()
+        self._connection: kombu.Connection | None = None
+        self._producer: kombu.Producer | None = None
+
+    def _ensure(self) -> kombu.Producer:
+        if self._producer is None:
+            self._connection = kombu.Connection(
+                self._uri, transport_options={"confirm_publish": True}, heartbeat=0
+            )
+            self._connection.ensure_connection(max_retries=3)
+            declare_topology(self._connection, self._exchange_name)
+            self._producer = kombu.Producer(self._connection.default_channel)
+        return self._producer
+
+    def connect(self) -> None:
+        """Connect now and declare the topology (start-up fails fast if the broker is away)."""
+        with self._lock:
+            self._ensure()
+
+    def _reset(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.release()
+            except Exception:  # noqa: BLE001 - the connection is being thrown away
+                pass
+        self._connection = None
+        self._producer = None
+
+    def publish_event(self, event: Mapping[str, Any]) -> None:
+        body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
+        headers = {"casework-event-id": str(event["id"])}
+        headers.update({k: str(v) for k, v in (event.get("trace") or {}).items()})
+        self.publish_raw(
+            body,
+            exchange=self._exchange_name,
+            routing_key=f"{event['type']}.v{event['version']}",
+            headers=headers,
+            message_id=str(event["id"]),
+        )
+
+    def dead_letter(
+        self, body: bytes, *, consumer: str, reason: str, headers: Mapping[str, Any] | None = None
+    ) -> None:
+        all_headers = dict(headers or {})
+        all_headers.update({"x-casework-reason": reason[:2000], "x-casework-consumer": consumer})
+        # Kept byte for byte and typed as raw data, so whoever inspects or replays the
+        # dead letters can read even a body that was never valid UTF-8 or JSON.
+        self.publish_raw(
+            body,
+            exchange=f"{self._exchange_name}.dead-letter",
+            routing_key=consumer,
+            headers=all_headers,
+            message_id=None,
+            content_type="application/data",
+            content_encoding="binary",
+        )
+
+    def publish_raw(
+        self,
+        body: bytes,
+        *,
+        exchange: str,
+        routing_key: str,
+        headers: Mapping[str, Any],
+        message_id: str | None,
+        content_type: str = EVENT_CONTENT_TYPE,
+        content_encoding: str = "utf-8",
+    ) -> None:
+        with self._lock:
+            for attempt in (1, 2):
+                try:
+                    producer = self._ensure()
+                    producer.publish(
+                        body,
+                        exchange=exchange,
+                        routing_key=routing_key,
+                        headers=dict(headers),
+                        content_type=content_type,
+                        content_encoding=content_encoding,
+                        delivery_mode=2,
+                        message_id=message_id,
+                    )
+                    return
+                except Exception:
+                    self._reset()
+                    if attempt == 2:
+                        raise
+                    log.warning("publish failed; reconnecting", exc_info=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self._reset()
+
+
+def raw_decoder(body: bytes | str) -> bytes | str:
+    """Hands consumers the message body untouched, so a malformed one reaches our own
+    parser (and then the dead-letter queue) instead of failing inside the library."""
+    return body
+
+
+raw_encoder = raw_decoder

@@ -1,0 +1,153 @@
+"""The organisation's reference data: regions, centres, workers, the lists of client
+and problem types, and routing rules.
+
+Read from a JSON file (CASEWORK_ORGANISATION_FILE) so a network can describe itself
+without code. It is validated on load: a centre in an unknown region or a rule naming
+a worker who does not exist stops the process at start-up, not at 3 a.m. when the
+first referral for that centre arrives.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class InvalidOrganisation(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Centre:
+    id: str
+    region: str
+    name: str
+    duty_worker: str
+    manager: str
+
+
+@dataclass(frozen=True)
+class Worker:
+    id: str
+    name: str
+    centres: tuple[str, ...]
+    roles: tuple[str, ...]
+    email: str
+
+
+@dataclass(frozen=True)
+class RoutingRuleSpec:
+    id: str
+    priority: int
+    regions: tuple[str, ...]
+    centres: tuple[str, ...]
+    client_types: tuple[str, ...]
+    problem_types: tuple[str, ...]
+    workers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Organisation:
+    id: str
+    name: str
+    regions: dict[str, str]
+    centres: dict[str, Centre]
+    workers: dict[str, Worker]
+    client_types: tuple[str, ...]
+    problem_types: tuple[str, ...]
+    routing_rules: tuple[RoutingRuleSpec, ...]
+
+    def centre(self, centre_id: str) -> Centre | None:
+        return self.centres.get(centre_id)
+
+
+def _strings(raw: Any, where: str) -> tuple[str, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(isinstance(v, str) and v for v in raw):
+        raise InvalidOrganisation(f"{where} must be a list of non-empty strings")
+    return tuple(raw)
+
+
+def parse(data: dict[str, Any]) -> Organisation:
+    try:
+        org_id = data["id"]
+        regions = {r["id"]: r["name"] for r in data["regions"]}
+        centres = {
+            c["id"]: Centre(c["id"], c["region"], c["name"], c["duty_worker"], c["manager"])
+            for c in data["centres"]
+        }
+        workers = {
+            w["id"]: Worker(
+                w["id"], w["name"], _strings(w["centres"], f"worker {w['id']} centres"),
+                _strings(w.get("roles"), f"worker {w['id']} roles"), w.get("email", "")
+            )
+            for w in data["workers"]
+        }
+        rules = tuple(
+            RoutingRuleSpec(
+                id=r["id"],
+                priority=int(r.get("priority", 0)),
+                regions=_strings(r.get("regions"), f"rule {r['id']} regions"),
+                centres=_strings(r.get("centres"), f"rule {r['id']} centres"),
+                client_types=_strings(r.get("client_types"), f"rule {r['id']} client_types"),
+                problem_types=_strings(r.get("problem_types"), f"rule {r['id']} problem_types"),
+                workers=_strings(r["workers"], f"rule {r['id']} workers"),
+            )
+            for r in data.get("routing_rules", [])
+        )
+        org = Organisation(
+            id=org_id,
+            name=data.get("name", org_id),
+            regions=regions,
+            centres=centres,
+            workers=workers,
+            client_types=_strings(data["client_types"], "client_types"),
+            problem_types=_strings(data["problem_types"], "problem_types"),
+            routing_rules=rules,
+        )
+    except KeyError as exc:
+        raise InvalidOrganisation(f"missing key {exc}") from None
+    _check_references(org)
+    return org
+
+
+def _check_references(org: Organisation) -> None:
+    problems = []
+    for centre in org.centres.values():
+        if centre.region not in org.regions:
+            problems.append(f"centre {centre.id}: unknown region {centre.region}")
+        for role, worker in (("duty_worker", centre.duty_worker), ("manager", centre.manager)):
+            if worker not in org.workers:
+                problems.append(f"centre {centre.id}: {role} {worker} is not a worker")
+    for worker in org.workers.values():
+        for centre_id in worker.centres:
+            if centre_id not in org.centres:
+                problems.append(f"worker {worker.id}: unknown centre {centre_id}")
+    for rule in org.routing_rules:
+        for worker_id in rule.workers:
+            if worker_id not in org.workers:
+                problems.append(f"rule {rule.id}: worker {worker_id} does not exist")
+        for field, known in (
+            ("regions", org.regions),
+            ("centres", org.centres),
+            ("client_types", org.client_types),
+            ("problem_types", org.problem_types),
+        ):
+            for value in getattr(rule, field):
+                if value not in known:
+                    problems.append(f"rule {rule.id}: unknown {field[:-1]} {value}")
+    if problems:
+        raise InvalidOrganisation("; ".join(problems))
+
+
+def load(path: Path) -> dict[str, Organisation]:
+    """Load a file holding one organisation or {"organisations": [...]}, keyed by id."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InvalidOrganisation(f"cannot read {path}: {exc}") from None
+    items = data["organisations"] if "organisations" in data else [data]
+    return {org.id: org for org in (parse(item) for item in items)}

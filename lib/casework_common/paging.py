@@ -1,0 +1,35 @@
+"""Page tokens for List* calls: opaque to callers, an offset to us."""
+
+from __future__ import annotations
+
+import base64
+
+from casework_common.errors import FieldError, InvalidArgument
+
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+
+
+def page_window(page_size: int, page_token: str) -> tuple[int, int]:
+    """Offset and limit of the requested page; bad values answer INVALID_ARGUMENT."""
+    errors = []
+    if page_size < 0 or page_size > MAX_PAGE:
+        errors.append(FieldError("page_size", f"between 0 and {MAX_PAGE}"))
+    offset = 0
+    if page_token:
+        try:
+            offset = int(base64.urlsafe_b64decode(page_token.encode()).decode())
+            if offset < 0:
+                raise ValueError
+        except ValueError:
+            errors.append(FieldError("page_token", "is not a token this service issued"))
+    if errors:
+        raise InvalidArgument(errors)
+    return offset, page_size or DEFAULT_PAGE
+
+
+def next_token(offset: int, limit: int, returned: int) -> str:
+    """The token of the following page, empty when this page was the last."""
+    if returned < limit:
+        return ""
+    return base64.urlsafe_b64encode(str(offset + limit).encode()).decode()

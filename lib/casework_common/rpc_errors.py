@@ -1,0 +1,57 @@
+"""How casework errors reach a gRPC caller: a status code plus, for bad input,
+google.rpc.BadRequest details naming each field."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from casework_common.errors import CaseworkError, InvalidArgument
+
+
+def status_code(error: CaseworkError) -> grpc.StatusCode:
+    return grpc.StatusCode[error.code]
+
+
+def to_status(error: CaseworkError) -> grpc.Status:
+    """Build the rich status (code, message, details) for an error."""
+    code_value: int = status_code(error).value[0]
+    status = status_pb2.Status(code=code_value, message=str(error))
+    if isinstance(error, InvalidArgument):
+        detail = any_pb2.Any()
+        detail.Pack(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=e.field, description=e.description
+                    )
+                    for e in error.errors
+                ]
+            )
+        )
+        status.details.append(detail)
+    return rpc_status.to_status(status)
+
+
+def abort(context: grpc.ServicerContext, error: CaseworkError) -> NoReturn:
+    context.abort_with_status(to_status(error))
+    raise AssertionError("abort_with_status always raises")
+
+
+def field_violations(error: grpc.RpcError) -> dict[str, str]:
+    """Read the BadRequest details of a failed call (for clients and tests)."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    out: dict[str, str] = {}
+    if status is None:
+        return out
+    for detail in status.details:
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            for violation in bad.field_violations:
+                out[violation.field] = violation.description
+    return out

@@ -1,0 +1,123 @@
+"""mongoengine plumbing: one database per service, aggregates saved with their outbox.
+
+An aggregate's outgoing events are written inside the aggregate's own document, in the
+same single-document write as the state change. That is atomic on every MongoDB (no
+replica set or transaction needed) and on the development wire server, so a crash can
+never keep the change and lose its event, or the reverse. The relay publishes and then
+clears the outbox.
+
+Documents are replaced whole, guarded by a version number, instead of mongoengine's
+partial updates: positional updates (``goals.0.done``) are not applied by the
+development server, and a whole-document replace behaves the same everywhere.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterable, TypeVar
+
+import mongoengine as me
+from pymongo.errors import DuplicateKeyError
+
+from casework_common.config import Settings
+from casework_common.envelope import EventEnvelope
+from casework_common.errors import Conflict
+
+
+def connect(settings: Settings, alias: str = "default") -> None:
+    me.disconnect(alias)
+    me.connect(
+        db=settings.mongo_db,
+        host=settings.mongo_uri,
+        alias=alias,
+        tz_aware=True,
+        uuidRepresentation="standard",
+        serverSelectionTimeoutMS=5000,
+    )
+
+
+def ping() -> bool:
+    try:
+        me.get_connection().admin.command("ping")
+    except Exception:  # noqa: BLE001 - health reports any failure as not serving
+        return False
+    return True
+
+
+class AggregateDocument(me.Document):
+    """Base of every stored aggregate: tenancy, optimistic version, and outbox."""
+
+    meta = {"abstract": True}
+
+    organisation = me.StringField(required=True)
+    version = me.IntField(default=0)
+    outbox = me.ListField(me.DictField())
+    outbox_pending = me.BooleanField(default=False)
+
+
+A = TypeVar("A", bound=AggregateDocument)
+
+
+class DuplicateAggregate(Exception):
+    """Insert of an aggregate whose id or unique key is already stored."""
+
+
+def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ()) -> None:
+    """Write the aggregate and its new events in one document write.
+
+    Raises Conflict when someone else saved the aggregate since it was read, and
+    DuplicateAggregate when a new aggregate collides with a unique index.
+    """
+    doc.validate()
+    expected = doc.version or 0
+    outbox = [dict(e) for e in doc.outbox] + [e.to_dict() for e in events]
+    data: dict[str, Any] = doc.to_mongo().to_dict()
+    data["version"] = expected + 1
+    data["outbox"] = outbox
+    data["outbox_pending"] = bool(outbox)
+    collection = type(doc)._get_collection()
+    if expected == 0:
+        try:
+            collection.insert_one(data)
+        except DuplicateKeyError as exc:
+            raise DuplicateAggregate(str(exc)) from exc
+    else:
+        result = collection.replace_one({"_id": data["_id"], "version": expected}, data)
+        if result.matched_count != 1:
+            raise Conflict(f"{type(doc).__name__} {doc.pk} was changed concurrently")
+    doc.version = expected + 1
+    doc.outbox = outbox
+    doc.outbox_pending = bool(outbox)
+
+
+class ProcessedEvent(me.Document):
+    """An event a consumer has fully handled: the consumer's de-duplication record."""
+
+    meta = {"collection": "processed_events"}
+
+    id = me.StringField(primary_key=True)  # "<consumer>:<event id>"
+    consumer = me.StringField(required=True)
+    event_id = me.StringField(required=True)
+    event_type = me.StringField(required=True)
+    processed_at = me.DateTimeField(required=True)
+
+
+def already_processed(consumer: str, event_id: str) -> bool:
+    return ProcessedEvent.objects(id=f"{consumer}:{event_id}").first() is not None
+
+
+def mark_processed(consumer: str, envelope: EventEnvelope) -> None:
+    try:
+        ProcessedEvent(
+            id=f"{consumer}:{envelope.id}",
+            consumer=consumer,
+            event_id=envelope.id,
+            event_type=envelope.routing_key,
+            processed_at=datetime.now(timezone.utc),
+        ).save(force_insert=True)
+    except me.NotUniqueError:
+        pass  # a redelivery raced us; the first record stands
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)

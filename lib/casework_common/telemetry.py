@@ -1,0 +1,153 @@
+"""Tracing, structured logs and metrics, set up the same way in every process.
+
+A trace starts at the partner's gRPC call and follows the referral through AMQP: the
+context travels in the event envelope (and as message headers), so each consumer's span
+is a child of the span that emitted the event.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import threading
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
+from prometheus_client import Counter, Histogram
+
+from casework_common.config import Settings
+
+GRPC_CALLS = Counter(
+    "casework_grpc_calls_total", "gRPC calls served", ["service", "method", "code"]
+)
+GRPC_LATENCY = Histogram(
+    "casework_grpc_call_seconds", "gRPC call duration", ["service", "method"]
+)
+EVENTS_HANDLED = Counter(
+    "casework_events_handled_total", "Events consumed", ["service", "handler", "outcome"]
+)
+EVENTS_PUBLISHED = Counter(
+    "casework_events_published_total", "Events published from the outbox", ["service"]
+)
+
+_configured = False
+
+
+class JsonLinesSpanExporter(SpanExporter):
+    """Writes finished spans as JSON lines into a directory, one file per process.
+
+    Lets a test (or a developer without a collector) join a trace across processes.
+    """
+
+    def __init__(self, directory: str, process_name: str) -> None:
+        Path(directory).mkdir(parents=True, exist_ok=True)
+        self._path = Path(directory) / f"{process_name}-{os.getpid()}.jsonl"
+        self._lock = threading.Lock()
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        lines = []
+        for span in spans:
+            ctx = span.get_span_context()
+            if ctx is None:
+                continue
+            parent = span.parent
+            lines.append(
+                json.dumps(
+                    {
+                        "name": span.name,
+                        "service": span.resource.attributes.get("service.name"),
+                        "trace_id": format(ctx.trace_id, "032x"),
+                        "span_id": format(ctx.span_id, "016x"),
+                        "parent_id": format(parent.span_id, "016x") if parent else None,
+                        "attributes": {k: str(v) for k, v in (span.attributes or {}).items()},
+                    }
+                )
+            )
+        with self._lock, self._path.open("a") as out:
+            out.write("".join(line + "\n" for line in lines))
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+
+def setup(settings: Settings, process: str) -> trace.Tracer:
+    """Configure tracing and JSON logging once per process."""
+    global _configured
+    name = f"casework-{settings.service}-{process}"
+    if not _configured:
+        _configured = True
+        provider = TracerProvider(
+            resource=Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", name)})
+        )
+        if settings.otlp_endpoint:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+
+            provider.add_span_processor(
+                BatchSpanProcessor(OTLPSpanExporter(endpoint=settings.otlp_endpoint))
+            )
+        if settings.trace_dir:
+            provider.add_span_processor(
+                SimpleSpanProcessor(JsonLinesSpanExporter(settings.trace_dir, name))
+            )
+        trace.set_tracer_provider(provider)
+        configure_logging(settings.log_level, name)
+    return trace.get_tracer(name)
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, process_name: str) -> None:
+        super().__init__()
+        self._process_name = process_name
+
+    def format(self, record: logging.LogRecord) -> str:
+        span = trace.get_current_span().get_span_context()
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+            "level": record.levelname.lower(),
+            "process": self._process_name,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if span.is_valid:
+            entry["trace_id"] = format(span.trace_id, "032x")
+            entry["span_id"] = format(span.span_id, "016x")
+        for key, value in getattr(record, "fields", {}).items():
+            entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+def configure_logging(level: str, process_name: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(process_name))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("kombu", "amqp", "nameko", "pymongo", "werkzeug", "urllib3"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def current_trace_carrier() -> dict[str, str]:
+    """The W3C trace context of the current span, to store in an outgoing event."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
+
+
+def context_from_carrier(carrier: Mapping[str, str]) -> otel_context.Context:
+    return propagate.extract(dict(carrier))

@@ -1,0 +1,143 @@
+"""pytest fixtures shared by every service's tests and the end-to-end tests.
+
+Real parts only: a RabbitMQ vhost of the session's own, a MongoDB-wire server (the
+one MONGO_URI names, else a development server started here on a free port), and the
+suite's own processes started exactly as `make run` starts them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import urllib.parse
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from casework_common.auth import issue_token
+from casework_common.config import DEV_JWT_SECRET, SERVICES
+from casework_common.devstack import Suite, ensure_rabbitmq, free_port, start_mongo
+
+ORGANISATION = "org-demo"
+
+
+@pytest.fixture(scope="session")
+def amqp_uri() -> Iterator[str]:
+    """A vhost of this test session's own on the local RabbitMQ (or CASEWORK_TEST_AMQP_URI)."""
+    given = os.environ.get("CASEWORK_TEST_AMQP_URI")
+    if given:
+        yield given
+        return
+    ensure_rabbitmq()
+    vhost = f"casework-test-{secrets.token_hex(4)}"
+    ctl = shutil.which("rabbitmqctl") or "rabbitmqctl"
+    subprocess.run([ctl, "add_vhost", vhost], check=True, capture_output=True)
+    subprocess.run(
+        [ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
+        check=True, capture_output=True,
+    )
+    yield f"amqp://guest:guest@127.0.0.1:5672/{urllib.parse.quote(vhost, safe='')}"
+    subprocess.run([ctl, "delete_vhost", vhost], check=False, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """MONGO_URI when the user names a server (a real MongoDB, say), else a development
+    wire server of this session's own, data in a temporary directory."""
+    given = os.environ.get("MONGO_URI")
+    if given:
+        yield given
+        return
+    port = free_port()
+    base = tmp_path_factory.mktemp("mongo")
+    start_mongo(base / "data", port, base / "run")
+    yield f"mongodb://127.0.0.1:{port}"
+    pid_file = base / "run" / f"mongo-{port}.pid"
+    if pid_file.exists():
+        try:
+            os.kill(int(pid_file.read_text()), 15)
+        except OSError:
+            pass
+
+
+@pytest.fixture()
+def mongo_db(mongo_uri: str) -> Iterator[str]:
+    """mongoengine connected to a fresh database of this test's own."""
+    import mongoengine as me
+
+    name = f"test_{secrets.token_hex(6)}"
+    me.disconnect()
+    me.connect(db=name, host=mongo_uri, tz_aware=True, uuidRepresentation="standard")
+    yield name
+    me.get_connection().drop_database(name)
+    me.disconnect()
+
+
+TokenFactory = Callable[..., str]
+
+
+def create_token(**overrides: Any) -> str:
+    """A development token; a case worker of North Town unless told otherwise."""
+    claims: dict[str, Any] = {
+        "organisation": ORGANISATION,
+        "subject": "w-anna",
+        "kind": "worker",
+        "centres": ["ctr-north-town"],
+        "roles": ["case_worker"],
+    }
+    secret = overrides.pop("secret", DEV_JWT_SECRET)
+    claims.update(overrides)
+    return issue_token(secret, **claims)
+
+
+def create_partner_token(**overrides: Any) -> str:
+    claims: dict[str, Any] = {
+        "subject": "partner-city-hospital",
+        "kind": "partner",
+        "centres": ["ctr-north-town", "ctr-north-village", "ctr-south-city"],
+        "roles": [],
+        "scopes": ["casework.intake.v1.IntakeService/SubmitReferral"],
+    }
+    claims.update(overrides)
+    return create_token(**claims)
+
+
+@pytest.fixture(scope="session")
+def suite_factory(
+    amqp_uri: str, mongo_uri: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Callable[[tuple[str, ...]], Suite]]:
+    """Starts service processes on free ports against the session's broker and database."""
+    started: list[Suite] = []
+
+    def start(services: tuple[str, ...] = SERVICES) -> Suite:
+        run_dir = tmp_path_factory.mktemp("suite")
+        trace_dir = Path(tempfile.mkdtemp(prefix="traces-", dir=run_dir))
+        suite = Suite(
+            run_dir=run_dir,
+            env={
+                "AMQP_URI": amqp_uri,
+                "MONGO_URI": mongo_uri,
+                "MONGO_DB_PREFIX": f"e2e_{secrets.token_hex(4)}",
+                "CASEWORK_TRACE_DIR": str(trace_dir),
+                "LOG_LEVEL": "INFO",
+            },
+            grpc_ports={name: free_port() for name in SERVICES},
+            health_ports={name: free_port() for name in SERVICES},
+        )
+        started.append(suite)
+        for service in services:
+            for process in ("api", "events"):
+                suite.start(service, process)
+        for service in services:
+            for process in ("api", "events"):
+                suite.wait_ready(service, process)
+        return suite
+
+    yield start
+    for suite in started:
+        suite.stop_all()

@@ -1,0 +1,12 @@
+import sys
+
+from casework_common.launch import main
+
+sys.exit(
+    main(
+        "clients",
+        sys.argv,
+        api="casework_clients.entrypoints.api:register",
+        events="casework_clients.entrypoints.events:ClientsEvents",
+    )
+)

@@ -1,0 +1,26 @@
+"""Who a person is, for matching a referral to an existing card.
+
+Names are compared without diacritics and case (Nováková = Novakova = NOVAKOVA) and
+with inner whitespace collapsed, so the same person typed by two workers keeps one card.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from datetime import date
+
+# Letters NFKD does not decompose into a base letter plus a combining mark.
+_FOLD = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ß": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ı": "i"})
+
+
+def normalise_name(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name.translate(_FOLD))
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(stripped.casefold().split())
+
+
+def identity_key(organisation: str, given_name: str, family_name: str, born: date) -> str:
+    """Exact identity: the same normalised names and date of birth in one organisation."""
+    return "|".join(
+        (organisation, normalise_name(family_name), normalise_name(given_name), born.isoformat())
+    )

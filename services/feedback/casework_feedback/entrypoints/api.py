@@ -1,0 +1,13 @@
+"""gRPC entry point of feedback: serves health and reflection until its calls are built."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import grpc
+
+
+def register(server: grpc.Server) -> Iterable[str]:
+    # FeedbackService is declared in protos/casework/feedback/v1/; its calls answer UNIMPLEMENTED
+    # until they are built, and health tells operators the process is up.
+    return []

@@ -1,0 +1,208 @@
+"""Referrals: the first contact of a person asking for help, from any channel.
+
+Pure rules: what a valid referral is, and when a retried submission is the same one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from enum import Enum
+
+from casework_common.errors import AlreadyExists, FieldError, raise_if_any
+from casework_common.organisation import Organisation
+
+MAX_FREE_TEXT = 4000
+MAX_NAME = 100
+OLDEST_AGE_YEARS = 130
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE = re.compile(r"^\+?[0-9 ()\-]{6,20}$")
+_KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
+
+
+class Channel(Enum):
+    PHONE = "phone"
+    EMAIL = "email"
+    WEB_FORM = "web_form"
+    PARTNER_REFERRAL = "partner_referral"
+    CLIENT_REFERRAL = "client_referral"
+    GROUP_EVENT = "group_event"
+    OUTREACH = "outreach"
+
+
+@dataclass(frozen=True)
+class SubmitReferral:
+    """Command: take in one referral. Fields are as the caller sent them."""
+
+    idempotency_key: str
+    given_name: str
+    family_name: str
+    date_of_birth: str
+    phone: str
+    email: str
+    address: str
+    region_id: str
+    centre_id: str
+    client_type: str
+    problem_type: str
+    channel: Channel | None
+    free_text: str
+
+
+@dataclass(frozen=True)
+class Referral:
+    referral_id: str
+    reference_number: str
+    organisation: str
+    idempotency_key: str
+    fingerprint: str
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    phone: str
+    email: str
+    address: str
+    region_id: str
+    centre_id: str
+    client_type: str
+    problem_type: str
+    channel: Channel
+    free_text: str
+    submitted_by: str
+    submitted_at: datetime
+
+
+def validate(command: SubmitReferral, organisation: Organisation, today: date) -> list[FieldError]:
+    """Every problem with the command at once, each naming its field."""
+    errors: list[FieldError] = []
+    if not _KEY.match(command.idempotency_key):
+        errors.append(
+            FieldError("idempotency_key", "8 to 128 characters of letters, digits, . _ : -")
+        )
+    for field, value in (
+        ("person.given_name", command.given_name),
+        ("person.family_name", command.family_name),
+    ):
+        if not value.strip():
+            errors.append(FieldError(field, "is required"))
+        elif len(value) > MAX_NAME:
+            errors.append(FieldError(field, f"at most {MAX_NAME} characters"))
+    try:
+        born = date.fromisoformat(command.date_of_birth)
+    except ValueError:
+        errors.append(FieldError("person.date_of_birth", "must be a date as YYYY-MM-DD"))
+    else:
+        if born > today:
+            errors.append(FieldError("person.date_of_birth", "is in the future"))
+        elif today.year - born.year > OLDEST_AGE_YEARS:
+            errors.append(FieldError("person.date_of_birth", f"more than {OLDEST_AGE_YEARS} years ago"))
+    if not command.phone.strip() and not command.email.strip():
+        errors.append(FieldError("contact", "a phone number or an e-mail address is required"))
+    if command.phone.strip() and not _PHONE.match(command.phone.strip()):
+        errors.append(FieldError("contact.phone", "is not a phone number"))
+    if command.email.strip() and not _EMAIL.match(command.email.strip()):
+        errors.append(FieldError("contact.email", "is not an e-mail address"))
+    centre = organisation.centre(command.centre_id)
+    if centre is None:
+        errors.append(FieldError("centre_id", f"unknown centre {command.centre_id!r}"))
+    if command.region_id and command.region_id not in organisation.regions:
+        errors.append(FieldError("region_id", f"unknown region {command.region_id!r}"))
+    elif centre is not None and command.region_id and command.region_id != centre.region:
+        errors.append(FieldError("region_id", f"centre {centre.id} is in region {centre.region}"))
+    if command.client_type not in organisation.client_types:
+        errors.append(
+            FieldError("client_type", f"one of {', '.join(organisation.client_types)}")
+        )
+    if command.problem_type not in organisation.problem_types:
+        errors.append(
+            FieldError("problem_type", f"one of {', '.join(organisation.problem_types)}")
+        )
+    if command.channel is None:
+        errors.append(FieldError("channel", "is required"))
+    if len(command.free_text) > MAX_FREE_TEXT:
+        errors.append(FieldError("free_text", f"at most {MAX_FREE_TEXT} characters"))
+    return errors
+
+
+def fingerprint(command: SubmitReferral) -> str:
+    """What makes two submissions 'the same referral' for an idempotent retry."""
+    content = asdict(command)
+    content["channel"] = command.channel.value if command.channel else None
+    content["given_name"] = command.given_name.strip()
+    content["family_name"] = command.family_name.strip()
+    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def accept(
+    command: SubmitReferral,
+    organisation: Organisation,
+    *,
+    referral_id: str,
+    reference_number: str,
+    submitted_by: str,
+    now: datetime,
+) -> Referral:
+    """Turn a valid command into a referral (raises InvalidArgument otherwise)."""
+    raise_if_any(validate(command, organisation, now.date()))
+    centre = organisation.centres[command.centre_id]
+    assert command.channel is not None
+    return Referral(
+        referral_id=referral_id,
+        reference_number=reference_number,
+        organisation=organisation.id,
+        idempotency_key=command.idempotency_key,
+        fingerprint=fingerprint(command),
+        given_name=command.given_name.strip(),
+        family_name=command.family_name.strip(),
+        date_of_birth=date.fromisoformat(command.date_of_birth),
+        phone=command.phone.strip(),
+        email=command.email.strip(),
+        address=command.address.strip(),
+        region_id=centre.region,
+        centre_id=centre.id,
+        client_type=command.client_type,
+        problem_type=command.problem_type,
+        channel=command.channel,
+        free_text=command.free_text,
+        submitted_by=submitted_by,
+        submitted_at=now,
+    )
+
+
+def check_replay(existing: Referral, command: SubmitReferral) -> Referral:
+    """A retried submission answers the stored referral; a reused key with other
+    content is refused, so a retry can never overwrite what was first sent."""
+    if existing.fingerprint != fingerprint(command):
+        raise AlreadyExists(
+            f"idempotency key {command.idempotency_key!r} was already used for "
+            f"referral {existing.reference_number} with different content"
+        )
+    return existing
+
+
+def reference_number(year: int, sequence: int) -> str:
+    return f"R-{year}-{sequence:06d}"
+
+
+def submitted_event_payload(referral: Referral) -> dict[str, object]:
+    """Payload of intake.referral.submitted.v1."""
+    return {
+        "referral_id": referral.referral_id,
+        "reference_number": referral.reference_number,
+        "person": {
+            "given_name": referral.given_name,
+            "family_name": referral.family_name,
+            "date_of_birth": referral.date_of_birth.isoformat(),
+        },
+        "contact": {"phone": referral.phone, "email": referral.email, "address": referral.address},
+        "region_id": referral.region_id,
+        "centre_id": referral.centre_id,
+        "client_type": referral.client_type,
+        "problem_type": referral.problem_type,
+        "channel": referral.channel.value,
+        "submitted_at": referral.submitted_at.isoformat(),
+    }

@@ -1,0 +1,12 @@
+import sys
+
+from casework_common.launch import main
+
+sys.exit(
+    main(
+        "notify",
+        sys.argv,
+        api="casework_notify.entrypoints.api:register",
+        events="casework_notify.entrypoints.events:NotifyEvents",
+    )
+)

@@ -1,0 +1,113 @@
+"""Inbox notifications in the notify database (mongoengine)."""
+
+from __future__ import annotations
+
+import mongoengine as me
+from pymongo.errors import DuplicateKeyError
+
+from casework_common.errors import NotFound
+from casework_notify.domain.inbox import Notification
+
+
+class NotificationDocument(me.Document):
+    meta = {
+        "collection": "notifications",
+        "indexes": [{"fields": ["organisation", "worker_id", "-created_at"]}],
+    }
+
+    id = me.StringField(primary_key=True)
+    organisation = me.StringField(required=True)
+    worker_id = me.StringField(required=True)
+    kind = me.StringField(required=True)
+    title = me.StringField(required=True)
+    body = me.StringField(default="")
+    client_id = me.StringField(default="")
+    referral_id = me.StringField(default="")
+    centre_id = me.StringField(default="")
+    routing_reason = me.StringField(default="")
+    created_at = me.DateTimeField(required=True)
+    read_at = me.DateTimeField()
+
+
+def _to_domain(doc: NotificationDocument) -> Notification:
+    return Notification(
+        notification_id=doc.id,
+        organisation=doc.organisation,
+        worker_id=doc.worker_id,
+        kind=doc.kind,
+        title=doc.title,
+        body=doc.body,
+        client_id=doc.client_id,
+        referral_id=doc.referral_id,
+        centre_id=doc.centre_id,
+        routing_reason=doc.routing_reason,
+        created_at=doc.created_at,
+        read_at=doc.read_at,
+    )
+
+
+def _to_raw(n: Notification) -> dict[str, object]:
+    doc = NotificationDocument(
+        id=n.notification_id,
+        organisation=n.organisation,
+        worker_id=n.worker_id,
+        kind=n.kind,
+        title=n.title,
+        body=n.body,
+        client_id=n.client_id,
+        referral_id=n.referral_id,
+        centre_id=n.centre_id,
+        routing_reason=n.routing_reason,
+        created_at=n.created_at,
+        read_at=n.read_at,
+    )
+    doc.validate()
+    return dict(doc.to_mongo())
+
+
+class InboxRepository:
+    """One worker's inbox (or, for the system, any inbox of the organisation)."""
+
+    def __init__(self, organisation: str, worker_id: str | None) -> None:
+        self._organisation = organisation
+        self._worker_id = worker_id
+
+    def _scoped(self) -> me.QuerySet:
+        query = NotificationDocument.objects(organisation=self._organisation)
+        if self._worker_id is not None:
+            query = query.filter(worker_id=self._worker_id)
+        return query
+
+    def deliver(self, notifications: list[Notification]) -> int:
+        """Insert; a notification already there (redelivered event) is left as it is."""
+        collection = NotificationDocument._get_collection()
+        added = 0
+        for notification in notifications:
+            try:
+                collection.insert_one(_to_raw(notification))
+                added += 1
+            except DuplicateKeyError:
+                pass
+        return added
+
+    def page(self, *, unread_only: bool, offset: int, limit: int) -> list[Notification]:
+        query = self._scoped()
+        if unread_only:
+            query = query.filter(read_at=None)
+        docs = query.order_by("-created_at", "id").skip(offset).limit(limit)
+        return [_to_domain(doc) for doc in docs]
+
+    def unread_count(self) -> int:
+        return int(self._scoped().filter(read_at=None).count())
+
+    def get(self, notification_id: str) -> Notification:
+        doc = self._scoped().filter(id=notification_id).first()
+        if doc is None:
+            raise NotFound(f"notification {notification_id} not found")
+        return _to_domain(doc)
+
+    def save(self, notification: Notification) -> None:
+        NotificationDocument._get_collection().replace_one(
+            {"_id": notification.notification_id, "worker_id": notification.worker_id},
+            _to_raw(notification),
+        )

@@ -1,0 +1,35 @@
+"""Wires notify's adapters for both processes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from casework_common import organisation as organisations
+from casework_common.auth import Principal
+from casework_common.config import Settings, load_settings
+from casework_common.organisation import Organisation
+from casework_notify.adapters.repository import InboxRepository
+
+
+@dataclass
+class Notify:
+    settings: Settings
+    organisations: dict[str, Organisation]
+    clock: Callable[[], datetime]
+
+    def inbox_of(self, principal: Principal) -> InboxRepository:
+        return InboxRepository(principal.organisation, principal.subject)
+
+    def inboxes_of_organisation(self, organisation: str) -> InboxRepository:
+        return InboxRepository(organisation, None)
+
+
+def bootstrap(settings: Settings | None = None) -> Notify:
+    settings = settings or load_settings("notify")
+    return Notify(
+        settings=settings,
+        organisations=organisations.load(settings.organisation_file),
+        clock=lambda: datetime.now(timezone.utc),
+    )

@@ -1,0 +1,12 @@
+import sys
+
+from casework_common.launch import main
+
+sys.exit(
+    main(
+        "plans",
+        sys.argv,
+        api="casework_plans.entrypoints.api:register",
+        events="casework_plans.entrypoints.events:PlansEvents",
+    )
+)
