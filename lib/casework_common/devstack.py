@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,31 @@ def ensure_rabbitmq(timeout: float = 90.0) -> None:
         )
     subprocess.run(["rabbitmq-server", "-detached"], check=False)
     wait_for(lambda: port_open(5672), timeout, "RabbitMQ on 5672")
+
+
+def create_vhost(name: str) -> str:
+    """A RabbitMQ vhost of its own (tests, benchmarks), answered as an AMQP URI."""
+    ctl = shutil.which("rabbitmqctl") or "rabbitmqctl"
+    subprocess.run([ctl, "add_vhost", name], check=True, capture_output=True)
+    subprocess.run(
+        [ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
+        check=True, capture_output=True,
+    )
+    return f"amqp://guest:guest@127.0.0.1:5672/{urllib.parse.quote(name, safe='')}"
+
+
+def delete_vhost(name: str) -> None:
+    ctl = shutil.which("rabbitmqctl") or "rabbitmqctl"
+    subprocess.run([ctl, "delete_vhost", name], check=False, capture_output=True)
+
+
+def stop_mongo(port: int, run_dir: Path) -> None:
+    pid_file = run_dir / f"mongo-{port}.pid"
+    if pid_file.exists():
+        pid = int(pid_file.read_text() or 0)
+        if pid and _alive(pid):
+            os.kill(pid, signal.SIGTERM)
+        pid_file.unlink()
 
 
 def start_mongo(data_dir: Path, port: int, run_dir: Path) -> None:
@@ -260,10 +286,7 @@ def down(var: Path) -> None:
     for pid in pids:
         os.killpg(pid, signal.SIGKILL)
     for pid_file in run_dir.glob("mongo-*.pid"):
-        pid = int(pid_file.read_text() or 0)
-        if pid and _alive(pid):
-            os.kill(pid, signal.SIGTERM)
-        pid_file.unlink()
+        stop_mongo(int(pid_file.stem.split("-", 1)[1]), run_dir)
 
 
 def status(var: Path) -> int:

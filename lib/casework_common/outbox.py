@@ -32,6 +32,10 @@ class OutboxRelay:
         for document in documents:
             document._get_collection().create_index("outbox_pending")
 
+    @property
+    def has_documents(self) -> bool:
+        return bool(self._documents)
+
     def run_once(self) -> int:
         """Publish what is pending; answer how many events went out."""
         published = 0

@@ -72,6 +72,8 @@ class JsonLinesSpanExporter(SpanExporter):
                         "trace_id": format(ctx.trace_id, "032x"),
                         "span_id": format(ctx.span_id, "016x"),
                         "parent_id": format(parent.span_id, "016x") if parent else None,
+                        "start_ns": span.start_time,
+                        "end_ns": span.end_time,
                         "attributes": {k: str(v) for k, v in (span.attributes or {}).items()},
                     }
                 )

@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import shutil
-import subprocess
 import tempfile
-import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,15 @@ import pytest
 
 from casework_common.auth import issue_token
 from casework_common.config import DEV_JWT_SECRET, SERVICES
-from casework_common.devstack import Suite, ensure_rabbitmq, free_port, start_mongo
+from casework_common.devstack import (
+    Suite,
+    create_vhost,
+    delete_vhost,
+    ensure_rabbitmq,
+    free_port,
+    start_mongo,
+    stop_mongo,
+)
 
 ORGANISATION = "org-demo"
 
@@ -35,14 +40,8 @@ def amqp_uri() -> Iterator[str]:
         return
     ensure_rabbitmq()
     vhost = f"casework-test-{secrets.token_hex(4)}"
-    ctl = shutil.which("rabbitmqctl") or "rabbitmqctl"
-    subprocess.run([ctl, "add_vhost", vhost], check=True, capture_output=True)
-    subprocess.run(
-        [ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"],
-        check=True, capture_output=True,
-    )
-    yield f"amqp://guest:guest@127.0.0.1:5672/{urllib.parse.quote(vhost, safe='')}"
-    subprocess.run([ctl, "delete_vhost", vhost], check=False, capture_output=True)
+    yield create_vhost(vhost)
+    delete_vhost(vhost)
 
 
 @pytest.fixture(scope="session")
@@ -57,12 +56,7 @@ def mongo_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     base = tmp_path_factory.mktemp("mongo")
     start_mongo(base / "data", port, base / "run")
     yield f"mongodb://127.0.0.1:{port}"
-    pid_file = base / "run" / f"mongo-{port}.pid"
-    if pid_file.exists():
-        try:
-            os.kill(int(pid_file.read_text()), 15)
-        except OSError:
-            pass
+    stop_mongo(port, base / "run")
 
 
 @pytest.fixture()

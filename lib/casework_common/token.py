@@ -1,0 +1,46 @@
+"""`make token`: print a development bearer token.
+
+    make token                                   # Anna, case worker of North Town
+    make token ARGS="--subject w-ilze --centre ctr-south-city"
+    make token ARGS="--kind partner --subject partner-city-hospital \\
+        --centre ctr-north-town --scope casework.intake.v1.IntakeService/SubmitReferral"
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import timedelta
+
+from casework_common.auth import issue_token
+from casework_common.config import load_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Issue a development token (signed with JWT_SECRET).")
+    parser.add_argument("--organisation", default="org-demo")
+    parser.add_argument("--subject", default="w-anna")
+    parser.add_argument("--kind", choices=["worker", "partner", "service"], default="worker")
+    parser.add_argument("--centre", action="append", dest="centres")
+    parser.add_argument("--role", action="append", dest="roles")
+    parser.add_argument("--scope", action="append", dest="scopes")
+    parser.add_argument("--hours", type=float, default=8.0)
+    args = parser.parse_args(argv)
+    settings = load_settings("intake")
+    print(
+        issue_token(
+            settings.jwt_secret,
+            organisation=args.organisation,
+            subject=args.subject,
+            kind=args.kind,
+            centres=args.centres or ["ctr-north-town"],
+            roles=args.roles or (["case_worker"] if args.kind == "worker" else []),
+            scopes=args.scopes or [],
+            ttl=timedelta(hours=args.hours),
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
