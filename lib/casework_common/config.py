@@ -106,8 +106,10 @@ def load_settings(service: str, env: Mapping[str, str] | None = None) -> Setting
         otlp_endpoint=env.get("OTEL_EXPORTER_OTLP_ENDPOINT") or None,
         trace_dir=env.get("CASEWORK_TRACE_DIR") or None,
         organisation_file=Path(
-            env.get("CASEWORK_ORGANISATION_FILE")
-            or REPO_ROOT / "config" / "organisation.dev.json"
+            required(
+                "CASEWORK_ORGANISATION_FILE",
+                str(REPO_ROOT / "config" / "organisation.dev.json"),
+            )
         ),
         events_exchange=env.get("CASEWORK_EVENTS_EXCHANGE") or "casework.events",
         log_level=env.get("LOG_LEVEL") or "INFO",

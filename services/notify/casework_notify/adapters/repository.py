@@ -107,7 +107,13 @@ class InboxRepository:
         return _to_domain(doc)
 
     def save(self, notification: Notification) -> None:
-        NotificationDocument._get_collection().replace_one(
-            {"_id": notification.notification_id, "worker_id": notification.worker_id},
-            _to_raw(notification),
-        )
+        """Replace a notification of this inbox; another inbox's is NotFound."""
+        query: dict[str, object] = {
+            "_id": notification.notification_id,
+            "organisation": self._organisation,
+        }
+        if self._worker_id is not None:
+            query["worker_id"] = self._worker_id
+        result = NotificationDocument._get_collection().replace_one(query, _to_raw(notification))
+        if result.matched_count != 1:
+            raise NotFound(f"notification {notification.notification_id} not found")

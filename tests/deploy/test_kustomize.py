@@ -1,0 +1,837 @@
+"""Checks on what casework ships to Kubernetes: the Kustomize overlays under
+deploy/overlays/ and the root Dockerfile.
+
+Every overlay is rendered with `kubectl kustomize` (offline) and checked
+against the suite's process contract: 6 services x {api, events}, each with
+the right command, probes, resources, security, env, Service, HPA, PDB and
+NetworkPolicies. kubectl is required: without it these tests fail, they do
+not skip. Set KUBECTL=/path/to/kubectl if it is not on PATH.
+
+Run from the repo root:  pytest -q --import-mode=importlib tests/deploy
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+DEPLOY = REPO / "deploy"
+OVERLAYS_DIR = DEPLOY / "overlays"
+DOCKERFILE = REPO / "Dockerfile"
+DOCKERIGNORE = REPO / ".dockerignore"
+SECRET_EXAMPLE = DEPLOY / "base" / "secret.example.env"
+
+SERVICES = ("intake", "clients", "plans", "documents", "notify", "feedback")
+PROCESSES = ("api", "events")
+SERVICE_PROCESSES = [(svc, proc) for svc in SERVICES for proc in PROCESSES]
+
+IMAGE = "ghcr.io/casework/casework"
+SECRET_NAME = "casework-secrets"
+# Site data (staff names, e-mails) created out of band like the Secret; see deploy/README.md.
+ORGANISATION_CONFIGMAP = "casework-organisation"
+GRPC_PORT, METRICS_PORT, HEALTH_PORT = 50051, 9464, 8000
+PYTHONPATH = (
+    "/app/lib:/app/gen:/app/services/intake:/app/services/clients:/app/services/plans"
+    ":/app/services/documents:/app/services/notify:/app/services/feedback"
+)
+# Every variable the processes read (CASEWORK_ENV=production fails fast on a missing one).
+ENV_CONTRACT = {
+    "CASEWORK_ENV",
+    "AMQP_URI",
+    "MONGO_URI",
+    "MONGO_DB",
+    "S3_ENDPOINT",
+    "S3_ACCESS_KEY",
+    "S3_SECRET_KEY",
+    "S3_BUCKET",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "JWT_SECRET",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_SERVICE_NAME",
+    "LOG_LEVEL",
+    "GRPC_PORT",
+    "METRICS_PORT",
+    "HEALTH_PORT",
+}
+SECRET_ENV = {"AMQP_URI", "MONGO_URI", "S3_ACCESS_KEY", "S3_SECRET_KEY", "JWT_SECRET"}
+SUITE_LABELS = {"app.kubernetes.io/name": "casework", "app.kubernetes.io/part-of": "casework"}
+PARTNER_NS = {"casework.io/partner-gateway": "true"}
+MONITORING_NS = {"casework.io/monitoring": "true"}
+
+OVERLAYS = (
+    sorted(p.name for p in OVERLAYS_DIR.iterdir() if (p / "kustomization.yaml").is_file())
+    if OVERLAYS_DIR.is_dir()
+    else []
+)
+
+
+# --------------------------------------------------------------- rendering --
+
+
+def _kubectl() -> str:
+    kubectl = os.environ.get("KUBECTL") or shutil.which("kubectl")
+    if not kubectl or not os.access(kubectl, os.X_OK):
+        pytest.fail(
+            "kubectl is required to render deploy/overlays (it runs kustomize offline) but was "
+            f"not found{f' at KUBECTL={kubectl}' if kubectl else ' on PATH'}. Install kubectl "
+            "or set KUBECTL=/path/to/kubectl.",
+            pytrace=False,
+        )
+    return kubectl
+
+
+@functools.cache
+def _render_text(directory: Path) -> str:
+    proc = subprocess.run(
+        [_kubectl(), "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if proc.returncode != 0:
+        pytest.fail(f"`kubectl kustomize {directory}` failed:\n{proc.stderr}", pytrace=False)
+    return proc.stdout
+
+
+def render(overlay: str) -> list[dict]:
+    """Render deploy/overlays/<overlay> (or any path relative to it, e.g. "../base")."""
+    return [
+        doc for doc in yaml.safe_load_all(_render_text((OVERLAYS_DIR / overlay).resolve())) if doc
+    ]
+
+
+# ----------------------------------------------------------------- helpers --
+
+
+def by_kind(docs: list[dict], kind: str) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in docs if d["kind"] == kind}
+
+
+def pod_spec(deployment: dict) -> dict:
+    return deployment["spec"]["template"]["spec"]
+
+
+def pod_labels(deployment: dict) -> dict:
+    return deployment["spec"]["template"]["metadata"].get("labels", {})
+
+
+def app_container(deployment: dict) -> dict:
+    containers = pod_spec(deployment)["containers"]
+    assert len(containers) == 1, f"{deployment['metadata']['name']}: expected one container"
+    return containers[0]
+
+
+def selector_matches(selector: dict | None, labels: dict) -> bool:
+    """Kubernetes LabelSelector semantics (matchLabels + matchExpressions)."""
+    selector = selector or {}
+    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
+        return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values", [])
+        ok = {
+            "In": key in labels and labels[key] in values,
+            "NotIn": key not in labels or labels[key] not in values,
+            "Exists": key in labels,
+            "DoesNotExist": key not in labels,
+        }[op]
+        if not ok:
+            return False
+    return True
+
+
+def container_port(container: dict, port: int | str) -> int:
+    """Resolve a probe/Service port (number or container port name) to a number."""
+    if isinstance(port, int):
+        return port
+    if str(port).isdigit():
+        return int(port)
+    named = {p["name"]: p["containerPort"] for p in container.get("ports", []) if "name" in p}
+    assert port in named, f"port name {port!r} not declared by container {container['name']}"
+    return named[port]
+
+
+_QUANTITY = {
+    "m": 1e-3,
+    "": 1,
+    "k": 1e3,
+    "M": 1e6,
+    "G": 1e9,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+}
+
+
+def quantity(value: str | int | float) -> float:
+    match = re.fullmatch(r"([0-9.]+)([A-Za-z]*)", str(value))
+    assert match and match[2] in _QUANTITY, f"unparseable resource quantity {value!r}"
+    return float(match[1]) * _QUANTITY[match[2]]
+
+
+def python_module_invocation(argv: list[str]) -> tuple[str, list[str]]:
+    """`... python -m casework_x api` -> ("casework_x", ["api"])."""
+    assert "-m" in argv, f"not a `python -m` command: {argv}"
+    i = argv.index("-m")
+    assert i + 1 < len(argv), f"`-m` without a module: {argv}"
+    return argv[i + 1], argv[i + 2 :]
+
+
+def container_env(docs: list[dict], container: dict) -> dict[str, object]:
+    """What a container sees: ConfigMap envFrom values, then env (value, or its valueFrom)."""
+    configmaps = by_kind(docs, "ConfigMap")
+    env: dict[str, object] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            env.update(configmaps[source["configMapRef"]["name"]].get("data", {}))
+    for var in container.get("env", []):
+        env[var["name"]] = var.get("value", var.get("valueFrom"))
+    return env
+
+
+def hpa_by_target(docs: list[dict]) -> dict[str, dict]:
+    return {
+        h["spec"]["scaleTargetRef"]["name"]: h
+        for h in by_kind(docs, "HorizontalPodAutoscaler").values()
+    }
+
+
+def env_file_keys(path: Path) -> set[str]:
+    return {
+        line.split("=", 1)[0].strip()
+        for line in path.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#") and "=" in line
+    }
+
+
+# ----------------------------------------------- NetworkPolicy evaluation --
+
+
+@dataclass
+class Peer:
+    """Where traffic comes from: a pod (same namespace or not) in a namespace."""
+
+    namespace_labels: dict = field(default_factory=dict)
+    pod_labels: dict = field(default_factory=dict)
+    same_namespace: bool = False
+
+
+def ingress_allowed(policies: list[dict], target_labels: dict, port: int, peer: Peer) -> bool:
+    selecting = [
+        p
+        for p in policies
+        if "Ingress" in p["spec"].get("policyTypes", ["Ingress"])
+        and selector_matches(p["spec"].get("podSelector"), target_labels)
+    ]
+    if not selecting:
+        return True  # not isolated
+
+    def peer_matches(rule_peer: dict) -> bool:
+        if "ipBlock" in rule_peer:
+            return False
+        ns_sel, pod_sel = rule_peer.get("namespaceSelector"), rule_peer.get("podSelector")
+        ns_ok = (
+            selector_matches(ns_sel, peer.namespace_labels)
+            if ns_sel is not None
+            else peer.same_namespace
+        )
+        pod_ok = selector_matches(pod_sel, peer.pod_labels) if pod_sel is not None else True
+        return ns_ok and pod_ok
+
+    def port_matches(rule_ports: list[dict] | None) -> bool:
+        return not rule_ports or any(
+            p.get("protocol", "TCP") == "TCP" and (p.get("port") is None or p["port"] == port)
+            for p in rule_ports
+        )
+
+    return any(
+        (not rule.get("from") or any(peer_matches(f) for f in rule["from"]))
+        and port_matches(rule.get("ports"))
+        for p in selecting
+        for rule in p["spec"].get("ingress") or []
+    )
+
+
+# ---------------------------------------------------------- Dockerfile ----
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) for the whole Dockerfile, continuations joined."""
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    instructions = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            instruction, _, arguments = line.partition(" ")
+            instructions.append((instruction.upper(), arguments.strip()))
+    return instructions
+
+
+def dockerfile_final_stage() -> list[tuple[str, str]]:
+    instructions = dockerfile_instructions()
+    last_from = max(i for i, (ins, _) in enumerate(instructions) if ins == "FROM")
+    return instructions[last_from:]
+
+
+def dockerfile_env(stage: list[tuple[str, str]]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for ins, args in stage:
+        if ins == "ENV":
+            for token in shlex.split(args):
+                key, _, value = token.partition("=")
+                env[key] = value
+    return env
+
+
+def exec_form(args: str) -> list[str]:
+    value = json.loads(args)
+    assert isinstance(value, list) and all(isinstance(v, str) for v in value), (
+        f"not exec form: {args}"
+    )
+    return value
+
+
+# ------------------------------------------------------------------ tests --
+
+overlays = pytest.mark.parametrize("overlay", OVERLAYS)
+
+
+def test_small_and_large_network_overlays_exist():
+    assert {"small-network", "large-network"} <= set(OVERLAYS), f"overlays found: {OVERLAYS}"
+
+
+@overlays
+def test_every_service_process_has_a_deployment_with_probes(overlay):
+    deployments = by_kind(render(overlay), "Deployment")
+    assert set(deployments) == {f"{s}-{p}" for s, p in SERVICE_PROCESSES}
+
+    for svc, proc in SERVICE_PROCESSES:
+        container = app_container(deployments[f"{svc}-{proc}"])
+        where = f"{overlay}/{svc}-{proc}"
+        declared = {p["containerPort"] for p in container.get("ports", [])}
+        for kind in ("readinessProbe", "livenessProbe", "startupProbe"):
+            probe = container.get(kind)
+            if kind == "startupProbe" and probe is None:
+                continue
+            assert probe, f"{where}: no {kind}"
+            if proc == "api":
+                assert "grpc" in probe and "httpGet" not in probe, (
+                    f"{where}: {kind} must be a native grpc probe"
+                )
+                assert probe["grpc"]["port"] == GRPC_PORT, f"{where}: {kind} not on {GRPC_PORT}"
+            else:
+                assert "httpGet" in probe and "grpc" not in probe, (
+                    f"{where}: {kind} must be httpGet"
+                )
+                assert probe["httpGet"]["path"] == "/healthz", f"{where}: {kind} path"
+                assert container_port(container, probe["httpGet"]["port"]) == HEALTH_PORT, (
+                    f"{where}: {kind} port"
+                )
+        expected_ports = {GRPC_PORT, METRICS_PORT} if proc == "api" else {HEALTH_PORT}
+        assert expected_ports <= declared, f"{where}: container ports {declared}"
+
+
+@overlays
+def test_deployments_carry_the_suite_labels_and_select_only_their_own_pods(overlay):
+    deployments = by_kind(render(overlay), "Deployment")
+    for name, dep in deployments.items():
+        expected = {**SUITE_LABELS, "app.kubernetes.io/component": name}
+        for where, labels in (
+            ("metadata", dep["metadata"].get("labels", {})),
+            ("pod template", pod_labels(dep)),
+        ):
+            assert expected.items() <= labels.items(), f"{overlay}/{name}: {where} labels {labels}"
+        selector = dep["spec"]["selector"]
+        assert selector_matches(selector, pod_labels(dep)), (
+            f"{overlay}/{name}: selector misses its pods"
+        )
+        others = [
+            o
+            for o, d in deployments.items()
+            if o != name and selector_matches(selector, pod_labels(d))
+        ]
+        assert not others, f"{overlay}/{name}: selector also matches {others}"
+
+
+@overlays
+def test_every_deployment_runs_its_own_service_and_process(overlay):
+    deployments = by_kind(render(overlay), "Deployment")
+    for svc, proc in SERVICE_PROCESSES:
+        container = app_container(deployments[f"{svc}-{proc}"])
+        # Only args are overridden, so the image ENTRYPOINT (tini, PID 1) stays in place.
+        assert "command" not in container, f"{overlay}/{svc}-{proc}: override `args`, not `command`"
+        argv = container.get("args", [])
+        assert argv[:2] == ["python", "-m"], f"{overlay}/{svc}-{proc}: args {argv}"
+        assert python_module_invocation(argv) == (f"casework_{svc}", [proc]), (
+            f"{overlay}/{svc}-{proc}: args {argv}"
+        )
+
+
+@overlays
+def test_every_container_has_resource_requests_within_limits(overlay):
+    for name, dep in by_kind(render(overlay), "Deployment").items():
+        resources = app_container(dep).get("resources", {})
+        for res in ("cpu", "memory"):
+            request = resources.get("requests", {}).get(res)
+            limit = resources.get("limits", {}).get(res)
+            assert request and limit, f"{overlay}/{name}: {res} request/limit missing: {resources}"
+            assert quantity(request) <= quantity(limit), f"{overlay}/{name}: {res} request > limit"
+
+
+@overlays
+def test_every_pod_runs_non_root_with_read_only_root_and_no_capabilities(overlay):
+    for name, dep in by_kind(render(overlay), "Deployment").items():
+        spec, container = pod_spec(dep), app_container(dep)
+        pod_sc, sc = spec.get("securityContext", {}), container.get("securityContext", {})
+        assert sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True, (
+            f"{overlay}/{name}: runAsNonRoot"
+        )
+        uid = sc.get("runAsUser", pod_sc.get("runAsUser"))
+        assert isinstance(uid, int) and uid > 0, (
+            f"{overlay}/{name}: runAsUser must be a non-zero UID"
+        )
+        assert sc.get("readOnlyRootFilesystem") is True, f"{overlay}/{name}: readOnlyRootFilesystem"
+        assert sc.get("allowPrivilegeEscalation") is False, (
+            f"{overlay}/{name}: allowPrivilegeEscalation"
+        )
+        caps = sc.get("capabilities", {})
+        assert "ALL" in caps.get("drop", []) and not caps.get("add"), (
+            f"{overlay}/{name}: capabilities {caps}"
+        )
+        assert spec.get("automountServiceAccountToken") is False, (
+            f"{overlay}/{name}: SA token mounted"
+        )
+        volumes = {v["name"] for v in spec.get("volumes", [])}
+        mounts = {m["name"] for m in container.get("volumeMounts", [])}
+        assert mounts <= volumes, f"{overlay}/{name}: mounts {mounts - volumes} have no volume"
+        assert any(m["mountPath"] == "/tmp" for m in container.get("volumeMounts", [])), (
+            f"{overlay}/{name}: read-only root needs a writable /tmp"
+        )
+
+
+@overlays
+def test_every_pod_shuts_down_gracefully_within_30_seconds(overlay):
+    for name, dep in by_kind(render(overlay), "Deployment").items():
+        spec = pod_spec(dep)
+        assert spec.get("terminationGracePeriodSeconds") == 30, f"{overlay}/{name}"
+        pre_stop = app_container(dep).get("lifecycle", {}).get("preStop", {})
+        command = pre_stop.get("exec", {}).get("command", [])
+        if command[:1] == ["sleep"]:
+            assert int(command[1]) < 30, f"{overlay}/{name}: preStop eats the whole grace period"
+
+
+@overlays
+def test_env_references_resolve_to_rendered_configmap_or_casework_secrets(overlay):
+    docs = render(overlay)
+    configmaps, secrets = by_kind(docs, "ConfigMap"), by_kind(docs, "Secret")
+    example_keys = env_file_keys(SECRET_EXAMPLE)
+
+    def secret_has(name: str, key: str | None) -> bool:
+        if name == SECRET_NAME and name not in secrets:
+            # created out of band, documented by the example
+            return key is None or key in example_keys
+        return name in secrets and (
+            key is None
+            or key in {**secrets[name].get("data", {}), **secrets[name].get("stringData", {})}
+        )
+
+    for name, dep in by_kind(docs, "Deployment").items():
+        container = app_container(dep)
+        for source in container.get("envFrom", []):
+            if "configMapRef" in source:
+                assert source["configMapRef"]["name"] in configmaps, f"{overlay}/{name}: {source}"
+            if "secretRef" in source:
+                assert secret_has(source["secretRef"]["name"], None), f"{overlay}/{name}: {source}"
+        for env in container.get("env", []):
+            ref = env.get("valueFrom", {})
+            if "configMapKeyRef" in ref:
+                cm = configmaps.get(ref["configMapKeyRef"]["name"])
+                assert cm and ref["configMapKeyRef"]["key"] in cm.get("data", {}), (
+                    f"{overlay}/{name}: {env}"
+                )
+            if "secretKeyRef" in ref:
+                key_ref = ref["secretKeyRef"]
+                assert secret_has(key_ref["name"], key_ref["key"]), f"{overlay}/{name}: {env}"
+        for volume in pod_spec(dep).get("volumes", []):
+            if "configMap" in volume:
+                cm_name = volume["configMap"]["name"]
+                assert cm_name in configmaps or (
+                    cm_name == ORGANISATION_CONFIGMAP
+                    and volume["configMap"].get("optional") is True
+                ), f"{overlay}/{name}: volume {volume} names no rendered ConfigMap"
+            if "secret" in volume:
+                assert secret_has(volume["secret"]["secretName"], None), (
+                    f"{overlay}/{name}: {volume}"
+                )
+
+
+@overlays
+def test_organisation_file_is_mounted_from_its_configmap(overlay):
+    docs = render(overlay)
+    for name, dep in by_kind(docs, "Deployment").items():
+        container = app_container(dep)
+        path = Path(str(container_env(docs, container).get("CASEWORK_ORGANISATION_FILE", "")))
+        volumes = {
+            v["name"]: v["configMap"] for v in pod_spec(dep).get("volumes", []) if "configMap" in v
+        }
+        mounts = [
+            m
+            for m in container.get("volumeMounts", [])
+            if volumes.get(m["name"], {}).get("name") == ORGANISATION_CONFIGMAP
+        ]
+        assert any(path.parent == Path(m["mountPath"]) for m in mounts), (
+            f"{overlay}/{name}: CASEWORK_ORGANISATION_FILE={path} is not in a mount of "
+            f"ConfigMap {ORGANISATION_CONFIGMAP}"
+        )
+        assert path.name == "organisation.json", (
+            f"{overlay}/{name}: documented key is organisation.json"
+        )
+
+
+@overlays
+def test_every_process_gets_the_whole_environment_contract(overlay):
+    docs = render(overlay)
+    deployments = by_kind(docs, "Deployment")
+    for svc, proc in SERVICE_PROCESSES:
+        values = container_env(docs, app_container(deployments[f"{svc}-{proc}"]))
+        where = f"{overlay}/{svc}-{proc}"
+        assert set(values) >= ENV_CONTRACT, f"{where}: missing {sorted(ENV_CONTRACT - set(values))}"
+        for secret_var in SECRET_ENV:
+            ref = values[secret_var]
+            assert (
+                isinstance(ref, dict) and ref.get("secretKeyRef", {}).get("name") == SECRET_NAME
+            ), f"{where}: {secret_var} must come from Secret {SECRET_NAME}"
+        assert values["CASEWORK_ENV"] == "production", where
+        assert values["MONGO_DB"] == f"casework_{svc}", where
+        assert values["OTEL_SERVICE_NAME"] == f"casework-{svc}-{proc}", where
+        ports = {"GRPC_PORT": GRPC_PORT, "METRICS_PORT": METRICS_PORT, "HEALTH_PORT": HEALTH_PORT}
+        assert {k: int(values[k]) for k in ports} == ports, (
+            f"{where}: ports disagree with probes/Services"
+        )
+
+
+def test_secret_example_documents_exactly_the_secret_keys_the_manifests_read():
+    read = {
+        env["valueFrom"]["secretKeyRef"]["key"]
+        for overlay in OVERLAYS
+        for dep in by_kind(render(overlay), "Deployment").values()
+        for env in app_container(dep).get("env", [])
+        if env.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == SECRET_NAME
+    }
+    assert read == env_file_keys(SECRET_EXAMPLE) == SECRET_ENV
+
+
+@pytest.mark.parametrize("overlay", [*OVERLAYS, "../base"])
+def test_no_secret_values_are_rendered(overlay):
+    secrets = by_kind(render(overlay), "Secret")
+    assert not secrets, (
+        f"{overlay}: renders Secrets {sorted(secrets)}; create {SECRET_NAME} out of band"
+    )
+
+
+@overlays
+def test_everything_lives_in_the_casework_namespace(overlay):
+    stray = [
+        f"{d['kind']}/{d['metadata']['name']}"
+        for d in render(overlay)
+        if d["metadata"].get("namespace") != "casework"
+    ]
+    assert not stray, f"{overlay}: not in namespace casework: {stray}"
+
+
+@overlays
+def test_every_api_has_a_service_exposing_grpc_and_metrics(overlay):
+    docs = render(overlay)
+    deployments, services = by_kind(docs, "Deployment"), by_kind(docs, "Service")
+    for svc in SERVICES:
+        name = f"{svc}-api"
+        assert name in services, f"{overlay}: no Service {name}"
+        service, container = services[name], app_container(deployments[name])
+        selected = [
+            d
+            for d, dep in deployments.items()
+            if selector_matches(
+                {"matchLabels": service["spec"].get("selector", {})}, pod_labels(dep)
+            )
+        ]
+        assert selected == [name], f"{overlay}/{name}: Service selects {selected}"
+        ports = {p.get("name"): p for p in service["spec"]["ports"]}
+        for port_name, number in (("grpc", GRPC_PORT), ("metrics", METRICS_PORT)):
+            assert port_name in ports, f"{overlay}/{name}: Service has no {port_name} port"
+            port = ports[port_name]
+            assert port["port"] == number, f"{overlay}/{name}: {port}"
+            assert container_port(container, port.get("targetPort", port["port"])) == number, (
+                f"{overlay}/{name}: {port}"
+            )
+
+
+@overlays
+def test_deployments_leave_their_replica_count_to_the_hpa(overlay):
+    with_replicas = [
+        n for n, d in by_kind(render(overlay), "Deployment").items() if "replicas" in d["spec"]
+    ]
+    assert not with_replicas, (
+        f"{overlay}: spec.replicas would fight the HPA on every apply: {with_replicas}"
+    )
+
+
+@overlays
+def test_every_deployment_has_one_cpu_hpa_targeting_it(overlay):
+    docs = render(overlay)
+    deployments, hpas = (
+        by_kind(docs, "Deployment"),
+        list(by_kind(docs, "HorizontalPodAutoscaler").values()),
+    )
+    targets = [h["spec"]["scaleTargetRef"]["name"] for h in hpas]
+    assert sorted(targets) == sorted(deployments), f"{overlay}: HPA targets {sorted(targets)}"
+    for hpa in hpas:
+        name, spec = hpa["metadata"]["name"], hpa["spec"]
+        assert hpa["apiVersion"] == "autoscaling/v2", f"{overlay}/{name}"
+        assert spec["scaleTargetRef"]["kind"] == "Deployment", f"{overlay}/{name}"
+        assert 1 <= spec["minReplicas"] <= spec["maxReplicas"], f"{overlay}/{name}: {spec}"
+        assert any(
+            m["type"] == "Resource"
+            and m["resource"]["name"] == "cpu"
+            and m["resource"]["target"]["type"] == "Utilization"
+            for m in spec.get("metrics", [])
+        ), f"{overlay}/{name}: no CPU utilisation metric"
+
+
+@overlays
+def test_every_deployment_has_one_pdb_that_still_allows_a_node_drain(overlay):
+    docs = render(overlay)
+    deployments, hpas = by_kind(docs, "Deployment"), hpa_by_target(docs)
+    covered: list[str] = []
+    for name, pdb in by_kind(docs, "PodDisruptionBudget").items():
+        spec = pdb["spec"]
+        assert pdb["apiVersion"] == "policy/v1", f"{overlay}/{name}"
+        assert ("minAvailable" in spec) != ("maxUnavailable" in spec), (
+            f"{overlay}/{name}: exactly one of min/max"
+        )
+        selected = [
+            d
+            for d, dep in deployments.items()
+            if selector_matches(spec["selector"], pod_labels(dep))
+        ]
+        assert len(selected) == 1, f"{overlay}/{name}: selects {selected}"
+        covered += selected
+        min_replicas = hpas[selected[0]]["spec"]["minReplicas"]
+        if isinstance(spec.get("minAvailable"), int):
+            assert spec["minAvailable"] < min_replicas, (
+                f"{overlay}/{name}: blocks every eviction at {min_replicas} replicas"
+            )
+        if isinstance(spec.get("maxUnavailable"), int):
+            assert spec["maxUnavailable"] >= 1, f"{overlay}/{name}: blocks every eviction"
+    assert sorted(covered) == sorted(deployments), f"{overlay}: PDBs cover {sorted(covered)}"
+
+
+@overlays
+def test_network_policies_deny_by_default_and_admit_only_suite_partner_and_monitoring_traffic(
+    overlay,
+):
+    docs = render(overlay)
+    policies = list(by_kind(docs, "NetworkPolicy").values())
+    assert any(
+        p["spec"].get("podSelector") == {}
+        and "Ingress" in p["spec"].get("policyTypes", [])
+        and not p["spec"].get("ingress")
+        for p in policies
+    ), f"{overlay}: no default-deny ingress policy"
+
+    deployments = by_kind(docs, "Deployment")
+    peers = {
+        "a casework pod": Peer(
+            {"kubernetes.io/metadata.name": "casework"},
+            pod_labels(deployments["plans-events"]),
+            True,
+        ),
+        "a stray pod in casework": Peer(
+            {"kubernetes.io/metadata.name": "casework"}, {"app": "debug"}, True
+        ),
+        "the partner gateway": Peer(
+            {**PARTNER_NS, "kubernetes.io/metadata.name": "ingress"}, {"app": "gateway"}
+        ),
+        "monitoring": Peer(
+            {**MONITORING_NS, "kubernetes.io/metadata.name": "monitoring"}, {"app": "prometheus"}
+        ),
+        "another namespace": Peer(
+            {"kubernetes.io/metadata.name": "elsewhere"}, {"app": "whatever"}
+        ),
+    }
+    # (port, from, allowed?) per process
+    expected = {
+        "api": [
+            (GRPC_PORT, "a casework pod", True),
+            (GRPC_PORT, "the partner gateway", True),
+            (GRPC_PORT, "a stray pod in casework", False),
+            (GRPC_PORT, "monitoring", False),
+            (GRPC_PORT, "another namespace", False),
+            (METRICS_PORT, "monitoring", True),
+            (METRICS_PORT, "the partner gateway", False),
+            (METRICS_PORT, "another namespace", False),
+        ],
+        "events": [
+            (HEALTH_PORT, "monitoring", True),
+            (HEALTH_PORT, "a casework pod", False),
+            (HEALTH_PORT, "the partner gateway", False),
+            (HEALTH_PORT, "another namespace", False),
+            (GRPC_PORT, "a casework pod", False),
+            (GRPC_PORT, "the partner gateway", False),
+        ],
+    }
+    for svc, proc in SERVICE_PROCESSES:
+        labels = pod_labels(deployments[f"{svc}-{proc}"])
+        wrong = [
+            f"port {port} from {peer}: {'denied' if allowed else 'allowed'}"
+            for port, peer, allowed in expected[proc]
+            if ingress_allowed(policies, labels, port, peers[peer]) != allowed
+        ]
+        assert not wrong, f"{overlay}/{svc}-{proc}: {wrong}"
+
+
+@overlays
+def test_every_container_uses_the_release_image_with_a_pinned_tag(overlay):
+    for name, dep in by_kind(render(overlay), "Deployment").items():
+        image = app_container(dep)["image"]
+        repo, sep, tag = image.partition("@") if "@" in image else image.rpartition(":")
+        assert repo == IMAGE and sep and tag and tag != "latest", f"{overlay}/{name}: image {image}"
+
+
+def test_large_network_has_more_replicas_and_resources_than_small_network():
+    small, large = render("small-network"), render("large-network")
+    small_hpa, large_hpa = hpa_by_target(small), hpa_by_target(large)
+    small_dep, large_dep = by_kind(small, "Deployment"), by_kind(large, "Deployment")
+    for name in small_dep:
+        lo, hi = small_hpa[name]["spec"], large_hpa[name]["spec"]
+        assert hi["minReplicas"] > lo["minReplicas"] and hi["maxReplicas"] > lo["maxReplicas"], (
+            f"{name}: {lo} vs {hi}"
+        )
+        lo_res, hi_res = (
+            app_container(small_dep[name])["resources"],
+            app_container(large_dep[name])["resources"],
+        )
+        for tier in ("requests", "limits"):
+            for res in ("cpu", "memory"):
+                assert quantity(hi_res[tier][res]) > quantity(lo_res[tier][res]), (
+                    f"{name}: {tier}.{res}"
+                )
+
+
+def test_overlay_sizing_matches_the_operations_guide():
+    small, large = render("small-network"), render("large-network")
+    for name, hpa in hpa_by_target(small).items():
+        assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 3), (
+            f"small-network/{name}"
+        )
+    busiest = {"intake-api", "clients-api", "notify-api"}
+    large_pdbs = by_kind(large, "PodDisruptionBudget")
+    for name, hpa in hpa_by_target(large).items():
+        bounds = (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"])
+        if name in busiest:
+            assert bounds == (3, 20), f"large-network/{name}: {bounds}"
+            assert large_pdbs[name]["spec"].get("minAvailable") == 2, f"large-network/{name}"
+        elif name.endswith("-api"):
+            assert bounds[0] == 3, f"large-network/{name}: {bounds}"
+        else:
+            assert bounds == (2, 10), f"large-network/{name}: {bounds}"
+
+
+def test_dockerfile_default_command_names_a_real_service_process():
+    stage = dockerfile_final_stage()
+    cmds = [args for ins, args in stage if ins == "CMD"]
+    assert cmds, "Dockerfile final stage has no CMD"
+    argv = exec_form(cmds[-1])
+    module, rest = python_module_invocation(argv)
+    svc = module.removeprefix("casework_")
+    assert module.startswith("casework_") and svc in SERVICES, f"CMD runs {module}"
+    assert (REPO / "services" / svc / module).is_dir(), (
+        f"CMD runs {module}, but services/{svc}/{module}/ is missing"
+    )
+    assert rest == [rest[0]] and rest[0] in PROCESSES, (
+        f"CMD process {rest} is not one of {PROCESSES}"
+    )
+    entrypoints = [args for ins, args in stage if ins == "ENTRYPOINT"]
+    if entrypoints:
+        assert "casework_" not in entrypoints[-1], (
+            "ENTRYPOINT must not pin a service: Deployments override args"
+        )
+
+
+def test_dockerfile_builds_one_non_root_image_with_the_contract_pythonpath():
+    instructions = dockerfile_instructions()
+    froms = [args for ins, args in instructions if ins == "FROM"]
+    assert len(froms) >= 2, "Dockerfile must be multi-stage"
+    build_args = {k: v for ins, a in instructions if ins == "ARG" for k, _, v in [a.partition("=")]}
+    bases = [
+        re.sub(r"\$\{?(\w+)\}?", lambda m: build_args.get(m[1], m[0]), f.split()[0]) for f in froms
+    ]
+    assert all(b.startswith("python:3.11-slim") for b in bases), f"base images {bases}"
+
+    final = dockerfile_final_stage()
+    final_runs = " ".join(args for ins, args in final if ins == "RUN")
+    earlier_runs = " ".join(
+        args for ins, args in instructions[: len(instructions) - len(final)] if ins == "RUN"
+    )
+    assert "grpc_tools.protoc" in earlier_runs and "--pyi_out=gen" in earlier_runs, (
+        "code must be generated in a build stage"
+    )
+    assert "grpc_tools.protoc" not in final_runs, "code generation belongs in the build stage"
+
+    users = [args for ins, args in final if ins == "USER"]
+    assert users, "final stage must set USER"
+    uid = users[-1].split(":")[0]
+    assert uid.isdigit() and int(uid) != 0, (
+        f"USER {users[-1]} must be a numeric non-root UID (runAsNonRoot)"
+    )
+    pod_uids = {
+        pod_spec(d)["securityContext"]["runAsUser"]
+        for o in OVERLAYS
+        for d in by_kind(render(o), "Deployment").values()
+    }
+    assert pod_uids == {int(uid)}, f"image USER {uid} vs pod runAsUser {pod_uids}"
+    assert dockerfile_env(final).get("PYTHONPATH") == PYTHONPATH
+
+
+def test_dockerignore_keeps_local_state_out_of_the_build_context():
+    entries = {
+        line.strip().removeprefix("**/").rstrip("/")
+        for line in DOCKERIGNORE.read_text().splitlines()
+    }
+    missing = {".venv", ".run", "var", "gen", "__pycache__", ".git"} - entries
+    assert not missing, f".dockerignore lacks {sorted(missing)}"
+
+
+@overlays
+def test_every_python_module_in_manifests_is_a_service_package_in_the_repo(overlay):
+    for name, dep in by_kind(render(overlay), "Deployment").items():
+        container = app_container(dep)
+        argv = [*container.get("command", []), *container.get("args", [])]
+        for module in re.findall(r"\bcasework_\w+", " ".join(argv)):
+            svc = module.removeprefix("casework_")
+            assert (REPO / "services" / svc / module).is_dir(), (
+                f"{overlay}/{name} runs {module}: no services/{svc}/{module}/"
+            )
+
+
+def test_every_service_package_in_the_repo_is_deployed():
+    packages = {
+        p.parent.name
+        for p in (REPO / "services").glob("*/casework_*")
+        if p.is_dir() and p.name == f"casework_{p.parent.name}"
+    }
+    assert packages == set(SERVICES), (
+        f"services/ holds {sorted(packages)}; deploy/ runs {sorted(SERVICES)}"
+    )
