@@ -7,9 +7,9 @@ referrals cannot read client cards.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Iterable
+from datetime import UTC, datetime, timedelta
 
 import jwt
 
@@ -53,7 +53,7 @@ def issue_token(
     ttl: timedelta = timedelta(hours=8),
     now: datetime | None = None,
 ) -> str:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     claims = {
         "iss": ISSUER,
         "sub": subject,

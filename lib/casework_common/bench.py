@@ -14,6 +14,7 @@ import statistics
 import sys
 import tempfile
 import time
+from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,7 +39,7 @@ from casework_common.messaging import Publisher
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def raw_amqp_round_trips(amqp_uri: str, count: int) -> list[float]:
@@ -46,15 +47,28 @@ def raw_amqp_round_trips(amqp_uri: str, count: int) -> list[float]:
     event hop of the suite stands on."""
     publisher = Publisher(amqp_uri, "bench.raw")
     publisher.connect()
-    queue = kombu.Queue("bench.raw.round-trip", exchange=kombu.Exchange("bench.raw", type="topic", durable=True, arguments={"alternate-exchange": "bench.raw.unrouted"}), routing_key="bench.#", durable=True)
+    queue = kombu.Queue(
+        "bench.raw.round-trip",
+        exchange=kombu.Exchange(
+            "bench.raw",
+            type="topic",
+            durable=True,
+            arguments={"alternate-exchange": "bench.raw.unrouted"},
+        ),
+        routing_key="bench.#",
+        durable=True,
+    )
     latencies = []
     with kombu.Connection(amqp_uri) as connection:
         simple = connection.SimpleQueue(queue)
         for i in range(count):
             started = time.perf_counter()
             publisher.publish_raw(
-                b'{"n":%d}' % i, exchange="bench.raw", routing_key="bench.ping",
-                headers={}, message_id=None,
+                b'{"n":%d}' % i,
+                exchange="bench.raw",
+                routing_key="bench.ping",
+                headers={},
+                message_id=None,
             )
             message = simple.get(timeout=10)
             message.ack()
@@ -67,7 +81,9 @@ def raw_amqp_round_trips(amqp_uri: str, count: int) -> list[float]:
 def referral(i: int, run: str) -> intake_pb2.SubmitReferralRequest:
     return intake_pb2.SubmitReferralRequest(
         idempotency_key=f"bench-{run}-{i:06d}",
-        person=intake_pb2.Person(given_name=f"Bench{i}", family_name=f"Person-{run}", date_of_birth="1970-01-01"),
+        person=intake_pb2.Person(
+            given_name=f"Bench{i}", family_name=f"Person-{run}", date_of_birth="1970-01-01"
+        ),
         contact=intake_pb2.Contact(phone="+421 900 000 000"),
         centre_id="ctr-north-town",
         client_type="senior",
@@ -80,7 +96,9 @@ def referral(i: int, run: str) -> intake_pb2.SubmitReferralRequest:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--referrals", type=int, default=200, help="sequential latency samples")
-    parser.add_argument("--burst", type=int, default=300, help="referrals sent at once for throughput")
+    parser.add_argument(
+        "--burst", type=int, default=300, help="referrals sent at once for throughput"
+    )
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args(argv)
 
@@ -93,7 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     mongo_uri = f"mongodb://127.0.0.1:{mongo_port}"
     suite = Suite(
         run_dir=work,
-        env={"AMQP_URI": amqp_uri, "MONGO_URI": mongo_uri, "MONGO_DB_PREFIX": "bench", "LOG_LEVEL": "WARNING"},
+        env={
+            "AMQP_URI": amqp_uri,
+            "MONGO_URI": mongo_uri,
+            "MONGO_DB_PREFIX": "bench",
+            "LOG_LEVEL": "WARNING",
+        },
         grpc_ports={name: free_port() for name in SERVICES},
         health_ports={name: free_port() for name in SERVICES},
     )
@@ -107,12 +130,18 @@ def main(argv: list[str] | None = None) -> int:
 
         raw = raw_amqp_round_trips(amqp_uri, args.referrals)
         token = issue_token(
-            DEV_JWT_SECRET, organisation="org-demo", subject="bench-partner", kind="partner",
-            centres=["ctr-north-town"], scopes=["casework.intake.v1.IntakeService/SubmitReferral"],
+            DEV_JWT_SECRET,
+            organisation="org-demo",
+            subject="bench-partner",
+            kind="partner",
+            centres=["ctr-north-town"],
+            scopes=["casework.intake.v1.IntakeService/SubmitReferral"],
         )
         metadata = [("authorization", f"Bearer {token}")]
-        stub = intake_pb2_grpc.IntakeServiceStub(grpc.insecure_channel(f"127.0.0.1:{suite.grpc_ports['intake']}"))
-        inbox = pymongo.MongoClient(mongo_uri)["bench_notify"]["notifications"]
+        stub = intake_pb2_grpc.IntakeServiceStub(
+            grpc.insecure_channel(f"127.0.0.1:{suite.grpc_ports['intake']}")
+        )
+        inbox: Any = pymongo.MongoClient(mongo_uri)["bench_notify"]["notifications"]
 
         def delivered(referral_id: str) -> bool:
             return inbox.find_one({"referral_id": referral_id}, {"_id": 1}) is not None
@@ -122,7 +151,9 @@ def main(argv: list[str] | None = None) -> int:
         latencies = []
         for i in range(args.referrals):
             started = time.perf_counter()
-            referral_id = stub.SubmitReferral(referral(i, run), metadata=metadata).referral.referral_id
+            referral_id = stub.SubmitReferral(
+                referral(i, run), metadata=metadata
+            ).referral.referral_id
             while not delivered(referral_id):
                 time.sleep(0.002)
             latencies.append(time.perf_counter() - started)
@@ -130,10 +161,16 @@ def main(argv: list[str] | None = None) -> int:
         burst_run = secrets.token_hex(3)
         started = time.perf_counter()
         with ThreadPoolExecutor(args.concurrency) as pool:
-            ids = list(pool.map(
-                lambda i: stub.SubmitReferral(referral(i, burst_run), metadata=metadata).referral.referral_id,
-                range(args.burst),
-            ))
+            ids = list(
+                pool.map(
+                    lambda i: (
+                        stub.SubmitReferral(
+                            referral(i, burst_run), metadata=metadata
+                        ).referral.referral_id
+                    ),
+                    range(args.burst),
+                )
+            )
         accepted = time.perf_counter() - started
         while inbox.count_documents({"referral_id": {"$in": ids}}) < len(ids):
             time.sleep(0.01)
@@ -142,12 +179,20 @@ def main(argv: list[str] | None = None) -> int:
         raw_p50, raw_p99 = percentile(raw, 0.5), percentile(raw, 0.99)
         p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
         print(f"\nraw AMQP round trip (confirmed publish -> consume -> ack), n={len(raw)}")
-        print(f"  p50 {raw_p50 * 1000:8.2f} ms   p99 {raw_p99 * 1000:8.2f} ms   mean {statistics.mean(raw) * 1000:.2f} ms")
-        print(f"referral -> inbox (intake gRPC -> AMQP -> clients -> AMQP -> notify), sequential, n={len(latencies)}")
-        print(f"  p50 {p50 * 1000:8.2f} ms   p99 {p99 * 1000:8.2f} ms   max {max(latencies) * 1000:.2f} ms")
+        print(f"  p50 {raw_p50 * 1e3:8.2f} ms   p99 {raw_p99 * 1e3:8.2f} ms")
+        print(
+            "referral -> inbox (intake gRPC -> AMQP -> clients -> AMQP -> notify), "
+            f"sequential, n={len(latencies)}"
+        )
+        worst = max(latencies)
+        print(f"  p50 {p50 * 1e3:8.2f} ms   p99 {p99 * 1e3:8.2f} ms   max {worst * 1e3:.2f} ms")
         print(f"  ratio to raw AMQP: p50 x{p50 / raw_p50:.1f}   p99 x{p99 / raw_p99:.1f}")
         print(f"burst of {args.burst} referrals, {args.concurrency} concurrent callers")
-        print(f"  accepted by intake in {accepted:.2f} s ({args.burst / accepted:.0f}/s); all in inboxes after {drained:.2f} s ({args.burst / drained:.0f} referrals/s end to end)")
+        print(
+            f"  accepted by intake in {accepted:.2f} s ({args.burst / accepted:.0f}/s); "
+            f"all in inboxes after {drained:.2f} s "
+            f"({args.burst / drained:.0f} referrals/s end to end)"
+        )
         print(f"  raw AMQP sequential round trips per second: {1 / statistics.mean(raw):.0f}")
     finally:
         suite.stop_all()

@@ -8,9 +8,9 @@ service quietly talk to a broker or database that is not the one operations mean
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
 
 SERVICES = ("intake", "clients", "plans", "documents", "notify", "feedback")
 PROCESSES = ("api", "events")

@@ -30,13 +30,33 @@ def show(title: str, message: object) -> None:
 
 def main() -> int:
     secret = load_settings("intake").jwt_secret
-    partner = [("authorization", "Bearer " + issue_token(
-        secret, organisation="org-demo", subject="partner-city-hospital", kind="partner",
-        centres=["ctr-north-town"], scopes=["casework.intake.v1.IntakeService/SubmitReferral"],
-    ))]
-    anna = [("authorization", "Bearer " + issue_token(
-        secret, organisation="org-demo", subject="w-anna", centres=["ctr-north-town"], roles=["case_worker"],
-    ))]
+    partner = [
+        (
+            "authorization",
+            "Bearer "
+            + issue_token(
+                secret,
+                organisation="org-demo",
+                subject="partner-city-hospital",
+                kind="partner",
+                centres=["ctr-north-town"],
+                scopes=["casework.intake.v1.IntakeService/SubmitReferral"],
+            ),
+        )
+    ]
+    anna = [
+        (
+            "authorization",
+            "Bearer "
+            + issue_token(
+                secret,
+                organisation="org-demo",
+                subject="w-anna",
+                centres=["ctr-north-town"],
+                roles=["case_worker"],
+            ),
+        )
+    ]
     channel = lambda service: grpc.insecure_channel(f"127.0.0.1:{DEFAULT_GRPC_PORTS[service]}")  # noqa: E731
     intake = intake_pb2_grpc.IntakeServiceStub(channel("intake"))
     clients = clients_pb2_grpc.ClientsServiceStub(channel("clients"))
@@ -44,7 +64,9 @@ def main() -> int:
 
     request = intake_pb2.SubmitReferralRequest(
         idempotency_key=f"demo-{secrets.token_hex(6)}",
-        person=intake_pb2.Person(given_name="Marta", family_name="Šimková", date_of_birth="1948-09-30"),
+        person=intake_pb2.Person(
+            given_name="Marta", family_name="Šimková", date_of_birth="1948-09-30"
+        ),
         contact=intake_pb2.Contact(phone="+421 905 111 222"),
         centre_id="ctr-north-town",
         client_type="senior",
@@ -57,27 +79,44 @@ def main() -> int:
     try:
         reply = intake.SubmitReferral(request, metadata=partner, timeout=10)
     except grpc.RpcError as error:
-        print(f"intake answered {error.code().name}: {error.details()}\nIs the suite up? Run `make run`.")
+        print(
+            f"intake answered {error.code().name}: {error.details()}\n"
+            "Is the suite up? Run `make run`."
+        )
         return 1
     show("   intake answered", reply)
 
-    show("2. the same call again (a retry)", intake.SubmitReferral(request, metadata=partner, timeout=10))
+    show(
+        "2. the same call again (a retry)",
+        intake.SubmitReferral(request, metadata=partner, timeout=10),
+    )
 
     note = None
     while time.monotonic() - started < 10 and note is None:
-        inbox = notify.ListInbox(notify_pb2.ListInboxRequest(page_size=50), metadata=anna, timeout=5)
-        note = next((n for n in inbox.notifications if n.referral_id == reply.referral.referral_id), None)
+        inbox = notify.ListInbox(
+            notify_pb2.ListInboxRequest(page_size=50), metadata=anna, timeout=5
+        )
+        note = next(
+            (n for n in inbox.notifications if n.referral_id == reply.referral.referral_id), None
+        )
         if note is None:
             time.sleep(0.02)
     if note is None:
         print("\nno notification within 10 s: see var/run/*.log")
         return 1
-    show(f"3. Anna's inbox (notify.ListInbox) shows it after {time.monotonic() - started:.3f} s", note)
+    show(
+        f"3. Anna's inbox (notify.ListInbox) shows it after {time.monotonic() - started:.3f} s",
+        note,
+    )
 
-    card = clients.GetClient(clients_pb2.GetClientRequest(client_id=note.client_id), metadata=anna, timeout=5)
+    card = clients.GetClient(
+        clients_pb2.GetClientRequest(client_id=note.client_id), metadata=anna, timeout=5
+    )
     show("4. Anna opens the card (clients.GetClient)", card)
 
-    bad = intake_pb2.SubmitReferralRequest(idempotency_key="demo-bad-input", centre_id="ctr-atlantis")
+    bad = intake_pb2.SubmitReferralRequest(
+        idempotency_key="demo-bad-input", centre_id="ctr-atlantis"
+    )
     try:
         intake.SubmitReferral(bad, metadata=partner, timeout=5)
     except grpc.RpcError as error:

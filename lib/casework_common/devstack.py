@@ -17,9 +17,9 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from casework_common.config import DEFAULT_GRPC_PORTS, DEFAULT_HEALTH_PORTS, REPO_ROOT, SERVICES
 
@@ -77,7 +77,8 @@ def create_vhost(name: str) -> str:
     subprocess.run([ctl, "add_vhost", name], check=True, capture_output=True)
     subprocess.run(
         [ctl, "set_permissions", "-p", name, "guest", ".*", ".*", ".*"],
-        check=True, capture_output=True,
+        check=True,
+        capture_output=True,
     )
     return f"amqp://guest:guest@127.0.0.1:5672/{urllib.parse.quote(name, safe='')}"
 
@@ -89,11 +90,16 @@ def delete_vhost(name: str) -> None:
 
 def stop_mongo(port: int, run_dir: Path) -> None:
     pid_file = run_dir / f"mongo-{port}.pid"
-    if pid_file.exists():
-        pid = int(pid_file.read_text() or 0)
-        if pid and _alive(pid):
-            os.kill(pid, signal.SIGTERM)
-        pid_file.unlink()
+    if not pid_file.exists():
+        return
+    pid = int(pid_file.read_text() or 0)
+    if pid and _alive(pid):
+        os.kill(pid, signal.SIGTERM)
+        # Wait for it to close its SQLite files: the next start must not race them.
+        deadline = time.monotonic() + 15
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+    pid_file.unlink(missing_ok=True)
 
 
 def start_mongo(data_dir: Path, port: int, run_dir: Path) -> None:
@@ -104,21 +110,34 @@ def start_mongo(data_dir: Path, port: int, run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [
-            _bin("nx-27017"), "--data-dir", str(data_dir), "-p", str(port), "-d",
-            "--pid-file", str(run_dir / f"mongo-{port}.pid"),
-            "--log-file", str(run_dir / f"mongo-{port}.log"),
+            _bin("nx-27017"),
+            "--data-dir",
+            str(data_dir),
+            "-p",
+            str(port),
+            "-d",
+            "--pid-file",
+            str(run_dir / f"mongo-{port}.pid"),
+            "--log-file",
+            str(run_dir / f"mongo-{port}.log"),
         ],
         check=True,
     )
     wait_for(lambda: port_open(port), 30, f"development MongoDB server on {port}")
 
 
-def start_background(name: str, argv: list[str], run_dir: Path, env: Mapping[str, str] | None = None) -> subprocess.Popen[bytes]:
+def start_background(
+    name: str, argv: list[str], run_dir: Path, env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     run_dir.mkdir(parents=True, exist_ok=True)
     log = (run_dir / f"{name}.log").open("ab")
     proc = subprocess.Popen(
-        argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, **(env or {})}, cwd=REPO_ROOT,
+        argv,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={**os.environ, **(env or {})},
+        cwd=REPO_ROOT,
     )
     (run_dir / f"{name}.pid").write_text(str(proc.pid))
     return proc
@@ -135,8 +154,17 @@ def start_smtp(port: int, run_dir: Path, mail_dir: Path) -> None:
         mail_dir.mkdir(parents=True, exist_ok=True)
         start_background(
             "smtp",
-            [sys.executable, "-m", "aiosmtpd", "-n", "-l", f"127.0.0.1:{port}",
-             "-c", "aiosmtpd.handlers.Mailbox", str(mail_dir)],
+            [
+                sys.executable,
+                "-m",
+                "aiosmtpd",
+                "-n",
+                "-l",
+                f"127.0.0.1:{port}",
+                "-c",
+                "aiosmtpd.handlers.Mailbox",
+                str(mail_dir),
+            ],
             run_dir,
         )
         wait_for(lambda: port_open(port), 30, f"SMTP sink on {port}")
@@ -185,7 +213,9 @@ class Suite:
     def start(self, service: str, process: str) -> None:
         name = f"{service}-{process}"
         self.processes[name] = start_background(
-            name, [sys.executable, "-m", f"casework_{service}", process], self.run_dir,
+            name,
+            [sys.executable, "-m", f"casework_{service}", process],
+            self.run_dir,
             self.process_env(service, process),
         )
 
@@ -295,9 +325,11 @@ def status(var: Path) -> int:
         api = grpc_serving(DEFAULT_GRPC_PORTS[service])
         events = http_ok(DEFAULT_HEALTH_PORTS[service])
         down_count += (not api) + (not events)
+        api_state = "SERVING" if api else "DOWN"
+        events_state = "OK" if events else "DOWN"
         print(
-            f"{service:<10} api  127.0.0.1:{DEFAULT_GRPC_PORTS[service]}  {'SERVING' if api else 'DOWN'}"
-            f"   events health http://127.0.0.1:{DEFAULT_HEALTH_PORTS[service]}/healthz  {'OK' if events else 'DOWN'}"
+            f"{service:<10} api  127.0.0.1:{DEFAULT_GRPC_PORTS[service]}  {api_state}"
+            f"   events http://127.0.0.1:{DEFAULT_HEALTH_PORTS[service]}/healthz  {events_state}"
         )
     return 1 if down_count else 0
 

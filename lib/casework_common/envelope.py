@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 _TYPE = re.compile(r"^[a-z][a-z_]*\.[a-z][a-z_]*\.[a-z][a-z_]*$")
 MAX_EVENT_BYTES = 256 * 1024
@@ -30,7 +31,7 @@ class Actor:
     subject: str
 
     @staticmethod
-    def system(component: str) -> "Actor":
+    def system(component: str) -> Actor:
         return Actor(kind="system", subject=component)
 
 
@@ -42,7 +43,7 @@ class EventEnvelope:
     actor: Actor
     payload: Mapping[str, Any]
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
-    occurred_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     trace: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -65,7 +66,7 @@ class EventEnvelope:
         return json.dumps(self.to_dict(), separators=(",", ":"), ensure_ascii=False).encode()
 
     @staticmethod
-    def from_dict(data: Mapping[str, Any]) -> "EventEnvelope":
+    def from_dict(data: Mapping[str, Any]) -> EventEnvelope:
         problems: list[str] = []
 
         def text(key: str, source: Mapping[str, Any] = data) -> str:
@@ -90,7 +91,7 @@ class EventEnvelope:
             actor = Actor(kind=text("kind", actor_raw), subject=text("subject", actor_raw))
         else:
             problems.append("actor must be an object")
-        occurred_at = datetime.now(timezone.utc)
+        occurred_at = datetime.now(UTC)
         try:
             occurred_at = datetime.fromisoformat(text("occurred_at"))
         except ValueError:
@@ -119,7 +120,7 @@ class EventEnvelope:
         )
 
     @staticmethod
-    def from_json(body: bytes | str) -> "EventEnvelope":
+    def from_json(body: bytes | str) -> EventEnvelope:
         if isinstance(body, str):
             body = body.encode()
         if len(body) > MAX_EVENT_BYTES:

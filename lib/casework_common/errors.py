@@ -6,9 +6,8 @@ translation to gRPC status codes and details lives in rpc_errors.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
-
 
 
 @dataclass(frozen=True)

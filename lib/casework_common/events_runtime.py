@@ -8,7 +8,8 @@ import functools
 import logging
 import os
 import time
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import eventlet
 from kombu import Queue
@@ -16,7 +17,6 @@ from nameko.dependency_providers import DependencyProvider
 from nameko.messaging import Consumer, QueueConsumer
 from nameko.timer import timer
 from nameko.web.handlers import http
-from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pymongo.errors import AutoReconnect, ConnectionFailure
@@ -101,11 +101,13 @@ class EventBus(DependencyProvider):  # type: ignore[misc]
     def stop(self) -> None:
         self.publisher.close()
 
-    def get_dependency(self, worker_ctx: Any) -> "EventBus":
+    def get_dependency(self, worker_ctx: Any) -> EventBus:
         return self
 
 
-def _handle(bus: EventBus, consumer: str, body: bytes | str, fn: Callable[[EventEnvelope], None]) -> None:
+def _handle(
+    bus: EventBus, consumer: str, body: bytes | str, fn: Callable[[EventEnvelope], None]
+) -> None:
     service = bus.settings.service
     raw = body if isinstance(body, bytes) else body.encode()
     try:

@@ -12,8 +12,9 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterable
 from concurrent import futures
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -94,7 +95,10 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
             except CaseworkError as exc:
                 code = status_code(exc)
                 span.set_status(Status(StatusCode.ERROR, str(exc)))
-                log.info("call refused", extra={"fields": {"method": method, "code": code.name, "reason": str(exc)}})
+                log.info(
+                    "call refused",
+                    extra={"fields": {"method": method, "code": code.name, "reason": str(exc)}},
+                )
                 context.abort_with_status(to_status(exc))
             except Exception:
                 code = grpc.StatusCode.INTERNAL

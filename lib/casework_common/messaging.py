@@ -9,10 +9,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import kombu
 from kombu import Exchange, Queue, binding
@@ -89,10 +91,8 @@ class Publisher:
 
     def _reset(self) -> None:
         if self._connection is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._connection.release()
-            except Exception:  # noqa: BLE001 - the connection is being thrown away
-                pass
         self._connection = None
         self._producer = None
 

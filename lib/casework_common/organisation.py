@@ -81,8 +81,11 @@ def parse(data: dict[str, Any]) -> Organisation:
         }
         workers = {
             w["id"]: Worker(
-                w["id"], w["name"], _strings(w["centres"], f"worker {w['id']} centres"),
-                _strings(w.get("roles"), f"worker {w['id']} roles"), w.get("email", "")
+                w["id"],
+                w["name"],
+                _strings(w["centres"], f"worker {w['id']} centres"),
+                _strings(w.get("roles"), f"worker {w['id']} roles"),
+                w.get("email", ""),
             )
             for w in data["workers"]
         }
@@ -119,9 +122,9 @@ def _check_references(org: Organisation) -> None:
     for centre in org.centres.values():
         if centre.region not in org.regions:
             problems.append(f"centre {centre.id}: unknown region {centre.region}")
-        for role, worker in (("duty_worker", centre.duty_worker), ("manager", centre.manager)):
-            if worker not in org.workers:
-                problems.append(f"centre {centre.id}: {role} {worker} is not a worker")
+        for role, worker_id in (("duty_worker", centre.duty_worker), ("manager", centre.manager)):
+            if worker_id not in org.workers:
+                problems.append(f"centre {centre.id}: {role} {worker_id} is not a worker")
     for worker in org.workers.values():
         for centre_id in worker.centres:
             if centre_id not in org.centres:
@@ -149,5 +152,5 @@ def load(path: Path) -> dict[str, Organisation]:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise InvalidOrganisation(f"cannot read {path}: {exc}") from None
-    items = data["organisations"] if "organisations" in data else [data]
+    items = data.get("organisations", [data])
     return {org.id: org for org in (parse(item) for item in items)}

@@ -8,7 +8,7 @@ events are published again on the next pass; consumers de-duplicate by event id.
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 from casework_common.messaging import Publisher
 from casework_common.storage import AggregateDocument
@@ -41,9 +41,9 @@ class OutboxRelay:
         published = 0
         for document in self._documents:
             collection = document._get_collection()
-            pending = collection.find(
-                {"outbox_pending": True}, {"outbox": 1, "version": 1}
-            ).limit(self._batch)
+            pending = collection.find({"outbox_pending": True}, {"outbox": 1, "version": 1}).limit(
+                self._batch
+            )
             for raw in pending:
                 events = raw.get("outbox") or []
                 for event in events:

@@ -13,8 +13,10 @@ development server, and a whole-document replace behaves the same everywhere.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Iterable, TypeVar
+import contextlib
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any, ClassVar, TypeVar
 
 import mongoengine as me
 from pymongo.errors import DuplicateKeyError
@@ -39,7 +41,7 @@ def connect(settings: Settings, alias: str = "default") -> None:
 def ping() -> bool:
     try:
         me.get_connection().admin.command("ping")
-    except Exception:  # noqa: BLE001 - health reports any failure as not serving
+    except Exception:
         return False
     return True
 
@@ -47,7 +49,7 @@ def ping() -> bool:
 class AggregateDocument(me.Document):
     """Base of every stored aggregate: tenancy, optimistic version, and outbox."""
 
-    meta = {"abstract": True}
+    meta: ClassVar[dict[str, Any]] = {"abstract": True}
 
     organisation = me.StringField(required=True)
     version = me.IntField(default=0)
@@ -107,17 +109,16 @@ def already_processed(consumer: str, event_id: str) -> bool:
 
 
 def mark_processed(consumer: str, envelope: EventEnvelope) -> None:
-    try:
+    # A redelivery may race us; the first record stands.
+    with contextlib.suppress(me.NotUniqueError):
         ProcessedEvent(
             id=f"{consumer}:{envelope.id}",
             consumer=consumer,
             event_id=envelope.id,
             event_type=envelope.routing_key,
-            processed_at=datetime.now(timezone.utc),
+            processed_at=datetime.now(UTC),
         ).save(force_insert=True)
-    except me.NotUniqueError:
-        pass  # a redelivery raced us; the first record stands
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -12,9 +12,10 @@ import logging
 import os
 import sys
 import threading
-from datetime import datetime, timezone
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
@@ -33,9 +34,7 @@ from casework_common.config import Settings
 GRPC_CALLS = Counter(
     "casework_grpc_calls_total", "gRPC calls served", ["service", "method", "code"]
 )
-GRPC_LATENCY = Histogram(
-    "casework_grpc_call_seconds", "gRPC call duration", ["service", "method"]
-)
+GRPC_LATENCY = Histogram("casework_grpc_call_seconds", "gRPC call duration", ["service", "method"])
 EVENTS_HANDLED = Counter(
     "casework_events_handled_total", "Events consumed", ["service", "handler", "outcome"]
 )
@@ -118,7 +117,7 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         span = trace.get_current_span().get_span_context()
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
             "level": record.levelname.lower(),
             "process": self._process_name,
             "logger": record.name,

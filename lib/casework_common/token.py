@@ -17,7 +17,9 @@ from casework_common.config import load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Issue a development token (signed with JWT_SECRET).")
+    parser = argparse.ArgumentParser(
+        description="Issue a development token (signed with JWT_SECRET)."
+    )
     parser.add_argument("--organisation", default="org-demo")
     parser.add_argument("--subject", default="w-anna")
     parser.add_argument("--kind", choices=["worker", "partner", "service"], default="worker")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from casework_clients.adapters.repository import ClientRepository
 from casework_common.auth import Principal
@@ -27,5 +27,5 @@ class Clients:
 def bootstrap(settings: Settings | None = None) -> Clients:
     return Clients(
         settings=settings or load_settings("clients"),
-        clock=lambda: datetime.now(timezone.utc),
+        clock=lambda: datetime.now(UTC),
     )

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Callable, Mapping
 
 from casework_clients.adapters.repository import ClientRepository
 from casework_clients.domain import cards
@@ -16,7 +16,10 @@ from casework_common.errors import Conflict
 from casework_common.storage import DuplicateAggregate
 
 INITIAL_STATUS = "applicant"
-CLIENT_EVENT = {Outcome.REGISTERED: "clients.client.registered", Outcome.MATCHED: "clients.client.matched"}
+CLIENT_EVENT = {
+    Outcome.REGISTERED: "clients.client.registered",
+    Outcome.MATCHED: "clients.client.matched",
+}
 
 
 def register_from_referral(
@@ -56,7 +59,12 @@ def register_from_referral(
 
 
 def read_client(
-    client_id: str, principal: Principal, repository: ClientRepository, *, now: datetime, trace_id: str
+    client_id: str,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    now: datetime,
+    trace_id: str,
 ) -> ClientCard:
     card = repository.get(client_id)
     repository.audit(card.client_id, principal.subject, "read", now, trace_id)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable
+from datetime import UTC, datetime
 
 from casework_common import organisation as organisations
 from casework_common.auth import Principal
@@ -35,5 +35,5 @@ def bootstrap(settings: Settings | None = None) -> Intake:
     return Intake(
         settings=settings,
         organisations=organisations.load(settings.organisation_file),
-        clock=lambda: datetime.now(timezone.utc),
+        clock=lambda: datetime.now(UTC),
     )

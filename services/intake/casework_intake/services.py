@@ -5,8 +5,8 @@ domain module could hold."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Callable, Mapping
 
 from casework_common.auth import Principal
 from casework_common.envelope import Actor, EventEnvelope

@@ -156,4 +156,4 @@ class ClientRepository:
         ).save()
 
 
-__all__ = ["ClientRepository", "ClientDocument", "AuditEntry", "DuplicateAggregate"]
+__all__ = ["AuditEntry", "ClientDocument", "ClientRepository", "DuplicateAggregate"]

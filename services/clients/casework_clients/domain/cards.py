@@ -74,7 +74,12 @@ def _merged(values: tuple[str, ...], value: str) -> tuple[str, ...]:
 
 
 def register_from_referral(
-    existing: ClientCard | None, facts: ReferralFacts, *, new_client_id: str, initial_status: str, now: datetime
+    existing: ClientCard | None,
+    facts: ReferralFacts,
+    *,
+    new_client_id: str,
+    initial_status: str,
+    now: datetime,
 ) -> tuple[ClientCard, Outcome]:
     """Find-or-create: the card this referral belongs to, and what happened to it."""
     if existing is None:
@@ -98,7 +103,11 @@ def register_from_referral(
             referral_ids=(facts.referral_id,),
             registered_at=now,
             history=(
-                HistoryEntry(now, f"card created from referral {facts.referral_id} ({facts.channel})", "system"),
+                HistoryEntry(
+                    now,
+                    f"card created from referral {facts.referral_id} ({facts.channel})",
+                    "system",
+                ),
             ),
         )
         return card, Outcome.REGISTERED
@@ -115,7 +124,9 @@ def register_from_referral(
         referral_ids=(*existing.referral_ids, facts.referral_id),
         history=(
             *existing.history,
-            HistoryEntry(now, f"referral {facts.referral_id} ({facts.channel}) joined to the card", "system"),
+            HistoryEntry(
+                now, f"referral {facts.referral_id} ({facts.channel}) joined to the card", "system"
+            ),
         ),
     )
     return card, Outcome.MATCHED

@@ -10,7 +10,22 @@ import unicodedata
 from datetime import date
 
 # Letters NFKD does not decompose into a base letter plus a combining mark.
-_FOLD = str.maketrans({"ł": "l", "Ł": "l", "ø": "o", "Ø": "o", "đ": "d", "Đ": "d", "ß": "ss", "æ": "ae", "Æ": "ae", "œ": "oe", "Œ": "oe", "ı": "i"})
+_FOLD = str.maketrans(
+    {
+        "ł": "l",
+        "Ł": "l",
+        "ø": "o",
+        "Ø": "o",
+        "đ": "d",
+        "Đ": "d",
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "ae",
+        "œ": "oe",
+        "Œ": "oe",
+        "\u0131": "i",  # dotless i (Turkish)
+    }
+)
 
 
 def normalise_name(name: str) -> str:

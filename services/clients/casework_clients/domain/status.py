@@ -179,7 +179,7 @@ FAMILY_STATUS_PRECEDENCE: tuple[ClientStatus, ...] = (
 
 
 # The name is part of the published domain API, hence no "Error" suffix.
-class StatusRuleViolation(Exception):  # noqa: N818
+class StatusRuleViolation(Exception):
     """A command broke a status rule. ``field`` names the input to point the user at."""
 
     default_field = "status"

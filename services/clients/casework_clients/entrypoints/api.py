@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -23,6 +23,8 @@ _STATUS = {
     "rejected": clients_pb2.CLIENT_STATUS_REJECTED,
     "terminated": clients_pb2.CLIENT_STATUS_TERMINATED,
 }
+
+
 def to_message(card: ClientCard) -> clients_pb2.Client:
     registered_at = Timestamp()
     registered_at.FromDatetime(card.registered_at)

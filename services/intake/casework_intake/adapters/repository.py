@@ -128,5 +128,3 @@ class ReferralRepository:
             return_document=ReturnDocument.AFTER,
         )
         return int(raw["seq"])
-
-

@@ -198,9 +198,7 @@ class Not:
     condition: Condition
 
 
-Leaf: TypeAlias = (
-    Equals | NotEquals | In | GreaterThan | LessThan | AgeAtLeast | Answered
-)
+Leaf: TypeAlias = Equals | NotEquals | In | GreaterThan | LessThan | AgeAtLeast | Answered
 """A condition that reads one answer."""
 
 Condition: TypeAlias = Leaf | AllOf | AnyOf | Not
@@ -335,17 +333,13 @@ def validate_definition(defn: FormDefinition) -> list[FieldError]:
         path = f"steps[{s}]"
         errors.extend(_id_errors("step", step.id, step_ids, path))
         if not step.questions:
-            errors.append(
-                FieldError(f"{path}.questions", "a step needs at least one question")
-            )
+            errors.append(FieldError(f"{path}.questions", "a step needs at least one question"))
         for n, question in enumerate(step.questions):
             qpath = f"{path}.questions[{n}]"
             errors.extend(_question_errors(question, qpath))
             if question.id in earlier:
                 errors.append(
-                    FieldError(
-                        f"{qpath}.id", f"question id '{question.id}' is used twice"
-                    )
+                    FieldError(f"{qpath}.id", f"question id '{question.id}' is used twice")
                 )
             if question.show_if is not None:
                 errors.extend(
@@ -367,12 +361,8 @@ def validate_definition(defn: FormDefinition) -> list[FieldError]:
             errors.append(FieldError(f"{path}.name", "must not be empty"))
         # Programme rules are read once the whole form is answered, so any question
         # of the form may be used.
-        errors.extend(
-            _condition_errors(programme.rule, f"{path}.rule", earlier, every_id, None)
-        )
-        errors.extend(
-            _template_errors(programme.reason_template, f"{path}.reason_template")
-        )
+        errors.extend(_condition_errors(programme.rule, f"{path}.rule", earlier, every_id, None))
+        errors.extend(_template_errors(programme.reason_template, f"{path}.reason_template"))
     return errors
 
 
@@ -403,15 +393,11 @@ def _question_errors(q: Question, path: str) -> list[FieldError]:
         return errors
     if q.type in CHOICE_TYPES:
         if not q.choices:
-            errors.append(
-                FieldError(f"{path}.choices", "a choice question needs choices")
-            )
+            errors.append(FieldError(f"{path}.choices", "a choice question needs choices"))
         values = [c.value for c in q.choices]
         for c, value in enumerate(values):
             if not value.strip():
-                errors.append(
-                    FieldError(f"{path}.choices[{c}].value", "must not be empty")
-                )
+                errors.append(FieldError(f"{path}.choices[{c}].value", "must not be empty"))
             elif value in values[:c]:
                 errors.append(
                     FieldError(
@@ -420,32 +406,22 @@ def _question_errors(q: Question, path: str) -> list[FieldError]:
                     )
                 )
     elif q.choices:
-        errors.append(
-            FieldError(f"{path}.choices", "only choice questions have choices")
-        )
+        errors.append(FieldError(f"{path}.choices", "only choice questions have choices"))
 
     if q.type is QuestionType.NUMBER:
         for name, bound in (("minimum", q.minimum), ("maximum", q.maximum)):
             if bound is not None and not _is_number(bound):
                 errors.append(FieldError(f"{path}.{name}", "must be a finite number"))
         if _is_number(q.minimum) and _is_number(q.maximum) and q.minimum > q.maximum:
-            errors.append(
-                FieldError(f"{path}.maximum", "must not be below the minimum")
-            )
+            errors.append(FieldError(f"{path}.maximum", "must not be below the minimum"))
     elif q.minimum is not None or q.maximum is not None:
-        errors.append(
-            FieldError(f"{path}.minimum", "only number questions have a range")
-        )
+        errors.append(FieldError(f"{path}.minimum", "only number questions have a range"))
 
     if q.type is QuestionType.TEXT:
         if q.max_length is not None and not _is_whole(q.max_length, at_least=1):
-            errors.append(
-                FieldError(f"{path}.max_length", "must be a whole number, 1 or higher")
-            )
+            errors.append(FieldError(f"{path}.max_length", "must be a whole number, 1 or higher"))
     elif q.max_length is not None:
-        errors.append(
-            FieldError(f"{path}.max_length", "only text questions have a length limit")
-        )
+        errors.append(FieldError(f"{path}.max_length", "only text questions have a length limit"))
     return errors
 
 
@@ -460,17 +436,13 @@ def _condition_errors(
     """Problems with one condition. `known` holds the questions it may read; `owner` is
     the question the condition is attached to (None for a programme rule)."""
     if depth >= MAX_CONDITION_DEPTH:
-        return [
-            FieldError(path, f"is nested more than {MAX_CONDITION_DEPTH} levels deep")
-        ]
+        return [FieldError(path, f"is nested more than {MAX_CONDITION_DEPTH} levels deep")]
     match condition:
         case AllOf(conditions=children) | AnyOf(conditions=children):
             if not children:
                 # An empty group is always true (all_of) or always false (any_of):
                 # almost certainly an unfinished rule rather than an intended one.
-                return [
-                    FieldError(f"{path}.conditions", "needs at least one condition")
-                ]
+                return [FieldError(f"{path}.conditions", "needs at least one condition")]
             errors: list[FieldError] = []
             for i, child in enumerate(children):
                 errors.extend(
@@ -485,25 +457,13 @@ def _condition_errors(
                 )
             return errors
         case Not(condition=child):
-            return _condition_errors(
-                child, f"{path}.condition", known, every_id, owner, depth + 1
-            )
-        case (
-            Equals()
-            | NotEquals()
-            | In()
-            | GreaterThan()
-            | LessThan()
-            | AgeAtLeast()
-            | Answered()
-        ):
+            return _condition_errors(child, f"{path}.condition", known, every_id, owner, depth + 1)
+        case Equals() | NotEquals() | In() | GreaterThan() | LessThan() | AgeAtLeast() | Answered():
             qid = condition.question_id
             question = known.get(qid)
             if question is None:
                 if qid == owner:
-                    problem = (
-                        "a question's condition cannot depend on the question itself"
-                    )
+                    problem = "a question's condition cannot depend on the question itself"
                 elif qid in every_id:
                     problem = (
                         f"refers to '{qid}', which comes later in the form; a condition may"
@@ -578,9 +538,7 @@ def _comparable_problem(question: Question, value: object) -> str | None:
 def _template_errors(template: str, path: str) -> list[FieldError]:
     parsed = Template(template)
     if not parsed.is_valid():
-        return [
-            FieldError(path, "has a '$' that does not start a placeholder; write '$$'")
-        ]
+        return [FieldError(path, "has a '$' that does not start a placeholder; write '$$'")]
     unknown = sorted(set(parsed.get_identifiers()) - REASON_PLACEHOLDERS)
     if unknown:
         allowed = ", ".join(f"${name}" for name in sorted(REASON_PLACEHOLDERS))
@@ -633,15 +591,11 @@ def _read_answers(
         given = not _is_blank(raw)
         if only_self_fill and not question.self_fill:
             if given:
-                errors.append(
-                    FieldError(field, "is not part of what the client may fill in")
-                )
+                errors.append(FieldError(field, "is not part of what the client may fill in"))
             continue
 
         depends_on = (
-            referenced_questions(question.show_if)
-            if question.show_if is not None
-            else frozenset()
+            referenced_questions(question.show_if) if question.show_if is not None else frozenset()
         )
         if depends_on & undecided:
             visible: bool | None = None
@@ -673,9 +627,7 @@ def _read_answers(
     for key in answers:
         if isinstance(key, str):
             if key not in ids:
-                errors.append(
-                    FieldError(f"answers.{key}", "is not a question of this form")
-                )
+                errors.append(FieldError(f"answers.{key}", "is not a question of this form"))
         else:
             # The key's repr is left out: it could be anything, even something whose
             # repr raises, and this function promises not to.
@@ -883,9 +835,7 @@ def evaluate_eligibility(
             outcome="eligible" if eligible else "not eligible",
             answers="; ".join(texts),
         )
-        verdicts.append(
-            EligibilityVerdict(programme.id, eligible, reason, tuple(deciding))
-        )
+        verdicts.append(EligibilityVerdict(programme.id, eligible, reason, tuple(deciding)))
     return verdicts
 
 
@@ -905,9 +855,7 @@ def _explain(
             holds = all(outcomes) if isinstance(condition, AllOf) else any(outcomes)
             # The children that came out the same way as the whole are the ones that
             # decided it, for all_of and any_of alike.
-            return holds, [
-                fact for ok, facts in results if ok == holds for fact in facts
-            ]
+            return holds, [fact for ok, facts in results if ok == holds for fact in facts]
         case Not(condition=child):
             inner, facts = _explain(child, defn, seen, today)
             return not inner, facts
@@ -932,9 +880,7 @@ def _describe(
         reference = leaf.on or today
         shown += f" (age {_age(answer, reference)} on {reference.isoformat()})"
     wanted = _expectation(leaf, question)
-    return (
-        f"'{question.label}' {shown}, needed {wanted} ({'met' if holds else 'not met'})"
-    )
+    return f"'{question.label}' {shown}, needed {wanted} ({'met' if holds else 'not met'})"
 
 
 def _expectation(leaf: Leaf, question: Question) -> str:
@@ -1024,9 +970,7 @@ class FormCatalogue:
         self._highest: dict[str, int] = {}
         for defn in definitions:
             self._versions.setdefault(defn.form_id, {})[defn.version] = defn
-            self._highest[defn.form_id] = max(
-                self._highest.get(defn.form_id, 0), defn.version
-            )
+            self._highest[defn.form_id] = max(self._highest.get(defn.form_id, 0), defn.version)
 
     def publish(self, draft: FormDefinition) -> FormDefinition:
         """Store `draft` as the next version of its form and return it with that version.
@@ -1034,16 +978,12 @@ class FormCatalogue:
         The draft's own version number is ignored: the catalogue alone decides it, so
         two editors cannot both publish "version 3".
         """
-        published = dataclasses.replace(
-            draft, version=self._highest.get(draft.form_id, 0) + 1
-        )
+        published = dataclasses.replace(draft, version=self._highest.get(draft.form_id, 0) + 1)
         errors = validate_definition(published)
         current = self._current(draft.form_id)
         if current is not None and current.organisation != draft.organisation:
             errors.append(
-                FieldError(
-                    "organisation", "a form belongs to the organisation that created it"
-                )
+                FieldError("organisation", "a form belongs to the organisation that created it")
             )
         if errors:
             raise InvalidFormDefinition(errors)
@@ -1060,17 +1000,11 @@ class FormCatalogue:
             )
         found = versions.get(version)
         if found is None:
-            was = (
-                "was retired"
-                if 1 <= version <= self._highest[form_id]
-                else "does not exist"
-            )
+            was = "was retired" if 1 <= version <= self._highest[form_id] else "does not exist"
             raise UnknownFormVersion(
                 form_id,
                 version,
-                FieldError(
-                    "form_version", f"version {version} of form '{form_id}' {was}"
-                ),
+                FieldError("form_version", f"version {version} of form '{form_id}' {was}"),
             )
         return found
 

@@ -98,7 +98,9 @@ def validate(command: SubmitReferral, organisation: Organisation, today: date) -
         if born > today:
             errors.append(FieldError("person.date_of_birth", "is in the future"))
         elif today.year - born.year > OLDEST_AGE_YEARS:
-            errors.append(FieldError("person.date_of_birth", f"more than {OLDEST_AGE_YEARS} years ago"))
+            errors.append(
+                FieldError("person.date_of_birth", f"more than {OLDEST_AGE_YEARS} years ago")
+            )
     if not command.phone.strip() and not command.email.strip():
         errors.append(FieldError("contact", "a phone number or an e-mail address is required"))
     if command.phone.strip() and not _PHONE.match(command.phone.strip()):
@@ -113,13 +115,9 @@ def validate(command: SubmitReferral, organisation: Organisation, today: date) -
     elif centre is not None and command.region_id and command.region_id != centre.region:
         errors.append(FieldError("region_id", f"centre {centre.id} is in region {centre.region}"))
     if command.client_type not in organisation.client_types:
-        errors.append(
-            FieldError("client_type", f"one of {', '.join(organisation.client_types)}")
-        )
+        errors.append(FieldError("client_type", f"one of {', '.join(organisation.client_types)}"))
     if command.problem_type not in organisation.problem_types:
-        errors.append(
-            FieldError("problem_type", f"one of {', '.join(organisation.problem_types)}")
-        )
+        errors.append(FieldError("problem_type", f"one of {', '.join(organisation.problem_types)}"))
     if command.channel is None:
         errors.append(FieldError("channel", "is required"))
     if len(command.free_text) > MAX_FREE_TEXT:

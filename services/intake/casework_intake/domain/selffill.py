@@ -61,9 +61,7 @@ class LinkExpired(SelfFillLinkRefused):
     def __init__(self, link_id: str, expired_at: datetime) -> None:
         self.link_id = link_id
         self.expired_at = expired_at
-        super().__init__(
-            f"self-fill link {link_id} expired at {expired_at.isoformat()}"
-        )
+        super().__init__(f"self-fill link {link_id} expired at {expired_at.isoformat()}")
 
 
 class LinkAlreadyUsed(SelfFillLinkRefused):
@@ -123,9 +121,7 @@ def issue_link(
     _check_aware(expires_at, "expires_at")
     lid = new_link_id() if link_id is None else link_id
     # A lone string is iterable too, and would turn into one "question" per character.
-    questions = sorted(
-        {question_ids} if isinstance(question_ids, str) else set(question_ids)
-    )
+    questions = sorted({question_ids} if isinstance(question_ids, str) else set(question_ids))
     errors = [
         FieldError(name, "must not be empty")
         for name, value in (
@@ -138,9 +134,7 @@ def issue_link(
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         errors.append(FieldError("version", "must be a whole number, 1 or higher"))
     if not questions:
-        errors.append(
-            FieldError("question_ids", "a link must offer at least one question")
-        )
+        errors.append(FieldError("question_ids", "a link must offer at least one question"))
     elif not all(questions):
         errors.append(FieldError("question_ids", "question ids must not be empty"))
     if errors:
@@ -204,11 +198,7 @@ def _grant_from(raw: bytes) -> SelfFillGrant:
         data = json.loads(raw)
     except ValueError:
         raise LinkTampered("the link's payload is unreadable") from None
-    if (
-        not isinstance(data, dict)
-        or set(data) != _PAYLOAD_KEYS
-        or data["v"] != TOKEN_FORMAT
-    ):
+    if not isinstance(data, dict) or set(data) != _PAYLOAD_KEYS or data["v"] != TOKEN_FORMAT:
         raise LinkTampered("the link's payload has an unknown shape")
     lid, ref, form, ver, questions, exp = (
         data[k] for k in ("lid", "ref", "form", "ver", "q", "exp")

@@ -44,7 +44,9 @@ def notification_id(event_id: str, worker_id: str) -> str:
     return f"{event_id}:{worker_id}"
 
 
-def notify_responsible(arrival: ClientArrived, recipients: list[Recipient], now: datetime) -> list[Notification]:
+def notify_responsible(
+    arrival: ClientArrived, recipients: list[Recipient], now: datetime
+) -> list[Notification]:
     kind = "returning_client" if arrival.returning else "new_client"
     title = (
         f"Returning client: {arrival.display_name}"

@@ -50,7 +50,8 @@ def route(organisation: Organisation, case: Case) -> list[Recipient]:
                 continue
             for worker_id in rule.workers:
                 recipients.setdefault(
-                    worker_id, Recipient(worker_id, f"routing rule {rule.id} (priority {rule.priority})")
+                    worker_id,
+                    Recipient(worker_id, f"routing rule {rule.id} (priority {rule.priority})"),
                 )
         return list(recipients.values())
     centre = organisation.centre(case.centre_id)
