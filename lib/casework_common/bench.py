@@ -14,9 +14,9 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Any
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import grpc
 import kombu

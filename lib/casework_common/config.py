@@ -54,7 +54,6 @@ class Settings:
     organisation_file: Path
     events_exchange: str
     log_level: str
-    relay_interval: float
 
     @property
     def production(self) -> bool:
@@ -113,5 +112,4 @@ def load_settings(service: str, env: Mapping[str, str] | None = None) -> Setting
         ),
         events_exchange=env.get("CASEWORK_EVENTS_EXCHANGE") or "casework.events",
         log_level=env.get("LOG_LEVEL") or "INFO",
-        relay_interval=float(env.get("CASEWORK_RELAY_INTERVAL") or "0.05"),
     )

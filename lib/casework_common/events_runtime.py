@@ -43,6 +43,10 @@ TRANSIENT = (AutoReconnect, ConnectionFailure, Conflict)
 TRANSIENT_RETRY_SECONDS = 30.0
 
 
+SWEEP_INTERVAL = float(os.environ.get("CASEWORK_SWEEP_INTERVAL") or 0.5)
+SWEEP_AFTER = float(os.environ.get("CASEWORK_SWEEP_AFTER") or 2.0)
+
+
 class PoisonEvent(Exception):
     """A well-formed event the domain cannot accept; dead-lettered with this reason."""
 
@@ -131,7 +135,8 @@ def _handle(
         delay = 0.1
         while True:
             try:
-                fn(envelope)
+                with storage.track_writes() as written:
+                    fn(envelope)
                 break
             except (PoisonEvent, InvalidArgument) as exc:
                 log.error("event refused and dead-lettered", extra={"fields": {"reason": str(exc)}})
@@ -147,14 +152,12 @@ def _handle(
                 delay = min(delay * 2, 2.0)
         storage.mark_processed(consumer, envelope)
         telemetry.EVENTS_HANDLED.labels(service, consumer, "handled").inc()
-        # Publish what the handler stored now rather than at the relay's next tick:
-        # it saves a polling interval on every hop of a flow.
-        if bus.relay.has_documents:
-            bus.relay.run_once()
         log.info(
             "event handled",
             extra={"fields": {"event_id": envelope.id, "event_type": envelope.routing_key}},
         )
+        # Publish what the handler stored now; the sweeper is only the safety net.
+        bus.relay.publish_written(written)
 
 
 def event_handler(queue_name: str, routing_keys: list[str]) -> Callable[[F], F]:
@@ -183,10 +186,11 @@ class EventsService:
 
     bus = EventBus()
 
-    @timer(interval=float(os.environ.get("CASEWORK_RELAY_INTERVAL") or 0.05))  # type: ignore[misc]
-    def relay_outbox(self) -> None:
-        # Drain everything pending before the next tick so a burst is not paced by it.
-        while self.bus.relay.run_once():
+    @timer(interval=SWEEP_INTERVAL)  # type: ignore[misc]
+    def sweep_outbox(self) -> None:
+        # Only outboxes their writer has not published within SWEEP_AFTER seconds:
+        # the writer crashed, or the broker was away.
+        while self.bus.relay.run_once(min_age=SWEEP_AFTER):
             pass
 
     @http("GET", "/healthz")  # type: ignore[misc]

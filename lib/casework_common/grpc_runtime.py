@@ -25,6 +25,8 @@ from casework_common import storage, telemetry
 from casework_common.auth import Principal, bearer, verify_token
 from casework_common.config import Settings, load_settings
 from casework_common.errors import CaseworkError, Unauthenticated
+from casework_common.messaging import Publisher
+from casework_common.outbox import BackgroundRelay, OutboxRelay
 from casework_common.rpc_errors import status_code, to_status
 
 log = logging.getLogger(__name__)
@@ -45,9 +47,10 @@ def current_principal() -> Principal:
 
 
 class CaseworkInterceptor(grpc.ServerInterceptor):
-    def __init__(self, settings: Settings, tracer: Any) -> None:
+    def __init__(self, settings: Settings, tracer: Any, relay: BackgroundRelay | None) -> None:
         self._settings = settings
         self._tracer = tracer
+        self._relay = relay
 
     def intercept_service(
         self, continuation: Callable[[Any], Any], handler_call_details: Any
@@ -91,7 +94,11 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
                 principal.require_scope(method.lstrip("/"))
                 token = _principal.set(principal)
                 span.set_attribute("casework.subject", principal.subject)
-                return inner(request, context)
+                with storage.track_writes() as written:
+                    reply = inner(request, context)
+                if self._relay is not None:
+                    self._relay.submit(written)
+                return reply
             except CaseworkError as exc:
                 code = status_code(exc)
                 span.set_status(Status(StatusCode.ERROR, str(exc)))
@@ -122,12 +129,15 @@ def health_names(service_names: Iterable[str]) -> list[str]:
 
 
 def build_server(
-    settings: Settings, register: Registrar, port: int | None = None
+    settings: Settings,
+    register: Registrar,
+    port: int | None = None,
+    relay: BackgroundRelay | None = None,
 ) -> tuple[grpc.Server, health.HealthServicer, int, list[str]]:
     tracer = telemetry.setup(settings, "api")
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix=f"{settings.service}-api"),
-        interceptors=[CaseworkInterceptor(settings, tracer)],
+        interceptors=[CaseworkInterceptor(settings, tracer, relay)],
         options=[("grpc.max_receive_message_length", 4 * 1024 * 1024)],
     )
     service_names = list(register(server))
@@ -145,9 +155,12 @@ def build_server(
 def serve(service: str, register: Registrar, needs_database: bool = True) -> None:
     """Run one service's api process until SIGTERM, then drain in-flight calls."""
     settings = load_settings(service)
+    relay = None
     if needs_database:
         storage.connect(settings)
-    server, health_servicer, port, server_names = build_server(settings, register)
+        publisher = Publisher(settings.amqp_uri, settings.events_exchange)
+        relay = BackgroundRelay(OutboxRelay(settings.service, (), publisher))
+    server, health_servicer, port, server_names = build_server(settings, register, relay=relay)
     if settings.metrics_port:
         from prometheus_client import start_http_server
 
@@ -182,4 +195,6 @@ def serve(service: str, register: Registrar, needs_database: bool = True) -> Non
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)
     server.wait_for_termination()
+    if relay is not None:
+        relay.close()
     log.info("api stopped")

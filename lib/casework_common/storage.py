@@ -14,7 +14,8 @@ development server, and a whole-document replace behaves the same everywhere.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+import contextvars
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -55,6 +56,9 @@ class AggregateDocument(me.Document):
     version = me.IntField(default=0)
     outbox = me.ListField(me.DictField())
     outbox_pending = me.BooleanField(default=False)
+    # When the oldest unpublished event was stored: the sweeper leaves younger outboxes
+    # to the writer's own immediate publish.
+    outbox_since = me.DateTimeField()
 
 
 A = TypeVar("A", bound=AggregateDocument)
@@ -77,6 +81,7 @@ def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ())
     data["version"] = expected + 1
     data["outbox"] = outbox
     data["outbox_pending"] = bool(outbox)
+    data["outbox_since"] = (doc.outbox_since or now()) if outbox else None
     collection = type(doc)._get_collection()
     if expected == 0:
         try:
@@ -90,6 +95,28 @@ def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ())
     doc.version = expected + 1
     doc.outbox = outbox
     doc.outbox_pending = bool(outbox)
+    doc.outbox_since = data["outbox_since"]
+    written = _written.get()
+    if written is not None and outbox:
+        written.append((type(doc), doc.pk))
+
+
+Written = list[tuple[type[AggregateDocument], Any]]
+_written: contextvars.ContextVar[Written | None] = contextvars.ContextVar(
+    "casework_written", default=None
+)
+
+
+@contextlib.contextmanager
+def track_writes() -> Iterator[Written]:
+    """Collect the aggregates saved with new events inside the block, so the caller
+    can publish them as soon as its unit of work is done."""
+    written: Written = []
+    token = _written.set(written)
+    try:
+        yield written
+    finally:
+        _written.reset(token)
 
 
 class ProcessedEvent(me.Document):
