@@ -65,9 +65,12 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
         raise MissingConfiguration(name, f"must be a whole number, got {raw!r}") from None
+    if name.endswith("_PORT") and not 0 <= value <= 65535:
+        raise MissingConfiguration(name, f"must be a port number (0-65535), got {raw!r}")
+    return value
 
 
 def load_settings(service: str, env: Mapping[str, str] | None = None) -> Settings:

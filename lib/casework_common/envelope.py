@@ -122,13 +122,20 @@ class EventEnvelope:
     @staticmethod
     def from_json(body: bytes | str) -> EventEnvelope:
         if isinstance(body, str):
-            body = body.encode()
+            try:
+                body = body.encode()
+            except UnicodeEncodeError as exc:
+                raise MalformedEvent(f"not encodable as UTF-8: {exc}") from None
         if len(body) > MAX_EVENT_BYTES:
             raise MalformedEvent(f"event of {len(body)} bytes exceeds {MAX_EVENT_BYTES}")
         try:
             data = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise MalformedEvent(f"not JSON: {exc}") from None
+        except RecursionError:
+            # A small body can nest deeper than the parser allows; without this it
+            # would escape as an unexpected error and be redelivered forever.
+            raise MalformedEvent("not JSON: nested too deeply") from None
         if not isinstance(data, Mapping):
             raise MalformedEvent("an event is a JSON object")
         return EventEnvelope.from_dict(data)

@@ -23,7 +23,7 @@ from pymongo.errors import AutoReconnect, ConnectionFailure
 from werkzeug.wrappers import Response
 
 from casework_common import storage, telemetry
-from casework_common.config import Settings, load_settings
+from casework_common.config import MissingConfiguration, Settings, load_settings
 from casework_common.envelope import EventEnvelope, MalformedEvent
 from casework_common.errors import Conflict, InvalidArgument
 from casework_common.messaging import (
@@ -43,8 +43,19 @@ TRANSIENT = (AutoReconnect, ConnectionFailure, Conflict)
 TRANSIENT_RETRY_SECONDS = 30.0
 
 
-SWEEP_INTERVAL = float(os.environ.get("CASEWORK_SWEEP_INTERVAL") or 0.5)
-SWEEP_AFTER = float(os.environ.get("CASEWORK_SWEEP_AFTER") or 2.0)
+def _seconds(variable: str, default: float) -> float:
+    raw = os.environ.get(variable) or ""
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise MissingConfiguration(variable, f"must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise MissingConfiguration(variable, f"must be positive, got {raw!r}")
+    return value
+
+
+SWEEP_INTERVAL = _seconds("CASEWORK_SWEEP_INTERVAL", 0.5)
+SWEEP_AFTER = _seconds("CASEWORK_SWEEP_AFTER", 2.0)
 
 
 class PoisonEvent(Exception):

@@ -71,13 +71,36 @@ def _strings(raw: Any, where: str) -> tuple[str, ...]:
     return tuple(raw)
 
 
+def _priority(raw: Any, rule_id: str) -> int:
+    if not isinstance(raw, int) or isinstance(raw, bool):
+        raise InvalidOrganisation(f"rule {rule_id}: priority must be a whole number, got {raw!r}")
+    return raw
+
+
+def _workers(raw: Any, rule_id: str) -> tuple[str, ...]:
+    workers = _strings(raw, f"rule {rule_id} workers")
+    if not workers:
+        # A winning rule with nobody on it would leave the person without a call back.
+        raise InvalidOrganisation(f"rule {rule_id}: workers must name at least one worker")
+    return workers
+
+
+def _unique(items: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
+    seen: set[str] = set()
+    for item in items:
+        if item["id"] in seen:
+            raise InvalidOrganisation(f"{what} {item['id']} is defined twice")
+        seen.add(item["id"])
+    return items
+
+
 def parse(data: dict[str, Any]) -> Organisation:
     try:
         org_id = data["id"]
         regions = {r["id"]: r["name"] for r in data["regions"]}
         centres = {
             c["id"]: Centre(c["id"], c["region"], c["name"], c["duty_worker"], c["manager"])
-            for c in data["centres"]
+            for c in _unique(data["centres"], "centre")
         }
         workers = {
             w["id"]: Worker(
@@ -87,19 +110,19 @@ def parse(data: dict[str, Any]) -> Organisation:
                 _strings(w.get("roles"), f"worker {w['id']} roles"),
                 w.get("email", ""),
             )
-            for w in data["workers"]
+            for w in _unique(data["workers"], "worker")
         }
         rules = tuple(
             RoutingRuleSpec(
                 id=r["id"],
-                priority=int(r.get("priority", 0)),
+                priority=_priority(r.get("priority", 0), r["id"]),
                 regions=_strings(r.get("regions"), f"rule {r['id']} regions"),
                 centres=_strings(r.get("centres"), f"rule {r['id']} centres"),
                 client_types=_strings(r.get("client_types"), f"rule {r['id']} client_types"),
                 problem_types=_strings(r.get("problem_types"), f"rule {r['id']} problem_types"),
-                workers=_strings(r["workers"], f"rule {r['id']} workers"),
+                workers=_workers(r["workers"], r["id"]),
             )
-            for r in data.get("routing_rules", [])
+            for r in _unique(data.get("routing_rules", []), "routing rule")
         )
         org = Organisation(
             id=org_id,

@@ -30,6 +30,7 @@ from casework_common.storage import (
     already_processed,
     mark_processed,
     save_aggregate,
+    track_writes,
 )
 from casework_intake.adapters.repository import ReferralDocument, ReferralRepository
 from casework_intake.domain.referrals import Channel, Referral
@@ -289,6 +290,36 @@ def test_save_aggregate_appends_new_events_to_those_not_yet_relayed() -> None:
     assert raw["version"] == 2
 
 
+def test_save_aggregate_remembers_since_when_its_oldest_event_waits() -> None:
+    doc = referral_document()
+    save_aggregate(doc, [create_event()])
+    since = stored(ReferralDocument, doc.id)["outbox_since"]
+    assert since is not None
+    loaded = ReferralDocument.objects.get(id=doc.id)
+
+    save_aggregate(loaded, [create_event()])
+
+    assert stored(ReferralDocument, doc.id)["outbox_since"] == since
+
+
+def test_save_aggregate_without_pending_events_has_no_outbox_since() -> None:
+    doc = referral_document()
+
+    save_aggregate(doc)
+
+    assert stored(ReferralDocument, doc.id).get("outbox_since") is None
+
+
+def test_track_writes_lists_the_aggregates_saved_with_new_events() -> None:
+    with_events, without_events = referral_document(), referral_document()
+
+    with track_writes() as written:
+        save_aggregate(with_events, [create_event()])
+        save_aggregate(without_events)
+
+    assert written == [(ReferralDocument, with_events.id)]
+
+
 # ------------------------------------------------------------------ processed events
 
 
@@ -392,6 +423,50 @@ def test_relay_publishes_nothing_twice_once_the_outbox_is_cleared() -> None:
     assert relay.run_once() == 2
     assert relay.run_once() == 0
     assert len(publisher.published) == 2
+
+
+def test_relay_clears_outbox_since_with_the_outbox() -> None:
+    doc = referral_document()
+    save_aggregate(doc, [create_event()])
+
+    relay_for(CollectingPublisher()).run_once()
+
+    assert stored(ReferralDocument, doc.id).get("outbox_since") is None
+    assert ReferralDocument.objects.get(id=doc.id).outbox_since is None
+
+
+def test_the_sweeper_publishes_only_outboxes_older_than_min_age() -> None:
+    publisher = CollectingPublisher()
+    relay = relay_for(publisher)
+    old_event, young_event = create_event(payload={"n": "old"}), create_event(payload={"n": "new"})
+    left_behind = referral_document(outbox_since=T0)  # a writer that crashed long ago
+    save_aggregate(left_behind, [old_event])
+    just_written = referral_document()
+    save_aggregate(just_written, [young_event])
+
+    assert relay.run_once(min_age=60) == 1
+    assert event_ids(publisher.published) == [old_event.id]
+    assert stored(ReferralDocument, just_written.id)["outbox"] != []
+
+    assert relay.run_once() == 1
+    assert event_ids(publisher.published) == [old_event.id, young_event.id]
+
+
+def test_publish_written_publishes_only_what_the_unit_of_work_saved() -> None:
+    publisher = CollectingPublisher()
+    relay = relay_for(publisher)
+    elsewhere = create_event(payload={"n": "elsewhere"})
+    save_aggregate(referral_document(), [elsewhere])
+    mine = [create_event(payload={"n": n}) for n in range(2)]
+
+    with track_writes() as written:
+        save_aggregate(referral_document(), mine)
+
+    assert relay.publish_written(written) == 2
+    assert event_ids(publisher.published) == [e.id for e in mine]
+    assert relay.publish_written(written) == 0  # already published: nothing twice
+    assert relay.run_once() == 1
+    assert event_ids(publisher.published)[-1] == elsewhere.id
 
 
 def test_a_save_after_the_relay_ran_does_not_fail_on_version() -> None:
@@ -763,16 +838,13 @@ def test_a_notification_saved_as_read_keeps_its_read_time_and_leaves_the_unread_
     assert inbox.unread_count() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: InboxRepository.save filters on the notification's own worker_id, not the "
-    "repository's worker (nor its organisation), so one worker's inbox can overwrite "
-    "another worker's notification",
-)
 def test_saving_through_one_workers_inbox_never_changes_another_workers_notification() -> None:
     theirs = create_notification(worker_id="w-petr", notification_id="evt-7:w-petr")
     InboxRepository(ORG, None).deliver([theirs])
 
-    InboxRepository(ORG, "w-anna").save(replace(theirs, read_at=T0 + timedelta(hours=1)))
+    with pytest.raises(NotFound, match="evt-7:w-petr"):
+        InboxRepository(ORG, "w-anna").save(replace(theirs, read_at=T0 + timedelta(hours=1)))
+    with pytest.raises(NotFound):
+        InboxRepository(OTHER_ORG, None).save(replace(theirs, read_at=T0 + timedelta(hours=1)))
 
-    assert InboxRepository(ORG, "w-petr").get("evt-7:w-petr").read_at is None
+    assert InboxRepository(ORG, "w-petr").get("evt-7:w-petr") == theirs

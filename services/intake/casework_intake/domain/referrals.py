@@ -129,8 +129,10 @@ def fingerprint(command: SubmitReferral) -> str:
     """What makes two submissions 'the same referral' for an idempotent retry."""
     content = asdict(command)
     content["channel"] = command.channel.value if command.channel else None
-    content["given_name"] = command.given_name.strip()
-    content["family_name"] = command.family_name.strip()
+    # The same trimmed values accept() stores: two submissions stored as the same
+    # referral must count as the same retry.
+    for key in ("given_name", "family_name", "phone", "email", "address"):
+        content[key] = content[key].strip()
     canonical = json.dumps(content, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 

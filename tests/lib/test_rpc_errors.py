@@ -1,0 +1,144 @@
+"""Specification of how casework errors reach a gRPC caller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2, status_pb2
+
+from casework_common import errors
+from casework_common.errors import (
+    AlreadyExists,
+    CaseworkError,
+    Conflict,
+    FailedPrecondition,
+    FieldError,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    Unauthenticated,
+)
+from casework_common.rpc_errors import abort, field_violations, status_code, to_status
+
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+
+def create_invalid_argument() -> InvalidArgument:
+    return InvalidArgument(
+        [
+            FieldError("person.given_name", "is required"),
+            FieldError("contact.email", "is not an e-mail address"),
+        ]
+    )
+
+
+def rich_status(status: grpc.Status) -> status_pb2.Status:
+    details = dict(status.trailing_metadata)[STATUS_DETAILS_KEY]
+    return status_pb2.Status.FromString(details)
+
+
+class FailedCall(grpc.RpcError):
+    """What a client sees when a call ends with `status` (a grpc.Call double)."""
+
+    def __init__(self, status: grpc.Status) -> None:
+        self._status = status
+
+    def code(self) -> grpc.StatusCode:
+        return self._status.code
+
+    def details(self) -> str:
+        return self._status.details
+
+    def trailing_metadata(self) -> Any:
+        return self._status.trailing_metadata
+
+
+class AbortingContext:
+    """The part of grpc.ServicerContext that abort() uses."""
+
+    def __init__(self) -> None:
+        self.status: grpc.Status | None = None
+
+    def abort_with_status(self, status: grpc.Status) -> None:
+        self.status = status
+        raise RuntimeError("aborted")
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (CaseworkError("boom"), grpc.StatusCode.INTERNAL),
+        (create_invalid_argument(), grpc.StatusCode.INVALID_ARGUMENT),
+        (NotFound("x"), grpc.StatusCode.NOT_FOUND),
+        (PermissionDenied("x"), grpc.StatusCode.PERMISSION_DENIED),
+        (Unauthenticated("x"), grpc.StatusCode.UNAUTHENTICATED),
+        (AlreadyExists("x"), grpc.StatusCode.ALREADY_EXISTS),
+        (FailedPrecondition("x"), grpc.StatusCode.FAILED_PRECONDITION),
+        (Conflict("x"), grpc.StatusCode.ABORTED),
+    ],
+)
+def test_each_error_maps_to_its_status_code(error: CaseworkError, code: grpc.StatusCode) -> None:
+    assert status_code(error) is code
+    status = to_status(error)
+    assert status.code is code
+    assert status.details == str(error)
+
+
+def test_every_error_class_of_the_library_has_a_grpc_status_code() -> None:
+    classes = [
+        value
+        for value in vars(errors).values()
+        if isinstance(value, type) and issubclass(value, CaseworkError)
+    ]
+
+    assert len(classes) >= 8
+    for cls in classes:
+        assert cls.code in grpc.StatusCode.__members__, cls.__name__
+
+
+def test_invalid_argument_carries_bad_request_field_violations() -> None:
+    status = to_status(create_invalid_argument())
+
+    rich = rich_status(status)
+    assert rich.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    assert rich.message == (
+        "invalid input: person.given_name: is required; contact.email: is not an e-mail address"
+    )
+    assert len(rich.details) == 1
+    bad_request = error_details_pb2.BadRequest()
+    assert rich.details[0].Unpack(bad_request)
+    assert [(v.field, v.description) for v in bad_request.field_violations] == [
+        ("person.given_name", "is required"),
+        ("contact.email", "is not an e-mail address"),
+    ]
+
+
+@pytest.mark.parametrize("error", [NotFound("client cl-1 not found"), Conflict("changed")])
+def test_other_errors_carry_no_details(error: CaseworkError) -> None:
+    assert list(rich_status(to_status(error)).details) == []
+
+
+def test_a_client_reads_the_field_violations_back() -> None:
+    call = FailedCall(to_status(create_invalid_argument()))
+
+    assert field_violations(call) == {
+        "person.given_name": "is required",
+        "contact.email": "is not an e-mail address",
+    }
+
+
+def test_a_failure_without_details_has_no_field_violations() -> None:
+    assert field_violations(FailedCall(to_status(NotFound("x")))) == {}
+
+
+def test_abort_ends_the_call_with_the_rich_status() -> None:
+    context = AbortingContext()
+
+    with pytest.raises(RuntimeError, match="aborted"):
+        abort(context, NotFound("referral ref-1 not found"))  # type: ignore[arg-type]
+
+    assert context.status is not None
+    assert context.status.code is grpc.StatusCode.NOT_FOUND
+    assert context.status.details == "referral ref-1 not found"
