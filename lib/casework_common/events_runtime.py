@@ -210,6 +210,10 @@ class EventsService:
             return Response("ok\n", status=200)
         return Response("database unreachable\n", status=503)
 
+    @http("GET", "/livez")  # type: ignore[misc]
+    def livez(self, request: Any) -> Response:
+        return Response("alive\n", status=200)
+
     @http("GET", "/metrics")  # type: ignore[misc]
     def metrics(self, request: Any) -> Response:
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)

@@ -37,6 +37,7 @@ _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
 
 # Health and reflection answer without a token: probes and tools need them.
 PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
+LIVENESS = "liveness"
 
 
 def current_principal() -> Principal:
@@ -184,6 +185,8 @@ def serve(service: str, register: Registrar, needs_database: bool = True) -> Non
             set_health()
 
     set_health()
+    # Answers as long as the server does: Kubernetes' liveness probe asks this name.
+    health_servicer.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
     threading.Thread(target=watch_health, daemon=True).start()
     log.info("api serving", extra={"fields": {"port": port, "service": service}})
 

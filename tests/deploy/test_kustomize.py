@@ -332,11 +332,15 @@ def test_every_service_process_has_a_deployment_with_probes(overlay):
                     f"{where}: {kind} must be a native grpc probe"
                 )
                 assert probe["grpc"]["port"] == GRPC_PORT, f"{where}: {kind} not on {GRPC_PORT}"
+                # Liveness asks the name that ignores dependencies; the others ask "".
+                expected_service = "liveness" if kind == "livenessProbe" else ""
+                assert probe["grpc"].get("service", "") == expected_service, f"{where}: {kind}"
             else:
                 assert "httpGet" in probe and "grpc" not in probe, (
                     f"{where}: {kind} must be httpGet"
                 )
-                assert probe["httpGet"]["path"] == "/healthz", f"{where}: {kind} path"
+                expected_path = "/livez" if kind == "livenessProbe" else "/healthz"
+                assert probe["httpGet"]["path"] == expected_path, f"{where}: {kind} path"
                 assert container_port(container, probe["httpGet"]["port"]) == HEALTH_PORT, (
                     f"{where}: {kind} port"
                 )

@@ -89,7 +89,9 @@ def create_referral(**overrides: Any) -> intake_pb2.SubmitReferralRequest:
 PARTNER = auth(create_partner_token())
 ANNA = auth(create_token(subject="w-anna", centres=["ctr-north-town"]))
 ILZE = auth(create_token(subject="w-ilze", centres=["ctr-south-city"]))
-DUTY_NORTH = auth(create_token(subject="w-duty-north", centres=["ctr-north-town", "ctr-north-village"]))
+DUTY_NORTH = auth(
+    create_token(subject="w-duty-north", centres=["ctr-north-town", "ctr-north-village"])
+)
 
 
 def inbox_entry(notify: Any, who: Any, referral_id: str) -> Any:
@@ -110,16 +112,22 @@ def test_a_partner_referral_reaches_the_responsible_workers_inbox_and_card(
     assert referral.person.family_name in note.title
     assert "north-town-housing-and-debt" in note.routing_reason
 
-    card = clients.GetClient(clients_pb2.GetClientRequest(client_id=note.client_id), metadata=ANNA).client
+    card = clients.GetClient(
+        clients_pb2.GetClientRequest(client_id=note.client_id), metadata=ANNA
+    ).client
     assert card.family_name == referral.person.family_name
     assert card.status == clients_pb2.CLIENT_STATUS_APPLICANT
     assert list(card.referral_ids) == [referral.referral_id]
     assert list(card.centre_ids) == ["ctr-north-town"]
 
 
-def test_with_no_matching_rule_the_centres_duty_worker_is_notified(intake: Any, notify: Any) -> None:
+def test_with_no_matching_rule_the_centres_duty_worker_is_notified(
+    intake: Any, notify: Any
+) -> None:
     referral = intake.SubmitReferral(
-        create_referral(centre_id="ctr-north-village", client_type="youth", problem_type="employment"),
+        create_referral(
+            centre_id="ctr-north-village", client_type="youth", problem_type="employment"
+        ),
         metadata=PARTNER,
     ).referral
     note = eventually(lambda: inbox_entry(notify, DUTY_NORTH, referral.referral_id))
@@ -135,8 +143,14 @@ def test_the_same_idempotency_key_twice_is_one_referral_and_one_card(
     second = intake.SubmitReferral(request, metadata=PARTNER)
     assert second.replayed and second.referral.referral_id == first.referral.referral_id
     eventually(lambda: inbox_entry(notify, ANNA, first.referral.referral_id))
-    assert databases["intake"].referrals.count_documents({"idempotency_key": request.idempotency_key}) == 1
-    assert databases["clients"].clients.count_documents({"family_name": request.person.family_name}) == 1
+    assert (
+        databases["intake"].referrals.count_documents({"idempotency_key": request.idempotency_key})
+        == 1
+    )
+    assert (
+        databases["clients"].clients.count_documents({"family_name": request.person.family_name})
+        == 1
+    )
 
 
 def test_a_reused_key_with_different_content_is_refused_and_overwrites_nothing(
@@ -156,22 +170,30 @@ def test_a_returning_person_is_matched_to_their_card_not_duplicated(
     intake: Any, clients: Any, notify: Any
 ) -> None:
     family_name = f"Dvořáková-{secrets.token_hex(3)}"
-    first = intake.SubmitReferral(create_referral(family_name=family_name), metadata=PARTNER).referral
+    first = intake.SubmitReferral(
+        create_referral(family_name=family_name), metadata=PARTNER
+    ).referral
     first_note = eventually(lambda: inbox_entry(notify, ANNA, first.referral_id))
     # Typed without diacritics and in capitals by another partner: the same person.
     again = intake.SubmitReferral(
-        create_referral(family_name=family_name.upper().replace("Ř", "R").replace("Á", "A"), problem_type="debt"),
+        create_referral(
+            family_name=family_name.upper().replace("Ř", "R").replace("Á", "A"), problem_type="debt"
+        ),
         metadata=PARTNER,
     ).referral
     second_note = eventually(lambda: inbox_entry(notify, ANNA, again.referral_id))
     assert second_note.kind == "returning_client"
     assert second_note.client_id == first_note.client_id
-    card = clients.GetClient(clients_pb2.GetClientRequest(client_id=first_note.client_id), metadata=ANNA).client
+    card = clients.GetClient(
+        clients_pb2.GetClientRequest(client_id=first_note.client_id), metadata=ANNA
+    ).client
     assert list(card.referral_ids) == [first.referral_id, again.referral_id]
     assert set(card.problem_types) == {"housing", "debt"}
 
 
-def test_a_worker_never_sees_a_client_outside_their_centres(intake: Any, clients: Any, notify: Any) -> None:
+def test_a_worker_never_sees_a_client_outside_their_centres(
+    intake: Any, clients: Any, notify: Any
+) -> None:
     referral = intake.SubmitReferral(create_referral(), metadata=PARTNER).referral
     note = eventually(lambda: inbox_entry(notify, ANNA, referral.referral_id))
     with pytest.raises(grpc.RpcError) as hidden:
@@ -189,7 +211,10 @@ def test_a_worker_never_sees_a_client_outside_their_centres(intake: Any, clients
         ([], "missing bearer token"),
         ([("authorization", "Bearer not-a-jwt")], "invalid token"),
         ([("authorization", "Basic dXNlcjpwYXNz")], "Bearer"),
-        (auth(create_partner_token(secret="another-organisations-signing-secret-000")), "invalid token"),
+        (
+            auth(create_partner_token(secret="another-organisations-signing-secret-000")),
+            "invalid token",
+        ),
         (auth(create_partner_token(ttl=__import__("datetime").timedelta(seconds=-5))), "expired"),
     ],
     ids=["missing", "garbage", "wrong-scheme", "wrong-signature", "expired"],
@@ -202,13 +227,18 @@ def test_a_call_without_a_valid_token_is_unauthenticated_and_stores_nothing(
         intake.SubmitReferral(request, metadata=metadata)
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
     assert why in refused.value.details()
-    assert databases["intake"].referrals.count_documents({"idempotency_key": request.idempotency_key}) == 0
+    assert (
+        databases["intake"].referrals.count_documents({"idempotency_key": request.idempotency_key})
+        == 0
+    )
 
 
 def test_a_partner_may_only_make_the_calls_its_token_names(intake: Any, clients: Any) -> None:
     referral = intake.SubmitReferral(create_referral(), metadata=PARTNER).referral
     with pytest.raises(grpc.RpcError) as refused:
-        intake.GetReferral(intake_pb2.GetReferralRequest(referral_id=referral.referral_id), metadata=PARTNER)
+        intake.GetReferral(
+            intake_pb2.GetReferralRequest(referral_id=referral.referral_id), metadata=PARTNER
+        )
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
     with pytest.raises(grpc.RpcError) as refused:
         clients.ListClients(clients_pb2.ListClientsRequest(), metadata=PARTNER)
@@ -223,7 +253,10 @@ def test_a_referral_to_a_centre_outside_the_callers_scope_is_refused(
     with pytest.raises(grpc.RpcError) as refused:
         intake.SubmitReferral(request, metadata=north_only)
     assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    assert databases["intake"].referrals.count_documents({"idempotency_key": request.idempotency_key}) == 0
+    assert (
+        databases["intake"].referrals.count_documents({"idempotency_key": request.idempotency_key})
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
@@ -253,7 +286,10 @@ def test_bad_input_is_refused_with_the_field_named_and_nothing_is_stored(
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     violations = field_violations(refused.value)
     assert field in violations, violations
-    assert databases["intake"].referrals.count_documents({"family_name": request.person.family_name}) == 0
+    assert (
+        databases["intake"].referrals.count_documents({"family_name": request.person.family_name})
+        == 0
+    )
 
 
 def test_a_malformed_event_is_dead_lettered_with_its_reason_and_the_consumer_keeps_going(
@@ -263,12 +299,19 @@ def test_a_malformed_event_is_dead_lettered_with_its_reason_and_the_consumer_kee
         producer = kombu.Producer(connection.default_channel)
         for body, content_type in (
             (b"{not json", EVENT_CONTENT_TYPE),
-            (json.dumps({"id": "x", "type": "intake.referral.submitted"}).encode(), EVENT_CONTENT_TYPE),
+            (
+                json.dumps({"id": "x", "type": "intake.referral.submitted"}).encode(),
+                EVENT_CONTENT_TYPE,
+            ),
             (b"\x80\x81 binary", "application/x-unknown"),
         ):
             producer.publish(
-                body, exchange="casework.events", routing_key="intake.referral.submitted.v1",
-                content_type=content_type, content_encoding="binary", delivery_mode=2,
+                body,
+                exchange="casework.events",
+                routing_key="intake.referral.submitted.v1",
+                content_type=content_type,
+                content_encoding="binary",
+                delivery_mode=2,
             )
         dead = connection.SimpleQueue(
             kombu.Queue(
@@ -311,7 +354,10 @@ def test_referrals_sent_while_clients_is_down_are_handled_once_when_it_returns(
         eventually(lambda r=referral: inbox_entry(notify, ANNA, r.referral_id))
     assert databases["clients"].clients.count_documents({"family_name": family_name}) == 5
     for referral in referrals:
-        assert databases["notify"].notifications.count_documents({"referral_id": referral.referral_id}) == 1
+        assert (
+            databases["notify"].notifications.count_documents({"referral_id": referral.referral_id})
+            == 1
+        )
 
 
 def test_one_trace_follows_the_referral_from_the_partners_call_into_clients_and_notify(
@@ -329,9 +375,16 @@ def test_one_trace_follows_the_referral_from_the_partners_call_into_clients_and_
     def joined() -> dict[str, Any] | None:
         all_spans = spans()
         root = next(
-            (s for s in all_spans if s["name"].endswith("IntakeService/SubmitReferral")
-             and s["attributes"].get("casework.subject") == "partner-city-hospital"
-             and any(c["trace_id"] == s["trace_id"] and c["service"] == "casework-notify-events" for c in all_spans)),
+            (
+                s
+                for s in all_spans
+                if s["name"].endswith("IntakeService/SubmitReferral")
+                and s["attributes"].get("casework.subject") == "partner-city-hospital"
+                and any(
+                    c["trace_id"] == s["trace_id"] and c["service"] == "casework-notify-events"
+                    for c in all_spans
+                )
+            ),
             None,
         )
         if root is None:
@@ -340,7 +393,9 @@ def test_one_trace_follows_the_referral_from_the_partners_call_into_clients_and_
 
     found = eventually(joined)
     by_service = {s["service"]: s for s in found["trace"]}
-    assert {"casework-intake-api", "casework-clients-events", "casework-notify-events"} <= set(by_service)
+    assert {"casework-intake-api", "casework-clients-events", "casework-notify-events"} <= set(
+        by_service
+    )
     clients_span = by_service["casework-clients-events"]
     notify_span = by_service["casework-notify-events"]
     assert clients_span["parent_id"] == found["root"]["span_id"]

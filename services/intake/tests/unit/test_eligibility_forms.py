@@ -10,6 +10,9 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from casework_intake.domain.forms import (
     AgeAtLeast,
     AllOf,
@@ -42,8 +45,6 @@ from casework_intake.domain.forms import (
     validate_answers,
     validate_definition,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 TODAY = date(2025, 6, 1)
 SUBMITTED = datetime(2025, 6, 1, 9, 30, tzinfo=UTC)

@@ -10,6 +10,9 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
 from casework_intake.domain.forms import FieldError, FormRuleViolation
 from casework_intake.domain.selffill import (
     LinkAlreadyUsed,
@@ -20,8 +23,6 @@ from casework_intake.domain.selffill import (
     issue_link,
     verify_link,
 )
-from hypothesis import given
-from hypothesis import strategies as st
 
 SECRET = b"0123456789abcdef0123456789abcdef"
 OTHER_SECRET = b"fedcba9876543210fedcba9876543210"
