@@ -210,13 +210,13 @@ class Suite:
             "HEALTH_PORT": str(self.health_ports[service]),
         }
 
-    def start(self, service: str, process: str) -> None:
+    def start(self, service: str, process: str, extra_env: Mapping[str, str] | None = None) -> None:
         name = f"{service}-{process}"
         self.processes[name] = start_background(
             name,
             [sys.executable, "-m", f"casework_{service}", process],
             self.run_dir,
-            self.process_env(service, process),
+            {**self.process_env(service, process), **(extra_env or {})},
         )
 
     def wait_ready(self, service: str, process: str, timeout: float = 60.0) -> None:

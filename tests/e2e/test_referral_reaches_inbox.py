@@ -400,3 +400,21 @@ def test_one_trace_follows_the_referral_from_the_partners_call_into_clients_and_
     notify_span = by_service["casework-notify-events"]
     assert clients_span["parent_id"] == found["root"]["span_id"]
     assert notify_span["parent_id"] == clients_span["span_id"]
+
+
+def test_a_referral_stored_while_its_publish_fails_is_sent_by_the_sweeper(
+    suite: Suite, intake: Any, notify: Any
+) -> None:
+    # The api stores the referral but cannot reach the broker (as if it crashed right
+    # after the write): the events process's sweeper must publish it all the same.
+    suite.stop("intake", "api")
+    suite.start("intake", "api", extra_env={"AMQP_URI": "amqp://guest:guest@127.0.0.1:1//"})
+    suite.wait_ready("intake", "api")
+    try:
+        referral = intake.SubmitReferral(create_referral(), metadata=PARTNER).referral
+        note = eventually(lambda: inbox_entry(notify, ANNA, referral.referral_id), timeout=30)
+        assert note.kind == "new_client"
+    finally:
+        suite.stop("intake", "api")
+        suite.start("intake", "api")
+        suite.wait_ready("intake", "api")
