@@ -401,6 +401,15 @@ def test_one_trace_follows_the_referral_from_the_partners_call_into_clients_and_
     assert clients_span["parent_id"] == found["root"]["span_id"]
     assert notify_span["parent_id"] == clients_span["span_id"]
 
+    # The consumers' structured log lines carry the same trace id.
+    trace_id = found["root"]["trace_id"]
+    for process in ("clients-events", "notify-events"):
+        lines = (suite.run_dir / f"{process}.log").read_text().splitlines()
+        records = [json.loads(line) for line in lines if line.startswith("{")]
+        assert any(
+            r.get("trace_id") == trace_id and r["message"] == "event handled" for r in records
+        ), process
+
 
 def test_a_referral_stored_while_its_publish_fails_is_sent_by_the_sweeper(
     suite: Suite, intake: Any, notify: Any
