@@ -50,8 +50,20 @@ class OutboxRelay:
         for document in self._documents:
             collection = document._get_collection()
             for raw in collection.find(query, {"outbox": 1, "version": 1}).limit(self._batch):
+                if min_age > 0 and not self._claim(collection, raw, query["outbox_since"]):
+                    continue
                 published += self._publish(collection, raw)
         return published
+
+    @staticmethod
+    def _claim(collection: Any, raw: dict[str, Any], still_old: dict[str, Any]) -> bool:
+        """Take an old outbox for this sweeper: moving its timestamp to now hides it
+        from every other replica's sweeper for the next `min_age` seconds."""
+        claimed = collection.update_one(
+            {"_id": raw["_id"], "version": raw["version"], "outbox_since": still_old},
+            {"$set": {"outbox_since": datetime.now(UTC)}},
+        )
+        return bool(claimed.matched_count)
 
     def publish_written(self, written: Written) -> int:
         """Publish the outboxes of aggregates a unit of work just saved."""

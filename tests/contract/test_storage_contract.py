@@ -115,7 +115,9 @@ def create_card(**overrides: Any) -> ClientCard:
     fields.update(overrides)
     if "identity_key" not in fields:
         fields["identity_key"] = identity_key(
-            fields["organisation"], fields["given_name"], fields["family_name"],
+            fields["organisation"],
+            fields["given_name"],
+            fields["family_name"],
             fields["date_of_birth"],
         )
     return ClientCard(**fields)
@@ -753,7 +755,11 @@ def test_audit_records_who_did_what_to_which_client_and_when() -> None:
     assert len(entries) == 1
     entry = entries[0]
     assert (entry.organisation, entry.subject, entry.action, entry.at, entry.trace_id) == (
-        ORG, "w-anna", "read", T0, "trace-abc",
+        ORG,
+        "w-anna",
+        "read",
+        T0,
+        "trace-abc",
     )
 
 
@@ -848,3 +854,20 @@ def test_saving_through_one_workers_inbox_never_changes_another_workers_notifica
         InboxRepository(OTHER_ORG, None).save(replace(theirs, read_at=T0 + timedelta(hours=1)))
 
     assert InboxRepository(ORG, "w-petr").get("evt-7:w-petr") == theirs
+
+
+def test_two_sweepers_never_publish_the_same_old_outbox_twice() -> None:
+    first, second = CollectingPublisher(), CollectingPublisher()
+    doc = referral_document()
+    save_aggregate(doc, [create_event()])
+    collection = ReferralDocument._get_collection()
+    collection.update_one({"_id": doc.id}, {"$set": {"outbox_since": T0}})
+    old = {"$lte": datetime.now(UTC) - timedelta(seconds=60)}
+    # Both sweepers saw the same candidate; the first to claim it publishes it.
+    candidate = collection.find_one({"_id": doc.id}, {"outbox": 1, "version": 1})
+
+    assert relay_for(first).run_once(min_age=60) == 1
+    assert OutboxRelay._claim(collection, candidate, old) is False
+    assert relay_for(second).run_once(min_age=60) == 0
+    assert len(first.published) == 1
+    assert second.published == []
