@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.installed
 PROTOS  := $(shell find protos -name '*.proto')
 export PYTHONPATH := $(CURDIR)/lib:$(CURDIR)/gen:$(CURDIR)/services/intake:$(CURDIR)/services/clients:$(CURDIR)/services/plans:$(CURDIR)/services/documents:$(CURDIR)/services/notify:$(CURDIR)/services/feedback
 
-.PHONY: help deps venv gen tools broker run stop status demo test test-unit bench token lint clean
+.PHONY: help deps venv gen tools broker run stop status demo test test-unit bench token replay lint clean
 
 help:
 	@echo "make run     start the whole suite in the background (embedded servers unless configured)"
@@ -18,6 +18,7 @@ help:
 	@echo "make demo    send a partner referral through the running suite and show each step"
 	@echo "make bench   referral-to-inbox latency and throughput beside a raw AMQP round trip"
 	@echo "make token   print a development token (ARGS='--subject w-anna --centre ctr-north-town')"
+	@echo "make replay  ARGS='dead-letters|unrouted [--dry-run]': give parked messages another go"
 	@echo "make lint    ruff, mypy and buf lint"
 
 # System packages: only what is missing is installed (a broker when nothing listens on 5672,
@@ -71,6 +72,9 @@ bench: deps venv gen broker
 
 token: venv
 	@$(PY) -m casework_common.token $(ARGS)
+
+replay: venv
+	$(PY) -m casework_common.replay $(ARGS)
 
 lint: venv gen tools
 	$(VENV)/bin/ruff check lib services tests
