@@ -16,7 +16,8 @@ from casework.clients.v1 import clients_pb2, clients_pb2_grpc
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
 from casework_common.auth import issue_token
-from casework_common.config import DEFAULT_GRPC_PORTS, load_settings
+from casework_common.config import load_settings
+from casework_common.devstack import local_ports
 from casework_common.rpc_errors import field_violations
 
 
@@ -57,7 +58,8 @@ def main() -> int:
             ),
         )
     ]
-    channel = lambda service: grpc.insecure_channel(f"127.0.0.1:{DEFAULT_GRPC_PORTS[service]}")  # noqa: E731
+    ports = local_ports().grpc
+    channel = lambda service: grpc.insecure_channel(f"127.0.0.1:{ports[service]}")  # noqa: E731
     intake = intake_pb2_grpc.IntakeServiceStub(channel("intake"))
     clients = clients_pb2_grpc.ClientsServiceStub(channel("clients"))
     notify = notify_pb2_grpc.NotifyServiceStub(channel("notify"))

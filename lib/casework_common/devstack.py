@@ -27,9 +27,40 @@ PYTHONPATH = os.pathsep.join(
     [str(REPO_ROOT / "lib"), str(REPO_ROOT / "gen")]
     + [str(REPO_ROOT / "services" / name) for name in SERVICES]
 )
-EMBEDDED_MONGO_PORT = 27117
-EMBEDDED_S3_PORT = 9100
-EMBEDDED_SMTP_PORT = 2525
+
+
+@dataclass(frozen=True)
+class LocalPorts:
+    """Where `make run` puts things; movable as a block so a second suite (or the test
+    of `make run` itself) can run beside the first."""
+
+    grpc: dict[str, int]
+    health: dict[str, int]
+    mongo: int
+    s3: int
+    smtp: int
+
+
+def local_ports(env: Mapping[str, str] | None = None) -> LocalPorts:
+    env = os.environ if env is None else env
+
+    def number(name: str, default: int) -> int:
+        raw = env.get(name) or ""
+        if not raw:
+            return default
+        if not raw.isdigit():
+            raise ValueError(f"{name} must be a port number, got {raw!r}")
+        return int(raw)
+
+    grpc_base = number("CASEWORK_GRPC_PORT_BASE", DEFAULT_GRPC_PORTS[SERVICES[0]])
+    health_base = number("CASEWORK_HEALTH_PORT_BASE", DEFAULT_HEALTH_PORTS[SERVICES[0]])
+    return LocalPorts(
+        grpc={name: grpc_base + i for i, name in enumerate(SERVICES)},
+        health={name: health_base + i for i, name in enumerate(SERVICES)},
+        mongo=number("CASEWORK_EMBEDDED_MONGO_PORT", 27117),
+        s3=number("CASEWORK_EMBEDDED_S3_PORT", 9100),
+        smtp=number("CASEWORK_EMBEDDED_SMTP_PORT", 2525),
+    )
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -258,26 +289,32 @@ class Suite:
             self.stop(service, process)
 
 
-def _local_env(var: Path, run_dir: Path) -> dict[str, str]:
+def _local_env(var: Path, run_dir: Path, ports: LocalPorts) -> dict[str, str]:
     """Environment of `make run`: what the user configured, else embedded servers."""
     env: dict[str, str] = {}
     if not os.environ.get("AMQP_URI"):
         ensure_rabbitmq()
     if not os.environ.get("MONGO_URI"):
-        start_mongo(var / "mongo", EMBEDDED_MONGO_PORT, run_dir)
-        env["MONGO_URI"] = f"mongodb://127.0.0.1:{EMBEDDED_MONGO_PORT}"
+        start_mongo(var / "mongo", ports.mongo, run_dir)
+        env["MONGO_URI"] = f"mongodb://127.0.0.1:{ports.mongo}"
     if not os.environ.get("S3_ENDPOINT"):
-        start_s3(EMBEDDED_S3_PORT, run_dir)
-        env["S3_ENDPOINT"] = f"http://127.0.0.1:{EMBEDDED_S3_PORT}"
+        start_s3(ports.s3, run_dir)
+        env["S3_ENDPOINT"] = f"http://127.0.0.1:{ports.s3}"
     if not os.environ.get("SMTP_HOST"):
-        start_smtp(EMBEDDED_SMTP_PORT, run_dir, var / "mail")
-        env.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(EMBEDDED_SMTP_PORT)})
+        start_smtp(ports.smtp, run_dir, var / "mail")
+        env.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(ports.smtp)})
     return env
 
 
 def up(var: Path) -> Suite:
     run_dir = var / "run"
-    suite = Suite(run_dir=run_dir, env=_local_env(var, run_dir))
+    ports = local_ports()
+    suite = Suite(
+        run_dir=run_dir,
+        env=_local_env(var, run_dir, ports),
+        grpc_ports=dict(ports.grpc),
+        health_ports=dict(ports.health),
+    )
     for service in SERVICES:
         for process in ("api", "events"):
             pid_file = run_dir / f"{service}-{process}.pid"
@@ -320,16 +357,17 @@ def down(var: Path) -> None:
 
 
 def status(var: Path) -> int:
+    ports = local_ports()
     down_count = 0
     for service in SERVICES:
-        api = grpc_serving(DEFAULT_GRPC_PORTS[service])
-        events = http_ok(DEFAULT_HEALTH_PORTS[service])
+        api = grpc_serving(ports.grpc[service])
+        events = http_ok(ports.health[service])
         down_count += (not api) + (not events)
         api_state = "SERVING" if api else "DOWN"
         events_state = "OK" if events else "DOWN"
         print(
-            f"{service:<10} api  127.0.0.1:{DEFAULT_GRPC_PORTS[service]}  {api_state}"
-            f"   events http://127.0.0.1:{DEFAULT_HEALTH_PORTS[service]}/healthz  {events_state}"
+            f"{service:<10} api  127.0.0.1:{ports.grpc[service]}  {api_state}"
+            f"   events http://127.0.0.1:{ports.health[service]}/healthz  {events_state}"
         )
     return 1 if down_count else 0
 
