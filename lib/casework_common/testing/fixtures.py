@@ -107,14 +107,21 @@ def suite_factory(
 ) -> Iterator[Callable[[tuple[str, ...]], Suite]]:
     """Starts service processes on free ports against the session's broker and database."""
     started: list[Suite] = []
+    vhosts: list[str] = []
 
     def start(services: tuple[str, ...] = SERVICES) -> Suite:
         run_dir = tmp_path_factory.mktemp("suite")
+        # A vhost per suite: two suites' consumers must never take each other's events.
+        suite_amqp = amqp_uri
+        if not os.environ.get("CASEWORK_TEST_AMQP_URI"):
+            vhost = f"casework-test-{secrets.token_hex(4)}"
+            suite_amqp = create_vhost(vhost)
+            vhosts.append(vhost)
         trace_dir = Path(tempfile.mkdtemp(prefix="traces-", dir=run_dir))
         suite = Suite(
             run_dir=run_dir,
             env={
-                "AMQP_URI": amqp_uri,
+                "AMQP_URI": suite_amqp,
                 "MONGO_URI": mongo_uri,
                 "MONGO_DB_PREFIX": f"e2e_{secrets.token_hex(4)}",
                 "CASEWORK_TRACE_DIR": str(trace_dir),
@@ -135,3 +142,5 @@ def suite_factory(
     yield start
     for suite in started:
         suite.stop_all()
+    for vhost in vhosts:
+        delete_vhost(vhost)

@@ -1,17 +1,92 @@
-"""Wires intake's adapters for both processes: settings, organisations, repositories."""
+"""Wires intake's adapters for both processes: settings, organisations, repositories,
+and intake's own settings (read here, since the shared config knows nothing of them):
+
+- INTAKE_SELF_FILL_SECRET: key that signs self-fill links, at least 32 bytes. Required
+  when CASEWORK_ENV=production (the process stops naming it); a development default
+  otherwise.
+- INTAKE_WEB_FORM_PER_MINUTE: public web-form submissions one address may make per
+  minute (default 5).
+- INTAKE_WEB_FORM_IP_HEADER: a header naming the client address (e.g. X-Forwarded-For,
+  first address) when a proxy in front of intake sets it; off by default, since a
+  client could otherwise choose its own address and escape the limit.
+- `first_response_hours` per organisation in the organisation file (default 24).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import json
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 
 from casework_common import organisation as organisations
 from casework_common.auth import Principal
-from casework_common.config import Settings, load_settings
+from casework_common.config import MissingConfiguration, Settings, load_settings
 from casework_common.errors import PermissionDenied
-from casework_common.organisation import Organisation
-from casework_intake.adapters.repository import ReferralRepository
+from casework_common.organisation import InvalidOrganisation, Organisation
+from casework_intake.adapters.repository import (
+    ConsultationRepository,
+    FormsRepository,
+    ReferralRepository,
+    RoutingRulesRepository,
+)
+from casework_intake.domain.first_response import DEFAULT_FIRST_RESPONSE_HOURS, check_hours
+from casework_intake.domain.selffill import MIN_SECRET_BYTES
+from casework_intake.domain.web_form import DEFAULT_PER_MINUTE
+
+DEV_SELF_FILL_SECRET = b"casework-development-self-fill-secret-not-for-production"
+
+
+def self_fill_secret(env: Mapping[str, str]) -> bytes:
+    raw = env.get("INTAKE_SELF_FILL_SECRET", "")
+    if not raw:
+        if env.get("CASEWORK_ENV", "development") == "production":
+            raise MissingConfiguration(
+                "INTAKE_SELF_FILL_SECRET", "CASEWORK_ENV=production has no development default"
+            )
+        return DEV_SELF_FILL_SECRET
+    secret = raw.encode()
+    if len(secret) < MIN_SECRET_BYTES:
+        raise MissingConfiguration(
+            "INTAKE_SELF_FILL_SECRET", f"must be at least {MIN_SECRET_BYTES} bytes"
+        )
+    return secret
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "")
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise MissingConfiguration(name, f"must be a whole number, got {raw!r}") from None
+    if value < 1:
+        raise MissingConfiguration(name, f"must be 1 or more, got {raw!r}")
+    return value
+
+
+def first_response_hours(path: Path) -> dict[str, float]:
+    """Each organisation's first-response time, from the same organisation file."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    out = {}
+    for item in data.get("organisations", [data]):
+        try:
+            out[item["id"]] = check_hours(
+                item.get("first_response_hours", DEFAULT_FIRST_RESPONSE_HOURS)
+            )
+        except ValueError as exc:
+            raise InvalidOrganisation(f"organisation {item.get('id')}: {exc}") from None
+    return out
+
+
+def now_to_the_millisecond() -> datetime:
+    """The database keeps milliseconds: a moment answered right after a write is then
+    the same moment a later read answers."""
+    moment = datetime.now(UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 @dataclass
@@ -19,6 +94,10 @@ class Intake:
     settings: Settings
     organisations: dict[str, Organisation]
     clock: Callable[[], datetime]
+    self_fill_secret: bytes = DEV_SELF_FILL_SECRET
+    response_hours: dict[str, float] = field(default_factory=dict)
+    web_form_per_minute: int = DEFAULT_PER_MINUTE
+    web_form_ip_header: str = ""
 
     def organisation_of(self, principal: Principal) -> Organisation:
         org = self.organisations.get(principal.organisation)
@@ -26,14 +105,31 @@ class Intake:
             raise PermissionDenied(f"organisation {principal.organisation} is not served here")
         return org
 
+    def first_response_hours_of(self, organisation: str) -> float:
+        return self.response_hours.get(organisation, DEFAULT_FIRST_RESPONSE_HOURS)
+
     def referrals_for(self, principal: Principal) -> ReferralRepository:
         return ReferralRepository(principal.organisation, principal.centres)
 
+    def consultations_for(self, principal: Principal) -> ConsultationRepository:
+        return ConsultationRepository(principal.organisation, principal.centres)
 
-def bootstrap(settings: Settings | None = None) -> Intake:
-    settings = settings or load_settings("intake")
+    def routing_rules_of(self, organisation: str) -> RoutingRulesRepository:
+        return RoutingRulesRepository(organisation)
+
+    def forms_for(self, principal: Principal) -> FormsRepository:
+        return FormsRepository(principal.organisation, principal.centres)
+
+
+def bootstrap(settings: Settings | None = None, env: Mapping[str, str] | None = None) -> Intake:
+    env = os.environ if env is None else env
+    settings = settings or load_settings("intake", env)
     return Intake(
         settings=settings,
         organisations=organisations.load(settings.organisation_file),
-        clock=lambda: datetime.now(UTC),
+        clock=now_to_the_millisecond,
+        self_fill_secret=self_fill_secret(env),
+        response_hours=first_response_hours(settings.organisation_file),
+        web_form_per_minute=_positive_int(env, "INTAKE_WEB_FORM_PER_MINUTE", DEFAULT_PER_MINUTE),
+        web_form_ip_header=env.get("INTAKE_WEB_FORM_IP_HEADER", ""),
     )

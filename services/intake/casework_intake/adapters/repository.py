@@ -1,16 +1,25 @@
-"""Referrals in the intake database (mongoengine)."""
+"""Intake's aggregates in the intake database (mongoengine): referrals, consultations,
+routing rule sets, form versions and answers, and the web form's rate counters.
+
+Repositories built from a caller's token filter by organisation and the caller's
+centres; the events process uses unscoped ones (centres None) for its timers.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
 
 import mongoengine as me
 from pymongo import ReturnDocument
 
 from casework_common.envelope import EventEnvelope
-from casework_common.errors import NotFound
-from casework_common.storage import AggregateDocument, save_aggregate
+from casework_common.errors import Conflict, NotFound
+from casework_common.storage import AggregateDocument, DuplicateAggregate, save_aggregate
+from casework_intake.domain.consultations import Consultation
 from casework_intake.domain.referrals import Channel, Referral
+from casework_intake.domain.routing_rules import RuleSet, rule_from_dict, rule_to_dict
 
 
 class ReferralDocument(AggregateDocument):
@@ -19,6 +28,7 @@ class ReferralDocument(AggregateDocument):
         "indexes": [
             {"fields": ["organisation", "idempotency_key"], "unique": True},
             {"fields": ["organisation", "centre_id", "-submitted_at"]},
+            {"fields": ["first_response_due_at"]},
         ],
     }
 
@@ -40,6 +50,14 @@ class ReferralDocument(AggregateDocument):
     free_text = me.StringField(default="")
     submitted_by = me.StringField(required=True)
     submitted_at = me.DateTimeField(required=True)
+    first_response_due_at = me.DateTimeField()
+    acknowledged_at = me.DateTimeField()
+    acknowledged_by = me.StringField(default="")
+    first_contact_at = me.DateTimeField()
+    first_contact_by = me.StringField(default="")
+    first_contact_channel = me.StringField(default="")
+    first_contact_note = me.StringField(default="")
+    escalated_at = me.DateTimeField()
 
 
 class Counter(me.Document):
@@ -69,7 +87,52 @@ def _to_domain(doc: ReferralDocument) -> Referral:
         free_text=doc.free_text,
         submitted_by=doc.submitted_by,
         submitted_at=doc.submitted_at,
+        first_response_due_at=doc.first_response_due_at,
+        acknowledged_at=doc.acknowledged_at,
+        acknowledged_by=doc.acknowledged_by or "",
+        first_contact_at=doc.first_contact_at,
+        first_contact_by=doc.first_contact_by or "",
+        first_contact_channel=(
+            Channel(doc.first_contact_channel) if doc.first_contact_channel else None
+        ),
+        first_contact_note=doc.first_contact_note or "",
+        escalated_at=doc.escalated_at,
     )
+
+
+def _write_referral(doc: ReferralDocument, referral: Referral) -> None:
+    """Copy a referral's values onto its document (id and version stay)."""
+    doc.organisation = referral.organisation
+    doc.reference_number = referral.reference_number
+    doc.idempotency_key = referral.idempotency_key
+    doc.fingerprint = referral.fingerprint
+    doc.given_name = referral.given_name
+    doc.family_name = referral.family_name
+    doc.date_of_birth = referral.date_of_birth.isoformat()
+    doc.phone = referral.phone
+    doc.email = referral.email
+    doc.address = referral.address
+    doc.region_id = referral.region_id
+    doc.centre_id = referral.centre_id
+    doc.client_type = referral.client_type
+    doc.problem_type = referral.problem_type
+    doc.channel = referral.channel.value
+    doc.free_text = referral.free_text
+    doc.submitted_by = referral.submitted_by
+    doc.submitted_at = referral.submitted_at
+    doc.first_response_due_at = referral.first_response_due_at
+    doc.acknowledged_at = referral.acknowledged_at
+    doc.acknowledged_by = referral.acknowledged_by
+    doc.first_contact_at = referral.first_contact_at
+    doc.first_contact_by = referral.first_contact_by
+    doc.first_contact_channel = (
+        referral.first_contact_channel.value if referral.first_contact_channel else ""
+    )
+    doc.first_contact_note = referral.first_contact_note
+    doc.escalated_at = referral.escalated_at
+
+
+Change = Callable[[Referral], tuple[Referral, list[EventEnvelope]]]
 
 
 class ReferralRepository:
@@ -97,28 +160,21 @@ class ReferralRepository:
         return _to_domain(doc)
 
     def add(self, referral: Referral, event: EventEnvelope) -> None:
-        doc = ReferralDocument(
-            id=referral.referral_id,
-            organisation=referral.organisation,
-            reference_number=referral.reference_number,
-            idempotency_key=referral.idempotency_key,
-            fingerprint=referral.fingerprint,
-            given_name=referral.given_name,
-            family_name=referral.family_name,
-            date_of_birth=referral.date_of_birth.isoformat(),
-            phone=referral.phone,
-            email=referral.email,
-            address=referral.address,
-            region_id=referral.region_id,
-            centre_id=referral.centre_id,
-            client_type=referral.client_type,
-            problem_type=referral.problem_type,
-            channel=referral.channel.value,
-            free_text=referral.free_text,
-            submitted_by=referral.submitted_by,
-            submitted_at=referral.submitted_at,
-        )
+        doc = ReferralDocument(id=referral.referral_id)
+        _write_referral(doc, referral)
         save_aggregate(doc, [event])
+
+    def update(self, referral_id: str, change: Change) -> Referral:
+        """Apply `change` to a referral of the caller's centres and store the result
+        with its events in one write; a concurrent change answers Conflict."""
+        doc = self._scoped().filter(id=referral_id).first()
+        if doc is None:
+            raise NotFound(f"referral {referral_id} not found")
+        changed, events = change(_to_domain(doc))
+        if events:
+            _write_referral(doc, changed)
+            save_aggregate(doc, events)
+        return changed
 
     def next_sequence(self, year: int) -> int:
         raw = Counter._get_collection().find_one_and_update(
@@ -128,3 +184,359 @@ class ReferralRepository:
             return_document=ReturnDocument.AFTER,
         )
         return int(raw["seq"])
+
+
+# ------------------------------------------------------------------ consultations
+
+
+class ConsultationDocument(AggregateDocument):
+    meta = {
+        "collection": "consultations",
+        "indexes": [
+            {"fields": ["organisation", "idempotency_key"], "unique": True},
+            {"fields": ["organisation", "centre_id", "-recorded_at"]},
+        ],
+    }
+
+    id = me.StringField(primary_key=True)
+    idempotency_key = me.StringField(required=True)
+    fingerprint = me.StringField(required=True)
+    given_name = me.StringField(default="")
+    family_name = me.StringField(default="")
+    date_of_birth = me.StringField(default="")
+    phone = me.StringField(default="")
+    email = me.StringField(default="")
+    topic = me.StringField(required=True)
+    duration_minutes = me.IntField(required=True)
+    worker_id = me.StringField(required=True)
+    channel = me.StringField(required=True)
+    centre_id = me.StringField(required=True)
+    notes = me.StringField(default="")
+    recorded_by = me.StringField(required=True)
+    recorded_at = me.DateTimeField(required=True)
+
+
+def _consultation(doc: ConsultationDocument) -> Consultation:
+    return Consultation(
+        consultation_id=doc.id,
+        organisation=doc.organisation,
+        idempotency_key=doc.idempotency_key,
+        fingerprint=doc.fingerprint,
+        given_name=doc.given_name,
+        family_name=doc.family_name,
+        date_of_birth=date.fromisoformat(doc.date_of_birth) if doc.date_of_birth else None,
+        phone=doc.phone,
+        email=doc.email,
+        topic=doc.topic,
+        duration_minutes=doc.duration_minutes,
+        worker_id=doc.worker_id,
+        channel=Channel(doc.channel),
+        centre_id=doc.centre_id,
+        notes=doc.notes,
+        recorded_by=doc.recorded_by,
+        recorded_at=doc.recorded_at,
+    )
+
+
+class ConsultationRepository:
+    """Consultations of one organisation; reads are limited to the centres given."""
+
+    def __init__(self, organisation: str, centres: frozenset[str] | None) -> None:
+        self._organisation = organisation
+        self._centres = centres
+
+    def _scoped(self) -> me.QuerySet:
+        query = ConsultationDocument.objects(organisation=self._organisation)
+        if self._centres is not None:
+            query = query.filter(centre_id__in=list(self._centres))
+        return query
+
+    def by_idempotency_key(self, key: str) -> Consultation | None:
+        doc = ConsultationDocument.objects(
+            organisation=self._organisation, idempotency_key=key
+        ).first()
+        return _consultation(doc) if doc else None
+
+    def add(self, c: Consultation, event: EventEnvelope) -> None:
+        doc = ConsultationDocument(
+            id=c.consultation_id,
+            organisation=c.organisation,
+            idempotency_key=c.idempotency_key,
+            fingerprint=c.fingerprint,
+            given_name=c.given_name,
+            family_name=c.family_name,
+            date_of_birth=c.date_of_birth.isoformat() if c.date_of_birth else "",
+            phone=c.phone,
+            email=c.email,
+            topic=c.topic,
+            duration_minutes=c.duration_minutes,
+            worker_id=c.worker_id,
+            channel=c.channel.value,
+            centre_id=c.centre_id,
+            notes=c.notes,
+            recorded_by=c.recorded_by,
+            recorded_at=c.recorded_at,
+        )
+        save_aggregate(doc, [event])
+
+    def page(self, *, centre_id: str, offset: int, limit: int) -> list[Consultation]:
+        query = self._scoped()
+        if centre_id:
+            query = query.filter(centre_id=centre_id)
+        docs = query.order_by("-recorded_at", "id").skip(offset).limit(limit)
+        return [_consultation(doc) for doc in docs]
+
+
+# ------------------------------------------------------------------ routing rules
+
+
+class RoutingRuleSetDocument(AggregateDocument):
+    meta = {
+        "collection": "routing_rule_sets",
+        "indexes": [{"fields": ["organisation", "-rule_set_version"], "unique": True}],
+    }
+
+    id = me.StringField(primary_key=True)  # "<organisation>:<version>"
+    rule_set_version = me.IntField(required=True)
+    rules = me.ListField(me.DictField())
+    fallback = me.StringField(required=True)
+    saved_by = me.StringField(required=True)
+    saved_at = me.DateTimeField(required=True)
+    published_at = me.DateTimeField()
+    published_by = me.StringField(default="")
+    # The version again once published, else 0: queried instead of published_at, since
+    # the development server matches a missing field with {"$ne": null}.
+    published_version = me.IntField(default=0)
+
+
+def _rule_set(doc: RoutingRuleSetDocument) -> RuleSet:
+    return RuleSet(
+        organisation=doc.organisation,
+        version=doc.rule_set_version,
+        rules=tuple(rule_from_dict(dict(r)) for r in doc.rules),
+        saved_by=doc.saved_by,
+        saved_at=doc.saved_at,
+        published_at=doc.published_at,
+        published_by=doc.published_by or "",
+        fallback=doc.fallback,
+    )
+
+
+class RoutingRulesRepository:
+    """The versioned routing rule sets of one organisation (organisation-wide)."""
+
+    def __init__(self, organisation: str) -> None:
+        self._organisation = organisation
+
+    def next_version(self) -> int:
+        raw = Counter._get_collection().find_one_and_update(
+            {"_id": f"{self._organisation}:routing_rules"},
+            {"$inc": {"seq": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return int(raw["seq"])
+
+    def add(self, rule_set: RuleSet) -> None:
+        doc = RoutingRuleSetDocument(
+            id=f"{rule_set.organisation}:{rule_set.version}",
+            organisation=rule_set.organisation,
+            rule_set_version=rule_set.version,
+            rules=[rule_to_dict(r) for r in rule_set.rules],
+            fallback=rule_set.fallback,
+            saved_by=rule_set.saved_by,
+            saved_at=rule_set.saved_at,
+        )
+        try:
+            save_aggregate(doc)
+        except DuplicateAggregate:
+            raise Conflict(f"routing rules version {rule_set.version} exists already") from None
+
+    def _doc(self, version: int) -> RoutingRuleSetDocument:
+        doc = RoutingRuleSetDocument.objects(
+            organisation=self._organisation, rule_set_version=version
+        ).first()
+        if doc is None:
+            raise NotFound(f"routing rules version {version} not found")
+        return doc
+
+    def get(self, version: int) -> RuleSet:
+        return _rule_set(self._doc(version))
+
+    def published(self) -> RuleSet | None:
+        doc = (
+            RoutingRuleSetDocument.objects(organisation=self._organisation, published_version__gt=0)
+            .order_by("-rule_set_version")
+            .first()
+        )
+        return _rule_set(doc) if doc else None
+
+    def page(self, *, offset: int, limit: int) -> list[RuleSet]:
+        docs = (
+            RoutingRuleSetDocument.objects(organisation=self._organisation)
+            .order_by("-rule_set_version")
+            .skip(offset)
+            .limit(limit)
+        )
+        return [_rule_set(doc) for doc in docs]
+
+    def mark_published(self, rule_set: RuleSet, event: EventEnvelope) -> None:
+        doc = self._doc(rule_set.version)
+        doc.published_at = rule_set.published_at
+        doc.published_by = rule_set.published_by
+        doc.published_version = rule_set.version
+        save_aggregate(doc, [event])
+
+
+# ---------------------------------------------------------------------- forms
+
+
+class FormVersionDocument(me.Document):
+    """One published version of a form; never changed once written."""
+
+    meta = {
+        "collection": "form_versions",
+        "indexes": [{"fields": ["organisation", "form_id", "form_version"]}],
+    }
+
+    id = me.StringField(primary_key=True)  # "<organisation>:<form id>:<version>"
+    organisation = me.StringField(required=True)
+    form_id = me.StringField(required=True)
+    form_version = me.IntField(required=True)
+    definition = me.DictField(required=True)
+    published_by = me.StringField(required=True)
+    published_at = me.DateTimeField(required=True)
+
+
+class FormAnswersDocument(me.Document):
+    """Answers as given, with the form version they were given on. Answers given
+    through a self-fill link are stored under "self-fill:<link id>": that id is the
+    record that the link was used, written in the same single insert."""
+
+    meta = {
+        "collection": "form_answers",
+        "indexes": [{"fields": ["organisation", "referral_id", "submitted_at"]}],
+    }
+
+    id = me.StringField(primary_key=True)
+    organisation = me.StringField(required=True)
+    centre_id = me.StringField(required=True)
+    referral_id = me.StringField(required=True)
+    form_id = me.StringField(required=True)
+    form_version = me.IntField(required=True)
+    answers = me.DictField()
+    verdicts = me.ListField(me.DictField())
+    submitted_by = me.StringField(required=True)
+    submitted_at = me.DateTimeField(required=True)
+
+
+def self_fill_answers_id(link_id: str) -> str:
+    return f"self-fill:{link_id}"
+
+
+class FormsRepository:
+    """An organisation's form versions, and answers scoped to the caller's centres."""
+
+    def __init__(self, organisation: str, centres: frozenset[str] | None) -> None:
+        self._organisation = organisation
+        self._centres = centres
+
+    def versions(self, form_id: str) -> list[dict[str, Any]]:
+        docs = FormVersionDocument.objects(organisation=self._organisation, form_id=form_id)
+        return [
+            {
+                "version": d.form_version,
+                "definition": dict(d.definition),
+                "published_by": d.published_by,
+                "published_at": d.published_at,
+            }
+            for d in docs
+        ]
+
+    def add_version(
+        self, form_id: str, version: int, definition: dict[str, Any], by: str, at: datetime
+    ) -> None:
+        try:
+            FormVersionDocument(
+                id=f"{self._organisation}:{form_id}:{version}",
+                organisation=self._organisation,
+                form_id=form_id,
+                form_version=version,
+                definition=definition,
+                published_by=by,
+                published_at=at,
+            ).save(force_insert=True)
+        except me.NotUniqueError:
+            raise Conflict(f"version {version} of form {form_id} was published meanwhile") from None
+
+    def add_answers(self, record: dict[str, Any]) -> bool:
+        """Insert; False when the id is taken (a self-fill link already used)."""
+        try:
+            FormAnswersDocument(organisation=self._organisation, **record).save(force_insert=True)
+        except me.NotUniqueError:
+            return False
+        return True
+
+    def answers_exist(self, answers_id: str) -> bool:
+        return FormAnswersDocument.objects(id=answers_id).first() is not None
+
+    def answers_of(self, referral_id: str) -> list[FormAnswersDocument]:
+        query = FormAnswersDocument.objects(
+            organisation=self._organisation, referral_id=referral_id
+        )
+        if self._centres is not None:
+            query = query.filter(centre_id__in=list(self._centres))
+        return list(query.order_by("submitted_at", "id"))
+
+
+# ------------------------------------------------------------ web form rate limit
+
+
+class RateCounterDocument(me.Document):
+    meta = {"collection": "web_form_rate", "indexes": [{"fields": ["window"]}]}
+
+    id = me.StringField(primary_key=True)  # "<address>|<minute window>"
+    window = me.IntField(required=True)
+    count = me.IntField(default=0)
+
+
+def count_submission(address: str, window: int) -> int:
+    """This address's submissions in the window, this one included: one atomic
+    increment shared by every process and replica."""
+    raw = RateCounterDocument._get_collection().find_one_and_update(
+        {"_id": f"{address}|{window}"},
+        {"$inc": {"count": 1}, "$set": {"window": window}},
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
+    return int(raw["count"])
+
+
+def forget_windows_before(window: int) -> None:
+    RateCounterDocument.objects(window__lt=window).delete()
+
+
+def referral_centre(organisation: str, referral_id: str) -> str | None:
+    """The centre of a referral, unscoped: a self-fill link names its referral."""
+    doc = (
+        ReferralDocument.objects(organisation=organisation, id=referral_id)
+        .only("centre_id")
+        .first()
+    )
+    return str(doc.centre_id) if doc else None
+
+
+def organisation_of_referral(referral_id: str) -> str | None:
+    """The organisation of a referral, unscoped: a self-fill link names only its
+    referral, and is checked against its signature before this is asked."""
+    doc = ReferralDocument.objects(id=referral_id).only("organisation").first()
+    return str(doc.organisation) if doc else None
+
+
+def overdue_referrals(now: datetime, limit: int = 100) -> list[Referral]:
+    """Referrals of every organisation past their first-response deadline that nobody
+    acknowledged and that were not escalated yet (the timer's query)."""
+    docs = ReferralDocument.objects(
+        first_response_due_at__lte=now, acknowledged_at=None, escalated_at=None
+    ).limit(limit)
+    return [_to_domain(doc) for doc in docs]

@@ -73,6 +73,16 @@ class Referral:
     free_text: str
     submitted_by: str
     submitted_at: datetime
+    # First response (see first_response.py): the deadline, who took the referral on,
+    # when the person was first reached, and whether the centre manager was told.
+    first_response_due_at: datetime | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str = ""
+    first_contact_at: datetime | None = None
+    first_contact_by: str = ""
+    first_contact_channel: Channel | None = None
+    first_contact_note: str = ""
+    escalated_at: datetime | None = None
 
 
 def validate(command: SubmitReferral, organisation: Organisation, today: date) -> list[FieldError]:

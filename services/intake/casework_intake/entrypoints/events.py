@@ -1,12 +1,264 @@
-"""nameko entry point of intake: publishes intake's outbox (referral events)."""
+"""nameko entry point of intake: publishes intake's outbox, escalates referrals nobody
+took on in time, and serves the public HTTP endpoints.
+
+Why the public endpoints live here: the events process already runs nameko's HTTP
+server (werkzeug, one green thread per request) on HEALTH_PORT for /healthz and
+/metrics, so the web form and the self-fill pages need no new port, process or
+thread pool; the api process stays pure grpcio (no eventlet, no HTTP server of its
+own beside the optional metrics port). Only paths under /public/ are meant to be
+exposed to the internet (the ingress routes those and nothing else).
+
+    GET  /public/v1/organisations/<org>/web-form       what the form may send
+    POST /public/v1/organisations/<org>/referrals      submit (JSON or form-encoded)
+    GET  /public/v1/self-fill/<token>                  the questions a link grants
+    POST /public/v1/self-fill/<token>                  {"answers": {...}}, once
+"""
 
 from __future__ import annotations
 
+import functools
+import json
+import logging
+import os
+from typing import Any
+
+from nameko.timer import timer
+from nameko.web.handlers import http
+from werkzeug.wrappers import Response
+
+from casework_common import storage
+from casework_common.auth import Principal
+from casework_common.config import MissingConfiguration
+from casework_common.errors import FieldError, InvalidArgument
 from casework_common.events_runtime import EventsService
-from casework_intake.adapters.repository import ReferralDocument
+from casework_intake import services
+from casework_intake.adapters import repository as repo
+from casework_intake.adapters.repository import (
+    ConsultationDocument,
+    FormsRepository,
+    ReferralDocument,
+    ReferralRepository,
+    RoutingRuleSetDocument,
+)
+from casework_intake.bootstrap import Intake, bootstrap
+from casework_intake.domain import web_form
+
+log = logging.getLogger(__name__)
+
+
+def _seconds(variable: str, default: float) -> float:
+    raw = os.environ.get(variable) or ""
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise MissingConfiguration(variable, f"must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise MissingConfiguration(variable, f"must be positive, got {raw!r}")
+    return value
+
+
+# How often the timers look for overdue referrals (tests shorten it).
+FIRST_RESPONSE_CHECK_INTERVAL = _seconds("INTAKE_FIRST_RESPONSE_CHECK_INTERVAL", 30.0)
+MAX_BODY_BYTES = 64 * 1024
+WEB_FORM_SUBJECT = "public-web-form"
+
+
+@functools.cache
+def _app() -> Intake:
+    # nameko builds a service instance per worker; the wiring is read once.
+    return bootstrap()
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False),
+        status=status,
+        mimetype="application/json",
+        headers=headers or {},
+    )
+
+
+def _field_errors(status: int, errors: list[FieldError]) -> Response:
+    return _json(
+        status, {"errors": [{"field": e.field, "description": e.description} for e in errors]}
+    )
+
+
+def _body(request: Any) -> dict[str, Any] | Response:
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        return _json(413, {"error": f"at most {MAX_BODY_BYTES} bytes"})
+    if request.mimetype == "application/json":
+        try:
+            data = json.loads(request.get_data(cache=False) or b"null")
+        except (ValueError, UnicodeDecodeError):
+            return _field_errors(400, [FieldError("body", "is not JSON")])
+        if not isinstance(data, dict):
+            return _field_errors(400, [FieldError("body", "must be a JSON object")])
+        return data
+    return {key: request.form.get(key) for key in request.form}
 
 
 class IntakeEvents(EventsService):
     name = "intake"
     casework_service = "intake"
-    outbox_documents = (ReferralDocument,)
+    outbox_documents = (ReferralDocument, ConsultationDocument, RoutingRuleSetDocument)
+
+    # ------------------------------------------------------------------ timers
+
+    @timer(interval=FIRST_RESPONSE_CHECK_INTERVAL)  # type: ignore[misc]
+    def escalate_overdue_referrals(self) -> None:
+        app = _app()
+        now = app.clock()
+        with storage.track_writes() as written:
+            while True:
+                overdue = repo.overdue_referrals(now)
+                if not overdue:
+                    break
+                if not services.escalate_overdue(
+                    app.organisations, lambda org: ReferralRepository(org, None), overdue, now=now
+                ):
+                    break
+        self.bus.relay.publish_written(written)
+        repo.forget_windows_before(web_form.window_of(now) - 1)
+
+    # -------------------------------------------------------- public web form
+
+    def _address(self, request: Any) -> str:
+        header = _app().web_form_ip_header
+        if header and request.headers.get(header):
+            return str(request.headers[header]).split(",")[0].strip()[:64]
+        return str(request.remote_addr or "unknown")
+
+    def _rate_limited(self, request: Any) -> Response | None:
+        app = _app()
+        now = app.clock()
+        count = repo.count_submission(self._address(request), web_form.window_of(now))
+        decision = web_form.decide(count, app.web_form_per_minute, now)
+        if decision.allowed:
+            return None
+        return _json(
+            429,
+            {"error": "too many submissions from this address; try again in a minute"},
+            {"Retry-After": str(decision.retry_after_seconds)},
+        )
+
+    @http("GET", "/public/v1/organisations/<org>/web-form")  # type: ignore[misc]
+    def web_form_fields(self, request: Any, org: str) -> Response:
+        organisation = _app().organisations.get(org)
+        if organisation is None:
+            return _json(404, {"error": "unknown organisation"})
+        return _json(
+            200,
+            {
+                "fields": [*web_form.FIELDS],
+                "honeypot": web_form.HONEYPOT,
+                "centres": [{"id": c.id, "name": c.name} for c in organisation.centres.values()],
+                "client_types": list(organisation.client_types),
+                "problem_types": list(organisation.problem_types),
+            },
+        )
+
+    @http("POST", "/public/v1/organisations/<org>/referrals")  # type: ignore[misc]
+    def submit_web_form(self, request: Any, org: str) -> Response:
+        app = _app()
+        limited = self._rate_limited(request)
+        if limited is not None:
+            return limited
+        organisation = app.organisations.get(org)
+        if organisation is None:
+            return _json(404, {"error": "unknown organisation"})
+        body = _body(request)
+        if isinstance(body, Response):
+            return body
+        try:
+            command, errors = web_form.read_form(body)
+        except web_form.HoneypotFilled:
+            return _field_errors(
+                400,
+                [FieldError(web_form.HONEYPOT, "must be left empty; please send the form again")],
+            )
+        if command is None:
+            return _field_errors(400, errors)
+        principal = Principal(
+            organisation=organisation.id,
+            subject=WEB_FORM_SUBJECT,
+            kind="service",
+            centres=frozenset(organisation.centres),
+            roles=frozenset(),
+            scopes=frozenset(),
+        )
+        try:
+            with storage.track_writes() as written:
+                referral, _ = services.submit_referral(
+                    command,
+                    principal,
+                    organisation,
+                    ReferralRepository(organisation.id, None),
+                    now=app.clock(),
+                    trace={},
+                    first_response_hours=app.first_response_hours_of(organisation.id),
+                )
+        except InvalidArgument as exc:
+            return _field_errors(400, web_form.form_errors(exc.errors))
+        self.bus.relay.publish_written(written)
+        log.info("web form referral", extra={"fields": {"referral_id": referral.referral_id}})
+        return _json(201, {"reference_number": referral.reference_number})
+
+    # --------------------------------------------------------------- self-fill
+
+    def _open(self, token: str) -> tuple[str, services.SelfFillForm]:
+        app = _app()
+        return services.open_self_fill(
+            token,
+            app.organisations,
+            lambda org: FormsRepository(org, None),
+            repo.organisation_of_referral,
+            secret=app.self_fill_secret,
+            now=app.clock(),
+        )
+
+    @http("GET", "/public/v1/self-fill/<token>")  # type: ignore[misc]
+    def self_fill_form(self, request: Any, token: str) -> Response:
+        try:
+            _, form = self._open(token)
+        except services.SelfFillRefused as refused:
+            return _json(refused.status, {"error": refused.reason})
+        return _json(
+            200,
+            {
+                "title": form.definition.title,
+                "expires_at": form.grant.expires_at.isoformat(),
+                "questions": services.self_fill_questions(form),
+            },
+        )
+
+    @http("POST", "/public/v1/self-fill/<token>")  # type: ignore[misc]
+    def self_fill_submit(self, request: Any, token: str) -> Response:
+        limited = self._rate_limited(request)
+        if limited is not None:
+            return limited
+        try:
+            organisation, form = self._open(token)
+        except services.SelfFillRefused as refused:
+            return _json(refused.status, {"error": refused.reason})
+        body = _body(request)
+        if isinstance(body, Response):
+            return body
+        unknown = [
+            FieldError(key[:64], "is not a field of this form") for key in body if key != "answers"
+        ]
+        if unknown:
+            return _field_errors(400, unknown)
+        try:
+            services.submit_self_fill(
+                organisation,
+                form,
+                body.get("answers"),
+                FormsRepository(organisation, None),
+                now=_app().clock(),
+            )
+        except InvalidArgument as exc:
+            return _field_errors(400, exc.errors)
+        except services.SelfFillRefused as refused:
+            return _json(refused.status, {"error": refused.reason})
+        return _json(201, {"received": True})

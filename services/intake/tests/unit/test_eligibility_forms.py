@@ -56,9 +56,7 @@ _question_numbers = itertools.count(1)
 
 
 def choices(*values: str) -> tuple[Choice, ...]:
-    return tuple(
-        Choice(value, value.replace("_", " ").capitalize()) for value in values
-    )
+    return tuple(Choice(value, value.replace("_", " ").capitalize()) for value in values)
 
 
 def create_question(**overrides: Any) -> Question:
@@ -187,13 +185,9 @@ def fields_of(errors: list[FieldError]) -> set[str]:
     return {error.field for error in errors}
 
 
-def verdict_for(
-    form: FormDefinition, answers: Mapping[str, object], programme: str
-) -> Any:
+def verdict_for(form: FormDefinition, answers: Mapping[str, object], programme: str) -> Any:
     return next(
-        v
-        for v in evaluate_eligibility(form, answers, TODAY)
-        if v.programme_id == programme
+        v for v in evaluate_eligibility(form, answers, TODAY) if v.programme_id == programme
     )
 
 
@@ -254,9 +248,7 @@ def test_question_ids_must_be_unique_across_the_whole_form() -> None:
     assert fields_of(errors) == {"steps[1].questions[0].id"}
 
 
-@pytest.mark.parametrize(
-    "kind", [QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE]
-)
+@pytest.mark.parametrize("kind", [QuestionType.SINGLE_CHOICE, QuestionType.MULTIPLE_CHOICE])
 def test_a_choice_question_without_choices_is_refused(kind: QuestionType) -> None:
     errors = validate_definition(create_form(questions=[create_question(type=kind)]))
     assert fields_of(errors) == {"steps[0].questions[0].choices"}
@@ -272,9 +264,7 @@ def test_a_choice_listed_twice_is_refused() -> None:
 
 
 def test_settings_of_another_question_type_are_refused() -> None:
-    question = create_question(
-        type=QuestionType.YES_NO, choices=choices("x"), maximum=3
-    )
+    question = create_question(type=QuestionType.YES_NO, choices=choices("x"), maximum=3)
     errors = validate_definition(create_form(questions=[question]))
     assert fields_of(errors) == {
         "steps[0].questions[0].choices",
@@ -292,20 +282,16 @@ def test_a_number_range_upside_down_is_refused() -> None:
 def test_a_question_id_that_cannot_sit_in_a_field_path_is_refused(
     question_id: str,
 ) -> None:
-    errors = validate_definition(
-        create_form(questions=[create_question(id=question_id)])
-    )
+    errors = validate_definition(create_form(questions=[create_question(id=question_id)]))
     assert "steps[0].questions[0].id" in fields_of(errors)
 
 
 def test_a_form_needs_a_step_and_every_step_a_question() -> None:
-    assert fields_of(validate_definition(create_form(steps=(), programmes=()))) == {
-        "steps"
-    }
+    assert fields_of(validate_definition(create_form(steps=(), programmes=()))) == {"steps"}
     empty_step = (Step("empty", "Empty", ()),)
-    assert fields_of(
-        validate_definition(create_form(steps=empty_step, programmes=()))
-    ) == {"steps[0].questions"}
+    assert fields_of(validate_definition(create_form(steps=empty_step, programmes=()))) == {
+        "steps[0].questions"
+    }
 
 
 @pytest.mark.parametrize("version", [0, -1])
@@ -355,9 +341,7 @@ def test_a_rule_that_can_never_fit_its_question_is_refused(rule: Condition) -> N
         ("Costs 5$", False),
     ],
 )
-def test_a_reason_template_may_only_use_known_placeholders(
-    template: str, valid: bool
-) -> None:
+def test_a_reason_template_may_only_use_known_placeholders(template: str, valid: bool) -> None:
     programme = Programme("p", "P", Answered("region"), reason_template=template)
     errors = validate_definition(create_form(programmes=(programme,)))
     assert (errors == []) is valid
@@ -405,9 +389,7 @@ def test_a_required_question_shown_by_its_condition_is_required() -> None:
 
 
 def test_an_answer_to_a_hidden_question_is_an_error() -> None:
-    errors = validate_answers(
-        create_form(), create_answers(has_home=True, nights_outside=4), TODAY
-    )
+    errors = validate_answers(create_form(), create_answers(has_home=True, nights_outside=4), TODAY)
     assert fields_of(errors) == {"answers.nights_outside"}
     assert "hides" in errors[0].description
 
@@ -432,12 +414,8 @@ def test_an_answer_to_a_hidden_question_is_an_error() -> None:
     ],
     ids=repr,
 )
-def test_an_answer_of_the_wrong_type_is_reported_per_field(
-    question_id: str, wrong: object
-) -> None:
-    errors = validate_answers(
-        create_form(), create_answers(**{question_id: wrong}), TODAY
-    )
+def test_an_answer_of_the_wrong_type_is_reported_per_field(question_id: str, wrong: object) -> None:
+    errors = validate_answers(create_form(), create_answers(**{question_id: wrong}), TODAY)
     assert fields_of(errors) == {f"answers.{question_id}"}
 
 
@@ -457,9 +435,7 @@ def test_a_date_may_be_given_as_a_date_value() -> None:
 
 
 def test_an_unknown_question_id_is_reported() -> None:
-    errors = validate_answers(
-        create_form(), {**create_answers(), "income": 1200}, TODAY
-    )
+    errors = validate_answers(create_form(), {**create_answers(), "income": 1200}, TODAY)
     assert errors == [FieldError("answers.income", "is not a question of this form")]
 
 
@@ -470,22 +446,16 @@ def test_a_key_that_is_not_a_question_id_is_reported_on_answers() -> None:
 
 def test_answers_that_are_not_a_mapping_are_reported() -> None:
     not_a_mapping: Any = ["north"]
-    assert fields_of(validate_answers(create_form(), not_a_mapping, TODAY)) == {
-        "answers"
-    }
+    assert fields_of(validate_answers(create_form(), not_a_mapping, TODAY)) == {"answers"}
 
 
 def test_text_longer_than_allowed_is_reported() -> None:
     assert validate_answers(create_form(), create_answers(notes="x" * 200), TODAY) == []
     errors = validate_answers(create_form(), create_answers(notes="x" * 201), TODAY)
-    assert errors == [
-        FieldError("answers.notes", "is 201 characters long; at most 200 allowed")
-    ]
+    assert errors == [FieldError("answers.notes", "is 201 characters long; at most 200 allowed")]
 
 
-@pytest.mark.parametrize(
-    ("size", "accepted"), [(0, False), (1, True), (20, True), (21, False)]
-)
+@pytest.mark.parametrize(("size", "accepted"), [(0, False), (1, True), (20, True), (21, False)])
 def test_a_number_outside_its_range_is_reported(size: int, accepted: bool) -> None:
     errors = validate_answers(create_form(), create_answers(household_size=size), TODAY)
     assert (errors == []) is accepted
@@ -518,9 +488,7 @@ def test_a_client_is_not_asked_for_the_workers_part() -> None:
 
 
 def test_a_client_is_still_asked_for_required_self_fill_questions() -> None:
-    errors = validate_answers(
-        create_form(), {"has_home": False}, TODAY, only_self_fill=True
-    )
+    errors = validate_answers(create_form(), {"has_home": False}, TODAY, only_self_fill=True)
     assert fields_of(errors) == {
         "answers.date_of_birth",
         "answers.household_size",
@@ -555,9 +523,7 @@ def test_eligibility_verdict_explains_which_answers_decided_it() -> None:
 
 
 def test_a_failed_all_of_rule_names_only_the_answers_that_failed_it() -> None:
-    answers = create_answers(
-        date_of_birth="2008-01-01", has_home=False, nights_outside=3
-    )
+    answers = create_answers(date_of_birth="2008-01-01", has_home=False, nights_outside=3)
 
     verdict = verdict_for(create_form(), answers, "housing_first")
 
@@ -568,16 +534,11 @@ def test_a_failed_all_of_rule_names_only_the_answers_that_failed_it() -> None:
 
 
 def test_a_met_any_of_rule_names_only_the_answers_that_met_it() -> None:
-    verdict = verdict_for(
-        create_form(), create_answers(problems=["debt"]), "debt_advice"
-    )
+    verdict = verdict_for(create_form(), create_answers(problems=["debt"]), "debt_advice")
 
     assert verdict.eligible
     assert verdict.deciding_question_ids == ("problems",)
-    assert (
-        "'Problems to solve' 'Debt', needed 'Debt' among the choices (met)"
-        in verdict.reason
-    )
+    assert "'Problems to solve' 'Debt', needed 'Debt' among the choices (met)" in verdict.reason
 
 
 def test_a_failed_any_of_rule_names_every_answer_it_looked_at() -> None:
@@ -633,9 +594,7 @@ def test_a_rule_never_reads_an_answer_to_a_hidden_question() -> None:
         ("2030-01-01", date(2025, 6, 1), False),
     ],
 )
-def test_age_at_least_counts_full_years_on_the_day(
-    born: str, on: date, adult: bool
-) -> None:
+def test_age_at_least_counts_full_years_on_the_day(born: str, on: date, adult: bool) -> None:
     birth = create_question(id="born", label="Born", type=QuestionType.DATE)
     form = create_form(
         questions=[birth],
@@ -649,9 +608,7 @@ def test_age_may_be_counted_on_a_fixed_day_instead_of_today() -> None:
     birth = create_question(id="born", label="Born", type=QuestionType.DATE)
     school_start = date(2025, 9, 1)
     rule = AgeAtLeast("born", 6, on=school_start)
-    form = create_form(
-        questions=[birth], programmes=(Programme("school", "School", rule),)
-    )
+    form = create_form(questions=[birth], programmes=(Programme("school", "School", rule),))
 
     (verdict,) = evaluate_eligibility(form, {"born": "2019-08-31"}, TODAY)
 
@@ -705,9 +662,7 @@ def test_answers_keep_the_form_version_they_were_given_on() -> None:
     assert original == first
     assert validate_answers(original, answer_set.answers, TODAY) == []
     latest = catalogue.latest("housing_intake")
-    assert fields_of(validate_answers(latest, answer_set.answers, TODAY)) == {
-        "answers.region"
-    }
+    assert fields_of(validate_answers(latest, answer_set.answers, TODAY)) == {"answers.region"}
 
 
 def test_an_answer_set_records_form_version_and_time() -> None:
@@ -838,9 +793,7 @@ _arbitrary_answers = st.dictionaries(_keys, _values, max_size=10)
 def test_validate_answers_is_total_on_arbitrary_dicts(
     answers: dict[Any, object], only_self_fill: bool
 ) -> None:
-    errors = validate_answers(
-        create_form(), answers, TODAY, only_self_fill=only_self_fill
-    )
+    errors = validate_answers(create_form(), answers, TODAY, only_self_fill=only_self_fill)
 
     assert all(isinstance(error, FieldError) for error in errors)
     assert all(e.field == "answers" or e.field.startswith("answers.") for e in errors)
@@ -869,9 +822,7 @@ def _valid_answers(draw: st.DrawFn) -> dict[str, object]:
         "region": draw(st.sampled_from(["north", "south", "city"])),
         "has_home": has_home,
         "problems": draw(
-            st.lists(
-                st.sampled_from(["housing", "debt", "work", "health"]), unique=True
-            )
+            st.lists(st.sampled_from(["housing", "debt", "work", "health"]), unique=True)
         ),
         "notes": draw(st.text(max_size=200)),
     }

@@ -48,9 +48,7 @@ def create_link(**overrides: Any) -> str:
 
 def payload_of(token: str) -> dict[str, Any]:
     body = token.split(".")[0]
-    decoded: dict[str, Any] = json.loads(
-        base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-    )
+    decoded: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
     return decoded
 
 
@@ -96,9 +94,7 @@ def test_a_link_carries_only_ids_and_expiry() -> None:
 
 
 def test_the_same_link_always_gets_the_same_token() -> None:
-    first = create_link(
-        link_id="same", question_ids=["has_home", "date_of_birth", "has_home"]
-    )
+    first = create_link(link_id="same", question_ids=["has_home", "date_of_birth", "has_home"])
     second = create_link(link_id="same", question_ids=["date_of_birth", "has_home"])
     assert first == second
 
@@ -139,9 +135,7 @@ def test_times_without_a_time_zone_are_refused() -> None:
 
 
 def test_an_expiry_is_kept_to_the_second_rounded_down() -> None:
-    grant = verify_link(
-        SECRET, create_link(expires_at=EXPIRES + timedelta(microseconds=999)), NOW
-    )
+    grant = verify_link(SECRET, create_link(expires_at=EXPIRES + timedelta(microseconds=999)), NOW)
     assert grant.expires_at == EXPIRES
 
 
@@ -150,15 +144,10 @@ def test_an_expiry_is_kept_to_the_second_rounded_down() -> None:
 
 def test_a_link_is_accepted_until_it_expires() -> None:
     token = create_link()
-    assert (
-        verify_link(SECRET, token, EXPIRES - timedelta(seconds=1)).form_id
-        == "housing_intake"
-    )
+    assert verify_link(SECRET, token, EXPIRES - timedelta(seconds=1)).form_id == "housing_intake"
 
 
-@pytest.mark.parametrize(
-    "late", [timedelta(0), timedelta(seconds=1), timedelta(days=400)]
-)
+@pytest.mark.parametrize("late", [timedelta(0), timedelta(seconds=1), timedelta(days=400)])
 def test_an_expired_link_is_refused(late: timedelta) -> None:
     token = create_link(link_id="link-old")
 
@@ -173,9 +162,7 @@ def test_expiry_compares_instants_not_wall_clocks() -> None:
     summer_prague = timezone(timedelta(hours=2))
     token = create_link()
     # 13:30 in Prague is 11:30 UTC: still before the 12:00 UTC expiry.
-    assert verify_link(
-        SECRET, token, datetime(2025, 6, 8, 13, 30, tzinfo=summer_prague)
-    )
+    assert verify_link(SECRET, token, datetime(2025, 6, 8, 13, 30, tzinfo=summer_prague))
     with pytest.raises(LinkExpired):
         verify_link(SECRET, token, datetime(2025, 6, 8, 14, 0, tzinfo=summer_prague))
 
@@ -290,19 +277,13 @@ def test_any_single_flipped_character_of_a_token_is_refused(
         verify_link(SECRET, flipped, NOW)
 
 
-@given(
-    token=st.one_of(
-        st.text(), st.from_regex(r"[A-Za-z0-9_-]{0,80}\.[A-Za-z0-9_-]{0,50}")
-    )
-)
+@given(token=st.one_of(st.text(), st.from_regex(r"[A-Za-z0-9_-]{0,80}\.[A-Za-z0-9_-]{0,50}")))
 def test_arbitrary_text_is_refused_as_tampered_and_nothing_else(token: str) -> None:
     with pytest.raises(LinkTampered):
         verify_link(SECRET, token, NOW)
 
 
-_ids = st.text(
-    alphabet=string.ascii_letters + string.digits + "_-", min_size=1, max_size=30
-)
+_ids = st.text(alphabet=string.ascii_letters + string.digits + "_-", min_size=1, max_size=30)
 
 
 @given(

@@ -1,12 +1,18 @@
-"""Inbox notifications in the notify database (mongoengine)."""
+"""Inbox notifications and the read model of published routing rules in the notify
+database (mongoengine)."""
 
 from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
 
 import mongoengine as me
 from pymongo.errors import DuplicateKeyError
 
 from casework_common.errors import NotFound
+from casework_common.organisation import RoutingRuleSpec
 from casework_notify.domain.inbox import Notification
+from casework_notify.domain.routing import FALLBACK, PublishedRules, rules_from_payload
 
 
 class NotificationDocument(me.Document):
@@ -117,3 +123,63 @@ class InboxRepository:
         result = NotificationDocument._get_collection().replace_one(query, _to_raw(notification))
         if result.matched_count != 1:
             raise NotFound(f"notification {notification.notification_id} not found")
+
+
+class PublishedRulesDocument(me.Document):
+    """notify's read model of intake's routing rules: the latest published version per
+    organisation."""
+
+    meta = {"collection": "published_routing_rules"}
+
+    id = me.StringField(primary_key=True)  # the organisation
+    rule_set_version = me.IntField(required=True)
+    rules = me.ListField(me.DictField())
+    received_at = me.DateTimeField(required=True)
+
+
+def _rule_to_dict(rule: RoutingRuleSpec) -> dict[str, Any]:
+    return {
+        "id": rule.id,
+        "priority": rule.priority,
+        "regions": list(rule.regions),
+        "centres": list(rule.centres),
+        "client_types": list(rule.client_types),
+        "problem_types": list(rule.problem_types),
+        "workers": list(rule.workers),
+    }
+
+
+class PublishedRulesRepository:
+    def keep_latest(self, published: PublishedRules, now: datetime) -> bool:
+        """Store a published version unless a newer one is stored already (events may
+        arrive out of order or twice); answers whether it was stored.
+
+        An insert for the organisation's first version, else an update guarded by the
+        version. Not one upsert with the guard in its filter: on a real MongoDB that
+        collides with the existing id, and the development server silently does
+        nothing, so neither says clearly what happened."""
+        fields = {
+            "rule_set_version": published.version,
+            "rules": [_rule_to_dict(r) for r in published.rules],
+            "received_at": now,
+        }
+        collection = PublishedRulesDocument._get_collection()
+        try:
+            collection.insert_one({"_id": published.organisation, **fields})
+            return True
+        except DuplicateKeyError:
+            pass
+        result = collection.update_one(
+            {"_id": published.organisation, "rule_set_version": {"$lt": published.version}},
+            {"$set": fields},
+        )
+        return bool(result.matched_count)
+
+    def latest(self, organisation: str) -> PublishedRules | None:
+        doc = PublishedRulesDocument.objects(id=organisation).first()
+        if doc is None:
+            return None
+        return rules_from_payload(
+            organisation,
+            {"version": doc.rule_set_version, "rules": list(doc.rules), "fallback": FALLBACK},
+        )

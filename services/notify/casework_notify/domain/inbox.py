@@ -77,3 +77,41 @@ def notify_responsible(
 
 def mark_read(notification: Notification, now: datetime) -> Notification:
     return notification if notification.read_at else replace(notification, read_at=now)
+
+
+@dataclass(frozen=True)
+class OverdueReferral:
+    """Nobody took a referral on before its first-response deadline (intake's event)."""
+
+    event_id: str
+    organisation: str
+    referral_id: str
+    reference_number: str
+    centre_id: str
+    manager_id: str
+    client_type: str
+    problem_type: str
+    due_at: datetime
+
+
+def tell_manager_of_overdue(
+    overdue: OverdueReferral, manager_id: str, now: datetime
+) -> Notification:
+    return Notification(
+        notification_id=notification_id(overdue.event_id, manager_id),
+        organisation=overdue.organisation,
+        worker_id=manager_id,
+        kind="first_contact_overdue",
+        title=f"No first response yet: referral {overdue.reference_number}",
+        body=(
+            f"Referral {overdue.reference_number} to {overdue.centre_id} "
+            f"({overdue.client_type}, {overdue.problem_type}) was not taken on by any "
+            f"worker before {overdue.due_at.isoformat()}. Please make sure someone "
+            "contacts the person."
+        ),
+        client_id="",
+        referral_id=overdue.referral_id,
+        centre_id=overdue.centre_id,
+        routing_reason=f"manager of {overdue.centre_id}; first-response deadline missed",
+        created_at=now,
+    )

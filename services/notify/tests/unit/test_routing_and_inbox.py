@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from casework_common.organisation import Organisation, parse
+from casework_common.organisation import InvalidOrganisation, Organisation, RoutingRuleSpec, parse
 from casework_notify.domain.inbox import (
     ClientArrived,
     Notification,
@@ -170,8 +170,11 @@ def test_an_unknown_centre_with_no_matching_rule_has_no_recipient() -> None:
         ({"client_type": "family_with_children", "problem_type": "debt"}, ["w-anna"]),
         ({"client_type": "family_with_children", "problem_type": "health"}, ["w-petr"]),
         (
-            {"region_id": "reg-south", "centre_id": "ctr-south-city",
-             "problem_type": "domestic_violence"},
+            {
+                "region_id": "reg-south",
+                "centre_id": "ctr-south-city",
+                "problem_type": "domestic_violence",
+            },
             ["w-ilze", "w-manager-south"],
         ),
         ({"centre_id": "ctr-north-village", "problem_type": "health"}, ["w-duty-north"]),
@@ -183,15 +186,20 @@ def test_the_development_rules_route_as_documented(
     assert workers(route(DEV, create_case(**case_overrides))) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a rule with an empty workers list is accepted by organisation.parse and, "
-    "when it wins, route() answers [] instead of falling back to the duty worker",
-)
-def test_a_winning_rule_without_workers_still_leaves_someone_responsible() -> None:
-    org = create_organisation(create_rule(id="nobody", priority=50, workers=[]))
+def test_the_organisation_file_refuses_a_rule_without_workers() -> None:
+    with pytest.raises(InvalidOrganisation, match="rule nobody: workers must name at least one"):
+        create_organisation(create_rule(id="nobody", priority=50, workers=[]))
 
-    assert route(org, create_case()) != []
+
+def test_a_winning_rule_without_workers_still_leaves_someone_responsible() -> None:
+    # Built past the validation, as a rule set read from elsewhere could be.
+    empty = RoutingRuleSpec("nobody", 50, (), (), (), (), ())
+    org = replace(DEV, routing_rules=(*DEV.routing_rules, empty))
+
+    recipients = route(org, create_case())
+
+    assert [r.worker_id for r in recipients] == [DEV.centres[create_case().centre_id].duty_worker]
+    assert "duty worker" in recipients[0].reason
 
 
 # ------------------------------------------------------------------------ inbox

@@ -1,0 +1,122 @@
+"""The public web form an organisation puts on its website: what it may send, how a
+bot is told apart from a person, and how many submissions one address may make.
+
+Decisions:
+- Honeypot: the form carries a field people never see (HONEYPOT, hidden with CSS).
+  A submission that fills it is REFUSED with a field error, not silently discarded:
+  a browser's autofill can fill a hidden field for a real person, and a person in
+  crisis who got a fake reference number would wait for a call that never comes.
+  A refusal tells them to try again or phone; it costs a bot nothing it did not know.
+- Rate limit: at most `limit` submissions per client address per minute, counted
+  before the content is read (floods of garbage count too), across every process and
+  replica (the counter lives in the database).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from casework_common.errors import FieldError
+from casework_intake.domain.referrals import Channel, SubmitReferral
+
+HONEYPOT = "website"
+FIELDS = (
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "phone",
+    "email",
+    "address",
+    "centre_id",
+    "client_type",
+    "problem_type",
+    "free_text",
+)
+MAX_FIELD = 5000
+DEFAULT_PER_MINUTE = 5
+WINDOW_SECONDS = 60
+# What a web-form referral's field errors are called on the form, by SubmitReferral's
+# own field paths: the form is flat.
+FORM_FIELD = {
+    "person.given_name": "given_name",
+    "person.family_name": "family_name",
+    "person.date_of_birth": "date_of_birth",
+    "contact": "phone",
+    "contact.phone": "phone",
+    "contact.email": "email",
+}
+
+
+class HoneypotFilled(Exception):
+    """The hidden field was filled in."""
+
+
+@dataclass(frozen=True)
+class RateDecision:
+    allowed: bool
+    count: int
+    retry_after_seconds: int
+
+
+def window_of(now: datetime) -> int:
+    """The minute window a moment falls into (seconds since the epoch // 60)."""
+    return int(now.timestamp()) // WINDOW_SECONDS
+
+
+def decide(count: int, limit: int, now: datetime) -> RateDecision:
+    """`count` is this address's submissions in the current window, this one included."""
+    retry = WINDOW_SECONDS - int(now.timestamp()) % WINDOW_SECONDS
+    return RateDecision(count <= limit, count, retry)
+
+
+def read_form(form: Mapping[str, object]) -> tuple[SubmitReferral | None, list[FieldError]]:
+    """A referral command from the posted fields, or field errors (form field names).
+
+    The honeypot raises HoneypotFilled; the caller answers the refusal."""
+    errors: list[FieldError] = []
+    honey = form.get(HONEYPOT)
+    if honey not in (None, ""):
+        raise HoneypotFilled()
+    values: dict[str, str] = {}
+    for name in FIELDS:
+        raw = form.get(name, "")
+        if raw is None:
+            raw = ""
+        if not isinstance(raw, str):
+            errors.append(FieldError(name, "must be text"))
+            continue
+        if len(raw) > MAX_FIELD:
+            errors.append(FieldError(name, f"at most {MAX_FIELD} characters"))
+            continue
+        values[name] = raw
+    known = set(FIELDS) | {HONEYPOT}
+    for name in form:
+        if name not in known:
+            errors.append(FieldError(str(name)[:64], "is not a field of this form"))
+    if errors:
+        return None, errors
+    command = SubmitReferral(
+        # A web form has no retry key of its own: every accepted submission is new.
+        idempotency_key=f"web-{secrets.token_hex(16)}",
+        given_name=values["given_name"],
+        family_name=values["family_name"],
+        date_of_birth=values["date_of_birth"],
+        phone=values["phone"],
+        email=values["email"],
+        address=values["address"],
+        region_id="",
+        centre_id=values["centre_id"],
+        client_type=values["client_type"],
+        problem_type=values["problem_type"],
+        channel=Channel.WEB_FORM,
+        free_text=values["free_text"],
+    )
+    return command, []
+
+
+def form_errors(errors: list[FieldError]) -> list[FieldError]:
+    """SubmitReferral's field errors renamed to the web form's flat field names."""
+    return [FieldError(FORM_FIELD.get(e.field, e.field), e.description) for e in errors]

@@ -1,0 +1,337 @@
+"""intake's repositories and use cases against the database MONGO_URI names (the
+development wire server by default): the timer's query, escalation once, the shared
+rate counter, rule set versions, form versions and self-fill links used once."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from casework_common.auth import Principal
+from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound
+from casework_common.organisation import parse
+from casework_intake import services
+from casework_intake.adapters import repository as repo
+from casework_intake.adapters.repository import (
+    FormAnswersDocument,
+    FormsRepository,
+    ReferralDocument,
+    ReferralRepository,
+    RoutingRuleSetDocument,
+    RoutingRulesRepository,
+)
+from casework_intake.domain.referrals import Channel, SubmitReferral
+from casework_intake.domain.routing_rules import Case, Rule
+from casework_intake.domain.selffill import issue_link
+
+DEV = parse(
+    json.loads(
+        (Path(__file__).resolve().parents[4] / "config" / "organisation.dev.json").read_text()
+    )
+)
+T0 = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
+SECRET = b"0123456789abcdef0123456789abcdef-test"
+PARTNER = Principal(
+    "org-demo", "partner-x", "partner", frozenset(DEV.centres), frozenset(), frozenset()
+)
+ANNA = Principal(
+    "org-demo",
+    "w-anna",
+    "worker",
+    frozenset({"ctr-north-town"}),
+    frozenset({"case_worker"}),
+    frozenset(),
+)
+MANAGER = Principal(
+    "org-demo",
+    "w-manager-north",
+    "worker",
+    frozenset({"ctr-north-town", "ctr-north-village"}),
+    frozenset({"manager"}),
+    frozenset(),
+)
+
+pytestmark = pytest.mark.usefixtures("mongo_db")
+
+
+def create_command(**overrides: Any) -> SubmitReferral:
+    fields: dict[str, Any] = {
+        "idempotency_key": f"key-{datetime.now().timestamp()}",
+        "given_name": "Jana",
+        "family_name": "Nováková",
+        "date_of_birth": "1961-04-12",
+        "phone": "+421 900 123 456",
+        "email": "",
+        "address": "",
+        "region_id": "",
+        "centre_id": "ctr-north-town",
+        "client_type": "senior",
+        "problem_type": "housing",
+        "channel": Channel.PHONE,
+        "free_text": "",
+    }
+    fields.update(overrides)
+    return SubmitReferral(**fields)
+
+
+def submit(key: str, hours: float = 1.0, at: datetime = T0) -> str:
+    referral, _ = services.submit_referral(
+        create_command(idempotency_key=key),
+        PARTNER,
+        DEV,
+        ReferralRepository("org-demo", None),
+        now=at,
+        trace={},
+        first_response_hours=hours,
+    )
+    return referral.referral_id
+
+
+def test_the_timer_finds_only_unacknowledged_unescalated_referrals_past_their_deadline() -> None:
+    late = submit("key-late-0001")
+    acked = submit("key-acked-0001")
+    submit("key-early-0001", hours=5)
+    services.acknowledge_referral(
+        acked, ANNA, ReferralRepository("org-demo", ANNA.centres), now=T0, trace={}
+    )
+    found = repo.overdue_referrals(T0 + timedelta(hours=2))
+    assert [r.referral_id for r in found] == [late]
+
+
+def test_an_overdue_referral_is_escalated_and_announced_once_even_when_asked_twice() -> None:
+    late = submit("key-late-0002")
+    now = T0 + timedelta(hours=2)
+    first = services.escalate_overdue(
+        {"org-demo": DEV},
+        lambda org: ReferralRepository(org, None),
+        repo.overdue_referrals(now),
+        now=now,
+    )
+    # A second timer (another replica) that read the same list before the first wrote.
+    stale = [r for r in [ReferralRepository("org-demo", None).get(late)]]
+    stale = [r.__class__(**{**r.__dict__, "escalated_at": None}) for r in stale]
+    second = services.escalate_overdue(
+        {"org-demo": DEV},
+        lambda org: ReferralRepository(org, None),
+        stale,
+        now=now,
+    )
+    assert (first, second) == (1, 0)
+    raw = ReferralDocument._get_collection().find_one({"_id": late})
+    overdue = [e for e in raw["outbox"] if e["type"] == "intake.referral.first_contact_overdue"]
+    assert len(overdue) == 1
+    assert overdue[0]["payload"]["manager_id"] == "w-manager-north"
+    assert repo.overdue_referrals(now + timedelta(hours=1)) == []
+
+
+def test_the_rate_counter_is_shared_and_counts_each_window_apart() -> None:
+    assert [repo.count_submission("198.51.100.7", 100) for _ in range(3)] == [1, 2, 3]
+    assert repo.count_submission("198.51.100.7", 101) == 1
+    assert repo.count_submission("198.51.100.8", 100) == 1
+    repo.forget_windows_before(101)
+    assert repo.count_submission("198.51.100.7", 100) == 1
+
+
+def test_rule_sets_are_versioned_and_only_a_published_one_is_in_effect() -> None:
+    repository = RoutingRulesRepository("org-demo")
+    rules = [Rule("south-youth", 40, (), ("ctr-south-city",), ("youth",), (), ("w-ilze",))]
+    first = services.save_routing_rules(rules, MANAGER, DEV, repository, now=T0)
+    second = services.save_routing_rules(rules, MANAGER, DEV, repository, now=T0)
+    assert (first.version, second.version) == (1, 2)
+    assert repository.published() is None
+    case = Case("ctr-south-city", "youth", "health")
+    version, result = services.dry_run_routing(0, case, DEV, repository)
+    assert (version, [r.worker_id for r in result.recipients]) == (0, ["w-duty-south"])
+
+    services.publish_routing_rules(2, MANAGER, DEV, repository, now=T0, trace={})
+    assert repository.published().version == 2  # type: ignore[union-attr]
+    with pytest.raises(FailedPrecondition):
+        services.publish_routing_rules(1, MANAGER, DEV, repository, now=T0, trace={})
+    raw = RoutingRuleSetDocument._get_collection().find_one({"_id": "org-demo:2"})
+    assert [e["type"] for e in raw["outbox"]] == ["intake.routing_rules.published"]
+    assert raw["outbox"][0]["payload"]["version"] == 2
+    with pytest.raises(NotFound):
+        services.publish_routing_rules(7, MANAGER, DEV, repository, now=T0, trace={})
+
+
+def test_a_refused_rule_set_stores_no_version() -> None:
+    repository = RoutingRulesRepository("org-demo")
+    with pytest.raises(InvalidArgument):
+        services.save_routing_rules(
+            [Rule("ghost", 1, workers=("w-nobody",))], MANAGER, DEV, repository, now=T0
+        )
+    assert RoutingRuleSetDocument.objects.count() == 0
+
+
+FORM = {
+    "title": "Quick check",
+    "steps": [
+        {
+            "id": "s",
+            "title": "S",
+            "questions": [
+                {
+                    "id": "born",
+                    "label": "Born",
+                    "type": "date",
+                    "required": True,
+                    "self_fill": True,
+                },
+                {"id": "kids", "label": "Children", "type": "number", "self_fill": True},
+                {"id": "home", "label": "Has a home", "type": "yes_no", "required": True},
+            ],
+        }
+    ],
+    "programmes": [
+        {"id": "p", "name": "Shelter", "rule": {"equals": {"question": "home", "value": False}}}
+    ],
+}
+
+
+def published_form() -> tuple[str, int]:
+    defn = services.publish_form("quick", FORM, MANAGER, FormsRepository("org-demo", None), now=T0)
+    return defn.form_id, defn.version
+
+
+def test_form_versions_count_up_and_answers_stay_with_their_version() -> None:
+    form_id, v1 = published_form()
+    _, v2 = published_form()
+    assert (v1, v2) == (1, 2)
+    referral = submit("key-form-0001")
+    record = services.submit_form_answers(
+        referral,
+        form_id,
+        v1,
+        {"born": "1990-01-01", "home": False},
+        ANNA,
+        ReferralRepository("org-demo", ANNA.centres),
+        FormsRepository("org-demo", ANNA.centres),
+        now=T0,
+    )
+    assert record["form_version"] == 1 and record["verdicts"][0]["eligible"] is True
+    stored = FormAnswersDocument.objects.get(id=record["id"])
+    assert (stored.form_version, dict(stored.answers)) == (1, {"born": "1990-01-01", "home": False})
+
+
+@pytest.mark.parametrize(
+    ("version", "answers", "field"),
+    [
+        (1, {"born": "soon", "home": False}, "answers.born"),
+        (1, {"born": "1990-01-01", "home": "no"}, "answers.home"),
+        (1, {"born": "1990-01-01"}, "answers.home"),
+        (1, {"born": "1990-01-01", "home": False, "pets": 2}, "answers.pets"),
+        (5, {"home": False}, "form_version"),
+    ],
+)
+def test_bad_answers_are_refused_by_field_and_nothing_is_stored(
+    version: int, answers: dict[str, Any], field: str
+) -> None:
+    form_id, _ = published_form()
+    referral = submit("key-form-0002")
+    with pytest.raises(InvalidArgument) as refused:
+        services.submit_form_answers(
+            referral,
+            form_id,
+            version,
+            answers,
+            ANNA,
+            ReferralRepository("org-demo", ANNA.centres),
+            FormsRepository("org-demo", ANNA.centres),
+            now=T0,
+        )
+    assert field in [e.field for e in refused.value.errors]
+    assert FormAnswersDocument.objects.count() == 0
+
+
+def test_answers_for_a_referral_outside_the_workers_centres_are_not_found() -> None:
+    form_id, version = published_form()
+    referral, _ = services.submit_referral(
+        create_command(idempotency_key="key-south-0001", centre_id="ctr-south-city"),
+        PARTNER,
+        DEV,
+        ReferralRepository("org-demo", None),
+        now=T0,
+        trace={},
+    )
+    with pytest.raises(NotFound):
+        services.submit_form_answers(
+            referral.referral_id,
+            form_id,
+            version,
+            {"home": True},
+            ANNA,
+            ReferralRepository("org-demo", ANNA.centres),
+            FormsRepository("org-demo", ANNA.centres),
+            now=T0,
+        )
+
+
+def open_link(token: str, now: datetime) -> tuple[str, services.SelfFillForm]:
+    return services.open_self_fill(
+        token,
+        {"org-demo": DEV},
+        lambda org: FormsRepository(org, None),
+        repo.organisation_of_referral,
+        secret=SECRET,
+        now=now,
+    )
+
+
+def test_a_self_fill_link_is_verified_checked_like_a_worker_and_used_once() -> None:
+    form_id, version = published_form()
+    referral = submit("key-self-0001")
+    token = issue_link(SECRET, referral, form_id, version, ["born"], T0 + timedelta(hours=1))
+    organisation, form = open_link(token, T0)
+    assert [q["id"] for q in services.self_fill_questions(form)] == ["born"]
+    repository = FormsRepository(organisation, None)
+    with pytest.raises(InvalidArgument) as refused:
+        services.submit_self_fill(
+            organisation, form, {"born": "1990-01-01", "kids": 2}, repository, now=T0
+        )
+    assert [e.field for e in refused.value.errors] == ["answers.kids"]
+    with pytest.raises(InvalidArgument):
+        services.submit_self_fill(organisation, form, {"born": 1990}, repository, now=T0)
+    assert FormAnswersDocument.objects.count() == 0
+
+    services.submit_self_fill(organisation, form, {"born": "1990-01-01"}, repository, now=T0)
+    with pytest.raises(services.SelfFillRefused) as used:
+        open_link(token, T0)
+    assert used.value.status == 409
+    with pytest.raises(services.SelfFillRefused) as again:
+        services.submit_self_fill(organisation, form, {"born": "1990-01-01"}, repository, now=T0)
+    assert again.value.status == 409
+    assert FormAnswersDocument.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("mutate", "status"),
+    [
+        (lambda token: token, 410),  # opened after its expiry
+        (lambda token: token[:-3] + ("AAA" if token[-3:] != "AAA" else "BBB"), 404),
+        (lambda token: "not-a-link", 404),
+    ],
+    ids=["expired", "tampered", "garbage"],
+)
+def test_an_expired_or_tampered_link_is_refused_and_stores_nothing(
+    mutate: Any, status: int
+) -> None:
+    form_id, version = published_form()
+    referral = submit("key-self-0002")
+    token = issue_link(SECRET, referral, form_id, version, ["born"], T0 + timedelta(hours=1))
+    with pytest.raises(services.SelfFillRefused) as refused:
+        open_link(mutate(token), T0 + timedelta(hours=2) if status == 410 else T0)
+    assert refused.value.status == status
+    assert FormAnswersDocument.objects.count() == 0
+
+
+def test_a_link_to_a_form_version_that_no_longer_exists_is_refused() -> None:
+    form_id, _ = published_form()
+    referral = submit("key-self-0003")
+    token = issue_link(SECRET, referral, form_id, 9, ["born"], T0 + timedelta(hours=1))
+    with pytest.raises(services.SelfFillRefused) as refused:
+        open_link(token, T0)
+    assert refused.value.status == 410

@@ -1,0 +1,101 @@
+"""Specification of notify's side of intake's events: routing with the rules intake
+published (the file's until then) and telling the manager about an overdue referral."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from casework_common.organisation import parse
+from casework_notify.domain.inbox import OverdueReferral, tell_manager_of_overdue
+from casework_notify.domain.routing import (
+    Case,
+    UnreadableRules,
+    route,
+    rules_from_payload,
+    with_rules,
+)
+
+DEV = parse(
+    json.loads(
+        (Path(__file__).resolve().parents[4] / "config" / "organisation.dev.json").read_text()
+    )
+)
+T0 = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
+
+
+def create_payload(**overrides: Any) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "version": 2,
+        "rules": [
+            {
+                "id": "south-youth",
+                "priority": 40,
+                "regions": [],
+                "centres": ["ctr-south-city"],
+                "client_types": ["youth"],
+                "problem_types": [],
+                "workers": ["w-ilze"],
+            }
+        ],
+        "fallback": "centre_duty_worker",
+    }
+    fields.update(overrides)
+    return fields
+
+
+def test_published_rules_replace_the_files_rules_and_keep_the_fallback() -> None:
+    org = with_rules(DEV, rules_from_payload("org-demo", create_payload()))
+    youth = Case("reg-south", "ctr-south-city", "youth", "health")
+    assert [r.worker_id for r in route(org, youth)] == ["w-ilze"]
+    # The file's north-town rule is not part of the published set: the duty worker.
+    housing = Case("reg-north", "ctr-north-town", "senior", "housing")
+    assert [r.worker_id for r in route(org, housing)] == ["w-duty-north"]
+
+
+def test_without_a_published_version_the_files_rules_apply() -> None:
+    housing = Case("reg-north", "ctr-north-town", "senior", "housing")
+    assert [r.worker_id for r in route(with_rules(DEV, None), housing)] == ["w-anna"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"version": 0},
+        {"version": "2"},
+        {"fallback": "nobody"},
+        {"rules": "all"},
+        {"rules": [{"id": "x", "priority": 1, "workers": []}]},
+        {"rules": [{"id": "", "priority": 1, "workers": ["w-anna"]}]},
+        {"rules": [{"id": "x", "priority": "high", "workers": ["w-anna"]}]},
+        {"rules": [{"id": "x", "priority": 1, "workers": ["w-anna"], "centres": "ctr"}]},
+    ],
+)
+def test_an_unreadable_published_rule_set_is_refused(overrides: dict[str, Any]) -> None:
+    with pytest.raises(UnreadableRules):
+        rules_from_payload("org-demo", create_payload(**overrides))
+
+
+def test_the_manager_is_told_which_referral_waits_and_since_when() -> None:
+    overdue = OverdueReferral(
+        event_id="evt-9",
+        organisation="org-demo",
+        referral_id="ref-9",
+        reference_number="R-2025-000009",
+        centre_id="ctr-north-town",
+        manager_id="w-manager-north",
+        client_type="senior",
+        problem_type="housing",
+        due_at=T0,
+    )
+    note = tell_manager_of_overdue(overdue, "w-manager-north", T0)
+    assert (note.notification_id, note.kind, note.worker_id) == (
+        "evt-9:w-manager-north",
+        "first_contact_overdue",
+        "w-manager-north",
+    )
+    assert "R-2025-000009" in note.title and T0.isoformat() in note.body
