@@ -69,6 +69,7 @@ demo: venv gen
 
 bench: deps venv gen broker
 	$(PY) -m casework_common.bench $(ARGS)
+	$(PY) -m casework_clients.bench_statistics
 
 token: venv
 	@$(PY) -m casework_common.token $(ARGS)

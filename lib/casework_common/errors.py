@@ -48,7 +48,14 @@ class AlreadyExists(CaseworkError):
 
 
 class FailedPrecondition(CaseworkError):
+    """The request is well formed but the current state forbids it; `field` names the
+    input it conflicts with, when there is one."""
+
     code = "FAILED_PRECONDITION"
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class Conflict(CaseworkError):

@@ -10,7 +10,7 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from casework_common.errors import CaseworkError, InvalidArgument
+from casework_common.errors import CaseworkError, FailedPrecondition, InvalidArgument
 
 
 def status_code(error: CaseworkError) -> grpc.StatusCode:
@@ -30,6 +30,18 @@ def to_status(error: CaseworkError) -> grpc.Status:
                         field=e.field, description=e.description
                     )
                     for e in error.errors
+                ]
+            )
+        )
+        status.details.append(detail)
+    elif isinstance(error, FailedPrecondition) and error.field:
+        detail = any_pb2.Any()
+        detail.Pack(
+            error_details_pb2.PreconditionFailure(
+                violations=[
+                    error_details_pb2.PreconditionFailure.Violation(
+                        type="STATE", subject=error.field, description=str(error)
+                    )
                 ]
             )
         )

@@ -142,3 +142,13 @@ def test_abort_ends_the_call_with_the_rich_status() -> None:
     assert context.status is not None
     assert context.status.code is grpc.StatusCode.NOT_FOUND
     assert context.status.details == "referral ref-1 not found"
+
+
+def test_a_failed_precondition_names_the_field_it_conflicts_with() -> None:
+    status = to_status(errors.FailedPrecondition("status: already terminated", field="status"))
+    decoded = status_pb2.Status.FromString(
+        dict(status.trailing_metadata)["grpc-status-details-bin"]
+    )
+    failure = error_details_pb2.PreconditionFailure()
+    decoded.details[0].Unpack(failure)
+    assert [(v.type, v.subject) for v in failure.violations] == [("STATE", "status")]

@@ -1,18 +1,71 @@
-"""Clients' use cases, called by both entry points."""
+"""Clients' use cases, called by both entry points.
+
+Every change of a card or family is saved together with its events (outbox). Status
+rule violations of the domain are turned here, in one place, into the errors callers
+see: bad input is INVALID_ARGUMENT with the request field named, a move the rules do
+not allow from the current state is FAILED_PRECONDITION.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
 
-from casework_clients.adapters.repository import ClientRepository
-from casework_clients.domain import cards
-from casework_clients.domain.cards import ClientCard, Outcome, ReferralFacts
+from casework_clients.adapters.repository import (
+    ClientRepository,
+    ConsultationRepository,
+    FamilyRepository,
+)
+from casework_clients.domain import cards, families, search
+from casework_clients.domain.cards import (
+    ClientCard,
+    Consultation,
+    Contract,
+    NewPerson,
+    Outcome,
+    ReferralFacts,
+)
+from casework_clients.domain.colour import (
+    ColourVerdict,
+    PlanState,
+    derive_colour,
+    derive_family_colour,
+)
+from casework_clients.domain.families import Family, FamilyMember
 from casework_clients.domain.identity import identity_key
+from casework_clients.domain.statistics import StatusReport, client_report, family_report
+from casework_clients.domain.status import (
+    SYSTEM_ACTOR,
+    ClientStatus,
+    FamilyStatusVerdict,
+    ForbiddenTransition,
+    OutOfOrderDate,
+    StatusChange,
+    StatusEntry,
+    StatusHistory,
+    StatusMode,
+    StatusRuleViolation,
+    StatusSettings,
+    apply_contract_signed,
+    apply_inactivity,
+    family_status,
+    record_first_contact,
+    record_manual_status,
+    reopen_episode,
+)
 from casework_common.auth import Principal
 from casework_common.envelope import Actor, EventEnvelope
-from casework_common.errors import Conflict
+from casework_common.errors import (
+    AlreadyExists,
+    CaseworkError,
+    Conflict,
+    FailedPrecondition,
+    FieldError,
+    InvalidArgument,
+    NotFound,
+)
 from casework_common.storage import DuplicateAggregate
 
 INITIAL_STATUS = "applicant"
@@ -20,6 +73,96 @@ CLIENT_EVENT = {
     Outcome.REGISTERED: "clients.client.registered",
     Outcome.MATCHED: "clients.client.matched",
 }
+NewId = Callable[[], str]
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _event(
+    type_: str,
+    organisation: str,
+    actor: Actor,
+    payload: Mapping[str, object],
+    trace: Mapping[str, str],
+) -> EventEnvelope:
+    return EventEnvelope(
+        type=type_,
+        version=1,
+        organisation=organisation,
+        actor=actor,
+        payload=dict(payload),
+        trace=dict(trace),
+    )
+
+
+def worker_actor(principal: Principal) -> Actor:
+    return Actor(kind=principal.kind, subject=principal.subject)
+
+
+def status_error(exc: StatusRuleViolation, fields: Mapping[str, str]) -> CaseworkError:
+    """A status rule violation as the caller sees it, with the request's field name."""
+    field = fields.get(exc.field, exc.field)
+    if isinstance(exc, ForbiddenTransition | OutOfOrderDate):
+        return FailedPrecondition(f"{field}: {exc.message}")
+    return InvalidArgument([FieldError(field, exc.message)])
+
+
+def status_changed_payload(
+    card: ClientCard, entry: StatusEntry, previous: str
+) -> dict[str, object]:
+    """Payload of clients.client.status_changed.v1."""
+    return {
+        "client_id": card.client_id,
+        "from_status": previous,
+        "status": entry.status.value,
+        "reason": entry.reason or "",
+        "effective_on": entry.effective_on.isoformat(),
+        "source": entry.source.value,
+        "actor": entry.actor,
+        "episode": entry.episode,
+        "explanation": entry.explanation,
+        "region_id": card.region_id,
+        "centre_ids": list(card.centre_ids),
+    }
+
+
+def _follow(repository: ClientRepository, card: ClientCard | None) -> ClientCard | None:
+    """A merged card answers its survivor (a few hops at most)."""
+    for _ in range(5):
+        if card is None or not card.merged_into:
+            return card
+        card = repository.find(card.merged_into)
+    return card
+
+
+# ------------------------------------------------------------------ referrals
+
+
+def confident_match(
+    repository: ClientRepository, query: search.SearchQuery
+) -> tuple[ClientCard | None, search.Match | None, int]:
+    """The one card confidently matching the query (None when none or several), the
+    match, and how many confident matches there were."""
+    candidates = repository.candidates(query)
+    facts = {c.client_id: c for c in candidates}
+    ranked = search.rank(query, (candidate_facts(c) for c in candidates), search.CONFIDENT_SCORE)
+    confident = [m for m in ranked if search.is_confident(m)]
+    if len(confident) == 1:
+        return facts[confident[0].ref], confident[0], 1
+    return None, None, len(confident)
+
+
+def candidate_facts(card: ClientCard) -> search.CandidateFacts:
+    return search.CandidateFacts(
+        ref=card.client_id,
+        given_name=card.given_name,
+        family_name=card.family_name,
+        date_of_birth=card.date_of_birth,
+        phone=card.phone,
+        email=card.email,
+    )
 
 
 def register_from_referral(
@@ -28,34 +171,73 @@ def register_from_referral(
     *,
     now: datetime,
     trace: Mapping[str, str],
-    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    new_id: NewId = _new_id,
+    settings: StatusSettings | None = None,
+    consultations: ConsultationRepository | None = None,
 ) -> tuple[ClientCard, Outcome]:
     """Find the referred person's card or create it, and emit what happened.
+
+    Exact identity (names without diacritics or case, date of birth) attaches; so does
+    one confident fuzzy match (same date of birth and the same names modulo spelling
+    and transliteration). Several confident matches are left to a person: a new card
+    is created and its history names the possible duplicates.
 
     Retried when another consumer registered the same person a moment earlier: the
     unique identity key turns that race into a match instead of a second card.
     """
     key = identity_key(facts.organisation, facts.given_name, facts.family_name, facts.date_of_birth)
     for _ in range(5):
-        existing = repository.by_identity(key)
+        existing = _follow(repository, repository.by_identity(key))
+        reasons: tuple[str, ...] = ()
+        how = "exact"
+        ambiguous = 0
+        score = 100
+        if existing is None:
+            query = search.SearchQuery(facts.given_name, facts.family_name, facts.date_of_birth)
+            existing, match, ambiguous = confident_match(repository, query)
+            if match is not None:
+                reasons, how, score = match.reasons, "confident", match.score
         card, outcome = cards.register_from_referral(
-            existing, facts, new_client_id=new_id(), initial_status=INITIAL_STATUS, now=now
+            existing,
+            facts,
+            new_client_id=new_id(),
+            initial_status=INITIAL_STATUS,
+            now=now,
+            settings=settings,
+            match_reasons=reasons,
         )
         if outcome is Outcome.UNCHANGED:
             return card, outcome
-        event = EventEnvelope(
-            type=CLIENT_EVENT[outcome],
-            version=1,
-            organisation=facts.organisation,
-            actor=Actor.system("clients"),
-            payload=cards.event_payload(card, facts),
-            trace=dict(trace),
-        )
+        if outcome is Outcome.REGISTERED and ambiguous > 1:
+            card = cards.note_history(
+                card,
+                now,
+                f"{ambiguous} existing cards match this person equally well; a worker "
+                "should check them and merge if they are the same person",
+                SYSTEM_ACTOR,
+            )
+        joined: list[Consultation] = []
+        if consultations is not None:
+            card, joined = _join_waiting_consultations(card, consultations, now)
+        payload = {**cards.event_payload(card, facts), "match": how, "score": score}
+        events = [
+            _event(
+                CLIENT_EVENT[outcome], facts.organisation, Actor.system("clients"), payload, trace
+            )
+        ]
+        events += [_consultation_joined(card, c, trace) for c in joined]
         try:
-            return repository.save(card, [event]), outcome
+            saved = repository.save(card, events)
         except (DuplicateAggregate, Conflict):
             continue
+        if consultations is not None:
+            for consultation in joined:
+                consultations.mark_attached(consultation.consultation_id, saved.client_id, now)
+        return saved, outcome
     raise Conflict(f"could not register referral {facts.referral_id}: too much contention")
+
+
+# ------------------------------------------------------------------ reading
 
 
 def read_client(
@@ -66,6 +248,756 @@ def read_client(
     now: datetime,
     trace_id: str,
 ) -> ClientCard:
+    """The card (a merged card answers its survivor: see ``redirected_from``)."""
     card = repository.get(client_id)
     repository.audit(card.client_id, principal.subject, "read", now, trace_id)
+    if card.merged_into:
+        survivor = _follow(repository, card)
+        if survivor is None:
+            raise NotFound(f"client {client_id} not found")
+        repository.audit(survivor.client_id, principal.subject, "read", now, trace_id)
+        return survivor
     return card
+
+
+def colour_of(card: ClientCard, today: date) -> ColourVerdict:
+    """Derived from status, contract and plan. plans does not publish plan state yet,
+    so every card counts as having no active plan until it does."""
+    return derive_colour(card.status_history.current, card.contract_state, PlanState(), today)
+
+
+# ------------------------------------------------------------------ search and registration
+
+
+@dataclass(frozen=True)
+class Candidate:
+    card: ClientCard
+    match: search.Match
+
+
+def search_clients(
+    query: search.SearchQuery,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    min_score: int,
+    limit: int,
+    now: datetime,
+    trace_id: str,
+) -> list[Candidate]:
+    """Likely existing cards of the caller's centres, best first. Each card shown is
+    audited as read by the caller."""
+    if query.empty:
+        raise InvalidArgument(
+            [FieldError("query", "give at least a name, a date of birth, a phone or an e-mail")]
+        )
+    candidates = repository.candidates(query)
+    by_id = {c.client_id: c for c in candidates}
+    ranked = search.rank(query, (candidate_facts(c) for c in candidates), min_score)[:limit]
+    for match in ranked:
+        repository.audit(match.ref, principal.subject, "search-result", now, trace_id)
+    return [Candidate(by_id[m.ref], m) for m in ranked]
+
+
+@dataclass(frozen=True)
+class Registration:
+    card: ClientCard | None
+    candidates: list[Candidate]
+
+
+def register_client(
+    person: NewPerson,
+    dismissed: frozenset[str],
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    settings: StatusSettings,
+    consultations: ConsultationRepository,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+    new_id: NewId = _new_id,
+) -> Registration:
+    """Register a person, unless existing cards may be them.
+
+    Candidates at or above the registration threshold that the caller has not
+    dismissed (looked at and confirmed are someone else) are answered instead, and
+    nothing is stored. A card with the very same identity can never be dismissed.
+    """
+    query = search.SearchQuery(
+        person.given_name, person.family_name, person.date_of_birth, person.phone, person.email
+    )
+    found = search_clients(
+        query,
+        principal,
+        repository,
+        min_score=search.REGISTRATION_THRESHOLD,
+        limit=20,
+        now=now,
+        trace_id=trace_id,
+    )
+    key = identity_key(
+        person.organisation, person.given_name, person.family_name, person.date_of_birth
+    )
+    open_candidates = [
+        c for c in found if c.card.client_id not in dismissed or c.card.identity_key == key
+    ]
+    if open_candidates:
+        return Registration(None, open_candidates)
+    if repository.exists_anywhere(key):
+        raise AlreadyExists(
+            "a card of this person (same names and date of birth) exists in a centre "
+            "you do not serve; ask that centre to share it"
+        )
+    actor = principal.subject
+    try:
+        card = cards.new_card(person, client_id=new_id(), settings=settings, actor=actor, now=now)
+    except StatusRuleViolation as exc:
+        raise status_error(exc, {}) from None
+    card, joined = _join_waiting_consultations(card, consultations, now)
+    payload = {
+        "client_id": card.client_id,
+        "referral_id": "",
+        "display_name": f"{card.given_name} {card.family_name}",
+        "region_id": card.region_id,
+        "centre_id": person.centre_id,
+        "client_type": card.client_type,
+        "problem_type": person.problem_type,
+        "status": card.status,
+        "match": "none",
+        "registered_by": actor,
+    }
+    events = [
+        _event(
+            "clients.client.registered", card.organisation, worker_actor(principal), payload, trace
+        )
+    ]
+    events += [_consultation_joined(card, c, trace) for c in joined]
+    try:
+        saved = repository.save(card, events)
+    except DuplicateAggregate:
+        raise AlreadyExists(
+            "a card of this person was registered a moment ago; search again"
+        ) from None
+    for consultation in joined:
+        consultations.mark_attached(consultation.consultation_id, saved.client_id, now)
+    repository.audit(saved.client_id, actor, "create", now, trace_id)
+    return Registration(saved, [])
+
+
+# ------------------------------------------------------------------ status
+
+
+STATUS_FIELDS = {"on": "effective_on", "status": "status", "reason": "reason"}
+
+
+def _changed(
+    card: ClientCard,
+    change: StatusChange,
+    repository: ClientRepository,
+    actor: Actor,
+    now: datetime,
+    trace: Mapping[str, str],
+    extra: ClientCard | None = None,
+    events: tuple[EventEnvelope, ...] = (),
+) -> ClientCard:
+    base = extra or card
+    if change.entry is None:
+        if extra is not None and extra != card:
+            return repository.save(extra, list(events))
+        return card
+    updated = cards.with_status_change(base, change, now, actor.subject)
+    updated = replace(updated, last_contact_on=cards._later(updated.last_contact_on, now.date()))
+    event = _event(
+        "clients.client.status_changed",
+        card.organisation,
+        actor,
+        status_changed_payload(updated, change.entry, card.status),
+        trace,
+    )
+    return repository.save(updated, [*events, event])
+
+
+def record_status(
+    client_id: str,
+    status: str,
+    reason: str,
+    on: date,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    settings: StatusSettings,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> ClientCard:
+    """A worker's status entry (both modes); closing statuses need a configured reason."""
+    card = repository.get(client_id)
+    _not_merged(card)
+    try:
+        change = record_manual_status(
+            card.status_history, settings, status, reason or None, on, principal.subject, now
+        )
+    except StatusRuleViolation as exc:
+        raise status_error(exc, STATUS_FIELDS) from None
+    saved = _changed(card, change, repository, worker_actor(principal), now, trace)
+    repository.audit(saved.client_id, principal.subject, "status", now, trace_id)
+    return saved
+
+
+def _not_merged(card: ClientCard) -> None:
+    if card.merged_into:
+        raise FailedPrecondition(
+            f"client_id: card {card.client_id} was merged into {card.merged_into}; use that card"
+        )
+
+
+@dataclass(frozen=True)
+class ContractOutcome:
+    card: ClientCard
+    recorded: bool
+    status_changed: bool
+    explanation: str
+
+
+def record_contract_signed(
+    client_id: str,
+    contract: Contract,
+    repository: ClientRepository,
+    *,
+    settings: StatusSettings,
+    actor: Actor,
+    now: datetime,
+    trace: Mapping[str, str],
+) -> ContractOutcome:
+    """Keep the signed contract on the card; in automatic mode it makes the client a
+    service user. The contract is kept even when the status cannot move (a closed
+    episode, say): the contradiction then shows in the card's colour and history
+    instead of being lost."""
+    if contract.signed_on > now.date():
+        raise InvalidArgument([FieldError("signed_on", "is in the future")])
+    if contract.valid_until is not None and contract.valid_until < contract.signed_on:
+        raise InvalidArgument([FieldError("valid_until", "is before signed_on")])
+    for _ in range(5):
+        card = _follow(repository, repository.get(client_id))
+        if card is None:
+            raise NotFound(f"client {client_id} not found")
+        with_contract, recorded = cards.record_contract(card, contract, actor.subject)
+        if not recorded:
+            return ContractOutcome(card, False, False, "this contract was already recorded")
+        why = ""
+        try:
+            change = apply_contract_signed(card.status_history, settings, contract.signed_on, now)
+        except StatusRuleViolation as exc:
+            change = StatusChange(card.status_history, None)
+            why = f"status not changed by contract {contract.contract_id}: {exc.message}"
+            with_contract = cards.note_history(with_contract, now, why, SYSTEM_ACTOR)
+        if change.entry is None and not why:
+            why = (
+                "status kept: manual status mode"
+                if settings.mode is StatusMode.MANUAL
+                else "status kept: already a service user or a manual entry decides that day"
+            )
+        recorded_event = _event(
+            "clients.client.contract_recorded",
+            card.organisation,
+            actor,
+            {
+                "client_id": card.client_id,
+                "contract_id": contract.contract_id,
+                "signed_on": contract.signed_on.isoformat(),
+                "valid_until": contract.valid_until.isoformat() if contract.valid_until else "",
+            },
+            trace,
+        )
+        try:
+            saved = _changed(
+                card,
+                change,
+                repository,
+                actor,
+                now,
+                trace,
+                extra=with_contract,
+                events=(recorded_event,),
+            )
+        except Conflict:
+            continue
+        explanation = change.entry.explanation if change.entry else why
+        return ContractOutcome(saved, True, change.entry is not None, explanation)
+    raise Conflict(f"could not record contract {contract.contract_id}: too much contention")
+
+
+def reopen_client_episode(
+    client_id: str,
+    on: date,
+    status: str,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    settings: StatusSettings,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> ClientCard:
+    """A returning ("old-new") client: a new episode on the same card, history kept."""
+    card = repository.get(client_id)
+    _not_merged(card)
+    try:
+        change = reopen_episode(
+            card.status_history, settings, on, principal.subject, now, status or None
+        )
+    except StatusRuleViolation as exc:
+        raise status_error(exc, STATUS_FIELDS) from None
+    unarchived = replace(card, archived=False)
+    saved = _changed(
+        card, change, repository, worker_actor(principal), now, trace, extra=unarchived
+    )
+    repository.audit(saved.client_id, principal.subject, "reopen", now, trace_id)
+    return saved
+
+
+def archive_client(
+    client_id: str,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> ClientCard:
+    card = repository.get(client_id)
+    _not_merged(card)
+    if card.status_history.current not in (ClientStatus.REJECTED, ClientStatus.TERMINATED):
+        raise FailedPrecondition(
+            "client_id: only a card whose episode is closed (rejected or terminated) "
+            "can be archived"
+        )
+    if card.archived:
+        return card
+    archived = cards.archive(card, principal.subject, now)
+    event = _event(
+        "clients.client.archived",
+        card.organisation,
+        worker_actor(principal),
+        {"client_id": card.client_id, "episode": card.episode},
+        trace,
+    )
+    saved = repository.save(archived, [event])
+    repository.audit(saved.client_id, principal.subject, "archive", now, trace_id)
+    return saved
+
+
+# ------------------------------------------------------------------ inactivity
+
+
+def sweep_inactivity(
+    repository: ClientRepository,
+    settings: StatusSettings,
+    *,
+    today: date,
+    now: datetime,
+    trace: Mapping[str, str],
+    batch: int = 500,
+) -> int:
+    """Close every open episode without contact for the configured days ("did not
+    come"). Idempotent: a closed episode is never selected again, and a card changed
+    meanwhile by someone else is simply left to the next run."""
+    days = settings.inactivity_days
+    if settings.mode is not StatusMode.AUTOMATIC or days is None:
+        return 0
+    closed = 0
+    while True:
+        due = repository.due_for_inactivity(today - timedelta(days=days), limit=batch)
+        changed_now = 0
+        for card in due:
+            change = apply_inactivity(
+                card.status_history, settings, card.last_contact_on, today, now
+            )
+            if change.entry is None:
+                continue
+            updated = cards.with_status_change(card, change, now, SYSTEM_ACTOR)
+            event = _event(
+                "clients.client.status_changed",
+                card.organisation,
+                Actor.system("clients.inactivity"),
+                status_changed_payload(updated, change.entry, card.status),
+                trace,
+            )
+            try:
+                repository.save(updated, [event])
+            except Conflict:
+                continue
+            changed_now += 1
+        closed += changed_now
+        if len(due) < batch or changed_now == 0:
+            return closed
+
+
+# ------------------------------------------------------------------ merge
+
+
+def merge_clients(
+    survivor_id: str,
+    absorbed_id: str,
+    reason: str,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> ClientCard:
+    """Two cards of one person become one; audited, and ``clients.client.merged.v1``."""
+    errors = []
+    if not survivor_id:
+        errors.append(FieldError("survivor_client_id", "is required"))
+    if not absorbed_id:
+        errors.append(FieldError("absorbed_client_id", "is required"))
+    if survivor_id and survivor_id == absorbed_id:
+        errors.append(FieldError("absorbed_client_id", "a card cannot be merged with itself"))
+    if not reason.strip():
+        errors.append(FieldError("reason", "say why these cards are the same person"))
+    if len(reason) > 1000:
+        errors.append(FieldError("reason", "at most 1000 characters"))
+    if errors:
+        raise InvalidArgument(errors)
+    survivor = repository.get(survivor_id)
+    absorbed = repository.get(absorbed_id)
+    if survivor.merged_into:
+        raise FailedPrecondition(
+            f"survivor_client_id: card {survivor_id} was itself merged into {survivor.merged_into}"
+        )
+    if absorbed.merged_into:
+        raise FailedPrecondition(
+            f"absorbed_client_id: card {absorbed_id} is already merged into {absorbed.merged_into}"
+        )
+    survivor_after, absorbed_after = cards.merge_cards(
+        survivor, absorbed, reason.strip(), principal.subject, now
+    )
+    payload = {
+        "survivor_client_id": survivor.client_id,
+        "absorbed_client_id": absorbed.client_id,
+        "reason": reason.strip(),
+        "merged_by": principal.subject,
+    }
+    # The absorbed card first: if the second write fails the call can simply be
+    # repeated, and a redirecting card is never left without its survivor knowing.
+    repository.save(absorbed_after, [])
+    saved = repository.save(
+        survivor_after,
+        [
+            _event(
+                "clients.client.merged",
+                survivor.organisation,
+                worker_actor(principal),
+                payload,
+                trace,
+            )
+        ],
+    )
+    for client_id in (survivor.client_id, absorbed.client_id):
+        repository.audit(client_id, principal.subject, "merge", now, trace_id)
+    return saved
+
+
+# ------------------------------------------------------------------ consultations
+
+
+def _consultation_joined(
+    card: ClientCard, consultation: Consultation, trace: Mapping[str, str]
+) -> EventEnvelope:
+    return _event(
+        "clients.consultation.joined",
+        card.organisation,
+        Actor.system("clients"),
+        {"client_id": card.client_id, "consultation_id": consultation.consultation_id},
+        trace,
+    )
+
+
+def _consultation_query(c: Consultation) -> search.SearchQuery:
+    return search.SearchQuery(c.given_name, c.family_name, c.date_of_birth, c.phone, c.email)
+
+
+def _join_waiting_consultations(
+    card: ClientCard, consultations: ConsultationRepository, now: datetime
+) -> tuple[ClientCard, list[Consultation]]:
+    """The card with every waiting consultation that confidently is this person."""
+    joined: list[Consultation] = []
+    for consultation in consultations.waiting_for(card.date_of_birth):
+        match = search.score(_consultation_query(consultation), candidate_facts(card))
+        if not search.is_confident(match):
+            continue
+        card, added = cards.attach_consultation(
+            card, consultation, now, "joined when the card was created or matched"
+        )
+        if added:
+            joined.append(consultation)
+    return card, joined
+
+
+def consultation_recorded(
+    consultation: Consultation,
+    repository: ClientRepository,
+    consultations: ConsultationRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+) -> ClientCard | None:
+    """Join the consultation to its person's card when the person is identified
+    (exact identity or one confident match); else keep it until the card appears."""
+    card: ClientCard | None = None
+    how = ""
+    c = consultation
+    if not c.anonymous and c.date_of_birth is not None:
+        key = identity_key(c.organisation, c.given_name, c.family_name, c.date_of_birth)
+        card = _follow(repository, repository.by_identity(key))
+        how = "same names and date of birth"
+        if card is None:
+            card, match, _ = confident_match(repository, _consultation_query(c))
+            how = f"confident match ({', '.join(match.reasons)})" if match else ""
+    if card is None:
+        consultations.keep(c, now)
+        return None
+    for _ in range(5):
+        updated, added = cards.attach_consultation(card, c, now, how)
+        if not added:
+            return card
+        try:
+            return repository.save(updated, [_consultation_joined(updated, c, trace)])
+        except Conflict:
+            refreshed = _follow(repository, repository.find(card.client_id))
+            if refreshed is None:
+                break
+            card = refreshed
+    raise Conflict(f"could not join consultation {c.consultation_id}: too much contention")
+
+
+# ------------------------------------------------------------------ families
+
+
+@dataclass(frozen=True)
+class FamilyView:
+    family: Family
+    members: list[ClientCard]  # the members the caller may see
+    hidden_members: int
+    status: FamilyStatusVerdict
+    colour: ColourVerdict
+
+
+def view_family(
+    family: Family,
+    repository: ClientRepository,
+    settings: StatusSettings,
+    today: date,
+) -> FamilyView:
+    visible = {c.client_id: c for c in repository.by_ids(list(family.member_ids))}
+    members = [visible[i] for i in family.member_ids if i in visible]
+    if settings.shared_with_family:
+        status = family_status([m.status_history for m in members], settings)
+    else:
+        own = family.status_history.current_entry
+        status = FamilyStatusVerdict(
+            own.status if own else None,
+            own.explanation if own else "No status has been recorded for the family yet.",
+        )
+    colour = derive_family_colour(
+        {f"{m.given_name} {m.family_name}": colour_of(m, today) for m in members}
+    )
+    return FamilyView(family, members, len(family.members) - len(members), status, colour)
+
+
+def create_family(
+    name: str,
+    centre_id: str,
+    members: tuple[FamilyMember, ...],
+    principal: Principal,
+    cards_repo: ClientRepository,
+    families_repo: FamilyRepository,
+    *,
+    region_id: str,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+    new_id: NewId = _new_id,
+) -> Family:
+    family = families.new_family(
+        family_id=new_id(),
+        organisation=principal.organisation,
+        name=name,
+        region_id=region_id,
+        centre_id=centre_id,
+        members=members,
+        actor=principal.subject,
+        now=now,
+    )
+    _check_members_visible(family.member_ids, cards_repo, "members")
+    event = _event(
+        "clients.family.created",
+        family.organisation,
+        worker_actor(principal),
+        {
+            "family_id": family.family_id,
+            "name": family.name,
+            "centre_id": centre_id,
+            "members": [{"client_id": m.client_id, "role": m.role} for m in family.members],
+        },
+        trace,
+    )
+    saved = families_repo.save(family, [event])
+    for client_id in family.member_ids:
+        cards_repo.audit(client_id, principal.subject, "family-create", now, trace_id)
+    return saved
+
+
+def _check_members_visible(ids: tuple[str, ...], cards_repo: ClientRepository, field: str) -> None:
+    found = {c.client_id: c for c in cards_repo.by_ids(list(ids))}
+    errors = []
+    for i, client_id in enumerate(ids):
+        card = found.get(client_id)
+        if card is None:
+            errors.append(
+                FieldError(f"{field}[{i}].client_id", f"no client {client_id} in your centres")
+            )
+        elif card.merged_into:
+            errors.append(
+                FieldError(
+                    f"{field}[{i}].client_id", f"merged into {card.merged_into}; use that card"
+                )
+            )
+    if errors:
+        raise InvalidArgument(errors)
+
+
+def add_family_member(
+    family_id: str,
+    member: FamilyMember,
+    principal: Principal,
+    cards_repo: ClientRepository,
+    families_repo: FamilyRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> Family:
+    family = families_repo.get(family_id)
+    updated, changed = families.add_member(family, member, principal.subject, now)
+    if not changed:
+        return family
+    card = cards_repo.find(member.client_id)
+    if card is None:
+        raise InvalidArgument(
+            [FieldError("member.client_id", f"no client {member.client_id} in your centres")]
+        )
+    if card.merged_into:
+        raise InvalidArgument(
+            [FieldError("member.client_id", f"merged into {card.merged_into}; use that card")]
+        )
+    updated = families.with_centre(updated, card.centre_ids[:1])
+    event = _event(
+        "clients.family.member_added",
+        family.organisation,
+        worker_actor(principal),
+        {
+            "family_id": family.family_id,
+            "client_id": member.client_id,
+            "role": member.role,
+            "parent_client_ids": list(member.parent_ids),
+        },
+        trace,
+    )
+    saved = families_repo.save(updated, [event])
+    cards_repo.audit(member.client_id, principal.subject, "family-member", now, trace_id)
+    return saved
+
+
+def record_family_status(
+    family_id: str,
+    status: str,
+    reason: str,
+    on: date,
+    principal: Principal,
+    families_repo: FamilyRepository,
+    *,
+    settings: StatusSettings,
+    now: datetime,
+    trace: Mapping[str, str],
+) -> Family:
+    """A family's own status entry; only where status is not shared with members."""
+    if settings.shared_with_family:
+        raise FailedPrecondition(
+            "family_id: this organisation shares status between a family and its members; "
+            "record the members' status instead"
+        )
+    family = families_repo.get(family_id)
+    history = family.status_history
+    try:
+        if history.current is None:
+            change = record_first_contact(history, settings, on, principal.subject, now)
+            if status and change.entry and change.entry.status.value != status:
+                change = record_manual_status(
+                    change.history, settings, status, reason or None, on, principal.subject, now
+                )
+        else:
+            change = record_manual_status(
+                history, settings, status, reason or None, on, principal.subject, now
+            )
+    except StatusRuleViolation as exc:
+        raise status_error(exc, STATUS_FIELDS) from None
+    entry = change.entry
+    assert entry is not None
+    updated = replace(
+        family,
+        status_entries=change.history.entries,
+        history=(*family.history, cards.HistoryEntry(now, entry.explanation, principal.subject)),
+    )
+    event = _event(
+        "clients.family.status_changed",
+        family.organisation,
+        worker_actor(principal),
+        {
+            "family_id": family.family_id,
+            "status": entry.status.value,
+            "reason": entry.reason or "",
+            "effective_on": entry.effective_on.isoformat(),
+        },
+        trace,
+    )
+    return families_repo.save(updated, [event])
+
+
+# ------------------------------------------------------------------ statistics
+
+
+@dataclass(frozen=True)
+class Statistics:
+    clients: StatusReport
+    families: StatusReport
+
+
+def statistics(
+    start: date,
+    end: date,
+    cards_repo: ClientRepository,
+    families_repo: FamilyRepository,
+    *,
+    settings: StatusSettings,
+    centre_id: str | None,
+    region_id: str | None,
+) -> Statistics:
+    """Counts per status at the end of the period, closing reasons and flows within
+    it, for clients and for families of the caller's centres."""
+    histories = dict(cards_repo.status_histories(centre_id=centre_id, region_id=region_id))
+    try:
+        clients = client_report(list(histories.values()), start, end)
+        fams = list(families_repo.all_in_scope(centre_id=centre_id, region_id=region_id))
+        members: list[list[StatusHistory]] = [
+            [histories[i] for i in f.member_ids if i in histories] for f in fams
+        ]
+        families_report = family_report(
+            [f.status_history for f in fams], members, settings, start, end
+        )
+    except StatusRuleViolation as exc:
+        raise status_error(exc, {"period_end": "period_end"}) from None
+    return Statistics(clients, families_report)

@@ -6,14 +6,28 @@ cards of the centres in the worker's token, so no handler can forget to filter.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from datetime import date, datetime
+from typing import Any
 
 import mongoengine as me
 
-from casework_clients.domain.cards import ClientCard, HistoryEntry
+from casework_clients.domain import search
+from casework_clients.domain.cards import ClientCard, Consultation, Contract, HistoryEntry
+from casework_clients.domain.families import Family, FamilyMember
+from casework_clients.domain.status import (
+    ClientStatus,
+    EntrySource,
+    StatusEntry,
+    StatusHistory,
+)
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import NotFound
 from casework_common.storage import AggregateDocument, DuplicateAggregate, save_aggregate
+
+# How many candidates one search query may bring back before ranking.
+CANDIDATE_LIMIT = 300
 
 
 class ClientDocument(AggregateDocument):
@@ -22,6 +36,14 @@ class ClientDocument(AggregateDocument):
         "indexes": [
             {"fields": ["identity_key"], "unique": True},
             {"fields": ["organisation", "centre_ids", "-registered_at"]},
+            # Search before register: equality / $in on stored keys only.
+            {"fields": ["organisation", "search_keys"]},
+            {"fields": ["organisation", "date_of_birth"]},
+            {"fields": ["organisation", "phone_key"]},
+            {"fields": ["organisation", "email_key"]},
+            # The inactivity sweep and statistics.
+            {"fields": ["organisation", "status", "last_activity_on"]},
+            {"fields": ["organisation", "region_id"]},
         ],
     }
 
@@ -41,6 +63,21 @@ class ClientDocument(AggregateDocument):
     referral_ids = me.ListField(me.StringField())
     registered_at = me.DateTimeField(required=True)
     history = me.ListField(me.DictField())
+    status_entries = me.ListField(me.DictField())
+    contracts = me.ListField(me.DictField())
+    last_contact_on = me.StringField(default="")
+    # Derived at write time (the later of last contact and last status entry), so the
+    # inactivity sweep finds due cards with one indexed range query.
+    last_activity_on = me.StringField(default="")
+    archived = me.BooleanField(default=False)
+    merged_into = me.StringField(default="")
+    merged_from = me.ListField(me.StringField())
+    consultation_ids = me.ListField(me.StringField())
+    # Normalised search keys, written with the card (see domain.search).
+    name_keys = me.ListField(me.StringField())
+    search_keys = me.ListField(me.StringField())
+    phone_key = me.StringField(default="")
+    email_key = me.StringField(default="")
 
 
 class AuditEntry(me.Document):
@@ -76,10 +113,56 @@ def _to_domain(doc: ClientDocument) -> ClientCard:
         registered_at=doc.registered_at,
         history=tuple(HistoryEntry(h["at"], h["what"], h["by"]) for h in doc.history),
         version=doc.version,
+        status_entries=tuple(entry_from_dict(e) for e in doc.status_entries),
+        contracts=tuple(
+            Contract(
+                contract_id=c["contract_id"],
+                signed_on=date.fromisoformat(c["signed_on"]),
+                valid_until=date.fromisoformat(c["valid_until"]) if c.get("valid_until") else None,
+                recorded_at=c["recorded_at"],
+            )
+            for c in doc.contracts
+        ),
+        last_contact_on=date.fromisoformat(doc.last_contact_on) if doc.last_contact_on else None,
+        archived=bool(doc.archived),
+        merged_into=doc.merged_into or "",
+        merged_from=tuple(doc.merged_from),
+        consultation_ids=tuple(doc.consultation_ids),
+    )
+
+
+def entry_to_dict(entry: StatusEntry) -> dict[str, Any]:
+    return {
+        "status": entry.status.value,
+        "effective_on": entry.effective_on.isoformat(),
+        "recorded_at": entry.recorded_at,
+        "source": entry.source.value,
+        "actor": entry.actor,
+        "reason": entry.reason or "",
+        "explanation": entry.explanation,
+        "sequence": entry.sequence,
+        "episode": entry.episode,
+        "supersedes": list(entry.supersedes),
+    }
+
+
+def entry_from_dict(raw: dict[str, Any]) -> StatusEntry:
+    return StatusEntry(
+        status=ClientStatus(raw["status"]),
+        effective_on=date.fromisoformat(raw["effective_on"]),
+        recorded_at=raw["recorded_at"],
+        source=EntrySource(raw["source"]),
+        actor=raw["actor"],
+        reason=raw.get("reason") or None,
+        explanation=raw.get("explanation", ""),
+        sequence=int(raw["sequence"]),
+        episode=int(raw.get("episode", 1)),
+        supersedes=tuple(int(s) for s in raw.get("supersedes") or ()),
     )
 
 
 def _to_document(card: ClientCard, outbox: list[dict[str, object]]) -> ClientDocument:
+    keys = search.name_keys(card.given_name, card.family_name)
     return ClientDocument(
         id=card.client_id,
         organisation=card.organisation,
@@ -100,6 +183,26 @@ def _to_document(card: ClientCard, outbox: list[dict[str, object]]) -> ClientDoc
         history=[{"at": h.at, "what": h.what, "by": h.by} for h in card.history],
         version=card.version,
         outbox=outbox,
+        status_entries=[entry_to_dict(e) for e in card.status_entries],
+        contracts=[
+            {
+                "contract_id": c.contract_id,
+                "signed_on": c.signed_on.isoformat(),
+                "valid_until": c.valid_until.isoformat() if c.valid_until else "",
+                "recorded_at": c.recorded_at,
+            }
+            for c in card.contracts
+        ],
+        last_contact_on=card.last_contact_on.isoformat() if card.last_contact_on else "",
+        last_activity_on=card.last_activity_on.isoformat() if card.last_activity_on else "",
+        archived=card.archived,
+        merged_into=card.merged_into,
+        merged_from=list(card.merged_from),
+        consultation_ids=list(card.consultation_ids),
+        name_keys=list(keys),
+        search_keys=list(search.deletion_keys(keys)),
+        phone_key=search.phone_key(card.phone),
+        email_key=card.email.strip().lower(),
     )
 
 
@@ -123,12 +226,91 @@ class ClientRepository:
             raise NotFound(f"client {client_id} not found")
         return _to_domain(doc)
 
+    def find(self, client_id: str) -> ClientCard | None:
+        doc = self._scoped().filter(id=client_id).first()
+        return _to_domain(doc) if doc else None
+
     def by_identity(self, key: str) -> ClientCard | None:
         doc = self._scoped().filter(identity_key=key).first()
         return _to_domain(doc) if doc else None
 
+    def exists_anywhere(self, key: str) -> bool:
+        """Whether the organisation has a card of this identity in any centre (answers
+        only yes or no: the card itself stays out of a caller's reach)."""
+        return (
+            ClientDocument.objects(organisation=self._organisation, identity_key=key)
+            .only("id")
+            .first()
+            is not None
+        )
+
+    def candidates(self, query: search.SearchQuery) -> list[ClientCard]:
+        """Cards that share a search key, a date-of-birth variant or a contact with the
+        query (at most a few hundred per kind, merged cards left out)."""
+        keys = list(search.deletion_keys((*query.given_keys, *query.family_keys)))
+        dobs = (
+            [d.isoformat() for d in search.dob_variants(query.date_of_birth)]
+            if query.date_of_birth
+            else []
+        )
+        filters: list[dict[str, Any]] = []
+        if keys and dobs:
+            filters.append({"search_keys__in": keys, "date_of_birth__in": dobs})
+        if keys:
+            filters.append({"search_keys__in": keys})
+        if dobs:
+            filters.append({"date_of_birth__in": dobs})
+        if search.phone_key(query.phone):
+            filters.append({"phone_key": search.phone_key(query.phone)})
+        if query.email.strip():
+            filters.append({"email_key": query.email.strip().lower()})
+        found: dict[str, ClientCard] = {}
+        for criteria in filters:
+            for doc in self._scoped().filter(**criteria).limit(CANDIDATE_LIMIT):
+                if doc.id not in found and not doc.merged_into:
+                    found[doc.id] = _to_domain(doc)
+        return list(found.values())
+
+    def due_for_inactivity(self, active_on_or_before: date, limit: int = 500) -> list[ClientCard]:
+        """Open cards (approached, applicant, service user) with no activity since the day."""
+        docs = (
+            self._scoped()
+            .filter(
+                status__in=["approached", "applicant", "service_user"],
+                last_activity_on__lte=active_on_or_before.isoformat(),
+                last_activity_on__ne="",
+            )
+            .order_by("last_activity_on", "id")
+            .limit(limit)
+        )
+        return [_to_domain(doc) for doc in docs if not doc.merged_into]
+
+    def status_histories(
+        self, *, centre_id: str | None, region_id: str | None
+    ) -> Iterator[tuple[str, StatusHistory]]:
+        """(client id, status history) of every card in scope, merged cards left out.
+        Reads the status entries only."""
+        query: dict[str, Any] = {"organisation": self._organisation}
+        centres = set(self._centres) if self._centres is not None else None
+        if centre_id:
+            centres = {centre_id} if centres is None else centres & {centre_id}
+        if centres is not None:
+            query["centre_ids"] = {"$in": sorted(centres)}
+        if region_id:
+            query["region_id"] = region_id
+        projection = {"status_entries": 1, "merged_into": 1}
+        for raw in ClientDocument._get_collection().find(query, projection):
+            if raw.get("merged_into"):
+                continue
+            entries = tuple(entry_from_dict(e) for e in raw.get("status_entries") or ())
+            yield raw["_id"], StatusHistory(entries)
+
+    def by_ids(self, client_ids: list[str]) -> list[ClientCard]:
+        return [_to_domain(doc) for doc in self._scoped().filter(id__in=client_ids)]
+
     def page(self, *, centre_id: str | None, offset: int, limit: int) -> list[ClientCard]:
-        query = self._scoped()
+        # Merged cards only redirect: they are not listed.
+        query = self._scoped().filter(merged_into__in=["", None])
         if centre_id:
             query = query.filter(centre_ids=centre_id)
         docs = query.order_by("-registered_at", "id").skip(offset).limit(limit)
@@ -156,4 +338,206 @@ class ClientRepository:
         ).save()
 
 
-__all__ = ["AuditEntry", "ClientDocument", "ClientRepository", "DuplicateAggregate"]
+# ------------------------------------------------------------------ families
+
+
+class FamilyDocument(AggregateDocument):
+    meta = {
+        "collection": "families",
+        "indexes": [
+            {"fields": ["organisation", "centre_ids"]},
+            {"fields": ["organisation", "member_ids"]},
+        ],
+    }
+
+    id = me.StringField(primary_key=True)
+    name = me.StringField(required=True)
+    region_id = me.StringField(default="")
+    centre_ids = me.ListField(me.StringField())
+    member_ids = me.ListField(me.StringField())
+    members = me.ListField(me.DictField())
+    created_at = me.DateTimeField(required=True)
+    history = me.ListField(me.DictField())
+    status_entries = me.ListField(me.DictField())
+
+
+def _family_to_domain(doc: FamilyDocument) -> Family:
+    return Family(
+        family_id=doc.id,
+        organisation=doc.organisation,
+        name=doc.name,
+        region_id=doc.region_id,
+        centre_ids=tuple(doc.centre_ids),
+        members=tuple(
+            FamilyMember(m["client_id"], m["role"], tuple(m.get("parent_ids") or ()))
+            for m in doc.members
+        ),
+        created_at=doc.created_at,
+        history=tuple(HistoryEntry(h["at"], h["what"], h["by"]) for h in doc.history),
+        status_entries=tuple(entry_from_dict(e) for e in doc.status_entries),
+        version=doc.version,
+    )
+
+
+class FamilyRepository:
+    """Families of one organisation visible from `centres` (None: all, system only)."""
+
+    def __init__(self, organisation: str, centres: frozenset[str] | None) -> None:
+        self._organisation = organisation
+        self._centres = centres
+
+    def _scoped(self) -> me.QuerySet:
+        query = FamilyDocument.objects(organisation=self._organisation)
+        if self._centres is not None:
+            query = query.filter(centre_ids__in=list(self._centres))
+        return query
+
+    def get(self, family_id: str) -> Family:
+        doc = self._scoped().filter(id=family_id).first()
+        if doc is None:
+            raise NotFound(f"family {family_id} not found")
+        return _family_to_domain(doc)
+
+    def of_client(self, client_id: str) -> list[Family]:
+        return [_family_to_domain(d) for d in self._scoped().filter(member_ids=client_id)]
+
+    def all_in_scope(self, *, centre_id: str | None, region_id: str | None) -> Iterator[Family]:
+        query = self._scoped()
+        if centre_id:
+            query = query.filter(centre_ids=centre_id)
+        if region_id:
+            query = query.filter(region_id=region_id)
+        for doc in query:
+            yield _family_to_domain(doc)
+
+    def save(self, family: Family, events: list[EventEnvelope]) -> Family:
+        existing_outbox: list[dict[str, object]] = []
+        if family.version:
+            stored = FamilyDocument.objects(id=family.family_id).only("outbox").first()
+            existing_outbox = list(stored.outbox) if stored else []
+        doc = FamilyDocument(
+            id=family.family_id,
+            organisation=family.organisation,
+            name=family.name,
+            region_id=family.region_id,
+            centre_ids=list(family.centre_ids),
+            member_ids=list(family.member_ids),
+            members=[
+                {"client_id": m.client_id, "role": m.role, "parent_ids": list(m.parent_ids)}
+                for m in family.members
+            ],
+            created_at=family.created_at,
+            history=[{"at": h.at, "what": h.what, "by": h.by} for h in family.history],
+            status_entries=[entry_to_dict(e) for e in family.status_entries],
+            version=family.version,
+            outbox=existing_outbox,
+        )
+        save_aggregate(doc, events)
+        return _family_to_domain(doc)
+
+
+# ------------------------------------------------------------------ consultations
+
+
+class UnattachedConsultation(me.Document):
+    """A one-time consultation not (yet) joined to a card. When the person's card is
+    created or matched later, it is joined and ``attached_to`` names the card."""
+
+    meta = {
+        "collection": "unattached_consultations",
+        "indexes": [
+            {"fields": ["organisation", "date_of_birth", "attached_to"]},
+        ],
+    }
+
+    id = me.StringField(primary_key=True)  # the consultation id
+    organisation = me.StringField(required=True)
+    given_name = me.StringField(default="")
+    family_name = me.StringField(default="")
+    date_of_birth = me.StringField(default="")
+    phone = me.StringField(default="")
+    email = me.StringField(default="")
+    topic = me.StringField(default="")
+    duration_minutes = me.IntField(default=0)
+    worker_id = me.StringField(default="")
+    channel = me.StringField(default="")
+    centre_id = me.StringField(default="")
+    recorded_at = me.DateTimeField(required=True)
+    stored_at = me.DateTimeField(required=True)
+    attached_to = me.StringField(default="")
+    attached_at = me.DateTimeField()
+
+
+def _consultation_to_domain(doc: UnattachedConsultation) -> Consultation:
+    return Consultation(
+        consultation_id=doc.id,
+        organisation=doc.organisation,
+        given_name=doc.given_name,
+        family_name=doc.family_name,
+        date_of_birth=date.fromisoformat(doc.date_of_birth) if doc.date_of_birth else None,
+        phone=doc.phone,
+        email=doc.email,
+        topic=doc.topic,
+        duration_minutes=doc.duration_minutes,
+        worker_id=doc.worker_id,
+        channel=doc.channel,
+        centre_id=doc.centre_id,
+        recorded_at=doc.recorded_at,
+    )
+
+
+class ConsultationRepository:
+    """Unattached consultations of one organisation (the system's consumers only)."""
+
+    def __init__(self, organisation: str) -> None:
+        self._organisation = organisation
+
+    def keep(self, consultation: Consultation, now: datetime) -> None:
+        """Store it until its person's card appears (idempotent by consultation id)."""
+        c = consultation
+        with contextlib.suppress(me.NotUniqueError):
+            UnattachedConsultation(
+                id=c.consultation_id,
+                organisation=self._organisation,
+                given_name=c.given_name,
+                family_name=c.family_name,
+                date_of_birth=c.date_of_birth.isoformat() if c.date_of_birth else "",
+                phone=c.phone,
+                email=c.email,
+                topic=c.topic,
+                duration_minutes=c.duration_minutes,
+                worker_id=c.worker_id,
+                channel=c.channel,
+                centre_id=c.centre_id,
+                recorded_at=c.recorded_at,
+                stored_at=now,
+            ).save(force_insert=True)
+
+    def waiting_for(self, born: date) -> list[Consultation]:
+        """Unattached consultations of people born on that day."""
+        docs = UnattachedConsultation.objects(
+            organisation=self._organisation, date_of_birth=born.isoformat(), attached_to=""
+        )
+        return [_consultation_to_domain(d) for d in docs]
+
+    def mark_attached(self, consultation_id: str, client_id: str, now: datetime) -> None:
+        UnattachedConsultation.objects(id=consultation_id, organisation=self._organisation).update(
+            set__attached_to=client_id, set__attached_at=now
+        )
+
+    def get(self, consultation_id: str) -> UnattachedConsultation | None:
+        return UnattachedConsultation.objects(
+            id=consultation_id, organisation=self._organisation
+        ).first()
+
+
+__all__ = [
+    "AuditEntry",
+    "ClientDocument",
+    "ClientRepository",
+    "ConsultationRepository",
+    "DuplicateAggregate",
+    "FamilyDocument",
+    "FamilyRepository",
+    "UnattachedConsultation",
+]

@@ -11,7 +11,16 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import Enum
 
+from casework_clients.domain.colour import ContractState
 from casework_clients.domain.identity import identity_key
+from casework_clients.domain.status import (
+    SYSTEM_ACTOR,
+    StatusChange,
+    StatusEntry,
+    StatusHistory,
+    StatusSettings,
+    record_first_contact,
+)
 
 
 class Outcome(Enum):
@@ -48,6 +57,16 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True)
+class Contract:
+    """A signed contract as the card knows it (documents owns the document itself)."""
+
+    contract_id: str
+    signed_on: date
+    valid_until: date | None
+    recorded_at: datetime
+
+
+@dataclass(frozen=True)
 class ClientCard:
     client_id: str
     organisation: str
@@ -67,6 +86,39 @@ class ClientCard:
     registered_at: datetime
     history: tuple[HistoryEntry, ...] = field(default=())
     version: int = 0
+    #: Append-only status entries (see domain.status); ``status`` mirrors the current one.
+    status_entries: tuple[StatusEntry, ...] = ()
+    contracts: tuple[Contract, ...] = ()
+    #: The latest day someone was in contact with the client (referral, consultation,
+    #: status decision, contract): the inactivity rule counts from it.
+    last_contact_on: date | None = None
+    archived: bool = False
+    #: Set on a card merged into another: the card only redirects from then on.
+    merged_into: str = ""
+    merged_from: tuple[str, ...] = ()
+    consultation_ids: tuple[str, ...] = ()
+
+    @property
+    def status_history(self) -> StatusHistory:
+        return StatusHistory(self.status_entries)
+
+    @property
+    def episode(self) -> int:
+        return self.status_history.episode
+
+    @property
+    def contract_state(self) -> ContractState:
+        """The latest signed contract (by signing date) as colour reads it."""
+        if not self.contracts:
+            return ContractState()
+        latest = max(self.contracts, key=lambda c: (c.signed_on, c.recorded_at))
+        return ContractState(signed=True, valid_until=latest.valid_until)
+
+    @property
+    def last_activity_on(self) -> date | None:
+        """The later of the last contact and the last status entry."""
+        days = [d for d in (self.last_contact_on, self.status_history.last_effective_on) if d]
+        return max(days) if days else None
 
 
 def _merged(values: tuple[str, ...], value: str) -> tuple[str, ...]:
@@ -80,8 +132,15 @@ def register_from_referral(
     new_client_id: str,
     initial_status: str,
     now: datetime,
+    settings: StatusSettings | None = None,
+    match_reasons: tuple[str, ...] = (),
 ) -> tuple[ClientCard, Outcome]:
-    """Find-or-create: the card this referral belongs to, and what happened to it."""
+    """Find-or-create: the card this referral belongs to, and what happened to it.
+
+    With ``settings`` a new card opens its first status episode by the project's
+    rules (the referral's partner is the actor); ``match_reasons`` explain, in the
+    card's history, a match that was not an exact identity.
+    """
     if existing is None:
         card = ClientCard(
             client_id=new_client_id,
@@ -109,10 +168,22 @@ def register_from_referral(
                     "system",
                 ),
             ),
+            last_contact_on=facts.submitted_at.date(),
         )
+        if settings is not None:
+            change = record_first_contact(
+                StatusHistory(), settings, now.date(), SYSTEM_ACTOR_FOR_REFERRAL, now
+            )
+            card = with_status_change(card, change, now, SYSTEM_ACTOR)
         return card, Outcome.REGISTERED
     if facts.referral_id in existing.referral_ids:
         return existing, Outcome.UNCHANGED
+    how = f" (matched: {', '.join(match_reasons)})" if match_reasons else ""
+    returning = (
+        "; the client's episode is closed: a worker decides whether to open a new one"
+        if existing.status in ("rejected", "terminated")
+        else ""
+    )
     card = replace(
         existing,
         # Newer contact details win: the referral is the latest word from the person.
@@ -125,11 +196,40 @@ def register_from_referral(
         history=(
             *existing.history,
             HistoryEntry(
-                now, f"referral {facts.referral_id} ({facts.channel}) joined to the card", "system"
+                now,
+                f"referral {facts.referral_id} ({facts.channel}) joined to the card"
+                f"{how}{returning}",
+                "system",
             ),
         ),
+        last_contact_on=_later(existing.last_contact_on, facts.submitted_at.date()),
     )
     return card, Outcome.MATCHED
+
+
+# A partner's referral opens the first episode; in manual mode the status engine needs a
+# named actor, so the automation records it as the intake channel.
+SYSTEM_ACTOR_FOR_REFERRAL = "intake-referral"
+
+
+def _later(a: date | None, b: date | None) -> date | None:
+    days = [d for d in (a, b) if d is not None]
+    return max(days) if days else None
+
+
+def with_status_change(
+    card: ClientCard, change: StatusChange, now: datetime, by: str
+) -> ClientCard:
+    """The card after a status command: entries, mirrored status and a history line."""
+    entry = change.entry
+    if entry is None:
+        return card
+    return replace(
+        card,
+        status_entries=change.history.entries,
+        status=change.history.current.value if change.history.current else card.status,
+        history=(*card.history, HistoryEntry(now, entry.explanation, by)),
+    )
 
 
 def event_payload(card: ClientCard, facts: ReferralFacts) -> dict[str, object]:
@@ -144,3 +244,236 @@ def event_payload(card: ClientCard, facts: ReferralFacts) -> dict[str, object]:
         "problem_type": facts.problem_type,
         "status": card.status,
     }
+
+
+# ------------------------------------------------------------------ registration by a worker
+
+
+@dataclass(frozen=True)
+class NewPerson:
+    """What a worker's registration says about a person."""
+
+    organisation: str
+    given_name: str
+    family_name: str
+    date_of_birth: date
+    phone: str
+    email: str
+    address: str
+    region_id: str
+    centre_id: str
+    client_type: str
+    problem_type: str
+
+
+def new_card(
+    person: NewPerson,
+    *,
+    client_id: str,
+    settings: StatusSettings,
+    actor: str,
+    now: datetime,
+) -> ClientCard:
+    """A card registered by a worker, its first episode opened by the project's rules."""
+    card = ClientCard(
+        client_id=client_id,
+        organisation=person.organisation,
+        identity_key=identity_key(
+            person.organisation, person.given_name, person.family_name, person.date_of_birth
+        ),
+        given_name=person.given_name,
+        family_name=person.family_name,
+        date_of_birth=person.date_of_birth,
+        phone=person.phone,
+        email=person.email,
+        address=person.address,
+        region_id=person.region_id,
+        centre_ids=(person.centre_id,),
+        client_type=person.client_type,
+        problem_types=(person.problem_type,) if person.problem_type else (),
+        status="",
+        referral_ids=(),
+        registered_at=now,
+        history=(
+            HistoryEntry(now, "card registered after a search found no existing card", actor),
+        ),
+        last_contact_on=now.date(),
+    )
+    change = record_first_contact(StatusHistory(), settings, now.date(), actor, now)
+    return with_status_change(card, change, now, actor)
+
+
+# ------------------------------------------------------------------ contracts
+
+
+def record_contract(card: ClientCard, contract: Contract, by: str) -> tuple[ClientCard, bool]:
+    """The card with the signed contract added; False when that contract is known."""
+    if any(c.contract_id == contract.contract_id for c in card.contracts):
+        return card, False
+    until = contract.valid_until.isoformat() if contract.valid_until else "no end date"
+    return (
+        replace(
+            card,
+            contracts=(*card.contracts, contract),
+            last_contact_on=_later(card.last_contact_on, contract.signed_on),
+            history=(
+                *card.history,
+                HistoryEntry(
+                    contract.recorded_at,
+                    f"contract {contract.contract_id} signed on "
+                    f"{contract.signed_on.isoformat()}, valid until {until}",
+                    by,
+                ),
+            ),
+        ),
+        True,
+    )
+
+
+def note_history(card: ClientCard, at: datetime, what: str, by: str) -> ClientCard:
+    return replace(card, history=(*card.history, HistoryEntry(at, what, by)))
+
+
+# ------------------------------------------------------------------ episodes
+
+
+def archive(card: ClientCard, actor: str, now: datetime) -> ClientCard:
+    """Archive a card whose episode is closed (rejected or terminated)."""
+    if card.archived:
+        return card
+    return replace(
+        card,
+        archived=True,
+        history=(*card.history, HistoryEntry(now, "card archived (episode closed)", actor)),
+    )
+
+
+# ------------------------------------------------------------------ merge
+
+
+def merge_cards(
+    survivor: ClientCard, absorbed: ClientCard, reason: str, actor: str, now: datetime
+) -> tuple[ClientCard, ClientCard]:
+    """Two cards of one person become one: the survivor takes the absorbed card's
+    referrals, consultations, centres, problems, contracts and its whole history (each
+    line marked with where it came from); the absorbed card keeps its own data and
+    history and only redirects to the survivor from now on."""
+    copied = tuple(
+        HistoryEntry(h.at, f"[from card {absorbed.client_id}] {h.what}", h.by)
+        for h in absorbed.history
+    )
+    status_lines = tuple(
+        HistoryEntry(
+            e.recorded_at, f"[from card {absorbed.client_id}] status: {e.explanation}", e.actor
+        )
+        for e in absorbed.status_entries
+    )
+    merged_history = tuple(
+        sorted(
+            (*survivor.history, *copied, *status_lines),
+            key=lambda h: h.at,
+        )
+    )
+    known_contracts = {c.contract_id for c in survivor.contracts}
+    survivor_after = replace(
+        survivor,
+        referral_ids=(
+            *survivor.referral_ids,
+            *(r for r in absorbed.referral_ids if r not in survivor.referral_ids),
+        ),
+        consultation_ids=(
+            *survivor.consultation_ids,
+            *(c for c in absorbed.consultation_ids if c not in survivor.consultation_ids),
+        ),
+        centre_ids=(
+            *survivor.centre_ids,
+            *(c for c in absorbed.centre_ids if c not in survivor.centre_ids),
+        ),
+        problem_types=(
+            *survivor.problem_types,
+            *(p for p in absorbed.problem_types if p not in survivor.problem_types),
+        ),
+        contracts=(
+            *survivor.contracts,
+            *(c for c in absorbed.contracts if c.contract_id not in known_contracts),
+        ),
+        phone=survivor.phone or absorbed.phone,
+        email=survivor.email or absorbed.email,
+        address=survivor.address or absorbed.address,
+        last_contact_on=_later(survivor.last_contact_on, absorbed.last_contact_on),
+        merged_from=(*survivor.merged_from, absorbed.client_id),
+        history=(
+            *merged_history,
+            HistoryEntry(
+                now, f"card {absorbed.client_id} merged into this card; reason: {reason}", actor
+            ),
+        ),
+    )
+    absorbed_after = replace(
+        absorbed,
+        merged_into=survivor.client_id,
+        history=(
+            *absorbed.history,
+            HistoryEntry(
+                now,
+                f"merged into card {survivor.client_id}; reason: {reason}; "
+                "this card only redirects from now on",
+                actor,
+            ),
+        ),
+    )
+    return survivor_after, absorbed_after
+
+
+# ------------------------------------------------------------------ consultations
+
+
+@dataclass(frozen=True)
+class Consultation:
+    """A one-time consultation recorded by intake (intake.consultation.recorded.v1)."""
+
+    consultation_id: str
+    organisation: str
+    given_name: str
+    family_name: str
+    date_of_birth: date | None
+    phone: str
+    email: str
+    topic: str
+    duration_minutes: int
+    worker_id: str
+    channel: str
+    centre_id: str
+    recorded_at: datetime
+
+    @property
+    def anonymous(self) -> bool:
+        return not (self.given_name.strip() or self.family_name.strip())
+
+
+def attach_consultation(
+    card: ClientCard, consultation: Consultation, now: datetime, how: str
+) -> tuple[ClientCard, bool]:
+    """The card with the consultation joined; False when it already was."""
+    if consultation.consultation_id in card.consultation_ids:
+        return card, False
+    return (
+        replace(
+            card,
+            consultation_ids=(*card.consultation_ids, consultation.consultation_id),
+            last_contact_on=_later(card.last_contact_on, consultation.recorded_at.date()),
+            history=(
+                *card.history,
+                HistoryEntry(
+                    now,
+                    f"one-time consultation {consultation.consultation_id} of "
+                    f"{consultation.recorded_at.date().isoformat()} "
+                    f"({consultation.topic or 'no topic'}, {consultation.duration_minutes} min, "
+                    f"{consultation.channel or 'channel unknown'}, by "
+                    f"{consultation.worker_id or 'unknown worker'}) joined to the card: {how}",
+                    "system",
+                ),
+            ),
+        ),
+        True,
+    )

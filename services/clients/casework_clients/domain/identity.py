@@ -30,7 +30,8 @@ _FOLD = str.maketrans(
 
 def normalise_name(name: str) -> str:
     decomposed = unicodedata.normalize("NFKD", name.translate(_FOLD))
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    # Folded again: a letter such as ǽ only shows its æ once decomposed.
+    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).translate(_FOLD)
     return " ".join(stripped.casefold().split())
 
 

@@ -1,8 +1,10 @@
-"""gRPC entry point of clients."""
+"""gRPC entry point of clients: translates messages to use cases and back."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
+from datetime import date, datetime
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -11,10 +13,23 @@ from opentelemetry import trace
 from casework.clients.v1 import clients_pb2, clients_pb2_grpc
 from casework_clients import services
 from casework_clients.bootstrap import Clients, bootstrap
-from casework_clients.domain.cards import ClientCard
+from casework_clients.domain import search
+from casework_clients.domain.cards import ClientCard, Contract, NewPerson
+from casework_clients.domain.colour import Colour, ColourVerdict
+from casework_clients.domain.families import Family, FamilyMember
+from casework_clients.domain.statistics import StatusReport
+from casework_clients.domain.status import (
+    ClientStatus,
+    EntrySource,
+    StatusEntry,
+    StatusSettings,
+)
+from casework_common.auth import Principal
 from casework_common.errors import FieldError, InvalidArgument
 from casework_common.grpc_runtime import current_principal
+from casework_common.organisation import Organisation
 from casework_common.paging import next_token, page_window
+from casework_common.telemetry import current_trace_carrier
 
 _STATUS = {
     "approached": clients_pb2.CLIENT_STATUS_APPROACHED,
@@ -23,11 +38,51 @@ _STATUS = {
     "rejected": clients_pb2.CLIENT_STATUS_REJECTED,
     "terminated": clients_pb2.CLIENT_STATUS_TERMINATED,
 }
+_STATUS_NAME: dict[int, str] = {int(value): name for name, value in _STATUS.items()}
+_COLOUR = {
+    Colour.WHITE: clients_pb2.COLOUR_WHITE,
+    Colour.BLUE: clients_pb2.COLOUR_BLUE,
+    Colour.GREEN: clients_pb2.COLOUR_GREEN,
+    Colour.AMBER: clients_pb2.COLOUR_AMBER,
+    Colour.RED: clients_pb2.COLOUR_RED,
+    Colour.GREY: clients_pb2.COLOUR_GREY,
+}
+MAX_NAME = 200
 
 
-def to_message(card: ClientCard) -> clients_pb2.Client:
-    registered_at = Timestamp()
-    registered_at.FromDatetime(card.registered_at)
+def _ts(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def _entry(entry: StatusEntry) -> clients_pb2.StatusEntry:
+    return clients_pb2.StatusEntry(
+        status=_STATUS[entry.status.value],
+        effective_on=entry.effective_on.isoformat(),
+        recorded_at=_ts(entry.recorded_at),
+        source=(
+            clients_pb2.STATUS_SOURCE_MANUAL
+            if entry.source is EntrySource.MANUAL
+            else clients_pb2.STATUS_SOURCE_AUTOMATIC
+        ),
+        actor=entry.actor,
+        reason=entry.reason or "",
+        explanation=entry.explanation,
+        sequence=entry.sequence,
+        episode=entry.episode,
+        supersedes=list(entry.supersedes),
+    )
+
+
+def _colour(verdict: ColourVerdict) -> clients_pb2.ColourVerdict:
+    return clients_pb2.ColourVerdict(
+        colour=_COLOUR[verdict.colour], explanation=verdict.explanation, rule_id=verdict.rule_id
+    )
+
+
+def to_message(card: ClientCard, today: date | None = None) -> clients_pb2.Client:
+    today = today or date.today()
     return clients_pb2.Client(
         client_id=card.client_id,
         given_name=card.given_name,
@@ -42,13 +97,146 @@ def to_message(card: ClientCard) -> clients_pb2.Client:
         problem_types=list(card.problem_types),
         status=_STATUS.get(card.status, clients_pb2.CLIENT_STATUS_UNSPECIFIED),
         referral_ids=list(card.referral_ids),
-        registered_at=registered_at,
+        registered_at=_ts(card.registered_at),
+        status_history=[_entry(e) for e in card.status_entries],
+        episode=card.episode,
+        contracts=[
+            clients_pb2.ContractRecord(
+                contract_id=c.contract_id,
+                signed_on=c.signed_on.isoformat(),
+                valid_until=c.valid_until.isoformat() if c.valid_until else "",
+            )
+            for c in card.contracts
+        ],
+        colour=_colour(services.colour_of(card, today)),
+        archived=card.archived,
+        merged_from_client_ids=list(card.merged_from),
+        consultation_ids=list(card.consultation_ids),
+        history=[
+            clients_pb2.HistoryEntry(at=_ts(h.at), what=h.what, by=h.by) for h in card.history
+        ],
+        last_contact_on=card.last_contact_on.isoformat() if card.last_contact_on else "",
     )
+
+
+def _trace_id() -> str:
+    return format(trace.get_current_span().get_span_context().trace_id, "032x")
+
+
+def _date(
+    value: str,
+    field: str,
+    errors: list[FieldError],
+    *,
+    today: date,
+    required: bool = False,
+    default: date | None = None,
+    future_ok: bool = False,
+) -> date | None:
+    if not value:
+        if required:
+            errors.append(FieldError(field, "is required (YYYY-MM-DD)"))
+        return default
+    try:
+        parsed = date.fromisoformat(value)
+    except ValueError:
+        errors.append(FieldError(field, "must be a date YYYY-MM-DD"))
+        return None
+    if len(value) != 10:
+        errors.append(FieldError(field, "must be a date YYYY-MM-DD"))
+        return None
+    if not future_ok and parsed > today:
+        errors.append(FieldError(field, f"is in the future (today is {today.isoformat()})"))
+        return None
+    return parsed
+
+
+def _status_name(value: int, field: str, errors: list[FieldError], required: bool) -> str:
+    if value == clients_pb2.CLIENT_STATUS_UNSPECIFIED:
+        if required:
+            errors.append(FieldError(field, "is required"))
+        return ""
+    name = _STATUS_NAME.get(value)
+    if name is None:
+        errors.append(FieldError(field, f"unknown status {value}"))
+        return ""
+    return name
+
+
+def _text(value: str, field: str, errors: list[FieldError], *, required: bool, most: int) -> str:
+    value = value.strip()
+    if required and not value:
+        errors.append(FieldError(field, "is required"))
+    if len(value) > most:
+        errors.append(FieldError(field, f"at most {most} characters"))
+    return value
 
 
 class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
     def __init__(self, clients: Clients) -> None:
         self._clients = clients
+
+    # ------------------------------------------------------------------ helpers
+
+    def _today(self) -> date:
+        return self._clients.clock().date()
+
+    def _organisation(self, principal: Principal) -> Organisation | None:
+        return self._clients.organisations.get(principal.organisation)
+
+    def _settings(self, principal: Principal) -> StatusSettings:
+        return self._clients.status_settings_of(principal.organisation)
+
+    def _msg(self, card: ClientCard) -> clients_pb2.Client:
+        return to_message(card, self._today())
+
+    def _candidate(self, candidate: services.Candidate) -> clients_pb2.ClientCandidate:
+        return clients_pb2.ClientCandidate(
+            client=self._msg(candidate.card),
+            score=candidate.match.score,
+            reasons=list(candidate.match.reasons),
+        )
+
+    def _family(
+        self, principal: Principal, family_id: str | None = None, family: Family | None = None
+    ) -> clients_pb2.Family:
+        if family is None:
+            family = self._clients.families_for(principal).get(family_id or "")
+        view = services.view_family(
+            family,
+            self._clients.cards_for(principal),
+            self._settings(principal),
+            self._today(),
+        )
+        visible = {m.client_id for m in view.members}
+        cards_repo = self._clients.cards_for(principal)
+        now, trace_id = self._clients.clock(), _trace_id()
+        for client_id in sorted(visible):
+            cards_repo.audit(client_id, principal.subject, "family-read", now, trace_id)
+        return clients_pb2.Family(
+            family_id=family.family_id,
+            name=family.name,
+            centre_ids=list(family.centre_ids),
+            members=[
+                clients_pb2.FamilyMember(
+                    client_id=m.client_id, role=m.role, parent_client_ids=list(m.parent_ids)
+                )
+                for m in family.members
+                if m.client_id in visible
+            ],
+            hidden_member_count=view.hidden_members,
+            status=_STATUS[view.status.status.value]
+            if view.status.status
+            else clients_pb2.CLIENT_STATUS_UNSPECIFIED,
+            status_explanation=view.status.explanation,
+            colour=_colour(view.colour),
+            status_history=[_entry(e) for e in family.status_entries],
+            history=[
+                clients_pb2.HistoryEntry(at=_ts(h.at), what=h.what, by=h.by) for h in family.history
+            ],
+        )
+
+    # ------------------------------------------------------------------ cards
 
     def GetClient(
         self, request: clients_pb2.GetClientRequest, context: grpc.ServicerContext
@@ -61,9 +249,12 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             principal,
             self._clients.cards_for(principal),
             now=self._clients.clock(),
-            trace_id=format(trace.get_current_span().get_span_context().trace_id, "032x"),
+            trace_id=_trace_id(),
         )
-        return clients_pb2.GetClientResponse(client=to_message(card))
+        redirected = request.client_id if card.client_id != request.client_id else ""
+        return clients_pb2.GetClientResponse(
+            client=self._msg(card), redirected_from_client_id=redirected
+        )
 
     def ListClients(
         self, request: clients_pb2.ListClientsRequest, context: grpc.ServicerContext
@@ -72,15 +263,389 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
         offset, limit = page_window(request.page_size, request.page_token)
         if request.centre_id:
             principal.require_centre(request.centre_id)
-        page = self._clients.cards_for(principal).page(
-            centre_id=request.centre_id or None, offset=offset, limit=limit
-        )
+        cards_repo = self._clients.cards_for(principal)
+        page = cards_repo.page(centre_id=request.centre_id or None, offset=offset, limit=limit)
+        now, trace_id = self._clients.clock(), _trace_id()
+        for card in page:
+            cards_repo.audit(card.client_id, principal.subject, "list", now, trace_id)
         return clients_pb2.ListClientsResponse(
-            clients=[to_message(card) for card in page],
+            clients=[self._msg(card) for card in page],
             next_page_token=next_token(offset, limit, len(page)),
         )
+
+    def SearchClients(
+        self, request: clients_pb2.SearchClientsRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.SearchClientsResponse:
+        principal = current_principal()
+        errors: list[FieldError] = []
+        given = _text(request.given_name, "given_name", errors, required=False, most=MAX_NAME)
+        family = _text(request.family_name, "family_name", errors, required=False, most=MAX_NAME)
+        born = _date(request.date_of_birth, "date_of_birth", errors, today=self._today())
+        if not 0 <= request.min_score <= 100:
+            errors.append(FieldError("min_score", "between 1 and 100 (0 means 40)"))
+        if not 0 <= request.limit <= 100:
+            errors.append(FieldError("limit", "between 1 and 100 (0 means 20)"))
+        if errors:
+            raise InvalidArgument(errors)
+        found = services.search_clients(
+            search.SearchQuery(given, family, born, request.phone, request.email),
+            principal,
+            self._clients.cards_for(principal),
+            min_score=request.min_score or search.DEFAULT_MIN_SCORE,
+            limit=request.limit or 20,
+            now=self._clients.clock(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.SearchClientsResponse(candidates=[self._candidate(c) for c in found])
+
+    def RegisterClient(
+        self, request: clients_pb2.RegisterClientRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.RegisterClientResponse:
+        principal = current_principal()
+        org = self._organisation(principal)
+        errors: list[FieldError] = []
+        given = _text(request.given_name, "given_name", errors, required=True, most=MAX_NAME)
+        family = _text(request.family_name, "family_name", errors, required=True, most=MAX_NAME)
+        born = _date(
+            request.date_of_birth, "date_of_birth", errors, today=self._today(), required=True
+        )
+        address = _text(request.address, "address", errors, required=False, most=500)
+        if request.email and "@" not in request.email:
+            errors.append(FieldError("email", "is not an e-mail address"))
+        if request.phone and not search.phone_key(request.phone):
+            errors.append(FieldError("phone", "is not a phone number"))
+        centre = org.centre(request.centre_id) if org else None
+        if not request.centre_id:
+            errors.append(FieldError("centre_id", "is required"))
+        elif centre is None:
+            errors.append(FieldError("centre_id", f"unknown centre {request.centre_id}"))
+        if org is not None and request.client_type not in org.client_types:
+            errors.append(
+                FieldError("client_type", f"must be one of: {', '.join(org.client_types)}")
+            )
+        if (
+            org is not None
+            and request.problem_type
+            and request.problem_type not in (org.problem_types)
+        ):
+            errors.append(
+                FieldError("problem_type", f"must be one of: {', '.join(org.problem_types)}")
+            )
+        if errors:
+            raise InvalidArgument(errors)
+        assert centre is not None and born is not None
+        principal.require_centre(centre.id)
+        outcome = services.register_client(
+            NewPerson(
+                organisation=principal.organisation,
+                given_name=given,
+                family_name=family,
+                date_of_birth=born,
+                phone=request.phone.strip(),
+                email=request.email.strip(),
+                address=address,
+                region_id=centre.region,
+                centre_id=centre.id,
+                client_type=request.client_type,
+                problem_type=request.problem_type,
+            ),
+            frozenset(request.dismissed_client_ids),
+            principal,
+            self._clients.cards_for(principal),
+            settings=self._settings(principal),
+            consultations=self._clients.consultations_of(principal.organisation),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=_trace_id(),
+        )
+        if outcome.card is None:
+            return clients_pb2.RegisterClientResponse(
+                created=False, candidates=[self._candidate(c) for c in outcome.candidates]
+            )
+        return clients_pb2.RegisterClientResponse(created=True, client=self._msg(outcome.card))
+
+    # ------------------------------------------------------------------ status
+
+    def RecordStatus(
+        self, request: clients_pb2.RecordStatusRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.RecordStatusResponse:
+        principal = current_principal()
+        errors: list[FieldError] = []
+        if not request.client_id:
+            errors.append(FieldError("client_id", "is required"))
+        status = _status_name(request.status, "status", errors, required=True)
+        on = _date(request.effective_on, "effective_on", errors, today=self._today(),
+                   default=self._today())  # fmt: skip
+        if errors:
+            raise InvalidArgument(errors)
+        assert on is not None
+        card = services.record_status(
+            request.client_id,
+            status,
+            request.reason.strip(),
+            on,
+            principal,
+            self._clients.cards_for(principal),
+            settings=self._settings(principal),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.RecordStatusResponse(client=self._msg(card))
+
+    def RecordContractSigned(
+        self, request: clients_pb2.RecordContractSignedRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.RecordContractSignedResponse:
+        principal = current_principal()
+        errors: list[FieldError] = []
+        if not request.client_id:
+            errors.append(FieldError("client_id", "is required"))
+        if not request.contract_id.strip() or len(request.contract_id) > 100:
+            errors.append(FieldError("contract_id", "is required (at most 100 characters)"))
+        signed = _date(request.signed_on, "signed_on", errors, today=self._today(), required=True)
+        until = _date(
+            request.valid_until, "valid_until", errors, today=self._today(), future_ok=True
+        )
+        if signed and until and until < signed:
+            errors.append(FieldError("valid_until", "is before signed_on"))
+        if errors:
+            raise InvalidArgument(errors)
+        assert signed is not None
+        cards_repo = self._clients.cards_for(principal)
+        now = self._clients.clock()
+        outcome = services.record_contract_signed(
+            request.client_id,
+            Contract(request.contract_id.strip(), signed, until, now),
+            cards_repo,
+            settings=self._settings(principal),
+            actor=services.worker_actor(principal),
+            now=now,
+            trace=current_trace_carrier(),
+        )
+        cards_repo.audit(outcome.card.client_id, principal.subject, "contract", now, _trace_id())
+        return clients_pb2.RecordContractSignedResponse(
+            client=self._msg(outcome.card),
+            recorded=outcome.recorded,
+            status_changed=outcome.status_changed,
+            explanation=outcome.explanation,
+        )
+
+    def ReopenEpisode(
+        self, request: clients_pb2.ReopenEpisodeRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.ReopenEpisodeResponse:
+        principal = current_principal()
+        errors: list[FieldError] = []
+        if not request.client_id:
+            errors.append(FieldError("client_id", "is required"))
+        status = _status_name(request.status, "status", errors, required=False)
+        on = _date(request.effective_on, "effective_on", errors, today=self._today(),
+                   default=self._today())  # fmt: skip
+        if errors:
+            raise InvalidArgument(errors)
+        assert on is not None
+        card = services.reopen_client_episode(
+            request.client_id,
+            on,
+            status,
+            principal,
+            self._clients.cards_for(principal),
+            settings=self._settings(principal),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.ReopenEpisodeResponse(client=self._msg(card))
+
+    def ArchiveClient(
+        self, request: clients_pb2.ArchiveClientRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.ArchiveClientResponse:
+        principal = current_principal()
+        if not request.client_id:
+            raise InvalidArgument([FieldError("client_id", "is required")])
+        card = services.archive_client(
+            request.client_id,
+            principal,
+            self._clients.cards_for(principal),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.ArchiveClientResponse(client=self._msg(card))
+
+    def MergeClients(
+        self, request: clients_pb2.MergeClientsRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.MergeClientsResponse:
+        principal = current_principal()
+        card = services.merge_clients(
+            request.survivor_client_id,
+            request.absorbed_client_id,
+            request.reason,
+            principal,
+            self._clients.cards_for(principal),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.MergeClientsResponse(client=self._msg(card))
+
+    # ------------------------------------------------------------------ families
+
+    def CreateFamily(
+        self, request: clients_pb2.CreateFamilyRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.CreateFamilyResponse:
+        principal = current_principal()
+        org = self._organisation(principal)
+        centre = org.centre(request.centre_id) if org else None
+        if centre is None:
+            raise InvalidArgument([FieldError("centre_id", "is required: a centre you serve")])
+        principal.require_centre(centre.id)
+        family = services.create_family(
+            request.name,
+            centre.id,
+            tuple(
+                FamilyMember(m.client_id, m.role, tuple(m.parent_client_ids))
+                for m in request.members
+            ),
+            principal,
+            self._clients.cards_for(principal),
+            self._clients.families_for(principal),
+            region_id=centre.region,
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.CreateFamilyResponse(family=self._family(principal, family=family))
+
+    def AddFamilyMember(
+        self, request: clients_pb2.AddFamilyMemberRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.AddFamilyMemberResponse:
+        principal = current_principal()
+        if not request.family_id:
+            raise InvalidArgument([FieldError("family_id", "is required")])
+        m = request.member
+        family = services.add_family_member(
+            request.family_id,
+            FamilyMember(m.client_id, m.role, tuple(m.parent_client_ids)),
+            principal,
+            self._clients.cards_for(principal),
+            self._clients.families_for(principal),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.AddFamilyMemberResponse(family=self._family(principal, family=family))
+
+    def GetFamily(
+        self, request: clients_pb2.GetFamilyRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.GetFamilyResponse:
+        principal = current_principal()
+        if not request.family_id:
+            raise InvalidArgument([FieldError("family_id", "is required")])
+        return clients_pb2.GetFamilyResponse(family=self._family(principal, request.family_id))
+
+    def RecordFamilyStatus(
+        self, request: clients_pb2.RecordFamilyStatusRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.RecordFamilyStatusResponse:
+        principal = current_principal()
+        errors: list[FieldError] = []
+        if not request.family_id:
+            errors.append(FieldError("family_id", "is required"))
+        status = _status_name(request.status, "status", errors, required=True)
+        on = _date(request.effective_on, "effective_on", errors, today=self._today(),
+                   default=self._today())  # fmt: skip
+        if errors:
+            raise InvalidArgument(errors)
+        assert on is not None
+        family = services.record_family_status(
+            request.family_id,
+            status,
+            request.reason.strip(),
+            on,
+            principal,
+            self._clients.families_for(principal),
+            settings=self._settings(principal),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+        )
+        return clients_pb2.RecordFamilyStatusResponse(family=self._family(principal, family=family))
+
+    # ------------------------------------------------------------------ statistics
+
+    def GetStatistics(
+        self, request: clients_pb2.GetStatisticsRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.GetStatisticsResponse:
+        principal = current_principal()
+        org = self._organisation(principal)
+        errors: list[FieldError] = []
+        today = self._today()
+        start = _date(request.period_start, "period_start", errors, today=today, required=True,
+                      future_ok=True)  # fmt: skip
+        end = _date(request.period_end, "period_end", errors, today=today, required=True,
+                    future_ok=True)  # fmt: skip
+        if start and end and end < start:
+            errors.append(FieldError("period_end", "is before period_start"))
+        if request.centre_id and (org is None or org.centre(request.centre_id) is None):
+            errors.append(FieldError("centre_id", f"unknown centre {request.centre_id}"))
+        if request.region_id and (org is None or request.region_id not in org.regions):
+            errors.append(FieldError("region_id", f"unknown region {request.region_id}"))
+        if errors:
+            raise InvalidArgument(errors)
+        assert start is not None and end is not None
+        if request.centre_id:
+            principal.require_centre(request.centre_id)
+        stats = services.statistics(
+            start,
+            end,
+            self._clients.cards_for(principal),
+            self._clients.families_for(principal),
+            settings=self._settings(principal),
+            centre_id=request.centre_id or None,
+            region_id=request.region_id or None,
+        )
+        return clients_pb2.GetStatisticsResponse(
+            clients=report_message(stats.clients), families=report_message(stats.families)
+        )
+
+
+def _reasons(counter: Counter[str]) -> list[clients_pb2.ReasonCount]:
+    return [
+        clients_pb2.ReasonCount(reason=reason, count=count)
+        for reason, count in sorted(counter.items())
+        if count
+    ]
+
+
+_ORDER = list(ClientStatus)
+
+
+def _flow_order(item: tuple[tuple[ClientStatus | None, ClientStatus], int]) -> tuple[int, int]:
+    (a, b), _ = item
+    return (_ORDER.index(a) if a else -1, _ORDER.index(b))
+
+
+def report_message(report: StatusReport) -> clients_pb2.StatusReport:
+    return clients_pb2.StatusReport(
+        total=report.total,
+        statuses=[
+            clients_pb2.StatusCount(status=_STATUS[s.value], count=report.statuses[s])
+            for s in _ORDER
+        ],
+        rejection_reasons=_reasons(report.rejection_reasons),
+        termination_reasons=_reasons(report.termination_reasons),
+        flows=[
+            clients_pb2.StatusFlow(
+                from_status=_STATUS[a.value] if a else clients_pb2.CLIENT_STATUS_UNSPECIFIED,
+                to_status=_STATUS[b.value],
+                count=n,
+            )
+            for (a, b), n in sorted(report.flows.items(), key=_flow_order)
+        ],
+    )
 
 
 def register(server: grpc.Server) -> Iterable[str]:
     clients_pb2_grpc.add_ClientsServiceServicer_to_server(ClientsServicer(bootstrap()), server)
     return [clients_pb2.DESCRIPTOR.services_by_name["ClientsService"].full_name]
+
+
+__all__ = ["ClientsServicer", "register", "report_message", "to_message"]

@@ -1,0 +1,217 @@
+"""Statistics on 100,000 clients: the use case and the GetStatistics RPC, beside a plain
+count of the same collection measured in the same run.
+
+    python -m casework_clients.bench_statistics [--clients 100000]
+
+Uses MONGO_URI when set, else starts a development wire server of its own (data in a
+temporary directory). Cards are written in bulk through the repository's own document
+mapping into a fresh database, which is dropped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import secrets
+import statistics as stats
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import grpc
+
+from casework_clients.domain.cards import ClientCard
+from casework_clients.domain.identity import identity_key
+from casework_clients.domain.status import (
+    StatusHistory,
+    StatusSettings,
+    record_first_contact,
+    record_manual_status,
+)
+
+CENTRES = (("ctr-north-town", "reg-north"), ("ctr-north-village", "reg-north"),
+           ("ctr-south-city", "reg-south"))  # fmt: skip
+ORG = "org-demo"
+
+
+def _card(i: int, rng: random.Random, today: date) -> ClientCard:
+    settings = StatusSettings()
+    start = today - timedelta(days=rng.randrange(1, 700))
+    at = datetime(start.year, start.month, start.day, 12, tzinfo=UTC)
+    now = datetime.now(UTC)
+    history = record_first_contact(StatusHistory(), settings, start, "w-anna", at).history
+    roll = rng.random()
+    later = min(today, start + timedelta(days=rng.randrange(0, 60)))
+    if roll < 0.35:
+        history = record_manual_status(
+            history, settings, "service_user", None, later, "w-anna", now
+        ).history
+        if rng.random() < 0.4:
+            end = min(today, later + timedelta(days=rng.randrange(0, 200)))
+            reason = rng.choice(settings.termination_reasons)
+            history = record_manual_status(
+                history, settings, "terminated", reason, end, "w-anna", now
+            ).history
+    elif roll < 0.6:
+        reason = rng.choice(settings.rejection_reasons)
+        history = record_manual_status(
+            history, settings, "rejected", reason, later, "w", now
+        ).history
+    centre, region = CENTRES[i % len(CENTRES)]
+    born = date(1930, 1, 1) + timedelta(days=rng.randrange(0, 30000))
+    given, family = f"Given{i % 997}", f"Family{i}"
+    return ClientCard(
+        client_id=f"bench-{i:06d}",
+        organisation=ORG,
+        identity_key=identity_key(ORG, given, family, born),
+        given_name=given,
+        family_name=family,
+        date_of_birth=born,
+        phone="",
+        email="",
+        address="",
+        region_id=region,
+        centre_ids=(centre,),
+        client_type="senior",
+        problem_types=("housing",),
+        status=history.current.value if history.current else "",
+        referral_ids=(),
+        registered_at=at,
+        status_entries=history.entries,
+        last_contact_on=start,
+    )
+
+
+def seed(count: int) -> float:
+    from casework_clients.adapters.repository import ClientDocument, _to_document
+
+    rng = random.Random(42)
+    today = date.today()
+    collection = ClientDocument._get_collection()
+    ClientDocument.ensure_indexes()
+    started = time.perf_counter()
+    batch = []
+    for i in range(count):
+        data = _to_document(_card(i, rng, today), []).to_mongo().to_dict()
+        data["version"] = 1
+        batch.append(data)
+        if len(batch) == 2000:
+            collection.insert_many(batch, ordered=False)
+            batch = []
+    if batch:
+        collection.insert_many(batch, ordered=False)
+    return time.perf_counter() - started
+
+
+def timed(fn: object, repeat: int) -> list[float]:
+    out = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()  # type: ignore[operator]
+        out.append(time.perf_counter() - started)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--clients", type=int, default=100_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+
+    from casework_common.devstack import free_port, start_mongo, stop_mongo
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-clients-"))
+    own_mongo = not os.environ.get("MONGO_URI")
+    port = free_port()
+    if own_mongo:
+        start_mongo(tmp / "data", port, tmp / "run")
+        os.environ["MONGO_URI"] = f"mongodb://127.0.0.1:{port}"
+    os.environ["MONGO_DB"] = f"bench_clients_{secrets.token_hex(4)}"
+
+    import mongoengine as me
+
+    from casework.clients.v1 import clients_pb2, clients_pb2_grpc
+    from casework_clients import services
+    from casework_clients.adapters.repository import (
+        ClientDocument,
+        ClientRepository,
+        FamilyRepository,
+    )
+    from casework_clients.entrypoints.api import register
+    from casework_common import storage
+    from casework_common.auth import issue_token
+    from casework_common.config import load_settings
+    from casework_common.grpc_runtime import build_server
+
+    settings = load_settings("clients")
+    storage.connect(settings)
+    server = None
+    try:
+        seconds = seed(args.clients)
+        print(f"seeded {args.clients} clients in {seconds:.1f} s (bulk, through the adapter)")
+        collection = ClientDocument._get_collection()
+        today = date.today()
+        start, end = today - timedelta(days=365), today
+
+        baseline = timed(lambda: collection.count_documents({"organisation": ORG}), args.repeat)
+        all_centres = frozenset(c for c, _ in CENTRES)
+
+        def use_case() -> object:
+            return services.statistics(
+                start, end, ClientRepository(ORG, all_centres), FamilyRepository(ORG, all_centres),
+                settings=StatusSettings(shared_with_family=True), centre_id=None, region_id=None,
+            )  # fmt: skip
+
+        result = use_case()
+        use_case_times = timed(use_case, args.repeat)
+
+        server, _, grpc_port, _ = build_server(settings, register, port=0)
+        server.start()
+        token = issue_token(
+            settings.jwt_secret, organisation=ORG, subject="w-manager-north",
+            centres=sorted(all_centres), roles=["manager"],
+        )  # fmt: skip
+        channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")
+        stub = clients_pb2_grpc.ClientsServiceStub(channel)
+        request = clients_pb2.GetStatisticsRequest(
+            period_start=start.isoformat(), period_end=end.isoformat()
+        )
+        metadata = [("authorization", f"Bearer {token}")]
+        reply = stub.GetStatistics(request, metadata=metadata, timeout=600)
+        rpc_times = timed(
+            lambda: stub.GetStatistics(request, metadata=metadata, timeout=600), args.repeat
+        )
+        channel.close()
+
+        counted = result.clients.total  # type: ignore[attr-defined]
+        assert counted == args.clients == reply.clients.total, (counted, reply.clients.total)
+        base = stats.median(baseline)
+        print(f"baseline count_documents over the collection: median {base * 1000:.0f} ms")
+        for name, times in (
+            ("statistics use case", use_case_times),
+            ("GetStatistics RPC", rpc_times),
+        ):
+            median = stats.median(times)
+            print(
+                f"{name}: median {median:.2f} s over {args.repeat} runs "
+                f"({args.clients / median:,.0f} clients/s), {median / base:.1f}x the baseline"
+            )
+        print(
+            "counts at period end:",
+            {s.status: s.count for s in reply.clients.statuses},
+            "flows:",
+            len(reply.clients.flows),
+        )
+    finally:
+        if server is not None:
+            server.stop(0)
+        me.get_connection().drop_database(os.environ["MONGO_DB"])
+        me.disconnect()
+        if own_mongo:
+            stop_mongo(port, tmp / "run")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,197 @@
+"""Families (households): clients linked with roles, with a card and status of their own.
+
+Pure domain code. Within a family, members may name their parents / guardians among the
+other members; those links form a family tree and never a cycle (nobody is their own
+ancestor), which :func:`add_member` guarantees for every change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from casework_clients.domain.cards import HistoryEntry
+from casework_clients.domain.status import StatusEntry, StatusHistory
+from casework_common.errors import FailedPrecondition, FieldError, InvalidArgument
+
+__all__ = [
+    "ROLES",
+    "Family",
+    "FamilyMember",
+    "add_member",
+    "creates_cycle",
+    "new_family",
+]
+
+ROLES: tuple[str, ...] = ("head", "partner", "child", "parent", "sibling", "grandparent", "other")
+MAX_MEMBERS = 50
+
+
+@dataclass(frozen=True)
+class FamilyMember:
+    client_id: str
+    role: str
+    #: Members of the same family who are this member's parents or guardians.
+    parent_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Family:
+    family_id: str
+    organisation: str
+    name: str
+    region_id: str
+    centre_ids: tuple[str, ...]
+    members: tuple[FamilyMember, ...]
+    created_at: datetime
+    history: tuple[HistoryEntry, ...] = ()
+    #: The family's own status history, used when status is not shared with members.
+    status_entries: tuple[StatusEntry, ...] = ()
+    version: int = 0
+
+    @property
+    def member_ids(self) -> tuple[str, ...]:
+        return tuple(m.client_id for m in self.members)
+
+    @property
+    def status_history(self) -> StatusHistory:
+        return StatusHistory(self.status_entries)
+
+    def parents(self) -> dict[str, tuple[str, ...]]:
+        return {m.client_id: m.parent_ids for m in self.members}
+
+
+def creates_cycle(parents: Mapping[str, tuple[str, ...]]) -> bool:
+    """True when following parent links from some member leads back to them."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def visit(node: str) -> bool:
+        mark = state.get(node)
+        if mark == 1:
+            return True
+        if mark == 2:
+            return False
+        state[node] = 1
+        if any(visit(p) for p in parents.get(node, ())):
+            return True
+        state[node] = 2
+        return False
+
+    return any(visit(node) for node in list(parents))
+
+
+def _check_member(
+    client_id: str, role: str, parent_ids: tuple[str, ...], field: str
+) -> list[FieldError]:
+    errors = []
+    if not client_id:
+        errors.append(FieldError(f"{field}.client_id", "is required"))
+    if role not in ROLES:
+        errors.append(FieldError(f"{field}.role", f"must be one of: {', '.join(ROLES)}"))
+    if client_id and client_id in parent_ids:
+        errors.append(
+            FieldError(f"{field}.parent_client_ids", "a member cannot be their own parent")
+        )
+    if len(set(parent_ids)) != len(parent_ids):
+        errors.append(FieldError(f"{field}.parent_client_ids", "names a parent twice"))
+    return errors
+
+
+def new_family(
+    *,
+    family_id: str,
+    organisation: str,
+    name: str,
+    region_id: str,
+    centre_id: str,
+    members: tuple[FamilyMember, ...],
+    actor: str,
+    now: datetime,
+) -> Family:
+    """A family with its first members; a member's parents must be among them."""
+    errors: list[FieldError] = []
+    if not name.strip():
+        errors.append(FieldError("name", "is required"))
+    if len(name) > 200:
+        errors.append(FieldError("name", "at most 200 characters"))
+    if not members:
+        errors.append(FieldError("members", "a family needs at least one member"))
+    if len(members) > MAX_MEMBERS:
+        errors.append(FieldError("members", f"at most {MAX_MEMBERS} members"))
+    ids = [m.client_id for m in members]
+    if len(set(ids)) != len(ids):
+        errors.append(FieldError("members", "names a client twice"))
+    for i, member in enumerate(members):
+        errors += _check_member(member.client_id, member.role, member.parent_ids, f"members[{i}]")
+        for parent in member.parent_ids:
+            if parent not in ids:
+                errors.append(
+                    FieldError(f"members[{i}].parent_client_ids", f"{parent} is not a member")
+                )
+    if errors:
+        raise InvalidArgument(errors)
+    if creates_cycle({m.client_id: m.parent_ids for m in members}):
+        raise InvalidArgument(
+            [FieldError("members", "parent links form a cycle: nobody can be their own ancestor")]
+        )
+    return Family(
+        family_id=family_id,
+        organisation=organisation,
+        name=name.strip(),
+        region_id=region_id,
+        centre_ids=(centre_id,),
+        members=members,
+        created_at=now,
+        history=(HistoryEntry(now, f"family created with {len(members)} member(s)", actor),),
+    )
+
+
+def add_member(
+    family: Family, member: FamilyMember, actor: str, now: datetime
+) -> tuple[Family, bool]:
+    """Add a member, or change an existing member's role and parents.
+
+    Refuses (INVALID_ARGUMENT, nothing changed) an unknown role, a parent who is not a
+    member, and any change after which parent links would form a cycle. Answers
+    ``False`` when the member is already there exactly as given.
+    """
+    errors = _check_member(member.client_id, member.role, member.parent_ids, "member")
+    for parent in member.parent_ids:
+        if parent not in family.member_ids:
+            errors.append(FieldError("member.parent_client_ids", f"{parent} is not a member"))
+    if errors:
+        raise InvalidArgument(errors)
+    existing = next((m for m in family.members if m.client_id == member.client_id), None)
+    if existing == member:
+        return family, False
+    if existing is None and len(family.members) >= MAX_MEMBERS:
+        raise FailedPrecondition(f"family {family.family_id} already has {MAX_MEMBERS} members")
+    parents = family.parents()
+    parents[member.client_id] = member.parent_ids
+    if creates_cycle(parents):
+        raise InvalidArgument(
+            [
+                FieldError(
+                    "member.parent_client_ids",
+                    "these parent links would form a cycle: nobody can be their own ancestor",
+                )
+            ]
+        )
+    if existing is None:
+        members = (*family.members, member)
+        what = f"client {member.client_id} joined the family as {member.role}"
+    else:
+        members = tuple(member if m.client_id == member.client_id else m for m in family.members)
+        what = f"client {member.client_id} is now {member.role} in the family"
+    if member.parent_ids:
+        what += f" (parents: {', '.join(member.parent_ids)})"
+    return (
+        replace(family, members=members, history=(*family.history, HistoryEntry(now, what, actor))),
+        True,
+    )
+
+
+def with_centre(family: Family, centre_ids: tuple[str, ...]) -> Family:
+    merged = (*family.centre_ids, *(c for c in centre_ids if c not in family.centre_ids))
+    return replace(family, centre_ids=merged)

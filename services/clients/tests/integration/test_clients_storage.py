@@ -1,0 +1,302 @@
+"""clients' use cases against a real database (the `mongo_db` fixture: the development
+wire server, or whatever MONGO_URI names), with a fixed clock."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from casework_clients import services
+from casework_clients.adapters.repository import (
+    AuditEntry,
+    ClientDocument,
+    ClientRepository,
+    ConsultationRepository,
+    FamilyRepository,
+    UnattachedConsultation,
+)
+from casework_clients.domain import search
+from casework_clients.domain.cards import Consultation, Contract, NewPerson, Outcome, ReferralFacts
+from casework_clients.domain.status import StatusSettings
+from casework_common.auth import Principal
+from casework_common.envelope import Actor
+from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound
+
+pytestmark = pytest.mark.usefixtures("mongo_db")
+
+ORG = "org-demo"
+NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
+SETTINGS = StatusSettings(inactivity_days=60, shared_with_family=True)
+ANNA = Principal(ORG, "w-anna", "worker", frozenset({"ctr-north-town"}), frozenset(), frozenset())
+ILZE = Principal(ORG, "w-ilze", "worker", frozenset({"ctr-south-city"}), frozenset(), frozenset())
+
+
+def create_facts(**overrides: Any) -> ReferralFacts:
+    fields: dict[str, Any] = {
+        "referral_id": f"ref-{secrets.token_hex(4)}",
+        "organisation": ORG,
+        "given_name": "Taras",
+        "family_name": "Шевченко",
+        "date_of_birth": date(1961, 3, 9),
+        "phone": "+380 44 123 4567",
+        "email": "",
+        "address": "",
+        "region_id": "reg-north",
+        "centre_id": "ctr-north-town",
+        "client_type": "senior",
+        "problem_type": "housing",
+        "channel": "partner_referral",
+        "submitted_at": NOW,
+    }
+    fields.update(overrides)
+    return ReferralFacts(**fields)
+
+
+def create_consultation(**overrides: Any) -> Consultation:
+    fields: dict[str, Any] = {
+        "consultation_id": f"cons-{secrets.token_hex(4)}",
+        "organisation": ORG,
+        "given_name": "Taras",
+        "family_name": "Shevchenko",
+        "date_of_birth": date(1961, 3, 9),
+        "phone": "",
+        "email": "",
+        "topic": "rent arrears",
+        "duration_minutes": 15,
+        "worker_id": "w-duty-north",
+        "channel": "phone",
+        "centre_id": "ctr-north-town",
+        "recorded_at": NOW - timedelta(days=10),
+    }
+    fields.update(overrides)
+    return Consultation(**fields)
+
+
+def system() -> ClientRepository:
+    return ClientRepository(ORG, None)
+
+
+def refer(facts: ReferralFacts, now: datetime = NOW) -> tuple[Any, Outcome]:
+    return services.register_from_referral(
+        facts,
+        system(),
+        now=now,
+        trace={},
+        settings=SETTINGS,
+        consultations=ConsultationRepository(ORG),
+    )
+
+
+def test_a_referral_spelled_another_way_joins_the_card_of_the_same_person() -> None:
+    card, first = refer(create_facts(family_name="Шевченко"))
+    again, second = refer(create_facts(family_name="Ševčenko", given_name="TARAS"))
+    third, outcome = refer(create_facts(family_name="Shevchenko"))
+    assert (first, second, outcome) == (Outcome.REGISTERED, Outcome.MATCHED, Outcome.MATCHED)
+    assert again.client_id == third.client_id == card.client_id
+    assert len(third.referral_ids) == 3
+    assert "matched" in third.history[-1].what
+    assert ClientDocument.objects.count() == 1
+    assert card.status == "applicant" and len(card.status_entries) == 1
+
+
+def test_a_referral_with_another_birthday_is_a_new_card() -> None:
+    card, _ = refer(create_facts())
+    other, outcome = refer(create_facts(date_of_birth=date(1961, 3, 10)))
+    assert outcome is Outcome.REGISTERED and other.client_id != card.client_id
+
+
+def test_a_consultation_waits_for_its_person_and_joins_the_new_card() -> None:
+    consultation = create_consultation()
+    anonymous = create_consultation(given_name="", family_name="", date_of_birth=None)
+    consultations = ConsultationRepository(ORG)
+    for c in (consultation, anonymous):
+        assert services.consultation_recorded(c, system(), consultations, now=NOW, trace={}) is None
+    card, _ = refer(create_facts())
+    assert card.consultation_ids == (consultation.consultation_id,)
+    assert card.last_contact_on == NOW.date()
+    assert consultations.get(consultation.consultation_id).attached_to == card.client_id
+    assert consultations.get(anonymous.consultation_id).attached_to == ""
+    # Later consultations of a known person join the card at once, and only once.
+    later = create_consultation(family_name="ШЕВЧЕНКО")
+    for _ in range(2):
+        joined = services.consultation_recorded(later, system(), consultations, now=NOW, trace={})
+    assert joined is not None
+    assert system().get(card.client_id).consultation_ids == (
+        consultation.consultation_id,
+        later.consultation_id,
+    )
+    assert UnattachedConsultation.objects(id=later.consultation_id).count() == 0
+
+
+def test_search_finds_typos_swaps_and_birthday_slips_only_in_the_callers_centres() -> None:
+    card, _ = refer(create_facts())
+    refer(create_facts(given_name="Other", family_name="Person", centre_id="ctr-south-city"))
+
+    def found(principal: Principal, **query: Any) -> list[str]:
+        return [
+            c.card.client_id
+            for c in services.search_clients(
+                search.SearchQuery(**query),
+                principal,
+                ClientRepository(ORG, principal.centres),
+                min_score=40,
+                limit=20,
+                now=NOW,
+                trace_id="t",
+            )
+        ]
+
+    assert found(ANNA, given_name="Taras", family_name="Schevchenko") == [card.client_id]
+    assert found(ANNA, given_name="Shevchenko", family_name="Taras") == [card.client_id]
+    assert found(ANNA, family_name="Sevcenko", date_of_birth=date(1961, 9, 3)) == [card.client_id]
+    assert found(ANNA, family_name="Shevchenko", date_of_birth=date(1961, 3, 10)) == [
+        card.client_id
+    ]
+    assert found(ILZE, given_name="Taras", family_name="Shevchenko") == []
+    assert found(ILZE, given_name="Other", family_name="Person") != []
+    assert AuditEntry.objects(client_id=card.client_id, action="search-result").count() == 4
+    with pytest.raises(InvalidArgument):
+        found(ANNA, given_name=" ")
+
+
+def test_registration_answers_candidates_until_the_caller_dismisses_them() -> None:
+    card, _ = refer(create_facts())
+    person = NewPerson(
+        ORG, "Taras", "Ševčenková", date(1961, 3, 9), "", "", "", "reg-north",
+        "ctr-north-town", "senior", "",
+    )  # fmt: skip
+
+    def register(dismissed: frozenset[str]) -> services.Registration:
+        return services.register_client(
+            person, dismissed, ANNA, ClientRepository(ORG, ANNA.centres), settings=SETTINGS,
+            consultations=ConsultationRepository(ORG), now=NOW, trace={}, trace_id="t",
+        )  # fmt: skip
+
+    first = register(frozenset())
+    assert first.card is None and [c.card.client_id for c in first.candidates] == [card.client_id]
+    assert ClientDocument.objects.count() == 1
+    second = register(frozenset({card.client_id}))
+    assert second.card is not None and second.card.status == "applicant"
+    assert ClientDocument.objects.count() == 2
+
+
+def test_status_contract_and_reopen_through_the_repository() -> None:
+    card, _ = refer(create_facts())
+    repo = ClientRepository(ORG, ANNA.centres)
+    outcome = services.record_contract_signed(
+        card.client_id, Contract("k-1", NOW.date(), None, NOW), repo,
+        settings=SETTINGS, actor=Actor("worker", "w-anna"), now=NOW, trace={},
+    )  # fmt: skip
+    assert outcome.status_changed and outcome.card.status == "service_user"
+    assert services.colour_of(outcome.card, NOW.date()).colour.value == "amber"
+    with pytest.raises(FailedPrecondition):
+        services.record_status(
+            card.client_id, "rejected", "no_capacity", NOW.date(), ANNA, repo,
+            settings=SETTINGS, now=NOW, trace={}, trace_id="t",
+        )  # fmt: skip
+    with pytest.raises(InvalidArgument) as bad:
+        services.record_status(
+            card.client_id, "terminated", "bored", NOW.date(), ANNA, repo,
+            settings=SETTINGS, now=NOW, trace={}, trace_id="t",
+        )  # fmt: skip
+    assert bad.value.errors[0].field == "reason"
+    assert repo.get(card.client_id).version == outcome.card.version  # nothing changed
+    ended = services.record_status(
+        card.client_id, "terminated", "goals_achieved", NOW.date(), ANNA, repo,
+        settings=SETTINGS, now=NOW, trace={}, trace_id="t",
+    )  # fmt: skip
+    services.archive_client(card.client_id, ANNA, repo, now=NOW, trace={}, trace_id="t")
+    back = services.reopen_client_episode(
+        card.client_id, NOW.date(), "", ANNA, repo, settings=SETTINGS,
+        now=NOW + timedelta(hours=1), trace={}, trace_id="t",
+    )  # fmt: skip
+    assert ended.status == "terminated"
+    assert back.status == "applicant" and back.episode == 2 and not back.archived
+    assert len(back.status_entries) == 4
+
+
+def test_the_inactivity_rule_closes_silent_episodes_once() -> None:
+    old = NOW - timedelta(days=200)
+    silent, _ = refer(create_facts(submitted_at=old), now=old)
+    recent, _ = refer(create_facts(given_name="Ivan", submitted_at=NOW), now=NOW)
+    repo = system()
+    closed = services.sweep_inactivity(repo, SETTINGS, today=NOW.date(), now=NOW, trace={})
+    again = services.sweep_inactivity(repo, SETTINGS, today=NOW.date(), now=NOW, trace={})
+    assert (closed, again) == (1, 0)
+    card = repo.get(silent.client_id)
+    assert card.status == "rejected"
+    assert card.status_entries[-1].reason == "did_not_come"
+    assert card.status_entries[-1].effective_on == old.date() + timedelta(days=60)
+    assert repo.get(recent.client_id).status == "applicant"
+    stored = ClientDocument.objects(id=silent.client_id).first()
+    assert stored.outbox[-1]["type"] == "clients.client.status_changed"
+
+
+def test_merge_redirects_and_refuses_self_and_other_centres() -> None:
+    one, _ = refer(create_facts())
+    two, _ = refer(create_facts(given_name="Tara", date_of_birth=date(1961, 3, 8)))
+    south, _ = refer(create_facts(given_name="Ann", centre_id="ctr-south-city"))
+    repo = ClientRepository(ORG, ANNA.centres)
+    with pytest.raises(InvalidArgument):
+        services.merge_clients(
+            one.client_id, one.client_id, "x", ANNA, repo, now=NOW, trace={}, trace_id="t"
+        )
+    with pytest.raises(NotFound):
+        services.merge_clients(
+            one.client_id, south.client_id, "x", ANNA, repo, now=NOW, trace={}, trace_id="t"
+        )
+    kept = services.merge_clients(
+        one.client_id,
+        two.client_id,
+        "same person, typo",
+        ANNA,
+        repo,
+        now=NOW,
+        trace={},
+        trace_id="t",
+    )
+    assert set(kept.referral_ids) == set(one.referral_ids) | set(two.referral_ids)
+    assert (
+        services.read_client(two.client_id, ANNA, repo, now=NOW, trace_id="t").client_id
+        == one.client_id
+    )
+    with pytest.raises(FailedPrecondition):
+        services.merge_clients(
+            one.client_id, two.client_id, "again", ANNA, repo, now=NOW, trace={}, trace_id="t"
+        )
+
+
+def test_statistics_and_families_of_the_callers_centres() -> None:
+    a, _ = refer(create_facts(given_name="A"))
+    b, _ = refer(create_facts(given_name="B"))
+    refer(create_facts(given_name="C", centre_id="ctr-south-city"))
+    repo = ClientRepository(ORG, ANNA.centres)
+    services.record_status(
+        b.client_id, "rejected", "no_capacity", NOW.date(), ANNA, repo,
+        settings=SETTINGS, now=NOW, trace={}, trace_id="t",
+    )  # fmt: skip
+    from casework_clients.domain.families import FamilyMember
+
+    members = (
+        FamilyMember(a.client_id, "head"),
+        FamilyMember(b.client_id, "child", (a.client_id,)),
+    )
+    family = services.create_family(
+        "Household", "ctr-north-town", members, ANNA, repo, FamilyRepository(ORG, ANNA.centres),
+        region_id="reg-north", now=NOW, trace={}, trace_id="t",
+    )  # fmt: skip
+    view = services.view_family(family, repo, SETTINGS, NOW.date())
+    assert view.status.status is not None and view.status.status.value == "applicant"
+    assert view.colour.colour.value == "blue"
+    with pytest.raises(NotFound):
+        FamilyRepository(ORG, ILZE.centres).get(family.family_id)
+    stats = services.statistics(
+        NOW.date() - timedelta(days=30), NOW.date(), repo, FamilyRepository(ORG, ANNA.centres),
+        settings=SETTINGS, centre_id=None, region_id=None,
+    )  # fmt: skip
+    assert stats.clients.total == 2
+    assert stats.clients.rejection_reasons == {"no_capacity": 1}
+    assert stats.families.total == 1

@@ -1,0 +1,191 @@
+# ruff: noqa: RUF001, RUF003  (Cyrillic names are the point of these tests)
+"""Search before register: match keys, transliteration, typos and ranking (pure)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date
+from typing import Any
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from casework_clients.domain.search import (
+    CONFIDENT_SCORE,
+    CandidateFacts,
+    SearchQuery,
+    damerau_levenshtein,
+    deletion_keys,
+    dob_variants,
+    is_confident,
+    match_key,
+    name_keys,
+    rank,
+    score,
+    transliterate,
+)
+
+BORN = date(1961, 4, 12)
+
+
+def create_card_facts(**overrides: Any) -> CandidateFacts:
+    fields: dict[str, Any] = {
+        "ref": "cl-1",
+        "given_name": "Jana",
+        "family_name": "Nováková",
+        "date_of_birth": BORN,
+        "phone": "+421 900 123 456",
+        "email": "jana@example.test",
+    }
+    fields.update(overrides)
+    return CandidateFacts(**fields)
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ("Novák", "Novak", "NOVAK", "novák"),
+        ("Шевченко", "Shevchenko", "Ševčenko", "ŠEVČENKO"),
+        ("Хмельницкий", "Khmelnitsky", "Chmelnickij"),
+        ("Цой", "Tsoy", "Coj"),
+        ("Елена", "Yelena", "Jelena"),
+        ("Наталья", "Natalya", "Natalja", "Natalija"),
+        ("Юлія", "Yuliya", "Julija"),
+        ("Григорій", "Hryhoriy", "Hryhorij"),
+    ],
+)
+def test_every_common_spelling_of_a_name_has_the_same_match_key(spellings: tuple[str]) -> None:
+    assert len({match_key(s) for s in spellings}) == 1, [match_key(s) for s in spellings]
+
+
+def test_transliteration_offers_the_simple_and_the_czech_spelling() -> None:
+    assert transliterate("Шевченко") == "Shevchenko"
+    assert transliterate("Шевченко", czech=True) == "Ševčenko"
+    assert transliterate("Григорій Шевченко") == "Hryhoriy Shevchenko"  # Ukrainian г = h
+
+
+_latin = st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyzáčďéěíňóřšťúůýž"), min_size=1)
+_cyrillic = st.text(st.sampled_from("абвгдежзийклмнопрстуфхцчшщъыьэюяіїєґ"), min_size=1)
+
+
+@given(_latin | _cyrillic)
+def test_case_and_diacritics_never_change_the_match_key(word: str) -> None:
+    plain = "".join(c for c in word if c.isascii())
+    assert match_key(word.upper()) == match_key(word.lower())
+    if plain == word:
+        assert match_key(word) == match_key(word.capitalize())
+
+
+NAMES = (
+    "Шевченко", "Хмельницкий", "Цой", "Елена", "Наталья", "Юлія", "Григорій", "Тарас",
+    "Щербаков", "Жуков", "Чайковский", "Ковальчук", "Їжакевич", "Євгенія", "Ґудзь",
+    "Соловьёв", "Подъячев", "Мельник", "Бондаренко", "Олександр", "Ярослава", "Хрущёв",
+    "Шульц", "Кириленко", "Зайцев", "Дмитрий", "Анастасия", "Эдуард", "Васильевич",
+)  # fmt: skip
+
+
+@given(st.sampled_from(NAMES), st.booleans())
+def test_both_transliterations_of_a_cyrillic_name_meet_the_original(word: str, upper: bool) -> None:
+    word = word.upper() if upper else word
+    key = match_key(word)
+    assert match_key(transliterate(word)) == key
+    assert match_key(transliterate(word, czech=True)) == key
+
+
+@given(_latin | _cyrillic, _latin | _cyrillic)
+def test_search_is_symmetric_in_case_and_diacritics(given_name: str, family: str) -> None:
+    card = create_card_facts(given_name=given_name, family_name=family)
+    shouted = SearchQuery(given_name.upper(), family.upper(), BORN)
+    quiet = SearchQuery(given_name.lower(), family.lower(), BORN)
+    assert score(shouted, card) == score(quiet, card)
+
+
+def _plain(word: str) -> bool:
+    return all(a != b for a, b in itertools.pairwise(word))
+
+
+# Letters the spelling rules leave alone, and no doubled letters (they are folded).
+@given(st.text("abdefglmnoprtuv", min_size=4, max_size=12).filter(_plain), st.data())
+def test_one_typo_always_shares_a_stored_deletion_key(word: str, data: st.DataObject) -> None:
+    i = data.draw(st.integers(0, len(word) - 1))
+    kind = data.draw(st.sampled_from(["delete", "substitute", "insert", "swap"]))
+    if kind == "delete":
+        typo = word[:i] + word[i + 1 :]
+    elif kind == "substitute":
+        typo = word[:i] + "k" + word[i + 1 :]
+    elif kind == "insert":
+        typo = word[:i] + "k" + word[i:]
+    else:
+        j = min(i + 1, len(word) - 1)
+        typo = word[:i] + word[j] + word[i] + word[j + 1 :] if j > i else word
+    assume(_plain(typo))
+    stored = set(deletion_keys(name_keys(word)))
+    asked = set(deletion_keys(name_keys(typo)))
+    assert stored & asked
+
+
+def test_damerau_levenshtein_counts_a_swap_as_one_edit() -> None:
+    assert damerau_levenshtein("novak", "novak") == 0
+    assert damerau_levenshtein("novak", "nvoak") == 1
+    assert damerau_levenshtein("novak", "novaks") == 1
+    assert damerau_levenshtein("novak", "dvorak") == 3
+
+
+def test_date_of_birth_variants_are_the_swap_and_one_day_either_side() -> None:
+    assert dob_variants(date(1961, 4, 12)) == (
+        date(1961, 4, 12),
+        date(1961, 12, 4),
+        date(1961, 4, 11),
+        date(1961, 4, 13),
+    )
+    assert date(1961, 4, 13) not in dob_variants(date(1961, 4, 30))[1:2]
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        (SearchQuery("Jana", "Novakova", BORN), "family name equal"),
+        (SearchQuery("Jana", "Novkova", BORN), "family name one letter different"),
+        (SearchQuery("Nováková", "Jana", BORN), "given and family name swapped"),
+        (SearchQuery("Jana", "Nováková", date(1961, 12, 4)), "day and month swapped"),
+        (SearchQuery("Jana", "Nováková", date(1961, 4, 13)), "date of birth one day off"),
+        (SearchQuery("", "Nováková", None, "00421900123456"), "phone equal"),
+    ],
+)
+def test_a_match_says_why(query: SearchQuery, reason: str) -> None:
+    match = score(query, create_card_facts())
+    assert any(reason in r for r in match.reasons), match.reasons
+    assert match.score >= 40
+
+
+def test_only_same_names_and_date_of_birth_are_confident() -> None:
+    card = create_card_facts(given_name="Тарас", family_name="Шевченко")
+    assert is_confident(score(SearchQuery("Taras", "Ševčenko", BORN), card))
+    assert is_confident(score(SearchQuery("TARAS", "Shevchenko", BORN), card))
+    for unsure in (
+        SearchQuery("Taras", "Shevchenko", date(1961, 4, 13)),
+        SearchQuery("Shevchenko", "Taras", BORN),
+        SearchQuery("Taras", "Shevchenka", BORN),
+        SearchQuery("", "Shevchenko", BORN),
+    ):
+        match = score(unsure, card)
+        assert not is_confident(match), (unsure, match)
+    assert score(SearchQuery("Taras", "Shevchenko", BORN), card).score >= CONFIDENT_SCORE
+
+
+def test_ranking_puts_the_closest_card_first_and_drops_the_rest() -> None:
+    cards = [
+        create_card_facts(ref="far", given_name="Petr", family_name="Dvořák", date_of_birth=None),
+        create_card_facts(ref="typo", family_name="Novakowa"),
+        create_card_facts(ref="same"),
+    ]
+    ranked = rank(SearchQuery("Jana", "Nováková", BORN), cards, 40)
+    assert [m.ref for m in ranked] == ["same", "typo"]
+    assert ranked[0].score == 100
+
+
+def test_an_empty_query_is_empty() -> None:
+    assert SearchQuery().empty
+    assert SearchQuery("  ", "-").empty
+    assert not SearchQuery(date_of_birth=BORN).empty

@@ -1,0 +1,421 @@
+"""clients through its real processes: search before register, the status engine with
+contracts (RPC and event), consultations joining a card, merge, families, statistics,
+every bad input, and the inactivity rule on its timer."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import grpc
+import kombu
+import mongoengine as me
+import pymongo
+import pytest
+
+from casework.clients.v1 import clients_pb2 as pb
+from casework.clients.v1 import clients_pb2_grpc
+from casework_clients.adapters.repository import ClientRepository
+from casework_clients.domain.cards import ClientCard, HistoryEntry
+from casework_clients.domain.identity import identity_key
+from casework_clients.domain.status import (
+    StatusHistory,
+    StatusSettings,
+    record_first_contact,
+)
+from casework_common.devstack import Suite
+from casework_common.envelope import Actor, EventEnvelope
+from casework_common.messaging import EVENT_CONTENT_TYPE
+from casework_common.rpc_errors import field_violations
+from casework_common.testing.fixtures import create_token
+from casework_common.testing.helpers import auth, eventually, stub
+
+pytestmark = pytest.mark.e2e
+
+ORG = "org-demo"
+ANNA = auth(create_token(subject="w-anna", centres=["ctr-north-town"]))
+ILZE = auth(create_token(subject="w-ilze", centres=["ctr-south-city"]))
+OTHER_ORG = auth(create_token(organisation="org-other", subject="w-x", centres=["ctr-north-town"]))
+TODAY = date.today()
+
+
+@pytest.fixture(scope="module")
+def suite(suite_factory: Any) -> Iterator[Suite]:
+    # The inactivity rule runs every second in this suite (an hour by default).
+    os.environ["CASEWORK_INACTIVITY_SWEEP_SECONDS"] = "1"
+    try:
+        started = suite_factory(("clients",))
+    finally:
+        del os.environ["CASEWORK_INACTIVITY_SWEEP_SECONDS"]
+    yield started
+
+
+@pytest.fixture(scope="module")
+def clients(suite: Suite) -> Any:
+    return stub(suite, "clients", clients_pb2_grpc.ClientsServiceStub)
+
+
+@pytest.fixture(scope="module")
+def db(suite: Suite) -> Iterator[Any]:
+    client: pymongo.MongoClient[Any] = pymongo.MongoClient(suite.env["MONGO_URI"])
+    yield client[f"{suite.env['MONGO_DB_PREFIX']}_clients"]
+    client.close()
+
+
+def create_registration(**overrides: Any) -> pb.RegisterClientRequest:
+    fields: dict[str, Any] = {
+        "given_name": "Jana",
+        "family_name": f"Nováková{secrets.token_hex(3)}",
+        "date_of_birth": "1961-04-12",
+        "phone": "+421 900 123 456",
+        "centre_id": "ctr-north-town",
+        "client_type": "senior",
+        "problem_type": "housing",
+    }
+    fields.update(overrides)
+    return pb.RegisterClientRequest(**fields)
+
+
+def register(clients: Any, **overrides: Any) -> pb.Client:
+    reply = clients.RegisterClient(create_registration(**overrides), metadata=ANNA)
+    if not reply.created:  # someone like this exists: the caller checked and dismissed them
+        dismissed = [c.client.client_id for c in reply.candidates]
+        reply = clients.RegisterClient(
+            create_registration(**overrides, dismissed_client_ids=dismissed), metadata=ANNA
+        )
+    assert reply.created
+    return reply.client
+
+
+def publish(suite: Suite, routing_key: str, payload: dict[str, Any]) -> None:
+    service, entity, verb, _ = routing_key.split(".")
+    envelope = EventEnvelope(
+        type=f"{service}.{entity}.{verb}",
+        version=1,
+        organisation=ORG,
+        actor=Actor("system", service),
+        payload=payload,
+    )
+    with kombu.Connection(suite.env["AMQP_URI"]) as connection:
+        kombu.Producer(connection.default_channel).publish(
+            envelope.to_json(),
+            exchange="casework.events",
+            routing_key=routing_key,
+            content_type=EVENT_CONTENT_TYPE,
+            content_encoding="binary",
+            delivery_mode=2,
+        )
+
+
+def get(clients: Any, client_id: str) -> pb.Client:
+    return clients.GetClient(pb.GetClientRequest(client_id=client_id), metadata=ANNA).client
+
+
+def version(db: Any, client_id: str) -> int:
+    return int(db.clients.find_one({"_id": client_id})["version"])
+
+
+# ------------------------------------------------------------------ search and register
+
+
+def test_registration_offers_the_existing_card_first_and_search_ranks_it(clients: Any) -> None:
+    family_name = f"Шевченко{secrets.token_hex(2)}"
+    card = register(
+        clients, given_name="Taras", family_name=family_name, date_of_birth="1961-03-09"
+    )
+    latin = family_name.replace("Шевченко", "Ševčenko")
+    reply = clients.RegisterClient(
+        create_registration(given_name="TARAS", family_name=latin, date_of_birth="1961-03-09"),
+        metadata=ANNA,
+    )
+    assert not reply.created
+    assert [c.client.client_id for c in reply.candidates] == [card.client_id]
+    found = clients.SearchClients(
+        pb.SearchClientsRequest(
+            given_name=latin.replace("Ševčenko", "Shevchenko"),  # swapped and transliterated
+            family_name="Taras",
+            date_of_birth="1961-09-03",  # day and month swapped
+        ),
+        metadata=ANNA,
+    ).candidates
+    assert found[0].client.client_id == card.client_id
+    assert any("swapped" in r for r in found[0].reasons)
+    hidden = clients.SearchClients(
+        pb.SearchClientsRequest(given_name="Taras", family_name=latin), metadata=ILZE
+    )
+    assert card.client_id not in [c.client.client_id for c in hidden.candidates]
+    assert card.colour.colour == pb.COLOUR_BLUE and "applicant" in card.colour.explanation
+    assert card.status == pb.CLIENT_STATUS_APPLICANT and len(card.status_history) == 1
+
+
+# ------------------------------------------------------------------ status and contracts
+
+
+def test_a_contract_makes_the_client_a_service_user_by_rpc_and_by_event(
+    suite: Suite, clients: Any
+) -> None:
+    by_rpc = register(clients)
+    reply = clients.RecordContractSigned(
+        pb.RecordContractSignedRequest(
+            client_id=by_rpc.client_id, contract_id="k-1", signed_on=TODAY.isoformat()
+        ),
+        metadata=ANNA,
+    )
+    assert reply.status_changed and reply.client.status == pb.CLIENT_STATUS_SERVICE_USER
+    assert reply.client.colour.colour == pb.COLOUR_AMBER  # no plan yet
+    again = clients.RecordContractSigned(
+        pb.RecordContractSignedRequest(
+            client_id=by_rpc.client_id, contract_id="k-1", signed_on=TODAY.isoformat()
+        ),
+        metadata=ANNA,
+    )
+    assert not again.recorded and len(again.client.status_history) == 2
+
+    by_event = register(clients)
+    publish(
+        suite,
+        "documents.contract.signed.v1",
+        {"client_id": by_event.client_id, "contract_id": "k-2", "signed_on": TODAY.isoformat(),
+         "valid_until": ""},
+    )  # fmt: skip
+    card = eventually(
+        lambda: (
+            (c := get(clients, by_event.client_id)).status == pb.CLIENT_STATUS_SERVICE_USER and c
+        )
+    )
+    assert card.status_history[-1].source == pb.STATUS_SOURCE_AUTOMATIC
+    ended = clients.RecordStatus(
+        pb.RecordStatusRequest(
+            client_id=card.client_id, status=pb.CLIENT_STATUS_TERMINATED, reason="goals_achieved"
+        ),
+        metadata=ANNA,
+    ).client
+    assert ended.colour.colour == pb.COLOUR_RED  # terminated while the contract is valid
+    clients.ArchiveClient(pb.ArchiveClientRequest(client_id=card.client_id), metadata=ANNA)
+    back = clients.ReopenEpisode(pb.ReopenEpisodeRequest(client_id=card.client_id), metadata=ANNA)
+    assert back.client.episode == 2 and back.client.status == pb.CLIENT_STATUS_APPLICANT
+    assert not back.client.archived and len(back.client.status_history) == 4
+
+
+# ------------------------------------------------------------------ bad input
+
+
+@pytest.mark.parametrize(
+    ("call", "code", "field"),
+    [
+        (lambda c, i: c.RecordStatus(pb.RecordStatusRequest(client_id=i), metadata=ANNA),
+         grpc.StatusCode.INVALID_ARGUMENT, "status"),
+        (lambda c, i: c.RecordStatus(pb.RecordStatusRequest(client_id=i, status=77), metadata=ANNA),
+         grpc.StatusCode.INVALID_ARGUMENT, "status"),
+        (lambda c, i: c.RecordStatus(pb.RecordStatusRequest(
+            client_id=i, status=pb.CLIENT_STATUS_REJECTED, reason="bored"), metadata=ANNA),
+         grpc.StatusCode.INVALID_ARGUMENT, "reason"),
+        (lambda c, i: c.RecordStatus(pb.RecordStatusRequest(
+            client_id=i, status=pb.CLIENT_STATUS_REJECTED), metadata=ANNA),
+         grpc.StatusCode.INVALID_ARGUMENT, "reason"),
+        (lambda c, i: c.RecordStatus(pb.RecordStatusRequest(
+            client_id=i, status=pb.CLIENT_STATUS_SERVICE_USER,
+            effective_on=(TODAY + timedelta(days=3)).isoformat()), metadata=ANNA),
+         grpc.StatusCode.INVALID_ARGUMENT, "effective_on"),
+        (lambda c, i: c.RecordStatus(pb.RecordStatusRequest(
+            client_id=i, status=pb.CLIENT_STATUS_TERMINATED, reason="moved_away"), metadata=ANNA),
+         grpc.StatusCode.FAILED_PRECONDITION, None),
+        (lambda c, i: c.ReopenEpisode(pb.ReopenEpisodeRequest(client_id=i), metadata=ANNA),
+         grpc.StatusCode.FAILED_PRECONDITION, None),
+        (lambda c, i: c.RecordContractSigned(pb.RecordContractSignedRequest(
+            client_id=i, contract_id="k", signed_on=(TODAY + timedelta(days=1)).isoformat()),
+            metadata=ANNA),
+         grpc.StatusCode.INVALID_ARGUMENT, "signed_on"),
+        (lambda c, i: c.MergeClients(pb.MergeClientsRequest(
+            survivor_client_id=i, absorbed_client_id=i, reason="same"), metadata=ANNA),
+         grpc.StatusCode.INVALID_ARGUMENT, "absorbed_client_id"),
+        (lambda c, i: c.MergeClients(pb.MergeClientsRequest(
+            survivor_client_id=i, absorbed_client_id="nobody", reason="same"), metadata=ANNA),
+         grpc.StatusCode.NOT_FOUND, None),
+        (lambda c, i: c.RecordStatus(pb.RecordStatusRequest(
+            client_id=i, status=pb.CLIENT_STATUS_SERVICE_USER), metadata=OTHER_ORG),
+         grpc.StatusCode.NOT_FOUND, None),
+        (lambda c, i: c.SearchClients(pb.SearchClientsRequest(), metadata=ANNA),
+         grpc.StatusCode.INVALID_ARGUMENT, "query"),
+        (lambda c, i: c.ArchiveClient(pb.ArchiveClientRequest(client_id=i), metadata=ANNA),
+         grpc.StatusCode.FAILED_PRECONDITION, None),
+        (lambda c, i: c.GetStatistics(pb.GetStatisticsRequest(
+            period_start="2025-02-01", period_end="2025-01-01"), metadata=ANNA),
+         grpc.StatusCode.INVALID_ARGUMENT, "period_end"),
+    ],
+    ids=[
+        "no-status", "unknown-status", "unknown-reason", "missing-reason", "future-date",
+        "forbidden-transition", "reopen-open-episode", "future-contract", "merge-self",
+        "merge-unknown", "other-organisation", "empty-search", "archive-open", "bad-period",
+    ],
+)  # fmt: skip
+def test_bad_input_is_a_clear_error_and_changes_nothing(
+    clients: Any, db: Any, call: Any, code: grpc.StatusCode, field: str | None
+) -> None:
+    card = register(clients)
+    before = db.clients.find_one({"_id": card.client_id})
+    with pytest.raises(grpc.RpcError) as refused:
+        call(clients, card.client_id)
+    assert refused.value.code() == code, refused.value.details()
+    if field:
+        assert field in field_violations(refused.value), refused.value.details()
+    after = db.clients.find_one({"_id": card.client_id})
+    assert after["version"] == before["version"]
+    assert after["status_entries"] == before["status_entries"]
+
+
+def test_a_family_cycle_is_refused_and_the_family_unchanged(clients: Any, db: Any) -> None:
+    mum, kid = register(clients), register(clients, given_name="Kid")
+    family = clients.CreateFamily(
+        pb.CreateFamilyRequest(
+            name="Household",
+            centre_id="ctr-north-town",
+            members=[
+                pb.FamilyMember(client_id=mum.client_id, role="head"),
+                pb.FamilyMember(client_id=kid.client_id, role="child",
+                                parent_client_ids=[mum.client_id]),
+            ],
+        ),
+        metadata=ANNA,
+    ).family  # fmt: skip
+    assert family.status == pb.CLIENT_STATUS_APPLICANT and family.colour.colour == pb.COLOUR_BLUE
+    with pytest.raises(grpc.RpcError) as refused:
+        clients.AddFamilyMember(
+            pb.AddFamilyMemberRequest(
+                family_id=family.family_id,
+                member=pb.FamilyMember(client_id=mum.client_id, role="head",
+                                       parent_client_ids=[kid.client_id]),
+            ),
+            metadata=ANNA,
+        )  # fmt: skip
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "member.parent_client_ids" in field_violations(refused.value)
+    assert db.families.find_one({"_id": family.family_id})["version"] == 1
+    with pytest.raises(grpc.RpcError) as hidden:
+        clients.GetFamily(pb.GetFamilyRequest(family_id=family.family_id), metadata=ILZE)
+    assert hidden.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+# ------------------------------------------------------------------ merge
+
+
+def test_merging_two_cards_keeps_both_histories_and_redirects(clients: Any) -> None:
+    first = register(clients)
+    second = register(clients, given_name="Janna", family_name=first.family_name)
+    merged = clients.MergeClients(
+        pb.MergeClientsRequest(
+            survivor_client_id=first.client_id,
+            absorbed_client_id=second.client_id,
+            reason="the same person typed twice",
+        ),
+        metadata=ANNA,
+    ).client
+    assert second.client_id in merged.merged_from_client_ids
+    assert any(f"[from card {second.client_id}]" in h.what for h in merged.history)
+    redirected = clients.GetClient(pb.GetClientRequest(client_id=second.client_id), metadata=ANNA)
+    assert redirected.client.client_id == first.client_id
+    assert redirected.redirected_from_client_id == second.client_id
+
+
+# ------------------------------------------------------------------ events from intake
+
+
+def test_a_consultation_and_a_referral_find_the_card(suite: Suite, clients: Any, db: Any) -> None:
+    family_name = f"Коваленко{secrets.token_hex(2)}"
+    latin = family_name.replace("Коваленко", "Kovalenko")
+    consultation_id = f"cons-{secrets.token_hex(4)}"
+    publish(
+        suite,
+        "intake.consultation.recorded.v1",
+        {"consultation_id": consultation_id,
+         "person": {"given_name": "Olena", "family_name": family_name,
+                    "date_of_birth": "1985-07-01"},
+         "contact": {"phone": "", "email": ""}, "topic": "debts", "duration_minutes": 20,
+         "worker_id": "w-duty-north", "channel": "phone", "centre_id": "ctr-north-town",
+         "recorded_at": datetime.now(UTC).isoformat()},
+    )  # fmt: skip
+    eventually(lambda: db.unattached_consultations.find_one({"_id": consultation_id}))
+    card = register(clients, given_name="Olena", family_name=latin, date_of_birth="1985-07-01")
+    assert list(card.consultation_ids) == [consultation_id]
+
+    referral_id = f"ref-{secrets.token_hex(4)}"
+    publish(
+        suite,
+        "intake.referral.submitted.v1",
+        {"referral_id": referral_id, "reference_number": "R-1",
+         "person": {"given_name": "OLENA", "family_name": latin.replace("Kovalenko", "Kowalenko"),
+                    "date_of_birth": "1985-07-01"},
+         "contact": {"phone": "", "email": "", "address": ""}, "region_id": "reg-north",
+         "centre_id": "ctr-north-town", "client_type": "senior", "problem_type": "debt",
+         "channel": "partner_referral", "submitted_at": datetime.now(UTC).isoformat()},
+    )  # fmt: skip
+    joined = eventually(
+        lambda: referral_id in (c := get(clients, card.client_id)).referral_ids and c
+    )
+    assert set(joined.problem_types) == {"housing", "debt"}
+
+
+# ------------------------------------------------------------------ statistics and timer
+
+
+def test_statistics_count_statuses_reasons_and_flows(clients: Any) -> None:
+    card = register(clients)
+    clients.RecordStatus(
+        pb.RecordStatusRequest(
+            client_id=card.client_id, status=pb.CLIENT_STATUS_REJECTED, reason="no_capacity"
+        ),
+        metadata=ANNA,
+    )
+    stats = clients.GetStatistics(
+        pb.GetStatisticsRequest(
+            period_start=(TODAY - timedelta(days=30)).isoformat(), period_end=TODAY.isoformat()
+        ),
+        metadata=ANNA,
+    )
+    rejected = {s.status: s.count for s in stats.clients.statuses}[pb.CLIENT_STATUS_REJECTED]
+    assert rejected >= 1
+    assert {r.reason for r in stats.clients.rejection_reasons} >= {"no_capacity"}
+    assert any(
+        f.from_status == pb.CLIENT_STATUS_APPLICANT and f.to_status == pb.CLIENT_STATUS_REJECTED
+        for f in stats.clients.flows
+    )
+    assert stats.clients.total >= 1
+
+
+def test_the_inactivity_timer_closes_a_silent_episode(suite: Suite, clients: Any) -> None:
+    long_ago = datetime.now(UTC) - timedelta(days=120)
+    history = record_first_contact(
+        StatusHistory(), StatusSettings(), long_ago.date(), "w-anna", long_ago
+    )
+    client_id = f"cl-silent-{secrets.token_hex(4)}"
+    card = ClientCard(
+        client_id=client_id, organisation=ORG,
+        identity_key=identity_key(ORG, "Silent", client_id, date(1950, 1, 1)),
+        given_name="Silent", family_name=client_id, date_of_birth=date(1950, 1, 1),
+        phone="", email="", address="", region_id="reg-north", centre_ids=("ctr-north-town",),
+        client_type="senior", problem_types=(), status="applicant", referral_ids=(),
+        registered_at=long_ago, history=(HistoryEntry(long_ago, "seeded", "test"),),
+        status_entries=history.history.entries, last_contact_on=long_ago.date(),
+    )  # fmt: skip
+    # Seeded through the project's own repository, straight into the suite's database.
+    me.disconnect()
+    me.connect(
+        db=f"{suite.env['MONGO_DB_PREFIX']}_clients",
+        host=suite.env["MONGO_URI"],
+        tz_aware=True,
+        uuidRepresentation="standard",
+    )
+    try:
+        ClientRepository(ORG, None).save(card, [])
+    finally:
+        me.disconnect()
+    closed = eventually(
+        lambda: (c := get(clients, client_id)).status == pb.CLIENT_STATUS_REJECTED and c,
+        timeout=20,
+    )
+    last = closed.status_history[-1]
+    assert last.reason == "did_not_come" and last.source == pb.STATUS_SOURCE_AUTOMATIC
+    assert len(closed.status_history) == 2
