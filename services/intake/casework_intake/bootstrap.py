@@ -10,6 +10,8 @@ and intake's own settings (read here, since the shared config knows nothing of t
   first address) when a proxy in front of intake sets it; off by default, since a
   client could otherwise choose its own address and escape the limit.
 - `first_response_hours` per organisation in the organisation file (default 24).
+- `outreach_reminder_hours` per organisation in the organisation file (default 24): how
+  long before a planned outreach activity its worker is reminded.
 """
 
 from __future__ import annotations
@@ -29,9 +31,12 @@ from casework_common.organisation import InvalidOrganisation, Organisation
 from casework_intake.adapters.repository import (
     ConsultationRepository,
     FormsRepository,
+    OutreachRepository,
+    ProjectRepository,
     ReferralRepository,
     RoutingRulesRepository,
 )
+from casework_intake.domain import outreach
 from casework_intake.domain.first_response import DEFAULT_FIRST_RESPONSE_HOURS, check_hours
 from casework_intake.domain.selffill import MIN_SECRET_BYTES
 from casework_intake.domain.web_form import DEFAULT_PER_MINUTE
@@ -68,18 +73,29 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
-def first_response_hours(path: Path) -> dict[str, float]:
-    """Each organisation's first-response time, from the same organisation file."""
+def _hours_setting(
+    path: Path, key: str, default: float, check: Callable[[object], float]
+) -> dict[str, float]:
     data = json.loads(Path(path).read_text(encoding="utf-8"))
     out = {}
     for item in data.get("organisations", [data]):
         try:
-            out[item["id"]] = check_hours(
-                item.get("first_response_hours", DEFAULT_FIRST_RESPONSE_HOURS)
-            )
+            out[item["id"]] = check(item.get(key, default))
         except ValueError as exc:
             raise InvalidOrganisation(f"organisation {item.get('id')}: {exc}") from None
     return out
+
+
+def first_response_hours(path: Path) -> dict[str, float]:
+    """Each organisation's first-response time, from the same organisation file."""
+    return _hours_setting(path, "first_response_hours", DEFAULT_FIRST_RESPONSE_HOURS, check_hours)
+
+
+def outreach_reminder_hours(path: Path) -> dict[str, float]:
+    """How long before an outreach activity each organisation reminds its worker."""
+    return _hours_setting(
+        path, "outreach_reminder_hours", outreach.DEFAULT_REMINDER_HOURS, outreach.check_hours
+    )
 
 
 def now_to_the_millisecond() -> datetime:
@@ -96,6 +112,7 @@ class Intake:
     clock: Callable[[], datetime]
     self_fill_secret: bytes = DEV_SELF_FILL_SECRET
     response_hours: dict[str, float] = field(default_factory=dict)
+    reminder_hours: dict[str, float] = field(default_factory=dict)
     web_form_per_minute: int = DEFAULT_PER_MINUTE
     web_form_ip_header: str = ""
 
@@ -107,6 +124,9 @@ class Intake:
 
     def first_response_hours_of(self, organisation: str) -> float:
         return self.response_hours.get(organisation, DEFAULT_FIRST_RESPONSE_HOURS)
+
+    def outreach_reminder_hours_of(self, organisation: str) -> float:
+        return self.reminder_hours.get(organisation, outreach.DEFAULT_REMINDER_HOURS)
 
     def referrals_for(self, principal: Principal) -> ReferralRepository:
         return ReferralRepository(principal.organisation, principal.centres)
@@ -120,6 +140,12 @@ class Intake:
     def forms_for(self, principal: Principal) -> FormsRepository:
         return FormsRepository(principal.organisation, principal.centres)
 
+    def outreach_for(self, principal: Principal) -> OutreachRepository:
+        return OutreachRepository(principal.organisation, principal.centres)
+
+    def projects_for(self, principal: Principal) -> ProjectRepository:
+        return ProjectRepository(principal.organisation, principal.centres)
+
 
 def bootstrap(settings: Settings | None = None, env: Mapping[str, str] | None = None) -> Intake:
     env = os.environ if env is None else env
@@ -130,6 +156,7 @@ def bootstrap(settings: Settings | None = None, env: Mapping[str, str] | None = 
         clock=now_to_the_millisecond,
         self_fill_secret=self_fill_secret(env),
         response_hours=first_response_hours(settings.organisation_file),
+        reminder_hours=outreach_reminder_hours(settings.organisation_file),
         web_form_per_minute=_positive_int(env, "INTAKE_WEB_FORM_PER_MINUTE", DEFAULT_PER_MINUTE),
         web_form_ip_header=env.get("INTAKE_WEB_FORM_IP_HEADER", ""),
     )

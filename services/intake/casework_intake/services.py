@@ -27,6 +27,8 @@ from casework_common.storage import DuplicateAggregate
 from casework_intake.adapters.repository import (
     ConsultationRepository,
     FormsRepository,
+    OutreachRepository,
+    ProjectRepository,
     ReferralRepository,
     RoutingRulesRepository,
     referral_centre,
@@ -37,11 +39,15 @@ from casework_intake.domain import (
     first_response,
     form_codec,
     forms,
+    outreach,
+    projects,
     referrals,
     routing_rules,
     selffill,
 )
 from casework_intake.domain.consultations import Consultation, RecordConsultation
+from casework_intake.domain.outreach import Outcome, Outreach, PlanOutreach
+from casework_intake.domain.projects import Comment, CreateProject, Project, Task
 from casework_intake.domain.referrals import Channel, Referral, SubmitReferral
 from casework_intake.domain.routing_rules import Case, DryRun, Rule, RuleSet
 
@@ -51,6 +57,17 @@ REFERRAL_FIRST_CONTACT = "intake.referral.first_contact_recorded"
 REFERRAL_OVERDUE = "intake.referral.first_contact_overdue"
 CONSULTATION_RECORDED = "intake.consultation.recorded"
 ROUTING_RULES_PUBLISHED = "intake.routing_rules.published"
+OUTREACH_PLANNED = "intake.outreach.planned"
+OUTREACH_REMINDER_DUE = "intake.outreach.reminder_due"
+OUTREACH_OUTCOME_DUE = "intake.outreach.outcome_due"
+OUTREACH_OUTCOME_RECORDED = "intake.outreach.outcome_recorded"
+OUTREACH_CANCELLED = "intake.outreach.cancelled"
+PROJECT_CREATED = "intake.project.created"
+TASK_ASSIGNED = "intake.task.assigned"
+TASK_COMPLETED = "intake.task.completed"
+TASK_REOPENED = "intake.task.reopened"
+TASK_COMMENTED = "intake.task.commented"
+TASK_OVERDUE = "intake.task.overdue"
 
 # Who may change what the whole organisation relies on: routing rules and forms.
 MANAGER_ROLES = frozenset({"manager", "admin"})
@@ -619,3 +636,352 @@ def submit_self_fill(
     if not repository.add_answers(record):
         raise SelfFillRefused(409, "this link was already used; the answers were sent")
     return record
+
+
+# ----------------------------------------------------------------------- outreach
+
+
+def plan_outreach(
+    command: PlanOutreach,
+    principal: Principal,
+    organisation: Organisation,
+    repository: OutreachRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    reminder_hours: float = outreach.DEFAULT_REMINDER_HOURS,
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> Outreach:
+    """Store a planned activity (for the caller unless another worker is named)."""
+    _require_worker(principal)
+    if not command.worker_id:
+        command = dataclasses.replace(command, worker_id=principal.subject)
+    raise_if_any(outreach.validate(command, organisation, now))
+    principal.require_centre(command.centre_id)
+    planned = outreach.plan(
+        command,
+        organisation,
+        outreach_id=new_id(),
+        planned_by=principal.subject,
+        now=now,
+        reminder_hours=reminder_hours,
+    )
+    payload = outreach.event_payload(planned) | {"planned_by": planned.planned_by}
+    repository.add(planned, _event(OUTREACH_PLANNED, organisation.id, principal, payload, trace))
+    return planned
+
+
+def _outreach_id(outreach_id: str) -> None:
+    if not outreach_id:
+        raise InvalidArgument([common.FieldError("outreach_id", "is required")])
+
+
+def record_outreach_outcome(
+    outreach_id: str,
+    outcome: Outcome,
+    principal: Principal,
+    repository: OutreachRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+) -> Outreach:
+    _require_worker(principal)
+    _outreach_id(outreach_id)
+
+    def change(current: Outreach) -> tuple[Outreach, list[EventEnvelope]]:
+        done = outreach.record_outcome(current, outcome, principal.subject, now)
+        payload = outreach.outcome_event_payload(done)
+        return done, [
+            _event(OUTREACH_OUTCOME_RECORDED, done.organisation, principal, payload, trace)
+        ]
+
+    return repository.update(outreach_id, change)
+
+
+def cancel_outreach(
+    outreach_id: str,
+    principal: Principal,
+    repository: OutreachRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+) -> Outreach:
+    _require_worker(principal)
+    _outreach_id(outreach_id)
+
+    def change(current: Outreach) -> tuple[Outreach, list[EventEnvelope]]:
+        cancelled, changed = outreach.cancel(current, principal.subject, now)
+        if not changed:
+            return cancelled, []
+        payload = outreach.event_payload(cancelled) | {"cancelled_by": principal.subject}
+        return cancelled, [
+            _event(OUTREACH_CANCELLED, cancelled.organisation, principal, payload, trace)
+        ]
+
+    return repository.update(outreach_id, change)
+
+
+def _once(
+    items: list[Outreach],
+    repository_of: Callable[[str], OutreachRepository],
+    is_due: Callable[[Outreach], bool],
+    mark: Callable[[Outreach], Outreach],
+    event_type: str,
+) -> int:
+    """Mark each due activity and emit its event in one version-guarded write, so two
+    timers racing (two replicas) store and emit it once; the loser's Conflict is
+    skipped."""
+    done = 0
+    for item in items:
+        marked_now: list[Outreach] = []
+
+        def change(
+            current: Outreach, marked_now: list[Outreach] = marked_now
+        ) -> tuple[Outreach, list[EventEnvelope]]:
+            if not is_due(current):
+                return current, []  # reminded, answered or cancelled meanwhile
+            marked = mark(current)
+            marked_now.append(marked)
+            payload = outreach.event_payload(marked)
+            return marked, [_event(event_type, marked.organisation, None, payload, {})]
+
+        try:
+            repository_of(item.organisation).update(item.outreach_id, change)
+        except (common.Conflict, NotFound):
+            continue
+        done += len(marked_now)
+    return done
+
+
+def remind_outreach(
+    due: list[Outreach],
+    repository_of: Callable[[str], OutreachRepository],
+    *,
+    now: datetime,
+) -> int:
+    """Remind each planning worker of their activity, once (intake.outreach.reminder_due)."""
+    return _once(
+        due,
+        repository_of,
+        lambda o: outreach.reminder_due(o, now),
+        lambda o: outreach.mark_reminded(o, now),
+        OUTREACH_REMINDER_DUE,
+    )
+
+
+def request_outreach_outcomes(
+    due: list[Outreach],
+    repository_of: Callable[[str], OutreachRepository],
+    *,
+    now: datetime,
+) -> int:
+    """Ask each worker for the outcome of an activity that took place, once
+    (intake.outreach.outcome_due)."""
+    return _once(
+        due,
+        repository_of,
+        lambda o: outreach.outcome_due(o, now),
+        lambda o: outreach.mark_outcome_requested(o, now),
+        OUTREACH_OUTCOME_DUE,
+    )
+
+
+# ----------------------------------------------------------------------- projects
+
+
+def create_project(
+    command: CreateProject,
+    principal: Principal,
+    organisation: Organisation,
+    repository: ProjectRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> Project:
+    _require_worker(principal)
+    raise_if_any(projects.validate(command, organisation, principal.subject))
+    principal.require_centre(command.centre_id)
+    project = projects.create(
+        command, organisation, project_id=new_id(), creator=principal.subject, now=now
+    )
+    payload = projects.created_event_payload(project)
+    repository.add(project, _event(PROJECT_CREATED, organisation.id, principal, payload, trace))
+    return project
+
+
+def _project_id(project_id: str) -> None:
+    if not project_id:
+        raise InvalidArgument([common.FieldError("project_id", "is required")])
+
+
+def add_task(
+    project_id: str,
+    title: str,
+    assignee_id: str,
+    due_at: datetime | None,
+    principal: Principal,
+    repository: ProjectRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> tuple[Project, Task]:
+    _require_worker(principal)
+    _project_id(project_id)
+    added: list[Task] = []
+
+    def change(current: Project) -> tuple[Project, list[EventEnvelope]]:
+        changed, task = projects.add_task(
+            current,
+            task_id=new_id(),
+            title=title,
+            assignee_id=assignee_id,
+            due_at=due_at,
+            by=principal.subject,
+            now=now,
+        )
+        added.append(task)
+        payload = projects.task_event_payload(changed, task) | {"assigned_by": principal.subject}
+        return changed, [_event(TASK_ASSIGNED, changed.organisation, principal, payload, trace)]
+
+    project = repository.update(project_id, change)
+    return project, added[-1]
+
+
+def _task_change(
+    project_id: str,
+    task_id: str,
+    principal: Principal,
+    repository: ProjectRepository,
+    apply: Callable[[Project], Project],
+    event_type: str,
+    extra: Mapping[str, object],
+    trace: Mapping[str, str],
+) -> tuple[Project, Task]:
+    _require_worker(principal)
+    _project_id(project_id)
+    if not task_id:
+        raise InvalidArgument([common.FieldError("task_id", "is required")])
+
+    def change(current: Project) -> tuple[Project, list[EventEnvelope]]:
+        changed = apply(current)
+        payload = projects.task_event_payload(changed, changed.task(task_id)) | dict(extra)
+        return changed, [_event(event_type, changed.organisation, principal, payload, trace)]
+
+    project = repository.update(project_id, change)
+    return project, project.task(task_id)
+
+
+def complete_task(
+    project_id: str,
+    task_id: str,
+    principal: Principal,
+    repository: ProjectRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+) -> tuple[Project, Task]:
+    return _task_change(
+        project_id,
+        task_id,
+        principal,
+        repository,
+        lambda p: projects.complete_task(p, task_id, principal.subject, now),
+        TASK_COMPLETED,
+        {"completed_by": principal.subject, "completed_at": now.isoformat()},
+        trace,
+    )
+
+
+def reopen_task(
+    project_id: str,
+    task_id: str,
+    new_due_at: datetime | None,
+    principal: Principal,
+    repository: ProjectRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+) -> tuple[Project, Task]:
+    return _task_change(
+        project_id,
+        task_id,
+        principal,
+        repository,
+        lambda p: projects.reopen_task(p, task_id, new_due_at, principal.subject, now),
+        TASK_REOPENED,
+        {"reopened_by": principal.subject},
+        trace,
+    )
+
+
+def comment_on_task(
+    project_id: str,
+    task_id: str,
+    text: str,
+    principal: Principal,
+    repository: ProjectRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+) -> tuple[Project, Comment]:
+    """The comment is stored in the project; its event names it but carries no text
+    (that stays in intake)."""
+    _require_worker(principal)
+    _project_id(project_id)
+    if not task_id:
+        raise InvalidArgument([common.FieldError("task_id", "is required")])
+    added: list[Comment] = []
+
+    def change(current: Project) -> tuple[Project, list[EventEnvelope]]:
+        changed, comment = projects.comment_on_task(
+            current, task_id, comment_id=new_id(), text=text, by=principal.subject, now=now
+        )
+        added.append(comment)
+        payload = projects.task_event_payload(changed, changed.task(task_id)) | {
+            "comment_id": comment.comment_id,
+            "author_id": comment.author_id,
+        }
+        return changed, [_event(TASK_COMMENTED, changed.organisation, principal, payload, trace)]
+
+    project = repository.update(project_id, change)
+    return project, added[-1]
+
+
+def flag_overdue_tasks(
+    due: list[Project],
+    repository_of: Callable[[str], ProjectRepository],
+    *,
+    now: datetime,
+) -> int:
+    """Tell each assignee of an overdue open task, once per due date: the marks and
+    their intake.task.overdue events are one version-guarded write of the project."""
+    flagged = 0
+    for item in due:
+        marked_now: list[Task] = []
+
+        def change(
+            current: Project, marked_now: list[Task] = marked_now
+        ) -> tuple[Project, list[EventEnvelope]]:
+            changed, marked = projects.mark_overdue(current, now)
+            marked_now.extend(marked)
+            events = [
+                _event(
+                    TASK_OVERDUE,
+                    changed.organisation,
+                    None,
+                    projects.task_event_payload(changed, task),
+                    {},
+                )
+                for task in marked
+            ]
+            return changed, events
+
+        try:
+            repository_of(item.organisation).update(item.project_id, change)
+        except (common.Conflict, NotFound):
+            continue
+        flagged += len(marked_now)
+    return flagged

@@ -7,7 +7,13 @@ from datetime import datetime
 from casework_common.organisation import Organisation
 from casework_notify.adapters.repository import InboxRepository, PublishedRulesRepository
 from casework_notify.domain import inbox, routing
-from casework_notify.domain.inbox import ClientArrived, Notification, OverdueReferral
+from casework_notify.domain.inbox import (
+    ClientArrived,
+    Notification,
+    OutreachDue,
+    OverdueReferral,
+    TaskNews,
+)
 from casework_notify.domain.routing import PublishedRules
 
 
@@ -63,4 +69,21 @@ def tell_manager_of_overdue_referral(
     manager = centre.manager if centre is not None else overdue.manager_id
     notification = inbox.tell_manager_of_overdue(overdue, manager, now)
     repository.deliver([notification])
+    return notification
+
+
+def remind_worker_of_outreach(
+    due: OutreachDue, repository: InboxRepository, *, now: datetime
+) -> Notification:
+    notification = inbox.remind_of_outreach(due, now)
+    repository.deliver([notification])
+    return notification
+
+
+def tell_assignee_of_task(
+    news: TaskNews, repository: InboxRepository, *, now: datetime
+) -> Notification | None:
+    notification = inbox.tell_assignee(news, now)
+    if notification is not None:
+        repository.deliver([notification])
     return notification

@@ -1,6 +1,8 @@
 """Intake's aggregates in the intake database (mongoengine): referrals, consultations,
 routing rule sets, form versions and answers, and the web form's rate counters.
 
+Also outreach activities and projects (tasks and their comments inside the project).
+
 Repositories built from a caller's token filter by organisation and the caller's
 centres; the events process uses unscoped ones (centres None) for its timers.
 """
@@ -8,7 +10,7 @@ centres; the events process uses unscoped ones (centres None) for its timers.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import mongoengine as me
@@ -18,6 +20,14 @@ from casework_common.envelope import EventEnvelope
 from casework_common.errors import Conflict, NotFound
 from casework_common.storage import AggregateDocument, DuplicateAggregate, save_aggregate
 from casework_intake.domain.consultations import Consultation
+from casework_intake.domain.outreach import ActivityType, Outcome, Outreach, OutreachStatus
+from casework_intake.domain.projects import (
+    Comment,
+    Project,
+    Task,
+    TaskStatus,
+    next_overdue_check,
+)
 from casework_intake.domain.referrals import Channel, Referral
 from casework_intake.domain.routing_rules import RuleSet, rule_from_dict, rule_to_dict
 
@@ -540,3 +550,325 @@ def overdue_referrals(now: datetime, limit: int = 100) -> list[Referral]:
         first_response_due_at__lte=now, acknowledged_at=None, escalated_at=None
     ).limit(limit)
     return [_to_domain(doc) for doc in docs]
+
+
+# ----------------------------------------------------------------------- outreach
+
+
+class OutreachDocument(AggregateDocument):
+    meta = {
+        "collection": "outreach_activities",
+        "indexes": [
+            {"fields": ["organisation", "centre_id", "planned_at"]},
+            {"fields": ["status", "remind_at"]},
+            {"fields": ["status", "planned_at"]},
+        ],
+    }
+
+    id = me.StringField(primary_key=True)
+    worker_id = me.StringField(required=True)
+    centre_id = me.StringField(required=True)
+    activity_type = me.StringField(required=True)
+    planned_at = me.DateTimeField(required=True)
+    place = me.StringField(default="")
+    description = me.StringField(default="")
+    planned_by = me.StringField(required=True)
+    created_at = me.DateTimeField(required=True)
+    remind_at = me.DateTimeField(required=True)
+    status = me.StringField(required=True)
+    reminded_at = me.DateTimeField()
+    outcome_requested_at = me.DateTimeField()
+    outcome = me.StringField(default="")
+    people_reached = me.IntField(default=0)
+    contacts_made = me.IntField(default=0)
+    outcome_recorded_at = me.DateTimeField()
+    outcome_recorded_by = me.StringField(default="")
+    cancelled_at = me.DateTimeField()
+    cancelled_by = me.StringField(default="")
+
+
+def _outreach(doc: OutreachDocument) -> Outreach:
+    return Outreach(
+        outreach_id=doc.id,
+        organisation=doc.organisation,
+        worker_id=doc.worker_id,
+        centre_id=doc.centre_id,
+        activity_type=ActivityType(doc.activity_type),
+        planned_at=doc.planned_at,
+        place=doc.place or "",
+        description=doc.description or "",
+        planned_by=doc.planned_by,
+        created_at=doc.created_at,
+        remind_at=doc.remind_at,
+        status=OutreachStatus(doc.status),
+        reminded_at=doc.reminded_at,
+        outcome_requested_at=doc.outcome_requested_at,
+        outcome=(
+            Outcome(doc.outcome, doc.people_reached or 0, doc.contacts_made or 0)
+            if doc.outcome_recorded_at is not None
+            else None
+        ),
+        outcome_recorded_at=doc.outcome_recorded_at,
+        outcome_recorded_by=doc.outcome_recorded_by or "",
+        cancelled_at=doc.cancelled_at,
+        cancelled_by=doc.cancelled_by or "",
+    )
+
+
+def _write_outreach(doc: OutreachDocument, o: Outreach) -> None:
+    doc.organisation = o.organisation
+    doc.worker_id = o.worker_id
+    doc.centre_id = o.centre_id
+    doc.activity_type = o.activity_type.value
+    doc.planned_at = o.planned_at
+    doc.place = o.place
+    doc.description = o.description
+    doc.planned_by = o.planned_by
+    doc.created_at = o.created_at
+    doc.remind_at = o.remind_at
+    doc.status = o.status.value
+    doc.reminded_at = o.reminded_at
+    doc.outcome_requested_at = o.outcome_requested_at
+    doc.outcome = o.outcome.text if o.outcome else ""
+    doc.people_reached = o.outcome.people_reached if o.outcome else 0
+    doc.contacts_made = o.outcome.contacts_made if o.outcome else 0
+    doc.outcome_recorded_at = o.outcome_recorded_at
+    doc.outcome_recorded_by = o.outcome_recorded_by
+    doc.cancelled_at = o.cancelled_at
+    doc.cancelled_by = o.cancelled_by
+
+
+OutreachChange = Callable[[Outreach], tuple[Outreach, list[EventEnvelope]]]
+
+
+class OutreachRepository:
+    """Outreach activities of one organisation; reads are limited to the centres given."""
+
+    def __init__(self, organisation: str, centres: frozenset[str] | None) -> None:
+        self._organisation = organisation
+        self._centres = centres
+
+    def _scoped(self) -> me.QuerySet:
+        query = OutreachDocument.objects(organisation=self._organisation)
+        if self._centres is not None:
+            query = query.filter(centre_id__in=list(self._centres))
+        return query
+
+    def get(self, outreach_id: str) -> Outreach:
+        doc = self._scoped().filter(id=outreach_id).first()
+        if doc is None:
+            raise NotFound(f"outreach {outreach_id} not found")
+        return _outreach(doc)
+
+    def add(self, outreach: Outreach, event: EventEnvelope) -> None:
+        doc = OutreachDocument(id=outreach.outreach_id)
+        _write_outreach(doc, outreach)
+        save_aggregate(doc, [event])
+
+    def update(self, outreach_id: str, change: OutreachChange) -> Outreach:
+        """Apply `change` and store the result with its events in one version-guarded
+        write; a concurrent change answers Conflict."""
+        doc = self._scoped().filter(id=outreach_id).first()
+        if doc is None:
+            raise NotFound(f"outreach {outreach_id} not found")
+        changed, events = change(_outreach(doc))
+        if events:
+            _write_outreach(doc, changed)
+            save_aggregate(doc, events)
+        return changed
+
+    def page(
+        self, *, centre_id: str, worker_id: str, status: str, offset: int, limit: int
+    ) -> list[Outreach]:
+        query = self._scoped()
+        if centre_id:
+            query = query.filter(centre_id=centre_id)
+        if worker_id:
+            query = query.filter(worker_id=worker_id)
+        if status:
+            query = query.filter(status=status)
+        docs = query.order_by("planned_at", "id").skip(offset).limit(limit)
+        return [_outreach(doc) for doc in docs]
+
+
+def outreach_needing_reminder(now: datetime, limit: int = 100) -> list[Outreach]:
+    """Planned activities of every organisation inside their reminder lead time, before
+    they start, whose worker was not reminded yet (the timer's query)."""
+    docs = OutreachDocument.objects(
+        status=OutreachStatus.PLANNED.value,
+        remind_at__lte=now,
+        planned_at__gt=now,
+        reminded_at=None,
+    ).limit(limit)
+    return [_outreach(doc) for doc in docs]
+
+
+def outreach_needing_outcome(now: datetime, limit: int = 100) -> list[Outreach]:
+    """Planned activities of every organisation whose time has passed with no outcome
+    recorded and no request for it sent yet (the timer's query)."""
+    docs = OutreachDocument.objects(
+        status=OutreachStatus.PLANNED.value, planned_at__lte=now, outcome_requested_at=None
+    ).limit(limit)
+    return [_outreach(doc) for doc in docs]
+
+
+# ----------------------------------------------------------------------- projects
+
+
+class ProjectDocument(AggregateDocument):
+    """A project with its tasks and their comments, replaced whole on every change
+    (never positional updates such as tasks.0.status)."""
+
+    meta = {
+        "collection": "projects",
+        "indexes": [
+            {"fields": ["organisation", "centre_id", "-created_at"]},
+            {"fields": ["next_overdue_check"]},
+        ],
+    }
+
+    id = me.StringField(primary_key=True)
+    centre_id = me.StringField(required=True)
+    name = me.StringField(required=True)
+    description = me.StringField(default="")
+    members = me.ListField(me.StringField())
+    created_by = me.StringField(required=True)
+    created_at = me.DateTimeField(required=True)
+    tasks = me.ListField(me.DictField())
+    # When the earliest open task not yet reported becomes overdue (none: unset).
+    next_overdue_check = me.DateTimeField()
+
+
+def _task_to_dict(task: Task) -> dict[str, Any]:
+    return {
+        "task_id": task.task_id,
+        "title": task.title,
+        "assignee_id": task.assignee_id,
+        "due_at": task.due_at,
+        "created_by": task.created_by,
+        "created_at": task.created_at,
+        "status": task.status.value,
+        "completed_at": task.completed_at,
+        "completed_by": task.completed_by,
+        "overdue_notified_at": task.overdue_notified_at,
+        "comments": [
+            {
+                "comment_id": c.comment_id,
+                "author_id": c.author_id,
+                "text": c.text,
+                "created_at": c.created_at,
+            }
+            for c in task.comments
+        ],
+    }
+
+
+def _task(raw: dict[str, Any]) -> Task:
+    return Task(
+        task_id=raw["task_id"],
+        title=raw["title"],
+        assignee_id=raw["assignee_id"],
+        due_at=_aware(raw["due_at"]),
+        created_by=raw["created_by"],
+        created_at=_aware(raw["created_at"]),
+        status=TaskStatus(raw["status"]),
+        completed_at=_aware(raw.get("completed_at")),
+        completed_by=raw.get("completed_by") or "",
+        overdue_notified_at=_aware(raw.get("overdue_notified_at")),
+        comments=tuple(
+            Comment(
+                comment_id=c["comment_id"],
+                author_id=c["author_id"],
+                text=c["text"],
+                created_at=_aware(c["created_at"]),
+            )
+            for c in raw.get("comments") or []
+        ),
+    )
+
+
+def _aware(value: Any) -> Any:
+    """Datetimes nested in a dict come back as the driver gives them; make them UTC."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def _project(doc: ProjectDocument) -> Project:
+    return Project(
+        project_id=doc.id,
+        organisation=doc.organisation,
+        centre_id=doc.centre_id,
+        name=doc.name,
+        description=doc.description or "",
+        members=tuple(doc.members),
+        created_by=doc.created_by,
+        created_at=doc.created_at,
+        tasks=tuple(_task(dict(raw)) for raw in doc.tasks),
+    )
+
+
+def _write_project(doc: ProjectDocument, p: Project) -> None:
+    doc.organisation = p.organisation
+    doc.centre_id = p.centre_id
+    doc.name = p.name
+    doc.description = p.description
+    doc.members = list(p.members)
+    doc.created_by = p.created_by
+    doc.created_at = p.created_at
+    doc.tasks = [_task_to_dict(t) for t in p.tasks]
+    doc.next_overdue_check = next_overdue_check(p)
+
+
+ProjectChange = Callable[[Project], tuple[Project, list[EventEnvelope]]]
+
+
+class ProjectRepository:
+    """Projects of one organisation; reads are limited to the centres given."""
+
+    def __init__(self, organisation: str, centres: frozenset[str] | None) -> None:
+        self._organisation = organisation
+        self._centres = centres
+
+    def _scoped(self) -> me.QuerySet:
+        query = ProjectDocument.objects(organisation=self._organisation)
+        if self._centres is not None:
+            query = query.filter(centre_id__in=list(self._centres))
+        return query
+
+    def get(self, project_id: str) -> Project:
+        doc = self._scoped().filter(id=project_id).first()
+        if doc is None:
+            raise NotFound(f"project {project_id} not found")
+        return _project(doc)
+
+    def add(self, project: Project, event: EventEnvelope) -> None:
+        doc = ProjectDocument(id=project.project_id)
+        _write_project(doc, project)
+        save_aggregate(doc, [event])
+
+    def update(self, project_id: str, change: ProjectChange) -> Project:
+        """Apply `change` to the whole project and replace it with its events in one
+        version-guarded write; a concurrent change answers Conflict."""
+        doc = self._scoped().filter(id=project_id).first()
+        if doc is None:
+            raise NotFound(f"project {project_id} not found")
+        changed, events = change(_project(doc))
+        if events:
+            _write_project(doc, changed)
+            save_aggregate(doc, events)
+        return changed
+
+    def page(self, *, centre_id: str, offset: int, limit: int) -> list[Project]:
+        query = self._scoped()
+        if centre_id:
+            query = query.filter(centre_id=centre_id)
+        docs = query.order_by("-created_at", "id").skip(offset).limit(limit)
+        return [_project(doc) for doc in docs]
+
+
+def projects_with_overdue_tasks(now: datetime, limit: int = 100) -> list[Project]:
+    """Projects of every organisation with an open task past its due time whose
+    assignee was not told yet (the timer's query)."""
+    docs = ProjectDocument.objects(next_overdue_check__lte=now).limit(limit)
+    return [_project(doc) for doc in docs]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import grpc
@@ -21,6 +21,14 @@ from casework_intake.bootstrap import Intake, bootstrap
 from casework_intake.domain import form_codec
 from casework_intake.domain.consultations import Consultation, RecordConsultation
 from casework_intake.domain.forms import FormDefinition
+from casework_intake.domain.outreach import (
+    ActivityType,
+    Outcome,
+    Outreach,
+    OutreachStatus,
+    PlanOutreach,
+)
+from casework_intake.domain.projects import Comment, CreateProject, Project, Task, TaskStatus
 from casework_intake.domain.referrals import Channel, Referral, SubmitReferral
 from casework_intake.domain.routing_rules import Case, Rule, RuleSet
 
@@ -36,6 +44,23 @@ _CHANNELS = {
     intake_pb2.CHANNEL_OUTREACH: Channel.OUTREACH,
 }
 _CHANNEL_CODES = {channel: code for code, channel in _CHANNELS.items()}
+_ACTIVITY_TYPES = {
+    intake_pb2.OUTREACH_ACTIVITY_TYPE_FIELD_WORK: ActivityType.FIELD_WORK,
+    intake_pb2.OUTREACH_ACTIVITY_TYPE_GROUP_EVENT: ActivityType.GROUP_EVENT,
+    intake_pb2.OUTREACH_ACTIVITY_TYPE_NEWSLETTER: ActivityType.NEWSLETTER,
+    intake_pb2.OUTREACH_ACTIVITY_TYPE_OTHER: ActivityType.OTHER,
+}
+_ACTIVITY_TYPE_CODES = {kind: code for code, kind in _ACTIVITY_TYPES.items()}
+_OUTREACH_STATUSES = {
+    intake_pb2.OUTREACH_STATUS_PLANNED: OutreachStatus.PLANNED,
+    intake_pb2.OUTREACH_STATUS_DONE: OutreachStatus.DONE,
+    intake_pb2.OUTREACH_STATUS_CANCELLED: OutreachStatus.CANCELLED,
+}
+_OUTREACH_STATUS_CODES = {status: code for code, status in _OUTREACH_STATUSES.items()}
+_TASK_STATUS_CODES = {
+    TaskStatus.OPEN: intake_pb2.TASK_STATUS_OPEN,
+    TaskStatus.DONE: intake_pb2.TASK_STATUS_DONE,
+}
 
 
 def _timestamp(moment: datetime | None) -> Timestamp | None:
@@ -44,6 +69,15 @@ def _timestamp(moment: datetime | None) -> Timestamp | None:
     stamp = Timestamp()
     stamp.FromDatetime(moment)
     return stamp
+
+
+def _moment(message: Any, field: str) -> datetime | None:
+    """A Timestamp field as an aware datetime to the millisecond (what the database
+    keeps), None when unset."""
+    if not message.HasField(field):
+        return None
+    moment: datetime = getattr(message, field).ToDatetime(tzinfo=UTC)
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -204,6 +238,79 @@ def answers_message(record: Mapping[str, Any]) -> intake_pb2.FormAnswers:
         ],
         submitted_by=record["submitted_by"],
         submitted_at=_timestamp(record["submitted_at"]),
+    )
+
+
+def to_plan_command(request: intake_pb2.PlanOutreachRequest) -> PlanOutreach:
+    return PlanOutreach(
+        worker_id=request.worker_id,
+        centre_id=request.centre_id,
+        activity_type=_ACTIVITY_TYPES.get(request.activity_type),
+        planned_at=_moment(request, "planned_at"),
+        place=request.place,
+        description=request.description,
+    )
+
+
+def outreach_message(o: Outreach) -> intake_pb2.Outreach:
+    return intake_pb2.Outreach(
+        outreach_id=o.outreach_id,
+        worker_id=o.worker_id,
+        centre_id=o.centre_id,
+        activity_type=_ACTIVITY_TYPE_CODES[o.activity_type],
+        planned_at=_timestamp(o.planned_at),
+        place=o.place,
+        description=o.description,
+        planned_by=o.planned_by,
+        status=_OUTREACH_STATUS_CODES[o.status],
+        remind_at=_timestamp(o.remind_at),
+        reminded_at=_timestamp(o.reminded_at),
+        outcome_requested_at=_timestamp(o.outcome_requested_at),
+        outcome=o.outcome.text if o.outcome else "",
+        people_reached=o.outcome.people_reached if o.outcome else 0,
+        contacts_made=o.outcome.contacts_made if o.outcome else 0,
+        outcome_recorded_at=_timestamp(o.outcome_recorded_at),
+        outcome_recorded_by=o.outcome_recorded_by,
+        cancelled_at=_timestamp(o.cancelled_at),
+        cancelled_by=o.cancelled_by,
+    )
+
+
+def comment_message(c: Comment) -> intake_pb2.TaskComment:
+    return intake_pb2.TaskComment(
+        comment_id=c.comment_id,
+        author_id=c.author_id,
+        text=c.text,
+        created_at=_timestamp(c.created_at),
+    )
+
+
+def task_message(t: Task) -> intake_pb2.Task:
+    return intake_pb2.Task(
+        task_id=t.task_id,
+        title=t.title,
+        assignee_id=t.assignee_id,
+        due_at=_timestamp(t.due_at),
+        status=_TASK_STATUS_CODES[t.status],
+        created_by=t.created_by,
+        created_at=_timestamp(t.created_at),
+        completed_at=_timestamp(t.completed_at),
+        completed_by=t.completed_by,
+        overdue_notified_at=_timestamp(t.overdue_notified_at),
+        comments=[comment_message(c) for c in t.comments],
+    )
+
+
+def project_message(p: Project) -> intake_pb2.Project:
+    return intake_pb2.Project(
+        project_id=p.project_id,
+        centre_id=p.centre_id,
+        name=p.name,
+        description=p.description,
+        members=list(p.members),
+        created_by=p.created_by,
+        created_at=_timestamp(p.created_at),
+        tasks=[task_message(t) for t in p.tasks],
     )
 
 
@@ -438,6 +545,183 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             form_answers=[
                 answers_message(doc.to_mongo().to_dict() | {"id": doc.id}) for doc in docs
             ]
+        )
+
+    # ------------------------------------------------------------- outreach
+
+    def PlanOutreach(
+        self, request: intake_pb2.PlanOutreachRequest, context: grpc.ServicerContext
+    ) -> intake_pb2.PlanOutreachResponse:
+        principal = current_principal()
+        planned = services.plan_outreach(
+            to_plan_command(request),
+            principal,
+            self._intake.organisation_of(principal),
+            self._intake.outreach_for(principal),
+            now=self._intake.clock(),
+            trace=current_trace_carrier(),
+            reminder_hours=self._intake.outreach_reminder_hours_of(principal.organisation),
+        )
+        return intake_pb2.PlanOutreachResponse(outreach=outreach_message(planned))
+
+    def ListOutreach(
+        self, request: intake_pb2.ListOutreachRequest, context: grpc.ServicerContext
+    ) -> intake_pb2.ListOutreachResponse:
+        principal = current_principal()
+        offset, limit = page_window(request.page_size, request.page_token)
+        if request.status and request.status not in _OUTREACH_STATUSES:
+            raise InvalidArgument([FieldError("status", "is not a known status")])
+        if request.centre_id:
+            principal.require_centre(request.centre_id)
+        status = _OUTREACH_STATUSES.get(request.status)
+        page = self._intake.outreach_for(principal).page(
+            centre_id=request.centre_id,
+            worker_id=request.worker_id,
+            status=status.value if status else "",
+            offset=offset,
+            limit=limit,
+        )
+        return intake_pb2.ListOutreachResponse(
+            outreach=[outreach_message(o) for o in page],
+            next_page_token=next_token(offset, limit, len(page)),
+        )
+
+    def RecordOutreachOutcome(
+        self, request: intake_pb2.RecordOutreachOutcomeRequest, context: grpc.ServicerContext
+    ) -> intake_pb2.RecordOutreachOutcomeResponse:
+        principal = current_principal()
+        done = services.record_outreach_outcome(
+            request.outreach_id,
+            Outcome(request.outcome, request.people_reached, request.contacts_made),
+            principal,
+            self._intake.outreach_for(principal),
+            now=self._intake.clock(),
+            trace=current_trace_carrier(),
+        )
+        return intake_pb2.RecordOutreachOutcomeResponse(outreach=outreach_message(done))
+
+    def CancelOutreach(
+        self, request: intake_pb2.CancelOutreachRequest, context: grpc.ServicerContext
+    ) -> intake_pb2.CancelOutreachResponse:
+        principal = current_principal()
+        cancelled = services.cancel_outreach(
+            request.outreach_id,
+            principal,
+            self._intake.outreach_for(principal),
+            now=self._intake.clock(),
+            trace=current_trace_carrier(),
+        )
+        return intake_pb2.CancelOutreachResponse(outreach=outreach_message(cancelled))
+
+    # ------------------------------------------------------------- projects
+
+    def CreateProject(
+        self, request: intake_pb2.CreateProjectRequest, context: grpc.ServicerContext
+    ) -> intake_pb2.CreateProjectResponse:
+        principal = current_principal()
+        project = services.create_project(
+            CreateProject(
+                name=request.name,
+                centre_id=request.centre_id,
+                description=request.description,
+                members=tuple(request.members),
+            ),
+            principal,
+            self._intake.organisation_of(principal),
+            self._intake.projects_for(principal),
+            now=self._intake.clock(),
+            trace=current_trace_carrier(),
+        )
+        return intake_pb2.CreateProjectResponse(project=project_message(project))
+
+    def GetProject(
+        self, request: intake_pb2.GetProjectRequest, context: grpc.ServicerContext
+    ) -> intake_pb2.GetProjectResponse:
+        principal = current_principal()
+        if not request.project_id:
+            raise InvalidArgument([FieldError("project_id", "is required")])
+        project = self._intake.projects_for(principal).get(request.project_id)
+        return intake_pb2.GetProjectResponse(project=project_message(project))
+
+    def ListProjects(
+        self, request: intake_pb2.ListProjectsRequest, context: grpc.ServicerContext
+    ) -> intake_pb2.ListProjectsResponse:
+        principal = current_principal()
+        offset, limit = page_window(request.page_size, request.page_token)
+        if request.centre_id:
+            principal.require_centre(request.centre_id)
+        page = self._intake.projects_for(principal).page(
+            centre_id=request.centre_id, offset=offset, limit=limit
+        )
+        return intake_pb2.ListProjectsResponse(
+            projects=[project_message(p) for p in page],
+            next_page_token=next_token(offset, limit, len(page)),
+        )
+
+    def AddTask(
+        self, request: intake_pb2.AddTaskRequest, context: grpc.ServicerContext
+    ) -> intake_pb2.AddTaskResponse:
+        principal = current_principal()
+        project, task = services.add_task(
+            request.project_id,
+            request.title,
+            request.assignee_id,
+            _moment(request, "due_at"),
+            principal,
+            self._intake.projects_for(principal),
+            now=self._intake.clock(),
+            trace=current_trace_carrier(),
+        )
+        return intake_pb2.AddTaskResponse(project=project_message(project), task=task_message(task))
+
+    def CompleteTask(
+        self, request: intake_pb2.CompleteTaskRequest, context: grpc.ServicerContext
+    ) -> intake_pb2.CompleteTaskResponse:
+        principal = current_principal()
+        project, task = services.complete_task(
+            request.project_id,
+            request.task_id,
+            principal,
+            self._intake.projects_for(principal),
+            now=self._intake.clock(),
+            trace=current_trace_carrier(),
+        )
+        return intake_pb2.CompleteTaskResponse(
+            project=project_message(project), task=task_message(task)
+        )
+
+    def ReopenTask(
+        self, request: intake_pb2.ReopenTaskRequest, context: grpc.ServicerContext
+    ) -> intake_pb2.ReopenTaskResponse:
+        principal = current_principal()
+        project, task = services.reopen_task(
+            request.project_id,
+            request.task_id,
+            _moment(request, "due_at"),
+            principal,
+            self._intake.projects_for(principal),
+            now=self._intake.clock(),
+            trace=current_trace_carrier(),
+        )
+        return intake_pb2.ReopenTaskResponse(
+            project=project_message(project), task=task_message(task)
+        )
+
+    def CommentOnTask(
+        self, request: intake_pb2.CommentOnTaskRequest, context: grpc.ServicerContext
+    ) -> intake_pb2.CommentOnTaskResponse:
+        principal = current_principal()
+        project, comment = services.comment_on_task(
+            request.project_id,
+            request.task_id,
+            request.text,
+            principal,
+            self._intake.projects_for(principal),
+            now=self._intake.clock(),
+            trace=current_trace_carrier(),
+        )
+        return intake_pb2.CommentOnTaskResponse(
+            project=project_message(project), comment=comment_message(comment)
         )
 
 

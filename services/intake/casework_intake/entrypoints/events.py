@@ -1,5 +1,6 @@
 """nameko entry point of intake: publishes intake's outbox, escalates referrals nobody
-took on in time, and serves the public HTTP endpoints.
+took on in time, reminds workers of their outreach and asks for its outcome, tells
+assignees of overdue project tasks, and serves the public HTTP endpoints.
 
 Why the public endpoints live here: the events process already runs nameko's HTTP
 server (werkzeug, one green thread per request) on HEALTH_PORT for /healthz and
@@ -36,6 +37,10 @@ from casework_intake.adapters import repository as repo
 from casework_intake.adapters.repository import (
     ConsultationDocument,
     FormsRepository,
+    OutreachDocument,
+    OutreachRepository,
+    ProjectDocument,
+    ProjectRepository,
     ReferralDocument,
     ReferralRepository,
     RoutingRuleSetDocument,
@@ -59,6 +64,9 @@ def _seconds(variable: str, default: float) -> float:
 
 # How often the timers look for overdue referrals (tests shorten it).
 FIRST_RESPONSE_CHECK_INTERVAL = _seconds("INTAKE_FIRST_RESPONSE_CHECK_INTERVAL", 30.0)
+# How often the timers look for outreach reminders / outcomes and overdue tasks.
+OUTREACH_CHECK_INTERVAL = _seconds("INTAKE_OUTREACH_CHECK_INTERVAL", 60.0)
+TASK_CHECK_INTERVAL = _seconds("INTAKE_TASK_CHECK_INTERVAL", 60.0)
 MAX_BODY_BYTES = 64 * 1024
 WEB_FORM_SUBJECT = "public-web-form"
 
@@ -101,7 +109,13 @@ def _body(request: Any) -> dict[str, Any] | Response:
 class IntakeEvents(EventsService):
     name = "intake"
     casework_service = "intake"
-    outbox_documents = (ReferralDocument, ConsultationDocument, RoutingRuleSetDocument)
+    outbox_documents = (
+        ReferralDocument,
+        ConsultationDocument,
+        RoutingRuleSetDocument,
+        OutreachDocument,
+        ProjectDocument,
+    )
 
     # ------------------------------------------------------------------ timers
 
@@ -120,6 +134,38 @@ class IntakeEvents(EventsService):
                     break
         self.bus.relay.publish_written(written)
         repo.forget_windows_before(web_form.window_of(now) - 1)
+
+    @timer(interval=OUTREACH_CHECK_INTERVAL)  # type: ignore[misc]
+    def follow_up_outreach(self) -> None:
+        """Reminders before planned outreach, then requests for its outcome; each once."""
+        now = _app().clock()
+
+        def repository_of(org: str) -> OutreachRepository:
+            return OutreachRepository(org, None)
+
+        with storage.track_writes() as written:
+            while True:
+                due = repo.outreach_needing_reminder(now)
+                if not due or not services.remind_outreach(due, repository_of, now=now):
+                    break
+            while True:
+                due = repo.outreach_needing_outcome(now)
+                if not due or not services.request_outreach_outcomes(due, repository_of, now=now):
+                    break
+        self.bus.relay.publish_written(written)
+
+    @timer(interval=TASK_CHECK_INTERVAL)  # type: ignore[misc]
+    def flag_overdue_tasks(self) -> None:
+        """Tell the assignee of each open task past its due time, once per due time."""
+        now = _app().clock()
+        with storage.track_writes() as written:
+            while True:
+                due = repo.projects_with_overdue_tasks(now)
+                if not due or not services.flag_overdue_tasks(
+                    due, lambda org: ProjectRepository(org, None), now=now
+                ):
+                    break
+        self.bus.relay.publish_written(written)
 
     # -------------------------------------------------------- public web form
 

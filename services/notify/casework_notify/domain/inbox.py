@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from casework_notify.domain.routing import Recipient
 
@@ -115,3 +117,155 @@ def tell_manager_of_overdue(
         routing_reason=f"manager of {overdue.centre_id}; first-response deadline missed",
         created_at=now,
     )
+
+
+@dataclass(frozen=True)
+class OutreachDue:
+    """intake's timer says a worker's outreach activity is coming up (reminder) or has
+    taken place without an outcome (outcome)."""
+
+    event_id: str
+    organisation: str
+    outreach_id: str
+    worker_id: str
+    centre_id: str
+    activity_type: str
+    planned_at: datetime
+    place: str
+    outcome: bool
+
+
+def remind_of_outreach(due: OutreachDue, now: datetime) -> Notification:
+    """Into the inbox of the worker who does the activity."""
+    activity = due.activity_type.replace("_", " ")
+    where = f" at {due.place}" if due.place else ""
+    when = due.planned_at.isoformat()
+    if due.outcome:
+        kind = "outreach_outcome_due"
+        title = f"How did your {activity} go?"
+        body = (
+            f"Your {activity}{where} planned for {when} has taken place. Please record its "
+            f"outcome (outreach {due.outreach_id})."
+        )
+        reason = "planned outreach took place; outcome not recorded"
+    else:
+        kind = "outreach_reminder"
+        title = f"Reminder: {activity} on {when}"
+        body = f"You planned {activity}{where} for {when} (outreach {due.outreach_id})."
+        reason = "planned outreach coming up"
+    return Notification(
+        notification_id=notification_id(due.event_id, due.worker_id),
+        organisation=due.organisation,
+        worker_id=due.worker_id,
+        kind=kind,
+        title=title,
+        body=body,
+        client_id="",
+        referral_id="",
+        centre_id=due.centre_id,
+        routing_reason=reason,
+        created_at=now,
+    )
+
+
+@dataclass(frozen=True)
+class TaskNews:
+    """A project task was assigned to a worker, or became overdue (intake's events)."""
+
+    event_id: str
+    organisation: str
+    project_id: str
+    project_name: str
+    centre_id: str
+    task_id: str
+    title: str
+    assignee_id: str
+    due_at: datetime
+    assigned_by: str
+    overdue: bool
+
+
+def tell_assignee(news: TaskNews, now: datetime) -> Notification | None:
+    """Into the assignee's inbox; nobody is told of a task they gave themselves."""
+    if not news.overdue and news.assigned_by == news.assignee_id:
+        return None
+    due = news.due_at.isoformat()
+    if news.overdue:
+        kind = "task_overdue"
+        title = f"Overdue task: {news.title}"
+        body = f"Your task “{news.title}” in project {news.project_name} was due {due}."
+        reason = "assignee of an overdue task"
+    else:
+        kind = "task_assigned"
+        title = f"New task: {news.title}"
+        body = (
+            f"{news.assigned_by} gave you the task “{news.title}” in project "
+            f"{news.project_name}, due {due}."
+        )
+        reason = "assignee of the task"
+    return Notification(
+        notification_id=notification_id(news.event_id, news.assignee_id),
+        organisation=news.organisation,
+        worker_id=news.assignee_id,
+        kind=kind,
+        title=title,
+        body=body,
+        client_id="",
+        referral_id="",
+        centre_id=news.centre_id,
+        routing_reason=f"{reason} (project {news.project_id}, task {news.task_id})",
+        created_at=now,
+    )
+
+
+class UnreadableEvent(ValueError):
+    """An event whose payload lacks what notify needs (the consumer dead-letters it)."""
+
+
+def _worker(payload: Mapping[str, Any], key: str) -> str:
+    value = payload.get(key)
+    if not isinstance(value, str) or not value:
+        raise UnreadableEvent(f"{key} must be a worker id, got {value!r}")
+    return value
+
+
+def read_outreach_due(
+    event_id: str, organisation: str, event_type: str, payload: Mapping[str, Any]
+) -> OutreachDue:
+    """intake.outreach.reminder_due / intake.outreach.outcome_due."""
+    try:
+        return OutreachDue(
+            event_id=event_id,
+            organisation=organisation,
+            outreach_id=str(payload["outreach_id"]),
+            worker_id=_worker(payload, "worker_id"),
+            centre_id=str(payload["centre_id"]),
+            activity_type=str(payload["activity_type"]),
+            planned_at=datetime.fromisoformat(str(payload["planned_at"])),
+            place=str(payload.get("place") or ""),
+            outcome=event_type == "intake.outreach.outcome_due",
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UnreadableEvent(repr(exc)) from None
+
+
+def read_task_news(
+    event_id: str, organisation: str, event_type: str, payload: Mapping[str, Any]
+) -> TaskNews:
+    """intake.task.assigned / intake.task.overdue."""
+    try:
+        return TaskNews(
+            event_id=event_id,
+            organisation=organisation,
+            project_id=str(payload["project_id"]),
+            project_name=str(payload["project_name"]),
+            centre_id=str(payload["centre_id"]),
+            task_id=str(payload["task_id"]),
+            title=str(payload["title"]),
+            assignee_id=_worker(payload, "assignee_id"),
+            due_at=datetime.fromisoformat(str(payload["due_at"])),
+            assigned_by=str(payload.get("assigned_by") or ""),
+            overdue=event_type == "intake.task.overdue",
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UnreadableEvent(repr(exc)) from None

@@ -1,6 +1,7 @@
 """nameko entry point of notify: puts new clients into the responsible workers' inboxes,
 keeps the routing rules intake publishes, and tells managers and workers what intake's
-timers report."""
+timers report: overdue referrals, outreach reminders and outcome requests, and tasks
+assigned or overdue."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from casework_common.organisation import Organisation
 from casework_notify import services
 from casework_notify.adapters.repository import PublishedRulesRepository
 from casework_notify.bootstrap import bootstrap
-from casework_notify.domain.inbox import ClientArrived, OverdueReferral
+from casework_notify.domain.inbox import (
+    ClientArrived,
+    OutreachDue,
+    OverdueReferral,
+    TaskNews,
+    UnreadableEvent,
+    read_outreach_due,
+    read_task_news,
+)
 from casework_notify.domain.routing import UnreadableRules, rules_from_payload
 
 
@@ -50,6 +59,22 @@ def overdue_referral(envelope: EventEnvelope) -> OverdueReferral:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise PoisonEvent(f"{envelope.routing_key} payload unreadable: {exc!r}") from None
+
+
+def outreach_due(envelope: EventEnvelope) -> OutreachDue:
+    try:
+        return read_outreach_due(
+            envelope.id, envelope.organisation, envelope.type, envelope.payload
+        )
+    except UnreadableEvent as exc:
+        raise PoisonEvent(f"{envelope.routing_key} payload unreadable: {exc}") from None
+
+
+def task_news(envelope: EventEnvelope) -> TaskNews:
+    try:
+        return read_task_news(envelope.id, envelope.organisation, envelope.type, envelope.payload)
+    except UnreadableEvent as exc:
+        raise PoisonEvent(f"{envelope.routing_key} payload unreadable: {exc}") from None
 
 
 class NotifyEvents(EventsService):
@@ -93,6 +118,29 @@ class NotifyEvents(EventsService):
         services.tell_manager_of_overdue_referral(
             overdue_referral(envelope),
             self._organisation(envelope),
+            self.app.inboxes_of_organisation(envelope.organisation),
+            now=self.app.clock(),
+        )
+
+    @event_handler(
+        "notify.tell-worker-outreach",
+        ["intake.outreach.reminder_due.v1", "intake.outreach.outcome_due.v1"],
+    )
+    def on_outreach_due(self, envelope: EventEnvelope) -> None:
+        self._organisation(envelope)
+        services.remind_worker_of_outreach(
+            outreach_due(envelope),
+            self.app.inboxes_of_organisation(envelope.organisation),
+            now=self.app.clock(),
+        )
+
+    @event_handler(
+        "notify.tell-assignee-task", ["intake.task.assigned.v1", "intake.task.overdue.v1"]
+    )
+    def on_task_news(self, envelope: EventEnvelope) -> None:
+        self._organisation(envelope)
+        services.tell_assignee_of_task(
+            task_news(envelope),
             self.app.inboxes_of_organisation(envelope.organisation),
             now=self.app.clock(),
         )

@@ -1,0 +1,336 @@
+"""Outreach and projects against the database MONGO_URI names (the development wire
+server by default): the timers' queries, reminder / outcome request / overdue flag
+each stored and announced once, tasks and comments kept inside the project by whole-
+document replace, scoping by centre, and refused input storing nothing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from casework_common.auth import Principal
+from casework_common.errors import (
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
+from casework_common.organisation import parse
+from casework_intake import services
+from casework_intake.adapters import repository as repo
+from casework_intake.adapters.repository import (
+    OutreachDocument,
+    OutreachRepository,
+    ProjectDocument,
+    ProjectRepository,
+)
+from casework_intake.domain.outreach import ActivityType, Outcome, OutreachStatus, PlanOutreach
+from casework_intake.domain.projects import CreateProject, TaskStatus
+
+DEV = parse(
+    json.loads(
+        (Path(__file__).resolve().parents[4] / "config" / "organisation.dev.json").read_text()
+    )
+)
+T0 = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def create_principal(**overrides: Any) -> Principal:
+    fields: dict[str, Any] = {
+        "organisation": "org-demo",
+        "subject": "w-anna",
+        "kind": "worker",
+        "centres": frozenset({"ctr-north-town"}),
+        "roles": frozenset({"case_worker"}),
+        "scopes": frozenset(),
+    }
+    fields.update(overrides)
+    return Principal(**fields)
+
+
+ANNA = create_principal()
+PETR = create_principal(
+    subject="w-petr", centres=frozenset({"ctr-north-town", "ctr-north-village"})
+)
+ILZE = create_principal(subject="w-ilze", centres=frozenset({"ctr-south-city"}))
+
+pytestmark = pytest.mark.usefixtures("mongo_db")
+
+
+def create_plan(**overrides: Any) -> PlanOutreach:
+    fields: dict[str, Any] = {
+        "worker_id": "",
+        "centre_id": "ctr-north-town",
+        "activity_type": ActivityType.GROUP_EVENT,
+        "planned_at": T0 + 48 * HOUR,
+        "place": "town library",
+        "description": "talk on housing benefit",
+    }
+    fields.update(overrides)
+    return PlanOutreach(**fields)
+
+
+def plan(principal: Principal = ANNA, **overrides: Any) -> Any:
+    return services.plan_outreach(
+        create_plan(**overrides),
+        principal,
+        DEV,
+        OutreachRepository("org-demo", principal.centres),
+        now=T0,
+        trace={},
+        reminder_hours=24,
+    )
+
+
+def unscoped(org: str) -> OutreachRepository:
+    return OutreachRepository(org, None)
+
+
+def outbox_types(doc: Any) -> list[str]:
+    return [e["type"] for e in doc.outbox]
+
+
+def test_a_planned_activity_is_stored_with_its_event_and_listed_in_scope() -> None:
+    planned = plan()
+    doc = OutreachDocument.objects(id=planned.outreach_id).get()
+    assert doc.worker_id == "w-anna" and doc.status == "planned"
+    assert outbox_types(doc) == ["intake.outreach.planned"]
+    assert doc.remind_at == T0 + 24 * HOUR
+    mine = OutreachRepository("org-demo", ANNA.centres)
+    listed = mine.page(centre_id="", worker_id="w-anna", status="planned", offset=0, limit=10)
+    assert [o.outreach_id for o in listed] == [planned.outreach_id]
+    assert mine.page(centre_id="", worker_id="w-petr", status="", offset=0, limit=10) == []
+    assert mine.page(centre_id="", worker_id="", status="done", offset=0, limit=10) == []
+    south = OutreachRepository("org-demo", ILZE.centres)
+    assert south.page(centre_id="", worker_id="", status="", offset=0, limit=10) == []
+    with pytest.raises(NotFound):
+        south.get(planned.outreach_id)
+
+
+def test_a_refused_plan_stores_nothing() -> None:
+    with pytest.raises(InvalidArgument):
+        plan(planned_at=T0 - HOUR)
+    with pytest.raises(PermissionDenied):
+        plan(ANNA, centre_id="ctr-north-village", worker_id="w-petr")
+    assert OutreachDocument.objects.count() == 0
+
+
+def test_the_reminder_and_the_outcome_request_are_stored_and_announced_once() -> None:
+    planned = plan()
+    early = plan(planned_at=T0 + 100 * HOUR)
+    moment = T0 + 30 * HOUR
+    due = repo.outreach_needing_reminder(moment)
+    assert [o.outreach_id for o in due] == [planned.outreach_id]
+    assert services.remind_outreach(due, unscoped, now=moment) == 1
+    # A second timer working from the same stale read emits nothing more.
+    assert services.remind_outreach(due, unscoped, now=moment) == 0
+    assert repo.outreach_needing_reminder(moment) == []
+    after = T0 + 50 * HOUR
+    due = repo.outreach_needing_outcome(after)
+    assert [o.outreach_id for o in due] == [planned.outreach_id]
+    assert services.request_outreach_outcomes(due, unscoped, now=after) == 1
+    assert services.request_outreach_outcomes(due, unscoped, now=after) == 0
+    doc = OutreachDocument.objects(id=planned.outreach_id).get()
+    assert outbox_types(doc) == [
+        "intake.outreach.planned",
+        "intake.outreach.reminder_due",
+        "intake.outreach.outcome_due",
+    ]
+    assert doc.reminded_at == moment and doc.outcome_requested_at == after
+    untouched = OutreachDocument.objects(id=early.outreach_id).get()
+    assert untouched.reminded_at is None
+
+
+def test_an_outcome_is_recorded_once_after_the_activity_and_a_second_stores_nothing() -> None:
+    planned = plan()
+    mine = OutreachRepository("org-demo", PETR.centres)
+    outcome = Outcome("14 visitors, 4 asked for an appointment", 14, 4)
+    with pytest.raises(FailedPrecondition):
+        services.record_outreach_outcome(
+            planned.outreach_id, outcome, PETR, mine, now=T0 + HOUR, trace={}
+        )
+    done = services.record_outreach_outcome(
+        planned.outreach_id, outcome, PETR, mine, now=T0 + 49 * HOUR, trace={}
+    )
+    assert done.status is OutreachStatus.DONE and done.outcome_recorded_by == "w-petr"
+    version = OutreachDocument.objects(id=planned.outreach_id).get().version
+    with pytest.raises(FailedPrecondition):
+        services.record_outreach_outcome(
+            planned.outreach_id, Outcome("again", 1, 0), PETR, mine, now=T0 + 50 * HOUR, trace={}
+        )
+    doc = OutreachDocument.objects(id=planned.outreach_id).get()
+    assert doc.version == version and doc.outcome == outcome.text and doc.people_reached == 14
+    # Nothing is asked about an activity whose outcome is in.
+    assert repo.outreach_needing_outcome(T0 + 60 * HOUR) == []
+
+
+def test_a_cancelled_activity_is_left_alone_by_the_timer() -> None:
+    planned = plan()
+    services.cancel_outreach(
+        planned.outreach_id,
+        ANNA,
+        OutreachRepository("org-demo", ANNA.centres),
+        now=T0,
+        trace={},
+    )
+    assert repo.outreach_needing_reminder(T0 + 30 * HOUR) == []
+    assert repo.outreach_needing_outcome(T0 + 60 * HOUR) == []
+
+
+# ----------------------------------------------------------------------- projects
+
+
+def create_project(principal: Principal = ANNA, **overrides: Any) -> Any:
+    fields: dict[str, Any] = {
+        "name": "Open day",
+        "centre_id": "ctr-north-town",
+        "description": "",
+        "members": ("w-petr",),
+    }
+    fields.update(overrides)
+    return services.create_project(
+        CreateProject(**fields),
+        principal,
+        DEV,
+        ProjectRepository("org-demo", principal.centres),
+        now=T0,
+        trace={},
+    )
+
+
+def projects_of(principal: Principal) -> ProjectRepository:
+    return ProjectRepository("org-demo", principal.centres)
+
+
+def test_tasks_and_comments_live_in_the_project_and_survive_each_whole_replace() -> None:
+    project = create_project()
+    repo_anna = projects_of(ANNA)
+    _, first = services.add_task(
+        project.project_id,
+        "book the hall",
+        "w-petr",
+        T0 + 24 * HOUR,
+        ANNA,
+        repo_anna,
+        now=T0,
+        trace={},
+    )
+    _, second = services.add_task(
+        project.project_id,
+        "print leaflets",
+        "w-anna",
+        T0 + 30 * HOUR,
+        ANNA,
+        repo_anna,
+        now=T0,
+        trace={},
+    )
+    services.comment_on_task(
+        project.project_id,
+        second.task_id,
+        "ordered 200",
+        PETR,
+        projects_of(PETR),
+        now=T0 + HOUR,
+        trace={},
+    )
+    services.complete_task(
+        project.project_id, second.task_id, PETR, projects_of(PETR), now=T0 + 2 * HOUR, trace={}
+    )
+    stored = repo_anna.get(project.project_id)
+    assert [t.task_id for t in stored.tasks] == [first.task_id, second.task_id]
+    assert stored.task(second.task_id).status is TaskStatus.DONE
+    assert stored.task(second.task_id).comments[0].text == "ordered 200"
+    assert stored.task(second.task_id).comments[0].created_at == T0 + HOUR
+    assert stored.task(first.task_id).status is TaskStatus.OPEN
+    raw = ProjectDocument._get_collection().find_one({"_id": project.project_id})
+    assert isinstance(raw["tasks"][1]["comments"][0], dict)  # a sub-document, not a string
+    assert raw["next_overdue_check"].replace(tzinfo=UTC) == T0 + 24 * HOUR
+    assert [e["type"] for e in raw["outbox"]] == [
+        "intake.project.created",
+        "intake.task.assigned",
+        "intake.task.assigned",
+        "intake.task.commented",
+        "intake.task.completed",
+    ]
+
+
+def test_another_centres_project_is_not_found_and_refused_changes_store_nothing() -> None:
+    project = create_project()
+    with pytest.raises(NotFound):
+        projects_of(ILZE).get(project.project_id)
+    with pytest.raises(NotFound):
+        services.add_task(
+            project.project_id,
+            "x",
+            "w-ilze",
+            T0 + HOUR,
+            ILZE,
+            projects_of(ILZE),
+            now=T0,
+            trace={},
+        )
+    with pytest.raises(FailedPrecondition):
+        services.add_task(
+            project.project_id,
+            "x",
+            "w-duty-north",
+            T0 + HOUR,
+            ANNA,
+            projects_of(ANNA),
+            now=T0,
+            trace={},
+        )
+    with pytest.raises(InvalidArgument):
+        services.add_task(
+            project.project_id,
+            "",
+            "w-petr",
+            T0 - HOUR,
+            ANNA,
+            projects_of(ANNA),
+            now=T0,
+            trace={},
+        )
+    doc = ProjectDocument.objects(id=project.project_id).get()
+    assert doc.version == 1 and doc.tasks == []
+    with pytest.raises(PermissionDenied):
+        create_project(ILZE, centre_id="ctr-north-town", members=())
+    with pytest.raises(InvalidArgument):
+        create_project(members=("w-ilze",))
+    assert ProjectDocument.objects.count() == 1
+
+
+def test_an_overdue_task_is_flagged_once_and_again_after_reopening_with_a_new_due_time() -> None:
+    project = create_project()
+    mine = projects_of(ANNA)
+    _, task = services.add_task(
+        project.project_id, "book the hall", "w-petr", T0 + HOUR, ANNA, mine, now=T0, trace={}
+    )
+    late = T0 + 2 * HOUR
+    assert repo.projects_with_overdue_tasks(T0) == []
+    due = repo.projects_with_overdue_tasks(late)
+    assert [p.project_id for p in due] == [project.project_id]
+
+    def unscoped_projects(org: str) -> ProjectRepository:
+        return ProjectRepository(org, None)
+
+    assert services.flag_overdue_tasks(due, unscoped_projects, now=late) == 1
+    assert services.flag_overdue_tasks(due, unscoped_projects, now=late) == 0
+    assert repo.projects_with_overdue_tasks(late + HOUR) == []
+    services.complete_task(
+        project.project_id, task.task_id, PETR, projects_of(PETR), now=late, trace={}
+    )
+    services.reopen_task(
+        project.project_id, task.task_id, late + HOUR, PETR, projects_of(PETR), now=late, trace={}
+    )
+    later = late + 2 * HOUR
+    due = repo.projects_with_overdue_tasks(later)
+    assert services.flag_overdue_tasks(due, unscoped_projects, now=later) == 1
+    raw = ProjectDocument._get_collection().find_one({"_id": project.project_id})
+    assert [e["type"] for e in raw["outbox"]].count("intake.task.overdue") == 2
