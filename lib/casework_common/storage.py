@@ -89,7 +89,10 @@ def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ())
         except DuplicateKeyError as exc:
             raise DuplicateAggregate(str(exc)) from exc
     else:
-        result = collection.replace_one({"_id": data["_id"], "version": expected}, data)
+        try:
+            result = collection.replace_one({"_id": data["_id"], "version": expected}, data)
+        except DuplicateKeyError as exc:
+            raise DuplicateAggregate(str(exc)) from exc
         if result.matched_count != 1:
             raise Conflict(f"{type(doc).__name__} {doc.pk} was changed concurrently")
     doc.version = expected + 1

@@ -18,7 +18,7 @@ from casework_clients.adapters.repository import (
     ConsultationRepository,
     FamilyRepository,
 )
-from casework_clients.domain import cards, families, search
+from casework_clients.domain import cards, details, families, search
 from casework_clients.domain.cards import (
     ClientCard,
     Consultation,
@@ -35,6 +35,7 @@ from casework_clients.domain.colour import (
 )
 from casework_clients.domain.families import Family, FamilyMember
 from casework_clients.domain.identity import identity_key
+from casework_clients.domain.records import ConsentPurpose, ConsentRecord, ContactChannel
 from casework_clients.domain.statistics import StatusReport, client_report, family_report
 from casework_clients.domain.status import (
     SYSTEM_ACTOR,
@@ -66,6 +67,7 @@ from casework_common.errors import (
     InvalidArgument,
     NotFound,
 )
+from casework_common.organisation import Organisation
 from casework_common.storage import DuplicateAggregate
 
 INITIAL_STATUS = "applicant"
@@ -647,8 +649,13 @@ def merge_clients(
     now: datetime,
     trace: Mapping[str, str],
     trace_id: str,
+    families_repo: FamilyRepository | None = None,
 ) -> ClientCard:
-    """Two cards of one person become one; audited, and ``clients.client.merged.v1``."""
+    """Two cards of one person become one; audited, and ``clients.client.merged.v1``.
+
+    With ``families_repo`` (the organisation's, unscoped: a family in another centre
+    must not keep pointing at a redirecting card) every family holding the absorbed
+    card then holds the survivor instead."""
     errors = []
     if not survivor_id:
         errors.append(FieldError("survivor_client_id", "is required"))
@@ -698,7 +705,65 @@ def merge_clients(
     )
     for client_id in (survivor.client_id, absorbed.client_id):
         repository.audit(client_id, principal.subject, "merge", now, trace_id)
+    if families_repo is not None:
+        repoint_families(
+            absorbed.client_id,
+            survivor.client_id,
+            families_repo,
+            repository,
+            actor=worker_actor(principal),
+            now=now,
+            trace=trace,
+            trace_id=trace_id,
+        )
     return saved
+
+
+def repoint_families(
+    absorbed_id: str,
+    survivor_id: str,
+    families_repo: FamilyRepository,
+    cards_repo: ClientRepository,
+    *,
+    actor: Actor,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> list[Family]:
+    """Every family holding the absorbed card holds the survivor instead (idempotent:
+    a second run finds no family of the absorbed card). Each change is audited and
+    emits ``clients.family.member_merged.v1``."""
+    changed: list[Family] = []
+    for family in families_repo.of_client(absorbed_id):
+        for _ in range(5):
+            updated, dropped = families.replace_member(
+                family, absorbed_id, survivor_id, actor.subject, now
+            )
+            if updated is family:
+                break
+            event = _event(
+                "clients.family.member_merged",
+                family.organisation,
+                actor,
+                {
+                    "family_id": family.family_id,
+                    "absorbed_client_id": absorbed_id,
+                    "survivor_client_id": survivor_id,
+                    "dropped_parent_links": [
+                        {"client_id": c, "parent_client_id": p} for c, p in dropped
+                    ],
+                },
+                trace,
+            )
+            try:
+                changed.append(families_repo.save(updated, [event]))
+            except Conflict:
+                family = families_repo.get(family.family_id)
+                continue
+            for client_id in (absorbed_id, survivor_id):
+                cards_repo.audit(client_id, actor.subject, "family-merge", now, trace_id)
+            break
+    return changed
 
 
 # ------------------------------------------------------------------ consultations
@@ -1001,3 +1066,312 @@ def statistics(
     except StatusRuleViolation as exc:
         raise status_error(exc, {"period_end": "period_end"}) from None
     return Statistics(clients, families_report)
+
+
+# ------------------------------------------------------------------ card details
+
+
+def _editable(repository: ClientRepository, client_id: str) -> ClientCard:
+    card = repository.get(client_id)
+    _not_merged(card)
+    return card
+
+
+def _save_detail(
+    card: ClientCard,
+    updated: ClientCard,
+    event_type: str,
+    payload: Mapping[str, object],
+    action: str,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> ClientCard:
+    """Save the changed card with its event (one write), then audit the change."""
+    event = _event(
+        event_type,
+        card.organisation,
+        worker_actor(principal),
+        {"client_id": card.client_id, **payload},
+        trace,
+    )
+    saved = repository.save(updated, [event])
+    repository.audit(saved.client_id, principal.subject, action, now, trace_id)
+    return saved
+
+
+def update_client(
+    client_id: str,
+    changes: details.CardChanges,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    org: Organisation,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> ClientCard:
+    """Change the card's names, date of birth, contacts, address, centres, client type
+    or problems (``clients.client.updated.v1`` names the changed details, not their
+    values). A change to no effect saves nothing."""
+    card = _editable(repository, client_id)
+    updated, changed = details.update_card(
+        card, changes, org, principal.centres, principal.subject, now
+    )
+    if not changed:
+        return card
+    if updated.identity_key != card.identity_key and repository.exists_anywhere(
+        updated.identity_key
+    ):
+        field = next(f for f in changed if f in ("family_name", "given_name", "date_of_birth"))
+        raise FailedPrecondition(
+            "another card has these names and date of birth: merge the two cards instead",
+            field=f"changes.{field}",
+        )
+    try:
+        return _save_detail(
+            card,
+            updated,
+            "clients.client.updated",
+            {
+                "changed_fields": list(changed),
+                "region_id": updated.region_id,
+                "centre_ids": list(updated.centre_ids),
+                "client_type": updated.client_type,
+                "problem_types": list(updated.problem_types),
+            },
+            "update",
+            principal,
+            repository,
+            now=now,
+            trace=trace,
+            trace_id=trace_id,
+        )
+    except DuplicateAggregate:
+        raise FailedPrecondition(
+            "another card has these names and date of birth: merge the two cards instead",
+            field="changes.family_name",
+        ) from None
+
+
+def assign_responsible_worker(
+    client_id: str,
+    worker_id: str,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    org: Organisation,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> ClientCard:
+    """Make a worker responsible for the client (already responsible: no change)."""
+    card = _editable(repository, client_id)
+    updated, assigned = details.assign_worker(card, worker_id, org, principal.subject, now)
+    if not assigned:
+        return card
+    return _save_detail(
+        card,
+        updated,
+        "clients.client.responsible_worker_assigned",
+        {"worker_id": worker_id, "assigned_by": principal.subject,
+         "centre_ids": list(card.centre_ids)},
+        "assign-worker",
+        principal,
+        repository,
+        now=now,
+        trace=trace,
+        trace_id=trace_id,
+    )  # fmt: skip
+
+
+def unassign_responsible_worker(
+    client_id: str,
+    worker_id: str,
+    reason: str,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> ClientCard:
+    card = _editable(repository, client_id)
+    updated = details.unassign_worker(card, worker_id, reason, principal.subject, now)
+    return _save_detail(
+        card,
+        updated,
+        "clients.client.responsible_worker_unassigned",
+        {"worker_id": worker_id, "unassigned_by": principal.subject},
+        "unassign-worker",
+        principal,
+        repository,
+        now=now,
+        trace=trace,
+        trace_id=trace_id,
+    )
+
+
+def _consent_payload(record: ConsentRecord) -> dict[str, object]:
+    return {
+        "consent_id": record.consent_id,
+        "purpose": record.purpose.value,
+        "partner": record.partner,
+        "on": record.on.isoformat(),
+        "recorded_by": record.recorded_by,
+        "document_ref": record.document_ref,
+    }
+
+
+def record_consent(
+    client_id: str,
+    purpose: ConsentPurpose | None,
+    partner: str,
+    given_on: date | None,
+    document_ref: str,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+    new_id: NewId = _new_id,
+) -> ClientCard:
+    card = _editable(repository, client_id)
+    updated, record = details.record_consent(
+        card,
+        consent_id=new_id(),
+        purpose=purpose,
+        partner=partner,
+        given_on=given_on,
+        document_ref=document_ref,
+        by=principal.subject,
+        now=now,
+    )
+    return _save_detail(
+        card, updated, "clients.consent.recorded", _consent_payload(record), "consent-record",
+        principal, repository, now=now, trace=trace, trace_id=trace_id,
+    )  # fmt: skip
+
+
+def withdraw_consent(
+    client_id: str,
+    purpose: ConsentPurpose | None,
+    partner: str,
+    withdrawn_on: date | None,
+    document_ref: str,
+    reason: str,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+    new_id: NewId = _new_id,
+) -> ClientCard:
+    card = _editable(repository, client_id)
+    updated, record = details.withdraw_consent(
+        card,
+        consent_id=new_id(),
+        purpose=purpose,
+        partner=partner,
+        withdrawn_on=withdrawn_on,
+        document_ref=document_ref,
+        note=reason,
+        by=principal.subject,
+        now=now,
+    )
+    return _save_detail(
+        card, updated, "clients.consent.withdrawn", _consent_payload(record), "consent-withdraw",
+        principal, repository, now=now, trace=trace, trace_id=trace_id,
+    )  # fmt: skip
+
+
+def add_note(
+    client_id: str,
+    text: str,
+    corrects_note_id: str,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+    new_id: NewId = _new_id,
+) -> ClientCard:
+    """A free note (its text stays on the card: the event carries ids only)."""
+    card = _editable(repository, client_id)
+    updated, note = details.add_note(
+        card,
+        note_id=new_id(),
+        text=text,
+        corrects_note_id=corrects_note_id,
+        author=principal.subject,
+        now=now,
+    )
+    return _save_detail(
+        card,
+        updated,
+        "clients.note.added",
+        {"note_id": note.note_id, "author": note.author,
+         "corrects_note_id": note.corrects_note_id},
+        "note",
+        principal,
+        repository,
+        now=now,
+        trace=trace,
+        trace_id=trace_id,
+    )  # fmt: skip
+
+
+def record_contact(
+    client_id: str,
+    on: date | None,
+    channel: ContactChannel | None,
+    worker_id: str,
+    summary: str,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    org: Organisation,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+    new_id: NewId = _new_id,
+) -> ClientCard:
+    """A contact with the client; the inactivity rule counts from the latest one."""
+    card = _editable(repository, client_id)
+    updated, record = details.record_contact(
+        card,
+        contact_id=new_id(),
+        on=on,
+        channel=channel,
+        worker_id=worker_id,
+        summary=summary,
+        org=org,
+        by=principal.subject,
+        now=now,
+    )
+    return _save_detail(
+        card,
+        updated,
+        "clients.client.contact_recorded",
+        {
+            "contact_id": record.contact_id,
+            "contacted_on": record.on.isoformat(),
+            "channel": record.channel.value,
+            "worker_id": record.worker_id,
+            "last_contact_on": updated.last_contact_on.isoformat()
+            if updated.last_contact_on
+            else "",
+        },
+        "contact",
+        principal,
+        repository,
+        now=now,
+        trace=trace,
+        trace_id=trace_id,
+    )

@@ -12,10 +12,22 @@ from datetime import date, datetime
 from typing import Any
 
 import mongoengine as me
+from pymongo.errors import DuplicateKeyError
 
 from casework_clients.domain import search
 from casework_clients.domain.cards import ClientCard, Consultation, Contract, HistoryEntry
 from casework_clients.domain.families import Family, FamilyMember
+from casework_clients.domain.records import (
+    ConsentAction,
+    ConsentPurpose,
+    ConsentRecord,
+    ContactChannel,
+    ContactKind,
+    ContactPoint,
+    ContactRecord,
+    Note,
+    ResponsibleWorker,
+)
 from casework_clients.domain.status import (
     ClientStatus,
     EntrySource,
@@ -78,6 +90,12 @@ class ClientDocument(AggregateDocument):
     search_keys = me.ListField(me.StringField())
     phone_key = me.StringField(default="")
     email_key = me.StringField(default="")
+    # Card details (see domain.records); the last three lists are append-only.
+    contacts = me.ListField(me.DictField())
+    responsible_workers = me.ListField(me.DictField())
+    consent_records = me.ListField(me.DictField())
+    notes = me.ListField(me.DictField())
+    contact_records = me.ListField(me.DictField())
 
 
 class AuditEntry(me.Document):
@@ -128,7 +146,60 @@ def _to_domain(doc: ClientDocument) -> ClientCard:
         merged_into=doc.merged_into or "",
         merged_from=tuple(doc.merged_from),
         consultation_ids=tuple(doc.consultation_ids),
+        contacts=tuple(
+            ContactPoint(ContactKind(c["kind"]), c["value"], c.get("label", ""))
+            for c in doc.contacts or ()
+        ),
+        responsible_workers=tuple(
+            ResponsibleWorker(w["worker_id"], w["assigned_at"], w.get("assigned_by", ""))
+            for w in doc.responsible_workers or ()
+        ),
+        consent_records=tuple(_consent_from_dict(c) for c in doc.consent_records or ()),
+        notes=tuple(
+            Note(n["note_id"], n["author"], n["at"], n["text"], n.get("corrects_note_id", ""))
+            for n in doc.notes or ()
+        ),
+        contact_records=tuple(
+            ContactRecord(
+                contact_id=c["contact_id"],
+                on=date.fromisoformat(c["on"]),
+                channel=ContactChannel(c["channel"]),
+                worker_id=c["worker_id"],
+                summary=c["summary"],
+                recorded_at=c["recorded_at"],
+                recorded_by=c.get("recorded_by", ""),
+            )
+            for c in doc.contact_records or ()
+        ),
     )
+
+
+def _consent_from_dict(raw: dict[str, Any]) -> ConsentRecord:
+    return ConsentRecord(
+        consent_id=raw["consent_id"],
+        purpose=ConsentPurpose(raw["purpose"]),
+        partner=raw.get("partner", ""),
+        action=ConsentAction(raw["action"]),
+        on=date.fromisoformat(raw["on"]),
+        recorded_by=raw["recorded_by"],
+        recorded_at=raw["recorded_at"],
+        document_ref=raw.get("document_ref", ""),
+        note=raw.get("note", ""),
+    )
+
+
+def _consent_to_dict(record: ConsentRecord) -> dict[str, Any]:
+    return {
+        "consent_id": record.consent_id,
+        "purpose": record.purpose.value,
+        "partner": record.partner,
+        "action": record.action.value,
+        "on": record.on.isoformat(),
+        "recorded_by": record.recorded_by,
+        "recorded_at": record.recorded_at,
+        "document_ref": record.document_ref,
+        "note": record.note,
+    }
 
 
 def entry_to_dict(entry: StatusEntry) -> dict[str, Any]:
@@ -203,6 +274,36 @@ def _to_document(card: ClientCard, outbox: list[dict[str, object]]) -> ClientDoc
         search_keys=list(search.deletion_keys(keys)),
         phone_key=search.phone_key(card.phone),
         email_key=card.email.strip().lower(),
+        contacts=[
+            {"kind": c.kind.value, "value": c.value, "label": c.label} for c in card.contacts
+        ],
+        responsible_workers=[
+            {"worker_id": w.worker_id, "assigned_at": w.assigned_at, "assigned_by": w.assigned_by}
+            for w in card.responsible_workers
+        ],
+        consent_records=[_consent_to_dict(c) for c in card.consent_records],
+        notes=[
+            {
+                "note_id": n.note_id,
+                "author": n.author,
+                "at": n.at,
+                "text": n.text,
+                "corrects_note_id": n.corrects_note_id,
+            }
+            for n in card.notes
+        ],
+        contact_records=[
+            {
+                "contact_id": c.contact_id,
+                "on": c.on.isoformat(),
+                "channel": c.channel.value,
+                "worker_id": c.worker_id,
+                "summary": c.summary,
+                "recorded_at": c.recorded_at,
+                "recorded_by": c.recorded_by,
+            }
+            for c in card.contact_records
+        ],
     )
 
 
@@ -312,7 +413,9 @@ class ClientRepository:
         # Merged cards only redirect: they are not listed.
         query = self._scoped().filter(merged_into__in=["", None])
         if centre_id:
-            query = query.filter(centre_ids=centre_id)
+            # `$in`, not array equality: the development wire server's find matches
+            # nothing for {"centre_ids": "x"} (count_documents does; measured).
+            query = query.filter(centre_ids__in=[centre_id])
         docs = query.order_by("-registered_at", "id").skip(offset).limit(limit)
         return [_to_domain(doc) for doc in docs]
 
@@ -324,7 +427,12 @@ class ClientRepository:
             stored = ClientDocument.objects(id=card.client_id).only("outbox").first()
             existing_outbox = list(stored.outbox) if stored else []
         doc = _to_document(card, existing_outbox)
-        save_aggregate(doc, events)
+        try:
+            save_aggregate(doc, events)
+        except DuplicateKeyError as exc:
+            # A changed name or date of birth that another card already has (the
+            # replace hits the unique identity index): nothing was written.
+            raise DuplicateAggregate(str(exc)) from exc
         return _to_domain(doc)
 
     def audit(self, client_id: str, subject: str, action: str, at: datetime, trace_id: str) -> None:
@@ -399,12 +507,15 @@ class FamilyRepository:
         return _family_to_domain(doc)
 
     def of_client(self, client_id: str) -> list[Family]:
-        return [_family_to_domain(d) for d in self._scoped().filter(member_ids=client_id)]
+        # `$in`: see page() on the development server and array equality.
+        return [_family_to_domain(d) for d in self._scoped().filter(member_ids__in=[client_id])]
 
     def all_in_scope(self, *, centre_id: str | None, region_id: str | None) -> Iterator[Family]:
         query = self._scoped()
         if centre_id:
-            query = query.filter(centre_ids=centre_id)
+            # `$in`, not array equality: the development wire server's find matches
+            # nothing for {"centre_ids": "x"} (count_documents does; measured).
+            query = query.filter(centre_ids__in=[centre_id])
         if region_id:
             query = query.filter(region_id=region_id)
         for doc in query:

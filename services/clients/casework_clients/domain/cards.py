@@ -13,6 +13,13 @@ from enum import Enum
 
 from casework_clients.domain.colour import ContractState
 from casework_clients.domain.identity import identity_key
+from casework_clients.domain.records import (
+    ConsentRecord,
+    ContactPoint,
+    ContactRecord,
+    Note,
+    ResponsibleWorker,
+)
 from casework_clients.domain.status import (
     SYSTEM_ACTOR,
     StatusChange,
@@ -97,6 +104,16 @@ class ClientCard:
     merged_into: str = ""
     merged_from: tuple[str, ...] = ()
     consultation_ids: tuple[str, ...] = ()
+    #: Labelled phones and e-mails. ``phone`` / ``email`` stay the primary ones (the
+    #: first of each kind here once a worker has edited the contacts): search uses them.
+    contacts: tuple[ContactPoint, ...] = ()
+    responsible_workers: tuple[ResponsibleWorker, ...] = ()
+    #: Append-only: a consent's state is its latest record.
+    consent_records: tuple[ConsentRecord, ...] = ()
+    #: Append-only free notes.
+    notes: tuple[Note, ...] = ()
+    #: Append-only recorded contacts with the client.
+    contact_records: tuple[ContactRecord, ...] = ()
 
     @property
     def status_history(self) -> StatusHistory:
@@ -409,6 +426,7 @@ def merge_cards(
             ),
         ),
     )
+    survivor_after = _with_details_of(survivor_after, absorbed)
     absorbed_after = replace(
         absorbed,
         merged_into=survivor.client_id,
@@ -423,6 +441,48 @@ def merge_cards(
         ),
     )
     return survivor_after, absorbed_after
+
+
+def _with_details_of(survivor: ClientCard, absorbed: ClientCard) -> ClientCard:
+    """The survivor's contacts, responsible workers, consents, notes and contacts with
+    the absorbed card's added (nothing of either card is lost; no duplicates)."""
+    known_points = {(c.kind, c.value.casefold()) for c in survivor.contacts}
+    known_workers = {w.worker_id for w in survivor.responsible_workers}
+    known_consents = {c.consent_id for c in survivor.consent_records}
+    known_notes = {n.note_id for n in survivor.notes}
+    known_contacts = {c.contact_id for c in survivor.contact_records}
+    consents = (
+        *survivor.consent_records,
+        *(c for c in absorbed.consent_records if c.consent_id not in known_consents),
+    )
+    return replace(
+        survivor,
+        contacts=(
+            *survivor.contacts,
+            *(c for c in absorbed.contacts if (c.kind, c.value.casefold()) not in known_points),
+        ),
+        responsible_workers=(
+            *survivor.responsible_workers,
+            *(w for w in absorbed.responsible_workers if w.worker_id not in known_workers),
+        ),
+        # Ordered by date, so each consent's state stays its latest record.
+        consent_records=tuple(sorted(consents, key=lambda c: (c.on, c.recorded_at))),
+        notes=tuple(
+            sorted(
+                (*survivor.notes, *(n for n in absorbed.notes if n.note_id not in known_notes)),
+                key=lambda n: n.at,
+            )
+        ),
+        contact_records=tuple(
+            sorted(
+                (
+                    *survivor.contact_records,
+                    *(c for c in absorbed.contact_records if c.contact_id not in known_contacts),
+                ),
+                key=lambda c: (c.on, c.recorded_at),
+            )
+        ),
+    )
 
 
 # ------------------------------------------------------------------ consultations

@@ -22,6 +22,7 @@ __all__ = [
     "add_member",
     "creates_cycle",
     "new_family",
+    "replace_member",
 ]
 
 ROLES: tuple[str, ...] = ("head", "partner", "child", "parent", "sibling", "grandparent", "other")
@@ -195,3 +196,78 @@ def add_member(
 def with_centre(family: Family, centre_ids: tuple[str, ...]) -> Family:
     merged = (*family.centre_ids, *(c for c in centre_ids if c not in family.centre_ids))
     return replace(family, centre_ids=merged)
+
+
+def replace_member(
+    family: Family, absorbed_id: str, survivor_id: str, actor: str, now: datetime
+) -> tuple[Family, tuple[tuple[str, str], ...]]:
+    """The family after card ``absorbed_id`` was merged into ``survivor_id``: the
+    member points at the survivor, never twice, and parent links never form a cycle.
+
+    When the survivor is already a member it keeps its role and parents; the absorbed
+    member's parent links (its own and those naming it) are taken over one by one and
+    any that would make a cycle or a self-link is dropped. Answers the family and the
+    dropped (child, parent) links; an unchanged family when the absorbed card is not a
+    member.
+    """
+    if absorbed_id not in family.member_ids or absorbed_id == survivor_id:
+        return family, ()
+
+    def mapped(ids: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(survivor_id if i == absorbed_id else i for i in ids))
+
+    absorbed = next(m for m in family.members if m.client_id == absorbed_id)
+    survivor = next((m for m in family.members if m.client_id == survivor_id), None)
+    if survivor is None:
+        members = tuple(
+            replace(
+                m,
+                client_id=survivor_id if m.client_id == absorbed_id else m.client_id,
+                parent_ids=mapped(m.parent_ids),
+            )
+            for m in family.members
+        )
+        # Renaming a node of an acyclic graph keeps it acyclic.
+        what = f"member card {absorbed_id} merged into card {survivor_id}; the member is now"
+        what += f" {survivor_id} ({absorbed.role})"
+        return (
+            replace(family, members=members, history=(*family.history,
+                    HistoryEntry(now, what, actor))),
+            (),
+        )  # fmt: skip
+    # Both cards were members: keep the survivor's links, then take over the absorbed
+    # member's links one at a time, skipping any that would close a cycle.
+    parents: dict[str, tuple[str, ...]] = {
+        m.client_id: m.parent_ids for m in family.members if m.client_id != absorbed_id
+    }
+    candidates: list[tuple[str, str]] = [(survivor_id, p) for p in absorbed.parent_ids]
+    for m in family.members:
+        if m.client_id != absorbed_id and absorbed_id in m.parent_ids:
+            parents[m.client_id] = tuple(p for p in m.parent_ids if p != absorbed_id)
+            candidates.append((m.client_id, survivor_id))
+    dropped: list[tuple[str, str]] = []
+    for child, parent in candidates:
+        if parent in parents.get(child, ()):
+            continue
+        trial = {**parents, child: (*parents.get(child, ()), parent)}
+        if child == parent or creates_cycle(trial):
+            dropped.append((child, parent))
+            continue
+        parents = trial
+    members = tuple(
+        replace(m, parent_ids=parents[m.client_id])
+        for m in family.members
+        if m.client_id != absorbed_id
+    )
+    what = (
+        f"member card {absorbed_id} ({absorbed.role}) merged into member card {survivor_id} "
+        f"({survivor.role}); one member now"
+    )
+    if dropped:
+        what += "; parent links dropped because they would form a cycle: " + ", ".join(
+            f"{c} -> {p}" for c, p in dropped
+        )
+    return (
+        replace(family, members=members, history=(*family.history, HistoryEntry(now, what, actor))),
+        tuple(dropped),
+    )

@@ -13,10 +13,18 @@ from opentelemetry import trace
 from casework.clients.v1 import clients_pb2, clients_pb2_grpc
 from casework_clients import services
 from casework_clients.bootstrap import Clients, bootstrap
-from casework_clients.domain import search
+from casework_clients.domain import details, search
 from casework_clients.domain.cards import ClientCard, Contract, NewPerson
 from casework_clients.domain.colour import Colour, ColourVerdict
 from casework_clients.domain.families import Family, FamilyMember
+from casework_clients.domain.records import (
+    ConsentAction,
+    ConsentPurpose,
+    ConsentRecord,
+    ContactChannel,
+    ContactKind,
+    ContactPoint,
+)
 from casework_clients.domain.statistics import StatusReport
 from casework_clients.domain.status import (
     ClientStatus,
@@ -25,7 +33,7 @@ from casework_clients.domain.status import (
     StatusSettings,
 )
 from casework_common.auth import Principal
-from casework_common.errors import FieldError, InvalidArgument
+from casework_common.errors import FieldError, InvalidArgument, NotFound
 from casework_common.grpc_runtime import current_principal
 from casework_common.organisation import Organisation
 from casework_common.paging import next_token, page_window
@@ -48,6 +56,42 @@ _COLOUR = {
     Colour.GREY: clients_pb2.COLOUR_GREY,
 }
 MAX_NAME = 200
+_CONTACT_KIND = {
+    ContactKind.PHONE: clients_pb2.CONTACT_KIND_PHONE,
+    ContactKind.EMAIL: clients_pb2.CONTACT_KIND_EMAIL,
+}
+_CONTACT_KIND_OF: dict[int, ContactKind] = {int(v): k for k, v in _CONTACT_KIND.items()}
+_PURPOSE = {
+    ConsentPurpose.DATA_PROCESSING: clients_pb2.CONSENT_PURPOSE_DATA_PROCESSING,
+    ConsentPurpose.FEEDBACK_CALLS: clients_pb2.CONSENT_PURPOSE_FEEDBACK_CALLS,
+    ConsentPurpose.SHARING_WITH_PARTNER: clients_pb2.CONSENT_PURPOSE_SHARING_WITH_PARTNER,
+}
+_PURPOSE_OF: dict[int, ConsentPurpose] = {int(v): k for k, v in _PURPOSE.items()}
+_ACTION = {
+    ConsentAction.GIVEN: clients_pb2.CONSENT_ACTION_GIVEN,
+    ConsentAction.WITHDRAWN: clients_pb2.CONSENT_ACTION_WITHDRAWN,
+}
+_CHANNEL = {
+    ContactChannel.PHONE: clients_pb2.CONTACT_CHANNEL_PHONE,
+    ContactChannel.IN_PERSON: clients_pb2.CONTACT_CHANNEL_IN_PERSON,
+    ContactChannel.HOME_VISIT: clients_pb2.CONTACT_CHANNEL_HOME_VISIT,
+    ContactChannel.EMAIL: clients_pb2.CONTACT_CHANNEL_EMAIL,
+    ContactChannel.VIDEO_CALL: clients_pb2.CONTACT_CHANNEL_VIDEO_CALL,
+    ContactChannel.LETTER: clients_pb2.CONTACT_CHANNEL_LETTER,
+    ContactChannel.MESSAGE: clients_pb2.CONTACT_CHANNEL_MESSAGE,
+    ContactChannel.OTHER: clients_pb2.CONTACT_CHANNEL_OTHER,
+}
+_CHANNEL_OF: dict[int, ContactChannel] = {int(v): k for k, v in _CHANNEL.items()}
+UPDATE_PATHS = (
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "contacts",
+    "address",
+    "centre_ids",
+    "client_type",
+    "problem_types",
+)
 
 
 def _ts(moment: datetime) -> Timestamp:
@@ -116,7 +160,75 @@ def to_message(card: ClientCard, today: date | None = None) -> clients_pb2.Clien
             clients_pb2.HistoryEntry(at=_ts(h.at), what=h.what, by=h.by) for h in card.history
         ],
         last_contact_on=card.last_contact_on.isoformat() if card.last_contact_on else "",
+        contacts=[
+            clients_pb2.ContactPoint(kind=_CONTACT_KIND[p.kind], value=p.value, label=p.label)
+            for p in details.contact_points(card)
+        ],
+        responsible_workers=[
+            clients_pb2.ResponsibleWorker(
+                worker_id=w.worker_id, assigned_at=_ts(w.assigned_at), assigned_by=w.assigned_by
+            )
+            for w in card.responsible_workers
+        ],
+        consents=[
+            clients_pb2.Consent(
+                purpose=_PURPOSE[r.purpose],
+                partner=r.partner,
+                given=r.action is ConsentAction.GIVEN,
+                since=r.on.isoformat(),
+                consent_id=r.consent_id,
+            )
+            for r in details.consent_state(card.consent_records).values()
+        ],
+        consent_records=[_consent(r) for r in card.consent_records],
+        notes=[
+            clients_pb2.Note(
+                note_id=n.note_id,
+                author=n.author,
+                at=_ts(n.at),
+                text=n.text,
+                corrects_note_id=n.corrects_note_id,
+                corrected_by_note_ids=list(corrections.get(n.note_id, ())),
+            )
+            for corrections in [details.corrected_by(card.notes)]
+            for n in card.notes
+        ],
+        contact_records=[
+            clients_pb2.ContactRecord(
+                contact_id=c.contact_id,
+                contacted_on=c.on.isoformat(),
+                channel=_CHANNEL[c.channel],
+                worker_id=c.worker_id,
+                summary=c.summary,
+                recorded_at=_ts(c.recorded_at),
+                recorded_by=c.recorded_by,
+            )
+            for c in card.contact_records
+        ],
     )
+
+
+def _consent(record: ConsentRecord) -> clients_pb2.ConsentRecord:
+    return clients_pb2.ConsentRecord(
+        consent_id=record.consent_id,
+        purpose=_PURPOSE[record.purpose],
+        partner=record.partner,
+        action=_ACTION[record.action],
+        on=record.on.isoformat(),
+        recorded_by=record.recorded_by,
+        recorded_at=_ts(record.recorded_at),
+        document_ref=record.document_ref,
+        reason=record.note,
+    )
+
+
+def _purpose(value: int, errors: list[FieldError]) -> ConsentPurpose | None:
+    purpose = _PURPOSE_OF.get(value)
+    if purpose is None:
+        errors.append(
+            FieldError("purpose", "is required" if value == 0 else f"unknown purpose {value}")
+        )
+    return purpose
 
 
 def _trace_id() -> str:
@@ -186,6 +298,12 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
 
     def _settings(self, principal: Principal) -> StatusSettings:
         return self._clients.status_settings_of(principal.organisation)
+
+    def _org(self, principal: Principal) -> Organisation:
+        org = self._organisation(principal)
+        if org is None:
+            raise NotFound(f"organisation {principal.organisation} is not configured here")
+        return org
 
     def _msg(self, card: ClientCard) -> clients_pb2.Client:
         return to_message(card, self._today())
@@ -485,6 +603,8 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             now=self._clients.clock(),
             trace=current_trace_carrier(),
             trace_id=_trace_id(),
+            # Families anywhere in the organisation follow the merge.
+            families_repo=self._clients.families_of_organisation(principal.organisation),
         )
         return clients_pb2.MergeClientsResponse(client=self._msg(card))
 
@@ -568,6 +688,208 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             trace=current_trace_carrier(),
         )
         return clients_pb2.RecordFamilyStatusResponse(family=self._family(principal, family=family))
+
+    # ------------------------------------------------------------------ card details
+
+    def _changes(self, request: clients_pb2.UpdateClientRequest) -> details.CardChanges:
+        errors: list[FieldError] = []
+        paths = list(request.update_mask.paths)
+        if not paths:
+            errors.append(
+                FieldError("update_mask", f"name what to change: {', '.join(UPDATE_PATHS)}")
+            )
+        unknown = [p for p in paths if p not in UPDATE_PATHS]
+        if unknown:
+            errors.append(
+                FieldError(
+                    "update_mask",
+                    f"unknown path(s) {', '.join(unknown)}; known: {', '.join(UPDATE_PATHS)}",
+                )
+            )
+        c = request.changes
+        born = None
+        if "date_of_birth" in paths:
+            born = _date(c.date_of_birth, "changes.date_of_birth", errors, today=self._today(),
+                         required=True)  # fmt: skip
+        contacts: tuple[ContactPoint, ...] | None = None
+        if "contacts" in paths:
+            points = []
+            for i, p in enumerate(c.contacts):
+                kind = _CONTACT_KIND_OF.get(p.kind)
+                if kind is None:
+                    errors.append(FieldError(f"changes.contacts[{i}].kind", "phone or e-mail"))
+                    continue
+                points.append(ContactPoint(kind, p.value, p.label))
+            contacts = tuple(points)
+        if errors:
+            raise InvalidArgument(errors)
+        return details.CardChanges(
+            given_name=c.given_name if "given_name" in paths else None,
+            family_name=c.family_name if "family_name" in paths else None,
+            date_of_birth=born,
+            contacts=contacts,
+            address=c.address if "address" in paths else None,
+            centre_ids=tuple(c.centre_ids) if "centre_ids" in paths else None,
+            client_type=c.client_type if "client_type" in paths else None,
+            problem_types=tuple(c.problem_types) if "problem_types" in paths else None,
+        )
+
+    def UpdateClient(
+        self, request: clients_pb2.UpdateClientRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.UpdateClientResponse:
+        principal = current_principal()
+        if not request.client_id:
+            raise InvalidArgument([FieldError("client_id", "is required")])
+        card = services.update_client(
+            request.client_id,
+            self._changes(request),
+            principal,
+            self._clients.cards_for(principal),
+            org=self._org(principal),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.UpdateClientResponse(client=self._msg(card))
+
+    def AssignResponsibleWorker(
+        self, request: clients_pb2.AssignResponsibleWorkerRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.AssignResponsibleWorkerResponse:
+        principal = current_principal()
+        if not request.client_id:
+            raise InvalidArgument([FieldError("client_id", "is required")])
+        card = services.assign_responsible_worker(
+            request.client_id,
+            request.worker_id.strip(),
+            principal,
+            self._clients.cards_for(principal),
+            org=self._org(principal),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.AssignResponsibleWorkerResponse(client=self._msg(card))
+
+    def UnassignResponsibleWorker(
+        self, request: clients_pb2.UnassignResponsibleWorkerRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.UnassignResponsibleWorkerResponse:
+        principal = current_principal()
+        if not request.client_id:
+            raise InvalidArgument([FieldError("client_id", "is required")])
+        card = services.unassign_responsible_worker(
+            request.client_id,
+            request.worker_id.strip(),
+            request.reason,
+            principal,
+            self._clients.cards_for(principal),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.UnassignResponsibleWorkerResponse(client=self._msg(card))
+
+    def RecordConsent(
+        self, request: clients_pb2.RecordConsentRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.RecordConsentResponse:
+        principal = current_principal()
+        errors: list[FieldError] = []
+        if not request.client_id:
+            errors.append(FieldError("client_id", "is required"))
+        purpose = _purpose(request.purpose, errors)
+        on = _date(request.given_on, "given_on", errors, today=self._today(), required=True)
+        if errors:
+            raise InvalidArgument(errors)
+        card = services.record_consent(
+            request.client_id,
+            purpose,
+            request.partner,
+            on,
+            request.document_ref,
+            principal,
+            self._clients.cards_for(principal),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.RecordConsentResponse(client=self._msg(card))
+
+    def WithdrawConsent(
+        self, request: clients_pb2.WithdrawConsentRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.WithdrawConsentResponse:
+        principal = current_principal()
+        errors: list[FieldError] = []
+        if not request.client_id:
+            errors.append(FieldError("client_id", "is required"))
+        purpose = _purpose(request.purpose, errors)
+        on = _date(request.withdrawn_on, "withdrawn_on", errors, today=self._today(), required=True)
+        if errors:
+            raise InvalidArgument(errors)
+        card = services.withdraw_consent(
+            request.client_id,
+            purpose,
+            request.partner,
+            on,
+            request.document_ref,
+            request.reason,
+            principal,
+            self._clients.cards_for(principal),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.WithdrawConsentResponse(client=self._msg(card))
+
+    def AddNote(
+        self, request: clients_pb2.AddNoteRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.AddNoteResponse:
+        principal = current_principal()
+        if not request.client_id:
+            raise InvalidArgument([FieldError("client_id", "is required")])
+        card = services.add_note(
+            request.client_id,
+            request.text,
+            request.corrects_note_id.strip(),
+            principal,
+            self._clients.cards_for(principal),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.AddNoteResponse(client=self._msg(card), note_id=card.notes[-1].note_id)
+
+    def RecordContact(
+        self, request: clients_pb2.RecordContactRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.RecordContactResponse:
+        principal = current_principal()
+        errors: list[FieldError] = []
+        if not request.client_id:
+            errors.append(FieldError("client_id", "is required"))
+        on = _date(request.contacted_on, "contacted_on", errors, today=self._today(),
+                   default=self._today())  # fmt: skip
+        channel = _CHANNEL_OF.get(request.channel)
+        if channel is None:
+            errors.append(
+                FieldError(
+                    "channel",
+                    "is required" if request.channel == 0 else f"unknown channel {request.channel}",
+                )
+            )
+        if errors:
+            raise InvalidArgument(errors)
+        card = services.record_contact(
+            request.client_id,
+            on,
+            channel,
+            request.worker_id.strip() or principal.subject,
+            request.summary,
+            principal,
+            self._clients.cards_for(principal),
+            org=self._org(principal),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.RecordContactResponse(client=self._msg(card))
 
     # ------------------------------------------------------------------ statistics
 
