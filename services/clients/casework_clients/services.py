@@ -675,7 +675,17 @@ def merge_clients(
         raise FailedPrecondition(
             f"survivor_client_id: card {survivor_id} was itself merged into {survivor.merged_into}"
         )
-    if absorbed.merged_into:
+    # Repeating a merge that was cut short between its two writes finishes it; repeating
+    # a finished one changes nothing more than re-pointing families.
+    resumed = absorbed.merged_into == survivor.client_id
+    if resumed and absorbed.client_id in survivor.merged_from:
+        if families_repo is not None:
+            repoint_families(
+                absorbed.client_id, survivor.client_id, families_repo, repository,
+                actor=worker_actor(principal), now=now, trace=trace, trace_id=trace_id,
+            )  # fmt: skip
+        return survivor
+    if absorbed.merged_into and not resumed:
         raise FailedPrecondition(
             f"absorbed_client_id: card {absorbed_id} is already merged into {absorbed.merged_into}"
         )
@@ -690,7 +700,8 @@ def merge_clients(
     }
     # The absorbed card first: if the second write fails the call can simply be
     # repeated, and a redirecting card is never left without its survivor knowing.
-    repository.save(absorbed_after, [])
+    if not resumed:
+        repository.save(absorbed_after, [])
     saved = repository.save(
         survivor_after,
         [

@@ -168,6 +168,26 @@ class ClientsEvents(EventsService):
         except NotFound as exc:
             raise PoisonEvent(f"contract.signed for an unknown client: {exc}") from None
 
+    @event_handler("clients.repoint-merged-families", ["clients.client.merged.v1"])
+    def on_client_merged(self, envelope: EventEnvelope) -> None:
+        """Finishes a merge whose call stopped before re-pointing families (idempotent:
+        usually the call already did it and nothing is left to change)."""
+        try:
+            absorbed = str(envelope.payload["absorbed_client_id"])
+            survivor = str(envelope.payload["survivor_client_id"])
+        except KeyError as exc:
+            raise PoisonEvent(f"client.merged payload lacks {exc}") from None
+        services.repoint_families(
+            absorbed,
+            survivor,
+            self.app.families_of_organisation(envelope.organisation),
+            self.app.cards_of_organisation(envelope.organisation),
+            actor=Actor.system("clients.merge"),
+            now=self.app.clock(),
+            trace=current_trace_carrier(),
+            trace_id=envelope.trace.get("traceparent", "")[3:35],
+        )
+
     @timer(interval=INACTIVITY_SWEEP_SECONDS)  # type: ignore[misc]
     def sweep_inactivity(self) -> None:
         """The inactivity rule of every organisation that switched it on."""

@@ -21,6 +21,7 @@ from casework_clients.adapters.repository import (
     FamilyDocument,
     FamilyRepository,
 )
+from casework_clients.domain import cards
 from casework_clients.domain.cards import ClientCard, HistoryEntry
 from casework_clients.domain.details import CardChanges
 from casework_clients.domain.families import FamilyMember
@@ -291,3 +292,34 @@ def test_families_follow_a_merge_even_in_other_centres() -> None:
         actor=services.worker_actor(ANNA), **KW,
     )  # fmt: skip
     assert again == []
+
+
+def test_a_merge_cut_short_between_its_writes_is_finished_by_repeating_it() -> None:
+    survivor, absorbed = create_card(), create_card()
+    # As if the call stopped after the absorbed card's write: it already redirects.
+    _, absorbed_after = cards.merge_cards(survivor, absorbed, "typed twice", "w-anna", NOW)
+    system().save(absorbed_after, [])
+
+    merged = services.merge_clients(
+        survivor.client_id, absorbed.client_id, "typed twice", ANNA, anna(), **KW
+    )
+
+    assert absorbed.client_id in merged.merged_from
+    assert stored(survivor.client_id)["outbox"][-1]["type"] == "clients.client.merged"
+    # A third call finds the merge complete and writes nothing more.
+    version = stored(survivor.client_id)["version"]
+    again = services.merge_clients(
+        survivor.client_id, absorbed.client_id, "typed twice", ANNA, anna(), **KW
+    )
+    assert again.merged_from == merged.merged_from
+    assert stored(survivor.client_id)["version"] == version
+
+
+def test_merging_into_a_card_already_merged_elsewhere_is_refused() -> None:
+    first, second, third = create_card(), create_card(), create_card()
+    services.merge_clients(first.client_id, second.client_id, "same person", ANNA, anna(), **KW)
+
+    with pytest.raises(FailedPrecondition) as refused:
+        services.merge_clients(third.client_id, second.client_id, "same", ANNA, anna(), **KW)
+
+    assert "absorbed_client_id" in str(refused.value)
