@@ -83,7 +83,10 @@ class OutboxRelay:
             self._publisher.publish_event(event)
         collection.update_one(
             {"_id": raw["_id"], "version": raw["version"]},
-            {"$set": {"outbox": [], "outbox_pending": False, "outbox_since": None}},
+            {
+                "$set": {"outbox": [], "outbox_pending": False, "outbox_since": None},
+                "$inc": {"outbox_epoch": 1},
+            },
         )
         EVENTS_PUBLISHED.labels(self._service).inc(len(events))
         return len(events)

@@ -59,6 +59,8 @@ class AggregateDocument(me.Document):
     # When the oldest unpublished event was stored: the sweeper leaves younger outboxes
     # to the writer's own immediate publish.
     outbox_since = me.DateTimeField()
+    # Bumped by the relay each time it clears the outbox (see save_aggregate).
+    outbox_epoch = me.IntField(default=0)
 
 
 A = TypeVar("A", bound=AggregateDocument)
@@ -71,37 +73,66 @@ class DuplicateAggregate(Exception):
 def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ()) -> None:
     """Write the aggregate and its new events in one document write.
 
+    On an update the outbox is taken from what is stored at the moment of writing, not
+    from the loaded document: events the relay published meanwhile are not put back
+    (they would go out twice), and a repository that rebuilds the document from its
+    domain object cannot drop events still waiting. The relay clearing an outbox only
+    bumps `outbox_epoch`; a write that loses that race is simply retried.
+
     Raises Conflict when someone else saved the aggregate since it was read, and
     DuplicateAggregate when a new aggregate collides with a unique index.
     """
     doc.validate()
     expected = doc.version or 0
-    outbox = [dict(e) for e in doc.outbox] + [e.to_dict() for e in events]
+    new_events = [e.to_dict() for e in events]
     data: dict[str, Any] = doc.to_mongo().to_dict()
     data["version"] = expected + 1
-    data["outbox"] = outbox
-    data["outbox_pending"] = bool(outbox)
-    data["outbox_since"] = (doc.outbox_since or now()) if outbox else None
     collection = type(doc)._get_collection()
     if expected == 0:
+        outbox = [dict(e) for e in doc.outbox] + new_events
+        _set_outbox(data, outbox, doc.outbox_since, epoch=0)
         try:
             collection.insert_one(data)
         except DuplicateKeyError as exc:
             raise DuplicateAggregate(str(exc)) from exc
     else:
-        try:
-            result = collection.replace_one({"_id": data["_id"], "version": expected}, data)
-        except DuplicateKeyError as exc:
-            raise DuplicateAggregate(str(exc)) from exc
-        if result.matched_count != 1:
-            raise Conflict(f"{type(doc).__name__} {doc.pk} was changed concurrently")
+        for _ in range(5):
+            stored = collection.find_one(
+                {"_id": data["_id"]},
+                {"version": 1, "outbox": 1, "outbox_since": 1, "outbox_epoch": 1},
+            )
+            if stored is None or stored.get("version") != expected:
+                raise Conflict(f"{type(doc).__name__} {doc.pk} was changed concurrently")
+            epoch = stored.get("outbox_epoch")
+            outbox = list(stored.get("outbox") or []) + new_events
+            _set_outbox(data, outbox, stored.get("outbox_since"), epoch=epoch or 0)
+            try:
+                result = collection.replace_one(
+                    {"_id": data["_id"], "version": expected, "outbox_epoch": epoch}, data
+                )
+            except DuplicateKeyError as exc:
+                raise DuplicateAggregate(str(exc)) from exc
+            if result.matched_count == 1:
+                break
+        else:
+            raise Conflict(f"{type(doc).__name__} {doc.pk}: outbox kept changing")
     doc.version = expected + 1
-    doc.outbox = outbox
-    doc.outbox_pending = bool(outbox)
+    doc.outbox = data["outbox"]
+    doc.outbox_pending = data["outbox_pending"]
     doc.outbox_since = data["outbox_since"]
+    doc.outbox_epoch = data["outbox_epoch"]
     written = _written.get()
-    if written is not None and outbox:
+    if written is not None and data["outbox"]:
         written.append((type(doc), doc.pk))
+
+
+def _set_outbox(
+    data: dict[str, Any], outbox: list[dict[str, Any]], since: datetime | None, *, epoch: int
+) -> None:
+    data["outbox"] = outbox
+    data["outbox_pending"] = bool(outbox)
+    data["outbox_since"] = (since or now()) if outbox else None
+    data["outbox_epoch"] = epoch
 
 
 Written = list[tuple[type[AggregateDocument], Any]]

@@ -871,3 +871,43 @@ def test_two_sweepers_never_publish_the_same_old_outbox_twice() -> None:
     assert relay_for(second).run_once(min_age=60) == 0
     assert len(first.published) == 1
     assert second.published == []
+
+
+def test_a_save_after_the_relay_cleared_the_outbox_does_not_send_those_events_again() -> None:
+    publisher = CollectingPublisher()
+    first, second = create_event(), create_event()
+    doc = referral_document()
+    save_aggregate(doc, [first])
+    loaded = ReferralDocument.objects.get(id=doc.id)  # still holds `first` in its outbox
+    relay_for(publisher).run_once()
+
+    save_aggregate(loaded, [second])
+    relay_for(publisher).run_once()
+
+    assert event_ids(publisher.published) == [first.id, second.id]
+    assert stored(ReferralDocument, doc.id)["version"] == 2
+
+
+def test_events_still_waiting_survive_a_save_of_a_rebuilt_document() -> None:
+    first, second = create_event(), create_event()
+    doc = referral_document()
+    save_aggregate(doc, [first])
+    # A repository that rebuilds the document from its domain object knows no outbox.
+    rebuilt = ReferralDocument._from_son(doc.to_mongo())
+    rebuilt.outbox = []
+    rebuilt.version = 1
+
+    save_aggregate(rebuilt, [second])
+
+    assert event_ids(stored(ReferralDocument, doc.id)["outbox"]) == [first.id, second.id]
+
+
+def test_a_document_stored_before_the_outbox_epoch_existed_can_still_be_saved() -> None:
+    doc = referral_document()
+    save_aggregate(doc)
+    ReferralDocument._get_collection().update_one({"_id": doc.id}, {"$unset": {"outbox_epoch": ""}})
+    loaded = ReferralDocument.objects.get(id=doc.id)
+
+    save_aggregate(loaded, [create_event()])
+
+    assert stored(ReferralDocument, doc.id)["version"] == 2

@@ -111,7 +111,7 @@ def test_run_starts_everything_and_stop_then_run_keeps_the_data(
                 (n for n in inbox.notifications if n.referral_id == referral.referral_id), None
             )
 
-        client_id = eventually(note).client_id
+        client_id = eventually(note, timeout=60).client_id
 
         stopped = devstack("down", local_env, var)
         assert stopped.returncode == 0, stopped.stderr

@@ -101,11 +101,12 @@ def create_partner_token(**overrides: Any) -> str:
     return create_token(**claims)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def suite_factory(
     amqp_uri: str, mongo_uri: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[tuple[str, ...]], Suite]]:
-    """Starts service processes on free ports against the session's broker and database."""
+    """Starts service processes on free ports against the session's broker and database;
+    they stop when the test module ends, so idle suites never slow the next module down."""
     started: list[Suite] = []
     vhosts: list[str] = []
 

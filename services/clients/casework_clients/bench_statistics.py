@@ -94,7 +94,7 @@ def seed(count: int) -> float:
     started = time.perf_counter()
     batch = []
     for i in range(count):
-        data = _to_document(_card(i, rng, today), []).to_mongo().to_dict()
+        data = _to_document(_card(i, rng, today)).to_mongo().to_dict()
         data["version"] = 1
         batch.append(data)
         if len(batch) == 2000:

@@ -232,7 +232,7 @@ def entry_from_dict(raw: dict[str, Any]) -> StatusEntry:
     )
 
 
-def _to_document(card: ClientCard, outbox: list[dict[str, object]]) -> ClientDocument:
+def _to_document(card: ClientCard) -> ClientDocument:
     keys = search.name_keys(card.given_name, card.family_name)
     return ClientDocument(
         id=card.client_id,
@@ -253,7 +253,6 @@ def _to_document(card: ClientCard, outbox: list[dict[str, object]]) -> ClientDoc
         registered_at=card.registered_at,
         history=[{"at": h.at, "what": h.what, "by": h.by} for h in card.history],
         version=card.version,
-        outbox=outbox,
         status_entries=[entry_to_dict(e) for e in card.status_entries],
         contracts=[
             {
@@ -422,11 +421,8 @@ class ClientRepository:
     def save(self, card: ClientCard, events: list[EventEnvelope]) -> ClientCard:
         """Store the card with its events; raises DuplicateAggregate for a second card
         of the same identity, Conflict when the card changed since it was read."""
-        existing_outbox: list[dict[str, object]] = []
-        if card.version:
-            stored = ClientDocument.objects(id=card.client_id).only("outbox").first()
-            existing_outbox = list(stored.outbox) if stored else []
-        doc = _to_document(card, existing_outbox)
+        # save_aggregate keeps whatever events are still waiting in the stored outbox.
+        doc = _to_document(card)
         try:
             save_aggregate(doc, events)
         except DuplicateKeyError as exc:
@@ -522,10 +518,6 @@ class FamilyRepository:
             yield _family_to_domain(doc)
 
     def save(self, family: Family, events: list[EventEnvelope]) -> Family:
-        existing_outbox: list[dict[str, object]] = []
-        if family.version:
-            stored = FamilyDocument.objects(id=family.family_id).only("outbox").first()
-            existing_outbox = list(stored.outbox) if stored else []
         doc = FamilyDocument(
             id=family.family_id,
             organisation=family.organisation,
@@ -541,7 +533,6 @@ class FamilyRepository:
             history=[{"at": h.at, "what": h.what, "by": h.by} for h in family.history],
             status_entries=[entry_to_dict(e) for e in family.status_entries],
             version=family.version,
-            outbox=existing_outbox,
         )
         save_aggregate(doc, events)
         return _family_to_domain(doc)
