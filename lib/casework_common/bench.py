@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -78,13 +79,55 @@ def raw_amqp_round_trips(amqp_uri: str, count: int) -> list[float]:
     return latencies
 
 
+GIVEN = (
+    "Jana",
+    "Petr",
+    "Marta",
+    "Ilze",
+    "Olena",
+    "Jānis",
+    "Tomáš",
+    "Eva",
+    "Andrii",
+    "Lucia",
+    "Marek",
+    "Zuzana",
+    "Oksana",
+    "Pavel",
+    "Anna",
+    "Dmytro",
+    "Kristīne",
+    "Martin",
+)
+FAMILY = (
+    "Nováková",
+    "Horváth",
+    "Bērziņa",
+    "Шевченко",
+    "Dvořák",
+    "Kovalenko",
+    "Ozoliņš",
+    "Svoboda",
+    "Varga",
+    "Бондаренко",
+    "Kalniņa",
+    "Černý",
+    "Tkachenko",
+    "Kováč",
+)
+
+
 def referral(i: int, run: str) -> intake_pb2.SubmitReferralRequest:
+    """A different person each time, named as people in the region are: common names
+    recur (so search-before-register meets real look-alikes), dates of birth differ."""
+    born = date(1940, 1, 1) + timedelta(days=(i * 7919) % 25000)
+    family = FAMILY[(i // len(GIVEN)) % len(FAMILY)]
     return intake_pb2.SubmitReferralRequest(
         idempotency_key=f"bench-{run}-{i:06d}",
         person=intake_pb2.Person(
-            given_name=f"Bench{i}", family_name=f"Person-{run}", date_of_birth="1970-01-01"
+            given_name=GIVEN[i % len(GIVEN)], family_name=family, date_of_birth=born.isoformat()
         ),
-        contact=intake_pb2.Contact(phone="+421 900 000 000"),
+        contact=intake_pb2.Contact(phone=f"+421 9{i % 100:02d} {i // 100:03d} {len(run):03d}"),
         centre_id="ctr-north-town",
         client_type="senior",
         problem_type="housing",

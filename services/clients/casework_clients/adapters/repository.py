@@ -40,6 +40,7 @@ from casework_common.storage import AggregateDocument, DuplicateAggregate, save_
 
 # How many candidates one search query may bring back before ranking.
 CANDIDATE_LIMIT = 300
+NAME_ONLY_LIMIT = 50
 
 
 class ClientDocument(AggregateDocument):
@@ -353,20 +354,24 @@ class ClientRepository:
             if query.date_of_birth
             else []
         )
-        filters: list[dict[str, Any]] = []
+        filters: list[tuple[dict[str, Any], int]] = []
         if keys and dobs:
-            filters.append({"search_keys__in": keys, "date_of_birth__in": dobs})
+            filters.append(({"search_keys__in": keys, "date_of_birth__in": dobs}, CANDIDATE_LIMIT))
         if keys:
-            filters.append({"search_keys__in": keys})
+            # With a date of birth, the same-name cards that matter were found just above;
+            # a common surname must not drag hundreds of strangers into every referral.
+            filters.append(
+                ({"search_keys__in": keys}, NAME_ONLY_LIMIT if dobs else CANDIDATE_LIMIT)
+            )
         if dobs:
-            filters.append({"date_of_birth__in": dobs})
+            filters.append(({"date_of_birth__in": dobs}, CANDIDATE_LIMIT))
         if search.phone_key(query.phone):
-            filters.append({"phone_key": search.phone_key(query.phone)})
+            filters.append(({"phone_key": search.phone_key(query.phone)}, CANDIDATE_LIMIT))
         if query.email.strip():
-            filters.append({"email_key": query.email.strip().lower()})
+            filters.append(({"email_key": query.email.strip().lower()}, CANDIDATE_LIMIT))
         found: dict[str, ClientCard] = {}
-        for criteria in filters:
-            for doc in self._scoped().filter(**criteria).limit(CANDIDATE_LIMIT):
+        for criteria, limit in filters:
+            for doc in self._scoped().filter(**criteria).limit(limit):
                 if doc.id not in found and not doc.merged_into:
                     found[doc.id] = _to_domain(doc)
         return list(found.values())
