@@ -147,7 +147,11 @@ def confident_match(
 ) -> tuple[ClientCard | None, search.Match | None, int]:
     """The one card confidently matching the query (None when none or several), the
     match, and how many confident matches there were."""
-    candidates = repository.candidates(query)
+    if query.date_of_birth is None:
+        return None, None, 0  # confidence needs the exact date of birth
+    # Only cards born that very day can be confident matches: one indexed equality
+    # instead of the broad look-alike search, which stays for SearchClients.
+    candidates = repository.born_on(query.date_of_birth)
     facts = {c.client_id: c for c in candidates}
     ranked = search.rank(query, (candidate_facts(c) for c in candidates), search.CONFIDENT_SCORE)
     confident = [m for m in ranked if search.is_confident(m)]

@@ -345,6 +345,11 @@ class ClientRepository:
             is not None
         )
 
+    def born_on(self, born: date) -> list[ClientCard]:
+        """Cards (not merged away) of people born on that day."""
+        docs = self._scoped().filter(date_of_birth=born.isoformat()).limit(CANDIDATE_LIMIT)
+        return [_to_domain(doc) for doc in docs if not doc.merged_into]
+
     def candidates(self, query: search.SearchQuery) -> list[ClientCard]:
         """Cards that share a search key, a date-of-birth variant or a contact with the
         query (at most a few hundred per kind, merged cards left out)."""
