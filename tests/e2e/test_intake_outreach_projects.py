@@ -144,9 +144,14 @@ def create_outreach(**overrides: Any) -> intake_pb2.PlanOutreachRequest:
         "planned_at": in_seconds(ACTIVITY_IN_SECONDS),
         "place": f"railway station {secrets.token_hex(3)}",
         "description": "talk to people sleeping rough",
+        "idempotency_key": new_key(),
     }
     fields.update(overrides)
     return intake_pb2.PlanOutreachRequest(**fields)
+
+
+def new_key() -> str:
+    return f"key-{secrets.token_hex(8)}"
 
 
 def create_project(**overrides: Any) -> intake_pb2.CreateProjectRequest:
@@ -155,6 +160,7 @@ def create_project(**overrides: Any) -> intake_pb2.CreateProjectRequest:
         "centre_id": "ctr-north-town",
         "description": "information day in the town hall",
         "members": ["w-petr"],
+        "idempotency_key": new_key(),
     }
     fields.update(overrides)
     return intake_pb2.CreateProjectRequest(**fields)
@@ -207,6 +213,7 @@ def test_planned_outreach_is_reminded_then_its_outcome_asked_for_once(
 
     reminder = eventually(lambda: notes(notify, ANNA, "outreach_reminder", oid), timeout=15)
     assert planned.place in reminder[0].body
+    assert (reminder[0].subject_kind, reminder[0].subject_id) == ("outreach", oid)
     asked = eventually(
         lambda: notes(notify, ANNA, "outreach_outcome_due", oid),
         timeout=ACTIVITY_IN_SECONDS + 15,
@@ -293,6 +300,7 @@ def test_a_project_task_is_assigned_overdue_once_and_again_after_a_new_due_time(
     title = f"book the hall {secrets.token_hex(3)}"
     added = intake.AddTask(
         intake_pb2.AddTaskRequest(
+            idempotency_key=new_key(),
             project_id=project.project_id,
             title=title,
             assignee_id="w-petr",
@@ -309,10 +317,14 @@ def test_a_project_task_is_assigned_overdue_once_and_again_after_a_new_due_time(
         timeout=TASK_DUE_IN_SECONDS + 15,
     )
     assert len(overdue) == 1
+    assert (overdue[0].subject_kind, overdue[0].subject_id) == ("task", task_id)
 
     comment = intake.CommentOnTask(
         intake_pb2.CommentOnTaskRequest(
-            project_id=project.project_id, task_id=task_id, text="hall is free on Friday"
+            idempotency_key=new_key(),
+            project_id=project.project_id,
+            task_id=task_id,
+            text="hall is free on Friday",
         ),
         metadata=PETR,
     ).comment
@@ -374,7 +386,11 @@ def test_project_rules_are_enforced_with_specific_codes_and_nothing_is_stored(
     non_member = refused(
         intake.AddTask,
         intake_pb2.AddTaskRequest(
-            project_id=pid, title="x", assignee_id="w-duty-north", due_at=in_seconds(3600)
+            idempotency_key=new_key(),
+            project_id=pid,
+            title="x",
+            assignee_id="w-duty-north",
+            due_at=in_seconds(3600),
         ),
         ANNA,
     )
@@ -382,7 +398,9 @@ def test_project_rules_are_enforced_with_specific_codes_and_nothing_is_stored(
     assert precondition_subjects(non_member) == {"assignee_id"}
     bad = refused(
         intake.AddTask,
-        intake_pb2.AddTaskRequest(project_id=pid, title="", assignee_id="w-petr"),
+        intake_pb2.AddTaskRequest(
+            idempotency_key=new_key(), project_id=pid, title="", assignee_id="w-petr"
+        ),
         ANNA,
     )
     assert bad.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -390,7 +408,11 @@ def test_project_rules_are_enforced_with_specific_codes_and_nothing_is_stored(
     outsider = refused(
         intake.AddTask,
         intake_pb2.AddTaskRequest(
-            project_id=pid, title="x", assignee_id="w-petr", due_at=in_seconds(3600)
+            idempotency_key=new_key(),
+            project_id=pid,
+            title="x",
+            assignee_id="w-petr",
+            due_at=in_seconds(3600),
         ),
         DUTY_NORTH,
     )
@@ -399,13 +421,19 @@ def test_project_rules_are_enforced_with_specific_codes_and_nothing_is_stored(
 
     task = intake.AddTask(
         intake_pb2.AddTaskRequest(
-            project_id=pid, title="print leaflets", assignee_id="w-anna", due_at=in_seconds(3600)
+            idempotency_key=new_key(),
+            project_id=pid,
+            title="print leaflets",
+            assignee_id="w-anna",
+            due_at=in_seconds(3600),
         ),
         metadata=ANNA,
     ).task
     not_a_member = refused(
         intake.CommentOnTask,
-        intake_pb2.CommentOnTaskRequest(project_id=pid, task_id=task.task_id, text="hi"),
+        intake_pb2.CommentOnTaskRequest(
+            idempotency_key=new_key(), project_id=pid, task_id=task.task_id, text="hi"
+        ),
         DUTY_NORTH,
     )
     assert not_a_member.code() == grpc.StatusCode.PERMISSION_DENIED
@@ -427,3 +455,70 @@ def test_project_rules_are_enforced_with_specific_codes_and_nothing_is_stored(
     )
     assert out_of_scope.code() == grpc.StatusCode.PERMISSION_DENIED
     assert db.projects.count_documents({"name": name}) == 0
+
+
+def test_retried_creating_calls_answer_the_first_and_reused_keys_change_nothing(
+    intake: Any, captured: Captured, db: Any
+) -> None:
+    plan_request = create_outreach(planned_at=in_seconds(3 * 24 * 3600))
+    planned = intake.PlanOutreach(plan_request, metadata=ANNA).outreach
+    assert intake.PlanOutreach(plan_request, metadata=ANNA).outreach == planned
+    other_plan = intake_pb2.PlanOutreachRequest()
+    other_plan.CopyFrom(plan_request)
+    other_plan.place = "somewhere else"
+    reused = refused(intake.PlanOutreach, other_plan, ANNA)
+    assert reused.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert "idempotency_key" in (reused.details() or "")
+    assert (
+        db.outreach_activities.count_documents({"idempotency_key": plan_request.idempotency_key})
+        == 1
+    )
+    assert db.outreach_activities.count_documents({"place": "somewhere else"}) == 0
+
+    project_request = create_project()
+    project = intake.CreateProject(project_request, metadata=ANNA).project
+    assert intake.CreateProject(project_request, metadata=ANNA).project == project
+    pid = project.project_id
+    task_request = intake_pb2.AddTaskRequest(
+        idempotency_key=new_key(),
+        project_id=pid,
+        title="print leaflets",
+        assignee_id="w-anna",
+        due_at=in_seconds(3600),
+    )
+    task = intake.AddTask(task_request, metadata=ANNA).task
+    assert intake.AddTask(task_request, metadata=ANNA).task.task_id == task.task_id
+    comment_request = intake_pb2.CommentOnTaskRequest(
+        idempotency_key=new_key(), project_id=pid, task_id=task.task_id, text="200 copies"
+    )
+    comment = intake.CommentOnTask(comment_request, metadata=PETR).comment
+    assert intake.CommentOnTask(comment_request, metadata=PETR).comment == comment
+    before = db.projects.find_one({"_id": pid})
+
+    other_task = intake_pb2.AddTaskRequest()
+    other_task.CopyFrom(task_request)
+    other_task.title = "print posters"
+    assert refused(intake.AddTask, other_task, ANNA).code() == grpc.StatusCode.ALREADY_EXISTS
+    other_comment = intake_pb2.CommentOnTaskRequest()
+    other_comment.CopyFrom(comment_request)
+    other_comment.text = "300 copies"
+    assert (
+        refused(intake.CommentOnTask, other_comment, PETR).code() == grpc.StatusCode.ALREADY_EXISTS
+    )
+    missing = refused(
+        intake.AddTask,
+        intake_pb2.AddTaskRequest(
+            project_id=pid, title="x", assignee_id="w-anna", due_at=in_seconds(3600)
+        ),
+        ANNA,
+    )
+    assert missing.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "idempotency_key" in field_violations(missing)
+    after = db.projects.find_one({"_id": pid})
+    assert (after["version"], after["tasks"]) == (before["version"], before["tasks"])
+    assert db.projects.count_documents({"idempotency_key": project_request.idempotency_key}) == 1
+    time.sleep(0.5)
+    assert len(captured.of("intake.outreach.planned", outreach_id=planned.outreach_id)) == 1
+    assert len(captured.of("intake.project.created", project_id=pid)) == 1
+    assert len(captured.of("intake.task.assigned", task_id=task.task_id)) == 1
+    assert len(captured.of("intake.task.commented", task_id=task.task_id)) == 1

@@ -74,6 +74,8 @@ MANAGER_ROLES = frozenset({"manager", "admin"})
 SELF_FILL_DEFAULT_HOURS = 72
 SELF_FILL_MAX_HOURS = 720
 SELF_FILL_SUBMITTER = "self-fill"
+# How often a keyed project change is tried when a concurrent change won the race.
+_KEYED_ATTEMPTS = 3
 _FORM_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 
@@ -656,6 +658,9 @@ def plan_outreach(
     _require_worker(principal)
     if not command.worker_id:
         command = dataclasses.replace(command, worker_id=principal.subject)
+    existing = repository.by_idempotency_key(command.idempotency_key)
+    if existing is not None:
+        return outreach.check_replay(existing, command, principal.subject)
     raise_if_any(outreach.validate(command, organisation, now))
     principal.require_centre(command.centre_id)
     planned = outreach.plan(
@@ -667,7 +672,16 @@ def plan_outreach(
         reminder_hours=reminder_hours,
     )
     payload = outreach.event_payload(planned) | {"planned_by": planned.planned_by}
-    repository.add(planned, _event(OUTREACH_PLANNED, organisation.id, principal, payload, trace))
+    try:
+        repository.add(
+            planned, _event(OUTREACH_PLANNED, organisation.id, principal, payload, trace)
+        )
+    except DuplicateAggregate:
+        # Two calls with the same key raced; the unique key let exactly one through.
+        stored = repository.by_idempotency_key(command.idempotency_key)
+        if stored is None:
+            raise
+        return outreach.check_replay(stored, command, principal.subject)
     return planned
 
 
@@ -800,13 +814,22 @@ def create_project(
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
 ) -> Project:
     _require_worker(principal)
+    existing = repository.by_idempotency_key(command.idempotency_key)
+    if existing is not None:
+        return projects.check_replay(existing, command, principal.subject)
     raise_if_any(projects.validate(command, organisation, principal.subject))
     principal.require_centre(command.centre_id)
     project = projects.create(
         command, organisation, project_id=new_id(), creator=principal.subject, now=now
     )
     payload = projects.created_event_payload(project)
-    repository.add(project, _event(PROJECT_CREATED, organisation.id, principal, payload, trace))
+    try:
+        repository.add(project, _event(PROJECT_CREATED, organisation.id, principal, payload, trace))
+    except DuplicateAggregate:
+        stored = repository.by_idempotency_key(command.idempotency_key)
+        if stored is None:
+            raise
+        return projects.check_replay(stored, command, principal.subject)
     return project
 
 
@@ -823,15 +846,24 @@ def add_task(
     principal: Principal,
     repository: ProjectRepository,
     *,
+    idempotency_key: str,
     now: datetime,
     trace: Mapping[str, str],
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
 ) -> tuple[Project, Task]:
+    """The key is checked against those kept in the project, in the same
+    version-guarded write that adds the task: a retry answers the first task and
+    stores and emits nothing."""
     _require_worker(principal)
     _project_id(project_id)
+    fingerprint = projects.task_fingerprint(title, assignee_id, due_at, principal.subject)
     added: list[Task] = []
 
     def change(current: Project) -> tuple[Project, list[EventEnvelope]]:
+        replayed = projects.task_replay(current, idempotency_key, fingerprint, principal.subject)
+        if replayed is not None:
+            added.append(replayed)
+            return current, []
         changed, task = projects.add_task(
             current,
             task_id=new_id(),
@@ -840,13 +872,29 @@ def add_task(
             due_at=due_at,
             by=principal.subject,
             now=now,
+            idempotency_key=idempotency_key,
         )
         added.append(task)
         payload = projects.task_event_payload(changed, task) | {"assigned_by": principal.subject}
         return changed, [_event(TASK_ASSIGNED, changed.organisation, principal, payload, trace)]
 
-    project = repository.update(project_id, change)
-    return project, added[-1]
+    project = _update_keyed(repository, project_id, change)
+    return project, project.task(added[-1].task_id)
+
+
+def _update_keyed(
+    repository: ProjectRepository,
+    project_id: str,
+    change: Callable[[Project], tuple[Project, list[EventEnvelope]]],
+) -> Project:
+    """A keyed change that lost a race is tried again on the project as it now stands:
+    a concurrent retry of the same call then finds its key and answers the first."""
+    for _ in range(_KEYED_ATTEMPTS - 1):
+        try:
+            return repository.update(project_id, change)
+        except common.Conflict:
+            continue
+    return repository.update(project_id, change)
 
 
 def _task_change(
@@ -923,21 +971,33 @@ def comment_on_task(
     principal: Principal,
     repository: ProjectRepository,
     *,
+    idempotency_key: str,
     now: datetime,
     trace: Mapping[str, str],
     new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
 ) -> tuple[Project, Comment]:
     """The comment is stored in the project; its event names it but carries no text
-    (that stays in intake)."""
+    (that stays in intake). The key is checked as for add_task."""
     _require_worker(principal)
     _project_id(project_id)
     if not task_id:
         raise InvalidArgument([common.FieldError("task_id", "is required")])
+    fingerprint = projects.comment_fingerprint(task_id, text, principal.subject)
     added: list[Comment] = []
 
     def change(current: Project) -> tuple[Project, list[EventEnvelope]]:
+        replayed = projects.comment_replay(current, idempotency_key, fingerprint, principal.subject)
+        if replayed is not None:
+            added.append(replayed)
+            return current, []
         changed, comment = projects.comment_on_task(
-            current, task_id, comment_id=new_id(), text=text, by=principal.subject, now=now
+            current,
+            task_id,
+            comment_id=new_id(),
+            text=text,
+            by=principal.subject,
+            now=now,
+            idempotency_key=idempotency_key,
         )
         added.append(comment)
         payload = projects.task_event_payload(changed, changed.task(task_id)) | {
@@ -946,7 +1006,7 @@ def comment_on_task(
         }
         return changed, [_event(TASK_COMMENTED, changed.organisation, principal, payload, trace)]
 
-    project = repository.update(project_id, change)
+    project = _update_keyed(repository, project_id, change)
     return project, added[-1]
 
 

@@ -559,6 +559,13 @@ class OutreachDocument(AggregateDocument):
     meta = {
         "collection": "outreach_activities",
         "indexes": [
+            # A key is used once per organisation; documents stored before keys existed
+            # have none and are left out of the index.
+            {
+                "fields": ["organisation", "idempotency_key"],
+                "unique": True,
+                "partialFilterExpression": {"idempotency_key": {"$type": "string"}},
+            },
             {"fields": ["organisation", "centre_id", "planned_at"]},
             {"fields": ["status", "remind_at"]},
             {"fields": ["status", "planned_at"]},
@@ -585,6 +592,9 @@ class OutreachDocument(AggregateDocument):
     outcome_recorded_by = me.StringField(default="")
     cancelled_at = me.DateTimeField()
     cancelled_by = me.StringField(default="")
+    # Unset (not stored) on activities planned before keys were required.
+    idempotency_key = me.StringField()
+    fingerprint = me.StringField(default="")
 
 
 def _outreach(doc: OutreachDocument) -> Outreach:
@@ -612,6 +622,8 @@ def _outreach(doc: OutreachDocument) -> Outreach:
         outcome_recorded_by=doc.outcome_recorded_by or "",
         cancelled_at=doc.cancelled_at,
         cancelled_by=doc.cancelled_by or "",
+        idempotency_key=doc.idempotency_key or "",
+        fingerprint=doc.fingerprint or "",
     )
 
 
@@ -636,6 +648,8 @@ def _write_outreach(doc: OutreachDocument, o: Outreach) -> None:
     doc.outcome_recorded_by = o.outcome_recorded_by
     doc.cancelled_at = o.cancelled_at
     doc.cancelled_by = o.cancelled_by
+    doc.idempotency_key = o.idempotency_key or None
+    doc.fingerprint = o.fingerprint
 
 
 OutreachChange = Callable[[Outreach], tuple[Outreach, list[EventEnvelope]]]
@@ -653,6 +667,11 @@ class OutreachRepository:
         if self._centres is not None:
             query = query.filter(centre_id__in=list(self._centres))
         return query
+
+    def by_idempotency_key(self, key: str) -> Outreach | None:
+        # Unscoped on purpose: the key belongs to the caller, whatever centre it named.
+        doc = OutreachDocument.objects(organisation=self._organisation, idempotency_key=key).first()
+        return _outreach(doc) if doc else None
 
     def get(self, outreach_id: str) -> Outreach:
         doc = self._scoped().filter(id=outreach_id).first()
@@ -722,6 +741,13 @@ class ProjectDocument(AggregateDocument):
     meta = {
         "collection": "projects",
         "indexes": [
+            # A key is used once per organisation; documents stored before keys existed
+            # have none and are left out of the index.
+            {
+                "fields": ["organisation", "idempotency_key"],
+                "unique": True,
+                "partialFilterExpression": {"idempotency_key": {"$type": "string"}},
+            },
             {"fields": ["organisation", "centre_id", "-created_at"]},
             {"fields": ["next_overdue_check"]},
         ],
@@ -735,6 +761,10 @@ class ProjectDocument(AggregateDocument):
     created_by = me.StringField(required=True)
     created_at = me.DateTimeField(required=True)
     tasks = me.ListField(me.DictField())
+    # Unset (not stored) on projects created before keys were required. The keys of
+    # AddTask and CommentOnTask are kept on the tasks and comments themselves.
+    idempotency_key = me.StringField()
+    fingerprint = me.StringField(default="")
     # When the earliest open task not yet reported becomes overdue (none: unset).
     next_overdue_check = me.DateTimeField()
 
@@ -757,9 +787,13 @@ def _task_to_dict(task: Task) -> dict[str, Any]:
                 "author_id": c.author_id,
                 "text": c.text,
                 "created_at": c.created_at,
+                "idempotency_key": c.idempotency_key,
+                "fingerprint": c.fingerprint,
             }
             for c in task.comments
         ],
+        "idempotency_key": task.idempotency_key,
+        "fingerprint": task.fingerprint,
     }
 
 
@@ -781,9 +815,13 @@ def _task(raw: dict[str, Any]) -> Task:
                 author_id=c["author_id"],
                 text=c["text"],
                 created_at=_aware(c["created_at"]),
+                idempotency_key=c.get("idempotency_key") or "",
+                fingerprint=c.get("fingerprint") or "",
             )
             for c in raw.get("comments") or []
         ),
+        idempotency_key=raw.get("idempotency_key") or "",
+        fingerprint=raw.get("fingerprint") or "",
     )
 
 
@@ -805,6 +843,8 @@ def _project(doc: ProjectDocument) -> Project:
         created_by=doc.created_by,
         created_at=doc.created_at,
         tasks=tuple(_task(dict(raw)) for raw in doc.tasks),
+        idempotency_key=doc.idempotency_key or "",
+        fingerprint=doc.fingerprint or "",
     )
 
 
@@ -817,6 +857,8 @@ def _write_project(doc: ProjectDocument, p: Project) -> None:
     doc.created_by = p.created_by
     doc.created_at = p.created_at
     doc.tasks = [_task_to_dict(t) for t in p.tasks]
+    doc.idempotency_key = p.idempotency_key or None
+    doc.fingerprint = p.fingerprint
     doc.next_overdue_check = next_overdue_check(p)
 
 
@@ -835,6 +877,11 @@ class ProjectRepository:
         if self._centres is not None:
             query = query.filter(centre_id__in=list(self._centres))
         return query
+
+    def by_idempotency_key(self, key: str) -> Project | None:
+        # Unscoped on purpose: the key belongs to the caller, whatever centre it named.
+        doc = ProjectDocument.objects(organisation=self._organisation, idempotency_key=key).first()
+        return _project(doc) if doc else None
 
     def get(self, project_id: str) -> Project:
         doc = self._scoped().filter(id=project_id).first()

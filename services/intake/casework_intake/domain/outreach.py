@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from casework_common.errors import FailedPrecondition, FieldError, raise_if_any
 from casework_common.organisation import Organisation
+from casework_intake.domain import idempotency
 
 DEFAULT_REMINDER_HOURS = 24.0
 MAX_REMINDER_HOURS = 24.0 * 31
@@ -45,6 +46,8 @@ class PlanOutreach:
     planned_at: datetime | None
     place: str
     description: str
+    # Caller-chosen key that makes a retry answer the first activity (required).
+    idempotency_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,9 @@ class Outreach:
     outcome_recorded_by: str = ""
     cancelled_at: datetime | None = None
     cancelled_by: str = ""
+    idempotency_key: str = ""
+    # Digest of the planning call (see fingerprint); a retry must match it.
+    fingerprint: str = ""
 
 
 def check_hours(hours: object) -> float:
@@ -90,7 +96,7 @@ def check_hours(hours: object) -> float:
 
 
 def validate(command: PlanOutreach, organisation: Organisation, now: datetime) -> list[FieldError]:
-    errors = []
+    errors = idempotency.key_errors(command.idempotency_key)
     centre = organisation.centre(command.centre_id) if command.centre_id else None
     if not command.centre_id:
         errors.append(FieldError("centre_id", "is required"))
@@ -118,6 +124,34 @@ def validate(command: PlanOutreach, organisation: Organisation, now: datetime) -
     return errors
 
 
+def fingerprint(command: PlanOutreach, planned_by: str) -> str:
+    """What makes two planning calls 'the same activity' for an idempotent retry: the
+    values plan() stores, and who planned it."""
+    return idempotency.fingerprint(
+        {
+            "worker_id": command.worker_id,
+            "centre_id": command.centre_id,
+            "activity_type": command.activity_type.value if command.activity_type else None,
+            "planned_at": command.planned_at.isoformat() if command.planned_at else None,
+            "place": command.place.strip(),
+            "description": command.description.strip(),
+            "planned_by": planned_by,
+        }
+    )
+
+
+def check_replay(existing: Outreach, command: PlanOutreach, planned_by: str) -> Outreach:
+    """A retried call answers the stored activity; a reused key with other content (or
+    another caller's key) is refused and nothing is changed."""
+    idempotency.check(
+        existing.fingerprint,
+        command.idempotency_key,
+        fingerprint(command, planned_by),
+        f"outreach {existing.outreach_id}",
+    )
+    return existing
+
+
 def plan(
     command: PlanOutreach,
     organisation: Organisation,
@@ -141,6 +175,8 @@ def plan(
         planned_by=planned_by,
         created_at=now,
         remind_at=command.planned_at - timedelta(hours=reminder_hours),
+        idempotency_key=command.idempotency_key,
+        fingerprint=fingerprint(command, planned_by),
     )
 
 

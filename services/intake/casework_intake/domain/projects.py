@@ -19,6 +19,7 @@ from casework_common.errors import (
     raise_if_any,
 )
 from casework_common.organisation import Organisation
+from casework_intake.domain import idempotency
 
 MAX_NAME = 200
 MAX_TEXT = 4000
@@ -41,6 +42,11 @@ class Comment:
     author_id: str
     text: str
     created_at: datetime
+    # The key the comment was added with and the digest of that call (see
+    # comment_fingerprint): kept in the project, so a retry is checked in the same
+    # version-guarded write that would add the comment.
+    idempotency_key: str = ""
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,9 @@ class Task:
     completed_by: str = ""
     overdue_notified_at: datetime | None = None
     comments: tuple[Comment, ...] = ()
+    # As for Comment (see task_fingerprint).
+    idempotency_key: str = ""
+    fingerprint: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,8 @@ class CreateProject:
     centre_id: str
     description: str
     members: tuple[str, ...]
+    # Caller-chosen key that makes a retry answer the first project (required).
+    idempotency_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +88,9 @@ class Project:
     created_by: str
     created_at: datetime
     tasks: tuple[Task, ...] = ()
+    idempotency_key: str = ""
+    # Digest of the creating call (see project_fingerprint); a retry must match it.
+    fingerprint: str = ""
 
     def task(self, task_id: str) -> Task:
         for task in self.tasks:
@@ -107,7 +121,7 @@ def _due_errors(due_at: datetime | None, now: datetime, field: str) -> list[Fiel
 
 
 def validate(command: CreateProject, organisation: Organisation, creator: str) -> list[FieldError]:
-    errors = []
+    errors = idempotency.key_errors(command.idempotency_key)
     if not command.name.strip():
         errors.append(FieldError("name", "is required"))
     elif len(command.name) > MAX_NAME:
@@ -130,6 +144,29 @@ def validate(command: CreateProject, organisation: Organisation, creator: str) -
     return errors
 
 
+def project_fingerprint(command: CreateProject, creator: str) -> str:
+    """What makes two creating calls 'the same project': the values create() stores."""
+    return idempotency.fingerprint(
+        {
+            "name": command.name.strip(),
+            "centre_id": command.centre_id,
+            "description": command.description.strip(),
+            "members": list(dict.fromkeys([creator, *command.members])),
+            "created_by": creator,
+        }
+    )
+
+
+def check_replay(existing: Project, command: CreateProject, creator: str) -> Project:
+    idempotency.check(
+        existing.fingerprint,
+        command.idempotency_key,
+        project_fingerprint(command, creator),
+        f"project {existing.project_id}",
+    )
+    return existing
+
+
 def create(
     command: CreateProject,
     organisation: Organisation,
@@ -150,7 +187,67 @@ def create(
         members=members,
         created_by=creator,
         created_at=now,
+        idempotency_key=command.idempotency_key,
+        fingerprint=project_fingerprint(command, creator),
     )
+
+
+# ------------------------------------------------- idempotency keys inside a project
+
+
+def task_fingerprint(title: str, assignee_id: str, due_at: datetime | None, by: str) -> str:
+    return idempotency.fingerprint(
+        {
+            "call": "add_task",
+            "title": title.strip(),
+            "assignee_id": assignee_id,
+            "due_at": due_at.isoformat() if due_at else None,
+            "by": by,
+        }
+    )
+
+
+def comment_fingerprint(task_id: str, text: str, by: str) -> str:
+    return idempotency.fingerprint(
+        {"call": "comment_on_task", "task_id": task_id, "text": text.strip(), "by": by}
+    )
+
+
+def _key_user(project: Project, key: str) -> tuple[Task, Comment | None] | None:
+    """The task, or the comment (with its task), added with `key` in this project."""
+    for task in project.tasks:
+        if task.idempotency_key == key:
+            return task, None
+        for comment in task.comments:
+            if comment.idempotency_key == key:
+                return task, comment
+    return None
+
+
+def task_replay(project: Project, key: str, fingerprint: str, by: str) -> Task | None:
+    """The task a retried AddTask added already (None when the key is new); a key used
+    for something else, or with other content, is refused."""
+    require_member(project, by)
+    used = _key_user(project, key) if key else None
+    if used is None:
+        return None
+    task, comment = used
+    stored = comment.fingerprint if comment is not None else task.fingerprint
+    idempotency.check(stored, key, fingerprint, f"a request in project {project.project_id}")
+    return task
+
+
+def comment_replay(project: Project, key: str, fingerprint: str, by: str) -> Comment | None:
+    """The comment a retried CommentOnTask added already (None when the key is new)."""
+    require_member(project, by)
+    used = _key_user(project, key) if key else None
+    if used is None:
+        return None
+    task, comment = used
+    stored = comment.fingerprint if comment is not None else task.fingerprint
+    idempotency.check(stored, key, fingerprint, f"a request in project {project.project_id}")
+    assert comment is not None  # a task's fingerprint never equals a comment's
+    return comment
 
 
 def add_task(
@@ -162,9 +259,10 @@ def add_task(
     due_at: datetime | None,
     by: str,
     now: datetime,
+    idempotency_key: str = "",
 ) -> tuple[Project, Task]:
     require_member(project, by)
-    errors = []
+    errors = idempotency.key_errors(idempotency_key)
     if not title.strip():
         errors.append(FieldError("title", "is required"))
     elif len(title) > MAX_NAME:
@@ -191,6 +289,8 @@ def add_task(
         due_at=due_at,
         created_by=by,
         created_at=now,
+        idempotency_key=idempotency_key,
+        fingerprint=task_fingerprint(title, assignee_id, due_at, by),
     )
     return replace(project, tasks=(*project.tasks, task)), task
 
@@ -223,19 +323,35 @@ def reopen_task(
 
 
 def comment_on_task(
-    project: Project, task_id: str, *, comment_id: str, text: str, by: str, now: datetime
+    project: Project,
+    task_id: str,
+    *,
+    comment_id: str,
+    text: str,
+    by: str,
+    now: datetime,
+    idempotency_key: str = "",
 ) -> tuple[Project, Comment]:
     require_member(project, by)
     task = project.task(task_id)
+    errors = idempotency.key_errors(idempotency_key)
     if not text.strip():
-        raise_if_any([FieldError("text", "is required")])
-    if len(text) > MAX_COMMENT:
-        raise_if_any([FieldError("text", f"at most {MAX_COMMENT} characters")])
+        errors.append(FieldError("text", "is required"))
+    elif len(text) > MAX_COMMENT:
+        errors.append(FieldError("text", f"at most {MAX_COMMENT} characters"))
+    raise_if_any(errors)
     if len(task.comments) >= MAX_COMMENTS_PER_TASK:
         raise FailedPrecondition(
             f"task {task_id} has {MAX_COMMENTS_PER_TASK} comments already", field="task_id"
         )
-    comment = Comment(comment_id=comment_id, author_id=by, text=text.strip(), created_at=now)
+    comment = Comment(
+        comment_id=comment_id,
+        author_id=by,
+        text=text.strip(),
+        created_at=now,
+        idempotency_key=idempotency_key,
+        fingerprint=comment_fingerprint(task_id, text, by),
+    )
     return _with_task(project, replace(task, comments=(*task.comments, comment))), comment
 
 

@@ -249,6 +249,7 @@ def to_plan_command(request: intake_pb2.PlanOutreachRequest) -> PlanOutreach:
         planned_at=_moment(request, "planned_at"),
         place=request.place,
         description=request.description,
+        idempotency_key=request.idempotency_key,
     )
 
 
@@ -625,6 +626,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 centre_id=request.centre_id,
                 description=request.description,
                 members=tuple(request.members),
+                idempotency_key=request.idempotency_key,
             ),
             principal,
             self._intake.organisation_of(principal),
@@ -669,6 +671,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             _moment(request, "due_at"),
             principal,
             self._intake.projects_for(principal),
+            idempotency_key=request.idempotency_key,
             now=self._intake.clock(),
             trace=current_trace_carrier(),
         )
@@ -717,6 +720,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             request.text,
             principal,
             self._intake.projects_for(principal),
+            idempotency_key=request.idempotency_key,
             now=self._intake.clock(),
             trace=current_trace_carrier(),
         )

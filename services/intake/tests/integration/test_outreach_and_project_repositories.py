@@ -6,6 +6,7 @@ document replace, scoping by centre, and refused input storing nothing."""
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 from casework_common.auth import Principal
 from casework_common.errors import (
+    AlreadyExists,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -62,6 +64,10 @@ ILZE = create_principal(subject="w-ilze", centres=frozenset({"ctr-south-city"}))
 pytestmark = pytest.mark.usefixtures("mongo_db")
 
 
+def new_key() -> str:
+    return f"key-{uuid.uuid4().hex}"
+
+
 def create_plan(**overrides: Any) -> PlanOutreach:
     fields: dict[str, Any] = {
         "worker_id": "",
@@ -70,6 +76,7 @@ def create_plan(**overrides: Any) -> PlanOutreach:
         "planned_at": T0 + 48 * HOUR,
         "place": "town library",
         "description": "talk on housing benefit",
+        "idempotency_key": new_key(),
     }
     fields.update(overrides)
     return PlanOutreach(**fields)
@@ -191,6 +198,7 @@ def create_project(principal: Principal = ANNA, **overrides: Any) -> Any:
         "centre_id": "ctr-north-town",
         "description": "",
         "members": ("w-petr",),
+        "idempotency_key": new_key(),
     }
     fields.update(overrides)
     return services.create_project(
@@ -217,6 +225,7 @@ def test_tasks_and_comments_live_in_the_project_and_survive_each_whole_replace()
         T0 + 24 * HOUR,
         ANNA,
         repo_anna,
+        idempotency_key=new_key(),
         now=T0,
         trace={},
     )
@@ -227,6 +236,7 @@ def test_tasks_and_comments_live_in_the_project_and_survive_each_whole_replace()
         T0 + 30 * HOUR,
         ANNA,
         repo_anna,
+        idempotency_key=new_key(),
         now=T0,
         trace={},
     )
@@ -236,6 +246,7 @@ def test_tasks_and_comments_live_in_the_project_and_survive_each_whole_replace()
         "ordered 200",
         PETR,
         projects_of(PETR),
+        idempotency_key=new_key(),
         now=T0 + HOUR,
         trace={},
     )
@@ -272,6 +283,7 @@ def test_another_centres_project_is_not_found_and_refused_changes_store_nothing(
             T0 + HOUR,
             ILZE,
             projects_of(ILZE),
+            idempotency_key=new_key(),
             now=T0,
             trace={},
         )
@@ -283,6 +295,7 @@ def test_another_centres_project_is_not_found_and_refused_changes_store_nothing(
             T0 + HOUR,
             ANNA,
             projects_of(ANNA),
+            idempotency_key=new_key(),
             now=T0,
             trace={},
         )
@@ -294,6 +307,7 @@ def test_another_centres_project_is_not_found_and_refused_changes_store_nothing(
             T0 - HOUR,
             ANNA,
             projects_of(ANNA),
+            idempotency_key=new_key(),
             now=T0,
             trace={},
         )
@@ -310,7 +324,15 @@ def test_an_overdue_task_is_flagged_once_and_again_after_reopening_with_a_new_du
     project = create_project()
     mine = projects_of(ANNA)
     _, task = services.add_task(
-        project.project_id, "book the hall", "w-petr", T0 + HOUR, ANNA, mine, now=T0, trace={}
+        project.project_id,
+        "book the hall",
+        "w-petr",
+        T0 + HOUR,
+        ANNA,
+        mine,
+        idempotency_key=new_key(),
+        now=T0,
+        trace={},
     )
     late = T0 + 2 * HOUR
     assert repo.projects_with_overdue_tasks(T0) == []
@@ -334,3 +356,102 @@ def test_an_overdue_task_is_flagged_once_and_again_after_reopening_with_a_new_du
     assert services.flag_overdue_tasks(due, unscoped_projects, now=later) == 1
     raw = ProjectDocument._get_collection().find_one({"_id": project.project_id})
     assert [e["type"] for e in raw["outbox"]].count("intake.task.overdue") == 2
+
+
+# ------------------------------------------------------------ idempotency keys
+
+
+def stored_types(document: Any, aggregate_id: str) -> list[str]:
+    raw = document._get_collection().find_one({"_id": aggregate_id})
+    return [e["type"] for e in raw["outbox"]]
+
+
+def test_a_retried_plan_answers_the_first_activity_and_other_content_is_refused() -> None:
+    key = new_key()
+    first = plan(idempotency_key=key)
+    again = plan(idempotency_key=key)
+    assert again.outreach_id == first.outreach_id
+    assert OutreachDocument.objects(idempotency_key=key).count() == 1
+    assert stored_types(OutreachDocument, first.outreach_id) == ["intake.outreach.planned"]
+    with pytest.raises(AlreadyExists, match="idempotency_key"):
+        plan(idempotency_key=key, place="somewhere else")
+    with pytest.raises(AlreadyExists, match="idempotency_key"):
+        plan(PETR, idempotency_key=key)  # another caller's key
+    doc = OutreachDocument.objects(idempotency_key=key).get()
+    assert (doc.place, doc.version) == ("town library", 1)
+    with pytest.raises(InvalidArgument) as caught:
+        plan(idempotency_key="")
+    assert [e.field for e in caught.value.errors] == ["idempotency_key"]
+
+
+def test_a_retried_project_answers_the_first_and_other_content_is_refused() -> None:
+    key = new_key()
+    first = create_project(idempotency_key=key)
+    assert create_project(idempotency_key=key).project_id == first.project_id
+    with pytest.raises(AlreadyExists, match="idempotency_key"):
+        create_project(idempotency_key=key, name="Another day")
+    assert ProjectDocument.objects(idempotency_key=key).count() == 1
+    assert stored_types(ProjectDocument, first.project_id) == ["intake.project.created"]
+    with pytest.raises(InvalidArgument) as caught:
+        create_project(idempotency_key="short")
+    assert [e.field for e in caught.value.errors] == ["idempotency_key"]
+
+
+def test_a_retried_task_or_comment_is_added_once_and_other_content_is_refused() -> None:
+    project = create_project()
+    pid = project.project_id
+    task_key, comment_key = new_key(), new_key()
+
+    def add(title: str = "book the hall", key: str = task_key) -> Any:
+        return services.add_task(
+            pid,
+            title,
+            "w-petr",
+            T0 + HOUR,
+            ANNA,
+            projects_of(ANNA),
+            idempotency_key=key,
+            now=T0,
+            trace={},
+        )
+
+    def comment(text: str = "hall booked", key: str = comment_key) -> Any:
+        return services.comment_on_task(
+            pid,
+            task.task_id,
+            text,
+            PETR,
+            projects_of(PETR),
+            idempotency_key=key,
+            now=T0,
+            trace={},
+        )
+
+    _, task = add()
+    _, again = add()
+    assert again.task_id == task.task_id
+    _, said = comment()
+    _, said_again = comment()
+    assert said_again.comment_id == said.comment_id
+    before = ProjectDocument._get_collection().find_one({"_id": pid})
+    assert before["version"] == 3
+    assert len(before["tasks"]) == 1 and len(before["tasks"][0]["comments"]) == 1
+    assert before["tasks"][0]["idempotency_key"] == task_key
+    assert before["tasks"][0]["comments"][0]["idempotency_key"] == comment_key
+
+    with pytest.raises(AlreadyExists, match="idempotency_key"):
+        add(title="print leaflets")
+    with pytest.raises(AlreadyExists, match="idempotency_key"):
+        comment(text="hall not free")
+    with pytest.raises(AlreadyExists, match="idempotency_key"):
+        add(key=comment_key)  # a comment's key is not a task's
+    with pytest.raises(InvalidArgument) as caught:
+        add(key="")
+    assert [e.field for e in caught.value.errors] == ["idempotency_key"]
+    after = ProjectDocument._get_collection().find_one({"_id": pid})
+    assert after["version"] == 3 and after["tasks"] == before["tasks"]
+    assert stored_types(ProjectDocument, pid) == [
+        "intake.project.created",
+        "intake.task.assigned",
+        "intake.task.commented",
+    ]

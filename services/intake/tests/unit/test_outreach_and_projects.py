@@ -45,6 +45,7 @@ def create_plan(**overrides: Any) -> PlanOutreach:
         "planned_at": T0 + 48 * HOUR,
         "place": "main railway station",
         "description": "talk to people sleeping rough",
+        "idempotency_key": "plan-key-0001",
     }
     fields.update(overrides)
     return PlanOutreach(**fields)
@@ -67,6 +68,7 @@ def create_project(**overrides: Any) -> Project:
         "centre_id": "ctr-north-town",
         "description": "information day in the town hall",
         "members": ("w-petr",),
+        "idempotency_key": "project-key-0001",
     }
     fields.update(overrides)
     return projects.create(CreateProject(**fields), DEV, project_id="p-1", creator="w-anna", now=T0)
@@ -256,6 +258,7 @@ def add(project: Project, **overrides: Any) -> tuple[Project, projects.Task]:
         "due_at": T0 + 24 * HOUR,
         "by": "w-anna",
         "now": T0,
+        "idempotency_key": f"task-key-{len(project.tasks) + 1:04d}",
     }
     fields.update(overrides)
     return projects.add_task(project, **fields)
@@ -298,17 +301,35 @@ def test_complete_reopen_and_comment() -> None:
     assert reopened.task(task.task_id).status is TaskStatus.OPEN
     assert reopened.task(task.task_id).completed_at is None
     commented, comment = projects.comment_on_task(
-        reopened, task.task_id, comment_id="c-1", text=" hall booked ", by="w-petr", now=T0
+        reopened,
+        task.task_id,
+        comment_id="c-1",
+        idempotency_key="comment-key-c-1",
+        text=" hall booked ",
+        by="w-petr",
+        now=T0,
     )
     assert commented.task(task.task_id).comments == (comment,)
     assert comment.text == "hall booked"
     with pytest.raises(PermissionDenied):
         projects.comment_on_task(
-            reopened, task.task_id, comment_id="c-2", text="hi", by="w-duty-north", now=T0
+            reopened,
+            task.task_id,
+            comment_id="c-2",
+            idempotency_key="comment-key-c-2",
+            text="hi",
+            by="w-duty-north",
+            now=T0,
         )
     with pytest.raises(InvalidArgument):
         projects.comment_on_task(
-            reopened, task.task_id, comment_id="c-2", text="  ", by="w-petr", now=T0
+            reopened,
+            task.task_id,
+            comment_id="c-2",
+            idempotency_key="comment-key-c-2",
+            text="  ",
+            by="w-petr",
+            now=T0,
         )
     with pytest.raises(NotFound):
         projects.complete_task(project, "t-missing", "w-petr", T0)

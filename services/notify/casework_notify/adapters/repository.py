@@ -33,6 +33,9 @@ class NotificationDocument(me.Document):
     routing_reason = me.StringField(default="")
     created_at = me.DateTimeField(required=True)
     read_at = me.DateTimeField()
+    # What it is about and its id, e.g. "task" and the task's id (empty on old ones).
+    subject_kind = me.StringField(default="")
+    subject_id = me.StringField(default="")
 
 
 def _to_domain(doc: NotificationDocument) -> Notification:
@@ -49,6 +52,8 @@ def _to_domain(doc: NotificationDocument) -> Notification:
         routing_reason=doc.routing_reason,
         created_at=doc.created_at,
         read_at=doc.read_at,
+        subject_kind=doc.subject_kind or "",
+        subject_id=doc.subject_id or "",
     )
 
 
@@ -66,6 +71,8 @@ def _to_raw(n: Notification) -> dict[str, object]:
         routing_reason=n.routing_reason,
         created_at=n.created_at,
         read_at=n.read_at,
+        subject_kind=n.subject_kind,
+        subject_id=n.subject_id,
     )
     doc.validate()
     return dict(doc.to_mongo())

@@ -39,6 +39,10 @@ class Notification:
     routing_reason: str
     created_at: datetime
     read_at: datetime | None = None
+    # What the notification is about ("client", "referral", "outreach", "task") and
+    # its id, taken from the event, so that an app can open it without reading the text.
+    subject_kind: str = ""
+    subject_id: str = ""
 
 
 def notification_id(event_id: str, worker_id: str) -> str:
@@ -72,6 +76,8 @@ def notify_responsible(
             centre_id=arrival.centre_id,
             routing_reason=recipient.reason,
             created_at=now,
+            subject_kind="client",
+            subject_id=arrival.client_id,
         )
         for recipient in recipients
     ]
@@ -116,6 +122,8 @@ def tell_manager_of_overdue(
         centre_id=overdue.centre_id,
         routing_reason=f"manager of {overdue.centre_id}; first-response deadline missed",
         created_at=now,
+        subject_kind="referral",
+        subject_id=overdue.referral_id,
     )
 
 
@@ -165,6 +173,8 @@ def remind_of_outreach(due: OutreachDue, now: datetime) -> Notification:
         centre_id=due.centre_id,
         routing_reason=reason,
         created_at=now,
+        subject_kind="outreach",
+        subject_id=due.outreach_id,
     )
 
 
@@ -215,6 +225,8 @@ def tell_assignee(news: TaskNews, now: datetime) -> Notification | None:
         centre_id=news.centre_id,
         routing_reason=f"{reason} (project {news.project_id}, task {news.task_id})",
         created_at=now,
+        subject_kind="task",
+        subject_id=news.task_id,
     )
 
 

@@ -27,6 +27,8 @@ def to_message(n: Notification) -> notify_pb2.Notification:
         referral_id=n.referral_id,
         centre_id=n.centre_id,
         routing_reason=n.routing_reason,
+        subject_kind=n.subject_kind,
+        subject_id=n.subject_id,
     )
     created_at = Timestamp()
     created_at.FromDatetime(n.created_at)

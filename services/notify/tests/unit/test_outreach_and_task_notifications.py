@@ -64,6 +64,9 @@ def test_the_planning_worker_is_reminded_then_asked_for_the_outcome() -> None:
     assert "railway station" in reminder.body and reminder.centre_id == "ctr-north-town"
     ask = remind_of_outreach(outreach_due(create_envelope("intake.outreach.outcome_due")), T0)
     assert (ask.kind, ask.worker_id) == ("outreach_outcome_due", "w-anna")
+    # Both name the activity as their subject, not only in the text.
+    assert (reminder.subject_kind, reminder.subject_id) == ("outreach", "o-1")
+    assert (ask.subject_kind, ask.subject_id) == ("outreach", "o-1")
     # The same event delivered twice is the same notification.
     assert reminder.notification_id == "e-1:w-anna"
 
@@ -75,6 +78,8 @@ def test_the_assignee_is_told_of_a_new_and_of_an_overdue_task() -> None:
     assert "book the hall" in assigned.title and "p-1" in assigned.routing_reason
     overdue = tell_assignee(task_news(create_envelope("intake.task.overdue")), T0)
     assert overdue is not None and (overdue.kind, overdue.worker_id) == ("task_overdue", "w-petr")
+    assert (assigned.subject_kind, assigned.subject_id) == ("task", "t-1")
+    assert (overdue.subject_kind, overdue.subject_id) == ("task", "t-1")
 
 
 def test_nobody_is_told_of_a_task_they_gave_themselves_but_is_told_when_it_is_late() -> None:

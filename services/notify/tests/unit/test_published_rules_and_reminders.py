@@ -99,3 +99,4 @@ def test_the_manager_is_told_which_referral_waits_and_since_when() -> None:
         "w-manager-north",
     )
     assert "R-2025-000009" in note.title and T0.isoformat() in note.body
+    assert (note.subject_kind, note.subject_id) == ("referral", "ref-9")

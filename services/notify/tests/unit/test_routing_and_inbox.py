@@ -234,6 +234,8 @@ def test_each_recipient_gets_a_new_client_notification() -> None:
             routing_reason="routing rule a (priority 10)",
             created_at=T0,
             read_at=None,
+            subject_kind="client",
+            subject_id="cl-1",
         )
         for worker in ("w-anna", "w-petr")
     ]
@@ -246,6 +248,7 @@ def test_a_returning_client_is_announced_as_returning() -> None:
 
     assert notification.kind == "returning_client"
     assert notification.title == "Returning client: Jana Nováková"
+    assert (notification.subject_kind, notification.subject_id) == ("client", "cl-1")
 
 
 def test_a_redelivered_event_lands_on_the_same_notification_ids() -> None:
