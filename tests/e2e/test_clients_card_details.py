@@ -5,24 +5,18 @@ changed."""
 
 from __future__ import annotations
 
-import os
-import secrets
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import grpc
-import mongoengine as me
 import pymongo
 import pytest
 from google.protobuf.field_mask_pb2 import FieldMask
 
 from casework.clients.v1 import clients_pb2 as pb
 from casework.clients.v1 import clients_pb2_grpc
-from casework_clients.adapters.repository import ClientRepository
-from casework_clients.domain.cards import ClientCard, HistoryEntry
-from casework_clients.domain.identity import identity_key
-from casework_clients.domain.status import StatusHistory, StatusSettings, record_first_contact
+from casework_clients.testing import create_silent_card, register
 from casework_common.devstack import Suite
 from casework_common.rpc_errors import field_violations
 from casework_common.testing.fixtures import create_token
@@ -37,13 +31,10 @@ TODAY = date.today()
 
 
 @pytest.fixture(scope="module")
-def suite(suite_factory: Any) -> Iterator[Suite]:
-    os.environ["CASEWORK_INACTIVITY_SWEEP_SECONDS"] = "1"
-    try:
-        started = suite_factory(("clients",))
-    finally:
-        del os.environ["CASEWORK_INACTIVITY_SWEEP_SECONDS"]
-    yield started
+def suite(suite_factory: Any) -> Suite:
+    # The inactivity rule runs every second in this suite (an hour by default).
+    started: Suite = suite_factory(("clients",), env={"CASEWORK_INACTIVITY_SWEEP_SECONDS": "1"})
+    return started
 
 
 @pytest.fixture(scope="module")
@@ -58,63 +49,8 @@ def db(suite: Suite) -> Iterator[Any]:
     client.close()
 
 
-def create_registration(**overrides: Any) -> pb.RegisterClientRequest:
-    fields: dict[str, Any] = {
-        "given_name": "Jana",
-        "family_name": f"Horváthová{secrets.token_hex(3)}",
-        "date_of_birth": "1958-11-30",
-        "phone": "+421 900 555 111",
-        "centre_id": "ctr-north-town",
-        "client_type": "senior",
-        "problem_type": "housing",
-    }
-    fields.update(overrides)
-    return pb.RegisterClientRequest(**fields)
-
-
-def register(clients: Any, **overrides: Any) -> pb.Client:
-    reply = clients.RegisterClient(create_registration(**overrides), metadata=ANNA)
-    if not reply.created:
-        dismissed = [c.client.client_id for c in reply.candidates]
-        reply = clients.RegisterClient(
-            create_registration(**overrides, dismissed_client_ids=dismissed), metadata=ANNA
-        )
-    assert reply.created
-    return reply.client
-
-
 def get(clients: Any, client_id: str) -> pb.Client:
     return clients.GetClient(pb.GetClientRequest(client_id=client_id), metadata=ANNA).client
-
-
-def seed_silent_card(suite: Suite, days_ago: int = 120) -> str:
-    """An applicant last in contact days ago, saved through the project's repository."""
-    long_ago = datetime.now(UTC) - timedelta(days=days_ago)
-    history = record_first_contact(
-        StatusHistory(), StatusSettings(), long_ago.date(), "w-anna", long_ago
-    )
-    client_id = f"cl-silent-{secrets.token_hex(4)}"
-    card = ClientCard(
-        client_id=client_id, organisation=ORG,
-        identity_key=identity_key(ORG, "Silent", client_id, date(1950, 1, 1)),
-        given_name="Silent", family_name=client_id, date_of_birth=date(1950, 1, 1),
-        phone="", email="", address="", region_id="reg-north", centre_ids=("ctr-north-town",),
-        client_type="senior", problem_types=(), status="applicant", referral_ids=(),
-        registered_at=long_ago, history=(HistoryEntry(long_ago, "seeded", "test"),),
-        status_entries=history.history.entries, last_contact_on=long_ago.date(),
-    )  # fmt: skip
-    me.disconnect()
-    me.connect(
-        db=f"{suite.env['MONGO_DB_PREFIX']}_clients",
-        host=suite.env["MONGO_URI"],
-        tz_aware=True,
-        uuidRepresentation="standard",
-    )
-    try:
-        ClientRepository(ORG, None).save(card, [])
-    finally:
-        me.disconnect()
-    return client_id
 
 
 # ------------------------------------------------------------------ the card's details
@@ -309,7 +245,7 @@ def test_a_recorded_contact_keeps_the_inactivity_timer_away(
     suite: Suite, clients: Any, db: Any
 ) -> None:
     # 59 days of silence: the 60-day rule would close it tomorrow, not today.
-    in_touch, silent = seed_silent_card(suite, days_ago=59), seed_silent_card(suite)
+    in_touch, silent = create_silent_card(suite, days_ago=59), create_silent_card(suite)
     before = db.clients.find_one({"_id": in_touch})["last_activity_on"]
     clients.RecordContact(
         pb.RecordContactRequest(

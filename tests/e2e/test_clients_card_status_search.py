@@ -4,7 +4,6 @@ every bad input, and the inactivity rule on its timer."""
 
 from __future__ import annotations
 
-import os
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -12,20 +11,12 @@ from typing import Any
 
 import grpc
 import kombu
-import mongoengine as me
 import pymongo
 import pytest
 
 from casework.clients.v1 import clients_pb2 as pb
 from casework.clients.v1 import clients_pb2_grpc
-from casework_clients.adapters.repository import ClientRepository
-from casework_clients.domain.cards import ClientCard, HistoryEntry
-from casework_clients.domain.identity import identity_key
-from casework_clients.domain.status import (
-    StatusHistory,
-    StatusSettings,
-    record_first_contact,
-)
+from casework_clients.testing import create_registration, create_silent_card, register
 from casework_common.devstack import Suite
 from casework_common.envelope import Actor, EventEnvelope
 from casework_common.messaging import EVENT_CONTENT_TYPE
@@ -43,14 +34,10 @@ TODAY = date.today()
 
 
 @pytest.fixture(scope="module")
-def suite(suite_factory: Any) -> Iterator[Suite]:
+def suite(suite_factory: Any) -> Suite:
     # The inactivity rule runs every second in this suite (an hour by default).
-    os.environ["CASEWORK_INACTIVITY_SWEEP_SECONDS"] = "1"
-    try:
-        started = suite_factory(("clients",))
-    finally:
-        del os.environ["CASEWORK_INACTIVITY_SWEEP_SECONDS"]
-    yield started
+    started: Suite = suite_factory(("clients",), env={"CASEWORK_INACTIVITY_SWEEP_SECONDS": "1"})
+    return started
 
 
 @pytest.fixture(scope="module")
@@ -63,31 +50,6 @@ def db(suite: Suite) -> Iterator[Any]:
     client: pymongo.MongoClient[Any] = pymongo.MongoClient(suite.env["MONGO_URI"])
     yield client[f"{suite.env['MONGO_DB_PREFIX']}_clients"]
     client.close()
-
-
-def create_registration(**overrides: Any) -> pb.RegisterClientRequest:
-    fields: dict[str, Any] = {
-        "given_name": "Jana",
-        "family_name": f"Nováková{secrets.token_hex(3)}",
-        "date_of_birth": "1961-04-12",
-        "phone": "+421 900 123 456",
-        "centre_id": "ctr-north-town",
-        "client_type": "senior",
-        "problem_type": "housing",
-    }
-    fields.update(overrides)
-    return pb.RegisterClientRequest(**fields)
-
-
-def register(clients: Any, **overrides: Any) -> pb.Client:
-    reply = clients.RegisterClient(create_registration(**overrides), metadata=ANNA)
-    if not reply.created:  # someone like this exists: the caller checked and dismissed them
-        dismissed = [c.client.client_id for c in reply.candidates]
-        reply = clients.RegisterClient(
-            create_registration(**overrides, dismissed_client_ids=dismissed), metadata=ANNA
-        )
-    assert reply.created
-    return reply.client
 
 
 def publish(suite: Suite, routing_key: str, payload: dict[str, Any]) -> None:
@@ -386,32 +348,7 @@ def test_statistics_count_statuses_reasons_and_flows(clients: Any) -> None:
 
 
 def test_the_inactivity_timer_closes_a_silent_episode(suite: Suite, clients: Any) -> None:
-    long_ago = datetime.now(UTC) - timedelta(days=120)
-    history = record_first_contact(
-        StatusHistory(), StatusSettings(), long_ago.date(), "w-anna", long_ago
-    )
-    client_id = f"cl-silent-{secrets.token_hex(4)}"
-    card = ClientCard(
-        client_id=client_id, organisation=ORG,
-        identity_key=identity_key(ORG, "Silent", client_id, date(1950, 1, 1)),
-        given_name="Silent", family_name=client_id, date_of_birth=date(1950, 1, 1),
-        phone="", email="", address="", region_id="reg-north", centre_ids=("ctr-north-town",),
-        client_type="senior", problem_types=(), status="applicant", referral_ids=(),
-        registered_at=long_ago, history=(HistoryEntry(long_ago, "seeded", "test"),),
-        status_entries=history.history.entries, last_contact_on=long_ago.date(),
-    )  # fmt: skip
-    # Seeded through the project's own repository, straight into the suite's database.
-    me.disconnect()
-    me.connect(
-        db=f"{suite.env['MONGO_DB_PREFIX']}_clients",
-        host=suite.env["MONGO_URI"],
-        tz_aware=True,
-        uuidRepresentation="standard",
-    )
-    try:
-        ClientRepository(ORG, None).save(card, [])
-    finally:
-        me.disconnect()
+    client_id = create_silent_card(suite)
     closed = eventually(
         lambda: (c := get(clients, client_id)).status == pb.CLIENT_STATUS_REJECTED and c,
         timeout=20,

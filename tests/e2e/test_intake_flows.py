@@ -2,8 +2,8 @@
 consultations, first response and its escalation, routing rules published to notify,
 eligibility forms with self-fill links, and the public web form.
 
-The suite runs on a RabbitMQ vhost of this module's own: another module's notify
-consuming from the same queue names would otherwise take some of these events.
+Like every suite, it runs on a RabbitMQ vhost of its own (suite_factory): another
+module's notify consuming from the same queue names would otherwise take these events.
 """
 
 from __future__ import annotations
@@ -24,8 +24,7 @@ import pytest
 
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
-from casework_common.devstack import Suite, create_vhost, delete_vhost
-from casework_common.messaging import declare_topology
+from casework_common.devstack import Suite
 from casework_common.rpc_errors import field_violations
 from casework_common.testing.fixtures import create_partner_token, create_token
 from casework_common.testing.helpers import auth, eventually, stub
@@ -50,32 +49,19 @@ MANAGER_NORTH = auth(
 
 @pytest.fixture(scope="module")
 def suite(suite_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Suite]:
-    suite: Suite = suite_factory(())  # ports and database prefix; processes started below
-    vhost = f"casework-test-intake-{secrets.token_hex(4)}"
-    amqp_uri = create_vhost(vhost)
     organisation = json.loads((ROOT / "config" / "organisation.dev.json").read_text())
     organisation["first_response_hours"] = FIRST_RESPONSE_SECONDS / 3600
     org_file = tmp_path_factory.mktemp("org") / "organisation.json"
     org_file.write_text(json.dumps(organisation))
-    env = {
-        "AMQP_URI": amqp_uri,
-        "CASEWORK_ORGANISATION_FILE": str(org_file),
-        "INTAKE_FIRST_RESPONSE_CHECK_INTERVAL": "0.3",
-        "INTAKE_WEB_FORM_PER_MINUTE": str(WEB_FORM_LIMIT),
-        "INTAKE_WEB_FORM_IP_HEADER": "X-Client-Address",
-    }
-    suite.env.update(env)
-    with kombu.Connection(amqp_uri) as connection:
-        declare_topology(connection, "casework.events")
-    for service in ("intake", "clients", "notify"):
-        for process in ("api", "events"):
-            suite.start(service, process)
-    for service in ("intake", "clients", "notify"):
-        for process in ("api", "events"):
-            suite.wait_ready(service, process)
-    yield suite
-    suite.stop_all()
-    delete_vhost(vhost)
+    yield suite_factory(
+        ("intake", "clients", "notify"),
+        env={
+            "CASEWORK_ORGANISATION_FILE": str(org_file),
+            "INTAKE_FIRST_RESPONSE_CHECK_INTERVAL": "0.3",
+            "INTAKE_WEB_FORM_PER_MINUTE": str(WEB_FORM_LIMIT),
+            "INTAKE_WEB_FORM_IP_HEADER": "X-Client-Address",
+        },
+    )
 
 
 @pytest.fixture(scope="module")

@@ -58,13 +58,15 @@ def suite(suite_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
     organisation["outreach_reminder_hours"] = REMINDER_HOURS
     org_file = tmp_path_factory.mktemp("org") / "organisation.json"
     org_file.write_text(json.dumps(organisation))
-    # The processes inherit this environment; the timers read their intervals at import.
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("CASEWORK_ORGANISATION_FILE", str(org_file))
-        env.setenv("INTAKE_OUTREACH_CHECK_INTERVAL", "0.3")
-        env.setenv("INTAKE_TASK_CHECK_INTERVAL", "0.3")
-        suite: Suite = suite_factory(("intake", "notify"))
-    yield suite
+    # The timers read their intervals at import.
+    yield suite_factory(
+        ("intake", "notify"),
+        env={
+            "CASEWORK_ORGANISATION_FILE": str(org_file),
+            "INTAKE_OUTREACH_CHECK_INTERVAL": "0.3",
+            "INTAKE_TASK_CHECK_INTERVAL": "0.3",
+        },
+    )
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -104,13 +104,14 @@ def create_partner_token(**overrides: Any) -> str:
 @pytest.fixture(scope="module")
 def suite_factory(
     amqp_uri: str, mongo_uri: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Callable[[tuple[str, ...]], Suite]]:
+) -> Iterator[Callable[..., Suite]]:
     """Starts service processes on free ports against the session's broker and database;
-    they stop when the test module ends, so idle suites never slow the next module down."""
+    they stop when the test module ends, so idle suites never slow the next module down.
+    `env` adds to (or overrides) the processes' environment, e.g. a short timer interval."""
     started: list[Suite] = []
     vhosts: list[str] = []
 
-    def start(services: tuple[str, ...] = SERVICES) -> Suite:
+    def start(services: tuple[str, ...] = SERVICES, env: Mapping[str, str] | None = None) -> Suite:
         run_dir = tmp_path_factory.mktemp("suite")
         # A vhost per suite: two suites' consumers must never take each other's events.
         suite_amqp = amqp_uri
@@ -127,6 +128,7 @@ def suite_factory(
                 "MONGO_DB_PREFIX": f"e2e_{secrets.token_hex(4)}",
                 "CASEWORK_TRACE_DIR": str(trace_dir),
                 "LOG_LEVEL": "INFO",
+                **(env or {}),
             },
             grpc_ports={name: free_port() for name in SERVICES},
             health_ports={name: free_port() for name in SERVICES},
