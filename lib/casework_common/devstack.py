@@ -8,7 +8,10 @@ and by the end-to-end tests, so what the tests start is what a user runs.
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import re
+import secrets
 import shutil
 import signal
 import socket
@@ -117,6 +120,145 @@ def create_vhost(name: str) -> str:
 def delete_vhost(name: str) -> None:
     ctl = shutil.which("rabbitmqctl") or "rabbitmqctl"
     subprocess.run([ctl, "delete_vhost", name], check=False, capture_output=True)
+
+
+# ---------------------------------------------------------------- broker users
+#
+# Each service speaks to the broker as `<prefix><service>`, which may publish only its own
+# `<service>.*` keys on the events exchange, and use its own queues `<service>.*` and the
+# shared exchanges (and, since they share those names, the parking queues). `<prefix>replay`
+# is the operator's: tagged `impersonator`, so it can publish a parked message again in
+# its original publisher's name, and never given to a service.
+
+REPLAY_ROLE = "replay"
+BROKER_ROLES = (*SERVICES, REPLAY_ROLE)
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+
+
+@dataclass(frozen=True)
+class BrokerGrant:
+    configure: str
+    write: str
+    read: str
+    topic_write: str
+    topic_read: str
+    tags: tuple[str, ...] = ()
+
+
+def _literal(name: str) -> str:
+    """A regex matching `name` only, with no backslash: `rabbitmqctl eval` eats them."""
+    if not _SAFE_NAME.match(name):
+        raise ValueError(f"broker names are letters, digits, '.', '_' and '-': {name!r}")
+    return name.replace(".", "[.]")
+
+
+def broker_grant(role: str, exchange: str) -> BrokerGrant:
+    ex = _literal(exchange)
+    shared = f"{ex}|{ex}[.]unrouted|{ex}[.]dead-letter"
+    if role == REPLAY_ROLE:
+        return BrokerGrant(
+            configure=f"^({shared})$",
+            write=f"^(amq[.]default|{shared})$",
+            read=f"^({shared})$",
+            topic_write=".*",
+            topic_read=".*",
+            tags=("impersonator",),
+        )
+    own = f"^({shared}|{_literal(role)}[.].+)$"
+    # Topic read is what a queue may be bound to: any event, as before.
+    return BrokerGrant(
+        configure=own, write=own, read=own, topic_write=f"^{_literal(role)}[.]", topic_read=".*"
+    )
+
+
+def _erl(text: str) -> str:
+    if '"' in text or "\\" in text:
+        raise ValueError(f"not passed to the broker: {text!r}")
+    return f'<<"{text}">>'
+
+
+def _rabbitmqctl_eval(expression: str) -> None:
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        raise RuntimeError(
+            "rabbitmqctl is not installed here: per-service broker users are created with "
+            "it; set AMQP_URI_<SERVICE> for every service (and CASEWORK_REPLAY_AMQP_URI) "
+            "to use users made elsewhere"
+        )
+    done = subprocess.run([ctl, "eval", expression], capture_output=True, text=True)
+    if done.returncode != 0 or "done" not in done.stdout:
+        raise RuntimeError(f"rabbitmqctl eval failed: {done.stdout}{done.stderr}")
+
+
+def provision_broker_users(
+    vhost: str, prefix: str, passwords: Mapping[str, str], exchange: str = "casework.events"
+) -> None:
+    """Create (or update) `<prefix><role>` for every role in `passwords` with its
+    permissions on `vhost`; idempotent. One `rabbitmqctl eval` for all, since each
+    rabbitmqctl call costs a second of Erlang start-up."""
+    actor = _erl("casework-devstack")
+    lines = [
+        "Up = fun(U, P) -> case rabbit_auth_backend_internal:lookup_user(U) of "
+        f"{{ok, _}} -> ok = rabbit_auth_backend_internal:change_password(U, P, {actor}); "
+        f"_ -> ok = rabbit_auth_backend_internal:add_user(U, P, {actor}) end end"
+    ]
+    vh = _erl(vhost)
+    for role, password in passwords.items():
+        grant = broker_grant(role, exchange)
+        user = _erl(prefix + role)
+        tags = ", ".join(grant.tags)
+        lines += [
+            f"Up({user}, {_erl(password)})",
+            f"ok = rabbit_auth_backend_internal:set_tags({user}, [{tags}], {actor})",
+            f"ok = rabbit_auth_backend_internal:set_permissions({user}, {vh}, "
+            f"{_erl(grant.configure)}, {_erl(grant.write)}, {_erl(grant.read)}, {actor})",
+            f"ok = rabbit_auth_backend_internal:set_topic_permissions({user}, {vh}, "
+            f"{_erl(exchange)}, {_erl(grant.topic_write)}, {_erl(grant.topic_read)}, {actor})",
+        ]
+    _rabbitmqctl_eval(",\n".join([*lines, "done."]))
+
+
+def delete_broker_users(prefix: str) -> None:
+    users = ", ".join(_erl(prefix + role) for role in BROKER_ROLES)
+    _rabbitmqctl_eval(
+        f"[catch rabbit_auth_backend_internal:delete_user(U, {_erl('casework-devstack')}) "
+        f"|| U <- [{users}]], done."
+    )
+
+
+def new_broker_passwords() -> dict[str, str]:
+    return {role: secrets.token_urlsafe(24) for role in BROKER_ROLES}
+
+
+def vhost_of(amqp_uri: str) -> str:
+    path = urllib.parse.urlsplit(amqp_uri).path
+    return urllib.parse.unquote(path[1:]) if len(path) > 1 else "/"
+
+
+def broker_uris(base_uri: str, prefix: str, passwords: Mapping[str, str]) -> dict[str, str]:
+    """Each role's AMQP URI: the base URI's broker and vhost, the role's own user."""
+    parts = urllib.parse.urlsplit(base_uri)
+    host = parts.hostname or "127.0.0.1"
+    hostport = f"[{host}]" if ":" in host else host
+    if parts.port:
+        hostport += f":{parts.port}"
+    uris = {}
+    for role, password in passwords.items():
+        user = urllib.parse.quote(prefix + role, safe="")
+        secret = urllib.parse.quote(password, safe="")
+        uris[role] = urllib.parse.urlunsplit(
+            (parts.scheme or "amqp", f"{user}:{secret}@{hostport}", parts.path or "/", "", "")
+        )
+    return uris
+
+
+def default_broker_user_prefix(vhost: str) -> str:
+    """`casework-` on the default vhost; elsewhere the vhost's name, so that two
+    suites on one broker (users are broker-wide) never share a password."""
+    configured = os.environ.get("CASEWORK_BROKER_USER_PREFIX")
+    if configured:
+        return configured
+    return "casework-" if vhost == "/" else f"{vhost}-"
 
 
 def stop_mongo(port: int, run_dir: Path) -> None:
@@ -232,10 +374,15 @@ class Suite:
     grpc_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_GRPC_PORTS))
     health_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_HEALTH_PORTS))
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # Each service's own broker user (and the operator's, "replay"); env's AMQP_URI,
+    # when set, is the vhost's administrator, for tests that watch the broker.
+    amqp_uris: dict[str, str] = field(default_factory=dict)
 
     def process_env(self, service: str, process: str) -> dict[str, str]:
+        own = {"AMQP_URI": self.amqp_uris[service]} if service in self.amqp_uris else {}
         return {
             **self.env,
+            **own,
             "PYTHONPATH": PYTHONPATH,
             "GRPC_PORT": str(self.grpc_ports[service]),
             "HEALTH_PORT": str(self.health_ports[service]),
@@ -306,14 +453,55 @@ def _local_env(var: Path, run_dir: Path, ports: LocalPorts) -> dict[str, str]:
     return env
 
 
+BROKER_USERS_FILE = "broker-users.json"
+
+
+def local_broker_users(var: Path, env: dict[str, str]) -> dict[str, str]:
+    """Each service's AMQP URI for `make run`: AMQP_URI_<SERVICE> when the user gives
+    them all (users made elsewhere), else users made here on the broker AMQP_URI names
+    (the local one by default), passwords kept in var/broker-users.json."""
+    given = {name: os.environ.get(f"AMQP_URI_{name.upper()}", "") for name in SERVICES}
+    if all(given.values()):
+        return given
+    base = os.environ.get("AMQP_URI") or "amqp://guest:guest@127.0.0.1:5672//"
+    vhost = vhost_of(base)
+    prefix = default_broker_user_prefix(vhost)
+    exchange = os.environ.get("CASEWORK_EVENTS_EXCHANGE") or "casework.events"
+    path = var / BROKER_USERS_FILE
+    stored = json.loads(path.read_text()) if path.exists() else {}
+    passwords = stored.get("passwords") if stored.get("prefix") == prefix else None
+    passwords = {**new_broker_passwords(), **(passwords or {})}
+    provision_broker_users(vhost, prefix, passwords, exchange)
+    uris = broker_uris(base, prefix, passwords)
+    var.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(
+        json.dumps({"prefix": prefix, "passwords": passwords, "uris": uris}, indent=2) + "\n"
+    )
+    env["CASEWORK_BROKER_USER_PREFIX"] = prefix
+    return uris
+
+
+def stored_replay_uri(var: Path) -> tuple[str, str] | None:
+    """The operator's AMQP URI and the users' prefix `make run` stored, if it did."""
+    path = var / BROKER_USERS_FILE
+    if not path.exists():
+        return None
+    stored = json.loads(path.read_text())
+    return stored["uris"][REPLAY_ROLE], stored["prefix"]
+
+
 def up(var: Path) -> Suite:
     run_dir = var / "run"
     ports = local_ports()
+    env = _local_env(var, run_dir, ports)
+    amqp_uris = local_broker_users(var, env)
     suite = Suite(
         run_dir=run_dir,
-        env=_local_env(var, run_dir, ports),
+        env=env,
         grpc_ports=dict(ports.grpc),
         health_ports=dict(ports.health),
+        amqp_uris=amqp_uris,
     )
     for service in SERVICES:
         for process in ("api", "events"):

@@ -7,12 +7,16 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, TypeVar
 
 import eventlet
 from kombu import Queue
+from nameko.containers import ContainerBeingKilled
 from nameko.dependency_providers import DependencyProvider
 from nameko.messaging import Consumer, QueueConsumer
 from nameko.timer import timer
@@ -29,7 +33,9 @@ from casework_common.errors import Conflict, InvalidArgument
 from casework_common.messaging import (
     EVENT_CONTENT_TYPE,
     Publisher,
+    broker_user_prefix,
     consumer_queue,
+    publisher_refusal,
 )
 from casework_common.outbox import OutboxRelay
 
@@ -59,7 +65,39 @@ SWEEP_AFTER = _seconds("CASEWORK_SWEEP_AFTER", 2.0)
 
 
 class PoisonEvent(Exception):
-    """A well-formed event the domain cannot accept; dead-lettered with this reason."""
+    """A well-formed event the domain cannot accept; dead-lettered with this reason.
+    Say what is wrong with which field, not the value: the reason is shown wherever dead
+    letters are listed (values in quotes, e-mail addresses and numbers are cut anyway)."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """What the broker says about a delivery: who published it, and through where."""
+
+    user_id: str | None
+    exchange: str
+    routing_key: str
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_EMAIL = re.compile(r"\S+@\S+")
+_NUMBER = re.compile(r"\d[\d +/-]{3,}\d")
+
+
+def redacted(text: str) -> str:
+    """A handler's refusal text without the values it may quote: names, addresses,
+    e-mail addresses, phone numbers."""
+    text = _QUOTED.sub("<value>", text)
+    text = _EMAIL.sub("<value>", text)
+    return _NUMBER.sub("<number>", text)[:300]
+
+
+def refusal_reason(exc: Exception) -> str:
+    """The dead-letter reason of a handler's refusal: a code and field names only."""
+    if isinstance(exc, InvalidArgument):
+        fields = ", ".join(sorted({error.field for error in exc.errors}))
+        return f"invalid-argument: {fields}"
+    return f"refused: {redacted(str(exc))}"
 
 
 def exchange_name() -> str:
@@ -86,17 +124,39 @@ class EventQueueConsumer(QueueConsumer):
 
     def _dead_letter_undecodable(self, message: Any, exc: Exception) -> None:
         routing_key = message.delivery_info.get("routing_key", "?")
-        log.error("undecodable message dead-lettered", extra={"fields": {"reason": str(exc)}})
+        reason = f"undecodable message ({str(message.content_type)[:100]})"
+        log.error("undecodable message dead-lettered", extra={"fields": {"reason": reason}})
         self._publisher.dead_letter(
             message.body if isinstance(message.body, bytes) else str(message.body).encode(),
             consumer=f"undecodable.{routing_key}",
-            reason=f"undecodable message ({message.content_type}): {exc}",
+            reason=reason,
+            publisher=message.properties.get("user_id"),
         )
         message.ack()
 
 
 class EventConsumer(Consumer):
+    """nameko's consumer, plus: the handler learns what the broker says about who
+    published the message (its `Origin`), which the body could only claim."""
+
     queue_consumer = EventQueueConsumer()
+
+    def handle_message(self, body: Any, message: Any) -> None:
+        origin = Origin(
+            user_id=message.properties.get("user_id"),
+            exchange=message.delivery_info.get("exchange") or "",
+            routing_key=message.delivery_info.get("routing_key") or "",
+        )
+        try:
+            self.container.spawn_worker(
+                self,
+                (body,),
+                {"origin": origin},
+                context_data=self.unpack_message_headers(message),
+                handle_result=partial(self.handle_result, message),
+            )
+        except ContainerBeingKilled:
+            self.queue_consumer.requeue_message(message)
 
 
 class EventBus(DependencyProvider):  # type: ignore[misc]
@@ -109,6 +169,7 @@ class EventBus(DependencyProvider):  # type: ignore[misc]
         storage.connect(self.settings)
         self.publisher = Publisher(self.settings.amqp_uri, exchange_name())
         self.publisher.connect()
+        self.broker_user_prefix = broker_user_prefix()
         self.relay = OutboxRelay(
             self.settings.service, service_cls.outbox_documents, self.publisher
         )
@@ -121,7 +182,11 @@ class EventBus(DependencyProvider):  # type: ignore[misc]
 
 
 def _handle(
-    bus: EventBus, consumer: str, body: bytes | str, fn: Callable[[EventEnvelope], None]
+    bus: EventBus,
+    consumer: str,
+    body: bytes | str,
+    fn: Callable[[EventEnvelope], None],
+    origin: Origin,
 ) -> None:
     service = bus.settings.service
     raw = body if isinstance(body, bytes) else body.encode()
@@ -129,8 +194,38 @@ def _handle(
         envelope = EventEnvelope.from_json(raw)
     except MalformedEvent as exc:
         log.error("malformed event dead-lettered", extra={"fields": {"reason": str(exc)}})
-        bus.publisher.dead_letter(raw, consumer=consumer, reason=f"malformed event: {exc}")
+        bus.publisher.dead_letter(
+            raw, consumer=consumer, reason=f"malformed event: {exc}", publisher=origin.user_id
+        )
         telemetry.EVENTS_HANDLED.labels(service, consumer, "dead_lettered").inc()
+        return
+    refusal = publisher_refusal(
+        event_type=envelope.type,
+        routing_key=envelope.routing_key,
+        user_id=origin.user_id,
+        delivered_exchange=origin.exchange,
+        delivered_key=origin.routing_key,
+        events_exchange=exchange_name(),
+        prefix=bus.broker_user_prefix,
+    )
+    if refusal is not None:
+        # Not marked processed: a forgery must not make the genuine event of that id a
+        # duplicate.
+        log.error(
+            "event from a publisher that does not own it dead-lettered",
+            extra={
+                "fields": {
+                    "reason": refusal,
+                    "event_id": envelope.id,
+                    "event_type": envelope.routing_key,
+                    "publisher": origin.user_id,
+                }
+            },
+        )
+        bus.publisher.dead_letter(
+            raw, consumer=consumer, reason=refusal, publisher=origin.user_id
+        )
+        telemetry.EVENTS_HANDLED.labels(service, consumer, "publisher_refused").inc()
         return
     if storage.already_processed(consumer, envelope.id):
         telemetry.EVENTS_HANDLED.labels(service, consumer, "duplicate").inc()
@@ -150,8 +245,14 @@ def _handle(
                     fn(envelope)
                 break
             except (PoisonEvent, InvalidArgument) as exc:
-                log.error("event refused and dead-lettered", extra={"fields": {"reason": str(exc)}})
-                bus.publisher.dead_letter(raw, consumer=consumer, reason=str(exc))
+                reason = refusal_reason(exc)
+                log.error(
+                    "event refused and dead-lettered",
+                    extra={"fields": {"reason": reason, "event_id": envelope.id}},
+                )
+                bus.publisher.dead_letter(
+                    raw, consumer=consumer, reason=reason, publisher=origin.user_id
+                )
                 telemetry.EVENTS_HANDLED.labels(service, consumer, "dead_lettered").inc()
                 storage.mark_processed(consumer, envelope)
                 return
@@ -174,15 +275,16 @@ def _handle(
 def event_handler(queue_name: str, routing_keys: list[str]) -> Callable[[F], F]:
     """Consume events from a durable queue of this service's own, once per event id.
 
-    The handler gets a parsed EventEnvelope; it raises PoisonEvent (or InvalidArgument)
-    for an event it can never accept. Anything else is retried, then requeued.
+    The handler gets a parsed EventEnvelope, and only one whose broker user owns the
+    event's service; it raises PoisonEvent (or InvalidArgument) for an event it can
+    never accept. Anything else is retried, then requeued.
     """
     queue: Queue = consumer_queue(exchange_name(), queue_name, routing_keys)
 
     def decorator(fn: F) -> F:
         @functools.wraps(fn)
-        def entrypoint(self: Any, body: bytes | str) -> None:
-            _handle(self.bus, queue_name, body, functools.partial(fn, self))
+        def entrypoint(self: Any, body: bytes | str, origin: Origin) -> None:
+            _handle(self.bus, queue_name, body, functools.partial(fn, self), origin)
 
         return EventConsumer.decorator(queue=queue, requeue_on_error=True)(entrypoint)  # type: ignore[no-any-return]
 

@@ -5,6 +5,13 @@
   published before its consumer first started is parked, not dropped.
 - `casework.dead-letter`: poison messages with the reason, and messages that exceeded
   their queue's delivery limit.
+
+Who published an event is the broker's word, not the event's: every service connects
+as a broker user of its own, `<prefix><service>` (prefix `CASEWORK_BROKER_USER_PREFIX`,
+default `casework-`), whose topic permission lets it publish only `<service>.*` keys;
+the Publisher stamps each message's AMQP `user_id` with that user, which the broker
+checks against the connection. Consumers accept an event only when that user speaks for
+the service its type starts with (`publisher_refusal`).
 """
 
 from __future__ import annotations
@@ -12,17 +19,67 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import threading
 from collections.abc import Mapping
 from typing import Any
 
+import amqp.exceptions
 import kombu
 from kombu import Exchange, Queue, binding
+
+from casework_common.config import SERVICES
 
 log = logging.getLogger(__name__)
 
 EVENT_CONTENT_TYPE = "application/vnd.casework.event+json"
 DELIVERY_LIMIT = 10
+DEFAULT_BROKER_USER_PREFIX = "casework-"
+# Set on a consumer's dead letter: the broker-checked user that published the event it
+# refused, so that a replay can publish it again in that user's name, and no other.
+PUBLISHER_HEADER = "x-casework-publisher"
+
+
+class PublishRefused(RuntimeError):
+    """The broker refused a publish: this user may not publish that routing key (topic
+    permission) or not in the name it claimed (user_id). Retrying cannot help."""
+
+
+def broker_user_prefix(env: Mapping[str, str] | None = None) -> str:
+    env = os.environ if env is None else env
+    return env.get("CASEWORK_BROKER_USER_PREFIX") or DEFAULT_BROKER_USER_PREFIX
+
+
+def service_of_user(user_id: str | None, prefix: str) -> str | None:
+    """The service a broker user speaks for: `<prefix><service>`, else none."""
+    if not user_id or not user_id.startswith(prefix):
+        return None
+    service = user_id[len(prefix) :]
+    return service if service in SERVICES else None
+
+
+def publisher_refusal(
+    *,
+    event_type: str,
+    routing_key: str,
+    user_id: str | None,
+    delivered_exchange: str,
+    delivered_key: str,
+    events_exchange: str,
+    prefix: str,
+) -> str | None:
+    """Why an event must not be believed, as a short code with service and user names
+    only; None when the user that published it owns the event's service."""
+    if delivered_exchange == events_exchange and delivered_key != routing_key:
+        # The topic permission was checked against the key it travelled under.
+        return f"publisher-not-owner: routing key {delivered_key} carries {routing_key}"
+    if not user_id:
+        return "publisher-unknown: no user_id on the message"
+    owner = service_of_user(user_id, prefix)
+    claimed = event_type.split(".", 1)[0]
+    if owner != claimed:
+        return f"publisher-not-owner: user {user_id} may not publish {claimed} events"
+    return None
 
 
 def events_exchange(name: str) -> Exchange:
@@ -65,7 +122,8 @@ def consumer_queue(exchange_name: str, queue_name: str, routing_keys: list[str])
 
 
 class Publisher:
-    """Publishes persistent messages and waits for the broker's confirm of each."""
+    """Publishes persistent messages and waits for the broker's confirm of each, each
+    stamped with the connecting broker user as its `user_id`."""
 
     def __init__(self, amqp_uri: str, exchange_name: str) -> None:
         self._uri = amqp_uri
@@ -73,6 +131,7 @@ class Publisher:
         self._lock = threading.Lock()
         self._connection: kombu.Connection | None = None
         self._producer: kombu.Producer | None = None
+        self.user_id: str = kombu.Connection(amqp_uri).userid or ""
 
     def _ensure(self) -> kombu.Producer:
         if self._producer is None:
@@ -109,10 +168,21 @@ class Publisher:
         )
 
     def dead_letter(
-        self, body: bytes, *, consumer: str, reason: str, headers: Mapping[str, Any] | None = None
+        self,
+        body: bytes,
+        *,
+        consumer: str,
+        reason: str,
+        publisher: str | None = None,
+        headers: Mapping[str, Any] | None = None,
     ) -> None:
+        """Park a message a consumer refused. `reason` is a code with field names, never
+        the data itself: it is shown wherever dead letters are listed. `publisher` is the
+        broker user that published the refused message (its `user_id`)."""
         all_headers = dict(headers or {})
-        all_headers.update({"x-casework-reason": reason[:2000], "x-casework-consumer": consumer})
+        all_headers.update({"x-casework-reason": reason[:500], "x-casework-consumer": consumer})
+        if publisher:
+            all_headers[PUBLISHER_HEADER] = publisher
         # Kept byte for byte and typed as raw data, so whoever inspects or replays the
         # dead letters can read even a body that was never valid UTF-8 or JSON.
         self.publish_raw(
@@ -135,7 +205,14 @@ class Publisher:
         message_id: str | None,
         content_type: str = EVENT_CONTENT_TYPE,
         content_encoding: str = "utf-8",
+        user_id: str | None = None,
     ) -> None:
+        """`user_id` None stamps the connecting user; another user's name needs a broker
+        user tagged `impersonator` (the replay tool's); "" sends none."""
+        properties: dict[str, Any] = {}
+        stamped = self.user_id if user_id is None else user_id
+        if stamped:
+            properties["user_id"] = stamped
         with self._lock:
             for attempt in (1, 2):
                 try:
@@ -149,8 +226,27 @@ class Publisher:
                         content_encoding=content_encoding,
                         delivery_mode=2,
                         message_id=message_id,
+                        **properties,
                     )
                     return
+                except (amqp.exceptions.AccessRefused, amqp.exceptions.PreconditionFailed) as exc:
+                    # The broker closed the channel; the next publish starts afresh.
+                    self._reset()
+                    log.error(
+                        "publish refused by the broker",
+                        extra={
+                            "fields": {
+                                "user": self.user_id,
+                                "exchange": exchange,
+                                "routing_key": routing_key,
+                                "claimed_user": stamped,
+                            }
+                        },
+                    )
+                    raise PublishRefused(
+                        f"broker refused {routing_key!r} on {exchange!r} from user "
+                        f"{self.user_id!r} (user_id {stamped!r}): {exc}"
+                    ) from exc
                 except Exception:
                     self._reset()
                     if attempt == 2:

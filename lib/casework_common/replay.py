@@ -8,6 +8,14 @@
 
 Run it after fixing what made the messages fail; each replayed message carries
 `x-casework-replayed`, and consumers still de-duplicate by event id.
+
+A replayed event is published in the name (AMQP `user_id`) of the broker user that
+first published it, never the replayer's, so consumers judge it as they judged the
+original: a forged event stays forged. That needs a broker user tagged `impersonator`:
+CASEWORK_REPLAY_AMQP_URI, else the one `make run` made (var/broker-users.json), else
+AMQP_URI. A consumer's dead letter names the original publisher in a header; it is
+believed only when the dead letter itself was published by the user of the service
+whose queue refused it (any other is kept, not replayed).
 """
 
 from __future__ import annotations
@@ -20,8 +28,16 @@ from typing import Any
 
 import kombu
 
-from casework_common.config import load_settings
-from casework_common.messaging import EVENT_CONTENT_TYPE, Publisher, declare_topology
+from casework_common.config import REPO_ROOT, load_settings
+from casework_common.devstack import stored_replay_uri
+from casework_common.messaging import (
+    EVENT_CONTENT_TYPE,
+    PUBLISHER_HEADER,
+    Publisher,
+    broker_user_prefix,
+    declare_topology,
+    service_of_user,
+)
 
 
 @dataclass
@@ -40,7 +56,30 @@ def _consumer_queue(headers: dict[str, Any]) -> str | None:
     return None
 
 
-def replay(amqp_uri: str, exchange: str, source: str, *, dry_run: bool = False) -> Outcome:
+def _original_publisher(
+    message: Any, headers: dict[str, Any], queue: str | None, prefix: str
+) -> tuple[str, str | None]:
+    """The user_id to replay a dead letter with ("" for none), or why to keep it."""
+    if "x-casework-consumer" not in headers:
+        # Dead-lettered by the broker itself: the message as its publisher sent it.
+        return str(message.properties.get("user_id") or ""), None
+    refuser = service_of_user(message.properties.get("user_id"), prefix)
+    if queue is None or refuser is None or not queue.startswith(f"{refuser}."):
+        return "", "not dead-lettered by the service that owns the queue"
+    return str(headers.get(PUBLISHER_HEADER) or ""), None
+
+
+def replay(
+    amqp_uri: str,
+    exchange: str,
+    source: str,
+    *,
+    dry_run: bool = False,
+    prefix: str | None = None,
+) -> Outcome:
+    """`amqp_uri`'s user must be tagged `impersonator`; `prefix` is the services' broker
+    user prefix (CASEWORK_BROKER_USER_PREFIX)."""
+    prefix = broker_user_prefix() if prefix is None else prefix
     outcome = Outcome()
     publisher = Publisher(amqp_uri, exchange)
     with kombu.Connection(amqp_uri) as connection:
@@ -58,20 +97,27 @@ def replay(amqp_uri: str, exchange: str, source: str, *, dry_run: bool = False) 
             if message is None:
                 break
             headers = dict(message.headers or {})
+            distrust: str | None = None
             if source == "dead-letters":
                 target = _consumer_queue(headers)
                 destination, routing_key = "", target
+                user_id, distrust = _original_publisher(message, headers, target, prefix)
             else:
                 destination, routing_key = exchange, message.delivery_info["routing_key"]
-            if routing_key is None or dry_run:
+                user_id = str(message.properties.get("user_id") or "")
+            if routing_key is None or distrust is not None or dry_run:
                 print(
                     f"keep    {headers.get('x-casework-consumer', routing_key)}: "
-                    f"{headers.get('x-casework-reason', '')}"
+                    f"{distrust or headers.get('x-casework-reason', '')}"
                 )
                 held.append(message)
                 outcome.kept += 1
                 continue
-            headers = {k: v for k, v in headers.items() if not k.startswith("x-death")}
+            headers = {
+                k: v
+                for k, v in headers.items()
+                if not k.startswith("x-death") and k != PUBLISHER_HEADER
+            }
             headers["x-casework-replayed"] = 1
             publisher.publish_raw(
                 message.body,
@@ -80,6 +126,7 @@ def replay(amqp_uri: str, exchange: str, source: str, *, dry_run: bool = False) 
                 headers=headers,
                 message_id=message.properties.get("message_id"),
                 content_type=EVENT_CONTENT_TYPE,
+                user_id=user_id,
             )
             channel.basic_ack(message.delivery_tag)
             print(f"replay  -> {routing_key}")
@@ -98,9 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("source", choices=["dead-letters", "unrouted"])
     parser.add_argument("--dry-run", action="store_true", help="list, replay nothing")
     args = parser.parse_args(argv)
-    settings = load_settings("intake")
     exchange = os.environ.get("CASEWORK_EVENTS_EXCHANGE") or "casework.events"
-    outcome = replay(settings.amqp_uri, exchange, args.source, dry_run=args.dry_run)
+    amqp_uri = os.environ.get("CASEWORK_REPLAY_AMQP_URI") or ""
+    prefix = None
+    stored = stored_replay_uri(REPO_ROOT / "var")
+    if not amqp_uri and stored is not None:
+        amqp_uri, prefix = stored
+    amqp_uri = amqp_uri or load_settings("intake").amqp_uri
+    outcome = replay(amqp_uri, exchange, args.source, dry_run=args.dry_run, prefix=prefix)
     print(f"{outcome.replayed} replayed, {outcome.kept} kept")
     return 0
 

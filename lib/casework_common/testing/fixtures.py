@@ -11,6 +11,7 @@ import os
 import secrets
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +21,17 @@ from casework_common.auth import issue_token
 from casework_common.config import DEV_JWT_SECRET, SERVICES
 from casework_common.devstack import (
     Suite,
+    broker_uris,
     create_vhost,
+    delete_broker_users,
     delete_vhost,
     ensure_rabbitmq,
     free_port,
+    new_broker_passwords,
+    provision_broker_users,
     start_mongo,
     stop_mongo,
+    vhost_of,
 )
 
 ORGANISATION = "org-demo"
@@ -33,7 +39,8 @@ ORGANISATION = "org-demo"
 
 @pytest.fixture(scope="session")
 def amqp_uri() -> Iterator[str]:
-    """A vhost of this test session's own on the local RabbitMQ (or CASEWORK_TEST_AMQP_URI)."""
+    """A vhost of this test session's own on the local RabbitMQ (or CASEWORK_TEST_AMQP_URI),
+    as a user that administers it."""
     given = os.environ.get("CASEWORK_TEST_AMQP_URI")
     if given:
         yield given
@@ -42,6 +49,37 @@ def amqp_uri() -> Iterator[str]:
     vhost = f"casework-test-{secrets.token_hex(4)}"
     yield create_vhost(vhost)
     delete_vhost(vhost)
+    # Users `make run` made on this vhost (named after it) go with it.
+    delete_broker_users(f"{vhost}-")
+
+
+@dataclass(frozen=True)
+class BrokerUsers:
+    """Broker users of one test: `uris[role]` for each service and "replay"."""
+
+    prefix: str
+    uris: dict[str, str]
+
+    def user(self, role: str) -> str:
+        return self.prefix + role
+
+
+@pytest.fixture()
+def broker_users(amqp_uri: str) -> Iterator[Callable[[str], BrokerUsers]]:
+    """Makes the suite's broker users on the session's vhost for an events exchange of
+    the test's own; deleted when the test ends."""
+    prefixes: list[str] = []
+
+    def make(exchange: str) -> BrokerUsers:
+        prefix = f"casework-test-{secrets.token_hex(4)}-"
+        passwords = new_broker_passwords()
+        provision_broker_users(vhost_of(amqp_uri), prefix, passwords, exchange)
+        prefixes.append(prefix)
+        return BrokerUsers(prefix, broker_uris(amqp_uri, prefix, passwords))
+
+    yield make
+    for prefix in prefixes:
+        delete_broker_users(prefix)
 
 
 @pytest.fixture(scope="session")
@@ -107,23 +145,41 @@ def suite_factory(
 ) -> Iterator[Callable[..., Suite]]:
     """Starts service processes on free ports against the session's broker and database;
     they stop when the test module ends, so idle suites never slow the next module down.
-    `env` adds to (or overrides) the processes' environment, e.g. a short timer interval."""
+    `env` adds to (or overrides) the processes' environment, e.g. a short timer interval.
+
+    Every service connects as a broker user of its own, made for this suite and deleted
+    with it (`suite.amqp_uris`); `suite.env["AMQP_URI"]` administers the suite's vhost.
+    With CASEWORK_TEST_AMQP_URI the users are made on its vhost, which needs the local
+    rabbitmqctl to administer that broker."""
     started: list[Suite] = []
     vhosts: list[str] = []
+    prefixes: list[str] = []
 
     def start(services: tuple[str, ...] = SERVICES, env: Mapping[str, str] | None = None) -> Suite:
         run_dir = tmp_path_factory.mktemp("suite")
         # A vhost per suite: two suites' consumers must never take each other's events.
         suite_amqp = amqp_uri
+        vhost = f"casework-test-{secrets.token_hex(4)}"
         if not os.environ.get("CASEWORK_TEST_AMQP_URI"):
-            vhost = f"casework-test-{secrets.token_hex(4)}"
             suite_amqp = create_vhost(vhost)
             vhosts.append(vhost)
+        # Users are broker-wide: named after this suite's own vhost (or a fresh name).
+        prefix = f"{vhost}-"
+        passwords = new_broker_passwords()
+        provision_broker_users(
+            vhost_of(suite_amqp),
+            prefix,
+            passwords,
+            (env or {}).get("CASEWORK_EVENTS_EXCHANGE", "casework.events"),
+        )
+        prefixes.append(prefix)
         trace_dir = Path(tempfile.mkdtemp(prefix="traces-", dir=run_dir))
         suite = Suite(
             run_dir=run_dir,
+            amqp_uris=broker_uris(suite_amqp, prefix, passwords),
             env={
                 "AMQP_URI": suite_amqp,
+                "CASEWORK_BROKER_USER_PREFIX": prefix,
                 "MONGO_URI": mongo_uri,
                 "MONGO_DB_PREFIX": f"e2e_{secrets.token_hex(4)}",
                 "CASEWORK_TRACE_DIR": str(trace_dir),
@@ -147,3 +203,5 @@ def suite_factory(
         suite.stop_all()
     for vhost in vhosts:
         delete_vhost(vhost)
+    for prefix in prefixes:
+        delete_broker_users(prefix)
