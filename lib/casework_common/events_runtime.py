@@ -7,7 +7,6 @@ from __future__ import annotations
 import functools
 import logging
 import os
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from casework_common.messaging import (
     broker_user_prefix,
     consumer_queue,
     publisher_refusal,
+    refusal_reason,
 )
 from casework_common.outbox import OutboxRelay
 
@@ -77,27 +77,6 @@ class Origin:
     user_id: str | None
     exchange: str
     routing_key: str
-
-
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-_EMAIL = re.compile(r"\S+@\S+")
-_NUMBER = re.compile(r"\d[\d +/-]{3,}\d")
-
-
-def redacted(text: str) -> str:
-    """A handler's refusal text without the values it may quote: names, addresses,
-    e-mail addresses, phone numbers."""
-    text = _QUOTED.sub("<value>", text)
-    text = _EMAIL.sub("<value>", text)
-    return _NUMBER.sub("<number>", text)[:300]
-
-
-def refusal_reason(exc: Exception) -> str:
-    """The dead-letter reason of a handler's refusal: a code and field names only."""
-    if isinstance(exc, InvalidArgument):
-        fields = ", ".join(sorted({error.field for error in exc.errors}))
-        return f"invalid-argument: {fields}"
-    return f"refused: {redacted(str(exc))}"
 
 
 def exchange_name() -> str:
@@ -222,9 +201,7 @@ def _handle(
                 }
             },
         )
-        bus.publisher.dead_letter(
-            raw, consumer=consumer, reason=refusal, publisher=origin.user_id
-        )
+        bus.publisher.dead_letter(raw, consumer=consumer, reason=refusal, publisher=origin.user_id)
         telemetry.EVENTS_HANDLED.labels(service, consumer, "publisher_refused").inc()
         return
     if storage.already_processed(consumer, envelope.id):

@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -29,6 +30,7 @@ import kombu
 from kombu import Exchange, Queue, binding
 
 from casework_common.config import SERVICES
+from casework_common.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +121,28 @@ def consumer_queue(exchange_name: str, queue_name: str, routing_keys: list[str])
             "x-dead-letter-routing-key": queue_name,
         },
     )
+
+
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_EMAIL = re.compile(r"\S+@\S+")
+_NUMBER = re.compile(r"\d[\d +/-]{3,}\d")
+
+
+def redacted(text: str) -> str:
+    """A handler's refusal text without the values it may quote: names, addresses,
+    e-mail addresses, phone numbers."""
+    text = _QUOTED.sub("<value>", text)
+    text = _EMAIL.sub("<value>", text)
+    return _NUMBER.sub("<number>", text)[:300]
+
+
+def refusal_reason(exc: Exception) -> str:
+    """The dead-letter reason of a handler's refusal (InvalidArgument, PoisonEvent): a
+    code and field names only, since reasons are shown wherever dead letters are listed."""
+    if isinstance(exc, InvalidArgument):
+        fields = ", ".join(sorted({error.field for error in exc.errors}))
+        return f"invalid-argument: {fields}"
+    return f"refused: {redacted(str(exc))}"
 
 
 class Publisher:

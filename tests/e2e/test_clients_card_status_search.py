@@ -61,7 +61,8 @@ def publish(suite: Suite, routing_key: str, payload: dict[str, Any]) -> None:
         actor=Actor("system", service),
         payload=payload,
     )
-    with kombu.Connection(suite.env["AMQP_URI"]) as connection:
+    # As the owning service's own broker user: consumers believe no one else.
+    with kombu.Connection(suite.amqp_uris[service]) as connection:
         kombu.Producer(connection.default_channel).publish(
             envelope.to_json(),
             exchange="casework.events",
@@ -69,6 +70,7 @@ def publish(suite: Suite, routing_key: str, payload: dict[str, Any]) -> None:
             content_type=EVENT_CONTENT_TYPE,
             content_encoding="binary",
             delivery_mode=2,
+            user_id=connection.userid,
         )
 
 
