@@ -28,10 +28,14 @@ from casework_common.auth import issue_token
 from casework_common.config import DEV_JWT_SECRET, SERVICES
 from casework_common.devstack import (
     Suite,
+    broker_uris,
     create_vhost,
+    delete_broker_users,
     delete_vhost,
     ensure_rabbitmq,
     free_port,
+    new_broker_passwords,
+    provision_broker_users,
     start_mongo,
     stop_mongo,
 )
@@ -148,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     ensure_rabbitmq()
     vhost = f"casework-bench-{secrets.token_hex(4)}"
     amqp_uri = create_vhost(vhost)
+    passwords = new_broker_passwords()
+    provision_broker_users(vhost, f"{vhost}-", passwords)
     work = Path(tempfile.mkdtemp(prefix="casework-bench-"))
     mongo_port = free_port()
     start_mongo(work / "mongo", mongo_port, work)
@@ -156,12 +162,14 @@ def main(argv: list[str] | None = None) -> int:
         run_dir=work,
         env={
             "AMQP_URI": amqp_uri,
+            "CASEWORK_BROKER_USER_PREFIX": f"{vhost}-",
             "MONGO_URI": mongo_uri,
             "MONGO_DB_PREFIX": "bench",
             "LOG_LEVEL": "WARNING",
         },
         grpc_ports={name: free_port() for name in SERVICES},
         health_ports={name: free_port() for name in SERVICES},
+        amqp_uris=broker_uris(amqp_uri, f"{vhost}-", passwords),
     )
     try:
         for service in ("intake", "clients", "notify"):
@@ -241,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         suite.stop_all()
         stop_mongo(mongo_port, work)
         delete_vhost(vhost)
+        delete_broker_users(f"{vhost}-")
     return 0
 
 
