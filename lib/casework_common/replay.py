@@ -34,6 +34,7 @@ from casework_common.messaging import (
     EVENT_CONTENT_TYPE,
     PUBLISHER_HEADER,
     Publisher,
+    PublishRefused,
     broker_user_prefix,
     declare_topology,
     service_of_user,
@@ -152,7 +153,16 @@ def main(argv: list[str] | None = None) -> int:
     if not amqp_uri and stored is not None:
         amqp_uri, prefix = stored
     amqp_uri = amqp_uri or load_settings("intake").amqp_uri
-    outcome = replay(amqp_uri, exchange, args.source, dry_run=args.dry_run, prefix=prefix)
+    try:
+        outcome = replay(amqp_uri, exchange, args.source, dry_run=args.dry_run, prefix=prefix)
+    except PublishRefused as exc:
+        # The message being replayed was not acknowledged: it stays parked.
+        print(
+            f"replay refused by the broker; it needs a user tagged impersonator "
+            f"(CASEWORK_REPLAY_AMQP_URI): {exc}",
+            file=sys.stderr,
+        )
+        return 1
     print(f"{outcome.replayed} replayed, {outcome.kept} kept")
     return 0
 
