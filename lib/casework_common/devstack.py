@@ -235,6 +235,19 @@ def vhost_of(amqp_uri: str) -> str:
     return urllib.parse.unquote(path[1:]) if len(path) > 1 else "/"
 
 
+def administrable_vhost(amqp_uri: str) -> str:
+    """The vhost of a URI whose broker the local rabbitmqctl administers (a broker on
+    this machine); anywhere else its users must be made by whoever runs it."""
+    host = urllib.parse.urlsplit(amqp_uri).hostname or "127.0.0.1"
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise RuntimeError(
+            f"the broker at {host} is not this machine's: make its users there (see README, "
+            "'Publishers are the broker's word') and set AMQP_URI_<SERVICE> for every "
+            "service, or CASEWORK_TEST_AMQP_URI to a local broker"
+        )
+    return vhost_of(amqp_uri)
+
+
 def broker_uris(base_uri: str, prefix: str, passwords: Mapping[str, str]) -> dict[str, str]:
     """Each role's AMQP URI: the base URI's broker and vhost, the role's own user."""
     parts = urllib.parse.urlsplit(base_uri)
@@ -464,7 +477,7 @@ def local_broker_users(var: Path, env: dict[str, str]) -> dict[str, str]:
     if all(given.values()):
         return given
     base = os.environ.get("AMQP_URI") or "amqp://guest:guest@127.0.0.1:5672//"
-    vhost = vhost_of(base)
+    vhost = administrable_vhost(base)
     prefix = default_broker_user_prefix(vhost)
     exchange = os.environ.get("CASEWORK_EVENTS_EXCHANGE") or "casework.events"
     path = var / BROKER_USERS_FILE

@@ -3,6 +3,7 @@ vhost: the permissions `make run` and the test suites give, measured, not assume
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Callable
 
@@ -10,6 +11,7 @@ import kombu
 import pytest
 from amqp.exceptions import AccessRefused
 
+from casework_common.devstack import administrable_vhost, broker_grant, broker_uris, vhost_of
 from casework_common.messaging import Publisher, PublishRefused, consumer_queue, declare_topology
 from casework_common.testing.fixtures import BrokerUsers
 
@@ -126,3 +128,41 @@ def test_the_replay_user_may_publish_in_the_name_of_the_events_original_publishe
 
     [replayed] = take(amqp_uri, signed)
     assert replayed.properties["user_id"] == users.user("documents")
+
+
+# ------------------------------------------------------------------ the grants and URIs
+
+
+def test_a_services_grant_names_its_own_queues_and_the_shared_exchanges_only() -> None:
+    grant = broker_grant("clients", "casework.events")
+    for permission in (grant.configure, grant.write, grant.read):
+        for name in (
+            "clients.apply-contract",
+            "casework.events",
+            "casework.events.unrouted",
+            "casework.events.dead-letter",
+        ):
+            assert re.fullmatch(permission, name), name
+        for name in ("notify.keep-routing-rules", "casework-events", "amq.default", "clients"):
+            assert not re.fullmatch(permission, name), name
+    assert re.match(grant.topic_write, "clients.client.merged.v1")
+    assert not re.match(grant.topic_write, "documents.contract.signed.v1")
+    assert not re.match(grant.topic_write, "clientsx.client.merged.v1")
+
+
+def test_each_roles_uri_keeps_the_broker_and_vhost_with_its_own_user() -> None:
+    uris = broker_uris(
+        "amqp://guest:guest@127.0.0.1:5672/casework-test-1", "t-", {"intake": "a/b+c@d"}
+    )
+    connection = kombu.Connection(uris["intake"])
+    assert (connection.userid, connection.password) == ("t-intake", "a/b+c@d")
+    assert (connection.hostname, connection.port) == ("127.0.0.1", 5672)
+    assert connection.virtual_host == "casework-test-1"
+    default_vhost = broker_uris("amqp://guest:guest@localhost//", "t-", {"notify": "x"})
+    assert vhost_of(default_vhost["notify"]) == "/"
+
+
+def test_users_are_never_made_by_the_local_rabbitmqctl_for_a_broker_elsewhere() -> None:
+    with pytest.raises(RuntimeError, match="AMQP_URI_<SERVICE>"):
+        administrable_vhost("amqp://u:p@rabbitmq.example.org:5672/casework")
+    assert administrable_vhost("amqp://u:p@127.0.0.1:5672/casework") == "casework"

@@ -21,6 +21,7 @@ from casework_common.auth import issue_token
 from casework_common.config import DEV_JWT_SECRET, SERVICES
 from casework_common.devstack import (
     Suite,
+    administrable_vhost,
     broker_uris,
     create_vhost,
     delete_broker_users,
@@ -31,7 +32,6 @@ from casework_common.devstack import (
     provision_broker_users,
     start_mongo,
     stop_mongo,
-    vhost_of,
 )
 
 ORGANISATION = "org-demo"
@@ -73,7 +73,7 @@ def broker_users(amqp_uri: str) -> Iterator[Callable[[str], BrokerUsers]]:
     def make(exchange: str) -> BrokerUsers:
         prefix = f"casework-test-{secrets.token_hex(4)}-"
         passwords = new_broker_passwords()
-        provision_broker_users(vhost_of(amqp_uri), prefix, passwords, exchange)
+        provision_broker_users(administrable_vhost(amqp_uri), prefix, passwords, exchange)
         prefixes.append(prefix)
         return BrokerUsers(prefix, broker_uris(amqp_uri, prefix, passwords))
 
@@ -167,7 +167,7 @@ def suite_factory(
         prefix = f"{vhost}-"
         passwords = new_broker_passwords()
         provision_broker_users(
-            vhost_of(suite_amqp),
+            administrable_vhost(suite_amqp),
             prefix,
             passwords,
             (env or {}).get("CASEWORK_EVENTS_EXCHANGE", "casework.events"),
