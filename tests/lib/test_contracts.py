@@ -159,5 +159,12 @@ def test_an_envelope_stays_one_json_document_with_the_payload_inline() -> None:
     wire = json.loads(event.to_json())
     assert wire["payload"]["assignee_id"] == "w-petr"
     assert set(wire) == {
-        "id", "type", "version", "occurred_at", "organisation", "actor", "trace", "payload"
+        "id",
+        "type",
+        "version",
+        "occurred_at",
+        "organisation",
+        "actor",
+        "trace",
+        "payload",
     }
