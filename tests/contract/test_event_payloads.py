@@ -3,13 +3,19 @@ the database MONGO_URI names (the development wire server by default), and every
 they store in their outboxes (exactly what the relay publishes) parses strictly into
 the message of its routing key: no field the contract lacks, every value of the
 contract's type, and the message says back what the producer wrote. Every routing key
-of the service is produced at least once, so a new event cannot skip its contract."""
+of the service is produced at least once, so a new event cannot skip its contract.
+
+And the switch to generated messages is safe for today's consumers: each consumer's
+reader gets the same facts from the payload the codec encodes as from the one the
+producer wrote by hand."""
 
 from __future__ import annotations
 
 import json
+import re
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,9 +34,10 @@ from casework_clients.domain.details import CardChanges
 from casework_clients.domain.families import FamilyMember
 from casework_clients.domain.records import ConsentPurpose, ContactChannel
 from casework_clients.domain.status import StatusSettings
+from casework_clients.entrypoints import events as clients_consumers
 from casework_common import contracts
 from casework_common.auth import Principal
-from casework_common.envelope import Actor
+from casework_common.envelope import Actor, EventEnvelope
 from casework_common.organisation import parse
 from casework_intake import services as intake
 from casework_intake.adapters import repository as intake_repo
@@ -48,6 +55,8 @@ from casework_intake.domain.outreach import ActivityType, Outcome, PlanOutreach
 from casework_intake.domain.projects import CreateProject
 from casework_intake.domain.referrals import Channel, SubmitReferral
 from casework_intake.domain.routing_rules import Rule
+from casework_notify.domain.routing import rules_from_payload
+from casework_notify.entrypoints import events as notify_consumers
 
 pytestmark = pytest.mark.usefixtures("mongo_db")
 
@@ -168,6 +177,66 @@ def test_the_check_catches_a_wrong_type_a_missing_zone_and_a_field_the_contract_
     ]
     assert len(contract_problems(bad)) == 4
     assert contract_problems([{**base, "payload": good}]) == []
+
+
+# What each queue's handler reads from its events today (the entry points' parse sites).
+READERS: dict[str, Callable[[EventEnvelope], object]] = {
+    "intake.referral.submitted.v1": clients_consumers.referral_facts,
+    "intake.consultation.recorded.v1": clients_consumers.consultation_facts,
+    "documents.contract.signed.v1": lambda e: clients_consumers.contract_facts(e, T0),
+    "clients.client.merged.v1": lambda e: (
+        e.payload["absorbed_client_id"],
+        e.payload["survivor_client_id"],
+    ),
+    "clients.client.registered.v1": notify_consumers.client_arrived,
+    "clients.client.matched.v1": notify_consumers.client_arrived,
+    "intake.routing_rules.published.v1": lambda e: rules_from_payload(e.organisation, e.payload),
+    "intake.referral.first_contact_overdue.v1": notify_consumers.overdue_referral,
+    "intake.outreach.reminder_due.v1": notify_consumers.outreach_due,
+    "intake.outreach.outcome_due.v1": notify_consumers.outreach_due,
+    "intake.task.assigned.v1": notify_consumers.task_news,
+    "intake.task.overdue.v1": notify_consumers.task_news,
+}
+
+
+def reader_problems(events: list[dict[str, Any]]) -> list[str]:
+    """Consumers that would read another fact (or refuse the event) once the producer
+    sends the codec's encoding of the same message."""
+    problems = []
+    for event in events:
+        key = f"{event['type']}.v{event['version']}"
+        read = READERS.get(key)
+        if read is None:
+            continue
+        switched = contracts.encode(contracts.decode(key, event["payload"]))
+        today = read(EventEnvelope.from_dict(event))
+        after = read(EventEnvelope.from_dict({**event, "payload": switched}))
+        if after != today:
+            problems.append(f"{key}: reads {after!r} instead of {today!r}")
+    return problems
+
+
+def test_every_key_a_queue_is_bound_to_has_its_reader_here() -> None:
+    handlers = (
+        Path(__file__).resolve().parents[2].glob("services/*/casework_*/entrypoints/events.py")
+    )
+    bound = {
+        key
+        for path in handlers
+        for binding in re.findall(r"event_handler\(\s*\"[^\"]+\",\s*\[([^\]]*)\]", path.read_text())
+        for key in re.findall(r"\"([^\"]+)\"", binding)
+    }
+    assert bound == set(READERS)
+
+
+def test_a_contract_signed_encoded_by_the_codec_is_read_by_clients() -> None:
+    signed = contracts.registry()["documents.contract.signed.v1"](
+        client_id="cl-1", contract_id="k-1", signed_on="2025-06-01", valid_until=""
+    )
+    event = contracts.envelope(signed, organisation=ORG, actor=Actor("worker", "w-anna"), trace={})
+    client_id, contract = clients_consumers.contract_facts(event, T0)
+    assert (client_id, contract.contract_id, contract.valid_until) == ("cl-1", "k-1", None)
+    assert contract.signed_on == date(2025, 6, 1)
 
 
 # ------------------------------------------------------------------ intake
@@ -300,6 +369,7 @@ def test_every_event_intake_stores_parses_strictly_into_its_contract() -> None:
     events = stored_events()
     assert keys_of(events) == contract_keys("intake")
     assert contract_problems(events) == []
+    assert reader_problems(events) == []
 
 
 # ------------------------------------------------------------------ clients
@@ -438,3 +508,4 @@ def test_every_event_clients_stores_parses_strictly_into_its_contract() -> None:
     events = stored_events()
     assert keys_of(events) == contract_keys("clients")
     assert contract_problems(events) == []
+    assert reader_problems(events) == []
