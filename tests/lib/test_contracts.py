@@ -5,18 +5,23 @@ and anything unreadable refused as a MalformedEvent (dead-lettered, never retrie
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
+import kombu
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
+from opentelemetry import trace
 
 from casework.clients.v1 import events_pb2 as clients_events
 from casework.documents.v1 import events_pb2 as documents_events
 from casework.intake.v1 import events_pb2 as intake_events
-from casework_common import contracts
+from casework_common import contracts, events_runtime, storage
 from casework_common.contracts import UnreadablePayload
 from casework_common.envelope import Actor, EventEnvelope, MalformedEvent
+from casework_common.messaging import Publisher, dead_letter_exchange
 
 T0 = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 
@@ -168,3 +173,52 @@ def test_an_envelope_stays_one_json_document_with_the_payload_inline() -> None:
         "trace",
         "payload",
     }
+
+
+@pytest.mark.usefixtures("mongo_db")
+def test_the_events_runtime_dead_letters_an_event_whose_payload_does_not_parse(
+    amqp_uri: str,
+) -> None:
+    exchange = f"casework.test-{secrets.token_hex(4)}"
+    publisher = Publisher(amqp_uri, exchange)
+    publisher.connect()
+    bus = SimpleNamespace(
+        settings=SimpleNamespace(service="notify"),
+        publisher=publisher,
+        tracer=trace.get_tracer("test"),
+        relay=SimpleNamespace(publish_written=lambda written: None),
+    )
+    event = contracts.envelope(
+        create_task_assigned(), organisation="org-demo", actor=Actor.system("intake"), trace={}
+    ).to_dict()
+    event["payload"]["due_at"] = "soon"
+    calls: list[EventEnvelope] = []
+
+    def handler(envelope: EventEnvelope) -> None:
+        calls.append(envelope)
+        contracts.read(envelope, intake_events.TaskAssigned)
+
+    try:
+        events_runtime._handle(bus, "notify.tell-assignee-task", json.dumps(event), handler)
+        events_runtime._handle(bus, "notify.tell-assignee-task", json.dumps(event), handler)
+        with kombu.Connection(amqp_uri) as connection:
+            parked = connection.SimpleQueue(
+                kombu.Queue(
+                    f"{exchange}.dead-letter",
+                    exchange=dead_letter_exchange(exchange),
+                    routing_key="#",
+                    durable=True,
+                )
+            )
+            try:
+                message = parked.get(timeout=15)
+                message.ack()
+            finally:
+                parked.close()
+    finally:
+        publisher.close()
+    assert message.headers["x-casework-consumer"] == "notify.tell-assignee-task"
+    assert "due_at" in message.headers["x-casework-reason"]
+    # Refused once and for all: the second delivery is recognised, never retried.
+    assert len(calls) == 1
+    assert storage.already_processed("notify.tell-assignee-task", event["id"])
