@@ -178,7 +178,7 @@ def baseline_routing_keys() -> dict[str, str]:
     image = descriptor_pb2.FileDescriptorSet.FromString(
         (ROOT / "protos" / "baseline.binpb").read_bytes()
     )
-    routing_key = contracts._OPTIONS.routing_key
+    routing_key = contracts.ROUTING_KEY_OPTION
     keys = {}
     for file in image.file:
         for message in file.message_type:

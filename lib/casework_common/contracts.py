@@ -37,6 +37,8 @@ M = TypeVar("M", bound=Message)
 
 # Generated from protos/casework/events/v1/options.proto; also registers the option.
 _OPTIONS = importlib.import_module("casework.events.v1.options_pb2")
+#: The `(casework.events.v1.routing_key)` message option, for reading descriptors.
+ROUTING_KEY_OPTION = _OPTIONS.routing_key
 
 
 class UnreadablePayload(MalformedEvent):
@@ -47,7 +49,7 @@ def routing_key_of(message: Message | type[Message]) -> str:
     """The routing key a payload message travels under ('' for a message that is not
     an event payload, such as a nested type)."""
     options = message.DESCRIPTOR.GetOptions()
-    return str(options.Extensions[_OPTIONS.routing_key])
+    return str(options.Extensions[ROUTING_KEY_OPTION])
 
 
 @functools.cache
