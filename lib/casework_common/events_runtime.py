@@ -149,7 +149,8 @@ def _handle(
                 with storage.track_writes() as written:
                     fn(envelope)
                 break
-            except (PoisonEvent, InvalidArgument) as exc:
+            except (PoisonEvent, InvalidArgument, MalformedEvent) as exc:
+                # MalformedEvent here: a payload that does not parse into its contract.
                 log.error("event refused and dead-lettered", extra={"fields": {"reason": str(exc)}})
                 bus.publisher.dead_letter(raw, consumer=consumer, reason=str(exc))
                 telemetry.EVENTS_HANDLED.labels(service, consumer, "dead_lettered").inc()
@@ -174,8 +175,9 @@ def _handle(
 def event_handler(queue_name: str, routing_keys: list[str]) -> Callable[[F], F]:
     """Consume events from a durable queue of this service's own, once per event id.
 
-    The handler gets a parsed EventEnvelope; it raises PoisonEvent (or InvalidArgument)
-    for an event it can never accept. Anything else is retried, then requeued.
+    The handler gets a parsed EventEnvelope; it raises PoisonEvent (or InvalidArgument,
+    or contracts.UnreadablePayload) for an event it can never accept. Anything else is
+    retried, then requeued.
     """
     queue: Queue = consumer_queue(exchange_name(), queue_name, routing_keys)
 
