@@ -19,6 +19,8 @@ PROCESSES = ("api", "events")
 # events process. Kubernetes gives every pod its own address and uses GRPC_PORT.
 DEFAULT_GRPC_PORTS = {name: 50051 + i for i, name in enumerate(SERVICES)}
 DEFAULT_HEALTH_PORTS = {name: 8101 + i for i, name in enumerate(SERVICES)}
+# intake's public endpoints (web form, self-fill), apart from its health port.
+DEFAULT_PUBLIC_HTTP_PORT = 8100
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEV_JWT_SECRET = "casework-development-secret-not-for-production"
@@ -116,3 +118,16 @@ def load_settings(service: str, env: Mapping[str, str] | None = None) -> Setting
         events_exchange=env.get("CASEWORK_EVENTS_EXCHANGE") or "casework.events",
         log_level=env.get("LOG_LEVEL") or "INFO",
     )
+
+
+DEFAULT_BIND_HOST = "127.0.0.1"
+
+
+def bind_host(env: Mapping[str, str] | None = None) -> str:
+    """The address every server of a process listens on (BIND_HOST).
+
+    Loopback unless told otherwise: a developer's `make run` must not offer unauthenticated
+    health, metrics and development tokens' APIs to the whole network. The container
+    image and deploy/ set 0.0.0.0, where the pod's network policy is the boundary."""
+    env = os.environ if env is None else env
+    return env.get("BIND_HOST") or DEFAULT_BIND_HOST
