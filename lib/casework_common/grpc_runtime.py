@@ -147,7 +147,9 @@ def build_server(
     reflection.enable_server_reflection(
         [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    bound = server.add_insecure_port(f"{bind_host()}:{settings.grpc_port if port is None else port}")
+    bound = server.add_insecure_port(
+        f"{bind_host()}:{settings.grpc_port if port is None else port}"
+    )
     for name in ["", *service_names]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     return server, health_servicer, bound, service_names

@@ -927,9 +927,7 @@ def test_the_only_ingress_routes_public_paths_to_intakes_public_port(overlay):
         service = services[backend["name"]]
         selector = {"matchLabels": service["spec"]["selector"]}
         selected = [
-            d
-            for d, dep in deployments.items()
-            if selector_matches(selector, pod_labels(dep))
+            d for d, dep in deployments.items() if selector_matches(selector, pod_labels(dep))
         ]
         assert selected == ["intake-events"], f"{overlay}: {backend['name']} selects {selected}"
         (port,) = [

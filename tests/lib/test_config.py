@@ -132,9 +132,7 @@ def test_in_production_each_missing_variable_is_named(variable: str, missing: st
 
 @pytest.mark.parametrize("service", [s for s in SERVICES if s != "documents"])
 def test_only_documents_needs_object_storage_credentials_in_production(service: str) -> None:
-    settings = load_settings(
-        service, create_production_env(S3_ACCESS_KEY=None, S3_SECRET_KEY=None)
-    )
+    settings = load_settings(service, create_production_env(S3_ACCESS_KEY=None, S3_SECRET_KEY=None))
     assert (settings.s3_access_key, settings.s3_secret_key) == ("", "")
 
 

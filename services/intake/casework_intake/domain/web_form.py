@@ -112,9 +112,7 @@ def _address(text: str) -> IPAddress | None:
     return mapped or address
 
 
-def client_address(
-    peer: str, forwarded: Iterable[str], trusted: Sequence[Network]
-) -> str:
+def client_address(peer: str, forwarded: Iterable[str], trusted: Sequence[Network]) -> str:
     """The address a submission is counted under.
 
     `peer` is the connecting address, `forwarded` the values of the forwarding header

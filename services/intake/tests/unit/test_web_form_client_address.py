@@ -69,7 +69,7 @@ def test_trusted_proxies_are_read_as_networks_and_bad_entries_are_named() -> Non
         "2001:db8::/32",
         "127.0.0.1/32",
     ]
-    with pytest.raises(ValueError, match="'proxy.example'"):
+    with pytest.raises(ValueError, match=r"'proxy\.example'"):
         parse_networks("10.0.0.0/8, proxy.example")
 
 
