@@ -312,3 +312,10 @@ def test_a_signed_link_valid_longer_than_allowed_is_refused_for_answers_too(
         proxied.public_port, f"/public/v1/self-fill/{token}", {"answers": {"has_home": True}}
     )
     assert status == 404 and reply == {"error": "this is not a valid link"}
+
+
+def test_a_client_address_header_without_trusted_proxies_stops_intake_at_start(
+    suite_factory: Any,
+) -> None:
+    with pytest.raises(RuntimeError, match="INTAKE_TRUSTED_PROXIES is required"):
+        suite_factory(("intake",), env={"INTAKE_WEB_FORM_IP_HEADER": "X-Forwarded-For"})

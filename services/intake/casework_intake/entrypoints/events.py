@@ -82,6 +82,12 @@ class PublicWebServer(WebServer):  # type: ignore[misc]
     def bind_addr(self) -> BindAddress:
         return BindAddress(bind_host(), public_http_port(os.environ))
 
+    def start(self) -> None:
+        # intake's own settings (trusted proxies, self-fill secret) stop the process
+        # now, not at the first citizen's request.
+        _app()
+        super().start()
+
 
 class PublicHttpRequestHandler(HttpRequestHandler):  # type: ignore[misc]
     server = PublicWebServer()
