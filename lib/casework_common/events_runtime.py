@@ -23,7 +23,7 @@ from pymongo.errors import AutoReconnect, ConnectionFailure
 from werkzeug.wrappers import Response
 
 from casework_common import storage, telemetry
-from casework_common.config import MissingConfiguration, Settings, load_settings
+from casework_common.config import MissingConfiguration, Settings, bind_host, load_settings
 from casework_common.envelope import EventEnvelope, MalformedEvent
 from casework_common.errors import Conflict, InvalidArgument
 from casework_common.messaging import (
@@ -228,7 +228,7 @@ def run(service_cls: type[EventsService]) -> None:
     settings = load_settings(service_cls.casework_service)
     config = {
         "AMQP_URI": settings.amqp_uri,
-        "WEB_SERVER_ADDRESS": f"0.0.0.0:{settings.health_port}",
+        "WEB_SERVER_ADDRESS": f"{bind_host()}:{settings.health_port}",
         "max_workers": int(os.environ.get("CASEWORK_MAX_WORKERS") or 10),
         "HEARTBEAT": 30,
         "SERIALIZERS": {
