@@ -17,11 +17,13 @@ from casework_clients.adapters.repository import (
     ClientRepository,
     ConsultationRepository,
     FamilyRepository,
+    MatchProposalDocument,
     MatchProposalRepository,
     UnattachedConsultation,
 )
 from casework_clients.domain import search
 from casework_clients.domain.cards import Consultation, Contract, NewPerson, Outcome, ReferralFacts
+from casework_clients.domain.proposals import Disclosure
 from casework_clients.domain.status import StatusSettings
 from casework_common.auth import Principal
 from casework_common.envelope import Actor
@@ -327,3 +329,56 @@ def test_statistics_and_families_of_the_callers_centres() -> None:
     assert stats.clients.total == 2
     assert stats.clients.rejection_reasons == {"no_capacity": 1}
     assert stats.families.total == 1
+
+
+def test_the_referring_centre_is_told_only_as_the_organisation_allows() -> None:
+    card, _ = refer(create_facts())
+    proposals_repo = MatchProposalRepository(ORG, None)
+    for referral_id, centre, disclosure in (
+        ("ref-quiet", "ctr-south-city", Disclosure.NONE),
+        ("ref-told", "ctr-south-city", Disclosure.TELL_KNOWN_ELSEWHERE),
+        ("ref-own", "ctr-north-town", Disclosure.TELL_KNOWN_ELSEWHERE),
+    ):
+        same, outcome = services.register_from_referral(
+            create_facts(referral_id=referral_id, centre_id=centre, phone="+421 911 000 666"),
+            system(), proposals_repo=proposals_repo, now=NOW, trace={}, settings=SETTINGS,
+            consultations=ConsultationRepository(ORG), disclosure=disclosure,
+        )  # fmt: skip
+        assert outcome is Outcome.PROPOSED and same == card
+    told = {
+        doc.referral["referral_id"]: doc.outbox[-1]["payload"]
+        for doc in MatchProposalDocument.objects(organisation=ORG)
+    }
+    assert {k: v["tell_referring_centre"] for k, v in told.items()} == {
+        "ref-quiet": False,
+        "ref-told": True,
+        "ref-own": False,
+    }
+    # The event carries ids and routing facts, never the referral's contact details.
+    assert "+421 911 000 666" not in str(told)
+    assert system().get(card.client_id).phone == card.phone
+
+
+def test_a_rejected_namesake_gets_a_card_of_their_own_beside_the_first() -> None:
+    card, _ = refer(create_facts())
+    refer(create_facts(referral_id="ref-namesake", centre_id="ctr-south-city"))
+    proposals_repo = MatchProposalRepository(ORG, ANNA.centres)
+    [proposal] = proposals_repo.page(status="pending", offset=0, limit=5)
+    assert (
+        services.list_match_proposals(
+            ILZE, MatchProposalRepository(ORG, ILZE.centres), status=None, offset=0, limit=5
+        )
+        == []
+    )
+    rejected = services.reject_match_proposal(
+        proposal.proposal_id, "another Taras", ANNA, proposals_repo,
+        ClientRepository(ORG, ANNA.centres), system(), settings=SETTINGS,
+        consultations=ConsultationRepository(ORG), now=NOW, trace={}, trace_id="t",
+    )  # fmt: skip
+    theirs = ClientRepository(ORG, ILZE.centres).get(rejected.new_client_id)
+    assert theirs.identity_key == f"{card.identity_key}#{theirs.client_id}"
+    assert theirs.referral_ids == ("ref-namesake",)
+    assert system().by_identity(card.identity_key) == system().get(card.client_id)
+    # The same referral delivered again proposes nothing more and makes no third card.
+    refer(create_facts(referral_id="ref-namesake", centre_id="ctr-south-city"))
+    assert ClientDocument.objects.count() == 2
