@@ -355,16 +355,6 @@ class ClientRepository:
         doc = self._scoped().filter(identity_key=key).first()
         return _to_domain(doc) if doc else None
 
-    def exists_anywhere(self, key: str) -> bool:
-        """Whether the organisation has a card of this identity in any centre (answers
-        only yes or no: the card itself stays out of a caller's reach)."""
-        return (
-            ClientDocument.objects(organisation=self._organisation, identity_key=key)
-            .only("id")
-            .first()
-            is not None
-        )
-
     def holder_of(self, key: str) -> ClientCard | None:
         """The organisation's card holding this identity, in any centre. For the use
         cases' own decisions only: never answered to a caller."""
