@@ -69,9 +69,7 @@ def test_a_project_key_reused_by_another_centres_worker_names_no_project_id() ->
         create_project_request(), DEV, project_id="p-secret-42", creator="w-ilze", now=T0
     )
     with pytest.raises(AlreadyExists) as refused:
-        projects.check_replay(
-            stored, create_project_request(centre_id="ctr-north-town"), "w-anna"
-        )
+        projects.check_replay(stored, create_project_request(centre_id="ctr-north-town"), "w-anna")
     message = str(refused.value)
     assert "p-secret-42" not in message
     assert "idempotency_key" in message
