@@ -1,4 +1,5 @@
-"""`make token`: print a development bearer token.
+"""`make token`: print a development bearer token, signed with the development key in
+var/keys/ (created on first use, the same key `make run` trusts).
 
     make token                                   # Anna, case worker of North Town
     make token ARGS="--subject w-ilze --centre ctr-south-city"
@@ -12,13 +13,13 @@ import argparse
 import sys
 from datetime import timedelta
 
-from casework_common.auth import issue_token
-from casework_common.config import load_settings
+from casework_common.auth import ensure_development_keys, issue_token
+from casework_common.config import MissingConfiguration, load_settings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        description="Issue a development token (signed with JWT_SECRET)."
+        description="Issue a development token (signed with the key in var/keys/)."
     )
     parser.add_argument("--organisation", default="org-demo")
     parser.add_argument("--subject", default="w-anna")
@@ -29,15 +30,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hours", type=float, default=8.0)
     args = parser.parse_args(argv)
     settings = load_settings("intake")
+    if not settings.development:
+        # The services of any other environment refuse this key; say so rather than print
+        # a token nobody accepts.
+        raise MissingConfiguration("CASEWORK_ENV", "make token issues development tokens only")
+    key = ensure_development_keys()
     print(
         issue_token(
-            settings.jwt_secret,
+            key.private_key,
+            key.kid,
             organisation=args.organisation,
             subject=args.subject,
             kind=args.kind,
             centres=args.centres or ["ctr-north-town"],
             roles=args.roles or (["case_worker"] if args.kind == "worker" else []),
             scopes=args.scopes or [],
+            audience=settings.jwt_audience,
             ttl=timedelta(hours=args.hours),
         )
     )
