@@ -35,8 +35,9 @@ ISSUER = "casework"
 ALGORITHM = "EdDSA"
 DEFAULT_AUDIENCE = "casework"
 DEVELOPMENT_KID_PREFIX = "development-"
-# Clock skew tolerated between the identity provider and a service.
-LEEWAY = timedelta(seconds=30)
+# Clock skew tolerated between the identity provider and a service, for a token issued
+# "in the future" only: expiry is exact, an expired token is never given extra time.
+ISSUED_AT_LEEWAY = timedelta(seconds=30)
 
 FRONT_LINE = "front_line"
 CASE_WORKER = "case_worker"
@@ -273,8 +274,7 @@ class TokenVerifier:
                 algorithms=[ALGORITHM],
                 audience=self._audience,
                 issuer=ISSUER,
-                leeway=LEEWAY,
-                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
+                options={"require": ["exp", "iat", "sub", "iss", "aud"], "verify_iat": False},
             )
         except jwt.ExpiredSignatureError:
             raise Unauthenticated("token expired") from None
@@ -282,6 +282,8 @@ class TokenVerifier:
             raise Unauthenticated(f"invalid token: {exc}") from None
         if not isinstance(claims["iat"], int) or not isinstance(claims["exp"], int):
             raise Unauthenticated("invalid token: iat and exp must be whole seconds")
+        if claims["iat"] > (datetime.now(UTC) + ISSUED_AT_LEEWAY).timestamp():
+            raise Unauthenticated("invalid token: issued in the future")
         if claims["exp"] - claims["iat"] > self._max_lifetime.total_seconds():
             raise Unauthenticated("invalid token: lives longer than the services accept")
         return _principal(claims)

@@ -12,9 +12,15 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import timedelta
+from pathlib import Path
 
 from casework_common.auth import ensure_development_keys, issue_token
-from casework_common.config import MissingConfiguration, load_settings
+from casework_common.config import (
+    DEV_KEYS_DIR,
+    InvalidConfiguration,
+    MissingConfiguration,
+    load_settings,
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,13 +34,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--role", action="append", dest="roles")
     parser.add_argument("--scope", action="append", dest="scopes")
     parser.add_argument("--hours", type=float, default=8.0)
+    parser.add_argument("--keys", type=Path, default=DEV_KEYS_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    settings = load_settings("intake")
-    if not settings.development:
-        # The services of any other environment refuse this key; say so rather than print
-        # a token nobody accepts.
-        raise MissingConfiguration("CASEWORK_ENV", "make token issues development tokens only")
-    key = ensure_development_keys()
+    try:
+        settings = load_settings("intake")
+        if not settings.development:
+            # Any other environment's services refuse the development key: say so rather
+            # than print a token nobody accepts.
+            raise InvalidConfiguration("CASEWORK_ENV", "make token issues development tokens only")
+    except MissingConfiguration as exc:
+        print(f"make token: {exc}", file=sys.stderr)
+        return 2
+    lifetime = timedelta(hours=args.hours)
+    if not timedelta(0) < lifetime <= settings.jwt_max_lifetime:
+        print(
+            f"make token: --hours must be more than 0 and at most JWT_MAX_LIFETIME "
+            f"({settings.jwt_max_lifetime.total_seconds() / 3600:g})",
+            file=sys.stderr,
+        )
+        return 2
+    key = ensure_development_keys(args.keys)
     print(
         issue_token(
             key.private_key,
@@ -46,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             roles=args.roles or (["case_worker"] if args.kind == "worker" else []),
             scopes=args.scopes or [],
             audience=settings.jwt_audience,
-            ttl=timedelta(hours=args.hours),
+            ttl=lifetime,
         )
     )
     return 0

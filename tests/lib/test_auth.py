@@ -414,3 +414,19 @@ def test_require_centre_accepts_only_the_callers_centres() -> None:
         worker.require_centre("ctr-south-city")
     with pytest.raises(PermissionDenied):
         create_principal(centres=frozenset()).require_centre("ctr-north-town")
+
+
+def test_a_token_issued_in_the_future_beyond_clock_skew_is_refused() -> None:
+    later = datetime.now(UTC) + timedelta(minutes=5)
+    skewed = datetime.now(UTC) + timedelta(seconds=10)
+
+    assert unauthenticated(encode(create_claims(
+        iat=int(later.timestamp()), exp=int((later + timedelta(hours=1)).timestamp())
+    ))) == "invalid token: issued in the future"  # fmt: skip
+    assert create_verifier().verify(encode(create_claims(iat=int(skewed.timestamp()))))
+
+
+def test_an_expired_token_gets_no_grace() -> None:
+    token = encode(create_claims(exp=int(datetime.now(UTC).timestamp()) - 2))
+
+    assert unauthenticated(token) == "token expired"

@@ -27,10 +27,10 @@ ACCESS: AccessMap = {
         "RecordFirstContact": FRONT_LINE_AND_ABOVE,
         "RecordConsultation": FRONT_LINE_AND_ABOVE,
         "ListConsultations": FRONT_LINE_AND_ABOVE,
-        # Routing rules: saved and published by those who configure; any worker may ask
-        # who a case would reach.
+        # Routing rules: saved and published by those who configure; any worker may read
+        # them and ask who a case would reach.
         "SaveRoutingRules": CONFIGURES,
-        "ListRoutingRuleSets": CONFIGURES,
+        "ListRoutingRuleSets": FRONT_LINE_AND_ABOVE | CONFIGURES,
         "PublishRoutingRules": CONFIGURES,
         "DryRunRouting": FRONT_LINE_AND_ABOVE | CONFIGURES,
         # Forms
