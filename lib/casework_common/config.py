@@ -129,6 +129,16 @@ def load_settings(service: str, env: Mapping[str, str] | None = None) -> Setting
             )
         return dev_default
 
+    def secret(name: str, dev_default: str) -> str:
+        # A development credential copied into another environment is as good as none:
+        # it is in this repository for anyone to read.
+        value = required(name, dev_default)
+        if production and value == dev_default:
+            raise InvalidConfiguration(
+                name, f"is the development default, refused with CASEWORK_ENV={environment}"
+            )
+        return value
+
     jwks_file = env.get("JWT_JWKS_FILE", "")
     if not jwks_file and production:
         raise MissingConfiguration(
@@ -140,12 +150,12 @@ def load_settings(service: str, env: Mapping[str, str] | None = None) -> Setting
     return Settings(
         service=service,
         environment=environment,
-        amqp_uri=required("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672//"),
+        amqp_uri=secret("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672//"),
         mongo_uri=required("MONGO_URI", "mongodb://127.0.0.1:27117"),
         mongo_db=env.get("MONGO_DB") or f"{env.get('MONGO_DB_PREFIX', 'casework')}_{service}",
         s3_endpoint=required("S3_ENDPOINT", "http://127.0.0.1:9100"),
         s3_access_key=required("S3_ACCESS_KEY", "casework"),
-        s3_secret_key=required("S3_SECRET_KEY", "casework-secret"),
+        s3_secret_key=secret("S3_SECRET_KEY", "casework-secret"),
         s3_bucket=env.get("S3_BUCKET") or "casework-documents",
         smtp_host=required("SMTP_HOST", "127.0.0.1"),
         smtp_port=_int(env, "SMTP_PORT", 2525),

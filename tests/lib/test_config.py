@@ -270,3 +270,17 @@ def test_a_jwks_holding_a_private_key_is_refused(tmp_path: Path) -> None:
 
     with pytest.raises(MissingConfiguration, match="public"):
         token_verifier(settings)
+
+
+@pytest.mark.parametrize(
+    ("variable", "development_value"),
+    [("S3_SECRET_KEY", "casework-secret"), ("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672//")],
+)
+def test_a_development_credential_is_refused_in_production(
+    variable: str, development_value: str
+) -> None:
+    with pytest.raises(InvalidConfiguration) as raised:
+        load_settings("intake", create_production_env(**{variable: development_value}))
+
+    assert raised.value.variable == variable
+    assert "development default" in str(raised.value)
