@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
-from casework_common.config import DEV_KEYS_DIR, MissingConfiguration, Settings
+from casework_common.config import DEV_KEYS_DIR, InvalidConfiguration, Settings
 from casework_common.errors import PermissionDenied, Unauthenticated
 
 ISSUER = "casework"
@@ -333,11 +333,11 @@ def token_verifier(settings: Settings) -> TokenVerifier:
     try:
         keys = read_jwks(path)
     except ValueError as exc:
-        raise MissingConfiguration("JWT_JWKS_FILE", str(exc)) from None
+        raise InvalidConfiguration("JWT_JWKS_FILE", str(exc)) from None
     if not settings.development:
         development = sorted(k for k in keys if k.startswith(DEVELOPMENT_KID_PREFIX))
         if development:
-            raise MissingConfiguration(
+            raise InvalidConfiguration(
                 "JWT_JWKS_FILE",
                 f"development key(s) {', '.join(development)} are refused with "
                 f"CASEWORK_ENV={settings.environment}",

@@ -18,7 +18,7 @@ from casework.clients.v1 import clients_pb2_grpc
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
 from casework_clients.testing import register
-from casework_common.auth import generate_signing_key
+from casework_common.auth import generate_signing_key, write_key_pair
 from casework_common.devstack import Suite
 from casework_common.rpc_errors import field_violations
 from casework_common.testing.fixtures import create_partner_token, create_token
@@ -330,3 +330,43 @@ def test_each_refused_call_leaves_one_log_line_naming_who_asked_from_where(
     log = (suite.run_dir / "clients-api.log").read_text(errors="replace")
     for part in [*token.split("."), *forged.split(".")]:
         assert part not in log
+
+
+# ------------------------------------------------------------------ start-up
+
+
+def exit_log(suite: Suite, service: str, env: dict[str, str]) -> str:
+    """Start a service's api with `env` and wait for it to give up; its log."""
+    suite.start(service, "api", extra_env=env)
+    process = suite.processes.pop(f"{service}-api")
+    assert process.wait(timeout=60) != 0
+    return (suite.run_dir / f"{service}-api.log").read_text(errors="replace")
+
+
+def production_env(**overrides: str) -> dict[str, str]:
+    return {
+        "CASEWORK_ENV": "production",
+        "S3_ENDPOINT": "http://127.0.0.1:9",
+        "S3_ACCESS_KEY": "access",
+        "S3_SECRET_KEY": "not-the-development-one",
+        "SMTP_HOST": "127.0.0.1",
+        "CASEWORK_ORGANISATION_FILE": "/nonexistent/organisation.json",
+        **overrides,
+    }
+
+
+def test_an_api_with_an_unknown_environment_refuses_to_start(suite: Suite) -> None:
+    log = exit_log(suite, "plans", {"CASEWORK_ENV": "prod"})
+
+    assert "CASEWORK_ENV: must be one of development, production, got 'prod'" in log
+
+
+def test_a_production_api_refuses_a_development_key(
+    suite: Suite, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    keys = tmp_path_factory.mktemp("keys")
+    write_key_pair(keys, "development-0badc0de")
+
+    log = exit_log(suite, "documents", production_env(JWT_JWKS_FILE=str(keys / "jwks.json")))
+
+    assert "JWT_JWKS_FILE: development key(s) development-0badc0de are refused" in log
