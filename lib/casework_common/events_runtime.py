@@ -26,7 +26,7 @@ from pymongo.errors import AutoReconnect, ConnectionFailure
 from werkzeug.wrappers import Response
 
 from casework_common import storage, telemetry
-from casework_common.config import MissingConfiguration, Settings, load_settings
+from casework_common.config import MissingConfiguration, Settings, bind_host, load_settings
 from casework_common.envelope import EventEnvelope, MalformedEvent
 from casework_common.errors import Conflict, InvalidArgument
 from casework_common.messaging import (
@@ -221,7 +221,8 @@ def _handle(
                 with storage.track_writes() as written:
                     fn(envelope)
                 break
-            except (PoisonEvent, InvalidArgument) as exc:
+            except (PoisonEvent, InvalidArgument, MalformedEvent) as exc:
+                # MalformedEvent here: a payload that does not parse into its contract.
                 reason = refusal_reason(exc)
                 log.error(
                     "event refused and dead-lettered",
@@ -253,8 +254,9 @@ def event_handler(queue_name: str, routing_keys: list[str]) -> Callable[[F], F]:
     """Consume events from a durable queue of this service's own, once per event id.
 
     The handler gets a parsed EventEnvelope, and only one whose broker user owns the
-    event's service; it raises PoisonEvent (or InvalidArgument) for an event it can
-    never accept. Anything else is retried, then requeued.
+    event's service; it raises PoisonEvent (or InvalidArgument, or
+    contracts.UnreadablePayload) for an event it can never accept. Anything else is
+    retried, then requeued.
     """
     queue: Queue = consumer_queue(exchange_name(), queue_name, routing_keys)
 
@@ -305,7 +307,7 @@ def run(service_cls: type[EventsService]) -> None:
     settings = load_settings(service_cls.casework_service)
     config = {
         "AMQP_URI": settings.amqp_uri,
-        "WEB_SERVER_ADDRESS": f"0.0.0.0:{settings.health_port}",
+        "WEB_SERVER_ADDRESS": f"{bind_host()}:{settings.health_port}",
         "max_workers": int(os.environ.get("CASEWORK_MAX_WORKERS") or 10),
         "HEARTBEAT": 30,
         "SERIALIZERS": {

@@ -3,10 +3,12 @@ a referral through, and the data still there after a stop and a new start."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +18,7 @@ import pytest
 from casework.clients.v1 import clients_pb2, clients_pb2_grpc
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
+from casework_common.auth import DEVELOPMENT_KID_PREFIX, ensure_development_keys
 from casework_common.config import SERVICES
 from casework_common.devstack import PYTHONPATH, REPO_ROOT, free_port, port_open
 from casework_common.testing.fixtures import create_partner_token, create_token
@@ -38,12 +41,19 @@ def free_block(size: int) -> int:
     raise RuntimeError("no free block of ports")
 
 
+# What `make run` provides itself (embedded servers, the development keys) unless set.
+CONFIGURED_BY_MAKE_RUN = (
+    "MONGO_URI", "S3_ENDPOINT", "SMTP_HOST", "SMTP_PORT", "CASEWORK_TRACE_DIR", "BIND_HOST",
+    "JWT_JWKS_FILE",
+)  # fmt: skip
+
+
 @pytest.fixture()
 def local_env(amqp_uri: str, tmp_path: Path) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("MONGO_URI", "S3_ENDPOINT", "SMTP_HOST", "SMTP_PORT", "CASEWORK_TRACE_DIR")
+        if k not in CONFIGURED_BY_MAKE_RUN
     }
     env.update(
         {
@@ -51,12 +61,47 @@ def local_env(amqp_uri: str, tmp_path: Path) -> dict[str, str]:
             "PYTHONPATH": PYTHONPATH,
             "CASEWORK_GRPC_PORT_BASE": str(free_block(len(SERVICES))),
             "CASEWORK_HEALTH_PORT_BASE": str(free_block(len(SERVICES))),
+            "CASEWORK_METRICS_PORT_BASE": str(free_block(len(SERVICES))),
+            "PUBLIC_HTTP_PORT": str(free_port()),
+            # One METRICS_PORT in the shell once made five api processes die on it.
+            "METRICS_PORT": str(free_port()),
             "CASEWORK_EMBEDDED_MONGO_PORT": str(free_port()),
             "CASEWORK_EMBEDDED_S3_PORT": str(free_port()),
             "CASEWORK_EMBEDDED_SMTP_PORT": str(free_port()),
         }
     )
     return env
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses TCP sockets listen on at `port`, read from /proc/net."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                local, state = line.split()[1], line.split()[3]
+                address, _, hex_port = local.partition(":")
+                if state != "0A" or int(hex_port, 16) != port:
+                    continue
+                raw = bytes.fromhex(address)
+                if width == 8:
+                    found.add(socket.inet_ntop(socket.AF_INET, raw[::-1]))
+                else:
+                    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+                    found.add(socket.inet_ntop(socket.AF_INET6, words))
+    return found
+
+
+def loopback(address: str) -> bool:
+    parsed = ipaddress.ip_address(address)
+    mapped = getattr(parsed, "ipv4_mapped", None)
+    return (mapped or parsed).is_loopback
+
+
+def http_status(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        return int(reply.status)
 
 
 def devstack(command: str, env: dict[str, str], var: Path) -> subprocess.CompletedProcess[str]:
@@ -85,6 +130,29 @@ def test_run_starts_everything_and_stop_then_run_keeps_the_data(
         for server in ("MONGO", "S3", "SMTP"):
             assert port_open(int(local_env[f"CASEWORK_EMBEDDED_{server}_PORT"])), server
 
+        # Every api serves its own metrics port; intake's public port answers the form.
+        metrics_base = int(local_env["CASEWORK_METRICS_PORT_BASE"])
+        metrics_ports = [metrics_base + i for i in range(len(SERVICES))]
+        for port in metrics_ports:
+            assert http_status(f"http://127.0.0.1:{port}/metrics") == 200, port
+        public_port = int(local_env["PUBLIC_HTTP_PORT"])
+        web_form = f"http://127.0.0.1:{public_port}/public/v1/organisations/org-demo/web-form"
+        assert http_status(web_form) == 200
+
+        # Loopback only: nothing `make run` starts is reachable from the network.
+        health_base = int(local_env["CASEWORK_HEALTH_PORT_BASE"])
+        ports = [
+            *(grpc_base + i for i in range(len(SERVICES))),
+            *(health_base + i for i in range(len(SERVICES))),
+            *metrics_ports,
+            public_port,
+            *(int(local_env[f"CASEWORK_EMBEDDED_{s}_PORT"]) for s in ("MONGO", "S3", "SMTP")),
+        ]
+        bound = {port: listening_addresses(port) for port in ports}
+        assert all(bound.values()), f"not listening: {[p for p, a in bound.items() if not a]}"
+        exposed = {port: a for port, a in bound.items() if not all(map(loopback, a))}
+        assert not exposed, f"listening beyond loopback: {exposed}"
+
         request = intake_pb2.SubmitReferralRequest(
             idempotency_key="make-run-referral-0001",
             person=intake_pb2.Person(
@@ -99,8 +167,12 @@ def test_run_starts_everything_and_stop_then_run_keeps_the_data(
         intake = intake_pb2_grpc.IntakeServiceStub(
             grpc.insecure_channel(f"127.0.0.1:{intake_port}")
         )
-        referral = intake.SubmitReferral(request, metadata=auth(create_partner_token())).referral
-        anna = auth(create_token())
+        # `make run` trusts the development key it keeps in var/keys/ (`make token`'s).
+        development = ensure_development_keys(var / "keys")
+        assert development.kid.startswith(DEVELOPMENT_KID_PREFIX)
+        partner = auth(create_partner_token(signing_key=development))
+        referral = intake.SubmitReferral(request, metadata=partner).referral
+        anna = auth(create_token(signing_key=development))
         notify = notify_pb2_grpc.NotifyServiceStub(
             grpc.insecure_channel(f"127.0.0.1:{notify_port}")
         )
