@@ -35,6 +35,7 @@ from casework_clients.domain.status import (
 from casework_common.auth import Principal
 from casework_common.errors import FieldError, InvalidArgument, NotFound
 from casework_common.grpc_runtime import current_principal
+from casework_common.messages import guard_requests
 from casework_common.organisation import Organisation
 from casework_common.paging import next_token, page_window
 from casework_common.telemetry import current_trace_carrier
@@ -284,6 +285,7 @@ def _text(value: str, field: str, errors: list[FieldError], *, required: bool, m
     return value
 
 
+@guard_requests
 class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
     def __init__(self, clients: Clients) -> None:
         self._clients = clients

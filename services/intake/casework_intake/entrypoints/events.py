@@ -21,13 +21,16 @@ import functools
 import json
 import logging
 import os
-from typing import Any
+import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from nameko.timer import timer
 from nameko.web.handlers import http
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.wrappers import Response
 
-from casework_common import storage
+from casework_common import safe_json, storage
 from casework_common.auth import Principal
 from casework_common.config import MissingConfiguration
 from casework_common.errors import FieldError, InvalidArgument
@@ -93,17 +96,52 @@ def _field_errors(status: int, errors: list[FieldError]) -> Response:
 
 
 def _body(request: Any) -> dict[str, Any] | Response:
-    if (request.content_length or 0) > MAX_BODY_BYTES:
+    """The posted fields, from JSON or a form, read whole (chunked or not) up to
+    MAX_BODY_BYTES; anything else answers the caller's mistake, never a 500."""
+    # eventlet's wsgi input ends where the body ends, chunked or not, but does not say
+    # so; without the flag werkzeug reads a chunked body as empty.
+    request.environ["wsgi.input_terminated"] = True
+    request.max_content_length = MAX_BODY_BYTES
+    try:
+        if request.mimetype == "application/json":
+            data = safe_json.loads(request.get_data(cache=False) or b"null", field="body")
+            if not isinstance(data, dict):
+                return _field_errors(400, [FieldError("body", "must be a JSON object")])
+            return data
+        fields = {key: request.form.get(key) for key in request.form}
+    except InvalidArgument as exc:
+        return _field_errors(400, exc.errors)
+    except RequestEntityTooLarge:
         return _json(413, {"error": f"at most {MAX_BODY_BYTES} bytes"})
-    if request.mimetype == "application/json":
+    except HTTPException:
+        return _field_errors(400, [FieldError("body", "could not be read")])
+    try:
+        safe_json.check_value(fields, field="body")
+    except InvalidArgument as exc:
+        return _field_errors(400, exc.errors)
+    return fields
+
+
+Handler = TypeVar("Handler", bound=Callable[..., Response])
+
+
+def _public(handler: Handler) -> Handler:
+    """Whatever still escapes a public handler answers a bare 500: the exception and
+    its text go to the log under a correlation id the caller can quote, never to them."""
+
+    @functools.wraps(handler)
+    def answer(self: Any, request: Any, *args: Any, **kwargs: Any) -> Response:
         try:
-            data = json.loads(request.get_data(cache=False) or b"null")
-        except (ValueError, UnicodeDecodeError):
-            return _field_errors(400, [FieldError("body", "is not JSON")])
-        if not isinstance(data, dict):
-            return _field_errors(400, [FieldError("body", "must be a JSON object")])
-        return data
-    return {key: request.form.get(key) for key in request.form}
+            return handler(self, request, *args, **kwargs)
+        except Exception:
+            correlation_id = secrets.token_hex(8)
+            log.exception(
+                "public request failed",
+                extra={"fields": {"correlation_id": correlation_id, "path": request.path}},
+            )
+            return _json(500, {"error": "internal error", "correlation_id": correlation_id})
+
+    return cast(Handler, answer)
 
 
 class IntakeEvents(EventsService):
@@ -189,6 +227,7 @@ class IntakeEvents(EventsService):
         )
 
     @http("GET", "/public/v1/organisations/<org>/web-form")  # type: ignore[misc]
+    @_public
     def web_form_fields(self, request: Any, org: str) -> Response:
         organisation = _app().organisations.get(org)
         if organisation is None:
@@ -205,6 +244,7 @@ class IntakeEvents(EventsService):
         )
 
     @http("POST", "/public/v1/organisations/<org>/referrals")  # type: ignore[misc]
+    @_public
     def submit_web_form(self, request: Any, org: str) -> Response:
         app = _app()
         limited = self._rate_limited(request)
@@ -264,6 +304,7 @@ class IntakeEvents(EventsService):
         )
 
     @http("GET", "/public/v1/self-fill/<token>")  # type: ignore[misc]
+    @_public
     def self_fill_form(self, request: Any, token: str) -> Response:
         try:
             _, form = self._open(token)
@@ -279,6 +320,7 @@ class IntakeEvents(EventsService):
         )
 
     @http("POST", "/public/v1/self-fill/<token>")  # type: ignore[misc]
+    @_public
     def self_fill_submit(self, request: Any, token: str) -> Response:
         limited = self._rate_limited(request)
         if limited is not None:
