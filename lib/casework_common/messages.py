@@ -46,8 +46,6 @@ FREE_TEXT_FIELDS = frozenset(
         "reason",
         "outcome",
         "address",
-        "place",
-        "topic",
         "body",
     }
 )

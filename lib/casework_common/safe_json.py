@@ -70,8 +70,12 @@ def _float(text: str) -> float:
     return value
 
 
-def loads(raw: str | bytes, *, field: str, max_depth: int = MAX_DEPTH) -> Any:
-    """Parse `raw`; anything unreadable or refused raises InvalidArgument on `field`."""
+def loads(
+    raw: str | bytes, *, field: str, root: str | None = None, max_depth: int = MAX_DEPTH
+) -> Any:
+    """Parse `raw`; anything unreadable or refused raises InvalidArgument on `field`.
+    A refused value inside is named by its path under `root` (default: `field`; an
+    HTTP body passes "" so that its fields are named as the form names them)."""
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
     except UnicodeDecodeError:
@@ -84,32 +88,41 @@ def loads(raw: str | bytes, *, field: str, max_depth: int = MAX_DEPTH) -> Any:
         raise InvalidArgument([FieldError(field, refused.description)]) from None
     except (ValueError, RecursionError):
         raise InvalidArgument([FieldError(field, "is not JSON")]) from None
-    check_value(value, field=field, max_depth=max_depth)
+    check_value(value, field=field if root is None else root, max_depth=max_depth)
     return value
+
+
+def _child(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
 
 
 def check_value(value: Any, *, field: str, max_depth: int = MAX_DEPTH) -> None:
     """Refuse decoded JSON-shaped data that breaks the rules above (iteratively: the
-    data may be as deep as the caller's stack)."""
+    data may be as deep as the caller's stack). `field` names the value itself; ""
+    names its keys alone."""
     errors: list[FieldError] = []
     pending: list[tuple[Any, str, int]] = [(value, field, 0)]
     while pending and len(errors) < 10:
         item, path, depth = pending.pop()
         if isinstance(item, dict | list) and depth >= max_depth:
-            errors.append(FieldError(field, f"is nested more than {max_depth} levels deep"))
+            errors.append(
+                FieldError(field or "body", f"is nested more than {max_depth} levels deep")
+            )
             break
         if isinstance(item, dict):
             for key, child in item.items():
                 if not isinstance(key, str):
-                    errors.append(FieldError(path, "has a key that is not text"))
+                    errors.append(FieldError(path or "body", "has a key that is not text"))
                     continue
                 problem = text_error(key)
                 if problem:
-                    errors.append(FieldError(path, f"has a key that {problem}"))
+                    errors.append(FieldError(path or "body", f"has a key that {problem}"))
                     continue
-                pending.append((child, f"{path}.{key[:64]}", depth + 1))
+                pending.append((child, _child(path, key[:64]), depth + 1))
         elif isinstance(item, list):
-            pending.extend((child, f"{path}[{i}]", depth + 1) for i, child in enumerate(item))
+            pending.extend(
+                (child, f"{path or 'body'}[{i}]", depth + 1) for i, child in enumerate(item)
+            )
         elif isinstance(item, bool) or item is None:
             continue
         elif isinstance(item, int | float):

@@ -104,7 +104,7 @@ def _body(request: Any) -> dict[str, Any] | Response:
     request.max_content_length = MAX_BODY_BYTES
     try:
         if request.mimetype == "application/json":
-            data = safe_json.loads(request.get_data(cache=False) or b"null", field="body")
+            data = safe_json.loads(request.get_data(cache=False) or b"null", field="body", root="")
             if not isinstance(data, dict):
                 return _field_errors(400, [FieldError("body", "must be a JSON object")])
             return data
@@ -116,7 +116,7 @@ def _body(request: Any) -> dict[str, Any] | Response:
     except HTTPException:
         return _field_errors(400, [FieldError("body", "could not be read")])
     try:
-        safe_json.check_value(fields, field="body")
+        safe_json.check_value(fields, field="")
     except InvalidArgument as exc:
         return _field_errors(400, exc.errors)
     return fields

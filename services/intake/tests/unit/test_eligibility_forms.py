@@ -619,7 +619,8 @@ def test_a_date_question_named_for_the_birth_date_is_checked_as_one() -> None:
     birth = create_question(id="date_of_birth", label="Born", type=QuestionType.DATE)
     other = create_question(id="moved_in", label="Moved in", type=QuestionType.DATE)
     form = create_form(questions=[birth, other])
-    errors = validate_answers(form, {"date_of_birth": "9999-12-31", "moved_in": "2026-01-01"}, TODAY)
+    answers = {"date_of_birth": "9999-12-31", "moved_in": "2026-01-01"}
+    errors = validate_answers(form, answers, TODAY)
     assert [e.field for e in errors] == ["answers.date_of_birth"]
 
 
