@@ -430,8 +430,9 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             request.date_of_birth, "date_of_birth", errors, today=self._today(), required=True
         )
         address = _text(request.address, "address", errors, required=False, most=500)
-        if request.email and "@" not in request.email:
-            errors.append(FieldError("email", "is not an e-mail address"))
+        email_problem = details.email_error(request.email.strip()) if request.email else ""
+        if email_problem:
+            errors.append(FieldError("email", email_problem))
         if request.phone and not search.phone_key(request.phone):
             errors.append(FieldError("phone", "is not a phone number"))
         centre = org.centre(request.centre_id) if org else None

@@ -18,6 +18,7 @@ exposed to the internet (the ingress routes those and nothing else).
 from __future__ import annotations
 
 import functools
+import io
 import json
 import logging
 import os
@@ -27,8 +28,8 @@ from typing import Any, TypeVar, cast
 
 from nameko.timer import timer
 from nameko.web.handlers import http
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
-from werkzeug.wrappers import Response
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
 
 from casework_common import safe_json, storage
 from casework_common.auth import Principal
@@ -95,30 +96,57 @@ def _field_errors(status: int, errors: list[FieldError]) -> Response:
     )
 
 
+def _read_whole(request: Any) -> bytes | None:
+    """The body's bytes, chunked or not; None when it is longer than MAX_BODY_BYTES.
+
+    werkzeug reads a body without Content-Length (chunked) as empty unless the server
+    flags its input as terminated, and with the flag it cuts a long body silently at
+    its limit. eventlet's wsgi input does end where the body ends, chunked or not, so
+    it is read here directly, one byte past the limit to tell "too long" apart."""
+    declared = request.content_length
+    if (declared or 0) > MAX_BODY_BYTES:
+        return None
+    # Never past a declared length: another server's input may not end there.
+    most = MAX_BODY_BYTES + 1 if declared is None else declared
+    stream = request.environ["wsgi.input"]
+    parts: list[bytes] = []
+    size = 0
+    while size < most:
+        part = stream.read(most - size)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return None if size > MAX_BODY_BYTES else b"".join(parts)
+
+
 def _body(request: Any) -> dict[str, Any] | Response:
-    """The posted fields, from JSON or a form, read whole (chunked or not) up to
-    MAX_BODY_BYTES; anything else answers the caller's mistake, never a 500."""
-    # eventlet's wsgi input ends where the body ends, chunked or not, but does not say
-    # so; without the flag werkzeug reads a chunked body as empty.
-    request.environ["wsgi.input_terminated"] = True
-    request.max_content_length = MAX_BODY_BYTES
+    """The posted fields, from JSON or a form, read whole up to MAX_BODY_BYTES; what
+    cannot be read answers the caller's mistake (400, 413), never a 500."""
+    raw = _read_whole(request)
+    if raw is None:
+        return _json(413, {"error": f"at most {MAX_BODY_BYTES} bytes"})
     try:
         if request.mimetype == "application/json":
-            data = safe_json.loads(request.get_data(cache=False) or b"null", field="body", root="")
+            data = safe_json.loads(raw or b"null", field="body", root="")
             if not isinstance(data, dict):
                 return _field_errors(400, [FieldError("body", "must be a JSON object")])
             return data
-        fields = {key: request.form.get(key) for key in request.form}
-    except InvalidArgument as exc:
-        return _field_errors(400, exc.errors)
-    except RequestEntityTooLarge:
-        return _json(413, {"error": f"at most {MAX_BODY_BYTES} bytes"})
-    except HTTPException:
-        return _field_errors(400, [FieldError("body", "could not be read")])
-    try:
+        # The form parsers of werkzeug, over the bytes already read.
+        buffered = Request(
+            {
+                **request.environ,
+                "wsgi.input": io.BytesIO(raw),
+                "CONTENT_LENGTH": str(len(raw)),
+                "HTTP_TRANSFER_ENCODING": "",
+            }
+        )
+        fields = {key: buffered.form.get(key) for key in buffered.form}
         safe_json.check_value(fields, field="")
     except InvalidArgument as exc:
         return _field_errors(400, exc.errors)
+    except (HTTPException, ValueError):
+        return _field_errors(400, [FieldError("body", "could not be read")])
     return fields
 
 
