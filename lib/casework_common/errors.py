@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 # An error may quote what was sent; a caller who sent a megabyte gets back a line.
 MAX_FIELD_PATH = 200
-MAX_DESCRIPTION = 300
+MAX_DESCRIPTION = 200
 MAX_LISTED = 50
 
 
