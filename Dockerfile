@@ -61,7 +61,9 @@ ENV PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app/lib:/app/gen:/app/services/intake:/app/services/clients:/app/services/plans:/app/services/documents:/app/services/notify:/app/services/feedback \
     GRPC_PORT=50051 \
     METRICS_PORT=9464 \
-    HEALTH_PORT=8000
+    HEALTH_PORT=8000 \
+    PUBLIC_HTTP_PORT=8080 \
+    BIND_HOST=0.0.0.0
 
 COPY --from=build /opt/venv /opt/venv
 COPY --from=build /app/gen /app/gen
@@ -71,8 +73,10 @@ COPY --from=build /app/services /app/services
 WORKDIR /app
 USER 10001:10001
 
-# api: gRPC 50051 + metrics 9464; events: health/metrics 8000
-EXPOSE 50051 9464 8000
+# api: gRPC 50051 + metrics 9464; events: health/metrics 8000; intake events:
+# public web form 8080. In a container every server listens on all addresses
+# (BIND_HOST); outside one the default is loopback.
+EXPOSE 50051 9464 8000 8080
 
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["python", "-m", "casework_intake", "api"]

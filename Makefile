@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.installed
 PROTOS  := $(shell find protos -name '*.proto')
 export PYTHONPATH := $(CURDIR)/lib:$(CURDIR)/gen:$(CURDIR)/services/intake:$(CURDIR)/services/clients:$(CURDIR)/services/plans:$(CURDIR)/services/documents:$(CURDIR)/services/notify:$(CURDIR)/services/feedback
 
-.PHONY: help deps venv gen tools broker run stop status demo test test-unit bench token replay lint clean
+.PHONY: help deps venv gen tools broker run stop status demo test test-unit bench token replay lint proto-baseline clean
 
 help:
 	@echo "make run     start the whole suite in the background (embedded servers unless configured)"
@@ -19,7 +19,8 @@ help:
 	@echo "make bench   referral-to-inbox latency and throughput beside a raw AMQP round trip"
 	@echo "make token   print a development token (ARGS='--subject w-anna --centre ctr-north-town')"
 	@echo "make replay  ARGS='dead-letters|unrouted [--dry-run]': give parked messages another go"
-	@echo "make lint    ruff, mypy and buf lint"
+	@echo "make lint    ruff, mypy, buf lint and buf breaking against protos/baseline.binpb"
+	@echo "make proto-baseline  record the protos as the contracts partners rely on (see README, Events)"
 
 # System packages: only what is missing is installed (a broker when nothing listens on 5672,
 # Node.js for buf). Needs root, as on the project's machines and in CI.
@@ -81,6 +82,13 @@ lint: venv gen tools
 	$(VENV)/bin/ruff check lib services tests
 	$(VENV)/bin/mypy lib services/*/casework_*
 	$(BUF) lint
+	$(BUF) breaking --against protos/baseline.binpb
+
+# The contracts partners and other services rely on, recorded: `make lint` fails on any
+# change that breaks them. Move it only in the commit that breaks or retires a contract
+# on purpose (a new `.v2` key and message are additive and need no move).
+proto-baseline: tools
+	$(BUF) build --exclude-source-info -o protos/baseline.binpb
 
 test: deps venv gen tools broker
 	$(VENV)/bin/pytest $(PYTEST_ARGS)

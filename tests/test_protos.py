@@ -1,11 +1,15 @@
-"""The gRPC contracts: linted, commented, and the generated code is the build's own."""
+"""The gRPC and event contracts: linted, commented, checked against the recorded baseline
+for changes that break a partner, and the generated code is the build's own."""
 
 from __future__ import annotations
 
 import filecmp
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BUF = ROOT / ".tools" / "node_modules" / ".bin" / "buf"
@@ -41,3 +45,80 @@ def test_generated_code_is_never_committed() -> None:
         ["git", "ls-files", "gen"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     assert tracked == ""
+
+
+BASELINE = ROOT / "protos" / "baseline.binpb"
+
+
+def breaking(workdir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BUF), "breaking", "--against", str(BASELINE)],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+    )
+
+
+def copy_of_the_protos(tmp_path: Path) -> Path:
+    shutil.copy(ROOT / "buf.yaml", tmp_path / "buf.yaml")
+    shutil.copytree(ROOT / "protos", tmp_path / "protos")
+    return tmp_path
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) >= 1, f"{old!r} not in {path}"
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_the_protos_break_no_contract_recorded_in_the_baseline() -> None:
+    result = breaking(ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+EVENTS = Path("protos/casework/intake/v1/events.proto")
+CLIENT_EVENTS = Path("protos/casework/clients/v1/events.proto")
+API = Path("protos/casework/intake/v1/intake.proto")
+
+
+@pytest.mark.parametrize(
+    ("proto", "old", "new", "named"),
+    [
+        # A partner's JSON decoder would choke on a number where a string was.
+        (EVENTS, "  string assignee_id = 6;", "  int32 assignee_id = 6;", "assignee_id"),
+        # proto JSON payloads are keyed by field name: a rename is a break.
+        (EVENTS, "  string assignee_id = 6;", "  string assignee = 6;", "assignee"),
+        (CLIENT_EVENTS, "message ClientArchived {", "message ClientShelved {", "ClientArchived"),
+        (API, "service IntakeService {", "service IntakeServiceRenamed {", "IntakeService"),
+    ],
+)
+def test_a_change_that_breaks_a_partner_fails_the_breaking_check(
+    tmp_path: Path, proto: Path, old: str, new: str, named: str
+) -> None:
+    workdir = copy_of_the_protos(tmp_path)
+    edit(workdir / proto, old, new)
+    result = breaking(workdir)
+    assert result.returncode != 0, "the breaking change went through"
+    assert named in result.stdout + result.stderr
+
+
+def test_an_additive_field_passes_the_breaking_check(tmp_path: Path) -> None:
+    workdir = copy_of_the_protos(tmp_path)
+    edit(
+        workdir / EVENTS,
+        "  // assigned_by is the worker who added and assigned the task.\n"
+        "  string assigned_by = 9;\n",
+        "  // assigned_by is the worker who added and assigned the task.\n"
+        "  string assigned_by = 9;\n"
+        "  // priority is new and optional to read.\n"
+        "  string priority = 10;\n",
+    )
+    result = breaking(workdir)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_make_lint_runs_the_breaking_check_against_the_recorded_baseline() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    lint = makefile.split("\nlint:", 1)[1].split("\n\n", 1)[0]
+    assert "$(BUF) breaking --against protos/baseline.binpb" in lint
+    assert "proto-baseline:" in makefile

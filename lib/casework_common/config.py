@@ -19,6 +19,11 @@ PROCESSES = ("api", "events")
 # events process. Kubernetes gives every pod its own address and uses GRPC_PORT.
 DEFAULT_GRPC_PORTS = {name: 50051 + i for i, name in enumerate(SERVICES)}
 DEFAULT_HEALTH_PORTS = {name: 8101 + i for i, name in enumerate(SERVICES)}
+# The only service holding object-storage credentials (signed documents): no other
+# service needs them, so deploy/ gives them to no other service's Secret.
+OBJECT_STORAGE_SERVICES = frozenset({"documents"})
+# intake's public endpoints (web form, self-fill), apart from its health port.
+DEFAULT_PUBLIC_HTTP_PORT = 8100
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEV_JWT_SECRET = "casework-development-secret-not-for-production"
@@ -89,6 +94,11 @@ def load_settings(service: str, env: Mapping[str, str] | None = None) -> Setting
             raise MissingConfiguration(name, "CASEWORK_ENV=production has no development default")
         return dev_default
 
+    def storage_credential(name: str, dev_default: str) -> str:
+        if service in OBJECT_STORAGE_SERVICES:
+            return required(name, dev_default)
+        return env.get(name) or ("" if production else dev_default)
+
     return Settings(
         service=service,
         environment=environment,
@@ -96,8 +106,8 @@ def load_settings(service: str, env: Mapping[str, str] | None = None) -> Setting
         mongo_uri=required("MONGO_URI", "mongodb://127.0.0.1:27117"),
         mongo_db=env.get("MONGO_DB") or f"{env.get('MONGO_DB_PREFIX', 'casework')}_{service}",
         s3_endpoint=required("S3_ENDPOINT", "http://127.0.0.1:9100"),
-        s3_access_key=required("S3_ACCESS_KEY", "casework"),
-        s3_secret_key=required("S3_SECRET_KEY", "casework-secret"),
+        s3_access_key=storage_credential("S3_ACCESS_KEY", "casework"),
+        s3_secret_key=storage_credential("S3_SECRET_KEY", "casework-secret"),
         s3_bucket=env.get("S3_BUCKET") or "casework-documents",
         smtp_host=required("SMTP_HOST", "127.0.0.1"),
         smtp_port=_int(env, "SMTP_PORT", 2525),
@@ -116,3 +126,16 @@ def load_settings(service: str, env: Mapping[str, str] | None = None) -> Setting
         events_exchange=env.get("CASEWORK_EVENTS_EXCHANGE") or "casework.events",
         log_level=env.get("LOG_LEVEL") or "INFO",
     )
+
+
+DEFAULT_BIND_HOST = "127.0.0.1"
+
+
+def bind_host(env: Mapping[str, str] | None = None) -> str:
+    """The address every server of a process listens on (BIND_HOST).
+
+    Loopback unless told otherwise: a developer's `make run` must not offer unauthenticated
+    health, metrics and development tokens' APIs to the whole network. The container
+    image and deploy/ set 0.0.0.0, where the pod's network policy is the boundary."""
+    env = os.environ if env is None else env
+    return env.get("BIND_HOST") or DEFAULT_BIND_HOST

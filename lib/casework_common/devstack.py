@@ -21,12 +21,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from casework_common.config import DEFAULT_GRPC_PORTS, DEFAULT_HEALTH_PORTS, REPO_ROOT, SERVICES
+from casework_common.config import (
+    DEFAULT_GRPC_PORTS,
+    DEFAULT_HEALTH_PORTS,
+    DEFAULT_PUBLIC_HTTP_PORT,
+    REPO_ROOT,
+    SERVICES,
+)
 
 PYTHONPATH = os.pathsep.join(
     [str(REPO_ROOT / "lib"), str(REPO_ROOT / "gen")]
     + [str(REPO_ROOT / "services" / name) for name in SERVICES]
 )
+
+
+DEFAULT_METRICS_PORT_BASE = 9151
+# Every server `make run` starts listens here only (BIND_HOST of the service processes).
+LOOPBACK = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -36,6 +47,8 @@ class LocalPorts:
 
     grpc: dict[str, int]
     health: dict[str, int]
+    metrics: dict[str, int]
+    public: int
     mongo: int
     s3: int
     smtp: int
@@ -54,9 +67,14 @@ def local_ports(env: Mapping[str, str] | None = None) -> LocalPorts:
 
     grpc_base = number("CASEWORK_GRPC_PORT_BASE", DEFAULT_GRPC_PORTS[SERVICES[0]])
     health_base = number("CASEWORK_HEALTH_PORT_BASE", DEFAULT_HEALTH_PORTS[SERVICES[0]])
+    # One METRICS_PORT per api process: a single one shared by all would let the first
+    # take it and the other five die at start-up.
+    metrics_base = number("CASEWORK_METRICS_PORT_BASE", DEFAULT_METRICS_PORT_BASE)
     return LocalPorts(
         grpc={name: grpc_base + i for i, name in enumerate(SERVICES)},
         health={name: health_base + i for i, name in enumerate(SERVICES)},
+        metrics={name: metrics_base + i for i, name in enumerate(SERVICES)},
+        public=number("PUBLIC_HTTP_PORT", DEFAULT_PUBLIC_HTTP_PORT),
         mongo=number("CASEWORK_EMBEDDED_MONGO_PORT", 27117),
         s3=number("CASEWORK_EMBEDDED_S3_PORT", 9100),
         smtp=number("CASEWORK_EMBEDDED_SMTP_PORT", 2525),
@@ -144,6 +162,8 @@ def start_mongo(data_dir: Path, port: int, run_dir: Path) -> None:
             _bin("nx-27017"),
             "--data-dir",
             str(data_dir),
+            "--host",
+            LOOPBACK,
             "-p",
             str(port),
             "-d",
@@ -176,7 +196,7 @@ def start_background(
 
 def start_s3(port: int, run_dir: Path) -> None:
     if not port_open(port):
-        start_background("s3", [_bin("moto_server"), "-H", "127.0.0.1", "-p", str(port)], run_dir)
+        start_background("s3", [_bin("moto_server"), "-H", LOOPBACK, "-p", str(port)], run_dir)
         wait_for(lambda: port_open(port), 30, f"S3 endpoint on {port}")
 
 
@@ -191,7 +211,7 @@ def start_smtp(port: int, run_dir: Path, mail_dir: Path) -> None:
                 "aiosmtpd",
                 "-n",
                 "-l",
-                f"127.0.0.1:{port}",
+                f"{LOOPBACK}:{port}",
                 "-c",
                 "aiosmtpd.handlers.Mailbox",
                 str(mail_dir),
@@ -231,15 +251,25 @@ class Suite:
     env: dict[str, str]
     grpc_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_GRPC_PORTS))
     health_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_HEALTH_PORTS))
+    # intake's public endpoints; free unless told, so suites never collide on it.
+    public_port: int = field(default_factory=free_port)
+    # api processes with a metrics port of their own (none unless given).
+    metrics_ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     def process_env(self, service: str, process: str) -> dict[str, str]:
-        return {
+        env = {
             **self.env,
             "PYTHONPATH": PYTHONPATH,
             "GRPC_PORT": str(self.grpc_ports[service]),
             "HEALTH_PORT": str(self.health_ports[service]),
+            "PUBLIC_HTTP_PORT": str(self.public_port),
+            # Never one inherited from the shell: every process would ask for the same.
+            "METRICS_PORT": "",
         }
+        if process == "api" and service in self.metrics_ports:
+            env["METRICS_PORT"] = str(self.metrics_ports[service])
+        return env
 
     def start(self, service: str, process: str, extra_env: Mapping[str, str] | None = None) -> None:
         name = f"{service}-{process}"
@@ -260,6 +290,8 @@ class Suite:
                 raise RuntimeError(f"{name} exited with {proc.returncode}:\n{log}")
             if process == "api":
                 return grpc_serving(self.grpc_ports[service])
+            if service == "intake" and not port_open(self.public_port):
+                return False
             return http_ok(self.health_ports[service])
 
         wait_for(ready, timeout, name)
@@ -314,6 +346,8 @@ def up(var: Path) -> Suite:
         env=_local_env(var, run_dir, ports),
         grpc_ports=dict(ports.grpc),
         health_ports=dict(ports.health),
+        public_port=ports.public,
+        metrics_ports=dict(ports.metrics),
     )
     for service in SERVICES:
         for process in ("api", "events"):
@@ -368,7 +402,9 @@ def status(var: Path) -> int:
         print(
             f"{service:<10} api  127.0.0.1:{ports.grpc[service]}  {api_state}"
             f"   events http://127.0.0.1:{ports.health[service]}/healthz  {events_state}"
+            f"   metrics http://127.0.0.1:{ports.metrics[service]}/metrics"
         )
+    print(f"public     http://127.0.0.1:{ports.public}/public/v1/ (intake web form, self-fill)")
     return 1 if down_count else 0
 
 

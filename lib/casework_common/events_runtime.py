@@ -23,7 +23,7 @@ from pymongo.errors import AutoReconnect, ConnectionFailure
 from werkzeug.wrappers import Response
 
 from casework_common import storage, telemetry
-from casework_common.config import MissingConfiguration, Settings, load_settings
+from casework_common.config import MissingConfiguration, Settings, bind_host, load_settings
 from casework_common.envelope import EventEnvelope, MalformedEvent
 from casework_common.errors import Conflict, InvalidArgument
 from casework_common.messaging import (
@@ -149,7 +149,8 @@ def _handle(
                 with storage.track_writes() as written:
                     fn(envelope)
                 break
-            except (PoisonEvent, InvalidArgument) as exc:
+            except (PoisonEvent, InvalidArgument, MalformedEvent) as exc:
+                # MalformedEvent here: a payload that does not parse into its contract.
                 log.error("event refused and dead-lettered", extra={"fields": {"reason": str(exc)}})
                 bus.publisher.dead_letter(raw, consumer=consumer, reason=str(exc))
                 telemetry.EVENTS_HANDLED.labels(service, consumer, "dead_lettered").inc()
@@ -174,8 +175,9 @@ def _handle(
 def event_handler(queue_name: str, routing_keys: list[str]) -> Callable[[F], F]:
     """Consume events from a durable queue of this service's own, once per event id.
 
-    The handler gets a parsed EventEnvelope; it raises PoisonEvent (or InvalidArgument)
-    for an event it can never accept. Anything else is retried, then requeued.
+    The handler gets a parsed EventEnvelope; it raises PoisonEvent (or InvalidArgument,
+    or contracts.UnreadablePayload) for an event it can never accept. Anything else is
+    retried, then requeued.
     """
     queue: Queue = consumer_queue(exchange_name(), queue_name, routing_keys)
 
@@ -226,7 +228,7 @@ def run(service_cls: type[EventsService]) -> None:
     settings = load_settings(service_cls.casework_service)
     config = {
         "AMQP_URI": settings.amqp_uri,
-        "WEB_SERVER_ADDRESS": f"0.0.0.0:{settings.health_port}",
+        "WEB_SERVER_ADDRESS": f"{bind_host()}:{settings.health_port}",
         "max_workers": int(os.environ.get("CASEWORK_MAX_WORKERS") or 10),
         "HEARTBEAT": 30,
         "SERIALIZERS": {

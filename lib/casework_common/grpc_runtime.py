@@ -23,7 +23,7 @@ from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from casework_common import storage, telemetry
 from casework_common.auth import Principal, bearer, verify_token
-from casework_common.config import Settings, load_settings
+from casework_common.config import MissingConfiguration, Settings, bind_host, load_settings
 from casework_common.errors import CaseworkError, Unauthenticated
 from casework_common.messaging import Publisher
 from casework_common.outbox import BackgroundRelay, OutboxRelay
@@ -147,10 +147,27 @@ def build_server(
     reflection.enable_server_reflection(
         [*service_names, health.SERVICE_NAME, reflection.SERVICE_NAME], server
     )
-    bound = server.add_insecure_port(f"0.0.0.0:{settings.grpc_port if port is None else port}")
+    bound = server.add_insecure_port(
+        f"{bind_host()}:{settings.grpc_port if port is None else port}"
+    )
     for name in ["", *service_names]:
         health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
     return server, health_servicer, bound, service_names
+
+
+def start_metrics_server(port: int) -> None:
+    """/metrics of an api process on METRICS_PORT; a port it cannot have stops the start
+    naming the variable, rather than a bare socket error from deep in a library."""
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(port, addr=bind_host())
+    except OSError as exc:
+        raise MissingConfiguration(
+            "METRICS_PORT",
+            f"a port this process can listen on; {port} cannot be used ({exc.strerror or exc})"
+            " - give every api process its own",
+        ) from None
 
 
 def serve(service: str, register: Registrar, needs_database: bool = True) -> None:
@@ -163,9 +180,7 @@ def serve(service: str, register: Registrar, needs_database: bool = True) -> Non
         relay = BackgroundRelay(OutboxRelay(settings.service, (), publisher))
     server, health_servicer, port, server_names = build_server(settings, register, relay=relay)
     if settings.metrics_port:
-        from prometheus_client import start_http_server
-
-        start_http_server(settings.metrics_port)
+        start_metrics_server(settings.metrics_port)
     server.start()
     stopping = threading.Event()
     names = ["", *health_names(server_names)]

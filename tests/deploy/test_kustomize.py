@@ -13,6 +13,7 @@ Run from the repo root:  pytest -q --import-mode=importlib tests/deploy
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import os
 import re
@@ -30,17 +31,22 @@ DEPLOY = REPO / "deploy"
 OVERLAYS_DIR = DEPLOY / "overlays"
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
-SECRET_EXAMPLE = DEPLOY / "base" / "secret.example.env"
+SECRET_EXAMPLES = DEPLOY / "base" / "secrets"
+NAMESPACE_DIR = DEPLOY / "namespace"
 
 SERVICES = ("intake", "clients", "plans", "documents", "notify", "feedback")
 PROCESSES = ("api", "events")
 SERVICE_PROCESSES = [(svc, proc) for svc in SERVICES for proc in PROCESSES]
 
 IMAGE = "ghcr.io/casework/casework"
-SECRET_NAME = "casework-secrets"
+# One Secret per service, created out of band (deploy/base/secrets/<service>.example.env).
+SECRET_PREFIX = "casework-"
 # Site data (staff names, e-mails) created out of band like the Secret; see deploy/README.md.
 ORGANISATION_CONFIGMAP = "casework-organisation"
-GRPC_PORT, METRICS_PORT, HEALTH_PORT = 50051, 9464, 8000
+# The identity provider's public keys, also site data created out of band.
+JWKS_CONFIGMAP = "casework-jwks"
+OUT_OF_BAND_CONFIGMAPS = {ORGANISATION_CONFIGMAP, JWKS_CONFIGMAP}
+GRPC_PORT, METRICS_PORT, HEALTH_PORT, PUBLIC_PORT = 50051, 9464, 8000, 8080
 PYTHONPATH = (
     "/app/lib:/app/gen:/app/services/intake:/app/services/clients:/app/services/plans"
     ":/app/services/documents:/app/services/notify:/app/services/feedback"
@@ -52,12 +58,12 @@ ENV_CONTRACT = {
     "MONGO_URI",
     "MONGO_DB",
     "S3_ENDPOINT",
-    "S3_ACCESS_KEY",
-    "S3_SECRET_KEY",
     "S3_BUCKET",
     "SMTP_HOST",
     "SMTP_PORT",
-    "JWT_SECRET",
+    "JWT_JWKS_FILE",
+    "JWT_AUDIENCE",
+    "BIND_HOST",
     "OTEL_EXPORTER_OTLP_ENDPOINT",
     "OTEL_SERVICE_NAME",
     "LOG_LEVEL",
@@ -65,7 +71,16 @@ ENV_CONTRACT = {
     "METRICS_PORT",
     "HEALTH_PORT",
 }
-SECRET_ENV = {"AMQP_URI", "MONGO_URI", "S3_ACCESS_KEY", "S3_SECRET_KEY", "JWT_SECRET"}
+# What each service reads from its own Secret, and nothing more.
+SECRET_ENV = {
+    svc: {
+        "AMQP_URI",
+        "MONGO_URI",
+        *({"S3_ACCESS_KEY", "S3_SECRET_KEY"} if svc == "documents" else ()),
+        *({"INTAKE_SELF_FILL_SECRET"} if svc == "intake" else ()),
+    }
+    for svc in SERVICES
+}
 SUITE_LABELS = {"app.kubernetes.io/name": "casework", "app.kubernetes.io/part-of": "casework"}
 PARTNER_NS = {"casework.io/partner-gateway": "true"}
 MONITORING_NS = {"casework.io/monitoring": "true"}
@@ -441,12 +456,12 @@ def test_every_pod_shuts_down_gracefully_within_30_seconds(overlay):
 def test_env_references_resolve_to_rendered_configmap_or_casework_secrets(overlay):
     docs = render(overlay)
     configmaps, secrets = by_kind(docs, "ConfigMap"), by_kind(docs, "Secret")
-    example_keys = env_file_keys(SECRET_EXAMPLE)
 
     def secret_has(name: str, key: str | None) -> bool:
-        if name == SECRET_NAME and name not in secrets:
+        example = SECRET_EXAMPLES / f"{name.removeprefix(SECRET_PREFIX)}.example.env"
+        if name.startswith(SECRET_PREFIX) and name not in secrets and example.is_file():
             # created out of band, documented by the example
-            return key is None or key in example_keys
+            return key is None or key in env_file_keys(example)
         return name in secrets and (
             key is None
             or key in {**secrets[name].get("data", {}), **secrets[name].get("stringData", {})}
@@ -472,10 +487,9 @@ def test_env_references_resolve_to_rendered_configmap_or_casework_secrets(overla
         for volume in pod_spec(dep).get("volumes", []):
             if "configMap" in volume:
                 cm_name = volume["configMap"]["name"]
-                assert cm_name in configmaps or (
-                    cm_name == ORGANISATION_CONFIGMAP
-                    and volume["configMap"].get("optional") is True
-                ), f"{overlay}/{name}: volume {volume} names no rendered ConfigMap"
+                assert cm_name in configmaps or cm_name in OUT_OF_BAND_CONFIGMAPS, (
+                    f"{overlay}/{name}: volume {volume} names no rendered ConfigMap"
+                )
             if "secret" in volume:
                 assert secret_has(volume["secret"]["secretName"], None), (
                     f"{overlay}/{name}: {volume}"
@@ -513,12 +527,21 @@ def test_every_process_gets_the_whole_environment_contract(overlay):
         values = container_env(docs, app_container(deployments[f"{svc}-{proc}"]))
         where = f"{overlay}/{svc}-{proc}"
         assert set(values) >= ENV_CONTRACT, f"{where}: missing {sorted(ENV_CONTRACT - set(values))}"
-        for secret_var in SECRET_ENV:
-            ref = values[secret_var]
-            assert (
-                isinstance(ref, dict) and ref.get("secretKeyRef", {}).get("name") == SECRET_NAME
-            ), f"{where}: {secret_var} must come from Secret {SECRET_NAME}"
+        own = f"{SECRET_PREFIX}{svc}"
+        from_secrets = {
+            name: ref["secretKeyRef"]
+            for name, ref in values.items()
+            if isinstance(ref, dict) and "secretKeyRef" in ref
+        }
+        assert set(from_secrets) == SECRET_ENV[svc], (
+            f"{where}: reads secrets {sorted(from_secrets)}"
+        )
+        assert {ref["name"] for ref in from_secrets.values()} == {own}, (
+            f"{where}: secrets must come from its own Secret {own}: {from_secrets}"
+        )
+        assert "JWT_SECRET" not in values, f"{where}: a shared signing secret is gone"
         assert values["CASEWORK_ENV"] == "production", where
+        assert values["BIND_HOST"] == "0.0.0.0", f"{where}: must listen on the pod's address"
         assert values["MONGO_DB"] == f"casework_{svc}", where
         assert values["OTEL_SERVICE_NAME"] == f"casework-{svc}-{proc}", where
         ports = {"GRPC_PORT": GRPC_PORT, "METRICS_PORT": METRICS_PORT, "HEALTH_PORT": HEALTH_PORT}
@@ -527,23 +550,37 @@ def test_every_process_gets_the_whole_environment_contract(overlay):
         )
 
 
-def test_secret_example_documents_exactly_the_secret_keys_the_manifests_read():
+@pytest.mark.parametrize("svc", SERVICES)
+def test_each_services_secret_example_documents_exactly_the_keys_its_pods_read(svc):
     read = {
         env["valueFrom"]["secretKeyRef"]["key"]
         for overlay in OVERLAYS
         for dep in by_kind(render(overlay), "Deployment").values()
         for env in app_container(dep).get("env", [])
-        if env.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == SECRET_NAME
+        if env.get("valueFrom", {}).get("secretKeyRef", {}).get("name") == f"{SECRET_PREFIX}{svc}"
     }
-    assert read == env_file_keys(SECRET_EXAMPLE) == SECRET_ENV
+    example = SECRET_EXAMPLES / f"{svc}.example.env"
+    assert read == env_file_keys(example) == SECRET_ENV[svc]
+    text = example.read_text()
+    # Its own broker user (topic permissions on <svc>.#) and database user.
+    assert f"AMQP_URI=amqps://casework-{svc}:" in text, text
+    assert f"MONGO_URI=mongodb://casework-{svc}:" in text, text
+    assert f"authSource=casework_{svc}" in text, text
+
+
+def test_every_secret_example_names_its_own_users_and_no_other_services():
+    examples = sorted(p.name for p in SECRET_EXAMPLES.glob("*.example.env"))
+    assert examples == sorted(f"{svc}.example.env" for svc in SERVICES)
+    for svc in SERVICES:
+        text = (SECRET_EXAMPLES / f"{svc}.example.env").read_text()
+        others = [o for o in SERVICES if o != svc and f"casework-{o}:" in text]
+        assert not others, f"{svc}: holds credentials of {others}"
 
 
 @pytest.mark.parametrize("overlay", [*OVERLAYS, "../base"])
 def test_no_secret_values_are_rendered(overlay):
     secrets = by_kind(render(overlay), "Secret")
-    assert not secrets, (
-        f"{overlay}: renders Secrets {sorted(secrets)}; create {SECRET_NAME} out of band"
-    )
+    assert not secrets, f"{overlay}: renders Secrets {sorted(secrets)}; create them out of band"
 
 
 @overlays
@@ -612,6 +649,33 @@ def test_every_deployment_has_one_cpu_hpa_targeting_it(overlay):
             and m["resource"]["target"]["type"] == "Utilization"
             for m in spec.get("metrics", [])
         ), f"{overlay}/{name}: no CPU utilisation metric"
+
+
+@overlays
+def test_no_pdb_lets_a_drain_take_a_process_away_nor_blocks_the_drain(overlay):
+    """At the HPA floor, a drain may evict at least one pod of every process (or it
+    hangs forever) and must leave at least one serving (or the process is gone until
+    rescheduled): so no process may run a single replica."""
+    docs = render(overlay)
+    hpas = hpa_by_target(docs)
+    deployments = by_kind(docs, "Deployment")
+    for name, pdb in by_kind(docs, "PodDisruptionBudget").items():
+        spec = pdb["spec"]
+        (target,) = [
+            d
+            for d, dep in deployments.items()
+            if selector_matches(spec["selector"], pod_labels(dep))
+        ]
+        floor = hpas[target]["spec"]["minReplicas"]
+        if "maxUnavailable" in spec:
+            evictable = spec["maxUnavailable"]
+        else:
+            evictable = floor - spec["minAvailable"]
+        assert isinstance(evictable, int), f"{overlay}/{name}: whole numbers keep this checkable"
+        assert evictable >= 1, f"{overlay}/{name}: blocks every drain at {floor} replicas"
+        assert floor - evictable >= 1, (
+            f"{overlay}/{name}: a drain may evict all {floor} pod(s) of {target}"
+        )
 
 
 @overlays
@@ -720,7 +784,7 @@ def test_large_network_has_more_replicas_and_resources_than_small_network():
     small_dep, large_dep = by_kind(small, "Deployment"), by_kind(large, "Deployment")
     for name in small_dep:
         lo, hi = small_hpa[name]["spec"], large_hpa[name]["spec"]
-        assert hi["minReplicas"] > lo["minReplicas"] and hi["maxReplicas"] > lo["maxReplicas"], (
+        assert hi["minReplicas"] >= lo["minReplicas"] and hi["maxReplicas"] > lo["maxReplicas"], (
             f"{name}: {lo} vs {hi}"
         )
         lo_res, hi_res = (
@@ -737,7 +801,7 @@ def test_large_network_has_more_replicas_and_resources_than_small_network():
 def test_overlay_sizing_matches_the_operations_guide():
     small, large = render("small-network"), render("large-network")
     for name, hpa in hpa_by_target(small).items():
-        assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (1, 3), (
+        assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (2, 3), (
             f"small-network/{name}"
         )
     busiest = {"intake-api", "clients-api", "notify-api"}
@@ -839,3 +903,248 @@ def test_every_service_package_in_the_repo_is_deployed():
     assert packages == set(SERVICES), (
         f"services/ holds {sorted(packages)}; deploy/ runs {sorted(SERVICES)}"
     )
+
+
+# ------------------------------------------------- the public edge (issue 8) --
+
+
+@overlays
+def test_the_only_ingress_routes_public_paths_to_intakes_public_port(overlay):
+    docs = render(overlay)
+    ingresses = by_kind(docs, "Ingress")
+    assert list(ingresses) == ["intake-public"], f"{overlay}: ingresses {sorted(ingresses)}"
+    services, deployments = by_kind(docs, "Service"), by_kind(docs, "Deployment")
+    backends = []
+    for rule in ingresses["intake-public"]["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            assert (path["path"], path["pathType"]) == ("/public/", "Prefix"), path
+            backends.append(path["backend"]["service"])
+    assert "defaultBackend" not in ingresses["intake-public"]["spec"]
+    assert backends, f"{overlay}: the ingress routes nothing"
+    events = deployments["intake-events"]
+    container = app_container(events)
+    for backend in backends:
+        service = services[backend["name"]]
+        selector = {"matchLabels": service["spec"]["selector"]}
+        selected = [
+            d for d, dep in deployments.items() if selector_matches(selector, pod_labels(dep))
+        ]
+        assert selected == ["intake-events"], f"{overlay}: {backend['name']} selects {selected}"
+        (port,) = [
+            p
+            for p in service["spec"]["ports"]
+            if p.get("name") == backend["port"].get("name")
+            or p["port"] == backend["port"].get("number")
+        ]
+        # Only the public port is reachable through the ingress: never health or metrics.
+        assert [p["targetPort"] for p in service["spec"]["ports"]] == [port["targetPort"]]
+        assert container_port(container, port["targetPort"]) == PUBLIC_PORT
+    assert int(container_env(docs, container)["PUBLIC_HTTP_PORT"]) == PUBLIC_PORT
+    assert PUBLIC_PORT != HEALTH_PORT
+
+
+@overlays
+def test_intakes_public_port_admits_only_the_ingress_controller(overlay):
+    docs = render(overlay)
+    policies = list(by_kind(docs, "NetworkPolicy").values())
+    deployments = by_kind(docs, "Deployment")
+    ingress_controller = Peer(
+        {"casework.io/public-ingress": "true", "kubernetes.io/metadata.name": "ingress-nginx"},
+        {"app": "controller"},
+    )
+    elsewhere = Peer({"kubernetes.io/metadata.name": "elsewhere"}, {"app": "x"})
+    in_casework = Peer({"kubernetes.io/metadata.name": "casework"}, {"app": "debug"}, True)
+    events = pod_labels(deployments["intake-events"])
+    assert ingress_allowed(policies, events, PUBLIC_PORT, ingress_controller)
+    assert not ingress_allowed(policies, events, PUBLIC_PORT, elsewhere)
+    assert not ingress_allowed(policies, events, PUBLIC_PORT, in_casework)
+    assert not ingress_allowed(policies, events, HEALTH_PORT, ingress_controller)
+    for name, dep in deployments.items():
+        if name != "intake-events":
+            assert not ingress_allowed(policies, pod_labels(dep), PUBLIC_PORT, ingress_controller)
+    # The trusted proxies whose forwarding hop intake believes: set, and private only.
+    trusted = container_env(docs, app_container(deployments["intake-events"]))
+    networks = [ipaddress.ip_network(n) for n in str(trusted["INTAKE_TRUSTED_PROXIES"]).split(",")]
+    assert networks and all(n.is_private for n in networks), networks
+
+
+def egress_allowed(
+    policies: list[dict], source_labels: dict, port: int, to: Peer, protocol: str = "TCP"
+) -> bool:
+    selecting = [
+        p
+        for p in policies
+        if "Egress" in p["spec"].get("policyTypes", [])
+        and selector_matches(p["spec"].get("podSelector"), source_labels)
+    ]
+    if not selecting:
+        return True
+
+    def peer_matches(rule_peer: dict) -> bool:
+        if "ipBlock" in rule_peer:
+            return False
+        ns_sel, pod_sel = rule_peer.get("namespaceSelector"), rule_peer.get("podSelector")
+        ns_ok = (
+            selector_matches(ns_sel, to.namespace_labels)
+            if ns_sel is not None
+            else to.same_namespace
+        )
+        pod_ok = selector_matches(pod_sel, to.pod_labels) if pod_sel is not None else True
+        return ns_ok and pod_ok
+
+    return any(
+        (not rule.get("to") or any(peer_matches(t) for t in rule["to"]))
+        and (
+            not rule.get("ports")
+            or any(
+                p.get("protocol", "TCP") == protocol and p.get("port") in (None, port)
+                for p in rule["ports"]
+            )
+        )
+        for p in selecting
+        for rule in p["spec"].get("egress") or []
+    )
+
+
+@overlays
+def test_egress_reaches_only_what_each_service_needs(overlay):
+    docs = render(overlay)
+    policies = list(by_kind(docs, "NetworkPolicy").values())
+    assert any(
+        p["spec"].get("podSelector") == {}
+        and "Egress" in p["spec"].get("policyTypes", [])
+        and not p["spec"].get("egress")
+        for p in policies
+    ), f"{overlay}: no default-deny egress policy"
+    deployments = by_kind(docs, "Deployment")
+
+    def ns(label: str, name: str) -> Peer:
+        return Peer(
+            {f"casework.io/{label}": "true", "kubernetes.io/metadata.name": name}, {"app": name}
+        )
+
+    dns = Peer({"kubernetes.io/metadata.name": "kube-system"}, {"k8s-app": "kube-dns"})
+    broker, database = ns("broker", "rabbitmq"), ns("database", "mongodb")
+    storage, mail, traces = (
+        ns("object-storage", "minio"),
+        ns("mail", "postfix"),
+        ns("telemetry", "otel"),
+    )
+    internet = Peer({"kubernetes.io/metadata.name": "elsewhere"}, {"app": "anything"})
+    for svc, proc in SERVICE_PROCESSES:
+        source = pod_labels(deployments[f"{svc}-{proc}"])
+        expected = [
+            (53, dns, True, "UDP"),
+            (53, dns, True, "TCP"),
+            (5672, broker, True, "TCP"),
+            (27017, database, True, "TCP"),
+            (4317, traces, True, "TCP"),
+            (443, storage, svc == "documents", "TCP"),
+            (587, mail, svc == "notify", "TCP"),
+            (443, internet, False, "TCP"),
+            (5672, internet, False, "TCP"),
+            (27017, broker, False, "TCP"),
+            (53, internet, False, "UDP"),
+        ]
+        # No service calls another's gRPC api (they talk through events).
+        for other in SERVICES:
+            target = pod_labels(deployments[f"{other}-api"])
+            expected.append(
+                (
+                    GRPC_PORT,
+                    Peer({"kubernetes.io/metadata.name": "casework"}, target, True),
+                    False,
+                    "TCP",
+                )
+            )
+        wrong = [
+            f"{protocol} {port} to {peer.namespace_labels.get('kubernetes.io/metadata.name')}: "
+            f"{'denied' if allowed else 'allowed'}"
+            for port, peer, allowed, protocol in expected
+            if egress_allowed(policies, source, port, peer, protocol) != allowed
+        ]
+        assert not wrong, f"{overlay}/{svc}-{proc}: {wrong}"
+
+
+# Pod Security Standards, `restricted` profile (v1.27+), as far as these pods can show it.
+_RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+
+
+def test_the_namespace_enforces_the_restricted_pod_security_standard():
+    (namespace,) = [d for d in yaml.safe_load_all(_render_text(NAMESPACE_DIR.resolve())) if d]
+    assert namespace["kind"] == "Namespace" and namespace["metadata"]["name"] == "casework"
+    labels = namespace["metadata"]["labels"]
+    for mode in ("enforce", "audit", "warn"):
+        assert labels.get(f"pod-security.kubernetes.io/{mode}") == "restricted", labels
+
+
+@overlays
+def test_the_overlays_never_render_the_namespace_so_delete_keeps_its_secrets(overlay):
+    assert not by_kind(render(overlay), "Namespace")
+
+
+@overlays
+def test_every_pod_meets_the_restricted_pod_security_standard(overlay):
+    for name, dep in by_kind(render(overlay), "Deployment").items():
+        spec = pod_spec(dep)
+        pod_sc = spec.get("securityContext", {})
+        where = f"{overlay}/{name}"
+        assert not any(spec.get(k) for k in ("hostNetwork", "hostPID", "hostIPC")), where
+        for volume in spec.get("volumes", []):
+            kinds = set(volume) - {"name"}
+            assert kinds <= _RESTRICTED_VOLUMES, f"{where}: volume {volume}"
+        for container in [*spec.get("containers", []), *spec.get("initContainers", [])]:
+            sc = container.get("securityContext", {})
+            assert sc.get("privileged") is not True, where
+            assert sc.get("allowPrivilegeEscalation") is False, where
+            assert sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot")) is True, where
+            assert sc.get("runAsUser", pod_sc.get("runAsUser", 1)) != 0, where
+            seccomp = sc.get("seccompProfile", pod_sc.get("seccompProfile", {}))
+            assert seccomp.get("type") in ("RuntimeDefault", "Localhost"), f"{where}: {seccomp}"
+            caps = sc.get("capabilities", {})
+            assert caps.get("drop") == ["ALL"], f"{where}: {caps}"
+            assert set(caps.get("add", [])) <= {"NET_BIND_SERVICE"}, f"{where}: {caps}"
+            assert not any(p.get("hostPort") for p in container.get("ports", [])), where
+
+
+@overlays
+def test_api_processes_verify_tokens_with_public_keys_mounted_from_a_configmap(overlay):
+    docs = render(overlay)
+    for name, dep in by_kind(docs, "Deployment").items():
+        container = app_container(dep)
+        env = container_env(docs, container)
+        assert env["JWT_AUDIENCE"], f"{overlay}/{name}"
+        if not name.endswith("-api"):
+            continue
+        path = Path(str(env["JWT_JWKS_FILE"]))
+        volumes = {
+            v["name"]: v["configMap"] for v in pod_spec(dep).get("volumes", []) if "configMap" in v
+        }
+        mounts = [
+            m
+            for m in container.get("volumeMounts", [])
+            if volumes.get(m["name"], {}).get("name") == JWKS_CONFIGMAP
+        ]
+        assert [Path(m["mountPath"]) for m in mounts] == [path.parent], f"{overlay}/{name}"
+        assert all(m.get("readOnly") for m in mounts), f"{overlay}/{name}"
+        # Without the keys the api cannot verify anyone: no silent optional mount.
+        assert not volumes[mounts[0]["name"]].get("optional"), f"{overlay}/{name}"
+
+
+def test_the_image_listens_on_all_addresses_and_ships_no_tests():
+    env = dockerfile_env(dockerfile_final_stage())
+    assert env.get("BIND_HOST") == "0.0.0.0"
+    assert env.get("PUBLIC_HTTP_PORT") == str(PUBLIC_PORT)
+    entries = {line.strip() for line in DOCKERIGNORE.read_text().splitlines()}
+    assert {"tests", "**/tests", "lib/casework_common/testing"} <= entries, entries
+    copied = [args.split()[0] for ins, args in dockerfile_instructions() if ins == "COPY"]
+    assert "tests/" not in copied and "tests" not in copied, copied

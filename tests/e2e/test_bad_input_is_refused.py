@@ -176,7 +176,7 @@ def card(clients: Any) -> Any:
 def post(
     suite: Suite, path: str, body: bytes, content_type: str, chunked: bool = False
 ) -> tuple[int, dict[str, Any]]:
-    connection = http.client.HTTPConnection("127.0.0.1", suite.health_ports["intake"], timeout=30)
+    connection = http.client.HTTPConnection("127.0.0.1", suite.public_port, timeout=30)
     try:
         connection.putrequest("POST", path)
         connection.putheader("Content-Type", content_type)

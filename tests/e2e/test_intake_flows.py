@@ -60,6 +60,8 @@ def suite(suite_factory: Any, tmp_path_factory: pytest.TempPathFactory) -> Itera
             "INTAKE_FIRST_RESPONSE_CHECK_INTERVAL": "0.3",
             "INTAKE_WEB_FORM_PER_MINUTE": str(WEB_FORM_LIMIT),
             "INTAKE_WEB_FORM_IP_HEADER": "X-Client-Address",
+            # The tests stand in for the proxy: they connect from loopback.
+            "INTAKE_TRUSTED_PROXIES": "127.0.0.1",
         },
     )
 
@@ -489,7 +491,7 @@ def http(
 ) -> tuple[int, dict[str, Any]]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
-        f"http://127.0.0.1:{suite.health_ports['intake']}{path}",
+        f"http://127.0.0.1:{suite.public_port}{path}",
         data=data,
         method=method,
         headers={"Content-Type": "application/json", **(headers or {})},
@@ -628,7 +630,7 @@ def web_form(**overrides: Any) -> dict[str, Any]:
 
 
 def address() -> dict[str, str]:
-    return {"X-Client-Address": f"192.0.2.{secrets.randbelow(250) + 1}-{secrets.token_hex(2)}"}
+    return {"X-Client-Address": f"2001:db8::{secrets.token_hex(2)}:{secrets.token_hex(2)}"}
 
 
 def test_the_public_web_form_answers_a_reference_number_and_the_referral_is_routed(

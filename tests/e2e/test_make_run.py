@@ -3,10 +3,12 @@ a referral through, and the data still there after a stop and a new start."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +45,15 @@ def local_env(amqp_uri: str, tmp_path: Path) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("MONGO_URI", "S3_ENDPOINT", "SMTP_HOST", "SMTP_PORT", "CASEWORK_TRACE_DIR")
+        if k
+        not in (
+            "MONGO_URI",
+            "S3_ENDPOINT",
+            "SMTP_HOST",
+            "SMTP_PORT",
+            "CASEWORK_TRACE_DIR",
+            "BIND_HOST",
+        )
     }
     env.update(
         {
@@ -51,12 +61,47 @@ def local_env(amqp_uri: str, tmp_path: Path) -> dict[str, str]:
             "PYTHONPATH": PYTHONPATH,
             "CASEWORK_GRPC_PORT_BASE": str(free_block(len(SERVICES))),
             "CASEWORK_HEALTH_PORT_BASE": str(free_block(len(SERVICES))),
+            "CASEWORK_METRICS_PORT_BASE": str(free_block(len(SERVICES))),
+            "PUBLIC_HTTP_PORT": str(free_port()),
+            # One METRICS_PORT in the shell once made five api processes die on it.
+            "METRICS_PORT": str(free_port()),
             "CASEWORK_EMBEDDED_MONGO_PORT": str(free_port()),
             "CASEWORK_EMBEDDED_S3_PORT": str(free_port()),
             "CASEWORK_EMBEDDED_SMTP_PORT": str(free_port()),
         }
     )
     return env
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses TCP sockets listen on at `port`, read from /proc/net."""
+    found = set()
+    for table, width in (("/proc/net/tcp", 8), ("/proc/net/tcp6", 32)):
+        with open(table) as lines:
+            next(lines)
+            for line in lines:
+                local, state = line.split()[1], line.split()[3]
+                address, _, hex_port = local.partition(":")
+                if state != "0A" or int(hex_port, 16) != port:
+                    continue
+                raw = bytes.fromhex(address)
+                if width == 8:
+                    found.add(socket.inet_ntop(socket.AF_INET, raw[::-1]))
+                else:
+                    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
+                    found.add(socket.inet_ntop(socket.AF_INET6, words))
+    return found
+
+
+def loopback(address: str) -> bool:
+    parsed = ipaddress.ip_address(address)
+    mapped = getattr(parsed, "ipv4_mapped", None)
+    return (mapped or parsed).is_loopback
+
+
+def http_status(url: str) -> int:
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        return int(reply.status)
 
 
 def devstack(command: str, env: dict[str, str], var: Path) -> subprocess.CompletedProcess[str]:
@@ -84,6 +129,29 @@ def test_run_starts_everything_and_stop_then_run_keeps_the_data(
         assert started.stdout.count("SERVING") == len(SERVICES)
         for server in ("MONGO", "S3", "SMTP"):
             assert port_open(int(local_env[f"CASEWORK_EMBEDDED_{server}_PORT"])), server
+
+        # Every api serves its own metrics port; intake's public port answers the form.
+        metrics_base = int(local_env["CASEWORK_METRICS_PORT_BASE"])
+        metrics_ports = [metrics_base + i for i in range(len(SERVICES))]
+        for port in metrics_ports:
+            assert http_status(f"http://127.0.0.1:{port}/metrics") == 200, port
+        public_port = int(local_env["PUBLIC_HTTP_PORT"])
+        web_form = f"http://127.0.0.1:{public_port}/public/v1/organisations/org-demo/web-form"
+        assert http_status(web_form) == 200
+
+        # Loopback only: nothing `make run` starts is reachable from the network.
+        health_base = int(local_env["CASEWORK_HEALTH_PORT_BASE"])
+        ports = [
+            *(grpc_base + i for i in range(len(SERVICES))),
+            *(health_base + i for i in range(len(SERVICES))),
+            *metrics_ports,
+            public_port,
+            *(int(local_env[f"CASEWORK_EMBEDDED_{s}_PORT"]) for s in ("MONGO", "S3", "SMTP")),
+        ]
+        bound = {port: listening_addresses(port) for port in ports}
+        assert all(bound.values()), f"not listening: {[p for p, a in bound.items() if not a]}"
+        exposed = {port: a for port, a in bound.items() if not all(map(loopback, a))}
+        assert not exposed, f"listening beyond loopback: {exposed}"
 
         request = intake_pb2.SubmitReferralRequest(
             idempotency_key="make-run-referral-0001",

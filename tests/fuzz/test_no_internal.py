@@ -467,7 +467,7 @@ def _send(
     headers: dict[str, str] | None = None,
     chunked: bool = False,
 ) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", suite.health_ports["intake"], timeout=30)
+    connection = http.client.HTTPConnection("127.0.0.1", suite.public_port, timeout=30)
     try:
         connection.putrequest(method, path, skip_accept_encoding=True)
         for key, value in (headers or {}).items():

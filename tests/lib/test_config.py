@@ -122,11 +122,18 @@ def test_a_complete_production_environment_is_used_as_given() -> None:
 @pytest.mark.parametrize("variable", REQUIRED_IN_PRODUCTION)
 @pytest.mark.parametrize("missing", [None, ""])
 def test_in_production_each_missing_variable_is_named(variable: str, missing: str | None) -> None:
+    service = "documents" if variable.startswith("S3_") and "KEY" in variable else "intake"
     with pytest.raises(MissingConfiguration) as raised:
-        load_settings("intake", create_production_env(**{variable: missing}))
+        load_settings(service, create_production_env(**{variable: missing}))
 
     assert raised.value.variable == variable
     assert str(raised.value).startswith(f"{variable} is required:")
+
+
+@pytest.mark.parametrize("service", [s for s in SERVICES if s != "documents"])
+def test_only_documents_needs_object_storage_credentials_in_production(service: str) -> None:
+    settings = load_settings(service, create_production_env(S3_ACCESS_KEY=None, S3_SECRET_KEY=None))
+    assert (settings.s3_access_key, settings.s3_secret_key) == ("", "")
 
 
 @pytest.mark.parametrize("variable", ["GRPC_PORT", "HEALTH_PORT", "METRICS_PORT", "SMTP_PORT"])

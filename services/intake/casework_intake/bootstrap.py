@@ -6,9 +6,15 @@ and intake's own settings (read here, since the shared config knows nothing of t
   otherwise.
 - INTAKE_WEB_FORM_PER_MINUTE: public web-form submissions one address may make per
   minute (default 5).
-- INTAKE_WEB_FORM_IP_HEADER: a header naming the client address (e.g. X-Forwarded-For,
-  first address) when a proxy in front of intake sets it; off by default, since a
-  client could otherwise choose its own address and escape the limit.
+- INTAKE_TRUSTED_PROXIES: the proxies in front of intake's public port (CIDRs or
+  addresses, comma- or space-separated). Without it a submission counts under the
+  connecting address: behind a proxy, one bucket for everyone.
+- INTAKE_WEB_FORM_IP_HEADER: the header those proxies append the client's address to
+  (default X-Forwarded-For). Read only from a trusted proxy, right to left; set without
+  INTAKE_TRUSTED_PROXIES it stops the start, since a client could otherwise choose its
+  own address and escape the limit.
+- PUBLIC_HTTP_PORT: the port of the public endpoints (/public/...), served apart from
+  /healthz and /metrics so that only it is exposed to the internet (default 8100).
 - `first_response_hours` per organisation in the organisation file (default 24).
 - `outreach_reminder_hours` per organisation in the organisation file (default 24): how
   long before a planned outreach activity its worker is reminded.
@@ -25,7 +31,12 @@ from pathlib import Path
 
 from casework_common import organisation as organisations
 from casework_common.auth import Principal
-from casework_common.config import MissingConfiguration, Settings, load_settings
+from casework_common.config import (
+    DEFAULT_PUBLIC_HTTP_PORT,
+    MissingConfiguration,
+    Settings,
+    load_settings,
+)
 from casework_common.errors import PermissionDenied
 from casework_common.organisation import InvalidOrganisation, Organisation
 from casework_intake.adapters.repository import (
@@ -39,8 +50,9 @@ from casework_intake.adapters.repository import (
 from casework_intake.domain import outreach
 from casework_intake.domain.first_response import DEFAULT_FIRST_RESPONSE_HOURS, check_hours
 from casework_intake.domain.selffill import MIN_SECRET_BYTES
-from casework_intake.domain.web_form import DEFAULT_PER_MINUTE
+from casework_intake.domain.web_form import DEFAULT_PER_MINUTE, Network, parse_networks
 
+DEFAULT_IP_HEADER = "X-Forwarded-For"
 DEV_SELF_FILL_SECRET = b"casework-development-self-fill-secret-not-for-production"
 
 
@@ -58,6 +70,31 @@ def self_fill_secret(env: Mapping[str, str]) -> bytes:
             "INTAKE_SELF_FILL_SECRET", f"must be at least {MIN_SECRET_BYTES} bytes"
         )
     return secret
+
+
+def trusted_proxies(env: Mapping[str, str]) -> tuple[tuple[Network, ...], str]:
+    """The trusted proxies and the header they append the client's address to."""
+    header = env.get("INTAKE_WEB_FORM_IP_HEADER", "")
+    try:
+        proxies = parse_networks(env.get("INTAKE_TRUSTED_PROXIES", ""))
+    except ValueError as exc:
+        raise MissingConfiguration("INTAKE_TRUSTED_PROXIES", str(exc)) from None
+    if header and not proxies:
+        raise MissingConfiguration(
+            "INTAKE_TRUSTED_PROXIES",
+            f"INTAKE_WEB_FORM_IP_HEADER={header} is believed only from trusted proxies; "
+            "name them, or unset the header",
+        )
+    return proxies, (header or DEFAULT_IP_HEADER) if proxies else ""
+
+
+def public_http_port(env: Mapping[str, str]) -> int:
+    raw = env.get("PUBLIC_HTTP_PORT", "")
+    if not raw:
+        return DEFAULT_PUBLIC_HTTP_PORT
+    if not raw.isdigit() or not 0 < int(raw) <= 65535:
+        raise MissingConfiguration("PUBLIC_HTTP_PORT", f"must be a port number, got {raw!r}")
+    return int(raw)
 
 
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -115,6 +152,8 @@ class Intake:
     reminder_hours: dict[str, float] = field(default_factory=dict)
     web_form_per_minute: int = DEFAULT_PER_MINUTE
     web_form_ip_header: str = ""
+    trusted_proxies: tuple[Network, ...] = ()
+    public_http_port: int = DEFAULT_PUBLIC_HTTP_PORT
 
     def organisation_of(self, principal: Principal) -> Organisation:
         org = self.organisations.get(principal.organisation)
@@ -150,6 +189,7 @@ class Intake:
 def bootstrap(settings: Settings | None = None, env: Mapping[str, str] | None = None) -> Intake:
     env = os.environ if env is None else env
     settings = settings or load_settings("intake", env)
+    proxies, ip_header = trusted_proxies(env)
     return Intake(
         settings=settings,
         organisations=organisations.load(settings.organisation_file),
@@ -158,5 +198,7 @@ def bootstrap(settings: Settings | None = None, env: Mapping[str, str] | None = 
         response_hours=first_response_hours(settings.organisation_file),
         reminder_hours=outreach_reminder_hours(settings.organisation_file),
         web_form_per_minute=_positive_int(env, "INTAKE_WEB_FORM_PER_MINUTE", DEFAULT_PER_MINUTE),
-        web_form_ip_header=env.get("INTAKE_WEB_FORM_IP_HEADER", ""),
+        web_form_ip_header=ip_header,
+        trusted_proxies=proxies,
+        public_http_port=public_http_port(env),
     )

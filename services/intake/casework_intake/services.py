@@ -72,7 +72,7 @@ TASK_OVERDUE = "intake.task.overdue"
 # Who may change what the whole organisation relies on: routing rules and forms.
 MANAGER_ROLES = frozenset({"manager", "admin"})
 SELF_FILL_DEFAULT_HOURS = 72
-SELF_FILL_MAX_HOURS = 720
+SELF_FILL_MAX_HOURS = int(selffill.MAX_VALIDITY.total_seconds() // 3600)
 SELF_FILL_SUBMITTER = "self-fill"
 # How often a keyed project change is tried when a concurrent change won the race.
 _KEYED_ATTEMPTS = 3
@@ -529,7 +529,13 @@ def issue_self_fill_link(
     raise_if_any(errors)
     expires_at = now + timedelta(hours=hours)
     token = selffill.issue_link(
-        secret, referral.referral_id, defn.form_id, defn.version, chosen, expires_at
+        secret,
+        referral.referral_id,
+        defn.form_id,
+        defn.version,
+        chosen,
+        expires_at,
+        issued_at=now,
     )
     # The token keeps the expiry to the whole second, rounded down.
     expires_at = expires_at.replace(microsecond=0)
@@ -547,12 +553,18 @@ class SelfFillForm:
 
 
 class SelfFillRefused(Exception):
-    """A link that cannot be used; `status` is the HTTP status to answer."""
+    """A link that cannot be used; `status` is the HTTP status to answer, `reason` what
+    the person reads, `code` what the log records (never anything about the person)."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, code: str) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.code = code
+
+
+_NOT_A_LINK = "this is not a valid link"
+_USED = "this link was already used; the answers were sent"
 
 
 def open_self_fill(
@@ -568,19 +580,25 @@ def open_self_fill(
     try:
         grant = selffill.verify_link(secret, token, now)
     except selffill.LinkExpired:
-        raise SelfFillRefused(410, "this link has expired; ask your worker for a new one") from None
+        raise SelfFillRefused(
+            410, "this link has expired; ask your worker for a new one", "expired"
+        ) from None
+    except selffill.LinkValidTooLong:
+        raise SelfFillRefused(404, _NOT_A_LINK, "valid_too_long") from None
     except selffill.SelfFillLinkRefused:
-        raise SelfFillRefused(404, "this is not a valid link") from None
+        raise SelfFillRefused(404, _NOT_A_LINK, "tampered") from None
     organisation = organisation_of_referral(grant.referral_id)
     if organisation is None or organisation not in organisations:
-        raise SelfFillRefused(404, "this is not a valid link")
+        raise SelfFillRefused(404, _NOT_A_LINK, "unknown_referral")
     repository = repository_of(organisation)
     if repository.answers_exist(self_fill_answers_id(grant.link_id)):
-        raise SelfFillRefused(409, "this link was already used; the answers were sent")
+        raise SelfFillRefused(409, _USED, "used")
     try:
         defn = _catalogue(repository, organisation, grant.form_id).get(grant.form_id, grant.version)
     except forms.UnknownFormVersion:
-        raise SelfFillRefused(410, "this form is no longer in use; ask your worker") from None
+        raise SelfFillRefused(
+            410, "this form is no longer in use; ask your worker", "form_withdrawn"
+        ) from None
     granted = set(grant.question_ids)
     restricted = dataclasses.replace(
         defn,
@@ -636,7 +654,7 @@ def submit_self_fill(
         "submitted_at": now,
     }
     if not repository.add_answers(record):
-        raise SelfFillRefused(409, "this link was already used; the answers were sent")
+        raise SelfFillRefused(409, _USED, "used")
     return record
 
 

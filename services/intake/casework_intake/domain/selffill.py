@@ -9,6 +9,10 @@ signed, not encrypted, for the same reason: there is nothing in it to hide.
 Pure functions: the secret, the clock and the record of used links are passed in, so
 the api and events processes agree and tests need no patching. Only the default link
 id comes from the operating system's random source.
+
+A link lives at most MAX_VALIDITY from the moment it was issued, and that is checked
+again when it is used, not only when it is issued: a link signed with a longer life
+(a key that leaked, an issuing bug, a policy since shortened) is refused all the same.
 """
 
 from __future__ import annotations
@@ -23,12 +27,18 @@ import math
 import re
 import secrets
 from collections.abc import Callable, Container, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TypeAlias
 
 from casework_intake.domain.forms import FieldError, FormRuleViolation
 
-TOKEN_FORMAT = 1
+# Format 2 carries the issue time ("iat"); format 1 links (no issue time) are still
+# accepted while they can be, held to MAX_VALIDITY from the moment they are used.
+TOKEN_FORMAT = 2
+LEGACY_TOKEN_FORMAT = 1
+
+# The longest a link may be valid: 30 days from its issue.
+MAX_VALIDITY = timedelta(hours=720)
 
 # Binds the tag to this use of the key: a tag the same secret produced for some other
 # purpose can never pass as a self-fill link.
@@ -43,7 +53,8 @@ MIN_SECRET_BYTES = 32
 MAX_TOKEN_LENGTH = 4096
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]+")
-_PAYLOAD_KEYS = frozenset({"v", "lid", "ref", "form", "ver", "q", "exp"})
+_LEGACY_PAYLOAD_KEYS = frozenset({"v", "lid", "ref", "form", "ver", "q", "exp"})
+_PAYLOAD_KEYS = _LEGACY_PAYLOAD_KEYS | {"iat"}
 
 UsedLinks: TypeAlias = Container[str] | Callable[[str], bool]
 """Link ids already used up: a set (or any container), or a function answering for one id."""
@@ -62,6 +73,16 @@ class LinkExpired(SelfFillLinkRefused):
         self.link_id = link_id
         self.expired_at = expired_at
         super().__init__(f"self-fill link {link_id} expired at {expired_at.isoformat()}")
+
+
+class LinkValidTooLong(SelfFillLinkRefused):
+    """Signed, but valid for longer after its issue than any link may be."""
+
+    def __init__(self, link_id: str, valid_for: timedelta, limit: timedelta) -> None:
+        self.link_id = link_id
+        super().__init__(
+            f"self-fill link {link_id} is valid for {valid_for}, longer than {limit} allows"
+        )
 
 
 class LinkAlreadyUsed(SelfFillLinkRefused):
@@ -109,16 +130,18 @@ def issue_link(
     question_ids: Iterable[str],
     expires_at: datetime,
     *,
+    issued_at: datetime,
     link_id: str | None = None,
 ) -> str:
     """A URL-safe token for the client. `link_id` is random unless given (for tests, or
     to re-create a token already recorded elsewhere).
 
     The expiry is kept to the whole second, rounded down, so a link never outlives the
-    time it was issued for.
+    time it was issued for; it must fall within MAX_VALIDITY of `issued_at`.
     """
     _check_secret(secret)
     _check_aware(expires_at, "expires_at")
+    _check_aware(issued_at, "issued_at")
     lid = new_link_id() if link_id is None else link_id
     # A lone string is iterable too, and would turn into one "question" per character.
     questions = sorted({question_ids} if isinstance(question_ids, str) else set(question_ids))
@@ -133,6 +156,11 @@ def issue_link(
     ]
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         errors.append(FieldError("version", "must be a whole number, 1 or higher"))
+    iat, exp = math.floor(issued_at.timestamp()), math.floor(expires_at.timestamp())
+    if not iat < exp <= iat + MAX_VALIDITY.total_seconds():
+        errors.append(
+            FieldError("expires_at", f"must be after its issue and within {MAX_VALIDITY} of it")
+        )
     if not questions:
         errors.append(FieldError("question_ids", "a link must offer at least one question"))
     elif not all(questions):
@@ -147,7 +175,8 @@ def issue_link(
         "form": form_id,
         "ver": version,
         "q": questions,
-        "exp": math.floor(expires_at.timestamp()),
+        "iat": iat,
+        "exp": exp,
     }
     # One canonical byte string per payload: the same link always gets the same token.
     body = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
@@ -160,19 +189,25 @@ def verify_link(
     token: str,
     now: datetime,
     used: UsedLinks = frozenset(),
+    *,
+    max_validity: timedelta = MAX_VALIDITY,
 ) -> SelfFillGrant:
     """The grant a token carries, or the reason it is refused.
 
-    The signature is checked before anything in the payload is believed, expiry and
-    use afterwards: an altered link is always reported as tampered, never as expired,
-    so tampering teaches nothing about which links exist.
+    The signature is checked before anything in the payload is believed, expiry, the
+    cap on its validity and use afterwards: an altered link is always reported as
+    tampered, never as expired, so tampering teaches nothing about which links exist.
     """
     _check_secret(secret)
     _check_aware(now, "now")
     raw = _authenticated_payload(secret, token)
-    grant = _grant_from(raw)
+    grant, issued_at = _grant_from(raw)
     if now >= grant.expires_at:
         raise LinkExpired(grant.link_id, grant.expires_at)
+    # A link without an issue time was issued no later than now.
+    valid_for = grant.expires_at - (now if issued_at is None else issued_at)
+    if valid_for > max_validity:
+        raise LinkValidTooLong(grant.link_id, valid_for, max_validity)
     already = used(grant.link_id) if callable(used) else grant.link_id in used
     if already:
         raise LinkAlreadyUsed(grant.link_id)
@@ -191,15 +226,20 @@ def _authenticated_payload(secret: bytes, token: object) -> bytes:
     return raw
 
 
-def _grant_from(raw: bytes) -> SelfFillGrant:
+def _grant_from(raw: bytes) -> tuple[SelfFillGrant, datetime | None]:
     # The signature proved we wrote this payload; the shape is still checked, since a
     # payload of another token format signed with the same key must not crash us.
     try:
         data = json.loads(raw)
     except ValueError:
         raise LinkTampered("the link's payload is unreadable") from None
-    if not isinstance(data, dict) or set(data) != _PAYLOAD_KEYS or data["v"] != TOKEN_FORMAT:
+    version = data.get("v") if isinstance(data, dict) else None
+    if type(version) is not int or (version, set(data)) not in (
+        (TOKEN_FORMAT, _PAYLOAD_KEYS),
+        (LEGACY_TOKEN_FORMAT, _LEGACY_PAYLOAD_KEYS),
+    ):
         raise LinkTampered("the link's payload has an unknown shape")
+    iat = data.get("iat", 0)
     lid, ref, form, ver, questions, exp = (
         data[k] for k in ("lid", "ref", "form", "ver", "q", "exp")
     )
@@ -210,14 +250,16 @@ def _grant_from(raw: bytes) -> SelfFillGrant:
         and questions
         and all(isinstance(q, str) and q for q in questions)
         and type(exp) is int
+        and type(iat) is int
     )
     if not shaped:
         raise LinkTampered("the link's payload has an unknown shape")
     try:
         expires_at = datetime.fromtimestamp(exp, tz=UTC)
+        issued_at = datetime.fromtimestamp(iat, tz=UTC) if "iat" in data else None
     except (OverflowError, OSError, ValueError):
-        raise LinkTampered("the link's expiry is out of range") from None
-    return SelfFillGrant(lid, ref, form, ver, tuple(questions), expires_at)
+        raise LinkTampered("the link's times are out of range") from None
+    return SelfFillGrant(lid, ref, form, ver, tuple(questions), expires_at), issued_at
 
 
 def _tag(secret: bytes, raw: bytes) -> bytes:

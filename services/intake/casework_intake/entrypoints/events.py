@@ -3,11 +3,12 @@ took on in time, reminds workers of their outreach and asks for its outcome, tel
 assignees of overdue project tasks, and serves the public HTTP endpoints.
 
 Why the public endpoints live here: the events process already runs nameko's HTTP
-server (werkzeug, one green thread per request) on HEALTH_PORT for /healthz and
-/metrics, so the web form and the self-fill pages need no new port, process or
-thread pool; the api process stays pure grpcio (no eventlet, no HTTP server of its
-own beside the optional metrics port). Only paths under /public/ are meant to be
-exposed to the internet (the ingress routes those and nothing else).
+server (eventlet wsgi, one green thread per request), so the web form and the
+self-fill pages need no new process or thread pool; the api process stays pure grpcio
+(no eventlet, no HTTP server of its own beside the optional metrics port). They are
+served on a port of their own, PUBLIC_HTTP_PORT, and nothing else is: /healthz and
+/metrics stay on HEALTH_PORT, so the ingress can expose the public port whole and a
+mistake in its path rules can never publish the metrics.
 
     GET  /public/v1/organisations/<org>/web-form       what the form may send
     POST /public/v1/organisations/<org>/referrals      submit (JSON or form-encoded)
@@ -27,13 +28,14 @@ from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from nameko.timer import timer
-from nameko.web.handlers import http
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import BindAddress, WebServer
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from casework_common import safe_json, storage
 from casework_common.auth import Principal
-from casework_common.config import MissingConfiguration
+from casework_common.config import MissingConfiguration, bind_host
 from casework_common.errors import FieldError, InvalidArgument
 from casework_common.events_runtime import EventsService
 from casework_intake import services
@@ -49,7 +51,7 @@ from casework_intake.adapters.repository import (
     ReferralRepository,
     RoutingRuleSetDocument,
 )
-from casework_intake.bootstrap import Intake, bootstrap
+from casework_intake.bootstrap import Intake, bootstrap, public_http_port
 from casework_intake.domain import web_form
 
 log = logging.getLogger(__name__)
@@ -73,6 +75,29 @@ OUTREACH_CHECK_INTERVAL = _seconds("INTAKE_OUTREACH_CHECK_INTERVAL", 60.0)
 TASK_CHECK_INTERVAL = _seconds("INTAKE_TASK_CHECK_INTERVAL", 60.0)
 MAX_BODY_BYTES = 64 * 1024
 WEB_FORM_SUBJECT = "public-web-form"
+
+
+class PublicWebServer(WebServer):  # type: ignore[misc]
+    """nameko's web server again, on PUBLIC_HTTP_PORT: a shared extension of a class of
+    its own is a server of its own, holding only the handlers declared with
+    `public_http`."""
+
+    @property
+    def bind_addr(self) -> BindAddress:
+        return BindAddress(bind_host(), public_http_port(os.environ))
+
+    def start(self) -> None:
+        # intake's own settings (trusted proxies, self-fill secret) stop the process
+        # now, not at the first citizen's request.
+        _app()
+        super().start()
+
+
+class PublicHttpRequestHandler(HttpRequestHandler):  # type: ignore[misc]
+    server = PublicWebServer()
+
+
+public_http = PublicHttpRequestHandler.decorator
 
 
 @functools.cache
@@ -236,25 +261,40 @@ class IntakeEvents(EventsService):
     # -------------------------------------------------------- public web form
 
     def _address(self, request: Any) -> str:
-        header = _app().web_form_ip_header
-        if header and request.headers.get(header):
-            return str(request.headers[header]).split(",")[0].strip()[:64]
-        return str(request.remote_addr or "unknown")
+        app = _app()
+        header = app.web_form_ip_header
+        forwarded = request.headers.getlist(header) if header else []
+        return web_form.client_address(
+            str(request.remote_addr or ""), forwarded, app.trusted_proxies
+        )
 
-    def _rate_limited(self, request: Any) -> Response | None:
+    def _rate_limited(self, request: Any, endpoint: str) -> Response | None:
         app = _app()
         now = app.clock()
         count = repo.count_submission(self._address(request), web_form.window_of(now))
         decision = web_form.decide(count, app.web_form_per_minute, now)
         if decision.allowed:
             return None
+        # The peer is the connecting address (the proxy, behind one); the client's
+        # address is personal data and is not written down.
+        log.warning(
+            "public submission refused",
+            extra={
+                "fields": {
+                    "reason": "rate_limited",
+                    "status": 429,
+                    "endpoint": endpoint,
+                    "peer": str(request.remote_addr or ""),
+                }
+            },
+        )
         return _json(
             429,
             {"error": "too many submissions from this address; try again in a minute"},
             {"Retry-After": str(decision.retry_after_seconds)},
         )
 
-    @http("GET", "/public/v1/organisations/<org>/web-form")  # type: ignore[misc]
+    @public_http("GET", "/public/v1/organisations/<org>/web-form")  # type: ignore[misc]
     @_public
     def web_form_fields(self, request: Any, org: str) -> Response:
         organisation = _app().organisations.get(org)
@@ -271,11 +311,11 @@ class IntakeEvents(EventsService):
             },
         )
 
-    @http("POST", "/public/v1/organisations/<org>/referrals")  # type: ignore[misc]
+    @public_http("POST", "/public/v1/organisations/<org>/referrals")  # type: ignore[misc]
     @_public
     def submit_web_form(self, request: Any, org: str) -> Response:
         app = _app()
-        limited = self._rate_limited(request)
+        limited = self._rate_limited(request, "web_form")
         if limited is not None:
             return limited
         organisation = app.organisations.get(org)
@@ -331,13 +371,28 @@ class IntakeEvents(EventsService):
             now=app.clock(),
         )
 
-    @http("GET", "/public/v1/self-fill/<token>")  # type: ignore[misc]
+    def _refused(self, request: Any, refused: services.SelfFillRefused) -> Response:
+        # Never the token: it is the person's credential while it is valid.
+        log.warning(
+            "self-fill link refused",
+            extra={
+                "fields": {
+                    "reason": refused.code,
+                    "status": refused.status,
+                    "method": request.method,
+                    "peer": str(request.remote_addr or ""),
+                }
+            },
+        )
+        return _json(refused.status, {"error": refused.reason})
+
+    @public_http("GET", "/public/v1/self-fill/<token>")  # type: ignore[misc]
     @_public
     def self_fill_form(self, request: Any, token: str) -> Response:
         try:
             _, form = self._open(token)
         except services.SelfFillRefused as refused:
-            return _json(refused.status, {"error": refused.reason})
+            return self._refused(request, refused)
         return _json(
             200,
             {
@@ -347,16 +402,16 @@ class IntakeEvents(EventsService):
             },
         )
 
-    @http("POST", "/public/v1/self-fill/<token>")  # type: ignore[misc]
+    @public_http("POST", "/public/v1/self-fill/<token>")  # type: ignore[misc]
     @_public
     def self_fill_submit(self, request: Any, token: str) -> Response:
-        limited = self._rate_limited(request)
+        limited = self._rate_limited(request, "self_fill")
         if limited is not None:
             return limited
         try:
             organisation, form = self._open(token)
         except services.SelfFillRefused as refused:
-            return _json(refused.status, {"error": refused.reason})
+            return self._refused(request, refused)
         body = _body(request)
         if isinstance(body, Response):
             return body
@@ -376,5 +431,5 @@ class IntakeEvents(EventsService):
         except InvalidArgument as exc:
             return _field_errors(400, exc.errors)
         except services.SelfFillRefused as refused:
-            return _json(refused.status, {"error": refused.reason})
+            return self._refused(request, refused)
         return _json(201, {"received": True})

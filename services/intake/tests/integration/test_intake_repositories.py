@@ -284,7 +284,9 @@ def open_link(token: str, now: datetime) -> tuple[str, services.SelfFillForm]:
 def test_a_self_fill_link_is_verified_checked_like_a_worker_and_used_once() -> None:
     form_id, version = published_form()
     referral = submit("key-self-0001")
-    token = issue_link(SECRET, referral, form_id, version, ["born"], T0 + timedelta(hours=1))
+    token = issue_link(
+        SECRET, referral, form_id, version, ["born"], T0 + timedelta(hours=1), issued_at=T0
+    )
     organisation, form = open_link(token, T0)
     assert [q["id"] for q in services.self_fill_questions(form)] == ["born"]
     repository = FormsRepository(organisation, None)
@@ -321,7 +323,9 @@ def test_an_expired_or_tampered_link_is_refused_and_stores_nothing(
 ) -> None:
     form_id, version = published_form()
     referral = submit("key-self-0002")
-    token = issue_link(SECRET, referral, form_id, version, ["born"], T0 + timedelta(hours=1))
+    token = issue_link(
+        SECRET, referral, form_id, version, ["born"], T0 + timedelta(hours=1), issued_at=T0
+    )
     with pytest.raises(services.SelfFillRefused) as refused:
         open_link(mutate(token), T0 + timedelta(hours=2) if status == 410 else T0)
     assert refused.value.status == status
@@ -331,7 +335,9 @@ def test_an_expired_or_tampered_link_is_refused_and_stores_nothing(
 def test_a_link_to_a_form_version_that_no_longer_exists_is_refused() -> None:
     form_id, _ = published_form()
     referral = submit("key-self-0003")
-    token = issue_link(SECRET, referral, form_id, 9, ["born"], T0 + timedelta(hours=1))
+    token = issue_link(
+        SECRET, referral, form_id, 9, ["born"], T0 + timedelta(hours=1), issued_at=T0
+    )
     with pytest.raises(services.SelfFillRefused) as refused:
         open_link(token, T0)
     assert refused.value.status == 410

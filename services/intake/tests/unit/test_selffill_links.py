@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import itertools
 import json
 import string
@@ -15,9 +17,11 @@ from hypothesis import strategies as st
 
 from casework_intake.domain.forms import FieldError, FormRuleViolation
 from casework_intake.domain.selffill import (
+    MAX_VALIDITY,
     LinkAlreadyUsed,
     LinkExpired,
     LinkTampered,
+    LinkValidTooLong,
     SelfFillGrant,
     SelfFillLinkRefused,
     issue_link,
@@ -40,6 +44,7 @@ def create_link(**overrides: Any) -> str:
         "version": 3,
         "question_ids": ["date_of_birth", "has_home"],
         "expires_at": EXPIRES,
+        "issued_at": NOW,
         "link_id": f"link-{next(_link_numbers)}",
     }
     fields.update(overrides)
@@ -83,12 +88,13 @@ def test_a_link_is_url_safe() -> None:
 def test_a_link_carries_only_ids_and_expiry() -> None:
     payload = payload_of(create_link(link_id="link-b"))
     assert payload == {
-        "v": 1,
+        "v": 2,
         "lid": "link-b",
         "ref": "ref-2025-0042",
         "form": "housing_intake",
         "ver": 3,
         "q": ["date_of_birth", "has_home"],
+        "iat": int(NOW.timestamp()),
         "exp": int(EXPIRES.timestamp()),
     }
 
@@ -290,7 +296,7 @@ _ids = st.text(alphabet=string.ascii_letters + string.digits + "_-", min_size=1,
     referral_id=st.text(min_size=1, max_size=40),
     version=st.integers(1, 10_000),
     question_ids=st.lists(_ids, min_size=1, max_size=8, unique=True),
-    valid_for=st.timedeltas(timedelta(seconds=1), timedelta(days=365)),
+    valid_for=st.timedeltas(timedelta(seconds=1), MAX_VALIDITY),
 )
 def test_every_issued_link_verifies_to_what_it_was_issued_for(
     referral_id: str, version: int, question_ids: list[str], valid_for: timedelta
@@ -309,3 +315,75 @@ def test_every_issued_link_verifies_to_what_it_was_issued_for(
     assert grant.version == version
     assert grant.question_ids == tuple(sorted(question_ids))
     assert grant.expires_at == expires_at
+
+
+# ------------------------------------------------------- validity cap at verification
+
+
+def sign(secret: bytes, payload: dict[str, Any]) -> str:
+    """What a holder of the key could sign: the token format, written out."""
+    raw = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
+    tag = hmac.new(secret, b"casework.intake.self-fill-link\x00" + raw, hashlib.sha256).digest()
+    return ".".join(base64.urlsafe_b64encode(p).rstrip(b"=").decode() for p in (raw, tag))
+
+
+def create_payload(**overrides: Any) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "v": 2,
+        "lid": "link-signed",
+        "ref": "ref-2025-0042",
+        "form": "housing_intake",
+        "ver": 3,
+        "q": ["has_home"],
+        "iat": int(NOW.timestamp()),
+        "exp": int((NOW + MAX_VALIDITY).timestamp()),
+    }
+    payload.update(overrides)
+    return payload
+
+
+def test_a_link_may_be_issued_for_at_most_the_maximum_validity() -> None:
+    with pytest.raises(FormRuleViolation) as refused:
+        create_link(expires_at=NOW + MAX_VALIDITY + timedelta(seconds=1))
+    assert [e.field for e in refused.value.errors] == ["expires_at"]
+    with pytest.raises(FormRuleViolation):
+        create_link(expires_at=NOW)
+
+
+def test_a_link_valid_for_exactly_the_maximum_is_accepted() -> None:
+    assert verify_link(SECRET, sign(SECRET, create_payload()), NOW).link_id == "link-signed"
+
+
+def test_a_signed_link_valid_longer_than_the_maximum_after_its_issue_is_refused() -> None:
+    token = sign(SECRET, create_payload(exp=int((NOW + MAX_VALIDITY).timestamp()) + 1))
+    # Refused on its first day and on its last: the cap is from issue, not from now.
+    for moment in (NOW, NOW + MAX_VALIDITY):
+        with pytest.raises(LinkValidTooLong):
+            verify_link(SECRET, token, moment)
+
+
+def test_a_link_issued_before_the_maximum_was_shortened_is_refused() -> None:
+    token = create_link(expires_at=NOW + timedelta(days=20))
+    with pytest.raises(LinkValidTooLong):
+        verify_link(SECRET, token, NOW + timedelta(days=1), max_validity=timedelta(days=7))
+
+
+def test_a_link_of_the_format_without_an_issue_time_is_capped_from_now() -> None:
+    legacy = create_payload(v=1, exp=int((NOW + timedelta(days=3)).timestamp()))
+    del legacy["iat"]
+    assert verify_link(SECRET, sign(SECRET, legacy), NOW).expires_at == NOW + timedelta(days=3)
+    legacy["exp"] = int((NOW + timedelta(days=365)).timestamp())
+    with pytest.raises(LinkValidTooLong):
+        verify_link(SECRET, sign(SECRET, legacy), NOW)
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"v": True}, {"v": 1}, {"iat": "0"}, {"v": 3}],
+    ids=["boolean-format", "old-format-with-issue-time", "text-issue-time", "unknown-format"],
+)
+def test_a_signed_payload_of_an_unknown_shape_is_refused_as_tampered(
+    changes: dict[str, Any],
+) -> None:
+    with pytest.raises(LinkTampered):
+        verify_link(SECRET, sign(SECRET, create_payload(**changes)), NOW)

@@ -1,0 +1,511 @@
+"""Today's producers keep the event contracts: intake's and clients' use cases run against
+the database MONGO_URI names (the development wire server by default), and every event
+they store in their outboxes (exactly what the relay publishes) parses strictly into
+the message of its routing key: no field the contract lacks, every value of the
+contract's type, and the message says back what the producer wrote. Every routing key
+of the service is produced at least once, so a new event cannot skip its contract.
+
+And the switch to generated messages is safe for today's consumers: each consumer's
+reader gets the same facts from the payload the codec encodes as from the one the
+producer wrote by hand."""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import mongoengine as me
+import pytest
+
+from casework_clients import services as clients
+from casework_clients.adapters.repository import (
+    ClientRepository,
+    ConsultationRepository,
+    FamilyRepository,
+)
+from casework_clients.domain.cards import Consultation, Contract, NewPerson, ReferralFacts
+from casework_clients.domain.details import CardChanges
+from casework_clients.domain.families import FamilyMember
+from casework_clients.domain.records import ConsentPurpose, ContactChannel
+from casework_clients.domain.status import StatusSettings
+from casework_clients.entrypoints import events as clients_consumers
+from casework_common import contracts
+from casework_common.auth import Principal
+from casework_common.envelope import Actor, EventEnvelope
+from casework_common.organisation import parse
+from casework_intake import services as intake
+from casework_intake.adapters import repository as intake_repo
+from casework_intake.adapters.repository import (
+    ConsultationRepository as IntakeConsultations,
+)
+from casework_intake.adapters.repository import (
+    OutreachRepository,
+    ProjectRepository,
+    ReferralRepository,
+    RoutingRulesRepository,
+)
+from casework_intake.domain.consultations import RecordConsultation
+from casework_intake.domain.outreach import ActivityType, Outcome, PlanOutreach
+from casework_intake.domain.projects import CreateProject
+from casework_intake.domain.referrals import Channel, SubmitReferral
+from casework_intake.domain.routing_rules import Rule
+from casework_notify.domain.routing import rules_from_payload
+from casework_notify.entrypoints import events as notify_consumers
+
+pytestmark = pytest.mark.usefixtures("mongo_db")
+
+ORG = "org-demo"
+DEV = parse(
+    json.loads(
+        (Path(__file__).resolve().parents[2] / "config" / "organisation.dev.json").read_text()
+    )
+)
+T0 = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
+HOUR = timedelta(hours=1)
+
+
+def create_principal(**overrides: Any) -> Principal:
+    fields: dict[str, Any] = {
+        "organisation": ORG,
+        "subject": "w-anna",
+        "kind": "worker",
+        "centres": frozenset({"ctr-north-town"}),
+        "roles": frozenset({"case_worker"}),
+        "scopes": frozenset(),
+    }
+    fields.update(overrides)
+    return Principal(**fields)
+
+
+ANNA = create_principal()
+PETR = create_principal(
+    subject="w-petr", centres=frozenset({"ctr-north-town", "ctr-north-village"})
+)
+MANAGER = create_principal(
+    subject="w-manager-north",
+    centres=frozenset({"ctr-north-town", "ctr-north-village"}),
+    roles=frozenset({"manager"}),
+)
+PARTNER = create_principal(subject="partner-x", kind="partner", centres=frozenset(DEV.centres))
+
+
+def new_key() -> str:
+    return f"key-{uuid.uuid4().hex}"
+
+
+# ------------------------------------------------------------------ the check
+
+
+def stored_events() -> list[dict[str, Any]]:
+    """Every event waiting in any outbox of the test's database, as the relay sends it."""
+    db = me.get_db()
+    events: list[dict[str, Any]] = []
+    for name in sorted(db.list_collection_names()):
+        for doc in db[name].find({}):
+            events.extend(doc.get("outbox") or [])
+    return events
+
+
+def _instant(value: str) -> datetime | None:
+    if "T" not in value:
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def differences(written: Any, read_back: Any, path: str = "payload") -> list[str]:
+    """Where the message read back says something else than the producer wrote
+    (an instant may be spelled `+00:00` or `Z`; a key the producer left out may come
+    back at its default)."""
+    if isinstance(written, dict) and isinstance(read_back, dict):
+        return [
+            d
+            for key in written
+            for d in differences(written[key], read_back.get(key), f"{path}.{key}")
+        ]
+    if isinstance(written, list) and isinstance(read_back, list) and len(written) == len(read_back):
+        return [d for n, pair in enumerate(zip(written, read_back, strict=True))
+                for d in differences(*pair, f"{path}[{n}]")]  # fmt: skip
+    if isinstance(written, str) and isinstance(read_back, str):
+        at, back = _instant(written), _instant(read_back)
+        if at is not None and at == back:
+            return []
+    if type(written) is type(read_back) and written == read_back:
+        return []
+    return [f"{path}: wrote {written!r}, the contract reads {read_back!r}"]
+
+
+def contract_problems(events: list[dict[str, Any]]) -> list[str]:
+    problems = []
+    for event in events:
+        key = f"{event['type']}.v{event['version']}"
+        try:
+            message = contracts.decode(key, event["payload"], strict=True)
+        except contracts.UnreadablePayload as exc:
+            problems.append(str(exc))
+            continue
+        problems += [f"{key} {d}" for d in differences(event["payload"], contracts.encode(message))]
+    return problems
+
+
+def keys_of(events: list[dict[str, Any]]) -> set[str]:
+    return {f"{e['type']}.v{e['version']}" for e in events}
+
+
+def contract_keys(service: str) -> set[str]:
+    return {k for k in contracts.registry() if k.startswith(f"{service}.")}
+
+
+def test_the_check_catches_a_wrong_type_a_missing_zone_and_a_field_the_contract_lacks() -> None:
+    good = contracts.encode(
+        contracts.registry()["intake.referral.acknowledged.v1"](referral_id="r-1", worker_id="w")
+    )
+    base = {"type": "intake.referral.acknowledged", "version": 1}
+    bad = [
+        {**base, "payload": {**good, "worker_id": 7}},
+        {**base, "payload": {**good, "acknowledged_at": "2025-06-02T09:00:00"}},
+        {**base, "payload": {**good, "mood": "cheerful"}},
+        {**base, "payload": {**good, "worker_id": None}},
+    ]
+    assert len(contract_problems(bad)) == 4
+    assert contract_problems([{**base, "payload": good}]) == []
+
+
+# What each queue's handler reads from its events today (the entry points' parse sites).
+READERS: dict[str, Callable[[EventEnvelope], object]] = {
+    "intake.referral.submitted.v1": clients_consumers.referral_facts,
+    "intake.consultation.recorded.v1": clients_consumers.consultation_facts,
+    "documents.contract.signed.v1": lambda e: clients_consumers.contract_facts(e, T0),
+    "clients.client.merged.v1": lambda e: (
+        e.payload["absorbed_client_id"],
+        e.payload["survivor_client_id"],
+    ),
+    "clients.client.registered.v1": notify_consumers.client_arrived,
+    "clients.client.matched.v1": notify_consumers.client_arrived,
+    "intake.routing_rules.published.v1": lambda e: rules_from_payload(e.organisation, e.payload),
+    "intake.referral.first_contact_overdue.v1": notify_consumers.overdue_referral,
+    "intake.outreach.reminder_due.v1": notify_consumers.outreach_due,
+    "intake.outreach.outcome_due.v1": notify_consumers.outreach_due,
+    "intake.task.assigned.v1": notify_consumers.task_news,
+    "intake.task.overdue.v1": notify_consumers.task_news,
+}
+
+
+def reader_problems(events: list[dict[str, Any]]) -> list[str]:
+    """Consumers that would read another fact (or refuse the event) once the producer
+    sends the codec's encoding of the same message."""
+    problems = []
+    for event in events:
+        key = f"{event['type']}.v{event['version']}"
+        read = READERS.get(key)
+        if read is None:
+            continue
+        switched = contracts.encode(contracts.decode(key, event["payload"]))
+        today = read(EventEnvelope.from_dict(event))
+        after = read(EventEnvelope.from_dict({**event, "payload": switched}))
+        if after != today:
+            problems.append(f"{key}: reads {after!r} instead of {today!r}")
+    return problems
+
+
+def test_every_key_a_queue_is_bound_to_has_its_reader_here() -> None:
+    handlers = (
+        Path(__file__).resolve().parents[2].glob("services/*/casework_*/entrypoints/events.py")
+    )
+    bound = {
+        key
+        for path in handlers
+        for binding in re.findall(r"event_handler\(\s*\"[^\"]+\",\s*\[([^\]]*)\]", path.read_text())
+        for key in re.findall(r"\"([^\"]+)\"", binding)
+    }
+    assert bound == set(READERS)
+
+
+def test_a_contract_signed_encoded_by_the_codec_is_read_by_clients() -> None:
+    signed = contracts.registry()["documents.contract.signed.v1"](
+        client_id="cl-1", contract_id="k-1", signed_on="2025-06-01", valid_until=""
+    )
+    event = contracts.envelope(signed, organisation=ORG, actor=Actor("worker", "w-anna"), trace={})
+    client_id, contract = clients_consumers.contract_facts(event, T0)
+    assert (client_id, contract.contract_id, contract.valid_until) == ("cl-1", "k-1", None)
+    assert contract.signed_on == date(2025, 6, 1)
+
+
+# ------------------------------------------------------------------ intake
+
+
+def create_referral(**overrides: Any) -> SubmitReferral:
+    fields: dict[str, Any] = {
+        "idempotency_key": new_key(),
+        "given_name": "Jana",
+        "family_name": "Nováková",
+        "date_of_birth": "1961-04-12",
+        "phone": "+421 900 123 456",
+        "email": "",
+        "address": "",
+        "region_id": "",
+        "centre_id": "ctr-north-town",
+        "client_type": "senior",
+        "problem_type": "housing",
+        "channel": Channel.PHONE,
+        "free_text": "",
+    }
+    fields.update(overrides)
+    return SubmitReferral(**fields)
+
+
+def create_consultation_command(**overrides: Any) -> RecordConsultation:
+    fields: dict[str, Any] = {
+        "idempotency_key": new_key(),
+        "given_name": "Taras",
+        "family_name": "Shevchenko",
+        "date_of_birth": "1961-03-09",
+        "phone": "",
+        "email": "",
+        "topic": "rent arrears",
+        "duration_minutes": 15,
+        "worker_id": "",
+        "channel": Channel.PHONE,
+        "centre_id": "ctr-north-town",
+        "notes": "",
+    }
+    fields.update(overrides)
+    return RecordConsultation(**fields)
+
+
+def create_outreach(**overrides: Any) -> PlanOutreach:
+    fields: dict[str, Any] = {
+        "worker_id": "",
+        "centre_id": "ctr-north-town",
+        "activity_type": ActivityType.GROUP_EVENT,
+        "planned_at": T0 + 48 * HOUR,
+        "place": "town library",
+        "description": "talk on housing benefit",
+        "idempotency_key": new_key(),
+    }
+    fields.update(overrides)
+    return PlanOutreach(**fields)
+
+
+def produce_intake_events() -> None:
+    """Each of intake's use cases and timers that emit an event, once."""
+    referrals = ReferralRepository(ORG, None)
+    kw: dict[str, Any] = {"now": T0, "trace": {}}
+    taken, _ = intake.submit_referral(create_referral(), PARTNER, DEV, referrals, **kw)
+    forgotten, _ = intake.submit_referral(create_referral(), PARTNER, DEV, referrals, **kw)
+    mine = ReferralRepository(ORG, ANNA.centres)
+    intake.acknowledge_referral(taken.referral_id, ANNA, mine, **kw)
+    intake.record_first_contact(taken.referral_id, Channel.PHONE, "called", ANNA, mine, **kw)
+    late = T0 + 100 * HOUR
+    assert forgotten.referral_id in [r.referral_id for r in intake_repo.overdue_referrals(late)]
+    intake.escalate_overdue(
+        {ORG: DEV}, lambda org: ReferralRepository(org, None), intake_repo.overdue_referrals(late),
+        now=late,
+    )  # fmt: skip
+
+    consultations = IntakeConsultations(ORG, ANNA.centres)
+    intake.record_consultation(create_consultation_command(), ANNA, DEV, consultations, **kw)
+    anonymous = create_consultation_command(given_name="", family_name="", date_of_birth="")
+    intake.record_consultation(anonymous, ANNA, DEV, consultations, **kw)
+
+    rules = RoutingRulesRepository(ORG)
+    rule = Rule("south-youth", 40, (), ("ctr-south-city",), ("youth",), (), ("w-ilze",))
+    saved = intake.save_routing_rules([rule], MANAGER, DEV, rules, now=T0)
+    intake.publish_routing_rules(saved.version, MANAGER, DEV, rules, **kw)
+
+    outreach = OutreachRepository(ORG, PETR.centres)
+    planned = intake.plan_outreach(create_outreach(), ANNA, DEV, outreach, reminder_hours=24, **kw)
+    dropped = intake.plan_outreach(create_outreach(), ANNA, DEV, outreach, **kw)
+    intake.cancel_outreach(dropped.outreach_id, ANNA, outreach, **kw)
+
+    def unscoped_outreach(org: str) -> OutreachRepository:
+        return OutreachRepository(org, None)
+
+    soon, after = T0 + 30 * HOUR, T0 + 50 * HOUR
+    intake.remind_outreach(intake_repo.outreach_needing_reminder(soon), unscoped_outreach, now=soon)
+    intake.request_outreach_outcomes(
+        intake_repo.outreach_needing_outcome(after), unscoped_outreach, now=after
+    )
+    intake.record_outreach_outcome(
+        planned.outreach_id, Outcome("14 visitors", 14, 4), PETR, outreach, now=after, trace={}
+    )
+
+    projects = ProjectRepository(ORG, ANNA.centres)
+    project = intake.create_project(
+        CreateProject("Open day", "ctr-north-town", "", ("w-petr",), new_key()), ANNA, DEV,
+        projects, **kw,
+    )  # fmt: skip
+    _, task = intake.add_task(
+        project.project_id, "book the hall", "w-petr", T0 + HOUR, ANNA, projects,
+        idempotency_key=new_key(), **kw,
+    )  # fmt: skip
+    intake.comment_on_task(
+        project.project_id, task.task_id, "the big hall, please", ANNA, projects,
+        idempotency_key=new_key(), **kw,
+    )  # fmt: skip
+    overdue_at = T0 + 2 * HOUR
+    intake.flag_overdue_tasks(
+        intake_repo.projects_with_overdue_tasks(overdue_at),
+        lambda org: ProjectRepository(org, None),
+        now=overdue_at,
+    )
+    intake.complete_task(project.project_id, task.task_id, ANNA, projects, now=overdue_at, trace={})
+    intake.reopen_task(
+        project.project_id, task.task_id, overdue_at + HOUR, ANNA, projects,
+        now=overdue_at, trace={},
+    )  # fmt: skip
+
+
+def test_every_event_intake_stores_parses_strictly_into_its_contract() -> None:
+    produce_intake_events()
+    events = stored_events()
+    assert keys_of(events) == contract_keys("intake")
+    assert contract_problems(events) == []
+    assert reader_problems(events) == []
+
+
+# ------------------------------------------------------------------ clients
+
+
+SETTINGS = StatusSettings(inactivity_days=60)
+OWN_FAMILY_STATUS = StatusSettings(inactivity_days=60, shared_with_family=False)
+
+
+def create_facts(**overrides: Any) -> ReferralFacts:
+    fields: dict[str, Any] = {
+        "referral_id": f"ref-{secrets.token_hex(4)}",
+        "organisation": ORG,
+        "given_name": "Taras",
+        "family_name": "Shevchenko",
+        "date_of_birth": date(1961, 3, 9),
+        "phone": "+380 44 123 4567",
+        "email": "",
+        "address": "",
+        "region_id": "reg-north",
+        "centre_id": "ctr-north-town",
+        "client_type": "senior",
+        "problem_type": "housing",
+        "channel": "partner_referral",
+        "submitted_at": T0,
+    }
+    fields.update(overrides)
+    return ReferralFacts(**fields)
+
+
+def create_waiting_consultation(**overrides: Any) -> Consultation:
+    fields: dict[str, Any] = {
+        "consultation_id": f"cons-{secrets.token_hex(4)}",
+        "organisation": ORG,
+        "given_name": "Taras",
+        "family_name": "Shevchenko",
+        "date_of_birth": date(1961, 3, 9),
+        "phone": "",
+        "email": "",
+        "topic": "rent arrears",
+        "duration_minutes": 15,
+        "worker_id": "w-duty-north",
+        "channel": "phone",
+        "centre_id": "ctr-north-town",
+        "recorded_at": T0 - timedelta(days=10),
+    }
+    fields.update(overrides)
+    return Consultation(**fields)
+
+
+def produce_clients_events() -> None:
+    """Each of clients' use cases and timers that emit an event, once."""
+    system = ClientRepository(ORG, None)
+    anna = ClientRepository(ORG, ANNA.centres)
+    waiting = ConsultationRepository(ORG)
+    kw: dict[str, Any] = {"now": T0, "trace": {}, "trace_id": "t-1"}
+    clients.consultation_recorded(create_waiting_consultation(), system, waiting, now=T0, trace={})
+    refer: dict[str, Any] = {"now": T0, "trace": {}, "settings": SETTINGS, "consultations": waiting}
+    taras, _ = clients.register_from_referral(create_facts(), system, **refer)
+    clients.register_from_referral(create_facts(), system, **refer)  # matched
+    person = NewPerson(
+        ORG, "Olena", "Kovalenko", date(1980, 5, 1), "", "", "", "reg-north", "ctr-north-town",
+        "senior", "",
+    )  # fmt: skip
+    olena = clients.register_client(
+        person, frozenset(), ANNA, anna, settings=SETTINGS, consultations=waiting, **kw
+    ).card
+    assert olena is not None
+    twin = clients.register_client(
+        NewPerson(ORG, "Oleh", "Bondar", date(2012, 1, 1), "", "", "", "reg-north",
+                  "ctr-north-town", "senior", ""),
+        frozenset(), ANNA, anna, settings=SETTINGS, consultations=waiting, **kw,
+    ).card  # fmt: skip
+    assert twin is not None
+
+    clients.record_contract_signed(
+        taras.client_id, Contract("k-1", T0.date(), None, T0), system,
+        settings=SETTINGS, actor=Actor("worker", "w-anna"), now=T0, trace={},
+    )  # fmt: skip
+    clients.record_status(
+        taras.client_id, "terminated", "goals_achieved", T0.date(), ANNA, anna,
+        settings=SETTINGS, **kw,
+    )  # fmt: skip
+    clients.archive_client(taras.client_id, ANNA, anna, **kw)
+
+    clients.update_client(
+        olena.client_id, CardChanges(address="Lake road 7"), ANNA, anna, org=DEV, **kw
+    )
+    clients.assign_responsible_worker(olena.client_id, "w-petr", ANNA, anna, org=DEV, **kw)
+    clients.unassign_responsible_worker(olena.client_id, "w-petr", "moved", ANNA, anna, **kw)
+    today = T0.date()
+    clients.record_consent(
+        olena.client_id, ConsentPurpose.FEEDBACK_CALLS, "", today, "DOC-7", ANNA, anna, **kw
+    )
+    clients.withdraw_consent(
+        olena.client_id, ConsentPurpose.FEEDBACK_CALLS, "", today, "", "no more calls",
+        ANNA, anna, **kw,
+    )  # fmt: skip
+    clients.add_note(olena.client_id, "Lives with her sister.", "", ANNA, anna, **kw)
+    clients.record_contact(
+        olena.client_id, today, ContactChannel.HOME_VISIT, "w-anna", "visited", ANNA, anna,
+        org=DEV, **kw,
+    )  # fmt: skip
+
+    families = FamilyRepository(ORG, ANNA.centres)
+    home = clients.create_family(
+        "Household", "ctr-north-town", (FamilyMember(olena.client_id, "head"),), ANNA, anna,
+        families, region_id="reg-north", **kw,
+    )  # fmt: skip
+    clients.add_family_member(
+        home.family_id, FamilyMember(twin.client_id, "child", (olena.client_id,)), ANNA, anna,
+        families, **kw,
+    )  # fmt: skip
+    clients.record_family_status(
+        home.family_id, "applicant", "", today, ANNA, families,
+        settings=OWN_FAMILY_STATUS, now=T0, trace={},
+    )  # fmt: skip
+    # The child's card was typed twice: merging it moves the family onto the survivor.
+    again = clients.register_client(
+        NewPerson(ORG, "Oleg", "Bondar", date(2012, 1, 1), "", "", "", "reg-north",
+                  "ctr-north-town", "senior", ""),
+        frozenset({twin.client_id}), ANNA, anna, settings=SETTINGS, consultations=waiting, **kw,
+    ).card  # fmt: skip
+    assert again is not None
+    clients.merge_clients(
+        again.client_id, twin.client_id, "typed twice", ANNA, anna,
+        families_repo=FamilyRepository(ORG, None), **kw,
+    )  # fmt: skip
+
+    silent = T0 + timedelta(days=120)
+    clients.sweep_inactivity(system, SETTINGS, today=silent.date(), now=silent, trace={})
+
+
+def test_every_event_clients_stores_parses_strictly_into_its_contract() -> None:
+    produce_clients_events()
+    events = stored_events()
+    assert keys_of(events) == contract_keys("clients")
+    assert contract_problems(events) == []
+    assert reader_problems(events) == []
