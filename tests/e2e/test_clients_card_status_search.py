@@ -29,6 +29,13 @@ pytestmark = pytest.mark.e2e
 ORG = "org-demo"
 ANNA = auth(create_token(subject="w-anna", centres=["ctr-north-town"]))
 ILZE = auth(create_token(subject="w-ilze", centres=["ctr-south-city"]))
+# Archiving and statistics are a manager's (record-dependent role checks).
+MANAGER_NORTH = auth(
+    create_token(
+        subject="w-manager-north", centres=["ctr-north-town", "ctr-north-village"],
+        roles=["manager"],
+    )
+)  # fmt: skip
 OTHER_ORG = auth(create_token(organisation="org-other", subject="w-x", centres=["ctr-north-town"]))
 TODAY = date.today()
 
@@ -156,7 +163,7 @@ def test_a_contract_makes_the_client_a_service_user_by_rpc_and_by_event(
         metadata=ANNA,
     ).client
     assert ended.colour.colour == pb.COLOUR_RED  # terminated while the contract is valid
-    clients.ArchiveClient(pb.ArchiveClientRequest(client_id=card.client_id), metadata=ANNA)
+    clients.ArchiveClient(pb.ArchiveClientRequest(client_id=card.client_id), metadata=MANAGER_NORTH)
     back = clients.ReopenEpisode(pb.ReopenEpisodeRequest(client_id=card.client_id), metadata=ANNA)
     assert back.client.episode == 2 and back.client.status == pb.CLIENT_STATUS_APPLICANT
     assert not back.client.archived and len(back.client.status_history) == 4
@@ -202,7 +209,8 @@ def test_a_contract_makes_the_client_a_service_user_by_rpc_and_by_event(
          grpc.StatusCode.NOT_FOUND, None),
         (lambda c, i: c.SearchClients(pb.SearchClientsRequest(), metadata=ANNA),
          grpc.StatusCode.INVALID_ARGUMENT, "query"),
-        (lambda c, i: c.ArchiveClient(pb.ArchiveClientRequest(client_id=i), metadata=ANNA),
+        (lambda c, i: c.ArchiveClient(pb.ArchiveClientRequest(client_id=i),
+                                      metadata=MANAGER_NORTH),
          grpc.StatusCode.FAILED_PRECONDITION, None),
         (lambda c, i: c.GetStatistics(pb.GetStatisticsRequest(
             period_start="2025-02-01", period_end="2025-01-01"), metadata=ANNA),
@@ -314,9 +322,22 @@ def test_a_consultation_and_a_referral_find_the_card(suite: Suite, clients: Any,
          "centre_id": "ctr-north-town", "client_type": "senior", "problem_type": "debt",
          "channel": "partner_referral", "submitted_at": datetime.now(UTC).isoformat()},
     )  # fmt: skip
-    joined = eventually(
-        lambda: referral_id in (c := get(clients, card.client_id)).referral_ids and c
-    )
+    # The referral changes nothing by itself: it is proposed to the card's own workers,
+    # and joins the card once one of them confirms it.
+    proposal = eventually(
+        lambda: next(
+            (p for p in clients.ListMatchProposals(pb.ListMatchProposalsRequest(),
+                                                   metadata=ANNA).proposals
+             if p.referral_id == referral_id),
+            None,
+        )
+    )  # fmt: skip
+    assert proposal.client_id == card.client_id
+    assert referral_id not in get(clients, card.client_id).referral_ids
+    joined = clients.ConfirmMatchProposal(
+        pb.ConfirmMatchProposalRequest(proposal_id=proposal.proposal_id), metadata=ANNA
+    ).client
+    assert referral_id in joined.referral_ids
     assert set(joined.problem_types) == {"housing", "debt"}
 
 
@@ -335,7 +356,7 @@ def test_statistics_count_statuses_reasons_and_flows(clients: Any) -> None:
         pb.GetStatisticsRequest(
             period_start=(TODAY - timedelta(days=30)).isoformat(), period_end=TODAY.isoformat()
         ),
-        metadata=ANNA,
+        metadata=MANAGER_NORTH,
     )
     rejected = {s.status: s.count for s in stats.clients.statuses}[pb.CLIENT_STATUS_REJECTED]
     assert rejected >= 1

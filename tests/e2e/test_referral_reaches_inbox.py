@@ -166,7 +166,7 @@ def test_a_reused_key_with_different_content_is_refused_and_overwrites_nothing(
     assert stored["free_text"] == request.free_text
 
 
-def test_a_returning_person_is_matched_to_their_card_not_duplicated(
+def test_a_returning_person_is_proposed_to_their_card_and_joins_it_once_confirmed(
     intake: Any, clients: Any, notify: Any
 ) -> None:
     family_name = f"Dvořáková-{secrets.token_hex(3)}"
@@ -181,14 +181,33 @@ def test_a_returning_person_is_matched_to_their_card_not_duplicated(
         ),
         metadata=PARTNER,
     ).referral
+    # A referral never changes a card by itself: the card's worker is asked first.
     second_note = eventually(lambda: inbox_entry(notify, ANNA, again.referral_id))
-    assert second_note.kind == "returning_client"
+    assert second_note.kind == "match_proposed"
     assert second_note.client_id == first_note.client_id
+    assert second_note.subject_kind == "match_proposal"
+    untouched = clients.GetClient(
+        clients_pb2.GetClientRequest(client_id=first_note.client_id), metadata=ANNA
+    ).client
+    assert list(untouched.referral_ids) == [first.referral_id]
+    clients.ConfirmMatchProposal(
+        clients_pb2.ConfirmMatchProposalRequest(proposal_id=second_note.subject_id), metadata=ANNA
+    )
     card = clients.GetClient(
         clients_pb2.GetClientRequest(client_id=first_note.client_id), metadata=ANNA
     ).client
     assert list(card.referral_ids) == [first.referral_id, again.referral_id]
     assert set(card.problem_types) == {"housing", "debt"}
+    # Confirmed for the card's own centre: its workers are told, as of a returning client.
+    returning = eventually(
+        lambda: next(
+            (n for n in notify.ListInbox(notify_pb2.ListInboxRequest(page_size=200),
+                                         metadata=ANNA).notifications
+             if n.referral_id == again.referral_id and n.kind == "returning_client"),
+            None,
+        )
+    )  # fmt: skip
+    assert returning.client_id == first_note.client_id
 
 
 def test_a_worker_never_sees_a_client_outside_their_centres(

@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     from casework_clients.entrypoints.api import register
     from casework_common import storage
-    from casework_common.auth import issue_token
+    from casework_common.auth import Principal, issue_token
     from casework_common.config import load_settings
     from casework_common.grpc_runtime import build_server
 
@@ -157,10 +157,14 @@ def main(argv: list[str] | None = None) -> None:
 
         baseline = timed(lambda: collection.count_documents({"organisation": ORG}), args.repeat)
         all_centres = frozenset(c for c, _ in CENTRES)
+        manager = Principal(
+            ORG, "w-manager-north", "worker", all_centres, frozenset({"manager"}), frozenset()
+        )
 
         def use_case() -> object:
+            scoped = (ClientRepository(ORG, all_centres), FamilyRepository(ORG, all_centres))
             return services.statistics(
-                start, end, ClientRepository(ORG, all_centres), FamilyRepository(ORG, all_centres),
+                start, end, manager, scoped, scoped, org=None,
                 settings=StatusSettings(shared_with_family=True), centre_id=None, region_id=None,
             )  # fmt: skip
 

@@ -10,8 +10,11 @@ from casework_clients.adapters.repository import (
     ClientRepository,
     ConsultationRepository,
     FamilyRepository,
+    MatchProposalRepository,
+    SharingRequestRepository,
 )
-from casework_clients.adapters.settings import load_status_settings
+from casework_clients.adapters.settings import load_disclosures, load_status_settings
+from casework_clients.domain.proposals import Disclosure
 from casework_clients.domain.status import StatusSettings
 from casework_common.auth import Principal
 from casework_common.config import Settings, load_settings
@@ -25,6 +28,7 @@ class Clients:
     clock: Callable[[], datetime]
     status_settings: dict[str, StatusSettings] = field(default_factory=dict)
     organisations: dict[str, Organisation] = field(default_factory=dict)
+    disclosures: dict[str, Disclosure] = field(default_factory=dict)
 
     def cards_for(self, principal: Principal) -> ClientRepository:
         return ClientRepository(principal.organisation, principal.centres)
@@ -38,6 +42,22 @@ class Clients:
 
     def families_of_organisation(self, organisation: str) -> FamilyRepository:
         return FamilyRepository(organisation, None)
+
+    def proposals_for(self, principal: Principal) -> MatchProposalRepository:
+        return MatchProposalRepository(principal.organisation, principal.centres)
+
+    def proposals_of_organisation(self, organisation: str) -> MatchProposalRepository:
+        return MatchProposalRepository(organisation, None)
+
+    def sharing_for(self, principal: Principal) -> SharingRequestRepository:
+        return SharingRequestRepository(principal.organisation, principal.centres)
+
+    def sharing_of_organisation(self, organisation: str) -> SharingRequestRepository:
+        return SharingRequestRepository(organisation, None)
+
+    def disclosure_of(self, organisation: str) -> Disclosure:
+        """What a referring centre learns of a person known elsewhere (default nothing)."""
+        return self.disclosures.get(organisation, Disclosure.NONE)
 
     def consultations_of(self, organisation: str) -> ConsultationRepository:
         return ConsultationRepository(organisation)
@@ -55,4 +75,5 @@ def bootstrap(settings: Settings | None = None) -> Clients:
         clock=lambda: datetime.now(UTC),
         status_settings=load_status_settings(settings.organisation_file),
         organisations=load_organisations(settings.organisation_file),
+        disclosures=load_disclosures(settings.organisation_file),
     )

@@ -14,11 +14,14 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from casework_clients.adapters.repository import (
+    AuditEntry,
     ClientRepository,
     ConsultationRepository,
     FamilyRepository,
+    MatchProposalRepository,
+    SharingRequestRepository,
 )
-from casework_clients.domain import cards, details, families, search
+from casework_clients.domain import cards, details, families, proposals, search
 from casework_clients.domain.cards import (
     ClientCard,
     Consultation,
@@ -34,7 +37,12 @@ from casework_clients.domain.colour import (
     derive_family_colour,
 )
 from casework_clients.domain.families import Family, FamilyMember
-from casework_clients.domain.identity import identity_key
+from casework_clients.domain.identity import identity_key, other_card_key, person_key
+from casework_clients.domain.proposals import (
+    Disclosure,
+    MatchProposal,
+    SharingRequest,
+)
 from casework_clients.domain.records import ConsentPurpose, ConsentRecord, ContactChannel
 from casework_clients.domain.statistics import StatusReport, client_report, family_report
 from casework_clients.domain.status import (
@@ -66,6 +74,7 @@ from casework_common.errors import (
     FieldError,
     InvalidArgument,
     NotFound,
+    PermissionDenied,
 )
 from casework_common.organisation import Organisation
 from casework_common.storage import DuplicateAggregate
@@ -175,21 +184,27 @@ def register_from_referral(
     facts: ReferralFacts,
     repository: ClientRepository,
     *,
+    proposals_repo: MatchProposalRepository,
     now: datetime,
     trace: Mapping[str, str],
     new_id: NewId = _new_id,
     settings: StatusSettings | None = None,
     consultations: ConsultationRepository | None = None,
+    disclosure: Disclosure = Disclosure.NONE,
 ) -> tuple[ClientCard, Outcome]:
-    """Find the referred person's card or create it, and emit what happened.
+    """Create the referred person's card, or propose the referral to the workers of the
+    card it matches, and emit what happened.
 
-    Exact identity (names without diacritics or case, date of birth) attaches; so does
-    one confident fuzzy match (same date of birth and the same names modulo spelling
-    and transliteration). Several confident matches are left to a person: a new card
-    is created and its history names the possible duplicates.
+    A referral comes from outside (the anonymous web form, a partner, any worker) and
+    never changes an existing card by itself: exact identity (names without diacritics
+    or case, date of birth) or one confident fuzzy match (same date of birth, names
+    alike modulo spelling and transliteration) becomes a match proposal for the
+    workers of the card's own centres, and the card is answered unchanged (outcome
+    PROPOSED). Several confident matches are left to a person: a new card is created
+    and its history names the possible duplicates.
 
     Retried when another consumer registered the same person a moment earlier: the
-    unique identity key turns that race into a match instead of a second card.
+    unique identity key turns that race into a proposal instead of a second card.
     """
     key = identity_key(facts.organisation, facts.given_name, facts.family_name, facts.date_of_birth)
     for _ in range(5):
@@ -203,18 +218,20 @@ def register_from_referral(
             existing, match, ambiguous = confident_match(repository, query)
             if match is not None:
                 reasons, how, score = match.reasons, "confident", match.score
+        if existing is not None:
+            return _propose_match(
+                existing, facts, proposals_repo, how=how, score=score, reasons=reasons,
+                now=now, trace=trace, disclosure=disclosure,
+            )  # fmt: skip
         card, outcome = cards.register_from_referral(
-            existing,
+            None,
             facts,
             new_client_id=new_id(),
             initial_status=INITIAL_STATUS,
             now=now,
             settings=settings,
-            match_reasons=reasons,
         )
-        if outcome is Outcome.UNCHANGED:
-            return card, outcome
-        if outcome is Outcome.REGISTERED and ambiguous > 1:
+        if ambiguous > 1:
             card = cards.note_history(
                 card,
                 now,
@@ -222,25 +239,246 @@ def register_from_referral(
                 "should check them and merge if they are the same person",
                 SYSTEM_ACTOR,
             )
-        joined: list[Consultation] = []
-        if consultations is not None:
-            card, joined = _join_waiting_consultations(card, consultations, now)
-        payload = {**cards.event_payload(card, facts), "match": how, "score": score}
-        events = [
-            _event(
-                CLIENT_EVENT[outcome], facts.organisation, Actor.system("clients"), payload, trace
-            )
-        ]
-        events += [_consultation_joined(card, c, trace) for c in joined]
         try:
-            saved = repository.save(card, events)
+            saved = _save_referred_card(card, facts, repository, consultations, now, trace)
         except (DuplicateAggregate, Conflict):
             continue
-        if consultations is not None:
-            for consultation in joined:
-                consultations.mark_attached(consultation.consultation_id, saved.client_id, now)
         return saved, outcome
     raise Conflict(f"could not register referral {facts.referral_id}: too much contention")
+
+
+def _save_referred_card(
+    card: ClientCard,
+    facts: ReferralFacts,
+    repository: ClientRepository,
+    consultations: ConsultationRepository | None,
+    now: datetime,
+    trace: Mapping[str, str],
+) -> ClientCard:
+    """A new card from a referral, with its waiting consultations and
+    ``clients.client.registered.v1``: what an unknown person produces."""
+    joined: list[Consultation] = []
+    if consultations is not None:
+        card, joined = _join_waiting_consultations(card, consultations, now)
+    payload = {**cards.event_payload(card, facts), "match": "none", "score": 0}
+    events = [
+        _event(
+            CLIENT_EVENT[Outcome.REGISTERED], facts.organisation, Actor.system("clients"),
+            payload, trace,
+        )
+    ]  # fmt: skip
+    events += [_consultation_joined(card, c, trace) for c in joined]
+    saved = repository.save(card, events)
+    if consultations is not None:
+        for consultation in joined:
+            consultations.mark_attached(consultation.consultation_id, saved.client_id, now)
+    return saved
+
+
+def proposal_payload(proposal: MatchProposal, card: ClientCard, tell: bool) -> dict[str, object]:
+    """Payload of clients.match.proposed.v1: ids and routing facts, no contact details.
+    ``tell_referring_centre``: the organisation lets the referring centre know the
+    person is known elsewhere (never which card)."""
+    f = proposal.referral
+    return {
+        "proposal_id": proposal.proposal_id,
+        "client_id": card.client_id,
+        "referral_id": f.referral_id,
+        "display_name": f"{card.given_name} {card.family_name}",
+        "centre_ids": list(card.centre_ids),
+        "region_id": card.region_id,
+        "referring_centre_id": f.centre_id,
+        "client_type": f.client_type,
+        "problem_type": f.problem_type,
+        "match": proposal.match,
+        "score": proposal.score,
+        "tell_referring_centre": tell,
+    }
+
+
+def _propose_match(
+    card: ClientCard,
+    facts: ReferralFacts,
+    proposals_repo: MatchProposalRepository,
+    *,
+    how: str,
+    score: int,
+    reasons: tuple[str, ...],
+    now: datetime,
+    trace: Mapping[str, str],
+    disclosure: Disclosure,
+) -> tuple[ClientCard, Outcome]:
+    if facts.referral_id in card.referral_ids:
+        return card, Outcome.UNCHANGED
+    proposal = proposals.propose(card, facts, match=how, score=score, reasons=reasons, now=now)
+    tell = proposals.tell_referring_centre(proposal, disclosure)
+    event = _event(
+        "clients.match.proposed",
+        facts.organisation,
+        Actor.system("clients"),
+        proposal_payload(proposal, card, tell),
+        trace,
+    )
+    try:
+        proposals_repo.save(proposal, [event])
+    except DuplicateAggregate:
+        return card, Outcome.UNCHANGED  # the referral was delivered again
+    return card, Outcome.PROPOSED
+
+
+# ------------------------------------------------------------------ match proposals
+
+
+def list_match_proposals(
+    principal: Principal,
+    proposals_repo: MatchProposalRepository,
+    *,
+    status: str | None,
+    offset: int,
+    limit: int,
+) -> list[MatchProposal]:
+    """Proposals about cards of the caller's centres (the repository is scoped)."""
+    return proposals_repo.page(status=status, offset=offset, limit=limit)
+
+
+def read_match_proposal(
+    proposal_id: str,
+    principal: Principal,
+    proposals_repo: MatchProposalRepository,
+    cards_repo: ClientRepository,
+    *,
+    now: datetime,
+    trace_id: str,
+) -> MatchProposal:
+    """One proposal of a card the caller serves; reading it is reading the card."""
+    proposal = proposals_repo.get(proposal_id)
+    cards_repo.audit(proposal.client_id, principal.subject, "proposal-read", now, trace_id)
+    return proposal
+
+
+def _proposal_card(proposal: MatchProposal, cards_repo: ClientRepository) -> ClientCard:
+    card = _follow(cards_repo, cards_repo.find(proposal.client_id))
+    if card is None:
+        # The card left the caller's centres since the proposal was made.
+        raise NotFound(f"match proposal {proposal.proposal_id} not found")
+    return card
+
+
+def confirm_match_proposal(
+    proposal_id: str,
+    merge: tuple[str, ...],
+    share_with_referring_centre: bool,
+    principal: Principal,
+    proposals_repo: MatchProposalRepository,
+    cards_repo: ClientRepository,
+    *,
+    consultations: ConsultationRepository,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> tuple[MatchProposal, ClientCard]:
+    """A worker of the card's centre confirms the referral is this client's: the
+    referral joins the card with the details they chose to trust; the card is shared
+    with the referring centre only when they say so."""
+    proposal = proposals_repo.get(proposal_id)
+    card = _proposal_card(proposal, cards_repo)
+    decided = proposals.confirm(
+        proposal, merge=merge, share_with_referring_centre=share_with_referring_centre,
+        by=principal.subject, now=now,
+    )  # fmt: skip
+    facts = decided.referral
+    actor = worker_actor(principal)
+    if facts.referral_id not in card.referral_ids:
+        updated = cards.join_referral(
+            card, facts, now=now, match_reasons=decided.reasons, merge=decided.merged_details,
+            share=decided.shared_with_referring_centre, by=principal.subject,
+        )  # fmt: skip
+        updated, joined = _join_waiting_consultations(updated, consultations, now)
+        events = []
+        if facts.centre_id in updated.centre_ids:
+            # The referring centre serves the card (its own, or now shared): its
+            # workers are told a referral arrived for their client, as before.
+            payload = {**cards.event_payload(updated, facts), "match": decided.match,
+                       "score": decided.score}  # fmt: skip
+            events.append(_event(CLIENT_EVENT[Outcome.MATCHED], card.organisation, actor,
+                                 payload, trace))  # fmt: skip
+        changed = [*(["centre_ids"] if updated.centre_ids != card.centre_ids else []),
+                   *(["contacts"] if {"phone", "email"} & set(decided.merged_details) else []),
+                   *(["address"] if "address" in decided.merged_details else [])]  # fmt: skip
+        if changed:
+            events.append(_event("clients.client.updated", card.organisation, actor, {
+                "client_id": card.client_id, "changed_fields": changed,
+                "region_id": updated.region_id, "centre_ids": list(updated.centre_ids),
+                "client_type": updated.client_type,
+                "problem_types": list(updated.problem_types),
+            }, trace))  # fmt: skip
+        events += [_consultation_joined(updated, c, trace) for c in joined]
+        card = cards_repo.save(updated, events)
+        for consultation in joined:
+            consultations.mark_attached(consultation.consultation_id, card.client_id, now)
+    saved = proposals_repo.save(
+        decided,
+        [_event("clients.match.confirmed", card.organisation, actor, {
+            "proposal_id": decided.proposal_id, "client_id": card.client_id,
+            "referral_id": facts.referral_id, "merged_details": list(decided.merged_details),
+            "shared_with_centre_id": facts.centre_id if decided.shared_with_referring_centre
+            else "",
+            "confirmed_by": principal.subject,
+        }, trace)],
+    )  # fmt: skip
+    cards_repo.audit(card.client_id, principal.subject, "match-confirm", now, trace_id)
+    return saved, card
+
+
+def reject_match_proposal(
+    proposal_id: str,
+    reason: str,
+    principal: Principal,
+    proposals_repo: MatchProposalRepository,
+    cards_repo: ClientRepository,
+    system_cards: ClientRepository,
+    *,
+    settings: StatusSettings,
+    consultations: ConsultationRepository,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> MatchProposal:
+    """A worker of the card's centre says the referral is someone else: the referral's
+    person gets a card of their own at the referring centre, exactly as an unknown
+    person would (``clients.client.registered.v1``, so the referring centre's workers
+    are told as for any new client)."""
+    proposal = proposals_repo.get(proposal_id)
+    card = _proposal_card(proposal, cards_repo)
+    # Derived from the proposal: a rejection repeated after a cut-short first attempt
+    # finds the card it already made instead of making a second one.
+    new_client_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"casework:{proposal.proposal_id}"))
+    decided = proposals.reject(
+        proposal, new_client_id=new_client_id, reason=reason, by=principal.subject, now=now
+    )
+    facts = decided.referral
+    if system_cards.find(new_client_id) is None:
+        new_card, _ = cards.register_from_referral(
+            None, facts, new_client_id=new_client_id, initial_status=INITIAL_STATUS,
+            now=now, settings=settings,
+        )  # fmt: skip
+        if system_cards.holder_of(new_card.identity_key) is not None:
+            # A namesake born the same day: the one the identity already names keeps
+            # the key, this person's card stands apart under its own.
+            new_card = replace(
+                new_card, identity_key=other_card_key(new_card.identity_key, new_client_id)
+            )
+        _save_referred_card(new_card, facts, system_cards, consultations, now, trace)
+    saved = proposals_repo.save(
+        decided,
+        [_event("clients.match.rejected", card.organisation, worker_actor(principal), {
+            "proposal_id": decided.proposal_id, "client_id": card.client_id,
+            "referral_id": facts.referral_id, "new_client_id": new_client_id,
+            "rejected_by": principal.subject,
+        }, trace)],
+    )  # fmt: skip
+    cards_repo.audit(card.client_id, principal.subject, "match-reject", now, trace_id)
+    return saved
 
 
 # ------------------------------------------------------------------ reading
@@ -323,6 +561,7 @@ def register_client(
     trace: Mapping[str, str],
     trace_id: str,
     new_id: NewId = _new_id,
+    sharing: SharingRequestRepository | None = None,
 ) -> Registration:
     """Register a person, unless existing cards may be them.
 
@@ -350,16 +589,26 @@ def register_client(
     ]
     if open_candidates:
         return Registration(None, open_candidates)
-    if repository.exists_anywhere(key):
+    # A card of this identity in a centre the caller does not serve: answered exactly
+    # as for an unknown person (anything else tells any worker who is a client where),
+    # and that centre's manager gets a sharing request to merge the two.
+    holder = repository.holder_of(key)
+    elsewhere = holder if holder is not None and not repository.sees(holder.client_id) else None
+    if holder is not None and elsewhere is None:
         raise AlreadyExists(
-            "a card of this person (same names and date of birth) exists in a centre "
-            "you do not serve; ask that centre to share it"
+            f"client {holder.client_id} of your centres has these names and date of birth"
         )
     actor = principal.subject
     try:
         card = cards.new_card(person, client_id=new_id(), settings=settings, actor=actor, now=now)
     except StatusRuleViolation as exc:
         raise status_error(exc, {}) from None
+    if elsewhere is not None:
+        card = replace(
+            card,
+            identity_key=other_card_key(key, card.client_id),
+            duplicate_of=elsewhere.client_id,
+        )
     card, joined = _join_waiting_consultations(card, consultations, now)
     payload = {
         "client_id": card.client_id,
@@ -382,13 +631,133 @@ def register_client(
     try:
         saved = repository.save(card, events)
     except DuplicateAggregate:
-        raise AlreadyExists(
-            "a card of this person was registered a moment ago; search again"
-        ) from None
+        # Someone registered this person a moment ago: a search now shows the card
+        # when it is in the caller's centres, and nothing when it is not.
+        raise Conflict("a card of this person may have been registered a moment ago; "
+                       "search again") from None  # fmt: skip
     for consultation in joined:
         consultations.mark_attached(consultation.consultation_id, saved.client_id, now)
     repository.audit(saved.client_id, actor, "create", now, trace_id)
+    if elsewhere is not None and sharing is not None:
+        request_sharing(
+            elsewhere, saved, "registration", principal, sharing, repository,
+            now=now, trace=trace, trace_id=trace_id, new_id=new_id,
+        )  # fmt: skip
     return Registration(saved, [])
+
+
+# ------------------------------------------------------------------ sharing requests
+
+
+def request_sharing(
+    existing: ClientCard,
+    requester_card: ClientCard,
+    cause: str,
+    principal: Principal,
+    sharing: SharingRequestRepository,
+    cards_repo: ClientRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+    new_id: NewId = _new_id,
+) -> SharingRequest:
+    """A sharing request to the managers of ``existing``'s centres (``clients.sharing
+    .requested.v1``), audited on the existing card; nothing of that card goes back."""
+    request = SharingRequest(
+        request_id=new_id(),
+        organisation=existing.organisation,
+        client_id=existing.client_id,
+        centre_ids=existing.centre_ids,
+        requester_client_id=requester_card.client_id,
+        requesting_centre_ids=requester_card.centre_ids,
+        requested_by=principal.subject,
+        cause=cause,
+        requested_at=now,
+    )
+    saved = sharing.save(
+        request,
+        [_event("clients.sharing.requested", existing.organisation, worker_actor(principal), {
+            "request_id": request.request_id, "client_id": existing.client_id,
+            "centre_ids": list(existing.centre_ids),
+            "requester_client_id": requester_card.client_id,
+            "requesting_centre_ids": list(requester_card.centre_ids),
+            "requested_by": principal.subject, "cause": cause,
+        }, trace)],
+    )  # fmt: skip
+    cards_repo.audit(existing.client_id, principal.subject, "sharing-request", now, trace_id)
+    return saved
+
+
+def list_sharing_requests(
+    principal: Principal,
+    sharing: SharingRequestRepository,
+    *,
+    status: str | None,
+    offset: int,
+    limit: int,
+) -> list[SharingRequest]:
+    """Requests about cards of the caller's centres; a manager's business only."""
+    _require(principal, proposals.MAY_DECIDE_SHARING, "see sharing requests")
+    return sharing.page(status=status, offset=offset, limit=limit)
+
+
+def decide_sharing_request(
+    request_id: str,
+    accept: bool,
+    principal: Principal,
+    sharing: SharingRequestRepository,
+    cards_repo: ClientRepository,
+    system_cards: ClientRepository,
+    *,
+    families_repo: FamilyRepository,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> tuple[SharingRequest, ClientCard]:
+    """A manager of the existing card's centre accepts (the requester's card is merged
+    into theirs, which so becomes visible to the requesting centre) or declines (the
+    cards stay apart, the flag is lifted)."""
+    request = sharing.get(request_id)
+    _require(principal, proposals.MAY_DECIDE_SHARING, "decide sharing requests")
+    existing = _follow(cards_repo, cards_repo.find(request.client_id))
+    if existing is None:
+        raise NotFound(f"sharing request {request_id} not found")
+    decided = proposals.decide_sharing(request, accept=accept, by=principal.subject, now=now)
+    requester = _follow(system_cards, system_cards.find(request.requester_client_id))
+    result = existing
+    if requester is not None and requester.client_id != existing.client_id:
+        if accept:
+            result = merge_clients(
+                existing.client_id, requester.client_id,
+                f"sharing request {request_id} accepted: the same person",
+                principal, system_cards, now=now, trace=trace, trace_id=trace_id,
+                families_repo=families_repo,
+            )  # fmt: skip
+        elif requester.duplicate_of:
+            system_cards.save(replace(requester, duplicate_of=""), [])
+    saved = sharing.save(
+        decided,
+        [_event("clients.sharing.decided", request.organisation, worker_actor(principal), {
+            "request_id": request_id, "client_id": request.client_id,
+            "requester_client_id": request.requester_client_id,
+            "accepted": accept, "decided_by": principal.subject,
+        }, trace)],
+    )  # fmt: skip
+    return saved, result
+
+
+# ------------------------------------------------------------------ roles on records
+
+
+def _require(principal: Principal, allowed: frozenset[str], what: str) -> None:
+    """PERMISSION_DENIED for a record the caller can see but may not act on (call this
+    only after the record was read through the caller's scoped repository, so that a
+    record they cannot see stays NOT_FOUND)."""
+    if not proposals.has_any(principal.roles, allowed):
+        raise PermissionDenied(
+            f"{principal.subject} may not {what}: needs the role {' or '.join(sorted(allowed))}"
+        )
 
 
 # ------------------------------------------------------------------ status
@@ -573,6 +942,7 @@ def archive_client(
     trace_id: str,
 ) -> ClientCard:
     card = repository.get(client_id)
+    _require(principal, proposals.MAY_ARCHIVE, "archive a card")
     _not_merged(card)
     if card.status_history.current not in (ClientStatus.REJECTED, ClientStatus.TERMINATED):
         raise FailedPrecondition(
@@ -673,8 +1043,10 @@ def merge_clients(
         errors.append(FieldError("reason", "at most 1000 characters"))
     if errors:
         raise InvalidArgument(errors)
+    # Both cards must be in the caller's centres (else NOT_FOUND), then the role.
     survivor = repository.get(survivor_id)
     absorbed = repository.get(absorbed_id)
+    _require(principal, proposals.MAY_MERGE, "merge cards")
     if survivor.merged_into:
         raise FailedPrecondition(
             f"survivor_client_id: card {survivor_id} was itself merged into {survivor.merged_into}"
@@ -1059,15 +1431,37 @@ class Statistics:
 def statistics(
     start: date,
     end: date,
-    cards_repo: ClientRepository,
-    families_repo: FamilyRepository,
+    principal: Principal,
+    scoped: tuple[ClientRepository, FamilyRepository],
+    organisation_wide: tuple[ClientRepository, FamilyRepository],
     *,
+    org: Organisation | None,
     settings: StatusSettings,
     centre_id: str | None,
     region_id: str | None,
 ) -> Statistics:
     """Counts per status at the end of the period, closing reasons and flows within
-    it, for clients and for families of the caller's centres."""
+    it, for clients and for families. An admin or data-protection officer counts the
+    whole organisation; a manager only the centres they serve (a centre or region they
+    do not serve: PERMISSION_DENIED); nobody else gets statistics."""
+    if proposals.has_any(principal.roles, proposals.ORG_WIDE_STATISTICS):
+        cards_repo, families_repo = organisation_wide
+    else:
+        _require(
+            principal, proposals.CENTRE_STATISTICS | proposals.ORG_WIDE_STATISTICS,
+            "read statistics",
+        )  # fmt: skip
+        if centre_id:
+            principal.require_centre(centre_id)
+        if (
+            region_id
+            and org is not None
+            and not any(
+                c.region == region_id for c in org.centres.values() if c.id in principal.centres
+            )
+        ):
+            raise PermissionDenied(f"region {region_id} has no centre the caller serves")
+        cards_repo, families_repo = scoped
     histories = dict(cards_repo.status_histories(centre_id=centre_id, region_id=region_id))
     try:
         clients = client_report(list(histories.values()), start, end)
@@ -1128,6 +1522,7 @@ def update_client(
     now: datetime,
     trace: Mapping[str, str],
     trace_id: str,
+    sharing: SharingRequestRepository | None = None,
 ) -> ClientCard:
     """Change the card's names, date of birth, contacts, address, centres, client type
     or problems (``clients.client.updated.v1`` names the changed details, not their
@@ -1138,16 +1533,35 @@ def update_client(
     )
     if not changed:
         return card
-    if updated.identity_key != card.identity_key and repository.exists_anywhere(
-        updated.identity_key
-    ):
-        field = next(f for f in changed if f in ("family_name", "given_name", "date_of_birth"))
-        raise FailedPrecondition(
-            "another card has these names and date of birth: merge the two cards instead",
-            field=f"changes.{field}",
-        )
+    elsewhere: ClientCard | None = None
+    if updated.identity_key == person_key(card.identity_key):
+        # Same person as before (only other details changed): the stored key stays.
+        updated = replace(updated, identity_key=card.identity_key)
+    else:
+        holder = repository.holder_of(updated.identity_key)
+        if holder is not None and holder.client_id != card.client_id:
+            if repository.sees(holder.client_id):
+                field = next(
+                    f for f in changed if f in ("family_name", "given_name", "date_of_birth")
+                )
+                raise FailedPrecondition(
+                    f"client {holder.client_id} of your centres has these names and date of "
+                    "birth: merge the two cards instead",
+                    field=f"changes.{field}",
+                )
+            # A card of a centre the caller does not serve: answered as if there were
+            # none; this card stands apart under its own key, flagged for that
+            # centre's manager, who gets a sharing request.
+            elsewhere = holder
+            updated = replace(
+                updated,
+                identity_key=other_card_key(updated.identity_key, card.client_id),
+                duplicate_of=holder.client_id,
+            )
+        else:
+            updated = replace(updated, duplicate_of="")
     try:
-        return _save_detail(
+        saved = _save_detail(
             card,
             updated,
             "clients.client.updated",
@@ -1166,10 +1580,15 @@ def update_client(
             trace_id=trace_id,
         )
     except DuplicateAggregate:
-        raise FailedPrecondition(
-            "another card has these names and date of birth: merge the two cards instead",
-            field="changes.family_name",
-        ) from None
+        # Another card took these names a moment ago: try again, and the answer says
+        # what the caller may know of it.
+        raise Conflict("the card's names changed meanwhile elsewhere; try again") from None
+    if elsewhere is not None and sharing is not None:
+        request_sharing(
+            elsewhere, saved, "update", principal, sharing, repository,
+            now=now, trace=trace, trace_id=trace_id,
+        )  # fmt: skip
+    return saved
 
 
 def assign_responsible_worker(
@@ -1288,6 +1707,7 @@ def withdraw_consent(
     new_id: NewId = _new_id,
 ) -> ClientCard:
     card = _editable(repository, client_id)
+    _require(principal, proposals.MAY_WITHDRAW_CONSENT, "record a consent withdrawn")
     updated, record = details.withdraw_consent(
         card,
         consent_id=new_id(),
@@ -1390,3 +1810,35 @@ def record_contact(
         trace=trace,
         trace_id=trace_id,
     )
+
+
+# ------------------------------------------------------------------ audit trail
+
+
+def list_audit_entries(
+    client_id: str,
+    principal: Principal,
+    cards_repo: ClientRepository,
+    system_cards: ClientRepository,
+    *,
+    offset: int,
+    limit: int,
+    now: datetime,
+    trace_id: str,
+) -> list[AuditEntry]:
+    """Who read or changed a card, newest first. A data-protection officer may ask
+    about any card of the organisation, a manager about cards of their centres;
+    anyone else is refused (NOT_FOUND for a card they cannot see, as always). Reading
+    the trail is itself written to it."""
+    if proposals.has_any(principal.roles, proposals.ORG_WIDE_AUDIT):
+        card = system_cards.get(client_id)
+        repository = system_cards
+    else:
+        card = cards_repo.get(client_id)
+        _require(
+            principal, proposals.CENTRE_AUDIT | proposals.ORG_WIDE_AUDIT, "read the audit trail"
+        )
+        repository = cards_repo
+    entries = repository.audit_entries(card.client_id, offset=offset, limit=limit)
+    repository.audit(card.client_id, principal.subject, "audit-read", now, trace_id)
+    return entries

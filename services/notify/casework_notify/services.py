@@ -9,9 +9,11 @@ from casework_notify.adapters.repository import InboxRepository, PublishedRulesR
 from casework_notify.domain import inbox, routing
 from casework_notify.domain.inbox import (
     ClientArrived,
+    MatchProposed,
     Notification,
     OutreachDue,
     OverdueReferral,
+    SharingRequested,
     TaskNews,
 )
 from casework_notify.domain.routing import PublishedRules
@@ -87,3 +89,78 @@ def tell_assignee_of_task(
     if notification is not None:
         repository.deliver([notification])
     return notification
+
+
+def _serves(organisation: Organisation, worker_id: str, centre_id: str) -> bool:
+    worker = organisation.workers.get(worker_id)
+    return worker is not None and centre_id in worker.centres
+
+
+def _case(organisation: Organisation, centre_id: str, client_type: str,
+          problem_type: str) -> routing.Case:  # fmt: skip
+    centre = organisation.centres.get(centre_id)
+    return routing.Case(
+        region_id=centre.region if centre else "",
+        centre_id=centre_id,
+        client_type=client_type,
+        problem_type=problem_type,
+    )
+
+
+def tell_of_match_proposal(
+    proposed: MatchProposed,
+    organisation: Organisation,
+    repository: InboxRepository,
+    *,
+    now: datetime,
+    published: PublishedRules | None = None,
+) -> list[Notification]:
+    """The responsible workers of each of the card's centres, by the routing rules,
+    keeping only workers who serve that centre (a rule may name someone else: they
+    must not learn of a card they cannot open); the centre's duty worker otherwise."""
+    organisation = routing.with_rules(organisation, published)
+    chosen: dict[str, tuple[routing.Recipient, str]] = {}
+    for centre_id in proposed.centre_ids:
+        centre = organisation.centres.get(centre_id)
+        if centre is None:
+            continue
+        recipients = [
+            r
+            for r in routing.route(
+                organisation,
+                _case(organisation, centre_id, proposed.client_type, proposed.problem_type),
+            )
+            if _serves(organisation, r.worker_id, centre_id)
+        ] or [routing.Recipient(centre.duty_worker, f"duty worker of {centre_id}")]
+        for recipient in recipients:
+            chosen.setdefault(recipient.worker_id, (recipient, centre_id))
+    notifications = inbox.tell_of_match_proposal(proposed, list(chosen.values()), now)
+    if proposed.tell_referring_centre:
+        elsewhere = routing.route(
+            organisation,
+            _case(organisation, proposed.referring_centre_id, proposed.client_type,
+                  proposed.problem_type),
+        )  # fmt: skip
+        known = {n.worker_id for n in notifications}
+        notifications += inbox.tell_known_elsewhere(
+            proposed, [r for r in elsewhere if r.worker_id not in known], now
+        )
+    repository.deliver(notifications)
+    return notifications
+
+
+def tell_manager_of_sharing_request(
+    requested: SharingRequested,
+    organisation: Organisation,
+    repository: InboxRepository,
+    *,
+    now: datetime,
+) -> list[Notification]:
+    managers: dict[str, str] = {}
+    for centre_id in requested.centre_ids:
+        centre = organisation.centres.get(centre_id)
+        if centre is not None:
+            managers.setdefault(centre.manager, centre_id)
+    notifications = inbox.tell_manager_of_sharing_request(requested, list(managers.items()), now)
+    repository.deliver(notifications)
+    return notifications

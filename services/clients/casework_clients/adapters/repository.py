@@ -15,8 +15,21 @@ import mongoengine as me
 from pymongo.errors import DuplicateKeyError
 
 from casework_clients.domain import search
-from casework_clients.domain.cards import ClientCard, Consultation, Contract, HistoryEntry
+from casework_clients.domain.cards import (
+    ClientCard,
+    Consultation,
+    Contract,
+    HistoryEntry,
+    ReferralFacts,
+)
 from casework_clients.domain.families import Family, FamilyMember
+from casework_clients.domain.proposals import (
+    MatchProposal,
+    ProposalStatus,
+    SharingRequest,
+    SharingStatus,
+    UnverifiedDetails,
+)
 from casework_clients.domain.records import (
     ConsentAction,
     ConsentPurpose,
@@ -97,12 +110,17 @@ class ClientDocument(AggregateDocument):
     consent_records = me.ListField(me.DictField())
     notes = me.ListField(me.DictField())
     contact_records = me.ListField(me.DictField())
+    # A possible duplicate of a card in another centre (see domain.proposals).
+    duplicate_of = me.StringField(default="")
 
 
 class AuditEntry(me.Document):
     """Who read or changed which client's personal data, and when."""
 
-    meta = {"collection": "audit_trail", "indexes": ["client_id", "-at"]}
+    meta = {
+        "collection": "audit_trail",
+        "indexes": ["client_id", "-at", {"fields": ["organisation", "client_id", "-at"]}],
+    }
 
     organisation = me.StringField(required=True)
     client_id = me.StringField(required=True)
@@ -172,6 +190,7 @@ def _to_domain(doc: ClientDocument) -> ClientCard:
             )
             for c in doc.contact_records or ()
         ),
+        duplicate_of=doc.duplicate_of or "",
     )
 
 
@@ -304,6 +323,7 @@ def _to_document(card: ClientCard) -> ClientDocument:
             }
             for c in card.contact_records
         ],
+        duplicate_of=card.duplicate_of,
     )
 
 
@@ -335,15 +355,15 @@ class ClientRepository:
         doc = self._scoped().filter(identity_key=key).first()
         return _to_domain(doc) if doc else None
 
-    def exists_anywhere(self, key: str) -> bool:
-        """Whether the organisation has a card of this identity in any centre (answers
-        only yes or no: the card itself stays out of a caller's reach)."""
-        return (
-            ClientDocument.objects(organisation=self._organisation, identity_key=key)
-            .only("id")
-            .first()
-            is not None
-        )
+    def holder_of(self, key: str) -> ClientCard | None:
+        """The organisation's card holding this identity, in any centre. For the use
+        cases' own decisions only: never answered to a caller."""
+        doc = ClientDocument.objects(organisation=self._organisation, identity_key=key).first()
+        return _to_domain(doc) if doc else None
+
+    def sees(self, client_id: str) -> bool:
+        """Whether the caller's centres include the card."""
+        return self._scoped().filter(id=client_id).only("id").first() is not None
 
     def born_on(self, born: date) -> list[ClientCard]:
         """Cards (not merged away) of people born on that day."""
@@ -440,6 +460,16 @@ class ClientRepository:
             # replace hits the unique identity index): nothing was written.
             raise DuplicateAggregate(str(exc)) from exc
         return _to_domain(doc)
+
+    def audit_entries(self, client_id: str, *, offset: int, limit: int) -> list[AuditEntry]:
+        """Who read or changed the card, newest first (the caller must be allowed to
+        see the card: checked by the use case)."""
+        return list(
+            AuditEntry.objects(organisation=self._organisation, client_id=client_id)
+            .order_by("-at", "id")
+            .skip(offset)
+            .limit(limit)
+        )
 
     def audit(self, client_id: str, subject: str, action: str, at: datetime, trace_id: str) -> None:
         AuditEntry(
@@ -643,6 +673,200 @@ class ConsultationRepository:
         ).first()
 
 
+# ------------------------------------------------------------------ match proposals
+
+
+class MatchProposalDocument(AggregateDocument):
+    """A referral matched to a card, waiting for (or decided by) the card's workers."""
+
+    meta = {
+        "collection": "match_proposals",
+        "indexes": [{"fields": ["organisation", "centre_ids", "status", "-proposed_at"]}],
+    }
+
+    id = me.StringField(primary_key=True)
+    client_id = me.StringField(required=True)
+    centre_ids = me.ListField(me.StringField())
+    referral = me.DictField()
+    unverified = me.DictField()
+    match = me.StringField(default="")
+    score = me.IntField(default=0)
+    reasons = me.ListField(me.StringField())
+    proposed_at = me.DateTimeField(required=True)
+    status = me.StringField(required=True)
+    decided_by = me.StringField(default="")
+    decided_at = me.DateTimeField()
+    merged_details = me.ListField(me.StringField())
+    shared_with_referring_centre = me.BooleanField(default=False)
+    new_client_id = me.StringField(default="")
+    reason = me.StringField(default="")
+
+
+def _facts_to_dict(f: ReferralFacts) -> dict[str, Any]:
+    return {
+        "referral_id": f.referral_id, "given_name": f.given_name,
+        "family_name": f.family_name, "date_of_birth": f.date_of_birth.isoformat(),
+        "phone": f.phone, "email": f.email, "address": f.address, "region_id": f.region_id,
+        "centre_id": f.centre_id, "client_type": f.client_type,
+        "problem_type": f.problem_type, "channel": f.channel, "submitted_at": f.submitted_at,
+    }  # fmt: skip
+
+
+def _facts_from_dict(organisation: str, raw: dict[str, Any]) -> ReferralFacts:
+    return ReferralFacts(
+        referral_id=raw["referral_id"], organisation=organisation,
+        given_name=raw["given_name"], family_name=raw["family_name"],
+        date_of_birth=date.fromisoformat(raw["date_of_birth"]), phone=raw.get("phone", ""),
+        email=raw.get("email", ""), address=raw.get("address", ""),
+        region_id=raw.get("region_id", ""), centre_id=raw["centre_id"],
+        client_type=raw.get("client_type", ""), problem_type=raw.get("problem_type", ""),
+        channel=raw.get("channel", ""), submitted_at=raw["submitted_at"],
+    )  # fmt: skip
+
+
+def _proposal_to_domain(doc: MatchProposalDocument) -> MatchProposal:
+    u = doc.unverified or {}
+    return MatchProposal(
+        proposal_id=doc.id,
+        organisation=doc.organisation,
+        client_id=doc.client_id,
+        centre_ids=tuple(doc.centre_ids),
+        referral=_facts_from_dict(doc.organisation, doc.referral),
+        unverified=UnverifiedDetails(u.get("phone", ""), u.get("email", ""), u.get("address", "")),
+        match=doc.match,
+        score=doc.score,
+        reasons=tuple(doc.reasons),
+        proposed_at=doc.proposed_at,
+        status=ProposalStatus(doc.status),
+        decided_by=doc.decided_by,
+        decided_at=doc.decided_at,
+        merged_details=tuple(doc.merged_details),
+        shared_with_referring_centre=bool(doc.shared_with_referring_centre),
+        new_client_id=doc.new_client_id,
+        reason=doc.reason,
+        version=doc.version,
+    )
+
+
+class MatchProposalRepository:
+    """Proposals of one organisation visible from `centres`: those of cards of the
+    caller's centres (None: all, for the system's own consumers only)."""
+
+    def __init__(self, organisation: str, centres: frozenset[str] | None) -> None:
+        self._organisation = organisation
+        self._centres = centres
+
+    def _scoped(self) -> me.QuerySet:
+        query = MatchProposalDocument.objects(organisation=self._organisation)
+        if self._centres is not None:
+            query = query.filter(centre_ids__in=list(self._centres))
+        return query
+
+    def get(self, proposal_id: str) -> MatchProposal:
+        doc = self._scoped().filter(id=proposal_id).first()
+        if doc is None:
+            raise NotFound(f"match proposal {proposal_id} not found")
+        return _proposal_to_domain(doc)
+
+    def page(self, *, status: str | None, offset: int, limit: int) -> list[MatchProposal]:
+        query = self._scoped()
+        if status:
+            query = query.filter(status=status)
+        docs = query.order_by("-proposed_at", "id").skip(offset).limit(limit)
+        return [_proposal_to_domain(d) for d in docs]
+
+    def save(self, proposal: MatchProposal, events: list[EventEnvelope]) -> MatchProposal:
+        """Raises DuplicateAggregate when this referral's proposal is already stored."""
+        p = proposal
+        doc = MatchProposalDocument(
+            id=p.proposal_id, organisation=p.organisation, client_id=p.client_id,
+            centre_ids=list(p.centre_ids), referral=_facts_to_dict(p.referral),
+            unverified={"phone": p.unverified.phone, "email": p.unverified.email,
+                        "address": p.unverified.address},
+            match=p.match, score=p.score, reasons=list(p.reasons), proposed_at=p.proposed_at,
+            status=p.status.value, decided_by=p.decided_by, decided_at=p.decided_at,
+            merged_details=list(p.merged_details),
+            shared_with_referring_centre=p.shared_with_referring_centre,
+            new_client_id=p.new_client_id, reason=p.reason, version=p.version,
+        )  # fmt: skip
+        save_aggregate(doc, events)
+        return _proposal_to_domain(doc)
+
+
+# ------------------------------------------------------------------ sharing requests
+
+
+class SharingRequestDocument(AggregateDocument):
+    """A worker of another centre asked, without knowing it, for a card of this one."""
+
+    meta = {
+        "collection": "sharing_requests",
+        "indexes": [{"fields": ["organisation", "centre_ids", "status", "-requested_at"]}],
+    }
+
+    id = me.StringField(primary_key=True)
+    client_id = me.StringField(required=True)
+    centre_ids = me.ListField(me.StringField())
+    requester_client_id = me.StringField(required=True)
+    requesting_centre_ids = me.ListField(me.StringField())
+    requested_by = me.StringField(required=True)
+    cause = me.StringField(required=True)
+    requested_at = me.DateTimeField(required=True)
+    status = me.StringField(required=True)
+    decided_by = me.StringField(default="")
+    decided_at = me.DateTimeField()
+
+
+def _sharing_to_domain(doc: SharingRequestDocument) -> SharingRequest:
+    return SharingRequest(
+        request_id=doc.id, organisation=doc.organisation, client_id=doc.client_id,
+        centre_ids=tuple(doc.centre_ids), requester_client_id=doc.requester_client_id,
+        requesting_centre_ids=tuple(doc.requesting_centre_ids),
+        requested_by=doc.requested_by, cause=doc.cause, requested_at=doc.requested_at,
+        status=SharingStatus(doc.status), decided_by=doc.decided_by,
+        decided_at=doc.decided_at, version=doc.version,
+    )  # fmt: skip
+
+
+class SharingRequestRepository:
+    """Sharing requests about cards of `centres` (None: all, system only)."""
+
+    def __init__(self, organisation: str, centres: frozenset[str] | None) -> None:
+        self._organisation = organisation
+        self._centres = centres
+
+    def _scoped(self) -> me.QuerySet:
+        query = SharingRequestDocument.objects(organisation=self._organisation)
+        if self._centres is not None:
+            query = query.filter(centre_ids__in=list(self._centres))
+        return query
+
+    def get(self, request_id: str) -> SharingRequest:
+        doc = self._scoped().filter(id=request_id).first()
+        if doc is None:
+            raise NotFound(f"sharing request {request_id} not found")
+        return _sharing_to_domain(doc)
+
+    def page(self, *, status: str | None, offset: int, limit: int) -> list[SharingRequest]:
+        query = self._scoped()
+        if status:
+            query = query.filter(status=status)
+        docs = query.order_by("-requested_at", "id").skip(offset).limit(limit)
+        return [_sharing_to_domain(d) for d in docs]
+
+    def save(self, request: SharingRequest, events: list[EventEnvelope]) -> SharingRequest:
+        r = request
+        doc = SharingRequestDocument(
+            id=r.request_id, organisation=r.organisation, client_id=r.client_id,
+            centre_ids=list(r.centre_ids), requester_client_id=r.requester_client_id,
+            requesting_centre_ids=list(r.requesting_centre_ids), requested_by=r.requested_by,
+            cause=r.cause, requested_at=r.requested_at, status=r.status.value,
+            decided_by=r.decided_by, decided_at=r.decided_at, version=r.version,
+        )  # fmt: skip
+        save_aggregate(doc, events)
+        return _sharing_to_domain(doc)
+
+
 __all__ = [
     "AuditEntry",
     "ClientDocument",
@@ -651,5 +875,9 @@ __all__ = [
     "DuplicateAggregate",
     "FamilyDocument",
     "FamilyRepository",
+    "MatchProposalDocument",
+    "MatchProposalRepository",
+    "SharingRequestDocument",
+    "SharingRequestRepository",
     "UnattachedConsultation",
 ]

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from casework_clients.domain.proposals import Disclosure
 from casework_clients.domain.status import (
     DEFAULT_REJECTION_REASONS,
     DEFAULT_TERMINATION_REASONS,
@@ -64,6 +65,35 @@ def parse_status_settings(
     except (StatusRuleViolation, TypeError) as exc:
         field = getattr(exc, "field", "")
         raise InvalidStatusSettings(f"{where}.{field}: {exc}") from None
+
+
+def _organisation_items(path: Path) -> list[Any]:
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InvalidStatusSettings(f"cannot read {path}: {exc}") from None
+    return data.get("organisations", [data]) if isinstance(data, dict) else []
+
+
+def load_disclosures(path: Path) -> dict[str, Disclosure]:
+    """Per organisation, what a referring centre is told when the referred person is a
+    client of a centre it does not serve: organisation key
+    ``"known_elsewhere_disclosure"``, ``"none"`` (the default: nothing) or
+    ``"tell_known_elsewhere"``. Any other value stops the process at start-up."""
+    out: dict[str, Disclosure] = {}
+    for item in _organisation_items(path):
+        if not isinstance(item, dict) or not isinstance(item.get("id"), str):
+            continue
+        raw = item.get("known_elsewhere_disclosure", Disclosure.NONE.value)
+        try:
+            out[item["id"]] = Disclosure(raw)
+        except ValueError:
+            choices = ", ".join(d.value for d in Disclosure)
+            raise InvalidStatusSettings(
+                f"organisation {item['id']} known_elsewhere_disclosure: one of {choices}, "
+                f"got {raw!r}"
+            ) from None
+    return out
 
 
 def load_status_settings(path: Path) -> dict[str, StatusSettings]:

@@ -15,6 +15,7 @@ from casework_clients.domain.colour import ContractState
 from casework_clients.domain.identity import identity_key
 from casework_clients.domain.records import (
     ConsentRecord,
+    ContactKind,
     ContactPoint,
     ContactRecord,
     Note,
@@ -34,6 +35,8 @@ class Outcome(Enum):
     REGISTERED = "registered"
     MATCHED = "matched"
     UNCHANGED = "unchanged"
+    #: The referral matched a card: a proposal waits for the card's own workers.
+    PROPOSED = "proposed"
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,11 @@ class ClientCard:
     notes: tuple[Note, ...] = ()
     #: Append-only recorded contacts with the client.
     contact_records: tuple[ContactRecord, ...] = ()
+    #: Set on a card registered (or renamed) by a worker for a person whose card lives
+    #: in a centre that worker does not serve: a possible duplicate awaiting that
+    #: centre's manager. Never shown to the card's own centre (it would reveal the
+    #: other card).
+    duplicate_of: str = ""
 
     @property
     def status_history(self) -> StatusHistory:
@@ -152,7 +160,9 @@ def register_from_referral(
     settings: StatusSettings | None = None,
     match_reasons: tuple[str, ...] = (),
 ) -> tuple[ClientCard, Outcome]:
-    """Find-or-create: the card this referral belongs to, and what happened to it.
+    """The card a referral creates (``existing`` None), or, for a card a worker has
+    confirmed the referral belongs to, the card with the referral joined (nothing of
+    the referral's contact details taken: see ``join_referral``).
 
     With ``settings`` a new card opens its first status episode by the project's
     rules (the referral's partner is the actor); ``match_reasons`` explain, in the
@@ -195,33 +205,86 @@ def register_from_referral(
         return card, Outcome.REGISTERED
     if facts.referral_id in existing.referral_ids:
         return existing, Outcome.UNCHANGED
+    return join_referral(existing, facts, now=now, match_reasons=match_reasons), Outcome.MATCHED
+
+
+def join_referral(
+    existing: ClientCard,
+    facts: ReferralFacts,
+    *,
+    now: datetime,
+    match_reasons: tuple[str, ...] = (),
+    merge: tuple[str, ...] = (),
+    share: bool = False,
+    by: str = "system",
+) -> ClientCard:
+    """The card with a referral a worker of the card's centre confirmed is this client's.
+
+    The referral never changes the card's contact details or centres by itself: only
+    the details named in ``merge`` (phone, email, address: those the worker trusts)
+    are taken, a phone or e-mail beside the card's own, and the referring centre is
+    added only when ``share`` says the worker chose to share the card with it."""
     how = f" (matched: {', '.join(match_reasons)})" if match_reasons else ""
     returning = (
         "; the client's episode is closed: a worker decides whether to open a new one"
         if existing.status in ("rejected", "terminated")
         else ""
     )
+    merged = ""
+    if merge:
+        merged = f"; details taken from the referral: {', '.join(merge)}"
+    shared = f"; card shared with {facts.centre_id}" if share else ""
     card = replace(
         existing,
-        # Newer contact details win: the referral is the latest word from the person.
-        phone=facts.phone or existing.phone,
-        email=facts.email or existing.email,
-        address=facts.address or existing.address,
-        centre_ids=_merged(existing.centre_ids, facts.centre_id),
         problem_types=_merged(existing.problem_types, facts.problem_type),
+        centre_ids=_merged(existing.centre_ids, facts.centre_id) if share else existing.centre_ids,
         referral_ids=(*existing.referral_ids, facts.referral_id),
         history=(
             *existing.history,
             HistoryEntry(
                 now,
                 f"referral {facts.referral_id} ({facts.channel}) joined to the card"
-                f"{how}{returning}",
-                "system",
+                f"{how}{returning}{merged}{shared}",
+                by,
             ),
         ),
         last_contact_on=_later(existing.last_contact_on, facts.submitted_at.date()),
     )
-    return card, Outcome.MATCHED
+    return _with_referral_details(card, facts, merge)
+
+
+def _with_referral_details(
+    card: ClientCard, facts: ReferralFacts, merge: tuple[str, ...]
+) -> ClientCard:
+    """The trusted referral details added: a phone or e-mail joins the card's contacts
+    (primary only where the card had none), an address replaces the card's."""
+    contacts = card.contacts
+    phone, email, address = card.phone, card.email, card.address
+    known = {(c.kind, c.value.casefold()) for c in contacts} | {
+        (ContactKind.PHONE, card.phone.casefold()),
+        (ContactKind.EMAIL, card.email.casefold()),
+    }
+    for name, kind, value in (
+        ("phone", ContactKind.PHONE, facts.phone),
+        ("email", ContactKind.EMAIL, facts.email),
+    ):
+        if name not in merge or not value or (kind, value.casefold()) in known:
+            continue
+        if not contacts:
+            # Keep the card's primary ones listed first, as the worker knew them.
+            contacts = tuple(
+                ContactPoint(k, v, "primary")
+                for k, v in ((ContactKind.PHONE, card.phone), (ContactKind.EMAIL, card.email))
+                if v
+            )
+        contacts = (*contacts, ContactPoint(kind, value, "from referral"))
+        if kind is ContactKind.PHONE and not phone:
+            phone = value
+        if kind is ContactKind.EMAIL and not email:
+            email = value
+    if "address" in merge and facts.address:
+        address = facts.address
+    return replace(card, contacts=contacts, phone=phone, email=email, address=address)
 
 
 # A partner's referral opens the first episode; in manual mode the status engine needs a

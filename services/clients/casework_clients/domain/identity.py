@@ -40,3 +40,16 @@ def identity_key(organisation: str, given_name: str, family_name: str, born: dat
     return "|".join(
         (organisation, normalise_name(family_name), normalise_name(given_name), born.isoformat())
     )
+
+
+def other_card_key(key: str, client_id: str) -> str:
+    """The stored key of a second card of one identity (a possible duplicate awaiting
+    another centre, or a namesake a worker said is someone else). The unique index
+    keeps one card per identity that referrals and registrations find; the others
+    stay apart under their own key."""
+    return f"{key}#{client_id}"
+
+
+def person_key(stored_key: str) -> str:
+    """The identity a stored key stands for (``other_card_key`` undone)."""
+    return stored_key.split("#", 1)[0]

@@ -17,6 +17,12 @@ from casework_clients.domain import details, search
 from casework_clients.domain.cards import ClientCard, Contract, NewPerson
 from casework_clients.domain.colour import Colour, ColourVerdict
 from casework_clients.domain.families import Family, FamilyMember
+from casework_clients.domain.proposals import (
+    MatchProposal,
+    ProposalStatus,
+    SharingRequest,
+    SharingStatus,
+)
 from casework_clients.domain.records import (
     ConsentAction,
     ConsentPurpose,
@@ -83,6 +89,24 @@ _CHANNEL = {
     ContactChannel.OTHER: clients_pb2.CONTACT_CHANNEL_OTHER,
 }
 _CHANNEL_OF: dict[int, ContactChannel] = {int(v): k for k, v in _CHANNEL.items()}
+_PROPOSAL_STATUS = {
+    ProposalStatus.PENDING: clients_pb2.MATCH_PROPOSAL_STATUS_PENDING,
+    ProposalStatus.CONFIRMED: clients_pb2.MATCH_PROPOSAL_STATUS_CONFIRMED,
+    ProposalStatus.REJECTED: clients_pb2.MATCH_PROPOSAL_STATUS_REJECTED,
+}
+_PROPOSAL_STATUS_OF: dict[int, ProposalStatus] = {int(v): k for k, v in _PROPOSAL_STATUS.items()}
+_SHARING_STATUS = {
+    SharingStatus.PENDING: clients_pb2.SHARING_REQUEST_STATUS_PENDING,
+    SharingStatus.ACCEPTED: clients_pb2.SHARING_REQUEST_STATUS_ACCEPTED,
+    SharingStatus.DECLINED: clients_pb2.SHARING_REQUEST_STATUS_DECLINED,
+}
+_SHARING_STATUS_OF: dict[int, SharingStatus] = {int(v): k for k, v in _SHARING_STATUS.items()}
+_DETAIL = {
+    "phone": clients_pb2.REFERRAL_DETAIL_PHONE,
+    "email": clients_pb2.REFERRAL_DETAIL_EMAIL,
+    "address": clients_pb2.REFERRAL_DETAIL_ADDRESS,
+}
+_DETAIL_OF: dict[int, str] = {int(v): k for k, v in _DETAIL.items()}
 UPDATE_PATHS = (
     "given_name",
     "family_name",
@@ -478,6 +502,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             now=self._clients.clock(),
             trace=current_trace_carrier(),
             trace_id=_trace_id(),
+            sharing=self._clients.sharing_of_organisation(principal.organisation),
         )
         if outcome.card is None:
             return clients_pb2.RegisterClientResponse(
@@ -752,6 +777,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             now=self._clients.clock(),
             trace=current_trace_carrier(),
             trace_id=_trace_id(),
+            sharing=self._clients.sharing_of_organisation(principal.organisation),
         )
         return clients_pb2.UpdateClientResponse(client=self._msg(card))
 
@@ -916,13 +942,16 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
         if errors:
             raise InvalidArgument(errors)
         assert start is not None and end is not None
-        if request.centre_id:
-            principal.require_centre(request.centre_id)
         stats = services.statistics(
             start,
             end,
-            self._clients.cards_for(principal),
-            self._clients.families_for(principal),
+            principal,
+            (self._clients.cards_for(principal), self._clients.families_for(principal)),
+            (
+                self._clients.cards_of_organisation(principal.organisation),
+                self._clients.families_of_organisation(principal.organisation),
+            ),
+            org=org,
             settings=self._settings(principal),
             centre_id=request.centre_id or None,
             region_id=request.region_id or None,
@@ -930,6 +959,217 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
         return clients_pb2.GetStatisticsResponse(
             clients=report_message(stats.clients), families=report_message(stats.families)
         )
+
+    # ------------------------------------------------------------------ match proposals
+
+    def _proposal(self, p: MatchProposal) -> clients_pb2.MatchProposal:
+        f = p.referral
+        message = clients_pb2.MatchProposal(
+            proposal_id=p.proposal_id,
+            client_id=p.client_id,
+            referral_id=f.referral_id,
+            referring_centre_id=f.centre_id,
+            given_name=f.given_name,
+            family_name=f.family_name,
+            date_of_birth=f.date_of_birth.isoformat(),
+            unverified=clients_pb2.UnverifiedDetails(
+                phone=p.unverified.phone, email=p.unverified.email, address=p.unverified.address
+            ),
+            client_type=f.client_type,
+            problem_type=f.problem_type,
+            channel=f.channel,
+            match=p.match,
+            score=p.score,
+            reasons=list(p.reasons),
+            status=_PROPOSAL_STATUS[p.status],
+            proposed_at=_ts(p.proposed_at),
+            decided_by=p.decided_by,
+            merged_details=[_DETAIL[d] for d in p.merged_details],
+            shared_with_referring_centre=p.shared_with_referring_centre,
+            reason=p.reason,
+        )
+        if p.decided_at is not None:
+            message.decided_at.CopyFrom(_ts(p.decided_at))
+        return message
+
+    def ListMatchProposals(
+        self, request: clients_pb2.ListMatchProposalsRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.ListMatchProposalsResponse:
+        principal = current_principal()
+        offset, limit = page_window(request.page_size, request.page_token)
+        status = _PROPOSAL_STATUS_OF.get(request.status)
+        if request.status and status is None:
+            raise InvalidArgument([FieldError("status", f"unknown status {request.status}")])
+        found = services.list_match_proposals(
+            principal,
+            self._clients.proposals_for(principal),
+            status=status.value if status else None,
+            offset=offset,
+            limit=limit,
+        )
+        return clients_pb2.ListMatchProposalsResponse(
+            proposals=[self._proposal(p) for p in found],
+            next_page_token=next_token(offset, limit, len(found)),
+        )
+
+    def GetMatchProposal(
+        self, request: clients_pb2.GetMatchProposalRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.GetMatchProposalResponse:
+        principal = current_principal()
+        if not request.proposal_id:
+            raise InvalidArgument([FieldError("proposal_id", "is required")])
+        proposal = services.read_match_proposal(
+            request.proposal_id,
+            principal,
+            self._clients.proposals_for(principal),
+            self._clients.cards_for(principal),
+            now=self._clients.clock(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.GetMatchProposalResponse(proposal=self._proposal(proposal))
+
+    def ConfirmMatchProposal(
+        self, request: clients_pb2.ConfirmMatchProposalRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.ConfirmMatchProposalResponse:
+        principal = current_principal()
+        errors: list[FieldError] = []
+        if not request.proposal_id:
+            errors.append(FieldError("proposal_id", "is required"))
+        merge: list[str] = []
+        for i, value in enumerate(request.merge_details):
+            name = _DETAIL_OF.get(value)
+            if name is None:
+                errors.append(FieldError(f"merge_details[{i}]", "phone, e-mail or address"))
+            else:
+                merge.append(name)
+        if errors:
+            raise InvalidArgument(errors)
+        proposal, card = services.confirm_match_proposal(
+            request.proposal_id,
+            tuple(merge),
+            request.share_with_referring_centre,
+            principal,
+            self._clients.proposals_for(principal),
+            self._clients.cards_for(principal),
+            consultations=self._clients.consultations_of(principal.organisation),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.ConfirmMatchProposalResponse(
+            proposal=self._proposal(proposal), client=self._msg(card)
+        )
+
+    def RejectMatchProposal(
+        self, request: clients_pb2.RejectMatchProposalRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.RejectMatchProposalResponse:
+        principal = current_principal()
+        if not request.proposal_id:
+            raise InvalidArgument([FieldError("proposal_id", "is required")])
+        proposal = services.reject_match_proposal(
+            request.proposal_id,
+            request.reason,
+            principal,
+            self._clients.proposals_for(principal),
+            self._clients.cards_for(principal),
+            self._clients.cards_of_organisation(principal.organisation),
+            settings=self._settings(principal),
+            consultations=self._clients.consultations_of(principal.organisation),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.RejectMatchProposalResponse(proposal=self._proposal(proposal))
+
+    # ------------------------------------------------------------------ sharing requests
+
+    def _sharing(self, r: SharingRequest) -> clients_pb2.SharingRequest:
+        message = clients_pb2.SharingRequest(
+            request_id=r.request_id,
+            client_id=r.client_id,
+            requester_client_id=r.requester_client_id,
+            requesting_centre_ids=list(r.requesting_centre_ids),
+            requested_by=r.requested_by,
+            cause=r.cause,
+            requested_at=_ts(r.requested_at),
+            status=_SHARING_STATUS[r.status],
+            decided_by=r.decided_by,
+        )
+        if r.decided_at is not None:
+            message.decided_at.CopyFrom(_ts(r.decided_at))
+        return message
+
+    def ListSharingRequests(
+        self, request: clients_pb2.ListSharingRequestsRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.ListSharingRequestsResponse:
+        principal = current_principal()
+        offset, limit = page_window(request.page_size, request.page_token)
+        status = _SHARING_STATUS_OF.get(request.status)
+        if request.status and status is None:
+            raise InvalidArgument([FieldError("status", f"unknown status {request.status}")])
+        found = services.list_sharing_requests(
+            principal,
+            self._clients.sharing_for(principal),
+            status=status.value if status else None,
+            offset=offset,
+            limit=limit,
+        )
+        return clients_pb2.ListSharingRequestsResponse(
+            requests=[self._sharing(r) for r in found],
+            next_page_token=next_token(offset, limit, len(found)),
+        )
+
+    def DecideSharingRequest(
+        self, request: clients_pb2.DecideSharingRequestRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.DecideSharingRequestResponse:
+        principal = current_principal()
+        if not request.request_id:
+            raise InvalidArgument([FieldError("request_id", "is required")])
+        decided, card = services.decide_sharing_request(
+            request.request_id,
+            request.accept,
+            principal,
+            self._clients.sharing_for(principal),
+            self._clients.cards_for(principal),
+            self._clients.cards_of_organisation(principal.organisation),
+            families_repo=self._clients.families_of_organisation(principal.organisation),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.DecideSharingRequestResponse(
+            request=self._sharing(decided), client=self._msg(card)
+        )
+
+    # ------------------------------------------------------------------ audit trail
+
+    def ListAuditEntries(
+        self, request: clients_pb2.ListAuditEntriesRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.ListAuditEntriesResponse:
+        principal = current_principal()
+        if not request.client_id:
+            raise InvalidArgument([FieldError("client_id", "is required")])
+        offset, limit = page_window(request.page_size, request.page_token)
+        entries = services.list_audit_entries(
+            request.client_id,
+            principal,
+            self._clients.cards_for(principal),
+            self._clients.cards_of_organisation(principal.organisation),
+            offset=offset,
+            limit=limit,
+            now=self._clients.clock(),
+            trace_id=_trace_id(),
+        )
+        return clients_pb2.ListAuditEntriesResponse(
+            entries=[
+                clients_pb2.AuditEntry(
+                    client_id=e.client_id, subject=e.subject, action=e.action, at=_ts(e.at),
+                    trace_id=e.trace_id or "",
+                )
+                for e in entries
+            ],
+            next_page_token=next_token(offset, limit, len(entries)),
+        )  # fmt: skip
 
 
 def _reasons(counter: Counter[str]) -> list[clients_pb2.ReasonCount]:

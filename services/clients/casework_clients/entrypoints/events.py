@@ -12,7 +12,12 @@ from typing import Any
 from nameko.timer import timer
 
 from casework_clients import services
-from casework_clients.adapters.repository import ClientDocument, FamilyDocument
+from casework_clients.adapters.repository import (
+    ClientDocument,
+    FamilyDocument,
+    MatchProposalDocument,
+    SharingRequestDocument,
+)
 from casework_clients.bootstrap import bootstrap
 from casework_clients.domain.cards import Consultation, Contract, ReferralFacts
 from casework_common.config import MissingConfiguration
@@ -122,7 +127,12 @@ def contract_facts(envelope: EventEnvelope, recorded_at: datetime) -> tuple[str,
 class ClientsEvents(EventsService):
     name = "clients"
     casework_service = "clients"
-    outbox_documents = (ClientDocument, FamilyDocument)
+    outbox_documents = (
+        ClientDocument,
+        FamilyDocument,
+        MatchProposalDocument,
+        SharingRequestDocument,
+    )
 
     def __init__(self) -> None:
         self.app = bootstrap()
@@ -133,10 +143,12 @@ class ClientsEvents(EventsService):
         services.register_from_referral(
             facts,
             self.app.cards_of_organisation(envelope.organisation),
+            proposals_repo=self.app.proposals_of_organisation(envelope.organisation),
             now=self.app.clock(),
             trace=current_trace_carrier(),
             settings=self.app.status_settings_of(envelope.organisation),
             consultations=self.app.consultations_of(envelope.organisation),
+            disclosure=self.app.disclosure_of(envelope.organisation),
         )
 
     @event_handler("clients.join-consultation", ["intake.consultation.recorded.v1"])

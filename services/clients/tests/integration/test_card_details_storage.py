@@ -45,8 +45,12 @@ NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 TODAY = NOW.date()
 SETTINGS = StatusSettings(inactivity_days=60)
 ORGANISATION = load(Path(__file__).parents[4] / "config" / "organisation.dev.json")[ORG]
-ANNA = Principal(ORG, "w-anna", "worker", frozenset({"ctr-north-town"}), frozenset(), frozenset())
-ILZE = Principal(ORG, "w-ilze", "worker", frozenset({"ctr-south-city"}), frozenset(), frozenset())
+ANNA = Principal(
+    ORG, "w-anna", "worker", frozenset({"ctr-north-town"}), frozenset({"case_worker"}), frozenset()
+)
+ILZE = Principal(
+    ORG, "w-ilze", "worker", frozenset({"ctr-south-city"}), frozenset({"case_worker"}), frozenset()
+)
 KW: dict[str, Any] = {"now": NOW, "trace": {}, "trace_id": "t-1"}
 
 

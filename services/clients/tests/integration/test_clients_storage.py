@@ -4,6 +4,7 @@ wire server, or whatever MONGO_URI names), with a fixed clock."""
 from __future__ import annotations
 
 import secrets
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -16,22 +17,33 @@ from casework_clients.adapters.repository import (
     ClientRepository,
     ConsultationRepository,
     FamilyRepository,
+    MatchProposalDocument,
+    MatchProposalRepository,
     UnattachedConsultation,
 )
 from casework_clients.domain import search
 from casework_clients.domain.cards import Consultation, Contract, NewPerson, Outcome, ReferralFacts
+from casework_clients.domain.proposals import Disclosure
 from casework_clients.domain.status import StatusSettings
 from casework_common.auth import Principal
 from casework_common.envelope import Actor
-from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound
+from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 
 pytestmark = pytest.mark.usefixtures("mongo_db")
 
 ORG = "org-demo"
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 SETTINGS = StatusSettings(inactivity_days=60, shared_with_family=True)
-ANNA = Principal(ORG, "w-anna", "worker", frozenset({"ctr-north-town"}), frozenset(), frozenset())
-ILZE = Principal(ORG, "w-ilze", "worker", frozenset({"ctr-south-city"}), frozenset(), frozenset())
+ANNA = Principal(
+    ORG, "w-anna", "worker", frozenset({"ctr-north-town"}), frozenset({"case_worker"}), frozenset()
+)
+ILZE = Principal(
+    ORG, "w-ilze", "worker", frozenset({"ctr-south-city"}), frozenset({"case_worker"}), frozenset()
+)
+MANAGER_NORTH = Principal(
+    ORG, "w-manager-north", "worker", frozenset({"ctr-north-town", "ctr-north-village"}),
+    frozenset({"manager"}), frozenset(),
+)  # fmt: skip
 
 
 def create_facts(**overrides: Any) -> ReferralFacts:
@@ -83,6 +95,7 @@ def refer(facts: ReferralFacts, now: datetime = NOW) -> tuple[Any, Outcome]:
     return services.register_from_referral(
         facts,
         system(),
+        proposals_repo=MatchProposalRepository(ORG, None),
         now=now,
         trace={},
         settings=SETTINGS,
@@ -90,14 +103,17 @@ def refer(facts: ReferralFacts, now: datetime = NOW) -> tuple[Any, Outcome]:
     )
 
 
-def test_a_referral_spelled_another_way_joins_the_card_of_the_same_person() -> None:
+def test_a_referral_spelled_another_way_is_proposed_to_the_card_of_the_same_person() -> None:
     card, first = refer(create_facts(family_name="Шевченко"))
     again, second = refer(create_facts(family_name="Ševčenko", given_name="TARAS"))
     third, outcome = refer(create_facts(family_name="Shevchenko"))
-    assert (first, second, outcome) == (Outcome.REGISTERED, Outcome.MATCHED, Outcome.MATCHED)
+    assert (first, second, outcome) == (Outcome.REGISTERED, Outcome.PROPOSED, Outcome.PROPOSED)
     assert again.client_id == third.client_id == card.client_id
-    assert len(third.referral_ids) == 3
-    assert "matched" in third.history[-1].what
+    # The card is untouched until a worker of its centre confirms a proposal.
+    assert system().get(card.client_id).referral_ids == card.referral_ids
+    assert system().get(card.client_id).version == card.version
+    pending = MatchProposalRepository(ORG, ANNA.centres).page(status="pending", offset=0, limit=9)
+    assert {p.client_id for p in pending} == {card.client_id} and len(pending) == 2
     assert ClientDocument.objects.count() == 1
     assert card.status == "applicant" and len(card.status_entries) == 1
 
@@ -208,7 +224,10 @@ def test_status_contract_and_reopen_through_the_repository() -> None:
         card.client_id, "terminated", "goals_achieved", NOW.date(), ANNA, repo,
         settings=SETTINGS, now=NOW, trace={}, trace_id="t",
     )  # fmt: skip
-    services.archive_client(card.client_id, ANNA, repo, now=NOW, trace={}, trace_id="t")
+    services.archive_client(
+        card.client_id, MANAGER_NORTH, ClientRepository(ORG, MANAGER_NORTH.centres),
+        now=NOW, trace={}, trace_id="t",
+    )  # fmt: skip
     back = services.reopen_client_episode(
         card.client_id, NOW.date(), "", ANNA, repo, settings=SETTINGS,
         now=NOW + timedelta(hours=1), trace={}, trace_id="t",
@@ -295,10 +314,71 @@ def test_statistics_and_families_of_the_callers_centres() -> None:
     assert view.colour.colour.value == "blue"
     with pytest.raises(NotFound):
         FamilyRepository(ORG, ILZE.centres).get(family.family_id)
+    scoped = (repo, FamilyRepository(ORG, ANNA.centres))
+    with pytest.raises(PermissionDenied):
+        services.statistics(
+            NOW.date(), NOW.date(), ANNA, scoped, scoped, org=None,
+            settings=SETTINGS, centre_id=None, region_id=None,
+        )  # fmt: skip
+    manager = replace(ANNA, roles=frozenset({"manager"}))
     stats = services.statistics(
-        NOW.date() - timedelta(days=30), NOW.date(), repo, FamilyRepository(ORG, ANNA.centres),
+        NOW.date() - timedelta(days=30), NOW.date(), manager, scoped,
+        (system(), FamilyRepository(ORG, None)), org=None,
         settings=SETTINGS, centre_id=None, region_id=None,
     )  # fmt: skip
     assert stats.clients.total == 2
     assert stats.clients.rejection_reasons == {"no_capacity": 1}
     assert stats.families.total == 1
+
+
+def test_the_referring_centre_is_told_only_as_the_organisation_allows() -> None:
+    card, _ = refer(create_facts())
+    proposals_repo = MatchProposalRepository(ORG, None)
+    for referral_id, centre, disclosure in (
+        ("ref-quiet", "ctr-south-city", Disclosure.NONE),
+        ("ref-told", "ctr-south-city", Disclosure.TELL_KNOWN_ELSEWHERE),
+        ("ref-own", "ctr-north-town", Disclosure.TELL_KNOWN_ELSEWHERE),
+    ):
+        same, outcome = services.register_from_referral(
+            create_facts(referral_id=referral_id, centre_id=centre, phone="+421 911 000 666"),
+            system(), proposals_repo=proposals_repo, now=NOW, trace={}, settings=SETTINGS,
+            consultations=ConsultationRepository(ORG), disclosure=disclosure,
+        )  # fmt: skip
+        assert outcome is Outcome.PROPOSED and same == card
+    told = {
+        doc.referral["referral_id"]: doc.outbox[-1]["payload"]
+        for doc in MatchProposalDocument.objects(organisation=ORG)
+    }
+    assert {k: v["tell_referring_centre"] for k, v in told.items()} == {
+        "ref-quiet": False,
+        "ref-told": True,
+        "ref-own": False,
+    }
+    # The event carries ids and routing facts, never the referral's contact details.
+    assert "+421 911 000 666" not in str(told)
+    assert system().get(card.client_id).phone == card.phone
+
+
+def test_a_rejected_namesake_gets_a_card_of_their_own_beside_the_first() -> None:
+    card, _ = refer(create_facts())
+    refer(create_facts(referral_id="ref-namesake", centre_id="ctr-south-city"))
+    proposals_repo = MatchProposalRepository(ORG, ANNA.centres)
+    [proposal] = proposals_repo.page(status="pending", offset=0, limit=5)
+    assert (
+        services.list_match_proposals(
+            ILZE, MatchProposalRepository(ORG, ILZE.centres), status=None, offset=0, limit=5
+        )
+        == []
+    )
+    rejected = services.reject_match_proposal(
+        proposal.proposal_id, "another Taras", ANNA, proposals_repo,
+        ClientRepository(ORG, ANNA.centres), system(), settings=SETTINGS,
+        consultations=ConsultationRepository(ORG), now=NOW, trace={}, trace_id="t",
+    )  # fmt: skip
+    theirs = ClientRepository(ORG, ILZE.centres).get(rejected.new_client_id)
+    assert theirs.identity_key == f"{card.identity_key}#{theirs.client_id}"
+    assert theirs.referral_ids == ("ref-namesake",)
+    assert system().by_identity(card.identity_key) == system().get(card.client_id)
+    # The same referral delivered again proposes nothing more and makes no third card.
+    refer(create_facts(referral_id="ref-namesake", centre_id="ctr-south-city"))
+    assert ClientDocument.objects.count() == 2

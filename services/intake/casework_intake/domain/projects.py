@@ -162,7 +162,8 @@ def check_replay(existing: Project, command: CreateProject, creator: str) -> Pro
         existing.fingerprint,
         command.idempotency_key,
         project_fingerprint(command, creator),
-        f"project {existing.project_id}",
+        # No id: the key may be another centre's, whose project the caller may not see.
+        "a project",
     )
     return existing
 

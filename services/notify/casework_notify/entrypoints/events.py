@@ -19,7 +19,9 @@ from casework_notify.domain.inbox import (
     OverdueReferral,
     TaskNews,
     UnreadableEvent,
+    read_match_proposed,
     read_outreach_due,
+    read_sharing_requested,
     read_task_news,
 )
 from casework_notify.domain.routing import UnreadableRules, rules_from_payload
@@ -141,6 +143,35 @@ class NotifyEvents(EventsService):
         self._organisation(envelope)
         services.tell_assignee_of_task(
             task_news(envelope),
+            self.app.inboxes_of_organisation(envelope.organisation),
+            now=self.app.clock(),
+        )
+
+    @event_handler("notify.tell-card-workers-match", ["clients.match.proposed.v1"])
+    def on_match_proposed(self, envelope: EventEnvelope) -> None:
+        organisation = self._organisation(envelope)
+        try:
+            proposed = read_match_proposed(envelope.id, envelope.organisation, envelope.payload)
+        except UnreadableEvent as exc:
+            raise PoisonEvent(f"{envelope.routing_key} payload unreadable: {exc}") from None
+        services.tell_of_match_proposal(
+            proposed,
+            organisation,
+            self.app.inboxes_of_organisation(envelope.organisation),
+            now=self.app.clock(),
+            published=PublishedRulesRepository().latest(envelope.organisation),
+        )
+
+    @event_handler("notify.tell-manager-sharing", ["clients.sharing.requested.v1"])
+    def on_sharing_requested(self, envelope: EventEnvelope) -> None:
+        organisation = self._organisation(envelope)
+        try:
+            requested = read_sharing_requested(envelope.id, envelope.organisation, envelope.payload)
+        except UnreadableEvent as exc:
+            raise PoisonEvent(f"{envelope.routing_key} payload unreadable: {exc}") from None
+        services.tell_manager_of_sharing_request(
+            requested,
+            organisation,
             self.app.inboxes_of_organisation(envelope.organisation),
             now=self.app.clock(),
         )
