@@ -24,8 +24,8 @@ import kombu
 import pymongo
 
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
-from casework_common.auth import issue_token
-from casework_common.config import DEV_JWT_SECRET, SERVICES
+from casework_common.auth import issue_token, write_key_pair
+from casework_common.config import SERVICES
 from casework_common.devstack import (
     Suite,
     create_vhost,
@@ -152,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     mongo_port = free_port()
     start_mongo(work / "mongo", mongo_port, work)
     mongo_uri = f"mongodb://127.0.0.1:{mongo_port}"
+    key = write_key_pair(work / "keys", f"bench-{secrets.token_hex(4)}")
     suite = Suite(
         run_dir=work,
         env={
@@ -159,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             "MONGO_URI": mongo_uri,
             "MONGO_DB_PREFIX": "bench",
             "LOG_LEVEL": "WARNING",
+            "JWT_JWKS_FILE": str(work / "keys" / "jwks.json"),
         },
         grpc_ports={name: free_port() for name in SERVICES},
         health_ports={name: free_port() for name in SERVICES},
@@ -173,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
 
         raw = raw_amqp_round_trips(amqp_uri, args.referrals)
         token = issue_token(
-            DEV_JWT_SECRET,
+            key.private_key,
+            key.kid,
             organisation="org-demo",
             subject="bench-partner",
             kind="partner",

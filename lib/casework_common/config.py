@@ -1,6 +1,7 @@
 """Configuration from the environment, with local defaults for development.
 
-In production (CASEWORK_ENV=production) nothing falls back to a development default:
+CASEWORK_ENV is `development` (the default) or `production`; any other value stops the
+process rather than guessing. In production nothing falls back to a development default:
 a missing variable stops the process at start-up with its name, rather than letting a
 service quietly talk to a broker or database that is not the one operations meant.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 SERVICES = ("intake", "clients", "plans", "documents", "notify", "feedback")
@@ -26,7 +28,11 @@ OBJECT_STORAGE_SERVICES = frozenset({"documents"})
 DEFAULT_PUBLIC_HTTP_PORT = 8100
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-DEV_JWT_SECRET = "casework-development-secret-not-for-production"
+# The development key pair (`make run`, `make token`): generated on first use.
+DEV_KEYS_DIR = REPO_ROOT / "var" / "keys"
+
+ENVIRONMENTS = ("development", "production")
+DEFAULT_JWT_MAX_LIFETIME_HOURS = 12.0
 
 
 class MissingConfiguration(RuntimeError):
@@ -34,6 +40,14 @@ class MissingConfiguration(RuntimeError):
 
     def __init__(self, variable: str, why: str) -> None:
         super().__init__(f"{variable} is required: {why}")
+        self.variable = variable
+
+
+class InvalidConfiguration(MissingConfiguration):
+    """A variable is set to a value the process must not run with."""
+
+    def __init__(self, variable: str, why: str) -> None:
+        RuntimeError.__init__(self, f"{variable}: {why}")
         self.variable = variable
 
 
@@ -50,7 +64,10 @@ class Settings:
     s3_bucket: str
     smtp_host: str
     smtp_port: int
-    jwt_secret: str
+    # None only in development: the api then uses (and creates) var/keys/jwks.json.
+    jwt_jwks_file: Path | None
+    jwt_audience: str
+    jwt_max_lifetime: timedelta
     grpc_port: int
     health_port: int
     metrics_port: int
@@ -63,6 +80,10 @@ class Settings:
     @property
     def production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def development(self) -> bool:
+        return self.environment == "development"
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -78,21 +99,57 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _hours(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 24 * 7:
+        raise InvalidConfiguration(name, f"must be a number of hours (0-168], got {raw!r}")
+    return value
+
+
 def load_settings(service: str, env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings of one service's processes from the environment."""
     if service not in SERVICES:
         raise ValueError(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
     env = os.environ if env is None else env
-    environment = env.get("CASEWORK_ENV", "development")
-    production = environment == "production"
+    environment = env.get("CASEWORK_ENV") or "development"
+    if environment not in ENVIRONMENTS:
+        raise InvalidConfiguration(
+            "CASEWORK_ENV", f"must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
+        )
+    production = environment != "development"
 
     def required(name: str, dev_default: str) -> str:
         value = env.get(name, "")
         if value:
             return value
         if production:
-            raise MissingConfiguration(name, "CASEWORK_ENV=production has no development default")
+            raise MissingConfiguration(
+                name, f"CASEWORK_ENV={environment} has no development default"
+            )
         return dev_default
+
+    def secret(name: str, value: str, dev_default: str) -> str:
+        # A development credential copied into another environment is as good as none:
+        # it is in this repository for anyone to read.
+        if production and value == dev_default:
+            raise InvalidConfiguration(
+                name, f"is the development default, refused with CASEWORK_ENV={environment}"
+            )
+        return value
+
+    jwks_file = env.get("JWT_JWKS_FILE", "")
+    if not jwks_file and production:
+        raise MissingConfiguration(
+            "JWT_JWKS_FILE",
+            f"CASEWORK_ENV={environment} needs the identity provider's public keys (a JWKS)",
+        )
+    max_lifetime_hours = _hours(env, "JWT_MAX_LIFETIME", DEFAULT_JWT_MAX_LIFETIME_HOURS)
 
     def storage_credential(name: str, dev_default: str) -> str:
         if service in OBJECT_STORAGE_SERVICES:
@@ -102,16 +159,26 @@ def load_settings(service: str, env: Mapping[str, str] | None = None) -> Setting
     return Settings(
         service=service,
         environment=environment,
-        amqp_uri=required("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672//"),
+        amqp_uri=secret(
+            "AMQP_URI",
+            required("AMQP_URI", "amqp://guest:guest@127.0.0.1:5672//"),
+            "amqp://guest:guest@127.0.0.1:5672//",
+        ),
         mongo_uri=required("MONGO_URI", "mongodb://127.0.0.1:27117"),
         mongo_db=env.get("MONGO_DB") or f"{env.get('MONGO_DB_PREFIX', 'casework')}_{service}",
         s3_endpoint=required("S3_ENDPOINT", "http://127.0.0.1:9100"),
         s3_access_key=storage_credential("S3_ACCESS_KEY", "casework"),
-        s3_secret_key=storage_credential("S3_SECRET_KEY", "casework-secret"),
+        s3_secret_key=secret(
+            "S3_SECRET_KEY",
+            storage_credential("S3_SECRET_KEY", "casework-secret"),
+            "casework-secret",
+        ),
         s3_bucket=env.get("S3_BUCKET") or "casework-documents",
         smtp_host=required("SMTP_HOST", "127.0.0.1"),
         smtp_port=_int(env, "SMTP_PORT", 2525),
-        jwt_secret=required("JWT_SECRET", DEV_JWT_SECRET),
+        jwt_jwks_file=Path(jwks_file) if jwks_file else None,
+        jwt_audience=env.get("JWT_AUDIENCE") or "casework",
+        jwt_max_lifetime=timedelta(hours=max_lifetime_hours),
         grpc_port=_int(env, "GRPC_PORT", DEFAULT_GRPC_PORTS[service]),
         health_port=_int(env, "HEALTH_PORT", DEFAULT_HEALTH_PORTS[service]),
         metrics_port=_int(env, "METRICS_PORT", 0),

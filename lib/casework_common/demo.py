@@ -15,7 +15,7 @@ from google.protobuf import json_format
 from casework.clients.v1 import clients_pb2, clients_pb2_grpc
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
-from casework_common.auth import issue_token
+from casework_common.auth import ensure_development_keys, issue_token
 from casework_common.config import load_settings
 from casework_common.devstack import local_ports
 from casework_common.rpc_errors import field_violations
@@ -30,13 +30,16 @@ def show(title: str, message: object) -> None:
 
 
 def main() -> int:
-    secret = load_settings("intake").jwt_secret
+    audience = load_settings("intake").jwt_audience
+    key = ensure_development_keys()
     partner = [
         (
             "authorization",
             "Bearer "
             + issue_token(
-                secret,
+                key.private_key,
+                key.kid,
+                audience=audience,
                 organisation="org-demo",
                 subject="partner-city-hospital",
                 kind="partner",
@@ -50,7 +53,9 @@ def main() -> int:
             "authorization",
             "Bearer "
             + issue_token(
-                secret,
+                key.private_key,
+                key.kid,
+                audience=audience,
                 organisation="org-demo",
                 subject="w-anna",
                 centres=["ctr-north-town"],

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from casework_common.auth import ensure_development_keys
 from casework_common.config import (
     DEFAULT_GRPC_PORTS,
     DEFAULT_HEALTH_PORTS,
@@ -335,6 +336,10 @@ def _local_env(var: Path, run_dir: Path, ports: LocalPorts) -> dict[str, str]:
     if not os.environ.get("SMTP_HOST"):
         start_smtp(ports.smtp, run_dir, var / "mail")
         env.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(ports.smtp)})
+    if not os.environ.get("JWT_JWKS_FILE"):
+        # The same key pair `make token` signs with: created once, kept in var/keys/.
+        ensure_development_keys(var / "keys")
+        env["JWT_JWKS_FILE"] = str(var / "keys" / "jwks.json")
     return env
 
 

@@ -1,8 +1,9 @@
 """The `api` process of a service: a grpcio server in a plain-threads process.
 
-Every call passes one interceptor that authenticates the bearer token, checks a
-partner's scopes, joins the caller's trace, counts and times the call, and turns
-casework errors into status codes with details. Servicers only translate.
+Every call passes one interceptor that authenticates the bearer token, checks the
+caller's roles or scopes against the service's access map, parses the request, joins
+the caller's trace, counts and times the call, and turns casework errors into status
+codes with details. Servicers only translate.
 """
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from grpc_reflection.v1alpha import reflection
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from casework_common import storage, telemetry
-from casework_common.auth import Principal, bearer, verify_token
+from casework_common.auth import AccessMap, Principal, TokenVerifier, bearer, token_verifier
 from casework_common.config import MissingConfiguration, Settings, bind_host, load_settings
-from casework_common.errors import CaseworkError, Unauthenticated
+from casework_common.errors import CaseworkError, FieldError, InvalidArgument, Unauthenticated
 from casework_common.messaging import Publisher
 from casework_common.outbox import BackgroundRelay, OutboxRelay
 from casework_common.rpc_errors import status_code, to_status
@@ -48,34 +49,54 @@ def current_principal() -> Principal:
 
 
 class CaseworkInterceptor(grpc.ServerInterceptor):
-    def __init__(self, settings: Settings, tracer: Any, relay: BackgroundRelay | None) -> None:
+    """Authenticates, authorises (deny by default: a method missing from the access map
+    is refused to everyone), then parses the request body, in that order: an anonymous
+    caller's bytes are never parsed, and a body that does not parse is the caller's
+    mistake (INVALID_ARGUMENT), not the service's."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        tracer: Any,
+        relay: BackgroundRelay | None,
+        access: AccessMap,
+        verifier: TokenVerifier,
+    ) -> None:
         self._settings = settings
         self._tracer = tracer
         self._relay = relay
+        self._access = access
+        self._verifier = verifier
 
     def intercept_service(
         self, continuation: Callable[[Any], Any], handler_call_details: Any
     ) -> Any:
         handler = continuation(handler_call_details)
         method: str = handler_call_details.method
-        if handler is None or method.startswith(PUBLIC_PREFIXES) or handler.unary_unary is None:
+        if handler is None or method.startswith(PUBLIC_PREFIXES):
             return handler
+        if handler.unary_unary is None:
+            # No streaming call passes this interceptor unchecked: refuse rather than serve.
+            return None
         inner = handler.unary_unary
+        deserialize = handler.request_deserializer
         metadata = tuple(handler_call_details.invocation_metadata or ())
 
-        def wrapped(request: Any, context: grpc.ServicerContext) -> Any:
-            return self._call(inner, request, context, method, metadata)
+        def wrapped(raw: bytes, context: grpc.ServicerContext) -> Any:
+            return self._call(inner, deserialize, raw, context, method, metadata)
 
+        # grpc hands over the raw body; it is parsed only once the caller is known.
         return grpc.unary_unary_rpc_method_handler(
             wrapped,
-            request_deserializer=handler.request_deserializer,
+            request_deserializer=None,
             response_serializer=handler.response_serializer,
         )
 
     def _call(
         self,
         inner: Callable[[Any, grpc.ServicerContext], Any],
-        request: Any,
+        deserialize: Callable[[bytes], Any] | None,
+        raw: bytes,
         context: grpc.ServicerContext,
         method: str,
         metadata: tuple[Any, ...],
@@ -83,6 +104,7 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
         carrier = {k: v for k, v in metadata if isinstance(v, str)}
         started = time.perf_counter()
         code = grpc.StatusCode.OK
+        principal: Principal | None = None
         with self._tracer.start_as_current_span(
             method.lstrip("/"),
             context=telemetry.context_from_carrier(carrier),
@@ -91,10 +113,11 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
         ) as span:
             token = None
             try:
-                principal = verify_token(self._settings.jwt_secret, bearer(metadata))
-                principal.require_scope(method.lstrip("/"))
+                principal = self._verifier.verify(bearer(metadata))
+                principal.require_call(method.lstrip("/"), self._access)
                 token = _principal.set(principal)
                 span.set_attribute("casework.subject", principal.subject)
+                request = _parse(deserialize, raw)
                 with storage.track_writes() as written:
                     reply = inner(request, context)
                 if self._relay is not None:
@@ -103,10 +126,7 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
             except CaseworkError as exc:
                 code = status_code(exc)
                 span.set_status(Status(StatusCode.ERROR, str(exc)))
-                log.info(
-                    "call refused",
-                    extra={"fields": {"method": method, "code": code.name, "reason": str(exc)}},
-                )
+                _log_refusal(exc, code, method, principal, context)
                 context.abort_with_status(to_status(exc))
             except Exception:
                 code = grpc.StatusCode.INTERNAL
@@ -122,6 +142,46 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
                 )
 
 
+def _parse(deserialize: Callable[[bytes], Any] | None, raw: bytes) -> Any:
+    if deserialize is None:
+        return raw
+    try:
+        return deserialize(raw)
+    except Exception:
+        # Whatever the parser says about the bytes stays out of the answer and the log.
+        raise InvalidArgument(
+            [FieldError("request", "is not a valid message of this call")]
+        ) from None
+
+
+_REFUSALS = {
+    grpc.StatusCode.UNAUTHENTICATED: "authentication refused",
+    grpc.StatusCode.PERMISSION_DENIED: "authorisation refused",
+}
+
+
+def _log_refusal(
+    error: CaseworkError,
+    code: grpc.StatusCode,
+    method: str,
+    principal: Principal | None,
+    context: grpc.ServicerContext,
+) -> None:
+    """One line per refused call; who asked and from where, never the token itself."""
+    fields: dict[str, object] = {"method": method, "code": code.name, "reason": str(error)}
+    refusal = _REFUSALS.get(code)
+    if refusal is None:
+        log.info("call refused", extra={"fields": fields})
+        return
+    fields.update(
+        subject=principal.subject if principal else "",
+        organisation=principal.organisation if principal else "",
+        kind=principal.kind if principal else "",
+        peer=context.peer(),
+    )
+    log.warning(refusal, extra={"fields": fields})
+
+
 Registrar = Callable[[grpc.Server], Iterable[str]]
 
 
@@ -132,13 +192,18 @@ def health_names(service_names: Iterable[str]) -> list[str]:
 def build_server(
     settings: Settings,
     register: Registrar,
+    *,
+    access: AccessMap,
     port: int | None = None,
     relay: BackgroundRelay | None = None,
+    verifier: TokenVerifier | None = None,
 ) -> tuple[grpc.Server, health.HealthServicer, int, list[str]]:
+    """`access` maps every method the server answers to the roles allowed to call it."""
     tracer = telemetry.setup(settings, "api")
+    verifier = verifier or token_verifier(settings)
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix=f"{settings.service}-api"),
-        interceptors=[CaseworkInterceptor(settings, tracer, relay)],
+        interceptors=[CaseworkInterceptor(settings, tracer, relay, access, verifier)],
         options=[("grpc.max_receive_message_length", 4 * 1024 * 1024)],
     )
     service_names = list(register(server))
@@ -170,15 +235,20 @@ def start_metrics_server(port: int) -> None:
         ) from None
 
 
-def serve(service: str, register: Registrar, needs_database: bool = True) -> None:
+def serve(
+    service: str, register: Registrar, access: AccessMap, needs_database: bool = True
+) -> None:
     """Run one service's api process until SIGTERM, then drain in-flight calls."""
     settings = load_settings(service)
+    verifier = token_verifier(settings)  # a bad JWKS stops the process before it connects
     relay = None
     if needs_database:
         storage.connect(settings)
         publisher = Publisher(settings.amqp_uri, settings.events_exchange)
         relay = BackgroundRelay(OutboxRelay(settings.service, (), publisher))
-    server, health_servicer, port, server_names = build_server(settings, register, relay=relay)
+    server, health_servicer, port, server_names = build_server(
+        settings, register, access=access, relay=relay, verifier=verifier
+    )
     if settings.metrics_port:
         start_metrics_server(settings.metrics_port)
     server.start()

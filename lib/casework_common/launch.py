@@ -19,7 +19,7 @@ def _load(target: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
-def main(service: str, argv: list[str], *, api: str, events: str) -> int:
+def main(service: str, argv: list[str], *, api: str, access: str, events: str) -> int:
     process = argv[1] if len(argv) > 1 else ""
     if process == "events":
         import eventlet
@@ -33,7 +33,12 @@ def main(service: str, argv: list[str], *, api: str, events: str) -> int:
         from casework_common.grpc_runtime import serve
 
         api_target = _load(api)
-        serve(service, api_target, needs_database=getattr(api_target, "needs_database", True))
+        serve(
+            service,
+            api_target,
+            _load(access),
+            needs_database=getattr(api_target, "needs_database", True),
+        )
         return 0
     print(USAGE.format(service=service), file=sys.stderr)
     return 2

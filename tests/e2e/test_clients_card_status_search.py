@@ -213,7 +213,7 @@ def test_a_contract_makes_the_client_a_service_user_by_rpc_and_by_event(
                                       metadata=MANAGER_NORTH),
          grpc.StatusCode.FAILED_PRECONDITION, None),
         (lambda c, i: c.GetStatistics(pb.GetStatisticsRequest(
-            period_start="2025-02-01", period_end="2025-01-01"), metadata=ANNA),
+            period_start="2025-02-01", period_end="2025-01-01"), metadata=MANAGER_NORTH),
          grpc.StatusCode.INVALID_ARGUMENT, "period_end"),
     ],
     ids=[

@@ -18,6 +18,7 @@ import pytest
 from casework.clients.v1 import clients_pb2, clients_pb2_grpc
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
+from casework_common.auth import DEVELOPMENT_KID_PREFIX, ensure_development_keys
 from casework_common.config import SERVICES
 from casework_common.devstack import PYTHONPATH, REPO_ROOT, free_port, port_open
 from casework_common.testing.fixtures import create_partner_token, create_token
@@ -40,20 +41,19 @@ def free_block(size: int) -> int:
     raise RuntimeError("no free block of ports")
 
 
+# What `make run` provides itself (embedded servers, the development keys) unless set.
+CONFIGURED_BY_MAKE_RUN = (
+    "MONGO_URI", "S3_ENDPOINT", "SMTP_HOST", "SMTP_PORT", "CASEWORK_TRACE_DIR", "BIND_HOST",
+    "JWT_JWKS_FILE",
+)  # fmt: skip
+
+
 @pytest.fixture()
 def local_env(amqp_uri: str, tmp_path: Path) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k
-        not in (
-            "MONGO_URI",
-            "S3_ENDPOINT",
-            "SMTP_HOST",
-            "SMTP_PORT",
-            "CASEWORK_TRACE_DIR",
-            "BIND_HOST",
-        )
+        if k not in CONFIGURED_BY_MAKE_RUN
     }
     env.update(
         {
@@ -167,8 +167,12 @@ def test_run_starts_everything_and_stop_then_run_keeps_the_data(
         intake = intake_pb2_grpc.IntakeServiceStub(
             grpc.insecure_channel(f"127.0.0.1:{intake_port}")
         )
-        referral = intake.SubmitReferral(request, metadata=auth(create_partner_token())).referral
-        anna = auth(create_token())
+        # `make run` trusts the development key it keeps in var/keys/ (`make token`'s).
+        development = ensure_development_keys(var / "keys")
+        assert development.kid.startswith(DEVELOPMENT_KID_PREFIX)
+        partner = auth(create_partner_token(signing_key=development))
+        referral = intake.SubmitReferral(request, metadata=partner).referral
+        anna = auth(create_token(signing_key=development))
         notify = notify_pb2_grpc.NotifyServiceStub(
             grpc.insecure_channel(f"127.0.0.1:{notify_port}")
         )

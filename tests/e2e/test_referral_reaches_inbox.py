@@ -17,10 +17,15 @@ import pytest
 from casework.clients.v1 import clients_pb2, clients_pb2_grpc
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
+from casework_common.auth import SigningKey, generate_signing_key
 from casework_common.devstack import Suite
 from casework_common.messaging import EVENT_CONTENT_TYPE, dead_letter_exchange
 from casework_common.rpc_errors import field_violations
-from casework_common.testing.fixtures import create_partner_token, create_token
+from casework_common.testing.fixtures import (
+    create_partner_token,
+    create_token,
+    session_signing_key,
+)
 from casework_common.testing.helpers import auth, eventually, stub
 
 pytestmark = pytest.mark.e2e
@@ -87,6 +92,8 @@ def create_referral(**overrides: Any) -> intake_pb2.SubmitReferralRequest:
 
 
 PARTNER = auth(create_partner_token())
+SESSION_KID = session_signing_key().kid
+FORGER = generate_signing_key("forger").private_key
 ANNA = auth(create_token(subject="w-anna", centres=["ctr-north-town"]))
 ILZE = auth(create_token(subject="w-ilze", centres=["ctr-south-city"]))
 DUTY_NORTH = auth(
@@ -231,7 +238,8 @@ def test_a_worker_never_sees_a_client_outside_their_centres(
         ([("authorization", "Bearer not-a-jwt")], "invalid token"),
         ([("authorization", "Basic dXNlcjpwYXNz")], "Bearer"),
         (
-            auth(create_partner_token(secret="another-organisations-signing-secret-000")),
+            # The trusted key's id, another key's signature: a forgery.
+            auth(create_partner_token(signing_key=SigningKey(SESSION_KID, FORGER))),
             "invalid token",
         ),
         (auth(create_partner_token(ttl=__import__("datetime").timedelta(seconds=-5))), "expired"),

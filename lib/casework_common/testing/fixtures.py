@@ -7,8 +7,11 @@ suite's own processes started exactly as `make run` starts them.
 
 from __future__ import annotations
 
+import atexit
+import functools
 import os
 import secrets
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -16,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from casework_common.auth import issue_token
-from casework_common.config import DEV_JWT_SECRET, SERVICES
+from casework_common.auth import SigningKey, issue_token, write_key_pair
+from casework_common.config import SERVICES
 from casework_common.devstack import (
     Suite,
     create_vhost,
@@ -75,8 +78,26 @@ def mongo_db(mongo_uri: str) -> Iterator[str]:
 TokenFactory = Callable[..., str]
 
 
+@functools.cache
+def _session_keys() -> tuple[Path, SigningKey]:
+    directory = Path(tempfile.mkdtemp(prefix="casework-test-keys-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    return directory, write_key_pair(directory, f"test-{secrets.token_hex(4)}")
+
+
+def session_signing_key() -> SigningKey:
+    """The key pair of this test session: tokens are signed with it, and the processes the
+    tests start trust its public half (session_jwks_file) and nothing else."""
+    return _session_keys()[1]
+
+
+def session_jwks_file() -> Path:
+    return _session_keys()[0] / "jwks.json"
+
+
 def create_token(**overrides: Any) -> str:
-    """A development token; a case worker of North Town unless told otherwise."""
+    """A token signed with the session's test key; a case worker of North Town unless
+    told otherwise. `signing_key` signs with another key (a forger's, say)."""
     claims: dict[str, Any] = {
         "organisation": ORGANISATION,
         "subject": "w-anna",
@@ -84,9 +105,9 @@ def create_token(**overrides: Any) -> str:
         "centres": ["ctr-north-town"],
         "roles": ["case_worker"],
     }
-    secret = overrides.pop("secret", DEV_JWT_SECRET)
+    key = overrides.pop("signing_key", None) or session_signing_key()
     claims.update(overrides)
-    return issue_token(secret, **claims)
+    return issue_token(key.private_key, key.kid, **claims)
 
 
 def create_partner_token(**overrides: Any) -> str:
@@ -128,6 +149,7 @@ def suite_factory(
                 "MONGO_DB_PREFIX": f"e2e_{secrets.token_hex(4)}",
                 "CASEWORK_TRACE_DIR": str(trace_dir),
                 "LOG_LEVEL": "INFO",
+                "JWT_JWKS_FILE": str(session_jwks_file()),
                 **(env or {}),
             },
             grpc_ports={name: free_port() for name in SERVICES},

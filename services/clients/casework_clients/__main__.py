@@ -7,6 +7,7 @@ sys.exit(
         "clients",
         sys.argv,
         api="casework_clients.entrypoints.api:register",
+        access="casework_clients.entrypoints.access:ACCESS",
         events="casework_clients.entrypoints.events:ClientsEvents",
     )
 )

@@ -139,9 +139,10 @@ def main(argv: list[str] | None = None) -> None:
         ClientRepository,
         FamilyRepository,
     )
+    from casework_clients.entrypoints.access import ACCESS
     from casework_clients.entrypoints.api import register
     from casework_common import storage
-    from casework_common.auth import Principal, issue_token
+    from casework_common.auth import Principal, ensure_development_keys, issue_token
     from casework_common.config import load_settings
     from casework_common.grpc_runtime import build_server
 
@@ -171,10 +172,11 @@ def main(argv: list[str] | None = None) -> None:
         result = use_case()
         use_case_times = timed(use_case, args.repeat)
 
-        server, _, grpc_port, _ = build_server(settings, register, port=0)
+        server, _, grpc_port, _ = build_server(settings, register, access=ACCESS, port=0)
         server.start()
+        key = ensure_development_keys()
         token = issue_token(
-            settings.jwt_secret, organisation=ORG, subject="w-manager-north",
+            key.private_key, key.kid, organisation=ORG, subject="w-manager-north",
             centres=sorted(all_centres), roles=["manager"],
         )  # fmt: skip
         channel = grpc.insecure_channel(f"127.0.0.1:{grpc_port}")

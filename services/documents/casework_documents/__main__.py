@@ -7,6 +7,7 @@ sys.exit(
         "documents",
         sys.argv,
         api="casework_documents.entrypoints.api:register",
+        access="casework_documents.entrypoints.access:ACCESS",
         events="casework_documents.entrypoints.events:DocumentsEvents",
     )
 )

@@ -7,6 +7,7 @@ sys.exit(
         "feedback",
         sys.argv,
         api="casework_feedback.entrypoints.api:register",
+        access="casework_feedback.entrypoints.access:ACCESS",
         events="casework_feedback.entrypoints.events:FeedbackEvents",
     )
 )

@@ -7,6 +7,7 @@ sys.exit(
         "intake",
         sys.argv,
         api="casework_intake.entrypoints.api:register",
+        access="casework_intake.entrypoints.access:ACCESS",
         events="casework_intake.entrypoints.events:IntakeEvents",
     )
 )

@@ -7,6 +7,7 @@ sys.exit(
         "notify",
         sys.argv,
         api="casework_notify.entrypoints.api:register",
+        access="casework_notify.entrypoints.access:ACCESS",
         events="casework_notify.entrypoints.events:NotifyEvents",
     )
 )

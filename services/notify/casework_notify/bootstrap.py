@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from casework_common import organisation as organisations
 from casework_common.auth import Principal
 from casework_common.config import Settings, load_settings
+from casework_common.errors import PermissionDenied
 from casework_common.organisation import Organisation
 from casework_notify.adapters.repository import InboxRepository
 
@@ -20,6 +21,10 @@ class Notify:
     clock: Callable[[], datetime]
 
     def inbox_of(self, principal: Principal) -> InboxRepository:
+        # Inboxes belong to workers: a partner or service whose subject happens to equal
+        # a worker's id must not read that worker's notifications.
+        if principal.kind != "worker":
+            raise PermissionDenied(f"a {principal.kind} has no inbox")
         return InboxRepository(principal.organisation, principal.subject)
 
     def inboxes_of_organisation(self, organisation: str) -> InboxRepository:

@@ -7,6 +7,7 @@ sys.exit(
         "plans",
         sys.argv,
         api="casework_plans.entrypoints.api:register",
+        access="casework_plans.entrypoints.access:ACCESS",
         events="casework_plans.entrypoints.events:PlansEvents",
     )
 )
