@@ -66,7 +66,9 @@ def test_an_admin_configures_the_organisation_but_reads_no_client_card() -> None
     }
 
 
-def test_a_data_protection_officer_reads_cards_and_consents_and_changes_nothing_else() -> None:
+def test_a_data_protection_officer_reads_cards_consents_and_the_audit_and_changes_nothing_else() -> (
+    None
+):
     dpo_calls = {
         m.rsplit("/", 1)[1]
         for m, admitted in access_map("clients").items()
@@ -75,5 +77,5 @@ def test_a_data_protection_officer_reads_cards_and_consents_and_changes_nothing_
 
     assert dpo_calls == {
         "GetClient", "ListClients", "SearchClients", "GetFamily",
-        "RecordConsent", "WithdrawConsent",
+        "RecordConsent", "WithdrawConsent", "GetStatistics", "ListAuditEntries",
     }  # fmt: skip
