@@ -9,13 +9,31 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+# An error may quote what was sent; a caller who sent a megabyte gets back a line.
+MAX_FIELD_PATH = 200
+MAX_DESCRIPTION = 200
+MAX_LISTED = 50
+
+
+def clip(value: object, most: int = 100) -> str:
+    """`value` as text short enough to echo back in an error message."""
+    text = str(value)
+    if len(text) <= most:
+        return text
+    return f"{text[:most]}... ({len(text)} characters)"
+
 
 @dataclass(frozen=True)
 class FieldError:
-    """One problem with one input field; `field` is a dotted path such as person.given_name."""
+    """One problem with one input field; `field` is a dotted path such as person.given_name.
+    Both are clipped on construction, so no answer echoes more than a line of input."""
 
     field: str
     description: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "field", clip(self.field, MAX_FIELD_PATH))
+        object.__setattr__(self, "description", clip(self.description, MAX_DESCRIPTION))
 
 
 class CaseworkError(Exception):
@@ -26,7 +44,7 @@ class InvalidArgument(CaseworkError):
     code = "INVALID_ARGUMENT"
 
     def __init__(self, errors: Iterable[FieldError]) -> None:
-        self.errors = list(errors)
+        self.errors = list(errors)[:MAX_LISTED]
         summary = "; ".join(f"{e.field}: {e.description}" for e in self.errors)
         super().__init__(f"invalid input: {summary}")
 

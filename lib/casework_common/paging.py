@@ -8,6 +8,9 @@ from casework_common.errors import FieldError, InvalidArgument
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
+# Far past any list we keep, far below what a database's 64-bit skip holds.
+MAX_OFFSET = 2**53
+MAX_TOKEN = 64
 
 
 def page_window(page_size: int, page_token: str) -> tuple[int, int]:
@@ -18,8 +21,13 @@ def page_window(page_size: int, page_token: str) -> tuple[int, int]:
     offset = 0
     if page_token:
         try:
-            offset = int(base64.urlsafe_b64decode(page_token.encode()).decode())
-            if offset < 0:
+            if len(page_token) > MAX_TOKEN:
+                raise ValueError
+            digits = base64.urlsafe_b64decode(page_token.encode()).decode("ascii")
+            if not digits.isdigit():
+                raise ValueError
+            offset = int(digits)
+            if offset > MAX_OFFSET:
                 raise ValueError
         except ValueError:
             errors.append(FieldError("page_token", "is not a token this service issued"))

@@ -10,7 +10,10 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from casework_common.errors import CaseworkError, FailedPrecondition, InvalidArgument
+from casework_common.errors import CaseworkError, FailedPrecondition, InvalidArgument, clip
+
+# A status message travels in a header: kept well below any proxy's or client's limit.
+MAX_MESSAGE = 1000
 
 
 def status_code(error: CaseworkError) -> grpc.StatusCode:
@@ -20,7 +23,7 @@ def status_code(error: CaseworkError) -> grpc.StatusCode:
 def to_status(error: CaseworkError) -> grpc.Status:
     """Build the rich status (code, message, details) for an error."""
     code_value: int = status_code(error).value[0]
-    status = status_pb2.Status(code=code_value, message=str(error))
+    status = status_pb2.Status(code=code_value, message=clip(error, MAX_MESSAGE))
     if isinstance(error, InvalidArgument):
         detail = any_pb2.Any()
         detail.Pack(
@@ -40,7 +43,9 @@ def to_status(error: CaseworkError) -> grpc.Status:
             error_details_pb2.PreconditionFailure(
                 violations=[
                     error_details_pb2.PreconditionFailure.Violation(
-                        type="STATE", subject=error.field, description=str(error)
+                        type="STATE",
+                        subject=clip(error.field, 200),
+                        description=clip(error, MAX_MESSAGE),
                     )
                 ]
             )

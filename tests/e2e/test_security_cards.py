@@ -89,7 +89,7 @@ def create_client_of_north_town(clients: Any) -> pb.Client:
 
 def post_web_form(suite: Suite, form: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(
-        f"http://127.0.0.1:{suite.health_ports['intake']}/public/v1/organisations/org-demo/referrals",
+        f"http://127.0.0.1:{suite.public_port}/public/v1/organisations/org-demo/referrals",
         data=json.dumps(form).encode(),
         method="POST",
         headers={"Content-Type": "application/json"},

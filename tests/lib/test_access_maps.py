@@ -66,9 +66,7 @@ def test_an_admin_configures_the_organisation_but_reads_no_client_card() -> None
     }
 
 
-def test_a_data_protection_officer_reads_cards_consents_and_the_audit_and_changes_nothing_else() -> (
-    None
-):
+def test_a_data_protection_officer_reads_cards_consents_and_the_audit_and_changes_nothing() -> None:
     dpo_calls = {
         m.rsplit("/", 1)[1]
         for m, admitted in access_map("clients").items()

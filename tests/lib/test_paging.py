@@ -76,3 +76,16 @@ def test_any_token_gives_a_window_or_invalid_argument(page_token: str) -> None:
     else:
         assert offset >= 0
         assert limit == 10
+
+
+@pytest.mark.parametrize(
+    "offset", [str(2**63), str(2**64 + 1), str(2**53 + 1), "9" * 5_000, "1_000", " 7", "٣"]
+)
+def test_a_token_of_an_offset_no_store_can_skip_is_invalid(offset: str) -> None:
+    assert invalid_fields(10, token_of(offset)) == {
+        "page_token": "is not a token this service issued"
+    }
+
+
+def test_a_megabyte_token_is_invalid_without_being_decoded() -> None:
+    assert set(invalid_fields(10, "MTA=" * 250_000)) == {"page_token"}

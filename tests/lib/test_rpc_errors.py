@@ -152,3 +152,26 @@ def test_a_failed_precondition_names_the_field_it_conflicts_with() -> None:
     failure = error_details_pb2.PreconditionFailure()
     decoded.details[0].Unpack(failure)
     assert [(v.type, v.subject) for v in failure.violations] == [("STATE", "status")]
+
+
+def test_an_error_echoes_at_most_a_line_of_what_was_sent() -> None:
+    megabyte = "x" * 1_000_000
+    error = InvalidArgument(
+        [FieldError(f"answers.{megabyte}", f"{megabyte!r} is not a choice")] * 10_000
+    )
+    status = to_status(error)
+    rich = rich_status(status)
+    assert len(status.details) < 2_000
+    assert len(rich.SerializeToString()) < 100_000
+    bad = error_details_pb2.BadRequest()
+    rich.details[0].Unpack(bad)
+    assert 0 < len(bad.field_violations) <= errors.MAX_LISTED
+    assert all(len(v.description) <= 400 for v in bad.field_violations)
+    assert all(len(v.field) <= 300 for v in bad.field_violations)
+
+
+def test_any_refusal_s_message_is_clipped_before_it_is_sent() -> None:
+    status = to_status(NotFound(f"client {'x' * 1_000_000} not found"))
+    assert len(status.details) < 2_000
+    precondition = to_status(FailedPrecondition("y" * 1_000_000, field="z" * 1_000_000))
+    assert len(rich_status(precondition).SerializeToString()) < 5_000

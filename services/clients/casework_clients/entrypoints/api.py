@@ -41,6 +41,7 @@ from casework_clients.domain.status import (
 from casework_common.auth import Principal
 from casework_common.errors import FieldError, InvalidArgument, NotFound
 from casework_common.grpc_runtime import current_principal
+from casework_common.messages import guard_requests
 from casework_common.organisation import Organisation
 from casework_common.paging import next_token, page_window
 from casework_common.telemetry import current_trace_carrier
@@ -308,6 +309,7 @@ def _text(value: str, field: str, errors: list[FieldError], *, required: bool, m
     return value
 
 
+@guard_requests
 class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
     def __init__(self, clients: Clients) -> None:
         self._clients = clients
@@ -452,8 +454,9 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             request.date_of_birth, "date_of_birth", errors, today=self._today(), required=True
         )
         address = _text(request.address, "address", errors, required=False, most=500)
-        if request.email and "@" not in request.email:
-            errors.append(FieldError("email", "is not an e-mail address"))
+        email_problem = details.email_error(request.email.strip()) if request.email else ""
+        if email_problem:
+            errors.append(FieldError("email", email_problem))
         if request.phone and not search.phone_key(request.phone):
             errors.append(FieldError("phone", "is not a phone number"))
         centre = org.centre(request.centre_id) if org else None

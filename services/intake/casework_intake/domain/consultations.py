@@ -13,8 +13,8 @@ from datetime import date, datetime
 
 from casework_common.errors import AlreadyExists, FieldError, raise_if_any
 from casework_common.organisation import Organisation
+from casework_common.values import email_error, text_errors
 from casework_intake.domain.referrals import (
-    _EMAIL,
     _KEY,
     _PHONE,
     MAX_FREE_TEXT,
@@ -105,8 +105,18 @@ def validate(
                 )
     if command.phone.strip() and not _PHONE.match(command.phone.strip()):
         errors.append(FieldError("contact.phone", "is not a phone number"))
-    if command.email.strip() and not _EMAIL.match(command.email.strip()):
-        errors.append(FieldError("contact.email", "is not an e-mail address"))
+    email_problem = email_error(command.email.strip()) if command.email.strip() else None
+    if email_problem:
+        errors.append(FieldError("contact.email", email_problem))
+    errors += text_errors(
+        {
+            "person.given_name": command.given_name,
+            "person.family_name": command.family_name,
+            "topic": command.topic,
+            "notes": command.notes,
+        },
+        free_text=("notes",),
+    )
     if not command.topic.strip():
         errors.append(FieldError("topic", "is required"))
     elif len(command.topic) > MAX_TOPIC:

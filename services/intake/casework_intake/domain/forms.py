@@ -21,6 +21,8 @@ from string import Template
 from types import MappingProxyType
 from typing import TypeAlias, TypeGuard
 
+from casework_common.values import birth_date_error
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -296,6 +298,25 @@ class FormDefinition:
         are allowed to depend on."""
         for step in self.steps:
             yield from step.questions
+
+    def birth_questions(self) -> frozenset[str]:
+        """The date questions that ask for a date of birth: those an age is worked out
+        from, and those whose id says so."""
+        conditions = [p.rule for p in self.programmes] + [
+            q.show_if for q in self.questions() if q.show_if is not None
+        ]
+        aged = {
+            leaf.question_id
+            for condition in conditions
+            for leaf in _leaves(condition)
+            if isinstance(leaf, AgeAtLeast)
+        }
+        named = {
+            q.id
+            for q in self.questions()
+            if q.type is QuestionType.DATE and "birth" in q.id.lower()
+        }
+        return frozenset(aged | named)
 
     def question(self, question_id: str) -> Question | None:
         return next((q for q in self.questions() if q.id == question_id), None)
@@ -581,6 +602,7 @@ def _read_answers(
         return [FieldError("answers", "must map question ids to answers")], {}
     errors: list[FieldError] = []
     seen: dict[str, Answer] = {}
+    births = defn.birth_questions()
     # Questions whose answer was unusable, or whose visibility hangs on one: they get
     # no "required" or "hidden" complaints, which would only echo the first error.
     undecided: set[str] = set()
@@ -615,6 +637,10 @@ def _read_answers(
             )
             continue
         parsed = _parse(question, raw)
+        if question.id in births and _is_plain_date(parsed):
+            problem = birth_date_error(parsed, today)
+            if problem:
+                parsed = _Refused(f"is a date of birth that {problem}")
         if isinstance(parsed, _Refused):
             errors.append(FieldError(field, parsed.description))
             undecided.add(question.id)

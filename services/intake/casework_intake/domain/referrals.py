@@ -14,11 +14,12 @@ from enum import Enum
 
 from casework_common.errors import AlreadyExists, FieldError, raise_if_any
 from casework_common.organisation import Organisation
+from casework_common.values import email_error, text_errors
 
 MAX_FREE_TEXT = 4000
 MAX_NAME = 100
+MAX_ADDRESS = 500
 OLDEST_AGE_YEARS = 130
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{6,20}$")
 _KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
 
@@ -87,7 +88,15 @@ class Referral:
 
 def validate(command: SubmitReferral, organisation: Organisation, today: date) -> list[FieldError]:
     """Every problem with the command at once, each naming its field."""
-    errors: list[FieldError] = []
+    errors: list[FieldError] = text_errors(
+        {
+            "person.given_name": command.given_name,
+            "person.family_name": command.family_name,
+            "contact.address": command.address,
+            "free_text": command.free_text,
+        },
+        free_text=("contact.address", "free_text"),
+    )
     if not _KEY.match(command.idempotency_key):
         errors.append(
             FieldError("idempotency_key", "8 to 128 characters of letters, digits, . _ : -")
@@ -115,8 +124,11 @@ def validate(command: SubmitReferral, organisation: Organisation, today: date) -
         errors.append(FieldError("contact", "a phone number or an e-mail address is required"))
     if command.phone.strip() and not _PHONE.match(command.phone.strip()):
         errors.append(FieldError("contact.phone", "is not a phone number"))
-    if command.email.strip() and not _EMAIL.match(command.email.strip()):
-        errors.append(FieldError("contact.email", "is not an e-mail address"))
+    email_problem = email_error(command.email.strip()) if command.email.strip() else None
+    if email_problem:
+        errors.append(FieldError("contact.email", email_problem))
+    if len(command.address) > MAX_ADDRESS:
+        errors.append(FieldError("contact.address", f"at most {MAX_ADDRESS} characters"))
     centre = organisation.centre(command.centre_id)
     if centre is None:
         errors.append(FieldError("centre_id", f"unknown centre {command.centre_id!r}"))

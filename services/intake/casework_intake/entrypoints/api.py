@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import grpc
-from google.protobuf import json_format, struct_pb2
+from google.protobuf import struct_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
+from casework_common import safe_json
 from casework_common.errors import FieldError, InvalidArgument
 from casework_common.grpc_runtime import current_principal
+from casework_common.messages import guard_requests, moment, plain_struct
 from casework_common.paging import next_token, page_window
 from casework_common.telemetry import current_trace_carrier
 from casework_intake import services
@@ -69,15 +71,6 @@ def _timestamp(moment: datetime | None) -> Timestamp | None:
     stamp = Timestamp()
     stamp.FromDatetime(moment)
     return stamp
-
-
-def _moment(message: Any, field: str) -> datetime | None:
-    """A Timestamp field as an aware datetime to the millisecond (what the database
-    keeps), None when unset."""
-    if not message.HasField(field):
-        return None
-    moment: datetime = getattr(message, field).ToDatetime(tzinfo=UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def _struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -246,7 +239,7 @@ def to_plan_command(request: intake_pb2.PlanOutreachRequest) -> PlanOutreach:
         worker_id=request.worker_id,
         centre_id=request.centre_id,
         activity_type=_ACTIVITY_TYPES.get(request.activity_type),
-        planned_at=_moment(request, "planned_at"),
+        planned_at=moment(request, "planned_at"),
         place=request.place,
         description=request.description,
         idempotency_key=request.idempotency_key,
@@ -315,6 +308,7 @@ def project_message(p: Project) -> intake_pb2.Project:
     )
 
 
+@guard_requests
 class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def __init__(self, intake: Intake) -> None:
         self._intake = intake
@@ -475,10 +469,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         self, request: intake_pb2.PublishFormRequest, context: grpc.ServicerContext
     ) -> intake_pb2.PublishFormResponse:
         principal = current_principal()
-        try:
-            definition = json.loads(request.definition_json or "null")
-        except json.JSONDecodeError as exc:
-            raise InvalidArgument([FieldError("definition_json", f"is not JSON: {exc}")]) from None
+        definition = safe_json.loads(request.definition_json or "null", field="definition_json")
         now = self._intake.clock()
         published = services.publish_form(
             request.form_id, definition, principal, self._intake.forms_for(principal), now=now
@@ -504,7 +495,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             request.referral_id,
             request.form_id,
             request.form_version,
-            json_format.MessageToDict(request.answers),
+            plain_struct(request.answers, field="answers"),
             principal,
             self._intake.referrals_for(principal),
             self._intake.forms_for(principal),
@@ -668,7 +659,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
             request.project_id,
             request.title,
             request.assignee_id,
-            _moment(request, "due_at"),
+            moment(request, "due_at"),
             principal,
             self._intake.projects_for(principal),
             idempotency_key=request.idempotency_key,
@@ -700,7 +691,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         project, task = services.reopen_task(
             request.project_id,
             request.task_id,
-            _moment(request, "due_at"),
+            moment(request, "due_at"),
             principal,
             self._intake.projects_for(principal),
             now=self._intake.clock(),

@@ -19,17 +19,21 @@ mistake in its path rules can never publish the metrics.
 from __future__ import annotations
 
 import functools
+import io
 import json
 import logging
 import os
-from typing import Any
+import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
 from nameko.timer import timer
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import BindAddress, WebServer
-from werkzeug.wrappers import Response
+from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Request, Response
 
-from casework_common import storage
+from casework_common import safe_json, storage
 from casework_common.auth import Principal
 from casework_common.config import MissingConfiguration, bind_host
 from casework_common.errors import FieldError, InvalidArgument
@@ -117,18 +121,80 @@ def _field_errors(status: int, errors: list[FieldError]) -> Response:
     )
 
 
+def _read_whole(request: Any) -> bytes | None:
+    """The body's bytes, chunked or not; None when it is longer than MAX_BODY_BYTES.
+
+    werkzeug reads a body without Content-Length (chunked) as empty unless the server
+    flags its input as terminated, and with the flag it cuts a long body silently at
+    its limit. eventlet's wsgi input does end where the body ends, chunked or not, so
+    it is read here directly, one byte past the limit to tell "too long" apart."""
+    declared = request.content_length
+    if (declared or 0) > MAX_BODY_BYTES:
+        return None
+    # Never past a declared length: another server's input may not end there.
+    most = MAX_BODY_BYTES + 1 if declared is None else declared
+    stream = request.environ["wsgi.input"]
+    parts: list[bytes] = []
+    size = 0
+    while size < most:
+        part = stream.read(most - size)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return None if size > MAX_BODY_BYTES else b"".join(parts)
+
+
 def _body(request: Any) -> dict[str, Any] | Response:
-    if (request.content_length or 0) > MAX_BODY_BYTES:
+    """The posted fields, from JSON or a form, read whole up to MAX_BODY_BYTES; what
+    cannot be read answers the caller's mistake (400, 413), never a 500."""
+    raw = _read_whole(request)
+    if raw is None:
         return _json(413, {"error": f"at most {MAX_BODY_BYTES} bytes"})
-    if request.mimetype == "application/json":
+    try:
+        if request.mimetype == "application/json":
+            data = safe_json.loads(raw or b"null", field="body", root="")
+            if not isinstance(data, dict):
+                return _field_errors(400, [FieldError("body", "must be a JSON object")])
+            return data
+        # The form parsers of werkzeug, over the bytes already read.
+        buffered = Request(
+            {
+                **request.environ,
+                "wsgi.input": io.BytesIO(raw),
+                "CONTENT_LENGTH": str(len(raw)),
+                "HTTP_TRANSFER_ENCODING": "",
+            }
+        )
+        fields = {key: buffered.form.get(key) for key in buffered.form}
+        safe_json.check_value(fields, field="")
+    except InvalidArgument as exc:
+        return _field_errors(400, exc.errors)
+    except (HTTPException, ValueError):
+        return _field_errors(400, [FieldError("body", "could not be read")])
+    return fields
+
+
+Handler = TypeVar("Handler", bound=Callable[..., Response])
+
+
+def _public(handler: Handler) -> Handler:
+    """Whatever still escapes a public handler answers a bare 500: the exception and
+    its text go to the log under a correlation id the caller can quote, never to them."""
+
+    @functools.wraps(handler)
+    def answer(self: Any, request: Any, *args: Any, **kwargs: Any) -> Response:
         try:
-            data = json.loads(request.get_data(cache=False) or b"null")
-        except (ValueError, UnicodeDecodeError):
-            return _field_errors(400, [FieldError("body", "is not JSON")])
-        if not isinstance(data, dict):
-            return _field_errors(400, [FieldError("body", "must be a JSON object")])
-        return data
-    return {key: request.form.get(key) for key in request.form}
+            return handler(self, request, *args, **kwargs)
+        except Exception:
+            correlation_id = secrets.token_hex(8)
+            log.exception(
+                "public request failed",
+                extra={"fields": {"correlation_id": correlation_id, "path": request.path}},
+            )
+            return _json(500, {"error": "internal error", "correlation_id": correlation_id})
+
+    return cast(Handler, answer)
 
 
 class IntakeEvents(EventsService):
@@ -229,6 +295,7 @@ class IntakeEvents(EventsService):
         )
 
     @public_http("GET", "/public/v1/organisations/<org>/web-form")  # type: ignore[misc]
+    @_public
     def web_form_fields(self, request: Any, org: str) -> Response:
         organisation = _app().organisations.get(org)
         if organisation is None:
@@ -245,6 +312,7 @@ class IntakeEvents(EventsService):
         )
 
     @public_http("POST", "/public/v1/organisations/<org>/referrals")  # type: ignore[misc]
+    @_public
     def submit_web_form(self, request: Any, org: str) -> Response:
         app = _app()
         limited = self._rate_limited(request, "web_form")
@@ -319,6 +387,7 @@ class IntakeEvents(EventsService):
         return _json(refused.status, {"error": refused.reason})
 
     @public_http("GET", "/public/v1/self-fill/<token>")  # type: ignore[misc]
+    @_public
     def self_fill_form(self, request: Any, token: str) -> Response:
         try:
             _, form = self._open(token)
@@ -334,6 +403,7 @@ class IntakeEvents(EventsService):
         )
 
     @public_http("POST", "/public/v1/self-fill/<token>")  # type: ignore[misc]
+    @_public
     def self_fill_submit(self, request: Any, token: str) -> Response:
         limited = self._rate_limited(request, "self_fill")
         if limited is not None:

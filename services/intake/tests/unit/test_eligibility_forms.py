@@ -591,7 +591,6 @@ def test_a_rule_never_reads_an_answer_to_a_hidden_question() -> None:
         ("2007-06-02", date(2025, 6, 1), False),
         ("2004-02-29", date(2022, 2, 28), False),
         ("2004-02-29", date(2022, 3, 1), True),
-        ("2030-01-01", date(2025, 6, 1), False),
     ],
 )
 def test_age_at_least_counts_full_years_on_the_day(born: str, on: date, adult: bool) -> None:
@@ -602,6 +601,27 @@ def test_age_at_least_counts_full_years_on_the_day(born: str, on: date, adult: b
     )
     (verdict,) = evaluate_eligibility(form, {"born": born}, on)
     assert verdict.eligible is adult
+
+
+@pytest.mark.parametrize("born", ["9999-12-31", "2025-06-02", "1899-12-31", "0001-01-01"])
+def test_a_date_of_birth_in_the_future_or_before_1900_is_refused(born: str) -> None:
+    birth = create_question(id="born", label="Born", type=QuestionType.DATE)
+    form = create_form(
+        questions=[birth],
+        programmes=(Programme("adult", "Adult", AgeAtLeast("born", 18)),),
+    )
+    errors = validate_answers(form, {"born": born}, TODAY)
+    assert [e.field for e in errors] == ["answers.born"]
+    assert "date of birth" in errors[0].description
+
+
+def test_a_date_question_named_for_the_birth_date_is_checked_as_one() -> None:
+    birth = create_question(id="date_of_birth", label="Born", type=QuestionType.DATE)
+    other = create_question(id="moved_in", label="Moved in", type=QuestionType.DATE)
+    form = create_form(questions=[birth, other])
+    answers = {"date_of_birth": "9999-12-31", "moved_in": "2026-01-01"}
+    errors = validate_answers(form, answers, TODAY)
+    assert [e.field for e in errors] == ["answers.date_of_birth"]
 
 
 def test_age_may_be_counted_on_a_fixed_day_instead_of_today() -> None:

@@ -81,6 +81,11 @@ def test_a_complete_referral_is_valid() -> None:
     assert validate(create_command(), ORGANISATION, TODAY) == []
 
 
+def test_free_text_and_an_address_keep_their_line_breaks() -> None:
+    command = create_command(free_text="Rent arrears.\r\n\tSince March.", address="Main 1\nFlat 2")
+    assert validate(command, ORGANISATION, TODAY) == []
+
+
 @pytest.mark.parametrize(
     ("overrides", "field", "description"),
     [
@@ -116,6 +121,15 @@ def test_a_complete_referral_is_valid() -> None:
         ({"problem_type": "boredom"}, "problem_type", "one of housing, debt"),
         ({"channel": None}, "channel", "is required"),
         ({"free_text": "x" * (MAX_FREE_TEXT + 1)}, "free_text", f"at most {MAX_FREE_TEXT}"),
+        ({"given_name": "Ja\x00na"}, "person.given_name", "control characters"),
+        ({"given_name": "Ja\nna"}, "person.given_name", "control characters"),
+        ({"family_name": "Nov\u202eáková"}, "person.family_name", "bidirectional"),
+        ({"email": "<script>alert(1)</script>@x.y"}, "contact.email", "not an e-mail"),
+        ({"email": "jana@exam\u2066ple.test"}, "contact.email", "not an e-mail"),
+        ({"address": "Main\x00street"}, "contact.address", "control characters"),
+        ({"address": "x" * 501}, "contact.address", "at most 500"),
+        ({"free_text": "Rent \u2067arrears"}, "free_text", "bidirectional"),
+        ({"free_text": "Rent\x07"}, "free_text", "control characters"),
     ],
 )
 def test_each_invalid_field_is_reported_with_its_path(

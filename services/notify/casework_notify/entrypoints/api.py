@@ -10,6 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
 from casework_common.errors import FieldError, InvalidArgument
 from casework_common.grpc_runtime import current_principal
+from casework_common.messages import guard_requests
 from casework_common.paging import next_token, page_window
 from casework_notify import services
 from casework_notify.bootstrap import Notify, bootstrap
@@ -40,6 +41,7 @@ def to_message(n: Notification) -> notify_pb2.Notification:
     return message
 
 
+@guard_requests
 class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     def __init__(self, notify: Notify) -> None:
         self._notify = notify
