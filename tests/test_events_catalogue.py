@@ -84,14 +84,40 @@ def key_literals() -> list[KeyLiteral]:
     return literals
 
 
+def message_references() -> set[str]:
+    """Keys whose payload message a service's own runtime code names outside its
+    nameko entry point (`events_pb2.ClientMerged`): producers build the message, so
+    naming it is publishing it; a consumer reads it in `entrypoints/events.py`."""
+    by_service: dict[str, dict[str, str]] = {}
+    for key, message in contracts.registry().items():
+        by_service.setdefault(key.split(".")[0], {})[message.DESCRIPTOR.name] = key
+    keys = set()
+    for path in runtime_modules():
+        parts = path.relative_to(ROOT).parts
+        if parts[0] != "services" or parts[-2:] == ("entrypoints", "events.py"):
+            continue
+        messages = by_service.get(parts[1], {})
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id == "events_pb2"
+                and node.attr in messages
+            ):
+                keys.add(messages[node.attr])
+    return keys
+
+
 def published_by_code() -> set[str]:
     """Keys written outside a queue binding in their own service's package (a consumer
-    comparing `envelope.type` to another service's key does not publish it)."""
-    return {
+    comparing `envelope.type` to another service's key does not publish it), and keys
+    whose message the service's own code builds."""
+    literals = {
         lit.key
         for lit in key_literals()
         if not lit.bound and lit.path.parts[:2] == ("services", lit.key.split(".")[0])
     }
+    return literals | message_references()
 
 
 def catalogue_rows() -> list[tuple[str, str, str, str]]:

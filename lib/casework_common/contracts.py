@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import importlib
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from google.protobuf import json_format
@@ -83,6 +84,17 @@ def encode(message: Message) -> dict[str, Any]:
     )
 
 
+def from_facts(message_type: type[M], facts: Mapping[str, Any]) -> M:
+    """The payload message built from a producer's facts (the plain values a domain
+    function lists, instants and dates as ISO strings). Strict: a key the message lacks
+    or a value of the wrong type is the producer's bug and raises ValueError where the
+    event is made, so it is never stored in an outbox nor published."""
+    try:
+        return json_format.ParseDict(dict(facts), message_type(), ignore_unknown_fields=False)
+    except (json_format.ParseError, TypeError) as exc:
+        raise ValueError(f"{message_type.DESCRIPTOR.full_name}: {exc}") from None
+
+
 def envelope(
     message: Message,
     *,
@@ -121,6 +133,15 @@ def read(event: EventEnvelope, message_type: type[M]) -> M:
             f"{event.routing_key} does not carry {message_type.DESCRIPTOR.full_name}"
         )
     return _parse(message_type, event.routing_key, event.payload, strict=False)
+
+
+def instant(message: Message, field: str) -> datetime:
+    """A timestamp field read as an aware UTC datetime; an absent one makes the payload
+    unreadable (proto3 would read it as 1970)."""
+    if not message.HasField(field):
+        raise UnreadablePayload(f"{message.DESCRIPTOR.full_name}.{field} is missing")
+    moment: datetime = getattr(message, field).ToDatetime(tzinfo=UTC)
+    return moment
 
 
 def _parse(cls: type[M], routing_key: str, payload: Mapping[str, Any], *, strict: bool) -> M:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
 from datetime import date, datetime
-from typing import Any
 
 from nameko.timer import timer
 
+from casework.clients.v1 import events_pb2 as clients_events
+from casework.documents.v1 import events_pb2 as documents_events
+from casework.intake.v1 import events_pb2 as intake_events
 from casework_clients import services
 from casework_clients.adapters.repository import (
     ClientDocument,
@@ -20,6 +21,7 @@ from casework_clients.adapters.repository import (
 )
 from casework_clients.bootstrap import bootstrap
 from casework_clients.domain.cards import Consultation, Contract, ReferralFacts
+from casework_common import contracts
 from casework_common.config import MissingConfiguration
 from casework_common.envelope import Actor, EventEnvelope
 from casework_common.errors import NotFound
@@ -46,82 +48,83 @@ INACTIVITY_SWEEP_SECONDS = _interval("CASEWORK_INACTIVITY_SWEEP_SECONDS", 3600.0
 
 def referral_facts(envelope: EventEnvelope) -> ReferralFacts:
     """Read intake.referral.submitted.v1; an event missing what we need is poison."""
-    payload: Mapping[str, Any] = envelope.payload
+    referral = contracts.read(envelope, intake_events.ReferralSubmitted)
     try:
-        person = payload["person"]
-        contact = payload.get("contact") or {}
         return ReferralFacts(
-            referral_id=str(payload["referral_id"]),
+            referral_id=referral.referral_id,
             organisation=envelope.organisation,
-            given_name=str(person["given_name"]),
-            family_name=str(person["family_name"]),
-            date_of_birth=date.fromisoformat(person["date_of_birth"]),
-            phone=str(contact.get("phone", "")),
-            email=str(contact.get("email", "")),
-            address=str(contact.get("address", "")),
-            region_id=str(payload["region_id"]),
-            centre_id=str(payload["centre_id"]),
-            client_type=str(payload["client_type"]),
-            problem_type=str(payload["problem_type"]),
-            channel=str(payload.get("channel", "")),
-            submitted_at=datetime.fromisoformat(payload["submitted_at"]),
+            given_name=referral.person.given_name,
+            family_name=referral.person.family_name,
+            date_of_birth=date.fromisoformat(referral.person.date_of_birth),
+            phone=referral.contact.phone,
+            email=referral.contact.email,
+            address=referral.contact.address,
+            region_id=referral.region_id,
+            centre_id=referral.centre_id,
+            client_type=referral.client_type,
+            problem_type=referral.problem_type,
+            channel=referral.channel,
+            submitted_at=contracts.instant(referral, "submitted_at"),
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except ValueError as exc:
         raise PoisonEvent(f"referral.submitted payload unreadable: {exc!r}") from None
 
 
 def consultation_facts(envelope: EventEnvelope) -> Consultation:
     """Read intake.consultation.recorded.v1 (the person may be all empty: anonymous)."""
-    payload: Mapping[str, Any] = envelope.payload
+    recorded = contracts.read(envelope, intake_events.ConsultationRecorded)
     try:
-        person = payload.get("person") or {}
-        contact = payload.get("contact") or {}
-        born = str(person.get("date_of_birth") or "")
-        duration = payload.get("duration_minutes", 0)
-        if not isinstance(duration, int) or isinstance(duration, bool) or duration < 0:
-            raise ValueError(f"duration_minutes must be a whole number, got {duration!r}")
-        consultation_id = str(payload["consultation_id"])
-        if not consultation_id:
+        born = recorded.person.date_of_birth
+        if recorded.duration_minutes < 0:
+            raise ValueError(
+                f"duration_minutes must not be negative, got {recorded.duration_minutes}"
+            )
+        if not recorded.consultation_id:
             raise ValueError("consultation_id is empty")
         return Consultation(
-            consultation_id=consultation_id,
+            consultation_id=recorded.consultation_id,
             organisation=envelope.organisation,
-            given_name=str(person.get("given_name") or "").strip(),
-            family_name=str(person.get("family_name") or "").strip(),
+            given_name=recorded.person.given_name.strip(),
+            family_name=recorded.person.family_name.strip(),
             date_of_birth=date.fromisoformat(born) if born else None,
-            phone=str(contact.get("phone") or ""),
-            email=str(contact.get("email") or ""),
-            topic=str(payload.get("topic") or ""),
-            duration_minutes=duration,
-            worker_id=str(payload.get("worker_id") or ""),
-            channel=str(payload.get("channel") or ""),
-            centre_id=str(payload.get("centre_id") or ""),
-            recorded_at=datetime.fromisoformat(str(payload["recorded_at"])),
+            phone=recorded.contact.phone,
+            email=recorded.contact.email,
+            topic=recorded.topic,
+            duration_minutes=recorded.duration_minutes,
+            worker_id=recorded.worker_id,
+            channel=recorded.channel,
+            centre_id=recorded.centre_id,
+            recorded_at=contracts.instant(recorded, "recorded_at"),
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except ValueError as exc:
         raise PoisonEvent(f"consultation.recorded payload unreadable: {exc!r}") from None
 
 
 def contract_facts(envelope: EventEnvelope, recorded_at: datetime) -> tuple[str, Contract]:
     """Read documents.contract.signed.v1."""
-    payload: Mapping[str, Any] = envelope.payload
+    signed = contracts.read(envelope, documents_events.ContractSigned)
     try:
-        until = str(payload.get("valid_until") or "")
-        client_id = str(payload["client_id"])
-        contract_id = str(payload["contract_id"])
-        if not client_id or not contract_id:
+        if not signed.client_id or not signed.contract_id:
             raise ValueError("client_id and contract_id are required")
         contract = Contract(
-            contract_id=contract_id,
-            signed_on=date.fromisoformat(str(payload["signed_on"])),
-            valid_until=date.fromisoformat(until) if until else None,
+            contract_id=signed.contract_id,
+            signed_on=date.fromisoformat(signed.signed_on),
+            valid_until=date.fromisoformat(signed.valid_until) if signed.valid_until else None,
             recorded_at=recorded_at,
         )
-    except (KeyError, TypeError, ValueError) as exc:
+    except ValueError as exc:
         raise PoisonEvent(f"contract.signed payload unreadable: {exc!r}") from None
     if contract.valid_until is not None and contract.valid_until < contract.signed_on:
         raise PoisonEvent("contract.signed: valid_until is before signed_on")
-    return client_id, contract
+    return signed.client_id, contract
+
+
+def merged_cards(envelope: EventEnvelope) -> tuple[str, str]:
+    """Read clients.client.merged.v1: the absorbed card and its survivor."""
+    merged = contracts.read(envelope, clients_events.ClientMerged)
+    if not merged.absorbed_client_id or not merged.survivor_client_id:
+        raise PoisonEvent("client.merged payload lacks absorbed_client_id or survivor_client_id")
+    return merged.absorbed_client_id, merged.survivor_client_id
 
 
 class ClientsEvents(EventsService):
@@ -184,11 +187,7 @@ class ClientsEvents(EventsService):
     def on_client_merged(self, envelope: EventEnvelope) -> None:
         """Finishes a merge whose call stopped before re-pointing families (idempotent:
         usually the call already did it and nothing is left to change)."""
-        try:
-            absorbed = str(envelope.payload["absorbed_client_id"])
-            survivor = str(envelope.payload["survivor_client_id"])
-        except KeyError as exc:
-            raise PoisonEvent(f"client.merged payload lacks {exc}") from None
+        absorbed, survivor = merged_cards(envelope)
         services.repoint_families(
             absorbed,
             survivor,

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 
 from casework_notify.domain.routing import Recipient
 
@@ -230,59 +228,6 @@ def tell_assignee(news: TaskNews, now: datetime) -> Notification | None:
     )
 
 
-class UnreadableEvent(ValueError):
-    """An event whose payload lacks what notify needs (the consumer dead-letters it)."""
-
-
-def _worker(payload: Mapping[str, Any], key: str) -> str:
-    value = payload.get(key)
-    if not isinstance(value, str) or not value:
-        raise UnreadableEvent(f"{key} must be a worker id, got {value!r}")
-    return value
-
-
-def read_outreach_due(
-    event_id: str, organisation: str, event_type: str, payload: Mapping[str, Any]
-) -> OutreachDue:
-    """intake.outreach.reminder_due / intake.outreach.outcome_due."""
-    try:
-        return OutreachDue(
-            event_id=event_id,
-            organisation=organisation,
-            outreach_id=str(payload["outreach_id"]),
-            worker_id=_worker(payload, "worker_id"),
-            centre_id=str(payload["centre_id"]),
-            activity_type=str(payload["activity_type"]),
-            planned_at=datetime.fromisoformat(str(payload["planned_at"])),
-            place=str(payload.get("place") or ""),
-            outcome=event_type == "intake.outreach.outcome_due",
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UnreadableEvent(repr(exc)) from None
-
-
-def read_task_news(
-    event_id: str, organisation: str, event_type: str, payload: Mapping[str, Any]
-) -> TaskNews:
-    """intake.task.assigned / intake.task.overdue."""
-    try:
-        return TaskNews(
-            event_id=event_id,
-            organisation=organisation,
-            project_id=str(payload["project_id"]),
-            project_name=str(payload["project_name"]),
-            centre_id=str(payload["centre_id"]),
-            task_id=str(payload["task_id"]),
-            title=str(payload["title"]),
-            assignee_id=_worker(payload, "assignee_id"),
-            due_at=datetime.fromisoformat(str(payload["due_at"])),
-            assigned_by=str(payload.get("assigned_by") or ""),
-            overdue=event_type == "intake.task.overdue",
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UnreadableEvent(repr(exc)) from None
-
-
 # ------------------------------------------------------------------ clients' proposals
 
 
@@ -402,45 +347,3 @@ def tell_manager_of_sharing_request(
         )
         for manager, centre_id in managers
     ]
-
-
-def read_match_proposed(
-    event_id: str, organisation: str, payload: Mapping[str, Any]
-) -> MatchProposed:
-    try:
-        centres = payload["centre_ids"]
-        if not isinstance(centres, list) or not centres:
-            raise ValueError(f"centre_ids must be a non-empty list, got {centres!r}")
-        return MatchProposed(
-            event_id=event_id,
-            organisation=organisation,
-            proposal_id=str(payload["proposal_id"]),
-            client_id=str(payload["client_id"]),
-            referral_id=str(payload["referral_id"]),
-            display_name=str(payload["display_name"]),
-            centre_ids=tuple(str(c) for c in centres),
-            referring_centre_id=str(payload["referring_centre_id"]),
-            client_type=str(payload.get("client_type") or ""),
-            problem_type=str(payload.get("problem_type") or ""),
-            tell_referring_centre=payload.get("tell_referring_centre") is True,
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UnreadableEvent(repr(exc)) from None
-
-
-def read_sharing_requested(
-    event_id: str, organisation: str, payload: Mapping[str, Any]
-) -> SharingRequested:
-    try:
-        centres = payload["centre_ids"]
-        if not isinstance(centres, list) or not centres:
-            raise ValueError(f"centre_ids must be a non-empty list, got {centres!r}")
-        return SharingRequested(
-            event_id=event_id,
-            organisation=organisation,
-            request_id=str(payload["request_id"]),
-            client_id=str(payload["client_id"]),
-            centre_ids=tuple(str(c) for c in centres),
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UnreadableEvent(repr(exc)) from None

@@ -9,15 +9,17 @@ from typing import Any
 
 import pytest
 
+from casework_common.envelope import Actor, EventEnvelope, MalformedEvent
+from casework_common.events_runtime import PoisonEvent
 from casework_notify.domain.inbox import (
-    UnreadableEvent,
-    read_match_proposed,
-    read_sharing_requested,
+    MatchProposed,
+    SharingRequested,
     tell_known_elsewhere,
     tell_manager_of_sharing_request,
     tell_of_match_proposal,
 )
 from casework_notify.domain.routing import Recipient
+from casework_notify.entrypoints import events as consumers
 
 T0 = datetime(2025, 6, 1, 9, 30, tzinfo=UTC)
 
@@ -33,6 +35,26 @@ def create_payload(**overrides: Any) -> dict[str, Any]:
     }  # fmt: skip
     fields.update(overrides)
     return fields
+
+
+def read_match_proposed(event_id: str, organisation: str, payload: Any) -> MatchProposed:
+    return consumers.match_proposed(
+        EventEnvelope(
+            id=event_id, type="clients.match.proposed", version=1, organisation=organisation,
+            actor=Actor.system("clients"), payload=payload,
+        )
+    )  # fmt: skip
+
+
+def read_sharing_requested(
+    event_id: str, organisation: str, payload: dict[str, Any]
+) -> SharingRequested:
+    return consumers.sharing_requested(
+        EventEnvelope(
+            id=event_id, type="clients.sharing.requested", version=1, organisation=organisation,
+            actor=Actor.system("clients"), payload=payload,
+        )
+    )  # fmt: skip
 
 
 def test_the_cards_workers_are_asked_about_the_match_with_the_proposal_as_subject() -> None:
@@ -89,5 +111,5 @@ def test_a_sharing_request_goes_to_the_manager_of_the_cards_centre() -> None:
     ids=["no-centres", "centres-not-a-list", "no-proposal-id"],
 )
 def test_an_unreadable_proposal_event_is_refused(payload: dict[str, Any]) -> None:
-    with pytest.raises(UnreadableEvent):
+    with pytest.raises((MalformedEvent, PoisonEvent)):
         read_match_proposed("ev-1", "org-demo", payload)

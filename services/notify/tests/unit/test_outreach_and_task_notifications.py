@@ -10,20 +10,21 @@ from typing import Any
 
 import pytest
 
+from casework_common.envelope import Actor, EventEnvelope, MalformedEvent
+from casework_common.events_runtime import PoisonEvent
 from casework_notify.domain.inbox import (
     OutreachDue,
     TaskNews,
-    UnreadableEvent,
-    read_outreach_due,
-    read_task_news,
     remind_of_outreach,
     tell_assignee,
 )
+from casework_notify.entrypoints import events as consumers
 
 T0 = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 
 
-def create_envelope(event_type: str, **overrides: Any) -> tuple[str, str, str, dict[str, Any]]:
+def create_envelope(event_type: str, **overrides: Any) -> EventEnvelope:
+    """The event as it arrives: intake's payload in the contract's JSON."""
     payloads: dict[str, dict[str, Any]] = {
         "outreach": {
             "outreach_id": "o-1",
@@ -47,15 +48,18 @@ def create_envelope(event_type: str, **overrides: Any) -> tuple[str, str, str, d
     }
     payload = dict(payloads[event_type.split(".")[1]])
     payload.update(overrides)
-    return ("e-1", "org-demo", event_type, payload)
+    return EventEnvelope(
+        id="e-1", type=event_type, version=1, organisation="org-demo",
+        actor=Actor.system("intake"), payload=payload,
+    )  # fmt: skip
 
 
-def outreach_due(event: tuple[str, str, str, dict[str, Any]]) -> OutreachDue:
-    return read_outreach_due(*event)
+def outreach_due(event: EventEnvelope) -> OutreachDue:
+    return consumers.outreach_due(event)
 
 
-def task_news(event: tuple[str, str, str, dict[str, Any]]) -> TaskNews:
-    return read_task_news(*event)
+def task_news(event: EventEnvelope) -> TaskNews:
+    return consumers.task_news(event)
 
 
 def test_the_planning_worker_is_reminded_then_asked_for_the_outcome() -> None:
@@ -101,5 +105,7 @@ def test_nobody_is_told_of_a_task_they_gave_themselves_but_is_told_when_it_is_la
 )
 def test_an_unreadable_event_is_refused(event_type: str, overrides: dict[str, Any]) -> None:
     read = outreach_due if ".outreach." in event_type else task_news
-    with pytest.raises(UnreadableEvent):
+    # Refused either way, both dead-lettered: a payload that does not parse into its
+    # message (MalformedEvent), or one that parses but names nobody to tell (poison).
+    with pytest.raises((MalformedEvent, PoisonEvent)):
         read(create_envelope(event_type, **overrides))
