@@ -103,7 +103,12 @@ def test_a_service_declares_and_binds_its_own_queues_only(
     exchange: str, users: BrokerUsers
 ) -> None:
     with kombu.Connection(users.uris["clients"]) as connection:
-        own = consumer_queue(exchange, "clients.apply-contract", ["documents.contract.signed.v1"])
+        # A queue name of this test's own: the session's vhost may already hold
+        # clients' real queues, declared with another dead-letter exchange.
+        own = consumer_queue(
+            exchange, f"clients.apply-contract-{secrets.token_hex(4)}",
+            ["documents.contract.signed.v1"],
+        )  # fmt: skip
         own(connection.default_channel).declare()
         theirs = consumer_queue(exchange, "notify.keep-routing-rules", ["intake.#"])
         with pytest.raises(AccessRefused):
