@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from casework_common.routing import Rule
+
 
 class InvalidOrganisation(ValueError):
     pass
@@ -38,17 +40,6 @@ class Worker:
 
 
 @dataclass(frozen=True)
-class RoutingRuleSpec:
-    id: str
-    priority: int
-    regions: tuple[str, ...]
-    centres: tuple[str, ...]
-    client_types: tuple[str, ...]
-    problem_types: tuple[str, ...]
-    workers: tuple[str, ...]
-
-
-@dataclass(frozen=True)
 class Organisation:
     id: str
     name: str
@@ -57,7 +48,8 @@ class Organisation:
     workers: dict[str, Worker]
     client_types: tuple[str, ...]
     problem_types: tuple[str, ...]
-    routing_rules: tuple[RoutingRuleSpec, ...]
+    # The file's rules: in effect until intake publishes a version.
+    routing_rules: tuple[Rule, ...]
 
     def centre(self, centre_id: str) -> Centre | None:
         return self.centres.get(centre_id)
@@ -113,7 +105,7 @@ def parse(data: dict[str, Any]) -> Organisation:
             for w in _unique(data["workers"], "worker")
         }
         rules = tuple(
-            RoutingRuleSpec(
+            Rule(
                 id=r["id"],
                 priority=_priority(r.get("priority", 0), r["id"]),
                 regions=_strings(r.get("regions"), f"rule {r['id']} regions"),

@@ -48,6 +48,7 @@ from casework_common import contracts
 from casework_common.auth import Principal
 from casework_common.envelope import Actor, EventEnvelope, MalformedEvent
 from casework_common.organisation import parse
+from casework_common.routing import Rule
 from casework_intake import services as intake
 from casework_intake.adapters import repository as intake_repo
 from casework_intake.adapters.repository import (
@@ -63,7 +64,6 @@ from casework_intake.domain.consultations import RecordConsultation
 from casework_intake.domain.outreach import ActivityType, Outcome, PlanOutreach
 from casework_intake.domain.projects import CreateProject
 from casework_intake.domain.referrals import Channel, SubmitReferral
-from casework_intake.domain.routing_rules import Rule
 from casework_notify.entrypoints import events as notify_consumers
 
 pytestmark = pytest.mark.usefixtures("mongo_db")

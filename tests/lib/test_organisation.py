@@ -14,11 +14,11 @@ from casework_common.config import REPO_ROOT
 from casework_common.organisation import (
     Centre,
     InvalidOrganisation,
-    RoutingRuleSpec,
     Worker,
     load,
     parse,
 )
+from casework_common.routing import Rule
 
 DEV_FILE = REPO_ROOT / "config" / "organisation.dev.json"
 DEV_DATA: dict[str, Any] = json.loads(DEV_FILE.read_text(encoding="utf-8"))
@@ -60,7 +60,7 @@ def test_the_development_file_loads() -> None:
     )
     assert "homeless" in org.client_types
     assert "domestic_violence" in org.problem_types
-    assert org.routing_rules[2] == RoutingRuleSpec(
+    assert org.routing_rules[2] == Rule(
         id="south-violence",
         priority=30,
         regions=(),
@@ -201,3 +201,10 @@ def test_a_rule_whose_priority_is_not_a_number_is_refused_naming_the_rule() -> N
     rule = {"id": "r", "priority": "high", "workers": ["w-anna"]}
 
     assert "rule r" in refused(create_data(routing_rules=[rule]))
+
+
+def test_a_rule_without_workers_is_refused_naming_the_rule() -> None:
+    rule = {"id": "nobody", "priority": 50, "workers": []}
+    assert refused(create_data(routing_rules=[rule])) == (
+        "rule nobody: workers must name at least one worker"
+    )

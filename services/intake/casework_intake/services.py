@@ -27,6 +27,7 @@ from casework_common.errors import (
     raise_if_any,
 )
 from casework_common.organisation import Organisation
+from casework_common.routing import Case, Decision, Rule, route
 from casework_common.storage import DuplicateAggregate
 from casework_intake.adapters.repository import (
     ConsultationRepository,
@@ -53,7 +54,7 @@ from casework_intake.domain.consultations import Consultation, RecordConsultatio
 from casework_intake.domain.outreach import Outcome, Outreach, PlanOutreach
 from casework_intake.domain.projects import Comment, CreateProject, Project, Task
 from casework_intake.domain.referrals import Channel, Referral, SubmitReferral
-from casework_intake.domain.routing_rules import Case, DryRun, Rule, RuleSet
+from casework_intake.domain.routing_rules import RuleSet
 
 # The events intake publishes, each its payload message (protos/casework/intake/v1/
 # events.proto, which names the routing key).
@@ -355,7 +356,7 @@ def dry_run_routing(
     case: Case,
     organisation: Organisation,
     repository: RoutingRulesRepository,
-) -> tuple[int, DryRun]:
+) -> tuple[int, Decision]:
     """Who would get a referral like `case`: under a saved version, or (0) the rules
     in effect (the published version, else the organisation file's)."""
     raise_if_any(routing_rules.validate_case(case, organisation))
@@ -366,9 +367,9 @@ def dry_run_routing(
         tried = version
     else:
         published = repository.published()
-        rules = published.rules if published else routing_rules.from_organisation_file(organisation)
+        rules = published.rules if published else organisation.routing_rules
         tried = published.version if published else 0
-    return tried, routing_rules.dry_run(rules, organisation, case)
+    return tried, route(rules, organisation, case)
 
 
 # ------------------------------------------------------------------------- forms

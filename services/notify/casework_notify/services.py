@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from casework_common import routing
 from casework_common.organisation import Organisation
 from casework_notify.adapters.repository import InboxRepository, PublishedRulesRepository
-from casework_notify.domain import inbox, routing
+from casework_notify.domain import inbox
 from casework_notify.domain.inbox import (
     ClientArrived,
     MatchProposed,
@@ -16,7 +17,7 @@ from casework_notify.domain.inbox import (
     SharingRequested,
     TaskNews,
 )
-from casework_notify.domain.routing import PublishedRules
+from casework_notify.domain.routing import PublishedRules, rules_in_force
 
 
 def notify_responsible_workers(
@@ -29,19 +30,12 @@ def notify_responsible_workers(
 ) -> list[Notification]:
     """Routes with the rules intake published last (the organisation file's while none
     was published)."""
-    organisation = routing.with_rules(organisation, published)
-    recipients = routing.route(
+    decision = routing.route(
+        rules_in_force(organisation, published),
         organisation,
-        routing.Case(
-            region_id=organisation.centres[arrival.centre_id].region
-            if arrival.centre_id in organisation.centres
-            else "",
-            centre_id=arrival.centre_id,
-            client_type=arrival.client_type,
-            problem_type=arrival.problem_type,
-        ),
+        routing.Case(arrival.centre_id, arrival.client_type, arrival.problem_type),
     )
-    notifications = inbox.notify_responsible(arrival, recipients, now)
+    notifications = inbox.notify_responsible(arrival, list(decision.recipients), now)
     repository.deliver(notifications)
     return notifications
 
@@ -96,17 +90,6 @@ def _serves(organisation: Organisation, worker_id: str, centre_id: str) -> bool:
     return worker is not None and centre_id in worker.centres
 
 
-def _case(organisation: Organisation, centre_id: str, client_type: str,
-          problem_type: str) -> routing.Case:  # fmt: skip
-    centre = organisation.centres.get(centre_id)
-    return routing.Case(
-        region_id=centre.region if centre else "",
-        centre_id=centre_id,
-        client_type=client_type,
-        problem_type=problem_type,
-    )
-
-
 def tell_of_match_proposal(
     proposed: MatchProposed,
     organisation: Organisation,
@@ -118,7 +101,7 @@ def tell_of_match_proposal(
     """The responsible workers of each of the card's centres, by the routing rules,
     keeping only workers who serve that centre (a rule may name someone else: they
     must not learn of a card they cannot open); the centre's duty worker otherwise."""
-    organisation = routing.with_rules(organisation, published)
+    rules = rules_in_force(organisation, published)
     chosen: dict[str, tuple[routing.Recipient, str]] = {}
     for centre_id in proposed.centre_ids:
         centre = organisation.centres.get(centre_id)
@@ -127,9 +110,10 @@ def tell_of_match_proposal(
         recipients = [
             r
             for r in routing.route(
+                rules,
                 organisation,
-                _case(organisation, centre_id, proposed.client_type, proposed.problem_type),
-            )
+                routing.Case(centre_id, proposed.client_type, proposed.problem_type),
+            ).recipients
             if _serves(organisation, r.worker_id, centre_id)
         ] or [routing.Recipient(centre.duty_worker, f"duty worker of {centre_id}")]
         for recipient in recipients:
@@ -137,10 +121,10 @@ def tell_of_match_proposal(
     notifications = inbox.tell_of_match_proposal(proposed, list(chosen.values()), now)
     if proposed.tell_referring_centre:
         elsewhere = routing.route(
+            rules,
             organisation,
-            _case(organisation, proposed.referring_centre_id, proposed.client_type,
-                  proposed.problem_type),
-        )  # fmt: skip
+            routing.Case(proposed.referring_centre_id, proposed.client_type, proposed.problem_type),
+        ).recipients
         known = {n.worker_id for n in notifications}
         notifications += inbox.tell_known_elsewhere(
             proposed, [r for r in elsewhere if r.worker_id not in known], now

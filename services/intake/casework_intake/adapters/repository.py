@@ -18,6 +18,7 @@ from pymongo import ReturnDocument
 
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import Conflict, NotFound
+from casework_common.routing import rule_to_dict
 from casework_common.storage import AggregateDocument, DuplicateAggregate, save_aggregate
 from casework_intake.domain.consultations import Consultation
 from casework_intake.domain.outreach import ActivityType, Outcome, Outreach, OutreachStatus
@@ -29,7 +30,7 @@ from casework_intake.domain.projects import (
     next_overdue_check,
 )
 from casework_intake.domain.referrals import Channel, Referral
-from casework_intake.domain.routing_rules import RuleSet, rule_from_dict, rule_to_dict
+from casework_intake.domain.routing_rules import RuleSet, rule_from_dict
 
 
 class ReferralDocument(AggregateDocument):

@@ -1,10 +1,10 @@
-"""The organisation's routing rules, owned by intake: who is told about a new referral.
+"""The organisation's routing rule sets, owned by intake: validation, versions and the
+payload they are published with.
 
-A rule matches on region, centre, client type and problem type (an empty list matches
-anything). Among matching rules the highest priority wins; rules of equal priority all
-apply. With no match, the centre's duty worker is responsible (the fallback). notify
-routes with the published version (intake.routing_rules.published.v1); `dry_run` here
-follows the same rules, so "who would get this referral?" answers what notify will do.
+Who a referral reaches under a rule set is decided by the one routing algorithm in
+`casework_common.routing`; notify routes with the published version
+(intake.routing_rules.published.v1) through the same function, so intake's dry run
+answers what notify will do.
 
 Rule sets are validated as a whole before they are stored:
 - every id, worker, region, centre and type must exist in the organisation;
@@ -25,22 +25,11 @@ from datetime import datetime
 
 from casework_common.errors import FieldError
 from casework_common.organisation import Organisation
+from casework_common.routing import FALLBACK, Case, Rule, rule_to_dict
 
-FALLBACK = "centre_duty_worker"
 MAX_RULES = 500
 _RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 DIMENSIONS = ("regions", "centres", "client_types", "problem_types")
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    priority: int
-    regions: tuple[str, ...] = ()
-    centres: tuple[str, ...] = ()
-    client_types: tuple[str, ...] = ()
-    problem_types: tuple[str, ...] = ()
-    workers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -55,26 +44,7 @@ class RuleSet:
     fallback: str = FALLBACK
 
 
-@dataclass(frozen=True)
-class Case:
-    centre_id: str
-    client_type: str
-    problem_type: str
-
-
-@dataclass(frozen=True)
-class Recipient:
-    worker_id: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class DryRun:
-    recipients: tuple[Recipient, ...]
-    matching_rule_ids: tuple[str, ...]
-
-
-# ------------------------------------------------------------------------- matching
+# ---------------------------------------------------------------------------- reach
 
 
 @dataclass(frozen=True)
@@ -104,44 +74,6 @@ def _reach(rule: Rule, org: Organisation) -> _Reach:
         frozenset(centres),
         frozenset(rule.client_types or org.client_types),
         frozenset(rule.problem_types or org.problem_types),
-    )
-
-
-def matches(rule: Rule, org: Organisation, case: Case) -> bool:
-    centre = org.centre(case.centre_id)
-    region = centre.region if centre else ""
-    return all(
-        not allowed or value in allowed
-        for allowed, value in (
-            (rule.regions, region),
-            (rule.centres, case.centre_id),
-            (rule.client_types, case.client_type),
-            (rule.problem_types, case.problem_type),
-        )
-    )
-
-
-def dry_run(rules: Sequence[Rule], org: Organisation, case: Case) -> DryRun:
-    """Who would be told about a referral like `case`, each with the reason."""
-    matching = [rule for rule in rules if matches(rule, org, case)]
-    if matching:
-        top = max(rule.priority for rule in matching)
-        recipients: dict[str, Recipient] = {}
-        for rule in sorted(matching, key=lambda r: r.id):
-            if rule.priority != top:
-                continue
-            for worker_id in rule.workers:
-                recipients.setdefault(
-                    worker_id,
-                    Recipient(worker_id, f"routing rule {rule.id} (priority {rule.priority})"),
-                )
-        return DryRun(tuple(recipients.values()), tuple(sorted(r.id for r in matching)))
-    centre = org.centre(case.centre_id)
-    if centre is None or not centre.duty_worker:
-        return DryRun((), ())
-    return DryRun(
-        (Recipient(centre.duty_worker, f"no routing rule matched; duty worker of {centre.id}"),),
-        (),
     )
 
 
@@ -261,18 +193,6 @@ def published_event_payload(rule_set: RuleSet) -> dict[str, object]:
     }
 
 
-def rule_to_dict(rule: Rule) -> dict[str, object]:
-    return {
-        "id": rule.id,
-        "priority": rule.priority,
-        "regions": list(rule.regions),
-        "centres": list(rule.centres),
-        "client_types": list(rule.client_types),
-        "problem_types": list(rule.problem_types),
-        "workers": list(rule.workers),
-    }
-
-
 def rule_from_dict(data: dict[str, object]) -> Rule:
     def strings(key: str) -> tuple[str, ...]:
         value = data.get(key) or []
@@ -289,12 +209,4 @@ def rule_from_dict(data: dict[str, object]) -> Rule:
         client_types=strings("client_types"),
         problem_types=strings("problem_types"),
         workers=strings("workers"),
-    )
-
-
-def from_organisation_file(org: Organisation) -> tuple[Rule, ...]:
-    """The rules of the organisation file: in effect until a version is published."""
-    return tuple(
-        Rule(r.id, r.priority, r.regions, r.centres, r.client_types, r.problem_types, r.workers)
-        for r in org.routing_rules
     )

@@ -17,6 +17,7 @@ from casework_common.errors import FieldError, InvalidArgument
 from casework_common.grpc_runtime import current_principal
 from casework_common.messages import guard_requests, moment, plain_struct
 from casework_common.paging import next_token, page_window
+from casework_common.routing import Case, Rule
 from casework_common.telemetry import current_trace_carrier
 from casework_intake import services
 from casework_intake.bootstrap import Intake, bootstrap
@@ -32,7 +33,7 @@ from casework_intake.domain.outreach import (
 )
 from casework_intake.domain.projects import Comment, CreateProject, Project, Task, TaskStatus
 from casework_intake.domain.referrals import Channel, Referral, SubmitReferral
-from casework_intake.domain.routing_rules import Case, Rule, RuleSet
+from casework_intake.domain.routing_rules import RuleSet
 
 SELF_FILL_PATH = "/public/v1/self-fill/"
 

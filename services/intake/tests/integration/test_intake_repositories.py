@@ -14,6 +14,7 @@ import pytest
 from casework_common.auth import Principal
 from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from casework_common.organisation import parse
+from casework_common.routing import Case, Rule
 from casework_intake import services
 from casework_intake.adapters import repository as repo
 from casework_intake.adapters.repository import (
@@ -25,7 +26,6 @@ from casework_intake.adapters.repository import (
     RoutingRulesRepository,
 )
 from casework_intake.domain.referrals import Channel, SubmitReferral
-from casework_intake.domain.routing_rules import Case, Rule
 from casework_intake.domain.selffill import issue_link
 
 DEV = parse(

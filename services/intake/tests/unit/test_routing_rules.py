@@ -1,56 +1,34 @@
 """Specification of intake's routing rule sets: validation (unknown values, missing
-workers, unreachable rules, gaps) and the dry run."""
+workers, unreachable rules, gaps) and what the dry run shows under a rule set. Who a
+referral reaches is the shared algorithm's (tests/lib/test_routing.py)."""
 
 from __future__ import annotations
 
-import json
-from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casework_common.organisation import parse
-from casework_intake.domain.routing_rules import (
-    Case,
-    Rule,
-    dry_run,
-    from_organisation_file,
-    published_event_payload,
-    validate,
+from casework_common.routing import Case, Rule, route
+from casework_common.testing.organisations import (
+    create_case,
+    create_organisation,
+    create_rule,
+    without_duty_worker,
 )
 from casework_intake.domain.routing_rules import RuleSet as _RuleSet
+from casework_intake.domain.routing_rules import published_event_payload, validate
 
-DEV_DATA: dict[str, Any] = json.loads(
-    (Path(__file__).resolve().parents[4] / "config" / "organisation.dev.json").read_text()
-)
-DEV = parse(DEV_DATA)
-
-
-def create_rule(**overrides: Any) -> Rule:
-    fields: dict[str, Any] = {"id": "rule", "priority": 0, "workers": ("w-anna",)}
-    fields.update(overrides)
-    return Rule(**fields)
-
-
-def create_case(**overrides: Any) -> Case:
-    fields: dict[str, Any] = {
-        "centre_id": "ctr-north-town",
-        "client_type": "senior",
-        "problem_type": "housing",
-    }
-    fields.update(overrides)
-    return Case(**fields)
+ORG = create_organisation()
 
 
 def fields_of(rules: list[Rule]) -> dict[str, str]:
-    return {e.field: e.description for e in validate(rules, DEV)}
+    return {e.field: e.description for e in validate(rules, ORG)}
 
 
-def test_the_organisation_files_rules_are_a_valid_rule_set() -> None:
-    assert validate(list(from_organisation_file(DEV)), DEV) == []
+def test_the_organisations_rules_are_a_valid_rule_set() -> None:
+    assert validate(list(ORG.routing_rules), ORG) == []
 
 
 @pytest.mark.parametrize(
@@ -98,14 +76,14 @@ def test_a_narrower_rule_of_higher_priority_shadows_nothing() -> None:
         problem_types=("debt",),
         workers=("w-petr",),
     )
-    assert validate([broad, narrow], DEV) == []
+    assert validate([broad, narrow], ORG) == []
 
 
 def test_rules_of_equal_priority_never_shadow_each_other_they_both_apply() -> None:
     one = create_rule(id="a", priority=5)
     two = create_rule(id="b", priority=5, workers=("w-petr",))
-    assert validate([one, two], DEV) == []
-    assert [r.worker_id for r in dry_run([one, two], DEV, create_case()).recipients] == [
+    assert validate([one, two], ORG) == []
+    assert [r.worker_id for r in route([one, two], ORG, create_case()).recipients] == [
         "w-anna",
         "w-petr",
     ]
@@ -117,35 +95,12 @@ def test_a_rule_whose_centres_lie_outside_its_regions_can_never_match() -> None:
 
 
 def test_a_centre_without_a_duty_worker_and_without_a_rule_for_everything_is_a_gap() -> None:
-    centres = [{**c, "duty_worker": c["duty_worker"]} for c in DEV_DATA["centres"]]
-    org = parse({**DEV_DATA, "centres": centres})
-    no_duty = replace(
-        org,
-        centres={
-            **org.centres,
-            "ctr-south-city": replace(org.centres["ctr-south-city"], duty_worker=""),
-        },
-    )
+    no_duty = without_duty_worker(ORG, "ctr-south-city")
     errors = validate([create_rule(centres=("ctr-north-town",))], no_duty)
     assert [e.field for e in errors] == ["rules"]
     assert "ctr-south-city" in errors[0].description
     covering = create_rule(id="south-all", centres=("ctr-south-city",), workers=("w-ilze",))
     assert validate([covering], no_duty) == []
-
-
-def test_the_dry_run_says_who_and_why_and_which_rules_matched() -> None:
-    rules = list(from_organisation_file(DEV))
-    result = dry_run(rules, DEV, create_case(client_type="family_with_children"))
-    assert [(r.worker_id, r.reason) for r in result.recipients] == [
-        ("w-anna", "routing rule north-town-housing-and-debt (priority 20)")
-    ]
-    assert result.matching_rule_ids == ("north-families", "north-town-housing-and-debt")
-
-
-def test_with_no_matching_rule_the_dry_run_names_the_centres_duty_worker() -> None:
-    result = dry_run([], DEV, create_case(centre_id="ctr-south-city"))
-    assert [r.worker_id for r in result.recipients] == ["w-duty-south"]
-    assert "duty worker" in result.recipients[0].reason
 
 
 def test_the_published_payload_is_the_agreed_shape() -> None:
@@ -167,24 +122,24 @@ def test_the_published_payload_is_the_agreed_shape() -> None:
     }
 
 
-_subsets = st.lists(st.sampled_from(sorted(DEV.centres)), max_size=2, unique=True)
+_subsets = st.lists(st.sampled_from(sorted(ORG.centres)), max_size=2, unique=True)
 _rules = st.builds(
     Rule,
     id=st.text("abcdefgh", min_size=1, max_size=3),
     priority=st.integers(0, 3),
-    regions=st.lists(st.sampled_from(sorted(DEV.regions)), max_size=1, unique=True).map(tuple),
+    regions=st.lists(st.sampled_from(sorted(ORG.regions)), max_size=1, unique=True).map(tuple),
     centres=_subsets.map(tuple),
-    client_types=st.lists(st.sampled_from(DEV.client_types), max_size=2, unique=True).map(tuple),
-    problem_types=st.lists(st.sampled_from(DEV.problem_types), max_size=2, unique=True).map(tuple),
-    workers=st.lists(st.sampled_from(sorted(DEV.workers)), min_size=1, max_size=2, unique=True).map(
+    client_types=st.lists(st.sampled_from(ORG.client_types), max_size=2, unique=True).map(tuple),
+    problem_types=st.lists(st.sampled_from(ORG.problem_types), max_size=2, unique=True).map(tuple),
+    workers=st.lists(st.sampled_from(sorted(ORG.workers)), min_size=1, max_size=2, unique=True).map(
         tuple
     ),
 )
 _cases = st.builds(
     Case,
-    centre_id=st.sampled_from(sorted(DEV.centres)),
-    client_type=st.sampled_from(DEV.client_types),
-    problem_type=st.sampled_from(DEV.problem_types),
+    centre_id=st.sampled_from(sorted(ORG.centres)),
+    client_type=st.sampled_from(ORG.client_types),
+    problem_type=st.sampled_from(ORG.problem_types),
 )
 
 
@@ -192,35 +147,12 @@ _cases = st.builds(
 def test_every_referral_reaches_someone_and_an_unreachable_rule_never_decides(
     rules: list[Rule], case: Case
 ) -> None:
-    result = dry_run(rules, DEV, case)
+    result = route(rules, ORG, case)
     assert result.recipients, "nobody responsible"
     flagged = {
         rules[int(e.field[len("rules[") : -1])].id
-        for e in validate(rules, DEV)
+        for e in validate(rules, ORG)
         if e.field.startswith("rules[") and e.field.endswith("]")
     }
     deciding = {r.reason.split()[2] for r in result.recipients if r.reason.startswith("routing")}
     assert not (deciding & flagged)
-
-
-@given(st.lists(_rules, max_size=5, unique_by=lambda r: r.id), _cases)
-def test_intakes_dry_run_answers_what_notify_will_route(rules: list[Rule], case: Case) -> None:
-    from casework_common.organisation import RoutingRuleSpec
-    from casework_notify.domain import routing as notify_routing
-
-    org = replace(
-        DEV,
-        routing_rules=tuple(
-            RoutingRuleSpec(
-                r.id, r.priority, r.regions, r.centres, r.client_types, r.problem_types, r.workers
-            )
-            for r in rules
-        ),
-    )
-    region = DEV.centres[case.centre_id].region
-    notified = notify_routing.route(
-        org, notify_routing.Case(region, case.centre_id, case.client_type, case.problem_type)
-    )
-    assert [(r.worker_id, r.reason) for r in notified] == [
-        (r.worker_id, r.reason) for r in dry_run(rules, DEV, case).recipients
-    ]

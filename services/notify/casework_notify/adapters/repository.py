@@ -4,15 +4,14 @@ database (mongoengine)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 import mongoengine as me
 from pymongo.errors import DuplicateKeyError
 
 from casework_common.errors import NotFound
-from casework_common.organisation import RoutingRuleSpec
+from casework_common.routing import FALLBACK, rule_to_dict
 from casework_notify.domain.inbox import Notification
-from casework_notify.domain.routing import FALLBACK, PublishedRules, rules_from_payload
+from casework_notify.domain.routing import PublishedRules, rules_from_payload
 
 
 class NotificationDocument(me.Document):
@@ -144,18 +143,6 @@ class PublishedRulesDocument(me.Document):
     received_at = me.DateTimeField(required=True)
 
 
-def _rule_to_dict(rule: RoutingRuleSpec) -> dict[str, Any]:
-    return {
-        "id": rule.id,
-        "priority": rule.priority,
-        "regions": list(rule.regions),
-        "centres": list(rule.centres),
-        "client_types": list(rule.client_types),
-        "problem_types": list(rule.problem_types),
-        "workers": list(rule.workers),
-    }
-
-
 class PublishedRulesRepository:
     def keep_latest(self, published: PublishedRules, now: datetime) -> bool:
         """Store a published version unless a newer one is stored already (events may
@@ -167,7 +154,7 @@ class PublishedRulesRepository:
         nothing, so neither says clearly what happened."""
         fields = {
             "rule_set_version": published.version,
-            "rules": [_rule_to_dict(r) for r in published.rules],
+            "rules": [rule_to_dict(r) for r in published.rules],
             "received_at": now,
         }
         collection = PublishedRulesDocument._get_collection()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from casework_notify.domain.routing import Recipient
+from casework_common.routing import Recipient
 
 
 @dataclass(frozen=True)

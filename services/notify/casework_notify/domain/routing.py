@@ -1,75 +1,18 @@
-"""Who is responsible for a new client: the organisation's routing rules.
+"""Notify's read model of intake's routing rules: the latest version intake published
+(intake.routing_rules.published.v1), and the organisation file's rules until one is.
 
-A rule matches on region, centre, client type and problem type (an empty list matches
-anything). Among matching rules the highest priority wins; rules of equal priority
-all apply. With no match, the centre's duty worker is responsible, so no referral is
-ever left without someone to call the person back.
-
-The rules are intake's: notify routes with the latest version intake published
-(intake.routing_rules.published.v1), and with the organisation file's rules until one
-is published.
+Who a referral reaches under those rules is decided by `casework_common.routing`, the
+algorithm intake's dry run uses too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from casework_common.organisation import Organisation, RoutingRuleSpec
-
-# What happens when no rule matches; the only fallback intake publishes.
-FALLBACK = "centre_duty_worker"
-
-
-@dataclass(frozen=True)
-class Case:
-    region_id: str
-    centre_id: str
-    client_type: str
-    problem_type: str
-
-
-@dataclass(frozen=True)
-class Recipient:
-    worker_id: str
-    reason: str
-
-
-def _matches(rule: RoutingRuleSpec, case: Case) -> bool:
-    return all(
-        not allowed or value in allowed
-        for allowed, value in (
-            (rule.regions, case.region_id),
-            (rule.centres, case.centre_id),
-            (rule.client_types, case.client_type),
-            (rule.problem_types, case.problem_type),
-        )
-    )
-
-
-def route(organisation: Organisation, case: Case) -> list[Recipient]:
-    """The responsible workers for a case, each with the reason they were chosen."""
-    matching = [rule for rule in organisation.routing_rules if _matches(rule, case)]
-    if matching:
-        top = max(rule.priority for rule in matching)
-        recipients: dict[str, Recipient] = {}
-        for rule in sorted(matching, key=lambda r: r.id):
-            if rule.priority != top:
-                continue
-            for worker_id in rule.workers:
-                recipients.setdefault(
-                    worker_id,
-                    Recipient(worker_id, f"routing rule {rule.id} (priority {rule.priority})"),
-                )
-        if recipients:
-            return list(recipients.values())
-        # Rule sets are validated to name workers; should one slip through, the
-        # person still gets someone to call them back.
-    centre = organisation.centre(case.centre_id)
-    if centre is None:
-        return []
-    return [Recipient(centre.duty_worker, f"no routing rule matched; duty worker of {centre.id}")]
+from casework_common.organisation import Organisation
+from casework_common.routing import FALLBACK, Rule
 
 
 class UnreadableRules(ValueError):
@@ -82,7 +25,7 @@ class PublishedRules:
 
     organisation: str
     version: int
-    rules: tuple[RoutingRuleSpec, ...]
+    rules: tuple[Rule, ...]
 
 
 def rules_from_payload(organisation: str, payload: Mapping[str, Any]) -> PublishedRules:
@@ -115,7 +58,7 @@ def rules_from_payload(organisation: str, payload: Mapping[str, Any]) -> Publish
         if not workers:
             raise UnreadableRules(f"rules[{n}].workers must name at least one worker")
         rules.append(
-            RoutingRuleSpec(
+            Rule(
                 id=rule_id,
                 priority=priority,
                 regions=strings("regions"),
@@ -128,9 +71,10 @@ def rules_from_payload(organisation: str, payload: Mapping[str, Any]) -> Publish
     return PublishedRules(organisation, version, tuple(rules))
 
 
-def with_rules(organisation: Organisation, published: PublishedRules | None) -> Organisation:
-    """The organisation routed with the published rules, or its file's rules while
-    intake has published none."""
+def rules_in_force(
+    organisation: Organisation, published: PublishedRules | None
+) -> tuple[Rule, ...]:
+    """The published rules, or the organisation file's while intake has published none."""
     if published is None:
-        return organisation
-    return replace(organisation, routing_rules=published.rules)
+        return organisation.routing_rules
+    return published.rules

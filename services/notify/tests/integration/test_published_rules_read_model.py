@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from casework_common.organisation import RoutingRuleSpec
+from casework_common.routing import Rule
 from casework_notify.adapters.repository import PublishedRulesRepository
 from casework_notify.domain.routing import PublishedRules
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.usefixtures("mongo_db")
 
 
 def create_published(version: int, worker: str = "w-ilze") -> PublishedRules:
-    rule = RoutingRuleSpec("r", 1, (), ("ctr-south-city",), (), (), (worker,))
+    rule = Rule("r", 1, (), ("ctr-south-city",), (), (), (worker,))
     return PublishedRules("org-demo", version, (rule,))
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from casework_common.envelope import Actor, EventEnvelope, MalformedEvent
 from casework_common.events_runtime import PoisonEvent
+from casework_common.routing import Recipient
 from casework_notify.domain.inbox import (
     MatchProposed,
     SharingRequested,
@@ -18,7 +19,6 @@ from casework_notify.domain.inbox import (
     tell_manager_of_sharing_request,
     tell_of_match_proposal,
 )
-from casework_notify.domain.routing import Recipient
 from casework_notify.entrypoints import events as consumers
 
 T0 = datetime(2025, 6, 1, 9, 30, tzinfo=UTC)

@@ -3,28 +3,17 @@ published (the file's until then) and telling the manager about an overdue refer
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from casework_common.organisation import parse
+from casework_common.routing import Case, Rule, route
+from casework_common.testing.organisations import create_organisation
 from casework_notify.domain.inbox import OverdueReferral, tell_manager_of_overdue
-from casework_notify.domain.routing import (
-    Case,
-    UnreadableRules,
-    route,
-    rules_from_payload,
-    with_rules,
-)
+from casework_notify.domain.routing import UnreadableRules, rules_from_payload, rules_in_force
 
-DEV = parse(
-    json.loads(
-        (Path(__file__).resolve().parents[4] / "config" / "organisation.dev.json").read_text()
-    )
-)
+ORG = create_organisation()
 T0 = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 
 
@@ -48,18 +37,20 @@ def create_payload(**overrides: Any) -> dict[str, Any]:
     return fields
 
 
+def workers(rules: tuple[Rule, ...], case: Case) -> list[str]:
+    return [r.worker_id for r in route(rules, ORG, case).recipients]
+
+
 def test_published_rules_replace_the_files_rules_and_keep_the_fallback() -> None:
-    org = with_rules(DEV, rules_from_payload("org-demo", create_payload()))
-    youth = Case("reg-south", "ctr-south-city", "youth", "health")
-    assert [r.worker_id for r in route(org, youth)] == ["w-ilze"]
+    rules = rules_in_force(ORG, rules_from_payload("org-demo", create_payload()))
+    assert workers(rules, Case("ctr-south-city", "youth", "health")) == ["w-ilze"]
     # The file's north-town rule is not part of the published set: the duty worker.
-    housing = Case("reg-north", "ctr-north-town", "senior", "housing")
-    assert [r.worker_id for r in route(org, housing)] == ["w-duty-north"]
+    assert workers(rules, Case("ctr-north-town", "senior", "housing")) == ["w-duty-north"]
 
 
 def test_without_a_published_version_the_files_rules_apply() -> None:
-    housing = Case("reg-north", "ctr-north-town", "senior", "housing")
-    assert [r.worker_id for r in route(with_rules(DEV, None), housing)] == ["w-anna"]
+    rules = rules_in_force(ORG, None)
+    assert workers(rules, Case("ctr-north-town", "senior", "housing")) == ["w-anna"]
 
 
 @pytest.mark.parametrize(
