@@ -7,7 +7,7 @@ PY      := $(VENV)/bin/python
 BUF     := .tools/node_modules/.bin/buf
 STAMP   := $(VENV)/.installed
 PROTOS  := $(shell find protos -name '*.proto')
-export PYTHONPATH := $(CURDIR)/lib:$(CURDIR)/gen:$(CURDIR)/services/intake:$(CURDIR)/services/clients:$(CURDIR)/services/plans:$(CURDIR)/services/documents:$(CURDIR)/services/notify:$(CURDIR)/services/feedback
+export PYTHONPATH := $(CURDIR)/lib:$(CURDIR)/tools:$(CURDIR)/gen:$(CURDIR)/services/intake:$(CURDIR)/services/clients:$(CURDIR)/services/plans:$(CURDIR)/services/documents:$(CURDIR)/services/notify:$(CURDIR)/services/feedback
 
 .PHONY: help deps venv gen tools broker run stop status demo test test-unit bench token replay lint proto-baseline clean
 
@@ -54,33 +54,33 @@ $(BUF):
 tools: $(BUF)
 
 broker: deps venv
-	$(PY) -c "from casework_common.devstack import ensure_rabbitmq; ensure_rabbitmq()" || [ -n "$$AMQP_URI" ]
+	$(PY) -c "from casework_dev.devstack import ensure_rabbitmq; ensure_rabbitmq()" || [ -n "$$AMQP_URI" ]
 
 run: deps venv gen broker
-	$(PY) -m casework_common.devstack up
+	$(PY) -m casework_dev.devstack up
 
 stop:
-	@test -x $(PY) && $(PY) -m casework_common.devstack down || true
+	@test -x $(PY) && $(PY) -m casework_dev.devstack down || true
 
 status: venv gen
-	$(PY) -m casework_common.devstack status
+	$(PY) -m casework_dev.devstack status
 
 demo: venv gen
-	$(PY) -m casework_common.demo
+	$(PY) -m casework_dev.demo
 
 bench: deps venv gen broker
-	$(PY) -m casework_common.bench $(ARGS)
-	$(PY) -m casework_clients.bench_statistics
+	$(PY) -m casework_dev.bench $(ARGS)
+	$(PY) -m casework_dev.bench_statistics
 
 token: venv
-	@$(PY) -m casework_common.token $(ARGS)
+	@$(PY) -m casework_dev.token $(ARGS)
 
 replay: venv
 	$(PY) -m casework_common.replay $(ARGS)
 
 lint: venv gen tools
-	$(VENV)/bin/ruff check lib services tests
-	$(VENV)/bin/mypy lib services/*/casework_*
+	$(VENV)/bin/ruff check lib services tests tools
+	$(VENV)/bin/mypy lib services/*/casework_* tools/casework_dev
 	$(BUF) lint
 	$(BUF) breaking --against protos/baseline.binpb
 

@@ -28,10 +28,10 @@ from grpc_status import rpc_status
 
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
-from casework_common.devstack import Suite
 from casework_common.rpc_errors import field_violations
-from casework_common.testing.fixtures import create_token
-from casework_common.testing.helpers import auth, eventually, stub
+from casework_dev.devstack import Suite
+from casework_dev.testing.fixtures import create_token
+from casework_dev.testing.helpers import auth, eventually, stub
 
 pytestmark = pytest.mark.e2e
 
