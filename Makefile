@@ -19,7 +19,7 @@ help:
 	@echo "make bench   referral-to-inbox latency and throughput beside a raw AMQP round trip"
 	@echo "make token   print a development token (ARGS='--subject w-anna --centre ctr-north-town')"
 	@echo "make replay  ARGS='dead-letters|unrouted [--dry-run]': give parked messages another go"
-	@echo "make lint    ruff, mypy, buf lint and buf breaking against protos/baseline.binpb"
+	@echo "make lint    ruff, mypy, import-linter layers (.importlinter), buf lint and buf breaking against protos/baseline.binpb"
 	@echo "make proto-baseline  record the protos as the contracts partners rely on (see README, Events)"
 
 # System packages: only what is missing is installed (a broker when nothing listens on 5672,
@@ -81,6 +81,7 @@ replay: venv
 lint: venv gen tools
 	$(VENV)/bin/ruff check lib services tests tools
 	$(VENV)/bin/mypy lib services/*/casework_* tools/casework_dev
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(BUF) lint
 	$(BUF) breaking --against protos/baseline.binpb
 
