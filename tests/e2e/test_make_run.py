@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -20,25 +21,36 @@ from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
 from casework_common.auth import DEVELOPMENT_KID_PREFIX, ensure_development_keys
 from casework_common.config import SERVICES
-from casework_dev.devstack import PYTHONPATH, REPO_ROOT, free_port, port_open
+from casework_dev.devstack import PYTHONPATH, REPO_ROOT, port_open
 from casework_dev.testing.fixtures import create_partner_token, create_token
 from casework_dev.testing.helpers import auth, eventually
 
 pytestmark = pytest.mark.e2e
 
 
-def free_block(size: int) -> int:
-    """A first port such that it and the next size-1 are all free."""
-    for _ in range(50):
-        base = free_port()
-        if base + size < 65535 and all(not port_open(base + i) for i in range(size)):
-            with socket.socket() as probe:
-                try:
-                    probe.bind(("127.0.0.1", base + size - 1))
-                except OSError:
-                    continue
-            return base
+def free_ports(count: int) -> list[int]:
+    """`count` consecutive free ports below the kernel's ephemeral range.
+
+    Ports from free_port() lie in the ephemeral range, where any outgoing connection of
+    another suite on this machine may take one as its source port between our pick and
+    the server's bind; and blocks picked one by one may overlap each other. One block,
+    picked at random below 32768 and checked whole, avoids both."""
+    rng = random.Random()
+    for _ in range(200):
+        base = rng.randrange(20000, 32768 - count)
+        ports = list(range(base, base + count))
+        if all(_bindable(port) for port in ports):
+            return ports
     raise RuntimeError("no free block of ports")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return not port_open(port)
 
 
 # What `make run` provides itself (embedded servers, the development keys) unless set.
@@ -55,20 +67,24 @@ def local_env(amqp_uri: str, tmp_path: Path) -> dict[str, str]:
         for k, v in os.environ.items()
         if k not in CONFIGURED_BY_MAKE_RUN
     }
+    n = len(SERVICES)
+    ports = free_ports(3 * n + 5)
+    grpc_base, health_base, metrics_base = ports[0], ports[n], ports[2 * n]
+    public, shell_metrics, mongo, s3, smtp = ports[3 * n :]
     env.update(
         {
             "AMQP_URI": amqp_uri,
             # devstack itself is a development tool: tools/ besides what the suite runs on.
             "PYTHONPATH": os.pathsep.join([PYTHONPATH, str(REPO_ROOT / "tools")]),
-            "CASEWORK_GRPC_PORT_BASE": str(free_block(len(SERVICES))),
-            "CASEWORK_HEALTH_PORT_BASE": str(free_block(len(SERVICES))),
-            "CASEWORK_METRICS_PORT_BASE": str(free_block(len(SERVICES))),
-            "PUBLIC_HTTP_PORT": str(free_port()),
+            "CASEWORK_GRPC_PORT_BASE": str(grpc_base),
+            "CASEWORK_HEALTH_PORT_BASE": str(health_base),
+            "CASEWORK_METRICS_PORT_BASE": str(metrics_base),
+            "PUBLIC_HTTP_PORT": str(public),
             # One METRICS_PORT in the shell once made five api processes die on it.
-            "METRICS_PORT": str(free_port()),
-            "CASEWORK_EMBEDDED_MONGO_PORT": str(free_port()),
-            "CASEWORK_EMBEDDED_S3_PORT": str(free_port()),
-            "CASEWORK_EMBEDDED_SMTP_PORT": str(free_port()),
+            "METRICS_PORT": str(shell_metrics),
+            "CASEWORK_EMBEDDED_MONGO_PORT": str(mongo),
+            "CASEWORK_EMBEDDED_S3_PORT": str(s3),
+            "CASEWORK_EMBEDDED_SMTP_PORT": str(smtp),
         }
     )
     return env
