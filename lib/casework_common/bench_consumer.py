@@ -38,20 +38,20 @@ class Throughput:
 
 
 def raw_drain(amqp_uri: str, count: int) -> Throughput:
-    """Queue `count` persistent messages, then consume and ack them one by one."""
+    """Queue `count` persistent messages (confirmed), then consume and ack them one by
+    one."""
     exchange = kombu.Exchange("bench.drain", type="topic", durable=True)
     queue = kombu.Queue("bench.raw.drain", exchange=exchange, routing_key="bench.#", durable=True)
-    publisher = Publisher(amqp_uri, "bench.drain")
-    with kombu.Connection(amqp_uri) as connection:
-        queue.maybe_bind(connection)
-        queue.declare()
+    with kombu.Connection(amqp_uri, transport_options={"confirm_publish": True}) as connection:
+        producer = kombu.Producer(connection.default_channel)
         for i in range(count):
-            publisher.publish_raw(
+            producer.publish(
                 b'{"n":%d}' % i,
-                exchange="bench.drain",
+                exchange=exchange,
                 routing_key="bench.drain",
-                headers={},
-                message_id=None,
+                declare=[queue],
+                delivery_mode=2,
+                content_type="application/json",
             )
         simple = connection.SimpleQueue(queue)
         started = time.perf_counter()
@@ -59,7 +59,6 @@ def raw_drain(amqp_uri: str, count: int) -> Throughput:
             simple.get(timeout=10).ack()
         seconds = time.perf_counter() - started
         simple.close()
-    publisher.close()
     return Throughput(count, seconds)
 
 
