@@ -19,7 +19,7 @@ from casework_common.errors import (
     raise_if_any,
 )
 from casework_common.organisation import Organisation
-from casework_intake.domain import idempotency
+from casework_common import idempotency
 
 MAX_NAME = 200
 MAX_TEXT = 4000
