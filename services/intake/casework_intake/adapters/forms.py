@@ -8,6 +8,7 @@ from typing import Any
 import mongoengine as me
 
 from casework_common.errors import Conflict
+from casework_common.repository import ScopedRepository
 
 
 class FormVersionDocument(me.Document):
@@ -53,12 +54,12 @@ def self_fill_answers_id(link_id: str) -> str:
     return f"self-fill:{link_id}"
 
 
-class FormsRepository:
-    """An organisation's form versions, and answers scoped to the caller's centres."""
+class FormsRepository(ScopedRepository[FormAnswersDocument]):
+    """An organisation's form versions (organisation-wide), and answers scoped to the
+    caller's centres."""
 
-    def __init__(self, organisation: str, centres: frozenset[str] | None) -> None:
-        self._organisation = organisation
-        self._centres = centres
+    document = FormAnswersDocument
+    what = "form answers"
 
     def versions(self, form_id: str) -> list[dict[str, Any]]:
         docs = FormVersionDocument.objects(organisation=self._organisation, form_id=form_id)
@@ -100,9 +101,5 @@ class FormsRepository:
         return FormAnswersDocument.objects(id=answers_id).first() is not None
 
     def answers_of(self, referral_id: str) -> list[FormAnswersDocument]:
-        query = FormAnswersDocument.objects(
-            organisation=self._organisation, referral_id=referral_id
-        )
-        if self._centres is not None:
-            query = query.filter(centre_id__in=list(self._centres))
+        query = self._scoped().filter(referral_id=referral_id)
         return list(query.order_by("submitted_at", "id"))

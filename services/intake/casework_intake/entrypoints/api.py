@@ -13,12 +13,10 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework_common import safe_json
-from casework_common.errors import FieldError, InvalidArgument
-from casework_common.grpc_runtime import current_principal
 from casework_common.messages import guard_requests, moment, plain_struct
 from casework_common.paging import next_token, page_window
 from casework_common.routing import Case, Rule
-from casework_common.telemetry import current_trace_carrier
+from casework_common.unit_of_work import current_unit_of_work
 from casework_intake import services
 from casework_intake.bootstrap import Intake, bootstrap
 from casework_intake.domain import form_codec
@@ -34,6 +32,7 @@ from casework_intake.domain.outreach import (
 from casework_intake.domain.projects import Comment, CreateProject, Project, Task, TaskStatus
 from casework_intake.domain.referrals import Channel, Referral, SubmitReferral
 from casework_intake.domain.routing_rules import RuleSet
+from casework_intake.use_cases import queries
 
 SELF_FILL_PATH = "/public/v1/self-fill/"
 
@@ -311,6 +310,9 @@ def project_message(p: Project) -> intake_pb2.Project:
 
 @guard_requests
 class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
+    """Each call: request -> command -> use case in the call's unit of work (opened by
+    the interceptor) -> response."""
+
     def __init__(self, intake: Intake) -> None:
         self._intake = intake
 
@@ -319,52 +321,42 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def SubmitReferral(
         self, request: intake_pb2.SubmitReferralRequest, context: grpc.ServicerContext
     ) -> intake_pb2.SubmitReferralResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         referral, replayed = services.submit_referral(
             to_command(request),
-            principal,
-            self._intake.organisation_of(principal),
-            self._intake.referrals_for(principal),
-            now=self._intake.clock(),
-            trace=current_trace_carrier(),
-            first_response_hours=self._intake.first_response_hours_of(principal.organisation),
+            uow,
+            self._intake.organisation_of(uow),
+            self._intake.referrals_for(uow),
+            first_response_hours=self._intake.first_response_hours_of(uow.organisation),
         )
         return intake_pb2.SubmitReferralResponse(referral=to_message(referral), replayed=replayed)
 
     def GetReferral(
         self, request: intake_pb2.GetReferralRequest, context: grpc.ServicerContext
     ) -> intake_pb2.GetReferralResponse:
-        principal = current_principal()
-        referral = self._intake.referrals_for(principal).get(request.referral_id)
+        uow = current_unit_of_work()
+        referral = queries.get_referral(request.referral_id, self._intake.referrals_for(uow))
         return intake_pb2.GetReferralResponse(referral=to_message(referral))
 
     def AcknowledgeReferral(
         self, request: intake_pb2.AcknowledgeReferralRequest, context: grpc.ServicerContext
     ) -> intake_pb2.AcknowledgeReferralResponse:
-        principal = current_principal()
-        if not request.referral_id:
-            raise InvalidArgument([FieldError("referral_id", "is required")])
+        uow = current_unit_of_work()
         referral = services.acknowledge_referral(
-            request.referral_id,
-            principal,
-            self._intake.referrals_for(principal),
-            now=self._intake.clock(),
-            trace=current_trace_carrier(),
+            services.AcknowledgeReferral(request.referral_id), uow, self._intake.referrals_for(uow)
         )
         return intake_pb2.AcknowledgeReferralResponse(referral=to_message(referral))
 
     def RecordFirstContact(
         self, request: intake_pb2.RecordFirstContactRequest, context: grpc.ServicerContext
     ) -> intake_pb2.RecordFirstContactResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         referral = services.record_first_contact(
-            request.referral_id,
-            _CHANNELS.get(request.channel),
-            request.note,
-            principal,
-            self._intake.referrals_for(principal),
-            now=self._intake.clock(),
-            trace=current_trace_carrier(),
+            services.RecordFirstContact(
+                request.referral_id, _CHANNELS.get(request.channel), request.note
+            ),
+            uow,
+            self._intake.referrals_for(uow),
         )
         return intake_pb2.RecordFirstContactResponse(referral=to_message(referral))
 
@@ -373,14 +365,12 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def RecordConsultation(
         self, request: intake_pb2.RecordConsultationRequest, context: grpc.ServicerContext
     ) -> intake_pb2.RecordConsultationResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         consultation, replayed = services.record_consultation(
             to_consultation_command(request),
-            principal,
-            self._intake.organisation_of(principal),
-            self._intake.consultations_for(principal),
-            now=self._intake.clock(),
-            trace=current_trace_carrier(),
+            uow,
+            self._intake.organisation_of(uow),
+            self._intake.consultations_for(uow),
         )
         return intake_pb2.RecordConsultationResponse(
             consultation=consultation_message(consultation), replayed=replayed
@@ -389,12 +379,10 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def ListConsultations(
         self, request: intake_pb2.ListConsultationsRequest, context: grpc.ServicerContext
     ) -> intake_pb2.ListConsultationsResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         offset, limit = page_window(request.page_size, request.page_token)
-        if request.centre_id:
-            principal.require_centre(request.centre_id)
-        page = self._intake.consultations_for(principal).page(
-            centre_id=request.centre_id, offset=offset, limit=limit
+        page = queries.list_consultations(
+            request.centre_id, queries.Page(offset, limit), uow, self._intake.consultations_for(uow)
         )
         return intake_pb2.ListConsultationsResponse(
             consultations=[consultation_message(c) for c in page],
@@ -406,25 +394,24 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def SaveRoutingRules(
         self, request: intake_pb2.SaveRoutingRulesRequest, context: grpc.ServicerContext
     ) -> intake_pb2.SaveRoutingRulesResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         rule_set = services.save_routing_rules(
-            [to_rule(r) for r in request.rules],
-            principal,
-            self._intake.organisation_of(principal),
-            self._intake.routing_rules_of(principal.organisation),
-            now=self._intake.clock(),
+            services.SaveRoutingRules(tuple(to_rule(r) for r in request.rules)),
+            uow,
+            self._intake.organisation_of(uow),
+            self._intake.routing_rules_of(uow),
         )
         return intake_pb2.SaveRoutingRulesResponse(rule_set=rule_set_message(rule_set))
 
     def ListRoutingRuleSets(
         self, request: intake_pb2.ListRoutingRuleSetsRequest, context: grpc.ServicerContext
     ) -> intake_pb2.ListRoutingRuleSetsResponse:
-        principal = current_principal()
-        self._intake.organisation_of(principal)
+        uow = current_unit_of_work()
+        self._intake.organisation_of(uow)
         offset, limit = page_window(request.page_size, request.page_token)
-        repository = self._intake.routing_rules_of(principal.organisation)
-        page = repository.page(offset=offset, limit=limit)
-        published = repository.published()
+        page, published = queries.list_routing_rule_sets(
+            queries.Page(offset, limit), self._intake.routing_rules_of(uow)
+        )
         return intake_pb2.ListRoutingRuleSetsResponse(
             rule_sets=[rule_set_message(r) for r in page],
             next_page_token=next_token(offset, limit, len(page)),
@@ -434,26 +421,26 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def PublishRoutingRules(
         self, request: intake_pb2.PublishRoutingRulesRequest, context: grpc.ServicerContext
     ) -> intake_pb2.PublishRoutingRulesResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         rule_set = services.publish_routing_rules(
-            request.version,
-            principal,
-            self._intake.organisation_of(principal),
-            self._intake.routing_rules_of(principal.organisation),
-            now=self._intake.clock(),
-            trace=current_trace_carrier(),
+            services.PublishRoutingRules(request.version),
+            uow,
+            self._intake.organisation_of(uow),
+            self._intake.routing_rules_of(uow),
         )
         return intake_pb2.PublishRoutingRulesResponse(rule_set=rule_set_message(rule_set))
 
     def DryRunRouting(
         self, request: intake_pb2.DryRunRoutingRequest, context: grpc.ServicerContext
     ) -> intake_pb2.DryRunRoutingResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         version, result = services.dry_run_routing(
-            request.version,
-            Case(request.centre_id, request.client_type, request.problem_type),
-            self._intake.organisation_of(principal),
-            self._intake.routing_rules_of(principal.organisation),
+            services.DryRunRouting(
+                request.version,
+                Case(request.centre_id, request.client_type, request.problem_type),
+            ),
+            self._intake.organisation_of(uow),
+            self._intake.routing_rules_of(uow),
         )
         return intake_pb2.DryRunRoutingResponse(
             version=version,
@@ -469,20 +456,21 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def PublishForm(
         self, request: intake_pb2.PublishFormRequest, context: grpc.ServicerContext
     ) -> intake_pb2.PublishFormResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         definition = safe_json.loads(request.definition_json or "null", field="definition_json")
-        now = self._intake.clock()
         published = services.publish_form(
-            request.form_id, definition, principal, self._intake.forms_for(principal), now=now
+            services.PublishForm(request.form_id, definition), uow, self._intake.forms_for(uow)
         )
-        return intake_pb2.PublishFormResponse(form=form_message(published, principal.subject, now))
+        return intake_pb2.PublishFormResponse(
+            form=form_message(published, uow.principal.subject, uow.now)
+        )
 
     def GetForm(
         self, request: intake_pb2.GetFormRequest, context: grpc.ServicerContext
     ) -> intake_pb2.GetFormResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         defn, meta = services.get_form(
-            request.form_id, request.version, principal, self._intake.forms_for(principal)
+            request.form_id, request.version, uow, self._intake.forms_for(uow)
         )
         return intake_pb2.GetFormResponse(
             form=form_message(defn, meta["published_by"], meta["published_at"])
@@ -491,34 +479,36 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def SubmitFormAnswers(
         self, request: intake_pb2.SubmitFormAnswersRequest, context: grpc.ServicerContext
     ) -> intake_pb2.SubmitFormAnswersResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         record = services.submit_form_answers(
-            request.referral_id,
-            request.form_id,
-            request.form_version,
-            plain_struct(request.answers, field="answers"),
-            principal,
-            self._intake.referrals_for(principal),
-            self._intake.forms_for(principal),
-            now=self._intake.clock(),
+            services.SubmitFormAnswers(
+                request.referral_id,
+                request.form_id,
+                request.form_version,
+                plain_struct(request.answers, field="answers"),
+            ),
+            uow,
+            self._intake.referrals_for(uow),
+            self._intake.forms_for(uow),
         )
         return intake_pb2.SubmitFormAnswersResponse(form_answers=answers_message(record))
 
     def IssueSelfFillLink(
         self, request: intake_pb2.IssueSelfFillLinkRequest, context: grpc.ServicerContext
     ) -> intake_pb2.IssueSelfFillLinkResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         token, expires_at, defn, question_ids = services.issue_self_fill_link(
-            request.referral_id,
-            request.form_id,
-            request.form_version,
-            list(request.question_ids),
-            request.valid_hours,
-            principal,
-            self._intake.referrals_for(principal),
-            self._intake.forms_for(principal),
+            services.IssueSelfFillLink(
+                request.referral_id,
+                request.form_id,
+                request.form_version,
+                tuple(request.question_ids),
+                request.valid_hours,
+            ),
+            uow,
+            self._intake.referrals_for(uow),
+            self._intake.forms_for(uow),
             secret=self._intake.self_fill_secret,
-            now=self._intake.clock(),
         )
         return intake_pb2.IssueSelfFillLinkResponse(
             token=token,
@@ -531,9 +521,10 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def ListFormAnswers(
         self, request: intake_pb2.ListFormAnswersRequest, context: grpc.ServicerContext
     ) -> intake_pb2.ListFormAnswersResponse:
-        principal = current_principal()
-        self._intake.referrals_for(principal).get(request.referral_id)
-        docs = self._intake.forms_for(principal).answers_of(request.referral_id)
+        uow = current_unit_of_work()
+        docs = queries.list_form_answers(
+            request.referral_id, self._intake.referrals_for(uow), self._intake.forms_for(uow)
+        )
         return intake_pb2.ListFormAnswersResponse(
             form_answers=[
                 answers_message(doc.to_mongo().to_dict() | {"id": doc.id}) for doc in docs
@@ -545,34 +536,29 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def PlanOutreach(
         self, request: intake_pb2.PlanOutreachRequest, context: grpc.ServicerContext
     ) -> intake_pb2.PlanOutreachResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         planned = services.plan_outreach(
             to_plan_command(request),
-            principal,
-            self._intake.organisation_of(principal),
-            self._intake.outreach_for(principal),
-            now=self._intake.clock(),
-            trace=current_trace_carrier(),
-            reminder_hours=self._intake.outreach_reminder_hours_of(principal.organisation),
+            uow,
+            self._intake.organisation_of(uow),
+            self._intake.outreach_for(uow),
+            reminder_hours=self._intake.outreach_reminder_hours_of(uow.organisation),
         )
         return intake_pb2.PlanOutreachResponse(outreach=outreach_message(planned))
 
     def ListOutreach(
         self, request: intake_pb2.ListOutreachRequest, context: grpc.ServicerContext
     ) -> intake_pb2.ListOutreachResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         offset, limit = page_window(request.page_size, request.page_token)
-        if request.status and request.status not in _OUTREACH_STATUSES:
-            raise InvalidArgument([FieldError("status", "is not a known status")])
-        if request.centre_id:
-            principal.require_centre(request.centre_id)
-        status = _OUTREACH_STATUSES.get(request.status)
-        page = self._intake.outreach_for(principal).page(
-            centre_id=request.centre_id,
-            worker_id=request.worker_id,
-            status=status.value if status else "",
-            offset=offset,
-            limit=limit,
+        page = queries.list_outreach(
+            request.centre_id,
+            request.worker_id,
+            _OUTREACH_STATUSES.get(request.status),
+            queries.Page(offset, limit),
+            uow,
+            self._intake.outreach_for(uow),
+            status_unknown=bool(request.status) and request.status not in _OUTREACH_STATUSES,
         )
         return intake_pb2.ListOutreachResponse(
             outreach=[outreach_message(o) for o in page],
@@ -582,27 +568,23 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def RecordOutreachOutcome(
         self, request: intake_pb2.RecordOutreachOutcomeRequest, context: grpc.ServicerContext
     ) -> intake_pb2.RecordOutreachOutcomeResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         done = services.record_outreach_outcome(
-            request.outreach_id,
-            Outcome(request.outcome, request.people_reached, request.contacts_made),
-            principal,
-            self._intake.outreach_for(principal),
-            now=self._intake.clock(),
-            trace=current_trace_carrier(),
+            services.RecordOutreachOutcome(
+                request.outreach_id,
+                Outcome(request.outcome, request.people_reached, request.contacts_made),
+            ),
+            uow,
+            self._intake.outreach_for(uow),
         )
         return intake_pb2.RecordOutreachOutcomeResponse(outreach=outreach_message(done))
 
     def CancelOutreach(
         self, request: intake_pb2.CancelOutreachRequest, context: grpc.ServicerContext
     ) -> intake_pb2.CancelOutreachResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         cancelled = services.cancel_outreach(
-            request.outreach_id,
-            principal,
-            self._intake.outreach_for(principal),
-            now=self._intake.clock(),
-            trace=current_trace_carrier(),
+            services.CancelOutreach(request.outreach_id), uow, self._intake.outreach_for(uow)
         )
         return intake_pb2.CancelOutreachResponse(outreach=outreach_message(cancelled))
 
@@ -611,7 +593,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def CreateProject(
         self, request: intake_pb2.CreateProjectRequest, context: grpc.ServicerContext
     ) -> intake_pb2.CreateProjectResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         project = services.create_project(
             CreateProject(
                 name=request.name,
@@ -620,32 +602,26 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
                 members=tuple(request.members),
                 idempotency_key=request.idempotency_key,
             ),
-            principal,
-            self._intake.organisation_of(principal),
-            self._intake.projects_for(principal),
-            now=self._intake.clock(),
-            trace=current_trace_carrier(),
+            uow,
+            self._intake.organisation_of(uow),
+            self._intake.projects_for(uow),
         )
         return intake_pb2.CreateProjectResponse(project=project_message(project))
 
     def GetProject(
         self, request: intake_pb2.GetProjectRequest, context: grpc.ServicerContext
     ) -> intake_pb2.GetProjectResponse:
-        principal = current_principal()
-        if not request.project_id:
-            raise InvalidArgument([FieldError("project_id", "is required")])
-        project = self._intake.projects_for(principal).get(request.project_id)
+        uow = current_unit_of_work()
+        project = queries.get_project(request.project_id, self._intake.projects_for(uow))
         return intake_pb2.GetProjectResponse(project=project_message(project))
 
     def ListProjects(
         self, request: intake_pb2.ListProjectsRequest, context: grpc.ServicerContext
     ) -> intake_pb2.ListProjectsResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         offset, limit = page_window(request.page_size, request.page_token)
-        if request.centre_id:
-            principal.require_centre(request.centre_id)
-        page = self._intake.projects_for(principal).page(
-            centre_id=request.centre_id, offset=offset, limit=limit
+        page = queries.list_projects(
+            request.centre_id, queries.Page(offset, limit), uow, self._intake.projects_for(uow)
         )
         return intake_pb2.ListProjectsResponse(
             projects=[project_message(p) for p in page],
@@ -655,31 +631,28 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def AddTask(
         self, request: intake_pb2.AddTaskRequest, context: grpc.ServicerContext
     ) -> intake_pb2.AddTaskResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         project, task = services.add_task(
-            request.project_id,
-            request.title,
-            request.assignee_id,
-            moment(request, "due_at"),
-            principal,
-            self._intake.projects_for(principal),
-            idempotency_key=request.idempotency_key,
-            now=self._intake.clock(),
-            trace=current_trace_carrier(),
+            services.AddTask(
+                request.project_id,
+                request.title,
+                request.assignee_id,
+                moment(request, "due_at"),
+                request.idempotency_key,
+            ),
+            uow,
+            self._intake.projects_for(uow),
         )
         return intake_pb2.AddTaskResponse(project=project_message(project), task=task_message(task))
 
     def CompleteTask(
         self, request: intake_pb2.CompleteTaskRequest, context: grpc.ServicerContext
     ) -> intake_pb2.CompleteTaskResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         project, task = services.complete_task(
-            request.project_id,
-            request.task_id,
-            principal,
-            self._intake.projects_for(principal),
-            now=self._intake.clock(),
-            trace=current_trace_carrier(),
+            services.CompleteTask(request.project_id, request.task_id),
+            uow,
+            self._intake.projects_for(uow),
         )
         return intake_pb2.CompleteTaskResponse(
             project=project_message(project), task=task_message(task)
@@ -688,15 +661,11 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def ReopenTask(
         self, request: intake_pb2.ReopenTaskRequest, context: grpc.ServicerContext
     ) -> intake_pb2.ReopenTaskResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         project, task = services.reopen_task(
-            request.project_id,
-            request.task_id,
-            moment(request, "due_at"),
-            principal,
-            self._intake.projects_for(principal),
-            now=self._intake.clock(),
-            trace=current_trace_carrier(),
+            services.ReopenTask(request.project_id, request.task_id, moment(request, "due_at")),
+            uow,
+            self._intake.projects_for(uow),
         )
         return intake_pb2.ReopenTaskResponse(
             project=project_message(project), task=task_message(task)
@@ -705,16 +674,13 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def CommentOnTask(
         self, request: intake_pb2.CommentOnTaskRequest, context: grpc.ServicerContext
     ) -> intake_pb2.CommentOnTaskResponse:
-        principal = current_principal()
+        uow = current_unit_of_work()
         project, comment = services.comment_on_task(
-            request.project_id,
-            request.task_id,
-            request.text,
-            principal,
-            self._intake.projects_for(principal),
-            idempotency_key=request.idempotency_key,
-            now=self._intake.clock(),
-            trace=current_trace_carrier(),
+            services.CommentOnTask(
+                request.project_id, request.task_id, request.text, request.idempotency_key
+            ),
+            uow,
+            self._intake.projects_for(uow),
         )
         return intake_pb2.CommentOnTaskResponse(
             project=project_message(project), comment=comment_message(comment)
