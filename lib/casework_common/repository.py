@@ -27,7 +27,7 @@ plain `storage.save_aggregate` writes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, Generic, TypeVar
 
 import mongoengine as me
@@ -39,6 +39,8 @@ from casework_common.storage import AggregateDocument, save_aggregate
 from casework_common.unit_of_work import Saves
 
 D = TypeVar("D", bound=me.Document)
+A = TypeVar("A", bound=AggregateDocument)
+T = TypeVar("T")
 R = TypeVar("R", bound="ScopedRepository[Any]")
 
 
@@ -87,3 +89,43 @@ class ScopedRepository(Generic[D]):
             self._uow.save(doc, events)
         else:
             save_aggregate(doc, events)
+
+
+class AggregateRepository(ScopedRepository[A], Generic[A, T]):
+    """A scoped repository of one aggregate: a domain object `T` stored whole as a
+    document `A` with its outbox. Subclasses say how the two map (`_read`, `_write`,
+    `_id_of`); reading, adding, the idempotency-key lookup and the version-guarded
+    change are written here once."""
+
+    def _read(self, doc: A) -> T:
+        raise NotImplementedError
+
+    def _write(self, doc: A, aggregate: T) -> None:
+        raise NotImplementedError
+
+    def _id_of(self, aggregate: T) -> str:
+        raise NotImplementedError
+
+    def get(self, record_id: str) -> T:
+        return self._read(self._one(record_id))
+
+    def by_idempotency_key(self, key: str) -> T | None:
+        # Unscoped on purpose: the key belongs to the caller, whatever centre it named.
+        doc = self._unscoped().filter(idempotency_key=key).first()
+        return self._read(doc) if doc else None
+
+    def add(self, aggregate: T, event: EventEnvelope) -> None:
+        doc = self.document(id=self._id_of(aggregate))
+        self._write(doc, aggregate)  # type: ignore[arg-type]
+        self._save(doc, [event])  # type: ignore[arg-type]
+
+    def update(self, record_id: str, change: Callable[[T], tuple[T, list[EventEnvelope]]]) -> T:
+        """Apply `change` to a record of the caller's scope and store the result with
+        its events in one version-guarded write; a concurrent change answers Conflict
+        (NotFound outside the scope)."""
+        doc = self._one(record_id)
+        changed, events = change(self._read(doc))
+        if events:
+            self._write(doc, changed)
+            self._save(doc, events)
+        return changed

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 import mongoengine as me
 
-from casework_common.envelope import EventEnvelope
-from casework_common.repository import ScopedRepository
+from casework_common.repository import AggregateRepository
 from casework_common.storage import AggregateDocument
 from casework_intake.domain.outreach import ActivityType, Outcome, Outreach, OutreachStatus
 
@@ -110,38 +108,20 @@ def _write_outreach(doc: OutreachDocument, o: Outreach) -> None:
     doc.fingerprint = o.fingerprint
 
 
-OutreachChange = Callable[[Outreach], tuple[Outreach, list[EventEnvelope]]]
-
-
-class OutreachRepository(ScopedRepository[OutreachDocument]):
+class OutreachRepository(AggregateRepository[OutreachDocument, Outreach]):
     """Outreach activities of one organisation; reads are limited to the centres given."""
 
     document = OutreachDocument
     what = "outreach"
 
-    def by_idempotency_key(self, key: str) -> Outreach | None:
-        # Unscoped on purpose: the key belongs to the caller, whatever centre it named.
-        doc = self._unscoped().filter(idempotency_key=key).first()
-        return _outreach(doc) if doc else None
-
-    def get(self, outreach_id: str) -> Outreach:
-        doc = self._one(outreach_id)
+    def _read(self, doc: OutreachDocument) -> Outreach:
         return _outreach(doc)
 
-    def add(self, outreach: Outreach, event: EventEnvelope) -> None:
-        doc = OutreachDocument(id=outreach.outreach_id)
-        _write_outreach(doc, outreach)
-        self._save(doc, [event])
+    def _write(self, doc: OutreachDocument, aggregate: Outreach) -> None:
+        _write_outreach(doc, aggregate)
 
-    def update(self, outreach_id: str, change: OutreachChange) -> Outreach:
-        """Apply `change` and store the result with its events in one version-guarded
-        write; a concurrent change answers Conflict."""
-        doc = self._one(outreach_id)
-        changed, events = change(_outreach(doc))
-        if events:
-            _write_outreach(doc, changed)
-            self._save(doc, events)
-        return changed
+    def _id_of(self, aggregate: Outreach) -> str:
+        return aggregate.outreach_id
 
     def page(
         self, *, centre_id: str, worker_id: str, status: str, offset: int, limit: int

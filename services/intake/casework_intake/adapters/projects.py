@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import mongoengine as me
 
-from casework_common.envelope import EventEnvelope
-from casework_common.repository import ScopedRepository
+from casework_common.repository import AggregateRepository
 from casework_common.storage import AggregateDocument
 from casework_intake.domain.projects import (
     Comment,
@@ -148,38 +146,20 @@ def _write_project(doc: ProjectDocument, p: Project) -> None:
     doc.next_overdue_check = next_overdue_check(p)
 
 
-ProjectChange = Callable[[Project], tuple[Project, list[EventEnvelope]]]
-
-
-class ProjectRepository(ScopedRepository[ProjectDocument]):
+class ProjectRepository(AggregateRepository[ProjectDocument, Project]):
     """Projects of one organisation; reads are limited to the centres given."""
 
     document = ProjectDocument
     what = "project"
 
-    def by_idempotency_key(self, key: str) -> Project | None:
-        # Unscoped on purpose: the key belongs to the caller, whatever centre it named.
-        doc = self._unscoped().filter(idempotency_key=key).first()
-        return _project(doc) if doc else None
-
-    def get(self, project_id: str) -> Project:
-        doc = self._one(project_id)
+    def _read(self, doc: ProjectDocument) -> Project:
         return _project(doc)
 
-    def add(self, project: Project, event: EventEnvelope) -> None:
-        doc = ProjectDocument(id=project.project_id)
-        _write_project(doc, project)
-        self._save(doc, [event])
+    def _write(self, doc: ProjectDocument, aggregate: Project) -> None:
+        _write_project(doc, aggregate)
 
-    def update(self, project_id: str, change: ProjectChange) -> Project:
-        """Apply `change` to the whole project and replace it with its events in one
-        version-guarded write; a concurrent change answers Conflict."""
-        doc = self._one(project_id)
-        changed, events = change(_project(doc))
-        if events:
-            _write_project(doc, changed)
-            self._save(doc, events)
-        return changed
+    def _id_of(self, aggregate: Project) -> str:
+        return aggregate.project_id
 
     def page(self, *, centre_id: str, offset: int, limit: int) -> list[Project]:
         query = self._scoped()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime
 
 import mongoengine as me
 from pymongo import ReturnDocument
 
-from casework_common.envelope import EventEnvelope
-from casework_common.repository import ScopedRepository
+from casework_common.repository import AggregateRepository
 from casework_common.storage import AggregateDocument
 from casework_intake.domain.referrals import Channel, Referral
 
@@ -124,38 +122,20 @@ def _write_referral(doc: ReferralDocument, referral: Referral) -> None:
     doc.escalated_at = referral.escalated_at
 
 
-Change = Callable[[Referral], tuple[Referral, list[EventEnvelope]]]
-
-
-class ReferralRepository(ScopedRepository[ReferralDocument]):
+class ReferralRepository(AggregateRepository[ReferralDocument, Referral]):
     """Referrals of one organisation; reads are limited to the centres given."""
 
     document = ReferralDocument
     what = "referral"
 
-    def by_idempotency_key(self, key: str) -> Referral | None:
-        # Unscoped on purpose: the key belongs to the caller, whatever centre it named.
-        doc = self._unscoped().filter(idempotency_key=key).first()
-        return _to_domain(doc) if doc else None
-
-    def get(self, referral_id: str) -> Referral:
-        doc = self._one(referral_id)
+    def _read(self, doc: ReferralDocument) -> Referral:
         return _to_domain(doc)
 
-    def add(self, referral: Referral, event: EventEnvelope) -> None:
-        doc = ReferralDocument(id=referral.referral_id)
-        _write_referral(doc, referral)
-        self._save(doc, [event])
+    def _write(self, doc: ReferralDocument, aggregate: Referral) -> None:
+        _write_referral(doc, aggregate)
 
-    def update(self, referral_id: str, change: Change) -> Referral:
-        """Apply `change` to a referral of the caller's centres and store the result
-        with its events in one write; a concurrent change answers Conflict."""
-        doc = self._one(referral_id)
-        changed, events = change(_to_domain(doc))
-        if events:
-            _write_referral(doc, changed)
-            self._save(doc, events)
-        return changed
+    def _id_of(self, aggregate: Referral) -> str:
+        return aggregate.referral_id
 
     def next_sequence(self, year: int) -> int:
         raw = Counter._get_collection().find_one_and_update(
