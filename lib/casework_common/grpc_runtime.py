@@ -2,8 +2,9 @@
 
 Every call passes one interceptor that authenticates the bearer token, checks the
 caller's roles or scopes against the service's access map, parses the request, joins
-the caller's trace, counts and times the call, and turns casework errors into status
-codes with details. Servicers only translate.
+the caller's trace, opens the call's unit of work (its commit hands the saved outboxes
+to the background relay), counts and times the call, and turns casework errors into
+status codes with details. Servicers only translate.
 """
 
 from __future__ import annotations
