@@ -2,8 +2,9 @@
 
 Every call passes one interceptor that authenticates the bearer token, checks the
 caller's roles or scopes against the service's access map, parses the request, joins
-the caller's trace, counts and times the call, and turns casework errors into status
-codes with details. Servicers only translate.
+the caller's trace, opens the call's unit of work (its commit hands the saved outboxes
+to the background relay), counts and times the call, and turns casework errors into
+status codes with details. Servicers only translate.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from casework_common.errors import CaseworkError, FieldError, InvalidArgument, U
 from casework_common.messaging import Publisher
 from casework_common.outbox import BackgroundRelay, OutboxRelay
 from casework_common.rpc_errors import status_code, to_status
+from casework_common.unit_of_work import UnitsOfWork, opened
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +66,7 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
     ) -> None:
         self._settings = settings
         self._tracer = tracer
-        self._relay = relay
+        self._units = UnitsOfWork(publish=relay.submit if relay is not None else None)
         self._access = access
         self._verifier = verifier
 
@@ -118,11 +120,9 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
                 token = _principal.set(principal)
                 span.set_attribute("casework.subject", principal.subject)
                 request = _parse(deserialize, raw)
-                with storage.track_writes() as written:
-                    reply = inner(request, context)
-                if self._relay is not None:
-                    self._relay.submit(written)
-                return reply
+                # The call's unit of work: on return its saved aggregates go to the relay.
+                with opened(self._units.begin(principal)):
+                    return inner(request, context)
             except CaseworkError as exc:
                 code = status_code(exc)
                 span.set_status(Status(StatusCode.ERROR, str(exc)))

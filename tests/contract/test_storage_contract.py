@@ -27,11 +27,13 @@ from casework_common.outbox import OutboxRelay
 from casework_common.storage import (
     DuplicateAggregate,
     ProcessedEvent,
+    Written,
     already_processed,
     mark_processed,
     save_aggregate,
     track_writes,
 )
+from casework_common.unit_of_work import SystemActor, UnitOfWork, current_unit_of_work, opened
 from casework_intake.adapters.repository import ReferralDocument, ReferralRepository
 from casework_intake.domain.referrals import Channel, Referral
 from casework_notify.adapters.repository import InboxRepository
@@ -320,6 +322,47 @@ def test_track_writes_lists_the_aggregates_saved_with_new_events() -> None:
         save_aggregate(without_events)
 
     assert written == [(ReferralDocument, with_events.id)]
+
+
+def test_a_unit_of_work_hands_what_it_saved_with_events_to_its_hook_on_commit() -> None:
+    with_events, without_events = referral_document(), referral_document()
+    handed: list[Written] = []
+
+    with UnitOfWork(SystemActor("intake"), publish=handed.append) as uow:
+        uow.save(with_events, [create_event()])
+        uow.save(without_events)
+        assert handed == []
+
+    assert handed == [[(ReferralDocument, with_events.id)]]
+    assert stored(ReferralDocument, with_events.id)["outbox_pending"] is True
+
+
+def test_a_unit_of_work_that_fails_still_hands_over_what_it_wrote() -> None:
+    doc = referral_document()
+    handed: list[Written] = []
+
+    with (
+        pytest.raises(RuntimeError),
+        UnitOfWork(SystemActor("intake"), publish=handed.append) as uow,
+    ):
+        uow.save(doc, [create_event()])
+        raise RuntimeError("after the write")
+
+    assert handed == [[(ReferralDocument, doc.id)]]
+
+
+def test_an_opened_unit_of_work_also_hands_over_saves_made_outside_it() -> None:
+    """The bridge for code not yet on the unit of work (a repository calling
+    save_aggregate itself): its events go out at once too."""
+    mine, legacy = referral_document(), referral_document()
+    handed: list[Written] = []
+
+    with opened(UnitOfWork(SystemActor("intake"), publish=handed.append)) as uow:
+        uow.save(mine, [create_event()])
+        save_aggregate(legacy, [create_event()])
+        assert current_unit_of_work() is uow
+
+    assert handed == [[(ReferralDocument, mine.id), (ReferralDocument, legacy.id)]]
 
 
 # ------------------------------------------------------------------ processed events

@@ -24,6 +24,7 @@ import kombu
 import pymongo
 
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
+from casework_dev import bench_consumer
 from casework_common.auth import issue_token, write_key_pair
 from casework_common.config import SERVICES
 from casework_common.messaging import Publisher
@@ -147,6 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         "--burst", type=int, default=300, help="referrals sent at once for throughput"
     )
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--events", type=int, default=500, help="events queued for notify's consumer throughput"
+    )
     args = parser.parse_args(argv)
 
     ensure_rabbitmq()
@@ -248,6 +252,15 @@ def main(argv: list[str] | None = None) -> int:
             f"({args.burst / drained:.0f} referrals/s end to end)"
         )
         print(f"  raw AMQP sequential round trips per second: {1 / statistics.mean(raw):.0f}")
+
+        raw_drained = bench_consumer.raw_drain(amqp_uri, args.events)
+        handled = bench_consumer.notify_drain(suite, mongo_uri, args.events)
+        print(f"consumer throughput, a backlog of {args.events} events drained")
+        print(f"  raw AMQP consume + ack: {raw_drained.per_second:8.0f} messages/s")
+        print(
+            f"  notify (clients.client.registered -> inboxes): {handled.per_second:8.0f} events/s"
+            f"   ratio to raw AMQP: x{raw_drained.per_second / handled.per_second:.1f}"
+        )
     finally:
         suite.stop_all()
         stop_mongo(mongo_port, work)

@@ -5,14 +5,13 @@ Pure rules: what a valid referral is, and when a retried submission is the same 
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from enum import Enum
 
-from casework_common.errors import AlreadyExists, FieldError, raise_if_any
+from casework_common import idempotency
+from casework_common.errors import FieldError, raise_if_any
 from casework_common.organisation import Organisation
 from casework_common.values import email_error, text_errors
 
@@ -21,7 +20,6 @@ MAX_NAME = 100
 MAX_ADDRESS = 500
 OLDEST_AGE_YEARS = 130
 _PHONE = re.compile(r"^\+?[0-9 ()\-]{6,20}$")
-_KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
 
 
 class Channel(Enum):
@@ -97,10 +95,8 @@ def validate(command: SubmitReferral, organisation: Organisation, today: date) -
         },
         free_text=("contact.address", "free_text"),
     )
-    if not _KEY.match(command.idempotency_key):
-        errors.append(
-            FieldError("idempotency_key", "8 to 128 characters of letters, digits, . _ : -")
-        )
+    if not idempotency.KEY.match(command.idempotency_key):
+        errors.append(FieldError(idempotency.FIELD, idempotency.KEY_RULE))
     for field, value in (
         ("person.given_name", command.given_name),
         ("person.family_name", command.family_name),
@@ -155,8 +151,7 @@ def fingerprint(command: SubmitReferral) -> str:
     # referral must count as the same retry.
     for key in ("given_name", "family_name", "phone", "email", "address"):
         content[key] = content[key].strip()
-    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return idempotency.fingerprint(content)
 
 
 def accept(
@@ -198,11 +193,13 @@ def accept(
 def check_replay(existing: Referral, command: SubmitReferral) -> Referral:
     """A retried submission answers the stored referral; a reused key with other
     content is refused, so a retry can never overwrite what was first sent."""
-    if existing.fingerprint != fingerprint(command):
-        raise AlreadyExists(
-            f"idempotency key {command.idempotency_key!r} was already used for "
-            f"referral {existing.reference_number} with different content"
-        )
+    idempotency.check(
+        existing.fingerprint,
+        command.idempotency_key,
+        fingerprint(command),
+        "a referral",
+        shown=f"referral {existing.reference_number}",
+    )
     return existing
 
 
