@@ -30,7 +30,12 @@ from casework_clients.use_cases.proposals import (
     read_match_proposal,
     reject_match_proposal,
 )
-from casework_clients.use_cases.reading import colour_of, list_audit_entries, read_client
+from casework_clients.use_cases.reading import (
+    colour_of,
+    list_audit_entries,
+    list_clients,
+    read_client,
+)
 from casework_clients.use_cases.referrals import register_from_referral
 from casework_clients.use_cases.registration import (
     Candidate,
@@ -49,6 +54,7 @@ from casework_clients.use_cases.status import (
     archive_client,
     record_contract_signed,
     record_status,
+    record_worker_contract,
     reopen_client_episode,
 )
 
@@ -68,6 +74,7 @@ __all__ = [
     "create_family",
     "decide_sharing_request",
     "list_audit_entries",
+    "list_clients",
     "list_match_proposals",
     "list_sharing_requests",
     "merge_clients",
@@ -78,6 +85,7 @@ __all__ = [
     "record_contract_signed",
     "record_family_status",
     "record_status",
+    "record_worker_contract",
     "register_client",
     "register_from_referral",
     "reject_match_proposal",

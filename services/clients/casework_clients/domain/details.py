@@ -10,7 +10,6 @@ nothing. Consent records, notes and contacts are append-only.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
@@ -50,8 +49,6 @@ __all__ = [
     "withdraw_consent",
 ]
 
-MAX_NAME = 200
-MAX_ADDRESS = 500
 MAX_LABEL = 50
 MAX_CONTACTS = 20
 MAX_NOTE = 5000
@@ -62,20 +59,6 @@ MAX_RESPONSIBLE = 10
 # Notes live inside the card's document: 1,000 notes of at most MAX_NOTE characters
 # stay well inside a database document's 16 MB.
 MAX_NOTES = 1000
-
-_PHONE_CHARS = re.compile(r"^\+?[0-9 ()./-]+$")
-
-
-def email_error(value: str) -> str:
-    # The organisation's one e-mail rule, in the shape this module's checks answer.
-    return values.email_error(value) or ""
-
-
-def phone_error(value: str) -> str:
-    digits = sum(ch.isdigit() for ch in value)
-    if not _PHONE_CHARS.match(value) or not 6 <= digits <= 15:
-        return "is not a phone number (6 to 15 digits, optionally +, spaces, ( ) . / -)"
-    return ""
 
 
 def contact_errors(contacts: Iterable[ContactPoint], field: str) -> list[FieldError]:
@@ -90,9 +73,9 @@ def contact_errors(contacts: Iterable[ContactPoint], field: str) -> list[FieldEr
         problem = (
             "is required"
             if not value
-            else phone_error(value)
+            else values.phone_error(value)
             if point.kind is ContactKind.PHONE
-            else email_error(value)
+            else values.email_error(value)
         )
         if problem:
             errors.append(FieldError(f"{where}.value", problem))
@@ -162,18 +145,15 @@ def update_card(
     given = c.given_name.strip() if c.given_name is not None else card.given_name
     family = c.family_name.strip() if c.family_name is not None else card.family_name
     for name, value in (("given_name", c.given_name), ("family_name", c.family_name)):
-        if value is None:
-            continue
-        problem = values.text_error(value)
-        if not value.strip():
-            errors.append(FieldError(prefix + name, "must not be empty"))
-        elif len(value.strip()) > MAX_NAME:
-            errors.append(FieldError(prefix + name, f"at most {MAX_NAME} characters"))
-        elif problem:
-            errors.append(FieldError(prefix + name, problem))
+        if value is not None:
+            problem = values.person_name_error(value.strip())
+            if problem:
+                errors.append(FieldError(prefix + name, problem))
     born = c.date_of_birth if c.date_of_birth is not None else card.date_of_birth
-    if c.date_of_birth is not None and c.date_of_birth > now.date():
-        errors.append(FieldError(prefix + "date_of_birth", "is in the future"))
+    if c.date_of_birth is not None:
+        problem = values.birth_date_error(c.date_of_birth, now.date())
+        if problem:
+            errors.append(FieldError(prefix + "date_of_birth", problem))
     contacts = card.contacts
     phone, email = card.phone, card.email
     if c.contacts is not None:
@@ -187,8 +167,9 @@ def update_card(
     address = card.address
     if c.address is not None:
         address = " ".join(c.address.split())
-        if len(address) > MAX_ADDRESS:
-            errors.append(FieldError(prefix + "address", f"at most {MAX_ADDRESS} characters"))
+        problem = values.address_error(address)
+        if problem:
+            errors.append(FieldError(prefix + "address", problem))
     centres = card.centre_ids
     region = card.region_id
     if c.centre_ids is not None:

@@ -144,13 +144,6 @@ def _changed(
     return repository.save(updated, [*events, event])
 
 
-def _not_merged(card: ClientCard) -> None:
-    if card.merged_into:
-        raise FailedPrecondition(
-            f"client_id: card {card.client_id} was merged into {card.merged_into}; use that card"
-        )
-
-
 def confident_match(
     repository: ClientRepository, query: search.SearchQuery
 ) -> tuple[ClientCard | None, search.Match | None, int]:

@@ -13,17 +13,17 @@ from casework_clients.adapters.repository import (
     ClientRepository,
     SharingRequestRepository,
 )
-from casework_clients.domain import details, proposals
+from casework_clients.domain import details, proposals, rules
 from casework_clients.domain.cards import (
     ClientCard,
 )
+from casework_clients.domain.commands import required
 from casework_clients.domain.identity import other_card_key, person_key
 from casework_clients.domain.records import ConsentPurpose, ConsentRecord, ContactChannel
 from casework_clients.use_cases._shared import (
     NewId,
     _event,
     _new_id,
-    _not_merged,
     _require,
     worker_actor,
 )
@@ -38,8 +38,9 @@ from casework_common.storage import DuplicateAggregate
 
 
 def _editable(repository: ClientRepository, client_id: str) -> ClientCard:
+    required("client_id", client_id)
     card = repository.get(client_id)
-    _not_merged(card)
+    rules.require_not_merged(card)
     return card
 
 

@@ -19,6 +19,7 @@ from casework_clients.domain.colour import (
     ColourVerdict,
     derive_family_colour,
 )
+from casework_clients.domain.commands import required
 from casework_clients.domain.families import Family, FamilyMember
 from casework_clients.domain.status import (
     FamilyStatusVerdict,
@@ -43,6 +44,7 @@ from casework_common.errors import (
     FieldError,
     InvalidArgument,
 )
+from casework_common.organisation import Organisation
 
 
 @dataclass(frozen=True)
@@ -76,6 +78,27 @@ def view_family(
     return FamilyView(family, members, len(family.members) - len(members), status, colour)
 
 
+def read_family(
+    family: Family | str,
+    principal: Principal,
+    families_repo: FamilyRepository,
+    repository: ClientRepository,
+    settings: StatusSettings,
+    *,
+    now: datetime,
+    trace_id: str,
+) -> FamilyView:
+    """The family (or the one with that id) as the caller may see it; each visible
+    member's card is audited as read."""
+    if isinstance(family, str):
+        required("family_id", family)
+        family = families_repo.get(family)
+    view = view_family(family, repository, settings, now.date())
+    for client_id in sorted(m.client_id for m in view.members):
+        repository.audit(client_id, principal.subject, "family-read", now, trace_id)
+    return view
+
+
 def create_family(
     name: str,
     centre_id: str,
@@ -84,12 +107,21 @@ def create_family(
     cards_repo: ClientRepository,
     families_repo: FamilyRepository,
     *,
-    region_id: str,
+    region_id: str = "",
+    org: Organisation | None = None,
     now: datetime,
     trace: Mapping[str, str],
     trace_id: str,
     new_id: NewId = _new_id,
 ) -> Family:
+    """A family at one of the caller's centres. Given the organisation, the centre is
+    looked up there (its region is the family's); else ``region_id`` says it."""
+    if org is not None:
+        centre = org.centre(centre_id)
+        if centre is None:
+            raise InvalidArgument([FieldError("centre_id", "is required: a centre you serve")])
+        principal.require_centre(centre.id)
+        region_id = centre.region
     family = families.new_family(
         family_id=new_id(),
         organisation=principal.organisation,
@@ -149,6 +181,7 @@ def add_family_member(
     trace: Mapping[str, str],
     trace_id: str,
 ) -> Family:
+    required("family_id", family_id)
     family = families_repo.get(family_id)
     updated, changed = families.add_member(family, member, principal.subject, now)
     if not changed:

@@ -10,7 +10,7 @@ from casework_clients.adapters.repository import (
     ClientRepository,
     FamilyRepository,
 )
-from casework_clients.domain import cards, families, proposals
+from casework_clients.domain import cards, families, proposals, rules
 from casework_clients.domain.cards import (
     ClientCard,
 )
@@ -20,9 +20,6 @@ from casework_common.auth import Principal
 from casework_common.envelope import Actor
 from casework_common.errors import (
     Conflict,
-    FailedPrecondition,
-    FieldError,
-    InvalidArgument,
 )
 
 
@@ -43,41 +40,22 @@ def merge_clients(
     With ``families_repo`` (the organisation's, unscoped: a family in another centre
     must not keep pointing at a redirecting card) every family holding the absorbed
     card then holds the survivor instead."""
-    errors = []
-    if not survivor_id:
-        errors.append(FieldError("survivor_client_id", "is required"))
-    if not absorbed_id:
-        errors.append(FieldError("absorbed_client_id", "is required"))
-    if survivor_id and survivor_id == absorbed_id:
-        errors.append(FieldError("absorbed_client_id", "a card cannot be merged with itself"))
-    if not reason.strip():
-        errors.append(FieldError("reason", "say why these cards are the same person"))
-    if len(reason) > 1000:
-        errors.append(FieldError("reason", "at most 1000 characters"))
-    if errors:
-        raise InvalidArgument(errors)
+    rules.check_merge_request(survivor_id, absorbed_id, reason)
     # Both cards must be in the caller's centres (else NOT_FOUND), then the role.
     survivor = repository.get(survivor_id)
     absorbed = repository.get(absorbed_id)
     _require(principal, proposals.MAY_MERGE, "merge cards")
-    if survivor.merged_into:
-        raise FailedPrecondition(
-            f"survivor_client_id: card {survivor_id} was itself merged into {survivor.merged_into}"
-        )
+    state = rules.merge_state(survivor, absorbed)
     # Repeating a merge that was cut short between its two writes finishes it; repeating
     # a finished one changes nothing more than re-pointing families.
-    resumed = absorbed.merged_into == survivor.client_id
-    if resumed and absorbed.client_id in survivor.merged_from:
+    resumed = state.resumed
+    if state.finished:
         if families_repo is not None:
             repoint_families(
                 absorbed.client_id, survivor.client_id, families_repo, repository,
                 actor=worker_actor(principal), now=now, trace=trace, trace_id=trace_id,
             )  # fmt: skip
         return survivor
-    if absorbed.merged_into and not resumed:
-        raise FailedPrecondition(
-            f"absorbed_client_id: card {absorbed_id} is already merged into {absorbed.merged_into}"
-        )
     survivor_after, absorbed_after = cards.merge_cards(
         survivor, absorbed, reason.strip(), principal.subject, now
     )

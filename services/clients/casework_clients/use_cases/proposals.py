@@ -18,6 +18,7 @@ from casework_clients.domain.cards import (
     ClientCard,
     Outcome,
 )
+from casework_clients.domain.commands import required
 from casework_clients.domain.identity import other_card_key
 from casework_clients.domain.proposals import (
     MatchProposal,
@@ -65,6 +66,7 @@ def read_match_proposal(
     trace_id: str,
 ) -> MatchProposal:
     """One proposal of a card the caller serves; reading it is reading the card."""
+    required("proposal_id", proposal_id)
     proposal = proposals_repo.get(proposal_id)
     cards_repo.audit(proposal.client_id, principal.subject, "proposal-read", now, trace_id)
     return proposal
@@ -94,6 +96,7 @@ def confirm_match_proposal(
     """A worker of the card's centre confirms the referral is this client's: the
     referral joins the card with the details they chose to trust; the card is shared
     with the referring centre only when they say so."""
+    required("proposal_id", proposal_id)
     proposal = proposals_repo.get(proposal_id)
     card = _proposal_card(proposal, cards_repo)
     decided = proposals.confirm(
@@ -162,6 +165,7 @@ def reject_match_proposal(
     person gets a card of their own at the referring centre, exactly as an unknown
     person would (``clients.client.registered.v1``, so the referring centre's workers
     are told as for any new client)."""
+    required("proposal_id", proposal_id)
     proposal = proposals_repo.get(proposal_id)
     card = _proposal_card(proposal, cards_repo)
     # Derived from the proposal: a rejection repeated after a cut-short first attempt

@@ -17,6 +17,7 @@ from casework_clients.domain.colour import (
     PlanState,
     derive_colour,
 )
+from casework_clients.domain.commands import required
 from casework_clients.use_cases._shared import _follow, _require
 from casework_common.auth import Principal
 from casework_common.errors import (
@@ -33,6 +34,7 @@ def read_client(
     trace_id: str,
 ) -> ClientCard:
     """The card (a merged card answers its survivor: see ``redirected_from``)."""
+    required("client_id", client_id)
     card = repository.get(client_id)
     repository.audit(card.client_id, principal.subject, "read", now, trace_id)
     if card.merged_into:
@@ -65,6 +67,7 @@ def list_audit_entries(
     about any card of the organisation, a manager about cards of their centres;
     anyone else is refused (NOT_FOUND for a card they cannot see, as always). Reading
     the trail is itself written to it."""
+    required("client_id", client_id)
     if proposals.has_any(principal.roles, proposals.ORG_WIDE_AUDIT):
         card = system_cards.get(client_id)
         repository = system_cards
@@ -77,3 +80,23 @@ def list_audit_entries(
     entries = repository.audit_entries(card.client_id, offset=offset, limit=limit)
     repository.audit(card.client_id, principal.subject, "audit-read", now, trace_id)
     return entries
+
+
+def list_clients(
+    centre_id: str,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    offset: int,
+    limit: int,
+    now: datetime,
+    trace_id: str,
+) -> list[ClientCard]:
+    """A page of the cards the caller may see (of one of their centres, if named);
+    each card listed is audited as read."""
+    if centre_id:
+        principal.require_centre(centre_id)
+    page = repository.page(centre_id=centre_id or None, offset=offset, limit=limit)
+    for card in page:
+        repository.audit(card.client_id, principal.subject, "list", now, trace_id)
+    return page

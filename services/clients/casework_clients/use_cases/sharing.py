@@ -16,6 +16,7 @@ from casework_clients.domain import proposals
 from casework_clients.domain.cards import (
     ClientCard,
 )
+from casework_clients.domain.commands import required
 from casework_clients.domain.proposals import (
     SharingRequest,
 )
@@ -103,6 +104,7 @@ def decide_sharing_request(
     """A manager of the existing card's centre accepts (the requester's card is merged
     into theirs, which so becomes visible to the requesting centre) or declines (the
     cards stay apart, the flag is lifted)."""
+    required("request_id", request_id)
     request = sharing.get(request_id)
     _require(principal, proposals.MAY_DECIDE_SHARING, "decide sharing requests")
     existing = _follow(cards_repo, cards_repo.find(request.client_id))

@@ -10,14 +10,14 @@ from casework.clients.v1 import events_pb2
 from casework_clients.adapters.repository import (
     ClientRepository,
 )
-from casework_clients.domain import cards, proposals
+from casework_clients.domain import cards, proposals, rules
 from casework_clients.domain.cards import (
     ClientCard,
     Contract,
 )
+from casework_clients.domain.commands import required
 from casework_clients.domain.status import (
     SYSTEM_ACTOR,
-    ClientStatus,
     StatusChange,
     StatusMode,
     StatusRuleViolation,
@@ -31,7 +31,6 @@ from casework_clients.use_cases._shared import (
     _changed,
     _event,
     _follow,
-    _not_merged,
     _require,
     status_error,
     worker_actor,
@@ -40,10 +39,8 @@ from casework_common.auth import Principal
 from casework_common.envelope import Actor
 from casework_common.errors import (
     Conflict,
-    FailedPrecondition,
-    FieldError,
-    InvalidArgument,
     NotFound,
+    raise_if_any,
 )
 
 
@@ -62,7 +59,7 @@ def record_status(
 ) -> ClientCard:
     """A worker's status entry (both modes); closing statuses need a configured reason."""
     card = repository.get(client_id)
-    _not_merged(card)
+    rules.require_not_merged(card)
     try:
         change = record_manual_status(
             card.status_history, settings, status, reason or None, on, principal.subject, now
@@ -96,10 +93,7 @@ def record_contract_signed(
     service user. The contract is kept even when the status cannot move (a closed
     episode, say): the contradiction then shows in the card's colour and history
     instead of being lost."""
-    if contract.signed_on > now.date():
-        raise InvalidArgument([FieldError("signed_on", "is in the future")])
-    if contract.valid_until is not None and contract.valid_until < contract.signed_on:
-        raise InvalidArgument([FieldError("valid_until", "is before signed_on")])
+    raise_if_any(rules.contract_date_errors(contract.signed_on, contract.valid_until, now.date()))
     for _ in range(5):
         card = _follow(repository, repository.get(client_id))
         if card is None:
@@ -150,6 +144,33 @@ def record_contract_signed(
     raise Conflict(f"could not record contract {contract.contract_id}: too much contention")
 
 
+def record_worker_contract(
+    client_id: str,
+    contract: Contract,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    settings: StatusSettings,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> ContractOutcome:
+    """A worker records a signed contract (documents' event does the same without a
+    worker); audited."""
+    required("client_id", client_id)
+    outcome = record_contract_signed(
+        client_id,
+        contract,
+        repository,
+        settings=settings,
+        actor=worker_actor(principal),
+        now=now,
+        trace=trace,
+    )
+    repository.audit(outcome.card.client_id, principal.subject, "contract", now, trace_id)
+    return outcome
+
+
 def reopen_client_episode(
     client_id: str,
     on: date,
@@ -164,7 +185,7 @@ def reopen_client_episode(
 ) -> ClientCard:
     """A returning ("old-new") client: a new episode on the same card, history kept."""
     card = repository.get(client_id)
-    _not_merged(card)
+    rules.require_not_merged(card)
     try:
         change = reopen_episode(
             card.status_history, settings, on, principal.subject, now, status or None
@@ -188,14 +209,10 @@ def archive_client(
     trace: Mapping[str, str],
     trace_id: str,
 ) -> ClientCard:
+    required("client_id", client_id)
     card = repository.get(client_id)
     _require(principal, proposals.MAY_ARCHIVE, "archive a card")
-    _not_merged(card)
-    if card.status_history.current not in (ClientStatus.REJECTED, ClientStatus.TERMINATED):
-        raise FailedPrecondition(
-            "client_id: only a card whose episode is closed (rejected or terminated) "
-            "can be archived"
-        )
+    rules.require_archivable(card)
     if card.archived:
         return card
     archived = cards.archive(card, principal.subject, now)
