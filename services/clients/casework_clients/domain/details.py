@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from casework_clients.domain import search
-from casework_clients.domain.cards import ClientCard, HistoryEntry
+from casework_clients.domain.cards import ClientCard, HistoryEntry, ReferralFacts
 from casework_clients.domain.identity import identity_key
 from casework_clients.domain.records import (
     ConsentAction,
@@ -46,6 +46,7 @@ __all__ = [
     "record_contact",
     "unassign_worker",
     "update_card",
+    "with_acceptable_contact",
     "withdraw_consent",
 ]
 
@@ -89,6 +90,19 @@ def contact_errors(contacts: Iterable[ContactPoint], field: str) -> list[FieldEr
             errors.append(FieldError(f"{where}.value", "is listed twice"))
         seen.add(key)
     return errors
+
+
+def with_acceptable_contact(facts: ReferralFacts) -> ReferralFacts:
+    """The referral's phone and e-mail as a card may keep them, by the rule a
+    registration and an edit apply: one the rule refuses (from a producer that did not
+    apply it, or an event of an older rule) is left out, never stored where no worker
+    could save the card's contacts again."""
+    phone, email = facts.phone.strip(), facts.email.strip()
+    return replace(
+        facts,
+        phone=facts.phone if phone and values.phone_error(phone) is None else "",
+        email=facts.email if email and values.email_error(email) is None else "",
+    )
 
 
 def contact_points(card: ClientCard) -> tuple[ContactPoint, ...]:

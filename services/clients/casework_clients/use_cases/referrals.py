@@ -11,7 +11,7 @@ from casework_clients.adapters.repository import (
     ConsultationRepository,
     MatchProposalRepository,
 )
-from casework_clients.domain import cards, proposals, search
+from casework_clients.domain import cards, details, proposals, search
 from casework_clients.domain.cards import (
     ClientCard,
     Consultation,
@@ -73,6 +73,7 @@ def register_from_referral(
     Retried when another consumer registered the same person a moment earlier: the
     unique identity key turns that race into a proposal instead of a second card.
     """
+    facts = details.with_acceptable_contact(facts)
     key = identity_key(facts.organisation, facts.given_name, facts.family_name, facts.date_of_birth)
     for _ in range(5):
         existing = _follow(repository, repository.by_identity(key))
