@@ -6,85 +6,30 @@ input, naming the field."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
 
 import grpc
-from opentelemetry import trace
 
 from casework.clients.v1 import clients_pb2, clients_pb2_grpc
 from casework_clients import services
-from casework_clients.bootstrap import Clients, bootstrap
+from casework_clients.bootstrap import bootstrap
 from casework_clients.domain import commands
-from casework_clients.domain.cards import ClientCard
-from casework_clients.domain.families import Family
-from casework_clients.domain.status import StatusSettings
 from casework_clients.entrypoints import requests
+from casework_clients.entrypoints.matching_api import MatchingRpcs
+from casework_clients.entrypoints.servicer_base import trace_id
 from casework_clients.entrypoints.translate import (
-    audit_message,
-    family_message,
-    proposal_message,
     report_message,
-    sharing_message,
     to_message,
 )
-from casework_clients.use_cases.families import read_family
-from casework_common.auth import Principal
-from casework_common.errors import NotFound
 from casework_common.grpc_runtime import current_principal
 from casework_common.messages import guard_requests
-from casework_common.organisation import Organisation
 from casework_common.paging import next_token, page_window
 from casework_common.telemetry import current_trace_carrier
 
 
-def _trace_id() -> str:
-    return format(trace.get_current_span().get_span_context().trace_id, "032x")
-
-
 @guard_requests
-class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
-    def __init__(self, clients: Clients) -> None:
-        self._clients = clients
-
-    # ------------------------------------------------------------------ helpers
-
-    def _today(self) -> date:
-        return self._clients.clock().date()
-
-    def _organisation(self, principal: Principal) -> Organisation | None:
-        return self._clients.organisations.get(principal.organisation)
-
-    def _org(self, principal: Principal) -> Organisation:
-        org = self._organisation(principal)
-        if org is None:
-            raise NotFound(f"organisation {principal.organisation} is not configured here")
-        return org
-
-    def _settings(self, principal: Principal) -> StatusSettings:
-        return self._clients.status_settings_of(principal.organisation)
-
-    def _msg(self, card: ClientCard) -> clients_pb2.Client:
-        return to_message(card, self._today())
-
-    def _candidates(self, found: Iterable[services.Candidate]) -> list[clients_pb2.ClientCandidate]:
-        return [
-            clients_pb2.ClientCandidate(
-                client=self._msg(c.card), score=c.match.score, reasons=list(c.match.reasons)
-            )
-            for c in found
-        ]
-
-    def _family(self, principal: Principal, family: Family | str) -> clients_pb2.Family:
-        view = read_family(
-            family,
-            principal,
-            self._clients.families_for(principal),
-            self._clients.cards_for(principal),
-            self._settings(principal),
-            now=self._clients.clock(),
-            trace_id=_trace_id(),
-        )
-        return family_message(view)
+class ClientsServicer(MatchingRpcs, clients_pb2_grpc.ClientsServiceServicer):
+    """Cards, status, families and card details; match proposals, sharing requests and
+    the audit trail come from MatchingRpcs."""
 
     # ------------------------------------------------------------------ cards
 
@@ -97,7 +42,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             principal,
             self._clients.cards_for(principal),
             now=self._clients.clock(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
         )
         redirected = request.client_id if card.client_id != request.client_id else ""
         return clients_pb2.GetClientResponse(
@@ -116,7 +61,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             offset=offset,
             limit=limit,
             now=self._clients.clock(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
         )
         return clients_pb2.ListClientsResponse(
             clients=[self._msg(card) for card in page],
@@ -135,7 +80,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             min_score=wanted.min_score,
             limit=wanted.limit,
             now=self._clients.clock(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
         )
         return clients_pb2.SearchClientsResponse(candidates=self._candidates(found))
 
@@ -157,7 +102,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             consultations=self._clients.consultations_of(principal.organisation),
             now=self._clients.clock(),
             trace=current_trace_carrier(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
             sharing=self._clients.sharing_of_organisation(principal.organisation),
         )
         if outcome.card is None:
@@ -186,7 +131,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             settings=self._settings(principal),
             now=self._clients.clock(),
             trace=current_trace_carrier(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
         )
         return clients_pb2.RecordStatusResponse(client=self._msg(card))
 
@@ -204,7 +149,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             settings=self._settings(principal),
             now=now,
             trace=current_trace_carrier(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
         )
         return clients_pb2.RecordContractSignedResponse(
             client=self._msg(outcome.card),
@@ -232,7 +177,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             settings=self._settings(principal),
             now=self._clients.clock(),
             trace=current_trace_carrier(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
         )
         return clients_pb2.ReopenEpisodeResponse(client=self._msg(card))
 
@@ -246,7 +191,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             self._clients.cards_for(principal),
             now=self._clients.clock(),
             trace=current_trace_carrier(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
         )
         return clients_pb2.ArchiveClientResponse(client=self._msg(card))
 
@@ -262,7 +207,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             self._clients.cards_for(principal),
             now=self._clients.clock(),
             trace=current_trace_carrier(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
             # Families anywhere in the organisation follow the merge.
             families_repo=self._clients.families_of_organisation(principal.organisation),
         )
@@ -284,7 +229,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             org=self._organisation(principal),
             now=self._clients.clock(),
             trace=current_trace_carrier(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
         )
         return clients_pb2.CreateFamilyResponse(family=self._family(principal, family))
 
@@ -301,7 +246,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             self._clients.families_for(principal),
             now=self._clients.clock(),
             trace=current_trace_carrier(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
         )
         return clients_pb2.AddFamilyMemberResponse(family=self._family(principal, family))
 
@@ -347,7 +292,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             org=self._org(principal),
             now=self._clients.clock(),
             trace=current_trace_carrier(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
             sharing=self._clients.sharing_of_organisation(principal.organisation),
         )
         return clients_pb2.UpdateClientResponse(client=self._msg(card))
@@ -364,7 +309,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             org=self._org(principal),
             now=self._clients.clock(),
             trace=current_trace_carrier(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
         )
         return clients_pb2.AssignResponsibleWorkerResponse(client=self._msg(card))
 
@@ -380,7 +325,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             self._clients.cards_for(principal),
             now=self._clients.clock(),
             trace=current_trace_carrier(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
         )
         return clients_pb2.UnassignResponsibleWorkerResponse(client=self._msg(card))
 
@@ -400,7 +345,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             self._clients.cards_for(principal),
             now=self._clients.clock(),
             trace=current_trace_carrier(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
         )
         return clients_pb2.RecordConsentResponse(client=self._msg(card))
 
@@ -421,7 +366,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             self._clients.cards_for(principal),
             now=self._clients.clock(),
             trace=current_trace_carrier(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
         )
         return clients_pb2.WithdrawConsentResponse(client=self._msg(card))
 
@@ -437,7 +382,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             self._clients.cards_for(principal),
             now=self._clients.clock(),
             trace=current_trace_carrier(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
         )
         return clients_pb2.AddNoteResponse(client=self._msg(card), note_id=card.notes[-1].note_id)
 
@@ -458,7 +403,7 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
             org=self._org(principal),
             now=self._clients.clock(),
             trace=current_trace_carrier(),
-            trace_id=_trace_id(),
+            trace_id=trace_id(),
         )
         return clients_pb2.RecordContactResponse(client=self._msg(card))
 
@@ -486,139 +431,6 @@ class ClientsServicer(clients_pb2_grpc.ClientsServiceServicer):
         )
         return clients_pb2.GetStatisticsResponse(
             clients=report_message(stats.clients), families=report_message(stats.families)
-        )
-
-    # ------------------------------------------------------------------ match proposals
-
-    def ListMatchProposals(
-        self, request: clients_pb2.ListMatchProposalsRequest, context: grpc.ServicerContext
-    ) -> clients_pb2.ListMatchProposalsResponse:
-        principal = current_principal()
-        offset, limit = page_window(request.page_size, request.page_token)
-        found = services.list_match_proposals(
-            principal,
-            self._clients.proposals_for(principal),
-            status=requests.proposal_status(request.status),
-            offset=offset,
-            limit=limit,
-        )
-        return clients_pb2.ListMatchProposalsResponse(
-            proposals=[proposal_message(p) for p in found],
-            next_page_token=next_token(offset, limit, len(found)),
-        )
-
-    def GetMatchProposal(
-        self, request: clients_pb2.GetMatchProposalRequest, context: grpc.ServicerContext
-    ) -> clients_pb2.GetMatchProposalResponse:
-        principal = current_principal()
-        proposal = services.read_match_proposal(
-            request.proposal_id,
-            principal,
-            self._clients.proposals_for(principal),
-            self._clients.cards_for(principal),
-            now=self._clients.clock(),
-            trace_id=_trace_id(),
-        )
-        return clients_pb2.GetMatchProposalResponse(proposal=proposal_message(proposal))
-
-    def ConfirmMatchProposal(
-        self, request: clients_pb2.ConfirmMatchProposalRequest, context: grpc.ServicerContext
-    ) -> clients_pb2.ConfirmMatchProposalResponse:
-        principal = current_principal()
-        proposal, card = services.confirm_match_proposal(
-            request.proposal_id,
-            requests.merge_details(request),
-            request.share_with_referring_centre,
-            principal,
-            self._clients.proposals_for(principal),
-            self._clients.cards_for(principal),
-            consultations=self._clients.consultations_of(principal.organisation),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=_trace_id(),
-        )
-        return clients_pb2.ConfirmMatchProposalResponse(
-            proposal=proposal_message(proposal), client=self._msg(card)
-        )
-
-    def RejectMatchProposal(
-        self, request: clients_pb2.RejectMatchProposalRequest, context: grpc.ServicerContext
-    ) -> clients_pb2.RejectMatchProposalResponse:
-        principal = current_principal()
-        proposal = services.reject_match_proposal(
-            request.proposal_id,
-            request.reason,
-            principal,
-            self._clients.proposals_for(principal),
-            self._clients.cards_for(principal),
-            self._clients.cards_of_organisation(principal.organisation),
-            settings=self._settings(principal),
-            consultations=self._clients.consultations_of(principal.organisation),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=_trace_id(),
-        )
-        return clients_pb2.RejectMatchProposalResponse(proposal=proposal_message(proposal))
-
-    # ------------------------------------------------------------------ sharing requests
-
-    def ListSharingRequests(
-        self, request: clients_pb2.ListSharingRequestsRequest, context: grpc.ServicerContext
-    ) -> clients_pb2.ListSharingRequestsResponse:
-        principal = current_principal()
-        offset, limit = page_window(request.page_size, request.page_token)
-        found = services.list_sharing_requests(
-            principal,
-            self._clients.sharing_for(principal),
-            status=requests.sharing_status(request.status),
-            offset=offset,
-            limit=limit,
-        )
-        return clients_pb2.ListSharingRequestsResponse(
-            requests=[sharing_message(r) for r in found],
-            next_page_token=next_token(offset, limit, len(found)),
-        )
-
-    def DecideSharingRequest(
-        self, request: clients_pb2.DecideSharingRequestRequest, context: grpc.ServicerContext
-    ) -> clients_pb2.DecideSharingRequestResponse:
-        principal = current_principal()
-        decided, card = services.decide_sharing_request(
-            request.request_id,
-            request.accept,
-            principal,
-            self._clients.sharing_for(principal),
-            self._clients.cards_for(principal),
-            self._clients.cards_of_organisation(principal.organisation),
-            families_repo=self._clients.families_of_organisation(principal.organisation),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=_trace_id(),
-        )
-        return clients_pb2.DecideSharingRequestResponse(
-            request=sharing_message(decided), client=self._msg(card)
-        )
-
-    # ------------------------------------------------------------------ audit trail
-
-    def ListAuditEntries(
-        self, request: clients_pb2.ListAuditEntriesRequest, context: grpc.ServicerContext
-    ) -> clients_pb2.ListAuditEntriesResponse:
-        principal = current_principal()
-        offset, limit = page_window(request.page_size, request.page_token)
-        entries = services.list_audit_entries(
-            request.client_id,
-            principal,
-            self._clients.cards_for(principal),
-            self._clients.cards_of_organisation(principal.organisation),
-            offset=offset,
-            limit=limit,
-            now=self._clients.clock(),
-            trace_id=_trace_id(),
-        )
-        return clients_pb2.ListAuditEntriesResponse(
-            entries=[audit_message(e) for e in entries],
-            next_page_token=next_token(offset, limit, len(entries)),
         )
 
 

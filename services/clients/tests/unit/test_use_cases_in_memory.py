@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from tests.clients_fakes import (
+from clients_fakes import (
     ClientsStore,
     InMemoryClientRepository,
     InMemoryConsultationRepository,
