@@ -13,9 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from casework_clients.domain import search
+from casework_clients.domain import details, search
 from casework_clients.domain.cards import Contract, NewPerson
-from casework_clients.domain.details import CardChanges
 from casework_clients.domain.records import ConsentPurpose, ContactChannel, ContactPoint
 from casework_clients.domain.rules import contract_date_errors
 from casework_clients.domain.status import ClientStatus
@@ -74,6 +73,12 @@ def status_name(raw: str, field: str, errors: list[FieldError], *, required: boo
     return raw
 
 
+def _chosen(member: object, raw: int, field: str, errors: list[FieldError]) -> None:
+    """A choice from a list (`member`; None when `raw`, the number sent, names none)."""
+    if member is None:
+        errors.append(FieldError(field, "is required" if raw == 0 else f"unknown {field} {raw}"))
+
+
 def _optional_name(raw: str, field: str, errors: list[FieldError]) -> str:
     value = raw.strip()
     if value:
@@ -125,10 +130,14 @@ def new_person(
         errors.append(FieldError("centre_id", "is required"))
     elif centre is None:
         errors.append(FieldError("centre_id", f"unknown centre {c.centre_id}"))
-    if org is not None and c.client_type not in org.client_types:
-        errors.append(FieldError("client_type", f"must be one of: {', '.join(org.client_types)}"))
-    if org is not None and c.problem_type and c.problem_type not in org.problem_types:
-        errors.append(FieldError("problem_type", f"must be one of: {', '.join(org.problem_types)}"))
+    if org is not None:
+        errors += values.collect(
+            ("client_type", details.client_type_error(org, c.client_type)),
+            (
+                "problem_type",
+                details.problem_type_error(org, c.problem_type) if c.problem_type else None,
+            ),
+        )
     raise_if_any(errors)
     assert centre is not None and born is not None
     return NewPerson(
@@ -274,13 +283,7 @@ def consent_of(command: RecordConsent, today: date) -> ConsentFacts:
     errors: list[FieldError] = []
     if not c.client_id:
         errors.append(FieldError("client_id", "is required"))
-    if c.purpose is None:
-        errors.append(
-            FieldError(
-                "purpose",
-                "is required" if c.purpose_raw == 0 else f"unknown purpose {c.purpose_raw}",
-            )
-        )
+    _chosen(c.purpose, c.purpose_raw, "purpose", errors)
     on = day(c.on, "withdrawn_on" if c.withdraw else "given_on", errors, today=today, required=True)
     raise_if_any(errors)
     assert c.purpose is not None and on is not None
@@ -312,13 +315,7 @@ def contact_of(command: RecordContact, today: date, caller: str) -> ContactFacts
     if not c.client_id:
         errors.append(FieldError("client_id", "is required"))
     on = day(c.contacted_on, "contacted_on", errors, today=today, default=today)
-    if c.channel is None:
-        errors.append(
-            FieldError(
-                "channel",
-                "is required" if c.channel_raw == 0 else f"unknown channel {c.channel_raw}",
-            )
-        )
+    _chosen(c.channel, c.channel_raw, "channel", errors)
     raise_if_any(errors)
     assert on is not None and c.channel is not None
     return ContactFacts(on, c.channel, c.worker_id.strip() or caller)
@@ -356,7 +353,7 @@ UPDATE_PATHS = (
 )
 
 
-def changes_of(command: UpdateClient, today: date) -> CardChanges:
+def changes_of(command: UpdateClient, today: date) -> details.CardChanges:
     """The changes the command names; the rules of each detail are the card's own
     (``details.update_card``), the same as a registration's."""
     c = command
@@ -380,7 +377,7 @@ def changes_of(command: UpdateClient, today: date) -> CardChanges:
             errors.append(FieldError("changes.date_of_birth", problem))
         born = parsed
     raise_if_any(errors)
-    return CardChanges(
+    return details.CardChanges(
         given_name=c.given_name if "given_name" in paths else None,
         family_name=c.family_name if "family_name" in paths else None,
         date_of_birth=born,

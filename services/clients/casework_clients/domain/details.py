@@ -105,6 +105,20 @@ def with_acceptable_contact(facts: ReferralFacts) -> ReferralFacts:
     )
 
 
+def client_type_error(org: Organisation, client_type: str) -> str | None:
+    """A card's client type is one of the organisation's."""
+    if client_type in org.client_types:
+        return None
+    return f"must be one of: {', '.join(org.client_types)}"
+
+
+def problem_type_error(org: Organisation, problem_type: str) -> str | None:
+    """A problem type is one of the organisation's."""
+    if problem_type in org.problem_types:
+        return None
+    return f"must be one of: {', '.join(org.problem_types)}"
+
+
 def contact_points(card: ClientCard) -> tuple[ContactPoint, ...]:
     """Every contact of the card: the labelled ones, and the primary phone and e-mail
     (a referral may have brought them) when they are not among them."""
@@ -209,10 +223,9 @@ def update_card(
     client_type = card.client_type
     if c.client_type is not None:
         client_type = c.client_type.strip()
-        if client_type not in org.client_types:
-            errors.append(
-                FieldError(prefix + "client_type", f"must be one of: {', '.join(org.client_types)}")
-            )
+        problem = client_type_error(org, client_type)
+        if problem:
+            errors.append(FieldError(prefix + "client_type", problem))
     problems = card.problem_types
     if c.problem_types is not None:
         problems = tuple(p.strip() for p in c.problem_types)

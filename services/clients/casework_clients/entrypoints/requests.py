@@ -7,7 +7,8 @@ are of enum numbers the wire's own schema does not define.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from enum import Enum
 
 from casework.clients.v1 import clients_pb2
 from casework_clients.domain import commands
@@ -158,22 +159,21 @@ def merge_details(request: clients_pb2.ConfirmMatchProposalRequest) -> tuple[str
 
 def proposal_status(value: int) -> str | None:
     """The proposals' status filter by name (None: any status)."""
-    if not value:
-        return None
-    status = PROPOSAL_STATUS_OF.get(value)
-    if status is None:
-        raise InvalidArgument([FieldError("status", f"unknown status {value}")])
-    return status.value
+    return _status_filter(value, PROPOSAL_STATUS_OF)
 
 
 def sharing_status(value: int) -> str | None:
     """The sharing requests' status filter by name (None: any status)."""
+    return _status_filter(value, SHARING_STATUS_OF)
+
+
+def _status_filter(value: int, known: Mapping[int, Enum]) -> str | None:
     if not value:
         return None
-    status = SHARING_STATUS_OF.get(value)
+    status = known.get(value)
     if status is None:
         raise InvalidArgument([FieldError("status", f"unknown status {value}")])
-    return status.value
+    return str(status.value)
 
 
 def family_members(
