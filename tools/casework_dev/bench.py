@@ -24,10 +24,10 @@ import kombu
 import pymongo
 
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
-from casework_dev import bench_consumer
 from casework_common.auth import issue_token, write_key_pair
 from casework_common.config import SERVICES
 from casework_common.messaging import Publisher
+from casework_dev import bench_consumer
 from casework_dev.devstack import (
     Suite,
     broker_uris,

@@ -20,9 +20,9 @@ import pymongo
 
 from casework.clients.v1 import events_pb2 as clients_events
 from casework_common import contracts
-from casework_dev.devstack import Suite, wait_for
 from casework_common.envelope import Actor
 from casework_common.messaging import Publisher
+from casework_dev.devstack import Suite, wait_for
 
 CONSUMER = "notify.tell-responsible-workers"
 

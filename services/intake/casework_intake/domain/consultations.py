@@ -12,9 +12,8 @@ from datetime import date, datetime
 from casework_common import idempotency
 from casework_common.errors import FieldError, raise_if_any
 from casework_common.organisation import Organisation
-from casework_common.values import email_error, text_errors
+from casework_common.values import email_error, phone_error, text_errors
 from casework_intake.domain.referrals import (
-    _PHONE,
     MAX_FREE_TEXT,
     MAX_NAME,
     OLDEST_AGE_YEARS,
@@ -99,8 +98,9 @@ def validate(
                 errors.append(
                     FieldError("person.date_of_birth", "is only kept with the person's names")
                 )
-    if command.phone.strip() and not _PHONE.match(command.phone.strip()):
-        errors.append(FieldError("contact.phone", "is not a phone number"))
+    phone_problem = phone_error(command.phone.strip()) if command.phone.strip() else None
+    if phone_problem:
+        errors.append(FieldError("contact.phone", phone_problem))
     email_problem = email_error(command.email.strip()) if command.email.strip() else None
     if email_problem:
         errors.append(FieldError("contact.email", email_problem))

@@ -5,7 +5,6 @@ Pure rules: what a valid referral is, and when a retried submission is the same 
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -13,13 +12,18 @@ from enum import Enum
 from casework_common import idempotency
 from casework_common.errors import FieldError, raise_if_any
 from casework_common.organisation import Organisation
-from casework_common.values import email_error, text_errors
+from casework_common.values import (
+    MAX_PERSON_NAME,
+    email_error,
+    person_name_error,
+    phone_error,
+    text_errors,
+)
 
 MAX_FREE_TEXT = 4000
-MAX_NAME = 100
+MAX_NAME = MAX_PERSON_NAME
 MAX_ADDRESS = 500
 OLDEST_AGE_YEARS = 130
-_PHONE = re.compile(r"^\+?[0-9 ()\-]{6,20}$")
 
 
 class Channel(Enum):
@@ -88,8 +92,6 @@ def validate(command: SubmitReferral, organisation: Organisation, today: date) -
     """Every problem with the command at once, each naming its field."""
     errors: list[FieldError] = text_errors(
         {
-            "person.given_name": command.given_name,
-            "person.family_name": command.family_name,
             "contact.address": command.address,
             "free_text": command.free_text,
         },
@@ -101,10 +103,9 @@ def validate(command: SubmitReferral, organisation: Organisation, today: date) -
         ("person.given_name", command.given_name),
         ("person.family_name", command.family_name),
     ):
-        if not value.strip():
-            errors.append(FieldError(field, "is required"))
-        elif len(value) > MAX_NAME:
-            errors.append(FieldError(field, f"at most {MAX_NAME} characters"))
+        name_problem = person_name_error(value.strip())
+        if name_problem:
+            errors.append(FieldError(field, name_problem))
     try:
         born = date.fromisoformat(command.date_of_birth)
     except ValueError:
@@ -118,8 +119,9 @@ def validate(command: SubmitReferral, organisation: Organisation, today: date) -
             )
     if not command.phone.strip() and not command.email.strip():
         errors.append(FieldError("contact", "a phone number or an e-mail address is required"))
-    if command.phone.strip() and not _PHONE.match(command.phone.strip()):
-        errors.append(FieldError("contact.phone", "is not a phone number"))
+    phone_problem = phone_error(command.phone.strip()) if command.phone.strip() else None
+    if phone_problem:
+        errors.append(FieldError("contact.phone", phone_problem))
     email_problem = email_error(command.email.strip()) if command.email.strip() else None
     if email_problem:
         errors.append(FieldError("contact.email", email_problem))

@@ -11,9 +11,9 @@ import pytest
 
 from casework_common.auth import Principal
 from casework_common.errors import AlreadyExists, InvalidArgument, PermissionDenied
+from casework_common.unit_of_work import SystemActor
 from casework_dev.testing.fakes import MOMENT, FakeUnitOfWork
 from casework_dev.testing.organisations import create_case, create_organisation, create_rule
-from casework_common.unit_of_work import SystemActor
 from casework_intake import services
 from casework_intake.domain.referrals import Channel, SubmitReferral
 
