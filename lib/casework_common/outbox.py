@@ -5,8 +5,10 @@ Whoever saves an aggregate publishes its outbox right after its unit of work
 broker outage left behind.
 
 The relay never bumps an aggregate's version, so it never makes a worker's save fail.
-If a save lands between the relay's read and its clear, the clear misses and those
-events are published again on the next pass; consumers de-duplicate by event id.
+If a save lands between the relay's read and its clear, the relay takes out only the
+events it published. An event can still go out twice (a claimant that published and
+crashed before clearing, or one slower than the sweeper's `min_age`): counted in
+`casework_events_republished_total`; consumers de-duplicate by event id.
 """
 
 from __future__ import annotations
@@ -20,12 +22,20 @@ from typing import Any
 
 from casework_common.messaging import Publisher
 from casework_common.storage import AggregateDocument, Written
-from casework_common.telemetry import EVENTS_PUBLISHED
+from casework_common.telemetry import EVENTS_PUBLISHED, EVENTS_REPUBLISHED
 
 log = logging.getLogger(__name__)
 
 
 class OutboxRelay:
+    """Publishes outboxes under one claim protocol, whoever asks: the writer right after
+    its unit of work (`publish_written`) and the sweeper (`run_once(min_age=...)`) both
+    first claim an outbox with a compare-and-set on its `outbox_since` (and version),
+    moving it to now. Only one of them wins an outbox as read; the claim hides it from
+    every sweeper for `min_age` seconds, after which a sweeper may take over an outbox
+    whose claimant crashed or could not reach the broker. The ids claimed are stored, so
+    a second claim of the same events is counted as a re-publication."""
+
     def __init__(
         self,
         service: str,
@@ -49,47 +59,91 @@ class OutboxRelay:
         published = 0
         for document in self._documents:
             collection = document._get_collection()
-            for raw in collection.find(query, {"outbox": 1, "version": 1}).limit(self._batch):
-                if min_age > 0 and not self._claim(collection, raw, query["outbox_since"]):
-                    continue
-                published += self._publish(collection, raw)
+            for raw in collection.find(query, _FIELDS).limit(self._batch):
+                published += self._claim_and_publish(collection, raw)
         return published
-
-    @staticmethod
-    def _claim(collection: Any, raw: dict[str, Any], still_old: dict[str, Any]) -> bool:
-        """Take an old outbox for this sweeper: moving its timestamp to now hides it
-        from every other replica's sweeper for the next `min_age` seconds."""
-        claimed = collection.update_one(
-            {"_id": raw["_id"], "version": raw["version"], "outbox_since": still_old},
-            {"$set": {"outbox_since": datetime.now(UTC)}},
-        )
-        return bool(claimed.matched_count)
 
     def publish_written(self, written: Written) -> int:
         """Publish the outboxes of aggregates a unit of work just saved."""
         published = 0
         for document, pk in written:
             collection = document._get_collection()
-            raw = collection.find_one(
-                {"_id": pk, "outbox_pending": True}, {"outbox": 1, "version": 1}
-            )
+            raw = collection.find_one({"_id": pk, "outbox_pending": True}, _FIELDS)
             if raw is not None:
-                published += self._publish(collection, raw)
+                published += self._claim_and_publish(collection, raw)
         return published
 
-    def _publish(self, collection: Any, raw: dict[str, Any]) -> int:
+    def _claim_and_publish(self, collection: Any, raw: dict[str, Any]) -> int:
         events = raw.get("outbox") or []
+        ids = [str(event.get("id")) for event in events]
+        claimed = collection.update_one(
+            {
+                "_id": raw["_id"],
+                "version": raw["version"],
+                "outbox_pending": True,
+                "outbox_since": raw.get("outbox_since"),
+            },
+            {"$set": {"outbox_since": datetime.now(UTC), "outbox_claimed": ids}},
+        )
+        if not claimed.matched_count:
+            return 0  # someone else's now, or changed since read: its writer publishes it
+        again = set(ids) & set(raw.get("outbox_claimed") or [])
+        if again:
+            EVENTS_REPUBLISHED.labels(self._service).inc(len(again))
+            log.info(
+                "outbox events published again",
+                extra={"fields": {"count": len(again), "aggregate": str(raw["_id"])}},
+            )
         for event in events:
             self._publisher.publish_event(event)
-        collection.update_one(
+        self._clear(collection, raw, set(ids))
+        EVENTS_PUBLISHED.labels(self._service).inc(len(events))
+        return len(events)
+
+    @staticmethod
+    def _clear(collection: Any, raw: dict[str, Any], published: set[str]) -> None:
+        cleared = collection.update_one(
             {"_id": raw["_id"], "version": raw["version"]},
             {
-                "$set": {"outbox": [], "outbox_pending": False, "outbox_since": None},
+                "$set": {
+                    "outbox": [],
+                    "outbox_pending": False,
+                    "outbox_since": None,
+                    "outbox_claimed": [],
+                },
                 "$inc": {"outbox_epoch": 1},
             },
         )
-        EVENTS_PUBLISHED.labels(self._service).inc(len(events))
-        return len(events)
+        if cleared.matched_count:
+            return
+        # A save landed meanwhile and appended events: take out only what went out,
+        # leaving the newcomers to their writer's own publish.
+        for _ in range(3):
+            stored = collection.find_one({"_id": raw["_id"]}, _FIELDS)
+            if stored is None:
+                return
+            remaining = [e for e in stored.get("outbox") or [] if str(e.get("id")) not in published]
+            change: dict[str, Any] = {
+                "outbox": remaining,
+                "outbox_claimed": [
+                    i for i in stored.get("outbox_claimed") or [] if i not in published
+                ],
+            }
+            if not remaining:
+                change.update({"outbox_pending": False, "outbox_since": None})
+            cleared = collection.update_one(
+                {
+                    "_id": raw["_id"],
+                    "version": stored["version"],
+                    "outbox_epoch": stored.get("outbox_epoch"),
+                },
+                {"$set": change, "$inc": {"outbox_epoch": 1}},
+            )
+            if cleared.matched_count:
+                return
+
+
+_FIELDS = {"outbox": 1, "version": 1, "outbox_since": 1, "outbox_claimed": 1, "outbox_epoch": 1}
 
 
 class BackgroundRelay:

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import enum
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 
 import mongoengine as me
@@ -61,6 +62,9 @@ class AggregateDocument(me.Document):
     outbox_since = me.DateTimeField()
     # Bumped by the relay each time it clears the outbox (see save_aggregate).
     outbox_epoch = me.IntField(default=0)
+    # Ids of the events the last publisher claimed (outbox.OutboxRelay): whoever claims
+    # them again publishes them a second time, which the relay counts.
+    outbox_claimed = me.ListField(me.StringField())
 
 
 A = TypeVar("A", bound=AggregateDocument)
@@ -91,6 +95,7 @@ def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ())
     if expected == 0:
         outbox = [dict(e) for e in doc.outbox] + new_events
         _set_outbox(data, outbox, doc.outbox_since, epoch=0)
+        data["outbox_claimed"] = []
         try:
             collection.insert_one(data)
         except DuplicateKeyError as exc:
@@ -99,13 +104,20 @@ def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ())
         for _ in range(5):
             stored = collection.find_one(
                 {"_id": data["_id"]},
-                {"version": 1, "outbox": 1, "outbox_since": 1, "outbox_epoch": 1},
+                {
+                    "version": 1,
+                    "outbox": 1,
+                    "outbox_since": 1,
+                    "outbox_epoch": 1,
+                    "outbox_claimed": 1,
+                },
             )
             if stored is None or stored.get("version") != expected:
                 raise Conflict(f"{type(doc).__name__} {doc.pk} was changed concurrently")
             epoch = stored.get("outbox_epoch")
             outbox = list(stored.get("outbox") or []) + new_events
             _set_outbox(data, outbox, stored.get("outbox_since"), epoch=epoch or 0)
+            data["outbox_claimed"] = list(stored.get("outbox_claimed") or [])
             try:
                 result = collection.replace_one(
                     {"_id": data["_id"], "version": expected, "outbox_epoch": epoch}, data
@@ -121,6 +133,7 @@ def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ())
     doc.outbox_pending = data["outbox_pending"]
     doc.outbox_since = data["outbox_since"]
     doc.outbox_epoch = data["outbox_epoch"]
+    doc.outbox_claimed = data["outbox_claimed"]
     written = _written.get()
     if written is not None and data["outbox"]:
         written.append((type(doc), doc.pk))
@@ -154,7 +167,8 @@ def track_writes() -> Iterator[Written]:
 
 
 class ProcessedEvent(me.Document):
-    """An event a consumer has fully handled: the consumer's de-duplication record."""
+    """A consumer's de-duplication record of one event: claimed while a handler works on
+    it (by `holder`, until `lease_until`), then done for good."""
 
     meta = {"collection": "processed_events"}
 
@@ -162,23 +176,106 @@ class ProcessedEvent(me.Document):
     consumer = me.StringField(required=True)
     event_id = me.StringField(required=True)
     event_type = me.StringField(required=True)
-    processed_at = me.DateTimeField(required=True)
+    # Records written before claims existed have no state: they are done.
+    state = me.StringField(choices=("claimed", "done"))
+    holder = me.StringField()
+    lease_until = me.DateTimeField()
+    processed_at = me.DateTimeField()
+
+
+class Claim(enum.Enum):
+    TAKEN = "taken"  # this delivery may run the handler
+    DONE = "done"  # handled before: a duplicate
+    BUSY = "busy"  # another delivery holds a live claim: try again later
+
+
+def _record_id(consumer: str, event_id: str) -> str:
+    return f"{consumer}:{event_id}"
+
+
+def claim_event(consumer: str, envelope: EventEnvelope, holder: str, lease: float) -> Claim:
+    """Claim an event for one handler run, atomically: the unique insert of its record
+    decides between two concurrent deliveries. A claim whose lease ran out (its handler
+    crashed) or that `holder` itself made (a delayed retry of the same delivery) is
+    taken over with a conditional update, which again only one can win."""
+    collection = ProcessedEvent._get_collection()
+    key = _record_id(consumer, envelope.id)
+    until = now() + timedelta(seconds=lease)
+    try:
+        collection.insert_one(
+            {
+                "_id": key,
+                "consumer": consumer,
+                "event_id": envelope.id,
+                "event_type": envelope.routing_key,
+                "state": "claimed",
+                "holder": holder,
+                "lease_until": until,
+            }
+        )
+        return Claim.TAKEN
+    except DuplicateKeyError:
+        pass
+    for condition in ({"holder": holder}, {"lease_until": {"$lt": now()}}):
+        taken = collection.update_one(
+            {"_id": key, "state": "claimed", **condition},
+            {"$set": {"holder": holder, "lease_until": until}},
+        )
+        if taken.matched_count:
+            return Claim.TAKEN
+    stored = collection.find_one({"_id": key}, {"state": 1})
+    if stored is None:
+        # Released between our insert and our look: the next attempt will take it.
+        return Claim.BUSY
+    return Claim.BUSY if stored.get("state") == "claimed" else Claim.DONE
+
+
+def complete_event(consumer: str, event_id: str, holder: str) -> bool:
+    """Mark a claimed event done; False when the claim was lost (lease ran out and
+    another delivery took it over)."""
+    done = ProcessedEvent._get_collection().update_one(
+        {"_id": _record_id(consumer, event_id), "holder": holder},
+        {"$set": {"state": "done", "processed_at": now(), "lease_until": None}},
+    )
+    return bool(done.matched_count)
+
+
+def release_event(consumer: str, event_id: str, holder: str) -> None:
+    """Give a claim back after a handler failed, so that a retry need not wait out the
+    lease."""
+    ProcessedEvent._get_collection().delete_one(
+        {"_id": _record_id(consumer, event_id), "holder": holder, "state": "claimed"}
+    )
 
 
 def already_processed(consumer: str, event_id: str) -> bool:
-    return ProcessedEvent.objects(id=f"{consumer}:{event_id}").first() is not None
+    stored = ProcessedEvent._get_collection().find_one(
+        {"_id": _record_id(consumer, event_id)}, {"state": 1}
+    )
+    return stored is not None and stored.get("state") != "claimed"
 
 
 def mark_processed(consumer: str, envelope: EventEnvelope) -> None:
-    # A redelivery may race us; the first record stands.
-    with contextlib.suppress(me.NotUniqueError):
-        ProcessedEvent(
-            id=f"{consumer}:{envelope.id}",
-            consumer=consumer,
-            event_id=envelope.id,
-            event_type=envelope.routing_key,
-            processed_at=datetime.now(UTC),
-        ).save(force_insert=True)
+    """Record an event as done without a claim (a refused event); the first record
+    stands."""
+    collection = ProcessedEvent._get_collection()
+    key = _record_id(consumer, envelope.id)
+    try:
+        collection.insert_one(
+            {
+                "_id": key,
+                "consumer": consumer,
+                "event_id": envelope.id,
+                "event_type": envelope.routing_key,
+                "state": "done",
+                "processed_at": now(),
+            }
+        )
+    except DuplicateKeyError:
+        collection.update_one(
+            {"_id": key, "state": "claimed"},
+            {"$set": {"state": "done", "processed_at": now(), "lease_until": None}},
+        )
 
 
 def now() -> datetime:
