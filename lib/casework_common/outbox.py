@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,10 +31,10 @@ log = logging.getLogger(__name__)
 class OutboxRelay:
     """Publishes outboxes under one claim protocol, whoever asks: the writer right after
     its unit of work (`publish_written`) and the sweeper (`run_once(min_age=...)`) both
-    first claim an outbox with a compare-and-set on its `outbox_since` (and version),
-    moving it to now. Only one of them wins an outbox as read; the claim hides it from
-    every sweeper for `min_age` seconds, after which a sweeper may take over an outbox
-    whose claimant crashed or could not reach the broker. The ids claimed are stored, so
+    first claim an outbox with a compare-and-set on its `outbox_epoch` (and version),
+    stamping the claim's time. Only one of them wins an outbox as read; the claim hides
+    it from every sweeper for `min_age` seconds, after which a sweeper may take over an
+    outbox whose claimant crashed or could not reach the broker. The ids claimed are stored, so
     a second claim of the same events is counted as a re-publication."""
 
     def __init__(
@@ -56,6 +57,12 @@ class OutboxRelay:
         query: dict[str, Any] = {"outbox_pending": True}
         if min_age > 0:
             query["outbox_since"] = {"$lte": datetime.now(UTC) - timedelta(seconds=min_age)}
+            # Claimed by nobody, or by someone who had `min_age` seconds and did not
+            # clear it (crashed, or the broker was away).
+            query["$or"] = [
+                {"outbox_claimed_ms": None},
+                {"outbox_claimed_ms": {"$lte": _now_ms() - int(min_age * 1000)}},
+            ]
         published = 0
         for document in self._documents:
             collection = document._get_collection()
@@ -76,14 +83,18 @@ class OutboxRelay:
     def _claim_and_publish(self, collection: Any, raw: dict[str, Any]) -> int:
         events = raw.get("outbox") or []
         ids = [str(event.get("id")) for event in events]
+        # Compare-and-set on the outbox's epoch, which every claim and clear bumps
+        # (a save that loses to it just retries, see storage.save_aggregate).
         claimed = collection.update_one(
             {
                 "_id": raw["_id"],
                 "version": raw["version"],
-                "outbox_pending": True,
-                "outbox_since": raw.get("outbox_since"),
+                "outbox_epoch": raw.get("outbox_epoch"),
             },
-            {"$set": {"outbox_since": datetime.now(UTC), "outbox_claimed": ids}},
+            {
+                "$set": {"outbox_claimed": ids, "outbox_claimed_ms": _now_ms()},
+                "$inc": {"outbox_epoch": 1},
+            },
         )
         if not claimed.matched_count:
             return 0  # someone else's now, or changed since read: its writer publishes it
@@ -110,6 +121,7 @@ class OutboxRelay:
                     "outbox_pending": False,
                     "outbox_since": None,
                     "outbox_claimed": [],
+                    "outbox_claimed_ms": None,
                 },
                 "$inc": {"outbox_epoch": 1},
             },
@@ -130,7 +142,9 @@ class OutboxRelay:
                 ],
             }
             if not remaining:
-                change.update({"outbox_pending": False, "outbox_since": None})
+                change.update(
+                    {"outbox_pending": False, "outbox_since": None, "outbox_claimed_ms": None}
+                )
             cleared = collection.update_one(
                 {
                     "_id": raw["_id"],
@@ -143,7 +157,11 @@ class OutboxRelay:
                 return
 
 
-_FIELDS = {"outbox": 1, "version": 1, "outbox_since": 1, "outbox_claimed": 1, "outbox_epoch": 1}
+_FIELDS = {"outbox": 1, "version": 1, "outbox_claimed": 1, "outbox_epoch": 1}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class BackgroundRelay:

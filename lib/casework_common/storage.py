@@ -16,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import enum
+import os
+import time
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 import mongoengine as me
@@ -36,7 +38,9 @@ def connect(settings: Settings, alias: str = "default") -> None:
         alias=alias,
         tz_aware=True,
         uuidRepresentation="standard",
-        serverSelectionTimeoutMS=5000,
+        # How long one operation waits for an unreachable server before the caller
+        # sees a transient fault (the events runtime then backs off, the api answers).
+        serverSelectionTimeoutMS=int(os.environ.get("MONGO_SERVER_SELECTION_MS") or 5000),
     )
 
 
@@ -65,6 +69,9 @@ class AggregateDocument(me.Document):
     # Ids of the events the last publisher claimed (outbox.OutboxRelay): whoever claims
     # them again publishes them a second time, which the relay counts.
     outbox_claimed = me.ListField(me.StringField())
+    # When they were claimed, in epoch milliseconds: a number, because the development
+    # server stores a date given to `$set` as a string, which no date range matches.
+    outbox_claimed_ms = me.IntField()
 
 
 A = TypeVar("A", bound=AggregateDocument)
@@ -96,6 +103,7 @@ def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ())
         outbox = [dict(e) for e in doc.outbox] + new_events
         _set_outbox(data, outbox, doc.outbox_since, epoch=0)
         data["outbox_claimed"] = []
+        data["outbox_claimed_ms"] = None
         try:
             collection.insert_one(data)
         except DuplicateKeyError as exc:
@@ -110,6 +118,7 @@ def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ())
                     "outbox_since": 1,
                     "outbox_epoch": 1,
                     "outbox_claimed": 1,
+                    "outbox_claimed_ms": 1,
                 },
             )
             if stored is None or stored.get("version") != expected:
@@ -118,6 +127,7 @@ def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ())
             outbox = list(stored.get("outbox") or []) + new_events
             _set_outbox(data, outbox, stored.get("outbox_since"), epoch=epoch or 0)
             data["outbox_claimed"] = list(stored.get("outbox_claimed") or [])
+            data["outbox_claimed_ms"] = stored.get("outbox_claimed_ms")
             try:
                 result = collection.replace_one(
                     {"_id": data["_id"], "version": expected, "outbox_epoch": epoch}, data
@@ -134,6 +144,7 @@ def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ())
     doc.outbox_since = data["outbox_since"]
     doc.outbox_epoch = data["outbox_epoch"]
     doc.outbox_claimed = data["outbox_claimed"]
+    doc.outbox_claimed_ms = data["outbox_claimed_ms"]
     written = _written.get()
     if written is not None and data["outbox"]:
         written.append((type(doc), doc.pk))
@@ -179,7 +190,9 @@ class ProcessedEvent(me.Document):
     # Records written before claims existed have no state: they are done.
     state = me.StringField(choices=("claimed", "done"))
     holder = me.StringField()
-    lease_until = me.DateTimeField()
+    # Epoch milliseconds: the development server stores a date given to `$set` as a
+    # string, which no range matches.
+    lease_until_ms = me.IntField()
     processed_at = me.DateTimeField()
 
 
@@ -200,7 +213,8 @@ def claim_event(consumer: str, envelope: EventEnvelope, holder: str, lease: floa
     taken over with a conditional update, which again only one can win."""
     collection = ProcessedEvent._get_collection()
     key = _record_id(consumer, envelope.id)
-    until = now() + timedelta(seconds=lease)
+    now_ms = int(time.time() * 1000)
+    until = now_ms + int(lease * 1000)
     try:
         collection.insert_one(
             {
@@ -210,16 +224,16 @@ def claim_event(consumer: str, envelope: EventEnvelope, holder: str, lease: floa
                 "event_type": envelope.routing_key,
                 "state": "claimed",
                 "holder": holder,
-                "lease_until": until,
+                "lease_until_ms": until,
             }
         )
         return Claim.TAKEN
     except DuplicateKeyError:
         pass
-    for condition in ({"holder": holder}, {"lease_until": {"$lt": now()}}):
+    for condition in ({"holder": holder}, {"lease_until_ms": {"$lt": now_ms}}):
         taken = collection.update_one(
             {"_id": key, "state": "claimed", **condition},
-            {"$set": {"holder": holder, "lease_until": until}},
+            {"$set": {"holder": holder, "lease_until_ms": until}},
         )
         if taken.matched_count:
             return Claim.TAKEN
@@ -233,10 +247,14 @@ def claim_event(consumer: str, envelope: EventEnvelope, holder: str, lease: floa
 def complete_event(consumer: str, event_id: str, holder: str) -> bool:
     """Mark a claimed event done; False when the claim was lost (lease ran out and
     another delivery took it over)."""
-    done = ProcessedEvent._get_collection().update_one(
-        {"_id": _record_id(consumer, event_id), "holder": holder},
-        {"$set": {"state": "done", "processed_at": now(), "lease_until": None}},
-    )
+    collection = ProcessedEvent._get_collection()
+    key = _record_id(consumer, event_id)
+    stored = collection.find_one({"_id": key, "holder": holder})
+    if stored is None:
+        return False
+    # A whole-document replace, so that `processed_at` is stored as a date everywhere.
+    stored.update({"state": "done", "processed_at": now(), "lease_until_ms": None})
+    done = collection.replace_one({"_id": key, "holder": holder, "state": "claimed"}, stored)
     return bool(done.matched_count)
 
 
@@ -272,10 +290,10 @@ def mark_processed(consumer: str, envelope: EventEnvelope) -> None:
             }
         )
     except DuplicateKeyError:
-        collection.update_one(
-            {"_id": key, "state": "claimed"},
-            {"$set": {"state": "done", "processed_at": now(), "lease_until": None}},
-        )
+        stored = collection.find_one({"_id": key, "state": "claimed"})
+        if stored is not None:
+            stored.update({"state": "done", "processed_at": now(), "lease_until_ms": None})
+            collection.replace_one({"_id": key, "state": "claimed"}, stored)
 
 
 def now() -> datetime:
