@@ -34,6 +34,8 @@ RUN mkdir -p gen \
       --python_out=gen --grpc_python_out=gen --pyi_out=gen \
       $(find protos -name '*.proto')
 
+# The runtime only: .dockerignore leaves tests, test helpers and tools/ (the
+# development tools: local stack, benchmarks, development tokens) out of the context.
 COPY lib/ ./lib/
 COPY services/ ./services/
 

@@ -7,7 +7,7 @@ PY      := $(VENV)/bin/python
 BUF     := .tools/node_modules/.bin/buf
 STAMP   := $(VENV)/.installed
 PROTOS  := $(shell find protos -name '*.proto')
-export PYTHONPATH := $(CURDIR)/lib:$(CURDIR)/gen:$(CURDIR)/services/intake:$(CURDIR)/services/clients:$(CURDIR)/services/plans:$(CURDIR)/services/documents:$(CURDIR)/services/notify:$(CURDIR)/services/feedback
+export PYTHONPATH := $(CURDIR)/lib:$(CURDIR)/tools:$(CURDIR)/gen:$(CURDIR)/services/intake:$(CURDIR)/services/clients:$(CURDIR)/services/plans:$(CURDIR)/services/documents:$(CURDIR)/services/notify:$(CURDIR)/services/feedback
 
 .PHONY: help deps venv gen tools broker run stop status demo test test-unit bench chaos token replay lint proto-baseline clean
 
@@ -20,7 +20,7 @@ help:
 	@echo "make chaos   kill every process, the database and the broker under a stream of referrals; count losses and doubles (ARGS='--small')"
 	@echo "make token   print a development token (ARGS='--subject w-anna --centre ctr-north-town')"
 	@echo "make replay  ARGS='dead-letters|unrouted [--dry-run]': give parked messages another go"
-	@echo "make lint    ruff, mypy, buf lint and buf breaking against protos/baseline.binpb"
+	@echo "make lint    ruff, mypy, import-linter layers (.importlinter), buf lint and buf breaking against protos/baseline.binpb"
 	@echo "make proto-baseline  record the protos as the contracts partners rely on (see README, Events)"
 
 # System packages: only what is missing is installed (a broker when nothing listens on 5672,
@@ -55,23 +55,23 @@ $(BUF):
 tools: $(BUF)
 
 broker: deps venv
-	$(PY) -c "from casework_common.devstack import ensure_rabbitmq; ensure_rabbitmq()" || [ -n "$$AMQP_URI" ]
+	$(PY) -c "from casework_dev.devstack import ensure_rabbitmq; ensure_rabbitmq()" || [ -n "$$AMQP_URI" ]
 
 run: deps venv gen broker
-	$(PY) -m casework_common.devstack up
+	$(PY) -m casework_dev.devstack up
 
 stop:
-	@test -x $(PY) && $(PY) -m casework_common.devstack down || true
+	@test -x $(PY) && $(PY) -m casework_dev.devstack down || true
 
 status: venv gen
-	$(PY) -m casework_common.devstack status
+	$(PY) -m casework_dev.devstack status
 
 demo: venv gen
-	$(PY) -m casework_common.demo
+	$(PY) -m casework_dev.demo
 
 bench: deps venv gen broker
-	$(PY) -m casework_common.bench $(ARGS)
-	$(PY) -m casework_clients.bench_statistics
+	$(PY) -m casework_dev.bench $(ARGS)
+	$(PY) -m casework_dev.bench_statistics
 
 # Runs a RabbitMQ node of its own, so it needs the server installed even when a broker
 # elsewhere answers on 5672.
@@ -80,14 +80,15 @@ chaos: deps venv gen
 	$(PY) -m casework_common.chaos $(ARGS)
 
 token: venv
-	@$(PY) -m casework_common.token $(ARGS)
+	@$(PY) -m casework_dev.token $(ARGS)
 
 replay: venv
 	$(PY) -m casework_common.replay $(ARGS)
 
 lint: venv gen tools
-	$(VENV)/bin/ruff check lib services tests
-	$(VENV)/bin/mypy lib services/*/casework_*
+	$(VENV)/bin/ruff check lib services tests tools
+	$(VENV)/bin/mypy lib services/*/casework_* tools/casework_dev
+	$(VENV)/bin/lint-imports --no-cache --no-logo
 	$(BUF) lint
 	$(BUF) breaking --against protos/baseline.binpb
 

@@ -21,15 +21,16 @@ whose queue refused it (any other is kept, not replayed).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import kombu
 
 from casework_common.config import REPO_ROOT, load_settings
-from casework_common.devstack import stored_replay_uri
 from casework_common.messaging import (
     EVENT_CONTENT_TYPE,
     PUBLISHER_HEADER,
@@ -39,6 +40,21 @@ from casework_common.messaging import (
     declare_topology,
     service_of_user,
 )
+
+# Written by `make run` (casework_dev.devstack): the broker users it made for the local
+# stack. Read here, not imported from there, because an operator runs this module from
+# the runtime image, which holds no development tools.
+BROKER_USERS_FILE = "broker-users.json"
+REPLAY_ROLE = "replay"
+
+
+def stored_replay_uri(var: Path) -> tuple[str, str] | None:
+    """The operator's AMQP URI and the users' prefix `make run` stored, if it did."""
+    path = var / BROKER_USERS_FILE
+    if not path.exists():
+        return None
+    stored = json.loads(path.read_text())
+    return stored["uris"][REPLAY_ROLE], stored["prefix"]
 
 
 @dataclass

@@ -16,11 +16,11 @@ from google.protobuf.field_mask_pb2 import FieldMask
 
 from casework.clients.v1 import clients_pb2 as pb
 from casework.clients.v1 import clients_pb2_grpc
-from casework_clients.testing import create_silent_card, register
-from casework_common.devstack import Suite
 from casework_common.rpc_errors import field_violations
-from casework_common.testing.fixtures import create_token
-from casework_common.testing.helpers import auth, eventually, stub
+from casework_dev.clients_testing import create_silent_card, register
+from casework_dev.devstack import Suite
+from casework_dev.testing.fixtures import create_token
+from casework_dev.testing.helpers import auth, eventually, stub
 
 pytestmark = pytest.mark.e2e
 

@@ -24,10 +24,10 @@ import pytest
 
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
-from casework_common.devstack import Suite
 from casework_common.rpc_errors import field_violations
-from casework_common.testing.fixtures import create_partner_token, create_token
-from casework_common.testing.helpers import auth, eventually, stub
+from casework_dev.devstack import Suite
+from casework_dev.testing.fixtures import create_partner_token, create_token
+from casework_dev.testing.helpers import auth, eventually, stub
 
 pytestmark = pytest.mark.e2e
 
@@ -280,9 +280,17 @@ def test_an_unacknowledged_referral_escalates_to_the_centre_manager_once(
     )
     assert note.kind == "first_contact_overdue"
     assert ignored.reference_number in note.title
-    # Several timer runs later: still one escalation, one event, one notification,
-    # and none for the referral Anna took on in time.
-    time.sleep(1.0)
+    # Later timer runs leave both alone: still one escalation, one event, one
+    # notification, and none for the referral Anna took on in time. A referral submitted
+    # now is overdue only FIRST_RESPONSE_SECONDS from now, many timer runs later; once its
+    # escalation has reached our queue and the manager's inbox, so has whatever the runs
+    # before it published.
+    later = intake.SubmitReferral(create_referral(), metadata=PARTNER).referral
+    eventually(
+        lambda: captured.of("intake.referral.first_contact_overdue", referral_id=later.referral_id),
+        timeout=FIRST_RESPONSE_SECONDS + 15,
+    )
+    eventually(lambda: later.referral_id in [n.referral_id for n in inbox(notify, MANAGER_NORTH)])
     assert (
         len(captured.of("intake.referral.first_contact_overdue", referral_id=ignored.referral_id))
         == 1

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,10 +27,10 @@ from grpc_status import rpc_status
 
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
-from casework_common.devstack import Suite
 from casework_common.rpc_errors import field_violations
-from casework_common.testing.fixtures import create_token
-from casework_common.testing.helpers import auth, eventually, stub
+from casework_dev.devstack import Suite
+from casework_dev.testing.fixtures import create_token
+from casework_dev.testing.helpers import auth, eventually, stub
 
 pytestmark = pytest.mark.e2e
 
@@ -231,7 +230,16 @@ def test_planned_outreach_is_reminded_then_its_outcome_asked_for_once(
     assert twice.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert precondition_subjects(twice) == {"outreach_id"}
 
-    time.sleep(1.0)  # several more timer runs
+    # Later timer runs leave it alone. Outreach planned now is reminded at once and due
+    # ACTIVITY_IN_SECONDS from now, many runs later; once both its notes are in Anna's
+    # inbox, so is whatever the runs before them published about the first.
+    later = intake.PlanOutreach(create_outreach(), metadata=ANNA).outreach.outreach_id
+    eventually(lambda: notes(notify, ANNA, "outreach_reminder", later))
+    eventually(
+        lambda: notes(notify, ANNA, "outreach_outcome_due", later),
+        timeout=ACTIVITY_IN_SECONDS + 15,
+    )
+    assert captured.of("intake.outreach.outcome_due", outreach_id=later)
     assert len(captured.of("intake.outreach.reminder_due", outreach_id=oid)) == 1
     assert len(captured.of("intake.outreach.outcome_due", outreach_id=oid)) == 1
     assert len(notes(notify, ANNA, "outreach_reminder", oid)) == 1
@@ -360,7 +368,30 @@ def test_a_project_task_is_assigned_overdue_once_and_again_after_a_new_due_time(
         ),
         timeout=15,
     )
-    time.sleep(1.0)  # several more timer runs
+    # Later timer runs leave it alone. A task added now is overdue TASK_DUE_IN_SECONDS
+    # from now, many runs later; once Petr is told, so is whatever the runs before it
+    # published about the reopened one.
+    later_title = f"sweep the hall {secrets.token_hex(3)}"
+    later = intake.AddTask(
+        intake_pb2.AddTaskRequest(
+            idempotency_key=new_key(),
+            project_id=project.project_id,
+            title=later_title,
+            assignee_id="w-petr",
+            due_at=in_seconds(TASK_DUE_IN_SECONDS),
+        ),
+        metadata=ANNA,
+    ).task
+    eventually(
+        lambda: [
+            n for n in inbox(notify, PETR) if n.kind == "task_overdue" and later_title in n.title
+        ],
+        timeout=TASK_DUE_IN_SECONDS + 15,
+    )
+    assert captured.of("intake.task.overdue", task_id=later.task_id)
+    assert (
+        len([n for n in inbox(notify, PETR) if n.kind == "task_overdue" and title in n.title]) == 2
+    )
     assert len(captured.of("intake.task.overdue", task_id=task_id)) == 2
     assert len(captured.of("intake.task.assigned", task_id=task_id)) == 1
     assert len(captured.of("intake.task.completed", task_id=task_id)) == 1
@@ -519,7 +550,19 @@ def test_retried_creating_calls_answer_the_first_and_reused_keys_change_nothing(
     after = db.projects.find_one({"_id": pid})
     assert (after["version"], after["tasks"]) == (before["version"], before["tasks"])
     assert db.projects.count_documents({"idempotency_key": project_request.idempotency_key}) == 1
-    time.sleep(0.5)
+    # Anything the retried and refused calls published is on the queue before the event
+    # of a task added after them.
+    marker = intake.AddTask(
+        intake_pb2.AddTaskRequest(
+            idempotency_key=new_key(),
+            project_id=pid,
+            title="fold leaflets",
+            assignee_id="w-anna",
+            due_at=in_seconds(3600),
+        ),
+        metadata=ANNA,
+    ).task
+    eventually(lambda: captured.of("intake.task.assigned", task_id=marker.task_id))
     assert len(captured.of("intake.outreach.planned", outreach_id=planned.outreach_id)) == 1
     assert len(captured.of("intake.project.created", project_id=pid)) == 1
     assert len(captured.of("intake.task.assigned", task_id=task.task_id)) == 1

@@ -20,9 +20,9 @@ from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
 from casework_common.auth import DEVELOPMENT_KID_PREFIX, ensure_development_keys
 from casework_common.config import SERVICES
-from casework_common.devstack import PYTHONPATH, REPO_ROOT, free_port, port_open
-from casework_common.testing.fixtures import create_partner_token, create_token
-from casework_common.testing.helpers import auth, eventually
+from casework_dev.devstack import PYTHONPATH, REPO_ROOT, free_port, port_open
+from casework_dev.testing.fixtures import create_partner_token, create_token
+from casework_dev.testing.helpers import auth, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +58,8 @@ def local_env(amqp_uri: str, tmp_path: Path) -> dict[str, str]:
     env.update(
         {
             "AMQP_URI": amqp_uri,
-            "PYTHONPATH": PYTHONPATH,
+            # devstack itself is a development tool: tools/ besides what the suite runs on.
+            "PYTHONPATH": os.pathsep.join([PYTHONPATH, str(REPO_ROOT / "tools")]),
             "CASEWORK_GRPC_PORT_BASE": str(free_block(len(SERVICES))),
             "CASEWORK_HEALTH_PORT_BASE": str(free_block(len(SERVICES))),
             "CASEWORK_METRICS_PORT_BASE": str(free_block(len(SERVICES))),
@@ -106,7 +107,7 @@ def http_status(url: str) -> int:
 
 def devstack(command: str, env: dict[str, str], var: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "casework_common.devstack", command, "--var", str(var)],
+        [sys.executable, "-m", "casework_dev.devstack", command, "--var", str(var)],
         env=env,
         cwd=REPO_ROOT,
         capture_output=True,

@@ -11,7 +11,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from casework_common.devstack import Suite
+from casework_dev.devstack import Suite
 
 pytestmark = pytest.mark.e2e
 

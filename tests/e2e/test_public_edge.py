@@ -22,8 +22,8 @@ from typing import Any
 
 import pytest
 
-from casework_common.devstack import Suite
-from casework_common.testing.helpers import eventually
+from casework_dev.devstack import Suite
+from casework_dev.testing.helpers import eventually
 
 pytestmark = pytest.mark.e2e
 

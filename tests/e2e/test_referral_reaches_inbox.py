@@ -18,15 +18,15 @@ from casework.clients.v1 import clients_pb2, clients_pb2_grpc
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
 from casework_common.auth import SigningKey, generate_signing_key
-from casework_common.devstack import Suite
 from casework_common.messaging import EVENT_CONTENT_TYPE, dead_letter_exchange
 from casework_common.rpc_errors import field_violations
-from casework_common.testing.fixtures import (
+from casework_dev.devstack import Suite
+from casework_dev.testing.fixtures import (
     create_partner_token,
     create_token,
     session_signing_key,
 )
-from casework_common.testing.helpers import auth, eventually, stub
+from casework_dev.testing.helpers import auth, eventually, stub
 
 pytestmark = pytest.mark.e2e
 

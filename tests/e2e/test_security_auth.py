@@ -17,12 +17,12 @@ from casework.clients.v1 import clients_pb2 as pb
 from casework.clients.v1 import clients_pb2_grpc
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
-from casework_clients.testing import register
 from casework_common.auth import generate_signing_key, write_key_pair
-from casework_common.devstack import Suite
 from casework_common.rpc_errors import field_violations
-from casework_common.testing.fixtures import create_partner_token, create_token
-from casework_common.testing.helpers import auth, eventually, stub
+from casework_dev.clients_testing import register
+from casework_dev.devstack import Suite
+from casework_dev.testing.fixtures import create_partner_token, create_token
+from casework_dev.testing.helpers import auth, eventually, stub
 
 pytestmark = pytest.mark.e2e
 

@@ -18,8 +18,6 @@ import pytest
 
 from casework.clients.v1 import clients_pb2 as pb
 from casework.clients.v1 import clients_pb2_grpc
-from casework_clients.testing import register
-from casework_common.devstack import Suite
 from casework_common.envelope import Actor, EventEnvelope
 from casework_common.messaging import (
     EVENT_CONTENT_TYPE,
@@ -27,8 +25,10 @@ from casework_common.messaging import (
     PublishRefused,
     dead_letter_exchange,
 )
-from casework_common.testing.fixtures import create_token
-from casework_common.testing.helpers import auth, eventually, stub
+from casework_dev.clients_testing import register
+from casework_dev.devstack import Suite
+from casework_dev.testing.fixtures import create_token
+from casework_dev.testing.helpers import auth, eventually, stub
 
 pytestmark = pytest.mark.e2e
 

@@ -35,9 +35,9 @@ from google.protobuf.message import Message
 from casework.clients.v1 import clients_pb2, clients_pb2_grpc
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework_common.config import SERVICES
-from casework_common.devstack import Suite
-from casework_common.testing.fixtures import create_token
-from casework_common.testing.helpers import auth
+from casework_dev.devstack import Suite
+from casework_dev.testing.fixtures import create_token
+from casework_dev.testing.helpers import auth
 
 pytestmark = pytest.mark.e2e
 

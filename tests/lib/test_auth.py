@@ -35,7 +35,7 @@ from casework_common.auth import (
     write_key_pair,
 )
 from casework_common.errors import PermissionDenied, Unauthenticated
-from casework_common.testing.fixtures import (
+from casework_dev.testing.fixtures import (
     create_partner_token,
     create_token,
     session_jwks_file,

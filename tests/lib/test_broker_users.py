@@ -11,9 +11,9 @@ import kombu
 import pytest
 from amqp.exceptions import AccessRefused
 
-from casework_common.devstack import administrable_vhost, broker_grant, broker_uris, vhost_of
 from casework_common.messaging import Publisher, PublishRefused, consumer_queue, declare_topology
-from casework_common.testing.fixtures import BrokerUsers
+from casework_dev.devstack import administrable_vhost, broker_grant, broker_uris, vhost_of
+from casework_dev.testing.fixtures import BrokerUsers
 
 
 @pytest.fixture()

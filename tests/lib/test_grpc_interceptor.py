@@ -17,12 +17,12 @@ from casework_common.auth import FRONT_LINE_AND_ABOVE, AccessMap, TokenVerifier,
 from casework_common.config import load_settings
 from casework_common.grpc_runtime import build_server, current_principal
 from casework_common.rpc_errors import field_violations
-from casework_common.testing.fixtures import (
+from casework_dev.testing.fixtures import (
     create_partner_token,
     create_token,
     session_jwks_file,
 )
-from casework_common.testing.helpers import auth
+from casework_dev.testing.helpers import auth
 
 LIST_INBOX = "casework.notify.v1.NotifyService/ListInbox"
 MARK_READ = "casework.notify.v1.NotifyService/MarkNotificationRead"

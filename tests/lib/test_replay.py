@@ -18,7 +18,7 @@ from casework_common.messaging import (
     publisher_refusal,
 )
 from casework_common.replay import replay
-from casework_common.testing.fixtures import BrokerUsers
+from casework_dev.testing.fixtures import BrokerUsers
 
 
 @pytest.fixture()

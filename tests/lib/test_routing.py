@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from casework_common.routing import Case, Decision, Recipient, Rule, matches, route
-from casework_common.testing.organisations import (
+from casework_dev.testing.organisations import (
     RULES,
     create_case,
     create_organisation,

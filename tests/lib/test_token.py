@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from casework_common.auth import DEVELOPMENT_KID_PREFIX, TokenVerifier, read_jwks
-from casework_common.token import main
+from casework_dev.token import main
 
 
 def test_make_token_signs_with_the_development_key_make_run_trusts(

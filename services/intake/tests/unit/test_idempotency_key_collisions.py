@@ -3,24 +3,18 @@ key may be another centre's, and its outreach or project id is not the caller's 
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from casework_common.errors import AlreadyExists
-from casework_common.organisation import parse
+from casework_dev.testing.organisations import create_organisation
 from casework_intake.domain import outreach, projects
 from casework_intake.domain.outreach import ActivityType, PlanOutreach
 from casework_intake.domain.projects import CreateProject
 
-DEV = parse(
-    json.loads(
-        (Path(__file__).resolve().parents[4] / "config" / "organisation.dev.json").read_text()
-    )
-)
+DEV = create_organisation()
 T0 = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,17 +12,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from casework_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument
-from casework_common.organisation import parse
+from casework_dev.testing.organisations import create_organisation
 from casework_intake.domain import consultations, first_response, form_codec, web_form
 from casework_intake.domain.consultations import RecordConsultation
 from casework_intake.domain.forms import FormCatalogue, FormRuleViolation, evaluate_eligibility
 from casework_intake.domain.referrals import Channel, Referral
 
-DEV = parse(
-    json.loads(
-        (Path(__file__).resolve().parents[4] / "config" / "organisation.dev.json").read_text()
-    )
-)
+DEV = create_organisation()
 T0 = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 
 

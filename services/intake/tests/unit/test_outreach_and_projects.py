@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from casework_common.organisation import parse
+from casework_dev.testing.organisations import create_organisation
 from casework_intake.domain import outreach, projects
 from casework_intake.domain.outreach import (
     ActivityType,
@@ -27,11 +27,7 @@ from casework_intake.domain.outreach import (
 )
 from casework_intake.domain.projects import CreateProject, Project, TaskStatus
 
-DEV = parse(
-    json.loads(
-        (Path(__file__).resolve().parents[4] / "config" / "organisation.dev.json").read_text()
-    )
-)
+DEV = create_organisation()
 T0 = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
@@ -410,9 +406,7 @@ def test_the_reminder_lead_time_is_read_from_the_organisation_file(tmp_path: Pat
     from casework_common.organisation import InvalidOrganisation
     from casework_intake.bootstrap import outreach_reminder_hours
 
-    data = json.loads(
-        (Path(__file__).resolve().parents[4] / "config" / "organisation.dev.json").read_text()
-    )
+    data = {"id": "org-demo"}
     path = tmp_path / "org.json"
     data.pop("outreach_reminder_hours", None)
     path.write_text(json.dumps(data))

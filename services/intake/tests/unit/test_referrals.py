@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import re
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from casework_common.errors import AlreadyExists, FieldError, InvalidArgument
-from casework_common.organisation import Organisation, load
+from casework_common.organisation import Organisation
+from casework_dev.testing.organisations import create_organisation
 from casework_intake.domain.referrals import (
     MAX_FREE_TEXT,
     MAX_NAME,
@@ -29,8 +29,7 @@ from casework_intake.domain.referrals import (
     validate,
 )
 
-ORGANISATION_FILE = Path(__file__).resolve().parents[4] / "config" / "organisation.dev.json"
-ORGANISATION: Organisation = load(ORGANISATION_FILE)["org-demo"]
+ORGANISATION: Organisation = create_organisation()
 TODAY = date(2025, 6, 1)
 NOW = datetime(2025, 6, 1, 9, 30, tzinfo=UTC)
 

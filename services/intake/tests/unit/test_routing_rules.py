@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from casework_common.routing import Case, Rule, route
-from casework_common.testing.organisations import (
+from casework_dev.testing.organisations import (
     create_case,
     create_organisation,
     create_rule,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from casework_common.routing import Case, Rule, route
-from casework_common.testing.organisations import create_organisation
+from casework_dev.testing.organisations import create_organisation
 from casework_notify.domain.inbox import OverdueReferral, tell_manager_of_overdue
 from casework_notify.domain.routing import UnreadableRules, rules_from_payload, rules_in_force
 

@@ -13,9 +13,9 @@ from casework_clients.adapters.repository import ClientRepository
 from casework_clients.domain.cards import ClientCard, HistoryEntry
 from casework_clients.domain.identity import identity_key
 from casework_clients.domain.status import StatusHistory, StatusSettings, record_first_contact
-from casework_common.devstack import Suite
-from casework_common.testing.fixtures import create_token
-from casework_common.testing.helpers import auth
+from casework_dev.devstack import Suite
+from casework_dev.testing.fixtures import create_token
+from casework_dev.testing.helpers import auth
 
 ORGANISATION = "org-demo"
 

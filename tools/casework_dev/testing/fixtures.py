@@ -22,7 +22,7 @@ import pytest
 
 from casework_common.auth import SigningKey, issue_token, write_key_pair
 from casework_common.config import SERVICES
-from casework_common.devstack import (
+from casework_dev.devstack import (
     Suite,
     administrable_vhost,
     broker_uris,

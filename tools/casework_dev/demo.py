@@ -17,8 +17,8 @@ from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
 from casework_common.auth import ensure_development_keys, issue_token
 from casework_common.config import load_settings
-from casework_common.devstack import local_ports
 from casework_common.rpc_errors import field_violations
+from casework_dev.devstack import local_ports
 
 
 def show(title: str, message: object) -> None:

@@ -26,7 +26,8 @@ import pymongo
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework_common.auth import issue_token, write_key_pair
 from casework_common.config import SERVICES
-from casework_common.devstack import (
+from casework_common.messaging import Publisher
+from casework_dev.devstack import (
     Suite,
     broker_uris,
     create_vhost,
@@ -39,7 +40,6 @@ from casework_common.devstack import (
     start_mongo,
     stop_mongo,
 )
-from casework_common.messaging import Publisher
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import grpc
 
-from casework_common.devstack import Suite
+from casework_dev.devstack import Suite
 
 T = TypeVar("T")
 

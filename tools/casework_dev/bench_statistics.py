@@ -1,7 +1,7 @@
 """Statistics on 100,000 clients: the use case and the GetStatistics RPC, beside a plain
 count of the same collection measured in the same run.
 
-    python -m casework_clients.bench_statistics [--clients 100000]
+    python -m casework_dev.bench_statistics [--clients 100000]
 
 Uses MONGO_URI when set, else starts a development wire server of its own (data in a
 temporary directory). Cards are written in bulk through the repository's own document
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args(argv)
 
-    from casework_common.devstack import free_port, start_mongo, stop_mongo
+    from casework_dev.devstack import free_port, start_mongo, stop_mongo
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-clients-"))
     own_mongo = not os.environ.get("MONGO_URI")

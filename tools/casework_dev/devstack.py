@@ -2,7 +2,7 @@
 ones are configured) and every service's two processes. Used by `make run`/`make stop`
 and by the end-to-end tests, so what the tests start is what a user runs.
 
-    python -m casework_common.devstack up|down|status
+    python -m casework_dev.devstack up|down|status
 """
 
 from __future__ import annotations
@@ -530,15 +530,6 @@ def local_broker_users(var: Path, env: dict[str, str]) -> dict[str, str]:
     )
     env["CASEWORK_BROKER_USER_PREFIX"] = prefix
     return uris
-
-
-def stored_replay_uri(var: Path) -> tuple[str, str] | None:
-    """The operator's AMQP URI and the users' prefix `make run` stored, if it did."""
-    path = var / BROKER_USERS_FILE
-    if not path.exists():
-        return None
-    stored = json.loads(path.read_text())
-    return stored["uris"][REPLAY_ROLE], stored["prefix"]
 
 
 def up(var: Path) -> Suite:
