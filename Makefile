@@ -77,7 +77,7 @@ bench: deps venv gen broker
 # elsewhere answers on 5672.
 chaos: deps venv gen
 	@command -v rabbitmq-server >/dev/null || apt-get install -y rabbitmq-server
-	$(PY) -m casework_common.chaos $(ARGS)
+	$(PY) -m casework_dev.chaos $(ARGS)
 
 token: venv
 	@$(PY) -m casework_dev.token $(ARGS)

@@ -1,7 +1,7 @@
 """The suite keeps every referral, once, through crashes: a stream of referrals while
 clients' and notify's events processes are killed -9, the database server is killed -9
 and started again, and the broker node is killed -9 and started again. It runs on a
-broker node and a database server of its own (casework_common.chaos), so the other
+broker node and a database server of its own (casework_dev.chaos), so the other
 tests' broker and database never see the faults. `make chaos` is the long run."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from casework_common import chaos
+from casework_dev import chaos
 
 pytestmark = pytest.mark.e2e
 

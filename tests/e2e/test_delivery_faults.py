@@ -14,10 +14,10 @@ import pymongo
 import pytest
 
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
-from casework_common.devstack import Suite, free_port, start_mongo, stop_mongo
 from casework_common.messaging import DELIVERY_LIMIT, Publisher
-from casework_common.testing.fixtures import create_partner_token
-from casework_common.testing.helpers import auth, eventually, stub
+from casework_dev.devstack import Suite, free_port, start_mongo, stop_mongo
+from casework_dev.testing.fixtures import create_partner_token
+from casework_dev.testing.helpers import auth, eventually, stub
 
 pytestmark = pytest.mark.e2e
 

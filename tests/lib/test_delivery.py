@@ -29,7 +29,7 @@ from casework_common.messaging import (
 from casework_common.outbox import OutboxRelay
 from casework_common.storage import AggregateDocument, Claim, save_aggregate, track_writes
 from casework_common.telemetry import EVENTS_REPUBLISHED
-from casework_common.testing.helpers import eventually
+from casework_dev.testing.helpers import eventually
 
 pytestmark = pytest.mark.usefixtures("mongo_db")
 

@@ -2,7 +2,7 @@
 its database server and its broker are killed in turn, and a database outage of over a
 minute; then count what arrived.
 
-    python -m casework_common.chaos [--referrals N] [--small]
+    python -m casework_dev.chaos [--referrals N] [--small]
 
 It runs on a RabbitMQ node and a MongoDB-wire server of its own (free ports, a scratch
 directory), so the default broker and database never notice. Prints accepted / cards /
@@ -31,7 +31,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from casework_common.devstack import (
+from casework_dev.devstack import (
     Suite,
     broker_uris,
     free_port,
@@ -283,7 +283,7 @@ class ChaosRun:
         self.resume_gaps: list[float] = []
 
     def start(self, env: dict[str, str] | None = None) -> Suite:
-        from casework_common.testing.fixtures import session_jwks_file
+        from casework_dev.testing.fixtures import session_jwks_file
 
         self.broker.start()
         self.mongo.start()
@@ -444,7 +444,7 @@ class ChaosRun:
 def run(*, referrals: int, small: bool, base: Path, log: Callable[[str], None] = print) -> Outcome:
     """The whole run; `small` is the variant inside `make test` (a kill of clients-events
     and of notify-events, one database restart, one broker restart)."""
-    from casework_common.testing.fixtures import create_partner_token
+    from casework_dev.testing.fixtures import create_partner_token
 
     chaos = ChaosRun(base, log=log)
     try:
