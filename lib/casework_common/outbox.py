@@ -14,6 +14,7 @@ crashed before clearing, or one slower than the sweeper's `min_age`): counted in
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -43,7 +44,15 @@ class OutboxRelay:
         documents: Sequence[type[AggregateDocument]],
         publisher: Publisher,
         batch: int = 200,
+        lease: float | None = None,
     ) -> None:
+        # How long a claim stands before someone else may take the outbox over: the
+        # sweeper's age, so that a writer's claim hides its outbox from the sweeper and
+        # a sweeper's claim from the writer.
+        self._lease_ms = int(
+            1000
+            * (lease if lease is not None else float(os.environ.get("CASEWORK_SWEEP_AFTER") or 2.0))
+        )
         self._service = service
         self._documents = documents
         self._publisher = publisher
@@ -85,14 +94,19 @@ class OutboxRelay:
         ids = [str(event.get("id")) for event in events]
         # Compare-and-set on the outbox's epoch, which every claim and clear bumps
         # (a save that loses to it just retries, see storage.save_aggregate).
+        now_ms = _now_ms()
         claimed = collection.update_one(
             {
                 "_id": raw["_id"],
                 "version": raw["version"],
                 "outbox_epoch": raw.get("outbox_epoch"),
+                "$or": [
+                    {"outbox_claimed_ms": None},
+                    {"outbox_claimed_ms": {"$lte": now_ms - self._lease_ms}},
+                ],
             },
             {
-                "$set": {"outbox_claimed": ids, "outbox_claimed_ms": _now_ms()},
+                "$set": {"outbox_claimed": ids, "outbox_claimed_ms": now_ms},
                 "$inc": {"outbox_epoch": 1},
             },
         )
@@ -135,16 +149,14 @@ class OutboxRelay:
             if stored is None:
                 return
             remaining = [e for e in stored.get("outbox") or [] if str(e.get("id")) not in published]
+            # The newcomers are nobody's claim yet: their writer's publish takes them.
             change: dict[str, Any] = {
                 "outbox": remaining,
-                "outbox_claimed": [
-                    i for i in stored.get("outbox_claimed") or [] if i not in published
-                ],
+                "outbox_claimed": [],
+                "outbox_claimed_ms": None,
             }
             if not remaining:
-                change.update(
-                    {"outbox_pending": False, "outbox_since": None, "outbox_claimed_ms": None}
-                )
+                change.update({"outbox_pending": False, "outbox_since": None})
             cleared = collection.update_one(
                 {
                     "_id": raw["_id"],

@@ -9,6 +9,7 @@ import json
 import secrets
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import kombu
@@ -232,8 +233,9 @@ def race(barrier: threading.Barrier, publish: Any, *args: Any) -> None:
     publish(*args)
 
 
+@pytest.mark.parametrize("lagging", [False, True], ids=["fresh", "writer-lagging"])
 def test_the_writer_and_the_sweeper_racing_publish_each_outbox_once(
-    amqp_uri: str, broker: dict[str, Any]
+    amqp_uri: str, broker: dict[str, Any], lagging: bool
 ) -> None:
     relay = OutboxRelay("clients", [ParcelDocument], broker["publisher"])
     sweeper = OutboxRelay("clients", [ParcelDocument], Publisher(amqp_uri, broker["exchange"]))
@@ -242,14 +244,21 @@ def test_the_writer_and_the_sweeper_racing_publish_each_outbox_once(
     for _ in range(20):
         with track_writes() as written:
             envelope = create_envelope()
+            # A writer that lags: its outbox is already old enough for the sweeper.
+            since = datetime(2020, 1, 1, tzinfo=UTC) if lagging else None
             save_aggregate(
-                ParcelDocument(id=secrets.token_hex(6), organisation="org-demo"), [envelope]
+                ParcelDocument(
+                    id=secrets.token_hex(6), organisation="org-demo", outbox_since=since
+                ),
+                [envelope],
             )
         published_ids.append(envelope.id)
         barrier = threading.Barrier(2)
         threads = [
             threading.Thread(target=race, args=(barrier, relay.publish_written, written)),
-            threading.Thread(target=race, args=(barrier, sweeper.run_once)),
+            threading.Thread(
+                target=race, args=(barrier, sweeper.run_once, 1.0 if lagging else 0.0)
+            ),
         ]
         for thread in threads:
             thread.start()
