@@ -69,6 +69,7 @@ DEFAULT_MAX_CONCURRENT_CALLS = 16
 RETRY_PUSHBACK_MS = 200
 # A call with less time than this left is not started: it could not finish anyway.
 MIN_TIME_TO_START = 0.005
+NO_DEADLINE = 365 * 24 * 3600.0
 
 GRPC_SHED = Counter(
     "casework_grpc_shed_total",
@@ -186,6 +187,9 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
         """Shed before any work: a caller who has gone, or one call too many."""
         service = self._settings.service
         remaining = context.time_remaining()
+        if remaining is not None and remaining > NO_DEADLINE:
+            # grpc reports a call without a deadline as one with centuries left.
+            remaining = None
         if not context.is_active():
             GRPC_SHED.labels(service, "cancelled").inc()
             context.abort(grpc.StatusCode.CANCELLED, "the caller cancelled the call")

@@ -256,3 +256,15 @@ def test_a_call_whose_caller_has_gone_is_answered_without_being_worked_on(
 
     assert caller.code == answer
     assert worked == []
+
+
+def test_a_call_without_a_deadline_is_worked_on_unbounded(
+    served: tuple[WritingNotify, grpc.Channel],
+) -> None:
+    servicer, channel = served
+    stub = notify_pb2_grpc.NotifyServiceStub(channel)
+
+    reply = stub.ListInbox(notify_pb2.ListInboxRequest(page_size=3), metadata=ANNA)
+
+    assert reply.unread_count == 3
+    assert len(servicer.started_with) == 1
