@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from casework_common.unit_of_work import SystemActor
 from casework_dev.testing.fakes import MOMENT, FakeUnitOfWork
 from casework_dev.testing.organisations import create_organisation, create_rule
-from casework_common.unit_of_work import SystemActor
 from casework_notify import services
 from casework_notify.domain.inbox import ClientArrived, Notification
 from casework_notify.domain.routing import PublishedRules
