@@ -16,9 +16,9 @@ import pytest
 
 from casework.intake.v1 import intake_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
-from casework_common.devstack import Suite, process_state
-from casework_common.testing.fixtures import create_partner_token, create_token
-from casework_common.testing.helpers import auth, eventually, stub
+from casework_dev.devstack import Suite, process_state
+from casework_dev.testing.fixtures import create_partner_token, create_token
+from casework_dev.testing.helpers import auth, eventually, stub
 
 from .test_referral_reaches_inbox import create_referral
 

@@ -9,8 +9,8 @@ import secrets
 
 import kombu
 
-from casework_common.devstack import free_port
 from casework_common.messaging import DELIVERY_LIMIT, Publisher, consumer_queue
+from casework_dev.devstack import free_port
 
 
 def test_a_publisher_given_several_nodes_fails_over_to_one_that_answers(amqp_uri: str) -> None:

@@ -26,10 +26,10 @@ from opentelemetry import trace
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
 from casework_common.auth import FRONT_LINE_AND_ABOVE, AccessMap, TokenVerifier, read_jwks
 from casework_common.config import load_settings
-from casework_common.devstack import free_port, start_mongo, stop_mongo, wait_for
 from casework_common.grpc_runtime import RETRY_PUSHBACK_MS, build_server
-from casework_common.testing.fixtures import create_token, session_jwks_file
-from casework_common.testing.helpers import auth
+from casework_dev.devstack import free_port, start_mongo, stop_mongo, wait_for
+from casework_dev.testing.fixtures import create_token, session_jwks_file
+from casework_dev.testing.helpers import auth
 
 LIST_INBOX = "casework.notify.v1.NotifyService/ListInbox"
 ACCESS: AccessMap = {LIST_INBOX: FRONT_LINE_AND_ABOVE}

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 
-from casework_common.devstack import _alive, process_state, wait_for
+from casework_dev.devstack import _alive, process_state, wait_for
 
 
 def sleeper() -> subprocess.Popen[bytes]:
