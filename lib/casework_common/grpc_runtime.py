@@ -66,6 +66,10 @@ LIVENESS = "liveness"
 # RESOURCE_EXHAUSTED with a retry hint. The database is the bottleneck behind every
 # call, so a few more threads than this only add queueing.
 DEFAULT_MAX_CONCURRENT_CALLS = 16
+# Server-streaming calls open at once per api process (a live inbox, say). Each holds a
+# thread of its own while open, so they have their own limit and threads, apart from
+# the unary calls' (GRPC_MAX_STREAMS).
+DEFAULT_MAX_STREAMS = 32
 # How long a refused caller is asked to wait before trying again (RetryInfo and the
 # `grpc-retry-pushback-ms` trailer grpc's own retry policy reads).
 RETRY_PUSHBACK_MS = 200
@@ -89,6 +93,18 @@ def max_concurrent_calls(env: Mapping[str, str] | None = None) -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 1024:
         raise InvalidConfiguration(
             "GRPC_MAX_CONCURRENT_CALLS", f"must be a whole number from 1 to 1024, got {raw!r}"
+        )
+    return int(raw)
+
+
+def max_streams(env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    raw = env.get("GRPC_MAX_STREAMS") or ""
+    if raw == "":
+        return DEFAULT_MAX_STREAMS
+    if not raw.isdigit() or not 0 <= int(raw) <= 4096:
+        raise InvalidConfiguration(
+            "GRPC_MAX_STREAMS", f"must be a whole number from 0 to 4096, got {raw!r}"
         )
     return int(raw)
 
@@ -145,8 +161,10 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
         access: AccessMap,
         verifier: TokenVerifier,
         max_calls: int = DEFAULT_MAX_CONCURRENT_CALLS,
+        streams: int = DEFAULT_MAX_STREAMS,
     ) -> None:
         self._settings = settings
+        self._streams = threading.BoundedSemaphore(streams) if streams else None
         self._tracer = tracer
         self._units = UnitsOfWork(publish=relay.submit if relay is not None else None)
         self._access = access
@@ -160,8 +178,10 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
         method: str = handler_call_details.method
         if handler is None or method.startswith(PUBLIC_PREFIXES):
             return handler
+        if handler.unary_stream is not None and self._streams is not None:
+            return self._streaming(handler, method, handler_call_details)
         if handler.unary_unary is None:
-            # No streaming call passes this interceptor unchecked: refuse rather than serve.
+            # No other streaming call passes this interceptor unchecked: refuse it.
             return None
         inner = handler.unary_unary
         deserialize = handler.request_deserializer
@@ -175,6 +195,54 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
             wrapped,
             request_deserializer=None,
             response_serializer=handler.response_serializer,
+        )
+
+    def _streaming(self, handler: Any, method: str, handler_call_details: Any) -> Any:
+        """A server-streaming call: the same checks as a unary call's, in the same order,
+        before the first message; its own limit of open streams; its unit of work open
+        while it streams. Database operations are not bounded by a deadline here: a
+        stream has none, and each of its reads is short."""
+        inner = handler.unary_stream
+        deserialize = handler.request_deserializer
+        metadata = tuple(handler_call_details.invocation_metadata or ())
+        streams = self._streams
+        assert streams is not None
+        service = self._settings.service
+
+        def wrapped(raw: bytes, context: grpc.ServicerContext) -> Any:
+            code = grpc.StatusCode.OK
+            principal: Principal | None = None
+            token = None
+            admitted = False
+            try:
+                principal = self._verifier.verify(bearer(metadata))
+                principal.require_call(method.lstrip("/"), self._access)
+                request = _parse(deserialize, raw)
+                if not streams.acquire(blocking=False):
+                    GRPC_SHED.labels(service, "streams").inc()
+                    context.abort_with_status(
+                        retry_status(
+                            grpc.StatusCode.RESOURCE_EXHAUSTED,
+                            "too many open streams; retry after the pushback",
+                        )
+                    )
+                admitted = True
+                token = _principal.set(principal)
+                with opened(self._units.begin(principal)):
+                    yield from inner(request, context)
+            except CaseworkError as exc:
+                code = status_code(exc)
+                _log_refusal(exc, code, method, principal, context)
+                context.abort_with_status(to_status(exc))
+            finally:
+                if token is not None:
+                    _principal.reset(token)
+                if admitted:
+                    streams.release()
+                telemetry.GRPC_CALLS.labels(service, method, code.name).inc()
+
+        return grpc.unary_stream_rpc_method_handler(
+            wrapped, request_deserializer=None, response_serializer=handler.response_serializer
         )
 
     def _admit(
@@ -335,6 +403,7 @@ def build_server(
     relay: BackgroundRelay | None = None,
     verifier: TokenVerifier | None = None,
     max_calls: int | None = None,
+    streams: int | None = None,
 ) -> tuple[grpc.Server, health.HealthServicer, int, list[str]]:
     """`access` maps every method the server answers to the roles allowed to call it.
 
@@ -347,18 +416,21 @@ def build_server(
     tracer = telemetry.setup(settings, "api")
     verifier = verifier or token_verifier(settings)
     max_calls = max_calls or max_concurrent_calls()
+    streams = max_streams() if streams is None else streams
     server = grpc.server(
         futures.ThreadPoolExecutor(
-            max_workers=max_calls + 4, thread_name_prefix=f"{settings.service}-api"
+            max_workers=max_calls + 4 + streams, thread_name_prefix=f"{settings.service}-api"
         ),
-        interceptors=[CaseworkInterceptor(settings, tracer, relay, access, verifier, max_calls)],
+        interceptors=[
+            CaseworkInterceptor(settings, tracer, relay, access, verifier, max_calls, streams)
+        ],
         options=[
             ("grpc.max_receive_message_length", 4 * 1024 * 1024),
             # Several api processes (API_PROCESSES) listen on one port; the kernel
             # spreads the connections between them.
             ("grpc.so_reuseport", 1),
         ],
-        maximum_concurrent_rpcs=max_calls * 4,
+        maximum_concurrent_rpcs=max_calls * 4 + streams,
     )
     service_names = list(register(server))
     health_servicer = health.HealthServicer()

@@ -50,6 +50,9 @@ class Organisation:
     problem_types: tuple[str, ...]
     # The file's rules: in effect until intake publishes a version.
     routing_rules: tuple[Rule, ...]
+    # The language its people read (ISO 639-1, e.g. "sk"); notify's e-mails use it
+    # first, English where a text has no translation.
+    language: str = "en"
 
     def centre(self, centre_id: str) -> Centre | None:
         return self.centres.get(centre_id)
@@ -75,6 +78,12 @@ def _workers(raw: Any, rule_id: str) -> tuple[str, ...]:
         # A winning rule with nobody on it would leave the person without a call back.
         raise InvalidOrganisation(f"rule {rule_id}: workers must name at least one worker")
     return workers
+
+
+def _language(raw: Any) -> str:
+    if not isinstance(raw, str) or not (2 <= len(raw) <= 8) or not raw.replace("-", "").isalpha():
+        raise InvalidOrganisation(f"language must be a language code such as 'en', got {raw!r}")
+    return raw.lower()
 
 
 def _unique(items: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
@@ -125,6 +134,7 @@ def parse(data: dict[str, Any]) -> Organisation:
             client_types=_strings(data["client_types"], "client_types"),
             problem_types=_strings(data["problem_types"], "problem_types"),
             routing_rules=rules,
+            language=_language(data.get("language", "en")),
         )
     except KeyError as exc:
         raise InvalidOrganisation(f"missing key {exc}") from None

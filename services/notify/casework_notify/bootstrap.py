@@ -2,16 +2,86 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from casework_common import organisation as organisations
-from casework_common.config import Settings, load_settings
+from casework_common.config import InvalidConfiguration, Settings, load_settings
 from casework_common.errors import PermissionDenied
 from casework_common.organisation import Organisation
 from casework_common.unit_of_work import UnitOfWork, now_to_the_millisecond
+from casework_notify.adapters.mail import EmailRepository, SmtpMailer, SmtpSettings
+from casework_notify.adapters.preferences import ConsentRepository, PreferencesRepository
 from casework_notify.adapters.repository import InboxRepository, PublishedRulesRepository
+from casework_notify.adapters.webhooks import HttpSender, WebhookRepository, resolve
+from casework_notify.use_cases.delivery import Postbox
+from casework_notify.use_cases.webhooks import RetryPolicy
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, low: float = 0.001) -> float:
+    raw = env.get(name) or ""
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise InvalidConfiguration(name, f"must be a number, got {raw!r}") from None
+    if value < low:
+        raise InvalidConfiguration(name, f"must be at least {low}, got {raw!r}")
+    return value
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = (env.get(name) or "").lower()
+    if raw not in ("", "0", "1", "true", "false", "yes", "no"):
+        raise InvalidConfiguration(name, f"must be true or false, got {raw!r}")
+    return raw in ("1", "true", "yes")
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    """notify's own settings (environment, local defaults)."""
+
+    smtp: SmtpSettings
+    email_retry_base: float
+    email_retry_ceiling: float
+    webhook_policy: RetryPolicy
+    webhook_timeout: float
+    escalate_after: timedelta
+    timer_interval: float
+    watch_poll: float
+
+    @staticmethod
+    def load(settings: Settings, env: Mapping[str, str] | None = None) -> NotifyConfig:
+        env = os.environ if env is None else env
+        user = env.get("SMTP_USER") or ""
+        password = env.get("SMTP_PASSWORD") or ""
+        if user and not password:
+            raise InvalidConfiguration("SMTP_PASSWORD", "is required when SMTP_USER is set")
+        return NotifyConfig(
+            smtp=SmtpSettings(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                sender=env.get("NOTIFY_EMAIL_FROM") or "casework@localhost",
+                starttls=_flag(env, "SMTP_STARTTLS"),
+                username=user,
+                password=password,
+                timeout=_number(env, "SMTP_TIMEOUT_SECONDS", 10.0),
+            ),
+            email_retry_base=_number(env, "NOTIFY_EMAIL_RETRY_BASE_SECONDS", 5.0),
+            email_retry_ceiling=_number(env, "NOTIFY_EMAIL_RETRY_MAX_SECONDS", 900.0),
+            webhook_policy=RetryPolicy(
+                max_attempts=int(_number(env, "NOTIFY_WEBHOOK_MAX_ATTEMPTS", 8, low=1)),
+                base=_number(env, "NOTIFY_WEBHOOK_RETRY_BASE_SECONDS", 5.0),
+                ceiling=_number(env, "NOTIFY_WEBHOOK_RETRY_MAX_SECONDS", 3600.0),
+            ),
+            webhook_timeout=_number(env, "NOTIFY_WEBHOOK_TIMEOUT_SECONDS", 5.0),
+            escalate_after=timedelta(
+                seconds=_number(env, "NOTIFY_ESCALATE_AFTER_SECONDS", 4 * 3600.0)
+            ),
+            timer_interval=_number(env, "NOTIFY_TIMER_SECONDS", 0.2),
+            watch_poll=_number(env, "NOTIFY_WATCH_POLL_SECONDS", 0.1),
+        )
 
 
 @dataclass
@@ -19,8 +89,17 @@ class Notify:
     settings: Settings
     organisations: dict[str, Organisation]
     clock: Callable[[], datetime]
+    # Local defaults unless given (tests build a Notify without an environment).
+    config: NotifyConfig = None  # type: ignore[assignment]
 
     published_rules: PublishedRulesRepository = field(default_factory=PublishedRulesRepository)
+    preferences: PreferencesRepository = field(default_factory=PreferencesRepository)
+    emails: EmailRepository = field(default_factory=EmailRepository)
+    consents: ConsentRepository = field(default_factory=ConsentRepository)
+
+    def __post_init__(self) -> None:
+        if self.config is None:
+            self.config = NotifyConfig.load(self.settings, {})
 
     def inbox_of(self, uow: UnitOfWork) -> InboxRepository:
         principal = uow.principal
@@ -33,6 +112,33 @@ class Notify:
     def inboxes_of_organisation(self, organisation: str) -> InboxRepository:
         return InboxRepository(organisation, None)
 
+    def postbox_of(self, organisation: str) -> Postbox:
+        """Every inbox of the organisation, with e-mails and escalation."""
+        return Postbox(
+            inbox=self.inboxes_of_organisation(organisation),
+            organisation=self.organisations.get(organisation),
+            preferences=self.preferences,
+            emails=self.emails,
+            escalate_after=self.config.escalate_after,
+        )
+
+    def webhooks_of(self, organisation: str) -> WebhookRepository:
+        return WebhookRepository(organisation)
+
+    def organisation_of(self, uow: UnitOfWork) -> Organisation:
+        org = self.organisations.get(uow.organisation)
+        if org is None:
+            raise PermissionDenied(f"organisation {uow.organisation} is not served here")
+        return org
+
+    def mailer(self) -> SmtpMailer:
+        return SmtpMailer(self.config.smtp)
+
+    def http_sender(self) -> HttpSender:
+        return HttpSender(self.config.webhook_timeout)
+
+    resolve = staticmethod(resolve)
+
 
 def bootstrap(settings: Settings | None = None) -> Notify:
     settings = settings or load_settings("notify")
@@ -40,4 +146,5 @@ def bootstrap(settings: Settings | None = None) -> Notify:
         settings=settings,
         organisations=organisations.load(settings.organisation_file),
         clock=now_to_the_millisecond,
+        config=NotifyConfig.load(settings),
     )

@@ -21,12 +21,13 @@ from casework_notify.domain.inbox import (
     TaskNews,
 )
 from casework_notify.domain.routing import PublishedRules, rules_in_force
+from casework_notify.use_cases.delivery import Inbox
 
 
 def notify_responsible_workers(
     arrival: ClientArrived,
     organisation: Organisation,
-    repository: InboxRepository,
+    repository: Inbox,
     uow: UnitOfWork,
     *,
     published: PublishedRules | None = None,
@@ -67,7 +68,7 @@ def keep_published_rules(
 def tell_manager_of_overdue_referral(
     overdue: OverdueReferral,
     organisation: Organisation,
-    repository: InboxRepository,
+    repository: Inbox,
     uow: UnitOfWork,
 ) -> Notification:
     """The centre's manager as notify's organisation knows it; intake's word for it
@@ -79,16 +80,14 @@ def tell_manager_of_overdue_referral(
     return notification
 
 
-def remind_worker_of_outreach(
-    due: OutreachDue, repository: InboxRepository, uow: UnitOfWork
-) -> Notification:
+def remind_worker_of_outreach(due: OutreachDue, repository: Inbox, uow: UnitOfWork) -> Notification:
     notification = inbox.remind_of_outreach(due, uow.now)
     repository.deliver([notification])
     return notification
 
 
 def tell_assignee_of_task(
-    news: TaskNews, repository: InboxRepository, uow: UnitOfWork
+    news: TaskNews, repository: Inbox, uow: UnitOfWork
 ) -> Notification | None:
     notification = inbox.tell_assignee(news, uow.now)
     if notification is not None:
@@ -104,7 +103,7 @@ def _serves(organisation: Organisation, worker_id: str, centre_id: str) -> bool:
 def tell_of_match_proposal(
     proposed: MatchProposed,
     organisation: Organisation,
-    repository: InboxRepository,
+    repository: Inbox,
     uow: UnitOfWork,
     *,
     published: PublishedRules | None = None,
@@ -147,7 +146,7 @@ def tell_of_match_proposal(
 def tell_manager_of_sharing_request(
     requested: SharingRequested,
     organisation: Organisation,
-    repository: InboxRepository,
+    repository: Inbox,
     uow: UnitOfWork,
 ) -> list[Notification]:
     managers: dict[str, str] = {}

@@ -3,7 +3,9 @@ database (mongoengine)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
 import mongoengine as me
 from pymongo.errors import DuplicateKeyError
@@ -11,14 +13,19 @@ from pymongo.errors import DuplicateKeyError
 from casework_common.errors import NotFound
 from casework_common.repository import ScopedRepository
 from casework_common.routing import FALLBACK, rule_to_dict
-from casework_notify.domain.inbox import Notification
+from casework_common.storage import now as stored_now
+from casework_notify.domain.inbox import Link, Notification
 from casework_notify.domain.routing import PublishedRules, rules_from_payload
 
 
 class NotificationDocument(me.Document):
     meta = {
         "collection": "notifications",
-        "indexes": [{"fields": ["organisation", "worker_id", "-created_at"]}],
+        "indexes": [
+            {"fields": ["organisation", "worker_id", "-created_at"]},
+            {"fields": ["stored_at"]},
+            {"fields": ["needs_action", "escalate_at"]},
+        ],
     }
 
     id = me.StringField(primary_key=True)
@@ -36,6 +43,14 @@ class NotificationDocument(me.Document):
     # What it is about and its id, e.g. "task" and the task's id (empty on old ones).
     subject_kind = me.StringField(default="")
     subject_id = me.StringField(default="")
+    priority = me.StringField(default="normal")
+    links = me.ListField(me.DictField())
+    needs_action = me.BooleanField(default=False)
+    # When it goes up the chain if still unread; cleared when read or at the top.
+    escalate_at = me.DateTimeField()
+    escalation_level = me.IntField(default=0)
+    # The moment of the insert (not of the event): live inboxes poll by it.
+    stored_at = me.DateTimeField()
 
 
 def _to_domain(doc: NotificationDocument) -> Notification:
@@ -54,7 +69,16 @@ def _to_domain(doc: NotificationDocument) -> Notification:
         read_at=doc.read_at,
         subject_kind=doc.subject_kind or "",
         subject_id=doc.subject_id or "",
+        priority=doc.priority or "normal",
+        links=tuple(Link(str(k.get("kind", "")), str(k.get("id", ""))) for k in doc.links or []),
+        needs_action=bool(doc.needs_action),
+        escalate_at=doc.escalate_at,
+        escalation_level=doc.escalation_level or 0,
     )
+
+
+def from_raw(raw: dict[str, object]) -> Notification:
+    return _to_domain(NotificationDocument._from_son(raw))
 
 
 def _to_raw(n: Notification) -> dict[str, object]:
@@ -73,6 +97,12 @@ def _to_raw(n: Notification) -> dict[str, object]:
         read_at=n.read_at,
         subject_kind=n.subject_kind,
         subject_id=n.subject_id,
+        priority=n.priority or "normal",
+        links=[{"kind": link.kind, "id": link.id} for link in n.links],
+        needs_action=n.needs_action,
+        escalate_at=n.escalate_at,
+        escalation_level=n.escalation_level,
+        stored_at=stored_now(),
     )
     doc.validate()
     return dict(doc.to_mongo())
@@ -114,7 +144,18 @@ class InboxRepository(ScopedRepository[NotificationDocument]):
         return [_to_domain(doc) for doc in docs]
 
     def unread_count(self) -> int:
-        return int(self._scoped().filter(read_at=None).count())
+        return sum(self.unread_by_kind().values())
+
+    def unread_by_kind(self) -> dict[str, int]:
+        """Unread notifications per kind (one aggregate: the development server's
+        count scans, its aggregate does not)."""
+        match: dict[str, object] = {"organisation": self._organisation, "read_at": None}
+        if self._worker_id is not None:
+            match["worker_id"] = self._worker_id
+        rows = NotificationDocument._get_collection().aggregate(
+            [{"$match": match}, {"$group": {"_id": "$kind", "n": {"$sum": 1}}}]
+        )
+        return {str(row["_id"]): int(row["n"]) for row in rows if row["n"]}
 
     def get(self, notification_id: str) -> Notification:
         return _to_domain(self._one(notification_id))
@@ -127,9 +168,57 @@ class InboxRepository(ScopedRepository[NotificationDocument]):
         }
         if self._worker_id is not None:
             query["worker_id"] = self._worker_id
-        result = NotificationDocument._get_collection().replace_one(query, _to_raw(notification))
+        raw = _to_raw(notification)
+        raw.pop("stored_at", None)
+        raw.pop("_id", None)
+        result = NotificationDocument._get_collection().update_one(query, {"$set": raw})
         if result.matched_count != 1:
             raise NotFound(f"notification {notification.notification_id} not found")
+
+
+def stored_since(moment: datetime, workers: list[str], limit: int = 1000) -> list[dict[str, Any]]:
+    """Notifications of these workers inserted at or after `moment`, oldest first: the
+    live inboxes' feed."""
+    cursor = (
+        NotificationDocument._get_collection()
+        .find({"stored_at": {"$gte": moment}, "worker_id": {"$in": workers}})
+        .sort("stored_at", 1)
+        .limit(limit)
+    )
+    return list(cursor)
+
+
+def escalation_due(now: datetime, limit: int = 100) -> list[Notification]:
+    docs = (
+        NotificationDocument._get_collection()
+        .find({"needs_action": True, "read_at": None, "escalate_at": {"$lte": now}})
+        .limit(limit)
+    )
+    return [from_raw(doc) for doc in docs]
+
+
+def claim_escalation(n: Notification, level: int, next_at: datetime | None) -> bool:
+    """Move a notification one step up its chain, once: only the replica whose update
+    finds it still at its level and unread wins."""
+    update: dict[str, object] = {"escalation_level": level}
+    if next_at is None:
+        result = NotificationDocument._get_collection().update_one(
+            {"_id": n.notification_id, "escalation_level": n.escalation_level, "read_at": None},
+            {"$set": update, "$unset": {"escalate_at": ""}},
+        )
+    else:
+        update["escalate_at"] = next_at
+        result = NotificationDocument._get_collection().update_one(
+            {"_id": n.notification_id, "escalation_level": n.escalation_level, "read_at": None},
+            {"$set": update},
+        )
+    return bool(result.modified_count)
+
+
+def existing_ids(ids: Iterable[str]) -> set[str]:
+    wanted = list(ids)
+    found = NotificationDocument._get_collection().find({"_id": {"$in": wanted}}, {"_id": 1})
+    return {str(doc["_id"]) for doc in found}
 
 
 class PublishedRulesDocument(me.Document):

@@ -5,7 +5,14 @@ assigned or overdue."""
 
 from __future__ import annotations
 
+import json
+import logging
+import os
 from collections.abc import Iterable
+from datetime import timedelta
+
+import eventlet
+from nameko.timer import timer
 
 from casework.clients.v1 import events_pb2 as clients_events
 from casework.intake.v1 import events_pb2 as intake_events
@@ -13,11 +20,13 @@ from casework_common import contracts
 from casework_common.envelope import EventEnvelope
 from casework_common.events_runtime import EventsService, PoisonEvent, event_handler
 from casework_common.organisation import Organisation
+from casework_common.storage import now as clock_now
 from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
 from casework_common.wiring import Wired, Wiring
 from casework_notify import services
-from casework_notify.adapters.repository import InboxRepository
+from casework_notify.adapters.webhooks import claim_due_deliveries
 from casework_notify.bootstrap import Notify, bootstrap
+from casework_notify.domain.consent import ConsentChange
 from casework_notify.domain.inbox import (
     ClientArrived,
     MatchProposed,
@@ -27,6 +36,13 @@ from casework_notify.domain.inbox import (
     TaskNews,
 )
 from casework_notify.domain.routing import PublishedRules, UnreadableRules, rules_from_payload
+from casework_notify.use_cases import emails, people, reminders, webhooks
+from casework_notify.use_cases.delivery import Postbox
+
+log = logging.getLogger(__name__)
+# How often the timers look for due reminders, e-mails, webhook deliveries, escalations.
+TIMER_SECONDS = float(os.environ.get("NOTIFY_TIMER_SECONDS") or 0.2)
+WEBHOOK_CONCURRENCY = 20
 
 
 def _required(what: str, value: str) -> str:
@@ -154,6 +170,42 @@ def sharing_requested(envelope: EventEnvelope) -> SharingRequested:
     )
 
 
+def consent_change(envelope: EventEnvelope) -> ConsentChange:
+    """clients.consent.recorded.v1 / .withdrawn.v1 (one shape)."""
+    given = envelope.type == "clients.consent.recorded"
+    change: clients_events.ConsentRecorded | clients_events.ConsentWithdrawn = (
+        contracts.read(envelope, clients_events.ConsentRecorded)
+        if given
+        else contracts.read(envelope, clients_events.ConsentWithdrawn)
+    )
+    return ConsentChange(
+        organisation=envelope.organisation,
+        client_id=_required("client_id", change.client_id),
+        purpose=_required("purpose", change.purpose),
+        given=given,
+        on=change.on,
+        occurred_at=envelope.occurred_at,
+        event_id=envelope.id,
+    )
+
+
+def webhook_body(envelope: EventEnvelope) -> bytes:
+    """What a partner receives: the event's facts and its payload message in proto3
+    JSON (the names as in the proto)."""
+    message = contracts.decode(envelope.routing_key, envelope.payload)
+    return json.dumps(
+        {
+            "event_id": envelope.id,
+            "event_type": envelope.routing_key,
+            "organisation": envelope.organisation,
+            "occurred_at": envelope.occurred_at.isoformat(),
+            "payload": contracts.encode(message),
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    ).encode()
+
+
 def published_rules(envelope: EventEnvelope) -> PublishedRules:
     """intake.routing_rules.published.v1: parsed into its message, then read by the
     same rule that reads the stored rule set (the stored document and the payload have
@@ -180,8 +232,8 @@ class NotifyEvents(EventsService):
     def _unit(self, envelope: EventEnvelope) -> UnitOfWork:
         return self.wired.units.begin(SystemActor("notify"), Trace(envelope.trace))
 
-    def _inboxes(self, envelope: EventEnvelope) -> InboxRepository:
-        return self.wired.app.inboxes_of_organisation(envelope.organisation)
+    def _inboxes(self, envelope: EventEnvelope) -> Postbox:
+        return self.wired.app.postbox_of(envelope.organisation)
 
     def _published(self, envelope: EventEnvelope) -> PublishedRules | None:
         return self.wired.app.published_rules.latest(envelope.organisation)
@@ -254,3 +306,78 @@ class NotifyEvents(EventsService):
             services.tell_manager_of_sharing_request(
                 sharing_requested(envelope), organisation, self._inboxes(envelope), uow
             )
+
+    @event_handler(
+        "notify.keep-consents", ["clients.consent.recorded.v1", "clients.consent.withdrawn.v1"]
+    )
+    def on_consent_changed(self, envelope: EventEnvelope) -> None:
+        self._organisation(envelope)
+        self.wired.app.consents.apply(consent_change(envelope))
+
+    @event_handler("notify.partner-webhooks", ["#"])
+    def on_any_event(self, envelope: EventEnvelope) -> None:
+        """Every event of the suite: one delivery per subscription to its type."""
+        repository = self.wired.app.webhooks_of(envelope.organisation)
+        if not repository.active_for(envelope.routing_key):
+            return
+        webhooks.fan_out(
+            repository,
+            event_id=envelope.id,
+            event_type=envelope.routing_key,
+            body=webhook_body(envelope),
+            now=clock_now(),
+        )
+
+    # ------------------------------------------------------------------ timers
+    # Each runs in every events process; the claims in the database give each item to
+    # one of them.
+
+    @timer(interval=TIMER_SECONDS)  # type: ignore[misc]
+    def fire_reminders(self) -> None:
+        while reminders.fire_due_reminders(clock_now(), self.wired.app.postbox_of) >= 500:
+            pass
+
+    @timer(interval=TIMER_SECONDS)  # type: ignore[misc]
+    def send_emails(self) -> None:
+        app = self.wired.app
+        emails.send_due_emails(
+            clock_now(),
+            app.emails,
+            app.mailer(),
+            retry_base=app.config.email_retry_base,
+            retry_ceiling=app.config.email_retry_ceiling,
+        )
+
+    @timer(interval=TIMER_SECONDS)  # type: ignore[misc]
+    def send_webhooks(self) -> None:
+        app = self.wired.app
+        claimed = claim_due_deliveries(clock_now(), webhooks_lease(app), 100)
+        if not claimed:
+            return
+        sender = app.http_sender()
+        pool = eventlet.GreenPool(WEBHOOK_CONCURRENCY)
+        for delivery, subscription, holder in claimed:
+            pool.spawn_n(
+                webhooks.attempt,
+                delivery,
+                subscription,
+                holder,
+                clock_now(),
+                sender=sender,
+                resolve=app.resolve,
+                production=app.settings.production,
+                policy=app.config.webhook_policy,
+            )
+        pool.waitall()
+
+    @timer(interval=1.0)  # type: ignore[misc]
+    def escalate_unread(self) -> None:
+        app = self.wired.app
+        people.escalate_unread(
+            clock_now(), app.organisations, app.postbox_of, app.config.escalate_after
+        )
+
+
+def webhooks_lease(app: Notify) -> timedelta:
+    # Longer than a whole batch of hanging endpoints could take.
+    return timedelta(seconds=app.config.webhook_timeout * 10 + 30)

@@ -1,0 +1,48 @@
+"""Atomic claims of due work (reminders, e-mails, webhook deliveries) so that several
+events processes share it and each item is worked on by one at a time.
+
+A claim is a lease: `holder` and `lease_until` set by one update whose filter repeats
+the "due and unclaimed" condition, so of two replicas updating the same document only
+one matches it. A replica that dies mid-way leaves a lease that runs out; the item is
+then claimed again (work is idempotent by derived ids, so the redo lands once)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from pymongo.collection import Collection
+
+# Stored instead of "no lease", so one range condition finds the unclaimed.
+NEVER = datetime(1970, 1, 1)
+
+
+def claim_due(
+    collection: Collection[Any],
+    *,
+    state: str,
+    due_field: str,
+    now: datetime,
+    lease: timedelta,
+    limit: int,
+) -> list[dict[str, Any]]:
+    due = {"state": state, due_field: {"$lte": now}, "lease_until": {"$lt": now}}
+    ids = [doc["_id"] for doc in collection.find(due, {"_id": 1}).sort(due_field, 1).limit(limit)]
+    if not ids:
+        return []
+    holder = uuid.uuid4().hex
+    collection.update_many(
+        {"_id": {"$in": ids}, **due},
+        {"$set": {"holder": holder, "lease_until": now + lease}},
+    )
+    return list(collection.find({"_id": {"$in": ids}, "holder": holder}))
+
+
+def release(collection: Collection[Any], doc_id: str, holder: str, changes: dict[str, Any]) -> bool:
+    """Write the outcome of a claimed item and drop the lease, if still its holder."""
+    result = collection.update_one(
+        {"_id": doc_id, "holder": holder},
+        {"$set": {**changes, "lease_until": NEVER, "holder": ""}},
+    )
+    return bool(result.modified_count)

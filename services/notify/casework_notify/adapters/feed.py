@@ -1,0 +1,120 @@
+"""The live inbox's feed in an api process: how a stream learns of a notification that
+another process (the events process, on any machine) stored.
+
+A change poll of the notifications collection by insert moment (`stored_at`): one
+thread per api process, polling only while someone watches, every
+NOTIFY_WATCH_POLL_SECONDS (0.1 s by default). Writers' clocks and commits interleave,
+so each poll looks back NOTIFY_WATCH_OVERLAP_SECONDS and drops what it has passed on
+already. It needs nothing but the database every process shares; a broker fan-out would
+save the polls but add a queue per api process, and another way to lose an update
+(`make bench` prints the feed's latency)."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from casework_common.storage import now as stored_now
+from casework_notify.adapters.repository import from_raw, stored_since
+from casework_notify.domain.inbox import Notification
+
+log = logging.getLogger(__name__)
+
+Key = tuple[str, str]  # organisation, worker
+
+
+class InboxFeed:
+    def __init__(
+        self,
+        *,
+        interval: float = 0.1,
+        overlap: float = 2.0,
+        poll: Callable[[datetime, list[str]], list[dict[str, Any]]] = stored_since,
+    ) -> None:
+        self._interval = interval
+        self._overlap = timedelta(seconds=overlap)
+        self._poll = poll
+        self._lock = threading.Lock()
+        self._watchers: dict[Key, set[queue.SimpleQueue[Notification]]] = {}
+        self._seen: dict[str, datetime] = {}
+        self._cursor: datetime | None = None
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
+
+    def watch(self, organisation: str, worker_id: str) -> queue.SimpleQueue[Notification]:
+        inbox: queue.SimpleQueue[Notification] = queue.SimpleQueue()
+        with self._lock:
+            if not self._watchers:
+                # Only what is stored from now on: the stream's first update has the counts.
+                self._cursor = stored_now()
+                self._seen.clear()
+            self._watchers.setdefault((organisation, worker_id), set()).add(inbox)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="inbox-feed", daemon=True)
+                self._thread.start()
+        self._wake.set()
+        return inbox
+
+    def unwatch(
+        self, organisation: str, worker_id: str, inbox: queue.SimpleQueue[Notification]
+    ) -> None:
+        with self._lock:
+            watchers = self._watchers.get((organisation, worker_id))
+            if watchers is not None:
+                watchers.discard(inbox)
+                if not watchers:
+                    del self._watchers[(organisation, worker_id)]
+
+    def watching(self) -> int:
+        with self._lock:
+            return sum(len(w) for w in self._watchers.values())
+
+    def _run(self) -> None:
+        while True:
+            if not self._watchers:
+                self._wake.wait(1.0)
+                self._wake.clear()
+                continue
+            try:
+                self.poll_once()
+            except Exception:
+                log.warning("inbox feed poll failed; trying again", exc_info=True)
+                time.sleep(min(1.0, self._interval * 10))
+            time.sleep(self._interval)
+
+    def poll_once(self) -> int:
+        cursor = self._cursor or stored_now()
+        with self._lock:
+            workers = sorted({worker for _, worker in self._watchers})
+        if not workers:
+            return 0
+        # Only the watched inboxes: however busy the others, the answer stays small.
+        rows = self._poll(cursor - self._overlap, workers)
+        passed = 0
+        latest = cursor
+        for raw in rows:
+            stored_at = raw.get("stored_at")
+            notification_id = str(raw["_id"])
+            if notification_id in self._seen or stored_at is None:
+                continue
+            if stored_at.tzinfo is None:
+                stored_at = stored_at.replace(tzinfo=UTC)
+            self._seen[notification_id] = stored_at
+            latest = max(latest, stored_at)
+            with self._lock:
+                inboxes = list(self._watchers.get((raw["organisation"], raw["worker_id"]), ()))
+            if inboxes:
+                notification = from_raw(raw)
+                for inbox in inboxes:
+                    inbox.put(notification)
+                passed += 1
+        self._cursor = latest
+        horizon = latest - self._overlap * 2
+        for notification_id in [k for k, at in self._seen.items() if at < horizon]:
+            del self._seen[notification_id]
+        return passed

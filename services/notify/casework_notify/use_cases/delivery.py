@@ -1,0 +1,89 @@
+"""Putting notifications into inboxes, and what follows: an e-mail for a kind the
+worker chose (after their quiet hours), and the time an action notification escalates.
+
+Every step is idempotent by derived ids: a redelivered event, a reminder fired twice, an
+escalation redone after a crash land one notification and one e-mail."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from casework_common.organisation import Organisation
+from casework_notify.domain.email import Email, Preferences, render, send_after, wants_email
+from casework_notify.domain.inbox import Notification, classify
+
+
+class Inbox(Protocol):
+    def deliver(self, notifications: list[Notification]) -> int: ...
+
+
+class PreferencesReader(Protocol):
+    def get(self, organisation: str, worker_id: str) -> Preferences | None: ...
+
+
+class EmailQueue(Protocol):
+    def queue(self, email: Email) -> bool: ...
+
+
+def zone_of(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+@dataclass
+class Postbox:
+    inbox: Inbox
+    organisation: Organisation | None
+    preferences: PreferencesReader
+    emails: EmailQueue
+    escalate_after: timedelta
+
+    def deliver(self, notifications: list[Notification]) -> int:
+        prepared = [classify(n, self.escalate_after) for n in notifications]
+        added = self.inbox.deliver(prepared)
+        # For every one, not only the new: a crash between the insert and the e-mail
+        # is made good by the redelivery (the e-mail's id is the notification's).
+        for notification in prepared:
+            self._email(notification)
+        return added
+
+    def _email(self, n: Notification) -> None:
+        org = self.organisation
+        if org is None:
+            return
+        preferences = self.preferences.get(n.organisation, n.worker_id)
+        if not wants_email(preferences, n.kind) or preferences is None:
+            return
+        worker = org.workers.get(n.worker_id)
+        if worker is None or not worker.email:
+            return
+        subject, text, language = render(
+            "notification",
+            org.language,
+            {
+                "organisation": org.name,
+                "worker_name": worker.name,
+                "title": n.title,
+                "body": n.body,
+                "kind": n.kind,
+            },
+        )
+        self.emails.queue(
+            Email(
+                email_id=f"notification:{n.notification_id}",
+                organisation=n.organisation,
+                recipient=worker.email,
+                subject=subject,
+                text=text,
+                language=language,
+                created_at=n.created_at,
+                next_attempt_at=send_after(
+                    preferences, n.created_at, zone_of(preferences.time_zone)
+                ),
+            )
+        )
