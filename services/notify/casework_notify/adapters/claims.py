@@ -4,7 +4,12 @@ events processes share it and each item is worked on by one at a time.
 A claim is a lease: `holder` and `lease_until` set by one update whose filter repeats
 the "due and unclaimed" condition, so of two replicas updating the same document only
 one matches it. A replica that dies mid-way leaves a lease that runs out; the item is
-then claimed again (work is idempotent by derived ids, so the redo lands once)."""
+then claimed again (work is idempotent by derived ids, so the redo lands once).
+
+Never a `$set` of a moment: the development database server stores a `$set` datetime
+as a string (measured), after which no range query finds it. The lease is a number
+(seconds since the epoch), and an outcome is written by replacing the whole document
+(guarded by the holder), which keeps its moments as moments."""
 
 from __future__ import annotations
 
@@ -15,7 +20,7 @@ from typing import Any
 from pymongo.collection import Collection
 
 # Stored instead of "no lease", so one range condition finds the unclaimed.
-NEVER = datetime(1970, 1, 1)
+NEVER = 0.0
 
 
 def claim_due(
@@ -27,22 +32,34 @@ def claim_due(
     lease: timedelta,
     limit: int,
 ) -> list[dict[str, Any]]:
-    due = {"state": state, due_field: {"$lte": now}, "lease_until": {"$lt": now}}
+    due = {"state": state, due_field: {"$lte": now}, "lease_until": {"$lt": now.timestamp()}}
     ids = [doc["_id"] for doc in collection.find(due, {"_id": 1}).sort(due_field, 1).limit(limit)]
     if not ids:
         return []
     holder = uuid.uuid4().hex
     collection.update_many(
         {"_id": {"$in": ids}, **due},
-        {"$set": {"holder": holder, "lease_until": now + lease}},
+        {"$set": {"holder": holder, "lease_until": (now + lease).timestamp()}},
     )
     return list(collection.find({"_id": {"$in": ids}, "holder": holder}))
 
 
 def release(collection: Collection[Any], doc_id: str, holder: str, changes: dict[str, Any]) -> bool:
     """Write the outcome of a claimed item and drop the lease, if still its holder."""
-    result = collection.update_one(
+    return replace_where(
+        collection,
         {"_id": doc_id, "holder": holder},
-        {"$set": {**changes, "lease_until": NEVER, "holder": ""}},
+        {**changes, "lease_until": NEVER, "holder": ""},
     )
-    return bool(result.modified_count)
+
+
+def replace_where(
+    collection: Collection[Any], guard: dict[str, Any], changes: dict[str, Any]
+) -> bool:
+    """Change fields of the document `guard` finds by replacing it whole (see above);
+    False when the guard no longer matches."""
+    raw = collection.find_one(guard)
+    if raw is None:
+        return False
+    result = collection.replace_one(guard, {**raw, **changes})
+    return bool(result.matched_count)

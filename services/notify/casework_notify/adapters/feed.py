@@ -88,7 +88,8 @@ class InboxFeed:
             time.sleep(self._interval)
 
     def poll_once(self) -> int:
-        cursor = self._cursor or stored_now()
+        started = stored_now()
+        cursor = self._cursor or started
         with self._lock:
             workers = sorted({worker for _, worker in self._watchers})
         if not workers:
@@ -113,8 +114,10 @@ class InboxFeed:
                 for inbox in inboxes:
                     inbox.put(notification)
                 passed += 1
-        self._cursor = latest
-        horizon = latest - self._overlap * 2
+        # Up to now: the next poll looks back `overlap` from here for writers whose
+        # clocks or commits lag.
+        self._cursor = max(latest, started)
+        horizon = self._cursor - self._overlap * 2
         for notification_id in [k for k, at in self._seen.items() if at < horizon]:
             del self._seen[notification_id]
         return passed

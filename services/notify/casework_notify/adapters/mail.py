@@ -40,7 +40,7 @@ class EmailDocument(me.Document):
     created_at = me.DateTimeField(required=True)
     sent_at = me.DateTimeField()
     holder = me.StringField(default="")
-    lease_until = me.DateTimeField(default=NEVER)
+    lease_until = me.FloatField(default=NEVER)
 
 
 def _collection() -> Any:

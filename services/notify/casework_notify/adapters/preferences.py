@@ -96,11 +96,10 @@ class ConsentRepository:
         stored = collection.find_one({"_id": key})
         if stored is None or not newer(change, stored["on"], stored["occurred_at"]):
             return False
-        result = collection.update_one(
-            {"_id": key, "on": stored["on"], "occurred_at": stored["occurred_at"]},
-            {"$set": fields},
+        result = collection.replace_one(
+            {"_id": key, "event_id": stored["event_id"]}, {"_id": key, **fields}
         )
-        return bool(result.modified_count)
+        return bool(result.matched_count)
 
     def given(self, organisation: str, client_id: str) -> set[str]:
         rows = ConsentDocument._get_collection().find(

@@ -38,7 +38,7 @@ class ReminderDocument(me.Document):
     fired_at = me.DateTimeField()
     scheduled_at = me.DateTimeField()
     holder = me.StringField(default="")
-    lease_until = me.DateTimeField(default=NEVER)
+    lease_until = me.FloatField(default=NEVER)
 
 
 def _raw(r: Reminder) -> dict[str, Any]:
@@ -122,10 +122,8 @@ class ReminderRepository:
     def replace_scheduled(self, reminder: Reminder) -> bool:
         """Update a reminder still scheduled and unclaimed; False when it fired (or is
         being fired) meanwhile."""
-        raw = _raw(reminder)
-        raw.pop("_id")
-        result = _collection().update_one(
-            {"_id": reminder.reminder_id, "state": "scheduled", "holder": ""}, {"$set": raw}
+        result = _collection().replace_one(
+            {"_id": reminder.reminder_id, "state": "scheduled", "holder": ""}, _raw(reminder)
         )
         return bool(result.matched_count)
 

@@ -14,6 +14,7 @@ from casework_common.errors import NotFound
 from casework_common.repository import ScopedRepository
 from casework_common.routing import FALLBACK, rule_to_dict
 from casework_common.storage import now as stored_now
+from casework_notify.adapters.claims import replace_where
 from casework_notify.domain.inbox import Link, Notification
 from casework_notify.domain.routing import PublishedRules, rules_from_payload
 
@@ -168,11 +169,14 @@ class InboxRepository(ScopedRepository[NotificationDocument]):
         }
         if self._worker_id is not None:
             query["worker_id"] = self._worker_id
+        collection = NotificationDocument._get_collection()
+        stored = collection.find_one(query, {"stored_at": 1})
         raw = _to_raw(notification)
-        raw.pop("stored_at", None)
-        raw.pop("_id", None)
-        result = NotificationDocument._get_collection().update_one(query, {"$set": raw})
-        if result.matched_count != 1:
+        # Whole, never a `$set` of a moment (see adapters.claims); its insert moment
+        # kept, so live inboxes do not take it for a new one.
+        raw["stored_at"] = stored.get("stored_at") if stored else None
+        result = collection.replace_one(query, raw)
+        if stored is None or result.matched_count != 1:
             raise NotFound(f"notification {notification.notification_id} not found")
 
 
@@ -200,19 +204,11 @@ def escalation_due(now: datetime, limit: int = 100) -> list[Notification]:
 def claim_escalation(n: Notification, level: int, next_at: datetime | None) -> bool:
     """Move a notification one step up its chain, once: only the replica whose update
     finds it still at its level and unread wins."""
-    update: dict[str, object] = {"escalation_level": level}
-    if next_at is None:
-        result = NotificationDocument._get_collection().update_one(
-            {"_id": n.notification_id, "escalation_level": n.escalation_level, "read_at": None},
-            {"$set": update, "$unset": {"escalate_at": ""}},
-        )
-    else:
-        update["escalate_at"] = next_at
-        result = NotificationDocument._get_collection().update_one(
-            {"_id": n.notification_id, "escalation_level": n.escalation_level, "read_at": None},
-            {"$set": update},
-        )
-    return bool(result.modified_count)
+    return replace_where(
+        NotificationDocument._get_collection(),
+        {"_id": n.notification_id, "escalation_level": n.escalation_level, "read_at": None},
+        {"escalation_level": level, "escalate_at": next_at},
+    )
 
 
 def existing_ids(ids: Iterable[str]) -> set[str]:

@@ -14,7 +14,7 @@ import mongoengine as me
 from pymongo.errors import DuplicateKeyError
 
 from casework_common.errors import NotFound
-from casework_notify.adapters.claims import NEVER, claim_due, release
+from casework_notify.adapters.claims import NEVER, claim_due, release, replace_where
 from casework_notify.domain.webhooks import (
     DEAD,
     PENDING,
@@ -62,7 +62,7 @@ class DeliveryDocument(me.Document):
     next_attempt_at = me.DateTimeField(required=True)
     created_at = me.DateTimeField(required=True)
     holder = me.StringField(default="")
-    lease_until = me.DateTimeField(default=NEVER)
+    lease_until = me.FloatField(default=NEVER)
 
 
 def _subscription(raw: dict[str, Any]) -> Subscription:
@@ -135,9 +135,10 @@ class WebhookRepository:
         return [_subscription(r) for r in rows]
 
     def deactivate(self, subscription_id: str) -> Subscription:
-        SubscriptionDocument._get_collection().update_one(
+        replace_where(
+            SubscriptionDocument._get_collection(),
             {"_id": subscription_id, "organisation": self._organisation},
-            {"$set": {"active": False}},
+            {"active": False},
         )
         return self.subscription(subscription_id)
 
@@ -188,14 +189,21 @@ class WebhookRepository:
     def replay(self, delivery_id: str, now: datetime) -> bool:
         """A dead letter pending again, its failed attempts kept in the log; the replay
         mark in the log starts a new count."""
-        result = DeliveryDocument._get_collection().update_one(
-            {"_id": delivery_id, "organisation": self._organisation, "state": DEAD},
+        collection = DeliveryDocument._get_collection()
+        guard = {"_id": delivery_id, "organisation": self._organisation, "state": DEAD}
+        raw = collection.find_one(guard)
+        if raw is None:
+            return False
+        mark = {"at": now, "status_code": REPLAYED, "error": "replayed"}
+        return replace_where(
+            collection,
+            guard,
             {
-                "$set": {"state": PENDING, "next_attempt_at": now},
-                "$push": {"attempts": {"at": now, "status_code": REPLAYED, "error": "replayed"}},
+                "state": PENDING,
+                "next_attempt_at": now,
+                "attempts": [*(raw.get("attempts") or []), mark],
             },
         )
-        return bool(result.modified_count)
 
 
 def claim_due_deliveries(
