@@ -359,7 +359,9 @@ def start_s3(port: int, run_dir: Path) -> None:
 
 def start_smtp(port: int, run_dir: Path, mail_dir: Path) -> None:
     if not port_open(port):
-        mail_dir.mkdir(parents=True, exist_ok=True)
+        # aiosmtpd's Mailbox handler writes a Maildir: it needs its three folders.
+        for folder in ("tmp", "new", "cur"):
+            (mail_dir / folder).mkdir(parents=True, exist_ok=True)
         start_background(
             "smtp",
             [

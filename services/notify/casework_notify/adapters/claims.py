@@ -9,7 +9,10 @@ then claimed again (work is idempotent by derived ids, so the redo lands once).
 Never a `$set` of a moment: the development database server stores a `$set` datetime
 as a string (measured), after which no range query finds it. The lease is a number
 (seconds since the epoch), and an outcome is written by replacing the whole document
-(guarded by the holder), which keeps its moments as moments."""
+(guarded by the holder), which keeps its moments as moments. And the moment an item
+is due is kept as a number too (`*_ts`, seconds since the epoch): the development
+server compares stored datetimes to the whole second only (measured: 10:00:00.8 is
+"before" 10:00:00.1), which would fire a reminder up to a second early."""
 
 from __future__ import annotations
 
@@ -32,7 +35,8 @@ def claim_due(
     lease: timedelta,
     limit: int,
 ) -> list[dict[str, Any]]:
-    due = {"state": state, due_field: {"$lte": now}, "lease_until": {"$lt": now.timestamp()}}
+    moment = now.timestamp()
+    due = {"state": state, due_field: {"$lte": moment}, "lease_until": {"$lt": moment}}
     ids = [doc["_id"] for doc in collection.find(due, {"_id": 1}).sort(due_field, 1).limit(limit)]
     if not ids:
         return []

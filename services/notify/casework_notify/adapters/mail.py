@@ -22,7 +22,7 @@ class EmailDocument(me.Document):
     meta = {
         "collection": "emails",
         "indexes": [
-            {"fields": ["state", "next_attempt_at"]},
+            {"fields": ["state", "next_attempt_ts"]},
             {"fields": ["organisation", "state", "created_at"]},
         ],
     }
@@ -37,6 +37,7 @@ class EmailDocument(me.Document):
     attempts = me.IntField(default=0)
     last_error = me.StringField(default="")
     next_attempt_at = me.DateTimeField(required=True)
+    next_attempt_ts = me.FloatField(required=True)  # as a number (see adapters.claims)
     created_at = me.DateTimeField(required=True)
     sent_at = me.DateTimeField()
     holder = me.StringField(default="")
@@ -77,6 +78,7 @@ class EmailRepository:
             state=PENDING,
             attempts=0,
             next_attempt_at=email.next_attempt_at,
+            next_attempt_ts=email.next_attempt_at.timestamp(),
             created_at=email.created_at,
         )
         doc.validate()
@@ -101,7 +103,7 @@ class EmailRepository:
         claimed = claim_due(
             _collection(),
             state=PENDING,
-            due_field="next_attempt_at",
+            due_field="next_attempt_ts",
             now=now,
             lease=lease,
             limit=limit,
@@ -118,6 +120,7 @@ class EmailRepository:
                 "attempts": email.attempts,
                 "last_error": email.last_error,
                 "next_attempt_at": email.next_attempt_at,
+                "next_attempt_ts": email.next_attempt_at.timestamp(),
                 "sent_at": email.sent_at,
             },
         )
@@ -150,9 +153,10 @@ class SmtpMailer:
         message["Subject"] = email.subject
         message["Date"] = format_datetime(now)
         message["Message-ID"] = f"<{_safe_id(email.email_id)}@casework>"
-        message["Content-Language"] = email.language
         message["X-Casework-Email-Id"] = _safe_id(email.email_id)
         message.set_content(email.text)
+        # After the content: setting it drops the Content-* headers set before.
+        message["Content-Language"] = email.language
         with smtplib.SMTP(s.host, s.port, timeout=s.timeout) as smtp:
             if s.starttls:
                 smtp.starttls(context=ssl.create_default_context())

@@ -44,19 +44,23 @@ class PreferencesRepository:
         )
 
     def put(self, preferences: Preferences, now: datetime) -> None:
-        PreferencesDocument._get_collection().replace_one(
-            {"_id": f"{preferences.organisation}:{preferences.worker_id}"},
-            {
-                "organisation": preferences.organisation,
-                "worker_id": preferences.worker_id,
-                "email_kinds": sorted(preferences.email_kinds),
-                "quiet_from": _clock(preferences.quiet_from),
-                "quiet_until": _clock(preferences.quiet_until),
-                "time_zone": preferences.time_zone,
-                "updated_at": now,
-            },
-            upsert=True,
-        )
+        key = f"{preferences.organisation}:{preferences.worker_id}"
+        document = {
+            "_id": key,
+            "organisation": preferences.organisation,
+            "worker_id": preferences.worker_id,
+            "email_kinds": sorted(preferences.email_kinds),
+            "quiet_from": _clock(preferences.quiet_from),
+            "quiet_until": _clock(preferences.quiet_until),
+            "time_zone": preferences.time_zone,
+            "updated_at": now,
+        }
+        # Not a replace with upsert: the development server does not insert then.
+        collection = PreferencesDocument._get_collection()
+        try:
+            collection.insert_one(document)
+        except DuplicateKeyError:
+            collection.replace_one({"_id": key}, document)
 
 
 class ConsentDocument(me.Document):

@@ -18,7 +18,7 @@ from casework_notify.domain.reminders import FIRED, Reminder
 class ReminderDocument(me.Document):
     meta = {
         "collection": "reminders",
-        "indexes": [{"fields": ["state", "due_at"]}],
+        "indexes": [{"fields": ["state", "due_ts"]}],
     }
 
     id = me.StringField(primary_key=True)
@@ -27,6 +27,7 @@ class ReminderDocument(me.Document):
     key = me.StringField(required=True)
     worker_id = me.StringField(required=True)
     due_at = me.DateTimeField(required=True)
+    due_ts = me.FloatField(required=True)  # due_at as a number (see adapters.claims)
     kind = me.StringField(required=True)
     title = me.StringField(required=True)
     body = me.StringField(default="")
@@ -49,6 +50,7 @@ def _raw(r: Reminder) -> dict[str, Any]:
         key=r.key,
         worker_id=r.worker_id,
         due_at=r.due_at,
+        due_ts=r.due_at.timestamp(),
         kind=r.kind,
         title=r.title,
         body=r.body,
@@ -130,7 +132,7 @@ class ReminderRepository:
 
 def claim_due_reminders(now: datetime, lease: timedelta, limit: int) -> list[tuple[Reminder, str]]:
     claimed = claim_due(
-        _collection(), state="scheduled", due_field="due_at", now=now, lease=lease, limit=limit
+        _collection(), state="scheduled", due_field="due_ts", now=now, lease=lease, limit=limit
     )
     return [(to_domain(raw), raw["holder"]) for raw in claimed]
 

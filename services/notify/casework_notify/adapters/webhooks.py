@@ -46,7 +46,7 @@ class DeliveryDocument(me.Document):
     meta = {
         "collection": "webhook_deliveries",
         "indexes": [
-            {"fields": ["state", "next_attempt_at"]},
+            {"fields": ["state", "next_attempt_ts"]},
             {"fields": ["organisation", "subscription_id", "-created_at"]},
         ],
     }
@@ -56,10 +56,13 @@ class DeliveryDocument(me.Document):
     organisation = me.StringField(required=True)
     event_id = me.StringField(required=True)
     event_type = me.StringField(required=True)
-    body = me.BinaryField(required=True)
+    # The JSON text (not bytes: the development server cannot replace a document
+    # holding binary).
+    body = me.StringField(required=True)
     state = me.StringField(required=True)
     attempts = me.ListField(me.DictField())
     next_attempt_at = me.DateTimeField(required=True)
+    next_attempt_ts = me.FloatField(required=True)  # as a number (see adapters.claims)
     created_at = me.DateTimeField(required=True)
     holder = me.StringField(default="")
     lease_until = me.FloatField(default=NEVER)
@@ -84,7 +87,7 @@ def _delivery(raw: dict[str, Any]) -> Delivery:
         organisation=raw["organisation"],
         event_id=raw["event_id"],
         event_type=raw["event_type"],
-        body=bytes(raw["body"]),
+        body=raw["body"].encode() if isinstance(raw["body"], str) else bytes(raw["body"]),
         next_attempt_at=raw["next_attempt_at"],
         state=raw["state"],
         attempts=tuple(
@@ -154,10 +157,11 @@ class WebhookRepository:
                     "organisation": delivery.organisation,
                     "event_id": delivery.event_id,
                     "event_type": delivery.event_type,
-                    "body": delivery.body,
+                    "body": delivery.body.decode(),
                     "state": PENDING,
                     "attempts": [],
                     "next_attempt_at": delivery.next_attempt_at,
+                    "next_attempt_ts": delivery.next_attempt_at.timestamp(),
                     "created_at": delivery.created_at or delivery.next_attempt_at,
                     "holder": "",
                     "lease_until": NEVER,
@@ -201,6 +205,7 @@ class WebhookRepository:
             {
                 "state": PENDING,
                 "next_attempt_at": now,
+                "next_attempt_ts": now.timestamp(),
                 "attempts": [*(raw.get("attempts") or []), mark],
             },
         )
@@ -212,7 +217,7 @@ def claim_due_deliveries(
     claimed = claim_due(
         DeliveryDocument._get_collection(),
         state=PENDING,
-        due_field="next_attempt_at",
+        due_field="next_attempt_ts",
         now=now,
         lease=lease,
         limit=limit,
@@ -233,6 +238,7 @@ def record_delivery(delivery: Delivery, holder: str, log: list[Attempt]) -> bool
         {
             "state": delivery.state,
             "next_attempt_at": delivery.next_attempt_at,
+            "next_attempt_ts": delivery.next_attempt_at.timestamp(),
             "attempts": [{"at": a.at, "status_code": a.status_code, "error": a.error} for a in log],
         },
     )

@@ -158,6 +158,8 @@ def reminder_from(message: notify_pb2.Reminder) -> Reminder:
     if message.HasField("due_at"):
         try:
             due_at = message.due_at.ToDatetime(tzinfo=UTC)
+            # The database keeps milliseconds: the moment kept is the moment answered.
+            due_at = due_at.replace(microsecond=due_at.microsecond // 1000 * 1000)
         except (ValueError, OverflowError):
             errors.append(FieldError("reminder.due_at", "is not a moment"))
     if errors:
