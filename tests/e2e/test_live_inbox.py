@@ -7,9 +7,9 @@ process, and whichever api process holds the stream must see it."""
 from __future__ import annotations
 
 import queue
+import secrets
 import threading
 from collections.abc import Iterator
-import secrets
 from typing import Any
 
 import grpc
@@ -20,7 +20,6 @@ from casework.notify.v1 import notify_pb2, notify_pb2_grpc
 from casework_dev.devstack import Suite
 from casework_dev.testing.fixtures import create_partner_token, create_token
 from casework_dev.testing.helpers import auth, eventually, stub
-
 
 pytestmark = pytest.mark.e2e
 

@@ -7,6 +7,7 @@ escalate up the centre's chain."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import mailbox
 import os
@@ -69,10 +70,8 @@ class Smtp:
         pid_file = self.run_dir / "smtp.pid"
         if pid_file.exists():
             pid = int(pid_file.read_text())
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             pid_file.unlink()
         eventually(lambda: not port_open(self.port), timeout=20)
 
@@ -98,7 +97,7 @@ class Receiver:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 receiver.received.append(({k: v for k, v in self.headers.items()}, body))
                 if receiver.hang:
