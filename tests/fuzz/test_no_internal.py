@@ -300,6 +300,8 @@ class Caller:
 
     def __call__(self, service: str, method: MethodDescriptor, request: Message) -> grpc.StatusCode:
         output = message_class(method.output_type)
+        if method.server_streaming:
+            return self._stream(service, method, request, output)
         call = self._channels[service].unary_unary(
             f"/{method.containing_service.full_name}/{method.name}",
             request_serializer=lambda m: m.SerializeToString(),
@@ -310,6 +312,27 @@ class Caller:
             call(request, metadata=EVERY_ROLE, timeout=30)
         except grpc.RpcError as error:
             return error.code()  # type: ignore[no-any-return]
+        return grpc.StatusCode.OK
+
+    def _stream(
+        self, service: str, method: MethodDescriptor, request: Message, output: Any
+    ) -> grpc.StatusCode:
+        """A server-streaming call: its first answer (or its refusal), then hung up."""
+        call = self._channels[service].unary_stream(
+            f"/{method.containing_service.full_name}/{method.name}",
+            request_serializer=lambda m: m.SerializeToString(),
+            response_deserializer=output.FromString,
+        )
+        self.calls += 1
+        responses = call(request, metadata=EVERY_ROLE, timeout=30)
+        try:
+            next(responses)
+        except StopIteration:
+            return grpc.StatusCode.OK
+        except grpc.RpcError as error:
+            return error.code()  # type: ignore[no-any-return]
+        finally:
+            responses.cancel()
         return grpc.StatusCode.OK
 
     def close(self) -> None:

@@ -45,10 +45,24 @@ def test_partners_may_only_ever_submit_referrals() -> None:
         method
         for service in SERVICES
         for method, admitted in access_map(service).items()
-        if PARTNER in admitted or SERVICE in admitted
+        if PARTNER in admitted
     }
 
     assert open_to_partners == {"casework.intake.v1.IntakeService/SubmitReferral"}
+
+
+def test_services_may_only_ever_schedule_and_cancel_reminders() -> None:
+    open_to_services = {
+        method
+        for service in SERVICES
+        for method, admitted in access_map(service).items()
+        if SERVICE in admitted
+    }
+
+    assert open_to_services == {
+        "casework.notify.v1.NotifyService/ScheduleReminder",
+        "casework.notify.v1.NotifyService/CancelReminder",
+    }
 
 
 def test_an_admin_configures_the_organisation_but_reads_no_client_card() -> None:
