@@ -31,9 +31,18 @@ def _clock(value: Any) -> str:
 
 class PreferencesRepository:
     def get(self, organisation: str, worker_id: str) -> Preferences | None:
-        raw = PreferencesDocument._get_collection().find_one({"_id": f"{organisation}:{worker_id}"})
-        if raw is None:
-            return None
+        return self.get_many(organisation, {worker_id}).get(worker_id)
+
+    def get_many(self, organisation: str, workers: set[str]) -> dict[str, Preferences]:
+        """The preferences of these workers who set any, in one query."""
+        rows = PreferencesDocument._get_collection().find(
+            {"_id": {"$in": [f"{organisation}:{w}" for w in sorted(workers)]}}
+        )
+        return {row["worker_id"]: self._read(organisation, row) for row in rows}
+
+    @staticmethod
+    def _read(organisation: str, raw: dict[str, Any]) -> Preferences:
+        worker_id = raw["worker_id"]
         return Preferences(
             organisation=organisation,
             worker_id=worker_id,

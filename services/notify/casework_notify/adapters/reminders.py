@@ -3,14 +3,14 @@ looks first."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import mongoengine as me
 from pymongo.errors import DuplicateKeyError
 
 from casework_common.errors import NotFound
-from casework_notify.adapters.claims import NEVER, claim_due, release
+from casework_notify.adapters.claims import NEVER, claim_due
 from casework_notify.domain.inbox import Link
 from casework_notify.domain.reminders import FIRED, Reminder
 
@@ -37,6 +37,7 @@ class ReminderDocument(me.Document):
     needs_action = me.BooleanField(default=False)
     state = me.StringField(required=True)
     fired_at = me.DateTimeField()
+    fired_ts = me.FloatField()
     scheduled_at = me.DateTimeField()
     holder = me.StringField(default="")
     lease_until = me.FloatField(default=NEVER)
@@ -86,7 +87,11 @@ def to_domain(raw: dict[str, Any]) -> Reminder:
         ),
         needs_action=bool(raw.get("needs_action")),
         state=raw["state"],
-        fired_at=raw.get("fired_at"),
+        fired_at=(
+            datetime.fromtimestamp(raw["fired_ts"], UTC)
+            if raw.get("fired_ts")
+            else raw.get("fired_at")
+        ),
         scheduled_at=raw.get("scheduled_at"),
     )
 
@@ -137,5 +142,11 @@ def claim_due_reminders(now: datetime, lease: timedelta, limit: int) -> list[tup
     return [(to_domain(raw), raw["holder"]) for raw in claimed]
 
 
-def mark_fired(reminder_id: str, holder: str, now: datetime) -> bool:
-    return release(_collection(), reminder_id, holder, {"state": FIRED, "fired_at": now})
+def mark_fired(reminder_ids: list[str], holder: str, now: datetime) -> int:
+    """One update for a batch the holder fired. Only strings and numbers are `$set`
+    (see adapters.claims): the moment it fired is kept as a number."""
+    result = _collection().update_many(
+        {"_id": {"$in": reminder_ids}, "holder": holder},
+        {"$set": {"state": FIRED, "fired_ts": now.timestamp(), "holder": "", "lease_until": NEVER}},
+    )
+    return int(result.modified_count)

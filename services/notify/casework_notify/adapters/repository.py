@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import mongoengine as me
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from casework_common.errors import NotFound
 from casework_common.repository import ScopedRepository
@@ -17,6 +17,8 @@ from casework_common.storage import now as stored_now
 from casework_notify.adapters.claims import replace_where
 from casework_notify.domain.inbox import Link, Notification
 from casework_notify.domain.routing import PublishedRules, rules_from_payload
+
+DUPLICATE_KEY = 11000
 
 
 class NotificationDocument(me.Document):
@@ -127,15 +129,28 @@ class InboxRepository(ScopedRepository[NotificationDocument]):
 
     def deliver(self, notifications: list[Notification]) -> int:
         """Insert; a notification already there (redelivered event) is left as it is."""
+        if not notifications:
+            return 0
         collection = NotificationDocument._get_collection()
-        added = 0
-        for notification in notifications:
+        if len(notifications) == 1:
             try:
-                collection.insert_one(_to_raw(notification))
-                added += 1
+                collection.insert_one(_to_raw(notifications[0]))
+                return 1
             except DuplicateKeyError:
-                pass
-        return added
+                return 0
+        # One round trip for a batch (a minute's reminders); the duplicates are refused
+        # one by one by the unique id and the rest go in.
+        try:
+            return len(
+                collection.insert_many(
+                    [_to_raw(n) for n in notifications], ordered=False
+                ).inserted_ids
+            )
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors") or []
+            if any(e.get("code") != DUPLICATE_KEY for e in errors):
+                raise
+            return int(exc.details.get("nInserted") or 0)
 
     def page(self, *, unread_only: bool, offset: int, limit: int) -> list[Notification]:
         query = self._scoped()

@@ -21,7 +21,7 @@ class Inbox(Protocol):
 
 
 class PreferencesReader(Protocol):
-    def get(self, organisation: str, worker_id: str) -> Preferences | None: ...
+    def get_many(self, organisation: str, workers: set[str]) -> dict[str, Preferences]: ...
 
 
 class EmailQueue(Protocol):
@@ -48,15 +48,17 @@ class Postbox:
         added = self.inbox.deliver(prepared)
         # For every one, not only the new: a crash between the insert and the e-mail
         # is made good by the redelivery (the e-mail's id is the notification's).
+        if self.organisation is None or not prepared:
+            return added
+        chosen = self.preferences.get_many(self.organisation.id, {n.worker_id for n in prepared})
         for notification in prepared:
-            self._email(notification)
+            self._email(notification, chosen.get(notification.worker_id))
         return added
 
-    def _email(self, n: Notification) -> None:
+    def _email(self, n: Notification, preferences: Preferences | None) -> None:
         org = self.organisation
         if org is None:
             return
-        preferences = self.preferences.get(n.organisation, n.worker_id)
         if not wants_email(preferences, n.kind) or preferences is None:
             return
         worker = org.workers.get(n.worker_id)

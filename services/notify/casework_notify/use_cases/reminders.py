@@ -73,7 +73,11 @@ def fire_due_reminders(
     put it into the worker's inbox, mark it fired. One that fired late because notify
     was down fires now."""
     claimed = claim_due_reminders(now, lease, limit)
+    batches: dict[tuple[str, str], list[Reminder]] = {}
     for reminder, holder in claimed:
-        postbox_of(reminder.organisation).deliver([reminders.notification_of(reminder, now)])
-        mark_fired(reminder.reminder_id, holder, now)
+        batches.setdefault((reminder.organisation, holder), []).append(reminder)
+    # A batch at a time: one insert of its notifications, one update marking it fired.
+    for (organisation, holder), batch in batches.items():
+        postbox_of(organisation).deliver([reminders.notification_of(r, now) for r in batch])
+        mark_fired([r.reminder_id for r in batch], holder, now)
     return len(claimed)
