@@ -173,7 +173,7 @@ def reminder_lateness(mongo_uri: str, count: int) -> list[float]:
 
     database: Any = pymongo.MongoClient(mongo_uri)["bench_notify"]
     run = secrets.token_hex(3)
-    start = datetime.now(UTC) + timedelta(seconds=max(10.0, count / 500))
+    start = datetime.now(UTC) + timedelta(seconds=max(15.0, count / 100))
     due = []
     batch = []
     for i in range(count):

@@ -46,7 +46,7 @@ class NotificationDocument(me.Document):
     # What it is about and its id, e.g. "task" and the task's id (empty on old ones).
     subject_kind = me.StringField(default="")
     subject_id = me.StringField(default="")
-    priority = me.StringField(default="normal")
+    priority = me.StringField(default="")
     links = me.ListField(me.DictField())
     needs_action = me.BooleanField(default=False)
     # When it goes up the chain if still unread; cleared when read or at the top.
@@ -72,7 +72,7 @@ def _to_domain(doc: NotificationDocument) -> Notification:
         read_at=doc.read_at,
         subject_kind=doc.subject_kind or "",
         subject_id=doc.subject_id or "",
-        priority=doc.priority or "normal",
+        priority=doc.priority or "",
         links=tuple(Link(str(k.get("kind", "")), str(k.get("id", ""))) for k in doc.links or []),
         needs_action=bool(doc.needs_action),
         escalate_at=doc.escalate_at,
@@ -100,7 +100,7 @@ def _to_raw(n: Notification) -> dict[str, object]:
         read_at=n.read_at,
         subject_kind=n.subject_kind,
         subject_id=n.subject_id,
-        priority=n.priority or "normal",
+        priority=n.priority,
         links=[{"kind": link.kind, "id": link.id} for link in n.links],
         needs_action=n.needs_action,
         escalate_at=n.escalate_at,
