@@ -19,9 +19,6 @@ ROOT = Path(__file__).resolve().parents[1]
 KEY = re.compile(rf"^(?:{'|'.join(SERVICES)})\.[a-z_]+\.[a-z_]+(?:\.v[0-9]+)?$")
 # Consumed today, published by nothing in this repository yet: documents is a skeleton.
 NOT_BUILT_YET = frozenset({"documents.contract.signed.v1"})
-# Queues bound to every event with the wildcard: notify's partner webhooks forward any
-# event a partner subscribed to (README says so below the table); not per-key consumers.
-WILDCARD_QUEUES = frozenset({"notify.partner-webhooks"})
 
 
 @dataclass(frozen=True)
@@ -58,10 +55,7 @@ def bindings() -> dict[str, list[str]]:
             ):
                 queue, keys = node.args
                 assert isinstance(queue, ast.Constant) and isinstance(keys, ast.List), path
-                keys_bound = [k.value for k in keys.elts if isinstance(k, ast.Constant)]
-                if queue.value in WILDCARD_QUEUES and keys_bound == ["#"]:
-                    continue
-                found[queue.value] = keys_bound
+                found[queue.value] = [k.value for k in keys.elts if isinstance(k, ast.Constant)]
     return found
 
 

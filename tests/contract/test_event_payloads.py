@@ -236,8 +236,7 @@ def test_every_key_a_queue_is_bound_to_has_its_reader_here() -> None:
         for binding in re.findall(r"event_handler\(\s*\"[^\"]+\",\s*\[([^\]]*)\]", path.read_text())
         for key in re.findall(r"\"([^\"]+)\"", binding)
     }
-    # notify's partner webhooks take every event (`#`) and read it by its own contract.
-    assert bound - {"#"} == set(READERS)
+    assert bound == set(READERS)
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,12 @@ from casework_common.unit_of_work import UnitOfWork, now_to_the_millisecond
 from casework_notify.adapters.mail import EmailRepository, SmtpMailer, SmtpSettings
 from casework_notify.adapters.preferences import ConsentRepository, PreferencesRepository
 from casework_notify.adapters.repository import InboxRepository, PublishedRulesRepository
-from casework_notify.adapters.webhooks import HttpSender, WebhookRepository, resolve
+from casework_notify.adapters.webhooks import (
+    HttpSender,
+    WebhookRepository,
+    bind_event_types,
+    resolve,
+)
 from casework_notify.use_cases.delivery import Postbox
 from casework_notify.use_cases.webhooks import RetryPolicy
 
@@ -138,6 +143,9 @@ class Notify:
         return HttpSender(self.config.webhook_timeout)
 
     resolve = staticmethod(resolve)
+
+    def bind_webhook_type(self, event_type: str) -> bool:
+        return bind_event_types(self.settings.amqp_uri, self.settings.events_exchange, [event_type])
 
 
 def bootstrap(settings: Settings | None = None) -> Notify:

@@ -3,6 +3,7 @@ the SSRF rule reads, and the HTTP sender."""
 
 from __future__ import annotations
 
+import logging
 import socket
 import urllib.error
 import urllib.request
@@ -10,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import kombu
 import mongoengine as me
 from pymongo.errors import DuplicateKeyError
 
@@ -242,6 +244,35 @@ def record_delivery(delivery: Delivery, holder: str, log: list[Attempt]) -> bool
             "attempts": [{"at": a.at, "status_code": a.status_code, "error": a.error} for a in log],
         },
     )
+
+
+log = logging.getLogger(__name__)
+# The queue the partner-webhook handler consumes. It is bound to the event types some
+# subscription names, not to every event: the broker routes notify only what a partner
+# wants, and a forged event of another type is not dead-lettered here a second time.
+WEBHOOK_QUEUE = "notify.partner-webhooks"
+
+
+def subscribed_event_types() -> list[str]:
+    rows = SubscriptionDocument._get_collection().find({"active": True}, {"event_type": 1})
+    return sorted({str(row["event_type"]) for row in rows})
+
+
+def bind_event_types(amqp_uri: str, exchange: str, event_types: list[str]) -> bool:
+    """Bind the webhook queue to these routing keys (idempotent); False when the broker
+    refused or the queue does not exist yet (its process binds every subscribed type
+    when it starts, and again now and then)."""
+    if not event_types:
+        return True
+    try:
+        with kombu.Connection(amqp_uri, connect_timeout=5) as connection:
+            channel = connection.channel()
+            for event_type in event_types:
+                channel.queue_bind(queue=WEBHOOK_QUEUE, exchange=exchange, routing_key=event_type)
+        return True
+    except Exception:
+        log.warning("binding the partner-webhook queue failed", exc_info=True)
+        return False
 
 
 def resolve(url: str) -> list[str]:

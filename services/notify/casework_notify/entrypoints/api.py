@@ -345,6 +345,9 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
             resolve=self._notify.resolve,
             production=self._notify.settings.production,
         )
+        # Route that type to notify's webhook queue now (the events process also binds
+        # every subscribed type when it starts, and every 30 s).
+        self._notify.bind_webhook_type(subscription.event_type)
         return notify_pb2.CreateWebhookSubscriptionResponse(
             subscription=subscription_message(subscription), secret=subscription.secret
         )

@@ -18,13 +18,22 @@ from casework.clients.v1 import events_pb2 as clients_events
 from casework.intake.v1 import events_pb2 as intake_events
 from casework_common import contracts
 from casework_common.envelope import EventEnvelope
-from casework_common.events_runtime import EventsService, PoisonEvent, event_handler
+from casework_common.events_runtime import (
+    EventsService,
+    PoisonEvent,
+    event_handler,
+    exchange_name,
+)
 from casework_common.organisation import Organisation
 from casework_common.storage import now as clock_now
 from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
 from casework_common.wiring import Wired, Wiring
 from casework_notify import services
-from casework_notify.adapters.webhooks import claim_due_deliveries
+from casework_notify.adapters.webhooks import (
+    bind_event_types,
+    claim_due_deliveries,
+    subscribed_event_types,
+)
 from casework_notify.bootstrap import Notify, bootstrap
 from casework_notify.domain.consent import ConsentChange
 from casework_notify.domain.inbox import (
@@ -314,9 +323,11 @@ class NotifyEvents(EventsService):
         self._organisation(envelope)
         self.wired.app.consents.apply(consent_change(envelope))
 
-    @event_handler("notify.partner-webhooks", ["#"])
-    def on_any_event(self, envelope: EventEnvelope) -> None:
-        """Every event of the suite: one delivery per subscription to its type."""
+    # Bound at run time to the event types partners subscribed to (see
+    # adapters.webhooks.WEBHOOK_QUEUE), never to every event.
+    @event_handler("notify.partner-webhooks", [])
+    def on_subscribed_event(self, envelope: EventEnvelope) -> None:
+        """An event of a type a partner subscribed to: one delivery per subscription."""
         repository = self.wired.app.webhooks_of(envelope.organisation)
         if not repository.active_for(envelope.routing_key):
             return
@@ -369,6 +380,12 @@ class NotifyEvents(EventsService):
                 policy=app.config.webhook_policy,
             )
         pool.waitall()
+
+    @timer(interval=30.0)  # type: ignore[misc]
+    def bind_subscribed_types(self) -> None:
+        """At start and now and then: the api binds a new subscription's type at once,
+        this repairs a binding the api could not make (queue not declared yet)."""
+        bind_event_types(self.bus.settings.amqp_uri, exchange_name(), subscribed_event_types())
 
     @timer(interval=1.0)  # type: ignore[misc]
     def escalate_unread(self) -> None:
