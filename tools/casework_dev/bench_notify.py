@@ -57,6 +57,8 @@ from casework_dev.devstack import (
     stop_mongo,
     wait_for,
 )
+from casework_notify.adapters.reminders import document_of
+from casework_notify.domain.reminders import Reminder
 
 TIMER_SECONDS = 0.2
 WATCH_POLL_SECONDS = 0.1
@@ -168,9 +170,6 @@ def reminder_lateness(mongo_uri: str, count: int) -> list[float]:
     """`count` reminders due within one minute, stored as ScheduleReminder stores them
     (the adapter's own document, inserted in batches so that storing them does not eat
     into the minute); answers each one's lateness once all fired."""
-    from casework_notify.adapters.reminders import _raw
-    from casework_notify.domain.reminders import Reminder
-
     database: Any = pymongo.MongoClient(mongo_uri)["bench_notify"]
     run = secrets.token_hex(3)
     start = datetime.now(UTC) + timedelta(seconds=max(15.0, count / 100))
@@ -181,7 +180,7 @@ def reminder_lateness(mongo_uri: str, count: int) -> list[float]:
         moment = moment.replace(microsecond=moment.microsecond // 1000 * 1000)
         due.append(moment)
         batch.append(
-            _raw(
+            document_of(
                 Reminder(
                     reminder_id=f"svc-bench:bench-{run}-{i:05d}",
                     organisation="org-demo",

@@ -43,7 +43,7 @@ class ReminderDocument(me.Document):
     lease_until = me.FloatField(default=NEVER)
 
 
-def _raw(r: Reminder) -> dict[str, Any]:
+def document_of(r: Reminder) -> dict[str, Any]:
     doc = ReminderDocument(
         id=r.reminder_id,
         organisation=r.organisation,
@@ -121,7 +121,7 @@ class ReminderRepository:
 
     def add(self, reminder: Reminder) -> bool:
         try:
-            _collection().insert_one(_raw(reminder))
+            _collection().insert_one(document_of(reminder))
             return True
         except DuplicateKeyError:
             return False
@@ -130,7 +130,7 @@ class ReminderRepository:
         """Update a reminder still scheduled and unclaimed; False when it fired (or is
         being fired) meanwhile."""
         result = _collection().replace_one(
-            {"_id": reminder.reminder_id, "state": "scheduled", "holder": ""}, _raw(reminder)
+            {"_id": reminder.reminder_id, "state": "scheduled", "holder": ""}, document_of(reminder)
         )
         return bool(result.matched_count)
 
