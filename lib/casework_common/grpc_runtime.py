@@ -214,6 +214,15 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
             principal: Principal | None = None
             token = None
             admitted = False
+            released = threading.Lock()
+
+            def release_once() -> None:
+                # From the finally below, or from grpc when the call ends: a stream the
+                # caller cancelled between two messages is dropped by grpc without
+                # being run to its end, and must not keep its slot.
+                if released.acquire(blocking=False):
+                    streams.release()
+
             try:
                 principal = self._verifier.verify(bearer(metadata))
                 principal.require_call(method.lstrip("/"), self._access)
@@ -227,6 +236,7 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
                         )
                     )
                 admitted = True
+                context.add_callback(release_once)
                 token = _principal.set(principal)
                 with opened(self._units.begin(principal)):
                     yield from inner(request, context)
@@ -238,7 +248,7 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
                 if token is not None:
                     _principal.reset(token)
                 if admitted:
-                    streams.release()
+                    release_once()
                 telemetry.GRPC_CALLS.labels(service, method, code.name).inc()
 
         return grpc.unary_stream_rpc_method_handler(

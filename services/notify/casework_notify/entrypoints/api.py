@@ -221,6 +221,11 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         inbox = self._notify.inbox_of(uow)
         principal = uow.principal
         arrivals = self._feed.watch(principal.organisation, principal.subject)
+        # Also when grpc drops the stream without running it to its end (a caller that
+        # hung up between two updates).
+        context.add_callback(
+            lambda: self._feed.unwatch(principal.organisation, principal.subject, arrivals)
+        )
         try:
             by_kind = inbox.unread_by_kind()
             yield notify_pb2.WatchInboxResponse(
