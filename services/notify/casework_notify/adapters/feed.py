@@ -26,6 +26,8 @@ from casework_notify.domain.inbox import Notification
 log = logging.getLogger(__name__)
 
 Key = tuple[str, str]  # organisation, worker
+# Writers' clocks may run this far behind the api process's.
+SKEW = timedelta(milliseconds=200)
 
 
 class InboxFeed:
@@ -40,7 +42,9 @@ class InboxFeed:
         self._overlap = timedelta(seconds=overlap)
         self._poll = poll
         self._lock = threading.Lock()
-        self._watchers: dict[Key, set[queue.SimpleQueue[Notification]]] = {}
+        # Each stream's inbox and the moment it began watching: it is passed what was
+        # stored from then on (the counts it got first cover what came before).
+        self._watchers: dict[Key, dict[queue.SimpleQueue[Notification], datetime]] = {}
         self._seen: dict[str, datetime] = {}
         self._cursor: datetime | None = None
         self._thread: threading.Thread | None = None
@@ -53,7 +57,8 @@ class InboxFeed:
                 # Only what is stored from now on: the stream's first update has the counts.
                 self._cursor = stored_now()
                 self._seen.clear()
-            self._watchers.setdefault((organisation, worker_id), set()).add(inbox)
+            since = stored_now() - SKEW
+            self._watchers.setdefault((organisation, worker_id), {})[inbox] = since
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="inbox-feed", daemon=True)
                 self._thread.start()
@@ -66,7 +71,7 @@ class InboxFeed:
         with self._lock:
             watchers = self._watchers.get((organisation, worker_id))
             if watchers is not None:
-                watchers.discard(inbox)
+                watchers.pop(inbox, None)
                 if not watchers:
                     del self._watchers[(organisation, worker_id)]
 
@@ -108,7 +113,8 @@ class InboxFeed:
             self._seen[notification_id] = stored_at
             latest = max(latest, stored_at)
             with self._lock:
-                inboxes = list(self._watchers.get((raw["organisation"], raw["worker_id"]), ()))
+                watching = self._watchers.get((raw["organisation"], raw["worker_id"]), {})
+                inboxes = [q for q, since in watching.items() if stored_at >= since]
             if inboxes:
                 notification = from_raw(raw)
                 for inbox in inboxes:
