@@ -72,6 +72,7 @@ class NotifyConfig:
                 username=user,
                 password=password,
                 timeout=_number(env, "SMTP_TIMEOUT_SECONDS", 10.0),
+                ca_file=env.get("SMTP_CA_FILE") or "",
             ),
             email_retry_base=_number(env, "NOTIFY_EMAIL_RETRY_BASE_SECONDS", 5.0),
             email_retry_ceiling=_number(env, "NOTIFY_EMAIL_RETRY_MAX_SECONDS", 900.0),

@@ -135,6 +135,8 @@ class SmtpSettings:
     username: str = ""
     password: str = ""
     timeout: float = 10.0
+    # A CA bundle to verify the server's certificate with (else the system's).
+    ca_file: str = ""
 
 
 class SmtpMailer:
@@ -159,7 +161,7 @@ class SmtpMailer:
         message["Content-Language"] = email.language
         with smtplib.SMTP(s.host, s.port, timeout=s.timeout) as smtp:
             if s.starttls:
-                smtp.starttls(context=ssl.create_default_context())
+                smtp.starttls(context=ssl.create_default_context(cafile=s.ca_file or None))
             if s.username:
                 smtp.login(s.username, s.password)
             smtp.send_message(message)
