@@ -1374,3 +1374,35 @@ def test_large_network_connection_settings_name_every_node_of_the_engines(svc):
     assert query["authSource"] == ["admin"]
     assert parts.netloc.partition(":")[0] == f"casework-{svc}"
     assert f"casework-{svc}" in {user["name"] for user in mongo["spec"]["users"]}
+
+
+def test_only_notify_events_reaches_partner_webhooks_and_never_a_private_network() -> None:
+    """The one ipBlock egress: notify's events process to https on the internet, every
+    private, loopback, link-local and carrier-grade range left out."""
+    documents = yaml.safe_load_all(
+        (DEPLOY / "base" / "common" / "networkpolicies.yaml").read_text()
+    )
+    with_blocks = [
+        d
+        for d in documents
+        if d
+        and any("ipBlock" in peer for rule in d["spec"].get("egress", []) for peer in rule["to"])
+    ]
+    assert [d["metadata"]["name"] for d in with_blocks] == ["allow-egress-partner-webhooks"]
+    [policy] = with_blocks
+    assert policy["spec"]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/part-of": "casework",
+        "casework.io/service": "notify",
+        "casework.io/process": "events",
+    }
+    [rule] = policy["spec"]["egress"]
+    assert rule["ports"] == [{"protocol": "TCP", "port": 443}]
+    block = rule["to"][0]["ipBlock"]
+    assert block["cidr"] == "0.0.0.0/0"
+    assert {
+        "10.0.0.0/8",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "169.254.0.0/16",
+        "127.0.0.0/8",
+    } <= set(block["except"])
