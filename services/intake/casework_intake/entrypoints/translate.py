@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from google.protobuf import struct_pb2
@@ -72,14 +72,32 @@ def _struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
     return message
 
 
+def _person_and_contact(
+    request: intake_pb2.SubmitReferralRequest | intake_pb2.RecordConsultationRequest,
+) -> dict[str, Any]:
+    """The person and the ways to reach them, as a referral and a consultation are
+    both asked for them."""
+    return {
+        "given_name": request.person.given_name,
+        "family_name": request.person.family_name,
+        "date_of_birth": request.person.date_of_birth,
+        "phone": request.contact.phone,
+        "email": request.contact.email,
+    }
+
+
+def _person(given_name: str, family_name: str, born: date | None) -> intake_pb2.Person:
+    return intake_pb2.Person(
+        given_name=given_name,
+        family_name=family_name,
+        date_of_birth=born.isoformat() if born else "",
+    )
+
+
 def to_command(request: intake_pb2.SubmitReferralRequest) -> SubmitReferral:
     return SubmitReferral(
         idempotency_key=request.idempotency_key,
-        given_name=request.person.given_name,
-        family_name=request.person.family_name,
-        date_of_birth=request.person.date_of_birth,
-        phone=request.contact.phone,
-        email=request.contact.email,
+        **_person_and_contact(request),
         address=request.contact.address,
         region_id=request.region_id,
         centre_id=request.centre_id,
@@ -94,11 +112,7 @@ def to_message(referral: Referral) -> intake_pb2.Referral:
     message = intake_pb2.Referral(
         referral_id=referral.referral_id,
         reference_number=referral.reference_number,
-        person=intake_pb2.Person(
-            given_name=referral.given_name,
-            family_name=referral.family_name,
-            date_of_birth=referral.date_of_birth.isoformat(),
-        ),
+        person=_person(referral.given_name, referral.family_name, referral.date_of_birth),
         contact=intake_pb2.Contact(
             phone=referral.phone, email=referral.email, address=referral.address
         ),
@@ -126,11 +140,7 @@ def to_message(referral: Referral) -> intake_pb2.Referral:
 def to_consultation_command(request: intake_pb2.RecordConsultationRequest) -> RecordConsultation:
     return RecordConsultation(
         idempotency_key=request.idempotency_key,
-        given_name=request.person.given_name,
-        family_name=request.person.family_name,
-        date_of_birth=request.person.date_of_birth,
-        phone=request.contact.phone,
-        email=request.contact.email,
+        **_person_and_contact(request),
         topic=request.topic,
         duration_minutes=request.duration_minutes,
         worker_id=request.worker_id,
@@ -143,11 +153,7 @@ def to_consultation_command(request: intake_pb2.RecordConsultationRequest) -> Re
 def consultation_message(c: Consultation) -> intake_pb2.Consultation:
     return intake_pb2.Consultation(
         consultation_id=c.consultation_id,
-        person=intake_pb2.Person(
-            given_name=c.given_name,
-            family_name=c.family_name,
-            date_of_birth=c.date_of_birth.isoformat() if c.date_of_birth else "",
-        ),
+        person=_person(c.given_name, c.family_name, c.date_of_birth),
         contact=intake_pb2.Contact(phone=c.phone, email=c.email),
         topic=c.topic,
         duration_minutes=c.duration_minutes,
