@@ -29,7 +29,7 @@ from pymongo.errors import AutoReconnect, ConnectionFailure
 from werkzeug.wrappers import Response
 
 from casework_common import storage, telemetry
-from casework_common.config import MissingConfiguration, Settings, bind_host, load_settings
+from casework_common.config import Settings, bind_host, load_settings, seconds
 from casework_common.envelope import EventEnvelope, MalformedEvent
 from casework_common.errors import Conflict, InvalidArgument
 from casework_common.messaging import (
@@ -70,22 +70,11 @@ TRANSIENT = (
 CONTENTION_RETRIES = 3
 
 
-def _seconds(variable: str, default: float) -> float:
-    raw = os.environ.get(variable) or ""
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        raise MissingConfiguration(variable, f"must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise MissingConfiguration(variable, f"must be positive, got {raw!r}")
-    return value
-
-
-SWEEP_INTERVAL = _seconds("CASEWORK_SWEEP_INTERVAL", 0.5)
-SWEEP_AFTER = _seconds("CASEWORK_SWEEP_AFTER", 2.0)
+SWEEP_INTERVAL = seconds("CASEWORK_SWEEP_INTERVAL", 0.5)
+SWEEP_AFTER = seconds("CASEWORK_SWEEP_AFTER", 2.0)
 # How long a handler's claim on an event keeps a concurrent duplicate waiting; after it,
 # a delivery whose handler crashed mid-way is handled again.
-CLAIM_LEASE = _seconds("CASEWORK_CLAIM_LEASE", 60.0)
+CLAIM_LEASE = seconds("CASEWORK_CLAIM_LEASE", 60.0)
 CLAIM_HEADER = "x-casework-claim"
 
 

@@ -11,6 +11,7 @@ each domain keeps its own, usually tighter, rules and wording.
 
 from __future__ import annotations
 
+import enum
 import functools
 import inspect
 import math
@@ -20,6 +21,7 @@ from typing import Any, TypeVar
 
 from google.protobuf import struct_pb2
 from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.message import Message
 
 from casework_common import safe_json
@@ -67,6 +69,18 @@ def _string_limit(name: str) -> int:
     if name == "id" or name.endswith(("_id", "_ids", "_key", "_token")):
         return MAX_ID
     return MAX_LINE
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def enum_codes(proto_enum: EnumTypeWrapper, domain: type[E]) -> dict[int, E]:
+    """A proto enum's codes to the domain enum's members of the same name, the proto's
+    prefix aside (CHANNEL_PHONE: Channel.PHONE; the prefix is that of the zero value,
+    CHANNEL_UNSPECIFIED, which names no member). Every member needs its code: one
+    added to the domain alone stops the import."""
+    prefix = proto_enum.Name(0).removesuffix("UNSPECIFIED")
+    return {proto_enum.Value(prefix + member.name): member for member in domain}
 
 
 def timestamp_error(stamp: Any) -> str | None:

@@ -35,7 +35,7 @@ from werkzeug.wrappers import Request, Response
 
 from casework_common import safe_json
 from casework_common.auth import Principal
-from casework_common.config import MissingConfiguration, bind_host
+from casework_common.config import bind_host, seconds
 from casework_common.errors import FieldError, InvalidArgument
 from casework_common.events_runtime import EventsService
 from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
@@ -59,22 +59,11 @@ from casework_intake.domain import web_form
 log = logging.getLogger(__name__)
 
 
-def _seconds(variable: str, default: float) -> float:
-    raw = os.environ.get(variable) or ""
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        raise MissingConfiguration(variable, f"must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise MissingConfiguration(variable, f"must be positive, got {raw!r}")
-    return value
-
-
 # How often the timers look for overdue referrals (tests shorten it).
-FIRST_RESPONSE_CHECK_INTERVAL = _seconds("INTAKE_FIRST_RESPONSE_CHECK_INTERVAL", 30.0)
+FIRST_RESPONSE_CHECK_INTERVAL = seconds("INTAKE_FIRST_RESPONSE_CHECK_INTERVAL", 30.0)
 # How often the timers look for outreach reminders / outcomes and overdue tasks.
-OUTREACH_CHECK_INTERVAL = _seconds("INTAKE_OUTREACH_CHECK_INTERVAL", 60.0)
-TASK_CHECK_INTERVAL = _seconds("INTAKE_TASK_CHECK_INTERVAL", 60.0)
+OUTREACH_CHECK_INTERVAL = seconds("INTAKE_OUTREACH_CHECK_INTERVAL", 60.0)
+TASK_CHECK_INTERVAL = seconds("INTAKE_TASK_CHECK_INTERVAL", 60.0)
 MAX_BODY_BYTES = 64 * 1024
 WEB_FORM_SUBJECT = "public-web-form"
 SELF_FILL = "intake-self-fill"

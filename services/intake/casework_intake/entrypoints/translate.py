@@ -12,7 +12,7 @@ from google.protobuf import struct_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from casework.intake.v1 import intake_pb2
-from casework_common.messages import moment
+from casework_common.messages import enum_codes, moment
 from casework_common.routing import Rule
 from casework_intake.domain import form_codec
 from casework_intake.domain.consultations import Consultation, RecordConsultation
@@ -29,32 +29,14 @@ from casework_intake.domain.routing_rules import RuleSet
 
 SELF_FILL_PATH = "/public/v1/self-fill/"
 
-CHANNELS = {
-    intake_pb2.CHANNEL_PHONE: Channel.PHONE,
-    intake_pb2.CHANNEL_EMAIL: Channel.EMAIL,
-    intake_pb2.CHANNEL_WEB_FORM: Channel.WEB_FORM,
-    intake_pb2.CHANNEL_PARTNER_REFERRAL: Channel.PARTNER_REFERRAL,
-    intake_pb2.CHANNEL_CLIENT_REFERRAL: Channel.CLIENT_REFERRAL,
-    intake_pb2.CHANNEL_GROUP_EVENT: Channel.GROUP_EVENT,
-    intake_pb2.CHANNEL_OUTREACH: Channel.OUTREACH,
-}
+CHANNELS = enum_codes(intake_pb2.Channel, Channel)
 CHANNEL_CODES = {channel: code for code, channel in CHANNELS.items()}
-_ACTIVITY_TYPES = {
-    intake_pb2.OUTREACH_ACTIVITY_TYPE_FIELD_WORK: ActivityType.FIELD_WORK,
-    intake_pb2.OUTREACH_ACTIVITY_TYPE_GROUP_EVENT: ActivityType.GROUP_EVENT,
-    intake_pb2.OUTREACH_ACTIVITY_TYPE_NEWSLETTER: ActivityType.NEWSLETTER,
-    intake_pb2.OUTREACH_ACTIVITY_TYPE_OTHER: ActivityType.OTHER,
-}
+_ACTIVITY_TYPES = enum_codes(intake_pb2.OutreachActivityType, ActivityType)
 _ACTIVITY_TYPE_CODES = {kind: code for code, kind in _ACTIVITY_TYPES.items()}
-OUTREACH_STATUSES = {
-    intake_pb2.OUTREACH_STATUS_PLANNED: OutreachStatus.PLANNED,
-    intake_pb2.OUTREACH_STATUS_DONE: OutreachStatus.DONE,
-    intake_pb2.OUTREACH_STATUS_CANCELLED: OutreachStatus.CANCELLED,
-}
+OUTREACH_STATUSES = enum_codes(intake_pb2.OutreachStatus, OutreachStatus)
 _OUTREACH_STATUS_CODES = {status: code for code, status in OUTREACH_STATUSES.items()}
 _TASK_STATUS_CODES = {
-    TaskStatus.OPEN: intake_pb2.TASK_STATUS_OPEN,
-    TaskStatus.DONE: intake_pb2.TASK_STATUS_DONE,
+    status: code for code, status in enum_codes(intake_pb2.TaskStatus, TaskStatus).items()
 }
 
 
