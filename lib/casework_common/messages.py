@@ -21,7 +21,6 @@ from typing import Any, TypeVar
 
 from google.protobuf import struct_pb2
 from google.protobuf.descriptor import FieldDescriptor
-from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
 from google.protobuf.message import Message
 
 from casework_common import safe_json
@@ -74,11 +73,12 @@ def _string_limit(name: str) -> int:
 E = TypeVar("E", bound=enum.Enum)
 
 
-def enum_codes(proto_enum: EnumTypeWrapper, domain: type[E]) -> dict[int, E]:
+def enum_codes(proto_enum: Any, domain: type[E]) -> dict[Any, E]:
     """A proto enum's codes to the domain enum's members of the same name, the proto's
     prefix aside (CHANNEL_PHONE: Channel.PHONE; the prefix is that of the zero value,
     CHANNEL_UNSPECIFIED, which names no member). Every member needs its code: one
-    added to the domain alone stops the import."""
+    added to the domain alone stops the import. (`Any`: the generated stubs give each
+    proto enum, and its codes, a type of their own.)"""
     prefix = proto_enum.Name(0).removesuffix("UNSPECIFIED")
     return {proto_enum.Value(prefix + member.name): member for member in domain}
 
