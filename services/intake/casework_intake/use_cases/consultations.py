@@ -12,7 +12,8 @@ from casework_common.unit_of_work import UnitOfWork
 from casework_intake.adapters.consultations import ConsultationRepository
 from casework_intake.domain import consultations
 from casework_intake.domain.consultations import Consultation, RecordConsultation
-from casework_intake.use_cases._common import create_once, event, require_worker
+from casework_intake.use_cases import _common as shared
+from casework_intake.use_cases._common import event, require_worker
 
 CONSULTATION_RECORDED = events_pb2.ConsultationRecorded
 
@@ -53,4 +54,4 @@ def record_consultation(
         repository.add(consultation, event(CONSULTATION_RECORDED, organisation.id, uow, payload))
         return consultation
 
-    return create_once(command.idempotency_key, repository, replay, create)
+    return shared.create_once(command.idempotency_key, repository, replay, create)

@@ -18,15 +18,8 @@ from casework_common.unit_of_work import UnitOfWork
 from casework_intake.adapters.outreach import OutreachRepository
 from casework_intake.domain import outreach
 from casework_intake.domain.outreach import Outcome, Outreach, PlanOutreach
-from casework_intake.use_cases._common import (
-    create_once,
-    event,
-    if_changed,
-    mark_each,
-    require_worker,
-    required,
-    with_event,
-)
+from casework_intake.use_cases import _common as shared
+from casework_intake.use_cases._common import event, require_worker, required
 
 OUTREACH_PLANNED = events_pb2.OutreachPlanned
 OUTREACH_REMINDER_DUE = events_pb2.OutreachReminderDue
@@ -78,7 +71,7 @@ def plan_outreach(
     def replay(stored: Outreach) -> Outreach:
         return outreach.check_replay(stored, command, principal.subject)
 
-    return create_once(command.idempotency_key, repository, replay, create)[0]
+    return shared.create_once(command.idempotency_key, repository, replay, create)[0]
 
 
 def record_outreach_outcome(
@@ -90,7 +83,7 @@ def record_outreach_outcome(
 
     def change(current: Outreach) -> tuple[Outreach, list[EventEnvelope]]:
         done = outreach.record_outcome(current, outcome, principal.subject, now)
-        return with_event(
+        return shared.with_event(
             uow, OUTREACH_OUTCOME_RECORDED, done, outreach.outcome_event_payload(done)
         )
 
@@ -105,7 +98,7 @@ def cancel_outreach(
     principal, now = uow.principal, uow.now
 
     def change(current: Outreach) -> tuple[Outreach, list[EventEnvelope]]:
-        return if_changed(
+        return shared.if_changed(
             uow,
             OUTREACH_CANCELLED,
             outreach.cancel(current, principal.subject, now),
@@ -131,9 +124,9 @@ def _once(
         if not is_due(current, uow.now):
             return current, []  # reminded, answered or cancelled meanwhile
         marked = mark(current, uow.now)
-        return with_event(uow, message_type, marked, outreach.event_payload(marked))
+        return shared.with_event(uow, message_type, marked, outreach.event_payload(marked))
 
-    return mark_each(
+    return shared.mark_each(
         items,
         lambda item, change: repository_of(item.organisation).update(item.outreach_id, change),
         change,

@@ -20,14 +20,8 @@ from casework_common.unit_of_work import UnitOfWork
 from casework_intake.adapters.projects import ProjectRepository
 from casework_intake.domain import projects
 from casework_intake.domain.projects import Comment, CreateProject, Project, Task
-from casework_intake.use_cases._common import (
-    create_once,
-    event,
-    mark_each,
-    require_worker,
-    required,
-    with_event,
-)
+from casework_intake.use_cases import _common as shared
+from casework_intake.use_cases._common import event, require_worker, required
 
 PROJECT_CREATED = events_pb2.ProjectCreated
 TASK_ASSIGNED = events_pb2.TaskAssigned
@@ -92,7 +86,7 @@ def create_project(
     def replay(stored: Project) -> Project:
         return projects.check_replay(stored, command, principal.subject)
 
-    return create_once(command.idempotency_key, repository, replay, create)[0]
+    return shared.create_once(command.idempotency_key, repository, replay, create)[0]
 
 
 def add_task(
@@ -179,7 +173,7 @@ def _task_change(
     def change(current: Project) -> tuple[Project, list[EventEnvelope]]:
         changed = apply(current)
         payload = projects.task_event_payload(changed, changed.task(task_id)) | dict(extra)
-        return with_event(uow, event_type, changed, payload)
+        return shared.with_event(uow, event_type, changed, payload)
 
     project = repository.update(project_id, change)
     return project, project.task(task_id)
@@ -270,7 +264,7 @@ def flag_overdue_tasks(
         ]
         return changed, events
 
-    return mark_each(
+    return shared.mark_each(
         due,
         lambda item, change: repository_of(item.organisation).update(item.project_id, change),
         change,

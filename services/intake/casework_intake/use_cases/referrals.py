@@ -15,15 +15,8 @@ from casework_common.unit_of_work import UnitOfWork
 from casework_intake.adapters.referrals import ReferralRepository
 from casework_intake.domain import first_response, referrals
 from casework_intake.domain.referrals import Channel, Referral, SubmitReferral
-from casework_intake.use_cases._common import (
-    create_once,
-    event,
-    if_changed,
-    mark_each,
-    require_worker,
-    required,
-    with_event,
-)
+from casework_intake.use_cases import _common as shared
+from casework_intake.use_cases._common import event, require_worker, required
 
 REFERRAL_SUBMITTED = events_pb2.ReferralSubmitted
 REFERRAL_ACKNOWLEDGED = events_pb2.ReferralAcknowledged
@@ -79,7 +72,7 @@ def submit_referral(
         repository.add(referral, event(REFERRAL_SUBMITTED, organisation.id, uow, payload))
         return referral
 
-    return create_once(command.idempotency_key, repository, replay, create)
+    return shared.create_once(command.idempotency_key, repository, replay, create)
 
 
 def acknowledge_referral(
@@ -91,7 +84,7 @@ def acknowledge_referral(
 
     def change(referral: Referral) -> tuple[Referral, list[EventEnvelope]]:
         step = first_response.acknowledge(referral, subject, uow.now)
-        return if_changed(
+        return shared.if_changed(
             uow, REFERRAL_ACKNOWLEDGED, step, first_response.acknowledged_event_payload
         )
 
@@ -108,7 +101,7 @@ def record_first_contact(
         step = first_response.record_first_contact(
             referral, subject, command.channel, command.note, uow.now
         )
-        return if_changed(
+        return shared.if_changed(
             uow, REFERRAL_FIRST_CONTACT, step, first_response.first_contact_event_payload
         )
 
@@ -133,9 +126,9 @@ def escalate_overdue(
             return current, []  # acknowledged or escalated meanwhile
         marked = first_response.escalate(current, uow.now)
         payload = first_response.overdue_event_payload(marked, centre.manager)
-        return with_event(uow, REFERRAL_OVERDUE, marked, payload)
+        return shared.with_event(uow, REFERRAL_OVERDUE, marked, payload)
 
-    return mark_each(
+    return shared.mark_each(
         overdue,
         lambda item, change: repository_of(item.organisation).update(item.referral_id, change),
         escalate,
