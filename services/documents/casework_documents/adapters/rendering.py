@@ -1,0 +1,136 @@
+"""Opens and renders untrusted templates in a child process with a deadline and limits
+(render_worker), and converts .docx to PDF with LibreOffice headless."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from casework_common.errors import FieldError, InvalidArgument
+from casework_documents.domain.templates import RenderLimits
+
+SERVICE_ROOT = Path(__file__).resolve().parents[2]
+
+
+class RenderFailed(InvalidArgument):
+    """The template could not be opened or rendered within its limits."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__([FieldError("content", why)])
+
+
+class ConversionFailed(RuntimeError):
+    """LibreOffice did not produce a PDF."""
+
+
+def _run_worker(request: dict[str, Any], limits: RenderLimits) -> bytes:
+    request = {
+        **request,
+        "memory_bytes": limits.memory_bytes,
+        "cpu_seconds": max(1, int(limits.seconds)),
+        "output_bytes": limits.output_bytes,
+    }
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": os.pathsep.join(p for p in sys.path if p),
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", _BOOT],
+            input=json.dumps(request).encode(),
+            capture_output=True,
+            timeout=limits.seconds,
+            env=env,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise RenderFailed(
+            f"the template took longer than {limits.seconds:g} s to render and was stopped"
+        ) from None
+    if done.returncode != 0:
+        why = done.stderr.decode("utf-8", "replace").strip().splitlines()
+        message = why[-1] if why else f"the renderer stopped (exit {done.returncode})"
+        if done.returncode < 0:
+            message = "the template exceeded the renderer's time or memory limit"
+        raise RenderFailed(f"cannot be rendered: {message}")
+    return done.stdout
+
+
+# -I isolates the child from the caller's environment and working directory; the path
+# the service itself runs with is handed over explicitly.
+_BOOT = (
+    "import os, sys; sys.path[:0] = os.environ['PYTHONPATH'].split(os.pathsep); "
+    "from casework_documents.adapters.render_worker import main; sys.exit(main())"
+)
+
+
+def template_sources(content: bytes, limits: RenderLimits = RenderLimits()) -> list[str]:
+    answer = _run_worker(
+        {"operation": "inspect", "template": base64.b64encode(content).decode()}, limits
+    )
+    return list(json.loads(answer)["sources"])
+
+
+def render_docx(
+    content: bytes,
+    context: Mapping[str, Any],
+    images: Mapping[str, bytes] | None = None,
+    limits: RenderLimits = RenderLimits(),
+) -> bytes:
+    return _run_worker(
+        {
+            "operation": "render",
+            "template": base64.b64encode(content).decode(),
+            "context": dict(context),
+            "images": {k: base64.b64encode(v).decode() for k, v in (images or {}).items()},
+        },
+        limits,
+    )
+
+
+def soffice() -> str:
+    found = shutil.which("soffice") or shutil.which("libreoffice")
+    if not found:
+        raise ConversionFailed("LibreOffice (soffice) is not installed: `make deps` installs it")
+    return found
+
+
+def docx_to_pdf(docx: bytes, timeout: float = 120.0) -> bytes:
+    """One LibreOffice headless conversion in a profile directory of its own, so that
+    concurrent conversions never share (and lock) a user profile."""
+    with tempfile.TemporaryDirectory(prefix="casework-pdf-") as work:
+        source = Path(work) / "document.docx"
+        source.write_bytes(docx)
+        profile = Path(work) / "profile"
+        try:
+            subprocess.run(
+                [
+                    soffice(),
+                    f"-env:UserInstallation=file://{profile}",
+                    "--headless",
+                    "--norestore",
+                    "--convert-to",
+                    "pdf:writer_pdf_Export",
+                    "--outdir",
+                    work,
+                    str(source),
+                ],
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+                env={**os.environ, "HOME": work},
+            )
+        except subprocess.TimeoutExpired:
+            raise ConversionFailed(f"LibreOffice took longer than {timeout:g} s") from None
+        pdf = Path(work) / "document.pdf"
+        if not pdf.exists():
+            raise ConversionFailed("LibreOffice produced no PDF")
+        return pdf.read_bytes()
