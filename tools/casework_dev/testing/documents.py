@@ -15,7 +15,8 @@ CONTRACT_PARAGRAPHS = (
     "{{ organisation.name }}, {{ centre.name }}",
     "Klient: {{ client.full_name }}, narodený {{ client.date_of_birth }}",
     "Adresa: {{ client.address }}",
-    "{% if contract.valid_until %}Platí do {{ contract.valid_until }}.{% else %}Na dobu neurčitú.{% endif %}",
+    "{% if contract.valid_until %}Platí do {{ contract.valid_until }}."
+    "{% else %}Na dobu neurčitú.{% endif %}",
     "Podpis klienta: {{ client_signature }}   Podpis pracovníka: {{ worker_signature }}",
 )
 

@@ -18,6 +18,7 @@ from casework_common.errors import FieldError, InvalidArgument
 from casework_documents.domain.templates import RenderLimits
 
 SERVICE_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_LIMITS = RenderLimits()
 
 
 class RenderFailed(InvalidArgument):
@@ -72,7 +73,7 @@ _BOOT = (
 )
 
 
-def template_sources(content: bytes, limits: RenderLimits = RenderLimits()) -> list[str]:
+def template_sources(content: bytes, limits: RenderLimits = DEFAULT_LIMITS) -> list[str]:
     answer = _run_worker(
         {"operation": "inspect", "template": base64.b64encode(content).decode()}, limits
     )
@@ -83,7 +84,7 @@ def render_docx(
     content: bytes,
     context: Mapping[str, Any],
     images: Mapping[str, bytes] | None = None,
-    limits: RenderLimits = RenderLimits(),
+    limits: RenderLimits = DEFAULT_LIMITS,
 ) -> bytes:
     return _run_worker(
         {

@@ -11,7 +11,9 @@ from dataclasses import dataclass
 
 from casework_common.errors import FieldError, InvalidArgument
 
-DOCX_CONTENT_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+DOCX_CONTENT_TYPE = (
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"
+)
 
 
 @dataclass(frozen=True)
@@ -53,9 +55,8 @@ def check_docx(content: bytes, limits: PackageLimits = LIMITS) -> None:
             raise _refuse("is encrypted")
         if info.file_size > limits.member_bytes:
             raise _refuse(f"part {info.filename!r} inflates beyond {limits.member_bytes} bytes")
-        if (
-            info.file_size > limits.ratio_floor_bytes
-            and info.file_size > limits.ratio * max(info.compress_size, 1)
+        if info.file_size > limits.ratio_floor_bytes and info.file_size > limits.ratio * max(
+            info.compress_size, 1
         ):
             raise _refuse(f"part {info.filename!r} is compressed suspiciously well (a zip bomb?)")
         total += info.file_size

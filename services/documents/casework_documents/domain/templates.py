@@ -77,7 +77,9 @@ CATALOGUE: frozenset[str] = frozenset(
 # Lists a template may loop over, and nothing else: looping over a text or a number
 # would let a template expand output at will.
 LISTS = frozenset(name for name in CATALOGUE if f"{name}[]" in {c.split(".")[0] for c in CATALOGUE})
-FILTERS = frozenset({"upper", "lower", "title", "capitalize", "default", "d", "length", "trim", "e", "escape"})
+FILTERS = frozenset(
+    {"upper", "lower", "title", "capitalize", "default", "d", "length", "trim", "e", "escape"}
+)
 TESTS = frozenset({"defined", "undefined", "none", "true", "false", "string", "number"})
 # Comparisons, boolean logic and concatenation (`~`) are all a document needs.
 ALLOWED_NODES: tuple[type[nodes.Node], ...] = (
@@ -148,7 +150,9 @@ class _Walker:
             return
         self.used.add(iterable)
         if iterable not in LISTS:
-            self.forbid(f"a loop may only go over a list ({', '.join(sorted(LISTS))}), not {iterable}", node)
+            self.forbid(
+                f"a loop may only go over a list ({', '.join(sorted(LISTS))}), not {iterable}", node
+            )
             return
         if not isinstance(node.target, nodes.Name):
             self.forbid("a loop names one item", node)
@@ -177,9 +181,12 @@ class _Walker:
             if base == "loop":
                 return "loop" if node.attr in LOOP_ATTRIBUTES else f"loop.{node.attr}"
             return f"{base}.{node.attr}"
-        if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
-            if isinstance(node.arg.value, str):
-                return self.path_of(nodes.Getattr(node.node, node.arg.value, "load"), scope)
+        if (
+            isinstance(node, nodes.Getitem)
+            and isinstance(node.arg, nodes.Const)
+            and isinstance(node.arg.value, str)
+        ):
+            return self.path_of(nodes.Getattr(node.node, node.arg.value, "load"), scope)
         return None
 
     def forbid(self, why: str, node: nodes.Node) -> None:
@@ -293,7 +300,11 @@ SAMPLE_CONTEXT: Mapping[str, Any] = {
     "document": {"document_id": "doc-sample", "created_on": "2026-01-05"},
     "decision": {"granted": True, "reason": ""},
     "goals": [
-        {"description": "Find stable housing", "deadline": "2026-03-31", "actions": "weekly visits"},
+        {
+            "description": "Find stable housing",
+            "deadline": "2026-03-31",
+            "actions": "weekly visits",
+        },
         {"description": "Vybaviť občiansky preukaz", "deadline": "2026-02-15", "actions": "úrad"},
     ],
     "today": "2026-01-05",

@@ -67,7 +67,10 @@ def test_template_injection_is_refused_with_the_reason(source: str, why: str) ->
 
 
 def test_every_missing_card_field_is_named_at_once() -> None:
-    context = {**SAMPLE_CONTEXT, "client": {**SAMPLE_CONTEXT["client"], "address": "", "date_of_birth": ""}}
+    context = {
+        **SAMPLE_CONTEXT,
+        "client": {**SAMPLE_CONTEXT["client"], "address": "", "date_of_birth": ""},
+    }
 
     assert missing_fields(
         {"client.address", "client.date_of_birth", "client.full_name", "goals[].deadline"}, context
