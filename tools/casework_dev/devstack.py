@@ -351,10 +351,28 @@ def start_background(
     return proc
 
 
-def start_s3(port: int, run_dir: Path) -> None:
-    if not port_open(port):
-        start_background("s3", [_bin("moto_server"), "-H", LOOPBACK, "-p", str(port)], run_dir)
-        wait_for(lambda: port_open(port), 30, f"S3 endpoint on {port}")
+def start_s3(port: int, run_dir: Path, recording: Path | None = None) -> None:
+    """moto's S3 server. With `recording`, every request is appended to that file and the
+    file is replayed when the server starts, so the archive (buckets, object-lock
+    retention, every object version) is there again after `make stop && make run`;
+    moto alone keeps nothing across a restart."""
+    if port_open(port):
+        return
+    env = {}
+    if recording is not None:
+        recording.parent.mkdir(parents=True, exist_ok=True)
+        recording.touch()
+        env = {"MOTO_ENABLE_RECORDING": "True", "MOTO_RECORDER_FILEPATH": str(recording)}
+    start_background(
+        "s3", [_bin("moto_server"), "-H", LOOPBACK, "-p", str(port)], run_dir, env=env
+    )
+    wait_for(lambda: port_open(port), 30, f"S3 endpoint on {port}")
+    if recording is not None and recording.stat().st_size:
+        request = urllib.request.Request(
+            f"http://{LOOPBACK}:{port}/moto-api/recorder/replay-recording", method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=600) as reply:
+            reply.read()
 
 
 def start_smtp(port: int, run_dir: Path, mail_dir: Path) -> None:
@@ -492,7 +510,7 @@ def _local_env(var: Path, run_dir: Path, ports: LocalPorts) -> dict[str, str]:
         start_mongo(var / "mongo", ports.mongo, run_dir)
         env["MONGO_URI"] = f"mongodb://127.0.0.1:{ports.mongo}"
     if not os.environ.get("S3_ENDPOINT"):
-        start_s3(ports.s3, run_dir)
+        start_s3(ports.s3, run_dir, var / "s3" / "recording.jsonl")
         env["S3_ENDPOINT"] = f"http://127.0.0.1:{ports.s3}"
     if not os.environ.get("SMTP_HOST"):
         start_smtp(ports.smtp, run_dir, var / "mail")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlparse
 
+import urllib3
 from minio import Minio
 from minio.commonconfig import COMPLIANCE, ENABLED
 from minio.error import S3Error
@@ -37,6 +38,12 @@ class ObjectLocked(Exception):
 
 class ArchiveUnavailable(Exception):
     """The object store could not be reached or answered with an error."""
+
+
+@dataclass(frozen=True)
+class VerifiedRead:
+    data: bytes
+    version_id: str
 
 
 @dataclass(frozen=True)
@@ -96,9 +103,11 @@ class Archive:
         metadata: dict[str, str],
         retain_until: datetime,
     ) -> StoredObject:
+        """Write `data` once under compliance-mode retention. The SHA-256 goes with the
+        PUT as the S3 checksum (the server refuses bytes that do not match it, and
+        object lock demands a checksum anyway) and as metadata."""
         self.ensure_bucket()
-        digest = sha256_of(data)
-        md5 = base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+        digest = hashlib.sha256(data)
         try:
             result = self._client.put_object(
                 self._bucket,
@@ -106,21 +115,31 @@ class Archive:
                 io.BytesIO(data),
                 len(data),
                 content_type=content_type,
-                # Object lock makes S3 demand a Content-MD5 (or checksum) on every PUT.
-                metadata={**metadata, "sha256": digest, "Content-MD5": md5},
+                # x-amz-* go out as headers; the rest become x-amz-meta-* metadata.
+                metadata={
+                    **metadata,
+                    "sha256": digest.hexdigest(),
+                    "x-amz-sdk-checksum-algorithm": "SHA256",
+                    "x-amz-checksum-sha256": base64.b64encode(digest.digest()).decode(),
+                },
                 retention=Retention(COMPLIANCE, retain_until),
             )
         except S3Error as exc:
             raise ArchiveUnavailable(f"cannot store {key}: {exc.code}") from exc
-        return StoredObject(key, result.version_id or "", digest, len(data))
+        except (OSError, urllib3.exceptions.HTTPError) as exc:
+            raise ArchiveUnavailable(f"cannot store {key}: {exc}") from exc
+        return StoredObject(key, result.version_id or "", digest.hexdigest(), len(data))
 
-    def read_verified(self, key: str, expected_sha256: str) -> bytes:
-        """The object's current bytes, only when they are the ones recorded."""
+    def read_verified(self, key: str, expected_sha256: str) -> VerifiedRead:
+        """The object's current bytes and version, only when they are the ones recorded:
+        anything written over the key later, or bytes changed on the server's disk, is
+        reported as tampered and never served."""
         self.ensure_bucket()
         try:
             response = self._client.get_object(self._bucket, key)
             try:
                 data = response.read()
+                version_id = response.headers.get("x-amz-version-id", "") or ""
             finally:
                 response.close()
                 response.release_conn()
@@ -128,11 +147,14 @@ class Archive:
             if exc.code in ("NoSuchKey", "NoSuchVersion"):
                 raise TamperedObject(f"{key} is missing from the archive") from exc
             raise ArchiveUnavailable(f"cannot read {key}: {exc.code}") from exc
+        except (OSError, urllib3.exceptions.HTTPError) as exc:
+            raise ArchiveUnavailable(f"cannot read {key}: {exc}") from exc
         if sha256_of(data) != expected_sha256:
             raise TamperedObject(f"{key} does not match the SHA-256 recorded when it was written")
-        return data
+        return VerifiedRead(data, version_id)
 
     def presigned_url(self, key: str, version_id: str, expires: timedelta) -> str:
+        """A link to exactly the version just verified, valid for `expires`."""
         return self._client.presigned_get_object(
             self._bucket, key, expires=expires, version_id=version_id or None
         )

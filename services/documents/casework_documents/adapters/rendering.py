@@ -10,7 +10,8 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +136,12 @@ def docx_to_pdf(docx: bytes, timeout: float = 120.0) -> bytes:
         if not pdf.exists():
             raise ConversionFailed("LibreOffice produced no PDF")
         return pdf.read_bytes()
+
+
+@dataclass
+class Renderer:
+    """The rendering adapters behind one seam, so use cases and tests can swap them."""
+
+    template_sources: Callable[[bytes], list[str]] = template_sources
+    render_docx: Callable[..., bytes] = render_docx
+    docx_to_pdf: Callable[[bytes], bytes] = docx_to_pdf
