@@ -1,6 +1,6 @@
 """A development certificate for documents' PAdES signatures: a self-signed RSA
 certificate in the organisation's name, written once and kept (`make run` puts it in
-var/keys/documents/, the tests in a temporary directory). Production mounts the
+var/documents/signing/, the tests in a temporary directory). Production mounts the
 organisation's real certificate and key at DOCUMENTS_SIGNING_CERT_FILE /
 DOCUMENTS_SIGNING_KEY_FILE instead."""
 

@@ -21,6 +21,7 @@ from casework_clients.adapters.repository import (
 )
 from casework_clients.bootstrap import bootstrap
 from casework_clients.domain.cards import Consultation, Contract, ReferralFacts
+from casework_clients.use_cases import contract_ended
 from casework_common import contracts
 from casework_common.config import MissingConfiguration
 from casework_common.envelope import Actor, EventEnvelope
@@ -182,6 +183,26 @@ class ClientsEvents(EventsService):
             )
         except NotFound as exc:
             raise PoisonEvent(f"contract.signed for an unknown client: {exc}") from None
+
+    @event_handler("clients.end-contract", ["documents.contract.ended.v1"])
+    def on_contract_ended(self, envelope: EventEnvelope) -> None:
+        """A contract documents ended: the card stops counting it as valid from then."""
+        ended = contracts.read(envelope, documents_events.ContractEnded)
+        try:
+            ended_on = date.fromisoformat(ended.ended_on)
+            if not ended.client_id or not ended.contract_id:
+                raise ValueError("client_id and contract_id are required")
+            contract_ended.record_contract_ended(
+                ended.client_id,
+                ended.contract_id,
+                ended_on,
+                ended.reason,
+                self.app.cards_of_organisation(envelope.organisation),
+                by=envelope.actor.subject,
+                now=self.app.clock(),
+            )
+        except (ValueError, NotFound) as exc:
+            raise PoisonEvent(f"contract.ended not applicable: {exc}") from None
 
     @event_handler("clients.repoint-merged-families", ["clients.client.merged.v1"])
     def on_client_merged(self, envelope: EventEnvelope) -> None:
