@@ -1,6 +1,6 @@
 """The organisation's digital signature on a PDF: PAdES (B-B) through pyHanko, with the
 organisation's certificate and private key (PEM files; `make run` creates a development
-pair under var/keys/documents/).
+pair under var/documents/signing/).
 
 The service holds the key; nobody else signs in the organisation's name. What is signed
 is the exact PDF LibreOffice produced with the drawn signatures placed in it; its SHA-256

@@ -54,7 +54,9 @@ def check_docx(content: bytes, limits: PackageLimits = LIMITS) -> None:
         if info.flag_bits & 0x1:
             raise _refuse("is encrypted")
         if info.file_size > limits.member_bytes:
-            raise _refuse(f"part {info.filename!r} inflates beyond {limits.member_bytes} bytes")
+            raise _refuse(
+                f"part {info.filename!r} inflates beyond {limits.member_bytes} bytes (a zip bomb?)"
+            )
         if info.file_size > limits.ratio_floor_bytes and info.file_size > limits.ratio * max(
             info.compress_size, 1
         ):

@@ -13,7 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from casework.documents.v1 import documents_pb2 as pb
 from casework.documents.v1 import documents_pb2_grpc
-from casework_common.errors import FieldError, raise_if_any
+from casework_common.errors import CaseworkError, FieldError, raise_if_any
 from casework_common.messages import guard_requests
 from casework_common.unit_of_work import UnitOfWork, current_unit_of_work
 from casework_documents.adapters.archive import ArchiveUnavailable, TamperedObject
@@ -60,6 +60,14 @@ STATES = {
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class DataLoss(CaseworkError):
+    code = "DATA_LOSS"
+
+
+class Unavailable(CaseworkError):
+    code = "UNAVAILABLE"
+
+
 def archive_faults(method: F) -> F:
     """What the archive, clients or LibreOffice answered, as precise codes: a stored file
     that is not the one written is DATA_LOSS (never served), a peer that is down is
@@ -70,9 +78,9 @@ def archive_faults(method: F) -> F:
         try:
             return method(self, request, context)
         except TamperedObject as exc:
-            context.abort(grpc.StatusCode.DATA_LOSS, f"the archived file was tampered with: {exc}")
+            raise DataLoss(f"the archived file was tampered with: {exc}") from None
         except (ArchiveUnavailable, CardsUnavailable, ConversionFailed) as exc:
-            context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+            raise Unavailable(str(exc)) from None
 
     return call  # type: ignore[return-value]
 
