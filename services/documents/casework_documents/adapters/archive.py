@@ -66,6 +66,14 @@ def client_for(settings: Settings) -> Minio:
         secret_key=settings.s3_secret_key,
         secure=endpoint.scheme == "https",
         region="us-east-1",
+        # A call waits for an archive that is down a few seconds, not minutes.
+        http_client=urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=5, read=60),
+            maxsize=10,
+            retries=urllib3.Retry(
+                total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]
+            ),
+        ),
     )
 
 
@@ -92,6 +100,8 @@ class Archive:
             raise ArchiveUnavailable(
                 f"bucket {self._bucket} has no object lock or cannot be prepared: {exc.code}"
             ) from exc
+        except (OSError, urllib3.exceptions.HTTPError) as exc:
+            raise ArchiveUnavailable(f"the archive cannot be reached: {exc}") from exc
         self._ready = True
 
     def put(
