@@ -46,7 +46,9 @@ CLIENT_FIELDS = (
     "client.email",
     "client.client_type",
 )
-CATALOGUE: frozenset[str] = frozenset(
+# What every kind of document may print: the card, who issues it, the document itself,
+# the signatures and how they were given.
+COMMON_FIELDS: frozenset[str] = frozenset(
     {
         *CLIENT_FIELDS,
         "organisation.organisation_id",
@@ -55,18 +57,8 @@ CATALOGUE: frozenset[str] = frozenset(
         "centre.name",
         "worker.worker_id",
         "worker.name",
-        "contract.contract_id",
-        "contract.signed_on",
-        "contract.valid_from",
-        "contract.valid_until",
         "document.document_id",
         "document.created_on",
-        "decision.granted",
-        "decision.reason",
-        "goals",
-        "goals[].description",
-        "goals[].deadline",
-        "goals[].actions",
         "today",
         "client_signature",
         "worker_signature",
@@ -74,6 +66,29 @@ CATALOGUE: frozenset[str] = frozenset(
         "signing.signed_at",
     }
 )
+CONTRACT_FIELDS = frozenset(
+    {"contract.contract_id", "contract.signed_on", "contract.valid_from", "contract.valid_until"}
+)
+GOAL_FIELDS = frozenset({"goals", "goals[].description", "goals[].deadline", "goals[].actions"})
+DECISION_FIELDS = frozenset({"decision.granted", "decision.reason"})
+# The catalogue of each kind of template: a consent has no contract terms to print, a
+# referral letter no decision.
+KIND_FIELDS: dict[TemplateKind, frozenset[str]] = {
+    TemplateKind.CONTRACT: COMMON_FIELDS | CONTRACT_FIELDS | GOAL_FIELDS,
+    TemplateKind.SERVICE_PLAN: COMMON_FIELDS | GOAL_FIELDS,
+    TemplateKind.CONSENT: COMMON_FIELDS,
+    TemplateKind.CLIENT_INFORMATION_PACK: COMMON_FIELDS,
+    TemplateKind.DECISION: COMMON_FIELDS | DECISION_FIELDS,
+    TemplateKind.REFERRAL_LETTER: COMMON_FIELDS,
+}
+CATALOGUE: frozenset[str] = frozenset().union(*KIND_FIELDS.values())
+
+
+def catalogue_for(kind: TemplateKind | None) -> frozenset[str]:
+    """The fields a template of `kind` may print (every kind's when None)."""
+    return KIND_FIELDS[kind] if kind is not None else CATALOGUE
+
+
 # Lists a template may loop over, and nothing else: looping over a text or a number
 # would let a template expand output at will.
 LISTS = frozenset(name for name in CATALOGUE if f"{name}[]" in {c.split(".")[0] for c in CATALOGUE})
@@ -213,9 +228,10 @@ def _describe(node: nodes.Node) -> str:
     return type(node).__name__
 
 
-def inspect_source(source: str) -> TemplateVerdict:
+def inspect_source(source: str, kind: TemplateKind | None = None) -> TemplateVerdict:
     """What a template's Jinja source (docxtpl's patched document XML) uses and whether it
-    may be stored. A syntax error is reported as a forbidden construct with its line."""
+    may be stored as a template of `kind`. A syntax error is reported as a forbidden
+    construct with its line."""
     if len(source) > MAX_TEMPLATE_SOURCE:
         return TemplateVerdict(frozenset(), forbidden=("the template's text is too large",))
     try:
@@ -225,7 +241,8 @@ def inspect_source(source: str) -> TemplateVerdict:
     walker = _Walker()
     walker.walk(tree, {})
     used = frozenset(p for p in walker.used if p != "<internal>" and p != "loop")
-    unknown = frozenset(p for p in used if p not in CATALOGUE)
+    known = catalogue_for(kind)
+    unknown = frozenset(p for p in used if p not in known)
     return TemplateVerdict(used, unknown, tuple(dict.fromkeys(walker.forbidden)))
 
 

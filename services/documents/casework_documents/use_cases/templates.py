@@ -37,11 +37,13 @@ class UploadTemplate:
     content: bytes
 
 
-def inspect_template(content: bytes, renderer: Renderer) -> TemplateVerdict:
+def inspect_template(
+    content: bytes, renderer: Renderer, kind: TemplateKind | None = None
+) -> TemplateVerdict:
     """Refuses what is not a safe .docx, then reads every piece of Jinja in it (in the
     limited child process) and what each uses."""
     check_docx(content)
-    verdicts = [inspect_source(source) for source in renderer.template_sources(content)]
+    verdicts = [inspect_source(s, kind) for s in renderer.template_sources(content)]
     return TemplateVerdict(
         placeholders=frozenset().union(*(v.placeholders for v in verdicts)),
         unknown=frozenset().union(*(v.unknown for v in verdicts)),
@@ -67,7 +69,7 @@ def upload_template(
         errors.append(FieldError("name", "is required, at most 200 characters"))
     raise_if_any(errors)
     assert command.kind is not None
-    verdict = inspect_template(command.content, renderer)
+    verdict = inspect_template(command.content, renderer, command.kind)
     refuse_unless_acceptable(verdict)
     version = 1
     template_id = command.template_id

@@ -9,7 +9,10 @@ from casework_common.errors import InvalidArgument
 from casework_dev.testing.documents import create_template_docx, create_zip_bomb
 from casework_documents.domain.package import PackageLimits, check_docx
 from casework_documents.domain.templates import (
+    COMMON_FIELDS,
+    KIND_FIELDS,
     SAMPLE_CONTEXT,
+    TemplateKind,
     inspect_source,
     missing_fields,
     refuse_unless_acceptable,
@@ -98,3 +101,16 @@ def test_a_zip_bomb_is_refused_by_its_ratio_before_anything_is_inflated() -> Non
 
     with pytest.raises(InvalidArgument, match="zip bomb"):
         check_docx(bomb, PackageLimits(member_bytes=10**9, inflated_bytes=10**9))
+
+
+def test_each_kind_of_template_knows_its_own_placeholders() -> None:
+    source = "{{ client.full_name }} {{ decision.reason }} {{ contract.valid_until }}"
+
+    consent = inspect_source(source, TemplateKind.CONSENT)
+    decision = inspect_source(source, TemplateKind.DECISION)
+    contract = inspect_source(source, TemplateKind.CONTRACT)
+
+    assert consent.unknown == {"decision.reason", "contract.valid_until"}
+    assert decision.unknown == {"contract.valid_until"}
+    assert contract.unknown == {"decision.reason"}
+    assert all(KIND_FIELDS[kind] >= COMMON_FIELDS for kind in TemplateKind)
