@@ -204,7 +204,9 @@ def test_a_document_that_is_not_a_word_file_or_a_zip_bomb_is_refused_and_nothing
 def test_every_unknown_placeholder_and_any_template_injection_is_named_in_the_refusal(
     documents: Any,
 ) -> None:
-    unknown = create_template_docx(["{{ client.shoe_size }} {{ salary }} {{ client.full_name }}"])
+    unknown = create_template_docx(
+        ["{{ client.shoe_size }} {{ salary }} {{ client.full_name }}"], goals_table=False
+    )
     error = refused(
         documents.UploadTemplate,
         pb.UploadTemplateRequest(kind=pb.TEMPLATE_KIND_CONSENT, name="x", content=unknown),
