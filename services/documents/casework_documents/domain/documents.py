@@ -234,9 +234,13 @@ def end_errors(ended_on: date | None, reason: str, today: date) -> list[FieldErr
     return errors
 
 
-def object_key(document: Document, version: int, fmt: DocumentFormat) -> str:
+def object_key(document: Document, version: int, fmt: DocumentFormat, nonce: str) -> str:
+    """Where one file is written: never a key another write may also use (two workers
+    generating a version of the same document at once write different keys, and the
+    loser's database write fails), so no write can ever become a newer S3 version of a
+    file a record already points at."""
     prefix = f"{document.organisation}/{document.client_id}/{document.document_id}"
-    return f"{prefix}/v{version}.{fmt.value}"
+    return f"{prefix}/v{version}-{nonce}.{fmt.value}"
 
 
 def signed_payload(document: Document) -> dict[str, str]:

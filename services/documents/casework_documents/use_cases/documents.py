@@ -7,6 +7,7 @@ them, so a record never points at a file that is not there."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -142,12 +143,17 @@ def _parties(ports: Ports, uow: UnitOfWork, card: Card) -> tuple[Party, Party, P
 
 
 def _store_files(
-    ports: Ports, document: Document, number: int, files: dict[DocumentFormat, bytes], now: datetime
+    ports: Ports,
+    uow: UnitOfWork,
+    document: Document,
+    number: int,
+    files: dict[DocumentFormat, bytes],
 ) -> tuple[StoredFile, ...]:
-    until = docs.retain_until(document.kind, now)
+    until = docs.retain_until(document.kind, uow.now)
+    nonce = uow.new_id().replace("-", "")[:12]
     stored = []
     for fmt, data in files.items():
-        key = docs.object_key(document, number, fmt)
+        key = docs.object_key(document, number, fmt, nonce)
         written = ports.archive.put(
             key,
             data,
@@ -191,7 +197,7 @@ def generate_document(command: GenerateDocument, uow: UnitOfWork, ports: Ports) 
                 f"document {document.document_id} is signed; generate a new one",
                 field="document_id",
             )
-        document = Document(**{**document.__dict__, "terms": terms or document.terms})
+        document = dataclasses.replace(document, terms=terms or document.terms)
     else:
         document = Document(
             document_id=uow.new_id(),
@@ -221,7 +227,7 @@ def generate_document(command: GenerateDocument, uow: UnitOfWork, ports: Ports) 
     if command.pdf:
         files[DocumentFormat.PDF] = ports.renderer.docx_to_pdf(files[DocumentFormat.DOCX])
     number = document.next_version_number()
-    stored = _store_files(ports, document, number, files, uow.now)
+    stored = _store_files(ports, uow, document, number, files)
     version = DocumentVersion(number, uow.now, uow.principal.subject, template.version, stored)
     document = docs.with_version(document, version)
     if expected:
@@ -282,7 +288,7 @@ def sign_document(
     )
     number = document.next_version_number()
     stored = _store_files(
-        ports, document, number, {DocumentFormat.DOCX: docx, DocumentFormat.PDF: sealed}, uow.now
+        ports, uow, document, number, {DocumentFormat.DOCX: docx, DocumentFormat.PDF: sealed}
     )
     evidence = SigningEvidence(
         signers=(

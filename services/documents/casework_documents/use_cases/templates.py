@@ -51,8 +51,9 @@ def inspect_template(
     )
 
 
-def template_key(organisation: str, template_id: str, version: int) -> str:
-    return f"templates/{organisation}/{template_id}/v{version}.docx"
+def template_key(organisation: str, template_id: str, version: int, nonce: str) -> str:
+    """Unique per upload: two uploads racing for one version number never share a key."""
+    return f"templates/{organisation}/{template_id}/v{version}-{nonce}.docx"
 
 
 def upload_template(
@@ -97,7 +98,7 @@ def upload_template(
         uploaded_by=uow.principal.subject,
         uploaded_at=uow.now,
     )
-    key = template_key(organisation, template_id, version)
+    key = template_key(organisation, template_id, version, uow.new_id().replace("-", "")[:12])
     archive.put(
         key,
         command.content,

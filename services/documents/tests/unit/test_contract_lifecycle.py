@@ -24,6 +24,7 @@ from casework_documents.domain.documents import (
     end_contract,
     end_errors,
     ended_payload,
+    object_key,
     retain_until,
     sha256_hex,
     sign_contract,
@@ -161,3 +162,13 @@ def test_a_contract_is_in_force_only_inside_its_terms(days: int, until: int | No
 def test_every_kind_of_document_is_retained_for_years() -> None:
     for kind in TemplateKind:
         assert retain_until(kind, NOW) >= NOW + timedelta(days=5 * 365)
+
+
+def test_two_writes_of_the_same_version_never_share_an_archive_key() -> None:
+    document = create_document()
+
+    first = object_key(document, 2, DocumentFormat.PDF, "a1b2c3")
+    second = object_key(document, 2, DocumentFormat.PDF, "d4e5f6")
+
+    assert first != second
+    assert first.startswith("org-demo/cl-1/doc-1/v2-") and first.endswith(".pdf")
