@@ -11,6 +11,7 @@ import hashlib
 import io
 import secrets
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlparse
@@ -184,6 +185,20 @@ def test_a_contract_is_generated_signed_sealed_and_archived_with_its_evidence(
     text = page.extract_text()
     assert "Žofia Ďurišová" in text and "Договор" in text and "Hlavná 12, 040 01 Košice" in text
     assert len(page.images) == 2
+    docx = download(documents, signed.document_id, format=pb.DOCUMENT_FORMAT_DOCX)
+    with zipfile.ZipFile(io.BytesIO(docx)) as package:
+        body = package.read("word/document.xml").decode()
+        media = [n for n in package.namelist() if n.startswith("word/media/")]
+    assert "Žofia Ďurišová" in body and "Договор" in body and len(media) == 2
+    # The card's document, as any worker of its centre reads it.
+    read = documents.GetDocument(
+        pb.GetDocumentRequest(document_id=signed.document_id), metadata=ANNA
+    ).document
+    assert read.versions[-1].evidence.signed_bytes_sha256 == evidence.signed_bytes_sha256
+    listed = documents.ListTemplates(
+        pb.ListTemplatesRequest(kind=pb.TEMPLATE_KIND_CONTRACT), metadata=ANNA
+    )
+    assert contract_template.template_id in {t.template_id for t in listed.templates}
 
 
 def test_a_document_that_is_not_a_word_file_or_a_zip_bomb_is_refused_and_nothing_stored(

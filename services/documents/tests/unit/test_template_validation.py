@@ -4,6 +4,8 @@ that reaches Python, calls a function or expands output at will."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from casework_common.errors import InvalidArgument
 from casework_dev.testing.documents import create_template_docx, create_zip_bomb
@@ -114,3 +116,15 @@ def test_each_kind_of_template_knows_its_own_placeholders() -> None:
     assert decision.unknown == {"contract.valid_until"}
     assert contract.unknown == {"decision.reason"}
     assert all(KIND_FIELDS[kind] >= COMMON_FIELDS for kind in TemplateKind)
+
+
+@given(st.sets(st.sampled_from(sorted(COMMON_FIELDS - {"client_signature", "worker_signature"}))))
+def test_a_template_printing_catalogue_fields_is_accepted_with_exactly_those(
+    fields: set[str],
+) -> None:
+    source = " ".join(f"{{{{ {field} }}}}" for field in sorted(fields))
+
+    verdict = inspect_source(source, TemplateKind.CONSENT)
+
+    assert verdict.acceptable
+    assert verdict.placeholders == fields
