@@ -121,6 +121,11 @@ class DocumentRecord(AggregateDocument):
         "indexes": [
             {"fields": ["organisation", "client_id"]},
             {"fields": ["organisation", "centre_ids"]},
+            {
+                "fields": ["organisation", "idempotency_key"],
+                "unique": True,
+                "partialFilterExpression": {"idempotency_key": {"$type": "string"}},
+            },
         ],
     }
 
@@ -135,6 +140,9 @@ class DocumentRecord(AggregateDocument):
     terms = me.DictField()
     versions = me.ListField(me.DictField())
     contract = me.DictField()
+    # Unset (not stored) on documents generated without a key.
+    idempotency_key = me.StringField()
+    fingerprint = me.StringField(default="")
 
 
 def _day(value: str | None) -> date | None:
@@ -277,6 +285,8 @@ class DocumentRepository(AggregateRepository[DocumentRecord, Document]):
             terms=_terms_from(doc.terms),
             versions=tuple(_version_from(v) for v in doc.versions),
             contract=_contract_from(doc.contract),
+            idempotency_key=doc.idempotency_key or "",
+            fingerprint=doc.fingerprint or "",
         )
 
     def _write(self, doc: DocumentRecord, aggregate: Document) -> None:
@@ -291,6 +301,8 @@ class DocumentRepository(AggregateRepository[DocumentRecord, Document]):
         doc.terms = _terms_to(aggregate.terms)
         doc.versions = [_version_to(v) for v in aggregate.versions]
         doc.contract = _contract_to(aggregate.contract)
+        doc.idempotency_key = aggregate.idempotency_key or None
+        doc.fingerprint = aggregate.fingerprint
 
     def _id_of(self, aggregate: Document) -> str:
         return aggregate.document_id

@@ -160,6 +160,8 @@ class Document:
     versions: tuple[DocumentVersion, ...] = ()
     contract: Contract | None = None
     idempotency_key: str = ""
+    # Digest of the call that created it with that key (casework_common.idempotency).
+    fingerprint: str = ""
 
     @property
     def latest(self) -> DocumentVersion:

@@ -277,6 +277,7 @@ class DocumentsServicer(documents_pb2_grpc.DocumentsServiceServicer):
                 valid_until=valid_until,
                 pdf=request.pdf,
                 decision=decision,
+                idempotency_key=request.idempotency_key,
             ),
             uow,
             self._ports(uow),

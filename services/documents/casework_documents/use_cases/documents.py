@@ -15,10 +15,11 @@ from datetime import date, datetime, timedelta
 from google.protobuf.message import Message
 
 from casework.documents.v1 import events_pb2
-from casework_common import contracts
+from casework_common import contracts, idempotency
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import FailedPrecondition, FieldError, NotFound, raise_if_any
 from casework_common.organisation import Organisation
+from casework_common.storage import DuplicateAggregate
 from casework_common.unit_of_work import UnitOfWork
 from casework_documents.adapters.archive import Archive
 from casework_documents.adapters.cards import ClientCards
@@ -65,6 +66,20 @@ class GenerateDocument:
     valid_until: date | None = None
     pdf: bool = False
     decision: Decision | None = None
+    idempotency_key: str = ""
+
+    def fingerprint(self, caller: str) -> str:
+        return idempotency.fingerprint(
+            {
+                "caller": caller,
+                "template_id": self.template_id,
+                "client_id": self.client_id,
+                "valid_from": self.valid_from,
+                "valid_until": self.valid_until,
+                "pdf": self.pdf,
+                "decision": self.decision,
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -176,7 +191,32 @@ def generate_document(command: GenerateDocument, uow: UnitOfWork, ports: Ports) 
         errors.append(FieldError("template_id", "is required"))
     if not command.client_id:
         errors.append(FieldError("client_id", "is required"))
+    if command.idempotency_key:
+        errors += idempotency.key_errors(command.idempotency_key)
+        if command.document_id:
+            errors.append(FieldError("idempotency_key", "is for a new document only"))
     raise_if_any(errors)
+    if not command.idempotency_key:
+        return _generate(command, uow, ports)
+    fingerprint = command.fingerprint(uow.principal.subject)
+
+    def replay(stored: Document) -> Document:
+        idempotency.check(stored.fingerprint, command.idempotency_key, fingerprint, "a document")
+        return stored
+
+    document, _ = idempotency.create_once(
+        command.idempotency_key,
+        find=ports.documents.by_idempotency_key,
+        replay=replay,
+        create=lambda: _generate(command, uow, ports, fingerprint),
+        race=DuplicateAggregate,
+    )
+    return document
+
+
+def _generate(
+    command: GenerateDocument, uow: UnitOfWork, ports: Ports, fingerprint: str = ""
+) -> Document:
     template, content = template_content(ports.templates, ports.archive, command.template_id)
     card = visible_card(ports, uow, command.client_id)
     today = uow.now.date()
@@ -210,6 +250,8 @@ def generate_document(command: GenerateDocument, uow: UnitOfWork, ports: Ports) 
             created_at=uow.now,
             created_by=uow.principal.subject,
             terms=terms,
+            idempotency_key=command.idempotency_key,
+            fingerprint=fingerprint,
         )
     organisation, centre, worker = _parties(ports, uow, card)
     context = render_context(

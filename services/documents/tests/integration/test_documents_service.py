@@ -387,3 +387,26 @@ def test_a_preview_renders_sample_data_and_a_signature_without_png_is_refused(
         "worker_signature_png",
         "method",
     }
+
+
+def test_a_retried_generation_answers_the_first_document_and_a_reused_key_is_refused(
+    documents: Any, clients: Any, contract_template: pb.Template, db: Any
+) -> None:
+    client_id = create_client(clients)
+    key = f"gen-{secrets.token_hex(6)}"
+
+    first = generate(documents, contract_template.template_id, client_id, idempotency_key=key)
+    again = generate(documents, contract_template.template_id, client_id, idempotency_key=key)
+    other = refused(
+        documents.GenerateDocument,
+        pb.GenerateDocumentRequest(
+            template_id=contract_template.template_id,
+            client_id=client_id,
+            valid_until="2098-01-01",
+            idempotency_key=key,
+        ),
+    )
+
+    assert again.document_id == first.document_id
+    assert other.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert db.documents.count_documents({"client_id": client_id}) == 1
