@@ -11,6 +11,8 @@
   port).
 - DOCUMENTS_DOWNLOAD_URL_SECONDS: how long a download link lives (default 300, at most
   3600).
+- DOCUMENTS_MAX_CONVERSIONS: LibreOffice conversions one api process runs at once
+  (default 2, at most 16; each is a soffice process of a few hundred MB).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from casework_common.config import DEFAULT_GRPC_PORTS, MissingConfiguration, Set
 from casework_common.errors import FailedPrecondition, PermissionDenied
 from casework_common.organisation import Organisation
 from casework_common.unit_of_work import UnitOfWork, now_to_the_millisecond
+from casework_documents.adapters import rendering
 from casework_documents.adapters.archive import Archive, client_for
 from casework_documents.adapters.cards import ClientCards, ServiceTokens
 from casework_documents.adapters.rendering import Renderer
@@ -103,8 +106,18 @@ def _url_lifetime(env: Mapping[str, str]) -> timedelta:
     return timedelta(seconds=int(raw))
 
 
+def _max_conversions(env: Mapping[str, str]) -> int:
+    raw = env.get("DOCUMENTS_MAX_CONVERSIONS", "")
+    if not raw:
+        return 2
+    if not raw.isdigit() or not 1 <= int(raw) <= 16:
+        raise MissingConfiguration("DOCUMENTS_MAX_CONVERSIONS", "a whole number from 1 to 16")
+    return int(raw)
+
+
 def bootstrap(settings: Settings | None = None, env: Mapping[str, str] | None = None) -> Documents:
     env = os.environ if env is None else env
+    rendering.limit_conversions(_max_conversions(env))
     settings = settings or load_settings("documents", env)
     tokens_file = env.get("DOCUMENTS_SERVICE_TOKENS_FILE", "")
     target = env.get("CLIENTS_GRPC_TARGET") or f"127.0.0.1:{DEFAULT_GRPC_PORTS['clients']}"

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,9 +106,26 @@ def soffice() -> str:
     return found
 
 
+# LibreOffice conversions running at once in this process: each is a soffice process of
+# a few hundred MB, so sixteen concurrent calls must not start sixteen of them.
+_conversions = threading.BoundedSemaphore(2)
+
+
+def limit_conversions(most: int) -> None:
+    """How many conversions this process runs at once (DOCUMENTS_MAX_CONVERSIONS)."""
+    global _conversions
+    _conversions = threading.BoundedSemaphore(most)
+
+
 def docx_to_pdf(docx: bytes, timeout: float = 120.0) -> bytes:
     """One LibreOffice headless conversion in a profile directory of its own, so that
-    concurrent conversions never share (and lock) a user profile."""
+    concurrent conversions never share (and lock) a user profile; at most
+    `limit_conversions` at once, the others wait their turn."""
+    with _conversions:
+        return _convert(docx, timeout)
+
+
+def _convert(docx: bytes, timeout: float) -> bytes:
     with tempfile.TemporaryDirectory(prefix="casework-pdf-") as work:
         source = Path(work) / "document.docx"
         source.write_bytes(docx)
