@@ -9,6 +9,7 @@ import functools
 import logging
 import os
 import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -500,6 +501,10 @@ def event_handler(queue_name: str, routing_keys: list[str]) -> Callable[[F], F]:
     return decorator
 
 
+# Module-wide: nameko makes a new service instance for every timer tick.
+_sweep_deferred = threading.Event()
+
+
 class EventsService:
     """Base of every service's nameko class: outbox relay, health and metrics."""
 
@@ -512,8 +517,22 @@ class EventsService:
     def sweep_outbox(self) -> None:
         # Only outboxes their writer has not published within SWEEP_AFTER seconds:
         # the writer crashed, or the broker was away.
-        while self.bus.relay.run_once(min_age=SWEEP_AFTER):
-            pass
+        try:
+            while self.bus.relay.run_once(min_age=SWEEP_AFTER):
+                pass
+        except TRANSIENT as exc:
+            # The next tick tries again; one line when the outage starts, not a
+            # traceback twice a second for as long as it lasts.
+            if not _sweep_deferred.is_set():
+                _sweep_deferred.set()
+                log.warning(
+                    "outbox sweep deferred until the database and broker answer",
+                    extra={"fields": {"error": type(exc).__name__}},
+                )
+            return
+        if _sweep_deferred.is_set():
+            _sweep_deferred.clear()
+            log.info("outbox sweep resumed")
 
     @http("GET", "/healthz")  # type: ignore[misc]
     def healthz(self, request: Any) -> Response:
