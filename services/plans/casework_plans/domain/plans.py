@@ -587,9 +587,9 @@ def set_budget(
         if line.spent and line.service_code not in allotted:
             errors.append(FieldError(f"lines[{line.service_code}]", "money was spent on this line"))
     raise_if_any(errors)
+    spent = {li.service_code: li.spent for li in old.lines} if old else {}
     lines = tuple(
-        BudgetLine(code, amount, (old.line(code).spent if old and old.line(code) else 0) or 0)
-        for code, amount in sorted(allotted.items())
+        BudgetLine(code, amount, spent.get(code, 0)) for code, amount in sorted(allotted.items())
     )
     return replace(plan, budget=Budget(holder, holder_name.strip(), lines))
 
