@@ -14,12 +14,19 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
-from enum import Enum
+from datetime import date, timedelta
 
 from casework_common.errors import FieldError
 from casework_common.values import text_error
-from casework_plans.domain.plans import Frequency, Period
+from casework_plans.domain.plans import (
+    Delivery,
+    Discrepancy,
+    DiscrepancyKind,
+    Frequency,
+    Period,
+)
+
+__all__ = ["Delivery", "Discrepancy", "DiscrepancyKind"]
 
 MAX_QUANTITY = 1000
 MAX_CSV_BYTES = 4 * 1024 * 1024
@@ -27,55 +34,6 @@ MAX_CSV_ROWS = 20_000
 CSV_COLUMNS = ("plan_id", "service_code", "delivered_on", "quantity", "delivered_by", "receipt")
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
 _ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
-
-
-@dataclass(frozen=True)
-class Delivery:
-    delivery_id: str
-    plan_id: str
-    service_code: str
-    delivered_on: date
-    quantity: int
-    delivered_by: str
-    receipt: str
-    cost: int = 0
-    recorded_by: str = ""
-    recorded_at: datetime | None = None
-
-
-class DiscrepancyKind(Enum):
-    SHORT = "short"  # fewer delivered than planned in a period
-    OVER = "over"  # more delivered than planned
-    UNPLANNED = "unplanned"  # a service the plan does not name
-    AFTER_SERVICE_END = "after_service_end"  # delivered after the client left Service user
-
-
-@dataclass(frozen=True)
-class Discrepancy:
-    kind: DiscrepancyKind
-    service_code: str
-    period_start: date
-    period_end: date
-    planned: int
-    delivered: int
-
-    @property
-    def key(self) -> str:
-        """Stable identity: the same finding found twice is one discrepancy."""
-        return f"{self.kind.value}:{self.service_code}:{self.period_start.isoformat()}"
-
-    def describe(self) -> str:
-        if self.kind is DiscrepancyKind.AFTER_SERVICE_END:
-            return (
-                f"{self.delivered} of {self.service_code} delivered from "
-                f"{self.period_start.isoformat()} after the client left Service user"
-            )
-        if self.kind is DiscrepancyKind.UNPLANNED:
-            return f"{self.delivered} of {self.service_code} delivered but not planned"
-        return (
-            f"{self.service_code}: {self.planned} planned, {self.delivered} delivered "
-            f"{self.period_start.isoformat()}..{self.period_end.isoformat()}"
-        )
 
 
 def periods(per: Period, start: date, end: date) -> list[tuple[date, date]]:

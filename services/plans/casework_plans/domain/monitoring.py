@@ -11,17 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from enum import Enum
 
 from casework_common.errors import FieldError, raise_if_any
 from casework_common.values import text_errors
-from casework_plans.domain.plans import Plan
+from casework_plans.domain.plans import Contact, ContactMode, Plan
 
-
-class ContactMode(Enum):
-    IN_PERSON = "in_person"
-    PHONE = "phone"
+__all__ = ["Contact", "ContactMode"]
 
 
 @dataclass(frozen=True)
@@ -39,18 +36,6 @@ class Cadence:
             raise ValueError("early contacts are one to two weeks apart")
         if self.reviews_per_year not in (1, 2):
             raise ValueError("a plan is reviewed once or twice a year")
-
-
-@dataclass(frozen=True)
-class Contact:
-    contact_id: str
-    plan_id: str
-    contacted_on: date
-    mode: ContactMode
-    worker_id: str
-    notes: str
-    goal_ids: tuple[str, ...]
-    recorded_at: datetime
 
 
 class DueKind(Enum):

@@ -73,6 +73,118 @@ class BudgetHolder(Enum):
     CARER = "carer"
 
 
+@dataclass(frozen=True)
+class Delivery:
+    delivery_id: str
+    plan_id: str
+    service_code: str
+    delivered_on: date
+    quantity: int
+    delivered_by: str
+    receipt: str
+    cost: int = 0
+    recorded_by: str = ""
+    recorded_at: datetime | None = None
+
+
+class DiscrepancyKind(Enum):
+    SHORT = "short"  # fewer delivered than planned in a period
+    OVER = "over"  # more delivered than planned
+    UNPLANNED = "unplanned"  # a service the plan does not name
+    AFTER_SERVICE_END = "after_service_end"  # delivered after the client left Service user
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    kind: DiscrepancyKind
+    service_code: str
+    period_start: date
+    period_end: date
+    planned: int
+    delivered: int
+
+    @property
+    def key(self) -> str:
+        """Stable identity: the same finding found twice is one discrepancy."""
+        return f"{self.kind.value}:{self.service_code}:{self.period_start.isoformat()}"
+
+    def describe(self) -> str:
+        if self.kind is DiscrepancyKind.AFTER_SERVICE_END:
+            return (
+                f"{self.delivered} of {self.service_code} delivered from "
+                f"{self.period_start.isoformat()} after the client left Service user"
+            )
+        if self.kind is DiscrepancyKind.UNPLANNED:
+            return f"{self.delivered} of {self.service_code} delivered but not planned"
+        return (
+            f"{self.service_code}: {self.planned} planned, {self.delivered} delivered "
+            f"{self.period_start.isoformat()}..{self.period_end.isoformat()}"
+        )
+
+
+class ContactMode(Enum):
+    IN_PERSON = "in_person"
+    PHONE = "phone"
+
+
+@dataclass(frozen=True)
+class Contact:
+    contact_id: str
+    plan_id: str
+    contacted_on: date
+    mode: ContactMode
+    worker_id: str
+    notes: str
+    goal_ids: tuple[str, ...]
+    recorded_at: datetime
+
+
+class DiscrepancyState(Enum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    EXPLAINED = "explained"
+
+
+@dataclass(frozen=True)
+class RaisedDiscrepancy:
+    """A discrepancy raised for the worker, until they acknowledge or explain it."""
+
+    discrepancy_id: str
+    found: Discrepancy
+    raised_at: datetime
+    state: DiscrepancyState = DiscrepancyState.OPEN
+    note: str = ""
+    resolved_by: str = ""
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class OfferedService:
+    service_code: str
+    name: str
+    how_to_obtain: str
+
+
+@dataclass(frozen=True)
+class OfferPack:
+    """What the client was handed: the services offered, how to obtain them, and who
+    to call (the worker's name and phone)."""
+
+    services: tuple[OfferedService, ...]
+    worker_name: str
+    worker_phone: str
+    handed_over_on: date
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class RequestedService:
+    """A service the client asked for, with the time frame they asked for it in."""
+
+    service_code: str
+    time_frame: str
+
+
 # Client statuses (clients' words) under which no plan may take effect.
 CLOSED_CLIENT_STATUSES = frozenset({"rejected", "terminated"})
 SERVICE_USER = "service_user"
@@ -131,6 +243,7 @@ class Content:
     goals: tuple[Goal, ...] = ()
     # Days between monitoring contacts once the first two months are over.
     monitoring_interval_days: int = 30
+    requested: tuple[RequestedService, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -220,6 +333,14 @@ class Plan:
     decisions: tuple[Decision, ...] = ()
     budget: Budget | None = None
     closure: Closure | None = None
+    offer: OfferPack | None = None
+    deliveries: tuple[Delivery, ...] = ()
+    contacts: tuple[Contact, ...] = ()
+    discrepancies: tuple[RaisedDiscrepancy, ...] = ()
+    # Keys of the due and missed items already raised (each is raised once).
+    raised: tuple[str, ...] = ()
+    idempotency_key: str = ""
+    fingerprint: str = ""
 
     @property
     def current(self) -> Version:
@@ -279,6 +400,11 @@ def validate_content(content: Content, *, today: date) -> list[FieldError]:
         errors.append(FieldError("content.next_review_on", "is in the past"))
     if not 1 <= content.monitoring_interval_days <= 366:
         errors.append(FieldError("content.monitoring_interval_days", "between 1 and 366"))
+    if len(content.requested) > MAX_ITEMS:
+        errors.append(FieldError("content.requested", f"at most {MAX_ITEMS}"))
+    for i, asked in enumerate(content.requested[:MAX_ITEMS]):
+        errors += _code_errors(f"content.requested[{i}].service_code", asked.service_code)
+        errors += _text(f"content.requested[{i}].time_frame", asked.time_frame)
     if len(content.needs) > MAX_ITEMS:
         errors.append(FieldError("content.needs", f"at most {MAX_ITEMS}"))
     if len(content.goals) > MAX_ITEMS:
@@ -364,9 +490,13 @@ def draft(
     content: Content,
     by: str,
     now: datetime,
+    idempotency_key: str = "",
+    fingerprint: str = "",
 ) -> Plan:
     raise_if_any(validate_content(content, today=now.date()))
     return Plan(
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
         plan_id=plan_id,
         organisation=organisation,
         client_id=client_id,
@@ -702,3 +832,108 @@ def state_of(plan: Plan) -> PlanState:
         next_review_on=effective.content.next_review_on if effective else None,
         centre_ids=plan.centre_ids,
     )
+
+
+# --------------------------------------------------------------------- records
+
+
+def _require_open(plan: Plan) -> Version:
+    if plan.closure is not None:
+        raise FailedPrecondition(f"plan {plan.plan_id} is closed", field="plan_id")
+    effective = plan.in_effect
+    if effective is None:
+        raise FailedPrecondition("only a plan in effect has this", field="plan_id")
+    return effective
+
+
+def hand_over_offer(plan: Plan, offer: OfferPack) -> Plan:
+    """Record the offer pack as handed over to the client (a draft may have it: the
+    offer comes before the plan is built)."""
+    if plan.closure is not None:
+        raise FailedPrecondition(f"plan {plan.plan_id} is closed", field="plan_id")
+    errors = _text("worker_name", offer.worker_name, required=True)
+    errors += _text("worker_phone", offer.worker_phone, required=True)
+    if not offer.services:
+        errors.append(FieldError("services", "an offer names at least one service"))
+    if len(offer.services) > MAX_ITEMS:
+        errors.append(FieldError("services", f"at most {MAX_ITEMS}"))
+    for i, service in enumerate(offer.services[:MAX_ITEMS]):
+        errors += _code_errors(f"services[{i}].service_code", service.service_code)
+        errors += _text(f"services[{i}].name", service.name, required=True)
+        errors += _text(f"services[{i}].how_to_obtain", service.how_to_obtain, required=True)
+    raise_if_any(errors)
+    return replace(plan, offer=offer)
+
+
+def record_contact(plan: Plan, contact: Contact) -> Plan:
+    """A monitoring contact with the client (the rules of its fields are checked by
+    monitoring.check_contact)."""
+    _require_open(plan)
+    return replace(plan, contacts=(*plan.contacts, contact))
+
+
+def record_delivery(plan: Plan, delivery: Delivery, *, overspend_approved: bool = False) -> Plan:
+    """A delivery of a service of the plan in effect, after its decision, within its
+    budget line; nothing changes when it is refused."""
+    _require_open(plan)
+    field_name, reason = delivery_refusal(plan, delivery.service_code, delivery.delivered_on)
+    if reason:
+        if field_name == "plan_id":
+            raise FailedPrecondition(reason, field=field_name)
+        if "decision" in reason:
+            raise FailedPrecondition(reason, field=field_name)
+        raise_if_any([FieldError(field_name, reason)])
+    refusal = budget_refusal(
+        plan, delivery.service_code, delivery.cost, overspend_approved=overspend_approved
+    )
+    if refusal:
+        raise FailedPrecondition(refusal, field="cost")
+    spent = spend(plan, delivery.service_code, delivery.cost)
+    return replace(spent, deliveries=(*spent.deliveries, delivery))
+
+
+def raise_discrepancies(
+    plan: Plan, found: Iterable[Discrepancy], *, now: datetime
+) -> tuple[Plan, list[RaisedDiscrepancy]]:
+    """Keep the findings not raised before (by their key); answer the new ones, which
+    the worker is told of at once."""
+    known = {d.discrepancy_id for d in plan.discrepancies}
+    new = []
+    for finding in found:
+        if finding.key in known:
+            continue
+        known.add(finding.key)
+        new.append(RaisedDiscrepancy(finding.key, finding, now))
+    if not new:
+        return plan, []
+    return replace(plan, discrepancies=(*plan.discrepancies, *new)), new
+
+
+def resolve_discrepancy(
+    plan: Plan, discrepancy_id: str, state: DiscrepancyState, note: str, *, by: str, now: datetime
+) -> Plan:
+    """Acknowledge a discrepancy, or explain it (an explanation needs its words)."""
+    existing = next((d for d in plan.discrepancies if d.discrepancy_id == discrepancy_id), None)
+    if existing is None:
+        raise NotFound(f"plan {plan.plan_id} has no discrepancy {discrepancy_id}")
+    if state is DiscrepancyState.OPEN:
+        raise_if_any([FieldError("resolution", "acknowledge or explain")])
+    if existing.state is not DiscrepancyState.OPEN:
+        raise FailedPrecondition(
+            f"discrepancy {discrepancy_id} is {existing.state.value} already",
+            field="discrepancy_id",
+        )
+    errors = _text("note", note, required=state is DiscrepancyState.EXPLAINED)
+    raise_if_any(errors)
+    done = replace(existing, state=state, note=note.strip(), resolved_by=by, resolved_at=now)
+    return replace(
+        plan, discrepancies=tuple(done if d is existing else d for d in plan.discrepancies)
+    )
+
+
+def mark_raised(plan: Plan, keys: Iterable[str]) -> Plan:
+    fresh = [k for k in keys if k not in plan.raised]
+    if not fresh:
+        return plan
+    # Only the latest keys matter: a raised item's key names its due date and version.
+    return replace(plan, raised=(*plan.raised, *fresh)[-50:])
