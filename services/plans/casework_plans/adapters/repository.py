@@ -1,0 +1,230 @@
+"""Plans in the plans database: the plan aggregate stored whole (its body) beside the
+fields its queries use; the catalogue, waiting lists, and the read model of clients'
+status built from clients' events."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date, datetime
+from typing import Any
+
+import mongoengine as me
+
+from casework_common.envelope import EventEnvelope
+from casework_common.repository import AggregateRepository, ScopedRepository
+from casework_common.storage import AggregateDocument, DuplicateAggregate, save_aggregate
+from casework_plans.adapters.codec import dump, load_as
+from casework_plans.domain import catalogue
+from casework_plans.domain.plans import Plan, VersionStatus
+
+
+class PlanDocument(AggregateDocument):
+    meta = {
+        "collection": "plans",
+        "indexes": [
+            {"fields": ["organisation", "idempotency_key"], "unique": True},
+            {"fields": ["organisation", "client_id"]},
+            {"fields": ["organisation", "centre_ids"]},
+            {"fields": ["status"]},
+        ],
+    }
+
+    id = me.StringField(primary_key=True)
+    idempotency_key = me.StringField(required=True)
+    client_id = me.StringField(required=True)
+    centre_ids = me.ListField(me.StringField())
+    worker_id = me.StringField(required=True)
+    status = me.StringField(required=True)
+    need_codes = me.ListField(me.StringField())
+    body = me.DictField()
+
+
+def write_plan(doc: PlanDocument, plan: Plan) -> None:
+    doc.organisation = plan.organisation
+    doc.idempotency_key = plan.idempotency_key
+    doc.client_id = plan.client_id
+    doc.centre_ids = list(plan.centre_ids)
+    doc.worker_id = plan.worker_id
+    doc.status = VersionStatus.CLOSED.value if plan.closure else plan.status.value
+    doc.need_codes = sorted({n.need_code for n in plan.current.content.needs})
+    doc.body = dump(plan)
+
+
+def read_plan(body: dict[str, Any]) -> Plan:
+    return load_as(Plan, body)
+
+
+class PlanRepository(AggregateRepository[PlanDocument, Plan]):
+    """Plans of one organisation; reads are limited to the centres given."""
+
+    document = PlanDocument
+    centre_field = "centre_ids"
+    what = "plan"
+
+    def _read(self, doc: PlanDocument) -> Plan:
+        return read_plan(doc.body)
+
+    def _write(self, doc: PlanDocument, aggregate: Plan) -> None:
+        write_plan(doc, aggregate)
+
+    def _id_of(self, aggregate: Plan) -> str:
+        return aggregate.plan_id
+
+    def update(
+        self, record_id: str, change: Callable[[Plan], tuple[Plan, list[EventEnvelope]]]
+    ) -> Plan:
+        """As the base's, but a change without events is stored too (editing a draft
+        announces nothing and must still be kept)."""
+        doc = self._one(record_id)
+        before = self._read(doc)
+        changed, events = change(before)
+        if events or changed != before:
+            self._write(doc, changed)
+            self._save(doc, events)
+        return changed
+
+    def in_effect(self, batch: int = 500) -> Iterator[Plan]:
+        """Every plan in effect of the scope (the timer's and ListDueWork's scan)."""
+        query = self._scoped().filter(status=VersionStatus.IN_EFFECT.value).only("body")
+        for doc in query.batch_size(batch):
+            yield read_plan(doc.body)
+
+    def naming_needs(self, need_codes: list[str]) -> Iterator[Plan]:
+        """Open plans of the scope (screened by the domain; the need codes narrow the
+        read where the database can)."""
+        query = self._scoped().filter(status__ne=VersionStatus.CLOSED.value).only("body")
+        for doc in query:
+            yield read_plan(doc.body)
+
+    def of_client(self, client_id: str) -> list[Plan]:
+        return [read_plan(d.body) for d in self._scoped().filter(client_id=client_id)]
+
+
+class CatalogueDocument(me.Document):
+    meta = {"collection": "catalogue", "indexes": [{"fields": ["organisation"]}]}
+
+    id = me.StringField(primary_key=True)  # <organisation>:<service_code>
+    organisation = me.StringField(required=True)
+    body = me.DictField()
+
+
+class CatalogueRepository:
+    def __init__(self, organisation: str) -> None:
+        self._organisation = organisation
+
+    def put(self, service: catalogue.CatalogueService) -> None:
+        CatalogueDocument(
+            id=f"{self._organisation}:{service.service_code}",
+            organisation=self._organisation,
+            body=dump(service),
+        ).save()
+
+    def get(self, service_code: str) -> catalogue.CatalogueService | None:
+        doc = CatalogueDocument.objects(id=f"{self._organisation}:{service_code}").first()
+        return load_as(catalogue.CatalogueService, doc.body) if doc else None
+
+
+class WaitingListDocument(AggregateDocument):
+    meta = {"collection": "waiting_lists"}
+
+    id = me.StringField(primary_key=True)  # <organisation>:<service_code>
+    body = me.DictField()
+
+
+class WaitingListRepository(ScopedRepository[WaitingListDocument]):
+    """A service's whole waiting list (positions count every centre's clients); what a
+    caller sees of it is narrowed to their centres by the use case."""
+
+    document = WaitingListDocument
+    what = "waiting list"
+
+    def get(self, service_code: str) -> tuple[catalogue.WaitingList, WaitingListDocument]:
+        key = f"{self._organisation}:{service_code}"
+        doc = WaitingListDocument.objects(id=key).first()
+        if doc is None:
+            empty = catalogue.WaitingList(self._organisation, service_code)
+            return empty, WaitingListDocument(id=key, organisation=self._organisation)
+        return load_as(catalogue.WaitingList, doc.body), doc
+
+    def put(self, doc: WaitingListDocument, waiting_list: catalogue.WaitingList) -> None:
+        doc.body = dump(waiting_list)
+        save_aggregate(doc, [])
+
+
+class ClientStatusDocument(me.Document):
+    """plans' read model of a client's status, from clients' status events."""
+
+    meta = {"collection": "client_status"}
+
+    id = me.StringField(primary_key=True)  # <organisation>:<client_id>
+    organisation = me.StringField(required=True)
+    client_id = me.StringField(required=True)
+    status = me.StringField(required=True)
+    effective_on = me.StringField(required=True)
+    # The last day the client was a service user, once they left that status.
+    service_user_until = me.StringField(default="")
+    event_id = me.StringField(default="")
+    seen_at = me.DateTimeField()
+
+
+class ClientStatusRepository:
+    def __init__(self, organisation: str) -> None:
+        self._organisation = organisation
+
+    def _key(self, client_id: str) -> str:
+        return f"{self._organisation}:{client_id}"
+
+    def status_of(self, client_id: str) -> tuple[str | None, date | None]:
+        """(status, last day as service user) as plans last heard; (None, None) when
+        plans heard nothing of the client."""
+        doc = ClientStatusDocument.objects(id=self._key(client_id)).first()
+        if doc is None:
+            return None, None
+        until = date.fromisoformat(doc.service_user_until) if doc.service_user_until else None
+        return str(doc.status), until
+
+    def keep(
+        self,
+        client_id: str,
+        status: str,
+        effective_on: date,
+        service_user_until: date | None,
+        event_id: str,
+        now: datetime,
+    ) -> bool:
+        """Keep the status unless a later one is known (events may arrive out of
+        order; the same day keeps the one heard last). Answers whether it was kept."""
+        doc = ClientStatusDocument.objects(id=self._key(client_id)).first()
+        if doc is not None and doc.effective_on > effective_on.isoformat():
+            return False
+        if doc is not None and doc.event_id == event_id:
+            return False
+        until = service_user_until.isoformat() if service_user_until else ""
+        if doc is not None and not until and status != "service_user":
+            until = doc.service_user_until or ""
+        ClientStatusDocument(
+            id=self._key(client_id),
+            organisation=self._organisation,
+            client_id=client_id,
+            status=status,
+            effective_on=effective_on.isoformat(),
+            service_user_until=until,
+            event_id=event_id,
+            seen_at=now,
+        ).save()
+        return True
+
+
+__all__ = ["DuplicateAggregate"]
+
+
+class AuditEntry(me.Document):
+    meta = {"collection": "audit", "indexes": [{"fields": ["organisation", "client_id"]}]}
+
+    organisation = me.StringField(required=True)
+    plan_id = me.StringField(required=True)
+    client_id = me.StringField(required=True)
+    subject = me.StringField(required=True)
+    action = me.StringField(required=True)
+    at = me.DateTimeField(required=True)
+    trace_id = me.StringField(default="")
