@@ -107,3 +107,85 @@ def create_plan_in_effect(**overrides: Any) -> Plan:
 def with_content(plan: Plan, **overrides: Any) -> Plan:
     current = replace(plan.current, content=replace(plan.current.content, **overrides))
     return replace(plan, versions=(*plan.versions[:-1], current))
+
+
+# ------------------------------------------------------------------ gRPC requests
+
+
+def create_content_message(**overrides: Any) -> Any:
+    """A valid PlanContent: three meals a day from today, reviewed in half a year."""
+    from casework.plans.v1 import plans_pb2 as pb
+
+    today = datetime.now(UTC).date()
+    values: dict[str, Any] = {
+        "reason_for_request": "cannot cook since the fall",
+        "plan_date": today.isoformat(),
+        "next_review_on": date(today.year + 1, 1, 1).isoformat(),
+        "needs": [
+            pb.Need(
+                need_id="need-meals",
+                kind=pb.NEED_KIND_STATED,
+                need_code="meals",
+                description="food every day",
+                service_codes=["meals"],
+            ),
+            pb.Need(
+                need_id="need-day-care",
+                kind=pb.NEED_KIND_FUTURE,
+                need_code="company",
+                description="lonely in the afternoons",
+            ),
+        ],
+        "goals": [
+            pb.Goal(
+                goal_id="eat-well",
+                description="eats three warm meals every day",
+                target_date=date(today.year + 1, 1, 1).isoformat(),
+                actions=[
+                    pb.Action(
+                        action_id="meals",
+                        service_code="meals",
+                        description="hot meals brought home",
+                        provider=pb.PROVIDER_KIND_PARTNER,
+                        provider_name="Charity kitchen",
+                        frequency=pb.Frequency(amount=3, per=pb.PERIOD_DAY),
+                        deadline=date(today.year + 1, 1, 1).isoformat(),
+                    )
+                ],
+            )
+        ],
+    }
+    values.update(overrides)
+    return pb.PlanContent(**values)
+
+
+def create_plan_request(**overrides: Any) -> Any:
+    import secrets
+
+    from casework.plans.v1 import plans_pb2 as pb
+
+    values: dict[str, Any] = {
+        "idempotency_key": f"plan-{secrets.token_hex(8)}",
+        "client_id": f"client-{secrets.token_hex(6)}",
+        "centre_id": "ctr-north-town",
+        "content": create_content_message(),
+    }
+    values.update(overrides)
+    return pb.CreatePlanRequest(**values)
+
+
+def sign_both(plans_stub: Any, plan: Any, metadata: Any) -> Any:
+    """Client and worker sign the plan's draft; answers the plan in effect."""
+    from casework.plans.v1 import plans_pb2 as pb
+
+    number = plan.versions[-1].number
+    plans_stub.SignPlan(
+        pb.SignPlanRequest(plan_id=plan.plan_id, version=number, signer=pb.SIGNER_CLIENT,
+                           name="Jana Nováková"),
+        metadata=metadata,
+    )  # fmt: skip
+    return plans_stub.SignPlan(
+        pb.SignPlanRequest(plan_id=plan.plan_id, version=number, signer=pb.SIGNER_WORKER,
+                           name="Anna Horváthová"),
+        metadata=metadata,
+    ).plan  # fmt: skip

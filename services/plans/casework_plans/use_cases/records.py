@@ -97,12 +97,13 @@ def check_plan(
 ) -> list[deliveries.Discrepancy]:
     """The discrepancies of the plan's closed periods: those touched by `days` (new
     deliveries), or every period closed in the last LOOK_BACK_DAYS (the timer), never
-    before the plan took effect; plus deliveries after the client left Service user."""
+    before the plan's date; plus deliveries after the client left Service user."""
     effective = plan.in_effect
     if effective is None or effective.in_effect_from is None or plan.closure is not None:
         return []
     planned = planned_of(plan)
-    began = effective.in_effect_from.date()
+    # The plan covers the days from its date (signed on that day or after it).
+    began = min(effective.content.plan_date, effective.in_effect_from.date())
     if days is None:
         span: tuple[date, date] | None = (
             today - timedelta(days=LOOK_BACK_DAYS),
