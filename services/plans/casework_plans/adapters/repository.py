@@ -218,7 +218,7 @@ class ClientStatusRepository:
 __all__ = ["DuplicateAggregate"]
 
 
-class AuditEntry(me.Document):
+class PlanAuditEntry(me.Document):
     meta = {"collection": "audit", "indexes": [{"fields": ["organisation", "client_id"]}]}
 
     organisation = me.StringField(required=True)

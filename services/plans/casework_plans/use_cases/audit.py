@@ -4,12 +4,12 @@ change of a plan (it holds a client's personal data) leaves an entry."""
 from __future__ import annotations
 
 from casework_common.unit_of_work import UnitOfWork
-from casework_plans.adapters.repository import AuditEntry
+from casework_plans.adapters.repository import PlanAuditEntry
 from casework_plans.domain.plans import Plan
 
 
 def audit(plan: Plan, uow: UnitOfWork, action: str) -> Plan:
-    AuditEntry(
+    PlanAuditEntry(
         organisation=plan.organisation,
         plan_id=plan.plan_id,
         client_id=plan.client_id,
