@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import types
 import typing
+from collections.abc import Callable
 from datetime import date, datetime
 from enum import Enum
 from typing import Any, TypeVar
@@ -38,30 +39,45 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def load(kind: Any, data: Any) -> Any:
-    if data is None:
-        return None
+    return _loader(kind)(data)
+
+
+def _identity(data: Any) -> Any:
+    return data
+
+
+@functools.cache
+def _loader(kind: Any) -> Callable[[Any], Any]:
+    """A reader of `kind` built once per type (reading a plan is then a walk over its
+    fields with no type inspection left)."""
     origin = typing.get_origin(kind)
     if origin in (typing.Union, types.UnionType):
         options = [a for a in typing.get_args(kind) if a is not type(None)]
-        return load(options[0], data)
+        inner = _loader(options[0])
+        return lambda data: None if data is None else inner(data)
     if origin is tuple:
-        (item, *_rest) = typing.get_args(kind)
-        return tuple(load(item, v) for v in data)
+        item = _loader(typing.get_args(kind)[0])
+        return lambda data: tuple(item(v) for v in data)
     if origin is dict:
-        _key, item = typing.get_args(kind)
-        return {k: load(item, v) for k, v in data.items()}
+        value = _loader(typing.get_args(kind)[1])
+        return lambda data: {k: value(v) for k, v in data.items()}
     if isinstance(kind, type):
         if dataclasses.is_dataclass(kind):
             hints = _hints(kind)
-            names = {f.name for f in dataclasses.fields(kind)}
-            return kind(**{k: load(hints[k], v) for k, v in data.items() if k in names})
+            readers = {f.name: _loader(hints[f.name]) for f in dataclasses.fields(kind)}
+            cls = kind
+
+            def read(data: Any) -> Any:
+                return cls(**{k: readers[k](v) for k, v in data.items() if k in readers})
+
+            return read
         if issubclass(kind, Enum):
-            return kind(data)
+            return kind
         if issubclass(kind, datetime):
-            return datetime.fromisoformat(data)
+            return datetime.fromisoformat
         if issubclass(kind, date):
-            return date.fromisoformat(data)
-    return data
+            return date.fromisoformat
+    return _identity
 
 
 def load_as(cls: type[T], data: Any) -> T:

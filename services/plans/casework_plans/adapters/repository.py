@@ -86,15 +86,15 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
     def in_effect(self, batch: int = 500) -> Iterator[Plan]:
         """Every plan in effect of the scope (the timer's and ListDueWork's scan)."""
         query = self._scoped().filter(status=VersionStatus.IN_EFFECT.value).only("body")
-        for doc in query.batch_size(batch):
-            yield read_plan(doc.body)
+        for raw in query.batch_size(batch).as_pymongo():
+            yield read_plan(raw["body"])
 
     def naming_needs(self, need_codes: list[str]) -> Iterator[Plan]:
         """Open plans of the scope (screened by the domain; the need codes narrow the
         read where the database can)."""
         query = self._scoped().filter(status__ne=VersionStatus.CLOSED.value).only("body")
-        for doc in query:
-            yield read_plan(doc.body)
+        for raw in query.as_pymongo():
+            yield read_plan(raw["body"])
 
     def of_client(self, client_id: str) -> list[Plan]:
         return [read_plan(d.body) for d in self._scoped().filter(client_id=client_id)]
