@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import Enum
 
-from casework_common.errors import FailedPrecondition, FieldError, NotFound, raise_if_any
+from casework_common.errors import FailedPrecondition, FieldError, NotFound, clip, raise_if_any
 from casework_common.values import length_error, text_errors
 
 MAX_TEXT = 2000
@@ -683,7 +683,7 @@ def decide(
 ) -> Plan:
     existing = plan.decision(service_code)
     if existing is None:
-        raise NotFound(f"no decision on {service_code} was requested")
+        raise NotFound(f"no decision on {clip(service_code)} was requested")
     if existing.state is not DecisionState.REQUESTED:
         raise FailedPrecondition(
             f"the decision on {service_code} is {existing.state.value} already",
@@ -915,7 +915,7 @@ def resolve_discrepancy(
     """Acknowledge a discrepancy, or explain it (an explanation needs its words)."""
     existing = next((d for d in plan.discrepancies if d.discrepancy_id == discrepancy_id), None)
     if existing is None:
-        raise NotFound(f"plan {plan.plan_id} has no discrepancy {discrepancy_id}")
+        raise NotFound(f"plan {plan.plan_id} has no discrepancy {clip(discrepancy_id)}")
     if state is DiscrepancyState.OPEN:
         raise_if_any([FieldError("resolution", "acknowledge or explain")])
     if existing.state is not DiscrepancyState.OPEN:

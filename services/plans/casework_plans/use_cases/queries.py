@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from casework_common.errors import FieldError, NotFound, PermissionDenied, raise_if_any
+from casework_common.errors import FieldError, NotFound, PermissionDenied, clip, raise_if_any
 from casework_common.unit_of_work import UnitOfWork
 from casework_plans.adapters.repository import (
     CatalogueRepository,
@@ -39,7 +39,7 @@ def list_due_work(
     principal = uow.principal
     manager = MANAGER in principal.roles
     if centre_id and centre_id not in principal.centres:
-        raise PermissionDenied(f"centre {centre_id} is not one the caller serves")
+        raise PermissionDenied(f"centre {clip(centre_id)} is not one the caller serves")
     today = on or uow.now.date()
     items: list[DueItem] = []
     for plan in repository.in_effect():
@@ -97,7 +97,7 @@ def screen_plans(
         raise_if_any([FieldError("service_code", "is required")])
     service = catalogue_repo.get(service_code)
     if service is None:
-        raise NotFound(f"service {service_code} is not in the catalogue")
+        raise NotFound(f"service {clip(service_code)} is not in the catalogue")
     return plans.screen_for_service(
         repository.naming_needs(list(service.answers_needs)),
         service_code,
