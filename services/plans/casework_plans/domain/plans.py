@@ -287,6 +287,8 @@ class Decision:
     decided_by: str = ""
     decided_at: datetime | None = None
     reason: str = ""
+    # A decision to let deliveries of the service spend beyond its budget line.
+    overspend: bool = False
 
 
 @dataclass(frozen=True)
@@ -369,8 +371,19 @@ class Plan:
                 latest = p
         return latest
 
-    def decision(self, service_code: str) -> Decision | None:
-        return next((d for d in self.decisions if d.service_code == service_code), None)
+    def decision(self, service_code: str, *, overspend: bool = False) -> Decision | None:
+        return next(
+            (
+                d
+                for d in self.decisions
+                if d.service_code == service_code and d.overspend == overspend
+            ),
+            None,
+        )
+
+    def overspend_approved(self, service_code: str) -> bool:
+        decision = self.decision(service_code, overspend=True)
+        return decision is not None and decision.state is DecisionState.APPROVED
 
 
 # --------------------------------------------------------------------- content rules
@@ -660,28 +673,39 @@ def services_needing_decision(plan: Plan) -> list[str]:
     ]
 
 
-def request_decision(plan: Plan, service_code: str, *, by: str, now: datetime) -> Plan:
+def request_decision(
+    plan: Plan, service_code: str, *, by: str, now: datetime, overspend: bool = False
+) -> Plan:
+    """Ask a manager to approve a service before it is delivered, or (`overspend`) to
+    let its deliveries spend beyond the personal budget's line."""
     content = (plan.in_effect or plan.current).content
     action = planned_services(content).get(service_code)
     if action is None:
         raise_if_any([FieldError("service_code", "is not a service of the plan")])
-    existing = plan.decision(service_code)
+    if overspend and (plan.budget is None or plan.budget.line(service_code) is None):
+        raise_if_any([FieldError("service_code", "has no line in the personal budget")])
+    existing = plan.decision(service_code, overspend=overspend)
     if existing is not None and existing.state is not DecisionState.REFUSED:
         raise FailedPrecondition(
             f"a decision on {service_code} is {existing.state.value} already",
             field="service_code",
         )
-    decisions = tuple(d for d in plan.decisions if d.service_code != service_code)
-    return replace(
-        plan,
-        decisions=(*decisions, Decision(service_code, DecisionState.REQUESTED, by, now)),
-    )
+    decisions = tuple(d for d in plan.decisions if d is not existing)
+    asked = Decision(service_code, DecisionState.REQUESTED, by, now, overspend=overspend)
+    return replace(plan, decisions=(*decisions, asked))
 
 
 def decide(
-    plan: Plan, service_code: str, approve: bool, reason: str, *, by: str, now: datetime
+    plan: Plan,
+    service_code: str,
+    approve: bool,
+    reason: str,
+    *,
+    by: str,
+    now: datetime,
+    overspend: bool = False,
 ) -> Plan:
-    existing = plan.decision(service_code)
+    existing = plan.decision(service_code, overspend=overspend)
     if existing is None:
         raise NotFound(f"no decision on {clip(service_code)} was requested")
     if existing.state is not DecisionState.REQUESTED:
@@ -872,9 +896,10 @@ def record_contact(plan: Plan, contact: Contact) -> Plan:
     return replace(plan, contacts=(*plan.contacts, contact))
 
 
-def record_delivery(plan: Plan, delivery: Delivery, *, overspend_approved: bool = False) -> Plan:
+def record_delivery(plan: Plan, delivery: Delivery) -> Plan:
     """A delivery of a service of the plan in effect, after its decision, within its
-    budget line; nothing changes when it is refused."""
+    budget line unless a manager approved overspending it; nothing changes when it is
+    refused."""
     _require_open(plan)
     field_name, reason = delivery_refusal(plan, delivery.service_code, delivery.delivered_on)
     if reason:
@@ -884,7 +909,10 @@ def record_delivery(plan: Plan, delivery: Delivery, *, overspend_approved: bool 
             raise FailedPrecondition(reason, field=field_name)
         raise_if_any([FieldError(field_name, reason)])
     refusal = budget_refusal(
-        plan, delivery.service_code, delivery.cost, overspend_approved=overspend_approved
+        plan,
+        delivery.service_code,
+        delivery.cost,
+        overspend_approved=plan.overspend_approved(delivery.service_code),
     )
     if refusal:
         raise FailedPrecondition(refusal, field="cost")

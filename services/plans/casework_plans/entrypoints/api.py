@@ -137,7 +137,11 @@ class PlansServicer(plans_pb2_grpc.PlansServiceServicer):
     ) -> P.RequestDecisionResponse:
         uow = current_unit_of_work()
         plan = plan_cases.request_decision(
-            request.plan_id, request.service_code, uow, self._app.plans_for(uow)
+            request.plan_id,
+            request.service_code,
+            uow,
+            self._app.plans_for(uow),
+            overspend=request.overspend,
         )
         return P.RequestDecisionResponse(plan=plan_message(plan))
 
@@ -152,6 +156,7 @@ class PlansServicer(plans_pb2_grpc.PlansServiceServicer):
             request.reason,
             uow,
             self._app.plans_for(uow),
+            overspend=request.overspend,
         )
         return P.DecideServiceResponse(plan=plan_message(plan))
 

@@ -293,6 +293,7 @@ def plan_message(plan: Plan) -> plans_pb2.Plan:
             requested_by=d.requested_by,
             decided_by=d.decided_by,
             reason=d.reason,
+            overspend=d.overspend,
         )
         _set(decision, requested_at=stamp(d.requested_at), decided_at=stamp(d.decided_at))
     if plan.budget is not None:

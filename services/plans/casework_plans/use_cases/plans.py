@@ -204,10 +204,17 @@ def hand_over_offer(
 
 
 def request_decision(
-    plan_id: str, service_code: str, uow: UnitOfWork, repository: PlanRepository
+    plan_id: str,
+    service_code: str,
+    uow: UnitOfWork,
+    repository: PlanRepository,
+    *,
+    overspend: bool = False,
 ) -> Plan:
     def change(plan: Plan) -> tuple[Plan, list[EventEnvelope]]:
-        changed = plans.request_decision(plan, service_code, by=uow.actor.subject, now=uow.now)
+        changed = plans.request_decision(
+            plan, service_code, by=uow.actor.subject, now=uow.now, overspend=overspend
+        )
         facts = {
             "plan_id": plan.plan_id,
             "client_id": plan.client_id,
@@ -215,6 +222,7 @@ def request_decision(
             "requested_by": uow.actor.subject,
             "centre_ids": list(plan.centre_ids),
             "worker_id": plan.worker_id,
+            "overspend": overspend,
         }
         return changed, [event(events_pb2.DecisionRequested, changed, uow, facts)]
 
@@ -228,13 +236,21 @@ def decide(
     reason: str,
     uow: UnitOfWork,
     repository: PlanRepository,
+    *,
+    overspend: bool = False,
 ) -> Plan:
     if MANAGER not in uow.principal.roles:
         raise PermissionDenied("only a manager decides a service")
 
     def change(plan: Plan) -> tuple[Plan, list[EventEnvelope]]:
         changed = plans.decide(
-            plan, service_code, approve, reason, by=uow.actor.subject, now=uow.now
+            plan,
+            service_code,
+            approve,
+            reason,
+            by=uow.actor.subject,
+            now=uow.now,
+            overspend=overspend,
         )
         facts = {
             "plan_id": plan.plan_id,
@@ -244,6 +260,7 @@ def decide(
             "decided_by": uow.actor.subject,
             "centre_ids": list(plan.centre_ids),
             "worker_id": plan.worker_id,
+            "overspend": overspend,
         }
         return changed, [event(events_pb2.DecisionMade, changed, uow, facts)]
 

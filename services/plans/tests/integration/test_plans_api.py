@@ -442,6 +442,14 @@ def test_an_overspend_is_refused_naming_the_cost(plans: Any) -> None:
     assert set(precondition_subjects(error)) == {"cost"}
     after = get(plans, plan.plan_id)
     assert list(after.deliveries) == [] and after.budget.lines[0].spent == 0
+    # A manager's approval of the overspend lets it through.
+    plans.RequestDecision(pb.RequestDecisionRequest(
+        plan_id=plan.plan_id, service_code="meals", overspend=True), metadata=ANNA)  # fmt: skip
+    plans.DecideService(pb.DecideServiceRequest(
+        plan_id=plan.plan_id, service_code="meals", approve=True, overspend=True),
+        metadata=MANAGER)  # fmt: skip
+    spent = plans.RecordDelivery(request, metadata=ANNA).plan.budget.lines[0]
+    assert (spent.spent, spent.remaining) == (1500, -500)
 
 
 @pytest.mark.parametrize(

@@ -159,3 +159,25 @@ def test_monitoring_is_due_or_missed_exactly_by_the_next_contact_day(
 
 def _contact(on: date) -> plans.Contact:
     return plans.Contact("c", "plan-1", on, plans.ContactMode.PHONE, "worker-1", "", (), NOW)
+
+
+def test_an_overspend_a_manager_approved_is_delivered_and_spent() -> None:
+    plan = plans.set_budget(
+        create_plan_in_effect(), plans.BudgetHolder.CLIENT, "Jana", {"meals": 100}
+    )
+    with pytest.raises(FailedPrecondition):
+        plans.record_delivery(plan, create_delivery(cost=150))
+    plan = plans.request_decision(plan, "meals", by="w", now=NOW, overspend=True)
+    with pytest.raises(FailedPrecondition):
+        plans.record_delivery(plan, create_delivery(cost=150))
+    plan = plans.decide(plan, "meals", True, "winter heating", by="m", now=NOW, overspend=True)
+    plan = plans.record_delivery(plan, create_delivery(cost=150))
+    assert plan.budget is not None and plan.budget.lines[0].remaining == -50
+    # The service's own decision is another one: none was asked of this service.
+    assert plan.decision("meals") is None
+
+
+def test_an_overspend_is_asked_only_for_a_line_of_the_budget() -> None:
+    with pytest.raises(InvalidArgument) as refused:
+        plans.request_decision(create_plan_in_effect(), "meals", by="w", now=NOW, overspend=True)
+    assert {e.field for e in refused.value.errors} == {"service_code"}
