@@ -50,10 +50,13 @@ class Plans:
     clock: Callable[[], datetime]
 
     def plans_for(self, uow: UnitOfWork) -> PlanRepository:
-        return PlanRepository.for_caller(uow.principal, uow)
+        principal = uow.principal
+        return PlanRepository(
+            principal.organisation, principal.centres, uow, self.cadence_of(principal.organisation)
+        )
 
     def all_plans(self, organisation: str, uow: UnitOfWork) -> PlanRepository:
-        return PlanRepository(organisation, None, uow)
+        return PlanRepository(organisation, None, uow, self.cadence_of(organisation))
 
     def statuses_for(self, uow: UnitOfWork) -> ClientStatusRepository:
         return ClientStatusRepository(uow.principal.organisation)

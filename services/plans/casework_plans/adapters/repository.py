@@ -4,7 +4,7 @@ status built from clients' events."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from typing import Any
 
@@ -13,9 +13,15 @@ import mongoengine as me
 from casework_common.envelope import EventEnvelope
 from casework_common.repository import AggregateRepository, ScopedRepository
 from casework_common.storage import AggregateDocument, DuplicateAggregate, save_aggregate
+from casework_common.unit_of_work import Saves
 from casework_plans.adapters.codec import dump, load_as
-from casework_plans.domain import catalogue
+from casework_plans.domain import catalogue, monitoring
+from casework_plans.domain.monitoring import Cadence
 from casework_plans.domain.plans import Plan, VersionStatus
+
+NEVER = "9999-12-31"
+# Never looked at. Not "": the development server compares no empty string ($lt, $ne).
+NOT_CHECKED = "0001-01-01"
 
 
 class PlanDocument(AggregateDocument):
@@ -26,6 +32,8 @@ class PlanDocument(AggregateDocument):
             {"fields": ["organisation", "client_id"]},
             {"fields": ["organisation", "centre_ids"]},
             {"fields": ["status"]},
+            {"fields": ["organisation", "status", "due_from"]},
+            {"fields": ["organisation", "status", "checked_on"]},
         ],
     }
 
@@ -36,10 +44,14 @@ class PlanDocument(AggregateDocument):
     worker_id = me.StringField(required=True)
     status = me.StringField(required=True)
     need_codes = me.ListField(me.StringField())
+    # The first day something is due (NEVER when no plan is in effect), and the day
+    # the timer last looked at the plan: both YYYY-MM-DD, compared as text.
+    due_from = me.StringField(default=NEVER)
+    checked_on = me.StringField(default=NOT_CHECKED)
     body = me.DictField()
 
 
-def write_plan(doc: PlanDocument, plan: Plan) -> None:
+def write_plan(doc: PlanDocument, plan: Plan, cadence: Cadence | None = None) -> None:
     doc.organisation = plan.organisation
     doc.idempotency_key = plan.idempotency_key
     doc.client_id = plan.client_id
@@ -47,6 +59,9 @@ def write_plan(doc: PlanDocument, plan: Plan) -> None:
     doc.worker_id = plan.worker_id
     doc.status = VersionStatus.CLOSED.value if plan.closure else plan.status.value
     doc.need_codes = sorted({n.need_code for n in plan.current.content.needs})
+    due = monitoring.due_from(plan, cadence or Cadence())
+    doc.due_from = due.isoformat() if due else NEVER
+    doc.checked_on = plan.checked_on.isoformat() if plan.checked_on else NOT_CHECKED
     doc.body = dump(plan)
 
 
@@ -55,17 +70,28 @@ def read_plan(body: dict[str, Any]) -> Plan:
 
 
 class PlanRepository(AggregateRepository[PlanDocument, Plan]):
-    """Plans of one organisation; reads are limited to the centres given."""
+    """Plans of one organisation; reads are limited to the centres given. The
+    organisation's monitoring cadence dates each plan's due work as it is written."""
 
     document = PlanDocument
     centre_field = "centre_ids"
     what = "plan"
 
+    def __init__(
+        self,
+        organisation: str,
+        centres: Iterable[str] | None = None,
+        uow: Saves | None = None,
+        cadence: Cadence | None = None,
+    ) -> None:
+        super().__init__(organisation, centres, uow)
+        self._cadence = cadence or Cadence()
+
     def _read(self, doc: PlanDocument) -> Plan:
         return read_plan(doc.body)
 
     def _write(self, doc: PlanDocument, aggregate: Plan) -> None:
-        write_plan(doc, aggregate)
+        write_plan(doc, aggregate, self._cadence)
 
     def _id_of(self, aggregate: Plan) -> str:
         return aggregate.plan_id
@@ -87,6 +113,25 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
         """Every plan in effect of the scope (the timer's and ListDueWork's scan)."""
         query = self._scoped().filter(status=VersionStatus.IN_EFFECT.value).only("body")
         for raw in query.batch_size(batch).as_pymongo():
+            yield read_plan(raw["body"])
+
+    def due_by(self, day: date, worker_id: str | None = None) -> Iterator[Plan]:
+        """Plans in effect of the scope with something due on `day` or before (a
+        worker's own when `worker_id` is given)."""
+        query = self._scoped().filter(
+            status=VersionStatus.IN_EFFECT.value, due_from__lte=day.isoformat()
+        )
+        if worker_id is not None:
+            query = query.filter(worker_id=worker_id)
+        for raw in query.only("body").as_pymongo():
+            yield read_plan(raw["body"])
+
+    def unchecked(self, day: date, batch: int = 500) -> Iterator[Plan]:
+        """Plans in effect the timer has not looked at on `day` (or that changed since)."""
+        query = self._scoped().filter(
+            status=VersionStatus.IN_EFFECT.value, checked_on__lt=day.isoformat()
+        )
+        for raw in query.only("body").batch_size(batch).as_pymongo():
             yield read_plan(raw["body"])
 
     def naming_needs(self, need_codes: list[str]) -> Iterator[Plan]:

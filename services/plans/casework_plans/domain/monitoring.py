@@ -115,6 +115,24 @@ def due_work(
     return items
 
 
+def due_from(plan: Plan, cadence: Cadence) -> date | None:
+    """The first day on which `due_work` lists anything for the plan (None: no plan in
+    effect), stored beside the plan so due work is found without reading every plan."""
+    effective = plan.in_effect
+    if effective is None or plan.closure is not None or effective.in_effect_from is None:
+        return None
+    start = effective.in_effect_from.date()
+    mine = [c.contacted_on for c in plan.contacts if c.plan_id == plan.plan_id]
+    contact_on = next_contact_on(
+        start, max(mine) if mine else None, effective.content.monitoring_interval_days, cadence
+    )
+    review_on = next_review_on(start, effective.content.next_review_on, cadence)
+    return min(
+        contact_on - timedelta(days=cadence.reminder_days),
+        review_on - timedelta(days=cadence.review_notice_days),
+    )
+
+
 def contact_errors(
     *, contacted_on: date | None, notes: str, goal_ids: Sequence[str], plan: Plan, today: date
 ) -> list[FieldError]:

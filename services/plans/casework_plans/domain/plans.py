@@ -341,6 +341,9 @@ class Plan:
     discrepancies: tuple[RaisedDiscrepancy, ...] = ()
     # Keys of the due and missed items already raised (each is raised once).
     raised: tuple[str, ...] = ()
+    # The day the timer last looked at the plan; cleared by what changes its due work
+    # (a signature, a contact), so the timer looks again the same day.
+    checked_on: date | None = None
     idempotency_key: str = ""
     fingerprint: str = ""
 
@@ -584,7 +587,7 @@ def sign(
             else v
             for v in versions
         ]
-    return replace(plan, versions=(*versions, signed)), complete
+    return replace(plan, versions=(*versions, signed), checked_on=None), complete
 
 
 def start_review(
@@ -893,7 +896,7 @@ def record_contact(plan: Plan, contact: Contact) -> Plan:
     """A monitoring contact with the client (the rules of its fields are checked by
     monitoring.check_contact)."""
     _require_open(plan)
-    return replace(plan, contacts=(*plan.contacts, contact))
+    return replace(plan, contacts=(*plan.contacts, contact), checked_on=None)
 
 
 def record_delivery(plan: Plan, delivery: Delivery) -> Plan:
@@ -957,6 +960,10 @@ def resolve_discrepancy(
     return replace(
         plan, discrepancies=tuple(done if d is existing else d for d in plan.discrepancies)
     )
+
+
+def mark_checked(plan: Plan, today: date) -> Plan:
+    return plan if plan.checked_on == today else replace(plan, checked_on=today)
 
 
 def mark_raised(plan: Plan, keys: Iterable[str]) -> Plan:

@@ -20,7 +20,7 @@ from casework_common.events_runtime import EventsService, PoisonEvent, event_han
 from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
 from casework_common.values import iso_day
 from casework_common.wiring import Wired, Wiring
-from casework_plans.adapters.repository import ClientStatusRepository, PlanRepository
+from casework_plans.adapters.repository import ClientStatusRepository
 from casework_plans.bootstrap import Plans, bootstrap
 from casework_plans.use_cases import timers
 
@@ -78,7 +78,7 @@ class PlansEvents(EventsService):
                     organisation,
                     uow,
                     app.cadence_of(organisation),
-                    lambda org, unit: PlanRepository(org, None, unit),
+                    lambda org, unit: app.all_plans(org, unit),
                 )
 
     def _timer_unit(self) -> UnitOfWork:

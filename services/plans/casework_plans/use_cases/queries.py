@@ -42,9 +42,7 @@ def list_due_work(
         raise PermissionDenied(f"centre {clip(centre_id)} is not one the caller serves")
     today = on or uow.now.date()
     items: list[DueItem] = []
-    for plan in repository.in_effect():
-        if not manager and plan.worker_id != principal.subject:
-            continue
+    for plan in repository.due_by(today, None if manager else principal.subject):
         if centre_id and centre_id not in plan.centre_ids:
             continue
         items += monitoring.due_work(plan, plan.contacts, today, cadence)

@@ -23,12 +23,13 @@ def raise_due_work(
     cadence: Cadence,
     repository_of: Callable[[str, UnitOfWork], PlanRepository],
 ) -> int:
-    """Answers how many events were raised."""
+    """Look once a day at each plan in effect (again the same day after a signature
+    or a contact); answers how many plans raised something."""
     today = uow.now.date()
     repository = repository_of(organisation, uow)
     statuses = ClientStatusRepository(organisation)
     raised = 0
-    for plan in list(repository.in_effect()):
+    for plan in list(repository.unchecked(today)):
         items = [
             i
             for i in monitoring.due_work(plan, plan.contacts, today, cadence)
@@ -36,9 +37,6 @@ def raise_due_work(
         ]
         _status, until = statuses.status_of(plan.client_id)
         found = check_plan(plan, today=today, service_user_until=until)
-        known = {d.discrepancy_id for d in plan.discrepancies}
-        if not items and all(f.key in known for f in found):
-            continue
 
         def change(
             current: Plan,
@@ -47,6 +45,7 @@ def raise_due_work(
         ) -> tuple[Plan, list[EventEnvelope]]:
             fresh = [i for i in items if i.key not in current.raised]
             changed = plans.mark_raised(current, [i.key for i in fresh])
+            changed = plans.mark_checked(changed, today)
             changed, new = plans.raise_discrepancies(changed, found, now=uow.now)
             events = [_events.due(i, changed, uow) for i in fresh]
             events += [_events.discrepancy(r, changed, uow) for r in new]
@@ -56,5 +55,5 @@ def raise_due_work(
             repository.update(plan.plan_id, change)
         except CaseworkError:
             continue  # changed meanwhile: the next tick sees it again
-        raised += 1
+        raised += 1 if items or found else 0
     return raised

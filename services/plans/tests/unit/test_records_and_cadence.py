@@ -181,3 +181,31 @@ def test_an_overspend_is_asked_only_for_a_line_of_the_budget() -> None:
     with pytest.raises(InvalidArgument) as refused:
         plans.request_decision(create_plan_in_effect(), "meals", by="w", now=NOW, overspend=True)
     assert {e.field for e in refused.value.errors} == {"service_code"}
+
+
+@given(
+    st.integers(min_value=7, max_value=14),
+    st.integers(min_value=1, max_value=120),
+    st.lists(st.integers(min_value=0, max_value=400), max_size=5),
+    st.integers(min_value=0, max_value=500),
+    st.sampled_from([1, 2]),
+)
+def test_something_is_due_exactly_from_the_day_the_plan_stores(
+    early: int, later: int, contact_days: list[int], today_offset: int, reviews: int
+) -> None:
+    cadence = Cadence(early_interval_days=early, reviews_per_year=reviews)
+    plan = create_plan_in_effect()
+    content = replace(plan.current.content, monitoring_interval_days=later)
+    plan = replace(plan, versions=(replace(plan.current, content=content),))
+    start = plan.current.in_effect_from.date()  # type: ignore[union-attr]
+    plan = replace(plan, contacts=tuple(_contact(start + timedelta(days=d)) for d in contact_days))
+    first = monitoring.due_from(plan, cadence)
+    assert first is not None
+    today = start + timedelta(days=today_offset)
+    assert bool(monitoring.due_work(plan, plan.contacts, today, cadence)) == (today >= first)
+
+
+def test_nothing_is_due_for_a_plan_not_in_effect() -> None:
+    from casework_dev.testing.plans import create_plan
+
+    assert monitoring.due_from(create_plan(), Cadence()) is None
