@@ -11,6 +11,7 @@ from typing import Any
 import mongoengine as me
 
 from casework_common.envelope import EventEnvelope
+from casework_common.errors import Conflict
 from casework_common.repository import AggregateRepository, ScopedRepository
 from casework_common.storage import AggregateDocument, DuplicateAggregate, save_aggregate
 from casework_common.unit_of_work import Saves
@@ -20,6 +21,7 @@ from casework_plans.domain.monitoring import Cadence
 from casework_plans.domain.plans import Plan, VersionStatus
 
 NEVER = "9999-12-31"
+RETRIES = 3
 # Never looked at. Not "": the development server compares no empty string ($lt, $ne).
 NOT_CHECKED = "0001-01-01"
 
@@ -100,14 +102,24 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
         self, record_id: str, change: Callable[[Plan], tuple[Plan, list[EventEnvelope]]]
     ) -> Plan:
         """As the base's, but a change without events is stored too (editing a draft
-        announces nothing and must still be kept)."""
-        doc = self._one(record_id)
-        before = self._read(doc)
-        changed, events = change(before)
-        if events or changed != before:
+        announces nothing and must still be kept), and a change that lost a race (the
+        timer marking the plan looked at, say) is made again on what is stored now:
+        `change` is a pure function of the plan it is given."""
+        for attempt in range(RETRIES):
+            doc = self._one(record_id)
+            before = self._read(doc)
+            changed, events = change(before)
+            if not events and changed == before:
+                return changed
             self._write(doc, changed)
-            self._save(doc, events)
-        return changed
+            try:
+                self._save(doc, events)
+            except Conflict:
+                if attempt == RETRIES - 1:
+                    raise
+                continue
+            return changed
+        raise AssertionError("unreachable")
 
     def in_effect(self, batch: int = 500) -> Iterator[Plan]:
         """Every plan in effect of the scope (the timer's and ListDueWork's scan)."""

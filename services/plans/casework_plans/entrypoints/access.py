@@ -15,6 +15,7 @@ ACCESS: AccessMap = {
     f"{SERVICE}/{method}": frozenset(roles)
     for method, roles in {
         "GetPlan": CASE_WORKER_AND_ABOVE,
+        "ListPlans": CASE_WORKER_AND_ABOVE,
         "CreatePlan": CASE_WORKER_AND_ABOVE,
         "EditPlanDraft": CASE_WORKER_AND_ABOVE,
         "SignPlan": CASE_WORKER_AND_ABOVE,

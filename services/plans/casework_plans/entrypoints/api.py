@@ -46,6 +46,13 @@ class PlansServicer(plans_pb2_grpc.PlansServiceServicer):
             plan_id=plan.plan_id, client_id=plan.client_id, plan=plan_message(plan)
         )
 
+    def ListPlans(
+        self, request: P.ListPlansRequest, context: grpc.ServicerContext
+    ) -> P.ListPlansResponse:
+        uow = current_unit_of_work()
+        found = queries.list_plans(request.client_id, uow, self._app.plans_for(uow))
+        return P.ListPlansResponse(plans=[plan_message(p) for p in found])
+
     def CreatePlan(
         self, request: P.CreatePlanRequest, context: grpc.ServicerContext
     ) -> P.CreatePlanResponse:

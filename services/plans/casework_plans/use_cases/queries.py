@@ -27,6 +27,16 @@ def get_plan(plan_id: str, uow: UnitOfWork, repository: PlanRepository) -> Plan:
     return audit(repository.get(plan_id), uow, "read")
 
 
+def list_plans(client_id: str, uow: UnitOfWork, repository: PlanRepository) -> list[Plan]:
+    """A client's plans of the caller's centres: the open one first, then the closed
+    ones, newest first; each read is audited."""
+    if not client_id:
+        raise_if_any([FieldError("client_id", "is required")])
+    found = repository.of_client(client_id)
+    found.sort(key=lambda p: (p.closure is not None, -p.versions[0].created_at.timestamp()))
+    return [audit(plan, uow, "read") for plan in found]
+
+
 def list_due_work(
     on: date | None,
     centre_id: str,

@@ -174,6 +174,19 @@ def test_closing_announces_that_no_plan_is_in_effect(plans: Any, captured: Captu
     assert closed.status == "closed" and list(closed.closure.not_reached) == ["eat-well"]
     event = eventually(lambda: captured.of("plans.plan.closed", plan_id=plan.plan_id))[0]
     assert event["payload"]["in_effect"] is False
+    # A new plan may start once the old one is closed; the client's plans list both.
+    again = create(plans, client_id=plan.client_id)
+    listed = plans.ListPlans(pb.ListPlansRequest(client_id=plan.client_id), metadata=ANNA).plans
+    assert [p.plan_id for p in listed] == [again.plan_id, plan.plan_id]
+    assert list(plans.ListPlans(pb.ListPlansRequest(client_id=plan.client_id),
+                                metadata=ILZE).plans) == []  # fmt: skip
+
+
+def test_a_client_with_an_open_plan_gets_no_second_one(plans: Any) -> None:
+    plan = create(plans)
+    error = refused(plans.CreatePlan, create_plan_request(client_id=plan.client_id))
+    assert error.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert set(precondition_subjects(error)) == {"client_id"}
 
 
 # ------------------------------------------------------------------ delivered against planned
