@@ -180,6 +180,11 @@ class CatalogueRepository:
         doc = CatalogueDocument.objects(id=f"{self._organisation}:{service_code}").first()
         return load_as(catalogue.CatalogueService, doc.body) if doc else None
 
+    def all(self) -> list[catalogue.CatalogueService]:
+        docs = CatalogueDocument.objects(organisation=self._organisation).as_pymongo()
+        found = [load_as(catalogue.CatalogueService, d["body"]) for d in docs]
+        return sorted(found, key=lambda s: s.service_code)
+
 
 class WaitingListDocument(AggregateDocument):
     meta = {"collection": "waiting_lists"}

@@ -32,6 +32,7 @@ ACCESS: AccessMap = {
         "ResolveDiscrepancy": CASE_WORKER_AND_ABOVE,
         "ListDueWork": CASE_WORKER_AND_ABOVE,
         "AddCatalogueService": CONFIGURES,
+        "ListCatalogue": CASE_WORKER_AND_ABOVE | CONFIGURES,
         "ScreenPlansForService": CASE_WORKER_AND_ABOVE | CONFIGURES,
         "PutOnWaitingList": CASE_WORKER_AND_ABOVE,
         "GetWaitingList": CASE_WORKER_AND_ABOVE,

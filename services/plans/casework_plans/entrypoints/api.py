@@ -299,6 +299,13 @@ class PlansServicer(plans_pb2_grpc.PlansServiceServicer):
         )
         return P.AddCatalogueServiceResponse(service=catalogue_message(service))
 
+    def ListCatalogue(
+        self, request: P.ListCatalogueRequest, context: grpc.ServicerContext
+    ) -> P.ListCatalogueResponse:
+        uow = current_unit_of_work()
+        services = queries.list_catalogue(request.centre_id, self._app.catalogue_for(uow))
+        return P.ListCatalogueResponse(services=[catalogue_message(s) for s in services])
+
     def ScreenPlansForService(
         self, request: P.ScreenPlansForServiceRequest, context: grpc.ServicerContext
     ) -> P.ScreenPlansForServiceResponse:

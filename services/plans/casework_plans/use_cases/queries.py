@@ -98,6 +98,12 @@ def add_catalogue_service(
     return service
 
 
+def list_catalogue(
+    centre_id: str, catalogue_repo: CatalogueRepository
+) -> list[catalogue.CatalogueService]:
+    return [s for s in catalogue_repo.all() if not centre_id or centre_id in s.centre_ids]
+
+
 def screen_plans(
     service_code: str, catalogue_repo: CatalogueRepository, repository: PlanRepository
 ) -> list[ScreenHit]:

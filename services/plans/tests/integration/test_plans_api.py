@@ -315,6 +315,26 @@ def test_a_missed_contact_is_raised_once_and_listed_as_due_work(
     assert len(captured.of("plans.monitoring.missed", plan_id=plan.plan_id)) == 1
 
 
+def test_a_contact_falling_due_and_a_near_review_are_raised_for_the_worker(
+    plans: Any, captured: Captured
+) -> None:
+    review_on = (TODAY + timedelta(days=5)).isoformat()
+    plan = in_effect(plans, content=create_content_message(next_review_on=review_on))
+    plans.RecordMonitoringContact(
+        pb.RecordMonitoringContactRequest(plan_id=plan.plan_id,
+                                          contacted_on=(TODAY - timedelta(days=13)).isoformat(),
+                                          mode=pb.CONTACT_MODE_IN_PERSON),
+        metadata=ANNA,
+    )  # fmt: skip
+    due = eventually(lambda: captured.of("plans.monitoring.due", plan_id=plan.plan_id))
+    assert due[0]["payload"]["due_on"] == (TODAY + timedelta(days=1)).isoformat()
+    review = eventually(lambda: captured.of("plans.review.due", plan_id=plan.plan_id))
+    assert review[0]["payload"]["due_on"] == review_on
+    listed = plans.ListDueWork(pb.ListDueWorkRequest(), metadata=ANNA).items
+    mine = {(i.kind, i.due_on) for i in listed if i.plan_id == plan.plan_id}
+    assert mine == {("monitoring_due", due[0]["payload"]["due_on"]), ("review_due", review_on)}
+
+
 # ------------------------------------------------------------------ decisions, catalogue
 
 
@@ -353,6 +373,16 @@ def test_a_new_catalogue_service_screens_plans_naming_a_need_it_answers(plans: A
             centre_ids=["ctr-north-town"], answers_needs=["company"])),
         metadata=MANAGER,
     )  # fmt: skip
+    listed = plans.ListCatalogue(
+        pb.ListCatalogueRequest(centre_id="ctr-north-town"), metadata=ANNA
+    ).services
+    assert code in {s.service_code for s in listed}
+    assert code not in {
+        s.service_code
+        for s in plans.ListCatalogue(
+            pb.ListCatalogueRequest(centre_id="ctr-south-city"), metadata=ANNA
+        ).services
+    }
     hits = plans.ScreenPlansForService(
         pb.ScreenPlansForServiceRequest(service_code=code), metadata=ANNA
     ).hits
