@@ -65,7 +65,12 @@ class PlansServicer(plans_pb2_grpc.PlansServiceServicer):
             request.worker_id,
             to_content(request.content),
         )
-        plan, replayed = plan_cases.create_plan(command, uow, self._app.plans_for(uow))
+        plan, replayed = plan_cases.create_plan(
+            command,
+            uow,
+            self._app.plans_for(uow),
+            self._app.organisations.get(uow.principal.organisation),
+        )
         return P.CreatePlanResponse(plan=plan_message(plan), replayed=replayed)
 
     def EditPlanDraft(

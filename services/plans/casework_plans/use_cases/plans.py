@@ -11,6 +11,7 @@ from casework.plans.v1 import events_pb2
 from casework_common import idempotency
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import FailedPrecondition, FieldError, PermissionDenied, raise_if_any
+from casework_common.organisation import Organisation
 from casework_common.storage import DuplicateAggregate
 from casework_common.unit_of_work import UnitOfWork
 from casework_plans.adapters.codec import dump
@@ -47,8 +48,13 @@ def _required(errors: list[FieldError], field: str, value: str) -> None:
 
 
 def create_plan(
-    command: CreatePlan, uow: UnitOfWork, repository: PlanRepository
+    command: CreatePlan,
+    uow: UnitOfWork,
+    repository: PlanRepository,
+    organisation: Organisation | None = None,
 ) -> tuple[Plan, bool]:
+    """A draft of version 1 for the client (`organisation`, when given, checks that the
+    responsible worker serves the plan's centre)."""
     principal = uow.principal
     errors = idempotency.key_errors(command.idempotency_key)
     _required(errors, "client_id", command.client_id)
@@ -57,6 +63,10 @@ def create_plan(
     if command.centre_id not in principal.centres:
         raise_if_any([FieldError("centre_id", "is not a centre the caller serves")])
     worker = command.worker_id or principal.subject
+    if organisation is not None and command.worker_id:
+        known = organisation.workers.get(command.worker_id)
+        if known is None or command.centre_id not in known.centres:
+            raise_if_any([FieldError("worker_id", "is not a worker of the plan's centre")])
     print_ = fingerprint(command, principal.subject)
 
     def replay(existing: Plan) -> Plan:

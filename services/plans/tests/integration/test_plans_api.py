@@ -418,6 +418,14 @@ def test_an_action_deadline_before_the_plan_date_is_refused_naming_the_field(pla
     assert "content.goals[0].actions[0].deadline" in fields(error)
 
 
+def test_a_responsible_worker_of_another_centre_is_refused(plans: Any) -> None:
+    error = refused(plans.CreatePlan, create_plan_request(worker_id="w-ilze"))
+    assert error.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert fields(error) == {"worker_id"}
+    petr = plans.CreatePlan(create_plan_request(worker_id="w-petr"), metadata=ANNA).plan
+    assert petr.worker_id == "w-petr"
+
+
 def test_a_goal_without_an_action_is_not_signed(plans: Any) -> None:
     content = create_content_message()
     del content.goals[0].actions[:]
