@@ -105,8 +105,15 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
         announces nothing and must still be kept), and a change that lost a race (the
         timer marking the plan looked at, say) is made again on what is stored now:
         `change` is a pure function of the plan it is given."""
+        return self.update_loaded(self._one(record_id), change)
+
+    def update_loaded(
+        self, doc: PlanDocument, change: Callable[[Plan], tuple[Plan, list[EventEnvelope]]]
+    ) -> Plan:
+        """`update` of a document already read (by `load_many`)."""
         for attempt in range(RETRIES):
-            doc = self._one(record_id)
+            if attempt:
+                doc = self._one(str(doc.pk))
             before = self._read(doc)
             changed, events = change(before)
             if not events and changed == before:
@@ -120,6 +127,16 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
                 continue
             return changed
         raise AssertionError("unreachable")
+
+    def load_many(self, plan_ids: Iterable[str]) -> dict[str, PlanDocument]:
+        """The documents of the scope among `plan_ids`, by id, read in batches (an
+        imported file names many plans); ids outside the scope are simply absent."""
+        wanted = sorted(set(plan_ids))
+        found: dict[str, PlanDocument] = {}
+        for i in range(0, len(wanted), 500):
+            for doc in self._scoped().filter(id__in=wanted[i : i + 500]):
+                found[str(doc.pk)] = doc
+        return found
 
     def in_effect(self, batch: int = 500) -> Iterator[Plan]:
         """Every plan in effect of the scope (the timer's and ListDueWork's scan)."""
@@ -235,6 +252,18 @@ class ClientStatusRepository:
 
     def _key(self, client_id: str) -> str:
         return f"{self._organisation}:{client_id}"
+
+    def service_user_until(self, client_ids: Iterable[str]) -> dict[str, date]:
+        """The last day as service user of each of the clients who left that status,
+        read in batches."""
+        wanted = sorted({self._key(c) for c in client_ids})
+        found: dict[str, date] = {}
+        for i in range(0, len(wanted), 500):
+            query = ClientStatusDocument.objects(id__in=wanted[i : i + 500])
+            for doc in query.only("client_id", "service_user_until").as_pymongo():
+                if doc.get("service_user_until"):
+                    found[doc["client_id"]] = date.fromisoformat(doc["service_user_until"])
+        return found
 
     def status_of(self, client_id: str) -> tuple[str | None, date | None]:
         """(status, last day as service user) as plans last heard; (None, None) when

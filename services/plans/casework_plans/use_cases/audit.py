@@ -19,3 +19,21 @@ def audit(plan: Plan, uow: UnitOfWork, action: str) -> Plan:
         trace_id=uow.trace.trace_id,
     ).save()
     return plan
+
+
+def audit_many(plans: list[Plan], uow: UnitOfWork, action: str) -> None:
+    """One entry per plan, written together (an import touches many plans)."""
+    entries = [
+        PlanAuditEntry(
+            organisation=plan.organisation,
+            plan_id=plan.plan_id,
+            client_id=plan.client_id,
+            subject=uow.actor.subject,
+            action=action,
+            at=uow.now,
+            trace_id=uow.trace.trace_id,
+        )
+        for plan in plans
+    ]
+    if entries:
+        PlanAuditEntry.objects.insert(entries, load_bulk=False)

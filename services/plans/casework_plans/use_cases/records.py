@@ -10,9 +10,13 @@ from datetime import date, timedelta
 
 from casework.plans.v1 import events_pb2
 from casework_common.envelope import EventEnvelope
-from casework_common.errors import CaseworkError, FieldError, raise_if_any
+from casework_common.errors import FieldError, raise_if_any
 from casework_common.unit_of_work import UnitOfWork
-from casework_plans.adapters.repository import ClientStatusRepository, PlanRepository
+from casework_plans.adapters.repository import (
+    ClientStatusRepository,
+    PlanRepository,
+    read_plan,
+)
 from casework_plans.domain import deliveries, monitoring, plans
 from casework_plans.domain.deliveries import LineError, UnreadableCsv
 from casework_plans.domain.plans import (
@@ -25,7 +29,7 @@ from casework_plans.domain.plans import (
     RaisedDiscrepancy,
 )
 from casework_plans.use_cases import _events
-from casework_plans.use_cases.audit import audit
+from casework_plans.use_cases.audit import audit, audit_many
 
 # How far back a check looks for periods that closed without the expected deliveries.
 LOOK_BACK_DAYS = 35
@@ -221,15 +225,18 @@ def import_deliveries(
     by_plan: dict[str, list[deliveries.CsvRow]] = defaultdict(list)
     for row in parsed.rows:
         by_plan[row.plan_id].append(row)
-    # First pass: every row checked against its plan without writing anything.
-    loaded: dict[str, Plan] = {}
+    # Every row checked against its plan before anything is written: the plans read
+    # in batches, the clients' status too.
+    docs = repository.load_many(by_plan)
     good: dict[str, list[deliveries.CsvRow]] = defaultdict(list)
+    client_ids = []
     for plan_id, rows in by_plan.items():
-        try:
-            plan = loaded[plan_id] = repository.get(plan_id)
-        except CaseworkError:
+        doc = docs.get(plan_id)
+        if doc is None:
             errors += [LineError(r.line, "plan_id", "no such plan") for r in rows]
             continue
+        plan = read_plan(doc.body)
+        client_ids.append(plan.client_id)
         for row in rows:
             field, reason = plans.delivery_refusal(plan, row.service_code, row.delivered_on)
             if reason:
@@ -240,8 +247,10 @@ def import_deliveries(
     rows_read = len(parsed.rows) + len({e.line for e in parsed.errors})
     if errors and all_or_nothing:
         return ImportResult(rows_read, 0, False, tuple(errors), 0)
+    until_of = statuses.service_user_until(client_ids)
     kept = 0
     raised_count = 0
+    changed_plans: list[Plan] = []
     for plan_id, rows in good.items():
 
         def change(
@@ -263,17 +272,20 @@ def import_deliveries(
                 )
                 plan = plans.record_delivery(plan, delivery)
                 events.append(_events.delivery(delivery, plan, uow))
-            _status, until = statuses.status_of(plan.client_id)
             found = check_plan(
-                plan, today=today, service_user_until=until, days=[r.delivered_on for r in rows]
+                plan,
+                today=today,
+                service_user_until=until_of.get(plan.client_id),
+                days=[r.delivered_on for r in rows],
             )
             plan, new, raised_events = _raise(plan, found, uow)
             nonlocal raised_count
             raised_count += len(new)
             return plan, events + raised_events
 
-        audit(repository.update(plan_id, change), uow, "delivery-import")
+        changed_plans.append(repository.update_loaded(docs[plan_id], change))
         kept += len(rows)
+    audit_many(changed_plans, uow, "delivery-import")
     return ImportResult(rows_read, kept, bool(kept) or not errors, tuple(errors), raised_count)
 
 
