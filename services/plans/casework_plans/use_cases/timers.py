@@ -5,6 +5,7 @@ not come (a missed visit raises a discrepancy without waiting for a complaint)."
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import CaseworkError
@@ -30,30 +31,30 @@ def raise_due_work(
     statuses = ClientStatusRepository(organisation)
     raised = 0
     for plan in list(repository.unchecked(today)):
-        items = [
-            i
-            for i in monitoring.due_work(plan, plan.contacts, today, cadence)
-            if i.key not in plan.raised
-        ]
         _status, until = statuses.status_of(plan.client_id)
-        found = check_plan(plan, today=today, service_user_until=until)
+        raised_here = False
 
-        def change(
-            current: Plan,
-            items: list[monitoring.DueItem] = items,
-            found: list[plans.Discrepancy] = found,
-        ) -> tuple[Plan, list[EventEnvelope]]:
-            fresh = [i for i in items if i.key not in current.raised]
+        def change(current: Plan, until: date | None = until) -> tuple[Plan, list[EventEnvelope]]:
+            # Worked out from the plan as stored at the moment of writing: a contact
+            # recorded meanwhile (a lost race, made again) changes what is due.
+            nonlocal raised_here
+            fresh = [
+                i
+                for i in monitoring.due_work(current, current.contacts, today, cadence)
+                if i.key not in current.raised
+            ]
+            found = check_plan(current, today=today, service_user_until=until)
             changed = plans.mark_raised(current, [i.key for i in fresh])
             changed = plans.mark_checked(changed, today)
             changed, new = plans.raise_discrepancies(changed, found, now=uow.now)
             events = [_events.due(i, changed, uow) for i in fresh]
             events += [_events.discrepancy(r, changed, uow) for r in new]
+            raised_here = bool(events)
             return changed, events
 
         try:
             repository.update(plan.plan_id, change)
         except CaseworkError:
-            continue  # changed meanwhile: the next tick sees it again
-        raised += 1 if items or found else 0
+            continue  # changed meanwhile, again and again: the next tick sees it
+        raised += 1 if raised_here else 0
     return raised
