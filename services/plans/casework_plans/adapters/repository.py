@@ -36,6 +36,8 @@ class PlanDocument(AggregateDocument):
             {"fields": ["status"]},
             {"fields": ["organisation", "status", "due_from"]},
             {"fields": ["organisation", "status", "checked_on"]},
+            {"fields": ["organisation", "need_codes"]},
+            {"fields": ["organisation", "need_services"]},
         ],
     }
 
@@ -46,6 +48,8 @@ class PlanDocument(AggregateDocument):
     worker_id = me.StringField(required=True)
     status = me.StringField(required=True)
     need_codes = me.ListField(me.StringField())
+    # The services the needs of the latest version name (a need waiting for one).
+    need_services = me.ListField(me.StringField())
     # The first day something is due (NEVER when no plan is in effect), and the day
     # the timer last looked at the plan: both YYYY-MM-DD, compared as text.
     due_from = me.StringField(default=NEVER)
@@ -61,6 +65,7 @@ def write_plan(doc: PlanDocument, plan: Plan, cadence: Cadence | None = None) ->
     doc.worker_id = plan.worker_id
     doc.status = VersionStatus.CLOSED.value if plan.closure else plan.status.value
     doc.need_codes = sorted({n.need_code for n in plan.current.content.needs})
+    doc.need_services = sorted({c for n in plan.current.content.needs for c in n.service_codes})
     due = monitoring.due_from(plan, cadence or Cadence())
     doc.due_from = due.isoformat() if due else NEVER
     doc.checked_on = plan.checked_on.isoformat() if plan.checked_on else NOT_CHECKED
@@ -163,12 +168,23 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
         for raw in query.only("body").batch_size(batch).as_pymongo():
             yield read_plan(raw["body"])
 
-    def naming_needs(self, need_codes: list[str]) -> Iterator[Plan]:
-        """Open plans of the scope (screened by the domain; the need codes narrow the
-        read where the database can)."""
-        query = self._scoped().filter(status__ne=VersionStatus.CLOSED.value).only("body")
-        for raw in query.as_pymongo():
-            yield read_plan(raw["body"])
+    def naming_needs(self, need_codes: list[str], service_code: str) -> Iterator[Plan]:
+        """Open plans of the scope whose latest version names one of `need_codes`, or a
+        need the service answers already (screened again by the domain)."""
+        seen: set[str] = set()
+        open_plans = self._scoped().filter(status__ne=VersionStatus.CLOSED.value)
+        for query in (
+            open_plans.filter(need_codes__in=need_codes) if need_codes else None,
+            # `$in`, not equality: the development server matches no array field
+            # against a single value.
+            open_plans.filter(need_services__in=[service_code]),
+        ):
+            if query is None:
+                continue
+            for raw in query.only("body").as_pymongo():
+                if raw["_id"] not in seen:
+                    seen.add(raw["_id"])
+                    yield read_plan(raw["body"])
 
     def of_client(self, client_id: str) -> list[Plan]:
         return [read_plan(d.body) for d in self._scoped().filter(client_id=client_id)]

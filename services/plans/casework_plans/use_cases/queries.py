@@ -113,7 +113,7 @@ def screen_plans(
     if service is None:
         raise NotFound(f"service {clip(service_code)} is not in the catalogue")
     return plans.screen_for_service(
-        repository.naming_needs(list(service.answers_needs)),
+        repository.naming_needs(list(service.answers_needs), service_code),
         service_code,
         service.answers_needs,
     )

@@ -387,6 +387,18 @@ def test_a_new_catalogue_service_screens_plans_naming_a_need_it_answers(plans: A
         pb.ScreenPlansForServiceRequest(service_code=code), metadata=ANNA
     ).hits
     assert (plan.plan_id, "need-day-care") in {(h.plan_id, h.need_id) for h in hits}
+    # A plan whose need already waits for the service is found too; a closed one not.
+    content = create_content_message()
+    content.needs[0].service_codes.append(code)
+    del content.needs[1]  # no need of a kind the service answers: found by its code
+    waiting = create(plans, content=content)
+    closed = create(plans, content=create_content_message(needs=[]))
+    plans.ClosePlan(pb.ClosePlanRequest(plan_id=closed.plan_id, evaluation="x"), metadata=ANNA)
+    again = plans.ScreenPlansForService(
+        pb.ScreenPlansForServiceRequest(service_code=code), metadata=ANNA
+    ).hits
+    assert (waiting.plan_id, "need-meals") in {(h.plan_id, h.need_id) for h in again}
+    assert closed.plan_id not in {h.plan_id for h in again}
     assert plan.plan_id not in {
         h.plan_id
         for h in plans.ScreenPlansForService(
