@@ -8,6 +8,7 @@ import contextlib
 import functools
 import logging
 import os
+import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -536,6 +537,25 @@ class EventsService:
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
 
 
+def _log_green_threads(signum: int, frame: Any) -> None:
+    """`kill -USR1 <pid>`: where every green thread of a stalled events process waits,
+    in its log (an operator's first question when a queue stops draining)."""
+    import gc
+    import traceback
+
+    import greenlet
+
+    stacks = [
+        "".join(traceback.format_stack(g.gr_frame))
+        for g in gc.get_objects()
+        if isinstance(g, greenlet.greenlet) and g.gr_frame is not None
+    ]
+    log.warning(
+        "green threads",
+        extra={"fields": {"count": len(stacks), "stacks": "\n----\n".join(stacks)}},
+    )
+
+
 def run(service_cls: type[EventsService]) -> None:
     """Run one service's events process until SIGTERM (nameko stops it gracefully)."""
     from nameko.cli.run import run as nameko_run
@@ -558,5 +578,6 @@ def run(service_cls: type[EventsService]) -> None:
         "ACCEPT": ["casework-event"],
     }
     telemetry.setup(settings, "events")
+    signal.signal(signal.SIGUSR1, _log_green_threads)
     log.info("events process starting", extra={"fields": {"health_port": settings.health_port}})
     nameko_run([service_cls], config)
