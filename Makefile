@@ -74,6 +74,7 @@ demo: venv gen
 bench: deps venv gen broker
 	$(PY) -m casework_dev.bench $(ARGS)
 	$(PY) -m casework_dev.bench_statistics
+	$(PY) -m casework_dev.bench_plans
 	$(PY) -m casework_dev.bench_documents
 
 # Runs a RabbitMQ node of its own, so it needs the server installed even when a broker
