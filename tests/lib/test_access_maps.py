@@ -40,26 +40,24 @@ def test_every_entry_admits_someone_and_only_known_roles(service: str) -> None:
         assert admitted <= ROLES | {PARTNER, SERVICE}, method
 
 
+def open_to(kind: str) -> set[str]:
+    return {
+        method
+        for service in SERVICES
+        for method, admitted in access_map(service).items()
+        if kind in admitted
+    }
+
+
 def test_partners_may_only_ever_submit_referrals() -> None:
-    open_to_partners = {
-        method
-        for service in SERVICES
-        for method, admitted in access_map(service).items()
-        if PARTNER in admitted
-    }
-
-    assert open_to_partners == {"casework.intake.v1.IntakeService/SubmitReferral"}
+    assert open_to(PARTNER) == {"casework.intake.v1.IntakeService/SubmitReferral"}
 
 
-def test_services_may_only_ever_schedule_and_cancel_reminders() -> None:
-    open_to_services = {
-        method
-        for service in SERVICES
-        for method, admitted in access_map(service).items()
-        if SERVICE in admitted
-    }
-
-    assert open_to_services == {
+def test_services_may_only_read_a_card_and_schedule_or_cancel_reminders() -> None:
+    """documents reads a card to fill a template; any service may ask notify for a
+    reminder and withdraw it."""
+    assert open_to(SERVICE) == {
+        "casework.clients.v1.ClientsService/GetClient",
         "casework.notify.v1.NotifyService/ScheduleReminder",
         "casework.notify.v1.NotifyService/CancelReminder",
     }
