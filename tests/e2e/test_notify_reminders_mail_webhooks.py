@@ -658,3 +658,47 @@ def test_a_notification_read_in_time_does_not_escalate(suite: Suite, notify: Any
     # A later escalation proves the escalation timer ran past this one's moment.
     test_an_unread_new_client_escalates_to_the_duty_worker_then_the_manager(suite, notify)
     assert not [n for n in inbox(notify, DUTY) if n.client_id == client_id]
+
+
+# ------------------------------------------------------------------ plans' news
+
+
+def test_plans_review_overdue_and_a_decision_requested_reach_their_inboxes(
+    suite: Suite, notify: Any
+) -> None:
+    from casework.plans.v1 import events_pb2 as plans_events
+
+    plan_id = f"plan-{secrets.token_hex(4)}"
+    publish(
+        suite,
+        "plans",
+        plans_events.ReviewOverdue(
+            plan_id=plan_id,
+            client_id="cl-7",
+            worker_id="w-anna",
+            centre_ids=["ctr-north-town"],
+            due_on="2026-11-30",
+            version=1,
+        ),
+    )
+    publish(
+        suite,
+        "plans",
+        plans_events.DecisionRequested(
+            plan_id=plan_id,
+            client_id="cl-7",
+            service_code="home_care",
+            requested_by="w-anna",
+            centre_ids=["ctr-north-town"],
+            worker_id="w-anna",
+        ),
+    )
+    overdue = eventually(lambda: [n for n in inbox(notify, ANNA) if n.subject_id == plan_id])[0]
+    assert overdue.kind == "plan_review_overdue"
+    assert [(link.kind, link.id) for link in overdue.links] == [
+        ("plan", plan_id),
+        ("client", "cl-7"),
+    ]
+    asked = eventually(lambda: [n for n in inbox(notify, MANAGER) if n.subject_id == plan_id])[0]
+    assert asked.kind == "plan_decision_requested"
+    assert asked.needs_action

@@ -17,6 +17,7 @@ from casework_notify.domain.inbox import (
     Notification,
     OutreachDue,
     OverdueReferral,
+    PlanNews,
     SharingRequested,
     TaskNews,
 )
@@ -156,5 +157,23 @@ def tell_manager_of_sharing_request(
             managers.setdefault(centre.manager, centre_id)
     pairs = list(managers.items())
     notifications = inbox.tell_manager_of_sharing_request(requested, pairs, uow.now)
+    repository.deliver(notifications)
+    return notifications
+
+
+def tell_of_plan_news(
+    news: PlanNews, organisation: Organisation, repository: Inbox, uow: UnitOfWork
+) -> list[Notification]:
+    """The responsible worker; for a decision requested, the manager of each of the
+    plan's centres (as notify's organisation knows them)."""
+    if news.what == "decision_requested":
+        recipients = [
+            centre.manager
+            for centre_id in news.centre_ids
+            if (centre := organisation.centres.get(centre_id)) is not None
+        ]
+    else:
+        recipients = [news.worker_id]
+    notifications = inbox.tell_of_plan_news(news, recipients, uow.now)
     repository.deliver(notifications)
     return notifications

@@ -10,12 +10,14 @@ import logging
 import os
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
 import eventlet
 from nameko.timer import timer
 
 from casework.clients.v1 import events_pb2 as clients_events
 from casework.intake.v1 import events_pb2 as intake_events
+from casework.plans.v1 import events_pb2 as plans_events
 from casework_common import contracts
 from casework_common.envelope import EventEnvelope
 from casework_common.events_runtime import (
@@ -41,6 +43,7 @@ from casework_notify.domain.inbox import (
     MatchProposed,
     OutreachDue,
     OverdueReferral,
+    PlanNews,
     SharingRequested,
     TaskNews,
 )
@@ -179,6 +182,74 @@ def sharing_requested(envelope: EventEnvelope) -> SharingRequested:
     )
 
 
+_PLAN_DUE = {
+    "plans.monitoring.due": ("monitoring_due", plans_events.MonitoringDue),
+    "plans.monitoring.missed": ("monitoring_missed", plans_events.MonitoringMissed),
+    "plans.review.due": ("review_due", plans_events.ReviewDue),
+    "plans.review.overdue": ("review_overdue", plans_events.ReviewOverdue),
+}
+
+
+def plan_news(envelope: EventEnvelope) -> PlanNews:
+    """plans' monitoring/review due and missed, decisions requested and made, and
+    discrepancies raised."""
+    common: dict[str, Any] = {"event_id": envelope.id, "organisation": envelope.organisation}
+    if envelope.type in _PLAN_DUE:
+        what, message_type = _PLAN_DUE[envelope.type]
+        due: Any = contracts.read(envelope, message_type)
+        return PlanNews(
+            **common,
+            what=what,
+            plan_id=_required("plan_id", due.plan_id),
+            client_id=due.client_id,
+            worker_id=_required("worker_id", due.worker_id),
+            centre_ids=tuple(due.centre_ids),
+            due_on=due.due_on,
+        )
+    if envelope.type == "plans.decision.requested":
+        asked = contracts.read(envelope, plans_events.DecisionRequested)
+        return PlanNews(
+            **common,
+            what="decision_requested",
+            plan_id=_required("plan_id", asked.plan_id),
+            client_id=asked.client_id,
+            worker_id=asked.worker_id,
+            centre_ids=_centres(asked.centre_ids),
+            service_code=asked.service_code,
+            requested_by=asked.requested_by,
+            overspend=asked.overspend,
+        )
+    if envelope.type == "plans.decision.decided":
+        made = contracts.read(envelope, plans_events.DecisionMade)
+        return PlanNews(
+            **common,
+            what="decision_made",
+            plan_id=_required("plan_id", made.plan_id),
+            client_id=made.client_id,
+            worker_id=_required("worker_id", made.worker_id),
+            centre_ids=tuple(made.centre_ids),
+            service_code=made.service_code,
+            approved=made.approved,
+            decided_by=made.decided_by,
+            overspend=made.overspend,
+        )
+    raised = contracts.read(envelope, plans_events.DiscrepancyRaised)
+    return PlanNews(
+        **common,
+        what="discrepancy",
+        plan_id=_required("plan_id", raised.plan_id),
+        client_id=raised.client_id,
+        worker_id=_required("worker_id", raised.worker_id),
+        centre_ids=tuple(raised.centre_ids),
+        service_code=raised.service_code,
+        discrepancy_id=_required("discrepancy_id", raised.discrepancy_id),
+        discrepancy_kind=raised.kind,
+        period=f"{raised.period_start} to {raised.period_end}",
+        planned=raised.planned,
+        delivered=raised.delivered,
+    )
+
+
 def consent_change(envelope: EventEnvelope) -> ConsentChange:
     """clients.consent.recorded.v1 / .withdrawn.v1 (one shape)."""
     given = envelope.type == "clients.consent.recorded"
@@ -314,6 +385,25 @@ class NotifyEvents(EventsService):
         with self._unit(envelope) as uow:
             services.tell_manager_of_sharing_request(
                 sharing_requested(envelope), organisation, self._inboxes(envelope), uow
+            )
+
+    @event_handler(
+        "notify.tell-plan-news",
+        [
+            "plans.monitoring.due.v1",
+            "plans.monitoring.missed.v1",
+            "plans.review.due.v1",
+            "plans.review.overdue.v1",
+            "plans.decision.requested.v1",
+            "plans.decision.decided.v1",
+            "plans.discrepancy.raised.v1",
+        ],
+    )
+    def on_plan_news(self, envelope: EventEnvelope) -> None:
+        organisation = self._organisation(envelope)
+        with self._unit(envelope) as uow:
+            services.tell_of_plan_news(
+                plan_news(envelope), organisation, self._inboxes(envelope), uow
             )
 
     @event_handler(
