@@ -152,6 +152,7 @@ def suite(
             "SMTP_PORT": str(smtp.port),
             "SMTP_TIMEOUT_SECONDS": "2",
             "NOTIFY_TIMER_SECONDS": "0.1",
+            "NOTIFY_SEND_TIMER_SECONDS": "0.1",
             "NOTIFY_EMAIL_RETRY_BASE_SECONDS": "0.2",
             "NOTIFY_EMAIL_RETRY_MAX_SECONDS": "1",
             "NOTIFY_WEBHOOK_MAX_ATTEMPTS": "3",

@@ -60,7 +60,7 @@ from casework_dev.devstack import (
 from casework_notify.adapters.reminders import document_of
 from casework_notify.domain.reminders import Reminder
 
-TIMER_SECONDS = 0.2
+TIMER_SECONDS = 0.25
 WATCH_POLL_SECONDS = 0.1
 
 

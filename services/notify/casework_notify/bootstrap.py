@@ -85,7 +85,7 @@ class NotifyConfig:
             escalate_after=timedelta(
                 seconds=_number(env, "NOTIFY_ESCALATE_AFTER_SECONDS", 4 * 3600.0)
             ),
-            timer_interval=_number(env, "NOTIFY_TIMER_SECONDS", 0.2),
+            timer_interval=_number(env, "NOTIFY_TIMER_SECONDS", 0.25),
             watch_poll=_number(env, "NOTIFY_WATCH_POLL_SECONDS", 0.1),
         )
 
