@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.installed
 PROTOS  := $(shell find protos -name '*.proto')
 export PYTHONPATH := $(CURDIR)/lib:$(CURDIR)/tools:$(CURDIR)/gen:$(CURDIR)/services/intake:$(CURDIR)/services/clients:$(CURDIR)/services/plans:$(CURDIR)/services/documents:$(CURDIR)/services/notify:$(CURDIR)/services/feedback
 
-.PHONY: help deps venv gen tools broker run stop status demo test test-unit bench token replay lint proto-baseline clean
+.PHONY: help deps venv gen tools broker run stop status demo test test-unit bench chaos token replay lint proto-baseline clean
 
 help:
 	@echo "make run     start the whole suite in the background (embedded servers unless configured)"
@@ -17,6 +17,7 @@ help:
 	@echo "make test    install everything and run every test"
 	@echo "make demo    send a partner referral through the running suite and show each step"
 	@echo "make bench   referral-to-inbox latency and throughput beside a raw AMQP round trip"
+	@echo "make chaos   kill every process, the database and the broker under a stream of referrals; count losses and doubles (ARGS='--small')"
 	@echo "make token   print a development token (ARGS='--subject w-anna --centre ctr-north-town')"
 	@echo "make replay  ARGS='dead-letters|unrouted [--dry-run]': give parked messages another go"
 	@echo "make lint    ruff, mypy, import-linter layers (.importlinter), buf lint and buf breaking against protos/baseline.binpb"
@@ -71,6 +72,12 @@ demo: venv gen
 bench: deps venv gen broker
 	$(PY) -m casework_dev.bench $(ARGS)
 	$(PY) -m casework_dev.bench_statistics
+
+# Runs a RabbitMQ node of its own, so it needs the server installed even when a broker
+# elsewhere answers on 5672.
+chaos: deps venv gen
+	@command -v rabbitmq-server >/dev/null || apt-get install -y rabbitmq-server
+	$(PY) -m casework_dev.chaos $(ARGS)
 
 token: venv
 	@$(PY) -m casework_dev.token $(ARGS)

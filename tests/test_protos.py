@@ -30,8 +30,16 @@ def test_every_service_has_a_versioned_proto_package_of_its_own() -> None:
 def test_generated_code_is_what_the_build_generates_from_the_protos(tmp_path: Path) -> None:
     protos = sorted(str(p.relative_to(ROOT / "protos")) for p in (ROOT / "protos").rglob("*.proto"))
     subprocess.run(
-        [sys.executable, "-m", "grpc_tools.protoc", "-I", str(ROOT / "protos"),
-         f"--python_out={tmp_path}", f"--grpc_python_out={tmp_path}", *protos],
+        [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            "-I",
+            str(ROOT / "protos"),
+            f"--python_out={tmp_path}",
+            f"--grpc_python_out={tmp_path}",
+            *protos,
+        ],
         check=True,
     )
     generated = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*.py"))

@@ -62,7 +62,14 @@ class Unauthenticated(CaseworkError):
 
 
 class AlreadyExists(CaseworkError):
+    """What the caller asked to create exists already; `field` names the input that
+    collides (an idempotency key reused with other content), when there is one."""
+
     code = "ALREADY_EXISTS"
+
+    def __init__(self, message: str, *, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class FailedPrecondition(CaseworkError):

@@ -4,15 +4,18 @@ its outbox and runs timers. Import only in a process where eventlet is monkey-pa
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import os
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
+import amqp.exceptions
 import eventlet
 from kombu import Queue
 from nameko.containers import ContainerBeingKilled
@@ -30,12 +33,20 @@ from casework_common.config import MissingConfiguration, Settings, bind_host, lo
 from casework_common.envelope import EventEnvelope, MalformedEvent
 from casework_common.errors import Conflict, InvalidArgument
 from casework_common.messaging import (
+    ATTEMPT_HEADER,
+    DEFAULT_RETRY_DELAYS,
+    DELIVERY_LIMIT,
     EVENT_CONTENT_TYPE,
+    ORIGIN_EXCHANGE_HEADER,
+    ORIGIN_KEY_HEADER,
+    PUBLISHER_HEADER,
     Publisher,
     broker_user_prefix,
     consumer_queue,
     publisher_refusal,
     refusal_reason,
+    retry_delays,
+    retry_exchange,
 )
 from casework_common.outbox import OutboxRelay
 
@@ -43,10 +54,20 @@ log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Waiting out a broker- or database-side hiccup inside the handler keeps the message
-# unacknowledged, instead of burning the queue's delivery limit in a tight loop.
-TRANSIENT = (AutoReconnect, ConnectionFailure, Conflict)
-TRANSIENT_RETRY_SECONDS = 30.0
+# A fault that passes by itself: the delivery is parked in a delayed retry tier of the
+# consumer's own (messaging.retry_queues) and acked, so it never uses up the queue's
+# delivery limit however long the fault lasts. Contention (Conflict) is first retried
+# here a few times, since it usually clears within milliseconds.
+TRANSIENT = (
+    AutoReconnect,
+    ConnectionFailure,
+    Conflict,
+    OSError,
+    amqp.exceptions.ConnectionError,
+    amqp.exceptions.RecoverableConnectionError,
+    amqp.exceptions.MessageNacked,
+)
+CONTENTION_RETRIES = 3
 
 
 def _seconds(variable: str, default: float) -> float:
@@ -62,6 +83,10 @@ def _seconds(variable: str, default: float) -> float:
 
 SWEEP_INTERVAL = _seconds("CASEWORK_SWEEP_INTERVAL", 0.5)
 SWEEP_AFTER = _seconds("CASEWORK_SWEEP_AFTER", 2.0)
+# How long a handler's claim on an event keeps a concurrent duplicate waiting; after it,
+# a delivery whose handler crashed mid-way is handled again.
+CLAIM_LEASE = _seconds("CASEWORK_CLAIM_LEASE", 60.0)
+CLAIM_HEADER = "x-casework-claim"
 
 
 class PoisonEvent(Exception):
@@ -72,11 +97,14 @@ class PoisonEvent(Exception):
 
 @dataclass(frozen=True)
 class Origin:
-    """What the broker says about a delivery: who published it, and through where."""
+    """What the broker says about a delivery: who published it, and through where; its
+    headers, and how often the broker has delivered it (quorum `x-delivery-count`)."""
 
     user_id: str | None
     exchange: str
     routing_key: str
+    headers: Mapping[str, Any] = field(default_factory=dict)
+    delivery_count: int = 0
 
 
 def exchange_name() -> str:
@@ -94,6 +122,21 @@ class EventQueueConsumer(QueueConsumer):
     def stop(self) -> None:
         super().stop()
         self._publisher.close()
+
+    @contextlib.contextmanager
+    def establish_connection(self) -> Iterator[Any]:
+        # kombu's default reconnects at 2, 4, 6 ... s up to 30 s: after an outage the
+        # events would resume seconds after the broker is back. Poll it every half
+        # second instead, for as long as it takes.
+        with self.create_connection() as connection:
+            connection.ensure_connection(
+                self.on_connection_error,
+                self.connect_max_retries,
+                interval_start=0,
+                interval_step=0.25,
+                interval_max=0.5,
+            )
+            yield connection
 
     def get_consumers(self, consumer_cls: Any, channel: Any) -> Any:
         consumers = super().get_consumers(consumer_cls, channel)
@@ -121,10 +164,17 @@ class EventConsumer(Consumer):
     queue_consumer = EventQueueConsumer()
 
     def handle_message(self, body: Any, message: Any) -> None:
+        headers = dict(message.headers or {})
+        try:
+            delivery_count = int(headers.get("x-delivery-count") or 0)
+        except (TypeError, ValueError):
+            delivery_count = 0
         origin = Origin(
             user_id=message.properties.get("user_id"),
             exchange=message.delivery_info.get("exchange") or "",
             routing_key=message.delivery_info.get("routing_key") or "",
+            headers=headers,
+            delivery_count=delivery_count,
         )
         try:
             self.container.spawn_worker(
@@ -148,6 +198,15 @@ class EventBus(DependencyProvider):  # type: ignore[misc]
         storage.connect(self.settings)
         self.publisher = Publisher(self.settings.amqp_uri, exchange_name())
         self.publisher.connect()
+        self.retry_delays = retry_delays()
+        self.publisher.declare_retries(
+            [
+                entrypoint.queue.name
+                for entrypoint in self.container.entrypoints
+                if isinstance(entrypoint, EventConsumer)
+            ],
+            self.retry_delays,
+        )
         self.broker_user_prefix = broker_user_prefix()
         self.relay = OutboxRelay(
             self.settings.service, service_cls.outbox_documents, self.publisher
@@ -160,6 +219,72 @@ class EventBus(DependencyProvider):  # type: ignore[misc]
         return self
 
 
+def _as_delivered(bus: EventBus, consumer: str, origin: Origin) -> Origin:
+    """The origin of the original delivery when this one is a delayed retry the consumer
+    itself parked: it came through the consumer's own retry exchange, which only this
+    service's broker user may publish to, stamped with that user by the broker."""
+    if origin.exchange != retry_exchange(consumer).name:
+        return origin
+    if not origin.user_id or origin.user_id != bus.publisher.user_id:
+        return origin
+    return Origin(
+        user_id=str(origin.headers.get(PUBLISHER_HEADER) or "") or None,
+        exchange=str(origin.headers.get(ORIGIN_EXCHANGE_HEADER) or ""),
+        routing_key=str(origin.headers.get(ORIGIN_KEY_HEADER) or ""),
+        headers=origin.headers,
+        delivery_count=origin.delivery_count,
+    )
+
+
+def _attempt(origin: Origin) -> int:
+    try:
+        return int(origin.headers.get(ATTEMPT_HEADER) or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _retry_later(
+    bus: EventBus,
+    consumer: str,
+    raw: bytes,
+    origin: Origin,
+    *,
+    holder: str,
+    event_id: str,
+    why: str,
+) -> None:
+    """Park the delivery in the next delay tier; raising when even that fails (the broker
+    is away too), so the delivery is requeued instead of acked."""
+    delays = getattr(bus, "retry_delays", DEFAULT_RETRY_DELAYS)
+    attempt = _attempt(origin) + 1
+    delay = delays[min(attempt, len(delays)) - 1]
+    headers = {
+        ATTEMPT_HEADER: attempt,
+        CLAIM_HEADER: holder,
+        ORIGIN_EXCHANGE_HEADER: origin.exchange,
+        ORIGIN_KEY_HEADER: origin.routing_key,
+        "casework-event-id": event_id,
+    }
+    if origin.user_id:
+        headers[PUBLISHER_HEADER] = origin.user_id
+    log.warning(
+        "transient failure; retrying later",
+        extra={
+            "fields": {
+                "event_id": event_id,
+                "consumer": consumer,
+                "attempt": attempt,
+                "delay_seconds": delay,
+                "why": why,
+            }
+        },
+    )
+    bus.publisher.retry_later(
+        raw, queue_name=consumer, delay=delay, headers=headers, message_id=event_id
+    )
+    telemetry.EVENTS_HANDLED.labels(bus.settings.service, consumer, "retry_later").inc()
+
+
 def _handle(
     bus: EventBus,
     consumer: str,
@@ -169,6 +294,18 @@ def _handle(
 ) -> None:
     service = bus.settings.service
     raw = body if isinstance(body, bytes) else body.encode()
+    origin = _as_delivered(bus, consumer, origin)
+    if origin.delivery_count >= DELIVERY_LIMIT - 2:
+        log.warning(
+            "delivery count near the queue's limit; the broker dead-letters it at the limit",
+            extra={
+                "fields": {
+                    "consumer": consumer,
+                    "delivery_count": origin.delivery_count,
+                    "limit": DELIVERY_LIMIT,
+                }
+            },
+        )
     try:
         envelope = EventEnvelope.from_json(raw)
     except MalformedEvent as exc:
@@ -204,8 +341,25 @@ def _handle(
         bus.publisher.dead_letter(raw, consumer=consumer, reason=refusal, publisher=origin.user_id)
         telemetry.EVENTS_HANDLED.labels(service, consumer, "publisher_refused").inc()
         return
-    if storage.already_processed(consumer, envelope.id):
+    # The claim's holder travels with the delayed retries of this delivery, so a retry
+    # takes back its own claim instead of waiting out the lease.
+    holder = str(origin.headers.get(CLAIM_HEADER) or "") or uuid.uuid4().hex
+    retry = functools.partial(
+        _retry_later, bus, consumer, raw, origin, holder=holder, event_id=envelope.id
+    )
+    try:
+        claim = storage.claim_event(consumer, envelope, holder, CLAIM_LEASE)
+    except TRANSIENT as exc:
+        retry(why=f"claim: {type(exc).__name__}")
+        return
+    if claim is storage.Claim.DONE:
         telemetry.EVENTS_HANDLED.labels(service, consumer, "duplicate").inc()
+        return
+    if claim is storage.Claim.BUSY:
+        # A concurrent delivery of the same event is being handled: look again later
+        # (done by then: a duplicate; its handler crashed: the lease runs out).
+        telemetry.EVENTS_HANDLED.labels(service, consumer, "busy").inc()
+        retry(why="claimed by a concurrent delivery")
         return
     parent = telemetry.context_from_carrier(envelope.trace)
     with bus.tracer.start_as_current_span(
@@ -214,10 +368,10 @@ def _handle(
         kind=SpanKind.CONSUMER,
         attributes={"casework.event_id": envelope.id, "casework.event_type": envelope.routing_key},
     ):
-        deadline = time.monotonic() + TRANSIENT_RETRY_SECONDS
-        delay = 0.1
+        contention = 0
         while True:
             try:
+                telemetry.HANDLER_RUNS.labels(service, consumer).inc()
                 with storage.track_writes() as written:
                     fn(envelope)
                 break
@@ -234,20 +388,79 @@ def _handle(
                 telemetry.EVENTS_HANDLED.labels(service, consumer, "dead_lettered").inc()
                 storage.mark_processed(consumer, envelope)
                 return
-            except TRANSIENT:
-                if time.monotonic() > deadline:
-                    raise
-                log.warning("transient failure; retrying", exc_info=True)
-                eventlet.sleep(delay)
-                delay = min(delay * 2, 2.0)
-        storage.mark_processed(consumer, envelope)
+            except Conflict:
+                contention += 1
+                if contention <= CONTENTION_RETRIES:
+                    eventlet.sleep(0.05 * contention)
+                    continue
+                _give_back(consumer, envelope.id, holder)
+                retry(why="contention")
+                return
+            except TRANSIENT as exc:
+                _give_back(consumer, envelope.id, holder)
+                retry(why=type(exc).__name__)
+                return
+            except Exception as exc:
+                _give_back(consumer, envelope.id, holder)
+                if origin.delivery_count >= DELIVERY_LIMIT - 1:
+                    # The broker would dead-letter it at the next failure with no reason.
+                    reason = (
+                        f"unexpected-error: {type(exc).__name__} "
+                        f"on delivery {origin.delivery_count + 1}"
+                    )
+                    log.exception(
+                        "event failed on every delivery; dead-lettered",
+                        extra={"fields": {"reason": reason, "event_id": envelope.id}},
+                    )
+                    bus.publisher.dead_letter(
+                        raw, consumer=consumer, reason=reason, publisher=origin.user_id
+                    )
+                    telemetry.EVENTS_HANDLED.labels(service, consumer, "dead_lettered").inc()
+                    return
+                raise
+        _complete(consumer, envelope, holder, retry)
         telemetry.EVENTS_HANDLED.labels(service, consumer, "handled").inc()
         log.info(
             "event handled",
             extra={"fields": {"event_id": envelope.id, "event_type": envelope.routing_key}},
         )
         # Publish what the handler stored now; the sweeper is only the safety net.
-        bus.relay.publish_written(written)
+        try:
+            bus.relay.publish_written(written)
+        except Exception:
+            log.warning("immediate publish failed; the sweeper will publish", exc_info=True)
+
+
+def _give_back(consumer: str, event_id: str, holder: str) -> None:
+    # On failure the retry carries the holder and takes the claim back anyway.
+    with contextlib.suppress(*TRANSIENT):
+        storage.release_event(consumer, event_id, holder)
+
+
+def _complete(
+    consumer: str,
+    envelope: EventEnvelope,
+    holder: str,
+    retry: Callable[..., None],
+) -> None:
+    """Mark the event done. The effect is stored already, so keep trying for a while
+    before falling back to a delayed retry (which would run the handler again)."""
+    delay = 0.1
+    deadline = time.monotonic() + min(CLAIM_LEASE / 2, 20.0)
+    while True:
+        try:
+            if not storage.complete_event(consumer, envelope.id, holder):
+                log.warning(
+                    "claim lost before the event was marked done (handler slower than the lease)",
+                    extra={"fields": {"event_id": envelope.id, "consumer": consumer}},
+                )
+            return
+        except TRANSIENT as exc:
+            if time.monotonic() > deadline:
+                retry(why=f"marking done: {type(exc).__name__}")
+                return
+            eventlet.sleep(delay)
+            delay = min(delay * 2, 2.0)
 
 
 def event_handler(queue_name: str, routing_keys: list[str]) -> Callable[[F], F]:

@@ -2,33 +2,55 @@
 
 Every call passes one interceptor that authenticates the bearer token, checks the
 caller's roles or scopes against the service's access map, parses the request, joins
-the caller's trace, counts and times the call, and turns casework errors into status
-codes with details. Servicers only translate.
+the caller's trace, opens the call's unit of work (its commit hands the saved outboxes
+to the background relay), counts and times the call, and turns casework errors into
+status codes with details. Servicers only translate.
+
+Under load it sheds rather than queues: at most GRPC_MAX_CONCURRENT_CALLS calls work at
+once and the next is answered RESOURCE_EXHAUSTED at once with a retry hint; a call
+whose caller has given up (deadline passed, cancelled) is answered without touching
+the database; and every database operation of a call is bounded by the call's own
+deadline (pymongo's client-side operation timeout), so no thread keeps waiting on the
+database for a caller who has gone.
 """
 
 from __future__ import annotations
 
 import contextvars
 import logging
+import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent import futures
 from typing import Any
 
 import grpc
+import pymongo
+from google.protobuf import any_pb2, duration_pb2
+from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
 from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import Counter, Gauge
+from pymongo.errors import PyMongoError
 
 from casework_common import storage, telemetry
 from casework_common.auth import AccessMap, Principal, TokenVerifier, bearer, token_verifier
-from casework_common.config import MissingConfiguration, Settings, bind_host, load_settings
+from casework_common.config import (
+    InvalidConfiguration,
+    MissingConfiguration,
+    Settings,
+    bind_host,
+    load_settings,
+)
 from casework_common.errors import CaseworkError, FieldError, InvalidArgument, Unauthenticated
 from casework_common.messaging import Publisher
 from casework_common.outbox import BackgroundRelay, OutboxRelay
 from casework_common.rpc_errors import status_code, to_status
+from casework_common.unit_of_work import UnitsOfWork, opened
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +61,67 @@ _principal: contextvars.ContextVar[Principal | None] = contextvars.ContextVar(
 # Health and reflection answer without a token: probes and tools need them.
 PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.")
 LIVENESS = "liveness"
+
+# Calls working at once per api process; more wait for nothing - they are answered
+# RESOURCE_EXHAUSTED with a retry hint. The database is the bottleneck behind every
+# call, so a few more threads than this only add queueing.
+DEFAULT_MAX_CONCURRENT_CALLS = 16
+# How long a refused caller is asked to wait before trying again (RetryInfo and the
+# `grpc-retry-pushback-ms` trailer grpc's own retry policy reads).
+RETRY_PUSHBACK_MS = 200
+# A call with less time than this left is not started: it could not finish anyway.
+MIN_TIME_TO_START = 0.005
+NO_DEADLINE = 365 * 24 * 3600.0
+
+GRPC_SHED = Counter(
+    "casework_grpc_shed_total",
+    "Calls answered without being worked on: too many at once, or the caller gone",
+    ["service", "reason"],
+)
+GRPC_IN_FLIGHT = Gauge("casework_grpc_in_flight", "Calls being worked on now", ["service"])
+
+
+def max_concurrent_calls(env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    raw = env.get("GRPC_MAX_CONCURRENT_CALLS") or ""
+    if raw == "":
+        return DEFAULT_MAX_CONCURRENT_CALLS
+    if not raw.isdigit() or not 1 <= int(raw) <= 1024:
+        raise InvalidConfiguration(
+            "GRPC_MAX_CONCURRENT_CALLS", f"must be a whole number from 1 to 1024, got {raw!r}"
+        )
+    return int(raw)
+
+
+def _database_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, PyMongoError) and bool(exc.timeout)
+
+
+def retry_status(code: grpc.StatusCode, message: str) -> grpc.Status:
+    """`code` with a google.rpc.RetryInfo detail and the pushback trailer."""
+    detail = any_pb2.Any()
+    detail.Pack(
+        error_details_pb2.RetryInfo(
+            retry_delay=duration_pb2.Duration(nanos=RETRY_PUSHBACK_MS * 1_000_000)
+        )
+    )
+    status = rpc_status.to_status(
+        status_pb2.Status(code=code.value[0], message=message, details=[detail])
+    )
+    return _WithTrailers(
+        status.code,
+        status.details,
+        (*status.trailing_metadata, ("grpc-retry-pushback-ms", str(RETRY_PUSHBACK_MS))),
+    )
+
+
+class _WithTrailers(grpc.Status):
+    def __init__(
+        self, code: grpc.StatusCode, details: str, trailing_metadata: tuple[Any, ...]
+    ) -> None:
+        self.code = code
+        self.details = details
+        self.trailing_metadata = trailing_metadata
 
 
 def current_principal() -> Principal:
@@ -61,12 +144,14 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
         relay: BackgroundRelay | None,
         access: AccessMap,
         verifier: TokenVerifier,
+        max_calls: int = DEFAULT_MAX_CONCURRENT_CALLS,
     ) -> None:
         self._settings = settings
         self._tracer = tracer
-        self._relay = relay
+        self._units = UnitsOfWork(publish=relay.submit if relay is not None else None)
         self._access = access
         self._verifier = verifier
+        self._slots = threading.BoundedSemaphore(max_calls)
 
     def intercept_service(
         self, continuation: Callable[[Any], Any], handler_call_details: Any
@@ -83,7 +168,7 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
         metadata = tuple(handler_call_details.invocation_metadata or ())
 
         def wrapped(raw: bytes, context: grpc.ServicerContext) -> Any:
-            return self._call(inner, deserialize, raw, context, method, metadata)
+            return self._admit(inner, deserialize, raw, context, method, metadata)
 
         # grpc hands over the raw body; it is parsed only once the caller is known.
         return grpc.unary_unary_rpc_method_handler(
@@ -91,6 +176,48 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
             request_deserializer=None,
             response_serializer=handler.response_serializer,
         )
+
+    def _admit(
+        self,
+        inner: Callable[[Any, grpc.ServicerContext], Any],
+        deserialize: Callable[[bytes], Any] | None,
+        raw: bytes,
+        context: grpc.ServicerContext,
+        method: str,
+        metadata: tuple[Any, ...],
+    ) -> Any:
+        """Shed before any work: a caller who has gone, or one call too many."""
+        service = self._settings.service
+        remaining = context.time_remaining()
+        if remaining is not None and remaining > NO_DEADLINE:
+            # grpc reports a call without a deadline as one with centuries left.
+            remaining = None
+        if not context.is_active():
+            GRPC_SHED.labels(service, "cancelled").inc()
+            context.abort(grpc.StatusCode.CANCELLED, "the caller cancelled the call")
+        if remaining is not None and remaining < MIN_TIME_TO_START:
+            GRPC_SHED.labels(service, "deadline").inc()
+            context.abort(
+                grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed before the call started"
+            )
+        if not self._slots.acquire(blocking=False):
+            GRPC_SHED.labels(service, "overloaded").inc()
+            log.info("call shed", extra={"fields": {"method": method, "reason": "overloaded"}})
+            context.abort_with_status(
+                retry_status(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    "too many calls at once; retry after the pushback",
+                )
+            )
+        GRPC_IN_FLIGHT.labels(service).inc()
+        try:
+            # Every database operation of the call ends by the caller's deadline (server
+            # selection and pymongo's own retries included); no deadline, no bound.
+            with pymongo.timeout(remaining):
+                return self._call(inner, deserialize, raw, context, method, metadata)
+        finally:
+            GRPC_IN_FLIGHT.labels(service).dec()
+            self._slots.release()
 
     def _call(
         self,
@@ -118,17 +245,27 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
                 token = _principal.set(principal)
                 span.set_attribute("casework.subject", principal.subject)
                 request = _parse(deserialize, raw)
-                with storage.track_writes() as written:
-                    reply = inner(request, context)
-                if self._relay is not None:
-                    self._relay.submit(written)
-                return reply
+                # The call's unit of work: on return its saved aggregates go to the relay.
+                with opened(self._units.begin(principal)):
+                    return inner(request, context)
             except CaseworkError as exc:
                 code = status_code(exc)
                 span.set_status(Status(StatusCode.ERROR, str(exc)))
                 _log_refusal(exc, code, method, principal, context)
                 context.abort_with_status(to_status(exc))
-            except Exception:
+            except Exception as exc:
+                if _database_timeout(exc):
+                    # The database did not answer within the caller's deadline.
+                    left = context.time_remaining()
+                    if left is not None and left <= 0:
+                        code = grpc.StatusCode.DEADLINE_EXCEEDED
+                        span.set_status(Status(StatusCode.ERROR, "deadline exceeded"))
+                        context.abort(code, "the deadline passed waiting for the database")
+                    code = grpc.StatusCode.UNAVAILABLE
+                    span.set_status(Status(StatusCode.ERROR, "database unavailable"))
+                    context.abort_with_status(
+                        retry_status(code, "the database did not answer in time; retry later")
+                    )
                 code = grpc.StatusCode.INTERNAL
                 span.set_status(Status(StatusCode.ERROR, "internal error"))
                 log.exception("call failed", extra={"fields": {"method": method}})
@@ -197,14 +334,31 @@ def build_server(
     port: int | None = None,
     relay: BackgroundRelay | None = None,
     verifier: TokenVerifier | None = None,
+    max_calls: int | None = None,
 ) -> tuple[grpc.Server, health.HealthServicer, int, list[str]]:
-    """`access` maps every method the server answers to the roles allowed to call it."""
+    """`access` maps every method the server answers to the roles allowed to call it.
+
+    `max_calls` (GRPC_MAX_CONCURRENT_CALLS) calls work at once; the pool has a few
+    threads more, so that a call too many is refused with a retry hint at once and
+    health probes still answer. grpc's own `maximum_concurrent_rpcs` is only the outer
+    wall (its refusal carries no hint, and counts the probes too): beyond it, calls
+    waiting for a thread are refused rather than queued without end.
+    """
     tracer = telemetry.setup(settings, "api")
     verifier = verifier or token_verifier(settings)
+    max_calls = max_calls or max_concurrent_calls()
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=16, thread_name_prefix=f"{settings.service}-api"),
-        interceptors=[CaseworkInterceptor(settings, tracer, relay, access, verifier)],
-        options=[("grpc.max_receive_message_length", 4 * 1024 * 1024)],
+        futures.ThreadPoolExecutor(
+            max_workers=max_calls + 4, thread_name_prefix=f"{settings.service}-api"
+        ),
+        interceptors=[CaseworkInterceptor(settings, tracer, relay, access, verifier, max_calls)],
+        options=[
+            ("grpc.max_receive_message_length", 4 * 1024 * 1024),
+            # Several api processes (API_PROCESSES) listen on one port; the kernel
+            # spreads the connections between them.
+            ("grpc.so_reuseport", 1),
+        ],
+        maximum_concurrent_rpcs=max_calls * 4,
     )
     service_names = list(register(server))
     health_servicer = health.HealthServicer()

@@ -5,6 +5,12 @@
   published before its consumer first started is parked, not dropped.
 - `casework.dead-letter`: poison messages with the reason, and messages that exceeded
   their queue's delivery limit.
+- `<consumer queue>.retry`: each consumer's own direct exchange of delayed retries. A
+  handler that meets a transient fault (database away, contention, broker hiccup) parks
+  a copy in the tier `<queue>.retry.<N>s` (a queue with message TTL N seconds, N growing
+  1, 2, 4 ... up to a cap, the attempt in `x-casework-attempt`), acks the delivery, and
+  the broker dead-letters the copy back into the consumer's queue when its time is up.
+  The delivery limit counts only what no handler could even answer for (a crash loop).
 
 Who published an event is the broker's word, not the event's: every service connects
 as a broker user of its own, `<prefix><service>` (prefix `CASEWORK_BROKER_USER_PREFIX`,
@@ -40,6 +46,14 @@ DEFAULT_BROKER_USER_PREFIX = "casework-"
 # Set on a consumer's dead letter: the broker-checked user that published the event it
 # refused, so that a replay can publish it again in that user's name, and no other.
 PUBLISHER_HEADER = "x-casework-publisher"
+# On a delayed retry: which attempt it is, and where the original delivery came from
+# (only believed on a message that came back through the consumer's own retry exchange,
+# which no other service's broker user may publish to).
+ATTEMPT_HEADER = "x-casework-attempt"
+ORIGIN_EXCHANGE_HEADER = "x-casework-origin-exchange"
+ORIGIN_KEY_HEADER = "x-casework-origin-key"
+RETURN_KEY = "return"
+DEFAULT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 
 
 class PublishRefused(RuntimeError):
@@ -106,13 +120,69 @@ def declare_topology(connection: kombu.Connection, exchange_name: str) -> None:
     ).declare()
 
 
+def retry_delays(env: Mapping[str, str] | None = None) -> tuple[float, ...]:
+    """The delays of the retry tiers, `CASEWORK_RETRY_DELAYS` (seconds, comma-separated,
+    growing); the last one repeats for as long as the fault lasts."""
+    env = os.environ if env is None else env
+    raw = env.get("CASEWORK_RETRY_DELAYS") or ""
+    if not raw:
+        return DEFAULT_RETRY_DELAYS
+    try:
+        delays = tuple(float(part) for part in raw.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(f"CASEWORK_RETRY_DELAYS: seconds, comma-separated: {raw!r}") from None
+    if not delays or any(d <= 0 for d in delays):
+        raise ValueError(f"CASEWORK_RETRY_DELAYS: positive seconds: {raw!r}")
+    return delays
+
+
+def retry_exchange(queue_name: str) -> Exchange:
+    # Named after the consumer's queue, so only the owning service's broker user may
+    # publish to it (its permissions cover `<service>.*` names, nobody else's).
+    return Exchange(f"{queue_name}.retry", type="direct", durable=True)
+
+
+def retry_tier(queue_name: str, delay: float) -> str:
+    return f"{queue_name}.retry.{delay:g}s"
+
+
+def retry_queues(queue_name: str, delays: tuple[float, ...]) -> list[Queue]:
+    """One queue per delay: a TTL fixed per queue never lets a long wait hold up a
+    short one behind it (a per-message TTL only expires at the head of its queue)."""
+    exchange = retry_exchange(queue_name)
+    return [
+        Queue(
+            retry_tier(queue_name, delay),
+            exchange=exchange,
+            routing_key=retry_tier(queue_name, delay),
+            durable=True,
+            queue_arguments={
+                "x-message-ttl": int(delay * 1000),
+                "x-dead-letter-exchange": exchange.name,
+                "x-dead-letter-routing-key": RETURN_KEY,
+            },
+        )
+        for delay in delays
+    ]
+
+
+def declare_retry_topology(channel: Any, queue_name: str, delays: tuple[float, ...]) -> None:
+    retry_exchange(queue_name)(channel).declare()
+    for queue in retry_queues(queue_name, delays):
+        queue(channel).declare()
+
+
 def consumer_queue(exchange_name: str, queue_name: str, routing_keys: list[str]) -> Queue:
     """A durable quorum queue: the broker counts deliveries, and a message that keeps
-    failing goes to the dead-letter exchange instead of looping forever."""
+    failing goes to the dead-letter exchange instead of looping forever. Delayed retries
+    come back to it through its own retry exchange."""
     exchange = events_exchange(exchange_name)
     return Queue(
         queue_name,
-        bindings=[binding(exchange, routing_key=key) for key in routing_keys],
+        bindings=[
+            *(binding(exchange, routing_key=key) for key in routing_keys),
+            binding(retry_exchange(queue_name), routing_key=RETURN_KEY),
+        ],
         durable=True,
         queue_arguments={
             "x-queue-type": "quorum",
@@ -162,7 +232,11 @@ class Publisher:
             self._connection = kombu.Connection(
                 self._uri, transport_options={"confirm_publish": True}, heartbeat=0
             )
-            self._connection.ensure_connection(max_retries=3)
+            # Short, flat intervals: a broker back from an outage is used within a
+            # fraction of a second (kombu's default waits 2, 4, 6 ... s).
+            self._connection.ensure_connection(
+                max_retries=3, interval_start=0, interval_step=0.25, interval_max=0.5
+            )
             declare_topology(self._connection, self._exchange_name)
             self._producer = kombu.Producer(self._connection.default_channel)
         return self._producer
@@ -189,6 +263,33 @@ class Publisher:
             routing_key=f"{event['type']}.v{event['version']}",
             headers=headers,
             message_id=str(event["id"]),
+        )
+
+    def declare_retries(self, queue_names: list[str], delays: tuple[float, ...]) -> None:
+        """Declare each consumer queue's retry exchange and delay tiers."""
+        with self._lock:
+            self._ensure()
+            assert self._connection is not None
+            for name in queue_names:
+                declare_retry_topology(self._connection.default_channel, name, delays)
+
+    def retry_later(
+        self,
+        body: bytes,
+        *,
+        queue_name: str,
+        delay: float,
+        headers: Mapping[str, Any],
+        message_id: str | None,
+    ) -> None:
+        """Park a copy of a delivery in the consumer's retry tier of `delay` seconds; the
+        broker puts it back into the consumer's queue when the time is up."""
+        self.publish_raw(
+            body,
+            exchange=retry_exchange(queue_name).name,
+            routing_key=retry_tier(queue_name, delay),
+            headers=headers,
+            message_id=message_id,
         )
 
     def dead_letter(

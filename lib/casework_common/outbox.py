@@ -5,34 +5,54 @@ Whoever saves an aggregate publishes its outbox right after its unit of work
 broker outage left behind.
 
 The relay never bumps an aggregate's version, so it never makes a worker's save fail.
-If a save lands between the relay's read and its clear, the clear misses and those
-events are published again on the next pass; consumers de-duplicate by event id.
+If a save lands between the relay's read and its clear, the relay takes out only the
+events it published. An event can still go out twice (a claimant that published and
+crashed before clearing, or one slower than the sweeper's `min_age`): counted in
+`casework_events_republished_total`; consumers de-duplicate by event id.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from casework_common.messaging import Publisher
 from casework_common.storage import AggregateDocument, Written
-from casework_common.telemetry import EVENTS_PUBLISHED
+from casework_common.telemetry import EVENTS_PUBLISHED, EVENTS_REPUBLISHED
 
 log = logging.getLogger(__name__)
 
 
 class OutboxRelay:
+    """Publishes outboxes under one claim protocol, whoever asks: the writer right after
+    its unit of work (`publish_written`) and the sweeper (`run_once(min_age=...)`) both
+    first claim an outbox with a compare-and-set on its `outbox_epoch` (and version),
+    stamping the claim's time. Only one of them wins an outbox as read; the claim hides
+    it from every sweeper for `min_age` seconds, after which a sweeper may take over an
+    outbox whose claimant crashed or could not reach the broker. The ids claimed are stored, so
+    a second claim of the same events is counted as a re-publication."""
+
     def __init__(
         self,
         service: str,
         documents: Sequence[type[AggregateDocument]],
         publisher: Publisher,
         batch: int = 200,
+        lease: float | None = None,
     ) -> None:
+        # How long a claim stands before someone else may take the outbox over: the
+        # sweeper's age, so that a writer's claim hides its outbox from the sweeper and
+        # a sweeper's claim from the writer.
+        self._lease_ms = int(
+            1000
+            * (lease if lease is not None else float(os.environ.get("CASEWORK_SWEEP_AFTER") or 2.0))
+        )
         self._service = service
         self._documents = documents
         self._publisher = publisher
@@ -46,50 +66,114 @@ class OutboxRelay:
         query: dict[str, Any] = {"outbox_pending": True}
         if min_age > 0:
             query["outbox_since"] = {"$lte": datetime.now(UTC) - timedelta(seconds=min_age)}
+            # Claimed by nobody, or by someone who had `min_age` seconds and did not
+            # clear it (crashed, or the broker was away).
+            query["$or"] = [
+                {"outbox_claimed_ms": None},
+                {"outbox_claimed_ms": {"$lte": _now_ms() - int(min_age * 1000)}},
+            ]
         published = 0
         for document in self._documents:
             collection = document._get_collection()
-            for raw in collection.find(query, {"outbox": 1, "version": 1}).limit(self._batch):
-                if min_age > 0 and not self._claim(collection, raw, query["outbox_since"]):
-                    continue
-                published += self._publish(collection, raw)
+            for raw in collection.find(query, _FIELDS).limit(self._batch):
+                published += self._claim_and_publish(collection, raw)
         return published
-
-    @staticmethod
-    def _claim(collection: Any, raw: dict[str, Any], still_old: dict[str, Any]) -> bool:
-        """Take an old outbox for this sweeper: moving its timestamp to now hides it
-        from every other replica's sweeper for the next `min_age` seconds."""
-        claimed = collection.update_one(
-            {"_id": raw["_id"], "version": raw["version"], "outbox_since": still_old},
-            {"$set": {"outbox_since": datetime.now(UTC)}},
-        )
-        return bool(claimed.matched_count)
 
     def publish_written(self, written: Written) -> int:
         """Publish the outboxes of aggregates a unit of work just saved."""
         published = 0
         for document, pk in written:
             collection = document._get_collection()
-            raw = collection.find_one(
-                {"_id": pk, "outbox_pending": True}, {"outbox": 1, "version": 1}
-            )
+            raw = collection.find_one({"_id": pk, "outbox_pending": True}, _FIELDS)
             if raw is not None:
-                published += self._publish(collection, raw)
+                published += self._claim_and_publish(collection, raw)
         return published
 
-    def _publish(self, collection: Any, raw: dict[str, Any]) -> int:
+    def _claim_and_publish(self, collection: Any, raw: dict[str, Any]) -> int:
         events = raw.get("outbox") or []
-        for event in events:
-            self._publisher.publish_event(event)
-        collection.update_one(
-            {"_id": raw["_id"], "version": raw["version"]},
+        ids = [str(event.get("id")) for event in events]
+        # Compare-and-set on the outbox's epoch, which every claim and clear bumps
+        # (a save that loses to it just retries, see storage.save_aggregate).
+        now_ms = _now_ms()
+        claimed = collection.update_one(
             {
-                "$set": {"outbox": [], "outbox_pending": False, "outbox_since": None},
+                "_id": raw["_id"],
+                "version": raw["version"],
+                "outbox_epoch": raw.get("outbox_epoch"),
+                "$or": [
+                    {"outbox_claimed_ms": None},
+                    {"outbox_claimed_ms": {"$lte": now_ms - self._lease_ms}},
+                ],
+            },
+            {
+                "$set": {"outbox_claimed": ids, "outbox_claimed_ms": now_ms},
                 "$inc": {"outbox_epoch": 1},
             },
         )
+        if not claimed.matched_count:
+            return 0  # someone else's now, or changed since read: its writer publishes it
+        again = set(ids) & set(raw.get("outbox_claimed") or [])
+        if again:
+            EVENTS_REPUBLISHED.labels(self._service).inc(len(again))
+            log.info(
+                "outbox events published again",
+                extra={"fields": {"count": len(again), "aggregate": str(raw["_id"])}},
+            )
+        for event in events:
+            self._publisher.publish_event(event)
+        self._clear(collection, raw, set(ids))
         EVENTS_PUBLISHED.labels(self._service).inc(len(events))
         return len(events)
+
+    @staticmethod
+    def _clear(collection: Any, raw: dict[str, Any], published: set[str]) -> None:
+        cleared = collection.update_one(
+            {"_id": raw["_id"], "version": raw["version"]},
+            {
+                "$set": {
+                    "outbox": [],
+                    "outbox_pending": False,
+                    "outbox_since": None,
+                    "outbox_claimed": [],
+                    "outbox_claimed_ms": None,
+                },
+                "$inc": {"outbox_epoch": 1},
+            },
+        )
+        if cleared.matched_count:
+            return
+        # A save landed meanwhile and appended events: take out only what went out,
+        # leaving the newcomers to their writer's own publish.
+        for _ in range(3):
+            stored = collection.find_one({"_id": raw["_id"]}, _FIELDS)
+            if stored is None:
+                return
+            remaining = [e for e in stored.get("outbox") or [] if str(e.get("id")) not in published]
+            # The newcomers are nobody's claim yet: their writer's publish takes them.
+            change: dict[str, Any] = {
+                "outbox": remaining,
+                "outbox_claimed": [],
+                "outbox_claimed_ms": None,
+            }
+            if not remaining:
+                change.update({"outbox_pending": False, "outbox_since": None})
+            cleared = collection.update_one(
+                {
+                    "_id": raw["_id"],
+                    "version": stored["version"],
+                    "outbox_epoch": stored.get("outbox_epoch"),
+                },
+                {"$set": change, "$inc": {"outbox_epoch": 1}},
+            )
+            if cleared.matched_count:
+                return
+
+
+_FIELDS = {"outbox": 1, "version": 1, "outbox_claimed": 1, "outbox_epoch": 1}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 class BackgroundRelay:

@@ -10,7 +10,13 @@ from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
-from casework_common.errors import CaseworkError, FailedPrecondition, InvalidArgument, clip
+from casework_common.errors import (
+    AlreadyExists,
+    CaseworkError,
+    FailedPrecondition,
+    InvalidArgument,
+    clip,
+)
 
 # A status message travels in a header: kept well below any proxy's or client's limit.
 MAX_MESSAGE = 1000
@@ -37,13 +43,13 @@ def to_status(error: CaseworkError) -> grpc.Status:
             )
         )
         status.details.append(detail)
-    elif isinstance(error, FailedPrecondition) and error.field:
+    elif isinstance(error, FailedPrecondition | AlreadyExists) and error.field:
         detail = any_pb2.Any()
         detail.Pack(
             error_details_pb2.PreconditionFailure(
                 violations=[
                     error_details_pb2.PreconditionFailure.Violation(
-                        type="STATE",
+                        type="STATE" if isinstance(error, FailedPrecondition) else "ALREADY_EXISTS",
                         subject=clip(error.field, 200),
                         description=clip(error, MAX_MESSAGE),
                     )
@@ -57,6 +63,18 @@ def to_status(error: CaseworkError) -> grpc.Status:
 def abort(context: grpc.ServicerContext, error: CaseworkError) -> NoReturn:
     context.abort_with_status(to_status(error))
     raise AssertionError("abort_with_status always raises")
+
+
+def precondition_subjects(error: grpc.RpcError) -> dict[str, str]:
+    """Read the PreconditionFailure details of a failed call: subject -> type."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    out: dict[str, str] = {}
+    for detail in status.details if status is not None else ():
+        if detail.Is(error_details_pb2.PreconditionFailure.DESCRIPTOR):
+            failure = error_details_pb2.PreconditionFailure()
+            detail.Unpack(failure)
+            out.update({v.subject: v.type for v in failure.violations})
+    return out
 
 
 def field_violations(error: grpc.RpcError) -> dict[str, str]:

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import enum
+import os
+import time
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
@@ -35,7 +38,9 @@ def connect(settings: Settings, alias: str = "default") -> None:
         alias=alias,
         tz_aware=True,
         uuidRepresentation="standard",
-        serverSelectionTimeoutMS=5000,
+        # How long one operation waits for an unreachable server before the caller
+        # sees a transient fault (the events runtime then backs off, the api answers).
+        serverSelectionTimeoutMS=int(os.environ.get("MONGO_SERVER_SELECTION_MS") or 5000),
     )
 
 
@@ -61,6 +66,12 @@ class AggregateDocument(me.Document):
     outbox_since = me.DateTimeField()
     # Bumped by the relay each time it clears the outbox (see save_aggregate).
     outbox_epoch = me.IntField(default=0)
+    # Ids of the events the last publisher claimed (outbox.OutboxRelay): whoever claims
+    # them again publishes them a second time, which the relay counts.
+    outbox_claimed = me.ListField(me.StringField())
+    # When they were claimed, in epoch milliseconds: a number, because the development
+    # server stores a date given to `$set` as a string, which no date range matches.
+    outbox_claimed_ms = me.IntField()
 
 
 A = TypeVar("A", bound=AggregateDocument)
@@ -91,6 +102,8 @@ def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ())
     if expected == 0:
         outbox = [dict(e) for e in doc.outbox] + new_events
         _set_outbox(data, outbox, doc.outbox_since, epoch=0)
+        data["outbox_claimed"] = []
+        data["outbox_claimed_ms"] = None
         try:
             collection.insert_one(data)
         except DuplicateKeyError as exc:
@@ -99,13 +112,22 @@ def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ())
         for _ in range(5):
             stored = collection.find_one(
                 {"_id": data["_id"]},
-                {"version": 1, "outbox": 1, "outbox_since": 1, "outbox_epoch": 1},
+                {
+                    "version": 1,
+                    "outbox": 1,
+                    "outbox_since": 1,
+                    "outbox_epoch": 1,
+                    "outbox_claimed": 1,
+                    "outbox_claimed_ms": 1,
+                },
             )
             if stored is None or stored.get("version") != expected:
                 raise Conflict(f"{type(doc).__name__} {doc.pk} was changed concurrently")
             epoch = stored.get("outbox_epoch")
             outbox = list(stored.get("outbox") or []) + new_events
             _set_outbox(data, outbox, stored.get("outbox_since"), epoch=epoch or 0)
+            data["outbox_claimed"] = list(stored.get("outbox_claimed") or [])
+            data["outbox_claimed_ms"] = stored.get("outbox_claimed_ms")
             try:
                 result = collection.replace_one(
                     {"_id": data["_id"], "version": expected, "outbox_epoch": epoch}, data
@@ -121,6 +143,8 @@ def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ())
     doc.outbox_pending = data["outbox_pending"]
     doc.outbox_since = data["outbox_since"]
     doc.outbox_epoch = data["outbox_epoch"]
+    doc.outbox_claimed = data["outbox_claimed"]
+    doc.outbox_claimed_ms = data["outbox_claimed_ms"]
     written = _written.get()
     if written is not None and data["outbox"]:
         written.append((type(doc), doc.pk))
@@ -154,7 +178,8 @@ def track_writes() -> Iterator[Written]:
 
 
 class ProcessedEvent(me.Document):
-    """An event a consumer has fully handled: the consumer's de-duplication record."""
+    """A consumer's de-duplication record of one event: claimed while a handler works on
+    it (by `holder`, until `lease_until`), then done for good."""
 
     meta = {"collection": "processed_events"}
 
@@ -162,23 +187,113 @@ class ProcessedEvent(me.Document):
     consumer = me.StringField(required=True)
     event_id = me.StringField(required=True)
     event_type = me.StringField(required=True)
-    processed_at = me.DateTimeField(required=True)
+    # Records written before claims existed have no state: they are done.
+    state = me.StringField(choices=("claimed", "done"))
+    holder = me.StringField()
+    # Epoch milliseconds: the development server stores a date given to `$set` as a
+    # string, which no range matches.
+    lease_until_ms = me.IntField()
+    processed_at = me.DateTimeField()
+
+
+class Claim(enum.Enum):
+    TAKEN = "taken"  # this delivery may run the handler
+    DONE = "done"  # handled before: a duplicate
+    BUSY = "busy"  # another delivery holds a live claim: try again later
+
+
+def _record_id(consumer: str, event_id: str) -> str:
+    return f"{consumer}:{event_id}"
+
+
+def claim_event(consumer: str, envelope: EventEnvelope, holder: str, lease: float) -> Claim:
+    """Claim an event for one handler run, atomically: the unique insert of its record
+    decides between two concurrent deliveries. A claim whose lease ran out (its handler
+    crashed) or that `holder` itself made (a delayed retry of the same delivery) is
+    taken over with a conditional update, which again only one can win."""
+    collection = ProcessedEvent._get_collection()
+    key = _record_id(consumer, envelope.id)
+    now_ms = int(time.time() * 1000)
+    until = now_ms + int(lease * 1000)
+    try:
+        collection.insert_one(
+            {
+                "_id": key,
+                "consumer": consumer,
+                "event_id": envelope.id,
+                "event_type": envelope.routing_key,
+                "state": "claimed",
+                "holder": holder,
+                "lease_until_ms": until,
+            }
+        )
+        return Claim.TAKEN
+    except DuplicateKeyError:
+        pass
+    for condition in ({"holder": holder}, {"lease_until_ms": {"$lt": now_ms}}):
+        taken = collection.update_one(
+            {"_id": key, "state": "claimed", **condition},
+            {"$set": {"holder": holder, "lease_until_ms": until}},
+        )
+        if taken.matched_count:
+            return Claim.TAKEN
+    stored = collection.find_one({"_id": key}, {"state": 1})
+    if stored is None:
+        # Released between our insert and our look: the next attempt will take it.
+        return Claim.BUSY
+    return Claim.BUSY if stored.get("state") == "claimed" else Claim.DONE
+
+
+def complete_event(consumer: str, event_id: str, holder: str) -> bool:
+    """Mark a claimed event done; False when the claim was lost (lease ran out and
+    another delivery took it over)."""
+    collection = ProcessedEvent._get_collection()
+    key = _record_id(consumer, event_id)
+    stored = collection.find_one({"_id": key, "holder": holder})
+    if stored is None:
+        return False
+    # A whole-document replace, so that `processed_at` is stored as a date everywhere.
+    stored.update({"state": "done", "processed_at": now(), "lease_until_ms": None})
+    done = collection.replace_one({"_id": key, "holder": holder, "state": "claimed"}, stored)
+    return bool(done.matched_count)
+
+
+def release_event(consumer: str, event_id: str, holder: str) -> None:
+    """Give a claim back after a handler failed, so that a retry need not wait out the
+    lease."""
+    ProcessedEvent._get_collection().delete_one(
+        {"_id": _record_id(consumer, event_id), "holder": holder, "state": "claimed"}
+    )
 
 
 def already_processed(consumer: str, event_id: str) -> bool:
-    return ProcessedEvent.objects(id=f"{consumer}:{event_id}").first() is not None
+    stored = ProcessedEvent._get_collection().find_one(
+        {"_id": _record_id(consumer, event_id)}, {"state": 1}
+    )
+    return stored is not None and stored.get("state") != "claimed"
 
 
 def mark_processed(consumer: str, envelope: EventEnvelope) -> None:
-    # A redelivery may race us; the first record stands.
-    with contextlib.suppress(me.NotUniqueError):
-        ProcessedEvent(
-            id=f"{consumer}:{envelope.id}",
-            consumer=consumer,
-            event_id=envelope.id,
-            event_type=envelope.routing_key,
-            processed_at=datetime.now(UTC),
-        ).save(force_insert=True)
+    """Record an event as done without a claim (a refused event); the first record
+    stands."""
+    collection = ProcessedEvent._get_collection()
+    key = _record_id(consumer, envelope.id)
+    try:
+        collection.insert_one(
+            {
+                "_id": key,
+                "consumer": consumer,
+                "event_id": envelope.id,
+                "event_type": envelope.routing_key,
+                "state": "done",
+                "processed_at": now(),
+            }
+        )
+    except DuplicateKeyError:
+        stored = collection.find_one({"_id": key, "state": "claimed"})
+        if stored is not None:
+            stored.update({"state": "done", "processed_at": now(), "lease_until_ms": None})
+            collection.replace_one({"_id": key, "state": "claimed"}, stored)
 
 
 def now() -> datetime:

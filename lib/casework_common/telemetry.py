@@ -41,6 +41,17 @@ EVENTS_HANDLED = Counter(
 EVENTS_PUBLISHED = Counter(
     "casework_events_published_total", "Events published from the outbox", ["service"]
 )
+HANDLER_RUNS = Counter(
+    "casework_event_handler_runs_total",
+    "Handler invocations (a claimed event run once more after a fault counts again)",
+    ["service", "handler"],
+)
+EVENTS_REPUBLISHED = Counter(
+    "casework_events_republished_total",
+    "Events published again from an outbox after an earlier claim had published them "
+    "(a lagging or crashed publisher, or a clear that lost to a concurrent save)",
+    ["service"],
+)
 
 _configured = False
 

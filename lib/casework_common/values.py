@@ -3,6 +3,11 @@
 Pure Python (domain modules import it). Each check answers a description for a
 FieldError, or None when the value is acceptable; the caller names the field.
 
+The value objects at the end (Email, Phone, PersonName, DateOfBirth, Address) are the
+one rule every service applies to a person's identity and contact details: a referral
+in intake, a registration and an edit in clients accept and refuse the same values.
+Each refuses a bad value with ``InvalidArgument`` naming the field it was given.
+
 Why these rules:
 - Control characters (NUL above all) break exports, logs and the database drivers;
   free text may hold line breaks and tabs, nothing else below U+0020 or DEL..U+009F.
@@ -16,9 +21,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 from datetime import date
 
-from casework_common.errors import FieldError
+from casework_common.errors import FieldError, InvalidArgument
 
 # Line breaks and tabs are the only control characters free text keeps.
 _FREE_TEXT_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
@@ -95,3 +101,158 @@ def text_errors(texts: Mapping[str, str], *, free_text: Collection[str] = ()) ->
         if problem:
             errors.append(FieldError(field, problem))
     return errors
+
+
+# ------------------------------------------------------------------ value objects
+
+MAX_PERSON_NAME = 200
+MAX_ADDRESS = 500
+# A phone number as people write it: digits, an optional leading +, and the usual
+# separators; 6 to 15 digits (E.164 allows at most 15, no service number has fewer
+# than 6).
+_PHONE_CHARS = re.compile(r"^\+?[0-9 ()./-]+$")
+PHONE_PROBLEM = "is not a phone number (6 to 15 digits, optionally +, spaces, ( ) . / -)"
+
+
+def phone_error(value: str) -> str | None:
+    """Why `value` is not a phone number we would call, or None."""
+    digits = sum(ch.isdigit() for ch in value)
+    if not _PHONE_CHARS.match(value) or not 6 <= digits <= 15:
+        return PHONE_PROBLEM
+    return None
+
+
+def person_name_error(value: str) -> str | None:
+    """Why `value` (already stripped) is not a person's given or family name, or None."""
+    if not value:
+        return "is required"
+    if len(value) > MAX_PERSON_NAME:
+        return f"at most {MAX_PERSON_NAME} characters"
+    return text_error(value)
+
+
+def address_error(value: str) -> str | None:
+    """Why `value` (already stripped) is not a postal address, or None (blank is fine)."""
+    return length_error(value, MAX_ADDRESS) or text_error(value, multiline=True)
+
+
+def _refuse(field: str, problem: str | None) -> None:
+    if problem:
+        raise InvalidArgument([FieldError(field, problem)])
+
+
+@dataclass(frozen=True)
+class Email:
+    """An e-mail address someone may be written to at (surrounding blanks dropped)."""
+
+    value: str
+
+    def __post_init__(self) -> None:
+        _refuse("email", email_error(self.value))
+
+    @classmethod
+    def parse(cls, raw: str, field: str = "email") -> Email:
+        value = raw.strip()
+        _refuse(field, email_error(value) if value else "is required")
+        return cls(value)
+
+
+@dataclass(frozen=True)
+class Phone:
+    """A phone number as written (surrounding blanks dropped)."""
+
+    value: str
+
+    def __post_init__(self) -> None:
+        _refuse("phone", phone_error(self.value))
+
+    @classmethod
+    def parse(cls, raw: str, field: str = "phone") -> Phone:
+        value = raw.strip()
+        _refuse(field, phone_error(value) if value else "is required")
+        return cls(value)
+
+    @property
+    def key(self) -> str:
+        """The last nine digits: the same number written with or without a country code."""
+        return "".join(ch for ch in self.value if ch.isdigit())[-9:]
+
+
+@dataclass(frozen=True)
+class PersonName:
+    """A given or family name: one line of text, not blank, at most 200 characters."""
+
+    value: str
+
+    def __post_init__(self) -> None:
+        _refuse("name", person_name_error(self.value))
+
+    @classmethod
+    def parse(cls, raw: str, field: str = "name") -> PersonName:
+        value = raw.strip()
+        _refuse(field, person_name_error(value))
+        return cls(value)
+
+
+@dataclass(frozen=True)
+class DateOfBirth:
+    """A day of birth: a date that has passed, not before 1900."""
+
+    value: date
+
+    @classmethod
+    def parse(cls, raw: str, today: date, field: str = "date_of_birth") -> DateOfBirth:
+        """From ISO text (YYYY-MM-DD); the field is named when it is missing or wrong."""
+        born, problem = birth_date_from(raw, today)
+        _refuse(field, problem)
+        assert born is not None
+        return cls(born)
+
+    @classmethod
+    def of(cls, born: date, today: date, field: str = "date_of_birth") -> DateOfBirth:
+        _refuse(field, birth_date_error(born, today))
+        return cls(born)
+
+
+@dataclass(frozen=True)
+class Address:
+    """A postal address as one line (runs of blanks and line breaks become one space)."""
+
+    value: str
+
+    def __post_init__(self) -> None:
+        _refuse("address", address_error(self.value))
+
+    @classmethod
+    def parse(cls, raw: str, field: str = "address") -> Address:
+        value = " ".join(raw.split())
+        _refuse(field, address_error(value))
+        return cls(value)
+
+
+def iso_day(raw: str) -> date | None:
+    """The day `raw` writes as YYYY-MM-DD, or None (other ISO forms are refused too:
+    one way to write a day on every wire)."""
+    if len(raw) != 10:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        return None
+
+
+def birth_date_from(raw: str, today: date) -> tuple[date | None, str | None]:
+    """The date of birth `raw` writes, or why it is not one."""
+    if not raw:
+        return None, "is required (YYYY-MM-DD)"
+    born = iso_day(raw)
+    if born is None:
+        return None, "must be a date YYYY-MM-DD"
+    problem = birth_date_error(born, today)
+    return (None, problem) if problem else (born, None)
+
+
+def collect(*checks: tuple[str, str | None]) -> list[FieldError]:
+    """FieldErrors of (field, problem) pairs whose problem is not None: a command
+    refuses all its bad fields at once."""
+    return [FieldError(field, problem) for field, problem in checks if problem]

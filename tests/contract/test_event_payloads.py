@@ -49,6 +49,7 @@ from casework_common.auth import Principal
 from casework_common.envelope import Actor, EventEnvelope, MalformedEvent
 from casework_common.organisation import parse
 from casework_common.routing import Rule
+from casework_common.unit_of_work import SystemActor, UnitOfWork
 from casework_intake import services as intake
 from casework_intake.adapters import repository as intake_repo
 from casework_intake.adapters.repository import (
@@ -337,71 +338,88 @@ def create_outreach(**overrides: Any) -> PlanOutreach:
 
 def produce_intake_events() -> None:
     """Each of intake's use cases and timers that emit an event, once."""
+
+    def unit(caller: Principal | SystemActor, at: datetime = T0) -> UnitOfWork:
+        return UnitOfWork(caller, now=at)
+
+    timers = SystemActor("intake")
     referrals = ReferralRepository(ORG, None)
-    kw: dict[str, Any] = {"now": T0, "trace": {}}
-    taken, _ = intake.submit_referral(create_referral(), PARTNER, DEV, referrals, **kw)
-    forgotten, _ = intake.submit_referral(create_referral(), PARTNER, DEV, referrals, **kw)
+    taken, _ = intake.submit_referral(create_referral(), unit(PARTNER), DEV, referrals)
+    forgotten, _ = intake.submit_referral(create_referral(), unit(PARTNER), DEV, referrals)
     mine = ReferralRepository(ORG, ANNA.centres)
-    intake.acknowledge_referral(taken.referral_id, ANNA, mine, **kw)
-    intake.record_first_contact(taken.referral_id, Channel.PHONE, "called", ANNA, mine, **kw)
+    intake.acknowledge_referral(intake.AcknowledgeReferral(taken.referral_id), unit(ANNA), mine)
+    intake.record_first_contact(
+        intake.RecordFirstContact(taken.referral_id, Channel.PHONE, "called"), unit(ANNA), mine
+    )
     late = T0 + 100 * HOUR
     assert forgotten.referral_id in [r.referral_id for r in intake_repo.overdue_referrals(late)]
     intake.escalate_overdue(
-        {ORG: DEV}, lambda org: ReferralRepository(org, None), intake_repo.overdue_referrals(late),
-        now=late,
+        unit(timers, late), {ORG: DEV}, lambda org: ReferralRepository(org, None),
+        intake_repo.overdue_referrals(late),
     )  # fmt: skip
 
     consultations = IntakeConsultations(ORG, ANNA.centres)
-    intake.record_consultation(create_consultation_command(), ANNA, DEV, consultations, **kw)
+    intake.record_consultation(create_consultation_command(), unit(ANNA), DEV, consultations)
     anonymous = create_consultation_command(given_name="", family_name="", date_of_birth="")
-    intake.record_consultation(anonymous, ANNA, DEV, consultations, **kw)
+    intake.record_consultation(anonymous, unit(ANNA), DEV, consultations)
 
     rules = RoutingRulesRepository(ORG)
     rule = Rule("south-youth", 40, (), ("ctr-south-city",), ("youth",), (), ("w-ilze",))
-    saved = intake.save_routing_rules([rule], MANAGER, DEV, rules, now=T0)
-    intake.publish_routing_rules(saved.version, MANAGER, DEV, rules, **kw)
+    saved = intake.save_routing_rules(intake.SaveRoutingRules((rule,)), unit(MANAGER), DEV, rules)
+    intake.publish_routing_rules(
+        intake.PublishRoutingRules(saved.version), unit(MANAGER), DEV, rules
+    )
 
     outreach = OutreachRepository(ORG, PETR.centres)
-    planned = intake.plan_outreach(create_outreach(), ANNA, DEV, outreach, reminder_hours=24, **kw)
-    dropped = intake.plan_outreach(create_outreach(), ANNA, DEV, outreach, **kw)
-    intake.cancel_outreach(dropped.outreach_id, ANNA, outreach, **kw)
+    planned = intake.plan_outreach(create_outreach(), unit(ANNA), DEV, outreach, reminder_hours=24)
+    dropped = intake.plan_outreach(create_outreach(), unit(ANNA), DEV, outreach)
+    intake.cancel_outreach(intake.CancelOutreach(dropped.outreach_id), unit(ANNA), outreach)
 
     def unscoped_outreach(org: str) -> OutreachRepository:
         return OutreachRepository(org, None)
 
     soon, after = T0 + 30 * HOUR, T0 + 50 * HOUR
-    intake.remind_outreach(intake_repo.outreach_needing_reminder(soon), unscoped_outreach, now=soon)
+    intake.remind_outreach(
+        unit(timers, soon), intake_repo.outreach_needing_reminder(soon), unscoped_outreach
+    )
     intake.request_outreach_outcomes(
-        intake_repo.outreach_needing_outcome(after), unscoped_outreach, now=after
+        unit(timers, after), intake_repo.outreach_needing_outcome(after), unscoped_outreach
     )
     intake.record_outreach_outcome(
-        planned.outreach_id, Outcome("14 visitors", 14, 4), PETR, outreach, now=after, trace={}
+        intake.RecordOutreachOutcome(planned.outreach_id, Outcome("14 visitors", 14, 4)),
+        unit(PETR, after),
+        outreach,
     )
 
     projects = ProjectRepository(ORG, ANNA.centres)
     project = intake.create_project(
-        CreateProject("Open day", "ctr-north-town", "", ("w-petr",), new_key()), ANNA, DEV,
-        projects, **kw,
+        CreateProject("Open day", "ctr-north-town", "", ("w-petr",), new_key()), unit(ANNA), DEV,
+        projects,
     )  # fmt: skip
     _, task = intake.add_task(
-        project.project_id, "book the hall", "w-petr", T0 + HOUR, ANNA, projects,
-        idempotency_key=new_key(), **kw,
-    )  # fmt: skip
+        intake.AddTask(project.project_id, "book the hall", "w-petr", T0 + HOUR, new_key()),
+        unit(ANNA),
+        projects,
+    )
     intake.comment_on_task(
-        project.project_id, task.task_id, "the big hall, please", ANNA, projects,
-        idempotency_key=new_key(), **kw,
-    )  # fmt: skip
+        intake.CommentOnTask(project.project_id, task.task_id, "the big hall, please", new_key()),
+        unit(ANNA),
+        projects,
+    )
     overdue_at = T0 + 2 * HOUR
     intake.flag_overdue_tasks(
+        unit(timers, overdue_at),
         intake_repo.projects_with_overdue_tasks(overdue_at),
         lambda org: ProjectRepository(org, None),
-        now=overdue_at,
     )
-    intake.complete_task(project.project_id, task.task_id, ANNA, projects, now=overdue_at, trace={})
+    intake.complete_task(
+        intake.CompleteTask(project.project_id, task.task_id), unit(ANNA, overdue_at), projects
+    )
     intake.reopen_task(
-        project.project_id, task.task_id, overdue_at + HOUR, ANNA, projects,
-        now=overdue_at, trace={},
-    )  # fmt: skip
+        intake.ReopenTask(project.project_id, task.task_id, overdue_at + HOUR),
+        unit(ANNA, overdue_at),
+        projects,
+    )
 
 
 def test_every_event_intake_stores_parses_strictly_into_its_contract() -> None:

@@ -20,6 +20,7 @@ import re
 import shlex
 import shutil
 import subprocess
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -1269,3 +1270,107 @@ def test_the_image_listens_on_all_addresses_and_ships_no_tests():
     assert env.get("PUBLIC_HTTP_PORT") == str(PUBLIC_PORT)
     copied = [args.split()[0] for ins, args in dockerfile_instructions() if ins == "COPY"]
     assert "tests/" not in copied and "tests" not in copied, copied
+
+
+# ------------------------------------------------- large network: the engines --
+#
+# deploy/overlays/large-network/engines/ is rendered offline like the overlays; kustomize
+# does not know the operators' CRDs, so nothing validates these resources but the checks
+# below, field by field.
+
+ENGINES = "large-network/engines"
+LARGE_SECRET_EXAMPLES = OVERLAYS_DIR / "large-network" / "secrets"
+
+
+def _engines() -> tuple[dict, dict, dict]:
+    docs = render(ENGINES)
+    (namespace,) = by_kind(docs, "Namespace").values()
+    (rabbit,) = by_kind(docs, "RabbitmqCluster").values()
+    (mongo,) = by_kind(docs, "MongoDBCommunity").values()
+    return namespace, rabbit, mongo
+
+
+def _hostname_anti_affinity(affinity: dict) -> bool:
+    terms = affinity["podAntiAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
+    return any(term["topologyKey"] == "kubernetes.io/hostname" for term in terms)
+
+
+def test_large_network_broker_is_a_three_node_rabbitmq_cluster_of_the_operator():
+    namespace, rabbit, _ = _engines()
+    assert rabbit["apiVersion"] == "rabbitmq.com/v1beta1"
+    assert rabbit["metadata"]["namespace"] == namespace["metadata"]["name"]
+    assert rabbit["spec"]["replicas"] == 3
+    assert _hostname_anti_affinity(rabbit["spec"]["affinity"])
+    config = rabbit["spec"]["rabbitmq"]["additionalConfig"]
+    # A partitioned minority stops rather than diverging; queues are quorum queues.
+    assert "cluster_partition_handling = pause_minority" in config
+    assert "default_queue_type = quorum" in config
+
+
+def test_large_network_database_is_a_three_member_replica_set_of_the_operator():
+    namespace, _, mongo = _engines()
+    assert mongo["apiVersion"] == "mongodbcommunity.mongodb.com/v1"
+    assert mongo["metadata"]["namespace"] == namespace["metadata"]["name"]
+    spec = mongo["spec"]
+    assert (spec["members"], spec["type"]) == (3, "ReplicaSet")
+    assert spec["security"]["authentication"]["modes"] == ["SCRAM"]
+    assert _hostname_anti_affinity(spec["statefulSet"]["spec"]["template"]["spec"]["affinity"])
+    # One user per service, who may read and write its own database and nothing else.
+    users = {user["name"]: user for user in spec["users"]}
+    assert set(users) == {f"casework-{svc}" for svc in SERVICES}
+    for svc in SERVICES:
+        user = users[f"casework-{svc}"]
+        assert user["roles"] == [{"name": "readWrite", "db": f"casework_{svc}"}], svc
+        assert user["passwordSecretRef"]["name"] == f"casework-mongo-{svc}-password"
+
+
+def test_the_suites_network_policies_let_the_services_reach_the_engines():
+    namespace, _, _ = _engines()
+    labels = namespace["metadata"]["labels"]
+    policies = by_kind(render("large-network"), "NetworkPolicy")
+    for name, port in (("allow-egress-broker", 5672), ("allow-egress-database", 27017)):
+        (rule,) = policies[name]["spec"]["egress"]
+        selectors = [peer["namespaceSelector"]["matchLabels"] for peer in rule["to"]]
+        assert any(selector.items() <= labels.items() for selector in selectors), name
+        assert port in {p["port"] for p in rule["ports"]}, name
+
+
+def _example_env(path: Path) -> dict[str, str]:
+    pairs = (
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    return {key: value for key, value in pairs}
+
+
+@pytest.mark.parametrize("svc", SERVICES)
+def test_large_network_connection_settings_name_every_node_of_the_engines(svc):
+    namespace, rabbit, mongo = _engines()
+    ns = namespace["metadata"]["name"]
+    env = _example_env(LARGE_SECRET_EXAMPLES / f"{svc}.example.env")
+    assert set(env) == SECRET_ENV[svc]
+
+    # Every broker node, `;`-separated (kombu fails over between them), as the
+    # service's own broker user.
+    broker = rabbit["metadata"]["name"]
+    amqp = [urllib.parse.urlsplit(uri) for uri in env["AMQP_URI"].split(";")]
+    assert {u.hostname for u in amqp} == {
+        f"{broker}-server-{i}.{broker}-nodes.{ns}.svc" for i in range(rabbit["spec"]["replicas"])
+    }
+    assert {(u.scheme, u.username, u.port) for u in amqp} == {("amqp", f"casework-{svc}", 5672)}
+
+    # The replica set by name, every member listed, the service's own database user.
+    replica_set = mongo["metadata"]["name"]
+    uri = env["MONGO_URI"]
+    parts = urllib.parse.urlsplit(uri)
+    hosts = parts.netloc.rpartition("@")[2].split(",")
+    assert set(hosts) == {
+        f"{replica_set}-{i}.{replica_set}-svc.{ns}.svc:27017"
+        for i in range(mongo["spec"]["members"])
+    }
+    query = urllib.parse.parse_qs(parts.query)
+    assert query["replicaSet"] == [replica_set]
+    assert query["authSource"] == ["admin"]
+    assert parts.netloc.partition(":")[0] == f"casework-{svc}"
+    assert f"casework-{svc}" in {user["name"] for user in mongo["spec"]["users"]}

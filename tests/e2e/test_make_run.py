@@ -62,11 +62,7 @@ CONFIGURED_BY_MAKE_RUN = (
 
 @pytest.fixture()
 def local_env(amqp_uri: str, tmp_path: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in CONFIGURED_BY_MAKE_RUN
-    }
+    env = {k: v for k, v in os.environ.items() if k not in CONFIGURED_BY_MAKE_RUN}
     n = len(SERVICES)
     ports = free_ports(3 * n + 5)
     grpc_base, health_base, metrics_base = ports[0], ports[n], ports[2 * n]
@@ -220,3 +216,37 @@ def test_run_starts_everything_and_stop_then_run_keeps_the_data(
         assert list(card.client.referral_ids) == [referral.referral_id]
     finally:
         devstack("down", local_env, var)
+
+
+def test_run_again_starts_at_once_a_process_killed_and_not_yet_reaped(
+    local_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """This test is the parent of the suite it starts, as a terminal or a supervisor may
+    be: a process killed with -9 stays a zombie until reaped, and used to pass for a
+    live one - `make run` then waited 90 s for it instead of starting it again."""
+    import signal
+
+    from casework_common import devstack as stack
+
+    for name in CONFIGURED_BY_MAKE_RUN:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in local_env.items():
+        monkeypatch.setenv(name, value)
+    var = tmp_path / "var"
+    pid_file = var / "run" / "notify-events.pid"
+    try:
+        stack.up(var)
+        killed = int(pid_file.read_text())
+        os.kill(killed, signal.SIGKILL)
+        eventually(lambda: stack.process_state(killed) == "Z", timeout=10)
+
+        stack.up(var)
+
+        restarted = int(pid_file.read_text())
+        assert restarted != killed
+        assert stack.process_state(killed) is None  # reaped, no zombie left
+        assert stack._alive(restarted)
+        others = [var / "run" / f"{s}-{p}.pid" for s in SERVICES for p in ("api", "events")]
+        assert all(stack._alive(int(f.read_text())) for f in others)
+    finally:
+        stack.down(var)

@@ -155,8 +155,7 @@ ROLE_CALLS = [
     ("admin", "intake", "ListRoutingRuleSets", intake_pb2.ListRoutingRuleSetsRequest(), True),
     ("admin", "clients", "GetClient", pb.GetClientRequest(client_id="c-x"), False),
     ("admin", "clients", "ListClients", pb.ListClientsRequest(), False),
-    ("data_protection_officer", "clients", "GetClient", pb.GetClientRequest(client_id="c-x"),
-     True),
+    ("data_protection_officer", "clients", "GetClient", pb.GetClientRequest(client_id="c-x"), True),
     ("data_protection_officer", "clients", "RegisterClient", pb.RegisterClientRequest(), False),
     ("data_protection_officer", "notify", "ListInbox", notify_pb2.ListInboxRequest(), True),
     ("", "notify", "ListInbox", notify_pb2.ListInboxRequest(), False),
@@ -317,7 +316,10 @@ def test_each_refused_call_leaves_one_log_line_naming_who_asked_from_where(
         lambda: [e for e in refusals("authorisation refused") if e.get("subject") == subject]
     )
     assert (mine["organisation"], mine["kind"], mine["method"], mine["code"]) == (
-        "org-demo", "worker", list_clients, "PERMISSION_DENIED",
+        "org-demo",
+        "worker",
+        list_clients,
+        "PERMISSION_DENIED",
     )
     assert mine["peer"].startswith(("ipv4:127.0.0.1:", "ipv6:"))
     authentications = eventually(

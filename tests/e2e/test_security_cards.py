@@ -533,10 +533,13 @@ def test_the_audit_trail_is_for_the_data_protection_officer_and_the_cards_manage
     # A case worker may not read any trail: refused by role before the card is looked up,
     # so the answer is the same whether the card exists or not.
     assert refused(lambda: trail(ILZE)) == grpc.StatusCode.PERMISSION_DENIED
-    assert refused(
-        lambda: clients.ListAuditEntries(
-            pb.ListAuditEntriesRequest(client_id="no-such-card"), metadata=ILZE
+    assert (
+        refused(
+            lambda: clients.ListAuditEntries(
+                pb.ListAuditEntriesRequest(client_id="no-such-card"), metadata=ILZE
+            )
         )
-    ) == grpc.StatusCode.PERMISSION_DENIED
+        == grpc.StatusCode.PERMISSION_DENIED
+    )
     # Reading the trail is itself in the trail.
     assert ("w-dpo", "audit-read") in [(e.subject, e.action) for e in trail(DPO)]

@@ -54,9 +54,7 @@ ACCESS: AccessMap = {
 
 
 def create_verifier(*keys: SigningKey, **options: Any) -> TokenVerifier:
-    return TokenVerifier(
-        {k.kid: k.private_key.public_key() for k in (keys or (KEY,))}, **options
-    )
+    return TokenVerifier({k.kid: k.private_key.public_key() for k in (keys or (KEY,))}, **options)
 
 
 def create_claims(**overrides: Any) -> dict[str, Any]:
@@ -137,7 +135,9 @@ def test_the_test_factories_sign_with_the_sessions_key_the_processes_trust() -> 
     partner = verifier.verify(create_partner_token())
 
     assert (worker.kind, worker.subject, worker.centres) == (
-        "worker", "w-anna", frozenset({"ctr-north-town"}),
+        "worker",
+        "w-anna",
+        frozenset({"ctr-north-town"}),
     )
     assert (partner.kind, partner.scopes) == ("partner", frozenset({SUBMIT}))
 
@@ -263,7 +263,9 @@ def test_missing_list_claims_read_as_empty() -> None:
     )
 
     assert (principal.centres, principal.roles, principal.scopes) == (
-        frozenset(), frozenset(), frozenset(),
+        frozenset(),
+        frozenset(),
+        frozenset(),
     )
 
 

@@ -190,7 +190,8 @@ def test_audience_and_lifetime_cap_are_configurable() -> None:
     )
 
     assert (settings.jwt_audience, settings.jwt_max_lifetime) == (
-        "casework-north", timedelta(hours=1.5),
+        "casework-north",
+        timedelta(hours=1.5),
     )
 
 
@@ -253,9 +254,7 @@ def test_development_accepts_its_own_development_key(tmp_path: Path) -> None:
     ],
     ids=["not-json", "no-keys", "empty", "no-kid", "symmetric"],
 )
-def test_a_jwks_file_that_holds_no_usable_public_key_is_named(
-    tmp_path: Path, content: str
-) -> None:
+def test_a_jwks_file_that_holds_no_usable_public_key_is_named(tmp_path: Path, content: str) -> None:
     (tmp_path / "jwks.json").write_text(content)
     settings = load_settings(
         "intake", create_production_env(JWT_JWKS_FILE=str(tmp_path / "jwks.json"))

@@ -218,8 +218,9 @@ def test_from_json_on_arbitrary_bytes_raises_nothing_but_malformed_event(body: b
 
 _json = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 _fields = ("id", "type", "version", "organisation", "actor", "payload", "occurred_at", "trace")

@@ -157,7 +157,10 @@ def test_a_refused_authorisation_is_logged_with_who_asked_and_from_where(
     [line] = log_lines(caplog, "authorisation refused")
     fields = line.fields  # type: ignore[attr-defined]
     assert (fields["subject"], fields["organisation"], fields["kind"], fields["method"]) == (
-        "w-admin", "org-demo", "worker", f"/{LIST_INBOX}",
+        "w-admin",
+        "org-demo",
+        "worker",
+        f"/{LIST_INBOX}",
     )
     assert fields["peer"].startswith(("ipv4:127.0.0.1:", "ipv6:"))
     assert token not in caplog.text
@@ -175,7 +178,9 @@ def test_a_refused_authentication_is_logged_with_the_peer_and_never_the_token(
     [line] = log_lines(caplog, "authentication refused")
     fields = line.fields  # type: ignore[attr-defined]
     assert (fields["subject"], fields["organisation"], fields["method"]) == (
-        "", "", f"/{LIST_INBOX}",
+        "",
+        "",
+        f"/{LIST_INBOX}",
     )
     assert fields["peer"].startswith(("ipv4:127.0.0.1:", "ipv6:"))
     for part in token.split("."):

@@ -58,9 +58,7 @@ def test_a_page_size_out_of_range_is_invalid(page_size: int) -> None:
     "page_token", ["!!!", "not-a-token", token_of("ten"), token_of("-10"), "w6k="]
 )
 def test_a_token_this_service_did_not_issue_is_invalid(page_token: str) -> None:
-    assert invalid_fields(10, page_token) == {
-        "page_token": "is not a token this service issued"
-    }
+    assert invalid_fields(10, page_token) == {"page_token": "is not a token this service issued"}
 
 
 def test_a_bad_size_and_a_bad_token_are_both_reported() -> None:

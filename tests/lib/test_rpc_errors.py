@@ -154,6 +154,18 @@ def test_a_failed_precondition_names_the_field_it_conflicts_with() -> None:
     assert [(v.type, v.subject) for v in failure.violations] == [("STATE", "status")]
 
 
+def test_an_already_exists_names_the_field_that_collides() -> None:
+    status = to_status(errors.AlreadyExists("idempotency_key reused", field="idempotency_key"))
+    decoded = status_pb2.Status.FromString(
+        dict(status.trailing_metadata)["grpc-status-details-bin"]
+    )
+    failure = error_details_pb2.PreconditionFailure()
+    decoded.details[0].Unpack(failure)
+    assert [(v.type, v.subject) for v in failure.violations] == [
+        ("ALREADY_EXISTS", "idempotency_key")
+    ]
+
+
 def test_an_error_echoes_at_most_a_line_of_what_was_sent() -> None:
     megabyte = "x" * 1_000_000
     error = InvalidArgument(

@@ -1,12 +1,31 @@
-"""Specification of the text, e-mail and date-of-birth rules every service applies."""
+"""Specification of the text, e-mail, phone, name, date-of-birth and address rules every
+service applies, and of the value objects built on them."""
 
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from casework_common.values import birth_date_error, email_error, text_error, text_errors
+from casework_common.errors import InvalidArgument
+from casework_common.values import (
+    MAX_ADDRESS,
+    MAX_PERSON_NAME,
+    Address,
+    DateOfBirth,
+    Email,
+    PersonName,
+    Phone,
+    birth_date_error,
+    collect,
+    email_error,
+    phone_error,
+    text_error,
+    text_errors,
+)
 
 
 @pytest.mark.parametrize(
@@ -86,3 +105,82 @@ def test_anything_else_is_not_an_e_mail_address(address: str) -> None:
 )
 def test_a_date_of_birth_lies_between_1900_and_today(born: date, refused: bool) -> None:
     assert (birth_date_error(born, date(2025, 6, 1)) is not None) is refused
+
+
+# ------------------------------------------------------------------ value objects
+
+
+def _refused_field(build: Any) -> str:
+    with pytest.raises(InvalidArgument) as refused:
+        build()
+    (error,) = refused.value.errors
+    return error.field
+
+
+def test_an_email_value_keeps_the_address_without_surrounding_blanks() -> None:
+    assert Email.parse("  anna@example.org ").value == "anna@example.org"
+
+
+@pytest.mark.parametrize("raw", ["", "anna", "anna@", "anna@@example.org", "a..b@example.org"])
+def test_an_email_value_refuses_what_is_not_an_address_naming_the_field(raw: str) -> None:
+    assert _refused_field(lambda: Email.parse(raw, "contact.email")) == "contact.email"
+
+
+@pytest.mark.parametrize("raw", ["+421 900 123 456", "0900/123.456", "(02) 123-4567"])
+def test_a_phone_value_accepts_the_ways_people_write_numbers(raw: str) -> None:
+    assert Phone.parse(raw).value == raw
+
+
+@pytest.mark.parametrize("raw", ["", "12345", "call me", "+1 2345 6789 0123 4567", "12\x003456"])
+def test_a_phone_value_refuses_too_few_or_too_many_digits_and_letters(raw: str) -> None:
+    assert _refused_field(lambda: Phone.parse(raw, "contact.phone")) == "contact.phone"
+
+
+def test_a_phone_key_is_the_last_nine_digits_whatever_the_country_code() -> None:
+    assert Phone.parse("+421 900 123 456").key == Phone.parse("0900 123 456").key
+
+
+def test_a_constructed_value_refuses_a_bad_value_too() -> None:
+    assert _refused_field(lambda: Email("no address")) == "email"
+    assert _refused_field(lambda: Phone("12")) == "phone"
+
+
+@pytest.mark.parametrize("raw", ["", "   ", "J" * (MAX_PERSON_NAME + 1), "Jana\x00", "Ja\u202ena"])
+def test_a_person_name_is_one_line_of_text_not_blank_and_not_too_long(raw: str) -> None:
+    assert _refused_field(lambda: PersonName.parse(raw, "given_name")) == "given_name"
+
+
+def test_a_person_name_in_any_script_is_kept_without_surrounding_blanks() -> None:
+    assert PersonName.parse(" Ilze Bērziņa ").value == "Ilze Bērziņa"
+
+
+@pytest.mark.parametrize("raw", ["", "1961-4-12", "12.04.1961", "2026-06-02", "1899-12-31"])
+def test_a_date_of_birth_is_an_iso_day_that_has_passed_not_before_1900(raw: str) -> None:
+    today = date(2026, 6, 1)
+    assert _refused_field(lambda: DateOfBirth.parse(raw, today)) == "date_of_birth"
+
+
+def test_a_date_of_birth_of_today_is_accepted() -> None:
+    assert DateOfBirth.parse("2026-06-01", date(2026, 6, 1)).value == date(2026, 6, 1)
+
+
+def test_an_address_is_kept_on_one_line_and_refused_over_its_length() -> None:
+    assert Address.parse(" Main  street 1\n Town ").value == "Main street 1 Town"
+    assert _refused_field(lambda: Address.parse("x" * (MAX_ADDRESS + 1))) == "address"
+
+
+def test_collect_names_each_problem_and_skips_fields_without_one() -> None:
+    errors = collect(("email", email_error("x")), ("phone", phone_error("+421 900 123 456")))
+    assert [e.field for e in errors] == ["email"]
+
+
+@given(st.text(max_size=40))
+def test_the_phone_value_and_the_phone_rule_agree_on_any_text(raw: str) -> None:
+    value = raw.strip()
+    accepted = phone_error(value) is None if value else False
+    try:
+        Phone.parse(raw)
+    except InvalidArgument:
+        assert not accepted
+    else:
+        assert accepted

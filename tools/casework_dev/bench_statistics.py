@@ -85,7 +85,7 @@ def _card(i: int, rng: random.Random, today: date) -> ClientCard:
 
 
 def seed(count: int) -> float:
-    from casework_clients.adapters.repository import ClientDocument, _to_document
+    from casework_clients.adapters.repository.cards import ClientDocument, _to_document
 
     rng = random.Random(42)
     today = date.today()

@@ -8,6 +8,7 @@ and by the end-to-end tests, so what the tests start is what a user runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -546,11 +547,15 @@ def up(var: Path) -> Suite:
         metrics_ports=dict(ports.metrics),
         amqp_uris=amqp_uris,
     )
+    # Run again, `make run` starts only what is not running: a process that died (killed,
+    # crashed, a zombie nobody reaped) is started again, the others are left alone.
     for service in SERVICES:
         for process in ("api", "events"):
             pid_file = run_dir / f"{service}-{process}.pid"
-            if pid_file.exists() and _alive(int(pid_file.read_text())):
-                continue
+            if pid_file.exists():
+                if _runs(int(pid_file.read_text() or 0), f"casework_{service}"):
+                    continue
+                print(f"{service}-{process} was not running; starting it again", flush=True)
             suite.start(service, process)
     for service in SERVICES:
         for process in ("api", "events"):
@@ -558,12 +563,42 @@ def up(var: Path) -> Suite:
     return suite
 
 
-def _alive(pid: int) -> bool:
+def process_state(pid: int) -> str | None:
+    """The kernel's one-letter state of `pid` (R, S, D, T, Z, X...), None if there is no
+    such process."""
     try:
-        os.kill(pid, 0)
+        stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        except PermissionError:
+            return "?"  # someone else's, alive
+        return "?"  # no /proc here; it exists
+    # The command name, in parentheses, may itself hold spaces and parentheses.
+    return stat[stat.rindex(")") + 2 :].split(" ", 1)[0]
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` still runs. A killed child of ours that nobody reaped yet (a zombie)
+    still answers `kill(pid, 0)`, so that alone would take a dead process for a live one:
+    reap it if it is ours, and read its state."""
+    # Not our child: its own parent (or init) reaps it.
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    return process_state(pid) not in (None, "Z", "X")
+
+
+def _runs(pid: int, module: str) -> bool:
+    """Alive and still the process the pid file names (pids are reused)."""
+    if not pid or not _alive(pid):
         return False
-    return True
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return True
+    return module.encode() in command
 
 
 def down(var: Path) -> None:

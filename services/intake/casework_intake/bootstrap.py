@@ -26,11 +26,10 @@ import json
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from casework_common import organisation as organisations
-from casework_common.auth import Principal
 from casework_common.config import (
     DEFAULT_PUBLIC_HTTP_PORT,
     MissingConfiguration,
@@ -39,6 +38,7 @@ from casework_common.config import (
 )
 from casework_common.errors import PermissionDenied
 from casework_common.organisation import InvalidOrganisation, Organisation
+from casework_common.unit_of_work import UnitOfWork, now_to_the_millisecond
 from casework_intake.adapters.repository import (
     ConsultationRepository,
     FormsRepository,
@@ -135,13 +135,6 @@ def outreach_reminder_hours(path: Path) -> dict[str, float]:
     )
 
 
-def now_to_the_millisecond() -> datetime:
-    """The database keeps milliseconds: a moment answered right after a write is then
-    the same moment a later read answers."""
-    moment = datetime.now(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
 @dataclass
 class Intake:
     settings: Settings
@@ -155,7 +148,8 @@ class Intake:
     trusted_proxies: tuple[Network, ...] = ()
     public_http_port: int = DEFAULT_PUBLIC_HTTP_PORT
 
-    def organisation_of(self, principal: Principal) -> Organisation:
+    def organisation_of(self, uow: UnitOfWork) -> Organisation:
+        principal = uow.principal
         org = self.organisations.get(principal.organisation)
         if org is None:
             raise PermissionDenied(f"organisation {principal.organisation} is not served here")
@@ -167,23 +161,23 @@ class Intake:
     def outreach_reminder_hours_of(self, organisation: str) -> float:
         return self.reminder_hours.get(organisation, outreach.DEFAULT_REMINDER_HOURS)
 
-    def referrals_for(self, principal: Principal) -> ReferralRepository:
-        return ReferralRepository(principal.organisation, principal.centres)
+    def referrals_for(self, uow: UnitOfWork) -> ReferralRepository:
+        return ReferralRepository.for_caller(uow.principal, uow)
 
-    def consultations_for(self, principal: Principal) -> ConsultationRepository:
-        return ConsultationRepository(principal.organisation, principal.centres)
+    def consultations_for(self, uow: UnitOfWork) -> ConsultationRepository:
+        return ConsultationRepository.for_caller(uow.principal, uow)
 
-    def routing_rules_of(self, organisation: str) -> RoutingRulesRepository:
-        return RoutingRulesRepository(organisation)
+    def routing_rules_of(self, uow: UnitOfWork) -> RoutingRulesRepository:
+        return RoutingRulesRepository(uow.principal.organisation, uow)
 
-    def forms_for(self, principal: Principal) -> FormsRepository:
-        return FormsRepository(principal.organisation, principal.centres)
+    def forms_for(self, uow: UnitOfWork) -> FormsRepository:
+        return FormsRepository.for_caller(uow.principal, uow)
 
-    def outreach_for(self, principal: Principal) -> OutreachRepository:
-        return OutreachRepository(principal.organisation, principal.centres)
+    def outreach_for(self, uow: UnitOfWork) -> OutreachRepository:
+        return OutreachRepository.for_caller(uow.principal, uow)
 
-    def projects_for(self, principal: Principal) -> ProjectRepository:
-        return ProjectRepository(principal.organisation, principal.centres)
+    def projects_for(self, uow: UnitOfWork) -> ProjectRepository:
+        return ProjectRepository.for_caller(uow.principal, uow)
 
 
 def bootstrap(settings: Settings | None = None, env: Mapping[str, str] | None = None) -> Intake:

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from casework_common import organisation as organisations
-from casework_common.auth import Principal
 from casework_common.config import Settings, load_settings
 from casework_common.errors import PermissionDenied
 from casework_common.organisation import Organisation
-from casework_notify.adapters.repository import InboxRepository
+from casework_common.unit_of_work import UnitOfWork, now_to_the_millisecond
+from casework_notify.adapters.repository import InboxRepository, PublishedRulesRepository
 
 
 @dataclass
@@ -20,7 +20,10 @@ class Notify:
     organisations: dict[str, Organisation]
     clock: Callable[[], datetime]
 
-    def inbox_of(self, principal: Principal) -> InboxRepository:
+    published_rules: PublishedRulesRepository = field(default_factory=PublishedRulesRepository)
+
+    def inbox_of(self, uow: UnitOfWork) -> InboxRepository:
+        principal = uow.principal
         # Inboxes belong to workers: a partner or service whose subject happens to equal
         # a worker's id must not read that worker's notifications.
         if principal.kind != "worker":
@@ -36,5 +39,5 @@ def bootstrap(settings: Settings | None = None) -> Notify:
     return Notify(
         settings=settings,
         organisations=organisations.load(settings.organisation_file),
-        clock=lambda: datetime.now(UTC),
+        clock=now_to_the_millisecond,
     )

@@ -1,11 +1,14 @@
-"""Notify's use cases."""
+"""Notify's use cases: each takes what happened (a fact read from an event, or a
+command from a worker) and the unit of work it runs in, whose moment it stamps."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
 
 from casework_common import routing
+from casework_common.errors import FieldError, InvalidArgument
 from casework_common.organisation import Organisation
+from casework_common.unit_of_work import UnitOfWork
 from casework_notify.adapters.repository import InboxRepository, PublishedRulesRepository
 from casework_notify.domain import inbox
 from casework_notify.domain.inbox import (
@@ -24,8 +27,8 @@ def notify_responsible_workers(
     arrival: ClientArrived,
     organisation: Organisation,
     repository: InboxRepository,
+    uow: UnitOfWork,
     *,
-    now: datetime,
     published: PublishedRules | None = None,
 ) -> list[Notification]:
     """Routes with the rules intake published last (the organisation file's while none
@@ -35,51 +38,59 @@ def notify_responsible_workers(
         organisation,
         routing.Case(arrival.centre_id, arrival.client_type, arrival.problem_type),
     )
-    notifications = inbox.notify_responsible(arrival, list(decision.recipients), now)
+    notifications = inbox.notify_responsible(arrival, list(decision.recipients), uow.now)
     repository.deliver(notifications)
     return notifications
 
 
-def mark_read(notification_id: str, repository: InboxRepository, *, now: datetime) -> Notification:
-    notification = inbox.mark_read(repository.get(notification_id), now)
+@dataclass(frozen=True)
+class MarkNotificationRead:
+    notification_id: str
+
+
+def mark_read(
+    command: MarkNotificationRead, uow: UnitOfWork, repository: InboxRepository
+) -> Notification:
+    if not command.notification_id:
+        raise InvalidArgument([FieldError("notification_id", "is required")])
+    notification = inbox.mark_read(repository.get(command.notification_id), uow.now)
     repository.save(notification)
     return notification
 
 
 def keep_published_rules(
-    published: PublishedRules, repository: PublishedRulesRepository, *, now: datetime
+    published: PublishedRules, uow: UnitOfWork, repository: PublishedRulesRepository
 ) -> bool:
-    return repository.keep_latest(published, now)
+    return repository.keep_latest(published, uow.now)
 
 
 def tell_manager_of_overdue_referral(
     overdue: OverdueReferral,
     organisation: Organisation,
     repository: InboxRepository,
-    *,
-    now: datetime,
+    uow: UnitOfWork,
 ) -> Notification:
     """The centre's manager as notify's organisation knows it; intake's word for it
     when the centre is unknown here."""
     centre = organisation.centre(overdue.centre_id)
     manager = centre.manager if centre is not None else overdue.manager_id
-    notification = inbox.tell_manager_of_overdue(overdue, manager, now)
+    notification = inbox.tell_manager_of_overdue(overdue, manager, uow.now)
     repository.deliver([notification])
     return notification
 
 
 def remind_worker_of_outreach(
-    due: OutreachDue, repository: InboxRepository, *, now: datetime
+    due: OutreachDue, repository: InboxRepository, uow: UnitOfWork
 ) -> Notification:
-    notification = inbox.remind_of_outreach(due, now)
+    notification = inbox.remind_of_outreach(due, uow.now)
     repository.deliver([notification])
     return notification
 
 
 def tell_assignee_of_task(
-    news: TaskNews, repository: InboxRepository, *, now: datetime
+    news: TaskNews, repository: InboxRepository, uow: UnitOfWork
 ) -> Notification | None:
-    notification = inbox.tell_assignee(news, now)
+    notification = inbox.tell_assignee(news, uow.now)
     if notification is not None:
         repository.deliver([notification])
     return notification
@@ -94,8 +105,8 @@ def tell_of_match_proposal(
     proposed: MatchProposed,
     organisation: Organisation,
     repository: InboxRepository,
+    uow: UnitOfWork,
     *,
-    now: datetime,
     published: PublishedRules | None = None,
 ) -> list[Notification]:
     """The responsible workers of each of the card's centres, by the routing rules,
@@ -118,7 +129,7 @@ def tell_of_match_proposal(
         ] or [routing.Recipient(centre.duty_worker, f"duty worker of {centre_id}")]
         for recipient in recipients:
             chosen.setdefault(recipient.worker_id, (recipient, centre_id))
-    notifications = inbox.tell_of_match_proposal(proposed, list(chosen.values()), now)
+    notifications = inbox.tell_of_match_proposal(proposed, list(chosen.values()), uow.now)
     if proposed.tell_referring_centre:
         elsewhere = routing.route(
             rules,
@@ -127,7 +138,7 @@ def tell_of_match_proposal(
         ).recipients
         known = {n.worker_id for n in notifications}
         notifications += inbox.tell_known_elsewhere(
-            proposed, [r for r in elsewhere if r.worker_id not in known], now
+            proposed, [r for r in elsewhere if r.worker_id not in known], uow.now
         )
     repository.deliver(notifications)
     return notifications
@@ -137,14 +148,14 @@ def tell_manager_of_sharing_request(
     requested: SharingRequested,
     organisation: Organisation,
     repository: InboxRepository,
-    *,
-    now: datetime,
+    uow: UnitOfWork,
 ) -> list[Notification]:
     managers: dict[str, str] = {}
     for centre_id in requested.centre_ids:
         centre = organisation.centres.get(centre_id)
         if centre is not None:
             managers.setdefault(centre.manager, centre_id)
-    notifications = inbox.tell_manager_of_sharing_request(requested, list(managers.items()), now)
+    pairs = list(managers.items())
+    notifications = inbox.tell_manager_of_sharing_request(requested, pairs, uow.now)
     repository.deliver(notifications)
     return notifications

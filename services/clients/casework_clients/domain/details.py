@@ -10,13 +10,12 @@ nothing. Consent records, notes and contacts are append-only.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from casework_clients.domain import search
-from casework_clients.domain.cards import ClientCard, HistoryEntry
+from casework_clients.domain.cards import ClientCard, HistoryEntry, ReferralFacts
 from casework_clients.domain.identity import identity_key
 from casework_clients.domain.records import (
     ConsentAction,
@@ -47,11 +46,10 @@ __all__ = [
     "record_contact",
     "unassign_worker",
     "update_card",
+    "with_acceptable_contact",
     "withdraw_consent",
 ]
 
-MAX_NAME = 200
-MAX_ADDRESS = 500
 MAX_LABEL = 50
 MAX_CONTACTS = 20
 MAX_NOTE = 5000
@@ -62,20 +60,6 @@ MAX_RESPONSIBLE = 10
 # Notes live inside the card's document: 1,000 notes of at most MAX_NOTE characters
 # stay well inside a database document's 16 MB.
 MAX_NOTES = 1000
-
-_PHONE_CHARS = re.compile(r"^\+?[0-9 ()./-]+$")
-
-
-def email_error(value: str) -> str:
-    # The organisation's one e-mail rule, in the shape this module's checks answer.
-    return values.email_error(value) or ""
-
-
-def phone_error(value: str) -> str:
-    digits = sum(ch.isdigit() for ch in value)
-    if not _PHONE_CHARS.match(value) or not 6 <= digits <= 15:
-        return "is not a phone number (6 to 15 digits, optionally +, spaces, ( ) . / -)"
-    return ""
 
 
 def contact_errors(contacts: Iterable[ContactPoint], field: str) -> list[FieldError]:
@@ -90,9 +74,9 @@ def contact_errors(contacts: Iterable[ContactPoint], field: str) -> list[FieldEr
         problem = (
             "is required"
             if not value
-            else phone_error(value)
+            else values.phone_error(value)
             if point.kind is ContactKind.PHONE
-            else email_error(value)
+            else values.email_error(value)
         )
         if problem:
             errors.append(FieldError(f"{where}.value", problem))
@@ -106,6 +90,33 @@ def contact_errors(contacts: Iterable[ContactPoint], field: str) -> list[FieldEr
             errors.append(FieldError(f"{where}.value", "is listed twice"))
         seen.add(key)
     return errors
+
+
+def with_acceptable_contact(facts: ReferralFacts) -> ReferralFacts:
+    """The referral's phone and e-mail as a card may keep them, by the rule a
+    registration and an edit apply: one the rule refuses (from a producer that did not
+    apply it, or an event of an older rule) is left out, never stored where no worker
+    could save the card's contacts again."""
+    phone, email = facts.phone.strip(), facts.email.strip()
+    return replace(
+        facts,
+        phone=facts.phone if phone and values.phone_error(phone) is None else "",
+        email=facts.email if email and values.email_error(email) is None else "",
+    )
+
+
+def client_type_error(org: Organisation, client_type: str) -> str | None:
+    """A card's client type is one of the organisation's."""
+    if client_type in org.client_types:
+        return None
+    return f"must be one of: {', '.join(org.client_types)}"
+
+
+def problem_type_error(org: Organisation, problem_type: str) -> str | None:
+    """A problem type is one of the organisation's."""
+    if problem_type in org.problem_types:
+        return None
+    return f"must be one of: {', '.join(org.problem_types)}"
 
 
 def contact_points(card: ClientCard) -> tuple[ContactPoint, ...]:
@@ -162,18 +173,15 @@ def update_card(
     given = c.given_name.strip() if c.given_name is not None else card.given_name
     family = c.family_name.strip() if c.family_name is not None else card.family_name
     for name, value in (("given_name", c.given_name), ("family_name", c.family_name)):
-        if value is None:
-            continue
-        problem = values.text_error(value)
-        if not value.strip():
-            errors.append(FieldError(prefix + name, "must not be empty"))
-        elif len(value.strip()) > MAX_NAME:
-            errors.append(FieldError(prefix + name, f"at most {MAX_NAME} characters"))
-        elif problem:
-            errors.append(FieldError(prefix + name, problem))
+        if value is not None:
+            problem = values.person_name_error(value.strip())
+            if problem:
+                errors.append(FieldError(prefix + name, problem))
     born = c.date_of_birth if c.date_of_birth is not None else card.date_of_birth
-    if c.date_of_birth is not None and c.date_of_birth > now.date():
-        errors.append(FieldError(prefix + "date_of_birth", "is in the future"))
+    if c.date_of_birth is not None:
+        problem = values.birth_date_error(c.date_of_birth, now.date())
+        if problem:
+            errors.append(FieldError(prefix + "date_of_birth", problem))
     contacts = card.contacts
     phone, email = card.phone, card.email
     if c.contacts is not None:
@@ -187,8 +195,9 @@ def update_card(
     address = card.address
     if c.address is not None:
         address = " ".join(c.address.split())
-        if len(address) > MAX_ADDRESS:
-            errors.append(FieldError(prefix + "address", f"at most {MAX_ADDRESS} characters"))
+        problem = values.address_error(address)
+        if problem:
+            errors.append(FieldError(prefix + "address", problem))
     centres = card.centre_ids
     region = card.region_id
     if c.centre_ids is not None:
@@ -214,10 +223,9 @@ def update_card(
     client_type = card.client_type
     if c.client_type is not None:
         client_type = c.client_type.strip()
-        if client_type not in org.client_types:
-            errors.append(
-                FieldError(prefix + "client_type", f"must be one of: {', '.join(org.client_types)}")
-            )
+        problem = client_type_error(org, client_type)
+        if problem:
+            errors.append(FieldError(prefix + "client_type", problem))
     problems = card.problem_types
     if c.problem_types is not None:
         problems = tuple(p.strip() for p in c.problem_types)

@@ -6,17 +6,14 @@ later becomes a client, clients joins the consultations recorded for them to the
 
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
-from casework_common.errors import AlreadyExists, FieldError, raise_if_any
+from casework_common import idempotency
+from casework_common.errors import FieldError, raise_if_any
 from casework_common.organisation import Organisation
-from casework_common.values import email_error, text_errors
+from casework_common.values import email_error, phone_error, text_errors
 from casework_intake.domain.referrals import (
-    _KEY,
-    _PHONE,
     MAX_FREE_TEXT,
     MAX_NAME,
     OLDEST_AGE_YEARS,
@@ -74,10 +71,8 @@ def validate(
     command: RecordConsultation, organisation: Organisation, today: date
 ) -> list[FieldError]:
     errors: list[FieldError] = []
-    if not _KEY.match(command.idempotency_key):
-        errors.append(
-            FieldError("idempotency_key", "8 to 128 characters of letters, digits, . _ : -")
-        )
+    if not idempotency.KEY.match(command.idempotency_key):
+        errors.append(FieldError(idempotency.FIELD, idempotency.KEY_RULE))
     given, family = command.given_name.strip(), command.family_name.strip()
     # Anonymous (no names) or identified (both): half a name cannot be joined to a card.
     if given and not family:
@@ -103,8 +98,9 @@ def validate(
                 errors.append(
                     FieldError("person.date_of_birth", "is only kept with the person's names")
                 )
-    if command.phone.strip() and not _PHONE.match(command.phone.strip()):
-        errors.append(FieldError("contact.phone", "is not a phone number"))
+    phone_problem = phone_error(command.phone.strip()) if command.phone.strip() else None
+    if phone_problem:
+        errors.append(FieldError("contact.phone", phone_problem))
     email_problem = email_error(command.email.strip()) if command.email.strip() else None
     if email_problem:
         errors.append(FieldError("contact.email", email_problem))
@@ -145,8 +141,7 @@ def fingerprint(command: RecordConsultation) -> str:
     content["channel"] = command.channel.value if command.channel else None
     for key in ("given_name", "family_name", "phone", "email", "topic"):
         content[key] = content[key].strip()
-    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return idempotency.fingerprint(content)
 
 
 def accept(
@@ -181,11 +176,9 @@ def accept(
 
 
 def check_replay(existing: Consultation, command: RecordConsultation) -> Consultation:
-    if existing.fingerprint != fingerprint(command):
-        raise AlreadyExists(
-            f"idempotency key {command.idempotency_key!r} was already used for "
-            f"consultation {existing.consultation_id} with different content"
-        )
+    idempotency.check(
+        existing.fingerprint, command.idempotency_key, fingerprint(command), "a consultation"
+    )
     return existing
 
 

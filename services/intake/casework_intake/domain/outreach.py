@@ -12,9 +12,9 @@ import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from casework_common import idempotency
 from casework_common.errors import FailedPrecondition, FieldError, raise_if_any
 from casework_common.organisation import Organisation
-from casework_intake.domain import idempotency
 
 DEFAULT_REMINDER_HOURS = 24.0
 MAX_REMINDER_HOURS = 24.0 * 31

@@ -11,6 +11,7 @@ import enum
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from casework_common import idempotency
 from casework_common.errors import (
     FailedPrecondition,
     FieldError,
@@ -19,7 +20,6 @@ from casework_common.errors import (
     raise_if_any,
 )
 from casework_common.organisation import Organisation
-from casework_intake.domain import idempotency
 
 MAX_NAME = 200
 MAX_TEXT = 4000

@@ -5,23 +5,25 @@ Pure rules: what a valid referral is, and when a retried submission is the same 
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from enum import Enum
 
-from casework_common.errors import AlreadyExists, FieldError, raise_if_any
+from casework_common import idempotency
+from casework_common.errors import FieldError, raise_if_any
 from casework_common.organisation import Organisation
-from casework_common.values import email_error, text_errors
+from casework_common.values import (
+    MAX_PERSON_NAME,
+    email_error,
+    person_name_error,
+    phone_error,
+    text_errors,
+)
 
 MAX_FREE_TEXT = 4000
-MAX_NAME = 100
+MAX_NAME = MAX_PERSON_NAME
 MAX_ADDRESS = 500
 OLDEST_AGE_YEARS = 130
-_PHONE = re.compile(r"^\+?[0-9 ()\-]{6,20}$")
-_KEY = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
 
 
 class Channel(Enum):
@@ -90,25 +92,20 @@ def validate(command: SubmitReferral, organisation: Organisation, today: date) -
     """Every problem with the command at once, each naming its field."""
     errors: list[FieldError] = text_errors(
         {
-            "person.given_name": command.given_name,
-            "person.family_name": command.family_name,
             "contact.address": command.address,
             "free_text": command.free_text,
         },
         free_text=("contact.address", "free_text"),
     )
-    if not _KEY.match(command.idempotency_key):
-        errors.append(
-            FieldError("idempotency_key", "8 to 128 characters of letters, digits, . _ : -")
-        )
+    if not idempotency.KEY.match(command.idempotency_key):
+        errors.append(FieldError(idempotency.FIELD, idempotency.KEY_RULE))
     for field, value in (
         ("person.given_name", command.given_name),
         ("person.family_name", command.family_name),
     ):
-        if not value.strip():
-            errors.append(FieldError(field, "is required"))
-        elif len(value) > MAX_NAME:
-            errors.append(FieldError(field, f"at most {MAX_NAME} characters"))
+        name_problem = person_name_error(value.strip())
+        if name_problem:
+            errors.append(FieldError(field, name_problem))
     try:
         born = date.fromisoformat(command.date_of_birth)
     except ValueError:
@@ -122,8 +119,9 @@ def validate(command: SubmitReferral, organisation: Organisation, today: date) -
             )
     if not command.phone.strip() and not command.email.strip():
         errors.append(FieldError("contact", "a phone number or an e-mail address is required"))
-    if command.phone.strip() and not _PHONE.match(command.phone.strip()):
-        errors.append(FieldError("contact.phone", "is not a phone number"))
+    phone_problem = phone_error(command.phone.strip()) if command.phone.strip() else None
+    if phone_problem:
+        errors.append(FieldError("contact.phone", phone_problem))
     email_problem = email_error(command.email.strip()) if command.email.strip() else None
     if email_problem:
         errors.append(FieldError("contact.email", email_problem))
@@ -155,8 +153,7 @@ def fingerprint(command: SubmitReferral) -> str:
     # referral must count as the same retry.
     for key in ("given_name", "family_name", "phone", "email", "address"):
         content[key] = content[key].strip()
-    canonical = json.dumps(content, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return idempotency.fingerprint(content)
 
 
 def accept(
@@ -198,11 +195,13 @@ def accept(
 def check_replay(existing: Referral, command: SubmitReferral) -> Referral:
     """A retried submission answers the stored referral; a reused key with other
     content is refused, so a retry can never overwrite what was first sent."""
-    if existing.fingerprint != fingerprint(command):
-        raise AlreadyExists(
-            f"idempotency key {command.idempotency_key!r} was already used for "
-            f"referral {existing.reference_number} with different content"
-        )
+    idempotency.check(
+        existing.fingerprint,
+        command.idempotency_key,
+        fingerprint(command),
+        "a referral",
+        shown=f"referral {existing.reference_number}",
+    )
     return existing
 
 

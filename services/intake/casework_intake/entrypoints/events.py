@@ -33,11 +33,13 @@ from nameko.web.server import BindAddress, WebServer
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
-from casework_common import safe_json, storage
+from casework_common import safe_json
 from casework_common.auth import Principal
 from casework_common.config import MissingConfiguration, bind_host
 from casework_common.errors import FieldError, InvalidArgument
 from casework_common.events_runtime import EventsService
+from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
+from casework_common.wiring import Wired, Wiring
 from casework_intake import services
 from casework_intake.adapters import repository as repo
 from casework_intake.adapters.repository import (
@@ -75,6 +77,7 @@ OUTREACH_CHECK_INTERVAL = _seconds("INTAKE_OUTREACH_CHECK_INTERVAL", 60.0)
 TASK_CHECK_INTERVAL = _seconds("INTAKE_TASK_CHECK_INTERVAL", 60.0)
 MAX_BODY_BYTES = 64 * 1024
 WEB_FORM_SUBJECT = "public-web-form"
+SELF_FILL = "intake-self-fill"
 
 
 class PublicWebServer(WebServer):  # type: ignore[misc]
@@ -102,7 +105,8 @@ public_http = PublicHttpRequestHandler.decorator
 
 @functools.cache
 def _app() -> Intake:
-    # nameko builds a service instance per worker; the wiring is read once.
+    # Read once per process: by the public server's start (so a bad setting stops the
+    # process) and by the service's Wiring.
     return bootstrap()
 
 
@@ -200,6 +204,7 @@ def _public(handler: Handler) -> Handler:
 class IntakeEvents(EventsService):
     name = "intake"
     casework_service = "intake"
+    wired: Wired[Intake] = Wiring(_app)  # type: ignore[assignment]
     outbox_documents = (
         ReferralDocument,
         ConsultationDocument,
@@ -212,56 +217,51 @@ class IntakeEvents(EventsService):
 
     @timer(interval=FIRST_RESPONSE_CHECK_INTERVAL)  # type: ignore[misc]
     def escalate_overdue_referrals(self) -> None:
-        app = _app()
-        now = app.clock()
-        with storage.track_writes() as written:
+        app = self.wired.app
+        with self._timer_unit() as uow:
             while True:
-                overdue = repo.overdue_referrals(now)
-                if not overdue:
-                    break
-                if not services.escalate_overdue(
-                    app.organisations, lambda org: ReferralRepository(org, None), overdue, now=now
+                overdue = repo.overdue_referrals(uow.now)
+                if not overdue or not services.escalate_overdue(
+                    uow, app.organisations, lambda org: ReferralRepository(org, None, uow), overdue
                 ):
                     break
-        self.bus.relay.publish_written(written)
-        repo.forget_windows_before(web_form.window_of(now) - 1)
+        repo.forget_windows_before(web_form.window_of(uow.now) - 1)
 
     @timer(interval=OUTREACH_CHECK_INTERVAL)  # type: ignore[misc]
     def follow_up_outreach(self) -> None:
         """Reminders before planned outreach, then requests for its outcome; each once."""
-        now = _app().clock()
+        with self._timer_unit() as uow:
 
-        def repository_of(org: str) -> OutreachRepository:
-            return OutreachRepository(org, None)
+            def repository_of(org: str) -> OutreachRepository:
+                return OutreachRepository(org, None, uow)
 
-        with storage.track_writes() as written:
             while True:
-                due = repo.outreach_needing_reminder(now)
-                if not due or not services.remind_outreach(due, repository_of, now=now):
+                due = repo.outreach_needing_reminder(uow.now)
+                if not due or not services.remind_outreach(uow, due, repository_of):
                     break
             while True:
-                due = repo.outreach_needing_outcome(now)
-                if not due or not services.request_outreach_outcomes(due, repository_of, now=now):
+                due = repo.outreach_needing_outcome(uow.now)
+                if not due or not services.request_outreach_outcomes(uow, due, repository_of):
                     break
-        self.bus.relay.publish_written(written)
 
     @timer(interval=TASK_CHECK_INTERVAL)  # type: ignore[misc]
     def flag_overdue_tasks(self) -> None:
         """Tell the assignee of each open task past its due time, once per due time."""
-        now = _app().clock()
-        with storage.track_writes() as written:
+        with self._timer_unit() as uow:
             while True:
-                due = repo.projects_with_overdue_tasks(now)
+                due = repo.projects_with_overdue_tasks(uow.now)
                 if not due or not services.flag_overdue_tasks(
-                    due, lambda org: ProjectRepository(org, None), now=now
+                    uow, due, lambda org: ProjectRepository(org, None, uow)
                 ):
                     break
-        self.bus.relay.publish_written(written)
+
+    def _timer_unit(self) -> UnitOfWork:
+        return self.wired.units.begin(SystemActor("intake"), Trace())
 
     # -------------------------------------------------------- public web form
 
     def _address(self, request: Any) -> str:
-        app = _app()
+        app = self.wired.app
         header = app.web_form_ip_header
         forwarded = request.headers.getlist(header) if header else []
         return web_form.client_address(
@@ -269,7 +269,7 @@ class IntakeEvents(EventsService):
         )
 
     def _rate_limited(self, request: Any, endpoint: str) -> Response | None:
-        app = _app()
+        app = self.wired.app
         now = app.clock()
         count = repo.count_submission(self._address(request), web_form.window_of(now))
         decision = web_form.decide(count, app.web_form_per_minute, now)
@@ -297,7 +297,7 @@ class IntakeEvents(EventsService):
     @public_http("GET", "/public/v1/organisations/<org>/web-form")  # type: ignore[misc]
     @_public
     def web_form_fields(self, request: Any, org: str) -> Response:
-        organisation = _app().organisations.get(org)
+        organisation = self.wired.app.organisations.get(org)
         if organisation is None:
             return _json(404, {"error": "unknown organisation"})
         return _json(
@@ -314,7 +314,7 @@ class IntakeEvents(EventsService):
     @public_http("POST", "/public/v1/organisations/<org>/referrals")  # type: ignore[misc]
     @_public
     def submit_web_form(self, request: Any, org: str) -> Response:
-        app = _app()
+        app = self.wired.app
         limited = self._rate_limited(request, "web_form")
         if limited is not None:
             return limited
@@ -342,34 +342,32 @@ class IntakeEvents(EventsService):
             scopes=frozenset(),
         )
         try:
-            with storage.track_writes() as written:
+            with self.wired.units.begin(principal, Trace()) as uow:
                 referral, _ = services.submit_referral(
                     command,
-                    principal,
+                    uow,
                     organisation,
-                    ReferralRepository(organisation.id, None),
-                    now=app.clock(),
-                    trace={},
+                    ReferralRepository(organisation.id, None, uow),
                     first_response_hours=app.first_response_hours_of(organisation.id),
                 )
         except InvalidArgument as exc:
             return _field_errors(400, web_form.form_errors(exc.errors))
-        self.bus.relay.publish_written(written)
         log.info("web form referral", extra={"fields": {"referral_id": referral.referral_id}})
         return _json(201, {"reference_number": referral.reference_number})
 
     # --------------------------------------------------------------- self-fill
 
     def _open(self, token: str) -> tuple[str, services.SelfFillForm]:
-        app = _app()
-        return services.open_self_fill(
-            token,
-            app.organisations,
-            lambda org: FormsRepository(org, None),
-            repo.organisation_of_referral,
-            secret=app.self_fill_secret,
-            now=app.clock(),
-        )
+        app = self.wired.app
+        with self.wired.units.begin(SystemActor(SELF_FILL), Trace()) as uow:
+            return services.open_self_fill(
+                token,
+                uow,
+                app.organisations,
+                lambda org: FormsRepository(org, None, uow),
+                repo.organisation_of_referral,
+                secret=app.self_fill_secret,
+            )
 
     def _refused(self, request: Any, refused: services.SelfFillRefused) -> Response:
         # Never the token: it is the person's credential while it is valid.
@@ -421,13 +419,14 @@ class IntakeEvents(EventsService):
         if unknown:
             return _field_errors(400, unknown)
         try:
-            services.submit_self_fill(
-                organisation,
-                form,
-                body.get("answers"),
-                FormsRepository(organisation, None),
-                now=_app().clock(),
-            )
+            with self.wired.units.begin(SystemActor(SELF_FILL), Trace()) as uow:
+                services.submit_self_fill(
+                    organisation,
+                    form,
+                    body.get("answers"),
+                    uow,
+                    FormsRepository(organisation, None, uow),
+                )
         except InvalidArgument as exc:
             return _field_errors(400, exc.errors)
         except services.SelfFillRefused as refused:

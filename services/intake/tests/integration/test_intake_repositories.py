@@ -15,6 +15,7 @@ from casework_common.auth import Principal
 from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from casework_common.organisation import parse
 from casework_common.routing import Case, Rule
+from casework_common.unit_of_work import SystemActor, UnitOfWork
 from casework_intake import services
 from casework_intake.adapters import repository as repo
 from casework_intake.adapters.repository import (
@@ -78,14 +79,19 @@ def create_command(**overrides: Any) -> SubmitReferral:
     return SubmitReferral(**fields)
 
 
+TIMERS = SystemActor("intake")
+
+
+def unit(caller: Principal | SystemActor = TIMERS, at: datetime = T0) -> UnitOfWork:
+    return UnitOfWork(caller, now=at)
+
+
 def submit(key: str, hours: float = 1.0, at: datetime = T0) -> str:
     referral, _ = services.submit_referral(
         create_command(idempotency_key=key),
-        PARTNER,
+        unit(PARTNER, at),
         DEV,
         ReferralRepository("org-demo", None),
-        now=at,
-        trace={},
         first_response_hours=hours,
     )
     return referral.referral_id
@@ -96,7 +102,9 @@ def test_the_timer_finds_only_unacknowledged_unescalated_referrals_past_their_de
     acked = submit("key-acked-0001")
     submit("key-early-0001", hours=5)
     services.acknowledge_referral(
-        acked, ANNA, ReferralRepository("org-demo", ANNA.centres), now=T0, trace={}
+        services.AcknowledgeReferral(acked),
+        unit(ANNA),
+        ReferralRepository("org-demo", ANNA.centres),
     )
     found = repo.overdue_referrals(T0 + timedelta(hours=2))
     assert [r.referral_id for r in found] == [late]
@@ -106,19 +114,19 @@ def test_an_overdue_referral_is_escalated_and_announced_once_even_when_asked_twi
     late = submit("key-late-0002")
     now = T0 + timedelta(hours=2)
     first = services.escalate_overdue(
+        unit(at=now),
         {"org-demo": DEV},
         lambda org: ReferralRepository(org, None),
         repo.overdue_referrals(now),
-        now=now,
     )
     # A second timer (another replica) that read the same list before the first wrote.
     stale = [r for r in [ReferralRepository("org-demo", None).get(late)]]
     stale = [r.__class__(**{**r.__dict__, "escalated_at": None}) for r in stale]
     second = services.escalate_overdue(
+        unit(at=now),
         {"org-demo": DEV},
         lambda org: ReferralRepository(org, None),
         stale,
-        now=now,
     )
     assert (first, second) == (1, 0)
     raw = ReferralDocument._get_collection().find_one({"_id": late})
@@ -139,30 +147,41 @@ def test_the_rate_counter_is_shared_and_counts_each_window_apart() -> None:
 def test_rule_sets_are_versioned_and_only_a_published_one_is_in_effect() -> None:
     repository = RoutingRulesRepository("org-demo")
     rules = [Rule("south-youth", 40, (), ("ctr-south-city",), ("youth",), (), ("w-ilze",))]
-    first = services.save_routing_rules(rules, MANAGER, DEV, repository, now=T0)
-    second = services.save_routing_rules(rules, MANAGER, DEV, repository, now=T0)
+    first = services.save_routing_rules(
+        services.SaveRoutingRules(tuple(rules)), unit(MANAGER), DEV, repository
+    )
+    second = services.save_routing_rules(
+        services.SaveRoutingRules(tuple(rules)), unit(MANAGER), DEV, repository
+    )
     assert (first.version, second.version) == (1, 2)
     assert repository.published() is None
     case = Case("ctr-south-city", "youth", "health")
-    version, result = services.dry_run_routing(0, case, DEV, repository)
+    version, result = services.dry_run_routing(services.DryRunRouting(0, case), DEV, repository)
     assert (version, [r.worker_id for r in result.recipients]) == (0, ["w-duty-south"])
 
-    services.publish_routing_rules(2, MANAGER, DEV, repository, now=T0, trace={})
+    services.publish_routing_rules(services.PublishRoutingRules(2), unit(MANAGER), DEV, repository)
     assert repository.published().version == 2  # type: ignore[union-attr]
     with pytest.raises(FailedPrecondition):
-        services.publish_routing_rules(1, MANAGER, DEV, repository, now=T0, trace={})
+        services.publish_routing_rules(
+            services.PublishRoutingRules(1), unit(MANAGER), DEV, repository
+        )
     raw = RoutingRuleSetDocument._get_collection().find_one({"_id": "org-demo:2"})
     assert [e["type"] for e in raw["outbox"]] == ["intake.routing_rules.published"]
     assert raw["outbox"][0]["payload"]["version"] == 2
     with pytest.raises(NotFound):
-        services.publish_routing_rules(7, MANAGER, DEV, repository, now=T0, trace={})
+        services.publish_routing_rules(
+            services.PublishRoutingRules(7), unit(MANAGER), DEV, repository
+        )
 
 
 def test_a_refused_rule_set_stores_no_version() -> None:
     repository = RoutingRulesRepository("org-demo")
     with pytest.raises(InvalidArgument):
         services.save_routing_rules(
-            [Rule("ghost", 1, workers=("w-nobody",))], MANAGER, DEV, repository, now=T0
+            services.SaveRoutingRules((Rule("ghost", 1, workers=("w-nobody",)),)),
+            unit(MANAGER),
+            DEV,
+            repository,
         )
     assert RoutingRuleSetDocument.objects.count() == 0
 
@@ -193,7 +212,9 @@ FORM = {
 
 
 def published_form() -> tuple[str, int]:
-    defn = services.publish_form("quick", FORM, MANAGER, FormsRepository("org-demo", None), now=T0)
+    defn = services.publish_form(
+        services.PublishForm("quick", FORM), unit(MANAGER), FormsRepository("org-demo", None)
+    )
     return defn.form_id, defn.version
 
 
@@ -203,14 +224,10 @@ def test_form_versions_count_up_and_answers_stay_with_their_version() -> None:
     assert (v1, v2) == (1, 2)
     referral = submit("key-form-0001")
     record = services.submit_form_answers(
-        referral,
-        form_id,
-        v1,
-        {"born": "1990-01-01", "home": False},
-        ANNA,
+        services.SubmitFormAnswers(referral, form_id, v1, {"born": "1990-01-01", "home": False}),
+        unit(ANNA),
         ReferralRepository("org-demo", ANNA.centres),
         FormsRepository("org-demo", ANNA.centres),
-        now=T0,
     )
     assert record["form_version"] == 1 and record["verdicts"][0]["eligible"] is True
     stored = FormAnswersDocument.objects.get(id=record["id"])
@@ -234,14 +251,10 @@ def test_bad_answers_are_refused_by_field_and_nothing_is_stored(
     referral = submit("key-form-0002")
     with pytest.raises(InvalidArgument) as refused:
         services.submit_form_answers(
-            referral,
-            form_id,
-            version,
-            answers,
-            ANNA,
+            services.SubmitFormAnswers(referral, form_id, version, answers),
+            unit(ANNA),
             ReferralRepository("org-demo", ANNA.centres),
             FormsRepository("org-demo", ANNA.centres),
-            now=T0,
         )
     assert field in [e.field for e in refused.value.errors]
     assert FormAnswersDocument.objects.count() == 0
@@ -251,33 +264,27 @@ def test_answers_for_a_referral_outside_the_workers_centres_are_not_found() -> N
     form_id, version = published_form()
     referral, _ = services.submit_referral(
         create_command(idempotency_key="key-south-0001", centre_id="ctr-south-city"),
-        PARTNER,
+        unit(PARTNER),
         DEV,
         ReferralRepository("org-demo", None),
-        now=T0,
-        trace={},
     )
     with pytest.raises(NotFound):
         services.submit_form_answers(
-            referral.referral_id,
-            form_id,
-            version,
-            {"home": True},
-            ANNA,
+            services.SubmitFormAnswers(referral.referral_id, form_id, version, {"home": True}),
+            unit(ANNA),
             ReferralRepository("org-demo", ANNA.centres),
             FormsRepository("org-demo", ANNA.centres),
-            now=T0,
         )
 
 
 def open_link(token: str, now: datetime) -> tuple[str, services.SelfFillForm]:
     return services.open_self_fill(
         token,
+        unit(at=now),
         {"org-demo": DEV},
         lambda org: FormsRepository(org, None),
         repo.organisation_of_referral,
         secret=SECRET,
-        now=now,
     )
 
 
@@ -292,19 +299,19 @@ def test_a_self_fill_link_is_verified_checked_like_a_worker_and_used_once() -> N
     repository = FormsRepository(organisation, None)
     with pytest.raises(InvalidArgument) as refused:
         services.submit_self_fill(
-            organisation, form, {"born": "1990-01-01", "kids": 2}, repository, now=T0
+            organisation, form, {"born": "1990-01-01", "kids": 2}, unit(), repository
         )
     assert [e.field for e in refused.value.errors] == ["answers.kids"]
     with pytest.raises(InvalidArgument):
-        services.submit_self_fill(organisation, form, {"born": 1990}, repository, now=T0)
+        services.submit_self_fill(organisation, form, {"born": 1990}, unit(), repository)
     assert FormAnswersDocument.objects.count() == 0
 
-    services.submit_self_fill(organisation, form, {"born": "1990-01-01"}, repository, now=T0)
+    services.submit_self_fill(organisation, form, {"born": "1990-01-01"}, unit(), repository)
     with pytest.raises(services.SelfFillRefused) as used:
         open_link(token, T0)
     assert used.value.status == 409
     with pytest.raises(services.SelfFillRefused) as again:
-        services.submit_self_fill(organisation, form, {"born": "1990-01-01"}, repository, now=T0)
+        services.submit_self_fill(organisation, form, {"born": "1990-01-01"}, unit(), repository)
     assert again.value.status == 409
     assert FormAnswersDocument.objects.count() == 1
 

@@ -22,6 +22,7 @@ from casework_common.errors import (
     PermissionDenied,
 )
 from casework_common.organisation import parse
+from casework_common.unit_of_work import SystemActor, UnitOfWork
 from casework_intake import services
 from casework_intake.adapters import repository as repo
 from casework_intake.adapters.repository import (
@@ -40,6 +41,13 @@ DEV = parse(
 )
 T0 = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
+
+
+TIMERS = SystemActor("intake")
+
+
+def unit(caller: Principal | SystemActor = TIMERS, at: datetime = T0) -> UnitOfWork:
+    return UnitOfWork(caller, now=at)
 
 
 def create_principal(**overrides: Any) -> Principal:
@@ -85,11 +93,9 @@ def create_plan(**overrides: Any) -> PlanOutreach:
 def plan(principal: Principal = ANNA, **overrides: Any) -> Any:
     return services.plan_outreach(
         create_plan(**overrides),
-        principal,
+        unit(principal),
         DEV,
         OutreachRepository("org-demo", principal.centres),
-        now=T0,
-        trace={},
         reminder_hours=24,
     )
 
@@ -133,15 +139,15 @@ def test_the_reminder_and_the_outcome_request_are_stored_and_announced_once() ->
     moment = T0 + 30 * HOUR
     due = repo.outreach_needing_reminder(moment)
     assert [o.outreach_id for o in due] == [planned.outreach_id]
-    assert services.remind_outreach(due, unscoped, now=moment) == 1
+    assert services.remind_outreach(unit(at=moment), due, unscoped) == 1
     # A second timer working from the same stale read emits nothing more.
-    assert services.remind_outreach(due, unscoped, now=moment) == 0
+    assert services.remind_outreach(unit(at=moment), due, unscoped) == 0
     assert repo.outreach_needing_reminder(moment) == []
     after = T0 + 50 * HOUR
     due = repo.outreach_needing_outcome(after)
     assert [o.outreach_id for o in due] == [planned.outreach_id]
-    assert services.request_outreach_outcomes(due, unscoped, now=after) == 1
-    assert services.request_outreach_outcomes(due, unscoped, now=after) == 0
+    assert services.request_outreach_outcomes(unit(at=after), due, unscoped) == 1
+    assert services.request_outreach_outcomes(unit(at=after), due, unscoped) == 0
     doc = OutreachDocument.objects(id=planned.outreach_id).get()
     assert outbox_types(doc) == [
         "intake.outreach.planned",
@@ -159,16 +165,22 @@ def test_an_outcome_is_recorded_once_after_the_activity_and_a_second_stores_noth
     outcome = Outcome("14 visitors, 4 asked for an appointment", 14, 4)
     with pytest.raises(FailedPrecondition):
         services.record_outreach_outcome(
-            planned.outreach_id, outcome, PETR, mine, now=T0 + HOUR, trace={}
+            services.RecordOutreachOutcome(planned.outreach_id, outcome),
+            unit(PETR, T0 + HOUR),
+            mine,
         )
     done = services.record_outreach_outcome(
-        planned.outreach_id, outcome, PETR, mine, now=T0 + 49 * HOUR, trace={}
+        services.RecordOutreachOutcome(planned.outreach_id, outcome),
+        unit(PETR, T0 + 49 * HOUR),
+        mine,
     )
     assert done.status is OutreachStatus.DONE and done.outcome_recorded_by == "w-petr"
     version = OutreachDocument.objects(id=planned.outreach_id).get().version
     with pytest.raises(FailedPrecondition):
         services.record_outreach_outcome(
-            planned.outreach_id, Outcome("again", 1, 0), PETR, mine, now=T0 + 50 * HOUR, trace={}
+            services.RecordOutreachOutcome(planned.outreach_id, Outcome("again", 1, 0)),
+            unit(PETR, T0 + 50 * HOUR),
+            mine,
         )
     doc = OutreachDocument.objects(id=planned.outreach_id).get()
     assert doc.version == version and doc.outcome == outcome.text and doc.people_reached == 14
@@ -179,11 +191,9 @@ def test_an_outcome_is_recorded_once_after_the_activity_and_a_second_stores_noth
 def test_a_cancelled_activity_is_left_alone_by_the_timer() -> None:
     planned = plan()
     services.cancel_outreach(
-        planned.outreach_id,
-        ANNA,
+        services.CancelOutreach(planned.outreach_id),
+        unit(ANNA),
         OutreachRepository("org-demo", ANNA.centres),
-        now=T0,
-        trace={},
     )
     assert repo.outreach_needing_reminder(T0 + 30 * HOUR) == []
     assert repo.outreach_needing_outcome(T0 + 60 * HOUR) == []
@@ -203,11 +213,9 @@ def create_project(principal: Principal = ANNA, **overrides: Any) -> Any:
     fields.update(overrides)
     return services.create_project(
         CreateProject(**fields),
-        principal,
+        unit(principal),
         DEV,
         ProjectRepository("org-demo", principal.centres),
-        now=T0,
-        trace={},
     )
 
 
@@ -219,39 +227,24 @@ def test_tasks_and_comments_live_in_the_project_and_survive_each_whole_replace()
     project = create_project()
     repo_anna = projects_of(ANNA)
     _, first = services.add_task(
-        project.project_id,
-        "book the hall",
-        "w-petr",
-        T0 + 24 * HOUR,
-        ANNA,
+        services.AddTask(project.project_id, "book the hall", "w-petr", T0 + 24 * HOUR, new_key()),
+        unit(ANNA, T0),
         repo_anna,
-        idempotency_key=new_key(),
-        now=T0,
-        trace={},
     )
     _, second = services.add_task(
-        project.project_id,
-        "print leaflets",
-        "w-anna",
-        T0 + 30 * HOUR,
-        ANNA,
+        services.AddTask(project.project_id, "print leaflets", "w-anna", T0 + 30 * HOUR, new_key()),
+        unit(ANNA, T0),
         repo_anna,
-        idempotency_key=new_key(),
-        now=T0,
-        trace={},
     )
     services.comment_on_task(
-        project.project_id,
-        second.task_id,
-        "ordered 200",
-        PETR,
+        services.CommentOnTask(project.project_id, second.task_id, "ordered 200", new_key()),
+        unit(PETR, T0 + HOUR),
         projects_of(PETR),
-        idempotency_key=new_key(),
-        now=T0 + HOUR,
-        trace={},
     )
     services.complete_task(
-        project.project_id, second.task_id, PETR, projects_of(PETR), now=T0 + 2 * HOUR, trace={}
+        services.CompleteTask(project.project_id, second.task_id),
+        unit(PETR, T0 + 2 * HOUR),
+        projects_of(PETR),
     )
     stored = repo_anna.get(project.project_id)
     assert [t.task_id for t in stored.tasks] == [first.task_id, second.task_id]
@@ -277,39 +270,21 @@ def test_another_centres_project_is_not_found_and_refused_changes_store_nothing(
         projects_of(ILZE).get(project.project_id)
     with pytest.raises(NotFound):
         services.add_task(
-            project.project_id,
-            "x",
-            "w-ilze",
-            T0 + HOUR,
-            ILZE,
+            services.AddTask(project.project_id, "x", "w-ilze", T0 + HOUR, new_key()),
+            unit(ILZE, T0),
             projects_of(ILZE),
-            idempotency_key=new_key(),
-            now=T0,
-            trace={},
         )
     with pytest.raises(FailedPrecondition):
         services.add_task(
-            project.project_id,
-            "x",
-            "w-duty-north",
-            T0 + HOUR,
-            ANNA,
+            services.AddTask(project.project_id, "x", "w-duty-north", T0 + HOUR, new_key()),
+            unit(ANNA, T0),
             projects_of(ANNA),
-            idempotency_key=new_key(),
-            now=T0,
-            trace={},
         )
     with pytest.raises(InvalidArgument):
         services.add_task(
-            project.project_id,
-            "",
-            "w-petr",
-            T0 - HOUR,
-            ANNA,
+            services.AddTask(project.project_id, "", "w-petr", T0 - HOUR, new_key()),
+            unit(ANNA, T0),
             projects_of(ANNA),
-            idempotency_key=new_key(),
-            now=T0,
-            trace={},
         )
     doc = ProjectDocument.objects(id=project.project_id).get()
     assert doc.version == 1 and doc.tasks == []
@@ -324,15 +299,9 @@ def test_an_overdue_task_is_flagged_once_and_again_after_reopening_with_a_new_du
     project = create_project()
     mine = projects_of(ANNA)
     _, task = services.add_task(
-        project.project_id,
-        "book the hall",
-        "w-petr",
-        T0 + HOUR,
-        ANNA,
+        services.AddTask(project.project_id, "book the hall", "w-petr", T0 + HOUR, new_key()),
+        unit(ANNA, T0),
         mine,
-        idempotency_key=new_key(),
-        now=T0,
-        trace={},
     )
     late = T0 + 2 * HOUR
     assert repo.projects_with_overdue_tasks(T0) == []
@@ -342,18 +311,20 @@ def test_an_overdue_task_is_flagged_once_and_again_after_reopening_with_a_new_du
     def unscoped_projects(org: str) -> ProjectRepository:
         return ProjectRepository(org, None)
 
-    assert services.flag_overdue_tasks(due, unscoped_projects, now=late) == 1
-    assert services.flag_overdue_tasks(due, unscoped_projects, now=late) == 0
+    assert services.flag_overdue_tasks(unit(at=late), due, unscoped_projects) == 1
+    assert services.flag_overdue_tasks(unit(at=late), due, unscoped_projects) == 0
     assert repo.projects_with_overdue_tasks(late + HOUR) == []
     services.complete_task(
-        project.project_id, task.task_id, PETR, projects_of(PETR), now=late, trace={}
+        services.CompleteTask(project.project_id, task.task_id), unit(PETR, late), projects_of(PETR)
     )
     services.reopen_task(
-        project.project_id, task.task_id, late + HOUR, PETR, projects_of(PETR), now=late, trace={}
+        services.ReopenTask(project.project_id, task.task_id, late + HOUR),
+        unit(PETR, late),
+        projects_of(PETR),
     )
     later = late + 2 * HOUR
     due = repo.projects_with_overdue_tasks(later)
-    assert services.flag_overdue_tasks(due, unscoped_projects, now=later) == 1
+    assert services.flag_overdue_tasks(unit(at=later), due, unscoped_projects) == 1
     raw = ProjectDocument._get_collection().find_one({"_id": project.project_id})
     assert [e["type"] for e in raw["outbox"]].count("intake.task.overdue") == 2
 
@@ -404,27 +375,16 @@ def test_a_retried_task_or_comment_is_added_once_and_other_content_is_refused() 
 
     def add(title: str = "book the hall", key: str = task_key) -> Any:
         return services.add_task(
-            pid,
-            title,
-            "w-petr",
-            T0 + HOUR,
-            ANNA,
+            services.AddTask(pid, title, "w-petr", T0 + HOUR, key),
+            unit(ANNA, T0),
             projects_of(ANNA),
-            idempotency_key=key,
-            now=T0,
-            trace={},
         )
 
     def comment(text: str = "hall booked", key: str = comment_key) -> Any:
         return services.comment_on_task(
-            pid,
-            task.task_id,
-            text,
-            PETR,
+            services.CommentOnTask(pid, task.task_id, text, key),
+            unit(PETR, T0),
             projects_of(PETR),
-            idempotency_key=key,
-            now=T0,
-            trace={},
         )
 
     _, task = add()

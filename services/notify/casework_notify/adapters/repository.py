@@ -9,6 +9,7 @@ import mongoengine as me
 from pymongo.errors import DuplicateKeyError
 
 from casework_common.errors import NotFound
+from casework_common.repository import ScopedRepository
 from casework_common.routing import FALLBACK, rule_to_dict
 from casework_notify.domain.inbox import Notification
 from casework_notify.domain.routing import PublishedRules, rules_from_payload
@@ -77,18 +78,21 @@ def _to_raw(n: Notification) -> dict[str, object]:
     return dict(doc.to_mongo())
 
 
-class InboxRepository:
-    """One worker's inbox (or, for the system, any inbox of the organisation)."""
+class InboxRepository(ScopedRepository[NotificationDocument]):
+    """One worker's inbox (or, for the system, any inbox of the organisation): scoped
+    by worker, not by centre."""
+
+    document = NotificationDocument
+    what = "notification"
 
     def __init__(self, organisation: str, worker_id: str | None) -> None:
-        self._organisation = organisation
+        super().__init__(organisation)
         self._worker_id = worker_id
 
-    def _scoped(self) -> me.QuerySet:
-        query = NotificationDocument.objects(organisation=self._organisation)
-        if self._worker_id is not None:
-            query = query.filter(worker_id=self._worker_id)
-        return query
+    def _narrow(self, query: me.QuerySet) -> me.QuerySet:
+        if self._worker_id is None:
+            return query
+        return query.filter(worker_id=self._worker_id)
 
     def deliver(self, notifications: list[Notification]) -> int:
         """Insert; a notification already there (redelivered event) is left as it is."""
@@ -113,10 +117,7 @@ class InboxRepository:
         return int(self._scoped().filter(read_at=None).count())
 
     def get(self, notification_id: str) -> Notification:
-        doc = self._scoped().filter(id=notification_id).first()
-        if doc is None:
-            raise NotFound(f"notification {notification_id} not found")
-        return _to_domain(doc)
+        return _to_domain(self._one(notification_id))
 
     def save(self, notification: Notification) -> None:
         """Replace a notification of this inbox; another inbox's is NotFound."""

@@ -8,10 +8,9 @@ import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
-from casework_common.errors import FieldError, InvalidArgument
-from casework_common.grpc_runtime import current_principal
 from casework_common.messages import guard_requests
 from casework_common.paging import next_token, page_window
+from casework_common.unit_of_work import current_unit_of_work
 from casework_notify import services
 from casework_notify.bootstrap import Notify, bootstrap
 from casework_notify.domain.inbox import Notification
@@ -49,7 +48,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     def ListInbox(
         self, request: notify_pb2.ListInboxRequest, context: grpc.ServicerContext
     ) -> notify_pb2.ListInboxResponse:
-        inbox = self._notify.inbox_of(current_principal())
+        inbox = self._notify.inbox_of(current_unit_of_work())
         offset, limit = page_window(request.page_size, request.page_token)
         page = inbox.page(unread_only=request.unread_only, offset=offset, limit=limit)
         return notify_pb2.ListInboxResponse(
@@ -61,12 +60,11 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     def MarkNotificationRead(
         self, request: notify_pb2.MarkNotificationReadRequest, context: grpc.ServicerContext
     ) -> notify_pb2.MarkNotificationReadResponse:
-        if not request.notification_id:
-            raise InvalidArgument([FieldError("notification_id", "is required")])
+        uow = current_unit_of_work()
         notification = services.mark_read(
-            request.notification_id,
-            self._notify.inbox_of(current_principal()),
-            now=self._notify.clock(),
+            services.MarkNotificationRead(request.notification_id),
+            uow,
+            self._notify.inbox_of(uow),
         )
         return notify_pb2.MarkNotificationReadResponse(notification=to_message(notification))
 

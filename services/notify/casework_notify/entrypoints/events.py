@@ -13,9 +13,11 @@ from casework_common import contracts
 from casework_common.envelope import EventEnvelope
 from casework_common.events_runtime import EventsService, PoisonEvent, event_handler
 from casework_common.organisation import Organisation
+from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
+from casework_common.wiring import Wired, Wiring
 from casework_notify import services
-from casework_notify.adapters.repository import PublishedRulesRepository
-from casework_notify.bootstrap import bootstrap
+from casework_notify.adapters.repository import InboxRepository
+from casework_notify.bootstrap import Notify, bootstrap
 from casework_notify.domain.inbox import (
     ClientArrived,
     MatchProposed,
@@ -166,15 +168,23 @@ def published_rules(envelope: EventEnvelope) -> PublishedRules:
 class NotifyEvents(EventsService):
     name = "notify"
     casework_service = "notify"
-
-    def __init__(self) -> None:
-        self.app = bootstrap()
+    # Built once per process; every event's worker gets the same wiring.
+    wired: Wired[Notify] = Wiring(bootstrap)  # type: ignore[assignment]
 
     def _organisation(self, envelope: EventEnvelope) -> Organisation:
-        organisation = self.app.organisations.get(envelope.organisation)
+        organisation = self.wired.app.organisations.get(envelope.organisation)
         if organisation is None:
             raise PoisonEvent(f"organisation {envelope.organisation} is not served here")
         return organisation
+
+    def _unit(self, envelope: EventEnvelope) -> UnitOfWork:
+        return self.wired.units.begin(SystemActor("notify"), Trace(envelope.trace))
+
+    def _inboxes(self, envelope: EventEnvelope) -> InboxRepository:
+        return self.wired.app.inboxes_of_organisation(envelope.organisation)
+
+    def _published(self, envelope: EventEnvelope) -> PublishedRules | None:
+        return self.wired.app.published_rules.latest(envelope.organisation)
 
     @event_handler(
         "notify.tell-responsible-workers",
@@ -182,28 +192,31 @@ class NotifyEvents(EventsService):
     )
     def on_client_arrived(self, envelope: EventEnvelope) -> None:
         organisation = self._organisation(envelope)
-        services.notify_responsible_workers(
-            client_arrived(envelope),
-            organisation,
-            self.app.inboxes_of_organisation(envelope.organisation),
-            now=self.app.clock(),
-            published=PublishedRulesRepository().latest(envelope.organisation),
-        )
+        with self._unit(envelope) as uow:
+            services.notify_responsible_workers(
+                client_arrived(envelope),
+                organisation,
+                self._inboxes(envelope),
+                uow,
+                published=self._published(envelope),
+            )
 
     @event_handler("notify.keep-routing-rules", ["intake.routing_rules.published.v1"])
     def on_routing_rules_published(self, envelope: EventEnvelope) -> None:
         self._organisation(envelope)
         published = published_rules(envelope)
-        services.keep_published_rules(published, PublishedRulesRepository(), now=self.app.clock())
+        with self._unit(envelope) as uow:
+            services.keep_published_rules(published, uow, self.wired.app.published_rules)
 
     @event_handler("notify.tell-manager-overdue", ["intake.referral.first_contact_overdue.v1"])
     def on_first_contact_overdue(self, envelope: EventEnvelope) -> None:
-        services.tell_manager_of_overdue_referral(
-            overdue_referral(envelope),
-            self._organisation(envelope),
-            self.app.inboxes_of_organisation(envelope.organisation),
-            now=self.app.clock(),
-        )
+        with self._unit(envelope) as uow:
+            services.tell_manager_of_overdue_referral(
+                overdue_referral(envelope),
+                self._organisation(envelope),
+                self._inboxes(envelope),
+                uow,
+            )
 
     @event_handler(
         "notify.tell-worker-outreach",
@@ -211,40 +224,33 @@ class NotifyEvents(EventsService):
     )
     def on_outreach_due(self, envelope: EventEnvelope) -> None:
         self._organisation(envelope)
-        services.remind_worker_of_outreach(
-            outreach_due(envelope),
-            self.app.inboxes_of_organisation(envelope.organisation),
-            now=self.app.clock(),
-        )
+        with self._unit(envelope) as uow:
+            services.remind_worker_of_outreach(outreach_due(envelope), self._inboxes(envelope), uow)
 
     @event_handler(
         "notify.tell-assignee-task", ["intake.task.assigned.v1", "intake.task.overdue.v1"]
     )
     def on_task_news(self, envelope: EventEnvelope) -> None:
         self._organisation(envelope)
-        services.tell_assignee_of_task(
-            task_news(envelope),
-            self.app.inboxes_of_organisation(envelope.organisation),
-            now=self.app.clock(),
-        )
+        with self._unit(envelope) as uow:
+            services.tell_assignee_of_task(task_news(envelope), self._inboxes(envelope), uow)
 
     @event_handler("notify.tell-card-workers-match", ["clients.match.proposed.v1"])
     def on_match_proposed(self, envelope: EventEnvelope) -> None:
         organisation = self._organisation(envelope)
-        services.tell_of_match_proposal(
-            match_proposed(envelope),
-            organisation,
-            self.app.inboxes_of_organisation(envelope.organisation),
-            now=self.app.clock(),
-            published=PublishedRulesRepository().latest(envelope.organisation),
-        )
+        with self._unit(envelope) as uow:
+            services.tell_of_match_proposal(
+                match_proposed(envelope),
+                organisation,
+                self._inboxes(envelope),
+                uow,
+                published=self._published(envelope),
+            )
 
     @event_handler("notify.tell-manager-sharing", ["clients.sharing.requested.v1"])
     def on_sharing_requested(self, envelope: EventEnvelope) -> None:
         organisation = self._organisation(envelope)
-        services.tell_manager_of_sharing_request(
-            sharing_requested(envelope),
-            organisation,
-            self.app.inboxes_of_organisation(envelope.organisation),
-            now=self.app.clock(),
-        )
+        with self._unit(envelope) as uow:
+            services.tell_manager_of_sharing_request(
+                sharing_requested(envelope), organisation, self._inboxes(envelope), uow
+            )

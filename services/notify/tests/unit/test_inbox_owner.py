@@ -9,6 +9,7 @@ import pytest
 from casework_common.auth import Principal
 from casework_common.config import load_settings
 from casework_common.errors import PermissionDenied
+from casework_common.unit_of_work import UnitOfWork
 from casework_notify.bootstrap import Notify
 
 
@@ -29,7 +30,7 @@ NOTIFY = Notify(load_settings("notify", {}), {}, lambda: datetime(2026, 1, 1, tz
 
 
 def test_a_worker_reads_their_own_inbox() -> None:
-    inbox = NOTIFY.inbox_of(create_principal())
+    inbox = NOTIFY.inbox_of(UnitOfWork(create_principal()))
 
     assert (inbox._organisation, inbox._worker_id) == ("org-demo", "w-anna")
 
@@ -37,4 +38,6 @@ def test_a_worker_reads_their_own_inbox() -> None:
 @pytest.mark.parametrize("kind", ["partner", "service"])
 def test_a_partner_or_service_named_like_a_worker_has_no_inbox(kind: str) -> None:
     with pytest.raises(PermissionDenied, match=f"a {kind} has no inbox"):
-        NOTIFY.inbox_of(create_principal(kind=kind, roles=frozenset(), scopes=frozenset()))
+        NOTIFY.inbox_of(
+            UnitOfWork(create_principal(kind=kind, roles=frozenset(), scopes=frozenset()))
+        )

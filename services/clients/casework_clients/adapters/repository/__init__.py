@@ -1,0 +1,44 @@
+"""The clients database: one module per aggregate (cards and their audit trail,
+families, waiting consultations, match proposals and sharing requests), all
+importable from here."""
+
+from __future__ import annotations
+
+from casework_clients.adapters.repository.cards import (
+    CANDIDATE_LIMIT,
+    NAME_ONLY_LIMIT,
+    AuditEntry,
+    ClientDocument,
+    ClientRepository,
+    entry_from_dict,
+    entry_to_dict,
+)
+from casework_clients.adapters.repository.consultations import (
+    ConsultationRepository,
+    UnattachedConsultation,
+)
+from casework_clients.adapters.repository.families import FamilyDocument, FamilyRepository
+from casework_clients.adapters.repository.proposals import (
+    MatchProposalDocument,
+    MatchProposalRepository,
+    SharingRequestDocument,
+    SharingRequestRepository,
+)
+
+__all__ = [
+    "CANDIDATE_LIMIT",
+    "NAME_ONLY_LIMIT",
+    "AuditEntry",
+    "ClientDocument",
+    "ClientRepository",
+    "ConsultationRepository",
+    "FamilyDocument",
+    "FamilyRepository",
+    "MatchProposalDocument",
+    "MatchProposalRepository",
+    "SharingRequestDocument",
+    "SharingRequestRepository",
+    "UnattachedConsultation",
+    "entry_from_dict",
+    "entry_to_dict",
+]

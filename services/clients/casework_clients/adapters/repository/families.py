@@ -1,0 +1,109 @@
+"""Families in the clients database (mongoengine), scoped to centres like cards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import mongoengine as me
+
+from casework_clients.adapters.repository.cards import entry_from_dict, entry_to_dict
+from casework_clients.domain.cards import (
+    HistoryEntry,
+)
+from casework_clients.domain.families import Family, FamilyMember
+from casework_common.envelope import EventEnvelope
+from casework_common.errors import NotFound
+from casework_common.storage import AggregateDocument, save_aggregate
+
+
+class FamilyDocument(AggregateDocument):
+    meta = {
+        "collection": "families",
+        "indexes": [
+            {"fields": ["organisation", "centre_ids"]},
+            {"fields": ["organisation", "member_ids"]},
+        ],
+    }
+
+    id = me.StringField(primary_key=True)
+    name = me.StringField(required=True)
+    region_id = me.StringField(default="")
+    centre_ids = me.ListField(me.StringField())
+    member_ids = me.ListField(me.StringField())
+    members = me.ListField(me.DictField())
+    created_at = me.DateTimeField(required=True)
+    history = me.ListField(me.DictField())
+    status_entries = me.ListField(me.DictField())
+
+
+def _family_to_domain(doc: FamilyDocument) -> Family:
+    return Family(
+        family_id=doc.id,
+        organisation=doc.organisation,
+        name=doc.name,
+        region_id=doc.region_id,
+        centre_ids=tuple(doc.centre_ids),
+        members=tuple(
+            FamilyMember(m["client_id"], m["role"], tuple(m.get("parent_ids") or ()))
+            for m in doc.members
+        ),
+        created_at=doc.created_at,
+        history=tuple(HistoryEntry(h["at"], h["what"], h["by"]) for h in doc.history),
+        status_entries=tuple(entry_from_dict(e) for e in doc.status_entries),
+        version=doc.version,
+    )
+
+
+class FamilyRepository:
+    """Families of one organisation visible from `centres` (None: all, system only)."""
+
+    def __init__(self, organisation: str, centres: frozenset[str] | None) -> None:
+        self._organisation = organisation
+        self._centres = centres
+
+    def _scoped(self) -> me.QuerySet:
+        query = FamilyDocument.objects(organisation=self._organisation)
+        if self._centres is not None:
+            query = query.filter(centre_ids__in=list(self._centres))
+        return query
+
+    def get(self, family_id: str) -> Family:
+        doc = self._scoped().filter(id=family_id).first()
+        if doc is None:
+            raise NotFound(f"family {family_id} not found")
+        return _family_to_domain(doc)
+
+    def of_client(self, client_id: str) -> list[Family]:
+        # `$in`: see page() on the development server and array equality.
+        return [_family_to_domain(d) for d in self._scoped().filter(member_ids__in=[client_id])]
+
+    def all_in_scope(self, *, centre_id: str | None, region_id: str | None) -> Iterator[Family]:
+        query = self._scoped()
+        if centre_id:
+            # `$in`, not array equality: the development wire server's find matches
+            # nothing for {"centre_ids": "x"} (count_documents does; measured).
+            query = query.filter(centre_ids__in=[centre_id])
+        if region_id:
+            query = query.filter(region_id=region_id)
+        for doc in query:
+            yield _family_to_domain(doc)
+
+    def save(self, family: Family, events: list[EventEnvelope]) -> Family:
+        doc = FamilyDocument(
+            id=family.family_id,
+            organisation=family.organisation,
+            name=family.name,
+            region_id=family.region_id,
+            centre_ids=list(family.centre_ids),
+            member_ids=list(family.member_ids),
+            members=[
+                {"client_id": m.client_id, "role": m.role, "parent_ids": list(m.parent_ids)}
+                for m in family.members
+            ],
+            created_at=family.created_at,
+            history=[{"at": h.at, "what": h.what, "by": h.by} for h in family.history],
+            status_entries=[entry_to_dict(e) for e in family.status_entries],
+            version=family.version,
+        )
+        save_aggregate(doc, events)
+        return _family_to_domain(doc)

@@ -1,0 +1,1 @@
+"""Clients' use cases, one module per concern; both entry points call them."""

@@ -1,0 +1,173 @@
+"""Helpers the use cases of clients share: events, actors, status errors, saving a
+status change, the match that joins a referral to a card."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import datetime
+
+from google.protobuf.message import Message
+
+from casework.clients.v1 import events_pb2
+from casework_clients.adapters.repository import (
+    ClientRepository,
+)
+from casework_clients.domain import cards, proposals, search
+from casework_clients.domain.cards import (
+    ClientCard,
+    Outcome,
+)
+from casework_clients.domain.status import (
+    ForbiddenTransition,
+    OutOfOrderDate,
+    StatusChange,
+    StatusEntry,
+    StatusRuleViolation,
+)
+from casework_common import contracts
+from casework_common.auth import Principal
+from casework_common.envelope import Actor, EventEnvelope
+from casework_common.errors import (
+    CaseworkError,
+    FailedPrecondition,
+    FieldError,
+    InvalidArgument,
+    PermissionDenied,
+)
+
+INITIAL_STATUS = "applicant"
+CLIENT_EVENT = {
+    Outcome.REGISTERED: events_pb2.ClientRegistered,
+    Outcome.MATCHED: events_pb2.ClientMatched,
+}
+NewId = Callable[[], str]
+
+
+def _new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _event(
+    message_type: type[Message],
+    organisation: str,
+    actor: Actor,
+    payload: Mapping[str, object],
+    trace: Mapping[str, str],
+) -> EventEnvelope:
+    """The event whose payload is `message_type` built from the use case's facts (plain
+    values, dates as ISO strings): strictly, so a fact the schema lacks fails here in
+    the producer, never in a consumer; the codec encodes it. The domain stays free of
+    generated code."""
+    message = contracts.from_facts(message_type, payload)
+    return contracts.envelope(message, organisation=organisation, actor=actor, trace=trace)
+
+
+def worker_actor(principal: Principal) -> Actor:
+    return Actor(kind=principal.kind, subject=principal.subject)
+
+
+def status_error(exc: StatusRuleViolation, fields: Mapping[str, str]) -> CaseworkError:
+    """A status rule violation as the caller sees it, with the request's field name."""
+    field = fields.get(exc.field, exc.field)
+    if isinstance(exc, ForbiddenTransition | OutOfOrderDate):
+        return FailedPrecondition(f"{field}: {exc.message}")
+    return InvalidArgument([FieldError(field, exc.message)])
+
+
+def status_changed_payload(
+    card: ClientCard, entry: StatusEntry, previous: str
+) -> dict[str, object]:
+    """Payload of clients.client.status_changed.v1."""
+    return {
+        "client_id": card.client_id,
+        "from_status": previous,
+        "status": entry.status.value,
+        "reason": entry.reason or "",
+        "effective_on": entry.effective_on.isoformat(),
+        "source": entry.source.value,
+        "actor": entry.actor,
+        "episode": entry.episode,
+        "explanation": entry.explanation,
+        "region_id": card.region_id,
+        "centre_ids": list(card.centre_ids),
+    }
+
+
+def _follow(repository: ClientRepository, card: ClientCard | None) -> ClientCard | None:
+    """A merged card answers its survivor (a few hops at most)."""
+    for _ in range(5):
+        if card is None or not card.merged_into:
+            return card
+        card = repository.find(card.merged_into)
+    return card
+
+
+def _require(principal: Principal, allowed: frozenset[str], what: str) -> None:
+    """PERMISSION_DENIED for a record the caller can see but may not act on (call this
+    only after the record was read through the caller's scoped repository, so that a
+    record they cannot see stays NOT_FOUND)."""
+    if not proposals.has_any(principal.roles, allowed):
+        raise PermissionDenied(
+            f"{principal.subject} may not {what}: needs the role {' or '.join(sorted(allowed))}"
+        )
+
+
+STATUS_FIELDS = {"on": "effective_on", "status": "status", "reason": "reason"}
+
+
+def _changed(
+    card: ClientCard,
+    change: StatusChange,
+    repository: ClientRepository,
+    actor: Actor,
+    now: datetime,
+    trace: Mapping[str, str],
+    extra: ClientCard | None = None,
+    events: tuple[EventEnvelope, ...] = (),
+) -> ClientCard:
+    base = extra or card
+    if change.entry is None:
+        if extra is not None and extra != card:
+            return repository.save(extra, list(events))
+        return card
+    updated = cards.with_status_change(base, change, now, actor.subject)
+    updated = replace(updated, last_contact_on=cards._later(updated.last_contact_on, now.date()))
+    event = _event(
+        events_pb2.ClientStatusChanged,
+        card.organisation,
+        actor,
+        status_changed_payload(updated, change.entry, card.status),
+        trace,
+    )
+    return repository.save(updated, [*events, event])
+
+
+def confident_match(
+    repository: ClientRepository, query: search.SearchQuery
+) -> tuple[ClientCard | None, search.Match | None, int]:
+    """The one card confidently matching the query (None when none or several), the
+    match, and how many confident matches there were."""
+    if query.date_of_birth is None:
+        return None, None, 0  # confidence needs the exact date of birth
+    # Only cards born that very day can be confident matches: one indexed equality
+    # instead of the broad look-alike search, which stays for SearchClients.
+    candidates = repository.born_on(query.date_of_birth)
+    facts = {c.client_id: c for c in candidates}
+    ranked = search.rank(query, (candidate_facts(c) for c in candidates), search.CONFIDENT_SCORE)
+    confident = [m for m in ranked if search.is_confident(m)]
+    if len(confident) == 1:
+        return facts[confident[0].ref], confident[0], 1
+    return None, None, len(confident)
+
+
+def candidate_facts(card: ClientCard) -> search.CandidateFacts:
+    return search.CandidateFacts(
+        ref=card.client_id,
+        given_name=card.given_name,
+        family_name=card.family_name,
+        date_of_birth=card.date_of_birth,
+        phone=card.phone,
+        email=card.email,
+    )

@@ -1,0 +1,93 @@
+"""Consultations recorded by intake join the card of the person they were about."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from casework.clients.v1 import events_pb2
+from casework_clients.adapters.repository import (
+    ClientRepository,
+    ConsultationRepository,
+)
+from casework_clients.domain import cards, search
+from casework_clients.domain.cards import (
+    ClientCard,
+    Consultation,
+)
+from casework_clients.domain.identity import identity_key
+from casework_clients.use_cases._shared import _event, _follow, candidate_facts, confident_match
+from casework_common.envelope import Actor, EventEnvelope
+from casework_common.errors import (
+    Conflict,
+)
+
+
+def _consultation_joined(
+    card: ClientCard, consultation: Consultation, trace: Mapping[str, str]
+) -> EventEnvelope:
+    return _event(
+        events_pb2.ConsultationJoined,
+        card.organisation,
+        Actor.system("clients"),
+        {"client_id": card.client_id, "consultation_id": consultation.consultation_id},
+        trace,
+    )
+
+
+def _consultation_query(c: Consultation) -> search.SearchQuery:
+    return search.SearchQuery(c.given_name, c.family_name, c.date_of_birth, c.phone, c.email)
+
+
+def _join_waiting_consultations(
+    card: ClientCard, consultations: ConsultationRepository, now: datetime
+) -> tuple[ClientCard, list[Consultation]]:
+    """The card with every waiting consultation that confidently is this person."""
+    joined: list[Consultation] = []
+    for consultation in consultations.waiting_for(card.date_of_birth):
+        match = search.score(_consultation_query(consultation), candidate_facts(card))
+        if not search.is_confident(match):
+            continue
+        card, added = cards.attach_consultation(
+            card, consultation, now, "joined when the card was created or matched"
+        )
+        if added:
+            joined.append(consultation)
+    return card, joined
+
+
+def consultation_recorded(
+    consultation: Consultation,
+    repository: ClientRepository,
+    consultations: ConsultationRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+) -> ClientCard | None:
+    """Join the consultation to its person's card when the person is identified
+    (exact identity or one confident match); else keep it until the card appears."""
+    card: ClientCard | None = None
+    how = ""
+    c = consultation
+    if not c.anonymous and c.date_of_birth is not None:
+        key = identity_key(c.organisation, c.given_name, c.family_name, c.date_of_birth)
+        card = _follow(repository, repository.by_identity(key))
+        how = "same names and date of birth"
+        if card is None:
+            card, match, _ = confident_match(repository, _consultation_query(c))
+            how = f"confident match ({', '.join(match.reasons)})" if match else ""
+    if card is None:
+        consultations.keep(c, now)
+        return None
+    for _ in range(5):
+        updated, added = cards.attach_consultation(card, c, now, how)
+        if not added:
+            return card
+        try:
+            return repository.save(updated, [_consultation_joined(updated, c, trace)])
+        except Conflict:
+            refreshed = _follow(repository, repository.find(card.client_id))
+            if refreshed is None:
+                break
+            card = refreshed
+    raise Conflict(f"could not join consultation {c.consultation_id}: too much contention")

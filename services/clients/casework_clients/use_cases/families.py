@@ -1,0 +1,268 @@
+"""Families: their members, their status and their colour."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from casework.clients.v1 import events_pb2
+from casework_clients.adapters.repository import (
+    ClientRepository,
+    FamilyRepository,
+)
+from casework_clients.domain import cards, families
+from casework_clients.domain.cards import (
+    ClientCard,
+)
+from casework_clients.domain.colour import (
+    ColourVerdict,
+    derive_family_colour,
+)
+from casework_clients.domain.commands import required
+from casework_clients.domain.families import Family, FamilyMember
+from casework_clients.domain.status import (
+    FamilyStatusVerdict,
+    StatusRuleViolation,
+    StatusSettings,
+    family_status,
+    record_first_contact,
+    record_manual_status,
+)
+from casework_clients.use_cases._shared import (
+    STATUS_FIELDS,
+    NewId,
+    _event,
+    _new_id,
+    status_error,
+    worker_actor,
+)
+from casework_clients.use_cases.reading import colour_of
+from casework_common.auth import Principal
+from casework_common.errors import (
+    FailedPrecondition,
+    FieldError,
+    InvalidArgument,
+)
+from casework_common.organisation import Organisation
+
+
+@dataclass(frozen=True)
+class FamilyView:
+    family: Family
+    members: list[ClientCard]  # the members the caller may see
+    hidden_members: int
+    status: FamilyStatusVerdict
+    colour: ColourVerdict
+
+
+def view_family(
+    family: Family,
+    repository: ClientRepository,
+    settings: StatusSettings,
+    today: date,
+) -> FamilyView:
+    visible = {c.client_id: c for c in repository.by_ids(list(family.member_ids))}
+    members = [visible[i] for i in family.member_ids if i in visible]
+    if settings.shared_with_family:
+        status = family_status([m.status_history for m in members], settings)
+    else:
+        own = family.status_history.current_entry
+        status = FamilyStatusVerdict(
+            own.status if own else None,
+            own.explanation if own else "No status has been recorded for the family yet.",
+        )
+    colour = derive_family_colour(
+        {f"{m.given_name} {m.family_name}": colour_of(m, today) for m in members}
+    )
+    return FamilyView(family, members, len(family.members) - len(members), status, colour)
+
+
+def read_family(
+    family: Family | str,
+    principal: Principal,
+    families_repo: FamilyRepository,
+    repository: ClientRepository,
+    settings: StatusSettings,
+    *,
+    now: datetime,
+    trace_id: str,
+) -> FamilyView:
+    """The family (or the one with that id) as the caller may see it; each visible
+    member's card is audited as read."""
+    if isinstance(family, str):
+        required("family_id", family)
+        family = families_repo.get(family)
+    view = view_family(family, repository, settings, now.date())
+    for client_id in sorted(m.client_id for m in view.members):
+        repository.audit(client_id, principal.subject, "family-read", now, trace_id)
+    return view
+
+
+def create_family(
+    name: str,
+    centre_id: str,
+    members: tuple[FamilyMember, ...],
+    principal: Principal,
+    cards_repo: ClientRepository,
+    families_repo: FamilyRepository,
+    *,
+    region_id: str = "",
+    org: Organisation | None = None,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+    new_id: NewId = _new_id,
+) -> Family:
+    """A family at one of the caller's centres. Given the organisation, the centre is
+    looked up there (its region is the family's); else ``region_id`` says it."""
+    if org is not None:
+        centre = org.centre(centre_id)
+        if centre is None:
+            raise InvalidArgument([FieldError("centre_id", "is required: a centre you serve")])
+        principal.require_centre(centre.id)
+        region_id = centre.region
+    family = families.new_family(
+        family_id=new_id(),
+        organisation=principal.organisation,
+        name=name,
+        region_id=region_id,
+        centre_id=centre_id,
+        members=members,
+        actor=principal.subject,
+        now=now,
+    )
+    _check_members_visible(family.member_ids, cards_repo, "members")
+    event = _event(
+        events_pb2.FamilyCreated,
+        family.organisation,
+        worker_actor(principal),
+        {
+            "family_id": family.family_id,
+            "name": family.name,
+            "centre_id": centre_id,
+            "members": [{"client_id": m.client_id, "role": m.role} for m in family.members],
+        },
+        trace,
+    )
+    saved = families_repo.save(family, [event])
+    for client_id in family.member_ids:
+        cards_repo.audit(client_id, principal.subject, "family-create", now, trace_id)
+    return saved
+
+
+def _check_members_visible(ids: tuple[str, ...], cards_repo: ClientRepository, field: str) -> None:
+    found = {c.client_id: c for c in cards_repo.by_ids(list(ids))}
+    errors = []
+    for i, client_id in enumerate(ids):
+        card = found.get(client_id)
+        if card is None:
+            errors.append(
+                FieldError(f"{field}[{i}].client_id", f"no client {client_id} in your centres")
+            )
+        elif card.merged_into:
+            errors.append(
+                FieldError(
+                    f"{field}[{i}].client_id", f"merged into {card.merged_into}; use that card"
+                )
+            )
+    if errors:
+        raise InvalidArgument(errors)
+
+
+def add_family_member(
+    family_id: str,
+    member: FamilyMember,
+    principal: Principal,
+    cards_repo: ClientRepository,
+    families_repo: FamilyRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> Family:
+    required("family_id", family_id)
+    family = families_repo.get(family_id)
+    updated, changed = families.add_member(family, member, principal.subject, now)
+    if not changed:
+        return family
+    card = cards_repo.find(member.client_id)
+    if card is None:
+        raise InvalidArgument(
+            [FieldError("member.client_id", f"no client {member.client_id} in your centres")]
+        )
+    if card.merged_into:
+        raise InvalidArgument(
+            [FieldError("member.client_id", f"merged into {card.merged_into}; use that card")]
+        )
+    updated = families.with_centre(updated, card.centre_ids[:1])
+    event = _event(
+        events_pb2.FamilyMemberAdded,
+        family.organisation,
+        worker_actor(principal),
+        {
+            "family_id": family.family_id,
+            "client_id": member.client_id,
+            "role": member.role,
+            "parent_client_ids": list(member.parent_ids),
+        },
+        trace,
+    )
+    saved = families_repo.save(updated, [event])
+    cards_repo.audit(member.client_id, principal.subject, "family-member", now, trace_id)
+    return saved
+
+
+def record_family_status(
+    family_id: str,
+    status: str,
+    reason: str,
+    on: date,
+    principal: Principal,
+    families_repo: FamilyRepository,
+    *,
+    settings: StatusSettings,
+    now: datetime,
+    trace: Mapping[str, str],
+) -> Family:
+    """A family's own status entry; only where status is not shared with members."""
+    if settings.shared_with_family:
+        raise FailedPrecondition(
+            "family_id: this organisation shares status between a family and its members; "
+            "record the members' status instead"
+        )
+    family = families_repo.get(family_id)
+    history = family.status_history
+    try:
+        if history.current is None:
+            change = record_first_contact(history, settings, on, principal.subject, now)
+            if status and change.entry and change.entry.status.value != status:
+                change = record_manual_status(
+                    change.history, settings, status, reason or None, on, principal.subject, now
+                )
+        else:
+            change = record_manual_status(
+                history, settings, status, reason or None, on, principal.subject, now
+            )
+    except StatusRuleViolation as exc:
+        raise status_error(exc, STATUS_FIELDS) from None
+    entry = change.entry
+    assert entry is not None
+    updated = replace(
+        family,
+        status_entries=change.history.entries,
+        history=(*family.history, cards.HistoryEntry(now, entry.explanation, principal.subject)),
+    )
+    event = _event(
+        events_pb2.FamilyStatusChanged,
+        family.organisation,
+        worker_actor(principal),
+        {
+            "family_id": family.family_id,
+            "status": entry.status.value,
+            "reason": entry.reason or "",
+            "effective_on": entry.effective_on.isoformat(),
+        },
+        trace,
+    )
+    return families_repo.save(updated, [event])

@@ -1,0 +1,144 @@
+"""Two cards of one person become one; families follow."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from casework.clients.v1 import events_pb2
+from casework_clients.adapters.repository import (
+    ClientRepository,
+    FamilyRepository,
+)
+from casework_clients.domain import cards, families, proposals, rules
+from casework_clients.domain.cards import (
+    ClientCard,
+)
+from casework_clients.domain.families import Family
+from casework_clients.use_cases._shared import _event, _require, worker_actor
+from casework_common.auth import Principal
+from casework_common.envelope import Actor
+from casework_common.errors import (
+    Conflict,
+)
+
+
+def merge_clients(
+    survivor_id: str,
+    absorbed_id: str,
+    reason: str,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+    families_repo: FamilyRepository | None = None,
+) -> ClientCard:
+    """Two cards of one person become one; audited, and ``clients.client.merged.v1``.
+
+    With ``families_repo`` (the organisation's, unscoped: a family in another centre
+    must not keep pointing at a redirecting card) every family holding the absorbed
+    card then holds the survivor instead."""
+    rules.check_merge_request(survivor_id, absorbed_id, reason)
+    # Both cards must be in the caller's centres (else NOT_FOUND), then the role.
+    survivor = repository.get(survivor_id)
+    absorbed = repository.get(absorbed_id)
+    _require(principal, proposals.MAY_MERGE, "merge cards")
+    state = rules.merge_state(survivor, absorbed)
+    # Repeating a merge that was cut short between its two writes finishes it; repeating
+    # a finished one changes nothing more than re-pointing families.
+    resumed = state.resumed
+    if state.finished:
+        if families_repo is not None:
+            repoint_families(
+                absorbed.client_id, survivor.client_id, families_repo, repository,
+                actor=worker_actor(principal), now=now, trace=trace, trace_id=trace_id,
+            )  # fmt: skip
+        return survivor
+    survivor_after, absorbed_after = cards.merge_cards(
+        survivor, absorbed, reason.strip(), principal.subject, now
+    )
+    payload = {
+        "survivor_client_id": survivor.client_id,
+        "absorbed_client_id": absorbed.client_id,
+        "reason": reason.strip(),
+        "merged_by": principal.subject,
+    }
+    # The absorbed card first: if the second write fails the call can simply be
+    # repeated, and a redirecting card is never left without its survivor knowing.
+    if not resumed:
+        repository.save(absorbed_after, [])
+    saved = repository.save(
+        survivor_after,
+        [
+            _event(
+                events_pb2.ClientMerged,
+                survivor.organisation,
+                worker_actor(principal),
+                payload,
+                trace,
+            )
+        ],
+    )
+    for client_id in (survivor.client_id, absorbed.client_id):
+        repository.audit(client_id, principal.subject, "merge", now, trace_id)
+    if families_repo is not None:
+        repoint_families(
+            absorbed.client_id,
+            survivor.client_id,
+            families_repo,
+            repository,
+            actor=worker_actor(principal),
+            now=now,
+            trace=trace,
+            trace_id=trace_id,
+        )
+    return saved
+
+
+def repoint_families(
+    absorbed_id: str,
+    survivor_id: str,
+    families_repo: FamilyRepository,
+    cards_repo: ClientRepository,
+    *,
+    actor: Actor,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> list[Family]:
+    """Every family holding the absorbed card holds the survivor instead (idempotent:
+    a second run finds no family of the absorbed card). Each change is audited and
+    emits ``clients.family.member_merged.v1``."""
+    changed: list[Family] = []
+    for family in families_repo.of_client(absorbed_id):
+        for _ in range(5):
+            updated, dropped = families.replace_member(
+                family, absorbed_id, survivor_id, actor.subject, now
+            )
+            if updated is family:
+                break
+            event = _event(
+                events_pb2.FamilyMemberMerged,
+                family.organisation,
+                actor,
+                {
+                    "family_id": family.family_id,
+                    "absorbed_client_id": absorbed_id,
+                    "survivor_client_id": survivor_id,
+                    "dropped_parent_links": [
+                        {"client_id": c, "parent_client_id": p} for c, p in dropped
+                    ],
+                },
+                trace,
+            )
+            try:
+                changed.append(families_repo.save(updated, [event]))
+            except Conflict:
+                family = families_repo.get(family.family_id)
+                continue
+            for client_id in (absorbed_id, survivor_id):
+                cards_repo.audit(client_id, actor.subject, "family-merge", now, trace_id)
+            break
+    return changed

@@ -1,0 +1,194 @@
+"""A referral reaches clients: a new card, a match to a known one, or a proposal for a worker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from casework.clients.v1 import events_pb2
+from casework_clients.adapters.repository import (
+    ClientRepository,
+    ConsultationRepository,
+    MatchProposalRepository,
+)
+from casework_clients.domain import cards, details, proposals, search
+from casework_clients.domain.cards import (
+    ClientCard,
+    Consultation,
+    Outcome,
+    ReferralFacts,
+)
+from casework_clients.domain.identity import identity_key
+from casework_clients.domain.proposals import (
+    Disclosure,
+    MatchProposal,
+)
+from casework_clients.domain.status import (
+    SYSTEM_ACTOR,
+    StatusSettings,
+)
+from casework_clients.use_cases._shared import (
+    CLIENT_EVENT,
+    INITIAL_STATUS,
+    NewId,
+    _event,
+    _follow,
+    _new_id,
+    confident_match,
+)
+from casework_clients.use_cases.consultations import (
+    _consultation_joined,
+    _join_waiting_consultations,
+)
+from casework_common.envelope import Actor
+from casework_common.errors import (
+    Conflict,
+)
+from casework_common.storage import DuplicateAggregate
+
+
+def register_from_referral(
+    facts: ReferralFacts,
+    repository: ClientRepository,
+    *,
+    proposals_repo: MatchProposalRepository,
+    now: datetime,
+    trace: Mapping[str, str],
+    new_id: NewId = _new_id,
+    settings: StatusSettings | None = None,
+    consultations: ConsultationRepository | None = None,
+    disclosure: Disclosure = Disclosure.NONE,
+) -> tuple[ClientCard, Outcome]:
+    """Create the referred person's card, or propose the referral to the workers of the
+    card it matches, and emit what happened.
+
+    A referral comes from outside (the anonymous web form, a partner, any worker) and
+    never changes an existing card by itself: exact identity (names without diacritics
+    or case, date of birth) or one confident fuzzy match (same date of birth, names
+    alike modulo spelling and transliteration) becomes a match proposal for the
+    workers of the card's own centres, and the card is answered unchanged (outcome
+    PROPOSED). Several confident matches are left to a person: a new card is created
+    and its history names the possible duplicates.
+
+    Retried when another consumer registered the same person a moment earlier: the
+    unique identity key turns that race into a proposal instead of a second card.
+    """
+    facts = details.with_acceptable_contact(facts)
+    key = identity_key(facts.organisation, facts.given_name, facts.family_name, facts.date_of_birth)
+    for _ in range(5):
+        existing = _follow(repository, repository.by_identity(key))
+        reasons: tuple[str, ...] = ()
+        how = "exact"
+        ambiguous = 0
+        score = 100
+        if existing is None:
+            query = search.SearchQuery(facts.given_name, facts.family_name, facts.date_of_birth)
+            existing, match, ambiguous = confident_match(repository, query)
+            if match is not None:
+                reasons, how, score = match.reasons, "confident", match.score
+        if existing is not None:
+            return _propose_match(
+                existing, facts, proposals_repo, how=how, score=score, reasons=reasons,
+                now=now, trace=trace, disclosure=disclosure,
+            )  # fmt: skip
+        card, outcome = cards.register_from_referral(
+            None,
+            facts,
+            new_client_id=new_id(),
+            initial_status=INITIAL_STATUS,
+            now=now,
+            settings=settings,
+        )
+        if ambiguous > 1:
+            card = cards.note_history(
+                card,
+                now,
+                f"{ambiguous} existing cards match this person equally well; a worker "
+                "should check them and merge if they are the same person",
+                SYSTEM_ACTOR,
+            )
+        try:
+            saved = _save_referred_card(card, facts, repository, consultations, now, trace)
+        except (DuplicateAggregate, Conflict):
+            continue
+        return saved, outcome
+    raise Conflict(f"could not register referral {facts.referral_id}: too much contention")
+
+
+def _save_referred_card(
+    card: ClientCard,
+    facts: ReferralFacts,
+    repository: ClientRepository,
+    consultations: ConsultationRepository | None,
+    now: datetime,
+    trace: Mapping[str, str],
+) -> ClientCard:
+    """A new card from a referral, with its waiting consultations and
+    ``clients.client.registered.v1``: what an unknown person produces."""
+    joined: list[Consultation] = []
+    if consultations is not None:
+        card, joined = _join_waiting_consultations(card, consultations, now)
+    payload = {**cards.event_payload(card, facts), "match": "none", "score": 0}
+    events = [
+        _event(
+            CLIENT_EVENT[Outcome.REGISTERED], facts.organisation, Actor.system("clients"),
+            payload, trace,
+        )
+    ]  # fmt: skip
+    events += [_consultation_joined(card, c, trace) for c in joined]
+    saved = repository.save(card, events)
+    if consultations is not None:
+        for consultation in joined:
+            consultations.mark_attached(consultation.consultation_id, saved.client_id, now)
+    return saved
+
+
+def proposal_payload(proposal: MatchProposal, card: ClientCard, tell: bool) -> dict[str, object]:
+    """Payload of clients.match.proposed.v1: ids and routing facts, no contact details.
+    ``tell_referring_centre``: the organisation lets the referring centre know the
+    person is known elsewhere (never which card)."""
+    f = proposal.referral
+    return {
+        "proposal_id": proposal.proposal_id,
+        "client_id": card.client_id,
+        "referral_id": f.referral_id,
+        "display_name": f"{card.given_name} {card.family_name}",
+        "centre_ids": list(card.centre_ids),
+        "region_id": card.region_id,
+        "referring_centre_id": f.centre_id,
+        "client_type": f.client_type,
+        "problem_type": f.problem_type,
+        "match": proposal.match,
+        "score": proposal.score,
+        "tell_referring_centre": tell,
+    }
+
+
+def _propose_match(
+    card: ClientCard,
+    facts: ReferralFacts,
+    proposals_repo: MatchProposalRepository,
+    *,
+    how: str,
+    score: int,
+    reasons: tuple[str, ...],
+    now: datetime,
+    trace: Mapping[str, str],
+    disclosure: Disclosure,
+) -> tuple[ClientCard, Outcome]:
+    if facts.referral_id in card.referral_ids:
+        return card, Outcome.UNCHANGED
+    proposal = proposals.propose(card, facts, match=how, score=score, reasons=reasons, now=now)
+    tell = proposals.tell_referring_centre(proposal, disclosure)
+    event = _event(
+        events_pb2.MatchProposed,
+        facts.organisation,
+        Actor.system("clients"),
+        proposal_payload(proposal, card, tell),
+        trace,
+    )
+    try:
+        proposals_repo.save(proposal, [event])
+    except DuplicateAggregate:
+        return card, Outcome.UNCHANGED  # the referral was delivered again
+    return card, Outcome.PROPOSED

@@ -1,0 +1,178 @@
+"""Search, and registration of a client by a worker."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from casework.clients.v1 import events_pb2
+from casework_clients.adapters.repository import (
+    ClientRepository,
+    ConsultationRepository,
+    SharingRequestRepository,
+)
+from casework_clients.domain import cards, search
+from casework_clients.domain.cards import (
+    ClientCard,
+    NewPerson,
+)
+from casework_clients.domain.identity import identity_key, other_card_key
+from casework_clients.domain.status import (
+    StatusRuleViolation,
+    StatusSettings,
+)
+from casework_clients.use_cases._shared import (
+    NewId,
+    _event,
+    _new_id,
+    candidate_facts,
+    status_error,
+    worker_actor,
+)
+from casework_clients.use_cases.consultations import (
+    _consultation_joined,
+    _join_waiting_consultations,
+)
+from casework_clients.use_cases.sharing import request_sharing
+from casework_common.auth import Principal
+from casework_common.errors import (
+    AlreadyExists,
+    Conflict,
+    FieldError,
+    InvalidArgument,
+)
+from casework_common.storage import DuplicateAggregate
+
+
+@dataclass(frozen=True)
+class Candidate:
+    card: ClientCard
+    match: search.Match
+
+
+def search_clients(
+    query: search.SearchQuery,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    min_score: int,
+    limit: int,
+    now: datetime,
+    trace_id: str,
+) -> list[Candidate]:
+    """Likely existing cards of the caller's centres, best first. Each card shown is
+    audited as read by the caller."""
+    if query.empty:
+        raise InvalidArgument(
+            [FieldError("query", "give at least a name, a date of birth, a phone or an e-mail")]
+        )
+    candidates = repository.candidates(query)
+    by_id = {c.client_id: c for c in candidates}
+    ranked = search.rank(query, (candidate_facts(c) for c in candidates), min_score)[:limit]
+    for match in ranked:
+        repository.audit(match.ref, principal.subject, "search-result", now, trace_id)
+    return [Candidate(by_id[m.ref], m) for m in ranked]
+
+
+@dataclass(frozen=True)
+class Registration:
+    card: ClientCard | None
+    candidates: list[Candidate]
+
+
+def register_client(
+    person: NewPerson,
+    dismissed: frozenset[str],
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    settings: StatusSettings,
+    consultations: ConsultationRepository,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+    new_id: NewId = _new_id,
+    sharing: SharingRequestRepository | None = None,
+) -> Registration:
+    """Register a person, unless existing cards may be them.
+
+    Candidates at or above the registration threshold that the caller has not
+    dismissed (looked at and confirmed are someone else) are answered instead, and
+    nothing is stored. A card with the very same identity can never be dismissed.
+    """
+    query = search.SearchQuery(
+        person.given_name, person.family_name, person.date_of_birth, person.phone, person.email
+    )
+    found = search_clients(
+        query,
+        principal,
+        repository,
+        min_score=search.REGISTRATION_THRESHOLD,
+        limit=20,
+        now=now,
+        trace_id=trace_id,
+    )
+    key = identity_key(
+        person.organisation, person.given_name, person.family_name, person.date_of_birth
+    )
+    open_candidates = [
+        c for c in found if c.card.client_id not in dismissed or c.card.identity_key == key
+    ]
+    if open_candidates:
+        return Registration(None, open_candidates)
+    # A card of this identity in a centre the caller does not serve: answered exactly
+    # as for an unknown person (anything else tells any worker who is a client where),
+    # and that centre's manager gets a sharing request to merge the two.
+    holder = repository.holder_of(key)
+    elsewhere = holder if holder is not None and not repository.sees(holder.client_id) else None
+    if holder is not None and elsewhere is None:
+        raise AlreadyExists(
+            f"client {holder.client_id} of your centres has these names and date of birth"
+        )
+    actor = principal.subject
+    try:
+        card = cards.new_card(person, client_id=new_id(), settings=settings, actor=actor, now=now)
+    except StatusRuleViolation as exc:
+        raise status_error(exc, {}) from None
+    if elsewhere is not None:
+        card = replace(
+            card,
+            identity_key=other_card_key(key, card.client_id),
+            duplicate_of=elsewhere.client_id,
+        )
+    card, joined = _join_waiting_consultations(card, consultations, now)
+    payload = {
+        "client_id": card.client_id,
+        "referral_id": "",
+        "display_name": f"{card.given_name} {card.family_name}",
+        "region_id": card.region_id,
+        "centre_id": person.centre_id,
+        "client_type": card.client_type,
+        "problem_type": person.problem_type,
+        "status": card.status,
+        "match": "none",
+        "registered_by": actor,
+    }
+    events = [
+        _event(
+            events_pb2.ClientRegistered, card.organisation, worker_actor(principal), payload, trace
+        )
+    ]
+    events += [_consultation_joined(card, c, trace) for c in joined]
+    try:
+        saved = repository.save(card, events)
+    except DuplicateAggregate:
+        # Someone registered this person a moment ago: a search now shows the card
+        # when it is in the caller's centres, and nothing when it is not.
+        raise Conflict("a card of this person may have been registered a moment ago; "
+                       "search again") from None  # fmt: skip
+    for consultation in joined:
+        consultations.mark_attached(consultation.consultation_id, saved.client_id, now)
+    repository.audit(saved.client_id, actor, "create", now, trace_id)
+    if elsewhere is not None and sharing is not None:
+        request_sharing(
+            elsewhere, saved, "registration", principal, sharing, repository,
+            now=now, trace=trace, trace_id=trace_id, new_id=new_id,
+        )  # fmt: skip
+    return Registration(saved, [])

@@ -1,0 +1,79 @@
+"""Statistics of statuses, flows and reasons over a period."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from casework_clients.adapters.repository import (
+    ClientRepository,
+    FamilyRepository,
+)
+from casework_clients.domain import proposals
+from casework_clients.domain.statistics import StatusReport, client_report, family_report
+from casework_clients.domain.status import (
+    StatusHistory,
+    StatusRuleViolation,
+    StatusSettings,
+)
+from casework_clients.use_cases._shared import _require, status_error
+from casework_common.auth import Principal
+from casework_common.errors import (
+    PermissionDenied,
+)
+from casework_common.organisation import Organisation
+
+
+@dataclass(frozen=True)
+class Statistics:
+    clients: StatusReport
+    families: StatusReport
+
+
+def statistics(
+    start: date,
+    end: date,
+    principal: Principal,
+    scoped: tuple[ClientRepository, FamilyRepository],
+    organisation_wide: tuple[ClientRepository, FamilyRepository],
+    *,
+    org: Organisation | None,
+    settings: StatusSettings,
+    centre_id: str | None,
+    region_id: str | None,
+) -> Statistics:
+    """Counts per status at the end of the period, closing reasons and flows within
+    it, for clients and for families. An admin or data-protection officer counts the
+    whole organisation; a manager only the centres they serve (a centre or region they
+    do not serve: PERMISSION_DENIED); nobody else gets statistics."""
+    if proposals.has_any(principal.roles, proposals.ORG_WIDE_STATISTICS):
+        cards_repo, families_repo = organisation_wide
+    else:
+        _require(
+            principal, proposals.CENTRE_STATISTICS | proposals.ORG_WIDE_STATISTICS,
+            "read statistics",
+        )  # fmt: skip
+        if centre_id:
+            principal.require_centre(centre_id)
+        if (
+            region_id
+            and org is not None
+            and not any(
+                c.region == region_id for c in org.centres.values() if c.id in principal.centres
+            )
+        ):
+            raise PermissionDenied(f"region {region_id} has no centre the caller serves")
+        cards_repo, families_repo = scoped
+    histories = dict(cards_repo.status_histories(centre_id=centre_id, region_id=region_id))
+    try:
+        clients = client_report(list(histories.values()), start, end)
+        fams = list(families_repo.all_in_scope(centre_id=centre_id, region_id=region_id))
+        members: list[list[StatusHistory]] = [
+            [histories[i] for i in f.member_ids if i in histories] for f in fams
+        ]
+        families_report = family_report(
+            [f.status_history for f in fams], members, settings, start, end
+        )
+    except StatusRuleViolation as exc:
+        raise status_error(exc, {"period_end": "period_end"}) from None
+    return Statistics(clients, families_report)

@@ -1,0 +1,228 @@
+"""A client's status: manual entries, contracts, new episodes and the archive."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from casework.clients.v1 import events_pb2
+from casework_clients.adapters.repository import (
+    ClientRepository,
+)
+from casework_clients.domain import cards, proposals, rules
+from casework_clients.domain.cards import (
+    ClientCard,
+    Contract,
+)
+from casework_clients.domain.commands import required
+from casework_clients.domain.status import (
+    SYSTEM_ACTOR,
+    StatusChange,
+    StatusMode,
+    StatusRuleViolation,
+    StatusSettings,
+    apply_contract_signed,
+    record_manual_status,
+    reopen_episode,
+)
+from casework_clients.use_cases._shared import (
+    STATUS_FIELDS,
+    _changed,
+    _event,
+    _follow,
+    _require,
+    status_error,
+    worker_actor,
+)
+from casework_common.auth import Principal
+from casework_common.envelope import Actor
+from casework_common.errors import (
+    Conflict,
+    NotFound,
+    raise_if_any,
+)
+
+
+def record_status(
+    client_id: str,
+    status: str,
+    reason: str,
+    on: date,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    settings: StatusSettings,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> ClientCard:
+    """A worker's status entry (both modes); closing statuses need a configured reason."""
+    card = repository.get(client_id)
+    rules.require_not_merged(card)
+    try:
+        change = record_manual_status(
+            card.status_history, settings, status, reason or None, on, principal.subject, now
+        )
+    except StatusRuleViolation as exc:
+        raise status_error(exc, STATUS_FIELDS) from None
+    saved = _changed(card, change, repository, worker_actor(principal), now, trace)
+    repository.audit(saved.client_id, principal.subject, "status", now, trace_id)
+    return saved
+
+
+@dataclass(frozen=True)
+class ContractOutcome:
+    card: ClientCard
+    recorded: bool
+    status_changed: bool
+    explanation: str
+
+
+def record_contract_signed(
+    client_id: str,
+    contract: Contract,
+    repository: ClientRepository,
+    *,
+    settings: StatusSettings,
+    actor: Actor,
+    now: datetime,
+    trace: Mapping[str, str],
+) -> ContractOutcome:
+    """Keep the signed contract on the card; in automatic mode it makes the client a
+    service user. The contract is kept even when the status cannot move (a closed
+    episode, say): the contradiction then shows in the card's colour and history
+    instead of being lost."""
+    raise_if_any(rules.contract_date_errors(contract.signed_on, contract.valid_until, now.date()))
+    for _ in range(5):
+        card = _follow(repository, repository.get(client_id))
+        if card is None:
+            raise NotFound(f"client {client_id} not found")
+        with_contract, recorded = cards.record_contract(card, contract, actor.subject)
+        if not recorded:
+            return ContractOutcome(card, False, False, "this contract was already recorded")
+        why = ""
+        try:
+            change = apply_contract_signed(card.status_history, settings, contract.signed_on, now)
+        except StatusRuleViolation as exc:
+            change = StatusChange(card.status_history, None)
+            why = f"status not changed by contract {contract.contract_id}: {exc.message}"
+            with_contract = cards.note_history(with_contract, now, why, SYSTEM_ACTOR)
+        if change.entry is None and not why:
+            why = (
+                "status kept: manual status mode"
+                if settings.mode is StatusMode.MANUAL
+                else "status kept: already a service user or a manual entry decides that day"
+            )
+        recorded_event = _event(
+            events_pb2.ClientContractRecorded,
+            card.organisation,
+            actor,
+            {
+                "client_id": card.client_id,
+                "contract_id": contract.contract_id,
+                "signed_on": contract.signed_on.isoformat(),
+                "valid_until": contract.valid_until.isoformat() if contract.valid_until else "",
+            },
+            trace,
+        )
+        try:
+            saved = _changed(
+                card,
+                change,
+                repository,
+                actor,
+                now,
+                trace,
+                extra=with_contract,
+                events=(recorded_event,),
+            )
+        except Conflict:
+            continue
+        explanation = change.entry.explanation if change.entry else why
+        return ContractOutcome(saved, True, change.entry is not None, explanation)
+    raise Conflict(f"could not record contract {contract.contract_id}: too much contention")
+
+
+def record_worker_contract(
+    client_id: str,
+    contract: Contract,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    settings: StatusSettings,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> ContractOutcome:
+    """A worker records a signed contract (documents' event does the same without a
+    worker); audited."""
+    required("client_id", client_id)
+    outcome = record_contract_signed(
+        client_id,
+        contract,
+        repository,
+        settings=settings,
+        actor=worker_actor(principal),
+        now=now,
+        trace=trace,
+    )
+    repository.audit(outcome.card.client_id, principal.subject, "contract", now, trace_id)
+    return outcome
+
+
+def reopen_client_episode(
+    client_id: str,
+    on: date,
+    status: str,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    settings: StatusSettings,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> ClientCard:
+    """A returning ("old-new") client: a new episode on the same card, history kept."""
+    card = repository.get(client_id)
+    rules.require_not_merged(card)
+    try:
+        change = reopen_episode(
+            card.status_history, settings, on, principal.subject, now, status or None
+        )
+    except StatusRuleViolation as exc:
+        raise status_error(exc, STATUS_FIELDS) from None
+    unarchived = replace(card, archived=False)
+    saved = _changed(
+        card, change, repository, worker_actor(principal), now, trace, extra=unarchived
+    )
+    repository.audit(saved.client_id, principal.subject, "reopen", now, trace_id)
+    return saved
+
+
+def archive_client(
+    client_id: str,
+    principal: Principal,
+    repository: ClientRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> ClientCard:
+    required("client_id", client_id)
+    card = repository.get(client_id)
+    _require(principal, proposals.MAY_ARCHIVE, "archive a card")
+    rules.require_archivable(card)
+    if card.archived:
+        return card
+    archived = cards.archive(card, principal.subject, now)
+    event = _event(
+        events_pb2.ClientArchived,
+        card.organisation,
+        worker_actor(principal),
+        {"client_id": card.client_id, "episode": card.episode},
+        trace,
+    )
+    saved = repository.save(archived, [event])
+    repository.audit(saved.client_id, principal.subject, "archive", now, trace_id)
+    return saved

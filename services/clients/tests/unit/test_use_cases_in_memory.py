@@ -1,0 +1,346 @@
+"""Specification of clients' registration and status use cases, run against in-memory
+repositories (no server): what is stored, which events go with it, what is audited,
+and that a refused command changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+from clients_fakes import (
+    ClientsStore,
+    InMemoryClientRepository,
+    InMemoryConsultationRepository,
+    InMemorySharingRequestRepository,
+)
+
+from casework_clients import services
+from casework_clients.domain import commands
+from casework_clients.domain.cards import ClientCard, Contract, NewPerson
+from casework_clients.domain.identity import identity_key
+from casework_clients.domain.status import ClientStatus, StatusSettings
+from casework_common.auth import Principal
+from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from casework_common.organisation import Organisation, parse
+
+ORG = "org-test"
+NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+TODAY = NOW.date()
+NORTH, SOUTH = "ctr-north", "ctr-south"
+ORGANISATION: Organisation = parse(
+    {
+        "id": ORG,
+        "regions": [{"id": "reg-north", "name": "N"}, {"id": "reg-south", "name": "S"}],
+        "centres": [
+            {"id": NORTH, "region": "reg-north", "name": "North",
+             "duty_worker": "w-anna", "manager": "w-anna"},
+            {"id": SOUTH, "region": "reg-south", "name": "South",
+             "duty_worker": "w-ilze", "manager": "w-ilze"},
+        ],
+        "workers": [
+            {"id": "w-anna", "name": "Anna", "centres": [NORTH]},
+            {"id": "w-ilze", "name": "Ilze", "centres": [SOUTH]},
+        ],
+        "client_types": ["senior"],
+        "problem_types": ["housing"],
+    }
+)  # fmt: skip
+TRACE = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+
+
+def create_principal(**overrides: Any) -> Principal:
+    fields: dict[str, Any] = {
+        "organisation": ORG,
+        "subject": "w-anna",
+        "kind": "worker",
+        "centres": frozenset({NORTH}),
+        "roles": frozenset({"case_worker", "manager"}),
+        "scopes": frozenset(),
+    }
+    fields.update(overrides)
+    return Principal(**fields)
+
+
+def create_person(**overrides: Any) -> NewPerson:
+    fields: dict[str, Any] = {
+        "organisation": ORG,
+        "given_name": "Jana",
+        "family_name": "Nováková",
+        "date_of_birth": date(1950, 3, 14),
+        "phone": "+421 900 123 456",
+        "email": "",
+        "address": "Main street 1",
+        "region_id": "reg-north",
+        "centre_id": NORTH,
+        "client_type": "senior",
+        "problem_type": "housing",
+    }
+    fields.update(overrides)
+    return NewPerson(**fields)
+
+
+def create_card(**overrides: Any) -> ClientCard:
+    born = overrides.pop("date_of_birth", date(1961, 4, 12))
+    given, family = overrides.pop("given_name", "Petr"), overrides.pop("family_name", "Malý")
+    fields: dict[str, Any] = {
+        "client_id": "cl-1",
+        "organisation": ORG,
+        "identity_key": identity_key(ORG, given, family, born),
+        "given_name": given,
+        "family_name": family,
+        "date_of_birth": born,
+        "phone": "",
+        "email": "",
+        "address": "",
+        "region_id": "reg-north",
+        "centre_ids": (NORTH,),
+        "client_type": "senior",
+        "problem_types": ("housing",),
+        "status": "",
+        "referral_ids": (),
+        "registered_at": NOW - timedelta(days=30),
+        "last_contact_on": TODAY - timedelta(days=30),
+    }
+    fields.update(overrides)
+    return ClientCard(**fields)
+
+
+class World:
+    """One organisation's clients in memory, seen by a worker of the north centre."""
+
+    def __init__(self, settings: StatusSettings | None = None) -> None:
+        self.store = ClientsStore()
+        self.principal = create_principal()
+        self.settings = settings or StatusSettings()
+        self.ids = (f"cl-new-{n}" for n in range(1, 100))
+
+    def cards(self, principal: Principal | None = None) -> InMemoryClientRepository:
+        return InMemoryClientRepository(self.store, ORG, (principal or self.principal).centres)
+
+    def put(self, card: ClientCard) -> ClientCard:
+        """A card as if registered earlier, with its first status (no events)."""
+        registered = services.register_client(
+            create_person(
+                given_name=card.given_name,
+                family_name=card.family_name,
+                date_of_birth=card.date_of_birth,
+                centre_id=card.centre_ids[0],
+            ),
+            frozenset(),
+            create_principal(centres=frozenset(card.centre_ids)),
+            InMemoryClientRepository(self.store, ORG, None),
+            settings=self.settings,
+            consultations=InMemoryConsultationRepository(self.store, ORG),
+            now=NOW - timedelta(days=30),
+            trace=TRACE,
+            trace_id="t0",
+            new_id=lambda: card.client_id,
+        ).card
+        assert registered is not None
+        self.store.events.clear()
+        self.store.audit.clear()
+        return registered
+
+    def register(self, person: NewPerson, dismissed: frozenset[str] = frozenset()) -> Any:
+        return services.register_client(
+            person,
+            dismissed,
+            self.principal,
+            self.cards(),
+            settings=self.settings,
+            consultations=InMemoryConsultationRepository(self.store, ORG),
+            now=NOW,
+            trace=TRACE,
+            trace_id="t1",
+            new_id=lambda: next(self.ids),
+            sharing=InMemorySharingRequestRepository(self.store, ORG, None),
+        )
+
+    def record_status(self, client_id: str, status: str, reason: str = "") -> ClientCard:
+        return services.record_status(
+            client_id, status, reason, TODAY, self.principal, self.cards(),
+            settings=self.settings, now=NOW, trace=TRACE, trace_id="t2",
+        )  # fmt: skip
+
+    def audit_actions(self) -> list[tuple[str, str]]:
+        return [(e.client_id, e.action) for e in self.store.audit]
+
+
+# ------------------------------------------------------------------ registration
+
+
+def test_registering_a_new_person_stores_the_card_emits_registered_and_audits_it() -> None:
+    world = World()
+
+    outcome = world.register(create_person())
+
+    assert outcome.card is not None and outcome.candidates == []
+    stored = world.cards().get(outcome.card.client_id)
+    assert (stored.given_name, stored.status) == ("Jana", ClientStatus.APPLICANT.value)
+    assert world.store.event_types() == ["clients.client.registered"]
+    assert world.audit_actions() == [(stored.client_id, "create")]
+
+
+def test_a_possible_duplicate_in_the_callers_centres_is_answered_and_nothing_is_stored() -> None:
+    world = World()
+    world.put(create_card(client_id="cl-1", given_name="Jana", family_name="Novakova",
+                          date_of_birth=date(1950, 3, 14)))  # fmt: skip
+
+    outcome = world.register(create_person())
+
+    assert outcome.card is None
+    assert [c.card.client_id for c in outcome.candidates] == ["cl-1"]
+    assert set(world.store.cards) == {"cl-1"}
+    assert world.store.events == []
+
+
+def test_a_dismissed_candidate_no_longer_stops_the_registration() -> None:
+    world = World()
+    world.put(create_card(client_id="cl-1", given_name="Jana", family_name="Novak",
+                          date_of_birth=date(1950, 3, 14)))  # fmt: skip
+
+    outcome = world.register(create_person(), dismissed=frozenset({"cl-1"}))
+
+    assert outcome.card is not None
+    assert set(world.store.cards) == {"cl-1", outcome.card.client_id}
+
+
+def test_the_same_person_in_another_centre_is_registered_here_and_that_centre_is_asked() -> None:
+    world = World()
+    world.put(create_card(client_id="cl-south", given_name="Jana", family_name="Nováková",
+                          date_of_birth=date(1950, 3, 14), centre_ids=(SOUTH,)))  # fmt: skip
+
+    outcome = world.register(create_person())
+
+    assert outcome.card is not None and outcome.candidates == []
+    assert outcome.card.duplicate_of == "cl-south"
+    (request,) = world.store.sharing.values()
+    assert (request.client_id, request.requester_client_id) == ("cl-south", outcome.card.client_id)
+    assert world.store.event_types() == ["clients.client.registered", "clients.sharing.requested"]
+
+
+def test_a_registration_with_an_email_the_shared_rule_refuses_stores_nothing() -> None:
+    world = World()
+    command = commands.RegisterClient(
+        given_name="Jana", family_name="Nováková", date_of_birth="1950-03-14",
+        phone="", email="jana@", address="", centre_id=NORTH, client_type="senior",
+        problem_type="",
+    )  # fmt: skip
+
+    with pytest.raises(InvalidArgument) as refused:
+        commands.new_person(command, ORGANISATION, ORG, TODAY)
+
+    assert [e.field for e in refused.value.errors] == ["email"]
+    assert world.store.cards == {} and world.store.events == []
+
+
+# ------------------------------------------------------------------ status
+
+
+def test_a_recorded_status_is_stored_with_its_event_and_audited() -> None:
+    world = World()
+    world.put(create_card(client_id="cl-1"))
+
+    card = world.record_status("cl-1", "service_user")
+
+    assert card.status == "service_user"
+    assert world.cards().get("cl-1").status == "service_user"
+    assert world.store.event_types() == ["clients.client.status_changed"]
+    assert world.audit_actions() == [("cl-1", "status")]
+
+
+def test_closing_an_episode_without_a_reason_is_refused_and_changes_nothing() -> None:
+    world = World()
+    before = world.put(create_card(client_id="cl-1"))
+
+    with pytest.raises(InvalidArgument) as refused:
+        world.record_status("cl-1", "rejected")
+
+    assert "reason" in {e.field for e in refused.value.errors}
+    assert world.cards().get("cl-1") == before
+    assert world.store.events == []
+
+
+def test_a_card_of_another_centre_is_not_found_and_keeps_its_status() -> None:
+    world = World()
+    before = world.put(create_card(client_id="cl-south", centre_ids=(SOUTH,)))
+
+    with pytest.raises(NotFound):
+        world.record_status("cl-south", "service_user")
+
+    assert world.store.cards["cl-south"] == before
+    assert world.store.events == [] and world.store.audit == []
+
+
+def test_a_merged_card_takes_no_status_its_survivor_does() -> None:
+    world = World()
+    merged = world.put(create_card(client_id="cl-1"))
+    world.store.cards["cl-1"] = replace(merged, merged_into="cl-2")
+
+    with pytest.raises(FailedPrecondition, match="merged into cl-2"):
+        world.record_status("cl-1", "service_user")
+
+    assert world.store.events == []
+
+
+def test_only_a_closed_episode_may_be_archived_and_then_the_card_is() -> None:
+    world = World()
+    world.put(create_card(client_id="cl-1"))
+
+    def archive() -> ClientCard:
+        return services.archive_client(
+            "cl-1", world.principal, world.cards(), now=NOW, trace=TRACE, trace_id="t3"
+        )
+
+    with pytest.raises(FailedPrecondition, match="episode is closed"):
+        archive()
+    world.record_status("cl-1", "rejected", reason=world.settings.rejection_reasons[0])
+
+    assert archive().archived
+    assert world.store.event_types()[-1] == "clients.client.archived"
+
+
+def test_archiving_needs_a_manager() -> None:
+    world = World()
+    world.put(create_card(client_id="cl-1"))
+    world.principal = create_principal(roles=frozenset({"case_worker"}))
+
+    with pytest.raises(PermissionDenied):
+        services.archive_client(
+            "cl-1", world.principal, world.cards(), now=NOW, trace=TRACE, trace_id="t3"
+        )
+
+
+def test_a_signed_contract_makes_the_applicant_a_service_user_in_automatic_mode() -> None:
+    world = World()
+    world.put(create_card(client_id="cl-1"))
+
+    outcome = services.record_worker_contract(
+        "cl-1", Contract("k-1", TODAY, None, NOW), world.principal, world.cards(),
+        settings=world.settings, now=NOW, trace=TRACE, trace_id="t4",
+    )  # fmt: skip
+
+    assert outcome.recorded and outcome.status_changed
+    assert outcome.card.status == "service_user"
+    assert world.store.event_types() == [
+        "clients.client.contract_recorded",
+        "clients.client.status_changed",
+    ]
+    assert world.audit_actions() == [("cl-1", "contract")]
+
+
+def test_a_contract_valid_until_before_it_was_signed_is_refused_and_nothing_is_kept() -> None:
+    world = World()
+    before = world.put(create_card(client_id="cl-1"))
+
+    with pytest.raises(InvalidArgument) as refused:
+        services.record_worker_contract(
+            "cl-1", Contract("k-1", TODAY, TODAY - timedelta(days=1), NOW), world.principal,
+            world.cards(), settings=world.settings, now=NOW, trace=TRACE, trace_id="t4",
+        )  # fmt: skip
+
+    assert [e.field for e in refused.value.errors] == ["valid_until"]
+    assert world.cards().get("cl-1") == before
+    assert world.store.events == []

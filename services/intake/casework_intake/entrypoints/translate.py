@@ -1,0 +1,301 @@
+"""Intake's gRPC messages to commands and domain objects, and back: the translation
+the servicer does, and nothing else."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from google.protobuf import struct_pb2
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from casework.intake.v1 import intake_pb2
+from casework_common.messages import moment
+from casework_common.routing import Rule
+from casework_intake.domain import form_codec
+from casework_intake.domain.consultations import Consultation, RecordConsultation
+from casework_intake.domain.forms import FormDefinition
+from casework_intake.domain.outreach import (
+    ActivityType,
+    Outreach,
+    OutreachStatus,
+    PlanOutreach,
+)
+from casework_intake.domain.projects import Comment, Project, Task, TaskStatus
+from casework_intake.domain.referrals import Channel, Referral, SubmitReferral
+from casework_intake.domain.routing_rules import RuleSet
+
+SELF_FILL_PATH = "/public/v1/self-fill/"
+
+CHANNELS = {
+    intake_pb2.CHANNEL_PHONE: Channel.PHONE,
+    intake_pb2.CHANNEL_EMAIL: Channel.EMAIL,
+    intake_pb2.CHANNEL_WEB_FORM: Channel.WEB_FORM,
+    intake_pb2.CHANNEL_PARTNER_REFERRAL: Channel.PARTNER_REFERRAL,
+    intake_pb2.CHANNEL_CLIENT_REFERRAL: Channel.CLIENT_REFERRAL,
+    intake_pb2.CHANNEL_GROUP_EVENT: Channel.GROUP_EVENT,
+    intake_pb2.CHANNEL_OUTREACH: Channel.OUTREACH,
+}
+CHANNEL_CODES = {channel: code for code, channel in CHANNELS.items()}
+_ACTIVITY_TYPES = {
+    intake_pb2.OUTREACH_ACTIVITY_TYPE_FIELD_WORK: ActivityType.FIELD_WORK,
+    intake_pb2.OUTREACH_ACTIVITY_TYPE_GROUP_EVENT: ActivityType.GROUP_EVENT,
+    intake_pb2.OUTREACH_ACTIVITY_TYPE_NEWSLETTER: ActivityType.NEWSLETTER,
+    intake_pb2.OUTREACH_ACTIVITY_TYPE_OTHER: ActivityType.OTHER,
+}
+_ACTIVITY_TYPE_CODES = {kind: code for code, kind in _ACTIVITY_TYPES.items()}
+OUTREACH_STATUSES = {
+    intake_pb2.OUTREACH_STATUS_PLANNED: OutreachStatus.PLANNED,
+    intake_pb2.OUTREACH_STATUS_DONE: OutreachStatus.DONE,
+    intake_pb2.OUTREACH_STATUS_CANCELLED: OutreachStatus.CANCELLED,
+}
+_OUTREACH_STATUS_CODES = {status: code for code, status in OUTREACH_STATUSES.items()}
+_TASK_STATUS_CODES = {
+    TaskStatus.OPEN: intake_pb2.TASK_STATUS_OPEN,
+    TaskStatus.DONE: intake_pb2.TASK_STATUS_DONE,
+}
+
+
+def timestamp(moment: datetime | None) -> Timestamp | None:
+    if moment is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def _struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
+    message = struct_pb2.Struct()
+    message.update(dict(data))
+    return message
+
+
+def to_command(request: intake_pb2.SubmitReferralRequest) -> SubmitReferral:
+    return SubmitReferral(
+        idempotency_key=request.idempotency_key,
+        given_name=request.person.given_name,
+        family_name=request.person.family_name,
+        date_of_birth=request.person.date_of_birth,
+        phone=request.contact.phone,
+        email=request.contact.email,
+        address=request.contact.address,
+        region_id=request.region_id,
+        centre_id=request.centre_id,
+        client_type=request.client_type,
+        problem_type=request.problem_type,
+        channel=CHANNELS.get(request.channel),
+        free_text=request.free_text,
+    )
+
+
+def to_message(referral: Referral) -> intake_pb2.Referral:
+    message = intake_pb2.Referral(
+        referral_id=referral.referral_id,
+        reference_number=referral.reference_number,
+        person=intake_pb2.Person(
+            given_name=referral.given_name,
+            family_name=referral.family_name,
+            date_of_birth=referral.date_of_birth.isoformat(),
+        ),
+        contact=intake_pb2.Contact(
+            phone=referral.phone, email=referral.email, address=referral.address
+        ),
+        region_id=referral.region_id,
+        centre_id=referral.centre_id,
+        client_type=referral.client_type,
+        problem_type=referral.problem_type,
+        channel=CHANNEL_CODES[referral.channel],
+        free_text=referral.free_text,
+        idempotency_key=referral.idempotency_key,
+        submitted_by=referral.submitted_by,
+        submitted_at=timestamp(referral.submitted_at),
+        first_response_due_at=timestamp(referral.first_response_due_at),
+        acknowledged_at=timestamp(referral.acknowledged_at),
+        acknowledged_by=referral.acknowledged_by,
+        first_contact_at=timestamp(referral.first_contact_at),
+        first_contact_by=referral.first_contact_by,
+        escalated_at=timestamp(referral.escalated_at),
+    )
+    if referral.first_contact_channel is not None:
+        message.first_contact_channel = CHANNEL_CODES[referral.first_contact_channel]
+    return message
+
+
+def to_consultation_command(request: intake_pb2.RecordConsultationRequest) -> RecordConsultation:
+    return RecordConsultation(
+        idempotency_key=request.idempotency_key,
+        given_name=request.person.given_name,
+        family_name=request.person.family_name,
+        date_of_birth=request.person.date_of_birth,
+        phone=request.contact.phone,
+        email=request.contact.email,
+        topic=request.topic,
+        duration_minutes=request.duration_minutes,
+        worker_id=request.worker_id,
+        channel=CHANNELS.get(request.channel),
+        centre_id=request.centre_id,
+        notes=request.notes,
+    )
+
+
+def consultation_message(c: Consultation) -> intake_pb2.Consultation:
+    return intake_pb2.Consultation(
+        consultation_id=c.consultation_id,
+        person=intake_pb2.Person(
+            given_name=c.given_name,
+            family_name=c.family_name,
+            date_of_birth=c.date_of_birth.isoformat() if c.date_of_birth else "",
+        ),
+        contact=intake_pb2.Contact(phone=c.phone, email=c.email),
+        topic=c.topic,
+        duration_minutes=c.duration_minutes,
+        worker_id=c.worker_id,
+        channel=CHANNEL_CODES[c.channel],
+        centre_id=c.centre_id,
+        notes=c.notes,
+        recorded_at=timestamp(c.recorded_at),
+        idempotency_key=c.idempotency_key,
+    )
+
+
+def to_rule(message: intake_pb2.RoutingRule) -> Rule:
+    return Rule(
+        id=message.id,
+        priority=message.priority,
+        regions=tuple(message.regions),
+        centres=tuple(message.centres),
+        client_types=tuple(message.client_types),
+        problem_types=tuple(message.problem_types),
+        workers=tuple(message.workers),
+    )
+
+
+def rule_set_message(rule_set: RuleSet) -> intake_pb2.RoutingRuleSet:
+    return intake_pb2.RoutingRuleSet(
+        version=rule_set.version,
+        rules=[
+            intake_pb2.RoutingRule(
+                id=r.id,
+                priority=r.priority,
+                regions=r.regions,
+                centres=r.centres,
+                client_types=r.client_types,
+                problem_types=r.problem_types,
+                workers=r.workers,
+            )
+            for r in rule_set.rules
+        ],
+        fallback=rule_set.fallback,
+        saved_by=rule_set.saved_by,
+        saved_at=timestamp(rule_set.saved_at),
+        published_at=timestamp(rule_set.published_at),
+        published_by=rule_set.published_by,
+    )
+
+
+def form_message(defn: FormDefinition, by: str, at: datetime) -> intake_pb2.FormVersion:
+    return intake_pb2.FormVersion(
+        form_id=defn.form_id,
+        version=defn.version,
+        title=defn.title,
+        definition_json=json.dumps(form_codec.definition_to_dict(defn), ensure_ascii=False),
+        published_by=by,
+        published_at=timestamp(at),
+    )
+
+
+def answers_message(record: Mapping[str, Any]) -> intake_pb2.FormAnswers:
+    return intake_pb2.FormAnswers(
+        answers_id=record["id"],
+        referral_id=record["referral_id"],
+        form_id=record["form_id"],
+        form_version=record["form_version"],
+        answers=_struct(record["answers"]),
+        verdicts=[
+            intake_pb2.EligibilityVerdict(
+                programme_id=v["programme_id"],
+                eligible=bool(v["eligible"]),
+                reason=v["reason"],
+                deciding_question_ids=list(v["deciding_question_ids"]),
+            )
+            for v in record["verdicts"]
+        ],
+        submitted_by=record["submitted_by"],
+        submitted_at=timestamp(record["submitted_at"]),
+    )
+
+
+def to_plan_command(request: intake_pb2.PlanOutreachRequest) -> PlanOutreach:
+    return PlanOutreach(
+        worker_id=request.worker_id,
+        centre_id=request.centre_id,
+        activity_type=_ACTIVITY_TYPES.get(request.activity_type),
+        planned_at=moment(request, "planned_at"),
+        place=request.place,
+        description=request.description,
+        idempotency_key=request.idempotency_key,
+    )
+
+
+def outreach_message(o: Outreach) -> intake_pb2.Outreach:
+    return intake_pb2.Outreach(
+        outreach_id=o.outreach_id,
+        worker_id=o.worker_id,
+        centre_id=o.centre_id,
+        activity_type=_ACTIVITY_TYPE_CODES[o.activity_type],
+        planned_at=timestamp(o.planned_at),
+        place=o.place,
+        description=o.description,
+        planned_by=o.planned_by,
+        status=_OUTREACH_STATUS_CODES[o.status],
+        remind_at=timestamp(o.remind_at),
+        reminded_at=timestamp(o.reminded_at),
+        outcome_requested_at=timestamp(o.outcome_requested_at),
+        outcome=o.outcome.text if o.outcome else "",
+        people_reached=o.outcome.people_reached if o.outcome else 0,
+        contacts_made=o.outcome.contacts_made if o.outcome else 0,
+        outcome_recorded_at=timestamp(o.outcome_recorded_at),
+        outcome_recorded_by=o.outcome_recorded_by,
+        cancelled_at=timestamp(o.cancelled_at),
+        cancelled_by=o.cancelled_by,
+    )
+
+
+def comment_message(c: Comment) -> intake_pb2.TaskComment:
+    return intake_pb2.TaskComment(
+        comment_id=c.comment_id,
+        author_id=c.author_id,
+        text=c.text,
+        created_at=timestamp(c.created_at),
+    )
+
+
+def task_message(t: Task) -> intake_pb2.Task:
+    return intake_pb2.Task(
+        task_id=t.task_id,
+        title=t.title,
+        assignee_id=t.assignee_id,
+        due_at=timestamp(t.due_at),
+        status=_TASK_STATUS_CODES[t.status],
+        created_by=t.created_by,
+        created_at=timestamp(t.created_at),
+        completed_at=timestamp(t.completed_at),
+        completed_by=t.completed_by,
+        overdue_notified_at=timestamp(t.overdue_notified_at),
+        comments=[comment_message(c) for c in t.comments],
+    )
+
+
+def project_message(p: Project) -> intake_pb2.Project:
+    return intake_pb2.Project(
+        project_id=p.project_id,
+        centre_id=p.centre_id,
+        name=p.name,
+        description=p.description,
+        members=list(p.members),
+        created_by=p.created_by,
+        created_at=timestamp(p.created_at),
+        tasks=[task_message(t) for t in p.tasks],
+    )
