@@ -77,9 +77,13 @@ def split_by_area(
         reviewers = sorted(set(reviewers_by_area.get(client.area, ())))
         if not reviewers:
             if not any(e.field == f"reviewers.{client.area}" for e in errors):
-                errors.append(FieldError(f"reviewers.{client.area}", "clients here have no reviewer"))
+                errors.append(
+                    FieldError(f"reviewers.{client.area}", "clients here have no reviewer")
+                )
             continue
-        out.append(Assignment(client.client_id, client.area, reviewers[turn[client.area] % len(reviewers)]))
+        out.append(
+            Assignment(client.client_id, client.area, reviewers[turn[client.area] % len(reviewers)])
+        )
         turn[client.area] += 1
     return out, errors
 

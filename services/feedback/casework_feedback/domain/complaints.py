@@ -153,7 +153,9 @@ def _append(complaint: Complaint, entry: Entry) -> Complaint:
     return dataclasses.replace(complaint, entries=(*complaint.entries, entry))
 
 
-def correct(complaint: Complaint, *, entry_id: str, corrects: str, text: str, by: str, at: datetime) -> Complaint:
+def correct(
+    complaint: Complaint, *, entry_id: str, corrects: str, text: str, by: str, at: datetime
+) -> Complaint:
     """A correction is a new entry pointing at the one it corrects; the old one stays."""
     errors = _text_errors("text", text)
     if not any(e.entry_id == corrects for e in complaint.entries):
@@ -171,7 +173,9 @@ def add_note(complaint: Complaint, *, entry_id: str, text: str, by: str, at: dat
     return _append(complaint, Entry(entry_id, EntryKind.NOTE, text, by, at))
 
 
-def record_answer(complaint: Complaint, *, entry_id: str, text: str, by: str, at: datetime) -> Complaint:
+def record_answer(
+    complaint: Complaint, *, entry_id: str, text: str, by: str, at: datetime
+) -> Complaint:
     """The answer given to the author. A second answer (a follow-up letter) is a new
     entry too; the first stays."""
     errors = _text_errors("text", text)
@@ -195,7 +199,10 @@ def notices_due(
     if complaint.answered:
         return []
     due: list[Notice] = []
-    if now >= complaint.answer_due - remind_before and Notice.DEADLINE_DUE not in complaint.notices_sent:
+    if (
+        now >= complaint.answer_due - remind_before
+        and Notice.DEADLINE_DUE not in complaint.notices_sent
+    ):
         due.append(Notice.DEADLINE_DUE)
     if now > complaint.answer_due and Notice.OVERDUE not in complaint.notices_sent:
         due.append(Notice.OVERDUE)
@@ -204,3 +211,27 @@ def notices_due(
 
 def mark_sent(complaint: Complaint, notices: list[Notice]) -> Complaint:
     return dataclasses.replace(complaint, notices_sent=complaint.notices_sent | set(notices))
+
+
+def asks_for_plan_review(complaint: Complaint) -> bool:
+    """A complaint by a known client about the centre's service or its staff: the
+    responsible worker looks at that client's plan. About an external provider, the
+    campaign or the referral is the place, not the plan."""
+    return (
+        bool(complaint.client_id)
+        and complaint.kind is ComplaintKind.COMPLAINT
+        and complaint.subject in (Subject.STAFF, Subject.SERVICE)
+    )
+
+
+def next_notice_at(
+    complaint: Complaint, remind_before: timedelta = DEFAULT_REMIND_BEFORE
+) -> datetime | None:
+    """When the timer next has something to say about this complaint (None: never)."""
+    if complaint.answered:
+        return None
+    if Notice.DEADLINE_DUE not in complaint.notices_sent:
+        return complaint.answer_due - remind_before
+    if Notice.OVERDUE not in complaint.notices_sent:
+        return complaint.answer_due + timedelta(microseconds=1000)
+    return None

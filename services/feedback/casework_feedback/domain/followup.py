@@ -66,7 +66,12 @@ def phone_survey_call(
     *, call_id: str, centre_id: str, client_id: str, visit_id: str, visited_at: datetime
 ) -> FollowUpCall:
     return FollowUpCall(
-        call_id, CallKind.PHONE_SURVEY, centre_id, client_id, visit_id, visited_at + PHONE_SURVEY_WITHIN
+        call_id,
+        CallKind.PHONE_SURVEY,
+        centre_id,
+        client_id,
+        visit_id,
+        visited_at + PHONE_SURVEY_WITHIN,
     )
 
 
@@ -80,7 +85,12 @@ class ConsentState:
 
 
 def apply_consent(
-    current: ConsentState | None, *, client_id: str, purpose: str, granted: bool, occurred_at: datetime
+    current: ConsentState | None,
+    *,
+    client_id: str,
+    purpose: str,
+    granted: bool,
+    occurred_at: datetime,
 ) -> ConsentState | None:
     """The read model after one consent event. Events may arrive out of order: an older
     event than the one already applied changes nothing. Other purposes are ignored."""
@@ -126,5 +136,7 @@ def close(call: FollowUpCall, status: CallStatus) -> FollowUpCall:
     if call.status is not CallStatus.PENDING:
         raise FailedPrecondition(f"the call is already {call.status.value}", field="call_id")
     if status is CallStatus.PENDING:
-        raise FailedPrecondition("a call is closed as done, cancelled or unreachable", field="status")
+        raise FailedPrecondition(
+            "a call is closed as done, cancelled or unreachable", field="status"
+        )
     return dataclasses.replace(call, status=status)

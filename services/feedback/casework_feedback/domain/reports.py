@@ -84,14 +84,22 @@ def _group_of(fact: Fact, dimension: Dimension) -> str:
     return fact.aspect
 
 
-def build_report(
-    facts: Iterable[Fact],
-    dimension: Dimension,
-    granularity: Granularity = Granularity.MONTH,
-    minimum_group: int = DEFAULT_MINIMUM_GROUP,
-) -> list[ReportRow]:
-    minimum = max(1, minimum_group)
-    # (group, period) -> responses seen, score sum, answer count, negative answers
+@dataclasses.dataclass(frozen=True)
+class GroupFigures:
+    """The sums of one group in one period, as a database aggregation answers them."""
+
+    group: str
+    period: str
+    responses: int
+    score_total: float
+    answers: int
+    negative: int
+
+
+def group_facts(
+    facts: Iterable[Fact], dimension: Dimension, granularity: Granularity
+) -> list[GroupFigures]:
+    """The same sums the database aggregation makes, in Python (tests, small data)."""
     responses: dict[tuple[str, str], set[str]] = defaultdict(set)
     sums: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0.0, 0.0, 0.0])
     for fact in facts:
@@ -105,26 +113,54 @@ def build_report(
         acc[1] += 1
         if fact.score <= NEGATIVE_SCORE:
             acc[2] += 1
-    hidden = _suppressed({key: len(ids) for key, ids in responses.items()}, minimum)
+    return [
+        GroupFigures(
+            g,
+            p,
+            len(responses[(g, p)]),
+            sums[(g, p)][0],
+            int(sums[(g, p)][1]),
+            int(sums[(g, p)][2]),
+        )
+        for (g, p) in responses
+    ]
+
+
+def build_report(
+    facts: Iterable[Fact],
+    dimension: Dimension,
+    granularity: Granularity = Granularity.MONTH,
+    minimum_group: int = DEFAULT_MINIMUM_GROUP,
+) -> list[ReportRow]:
+    return report_rows(group_facts(facts, dimension, granularity), minimum_group)
+
+
+def report_rows(
+    figures: Iterable[GroupFigures], minimum_group: int = DEFAULT_MINIMUM_GROUP
+) -> list[ReportRow]:
+    """Rows with trends from the groups' sums; groups below the minimum suppressed."""
+    minimum = max(1, minimum_group)
+    by_key = {(f.group, f.period): f for f in figures if f.group and f.answers > 0}
+    hidden = _suppressed({key: f.responses for key, f in by_key.items()}, minimum)
     rows: list[ReportRow] = []
     previous: dict[str, float | None] = {}
-    for key in sorted(responses, key=lambda k: (k[0], k[1])):
+    for key in sorted(by_key):
         group, period = key
         if key in hidden:
             rows.append(ReportRow(group, period, True, None, None, None, None))
             previous[group] = None
             continue
-        total, answers, negative = sums[key]
-        mean = total / answers
+        f = by_key[key]
+        mean = f.score_total / f.answers
         before = previous.get(group)
         rows.append(
             ReportRow(
                 group,
                 period,
                 False,
-                len(responses[key]),
+                f.responses,
                 round(mean, 4),
-                round(negative / answers, 4),
+                round(f.negative / f.answers, 4),
                 None if before is None else round(mean - before, 4),
             )
         )
@@ -145,7 +181,15 @@ def _suppressed(counts: dict[tuple[str, str], int], minimum: int) -> set[tuple[s
     return hidden
 
 
-CSV_COLUMNS = ("group", "period", "suppressed", "responses", "mean_score", "negative_share", "change")
+CSV_COLUMNS = (
+    "group",
+    "period",
+    "suppressed",
+    "responses",
+    "mean_score",
+    "negative_share",
+    "change",
+)
 
 
 def to_csv(rows: Sequence[ReportRow]) -> str:
@@ -182,6 +226,30 @@ class Theme:
     responses: int
 
 
+def themes_from_figures(
+    figures: Iterable[tuple[str, AspectCount]],
+    minimum_group: int = DEFAULT_MINIMUM_GROUP,
+    share: float = 0.3,
+) -> list[Theme]:
+    """(centre, figures of one aspect over the whole period) -> themes: an aspect
+    answered by at least the minimum of responses, negative in at least `share`."""
+    return sorted(
+        (
+            Theme(centre, f.group, f.negative_responses, f.responses)
+            for centre, f in figures
+            if f.responses >= max(1, minimum_group) and f.negative_responses >= share * f.responses
+        ),
+        key=lambda t: (t.centre_id, -t.negative_responses, t.aspect),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class AspectCount:
+    group: str
+    responses: int
+    negative_responses: int
+
+
 def repeating_themes(
     facts: Iterable[Fact], minimum_group: int = DEFAULT_MINIMUM_GROUP, share: float = 0.3
 ) -> list[Theme]:
@@ -194,12 +262,11 @@ def repeating_themes(
         seen[key].add(fact.response_id)
         if fact.score <= NEGATIVE_SCORE:
             negative[key].add(fact.response_id)
-    return sorted(
+    return themes_from_figures(
         (
-            Theme(centre, aspect, len(negative[(centre, aspect)]), len(ids))
+            (centre, AspectCount(aspect, len(ids), len(negative[(centre, aspect)])))
             for (centre, aspect), ids in seen.items()
-            if len(ids) >= max(1, minimum_group)
-            and len(negative[(centre, aspect)]) >= share * len(ids)
         ),
-        key=lambda t: (t.centre_id, -t.negative_responses, t.aspect),
+        minimum_group,
+        share,
     )

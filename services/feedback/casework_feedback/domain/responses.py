@@ -187,3 +187,25 @@ class Refusal:
 
 def thanks(language: str) -> str:
     return THANKS.get(language.lower().split("-")[0], THANKS["en"])
+
+
+@dataclasses.dataclass(frozen=True)
+class AspectFigures:
+    """One response's scored answers on one aspect, stored with the response so that a
+    report is a database aggregation ("" for answers without an aspect)."""
+
+    aspect: str
+    score_total: float
+    answers: int
+    negative: int
+
+
+def figures_by_aspect(scored: list[ScoredAnswer]) -> list[AspectFigures]:
+    acc: dict[str, list[float]] = {}
+    for answer in scored:
+        key = answer.aspect.value if answer.aspect else ""
+        row = acc.setdefault(key, [0.0, 0.0, 0.0])
+        row[0] += answer.score
+        row[1] += 1
+        row[2] += answer.score <= NEGATIVE_SCORE
+    return [AspectFigures(k, v[0], int(v[1]), int(v[2])) for k, v in sorted(acc.items())]

@@ -172,7 +172,9 @@ def structure_errors(survey: SurveyDefinition) -> list[FieldError]:
             if len(q.options) > MAX_OPTIONS:
                 errors.append(FieldError(f"{where}.options", f"at most {MAX_OPTIONS} options"))
             if len(set(q.options)) != len(q.options) or not all(o.strip() for o in q.options):
-                errors.append(FieldError(f"{where}.options", "options must be different and not empty"))
+                errors.append(
+                    FieldError(f"{where}.options", "options must be different and not empty")
+                )
         elif q.options:
             errors.append(FieldError(f"{where}.options", "only choice questions have options"))
         if q.kind is QuestionKind.SCALE and not q.scale_min < q.scale_max:
@@ -181,9 +183,7 @@ def structure_errors(survey: SurveyDefinition) -> list[FieldError]:
         if len(survey.questions) > MAX_MINI_QUESTIONS or any(
             q.kind is not QuestionKind.SMILEY for q in survey.questions
         ):
-            errors.append(
-                FieldError("questions", "a mini-survey is one or two smiley questions")
-            )
+            errors.append(FieldError("questions", "a mini-survey is one or two smiley questions"))
     return errors
 
 

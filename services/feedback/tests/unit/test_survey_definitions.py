@@ -56,7 +56,12 @@ def create_survey(**overrides: Any) -> SurveyDefinition:
                 aspect=Aspect.PROBLEM_SOLVED,
                 options=("Yes", "Partly", "No", "Hard to say"),
             ),
-            create_question(question_id="comment", kind=QuestionKind.FREE_TEXT, text="Anything else?", aspect=None),
+            create_question(
+                question_id="comment",
+                kind=QuestionKind.FREE_TEXT,
+                text="Anything else?",
+                aspect=None,
+            ),
         ),
         "status": DefinitionStatus.PUBLISHED,
     }
@@ -195,12 +200,20 @@ def test_a_well_made_survey_gets_no_warning() -> None:
     ],
 )
 def test_two_questions_in_one_are_flagged(language: str, text: str) -> None:
-    survey = create_survey(language=language, questions=(create_question(text=text), create_question(question_id="c", kind=QuestionKind.FREE_TEXT, text="Comment")))
+    survey = create_survey(
+        language=language,
+        questions=(
+            create_question(text=text),
+            create_question(question_id="c", kind=QuestionKind.FREE_TEXT, text="Comment"),
+        ),
+    )
     assert (LintCode.DOUBLE_QUESTION, "q1") in _codes(survey)
 
 
 def test_attention_and_respect_in_one_question_is_not_taken_for_two_questions() -> None:
-    survey = create_survey(questions=(create_question(text="Were you treated with attention and respect?"),))
+    survey = create_survey(
+        questions=(create_question(text="Were you treated with attention and respect?"),)
+    )
     assert not any(w.code is LintCode.DOUBLE_QUESTION for w in lint(survey))
 
 
@@ -224,14 +237,25 @@ def test_a_survey_without_a_free_comment_is_flagged_but_a_mini_survey_is_not() -
 
 
 def test_a_closed_question_without_a_way_out_is_flagged() -> None:
-    question = create_question(question_id="solved", kind=QuestionKind.SINGLE_CHOICE, options=("Yes", "No"))
-    assert (LintCode.CLOSED_WITHOUT_FULL_RANGE, "solved") in _codes(create_survey(questions=(question,)))
+    question = create_question(
+        question_id="solved", kind=QuestionKind.SINGLE_CHOICE, options=("Yes", "No")
+    )
+    assert (LintCode.CLOSED_WITHOUT_FULL_RANGE, "solved") in _codes(
+        create_survey(questions=(question,))
+    )
     two_point = create_question(question_id="s", kind=QuestionKind.SCALE, scale_min=1, scale_max=2)
-    assert (LintCode.CLOSED_WITHOUT_FULL_RANGE, "s") in _codes(create_survey(questions=(two_point,)))
+    assert (LintCode.CLOSED_WITHOUT_FULL_RANGE, "s") in _codes(
+        create_survey(questions=(two_point,))
+    )
 
 
 def test_a_repeated_question_is_flagged_on_its_second_occurrence() -> None:
-    survey = create_survey(questions=(create_question(), create_question(question_id="q2", text="How do you feel about the visit today")))
+    survey = create_survey(
+        questions=(
+            create_question(),
+            create_question(question_id="q2", text="How do you feel about the visit today"),
+        )
+    )
     assert (LintCode.REPEATED_QUESTION, "q2") in _codes(survey)
 
 
