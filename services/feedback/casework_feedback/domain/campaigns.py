@@ -15,7 +15,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from casework_common.errors import FailedPrecondition, FieldError, InvalidArgument
-
 from casework_feedback.domain.surveys import SurveyDefinition, answer_errors
 
 

@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001, RUF003  (Ukrainian word lists are this module's data)
 """Warnings to a survey's author where a machine can judge the wording.
 
 The rules come from the centre's own guidance on questionnaires: ask one thing per

@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from datetime import datetime, time
 
 from casework_common.errors import FieldError, InvalidArgument
-
 from casework_feedback.domain.surveys import (
     Aspect,
     Audience,

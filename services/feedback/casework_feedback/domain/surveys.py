@@ -102,9 +102,10 @@ class Question:
                 or len(set(value)) != len(value)
             ):
                 return "must be one or more different options offered"
-        elif self.kind is QuestionKind.FREE_TEXT:
-            if not isinstance(value, str) or len(value) > MAX_COMMENT_CHARS:
-                return f"must be text of at most {MAX_COMMENT_CHARS} characters"
+        elif self.kind is QuestionKind.FREE_TEXT and (
+            not isinstance(value, str) or len(value) > MAX_COMMENT_CHARS
+        ):
+            return f"must be text of at most {MAX_COMMENT_CHARS} characters"
         return None
 
     def score(self, value: object) -> float | None:
@@ -179,11 +180,11 @@ def structure_errors(survey: SurveyDefinition) -> list[FieldError]:
             errors.append(FieldError(f"{where}.options", "only choice questions have options"))
         if q.kind is QuestionKind.SCALE and not q.scale_min < q.scale_max:
             errors.append(FieldError(f"{where}.scale_max", "must be above scale_min"))
-    if survey.audience is Audience.MINI:
-        if len(survey.questions) > MAX_MINI_QUESTIONS or any(
-            q.kind is not QuestionKind.SMILEY for q in survey.questions
-        ):
-            errors.append(FieldError("questions", "a mini-survey is one or two smiley questions"))
+    if survey.audience is Audience.MINI and (
+        len(survey.questions) > MAX_MINI_QUESTIONS
+        or any(q.kind is not QuestionKind.SMILEY for q in survey.questions)
+    ):
+        errors.append(FieldError("questions", "a mini-survey is one or two smiley questions"))
     return errors
 
 

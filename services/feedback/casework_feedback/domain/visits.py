@@ -10,7 +10,6 @@ import dataclasses
 from datetime import datetime, timedelta
 
 from casework_common.errors import FieldError
-
 from casework_feedback.domain.surveys import Audience
 
 VISIT_KINDS = (Audience.FRONT_LINE, Audience.DEPARTMENT)

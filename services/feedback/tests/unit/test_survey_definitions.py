@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001  (Ukrainian wording is tested here)
 """Specification of survey definitions, answers, the choice of survey and the linter
 (pure domain, no server)."""
 
