@@ -25,7 +25,8 @@ import logging
 import os
 import secrets
 from collections.abc import Callable
-from datetime import datetime, time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from typing import Any, TypeVar, cast
 
 from nameko.timer import timer
@@ -165,11 +166,32 @@ def _public(handler: Handler) -> Handler:
 def _on_day(text: str) -> datetime:
     """A consent event's day as the moment the read model orders by."""
     try:
-        from datetime import UTC, date
-
         return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
     except ValueError:
         raise PoisonEvent(f"on must be a day YYYY-MM-DD, got {text!r}") from None
+
+
+@dataclass(frozen=True)
+class ConsentFact:
+    client_id: str
+    purpose: str
+    granted: bool
+    occurred_at: datetime
+
+
+def consent_fact(envelope: EventEnvelope) -> ConsentFact:
+    """clients.consent.recorded.v1 / clients.consent.withdrawn.v1, ordered by the day
+    clients names, then by when the event happened."""
+    granted = envelope.type == "clients.consent.recorded"
+    message: clients_events.ConsentRecorded | clients_events.ConsentWithdrawn = (
+        contracts.read(envelope, clients_events.ConsentRecorded)
+        if granted
+        else contracts.read(envelope, clients_events.ConsentWithdrawn)
+    )
+    if not message.client_id:
+        raise PoisonEvent("client_id is empty")
+    occurred_at = max(_on_day(message.on), envelope.occurred_at) if message.on else envelope.occurred_at
+    return ConsentFact(message.client_id, message.purpose, granted, occurred_at)
 
 
 def _questions(opened: visits.OpenLink) -> list[dict[str, Any]]:
@@ -204,28 +226,17 @@ class FeedbackEvents(EventsService):
     def on_consent(self, envelope: EventEnvelope) -> None:
         if envelope.organisation not in self.wired.app.organisations:
             raise PoisonEvent(f"organisation {envelope.organisation} is not served here")
-        granted = envelope.type == "clients.consent.recorded"
-        message: clients_events.ConsentRecorded | clients_events.ConsentWithdrawn = (
-            contracts.read(envelope, clients_events.ConsentRecorded)
-            if granted
-            else contracts.read(envelope, clients_events.ConsentWithdrawn)
-        )
-        if not message.client_id:
-            raise PoisonEvent("client_id is empty")
-        if message.purpose != "feedback_calls":
+        fact = consent_fact(envelope)
+        if fact.purpose != "feedback_calls":
             return
-        # Ordered by the day clients names, then by when the event happened.
-        occurred_at = (
-            max(_on_day(message.on), envelope.occurred_at) if message.on else envelope.occurred_at
-        )
         with self._unit(envelope) as uow:
             calls.keep_consent(
                 uow,
                 envelope.organisation,
-                client_id=message.client_id,
-                purpose=message.purpose,
-                granted=granted,
-                occurred_at=occurred_at,
+                client_id=fact.client_id,
+                purpose=fact.purpose,
+                granted=fact.granted,
+                occurred_at=fact.occurred_at,
                 consent=ConsentRepository(envelope.organisation),
                 calls=CallRepository(envelope.organisation, None, uow),
             )
