@@ -358,6 +358,45 @@ class LinkRepository:
 SEPARATOR = "\x1f"
 """Joins a group and its period into one key (the unit separator: no id holds it)."""
 
+GROUP_KEYS = {
+    (dimension, granularity): f"k_{dimension.value}_{granularity.value}"
+    for dimension in (
+        reports.Dimension.CENTRE,
+        reports.Dimension.DEPARTMENT,
+        reports.Dimension.WORKER,
+    )
+    for granularity in reports.Granularity
+}
+"""The stored key each report groups on: "<group><SEPARATOR><period>"."""
+ASPECT_SUMS = ("at", "an", "aneg", "ar", "arneg")
+"""Per aspect: score total, answers, negative answers, whether answered (0/1), whether
+any answer on it was negative (0/1)."""
+
+
+def report_fields(response: Response, figures: list[AspectFigures]) -> dict[str, Any]:
+    """What a report reads, stored flat with the response: the development server
+    groups fast on a plain field and sums plain fields, but evaluates expressions
+    (`$concat`, a dotted path after `$unwind`) slowly or not at all, so the keys and
+    the per-aspect sums are written once here instead of computed at every report."""
+    values = {
+        reports.Dimension.CENTRE: response.centre_id,
+        reports.Dimension.DEPARTMENT: response.department_id,
+        reports.Dimension.WORKER: response.worker_id,
+    }
+    out: dict[str, Any] = {
+        key: f"{values[dimension]}{SEPARATOR}{reports.period_of(response.received_at, granularity)}"
+        for (dimension, granularity), key in GROUP_KEYS.items()
+    }
+    for f in figures:
+        if not f.aspect:
+            continue
+        out[f"at_{f.aspect}"] = f.score_total
+        out[f"an_{f.aspect}"] = float(f.answers)
+        out[f"aneg_{f.aspect}"] = float(f.negative)
+        out[f"ar_{f.aspect}"] = 1.0
+        out[f"arneg_{f.aspect}"] = 1.0 if f.negative else 0.0
+    return out
+
 
 class ResponseDocument(AggregateDocument):
     """A response and the figures a report sums: per response (score_total, answers,
@@ -390,6 +429,17 @@ class ResponseDocument(AggregateDocument):
     scored = me.IntField(default=0)
     negative = me.IntField(default=0)
     figures = me.ListField(me.DictField())
+    # Flat fields a report groups and sums on (see `report_fields`).
+    for _name, _field in (
+        *((key, me.StringField(default="")) for key in GROUP_KEYS.values()),
+        *(
+            (f"{prefix}_{aspect.value}", me.FloatField(default=0.0))
+            for aspect in Aspect
+            for prefix in ASPECT_SUMS
+        ),
+    ):
+        locals()[_name] = _field
+    del _name, _field
 
 
 def response_document(
@@ -397,6 +447,7 @@ def response_document(
 ) -> ResponseDocument:
     at = response.received_at
     return ResponseDocument(
+        **report_fields(response, figures),
         id=response.response_id,
         organisation=organisation,
         centre_id=response.centre_id,
@@ -491,61 +542,51 @@ class ResponseRepository(ScopedRepository[ResponseDocument]):
         received_from: datetime | None = None,
         received_before: datetime | None = None,
     ) -> list[reports.GroupFigures]:
-        """The report's sums as one database aggregation (nothing per response comes
-        back to the service). The group key is one string, the group and the period
-        joined by a separator no id or period holds: the development server groups on
-        a plain field but not on a compound `_id`, and reads a dotted path only in a
-        `$project`."""
-        period = f"${granularity.value}"
-        pipeline: list[dict[str, Any]] = [
-            {"$match": self._match(self._allowed(centre_ids), received_from, received_before)}
-        ]
+        """The report's sums as one database aggregation over plain stored fields
+        (nothing per response comes back to the service)."""
+        match = {"$match": self._match(self._allowed(centre_ids), received_from, received_before)}
+        collection = ResponseDocument._get_collection()
         if dimension is reports.Dimension.ASPECT:
-            pipeline += [
-                {"$unwind": "$figures"},
-                {
-                    "$project": {
-                        "g": "$figures.aspect",
-                        "p": period,
-                        "t": "$figures.total",
-                        "n": "$figures.answers",
-                        "neg": "$figures.negative",
-                    }
-                },
-            ]
-        else:
-            field = {
-                "centre": "$centre_id",
-                "department": "$department_id",
-                "worker": "$worker_id",
-            }[dimension.value]
-            pipeline.append(
-                {
-                    "$project": {
-                        "g": field,
-                        "p": period,
-                        "t": "$score_total",
-                        "n": "$scored",
-                        "neg": "$negative",
-                    }
-                }
-            )
-        pipeline += [
-            {"$project": {"k": {"$concat": ["$g", SEPARATOR, "$p"]}, "t": 1, "n": 1, "neg": 1}},
+            sums = {
+                f"{prefix}_{aspect.value}": {"$sum": f"${prefix}_{aspect.value}"}
+                for aspect in Aspect
+                for prefix in ("at", "an", "aneg", "ar")
+            }
+            out = []
+            for row in collection.aggregate(
+                [match, {"$group": {"_id": f"${granularity.value}", **sums}}]
+            ):
+                for aspect in Aspect:
+                    answered = int(row[f"ar_{aspect.value}"] or 0)
+                    if answered:
+                        out.append(
+                            reports.GroupFigures(
+                                group=aspect.value,
+                                period=str(row["_id"] or ""),
+                                responses=answered,
+                                score_total=float(row[f"at_{aspect.value}"] or 0),
+                                answers=int(row[f"an_{aspect.value}"] or 0),
+                                negative=int(row[f"aneg_{aspect.value}"] or 0),
+                            )
+                        )
+            return out
+        key = GROUP_KEYS[(dimension, granularity)]
+        pipeline = [
+            match,
             {
                 "$group": {
-                    "_id": "$k",
+                    "_id": f"${key}",
                     "responses": {"$sum": 1},
-                    "total": {"$sum": "$t"},
-                    "answers": {"$sum": "$n"},
-                    "negative": {"$sum": "$neg"},
+                    "total": {"$sum": "$score_total"},
+                    "answers": {"$sum": "$scored"},
+                    "negative": {"$sum": "$negative"},
                 }
             },
         ]
-        out = []
-        for row in ResponseDocument._get_collection().aggregate(pipeline):
+        figures = []
+        for row in collection.aggregate(pipeline):
             group, _, period_key = str(row["_id"] or "").rpartition(SEPARATOR)
-            out.append(
+            figures.append(
                 reports.GroupFigures(
                     group=group,
                     period=period_key,
@@ -555,7 +596,7 @@ class ResponseRepository(ScopedRepository[ResponseDocument]):
                     negative=int(row["negative"] or 0),
                 )
             )
-        return out
+        return figures
 
     def aspect_counts(
         self,
@@ -564,23 +605,24 @@ class ResponseRepository(ScopedRepository[ResponseDocument]):
         received_before: datetime | None = None,
     ) -> list[tuple[str, reports.AspectCount]]:
         """(centre, responses answering each aspect and how many of them negatively)."""
-        pipeline: list[dict[str, Any]] = [
+        sums = {
+            f"{prefix}_{aspect.value}": {"$sum": f"${prefix}_{aspect.value}"}
+            for aspect in Aspect
+            for prefix in ("ar", "arneg")
+        }
+        pipeline = [
             {"$match": self._match(self._allowed(centre_ids), received_from, received_before)},
-            {"$unwind": "$figures"},
-            {"$project": {"c": "$centre_id", "a": "$figures.aspect", "neg": "$figures.negative"}},
-            {
-                "$project": {
-                    "k": {"$concat": ["$c", SEPARATOR, "$a"]},
-                    "neg": {"$cond": [{"$gt": ["$neg", 0]}, 1, 0]},
-                }
-            },
-            {"$group": {"_id": "$k", "n": {"$sum": 1}, "neg": {"$sum": "$neg"}}},
+            {"$group": {"_id": "$centre_id", **sums}},
         ]
         out = []
         for row in ResponseDocument._get_collection().aggregate(pipeline):
-            centre, _, aspect = str(row["_id"] or "").partition(SEPARATOR)
-            if aspect:
-                out.append((centre, reports.AspectCount(aspect, int(row["n"]), int(row["neg"]))))
+            for aspect in Aspect:
+                answered = int(row[f"ar_{aspect.value}"] or 0)
+                if answered:
+                    count = reports.AspectCount(
+                        aspect.value, answered, int(row[f"arneg_{aspect.value}"] or 0)
+                    )
+                    out.append((str(row["_id"]), count))
         return out
 
     def _allowed(self, centre_ids: Iterable[str]) -> list[str]:

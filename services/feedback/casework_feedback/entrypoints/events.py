@@ -190,7 +190,9 @@ def consent_fact(envelope: EventEnvelope) -> ConsentFact:
     )
     if not message.client_id:
         raise PoisonEvent("client_id is empty")
-    occurred_at = max(_on_day(message.on), envelope.occurred_at) if message.on else envelope.occurred_at
+    occurred_at = (
+        max(_on_day(message.on), envelope.occurred_at) if message.on else envelope.occurred_at
+    )
     return ConsentFact(message.client_id, message.purpose, granted, occurred_at)
 
 
