@@ -133,6 +133,6 @@ def bootstrap(settings: Settings | None = None, env: Mapping[str, str] | None = 
         link_validity=timedelta(
             hours=_number(env, "FEEDBACK_LINK_HOURS", 72, 0.01, MAX_VALIDITY.total_seconds() / 3600)
         ),
-        public_per_minute=int(_number(env, "FEEDBACK_PUBLIC_PER_MINUTE", 10, 1, 10_000)),
+        public_per_minute=int(_number(env, "FEEDBACK_PUBLIC_PER_MINUTE", 10, 1, 1_000_000)),
         public_http_port=public_http_port(env),
     )

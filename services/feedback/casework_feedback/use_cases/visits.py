@@ -71,6 +71,7 @@ def issue_mini_link(
     secret: bytes,
     validity: object,
     visit_id: str = "",
+    department_id: str = "",
     channel: Channel = Channel.LINK,
 ) -> tuple[str, datetime]:
     expires_at = uow.now + validity  # type: ignore[operator]
@@ -86,7 +87,7 @@ def issue_mini_link(
             link_id=link_id,
             organisation=organisation,
             centre_id=centre_id,
-            department_id="",
+            department_id=department_id,
             survey_id=survey.survey_id,
             version=survey.version,
             visit_id=visit_id,
@@ -144,6 +145,7 @@ def record_visit(
             secret=secret,
             validity=validity,
             visit_id=visit.visit_id,
+            department_id=visit.department_id,
         )
         path = PUBLIC_PATH + token
     return VisitRecorded(visit, survey, path, expires)
