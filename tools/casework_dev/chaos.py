@@ -353,8 +353,11 @@ class ChaosRun:
             lines = log.read_text(errors="replace").splitlines()[seen:]
             for line in lines:
                 if '"event handled"' in line:
-                    stamp = json.loads(line)["ts"]
-                    return datetime.fromisoformat(stamp).timestamp()
+                    at = datetime.fromisoformat(json.loads(line)["ts"]).timestamp()
+                    # A handler that had its message before the kill may still log
+                    # while the broker is down: that is not a resumption.
+                    if at >= back:
+                        return at
             return None
 
         with contextlib.suppress(TimeoutError):
