@@ -13,7 +13,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from casework_common.errors import FailedPrecondition, InvalidArgument
-from casework_feedback.domain import campaigns, complaints, followup, links, reports, responses
+from casework_feedback.domain import (
+    campaigns,
+    complaints,
+    followup,
+    links,
+    reports,
+    responses,
+    visits,
+)
 from casework_feedback.domain.surveys import (
     Aspect,
     Audience,
@@ -418,3 +426,41 @@ def test_a_negative_aspect_repeating_across_a_centre_is_a_theme() -> None:
         reports.Theme("ctr-a", "attitude", 4, 8)
     ]
     assert reports.repeating_themes(facts[:4], minimum_group=5) == []
+
+
+# --------------------------------------------------------------------- visits
+
+
+def create_visit(**overrides: Any) -> visits.Visit:
+    values: dict[str, Any] = {
+        "visit_id": "v-1",
+        "centre_id": "ctr-a",
+        "kind": Audience.DEPARTMENT,
+        "department_id": "dep-debt",
+        "client_id": "cl-1",
+        "worker_id": "w-1",
+        "visited_at": NOW,
+    }
+    values.update(overrides)
+    return visits.new_visit(**values)
+
+
+def test_a_visit_of_a_person_without_a_card_is_never_drawn_for_a_call() -> None:
+    assert create_visit().sample_at == NOW + visits.DEFAULT_SAMPLE_AFTER
+    assert create_visit(client_id="").sample_at is None
+    assert not visits.needs_phone_survey(create_visit(client_id=""))
+
+
+@given(answered=st.booleans(), refused=st.booleans())
+def test_only_a_visit_with_neither_a_survey_nor_a_refusal_needs_a_phone_survey(
+    answered: bool, refused: bool
+) -> None:
+    visit = dataclasses.replace(create_visit(), answered=answered, refused=refused)
+    assert visits.needs_phone_survey(visit) is (not answered and not refused)
+
+
+def test_a_front_line_visit_names_no_department_and_a_department_visit_must() -> None:
+    assert create_visit(kind=Audience.FRONT_LINE).department_id == ""
+    assert [e.field for e in visits.visit_errors("department", "")] == ["department_id"]
+    assert [e.field for e in visits.visit_errors("mini", "")] == ["kind"]
+    assert visits.visit_errors("front_line", "") == []
