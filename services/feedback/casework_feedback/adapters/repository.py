@@ -367,7 +367,8 @@ GROUP_KEYS = {
     )
     for granularity in reports.Granularity
 }
-"""The stored key each report groups on: "<group><SEPARATOR><period>"."""
+"""The stored key each report groups on: "<centre><SEPARATOR><group><SEPARATOR><period>"
+(the centre too, so that one aggregation also gives the themes per centre)."""
 ASPECT_SUMS = ("at", "an", "aneg", "ar", "arneg")
 """Per aspect: score total, answers, negative answers, whether answered (0/1), whether
 any answer on it was negative (0/1)."""
@@ -384,7 +385,13 @@ def report_fields(response: Response, figures: list[AspectFigures]) -> dict[str,
         reports.Dimension.WORKER: response.worker_id,
     }
     out: dict[str, Any] = {
-        key: f"{values[dimension]}{SEPARATOR}{reports.period_of(response.received_at, granularity)}"
+        key: SEPARATOR.join(
+            (
+                response.centre_id,
+                values[dimension],
+                reports.period_of(response.received_at, granularity),
+            )
+        )
         for (dimension, granularity), key in GROUP_KEYS.items()
     }
     for f in figures:
@@ -534,96 +541,66 @@ class ResponseRepository(ScopedRepository[ResponseDocument]):
             match["received_at"] = span
         return match
 
-    def group_figures(
+    def report_figures(
         self,
         dimension: reports.Dimension,
         granularity: reports.Granularity,
         centre_ids: Iterable[str],
         received_from: datetime | None = None,
         received_before: datetime | None = None,
-    ) -> list[reports.GroupFigures]:
-        """The report's sums as one database aggregation over plain stored fields
-        (nothing per response comes back to the service)."""
-        match = {"$match": self._match(self._allowed(centre_ids), received_from, received_before)}
-        collection = ResponseDocument._get_collection()
-        if dimension is reports.Dimension.ASPECT:
-            sums = {
-                f"{prefix}_{aspect.value}": {"$sum": f"${prefix}_{aspect.value}"}
-                for aspect in Aspect
-                for prefix in ("at", "an", "aneg", "ar")
-            }
-            out = []
-            for row in collection.aggregate(
-                [match, {"$group": {"_id": f"${granularity.value}", **sums}}]
-            ):
-                for aspect in Aspect:
-                    answered = int(row[f"ar_{aspect.value}"] or 0)
-                    if answered:
-                        out.append(
-                            reports.GroupFigures(
-                                group=aspect.value,
-                                period=str(row["_id"] or ""),
-                                responses=answered,
-                                score_total=float(row[f"at_{aspect.value}"] or 0),
-                                answers=int(row[f"an_{aspect.value}"] or 0),
-                                negative=int(row[f"aneg_{aspect.value}"] or 0),
-                            )
-                        )
-            return out
-        key = GROUP_KEYS[(dimension, granularity)]
-        pipeline = [
-            match,
-            {
-                "$group": {
-                    "_id": f"${key}",
-                    "responses": {"$sum": 1},
-                    "total": {"$sum": "$score_total"},
-                    "answers": {"$sum": "$scored"},
-                    "negative": {"$sum": "$negative"},
-                }
-            },
-        ]
-        figures = []
-        for row in collection.aggregate(pipeline):
-            group, _, period_key = str(row["_id"] or "").rpartition(SEPARATOR)
-            figures.append(
-                reports.GroupFigures(
-                    group=group,
-                    period=period_key,
-                    responses=int(row["responses"]),
-                    score_total=float(row["total"] or 0),
-                    answers=int(row["answers"] or 0),
-                    negative=int(row["negative"] or 0),
-                )
-            )
-        return figures
-
-    def aspect_counts(
-        self,
-        centre_ids: Iterable[str],
-        received_from: datetime | None = None,
-        received_before: datetime | None = None,
-    ) -> list[tuple[str, reports.AspectCount]]:
-        """(centre, responses answering each aspect and how many of them negatively)."""
-        sums = {
-            f"{prefix}_{aspect.value}": {"$sum": f"${prefix}_{aspect.value}"}
-            for aspect in Aspect
-            for prefix in ("ar", "arneg")
+    ) -> tuple[list[reports.GroupFigures], list[tuple[str, reports.AspectCount]]]:
+        """The report's sums per group and period, and per centre and aspect (for the
+        themes), from ONE database aggregation over plain stored fields: grouped by
+        centre, group and period, then folded here over the centres (a few rows per
+        group; nothing per response comes back to the service)."""
+        match = self._match(self._allowed(centre_ids), received_from, received_before)
+        by = dimension if dimension is not reports.Dimension.ASPECT else reports.Dimension.CENTRE
+        sums: dict[str, Any] = {
+            "responses": {"$sum": 1},
+            "total": {"$sum": "$score_total"},
+            "answers": {"$sum": "$scored"},
+            "negative": {"$sum": "$negative"},
         }
+        for aspect in Aspect:
+            for prefix in ASPECT_SUMS:
+                sums[f"{prefix}_{aspect.value}"] = {"$sum": f"${prefix}_{aspect.value}"}
         pipeline = [
-            {"$match": self._match(self._allowed(centre_ids), received_from, received_before)},
-            {"$group": {"_id": "$centre_id", **sums}},
+            {"$match": match},
+            {"$group": {"_id": f"${GROUP_KEYS[(by, granularity)]}", **sums}},
         ]
-        out = []
+        groups: dict[tuple[str, str], list[float]] = {}
+        themes: dict[tuple[str, str], list[int]] = {}
         for row in ResponseDocument._get_collection().aggregate(pipeline):
+            parts = str(row["_id"] or "").split(SEPARATOR)
+            centre, group, period = (*parts, "", "", "")[:3]
             for aspect in Aspect:
                 answered = int(row[f"ar_{aspect.value}"] or 0)
-                if answered:
-                    count = reports.AspectCount(
-                        aspect.value, answered, int(row[f"arneg_{aspect.value}"] or 0)
-                    )
-                    out.append((str(row["_id"]), count))
-        return out
+                if not answered:
+                    continue
+                seen = themes.setdefault((centre, aspect.value), [0, 0])
+                seen[0] += answered
+                seen[1] += int(row[f"arneg_{aspect.value}"] or 0)
+                if dimension is reports.Dimension.ASPECT:
+                    acc = groups.setdefault((aspect.value, period), [0, 0.0, 0, 0])
+                    acc[0] += answered
+                    acc[1] += float(row[f"at_{aspect.value}"] or 0)
+                    acc[2] += int(row[f"an_{aspect.value}"] or 0)
+                    acc[3] += int(row[f"aneg_{aspect.value}"] or 0)
+            if dimension is not reports.Dimension.ASPECT:
+                acc = groups.setdefault((group, period), [0, 0.0, 0, 0])
+                acc[0] += int(row["responses"])
+                acc[1] += float(row["total"] or 0)
+                acc[2] += int(row["answers"] or 0)
+                acc[3] += int(row["negative"] or 0)
+        figures = [
+            reports.GroupFigures(group, period, int(a[0]), float(a[1]), int(a[2]), int(a[3]))
+            for (group, period), a in groups.items()
+        ]
+        counts = [
+            (centre, reports.AspectCount(aspect, n, negative))
+            for (centre, aspect), (n, negative) in themes.items()
+        ]
+        return figures, counts
 
     def _allowed(self, centre_ids: Iterable[str]) -> list[str]:
         asked = set(centre_ids)

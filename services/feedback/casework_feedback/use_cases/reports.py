@@ -48,12 +48,9 @@ def feedback_report(
         if centre_id not in uow.principal.centres:
             raise NotFound(f"centre {centre_id} not found")
     centres = list(request.centre_ids) or sorted(uow.principal.centres)
-    figures = repository.group_figures(
+    figures, aspect_counts = repository.report_figures(
         dimension, granularity, centres, request.received_from, request.received_before
     )
     rows = reports.report_rows(figures, minimum_group)
-    themes = reports.themes_from_figures(
-        repository.aspect_counts(centres, request.received_from, request.received_before),
-        minimum_group,
-    )
+    themes = reports.themes_from_figures(aspect_counts, minimum_group)
     return Report(rows, themes, minimum_group)

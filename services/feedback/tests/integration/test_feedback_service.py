@@ -711,6 +711,18 @@ def test_a_report_suppresses_small_groups_and_exports_csv(feedback: Any) -> None
     )
     south = next(r for r in by_centre.rows if r.group == "ctr-south-city")
     assert not south.suppressed and south.responses == MINIMUM_GROUP + 2
+    by_aspect = feedback.GetFeedbackReport(
+        fb.GetFeedbackReportRequest(dimension="aspect"), metadata=MANAGER_SOUTH
+    )
+    attitude = next(r for r in by_aspect.rows if r.group == "attitude")
+    assert attitude.responses == MINIMUM_GROUP + 2 and attitude.negative_share == 0.2
+    assert by_aspect.themes == []  # one unhappy answer in five is no repeating theme
+    for _ in range(MINIMUM_GROUP):
+        respond("dep-big", 1)
+    themes = feedback.GetFeedbackReport(
+        fb.GetFeedbackReportRequest(dimension="aspect"), metadata=MANAGER_SOUTH
+    ).themes
+    assert [(t.centre_id, t.aspect) for t in themes] == [("ctr-south-city", "attitude")]
     assert fields_of(
         lambda: feedback.GetFeedbackReport(
             fb.GetFeedbackReportRequest(dimension="mood"), metadata=MANAGER_SOUTH
