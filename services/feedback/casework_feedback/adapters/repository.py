@@ -549,57 +549,86 @@ class ResponseRepository(ScopedRepository[ResponseDocument]):
         received_from: datetime | None = None,
         received_before: datetime | None = None,
     ) -> tuple[list[reports.GroupFigures], list[tuple[str, reports.AspectCount]]]:
-        """The report's sums per group and period, and per centre and aspect (for the
-        themes), from ONE database aggregation over plain stored fields: grouped by
-        centre, group and period, then folded here over the centres (a few rows per
-        group; nothing per response comes back to the service)."""
-        match = self._match(self._allowed(centre_ids), received_from, received_before)
-        by = dimension if dimension is not reports.Dimension.ASPECT else reports.Dimension.CENTRE
-        sums: dict[str, Any] = {
-            "responses": {"$sum": 1},
-            "total": {"$sum": "$score_total"},
-            "answers": {"$sum": "$scored"},
-            "negative": {"$sum": "$negative"},
-        }
-        for aspect in Aspect:
-            for prefix in ASPECT_SUMS:
-                sums[f"{prefix}_{aspect.value}"] = {"$sum": f"${prefix}_{aspect.value}"}
-        pipeline = [
-            {"$match": match},
-            {"$group": {"_id": f"${GROUP_KEYS[(by, granularity)]}", **sums}},
-        ]
+        """The report's sums per group and period, and per centre and aspect (the
+        themes), each one database aggregation over plain stored fields, grouped by
+        stored keys (centre, group, period) and folded here over the centres: a few
+        rows per group, nothing per response comes back to the service.
+
+        Two aggregations with few accumulators each, not one with all of them: the
+        development server's cost grows with every accumulator it sums per document
+        (measured: one pass with 34 sums took twice as long as these two)."""
+        match = {"$match": self._match(self._allowed(centre_ids), received_from, received_before)}
+        collection = ResponseDocument._get_collection()
+        aspect_report = dimension is reports.Dimension.ASPECT
+        by = reports.Dimension.CENTRE if aspect_report else dimension
+        sums: dict[str, dict[str, object]]
+        if aspect_report:
+            sums = {
+                f"{prefix}_{aspect.value}": {"$sum": f"${prefix}_{aspect.value}"}
+                for aspect in Aspect
+                for prefix in ("at", "an", "aneg", "ar")
+            }
+        else:
+            sums = {
+                "responses": {"$sum": 1},
+                "total": {"$sum": "$score_total"},
+                "answers": {"$sum": "$scored"},
+                "negative": {"$sum": "$negative"},
+            }
         groups: dict[tuple[str, str], list[float]] = {}
-        themes: dict[tuple[str, str], list[int]] = {}
-        for row in ResponseDocument._get_collection().aggregate(pipeline):
+
+        def fold(
+            key: tuple[str, str], responses: int, total: float, answers: int, negative: int
+        ) -> None:
+            acc = groups.setdefault(key, [0, 0.0, 0, 0])
+            acc[0] += responses
+            acc[1] += total
+            acc[2] += answers
+            acc[3] += negative
+
+        rows = collection.aggregate(
+            [match, {"$group": {"_id": f"${GROUP_KEYS[(by, granularity)]}", **sums}}]
+        )
+        for row in rows:
             parts = str(row["_id"] or "").split(SEPARATOR)
-            centre, group, period = (*parts, "", "", "")[:3]
+            _, group, period = (*parts, "", "", "")[:3]
+            if not aspect_report:
+                fold(
+                    (group, period),
+                    int(row["responses"]),
+                    float(row["total"] or 0),
+                    int(row["answers"] or 0),
+                    int(row["negative"] or 0),
+                )
+                continue
             for aspect in Aspect:
                 answered = int(row[f"ar_{aspect.value}"] or 0)
-                if not answered:
-                    continue
-                seen = themes.setdefault((centre, aspect.value), [0, 0])
-                seen[0] += answered
-                seen[1] += int(row[f"arneg_{aspect.value}"] or 0)
-                if dimension is reports.Dimension.ASPECT:
-                    acc = groups.setdefault((aspect.value, period), [0, 0.0, 0, 0])
-                    acc[0] += answered
-                    acc[1] += float(row[f"at_{aspect.value}"] or 0)
-                    acc[2] += int(row[f"an_{aspect.value}"] or 0)
-                    acc[3] += int(row[f"aneg_{aspect.value}"] or 0)
-            if dimension is not reports.Dimension.ASPECT:
-                acc = groups.setdefault((group, period), [0, 0.0, 0, 0])
-                acc[0] += int(row["responses"])
-                acc[1] += float(row["total"] or 0)
-                acc[2] += int(row["answers"] or 0)
-                acc[3] += int(row["negative"] or 0)
+                if answered:
+                    fold(
+                        (aspect.value, period),
+                        answered,
+                        float(row[f"at_{aspect.value}"] or 0),
+                        int(row[f"an_{aspect.value}"] or 0),
+                        int(row[f"aneg_{aspect.value}"] or 0),
+                    )
         figures = [
             reports.GroupFigures(group, period, int(a[0]), float(a[1]), int(a[2]), int(a[3]))
             for (group, period), a in groups.items()
         ]
-        counts = [
-            (centre, reports.AspectCount(aspect, n, negative))
-            for (centre, aspect), (n, negative) in themes.items()
-        ]
+        theme_sums = {
+            f"{prefix}_{aspect.value}": {"$sum": f"${prefix}_{aspect.value}"}
+            for aspect in Aspect
+            for prefix in ("ar", "arneg")
+        }
+        counts = []
+        for row in collection.aggregate([match, {"$group": {"_id": "$centre_id", **theme_sums}}]):
+            for aspect in Aspect:
+                answered = int(row[f"ar_{aspect.value}"] or 0)
+                if answered:
+                    negative = int(row[f"arneg_{aspect.value}"] or 0)
+                    counts.append(
+                        (str(row["_id"]), reports.AspectCount(aspect.value, answered, negative))
+                    )
         return figures, counts
 
     def _allowed(self, centre_ids: Iterable[str]) -> list[str]:

@@ -58,6 +58,8 @@ log = logging.getLogger(__name__)
 PUBLIC = "feedback-public"
 MAX_BODY_BYTES = 16 * 1024
 WINDOW_SECONDS = 60
+PAGE = 100  # what the repositories answer at most per look (their default limit)
+MAX_PAGES = 50  # per tick; the next tick carries on
 
 
 def _seconds(variable: str, default: float) -> float:
@@ -254,10 +256,12 @@ class FeedbackEvents(EventsService):
                 organisation = app.organisations.get(org_id)
                 if organisation is None:
                     continue
-                while complaints.raise_deadline_notices(
-                    uow, organisation, ComplaintRepository(org_id, None, uow)
-                ):
-                    if not ComplaintRepository(org_id, None, uow).with_notices_due(uow.now, 1):
+                # A page at a time; a complaint that lost a race waits for the next tick.
+                for _ in range(MAX_PAGES):
+                    looked_at = complaints.raise_deadline_notices(
+                        uow, organisation, ComplaintRepository(org_id, None, uow)
+                    )
+                    if looked_at < PAGE:
                         break
 
     @timer(interval=SAMPLE_CHECK_INTERVAL)  # type: ignore[misc]
@@ -268,16 +272,18 @@ class FeedbackEvents(EventsService):
                 organisation = app.organisations.get(org_id)
                 if organisation is None:
                     continue
-                while calls.draw_phone_surveys(
-                    uow,
-                    organisation,
-                    VisitRepository(org_id, None, uow),
-                    CallRepository(org_id, None, uow),
-                    ConsentRepository(org_id),
-                    rate=app.sample_rate,
-                    salt=app.sample_salt,
-                ):
-                    pass
+                for _ in range(MAX_PAGES):
+                    looked_at = calls.draw_phone_surveys(
+                        uow,
+                        organisation,
+                        VisitRepository(org_id, None, uow),
+                        CallRepository(org_id, None, uow),
+                        ConsentRepository(org_id),
+                        rate=app.sample_rate,
+                        salt=app.sample_salt,
+                    )
+                    if looked_at < PAGE:
+                        break
         public_rate.forget_windows_before(int(uow.now.timestamp()) // WINDOW_SECONDS - 1)
 
     # -------------------------------------------------------- public endpoints

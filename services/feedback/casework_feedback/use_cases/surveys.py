@@ -68,5 +68,5 @@ def set_status(
 
 def get_definition(survey_id: str, version: int, repository: SurveyRepository) -> SurveyDefinition:
     if not survey_id:
-        raise NotFound("survey  not found")
+        raise NotFound("survey not found")
     return repository.get(survey_id, max(version, 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from casework.feedback.v1 import events_pb2
 from casework_common.errors import FailedPrecondition, FieldError, InvalidArgument
@@ -55,12 +55,6 @@ class VisitRecorded:
     link_expires_at: datetime | None
 
 
-@dataclasses.dataclass(frozen=True)
-class LinkSettings:
-    secret: bytes
-    validity: object  # timedelta
-
-
 def issue_mini_link(
     organisation: str,
     centre_id: str,
@@ -69,12 +63,12 @@ def issue_mini_link(
     links_repository: LinkRepository,
     *,
     secret: bytes,
-    validity: object,
+    validity: timedelta,
     visit_id: str = "",
     department_id: str = "",
     channel: Channel = Channel.LINK,
 ) -> tuple[str, datetime]:
-    expires_at = uow.now + validity  # type: ignore[operator]
+    expires_at = uow.now + validity
     link_id, token = links.issue_link(
         secret,
         survey_id=survey.survey_id,
@@ -107,8 +101,8 @@ def record_visit(
     links_repository: LinkRepository,
     *,
     secret: bytes,
-    validity: object,
-    sample_after: object,
+    validity: timedelta,
+    sample_after: timedelta,
 ) -> VisitRecorded:
     require_centre(uow, command.centre_id)
     errors = visits.visit_errors(command.kind, command.department_id)
@@ -123,7 +117,7 @@ def record_visit(
         client_id=command.client_id,
         worker_id=command.worker_id or uow.principal.subject,
         visited_at=uow.now,
-        sample_after=sample_after,  # type: ignore[arg-type]
+        sample_after=sample_after,
     )
     visits_repository.add(visit)
     survey = surveys.choose_survey(
@@ -390,7 +384,7 @@ def kiosk_link(
     links_repository: LinkRepository,
     *,
     secret: bytes,
-    validity: object,
+    validity: timedelta,
 ) -> tuple[str, SurveyDefinition]:
     """A fresh single-use link for the next person at a centre's kiosk."""
     if centre_id not in organisation.centres:
