@@ -185,7 +185,9 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
         self, request: P.GetComplaintRequest, context: grpc.ServicerContext
     ) -> P.GetComplaintResponse:
         uow = current_unit_of_work()
-        complaint = self._app.complaints_for(uow).get(request.complaint_id)
+        complaint = complaints.get_complaint(
+            request.complaint_id, uow, self._app.complaints_for(uow)
+        )
         return P.GetComplaintResponse(
             complaint_id=complaint.complaint_id,
             client_id=complaint.client_id,

@@ -11,6 +11,7 @@ from casework_common.envelope import EventEnvelope
 from casework_common.errors import Conflict, FieldError, InvalidArgument
 from casework_common.organisation import Organisation
 from casework_common.unit_of_work import UnitOfWork
+from casework_feedback.adapters.audit import audit
 from casework_feedback.adapters.repository import ComplaintRepository
 from casework_feedback.domain import complaints
 from casework_feedback.domain.complaints import (
@@ -112,6 +113,13 @@ def record_complaint(
             )
         )
     repository.add(complaint, events)
+    audit(uow, organisation.id, complaint.client_id, "complaint.recorded", complaint.complaint_id)
+    return complaint
+
+
+def get_complaint(complaint_id: str, uow: UnitOfWork, repository: ComplaintRepository) -> Complaint:
+    complaint = repository.get(complaint_id)
+    audit(uow, uow.organisation, complaint.client_id, "complaint.read", complaint_id)
     return complaint
 
 
@@ -142,6 +150,13 @@ def add_entry(
             complaint, entry_id=uow.new_id(), text=text, by=uow.actor.subject, at=uow.now
         )
     repository.append(changed)
+    audit(
+        uow,
+        uow.organisation,
+        changed.client_id,
+        f"complaint.{entry_kind.value}_added",
+        complaint_id,
+    )
     return changed
 
 
@@ -171,6 +186,7 @@ def answer(
             )
         ],
     )
+    audit(uow, uow.organisation, answered.client_id, "complaint.answered", complaint_id)
     return answered
 
 

@@ -12,6 +12,7 @@ from casework_common.errors import FailedPrecondition, FieldError, InvalidArgume
 from casework_common.organisation import Organisation
 from casework_common.storage import Conflict
 from casework_common.unit_of_work import UnitOfWork
+from casework_feedback.adapters.audit import audit
 from casework_feedback.adapters.repository import (
     LinkRecord,
     LinkRepository,
@@ -252,6 +253,7 @@ def submit_response(
         shown_to_client=command.shown_to_client,
     )
     review = _store(survey, response, uow.organisation, uow, responses_repository)
+    audit(uow, uow.organisation, response.client_id, "response.recorded", response.response_id)
     if visit is not None:
         _mark_answered(visits_repository, visit)
     return ResponseRecorded(response, responses.thanks(survey.language), review)

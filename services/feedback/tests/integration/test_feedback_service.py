@@ -19,6 +19,7 @@ from typing import Any
 
 import grpc
 import kombu
+import pymongo
 import pytest
 
 from casework.clients.v1 import events_pb2 as clients_events
@@ -420,7 +421,7 @@ def create_complaint(feedback: Any, who: Any = DUTY_NORTH, **overrides: Any) -> 
 
 
 def test_a_complaint_is_never_edited_nor_deleted_and_its_answer_is_recorded_and_sent(
-    feedback: Any, captured: Captured
+    feedback: Any, captured: Captured, suite: Suite
 ) -> None:
     complaint = create_complaint(feedback)
     cid = complaint.complaint_id
@@ -458,6 +459,19 @@ def test_a_complaint_is_never_edited_nor_deleted_and_its_answer_is_recorded_and_
         metadata=ANNA,
     ).complaint
     assert answered.answered and len(answered.entries) == 3
+    feedback.GetComplaint(fb.GetComplaintRequest(complaint_id=cid), metadata=MANAGER_NORTH)
+    client: pymongo.MongoClient[Any] = pymongo.MongoClient(suite.env["MONGO_URI"])
+    try:
+        trail = client[f"{suite.env['MONGO_DB_PREFIX']}_feedback"].audit.find({"record": cid})
+        actions = {(line["subject"], line["action"]) for line in trail}
+    finally:
+        client.close()
+    assert {
+        ("w-duty-north", "complaint.recorded"),
+        ("w-anna", "complaint.correction_added"),
+        ("w-anna", "complaint.answered"),
+        ("w-manager-north", "complaint.read"),
+    } <= actions
     sent = eventually(lambda: captured.of("feedback.complaint.answered", complaint_id=cid))
     assert sent[0]["payload"]["reply_to"] == "client@example.invalid"
     assert eventually(lambda: captured.of("feedback.plan_review.requested", source_id=cid))
