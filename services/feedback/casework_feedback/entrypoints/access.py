@@ -44,10 +44,10 @@ ACCESS: AccessMap = {
         "UpdateComplaint": CASE_WORKER_AND_ABOVE,
         "DeleteComplaint": CASE_WORKER_AND_ABOVE,
         # Campaigns
-        "StartCampaign": MANAGES,
+        "StartCampaign": frozenset({MANAGER}),
         "RecordCampaignAnswers": CASE_WORKER_AND_ABOVE,
         "GetCampaign": CASE_WORKER_AND_ABOVE,
-        "DecideCampaign": MANAGES,
+        "DecideCampaign": frozenset({MANAGER}),
         # Reports
         "GetFeedbackReport": MANAGES,
     }.items()
