@@ -50,21 +50,6 @@ from casework_common.envelope import Actor, EventEnvelope, MalformedEvent
 from casework_common.organisation import parse
 from casework_common.routing import Rule
 from casework_common.unit_of_work import SystemActor, UnitOfWork
-from casework_intake import services as intake
-from casework_intake.adapters import repository as intake_repo
-from casework_intake.adapters.repository import (
-    ConsultationRepository as IntakeConsultations,
-)
-from casework_intake.adapters.repository import (
-    OutreachRepository,
-    ProjectRepository,
-    ReferralRepository,
-    RoutingRulesRepository,
-)
-from casework_intake.domain.consultations import RecordConsultation
-from casework_intake.domain.outreach import ActivityType, Outcome, PlanOutreach
-from casework_intake.domain.projects import CreateProject
-from casework_intake.domain.referrals import Channel, SubmitReferral
 from casework_feedback.adapters.repository import (
     CallRepository,
     ComplaintRepository,
@@ -85,6 +70,21 @@ from casework_feedback.entrypoints import events as feedback_consumers
 from casework_feedback.use_cases import calls as feedback_calls
 from casework_feedback.use_cases import complaints as feedback_complaints
 from casework_feedback.use_cases import visits as feedback_visits
+from casework_intake import services as intake
+from casework_intake.adapters import repository as intake_repo
+from casework_intake.adapters.repository import (
+    ConsultationRepository as IntakeConsultations,
+)
+from casework_intake.adapters.repository import (
+    OutreachRepository,
+    ProjectRepository,
+    ReferralRepository,
+    RoutingRulesRepository,
+)
+from casework_intake.domain.consultations import RecordConsultation
+from casework_intake.domain.outreach import ActivityType, Outcome, PlanOutreach
+from casework_intake.domain.projects import CreateProject
+from casework_intake.domain.referrals import Channel, SubmitReferral
 from casework_notify.entrypoints import events as notify_consumers
 
 pytestmark = pytest.mark.usefixtures("mongo_db")

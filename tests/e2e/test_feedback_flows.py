@@ -159,11 +159,14 @@ def test_an_unhappy_named_answer_asks_plans_for_a_review_and_the_visits_link_ans
     clients: Any, feedback: Any, feedback_events: Any, suite: Suite
 ) -> None:
     card = create_card(clients, "Bohdan", f"Marchenko{secrets.token_hex(3)}", "1984-09-30")
-    for audience, questions in (
-        ("department", [fb.Question(question_id="solved", kind="smiley", text="How well was your problem solved?", aspect="problem_solved"),
-                        fb.Question(question_id="say", kind="free_text", text="Anything else?")]),
-        ("mini", [fb.Question(question_id="face", kind="smiley", text="How do you feel after the visit?", aspect="attitude")]),
-    ):  # fmt: skip
+    solved = fb.Question(
+        question_id="solved", kind="smiley", text="How well was it solved?", aspect="problem_solved"
+    )
+    say = fb.Question(question_id="say", kind="free_text", text="Anything else?")
+    face = fb.Question(
+        question_id="face", kind="smiley", text="How do you feel now?", aspect="attitude"
+    )
+    for audience, questions in (("department", [solved, say]), ("mini", [face])):
         saved = feedback.SaveSurveyDefinition(
             fb.SaveSurveyDefinitionRequest(
                 definition=fb.SurveyDefinition(

@@ -214,7 +214,8 @@ def main(argv: list[str] | None = None) -> None:
             )
         print(
             f"rows by department: {len(department.rows)}, suppressed {suppressed}; "
-            f"rows by aspect: {len(reply.rows)}, csv {len(reply.csv):,} bytes, themes {len(reply.themes)}"
+            f"rows by aspect: {len(reply.rows)}, csv {len(reply.csv):,} bytes, "
+            f"themes {len(reply.themes)}"
         )
     finally:
         if server is not None:
