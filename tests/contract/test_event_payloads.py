@@ -213,6 +213,7 @@ READERS: dict[str, Callable[[EventEnvelope], object]] = {
     "intake.referral.submitted.v1": clients_consumers.referral_facts,
     "intake.consultation.recorded.v1": clients_consumers.consultation_facts,
     "documents.contract.signed.v1": lambda e: clients_consumers.contract_facts(e, T0),
+    "documents.contract.ended.v1": clients_consumers.contract_end_facts,
     "clients.client.merged.v1": clients_consumers.merged_cards,
     "clients.client.registered.v1": notify_consumers.client_arrived,
     "clients.client.matched.v1": notify_consumers.client_arrived,
@@ -757,3 +758,104 @@ def test_feedback_reads_the_consent_clients_stored() -> None:
     assert problems == []
     facts = read["clients.consent.recorded.v1"] + read.get("clients.consent.withdrawn.v1", [])
     assert facts and all(f.client_id and f.purpose for f in facts)
+
+
+# ------------------------------------------------------------------ documents
+
+
+class _Archive:
+    """The archive's write and verified read, in memory (the real one is tested against
+    S3 in documents' integration tests)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, key: str, data: bytes, **_: Any) -> Any:
+        from casework_documents.adapters.archive import StoredObject, sha256_of
+
+        self.objects[key] = data
+        return StoredObject(key, "v1", sha256_of(data), len(data))
+
+    def read_verified(self, key: str, expected_sha256: str) -> Any:
+        from casework_documents.adapters.archive import VerifiedRead
+
+        return VerifiedRead(self.objects[key], "v1")
+
+
+class _Cards:
+    def get(self, organisation: str, client_id: str, trace: Any = None) -> Any:
+        from casework_documents.domain.context import Card
+
+        return Card(client_id, "Žofia", "Ďurišová", "1961-03-14", "Hlavná 12", "", "",
+                    "senior", ("ctr-north-town",))  # fmt: skip
+
+
+class _Signer:
+    subject = "CN=test"
+
+    def seal(self, pdf: bytes, *, reason: str, location: str = "") -> bytes:
+        return pdf + b"%sealed"
+
+
+def produce_documents_events() -> None:
+    """Each of documents' use cases that emit an event, once: generate, sign (replacing
+    an earlier contract) and end."""
+    from casework_dev.testing.documents import create_signature_png, create_template_docx
+    from casework_documents.adapters.rendering import Renderer
+    from casework_documents.adapters.repository import DocumentRepository, TemplateRepository
+    from casework_documents.domain.documents import SigningMethod
+    from casework_documents.domain.templates import TemplateKind
+    from casework_documents.use_cases import documents as uc
+    from casework_documents.use_cases import templates as tuc
+
+    renderer = Renderer(
+        template_sources=lambda content: ["{{ client.full_name }} {{ client_signature }}"
+                                          " {{ worker_signature }}"],
+        render_docx=lambda content, context, images=None: b"docx",
+        docx_to_pdf=lambda docx: b"%PDF-1.7",
+    )  # fmt: skip
+    archive = _Archive()
+    uow = UnitOfWork(ANNA, now=T0)
+    ports = uc.Ports(DEV, TemplateRepository(ORG, uow), DocumentRepository(ORG, ANNA.centres, uow),
+                     archive, _Cards(), renderer)  # type: ignore[arg-type]  # fmt: skip
+    template = tuc.upload_template(
+        tuc.UploadTemplate("", TemplateKind.CONTRACT, "Contract", create_template_docx()),
+        UnitOfWork(MANAGER, now=T0), ports.templates, archive, renderer,  # type: ignore[arg-type]
+    )  # fmt: skip
+    png = create_signature_png()
+
+    def signed_contract() -> str:
+        draft = uc.generate_document(uc.GenerateDocument(template.template_id, "cl-1"), uow, ports)
+        return draft.document_id
+
+    first = signed_contract()
+    uc.sign_document(uc.SignDocument(first, png, png, SigningMethod.DRAWN), uow, ports, _Signer())  # type: ignore[arg-type]
+    second = signed_contract()
+    uc.sign_document(
+        uc.SignDocument(second, png, png, SigningMethod.TABLET, replaces_contract_id=first),
+        uow, ports, _Signer(),  # type: ignore[arg-type]
+    )  # fmt: skip
+    uc.end_contract(
+        uc.EndContract(second, T0.date() + timedelta(days=30), "moved away"), uow, ports
+    )
+
+
+def test_every_event_documents_stores_parses_strictly_into_its_contract() -> None:
+    produce_documents_events()
+    events = stored_events()
+    assert keys_of(events) == contract_keys("documents")
+    assert contract_problems(events) == []
+
+
+def test_clients_reads_every_contract_documents_signed_and_ended() -> None:
+    produce_documents_events()
+    read, problems = read_all(stored_events())
+    assert problems == []
+    signed = read["documents.contract.signed.v1"]
+    ended = read["documents.contract.ended.v1"]
+    assert [contract.signed_on for _, contract in signed] == [T0.date(), T0.date()]
+    first, second = (contract.contract_id for _, contract in signed)
+    assert {(contract_id, reason) for _, contract_id, _, reason in ended} == {
+        (first, "replaced"),
+        (second, "moved away"),
+    }

@@ -27,7 +27,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -220,9 +220,14 @@ class Referrals:
             person=intake_pb2.Person(
                 given_name="Jana",
                 family_name=f"Chaos-{n}-{secrets.token_hex(4)}",
-                date_of_birth="1961-04-12",
+                # People born on as many days as a region's clients are: a run where
+                # everyone shares one birthday measures clients' candidate search over
+                # hundreds of namesakes, not the event path.
+                date_of_birth=(
+                    date(1935, 1, 1) + timedelta(days=secrets.randbelow(25_000))
+                ).isoformat(),
             ),
-            contact=intake_pb2.Contact(phone="+421 900 123 456"),
+            contact=intake_pb2.Contact(phone=f"+421 9{secrets.randbelow(10**8):08d}"),
             centre_id="ctr-north-town",
             client_type="senior",
             problem_type="housing",
@@ -414,6 +419,50 @@ class ChaosRun:
                 return 0
             return int(reply.message_count)
 
+    def where_lost(self, lost: list[str]) -> list[str]:
+        """Where each lost referral stopped: not stored by intake, still in intake's
+        outbox, published but no card, or a card but no notification; and what the
+        broker still holds, queue by queue. A failed run says where to look."""
+        import pymongo
+
+        assert self.suite is not None
+        prefix = self.suite.env["MONGO_DB_PREFIX"]
+        client: pymongo.MongoClient[Any] = pymongo.MongoClient(
+            self.mongo.uri, serverSelectionTimeoutMS=5000
+        )
+        lines = []
+        try:
+            for referral_id in lost:
+                referral = client[f"{prefix}_intake"].referrals.find_one({"_id": referral_id})
+                card = client[f"{prefix}_clients"].clients.find_one(
+                    {"referral_ids": referral_id}, {"_id": 1}
+                )
+                if referral is None:
+                    stage = "not in intake's database (an acknowledged write the server lost?)"
+                elif referral.get("outbox_pending"):
+                    stage = (
+                        f"in intake's outbox: {len(referral.get('outbox') or [])} events, "
+                        f"claimed {referral.get('outbox_claimed_ms')}"
+                    )
+                elif card is None:
+                    stage = "published by intake, no card"
+                else:
+                    stage = f"card {card['_id']}, no notification"
+                lines.append(f"  {referral_id}: {stage}")
+        finally:
+            client.close()
+        listed = subprocess.run(
+            [_ctl(), "-n", self.broker.node, "list_queues", "-p", "chaos", "name", "messages"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        held = [
+            line for line in listed.stdout.splitlines() if line.rstrip().split("\t")[-1:] != ["0"]
+        ]
+        lines.extend(f"  queue {line}" for line in held)
+        return lines
+
     def drain(self, accepted: dict[str, float], timeout: float) -> Outcome:
         started = time.monotonic()
         deadline = started + timeout
@@ -422,6 +471,9 @@ class ChaosRun:
             if not lost or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
+        if lost:
+            for line in self.where_lost(lost):
+                self.log(f"[chaos] {line}")
         return Outcome(
             accepted=len(accepted),
             cards=cards,

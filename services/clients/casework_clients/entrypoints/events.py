@@ -21,6 +21,8 @@ from casework_clients.adapters.repository import (
 )
 from casework_clients.bootstrap import bootstrap
 from casework_clients.domain.cards import Consultation, Contract, ReferralFacts
+from casework_clients.domain.contract_end import UnknownContract
+from casework_clients.use_cases import contract_ended
 from casework_common import contracts
 from casework_common.config import MissingConfiguration
 from casework_common.envelope import Actor, EventEnvelope
@@ -119,6 +121,18 @@ def contract_facts(envelope: EventEnvelope, recorded_at: datetime) -> tuple[str,
     return signed.client_id, contract
 
 
+def contract_end_facts(envelope: EventEnvelope) -> tuple[str, str, date, str]:
+    """Read documents.contract.ended.v1: client, contract, first day not in force, reason."""
+    ended = contracts.read(envelope, documents_events.ContractEnded)
+    try:
+        if not ended.client_id or not ended.contract_id:
+            raise ValueError("client_id and contract_id are required")
+        ended_on = date.fromisoformat(ended.ended_on)
+    except ValueError as exc:
+        raise PoisonEvent(f"contract.ended payload unreadable: {exc!r}") from None
+    return ended.client_id, ended.contract_id, ended_on, ended.reason
+
+
 def merged_cards(envelope: EventEnvelope) -> tuple[str, str]:
     """Read clients.client.merged.v1: the absorbed card and its survivor."""
     merged = contracts.read(envelope, clients_events.ClientMerged)
@@ -182,6 +196,23 @@ class ClientsEvents(EventsService):
             )
         except NotFound as exc:
             raise PoisonEvent(f"contract.signed for an unknown client: {exc}") from None
+
+    @event_handler("clients.end-contract", ["documents.contract.ended.v1"])
+    def on_contract_ended(self, envelope: EventEnvelope) -> None:
+        """A contract documents ended: the card stops counting it as valid from then."""
+        client_id, contract_id, ended_on, reason = contract_end_facts(envelope)
+        try:
+            contract_ended.record_contract_ended(
+                client_id,
+                contract_id,
+                ended_on,
+                reason,
+                self.app.cards_of_organisation(envelope.organisation),
+                by=envelope.actor.subject,
+                now=self.app.clock(),
+            )
+        except (UnknownContract, NotFound) as exc:
+            raise PoisonEvent(f"contract.ended not applicable: {exc}") from None
 
     @event_handler("clients.repoint-merged-families", ["clients.client.merged.v1"])
     def on_client_merged(self, envelope: EventEnvelope) -> None:
