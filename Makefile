@@ -74,6 +74,7 @@ demo: venv gen
 bench: deps venv gen broker
 	$(PY) -m casework_dev.bench $(ARGS)
 	$(PY) -m casework_dev.bench_statistics
+	$(PY) -m casework_dev.bench_plans
 	$(PY) -m casework_dev.bench_documents
 	$(PY) -m casework_dev.bench_feedback
 

@@ -86,6 +86,13 @@ from casework_intake.domain.outreach import ActivityType, Outcome, PlanOutreach
 from casework_intake.domain.projects import CreateProject
 from casework_intake.domain.referrals import Channel, SubmitReferral
 from casework_notify.entrypoints import events as notify_consumers
+from casework_plans.adapters.repository import ClientStatusRepository, PlanRepository
+from casework_plans.domain.monitoring import Cadence
+from casework_plans.domain.plans import ContactMode, Signer
+from casework_plans.entrypoints import events as plans_consumers
+from casework_plans.use_cases import plans as plan_cases
+from casework_plans.use_cases import records as plan_records
+from casework_plans.use_cases import timers as plan_timers
 
 pytestmark = pytest.mark.usefixtures("mongo_db")
 
@@ -227,6 +234,11 @@ READERS: dict[str, Callable[[EventEnvelope], object]] = {
     "clients.sharing.requested.v1": notify_consumers.sharing_requested,
     "clients.consent.recorded.v1": feedback_consumers.consent_fact,
     "clients.consent.withdrawn.v1": feedback_consumers.consent_fact,
+    "clients.client.status_changed.v1": plans_consumers.status_change,
+    "plans.plan.drafted.v1": clients_consumers.plan_state,
+    "plans.plan.signed.v1": clients_consumers.plan_state,
+    "plans.plan.superseded.v1": clients_consumers.plan_state,
+    "plans.plan.closed.v1": clients_consumers.plan_state,
 }
 
 
@@ -758,6 +770,81 @@ def test_feedback_reads_the_consent_clients_stored() -> None:
     assert problems == []
     facts = read["clients.consent.recorded.v1"] + read.get("clients.consent.withdrawn.v1", [])
     assert facts and all(f.client_id and f.purpose for f in facts)
+
+
+# ------------------------------------------------------------------ plans
+
+
+def produce_plans_events() -> None:
+    """Every plans event: a plan drafted, signed, a decision asked and made, a contact
+    and a short delivery recorded, the timer's due and missed work, a review signed
+    into a new version, and the closure."""
+    from casework_dev.testing.plans import NOW, create_action, create_content, create_goal
+
+    def unit(caller: Principal | SystemActor, at: datetime = NOW) -> UnitOfWork:
+        return UnitOfWork(caller, now=at)
+
+    def mine(u: UnitOfWork) -> PlanRepository:
+        return PlanRepository(ORG, ANNA.centres, u)
+
+    statuses = ClientStatusRepository(ORG)
+    content = create_content(goals=(create_goal(actions=(create_action(needs_decision=True),)),))
+    u = unit(ANNA)
+    plan, _ = plan_cases.create_plan(
+        plan_cases.CreatePlan(new_key(), "cl-plan-1", "", "ctr-north-town", "", content), u, mine(u)
+    )
+    for signer in Signer:
+        u = unit(ANNA)
+        plan_cases.sign(plan.plan_id, 1, signer, "Jana", u, mine(u), statuses)
+    u = unit(ANNA)
+    plan_cases.request_decision(plan.plan_id, "meals", u, mine(u))
+    u = unit(MANAGER)
+    plan_cases.decide(plan.plan_id, "meals", True, "", u, PlanRepository(ORG, MANAGER.centres, u))
+    u = unit(ANNA)
+    plan_records.record_contact(
+        plan_records.RecordContact(plan.plan_id, NOW.date(), ContactMode.PHONE, "well", ()),
+        u,
+        mine(u),
+    )
+    u = unit(ANNA, NOW + timedelta(days=1))
+    plan_records.record_delivery(
+        plan_records.RecordDelivery(plan.plan_id, "meals", NOW.date(), 2, "Kitchen", "R-1", 0),
+        u,
+        mine(u),
+        statuses,
+    )
+    for days in (13, 20, 175, 190):
+        u = unit(SystemActor("plans"), NOW + timedelta(days=days))
+        plan_timers.raise_due_work(
+            ORG, u, Cadence(), lambda org, unit_: PlanRepository(org, None, unit_)
+        )
+    u = unit(ANNA)
+    plan_cases.review(plan.plan_id, "keep going", None, u, mine(u))
+    for signer in Signer:
+        u = unit(ANNA)
+        plan_cases.sign(plan.plan_id, 2, signer, "Jana", u, mine(u), statuses)
+    u = unit(ANNA)
+    plan_cases.close(plan.plan_id, "moved away", u, mine(u))
+
+
+def test_every_event_plans_stores_parses_strictly_into_its_contract() -> None:
+    produce_plans_events()
+    events = stored_events()
+    assert keys_of(events) == contract_keys("plans")
+    assert contract_problems(events) == []
+
+
+def test_clients_reads_the_plan_state_plans_stored() -> None:
+    produce_plans_events()
+    read, problems = read_all(stored_events())
+    assert problems == []
+    states = [
+        s
+        for key in ("drafted", "signed", "superseded", "closed")
+        for s in read[f"plans.plan.{key}.v1"]
+    ]
+    assert [s[2] for s in states] == [False, True, True, True, False]
+    assert all(s[0] == "cl-plan-1" for s in states)
 
 
 # ------------------------------------------------------------------ documents

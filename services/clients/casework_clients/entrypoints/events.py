@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 import os
 from datetime import date, datetime
+from typing import Any
 
 from nameko.timer import timer
 
 from casework.clients.v1 import events_pb2 as clients_events
 from casework.documents.v1 import events_pb2 as documents_events
 from casework.intake.v1 import events_pb2 as intake_events
+from casework.plans.v1 import events_pb2 as plans_events
 from casework_clients import services
+from casework_clients.adapters.plan_states import keep_plan_state
 from casework_clients.adapters.repository import (
     ClientDocument,
     FamilyDocument,
@@ -141,6 +144,31 @@ def merged_cards(envelope: EventEnvelope) -> tuple[str, str]:
     return merged.absorbed_client_id, merged.survivor_client_id
 
 
+_PLAN_STATES: dict[str, type[Any]] = {
+    "plans.plan.drafted": plans_events.PlanDrafted,
+    "plans.plan.signed": plans_events.PlanSigned,
+    "plans.plan.superseded": plans_events.PlanSuperseded,
+    "plans.plan.closed": plans_events.PlanClosed,
+}
+
+
+def plan_state(envelope: EventEnvelope) -> tuple[str, str, bool, date | None]:
+    """plans.plan.*.v1 as (client_id, plan_id, in_effect, next review date)."""
+    message_type = _PLAN_STATES.get(envelope.type)
+    if message_type is None:
+        raise PoisonEvent(f"{envelope.routing_key} is not a plan state")
+    state: Any = contracts.read(envelope, message_type)
+    if not state.client_id or not state.plan_id:
+        raise PoisonEvent("plan state lacks client_id or plan_id")
+    review = None
+    if state.next_review_on:
+        try:
+            review = date.fromisoformat(state.next_review_on)
+        except ValueError:
+            raise PoisonEvent(f"next_review_on {state.next_review_on!r} is not a day") from None
+    return state.client_id, state.plan_id, state.in_effect, review
+
+
 class ClientsEvents(EventsService):
     name = "clients"
     casework_service = "clients"
@@ -196,6 +224,22 @@ class ClientsEvents(EventsService):
             )
         except NotFound as exc:
             raise PoisonEvent(f"contract.signed for an unknown client: {exc}") from None
+
+    @event_handler(
+        "clients.keep-plan-state",
+        [
+            "plans.plan.drafted.v1",
+            "plans.plan.signed.v1",
+            "plans.plan.superseded.v1",
+            "plans.plan.closed.v1",
+        ],
+    )
+    def on_plan_state(self, envelope: EventEnvelope) -> None:
+        """The client's plan state for the derived colour (adapters.plan_states)."""
+        client_id, plan_id, in_effect, review = plan_state(envelope)
+        keep_plan_state(
+            envelope.organisation, client_id, plan_id, in_effect, review, envelope.occurred_at
+        )
 
     @event_handler("clients.end-contract", ["documents.contract.ended.v1"])
     def on_contract_ended(self, envelope: EventEnvelope) -> None:
