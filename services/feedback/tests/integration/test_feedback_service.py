@@ -527,7 +527,7 @@ def test_another_centres_records_answer_not_found(feedback: Any) -> None:
         assert code_of(call) == grpc.StatusCode.NOT_FOUND
 
 
-def test_a_complaint_past_its_deadline_is_reminded_and_escalated_once_each(
+def test_a_complaint_near_its_deadline_is_reminded_once_and_not_yet_escalated(
     feedback: Any, captured: Captured
 ) -> None:
     # A one-day term is inside the five days' reminder window at once.
