@@ -239,6 +239,18 @@ READERS: dict[str, Callable[[EventEnvelope], object]] = {
     "plans.decision.requested.v1": notify_consumers.plan_news,
     "plans.decision.decided.v1": notify_consumers.plan_news,
     "plans.discrepancy.raised.v1": notify_consumers.plan_news,
+    "feedback.complaint.received.v1": lambda e: notify_consumers.feedback_notification(e, DEV, T0),
+    "feedback.complaint.deadline_approaching.v1": lambda e: notify_consumers.feedback_notification(
+        e, DEV, T0
+    ),
+    "feedback.complaint.deadline_missed.v1": lambda e: notify_consumers.feedback_notification(
+        e, DEV, T0
+    ),
+    "feedback.plan_review.requested.v1": lambda e: notify_consumers.feedback_notification(
+        e, DEV, T0
+    ),
+    "feedback.call.scheduled.v1": notify_consumers.follow_up_call,
+    "feedback.call.cancelled.v1": notify_consumers.follow_up_call,
     "clients.consent.recorded.v1": feedback_consumers.consent_fact,
     "clients.consent.withdrawn.v1": feedback_consumers.consent_fact,
     "clients.client.status_changed.v1": plans_consumers.status_change,

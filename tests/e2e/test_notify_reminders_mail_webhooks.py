@@ -703,3 +703,55 @@ def test_plans_review_overdue_and_a_decision_requested_reach_their_inboxes(
     asked = eventually(lambda: [n for n in inbox(notify, MANAGER) if n.subject_id == plan_id])[0]
     assert asked.kind == "plan_decision_requested"
     assert asked.needs_action
+
+
+# ---------------------------------------------------------------- feedback's news
+
+
+def test_feedbacks_complaint_deadline_and_follow_up_calls_reach_their_inboxes(
+    suite: Suite, notify: Any
+) -> None:
+    from casework.feedback.v1 import events_pb2 as feedback_events
+
+    complaint_id = f"cmp-{secrets.token_hex(4)}"
+    publish(
+        suite,
+        "feedback",
+        feedback_events.ComplaintDeadlineMissed(
+            complaint_id=complaint_id,
+            centre_id="ctr-north-town",
+            manager_id="w-manager-north",
+            answer_due=ts(datetime.now(UTC) - timedelta(days=1)),
+        ),
+    )
+    call, cancelled = f"call-{secrets.token_hex(4)}", f"call-{secrets.token_hex(4)}"
+    for call_id in (call, cancelled):
+        publish(
+            suite,
+            "feedback",
+            feedback_events.FollowUpCallScheduled(
+                call_id=call_id,
+                kind="phone_survey",
+                centre_id="ctr-north-town",
+                client_id="cl-9",
+                assignee_id="w-petr",
+                due_at=ts(datetime.now(UTC) + timedelta(seconds=3)),
+            ),
+        )
+    publish(
+        suite,
+        "feedback",
+        feedback_events.FollowUpCallCancelled(
+            call_id=cancelled, centre_id="ctr-north-town", client_id="cl-9", assignee_id="w-petr"
+        ),
+    )
+    missed = eventually(
+        lambda: [n for n in inbox(notify, MANAGER) if n.subject_id == complaint_id]
+    )[0]
+    assert (missed.kind, missed.priority) == (
+        "complaint_deadline_missed",
+        notify_pb2.PRIORITY_URGENT,
+    )
+    due = eventually(lambda: [n for n in inbox(notify, PETR) if n.subject_id == call])[0]
+    assert due.kind == "follow_up_call_due"
+    assert not [n for n in inbox(notify, PETR) if n.subject_id == cancelled]

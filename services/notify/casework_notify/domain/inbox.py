@@ -570,3 +570,44 @@ def tell_of_plan_news(news: PlanNews, recipients: list[str], now: datetime) -> l
         for worker in dict.fromkeys(recipients)
         if worker
     ]
+
+
+# --------------------------------------------------------------------- feedback
+
+
+def plain_notification(
+    *,
+    event_id: str,
+    organisation: str,
+    worker_id: str,
+    kind: str,
+    title: str,
+    body: str,
+    centre_id: str,
+    links: tuple[Link, ...],
+    reason: str,
+    now: datetime,
+    priority: str = "",
+    needs_action: bool = False,
+) -> Notification:
+    """A notification about another service's record (its links say which), one per
+    event and worker."""
+    subject = links[0] if links else Link("", "")
+    return Notification(
+        notification_id=notification_id(event_id, worker_id),
+        organisation=organisation,
+        worker_id=worker_id,
+        kind=kind,
+        title=title,
+        body=body,
+        client_id=next((lk.id for lk in links if lk.kind == "client"), ""),
+        referral_id="",
+        centre_id=centre_id,
+        routing_reason=reason,
+        created_at=now,
+        subject_kind=subject.kind,
+        subject_id=subject.id,
+        priority=priority,
+        links=links,
+        needs_action=needs_action,
+    )

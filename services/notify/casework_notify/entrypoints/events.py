@@ -16,6 +16,7 @@ import eventlet
 from nameko.timer import timer
 
 from casework.clients.v1 import events_pb2 as clients_events
+from casework.feedback.v1 import events_pb2 as feedback_events
 from casework.intake.v1 import events_pb2 as intake_events
 from casework.plans.v1 import events_pb2 as plans_events
 from casework_common import contracts
@@ -31,21 +32,25 @@ from casework_common.storage import now as clock_now
 from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
 from casework_common.wiring import Wired, Wiring
 from casework_notify import services
+from casework_notify.adapters.reminders import ReminderRepository
 from casework_notify.adapters.webhooks import (
     bind_event_types,
     claim_due_deliveries,
     subscribed_event_types,
 )
 from casework_notify.bootstrap import Notify, bootstrap
+from casework_notify.domain import reminders as reminder_rules
 from casework_notify.domain.consent import ConsentChange
 from casework_notify.domain.inbox import (
     ClientArrived,
+    Link,
     MatchProposed,
     OutreachDue,
     OverdueReferral,
     PlanNews,
     SharingRequested,
     TaskNews,
+    plain_notification,
 )
 from casework_notify.domain.routing import PublishedRules, UnreadableRules, rules_from_payload
 from casework_notify.use_cases import emails, people, reminders, webhooks
@@ -490,7 +495,139 @@ class NotifyEvents(EventsService):
             clock_now(), app.organisations, app.postbox_of, app.config.escalate_after
         )
 
+    # ------------------------------------------------------------------ feedback
+
+    @event_handler(
+        "notify.tell-complaints",
+        [
+            "feedback.complaint.received.v1",
+            "feedback.complaint.deadline_approaching.v1",
+            "feedback.complaint.deadline_missed.v1",
+            "feedback.plan_review.requested.v1",
+        ],
+    )
+    def on_feedback_news(self, envelope: EventEnvelope) -> None:
+        """Complaints to the centre's manager (received, answer due soon, deadline
+        missed); a plan review asked for to the worker who served the client (the
+        centre's duty worker when none is named)."""
+        organisation = self._organisation(envelope)
+        with self._unit(envelope) as uow:
+            self._inboxes(envelope).deliver(
+                [feedback_notification(envelope, organisation, uow.now)]
+            )
+
+    @event_handler(
+        "notify.remind-follow-up-calls",
+        ["feedback.call.scheduled.v1", "feedback.call.cancelled.v1"],
+    )
+    def on_follow_up_call(self, envelope: EventEnvelope) -> None:
+        """A follow-up call is a reminder of feedback's, due when the call is; a
+        cancelled call's reminder is withdrawn (one that fired stays fired)."""
+        self._organisation(envelope)
+        repository = ReminderRepository(envelope.organisation, "feedback")
+        key, reminder = follow_up_call(envelope)
+        if reminder is not None:
+            repository.add(reminder)
+            return
+        existing = repository.find(reminder_rules.reminder_id("feedback", key))
+        if existing is not None:
+            repository.replace_scheduled(reminder_rules.cancel(existing))
+
 
 def webhooks_lease(app: Notify) -> timedelta:
     # Longer than a whole batch of hanging endpoints could take.
     return timedelta(seconds=app.config.webhook_timeout * 10 + 30)
+
+
+def follow_up_call(envelope: EventEnvelope) -> tuple[str, reminder_rules.Reminder | None]:
+    """feedback.call.scheduled.v1 (the reminder to keep) or .cancelled.v1 (None: the
+    key of the reminder to withdraw)."""
+    if envelope.type == "feedback.call.cancelled":
+        cancelled = contracts.read(envelope, feedback_events.FollowUpCallCancelled)
+        return f"call-{_required('call_id', cancelled.call_id)}", None
+    call = contracts.read(envelope, feedback_events.FollowUpCallScheduled)
+    key = f"call-{_required('call_id', call.call_id)}"
+    links = tuple(
+        link
+        for link in (Link("follow_up_call", call.call_id), Link("client", call.client_id))
+        if link.id
+    )
+    return key, reminder_rules.Reminder(
+        reminder_id=reminder_rules.reminder_id("feedback", key),
+        organisation=envelope.organisation,
+        owner="feedback",
+        key=key,
+        worker_id=_required("assignee_id", call.assignee_id),
+        due_at=contracts.instant(call, "due_at"),
+        kind="follow_up_call_due",
+        title=f"Follow-up call due ({call.kind.replace('_', ' ')})",
+        body=f"Call the client {call.client_id} (follow-up call {call.call_id}).",
+        centre_id=call.centre_id,
+        links=links,
+        scheduled_at=clock_now(),
+    )
+
+
+_COMPLAINT_NEWS = {
+    "feedback.complaint.received": (
+        feedback_events.ComplaintReceived,
+        "complaint_received",
+        "high",
+        "New {kind} for {centre}",
+    ),
+    "feedback.complaint.deadline_approaching": (
+        feedback_events.ComplaintDeadlineApproaching,
+        "complaint_deadline_approaching",
+        "high",
+        "Complaint answer due {due}",
+    ),
+    "feedback.complaint.deadline_missed": (
+        feedback_events.ComplaintDeadlineMissed,
+        "complaint_deadline_missed",
+        "urgent",
+        "Complaint unanswered past {due}",
+    ),
+}
+
+
+def feedback_notification(envelope: EventEnvelope, organisation: Organisation, now: Any) -> Any:
+    if envelope.type == "feedback.plan_review.requested":
+        asked = contracts.read(envelope, feedback_events.PlanReviewRequested)
+        centre = organisation.centre(asked.centre_id)
+        worker = asked.worker_id or (centre.duty_worker if centre else "")
+        return plain_notification(
+            event_id=envelope.id,
+            organisation=envelope.organisation,
+            worker_id=_required("worker_id", worker),
+            kind="plan_review_requested",
+            title="Feedback asks you to review a client's plan",
+            body=(
+                f"A {asked.source} about client {asked.client_id} asks for a look at their "
+                "plan. A signal to look, not a verdict."
+            ),
+            centre_id=asked.centre_id,
+            links=tuple(
+                lk
+                for lk in (Link("client", asked.client_id), Link(asked.source, asked.source_id))
+                if lk.id and lk.kind
+            ),
+            reason="worker who served the client" if asked.worker_id else "duty worker",
+            now=now,
+        )
+    message_type, kind, priority, title = _COMPLAINT_NEWS[envelope.type]
+    news: Any = contracts.read(envelope, message_type)
+    due = contracts.instant(news, "answer_due").date().isoformat()
+    return plain_notification(
+        event_id=envelope.id,
+        organisation=envelope.organisation,
+        worker_id=_required("manager_id", news.manager_id),
+        kind=kind,
+        title=title.format(kind=getattr(news, "kind", "complaint"), centre=news.centre_id, due=due),
+        body=f"Complaint {news.complaint_id} of {news.centre_id}, to be answered by {due}.",
+        centre_id=news.centre_id,
+        links=(Link("complaint", _required("complaint_id", news.complaint_id)),),
+        reason="manager of the centre",
+        now=now,
+        # feedback raises the deadline events itself: no escalation of notify's on top.
+        priority=priority,
+    )
