@@ -97,11 +97,20 @@ class InMemoryClientRepository:
         # Every card in scope: the use case ranks them (the real one only narrows by keys).
         return [c for c in self._scoped() if not c.merged_into]
 
-    def due_for_inactivity(self, active_on_or_before: date, limit: int = 500) -> list[ClientCard]:
+    def due_for_inactivity(
+        self,
+        active_on_or_before: date,
+        limit: int = 500,
+        *,
+        project_id: str | None = None,
+        other_than: tuple[str, ...] = (),
+    ) -> list[ClientCard]:
         due = [
             c
             for c in self._scoped()
-            if c.status in _OPEN
+            if (project_id is None or c.project_id == project_id)
+            and c.project_id not in other_than
+            and c.status in _OPEN
             and c.last_contact_on is not None
             and c.last_contact_on <= active_on_or_before
             and not c.merged_into

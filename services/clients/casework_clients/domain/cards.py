@@ -30,6 +30,24 @@ from casework_clients.domain.status import (
     record_first_contact,
 )
 
+#: How a person first comes (seed 000): intake's channels, and the centre's own desk.
+CHANNELS: tuple[str, ...] = (
+    "desk",
+    "phone",
+    "email",
+    "web_form",
+    "partner_referral",
+    "client_referral",
+    "group_event",
+    "outreach",
+)
+
+
+def channel_error(channel: str) -> str | None:
+    if channel and channel not in CHANNELS:
+        return f"unknown channel {channel!r}; one of: {', '.join(CHANNELS)}"
+    return None
+
 
 class Outcome(Enum):
     REGISTERED = "registered"
@@ -122,6 +140,11 @@ class ClientCard:
     #: centre's manager. Never shown to the card's own centre (it would reveal the
     #: other card).
     duplicate_of: str = ""
+    #: The project or programme the client is enrolled in: its status settings govern
+    #: the card's status ("" follows the organisation's default settings).
+    project_id: str = ""
+    #: How the person first came (desk, phone, e-mail, web form, partner, outreach...).
+    channel: str = ""
 
     @property
     def status_history(self) -> StatusHistory:
@@ -196,6 +219,7 @@ def register_from_referral(
                 ),
             ),
             last_contact_on=facts.submitted_at.date(),
+            channel=facts.channel,
         )
         if settings is not None:
             change = record_first_contact(
@@ -344,6 +368,8 @@ class NewPerson:
     centre_id: str
     client_type: str
     problem_type: str
+    project_id: str = ""
+    channel: str = ""
 
 
 def new_card(
@@ -378,6 +404,8 @@ def new_card(
             HistoryEntry(now, "card registered after a search found no existing card", actor),
         ),
         last_contact_on=now.date(),
+        project_id=person.project_id,
+        channel=person.channel,
     )
     change = record_first_contact(StatusHistory(), settings, now.date(), actor, now)
     return with_status_change(card, change, now, actor)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from casework_clients.domain import details, search
+from casework_clients.domain import cards, details, search
 from casework_clients.domain.cards import Contract, NewPerson
 from casework_clients.domain.records import ConsentPurpose, ContactChannel, ContactPoint
 from casework_clients.domain.rules import contract_date_errors
@@ -105,6 +105,8 @@ class RegisterClient:
     client_type: str
     problem_type: str
     dismissed_client_ids: frozenset[str] = frozenset()
+    project_id: str = ""
+    channel: str = ""
 
 
 def new_person(
@@ -124,6 +126,7 @@ def new_person(
         ("address", values.address_error(address)),
         ("email", values.email_error(email) if email else None),
         ("phone", values.phone_error(phone) if phone else None),
+        ("channel", cards.channel_error(c.channel.strip())),
     )
     centre = org.centre(c.centre_id) if org else None
     if not c.centre_id:
@@ -152,6 +155,8 @@ def new_person(
         centre_id=centre.id,
         client_type=c.client_type,
         problem_type=c.problem_type,
+        project_id=c.project_id.strip(),
+        channel=c.channel.strip(),
     )
 
 

@@ -56,5 +56,9 @@ ACCESS: AccessMap = {
         # Another centre asks to share a card: the card's centre manager decides
         "ListSharingRequests": frozenset({MANAGER}),
         "DecideSharingRequest": frozenset({MANAGER}),
+        # Projects: every worker reads their status settings, an administrator sets them
+        "ListProjects": FRONT_LINE_AND_ABOVE | {ADMIN, DATA_PROTECTION_OFFICER},
+        "GetProject": FRONT_LINE_AND_ABOVE | {ADMIN, DATA_PROTECTION_OFFICER},
+        "SetProjectStatusSettings": frozenset({ADMIN}),
     }.items()
 }

@@ -15,6 +15,7 @@ from casework_clients.bootstrap import bootstrap
 from casework_clients.domain import commands
 from casework_clients.entrypoints import requests
 from casework_clients.entrypoints.matching_api import MatchingRpcs
+from casework_clients.entrypoints.projects_api import ProjectRpcs
 from casework_clients.entrypoints.servicer_base import trace_id
 from casework_clients.entrypoints.translate import (
     report_message,
@@ -27,9 +28,10 @@ from casework_common.telemetry import current_trace_carrier
 
 
 @guard_requests
-class ClientsServicer(MatchingRpcs, clients_pb2_grpc.ClientsServiceServicer):
+class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsServiceServicer):
     """Cards, status, families and card details; match proposals, sharing requests and
-    the audit trail come from MatchingRpcs."""
+    the audit trail come from MatchingRpcs, projects and their settings from
+    ProjectRpcs."""
 
     # ------------------------------------------------------------------ cards
 

@@ -149,7 +149,7 @@ class ClientsEvents(EventsService):
             proposals_repo=self.app.proposals_of_organisation(envelope.organisation),
             now=self.app.clock(),
             trace=current_trace_carrier(),
-            settings=self.app.status_settings_of(envelope.organisation),
+            settings=self.app.settings_book(envelope.organisation),
             consultations=self.app.consultations_of(envelope.organisation),
             disclosure=self.app.disclosure_of(envelope.organisation),
         )
@@ -175,7 +175,7 @@ class ClientsEvents(EventsService):
                 client_id,
                 contract,
                 self.app.cards_of_organisation(envelope.organisation),
-                settings=self.app.status_settings_of(envelope.organisation),
+                settings=self.app.settings_book(envelope.organisation),
                 actor=Actor(kind=envelope.actor.kind, subject=envelope.actor.subject),
                 now=now,
                 trace=current_trace_carrier(),
@@ -203,11 +203,11 @@ class ClientsEvents(EventsService):
     def sweep_inactivity(self) -> None:
         """The inactivity rule of every organisation that switched it on."""
         now = self.app.clock()
-        for organisation, settings in self.app.status_settings.items():
+        for organisation in self.app.organisations_with_settings():
             try:
                 closed = services.sweep_inactivity(
                     self.app.cards_of_organisation(organisation),
-                    settings,
+                    self.app.settings_book(organisation),
                     today=now.date(),
                     now=now,
                     trace={},

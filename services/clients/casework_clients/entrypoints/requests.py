@@ -46,6 +46,8 @@ def register_client(request: clients_pb2.RegisterClientRequest) -> commands.Regi
         client_type=request.client_type,
         problem_type=request.problem_type,
         dismissed_client_ids=frozenset(request.dismissed_client_ids),
+        project_id=request.project_id,
+        channel=request.channel,
     )
 
 

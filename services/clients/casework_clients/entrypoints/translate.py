@@ -13,6 +13,7 @@ from casework_clients.adapters.repository import AuditEntry
 from casework_clients.domain import details
 from casework_clients.domain.cards import ClientCard
 from casework_clients.domain.colour import Colour, ColourVerdict
+from casework_clients.domain.projects import Project, SettingsVersion
 from casework_clients.domain.proposals import (
     MatchProposal,
     ProposalStatus,
@@ -27,7 +28,13 @@ from casework_clients.domain.records import (
     ContactKind,
 )
 from casework_clients.domain.statistics import StatusReport
-from casework_clients.domain.status import ClientStatus, EntrySource, StatusEntry
+from casework_clients.domain.status import (
+    ClientStatus,
+    EntrySource,
+    StatusEntry,
+    StatusMode,
+    StatusSettings,
+)
 from casework_clients.use_cases.families import FamilyView
 from casework_clients.use_cases.reading import colour_of
 
@@ -159,6 +166,8 @@ def to_message(card: ClientCard, today: date | None = None) -> clients_pb2.Clien
             clients_pb2.HistoryEntry(at=_ts(h.at), what=h.what, by=h.by) for h in card.history
         ],
         last_contact_on=card.last_contact_on.isoformat() if card.last_contact_on else "",
+        project_id=card.project_id,
+        channel=card.channel,
         contacts=[
             clients_pb2.ContactPoint(kind=_CONTACT_KIND[p.kind], value=p.value, label=p.label)
             for p in details.contact_points(card)
@@ -338,3 +347,47 @@ def audit_message(e: AuditEntry) -> clients_pb2.AuditEntry:
         client_id=e.client_id, subject=e.subject, action=e.action, at=_ts(e.at),
         trace_id=e.trace_id or "",
     )  # fmt: skip
+
+
+# ------------------------------------------------------------------ projects
+
+_MODE = {
+    StatusMode.AUTOMATIC: clients_pb2.STATUS_MODE_AUTOMATIC,
+    StatusMode.MANUAL: clients_pb2.STATUS_MODE_MANUAL,
+}
+MODE_NAME = {
+    clients_pb2.STATUS_MODE_AUTOMATIC: StatusMode.AUTOMATIC.value,
+    clients_pb2.STATUS_MODE_MANUAL: StatusMode.MANUAL.value,
+}
+
+
+def settings_message(settings: StatusSettings) -> clients_pb2.StatusSettings:
+    return clients_pb2.StatusSettings(
+        mode=_MODE[settings.mode],
+        use_approached=settings.use_approached,
+        inactivity_days=settings.inactivity_days or 0,
+        shared_with_family=settings.shared_with_family,
+        rejection_reasons=list(settings.rejection_reasons),
+        termination_reasons=list(settings.termination_reasons),
+    )
+
+
+def _settings_version(v: SettingsVersion) -> clients_pb2.StatusSettingsVersion:
+    return clients_pb2.StatusSettingsVersion(
+        version=v.version,
+        effective_from=v.effective_from.isoformat(),
+        settings=settings_message(v.settings),
+        changed_by=v.changed_by,
+        changed_at=_ts(v.changed_at),
+        note=v.note,
+    )
+
+
+def project_message(project: Project, today: date) -> clients_pb2.Project:
+    in_force = project.version_on(today)
+    return clients_pb2.Project(
+        project_id=project.project_id,
+        name=project.name,
+        versions=[_settings_version(v) for v in project.versions],
+        in_force=_settings_version(in_force) if in_force is not None else None,
+    )

@@ -21,10 +21,10 @@ from casework_clients.domain.colour import (
 )
 from casework_clients.domain.commands import required
 from casework_clients.domain.families import Family, FamilyMember
+from casework_clients.domain.projects import SettingsSource, default_of
 from casework_clients.domain.status import (
     FamilyStatusVerdict,
     StatusRuleViolation,
-    StatusSettings,
     family_status,
     record_first_contact,
     record_manual_status,
@@ -59,9 +59,10 @@ class FamilyView:
 def view_family(
     family: Family,
     repository: ClientRepository,
-    settings: StatusSettings,
+    source: SettingsSource,
     today: date,
 ) -> FamilyView:
+    settings = default_of(source)
     visible = {c.client_id: c for c in repository.by_ids(list(family.member_ids))}
     members = [visible[i] for i in family.member_ids if i in visible]
     if settings.shared_with_family:
@@ -83,7 +84,7 @@ def read_family(
     principal: Principal,
     families_repo: FamilyRepository,
     repository: ClientRepository,
-    settings: StatusSettings,
+    settings: SettingsSource,
     *,
     now: datetime,
     trace_id: str,
@@ -221,11 +222,12 @@ def record_family_status(
     principal: Principal,
     families_repo: FamilyRepository,
     *,
-    settings: StatusSettings,
+    settings: SettingsSource,
     now: datetime,
     trace: Mapping[str, str],
 ) -> Family:
     """A family's own status entry; only where status is not shared with members."""
+    settings = default_of(settings)
     if settings.shared_with_family:
         raise FailedPrecondition(
             "family_id: this organisation shares status between a family and its members; "

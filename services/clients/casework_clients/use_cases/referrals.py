@@ -19,13 +19,13 @@ from casework_clients.domain.cards import (
     ReferralFacts,
 )
 from casework_clients.domain.identity import identity_key
+from casework_clients.domain.projects import SettingsSource, default_of
 from casework_clients.domain.proposals import (
     Disclosure,
     MatchProposal,
 )
 from casework_clients.domain.status import (
     SYSTEM_ACTOR,
-    StatusSettings,
 )
 from casework_clients.use_cases._shared import (
     CLIENT_EVENT,
@@ -55,7 +55,7 @@ def register_from_referral(
     now: datetime,
     trace: Mapping[str, str],
     new_id: NewId = _new_id,
-    settings: StatusSettings | None = None,
+    settings: SettingsSource | None = None,
     consultations: ConsultationRepository | None = None,
     disclosure: Disclosure = Disclosure.NONE,
 ) -> tuple[ClientCard, Outcome]:
@@ -97,7 +97,7 @@ def register_from_referral(
             new_client_id=new_id(),
             initial_status=INITIAL_STATUS,
             now=now,
-            settings=settings,
+            settings=default_of(settings) if settings is not None else None,
         )
         if ambiguous > 1:
             card = cards.note_history(

@@ -18,9 +18,9 @@ from casework_clients.domain.cards import (
     NewPerson,
 )
 from casework_clients.domain.identity import identity_key, other_card_key
+from casework_clients.domain.projects import SettingsBook, SettingsSource, settings_for
 from casework_clients.domain.status import (
     StatusRuleViolation,
-    StatusSettings,
 )
 from casework_clients.use_cases._shared import (
     NewId,
@@ -87,7 +87,7 @@ def register_client(
     principal: Principal,
     repository: ClientRepository,
     *,
-    settings: StatusSettings,
+    settings: SettingsSource,
     consultations: ConsultationRepository,
     now: datetime,
     trace: Mapping[str, str],
@@ -101,6 +101,14 @@ def register_client(
     dismissed (looked at and confirmed are someone else) are answered instead, and
     nothing is stored. A card with the very same identity can never be dismissed.
     """
+    if (
+        person.project_id
+        and isinstance(settings, SettingsBook)
+        and person.project_id not in settings.projects
+    ):
+        raise InvalidArgument(
+            [FieldError("project_id", f"unknown project {person.project_id}; see ListProjects")]
+        )
     query = search.SearchQuery(
         person.given_name, person.family_name, person.date_of_birth, person.phone, person.email
     )
@@ -132,7 +140,13 @@ def register_client(
         )
     actor = principal.subject
     try:
-        card = cards.new_card(person, client_id=new_id(), settings=settings, actor=actor, now=now)
+        card = cards.new_card(
+            person,
+            client_id=new_id(),
+            settings=settings_for(settings, person.project_id, now.date()),
+            actor=actor,
+            now=now,
+        )
     except StatusRuleViolation as exc:
         raise status_error(exc, {}) from None
     if elsewhere is not None:

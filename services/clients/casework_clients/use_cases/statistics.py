@@ -10,11 +10,11 @@ from casework_clients.adapters.repository import (
     FamilyRepository,
 )
 from casework_clients.domain import proposals
+from casework_clients.domain.projects import SettingsSource, default_of
 from casework_clients.domain.statistics import StatusReport, client_report, family_report
 from casework_clients.domain.status import (
     StatusHistory,
     StatusRuleViolation,
-    StatusSettings,
 )
 from casework_clients.use_cases._shared import _require, status_error
 from casework_common.auth import Principal
@@ -38,7 +38,7 @@ def statistics(
     organisation_wide: tuple[ClientRepository, FamilyRepository],
     *,
     org: Organisation | None,
-    settings: StatusSettings,
+    settings: SettingsSource,
     centre_id: str | None,
     region_id: str | None,
 ) -> Statistics:
@@ -72,7 +72,7 @@ def statistics(
             [histories[i] for i in f.member_ids if i in histories] for f in fams
         ]
         families_report = family_report(
-            [f.status_history for f in fams], members, settings, start, end
+            [f.status_history for f in fams], members, default_of(settings), start, end
         )
     except StatusRuleViolation as exc:
         raise status_error(exc, {"period_end": "period_end"}) from None

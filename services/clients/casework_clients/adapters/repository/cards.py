@@ -101,6 +101,9 @@ class ClientDocument(AggregateDocument):
     contact_records = me.ListField(me.DictField())
     # A possible duplicate of a card in another centre (see domain.proposals).
     duplicate_of = me.StringField(default="")
+    # The project whose status settings govern the card, and how the person came.
+    project_id = me.StringField(default="")
+    channel = me.StringField(default="")
 
 
 class AuditEntry(me.Document):
@@ -180,6 +183,8 @@ def _to_domain(doc: ClientDocument) -> ClientCard:
             for c in doc.contact_records or ()
         ),
         duplicate_of=doc.duplicate_of or "",
+        project_id=doc.project_id or "",
+        channel=doc.channel or "",
     )
 
 
@@ -313,6 +318,8 @@ def _to_document(card: ClientCard) -> ClientDocument:
             for c in card.contact_records
         ],
         duplicate_of=card.duplicate_of,
+        project_id=card.project_id,
+        channel=card.channel,
     )
 
 
@@ -390,11 +397,23 @@ class ClientRepository:
                     found[doc.id] = _to_domain(doc)
         return list(found.values())
 
-    def due_for_inactivity(self, active_on_or_before: date, limit: int = 500) -> list[ClientCard]:
-        """Open cards (approached, applicant, service user) with no activity since the day."""
+    def due_for_inactivity(
+        self,
+        active_on_or_before: date,
+        limit: int = 500,
+        *,
+        project_id: str | None = None,
+        other_than: tuple[str, ...] = (),
+    ) -> list[ClientCard]:
+        """Open cards (approached, applicant, service user) with no activity since the
+        day: of one project (``project_id``), or of none of ``other_than``."""
+        query = self._scoped()
+        if project_id is not None:
+            query = query.filter(project_id=project_id)
+        elif other_than:
+            query = query.filter(project_id__nin=list(other_than))
         docs = (
-            self._scoped()
-            .filter(
+            query.filter(
                 status__in=["approached", "applicant", "service_user"],
                 last_activity_on__lte=active_on_or_before.isoformat(),
                 last_activity_on__ne="",

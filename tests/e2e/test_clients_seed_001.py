@@ -1,0 +1,130 @@
+"""clients against seed 001 (and 000, 004) through its real processes: status settings
+per project set by an administrator, manual mode and the same-day rule, the worker's
+first status, every contact moving the inactivity clock, families both ways, lists by
+status, colour and worker, consultations attached to a card, people without papers,
+merge keeping status, the channel on the card."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+from typing import Any
+
+import grpc
+import pytest
+
+from casework.clients.v1 import clients_pb2 as pb
+from casework.clients.v1 import clients_pb2_grpc
+from casework_common.rpc_errors import field_violations
+from casework_dev.clients_testing import register
+from casework_dev.devstack import Suite
+from casework_dev.testing.fixtures import create_token
+from casework_dev.testing.helpers import auth, stub
+
+pytestmark = pytest.mark.e2e
+
+ANNA = auth(create_token(subject="w-anna", centres=["ctr-north-town"]))
+ADMIN = auth(create_token(subject="w-admin", centres=[], roles=["admin"]))
+TODAY = date.today()
+
+
+@pytest.fixture(scope="module")
+def suite(suite_factory: Any) -> Suite:
+    started: Suite = suite_factory(("clients",), env={"CASEWORK_INACTIVITY_SWEEP_SECONDS": "1"})
+    return started
+
+
+@pytest.fixture(scope="module")
+def clients(suite: Suite) -> Any:
+    return stub(suite, "clients", clients_pb2_grpc.ClientsServiceStub)
+
+
+def new_project_id() -> str:
+    return f"prj-{secrets.token_hex(3)}"
+
+
+def set_settings(clients: Any, project_id: str, **overrides: Any) -> pb.Project:
+    fields: dict[str, Any] = {"mode": pb.STATUS_MODE_AUTOMATIC}
+    extra = {k: overrides.pop(k) for k in ("effective_from", "expected_version", "name", "note")
+             if k in overrides}  # fmt: skip
+    fields.update(overrides)
+    request = pb.SetProjectStatusSettingsRequest(
+        project_id=project_id,
+        name=extra.pop("name", f"Project {project_id}"),
+        settings=pb.StatusSettings(**fields),
+        **extra,
+    )
+    reply: pb.SetProjectStatusSettingsResponse = clients.SetProjectStatusSettings(
+        request, metadata=ADMIN
+    )
+    return reply.project
+
+
+# ------------------------------------------------------------------ settings per project
+
+
+def test_an_administrator_sets_status_settings_per_project_in_versions(clients: Any) -> None:
+    project_id = new_project_id()
+    first = set_settings(clients, project_id, use_approached=True, inactivity_days=30, note="pilot")
+    assert [v.version for v in first.versions] == [1]
+    assert first.in_force.changed_by == "w-admin"
+    assert first.in_force.settings.use_approached
+
+    # A worker reads the settings but never changes them.
+    listed = clients.ListProjects(pb.ListProjectsRequest(), metadata=ANNA)
+    assert project_id in [p.project_id for p in listed.projects]
+    assert listed.organisation_default.mode == pb.STATUS_MODE_AUTOMATIC
+    with pytest.raises(grpc.RpcError) as denied:
+        clients.SetProjectStatusSettings(
+            pb.SetProjectStatusSettingsRequest(
+                project_id=project_id, settings=pb.StatusSettings(mode=pb.STATUS_MODE_MANUAL)
+            ),
+            metadata=ANNA,
+        )
+    assert denied.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+    # A change from tomorrow is a second version; today the first is still in force.
+    tomorrow = (TODAY + timedelta(days=1)).isoformat()
+    second = set_settings(
+        clients, project_id, mode=pb.STATUS_MODE_MANUAL, effective_from=tomorrow,
+        expected_version=1,
+    )  # fmt: skip
+    assert [(v.version, v.effective_from) for v in second.versions] == [
+        (1, TODAY.isoformat()),
+        (2, tomorrow),
+    ]
+    assert second.in_force.version == 1
+
+    # Changing settings read at an old version, or from a past day, is refused.
+    with pytest.raises(grpc.RpcError) as stale:
+        set_settings(clients, project_id, expected_version=1)
+    assert stale.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(grpc.RpcError) as past:
+        set_settings(clients, project_id, effective_from=(TODAY - timedelta(days=1)).isoformat())
+    assert past.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "effective_from" in field_violations(past.value)
+    with pytest.raises(grpc.RpcError) as bad:
+        set_settings(clients, project_id, mode=pb.STATUS_MODE_UNSPECIFIED)
+    assert "settings.mode" in field_violations(bad.value)
+    kept = clients.GetProject(pb.GetProjectRequest(project_id=project_id), metadata=ANNA).project
+    assert [v.version for v in kept.versions] == [1, 2]
+
+
+def test_a_client_enrolled_in_a_project_follows_that_projects_settings(clients: Any) -> None:
+    project_id = new_project_id()
+    set_settings(clients, project_id, use_approached=True)
+    enrolled = register(clients, project_id=project_id, channel="phone")
+    assert enrolled.project_id == project_id
+    assert enrolled.channel == "phone"
+    assert enrolled.status == pb.CLIENT_STATUS_APPROACHED  # the project uses Approached
+    # The organisation's default (the file) starts directly at Applicant.
+    plain = register(clients)
+    assert plain.project_id == ""
+    assert plain.status == pb.CLIENT_STATUS_APPLICANT
+
+    with pytest.raises(grpc.RpcError) as unknown:
+        register(clients, project_id="prj-nobody-knows")
+    assert "project_id" in field_violations(unknown.value)
+    with pytest.raises(grpc.RpcError) as channel:
+        register(clients, channel="carrier-pigeon")
+    assert "channel" in field_violations(channel.value)
