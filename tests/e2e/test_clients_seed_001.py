@@ -15,8 +15,9 @@ import pytest
 
 from casework.clients.v1 import clients_pb2 as pb
 from casework.clients.v1 import clients_pb2_grpc
+from casework_clients.domain.status import StatusSettings
 from casework_common.rpc_errors import field_violations
-from casework_dev.clients_testing import register
+from casework_dev.clients_testing import create_silent_card, register
 from casework_dev.devstack import Suite
 from casework_dev.testing.fixtures import create_token
 from casework_dev.testing.helpers import auth, stub
@@ -128,3 +129,87 @@ def test_a_client_enrolled_in_a_project_follows_that_projects_settings(clients: 
     with pytest.raises(grpc.RpcError) as channel:
         register(clients, channel="carrier-pigeon")
     assert "channel" in field_violations(channel.value)
+
+
+# ------------------------------------------------------------------ manual mode, same day
+
+
+def contract(clients: Any, client_id: str, signed_on: date) -> pb.RecordContractSignedResponse:
+    reply: pb.RecordContractSignedResponse = clients.RecordContractSigned(
+        pb.RecordContractSignedRequest(
+            client_id=client_id,
+            contract_id=f"ct-{secrets.token_hex(4)}",
+            signed_on=signed_on.isoformat(),
+        ),
+        metadata=ANNA,
+    )
+    return reply
+
+
+def record(clients: Any, client_id: str, status: int, reason: str = "", on: str = "") -> pb.Client:
+    return clients.RecordStatus(
+        pb.RecordStatusRequest(client_id=client_id, status=status, reason=reason, effective_on=on),
+        metadata=ANNA,
+    ).client
+
+
+def test_in_a_manual_project_a_contract_leaves_the_status_to_the_worker(clients: Any) -> None:
+    project_id = new_project_id()
+    set_settings(clients, project_id, mode=pb.STATUS_MODE_MANUAL)
+    card = register(clients, project_id=project_id)
+    assert card.status_history[0].source == pb.STATUS_SOURCE_MANUAL
+    signed = contract(clients, card.client_id, TODAY)
+    assert signed.recorded and not signed.status_changed
+    assert "manual" in signed.explanation
+    assert signed.client.status == pb.CLIENT_STATUS_APPLICANT
+    # The worker writes the admission by hand.
+    admitted = record(clients, card.client_id, pb.CLIENT_STATUS_SERVICE_USER)
+    assert admitted.status == pb.CLIENT_STATUS_SERVICE_USER
+
+
+def test_a_workers_exclusion_on_the_contracts_day_wins_and_the_contract_is_kept(
+    clients: Any,
+) -> None:
+    card = register(clients)
+    record(clients, card.client_id, pb.CLIENT_STATUS_REJECTED, "outside_target_group")
+    signed = contract(clients, card.client_id, TODAY)
+    assert signed.recorded and not signed.status_changed
+    assert signed.client.status == pb.CLIENT_STATUS_REJECTED
+    assert [c.signed_on for c in signed.client.contracts] == [TODAY.isoformat()]
+
+
+def test_a_contract_signed_on_a_day_a_worker_decided_is_not_lost(
+    clients: Any, suite: Suite
+) -> None:
+    project_id = new_project_id()
+    set_settings(clients, project_id, use_approached=True)
+    client_id = create_silent_card(
+        suite, days_ago=3, settings=StatusSettings(use_approached=True), project_id=project_id
+    )
+    yesterday = TODAY - timedelta(days=1)
+    # Yesterday the worker moved the approached person to applicant by hand, and the
+    # contract was signed the same day: the worker's entry decided yesterday ...
+    record(clients, client_id, pb.CLIENT_STATUS_APPLICANT, on=yesterday.isoformat())
+    signed = contract(clients, client_id, yesterday)
+    # ... and the contract takes effect from today.
+    assert signed.status_changed
+    assert signed.client.status == pb.CLIENT_STATUS_SERVICE_USER
+    last = signed.client.status_history[-1]
+    assert last.effective_on == TODAY.isoformat()
+    assert last.source == pb.STATUS_SOURCE_AUTOMATIC
+
+
+def test_a_worker_picks_the_first_status_where_the_project_allows(clients: Any) -> None:
+    project_id = new_project_id()
+    set_settings(clients, project_id, use_approached=True)
+    picked = register(clients, project_id=project_id, first_status=pb.CLIENT_STATUS_APPLICANT)
+    assert picked.status == pb.CLIENT_STATUS_APPLICANT
+    assert picked.status_history[0].source == pb.STATUS_SOURCE_MANUAL
+    assert "chose it at the first contact" in picked.status_history[0].explanation
+    # The organisation's default does not use Approached: a worker cannot pick it.
+    with pytest.raises(grpc.RpcError) as refused:
+        register(clients, first_status=pb.CLIENT_STATUS_APPROACHED)
+    assert "first_status" in field_violations(refused.value)
+    with pytest.raises(grpc.RpcError) as closed:
+        register(clients, project_id=project_id, first_status=pb.CLIENT_STATUS_SERVICE_USER)
+    assert "first_status" in field_violations(closed.value)

@@ -51,6 +51,7 @@ from casework_clients.use_cases.sharing import (
 from casework_clients.use_cases.statistics import Statistics, statistics
 from casework_clients.use_cases.status import (
     ContractOutcome,
+    apply_waiting_contracts,
     archive_client,
     record_contract_signed,
     record_status,
@@ -66,6 +67,7 @@ __all__ = [
     "Statistics",
     "add_family_member",
     "add_note",
+    "apply_waiting_contracts",
     "archive_client",
     "assign_responsible_worker",
     "colour_of",

@@ -118,6 +118,10 @@ class InMemoryClientRepository:
         due.sort(key=lambda c: (c.last_contact_on or date.min, c.client_id))
         return due[:limit]
 
+    def with_contract_awaiting_status(self, limit: int = 500) -> list[ClientCard]:
+        found = [c for c in self._scoped() if c.contract_awaits_status and not c.merged_into]
+        return sorted(found, key=lambda c: c.client_id)[:limit]
+
     def status_histories(
         self, *, centre_id: str | None, region_id: str | None
     ) -> Iterator[tuple[str, StatusHistory]]:

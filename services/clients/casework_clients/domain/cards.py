@@ -163,6 +163,19 @@ class ClientCard:
         return ContractState(signed=True, valid_until=latest.valid_until)
 
     @property
+    def contract_awaits_status(self) -> bool:
+        """A signed contract while the client is still approached or applicant: in
+        automatic mode it may yet make them a service user (a day a worker decided
+        defers it, see ``status.apply_contract_signed``)."""
+        return bool(self.contracts) and self.status in ("approached", "applicant")
+
+    @property
+    def latest_contract(self) -> Contract | None:
+        if not self.contracts:
+            return None
+        return max(self.contracts, key=lambda c: (c.signed_on, c.recorded_at))
+
+    @property
     def last_activity_on(self) -> date | None:
         """The later of the last contact and the last status entry."""
         days = [d for d in (self.last_contact_on, self.status_history.last_effective_on) if d]
@@ -370,6 +383,8 @@ class NewPerson:
     problem_type: str
     project_id: str = ""
     channel: str = ""
+    #: The status the worker picked at the first contact ("": the project's start).
+    first_status: str = ""
 
 
 def new_card(
@@ -407,7 +422,9 @@ def new_card(
         project_id=person.project_id,
         channel=person.channel,
     )
-    change = record_first_contact(StatusHistory(), settings, now.date(), actor, now)
+    change = record_first_contact(
+        StatusHistory(), settings, now.date(), actor, now, person.first_status or None
+    )
     return with_status_change(card, change, now, actor)
 
 

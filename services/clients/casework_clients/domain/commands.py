@@ -107,6 +107,7 @@ class RegisterClient:
     dismissed_client_ids: frozenset[str] = frozenset()
     project_id: str = ""
     channel: str = ""
+    first_status: str = ""
 
 
 def new_person(
@@ -157,6 +158,7 @@ def new_person(
         problem_type=c.problem_type,
         project_id=c.project_id.strip(),
         channel=c.channel.strip(),
+        first_status=c.first_status,
     )
 
 

@@ -205,12 +205,12 @@ class ClientsEvents(EventsService):
         now = self.app.clock()
         for organisation in self.app.organisations_with_settings():
             try:
-                closed = services.sweep_inactivity(
-                    self.app.cards_of_organisation(organisation),
-                    self.app.settings_book(organisation),
-                    today=now.date(),
-                    now=now,
-                    trace={},
+                book = self.app.settings_book(organisation)
+                cards = self.app.cards_of_organisation(organisation)
+                # Contracts a worker's same-day entry deferred, then the silence rule.
+                closed = services.apply_waiting_contracts(cards, book, now=now, trace={})
+                closed += services.sweep_inactivity(
+                    cards, book, today=now.date(), now=now, trace={}
                 )
             except Exception:
                 log.exception("inactivity sweep failed; the next run retries")

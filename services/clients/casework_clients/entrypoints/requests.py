@@ -48,6 +48,7 @@ def register_client(request: clients_pb2.RegisterClientRequest) -> commands.Regi
         dismissed_client_ids=frozenset(request.dismissed_client_ids),
         project_id=request.project_id,
         channel=request.channel,
+        first_status=status_name(request.first_status),
     )
 
 

@@ -238,3 +238,34 @@ def archive_client(
     saved = repository.save(archived, [event])
     repository.audit(saved.client_id, principal.subject, "archive", now, trace_id)
     return saved
+
+
+def apply_waiting_contracts(
+    repository: ClientRepository,
+    settings: SettingsSource,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    batch: int = 500,
+) -> int:
+    """Contracts signed on a day a worker's own status entry decided take effect on the
+    first later day without one (seed 001: the manual entry wins its day, the contract
+    is not lost). Run with the inactivity rule; idempotent."""
+    changed = 0
+    for card in repository.with_contract_awaiting_status(limit=batch):
+        contract = card.latest_contract
+        if contract is None or card.merged_into:
+            continue
+        rules_then = settings_for(settings, card.project_id, contract.signed_on)
+        try:
+            change = apply_contract_signed(card.status_history, rules_then, contract.signed_on, now)
+        except StatusRuleViolation:
+            continue  # the contradiction stays visible in the card's colour and history
+        if change.entry is None:
+            continue
+        try:
+            _changed(card, change, repository, Actor.system("clients.contracts"), now, trace)
+        except Conflict:
+            continue  # changed meanwhile: the next run looks again
+        changed += 1
+    return changed

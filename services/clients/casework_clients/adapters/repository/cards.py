@@ -104,6 +104,10 @@ class ClientDocument(AggregateDocument):
     # The project whose status settings govern the card, and how the person came.
     project_id = me.StringField(default="")
     channel = me.StringField(default="")
+    # "yes" while a signed contract may still move the status (see
+    # ClientCard.contract_awaits_status): a string, because the development server may
+    # store a boolean False written by `$set` as 0.
+    contract_awaits = me.StringField(default="")
 
 
 class AuditEntry(me.Document):
@@ -320,6 +324,7 @@ def _to_document(card: ClientCard) -> ClientDocument:
         duplicate_of=card.duplicate_of,
         project_id=card.project_id,
         channel=card.channel,
+        contract_awaits="yes" if card.contract_awaits_status else "",
     )
 
 
@@ -421,6 +426,11 @@ class ClientRepository:
             .order_by("last_activity_on", "id")
             .limit(limit)
         )
+        return [_to_domain(doc) for doc in docs if not doc.merged_into]
+
+    def with_contract_awaiting_status(self, limit: int = 500) -> list[ClientCard]:
+        """Cards whose signed contract has not (yet) made the client a service user."""
+        docs = self._scoped().filter(contract_awaits="yes").order_by("id").limit(limit)
         return [_to_domain(doc) for doc in docs if not doc.merged_into]
 
     def status_histories(
