@@ -11,16 +11,19 @@ from datetime import date, timedelta
 from typing import Any
 
 import grpc
+import kombu
 import pytest
 
 from casework.clients.v1 import clients_pb2 as pb
 from casework.clients.v1 import clients_pb2_grpc
 from casework_clients.domain.status import StatusSettings
+from casework_common.envelope import Actor, EventEnvelope
+from casework_common.messaging import EVENT_CONTENT_TYPE
 from casework_common.rpc_errors import field_violations
 from casework_dev.clients_testing import create_silent_card, register
 from casework_dev.devstack import Suite
 from casework_dev.testing.fixtures import create_token
-from casework_dev.testing.helpers import auth, stub
+from casework_dev.testing.helpers import auth, eventually, stub
 
 pytestmark = pytest.mark.e2e
 
@@ -213,3 +216,71 @@ def test_a_worker_picks_the_first_status_where_the_project_allows(clients: Any) 
     with pytest.raises(grpc.RpcError) as closed:
         register(clients, project_id=project_id, first_status=pb.CLIENT_STATUS_SERVICE_USER)
     assert "first_status" in field_violations(closed.value)
+
+
+# ------------------------------------------------------------------ every contact counts
+
+
+def publish(suite: Suite, routing_key: str, payload: dict[str, Any]) -> None:
+    service, entity, verb, _ = routing_key.split(".")
+    envelope = EventEnvelope(
+        type=f"{service}.{entity}.{verb}",
+        version=1,
+        organisation="org-demo",
+        actor=Actor("system", service),
+        payload=payload,
+    )
+    # As the owning service's own broker user: consumers believe no one else.
+    with kombu.Connection(suite.amqp_uris[service]) as connection:
+        kombu.Producer(connection.default_channel).publish(
+            envelope.to_json(),
+            exchange="casework.events",
+            routing_key=routing_key,
+            content_type=EVENT_CONTENT_TYPE,
+            content_encoding="binary",
+            delivery_mode=2,
+            user_id=connection.userid,
+        )
+
+
+def get(clients: Any, client_id: str) -> pb.Client:
+    return clients.GetClient(pb.GetClientRequest(client_id=client_id), metadata=ANNA).client
+
+
+def test_intakes_contacts_move_the_inactivity_clock(clients: Any, suite: Suite) -> None:
+    project_id = new_project_id()
+    set_settings(clients, project_id, inactivity_days=30)
+    seen, unseen = (f"ref-{secrets.token_hex(4)}" for _ in range(2))
+    seen_id = create_silent_card(suite, days_ago=20, project_id=project_id, referral_id=seen)
+    unseen_id = create_silent_card(suite, days_ago=20, project_id=project_id, referral_id=unseen)
+    last_week = (TODAY - timedelta(days=6)).isoformat() + "T10:00:00Z"
+    publish(
+        suite,
+        "intake.referral.acknowledged.v1",
+        {"referral_id": seen, "centre_id": "ctr-north-town", "worker_id": "w-anna",
+         "acknowledged_at": (TODAY - timedelta(days=8)).isoformat() + "T09:00:00Z"},
+    )  # fmt: skip
+    publish(
+        suite,
+        "intake.referral.first_contact_recorded.v1",
+        {"referral_id": seen, "centre_id": "ctr-north-town", "worker_id": "w-anna",
+         "channel": "phone", "first_contact_at": last_week,
+         "submitted_at": (TODAY - timedelta(days=20)).isoformat() + "T09:00:00Z"},
+    )  # fmt: skip
+    card = eventually(
+        lambda: (c := get(clients, seen_id)) and len(c.contact_records) == 2 and c, timeout=20
+    )
+    assert card.last_contact_on == (TODAY - timedelta(days=6)).isoformat()
+    assert {r.channel for r in card.contact_records} == {
+        pb.CONTACT_CHANNEL_OTHER,
+        pb.CONTACT_CHANNEL_PHONE,
+    }
+    # Ten days of silence now close an episode: the card nobody saw is closed as "did
+    # not come", the one seen last week stays open.
+    set_settings(clients, project_id, inactivity_days=10)
+    closed = eventually(
+        lambda: (c := get(clients, unseen_id)).status == pb.CLIENT_STATUS_REJECTED and c,
+        timeout=20,
+    )
+    assert closed.status_history[-1].reason == "did_not_come"
+    assert get(clients, seen_id).status == pb.CLIENT_STATUS_APPLICANT

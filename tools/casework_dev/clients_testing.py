@@ -55,6 +55,7 @@ def create_silent_card(
     *,
     settings: StatusSettings | None = None,
     project_id: str = "",
+    referral_id: str = "",
 ) -> str:
     """An applicant (approached, when `settings` use that stage) last in contact
     `days_ago` days ago, enrolled in `project_id`, saved through the project's own
@@ -70,7 +71,7 @@ def create_silent_card(
         given_name="Silent", family_name=client_id, date_of_birth=born,
         phone="", email="", address="", region_id="reg-north", centre_ids=("ctr-north-town",),
         client_type="senior", problem_types=(), status=settings.starting_status.value,
-        referral_ids=(), project_id=project_id,
+        referral_ids=(referral_id,) if referral_id else (), project_id=project_id,
         registered_at=long_ago, history=(HistoryEntry(long_ago, "seeded", "test"),),
         status_entries=history.history.entries, last_contact_on=long_ago.date(),
     )  # fmt: skip

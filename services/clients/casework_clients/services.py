@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from casework_clients.use_cases._shared import status_changed_payload, worker_actor
 from casework_clients.use_cases.consultations import consultation_recorded
+from casework_clients.use_cases.contacts import ContactElsewhere, contact_recorded_elsewhere
 from casework_clients.use_cases.details import (
     add_note,
     assign_responsible_worker,
@@ -61,6 +62,7 @@ from casework_clients.use_cases.status import (
 
 __all__ = [
     "Candidate",
+    "ContactElsewhere",
     "ContractOutcome",
     "FamilyView",
     "Registration",
@@ -73,6 +75,7 @@ __all__ = [
     "colour_of",
     "confirm_match_proposal",
     "consultation_recorded",
+    "contact_recorded_elsewhere",
     "create_family",
     "decide_sharing_request",
     "list_audit_entries",

@@ -118,6 +118,10 @@ class InMemoryClientRepository:
         due.sort(key=lambda c: (c.last_contact_on or date.min, c.client_id))
         return due[:limit]
 
+    def by_referral(self, referral_id: str) -> ClientCard | None:
+        found = [c for c in self._scoped() if referral_id in c.referral_ids]
+        return found[0] if found else None
+
     def with_contract_awaiting_status(self, limit: int = 500) -> list[ClientCard]:
         found = [c for c in self._scoped() if c.contract_awaits_status and not c.merged_into]
         return sorted(found, key=lambda c: c.client_id)[:limit]

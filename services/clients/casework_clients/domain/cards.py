@@ -15,6 +15,7 @@ from casework_clients.domain.colour import ContractState
 from casework_clients.domain.identity import identity_key
 from casework_clients.domain.records import (
     ConsentRecord,
+    ContactChannel,
     ContactKind,
     ContactPoint,
     ContactRecord,
@@ -642,6 +643,59 @@ def attach_consultation(
                     "system",
                 ),
             ),
+        ),
+        True,
+    )
+
+
+# ------------------------------------------------------------------ contacts elsewhere
+
+#: Intake's channels as the card's contact records name them.
+_CONTACT_CHANNEL_OF_INTAKE = {
+    "phone": ContactChannel.PHONE,
+    "email": ContactChannel.EMAIL,
+    "web_form": ContactChannel.MESSAGE,
+    "desk": ContactChannel.IN_PERSON,
+    "outreach": ContactChannel.IN_PERSON,
+    "group_event": ContactChannel.IN_PERSON,
+}
+
+
+def contact_channel_of(intake_channel: str) -> ContactChannel:
+    return _CONTACT_CHANNEL_OF_INTAKE.get(intake_channel, ContactChannel.OTHER)
+
+
+def note_contact_elsewhere(
+    card: ClientCard,
+    *,
+    contact_id: str,
+    on: date,
+    channel: ContactChannel,
+    worker_id: str,
+    summary: str,
+    by: str,
+    now: datetime,
+) -> tuple[ClientCard, bool]:
+    """A contact another service recorded (intake's acknowledgement and first contact,
+    plans' monitoring contacts): it joins the card's contacts and moves the
+    last-contact date the inactivity rule counts from (never back). ``contact_id`` is
+    derived from the source, so a redelivered event adds nothing (False)."""
+    if any(c.contact_id == contact_id for c in card.contact_records):
+        return card, False
+    record = ContactRecord(
+        contact_id=contact_id,
+        on=min(on, now.date()),
+        channel=channel,
+        worker_id=worker_id,
+        summary=summary,
+        recorded_at=now,
+        recorded_by=by,
+    )
+    return (
+        replace(
+            card,
+            contact_records=(*card.contact_records, record),
+            last_contact_on=_later(card.last_contact_on, record.on),
         ),
         True,
     )

@@ -119,6 +119,34 @@ def contract_facts(envelope: EventEnvelope, recorded_at: datetime) -> tuple[str,
     return signed.client_id, contract
 
 
+def intake_contact(envelope: EventEnvelope) -> services.ContactElsewhere:
+    """Read intake.referral.acknowledged.v1 or intake.referral.first_contact_recorded.v1:
+    a worker took the referred person on or reached them, which counts as contact."""
+    acknowledged = envelope.type == "intake.referral.acknowledged"
+    if acknowledged:
+        ack = contracts.read(envelope, intake_events.ReferralAcknowledged)
+        referral_id, worker_id, channel = ack.referral_id, ack.worker_id, ""
+        at = contracts.instant(ack, "acknowledged_at")
+        summary = f"referral {referral_id} taken on by {worker_id} (intake)"
+    else:
+        first = contracts.read(envelope, intake_events.ReferralFirstContactRecorded)
+        referral_id, worker_id, channel = first.referral_id, first.worker_id, first.channel
+        at = contracts.instant(first, "first_contact_at")
+        summary = f"first contact of referral {referral_id} ({channel or 'channel unknown'})"
+    if not referral_id:
+        raise PoisonEvent(f"{envelope.type}: referral_id is empty")
+    return services.ContactElsewhere(
+        contact_id=f"intake-{'ack' if acknowledged else 'first'}-{referral_id}",
+        client_id="",
+        referral_id=referral_id,
+        on=at.date(),
+        channel=channel,
+        worker_id=worker_id,
+        summary=summary,
+        source="intake",
+    )
+
+
 def merged_cards(envelope: EventEnvelope) -> tuple[str, str]:
     """Read clients.client.merged.v1: the absorbed card and its survivor."""
     merged = contracts.read(envelope, clients_events.ClientMerged)
@@ -162,6 +190,18 @@ class ClientsEvents(EventsService):
             self.app.consultations_of(envelope.organisation),
             now=self.app.clock(),
             trace=current_trace_carrier(),
+        )
+
+    @event_handler(
+        "clients.count-intake-contacts",
+        ["intake.referral.acknowledged.v1", "intake.referral.first_contact_recorded.v1"],
+    )
+    def on_intake_contact(self, envelope: EventEnvelope) -> None:
+        """Every contact moves the inactivity clock, not only RecordContact."""
+        services.contact_recorded_elsewhere(
+            intake_contact(envelope),
+            self.app.cards_of_organisation(envelope.organisation),
+            now=self.app.clock(),
         )
 
     @event_handler("clients.apply-contract", ["documents.contract.signed.v1"])

@@ -59,6 +59,8 @@ class ClientDocument(AggregateDocument):
             # The inactivity sweep and statistics.
             {"fields": ["organisation", "status", "last_activity_on"]},
             {"fields": ["organisation", "region_id"]},
+            # Intake's contacts about a referral find its card.
+            {"fields": ["organisation", "referral_ids"]},
         ],
     }
 
@@ -360,6 +362,11 @@ class ClientRepository:
         """The organisation's card holding this identity, in any centre. For the use
         cases' own decisions only: never answered to a caller."""
         doc = ClientDocument.objects(organisation=self._organisation, identity_key=key).first()
+        return _to_domain(doc) if doc else None
+
+    def by_referral(self, referral_id: str) -> ClientCard | None:
+        """The card a referral created or joined (`$in`: see page())."""
+        doc = self._scoped().filter(referral_ids__in=[referral_id]).first()
         return _to_domain(doc) if doc else None
 
     def sees(self, client_id: str) -> bool:
