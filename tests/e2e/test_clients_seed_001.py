@@ -149,7 +149,9 @@ def contract(clients: Any, client_id: str, signed_on: date) -> pb.RecordContract
     return reply
 
 
-def record(clients: Any, client_id: str, status: int, reason: str = "", on: str = "") -> pb.Client:
+def record(
+    clients: Any, client_id: str, status: pb.ClientStatus.ValueType, reason: str = "", on: str = ""
+) -> pb.Client:
     return clients.RecordStatus(
         pb.RecordStatusRequest(client_id=client_id, status=status, reason=reason, effective_on=on),
         metadata=ANNA,
@@ -267,9 +269,12 @@ def test_intakes_contacts_move_the_inactivity_clock(clients: Any, suite: Suite) 
          "channel": "phone", "first_contact_at": last_week,
          "submitted_at": (TODAY - timedelta(days=20)).isoformat() + "T09:00:00Z"},
     )  # fmt: skip
-    card = eventually(
-        lambda: (c := get(clients, seen_id)) and len(c.contact_records) == 2 and c, timeout=20
-    )
+
+    def contacted() -> pb.Client | None:
+        c = get(clients, seen_id)
+        return c if len(c.contact_records) == 2 else None
+
+    card = eventually(contacted, timeout=20)
     assert card.last_contact_on == (TODAY - timedelta(days=6)).isoformat()
     assert {r.channel for r in card.contact_records} == {
         pb.CONTACT_CHANNEL_OTHER,
@@ -278,9 +283,11 @@ def test_intakes_contacts_move_the_inactivity_clock(clients: Any, suite: Suite) 
     # Ten days of silence now close an episode: the card nobody saw is closed as "did
     # not come", the one seen last week stays open.
     set_settings(clients, project_id, inactivity_days=10)
-    closed = eventually(
-        lambda: (c := get(clients, unseen_id)).status == pb.CLIENT_STATUS_REJECTED and c,
-        timeout=20,
-    )
+
+    def rejected() -> pb.Client | None:
+        c = get(clients, unseen_id)
+        return c if c.status == pb.CLIENT_STATUS_REJECTED else None
+
+    closed = eventually(rejected, timeout=20)
     assert closed.status_history[-1].reason == "did_not_come"
     assert get(clients, seen_id).status == pb.CLIENT_STATUS_APPLICANT
