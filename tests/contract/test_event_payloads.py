@@ -194,6 +194,9 @@ READERS: dict[str, Callable[[EventEnvelope], object]] = {
     "intake.consultation.recorded.v1": clients_consumers.consultation_facts,
     "documents.contract.signed.v1": lambda e: clients_consumers.contract_facts(e, T0),
     "clients.client.merged.v1": clients_consumers.merged_cards,
+    "intake.referral.acknowledged.v1": clients_consumers.intake_contact,
+    "intake.referral.first_contact_recorded.v1": clients_consumers.intake_contact,
+    "intake.outreach.outcome_recorded.v1": clients_consumers.outreach_contacts,
     "clients.client.registered.v1": notify_consumers.client_arrived,
     "clients.client.matched.v1": notify_consumers.client_arrived,
     "intake.routing_rules.published.v1": notify_consumers.published_rules,
@@ -386,7 +389,7 @@ def produce_intake_events() -> None:
         unit(timers, after), intake_repo.outreach_needing_outcome(after), unscoped_outreach
     )
     intake.record_outreach_outcome(
-        intake.RecordOutreachOutcome(planned.outreach_id, Outcome("14 visitors", 14, 4)),
+        intake.RecordOutreachOutcome(planned.outreach_id, Outcome("14 visitors", 14, 4, ("cl-met-1",))),
         unit(PETR, after),
         outreach,
     )

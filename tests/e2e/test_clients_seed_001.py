@@ -255,6 +255,18 @@ def test_intakes_contacts_move_the_inactivity_clock(clients: Any, suite: Suite) 
     seen, unseen = (f"ref-{secrets.token_hex(4)}" for _ in range(2))
     seen_id = create_silent_card(suite, days_ago=20, project_id=project_id, referral_id=seen)
     unseen_id = create_silent_card(suite, days_ago=20, project_id=project_id, referral_id=unseen)
+    met_id = create_silent_card(suite, days_ago=20, project_id=project_id)
+    # A field worker met this client in outreach three days ago (intake's outcome).
+    publish(
+        suite,
+        "intake.outreach.outcome_recorded.v1",
+        {"outreach_id": f"out-{secrets.token_hex(3)}", "centre_id": "ctr-north-town",
+         "worker_id": "w-anna", "activity_type": "field_work",
+         "planned_at": (TODAY - timedelta(days=3)).isoformat() + "T15:00:00Z",
+         "people_reached": 5, "contacts_made": 1, "recorded_by": "w-anna",
+         "recorded_at": (TODAY - timedelta(days=2)).isoformat() + "T08:00:00Z",
+         "client_ids": [met_id]},
+    )  # fmt: skip
     last_week = (TODAY - timedelta(days=6)).isoformat() + "T10:00:00Z"
     publish(
         suite,
@@ -275,6 +287,8 @@ def test_intakes_contacts_move_the_inactivity_clock(clients: Any, suite: Suite) 
         return c if len(c.contact_records) == 2 else None
 
     card = eventually(contacted, timeout=20)
+    met = eventually(lambda: get(clients, met_id).contact_records, timeout=20)
+    assert met[0].contacted_on == (TODAY - timedelta(days=3)).isoformat()
     assert card.last_contact_on == (TODAY - timedelta(days=6)).isoformat()
     assert {r.channel for r in card.contact_records} == {
         pb.CONTACT_CHANNEL_OTHER,
@@ -291,3 +305,4 @@ def test_intakes_contacts_move_the_inactivity_clock(clients: Any, suite: Suite) 
     closed = eventually(rejected, timeout=20)
     assert closed.status_history[-1].reason == "did_not_come"
     assert get(clients, seen_id).status == pb.CLIENT_STATUS_APPLICANT
+    assert get(clients, met_id).status == pb.CLIENT_STATUS_APPLICANT

@@ -147,6 +147,29 @@ def intake_contact(envelope: EventEnvelope) -> services.ContactElsewhere:
     )
 
 
+def outreach_contacts(envelope: EventEnvelope) -> list[services.ContactElsewhere]:
+    """Read intake.outreach.outcome_recorded.v1: each client met is a contact."""
+    done = contracts.read(envelope, intake_events.OutreachOutcomeRecorded)
+    if not done.outreach_id:
+        raise PoisonEvent("outreach.outcome_recorded: outreach_id is empty")
+    on = contracts.instant(done, "planned_at").date()
+    channel = "group_event" if done.activity_type == "group_event" else "outreach"
+    return [
+        services.ContactElsewhere(
+            contact_id=f"intake-outreach-{done.outreach_id}-{client_id}",
+            client_id=client_id,
+            referral_id="",
+            on=on,
+            channel=channel,
+            worker_id=done.worker_id,
+            summary=f"met in outreach {done.outreach_id} ({done.activity_type or 'activity'})",
+            source="intake",
+        )
+        for client_id in dict.fromkeys(done.client_ids)
+        if client_id
+    ]
+
+
 def merged_cards(envelope: EventEnvelope) -> tuple[str, str]:
     """Read clients.client.merged.v1: the absorbed card and its survivor."""
     merged = contracts.read(envelope, clients_events.ClientMerged)
@@ -203,6 +226,13 @@ class ClientsEvents(EventsService):
             self.app.cards_of_organisation(envelope.organisation),
             now=self.app.clock(),
         )
+
+    @event_handler("clients.count-outreach-contacts", ["intake.outreach.outcome_recorded.v1"])
+    def on_outreach_outcome(self, envelope: EventEnvelope) -> None:
+        """Clients met in outreach were in contact: their inactivity clocks move."""
+        cards = self.app.cards_of_organisation(envelope.organisation)
+        for contact in outreach_contacts(envelope):
+            services.contact_recorded_elsewhere(contact, cards, now=self.app.clock())
 
     @event_handler("clients.apply-contract", ["documents.contract.signed.v1"])
     def on_contract_signed(self, envelope: EventEnvelope) -> None:

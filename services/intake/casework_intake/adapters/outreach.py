@@ -44,6 +44,7 @@ class OutreachDocument(AggregateDocument):
     outcome = me.StringField(default="")
     people_reached = me.IntField(default=0)
     contacts_made = me.IntField(default=0)
+    client_ids = me.ListField(me.StringField())
     outcome_recorded_at = me.DateTimeField()
     outcome_recorded_by = me.StringField(default="")
     cancelled_at = me.DateTimeField()
@@ -70,7 +71,12 @@ def _outreach(doc: OutreachDocument) -> Outreach:
         reminded_at=doc.reminded_at,
         outcome_requested_at=doc.outcome_requested_at,
         outcome=(
-            Outcome(doc.outcome, doc.people_reached or 0, doc.contacts_made or 0)
+            Outcome(
+                doc.outcome,
+                doc.people_reached or 0,
+                doc.contacts_made or 0,
+                tuple(doc.client_ids or ()),
+            )
             if doc.outcome_recorded_at is not None
             else None
         ),
@@ -100,6 +106,7 @@ def _write_outreach(doc: OutreachDocument, o: Outreach) -> None:
     doc.outcome = o.outcome.text if o.outcome else ""
     doc.people_reached = o.outcome.people_reached if o.outcome else 0
     doc.contacts_made = o.outcome.contacts_made if o.outcome else 0
+    doc.client_ids = list(o.outcome.client_ids) if o.outcome else []
     doc.outcome_recorded_at = o.outcome_recorded_at
     doc.outcome_recorded_by = o.outcome_recorded_by
     doc.cancelled_at = o.cancelled_at
