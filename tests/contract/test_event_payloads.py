@@ -389,7 +389,9 @@ def produce_intake_events() -> None:
         unit(timers, after), intake_repo.outreach_needing_outcome(after), unscoped_outreach
     )
     intake.record_outreach_outcome(
-        intake.RecordOutreachOutcome(planned.outreach_id, Outcome("14 visitors", 14, 4, ("cl-met-1",))),
+        intake.RecordOutreachOutcome(
+            planned.outreach_id, Outcome("14 visitors", 14, 4, ("cl-met-1",))
+        ),
         unit(PETR, after),
         outreach,
     )
