@@ -21,6 +21,7 @@ from casework_clients.use_cases.families import (
     add_family_member,
     create_family,
     record_family_status,
+    refresh_shared_status,
     view_family,
 )
 from casework_clients.use_cases.inactivity import sweep_inactivity
@@ -91,6 +92,7 @@ __all__ = [
     "record_family_status",
     "record_status",
     "record_worker_contract",
+    "refresh_shared_status",
     "register_client",
     "register_from_referral",
     "reject_match_proposal",

@@ -7,12 +7,18 @@ ancestor), which :func:`add_member` guarantees for every change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from casework_clients.domain.cards import HistoryEntry
-from casework_clients.domain.status import StatusEntry, StatusHistory
+from casework_clients.domain.statistics import TimelineFacts, shared_family_facts
+from casework_clients.domain.status import (
+    StatusEntry,
+    StatusHistory,
+    StatusSettings,
+    family_status,
+)
 from casework_common.errors import FailedPrecondition, FieldError, InvalidArgument
 
 __all__ = [
@@ -23,7 +29,10 @@ __all__ = [
     "creates_cycle",
     "new_family",
     "replace_member",
+    "with_shared_status",
 ]
+
+EMPTY_FACTS = TimelineFacts((), (), ())
 
 ROLES: tuple[str, ...] = ("head", "partner", "child", "parent", "sibling", "grandparent", "other")
 MAX_MEMBERS = 50
@@ -50,6 +59,11 @@ class Family:
     #: The family's own status history, used when status is not shared with members.
     status_entries: tuple[StatusEntry, ...] = ()
     version: int = 0
+    #: Where status is shared with members: the family's status from *all* its members
+    #: (the same whoever looks) and its timeline's facts for statistics, refreshed
+    #: whenever a member's status or the membership changes.
+    shared_status: str = ""
+    shared_facts: TimelineFacts = EMPTY_FACTS
 
     @property
     def member_ids(self) -> tuple[str, ...]:
@@ -61,6 +75,18 @@ class Family:
 
     def parents(self) -> dict[str, tuple[str, ...]]:
         return {m.client_id: m.parent_ids for m in self.members}
+
+
+def with_shared_status(
+    family: Family, member_histories: Sequence[StatusHistory], settings: StatusSettings
+) -> Family:
+    """The family with its shared status and timeline facts from all its members."""
+    verdict = family_status(member_histories, settings)
+    return replace(
+        family,
+        shared_status=verdict.status.value if verdict.status else "",
+        shared_facts=shared_family_facts(member_histories, settings),
+    )
 
 
 def creates_cycle(parents: Mapping[str, tuple[str, ...]]) -> bool:

@@ -61,6 +61,7 @@ __all__ = [
     "UnknownStatus",
     "apply_contract_signed",
     "apply_inactivity",
+    "check_period",
     "check_transition",
     "count_family_statuses",
     "count_statuses",
@@ -921,6 +922,10 @@ class StatusCounts:
     #: Rejections / terminations that took effect within the period, by reason.
     rejection_reasons: Counter[str]
     termination_reasons: Counter[str]
+
+
+def check_period(start: date, end: date) -> None:
+    _check_period(start, end)
 
 
 def _check_period(start: date, end: date) -> None:

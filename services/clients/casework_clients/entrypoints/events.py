@@ -170,6 +170,26 @@ def outreach_contacts(envelope: EventEnvelope) -> list[services.ContactElsewhere
     ]
 
 
+def family_status_input(envelope: EventEnvelope) -> tuple[str, str]:
+    """(client id, family id) of an event that may change a family's shared status."""
+    if envelope.type == "clients.client.status_changed":
+        changed = contracts.read(envelope, clients_events.ClientStatusChanged)
+        if not changed.client_id:
+            raise PoisonEvent("client.status_changed: client_id is empty")
+        return changed.client_id, ""
+    message = {
+        "clients.family.created": clients_events.FamilyCreated,
+        "clients.family.member_added": clients_events.FamilyMemberAdded,
+        "clients.family.member_merged": clients_events.FamilyMemberMerged,
+    }.get(envelope.type)
+    if message is None:
+        raise PoisonEvent(f"{envelope.type} does not concern a family's status")
+    family_id = str(getattr(contracts.read(envelope, message), "family_id", ""))
+    if not family_id:
+        raise PoisonEvent(f"{envelope.type}: family_id is empty")
+    return "", family_id
+
+
 def merged_cards(envelope: EventEnvelope) -> tuple[str, str]:
     """Read clients.client.merged.v1: the absorbed card and its survivor."""
     merged = contracts.read(envelope, clients_events.ClientMerged)
@@ -233,6 +253,27 @@ class ClientsEvents(EventsService):
         cards = self.app.cards_of_organisation(envelope.organisation)
         for contact in outreach_contacts(envelope):
             services.contact_recorded_elsewhere(contact, cards, now=self.app.clock())
+
+    @event_handler(
+        "clients.refresh-family-status",
+        [
+            "clients.client.status_changed.v1",
+            "clients.family.created.v1",
+            "clients.family.member_added.v1",
+            "clients.family.member_merged.v1",
+        ],
+    )
+    def on_family_status_inputs(self, envelope: EventEnvelope) -> None:
+        """A family's shared status (and its statistics) follow its members' statuses
+        and its membership."""
+        client_id, family_id = family_status_input(envelope)
+        services.refresh_shared_status(
+            self.app.families_of_organisation(envelope.organisation),
+            self.app.cards_of_organisation(envelope.organisation),
+            self.app.status_settings_of(envelope.organisation),
+            client_id=client_id,
+            family_id=family_id,
+        )
 
     @event_handler("clients.apply-contract", ["documents.contract.signed.v1"])
     def on_contract_signed(self, envelope: EventEnvelope) -> None:

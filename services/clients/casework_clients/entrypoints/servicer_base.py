@@ -69,5 +69,6 @@ class ServicerBase:
             self._settings(principal),
             now=self._clients.clock(),
             trace_id=trace_id(),
+            all_cards=self._clients.cards_of_organisation(principal.organisation),
         )
         return family_message(view)

@@ -40,9 +40,11 @@ from casework_clients.use_cases._shared import (
 from casework_clients.use_cases.reading import colour_of
 from casework_common.auth import Principal
 from casework_common.errors import (
+    Conflict,
     FailedPrecondition,
     FieldError,
     InvalidArgument,
+    NotFound,
 )
 from casework_common.organisation import Organisation
 
@@ -61,12 +63,17 @@ def view_family(
     repository: ClientRepository,
     source: SettingsSource,
     today: date,
+    all_cards: ClientRepository | None = None,
 ) -> FamilyView:
+    """The family as the caller sees it. A shared status is the family's from *all*
+    its members (``all_cards``: the organisation's cards), the same whoever looks; only
+    the members shown depend on the caller's centres."""
     settings = default_of(source)
     visible = {c.client_id: c for c in repository.by_ids(list(family.member_ids))}
     members = [visible[i] for i in family.member_ids if i in visible]
+    everyone = all_cards.by_ids(list(family.member_ids)) if all_cards is not None else members
     if settings.shared_with_family:
-        status = family_status([m.status_history for m in members], settings)
+        status = family_status([m.status_history for m in everyone], settings)
     else:
         own = family.status_history.current_entry
         status = FamilyStatusVerdict(
@@ -88,13 +95,14 @@ def read_family(
     *,
     now: datetime,
     trace_id: str,
+    all_cards: ClientRepository | None = None,
 ) -> FamilyView:
     """The family (or the one with that id) as the caller may see it; each visible
     member's card is audited as read."""
     if isinstance(family, str):
         required("family_id", family)
         family = families_repo.get(family)
-    view = view_family(family, repository, settings, now.date())
+    view = view_family(family, repository, settings, now.date(), all_cards)
     for client_id in sorted(m.client_id for m in view.members):
         repository.audit(client_id, principal.subject, "family-read", now, trace_id)
     return view
@@ -268,3 +276,43 @@ def record_family_status(
         trace,
     )
     return families_repo.save(updated, [event])
+
+
+def refresh_shared_status(
+    families_repo: FamilyRepository,
+    cards_repo: ClientRepository,
+    settings: SettingsSource,
+    *,
+    client_id: str = "",
+    family_id: str = "",
+) -> int:
+    """Store the shared status and its statistics facts of the client's families (or
+    of one family) from all their members; run whenever a member's status or the
+    membership changes. Idempotent; answers how many families changed."""
+    shared = default_of(settings)
+    if client_id:
+        found = families_repo.of_client(client_id)
+    else:
+        try:
+            found = [families_repo.get(family_id)]
+        except NotFound:
+            return 0
+    changed = 0
+    for family in found:
+        for _ in range(5):
+            members = cards_repo.by_ids(list(family.member_ids))
+            updated = families.with_shared_status(
+                family, [m.status_history for m in members], shared
+            )
+            if (updated.shared_status, updated.shared_facts) == (
+                family.shared_status,
+                family.shared_facts,
+            ):
+                break
+            try:
+                families_repo.save(updated, [])
+                changed += 1
+                break
+            except Conflict:
+                family = families_repo.get(family.family_id)
+    return changed

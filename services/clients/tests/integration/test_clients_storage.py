@@ -309,6 +309,13 @@ def test_statistics_and_families_of_the_callers_centres() -> None:
         "Household", "ctr-north-town", members, ANNA, repo, FamilyRepository(ORG, ANNA.centres),
         region_id="reg-north", now=NOW, trace={}, trace_id="t",
     )  # fmt: skip
+    # What the events process does on clients.family.created.v1.
+    assert (
+        services.refresh_shared_status(
+            FamilyRepository(ORG, None), system(), SETTINGS, family_id=family.family_id
+        )
+        == 1
+    )
     view = services.view_family(family, repo, SETTINGS, NOW.date())
     assert view.status.status is not None and view.status.status.value == "applicant"
     assert view.colour.colour.value == "blue"
@@ -329,6 +336,7 @@ def test_statistics_and_families_of_the_callers_centres() -> None:
     assert stats.clients.total == 2
     assert stats.clients.rejection_reasons == {"no_capacity": 1}
     assert stats.families.total == 1
+    assert sum(stats.families.flows.values()) == 1  # families' flows are counted too
 
 
 def test_the_referring_centre_is_told_only_as_the_organisation_allows() -> None:

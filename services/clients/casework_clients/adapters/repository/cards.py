@@ -13,6 +13,7 @@ from typing import Any
 import mongoengine as me
 from pymongo.errors import DuplicateKeyError
 
+from casework_clients.adapters.repository.stat_facts import aggregate_report, facts_fields
 from casework_clients.domain import search
 from casework_clients.domain.cards import (
     ClientCard,
@@ -30,6 +31,7 @@ from casework_clients.domain.records import (
     Note,
     ResponsibleWorker,
 )
+from casework_clients.domain.statistics import StatusReport, timeline_facts
 from casework_clients.domain.status import (
     ClientStatus,
     EntrySource,
@@ -110,6 +112,10 @@ class ClientDocument(AggregateDocument):
     # ClientCard.contract_awaits_status): a string, because the development server may
     # store a boolean False written by `$set` as 0.
     contract_awaits = me.StringField(default="")
+    # The status timeline's facts statistics count by aggregation (see stat_facts).
+    stat_spans = me.ListField(me.DictField())
+    stat_closings = me.ListField(me.DictField())
+    stat_flows = me.ListField(me.DictField())
 
 
 class AuditEntry(me.Document):
@@ -327,6 +333,7 @@ def _to_document(card: ClientCard) -> ClientDocument:
         project_id=card.project_id,
         channel=card.channel,
         contract_awaits="yes" if card.contract_awaits_status else "",
+        **facts_fields(timeline_facts(card.status_history)),
     )
 
 
@@ -459,6 +466,31 @@ class ClientRepository:
                 continue
             entries = tuple(entry_from_dict(e) for e in raw.get("status_entries") or ())
             yield raw["_id"], StatusHistory(entries)
+
+    def _statistics_match(self, centre_id: str | None, region_id: str | None) -> dict[str, Any]:
+        query: dict[str, Any] = {"organisation": self._organisation}
+        centres = set(self._centres) if self._centres is not None else None
+        if centre_id:
+            centres = {centre_id} if centres is None else centres & {centre_id}
+        if centres is not None:
+            query["centre_ids"] = {"$in": sorted(centres)}
+        if region_id:
+            query["region_id"] = region_id
+        return query
+
+    def status_report(
+        self, start: date, end: date, *, centre_id: str | None, region_id: str | None
+    ) -> StatusReport:
+        """Statistics of the cards in scope, counted by the database: a merged card's
+        status at the end of the period is its survivor's, but its episodes' closing
+        reasons and flows stay counted."""
+        return aggregate_report(
+            ClientDocument._get_collection(),
+            self._statistics_match(centre_id, region_id),
+            start,
+            end,
+            current_only={"merged_into": {"$in": ["", None]}},
+        )
 
     def by_ids(self, client_ids: list[str]) -> list[ClientCard]:
         return [_to_domain(doc) for doc in self._scoped().filter(id__in=client_ids)]

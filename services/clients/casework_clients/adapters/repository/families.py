@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
+from typing import Any
 
 import mongoengine as me
 
 from casework_clients.adapters.repository.cards import entry_from_dict, entry_to_dict
+from casework_clients.adapters.repository.stat_facts import (
+    aggregate_report,
+    facts_fields,
+    facts_from_fields,
+)
 from casework_clients.domain.cards import (
     HistoryEntry,
 )
 from casework_clients.domain.families import Family, FamilyMember
+from casework_clients.domain.statistics import StatusReport, timeline_facts
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import NotFound
 from casework_common.storage import AggregateDocument, save_aggregate
@@ -34,6 +42,15 @@ class FamilyDocument(AggregateDocument):
     created_at = me.DateTimeField(required=True)
     history = me.ListField(me.DictField())
     status_entries = me.ListField(me.DictField())
+    # The shared status from all members, and statistics facts of the family's own
+    # timeline (stat_*) and of its shared one (shared_stat_*): see stat_facts.
+    shared_status = me.StringField(default="")
+    stat_spans = me.ListField(me.DictField())
+    stat_closings = me.ListField(me.DictField())
+    stat_flows = me.ListField(me.DictField())
+    shared_stat_spans = me.ListField(me.DictField())
+    shared_stat_closings = me.ListField(me.DictField())
+    shared_stat_flows = me.ListField(me.DictField())
 
 
 def _family_to_domain(doc: FamilyDocument) -> Family:
@@ -51,6 +68,8 @@ def _family_to_domain(doc: FamilyDocument) -> Family:
         history=tuple(HistoryEntry(h["at"], h["what"], h["by"]) for h in doc.history),
         status_entries=tuple(entry_from_dict(e) for e in doc.status_entries),
         version=doc.version,
+        shared_status=doc.shared_status or "",
+        shared_facts=facts_from_fields(doc, "shared_stat"),
     )
 
 
@@ -88,6 +107,33 @@ class FamilyRepository:
         for doc in query:
             yield _family_to_domain(doc)
 
+    def status_report(
+        self,
+        start: date,
+        end: date,
+        *,
+        centre_id: str | None,
+        region_id: str | None,
+        shared: bool,
+    ) -> StatusReport:
+        """Statistics of the families in scope, counted by the database: from their
+        shared timelines (status shared with members) or their own."""
+        query: dict[str, Any] = {"organisation": self._organisation}
+        centres = set(self._centres) if self._centres is not None else None
+        if centre_id:
+            centres = {centre_id} if centres is None else centres & {centre_id}
+        if centres is not None:
+            query["centre_ids"] = {"$in": sorted(centres)}
+        if region_id:
+            query["region_id"] = region_id
+        return aggregate_report(
+            FamilyDocument._get_collection(),
+            query,
+            start,
+            end,
+            prefix="shared_stat" if shared else "stat",
+        )
+
     def save(self, family: Family, events: list[EventEnvelope]) -> Family:
         doc = FamilyDocument(
             id=family.family_id,
@@ -104,6 +150,9 @@ class FamilyRepository:
             history=[{"at": h.at, "what": h.what, "by": h.by} for h in family.history],
             status_entries=[entry_to_dict(e) for e in family.status_entries],
             version=family.version,
+            shared_status=family.shared_status,
+            **facts_fields(timeline_facts(family.status_history)),
+            **facts_fields(family.shared_facts, "shared_stat"),
         )
         save_aggregate(doc, events)
         return _family_to_domain(doc)
