@@ -13,7 +13,13 @@ from typing import Any
 import mongoengine as me
 from pymongo.errors import DuplicateKeyError
 
-from casework_clients.adapters.repository.stat_facts import aggregate_report, facts_fields
+from casework_clients.adapters.repository.stat_facts import (
+    CLIENT,
+    aggregate_report,
+    fact_rows,
+    scope_centres,
+    store_facts,
+)
 from casework_clients.domain import search
 from casework_clients.domain.cards import (
     ClientCard,
@@ -112,10 +118,6 @@ class ClientDocument(AggregateDocument):
     # ClientCard.contract_awaits_status): a string, because the development server may
     # store a boolean False written by `$set` as 0.
     contract_awaits = me.StringField(default="")
-    # The status timeline's facts statistics count by aggregation (see stat_facts).
-    stat_spans = me.ListField(me.DictField())
-    stat_closings = me.ListField(me.DictField())
-    stat_flows = me.ListField(me.DictField())
 
 
 class AuditEntry(me.Document):
@@ -333,7 +335,19 @@ def _to_document(card: ClientCard) -> ClientDocument:
         project_id=card.project_id,
         channel=card.channel,
         contract_awaits="yes" if card.contract_awaits_status else "",
-        **facts_fields(timeline_facts(card.status_history)),
+    )
+
+
+def card_fact_rows(card: ClientCard) -> list[dict[str, Any]]:
+    """The card's statistics facts (see stat_facts), as stored with every write."""
+    return fact_rows(
+        timeline_facts(card.status_history),
+        organisation=card.organisation,
+        owner_id=card.client_id,
+        timeline=CLIENT,
+        centre_id=card.centre_ids[0] if card.centre_ids else "",
+        region_id=card.region_id,
+        current=not card.merged_into,
     )
 
 
@@ -467,30 +481,16 @@ class ClientRepository:
             entries = tuple(entry_from_dict(e) for e in raw.get("status_entries") or ())
             yield raw["_id"], StatusHistory(entries)
 
-    def _statistics_match(self, centre_id: str | None, region_id: str | None) -> dict[str, Any]:
-        query: dict[str, Any] = {"organisation": self._organisation}
-        centres = set(self._centres) if self._centres is not None else None
-        if centre_id:
-            centres = {centre_id} if centres is None else centres & {centre_id}
-        if centres is not None:
-            query["centre_ids"] = {"$in": sorted(centres)}
-        if region_id:
-            query["region_id"] = region_id
-        return query
-
     def status_report(
         self, start: date, end: date, *, centre_id: str | None, region_id: str | None
     ) -> StatusReport:
-        """Statistics of the cards in scope, counted by the database: a merged card's
-        status at the end of the period is its survivor's, but its episodes' closing
-        reasons and flows stay counted."""
+        """Statistics of the cards in scope (by home centre), counted by the database:
+        a merged card's status at the end of the period is its survivor's, but its
+        episodes' closing reasons and flows stay counted."""
         return aggregate_report(
-            ClientDocument._get_collection(),
-            self._statistics_match(centre_id, region_id),
-            start,
-            end,
-            current_only={"merged_into": {"$in": ["", None]}},
-        )
+            self._organisation, CLIENT, start, end,
+            centres=scope_centres(self._centres, centre_id), region_id=region_id,
+        )  # fmt: skip
 
     def by_ids(self, client_ids: list[str]) -> list[ClientCard]:
         return [_to_domain(doc) for doc in self._scoped().filter(id__in=client_ids)]
@@ -516,6 +516,9 @@ class ClientRepository:
             # A changed name or date of birth that another card already has (the
             # replace hits the unique identity index): nothing was written.
             raise DuplicateAggregate(str(exc)) from exc
+        # After the card: a crash in between leaves the previous facts until the
+        # card's next write (statistics only).
+        store_facts(card.client_id, [CLIENT], card_fact_rows(card))
         return _to_domain(doc)
 
     def audit_entries(self, client_id: str, *, offset: int, limit: int) -> list[AuditEntry]:

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from typing import Any
 
 import mongoengine as me
 
 from casework_clients.adapters.repository.cards import entry_from_dict, entry_to_dict
 from casework_clients.adapters.repository.stat_facts import (
+    FAMILY_OWN,
+    FAMILY_SHARED,
     aggregate_report,
+    fact_rows,
     facts_fields,
     facts_from_fields,
+    scope_centres,
+    store_facts,
 )
 from casework_clients.domain.cards import (
     HistoryEntry,
@@ -42,12 +46,9 @@ class FamilyDocument(AggregateDocument):
     created_at = me.DateTimeField(required=True)
     history = me.ListField(me.DictField())
     status_entries = me.ListField(me.DictField())
-    # The shared status from all members, and statistics facts of the family's own
-    # timeline (stat_*) and of its shared one (shared_stat_*): see stat_facts.
+    # The shared status from all members and its timeline's facts (statistics count
+    # them as rows of stat_facts, the family's own timeline's too).
     shared_status = me.StringField(default="")
-    stat_spans = me.ListField(me.DictField())
-    stat_closings = me.ListField(me.DictField())
-    stat_flows = me.ListField(me.DictField())
     shared_stat_spans = me.ListField(me.DictField())
     shared_stat_closings = me.ListField(me.DictField())
     shared_stat_flows = me.ListField(me.DictField())
@@ -118,21 +119,10 @@ class FamilyRepository:
     ) -> StatusReport:
         """Statistics of the families in scope, counted by the database: from their
         shared timelines (status shared with members) or their own."""
-        query: dict[str, Any] = {"organisation": self._organisation}
-        centres = set(self._centres) if self._centres is not None else None
-        if centre_id:
-            centres = {centre_id} if centres is None else centres & {centre_id}
-        if centres is not None:
-            query["centre_ids"] = {"$in": sorted(centres)}
-        if region_id:
-            query["region_id"] = region_id
         return aggregate_report(
-            FamilyDocument._get_collection(),
-            query,
-            start,
-            end,
-            prefix="shared_stat" if shared else "stat",
-        )
+            self._organisation, FAMILY_SHARED if shared else FAMILY_OWN, start, end,
+            centres=scope_centres(self._centres, centre_id), region_id=region_id,
+        )  # fmt: skip
 
     def save(self, family: Family, events: list[EventEnvelope]) -> Family:
         doc = FamilyDocument(
@@ -151,8 +141,21 @@ class FamilyRepository:
             status_entries=[entry_to_dict(e) for e in family.status_entries],
             version=family.version,
             shared_status=family.shared_status,
-            **facts_fields(timeline_facts(family.status_history)),
             **facts_fields(family.shared_facts, "shared_stat"),
         )
         save_aggregate(doc, events)
+        home = family.centre_ids[0] if family.centre_ids else ""
+        rows = [
+            *fact_rows(
+                timeline_facts(family.status_history), organisation=family.organisation,
+                owner_id=family.family_id, timeline=FAMILY_OWN, centre_id=home,
+                region_id=family.region_id,
+            ),
+            *fact_rows(
+                family.shared_facts, organisation=family.organisation,
+                owner_id=family.family_id, timeline=FAMILY_SHARED, centre_id=home,
+                region_id=family.region_id,
+            ),
+        ]  # fmt: skip
+        store_facts(family.family_id, [FAMILY_OWN, FAMILY_SHARED], rows)
         return _family_to_domain(doc)

@@ -1,9 +1,13 @@
-"""Statistics facts as stored beside a card or family, and the database aggregation
-that counts them (``domain.statistics.report_from_facts`` is its reference).
+"""Statistics facts, one small document per fact, and the database aggregation that
+counts them (``domain.statistics.report_from_facts`` is its reference).
 
-Dates are ISO strings (they compare as dates); an open span's ``until`` is "". Grouping
-is by one stored string key: the development wire server does not evaluate a
-compound ``$group`` key."""
+Every write of a card or family replaces its rows here (``store_facts``): the spans of
+its status timeline, its closings and its flows, each row flat (a scalar home centre
+and region, ISO dates that compare as dates), so counting is one ``$match`` and one
+``$group`` per kind: no ``$unwind``, no match on an array, which the development wire
+server runs slowly, and no compound ``$group`` key, which it does not evaluate.
+A card counts once, under its home (first) centre.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from collections import Counter
 from datetime import date
 from typing import Any
 
-from pymongo.collection import Collection
+import mongoengine as me
 
 from casework_clients.domain.statistics import (
     Flow,
@@ -23,8 +27,39 @@ from casework_clients.domain.statistics import (
 )
 from casework_clients.domain.status import ClientStatus
 
+#: A span still lasting ends here: one range condition finds the spans holding on a
+#: day (an `$or` beside `$in` makes the development wire server scan in Python).
+OPEN = "9999-12-31"
 
-def facts_fields(facts: TimelineFacts, prefix: str = "stat") -> dict[str, list[dict[str, str]]]:
+#: Whose timeline a row describes.
+CLIENT, FAMILY_OWN, FAMILY_SHARED = "client", "family", "family_shared"
+
+
+class StatusFactDocument(me.Document):
+    meta = {
+        "collection": "status_facts",
+        "indexes": [
+            {"fields": ["organisation", "timeline", "kind", "on"]},
+            {"fields": ["owner_id"]},
+        ],
+    }
+
+    organisation = me.StringField(required=True)
+    owner_id = me.StringField(required=True)
+    timeline = me.StringField(required=True)  # CLIENT, FAMILY_OWN or FAMILY_SHARED
+    kind = me.StringField(required=True)  # "span", "closing" or "flow"
+    key = me.StringField(required=True)  # a status, "rejected|reason", "applicant>service_user"
+    on = me.StringField(required=True)  # a span's first day, else the day it happened
+    until = me.StringField(default=OPEN)  # a span's end (exclusive); OPEN while it lasts
+    # "no" on the spans of a card merged into another (its survivor holds the status);
+    # its closings and flows stay counted.
+    current = me.StringField(default="yes")
+    centre_id = me.StringField(default="")
+    region_id = me.StringField(default="")
+
+
+def facts_fields(facts: TimelineFacts, prefix: str) -> dict[str, list[dict[str, str]]]:
+    """Facts embedded in a document (a family keeps its shared timeline's this way)."""
     return {
         f"{prefix}_spans": [
             {
@@ -39,7 +74,7 @@ def facts_fields(facts: TimelineFacts, prefix: str = "stat") -> dict[str, list[d
     }
 
 
-def facts_from_fields(doc: Any, prefix: str = "stat") -> TimelineFacts:
+def facts_from_fields(doc: Any, prefix: str) -> TimelineFacts:
     spans = getattr(doc, f"{prefix}_spans", None) or ()
     closings = getattr(doc, f"{prefix}_closings", None) or ()
     flows = getattr(doc, f"{prefix}_flows", None) or ()
@@ -57,56 +92,94 @@ def facts_from_fields(doc: Any, prefix: str = "stat") -> TimelineFacts:
     )
 
 
-def _grouped(collection: Collection[Any], pipeline: list[dict[str, Any]]) -> dict[str, int]:
+def fact_rows(
+    facts: TimelineFacts,
+    *,
+    organisation: str,
+    owner_id: str,
+    timeline: str,
+    centre_id: str,
+    region_id: str,
+    current: bool = True,
+) -> list[dict[str, Any]]:
+    base = {
+        "organisation": organisation,
+        "owner_id": owner_id,
+        "timeline": timeline,
+        "centre_id": centre_id,
+        "region_id": region_id,
+    }
+    rows = [
+        {
+            **base,
+            "kind": "span",
+            "key": s.status.value,
+            "on": s.since.isoformat(),
+            "until": s.until.isoformat() if s.until else OPEN,
+            "current": "yes" if current else "no",
+        }
+        for s in facts.spans
+    ]
+    rows += [
+        {**base, "kind": "closing", "key": c.key, "on": c.on.isoformat()} for c in facts.closings
+    ]
+    rows += [{**base, "kind": "flow", "key": f.key, "on": f.on.isoformat()} for f in facts.flows]
+    return rows
+
+
+def store_facts(owner_id: str, timelines: list[str], rows: list[dict[str, Any]]) -> None:
+    """Replace the owner's rows of these timelines."""
+    collection = StatusFactDocument._get_collection()
+    collection.delete_many({"owner_id": owner_id, "timeline": {"$in": timelines}})
+    if rows:
+        collection.insert_many(rows)
+
+
+def scope_centres(centres: frozenset[str] | None, centre_id: str | None) -> list[str] | None:
+    """The centres statistics may count: the caller's (None: all), narrowed to one."""
+    if centre_id:
+        return [centre_id] if centres is None or centre_id in centres else []
+    return sorted(centres) if centres is not None else None
+
+
+def _grouped(pipeline: list[dict[str, Any]]) -> dict[str, int]:
+    collection = StatusFactDocument._get_collection()
     return {str(row["_id"]): int(row["n"]) for row in collection.aggregate(pipeline)}
 
 
 def aggregate_report(
-    collection: Collection[Any],
-    match: dict[str, Any],
+    organisation: str,
+    timeline: str,
     start: date,
     end: date,
     *,
-    prefix: str = "stat",
-    current_only: dict[str, Any] | None = None,
+    centres: list[str] | None,
+    region_id: str | None,
 ) -> StatusReport:
-    """Statuses at the end of the period (of the records ``current_only`` also
-    matches), closing reasons and flows within it (of every record ``match`` matches:
-    a merged card's episodes stay counted), in three aggregations."""
+    """Statuses at the end of the period, closing reasons and flows within it, of one
+    timeline kind in scope (home centre among ``centres``; None: every centre)."""
     first, last = start.isoformat(), end.isoformat()
-    spans, closings, flows = f"{prefix}_spans", f"{prefix}_closings", f"{prefix}_flows"
-    held = _grouped(
-        collection,
-        [
-            {"$match": {**match, **(current_only or {})}},
-            {"$unwind": f"${spans}"},
-            {
-                "$match": {
-                    f"{spans}.since": {"$lte": last},
-                    "$or": [{f"{spans}.until": ""}, {f"{spans}.until": {"$gt": last}}],
-                }
-            },
-            {"$group": {"_id": f"${spans}.status", "n": {"$sum": 1}}},
-        ],
+    scope: dict[str, Any] = {"organisation": organisation, "timeline": timeline}
+    if centres is not None:
+        scope["centre_id"] = {"$in": centres}
+    if region_id:
+        scope["region_id"] = region_id
+
+    def by_key(match: dict[str, Any]) -> dict[str, int]:
+        return _grouped(
+            [{"$match": {**scope, **match}}, {"$group": {"_id": "$key", "n": {"$sum": 1}}}]
+        )
+
+    held = by_key(
+        {
+            "kind": "span",
+            "current": "yes",
+            "on": {"$lte": last},
+            "until": {"$gt": last},
+        }
     )
-    closed = _grouped(
-        collection,
-        [
-            {"$match": match},
-            {"$unwind": f"${closings}"},
-            {"$match": {f"{closings}.on": {"$gte": first, "$lte": last}}},
-            {"$group": {"_id": f"${closings}.key", "n": {"$sum": 1}}},
-        ],
-    )
-    moved = _grouped(
-        collection,
-        [
-            {"$match": match},
-            {"$unwind": f"${flows}"},
-            {"$match": {f"{flows}.on": {"$gte": first, "$lte": last}}},
-            {"$group": {"_id": f"${flows}.key", "n": {"$sum": 1}}},
-        ],
-    )
+    closed = by_key({"kind": "closing", "on": {"$gte": first, "$lte": last}})
+    moved = by_key({"kind": "flow", "on": {"$gte": first, "$lte": last}})
     statuses: Counter[ClientStatus] = Counter({status: 0 for status in ClientStatus})
     for status, n in held.items():
         statuses[ClientStatus(status)] += n
