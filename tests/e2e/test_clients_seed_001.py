@@ -306,3 +306,67 @@ def test_intakes_contacts_move_the_inactivity_clock(clients: Any, suite: Suite) 
     assert closed.status_history[-1].reason == "did_not_come"
     assert get(clients, seen_id).status == pb.CLIENT_STATUS_APPLICANT
     assert get(clients, met_id).status == pb.CLIENT_STATUS_APPLICANT
+
+
+# ------------------------------------------------------------------ merge keeps status
+
+PETR = auth(create_token(subject="w-petr", centres=["ctr-north-town", "ctr-north-village"]))
+MANAGER_NORTH = auth(
+    create_token(
+        subject="w-manager-north", centres=["ctr-north-town", "ctr-north-village"],
+        roles=["manager"],
+    )
+)  # fmt: skip
+
+
+def village_statistics(clients: Any) -> pb.StatusReport:
+    reply = clients.GetStatistics(
+        pb.GetStatisticsRequest(
+            period_start=(TODAY - timedelta(days=30)).isoformat(),
+            period_end=TODAY.isoformat(),
+            centre_id="ctr-north-village",
+        ),
+        metadata=MANAGER_NORTH,
+    )
+    report: pb.StatusReport = reply.clients
+    return report
+
+
+def test_a_merge_keeps_the_absorbed_cards_status_in_history_and_statistics(
+    clients: Any,
+) -> None:
+    survivor = register(clients, PETR, centre_id="ctr-north-village")
+    absorbed = register(clients, PETR, centre_id="ctr-north-village", given_name="Janka")
+    clients.RecordStatus(
+        pb.RecordStatusRequest(
+            client_id=absorbed.client_id,
+            status=pb.CLIENT_STATUS_REJECTED,
+            reason="no_capacity",
+        ),
+        metadata=PETR,
+    )
+    before = village_statistics(clients)
+    merged = clients.MergeClients(
+        pb.MergeClientsRequest(
+            survivor_client_id=survivor.client_id,
+            absorbed_client_id=absorbed.client_id,
+            reason="same person, nickname",
+        ),
+        metadata=PETR,
+    ).client
+    kept = [(e.from_client_id, e.status, e.reason) for e in merged.merged_status_history]
+    assert kept == [
+        (absorbed.client_id, pb.CLIENT_STATUS_APPLICANT, ""),
+        (absorbed.client_id, pb.CLIENT_STATUS_REJECTED, "no_capacity"),
+    ]
+    after = village_statistics(clients)
+    # One person now: counted once at the period's end, but the absorbed card's
+    # rejection and its flows stay in the statistics.
+    assert after.total == before.total - 1
+    assert {r.reason: r.count for r in after.rejection_reasons} == {
+        r.reason: r.count for r in before.rejection_reasons
+    }
+    assert {(f.from_status, f.to_status): f.count for f in after.flows} == {
+        (f.from_status, f.to_status): f.count for f in before.flows
+    }
+    assert any(r.reason == "no_capacity" for r in after.rejection_reasons)

@@ -96,6 +96,16 @@ class Contract:
 
 
 @dataclass(frozen=True)
+class AbsorbedStatus:
+    """The status history of a card merged into this one: kept whole, apart from the
+    survivor's own (two timelines of one person cannot be interleaved into one valid
+    history), shown with the card and still counted in statistics."""
+
+    client_id: str
+    entries: tuple[StatusEntry, ...]
+
+
+@dataclass(frozen=True)
 class ClientCard:
     client_id: str
     organisation: str
@@ -146,6 +156,8 @@ class ClientCard:
     project_id: str = ""
     #: How the person first came (desk, phone, e-mail, web form, partner, outreach...).
     channel: str = ""
+    #: Status histories of the cards merged into this one, oldest merge first.
+    absorbed_status: tuple[AbsorbedStatus, ...] = ()
 
     @property
     def status_history(self) -> StatusHistory:
@@ -528,6 +540,15 @@ def merge_cards(
         address=survivor.address or absorbed.address,
         last_contact_on=_later(survivor.last_contact_on, absorbed.last_contact_on),
         merged_from=(*survivor.merged_from, absorbed.client_id),
+        absorbed_status=(
+            *survivor.absorbed_status,
+            *absorbed.absorbed_status,
+            *(
+                (AbsorbedStatus(absorbed.client_id, absorbed.status_entries),)
+                if absorbed.status_entries
+                else ()
+            ),
+        ),
         history=(
             *merged_history,
             HistoryEntry(

@@ -106,8 +106,9 @@ def _ts(moment: datetime) -> Timestamp:
     return stamp
 
 
-def _entry(entry: StatusEntry) -> clients_pb2.StatusEntry:
+def _entry(entry: StatusEntry, from_client_id: str = "") -> clients_pb2.StatusEntry:
     return clients_pb2.StatusEntry(
+        from_client_id=from_client_id,
         status=_STATUS[entry.status.value],
         effective_on=entry.effective_on.isoformat(),
         recorded_at=_ts(entry.recorded_at),
@@ -168,6 +169,9 @@ def to_message(card: ClientCard, today: date | None = None) -> clients_pb2.Clien
         last_contact_on=card.last_contact_on.isoformat() if card.last_contact_on else "",
         project_id=card.project_id,
         channel=card.channel,
+        merged_status_history=[
+            _entry(e, a.client_id) for a in card.absorbed_status for e in a.entries
+        ],
         contacts=[
             clients_pb2.ContactPoint(kind=_CONTACT_KIND[p.kind], value=p.value, label=p.label)
             for p in details.contact_points(card)

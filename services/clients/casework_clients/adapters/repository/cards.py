@@ -22,6 +22,7 @@ from casework_clients.adapters.repository.stat_facts import (
 )
 from casework_clients.domain import search
 from casework_clients.domain.cards import (
+    AbsorbedStatus,
     ClientCard,
     Contract,
     HistoryEntry,
@@ -118,6 +119,8 @@ class ClientDocument(AggregateDocument):
     # ClientCard.contract_awaits_status): a string, because the development server may
     # store a boolean False written by `$set` as 0.
     contract_awaits = me.StringField(default="")
+    # Status histories of cards merged into this one (see ClientCard.absorbed_status).
+    absorbed_status = me.ListField(me.DictField())
 
 
 class AuditEntry(me.Document):
@@ -199,6 +202,10 @@ def _to_domain(doc: ClientDocument) -> ClientCard:
         duplicate_of=doc.duplicate_of or "",
         project_id=doc.project_id or "",
         channel=doc.channel or "",
+        absorbed_status=tuple(
+            AbsorbedStatus(a["client_id"], tuple(entry_from_dict(e) for e in a["entries"]))
+            for a in doc.absorbed_status or ()
+        ),
     )
 
 
@@ -335,6 +342,10 @@ def _to_document(card: ClientCard) -> ClientDocument:
         project_id=card.project_id,
         channel=card.channel,
         contract_awaits="yes" if card.contract_awaits_status else "",
+        absorbed_status=[
+            {"client_id": a.client_id, "entries": [entry_to_dict(e) for e in a.entries]}
+            for a in card.absorbed_status
+        ],
     )
 
 
