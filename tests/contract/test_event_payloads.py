@@ -201,6 +201,7 @@ READERS: dict[str, Callable[[EventEnvelope], object]] = {
     "clients.family.created.v1": clients_consumers.family_status_input,
     "clients.family.member_added.v1": clients_consumers.family_status_input,
     "clients.family.member_merged.v1": clients_consumers.family_status_input,
+    "clients.family.status_changed.v1": clients_consumers.family_status_input,
     "clients.client.registered.v1": notify_consumers.client_arrived,
     "clients.client.matched.v1": notify_consumers.client_arrived,
     "intake.routing_rules.published.v1": notify_consumers.published_rules,

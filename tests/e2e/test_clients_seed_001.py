@@ -370,3 +370,97 @@ def test_a_merge_keeps_the_absorbed_cards_status_in_history_and_statistics(
         (f.from_status, f.to_status): f.count for f in before.flows
     }
     assert any(r.reason == "no_capacity" for r in after.rejection_reasons)
+
+
+# ------------------------------------------------------------------ lists and families
+
+
+def listed(clients: Any, metadata: Any = ANNA, **filters: Any) -> list[str]:
+    reply = clients.ListClients(pb.ListClientsRequest(page_size=200, **filters), metadata=metadata)
+    return [c.client_id for c in reply.clients]
+
+
+def test_lists_filter_by_status_colour_and_my_clients(clients: Any) -> None:
+    mine = register(clients)
+    clients.AssignResponsibleWorker(
+        pb.AssignResponsibleWorkerRequest(client_id=mine.client_id, worker_id="w-anna"),
+        metadata=ANNA,
+    )
+    rejected = register(clients)
+    record(clients, rejected.client_id, pb.CLIENT_STATUS_REJECTED, "no_capacity")
+
+    assert mine.client_id in listed(clients, mine=True)
+    assert rejected.client_id not in listed(clients, mine=True)
+    assert mine.client_id in listed(clients, responsible_worker_id="w-anna")
+    only_rejected = listed(clients, statuses=[pb.CLIENT_STATUS_REJECTED])
+    assert rejected.client_id in only_rejected and mine.client_id not in only_rejected
+    colour = get(clients, mine.client_id).colour.colour
+    assert mine.client_id in listed(clients, colours=[colour])
+    other = pb.COLOUR_GREY if colour != pb.COLOUR_GREY else pb.COLOUR_GREEN
+    assert mine.client_id not in listed(clients, colours=[other])
+    with pytest.raises(grpc.RpcError) as bad:
+        listed(clients, colours=[99])
+    assert "colours" in field_violations(bad.value)
+
+
+def family_of(clients: Any, family_id: str, metadata: Any) -> pb.Family:
+    family: pb.Family = clients.GetFamily(
+        pb.GetFamilyRequest(family_id=family_id), metadata=metadata
+    ).family
+    return family
+
+
+def families_listed(clients: Any, **filters: Any) -> list[str]:
+    reply = clients.ListFamilies(pb.ListFamiliesRequest(page_size=200, **filters), metadata=PETR)
+    return [f.family_id for f in reply.families]
+
+
+def test_a_shared_family_status_is_the_same_whoever_looks_and_lists_filter_by_it(
+    clients: Any,
+) -> None:
+    # One member in North Town (which Anna serves), one in North Village (she does not).
+    town = register(clients, PETR, centre_id="ctr-north-town")
+    village = register(clients, PETR, centre_id="ctr-north-village", given_name="Ondrej")
+    contract(clients, town.client_id, TODAY)  # Anna's member becomes a service user
+    family = clients.CreateFamily(
+        pb.CreateFamilyRequest(
+            name=f"Household {secrets.token_hex(2)}",
+            centre_id="ctr-north-town",
+            members=[
+                pb.FamilyMember(client_id=town.client_id, role="head"),
+                pb.FamilyMember(client_id=village.client_id, role="partner"),
+            ],
+        ),
+        metadata=PETR,
+    ).family
+    as_petr = family_of(clients, family.family_id, PETR)
+    as_anna = family_of(clients, family.family_id, ANNA)
+    assert as_anna.hidden_member_count == 1 and as_petr.hidden_member_count == 0
+    assert as_anna.status == as_petr.status == pb.CLIENT_STATUS_SERVICE_USER
+    assert as_anna.colour.colour == as_petr.colour.colour
+    assert as_anna.colour.explanation.startswith("For the family")
+
+    # The family's shared status reaches the list (refreshed from the members' events).
+    eventually(
+        lambda: (
+            family.family_id in families_listed(clients, statuses=[pb.CLIENT_STATUS_SERVICE_USER])
+        ),
+        timeout=20,
+    )
+    assert family.family_id not in families_listed(clients, statuses=[pb.CLIENT_STATUS_APPLICANT])
+    assert family.family_id in families_listed(clients, colours=[as_petr.colour.colour])
+
+    # Seed 001 lets a worker record the family's status in shared mode too.
+    recorded = clients.RecordFamilyStatus(
+        pb.RecordFamilyStatusRequest(
+            family_id=family.family_id, status=pb.CLIENT_STATUS_REJECTED, reason="other"
+        ),
+        metadata=PETR,
+    ).family
+    assert recorded.status == pb.CLIENT_STATUS_REJECTED
+    assert "worker recorded it for the family" in recorded.status_explanation
+    assert family_of(clients, family.family_id, ANNA).status == pb.CLIENT_STATUS_REJECTED
+    eventually(
+        lambda: family.family_id in families_listed(clients, statuses=[pb.CLIENT_STATUS_REJECTED]),
+        timeout=20,
+    )

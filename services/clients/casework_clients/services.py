@@ -20,6 +20,7 @@ from casework_clients.use_cases.families import (
     FamilyView,
     add_family_member,
     create_family,
+    list_families,
     record_family_status,
     refresh_shared_status,
     view_family,
@@ -33,6 +34,7 @@ from casework_clients.use_cases.proposals import (
     reject_match_proposal,
 )
 from casework_clients.use_cases.reading import (
+    ListFilter,
     colour_of,
     list_audit_entries,
     list_clients,
@@ -66,6 +68,7 @@ __all__ = [
     "ContactElsewhere",
     "ContractOutcome",
     "FamilyView",
+    "ListFilter",
     "Registration",
     "Statistics",
     "add_family_member",
@@ -81,6 +84,7 @@ __all__ = [
     "decide_sharing_request",
     "list_audit_entries",
     "list_clients",
+    "list_families",
     "list_match_proposals",
     "list_sharing_requests",
     "merge_clients",

@@ -141,11 +141,22 @@ class InMemoryClientRepository:
     def by_ids(self, client_ids: list[str]) -> list[ClientCard]:
         return [c for c in self._scoped() if c.client_id in client_ids]
 
-    def page(self, *, centre_id: str | None, offset: int, limit: int) -> list[ClientCard]:
+    def page(
+        self,
+        *,
+        centre_id: str | None,
+        offset: int,
+        limit: int,
+        statuses: tuple[str, ...] = (),
+        worker_id: str = "",
+    ) -> list[ClientCard]:
         listed = [
             c
             for c in self._scoped()
-            if not c.merged_into and (not centre_id or centre_id in c.centre_ids)
+            if not c.merged_into
+            and (not centre_id or centre_id in c.centre_ids)
+            and (not statuses or c.status in statuses)
+            and (not worker_id or any(w.worker_id == worker_id for w in c.responsible_workers))
         ]
         listed.sort(key=lambda c: (-c.registered_at.timestamp(), c.client_id))
         return listed[offset : offset + limit]

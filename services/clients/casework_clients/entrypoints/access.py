@@ -43,6 +43,7 @@ ACCESS: AccessMap = {
         "CreateFamily": CASE_WORKER_AND_ABOVE,
         "AddFamilyMember": CASE_WORKER_AND_ABOVE,
         "GetFamily": CASE_WORKER_AND_ABOVE | {DATA_PROTECTION_OFFICER},
+        "ListFamilies": CASE_WORKER_AND_ABOVE | {DATA_PROTECTION_OFFICER},
         "RecordFamilyStatus": CASE_WORKER_AND_ABOVE,
         # Management
         "ArchiveClient": frozenset({MANAGER}),

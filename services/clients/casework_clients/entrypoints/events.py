@@ -181,6 +181,7 @@ def family_status_input(envelope: EventEnvelope) -> tuple[str, str]:
         "clients.family.created": clients_events.FamilyCreated,
         "clients.family.member_added": clients_events.FamilyMemberAdded,
         "clients.family.member_merged": clients_events.FamilyMemberMerged,
+        "clients.family.status_changed": clients_events.FamilyStatusChanged,
     }.get(envelope.type)
     if message is None:
         raise PoisonEvent(f"{envelope.type} does not concern a family's status")
@@ -261,6 +262,7 @@ class ClientsEvents(EventsService):
             "clients.family.created.v1",
             "clients.family.member_added.v1",
             "clients.family.member_merged.v1",
+            "clients.family.status_changed.v1",
         ],
     )
     def on_family_status_inputs(self, envelope: EventEnvelope) -> None:

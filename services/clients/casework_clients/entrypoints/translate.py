@@ -54,6 +54,7 @@ _COLOUR = {
     Colour.RED: clients_pb2.COLOUR_RED,
     Colour.GREY: clients_pb2.COLOUR_GREY,
 }
+COLOUR_OF: dict[int, Colour] = {int(value): colour for colour, value in _COLOUR.items()}
 _CONTACT_KIND = {
     ContactKind.PHONE: clients_pb2.CONTACT_KIND_PHONE,
     ContactKind.EMAIL: clients_pb2.CONTACT_KIND_EMAIL,

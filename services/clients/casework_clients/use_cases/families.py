@@ -17,7 +17,6 @@ from casework_clients.domain.cards import (
 )
 from casework_clients.domain.colour import (
     ColourVerdict,
-    derive_family_colour,
 )
 from casework_clients.domain.commands import required
 from casework_clients.domain.families import Family, FamilyMember
@@ -25,7 +24,6 @@ from casework_clients.domain.projects import SettingsSource, default_of
 from casework_clients.domain.status import (
     FamilyStatusVerdict,
     StatusRuleViolation,
-    family_status,
     record_first_contact,
     record_manual_status,
 )
@@ -37,11 +35,10 @@ from casework_clients.use_cases._shared import (
     status_error,
     worker_actor,
 )
-from casework_clients.use_cases.reading import colour_of
+from casework_clients.use_cases.reading import ListFilter, filtered_page
 from casework_common.auth import Principal
 from casework_common.errors import (
     Conflict,
-    FailedPrecondition,
     FieldError,
     InvalidArgument,
     NotFound,
@@ -72,17 +69,8 @@ def view_family(
     visible = {c.client_id: c for c in repository.by_ids(list(family.member_ids))}
     members = [visible[i] for i in family.member_ids if i in visible]
     everyone = all_cards.by_ids(list(family.member_ids)) if all_cards is not None else members
-    if settings.shared_with_family:
-        status = family_status([m.status_history for m in everyone], settings)
-    else:
-        own = family.status_history.current_entry
-        status = FamilyStatusVerdict(
-            own.status if own else None,
-            own.explanation if own else "No status has been recorded for the family yet.",
-        )
-    colour = derive_family_colour(
-        {f"{m.given_name} {m.family_name}": colour_of(m, today) for m in members}
-    )
+    status = families.family_verdict(family, [m.status_history for m in everyone], settings)
+    colour = families.family_colour(status.status, [m.contract_state for m in everyone], today)
     return FamilyView(family, members, len(family.members) - len(members), status, colour)
 
 
@@ -234,18 +222,18 @@ def record_family_status(
     now: datetime,
     trace: Mapping[str, str],
 ) -> Family:
-    """A family's own status entry; only where status is not shared with members."""
+    """A worker's entry in the family's own status history. Where status is shared
+    with the members it stands from its day until a member's status changes after it
+    (``families.family_verdict``)."""
     settings = default_of(settings)
-    if settings.shared_with_family:
-        raise FailedPrecondition(
-            "family_id: this organisation shares status between a family and its members; "
-            "record the members' status instead"
-        )
     family = families_repo.get(family_id)
     history = family.status_history
     try:
         if history.current is None:
-            change = record_first_contact(history, settings, on, principal.subject, now)
+            starting = status in ("approached", "applicant")
+            change = record_first_contact(
+                history, settings, on, principal.subject, now, status if starting else None
+            )
             if status and change.entry and change.entry.status.value != status:
                 change = record_manual_status(
                     change.history, settings, status, reason or None, on, principal.subject, now
@@ -316,3 +304,40 @@ def refresh_shared_status(
             except Conflict:
                 family = families_repo.get(family.family_id)
     return changed
+
+
+def list_families(
+    wanted: ListFilter,
+    principal: Principal,
+    families_repo: FamilyRepository,
+    repository: ClientRepository,
+    all_cards: ClientRepository,
+    settings: SettingsSource,
+    *,
+    offset: int,
+    limit: int,
+    now: datetime,
+    trace_id: str,
+) -> tuple[list[FamilyView], int | None]:
+    """A page of the caller's centres' families (of one centre, if named; in some
+    statuses, of some colours) and where the next page starts. Status and colour are
+    the family's whoever looks; each visible member is audited as read."""
+    if wanted.centre_id:
+        principal.require_centre(wanted.centre_id)
+    shared = default_of(settings).shared_with_family
+    today = now.date()
+
+    def fetch(at: int, count: int) -> list[FamilyView]:
+        found = families_repo.page(
+            centre_id=wanted.centre_id or None, offset=at, limit=count,
+            statuses=wanted.statuses, shared=shared,
+        )  # fmt: skip
+        return [view_family(f, repository, settings, today, all_cards) for f in found]
+
+    page, following = filtered_page(
+        fetch, lambda v: not wanted.colours or v.colour.colour in wanted.colours, offset, limit
+    )
+    for view in page:
+        for member in view.members:
+            repository.audit(member.client_id, principal.subject, "family-list", now, trace_id)
+    return page, following

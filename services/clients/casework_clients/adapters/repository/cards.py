@@ -506,9 +506,22 @@ class ClientRepository:
     def by_ids(self, client_ids: list[str]) -> list[ClientCard]:
         return [_to_domain(doc) for doc in self._scoped().filter(id__in=client_ids)]
 
-    def page(self, *, centre_id: str | None, offset: int, limit: int) -> list[ClientCard]:
+    def page(
+        self,
+        *,
+        centre_id: str | None,
+        offset: int,
+        limit: int,
+        statuses: tuple[str, ...] = (),
+        worker_id: str = "",
+    ) -> list[ClientCard]:
+        """Newest first, optionally only in these statuses or of this responsible worker."""
         # Merged cards only redirect: they are not listed.
         query = self._scoped().filter(merged_into__in=["", None])
+        if statuses:
+            query = query.filter(status__in=list(statuses))
+        if worker_id:
+            query = query.filter(responsible_workers__match={"worker_id": worker_id})
         if centre_id:
             # `$in`, not array equality: the development wire server's find matches
             # nothing for {"centre_ids": "x"} (count_documents does; measured).

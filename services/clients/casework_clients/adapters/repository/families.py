@@ -49,6 +49,8 @@ class FamilyDocument(AggregateDocument):
     # The shared status from all members and its timeline's facts (statistics count
     # them as rows of stat_facts, the family's own timeline's too).
     shared_status = me.StringField(default="")
+    # The current status of the family's own history (lists filter by it).
+    own_status = me.StringField(default="")
     shared_stat_spans = me.ListField(me.DictField())
     shared_stat_closings = me.ListField(me.DictField())
     shared_stat_flows = me.ListField(me.DictField())
@@ -124,6 +126,25 @@ class FamilyRepository:
             centres=scope_centres(self._centres, centre_id), region_id=region_id,
         )  # fmt: skip
 
+    def page(
+        self,
+        *,
+        centre_id: str | None,
+        offset: int,
+        limit: int,
+        statuses: tuple[str, ...] = (),
+        shared: bool = False,
+    ) -> list[Family]:
+        """Newest first, optionally only in these statuses (the shared or own one)."""
+        query = self._scoped()
+        if centre_id:
+            query = query.filter(centre_ids__in=[centre_id])
+        if statuses:
+            field = "shared_status" if shared else "own_status"
+            query = query.filter(**{f"{field}__in": list(statuses)})
+        docs = query.order_by("-created_at", "id").skip(offset).limit(limit)
+        return [_family_to_domain(doc) for doc in docs]
+
     def save(self, family: Family, events: list[EventEnvelope]) -> Family:
         doc = FamilyDocument(
             id=family.family_id,
@@ -141,6 +162,7 @@ class FamilyRepository:
             status_entries=[entry_to_dict(e) for e in family.status_entries],
             version=family.version,
             shared_status=family.shared_status,
+            own_status=family.status_history.current.value if family.status_history.current else "",
             **facts_fields(family.shared_facts, "shared_stat"),
         )
         save_aggregate(doc, events)
