@@ -256,38 +256,48 @@ def test_intakes_contacts_move_the_inactivity_clock(clients: Any, suite: Suite) 
     seen_id = create_silent_card(suite, days_ago=20, project_id=project_id, referral_id=seen)
     unseen_id = create_silent_card(suite, days_ago=20, project_id=project_id, referral_id=unseen)
     met_id = create_silent_card(suite, days_ago=20, project_id=project_id)
-    # A field worker met this client in outreach three days ago (intake's outcome).
-    publish(
-        suite,
-        "intake.outreach.outcome_recorded.v1",
-        {"outreach_id": f"out-{secrets.token_hex(3)}", "centre_id": "ctr-north-town",
-         "worker_id": "w-anna", "activity_type": "field_work",
-         "planned_at": (TODAY - timedelta(days=3)).isoformat() + "T15:00:00Z",
-         "people_reached": 5, "contacts_made": 1, "recorded_by": "w-anna",
-         "recorded_at": (TODAY - timedelta(days=2)).isoformat() + "T08:00:00Z",
-         "client_ids": [met_id]},
-    )  # fmt: skip
-    last_week = (TODAY - timedelta(days=6)).isoformat() + "T10:00:00Z"
-    publish(
-        suite,
-        "intake.referral.acknowledged.v1",
-        {"referral_id": seen, "centre_id": "ctr-north-town", "worker_id": "w-anna",
-         "acknowledged_at": (TODAY - timedelta(days=8)).isoformat() + "T09:00:00Z"},
-    )  # fmt: skip
-    publish(
-        suite,
-        "intake.referral.first_contact_recorded.v1",
-        {"referral_id": seen, "centre_id": "ctr-north-town", "worker_id": "w-anna",
-         "channel": "phone", "first_contact_at": last_week,
-         "submitted_at": (TODAY - timedelta(days=20)).isoformat() + "T09:00:00Z"},
-    )  # fmt: skip
+    outreach_id = f"out-{secrets.token_hex(3)}"
+
+    def publish_contacts() -> None:
+        # Redelivery adds nothing (each contact's id comes from its source), so the
+        # facts are published again while the consumer may still be starting.
+        # A field worker met this client in outreach three days ago (intake's outcome).
+        publish(
+            suite,
+            "intake.outreach.outcome_recorded.v1",
+            {"outreach_id": outreach_id, "centre_id": "ctr-north-town",
+             "worker_id": "w-anna", "activity_type": "field_work",
+             "planned_at": (TODAY - timedelta(days=3)).isoformat() + "T15:00:00Z",
+             "people_reached": 5, "contacts_made": 1, "recorded_by": "w-anna",
+             "recorded_at": (TODAY - timedelta(days=2)).isoformat() + "T08:00:00Z",
+             "client_ids": [met_id]},
+        )  # fmt: skip
+        last_week = (TODAY - timedelta(days=6)).isoformat() + "T10:00:00Z"
+        publish(
+            suite,
+            "intake.referral.acknowledged.v1",
+            {"referral_id": seen, "centre_id": "ctr-north-town", "worker_id": "w-anna",
+             "acknowledged_at": (TODAY - timedelta(days=8)).isoformat() + "T09:00:00Z"},
+        )  # fmt: skip
+        publish(
+            suite,
+            "intake.referral.first_contact_recorded.v1",
+            {"referral_id": seen, "centre_id": "ctr-north-town", "worker_id": "w-anna",
+             "channel": "phone", "first_contact_at": last_week,
+             "submitted_at": (TODAY - timedelta(days=20)).isoformat() + "T09:00:00Z"},
+        )  # fmt: skip
+
+    tries = iter(range(10**6))
 
     def contacted() -> pb.Client | None:
+        if next(tries) % 20 == 0:
+            publish_contacts()
         c = get(clients, seen_id)
-        return c if len(c.contact_records) == 2 else None
+        met = get(clients, met_id)
+        return c if len(c.contact_records) == 2 and met.contact_records else None
 
     card = eventually(contacted, timeout=20)
-    met = eventually(lambda: get(clients, met_id).contact_records, timeout=20)
+    met = get(clients, met_id).contact_records
     assert met[0].contacted_on == (TODAY - timedelta(days=3)).isoformat()
     assert card.last_contact_on == (TODAY - timedelta(days=6)).isoformat()
     assert {r.channel for r in card.contact_records} == {
@@ -464,3 +474,60 @@ def test_a_shared_family_status_is_the_same_whoever_looks_and_lists_filter_by_it
         lambda: family.family_id in families_listed(clients, statuses=[pb.CLIENT_STATUS_REJECTED]),
         timeout=20,
     )
+
+
+# ------------------------------------------------------------------ consultations
+
+ILZE = auth(create_token(subject="w-ilze", centres=["ctr-south-city"]))
+
+
+def test_a_worker_attaches_an_anonymous_consultation_and_the_card_lists_it(
+    clients: Any, suite: Suite
+) -> None:
+    consultation_id = f"cons-{secrets.token_hex(4)}"
+    recorded = {
+        "consultation_id": consultation_id, "person": {}, "contact": {},
+        "topic": "asked about rent arrears help", "duration_minutes": 15,
+        "worker_id": "w-anna", "channel": "phone", "centre_id": "ctr-north-town",
+        "recorded_at": (TODAY - timedelta(days=2)).isoformat() + "T10:00:00Z",
+    }  # fmt: skip
+    card = register(clients)
+
+    def attach(client_id: str, metadata: Any = ANNA) -> pb.Client:
+        reply = clients.AttachConsultation(
+            pb.AttachConsultationRequest(client_id=client_id, consultation_id=consultation_id),
+            metadata=metadata,
+        )
+        attached: pb.Client = reply.client
+        return attached
+
+    tries = iter(range(10**6))
+
+    def attached_once() -> pb.Client | None:
+        if next(tries) % 20 == 0:
+            # Again now and then: a consumer that is still starting has no queue yet
+            # (the consumer keeps a consultation once, whatever the redelivery).
+            publish(suite, "intake.consultation.recorded.v1", recorded)
+        try:
+            return attach(card.client_id)
+        except grpc.RpcError as error:
+            if error.code() is grpc.StatusCode.NOT_FOUND:
+                return None  # the consumer has not kept it yet
+            raise
+
+    with_it = eventually(attached_once, timeout=20)
+    [record_] = with_it.consultations
+    assert record_.consultation_id == consultation_id
+    assert record_.topic == "asked about rent arrears help"
+    assert record_.duration_minutes == 15
+    assert record_.attached_by == "w-anna"
+    assert list(get(clients, card.client_id).consultation_ids) == [consultation_id]
+    # Again for the same card: nothing changes; for another card: refused.
+    assert len(attach(card.client_id).consultations) == 1
+    other = register(clients)
+    with pytest.raises(grpc.RpcError) as taken:
+        attach(other.client_id)
+    assert taken.value.code() is grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(grpc.RpcError) as elsewhere:
+        attach(card.client_id, ILZE)
+    assert elsewhere.value.code() is grpc.StatusCode.NOT_FOUND

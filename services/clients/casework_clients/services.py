@@ -5,7 +5,10 @@
 from __future__ import annotations
 
 from casework_clients.use_cases._shared import status_changed_payload, worker_actor
-from casework_clients.use_cases.consultations import consultation_recorded
+from casework_clients.use_cases.consultations import (
+    attach_consultation_by_worker,
+    consultation_recorded,
+)
 from casework_clients.use_cases.contacts import ContactElsewhere, contact_recorded_elsewhere
 from casework_clients.use_cases.details import (
     add_note,
@@ -76,6 +79,7 @@ __all__ = [
     "apply_waiting_contracts",
     "archive_client",
     "assign_responsible_worker",
+    "attach_consultation_by_worker",
     "colour_of",
     "confirm_match_proposal",
     "consultation_recorded",

@@ -215,6 +215,12 @@ class InMemoryConsultationRepository:
             if c.organisation == self._organisation and c.date_of_birth == born and not attached_to
         ]
 
+    def waiting(self, consultation_id: str) -> tuple[Consultation, str] | None:
+        found = self._store.consultations.get(consultation_id)
+        if found is None or found[0].organisation != self._organisation:
+            return None
+        return found
+
     def mark_attached(self, consultation_id: str, client_id: str, now: datetime) -> None:
         consultation, _ = self._store.consultations[consultation_id]
         self._store.consultations[consultation_id] = (consultation, client_id)

@@ -158,6 +158,8 @@ class ClientCard:
     channel: str = ""
     #: Status histories of the cards merged into this one, oldest merge first.
     absorbed_status: tuple[AbsorbedStatus, ...] = ()
+    #: The one-time consultations joined to the card, with their content.
+    consultations: tuple[AttachedConsultation, ...] = ()
 
     @property
     def status_history(self) -> StatusHistory:
@@ -523,6 +525,14 @@ def merge_cards(
             *survivor.consultation_ids,
             *(c for c in absorbed.consultation_ids if c not in survivor.consultation_ids),
         ),
+        consultations=(
+            *survivor.consultations,
+            *(
+                a
+                for a in absorbed.consultations
+                if a.consultation.consultation_id not in survivor.consultation_ids
+            ),
+        ),
         centre_ids=(
             *survivor.centre_ids,
             *(c for c in absorbed.centre_ids if c not in survivor.centre_ids),
@@ -641,8 +651,18 @@ class Consultation:
         return not (self.given_name.strip() or self.family_name.strip())
 
 
+@dataclass(frozen=True)
+class AttachedConsultation:
+    """A consultation joined to a card: what it was, and who joined it how."""
+
+    consultation: Consultation
+    attached_at: datetime
+    attached_by: str
+    how: str
+
+
 def attach_consultation(
-    card: ClientCard, consultation: Consultation, now: datetime, how: str
+    card: ClientCard, consultation: Consultation, now: datetime, how: str, by: str = "system"
 ) -> tuple[ClientCard, bool]:
     """The card with the consultation joined; False when it already was."""
     if consultation.consultation_id in card.consultation_ids:
@@ -651,6 +671,10 @@ def attach_consultation(
         replace(
             card,
             consultation_ids=(*card.consultation_ids, consultation.consultation_id),
+            consultations=(
+                *card.consultations,
+                AttachedConsultation(consultation, now, by, how),
+            ),
             last_contact_on=_later(card.last_contact_on, consultation.recorded_at.date()),
             history=(
                 *card.history,
@@ -661,7 +685,7 @@ def attach_consultation(
                     f"({consultation.topic or 'no topic'}, {consultation.duration_minutes} min, "
                     f"{consultation.channel or 'channel unknown'}, by "
                     f"{consultation.worker_id or 'unknown worker'}) joined to the card: {how}",
-                    "system",
+                    by,
                 ),
             ),
         ),

@@ -29,6 +29,7 @@ ACCESS: AccessMap = {
         # Everyday work on a card
         "AddNote": FRONT_LINE_AND_ABOVE,
         "RecordContact": FRONT_LINE_AND_ABOVE,
+        "AttachConsultation": FRONT_LINE_AND_ABOVE,
         "RecordConsent": FRONT_LINE_AND_ABOVE | {DATA_PROTECTION_OFFICER},
         # Case work: status, contracts, the card's details and people
         "RecordStatus": CASE_WORKER_AND_ABOVE,

@@ -74,6 +74,22 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             clients=[self._msg(card) for card in page], next_page_token=token_at(following)
         )
 
+    def AttachConsultation(
+        self, request: clients_pb2.AttachConsultationRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.AttachConsultationResponse:
+        principal = current_principal()
+        card = services.attach_consultation_by_worker(
+            request.client_id,
+            request.consultation_id,
+            principal,
+            self._clients.cards_for(principal),
+            self._clients.consultations_of(principal.organisation),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=trace_id(),
+        )
+        return clients_pb2.AttachConsultationResponse(client=self._msg(card))
+
     def ListFamilies(
         self, request: clients_pb2.ListFamiliesRequest, context: grpc.ServicerContext
     ) -> clients_pb2.ListFamiliesResponse:

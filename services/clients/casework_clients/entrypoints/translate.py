@@ -170,6 +170,21 @@ def to_message(card: ClientCard, today: date | None = None) -> clients_pb2.Clien
         last_contact_on=card.last_contact_on.isoformat() if card.last_contact_on else "",
         project_id=card.project_id,
         channel=card.channel,
+        consultations=[
+            clients_pb2.ConsultationRecord(
+                consultation_id=a.consultation.consultation_id,
+                topic=a.consultation.topic,
+                duration_minutes=a.consultation.duration_minutes,
+                worker_id=a.consultation.worker_id,
+                channel=a.consultation.channel,
+                centre_id=a.consultation.centre_id,
+                recorded_at=_ts(a.consultation.recorded_at),
+                attached_at=_ts(a.attached_at),
+                attached_by=a.attached_by,
+                how=a.how,
+            )
+            for a in card.consultations
+        ],
         merged_status_history=[
             _entry(e, a.client_id) for a in card.absorbed_status for e in a.entries
         ],

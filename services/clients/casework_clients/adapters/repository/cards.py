@@ -23,7 +23,9 @@ from casework_clients.adapters.repository.stat_facts import (
 from casework_clients.domain import search
 from casework_clients.domain.cards import (
     AbsorbedStatus,
+    AttachedConsultation,
     ClientCard,
+    Consultation,
     Contract,
     HistoryEntry,
 )
@@ -99,6 +101,8 @@ class ClientDocument(AggregateDocument):
     merged_into = me.StringField(default="")
     merged_from = me.ListField(me.StringField())
     consultation_ids = me.ListField(me.StringField())
+    # The joined consultations' content (see ClientCard.consultations).
+    consultations = me.ListField(me.DictField())
     # Normalised search keys, written with the card (see domain.search).
     name_keys = me.ListField(me.StringField())
     search_keys = me.ListField(me.StringField())
@@ -174,6 +178,7 @@ def _to_domain(doc: ClientDocument) -> ClientCard:
         merged_into=doc.merged_into or "",
         merged_from=tuple(doc.merged_from),
         consultation_ids=tuple(doc.consultation_ids),
+        consultations=tuple(_attached_from_dict(a) for a in doc.consultations or ()),
         contacts=tuple(
             ContactPoint(ContactKind(c["kind"]), c["value"], c.get("label", ""))
             for c in doc.contacts or ()
@@ -206,6 +211,51 @@ def _to_domain(doc: ClientDocument) -> ClientCard:
             AbsorbedStatus(a["client_id"], tuple(entry_from_dict(e) for e in a["entries"]))
             for a in doc.absorbed_status or ()
         ),
+    )
+
+
+def _attached_to_dict(a: AttachedConsultation) -> dict[str, Any]:
+    c = a.consultation
+    return {
+        "consultation_id": c.consultation_id,
+        "given_name": c.given_name,
+        "family_name": c.family_name,
+        "date_of_birth": c.date_of_birth.isoformat() if c.date_of_birth else "",
+        "phone": c.phone,
+        "email": c.email,
+        "topic": c.topic,
+        "duration_minutes": c.duration_minutes,
+        "worker_id": c.worker_id,
+        "channel": c.channel,
+        "centre_id": c.centre_id,
+        "recorded_at": c.recorded_at,
+        "attached_at": a.attached_at,
+        "attached_by": a.attached_by,
+        "how": a.how,
+    }
+
+
+def _attached_from_dict(raw: dict[str, Any]) -> AttachedConsultation:
+    born = raw.get("date_of_birth") or ""
+    return AttachedConsultation(
+        Consultation(
+            consultation_id=raw["consultation_id"],
+            organisation="",
+            given_name=raw.get("given_name", ""),
+            family_name=raw.get("family_name", ""),
+            date_of_birth=date.fromisoformat(born) if born else None,
+            phone=raw.get("phone", ""),
+            email=raw.get("email", ""),
+            topic=raw.get("topic", ""),
+            duration_minutes=int(raw.get("duration_minutes", 0)),
+            worker_id=raw.get("worker_id", ""),
+            channel=raw.get("channel", ""),
+            centre_id=raw.get("centre_id", ""),
+            recorded_at=raw["recorded_at"],
+        ),
+        raw["attached_at"],
+        raw.get("attached_by", ""),
+        raw.get("how", ""),
     )
 
 
@@ -304,6 +354,7 @@ def _to_document(card: ClientCard) -> ClientDocument:
         merged_into=card.merged_into,
         merged_from=list(card.merged_from),
         consultation_ids=list(card.consultation_ids),
+        consultations=[_attached_to_dict(a) for a in card.consultations],
         name_keys=list(keys),
         search_keys=list(search.deletion_keys(keys)),
         phone_key=search.phone_key(card.phone),
