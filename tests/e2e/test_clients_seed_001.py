@@ -531,3 +531,51 @@ def test_a_worker_attaches_an_anonymous_consultation_and_the_card_lists_it(
     with pytest.raises(grpc.RpcError) as elsewhere:
         attach(card.client_id, ILZE)
     assert elsewhere.value.code() is grpc.StatusCode.NOT_FOUND
+
+
+# ------------------------------------------------------------------ people without papers
+
+
+def test_a_person_without_papers_is_registered_marked_and_found_by_other_data(
+    clients: Any, suite: Suite
+) -> None:
+    family_name = f"Bezdomný{secrets.token_hex(2)}"
+    phone = f"+421 944 {secrets.randbelow(900) + 100} {secrets.randbelow(900) + 100}"
+    card = register(
+        clients, given_name="Karol", family_name=family_name, date_of_birth="", address="",
+        phone=phone,
+    )  # fmt: skip
+    assert card.date_of_birth == ""
+    assert list(card.missing_details) == ["date_of_birth", "address"]
+
+    # A second registration of the same names and phone is offered this card first.
+    again = clients.RegisterClient(
+        pb.RegisterClientRequest(
+            given_name="Karol", family_name=family_name, phone=phone,
+            centre_id="ctr-north-town", client_type="homeless",
+        ),
+        metadata=ANNA,
+    )  # fmt: skip
+    assert not again.created
+    assert card.client_id in [c.client.client_id for c in again.candidates]
+
+    # A partner's referral without a date of birth, same names and phone: proposed to
+    # the card's workers, never a second card.
+    referral_id = f"ref-{secrets.token_hex(4)}"
+    referral = {
+        "referral_id": referral_id, "reference_number": "R-9",
+        "person": {"given_name": "Karol", "family_name": family_name, "date_of_birth": ""},
+        "contact": {"phone": phone, "email": "", "address": ""}, "region_id": "reg-north",
+        "centre_id": "ctr-north-town", "client_type": "homeless", "problem_type": "housing",
+        "channel": "partner_referral", "submitted_at": (TODAY.isoformat() + "T08:00:00Z"),
+    }  # fmt: skip
+    tries = iter(range(10**6))
+
+    def proposed() -> pb.MatchProposal | None:
+        if next(tries) % 20 == 0:
+            publish(suite, "intake.referral.submitted.v1", referral)
+        found = clients.ListMatchProposals(pb.ListMatchProposalsRequest(), metadata=ANNA)
+        return next((p for p in found.proposals if p.referral_id == referral_id), None)
+
+    proposal = eventually(proposed, timeout=20)
+    assert proposal.client_id == card.client_id

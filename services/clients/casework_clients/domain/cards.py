@@ -12,7 +12,7 @@ from datetime import date, datetime
 from enum import Enum
 
 from casework_clients.domain.colour import ContractState
-from casework_clients.domain.identity import identity_key
+from casework_clients.domain.identity import identity_key, other_card_key
 from casework_clients.domain.records import (
     ConsentRecord,
     ContactChannel,
@@ -66,7 +66,7 @@ class ReferralFacts:
     organisation: str
     given_name: str
     family_name: str
-    date_of_birth: date
+    date_of_birth: date | None
     phone: str
     email: str
     address: str
@@ -112,7 +112,8 @@ class ClientCard:
     identity_key: str
     given_name: str
     family_name: str
-    date_of_birth: date
+    #: None for a person without papers who does not know or cannot prove it (004).
+    date_of_birth: date | None
     phone: str
     email: str
     address: str
@@ -178,6 +179,17 @@ class ClientCard:
         return ContractState(signed=True, valid_until=latest.valid_until)
 
     @property
+    def missing_details(self) -> tuple[str, ...]:
+        """What a person without papers could not give (seed 004): the card is marked
+        with it, and found by the other details."""
+        missing = []
+        if self.date_of_birth is None:
+            missing.append("date_of_birth")
+        if not self.address.strip():
+            missing.append("address")
+        return tuple(missing)
+
+    @property
     def contract_awaits_status(self) -> bool:
         """A signed contract while the client is still approached or applicant: in
         automatic mode it may yet make them a service user (a day a worker decided
@@ -195,6 +207,15 @@ class ClientCard:
         """The later of the last contact and the last status entry."""
         days = [d for d in (self.last_contact_on, self.status_history.last_effective_on) if d]
         return max(days) if days else None
+
+
+def card_identity(
+    organisation: str, given_name: str, family_name: str, born: date | None, client_id: str
+) -> str:
+    """The identity key a new card is stored under: names alone (no date of birth) are
+    no identity, so such a card stands apart under its own key (see identity)."""
+    key = identity_key(organisation, given_name, family_name, born)
+    return key if born is not None else other_card_key(key, client_id)
 
 
 def _merged(values: tuple[str, ...], value: str) -> tuple[str, ...]:
@@ -223,8 +244,12 @@ def register_from_referral(
         card = ClientCard(
             client_id=new_client_id,
             organisation=facts.organisation,
-            identity_key=identity_key(
-                facts.organisation, facts.given_name, facts.family_name, facts.date_of_birth
+            identity_key=card_identity(
+                facts.organisation,
+                facts.given_name,
+                facts.family_name,
+                facts.date_of_birth,
+                new_client_id,
             ),
             given_name=facts.given_name,
             family_name=facts.family_name,
@@ -388,7 +413,7 @@ class NewPerson:
     organisation: str
     given_name: str
     family_name: str
-    date_of_birth: date
+    date_of_birth: date | None
     phone: str
     email: str
     address: str
@@ -414,8 +439,12 @@ def new_card(
     card = ClientCard(
         client_id=client_id,
         organisation=person.organisation,
-        identity_key=identity_key(
-            person.organisation, person.given_name, person.family_name, person.date_of_birth
+        identity_key=card_identity(
+            person.organisation,
+            person.given_name,
+            person.family_name,
+            person.date_of_birth,
+            client_id,
         ),
         given_name=person.given_name,
         family_name=person.family_name,

@@ -55,7 +55,12 @@ def referral_facts(envelope: EventEnvelope) -> ReferralFacts:
             organisation=envelope.organisation,
             given_name=referral.person.given_name,
             family_name=referral.person.family_name,
-            date_of_birth=date.fromisoformat(referral.person.date_of_birth),
+            # Empty for a person without papers (seed 004).
+            date_of_birth=(
+                date.fromisoformat(referral.person.date_of_birth)
+                if referral.person.date_of_birth
+                else None
+            ),
             phone=referral.contact.phone,
             email=referral.contact.email,
             address=referral.contact.address,

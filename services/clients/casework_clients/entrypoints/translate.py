@@ -139,7 +139,8 @@ def to_message(card: ClientCard, today: date | None = None) -> clients_pb2.Clien
         client_id=card.client_id,
         given_name=card.given_name,
         family_name=card.family_name,
-        date_of_birth=card.date_of_birth.isoformat(),
+        date_of_birth=card.date_of_birth.isoformat() if card.date_of_birth else "",
+        missing_details=list(card.missing_details),
         phone=card.phone,
         email=card.email,
         address=card.address,
@@ -259,7 +260,7 @@ def proposal_message(p: MatchProposal) -> clients_pb2.MatchProposal:
         referring_centre_id=f.centre_id,
         given_name=f.given_name,
         family_name=f.family_name,
-        date_of_birth=f.date_of_birth.isoformat(),
+        date_of_birth=f.date_of_birth.isoformat() if f.date_of_birth else "",
         unverified=clients_pb2.UnverifiedDetails(
             phone=p.unverified.phone, email=p.unverified.email, address=p.unverified.address
         ),

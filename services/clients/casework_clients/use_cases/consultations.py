@@ -48,6 +48,8 @@ def _join_waiting_consultations(
 ) -> tuple[ClientCard, list[Consultation]]:
     """The card with every waiting consultation that confidently is this person."""
     joined: list[Consultation] = []
+    if card.date_of_birth is None:
+        return card, []  # consultations join by date of birth; a worker joins the rest
     for consultation in consultations.waiting_for(card.date_of_birth):
         match = search.score(_consultation_query(consultation), candidate_facts(card))
         if not search.is_confident(match):

@@ -82,7 +82,9 @@ def register_from_referral(
         ambiguous = 0
         score = 100
         if existing is None:
-            query = search.SearchQuery(facts.given_name, facts.family_name, facts.date_of_birth)
+            query = search.SearchQuery(
+                facts.given_name, facts.family_name, facts.date_of_birth, facts.phone, facts.email
+            )
             existing, match, ambiguous = confident_match(repository, query)
             if match is not None:
                 reasons, how, score = match.reasons, "confident", match.score

@@ -28,7 +28,7 @@ class ReferralDocument(AggregateDocument):
     fingerprint = me.StringField(required=True)
     given_name = me.StringField(required=True)
     family_name = me.StringField(required=True)
-    date_of_birth = me.StringField(required=True)
+    date_of_birth = me.StringField(default="")  # "" for a person without papers
     phone = me.StringField(default="")
     email = me.StringField(default="")
     address = me.StringField(default="")
@@ -65,7 +65,7 @@ def _to_domain(doc: ReferralDocument) -> Referral:
         fingerprint=doc.fingerprint,
         given_name=doc.given_name,
         family_name=doc.family_name,
-        date_of_birth=date.fromisoformat(doc.date_of_birth),
+        date_of_birth=date.fromisoformat(doc.date_of_birth) if doc.date_of_birth else None,
         phone=doc.phone,
         email=doc.email,
         address=doc.address,
@@ -98,7 +98,7 @@ def _write_referral(doc: ReferralDocument, referral: Referral) -> None:
     doc.fingerprint = referral.fingerprint
     doc.given_name = referral.given_name
     doc.family_name = referral.family_name
-    doc.date_of_birth = referral.date_of_birth.isoformat()
+    doc.date_of_birth = referral.date_of_birth.isoformat() if referral.date_of_birth else ""
     doc.phone = referral.phone
     doc.email = referral.email
     doc.address = referral.address

@@ -64,7 +64,8 @@ class Referral:
     fingerprint: str
     given_name: str
     family_name: str
-    date_of_birth: date
+    #: None for a person without papers who cannot give it (seed 004).
+    date_of_birth: date | None
     phone: str
     email: str
     address: str
@@ -107,13 +108,15 @@ def validate(command: SubmitReferral, organisation: Organisation, today: date) -
         if name_problem:
             errors.append(FieldError(field, name_problem))
     try:
-        born = date.fromisoformat(command.date_of_birth)
+        # Empty for a person without papers (seed 004): clients marks the card and
+        # matches it by the other details.
+        born = date.fromisoformat(command.date_of_birth) if command.date_of_birth else None
     except ValueError:
         errors.append(FieldError("person.date_of_birth", "must be a date as YYYY-MM-DD"))
     else:
-        if born > today:
+        if born is not None and born > today:
             errors.append(FieldError("person.date_of_birth", "is in the future"))
-        elif today.year - born.year > OLDEST_AGE_YEARS:
+        elif born is not None and today.year - born.year > OLDEST_AGE_YEARS:
             errors.append(
                 FieldError("person.date_of_birth", f"more than {OLDEST_AGE_YEARS} years ago")
             )
@@ -177,7 +180,9 @@ def accept(
         fingerprint=fingerprint(command),
         given_name=command.given_name.strip(),
         family_name=command.family_name.strip(),
-        date_of_birth=date.fromisoformat(command.date_of_birth),
+        date_of_birth=(
+            date.fromisoformat(command.date_of_birth) if command.date_of_birth else None
+        ),
         phone=command.phone.strip(),
         email=command.email.strip(),
         address=command.address.strip(),
@@ -217,7 +222,7 @@ def submitted_event_payload(referral: Referral) -> dict[str, object]:
         "person": {
             "given_name": referral.given_name,
             "family_name": referral.family_name,
-            "date_of_birth": referral.date_of_birth.isoformat(),
+            "date_of_birth": (referral.date_of_birth.isoformat() if referral.date_of_birth else ""),
         },
         "contact": {"phone": referral.phone, "email": referral.email, "address": referral.address},
         "region_id": referral.region_id,

@@ -97,7 +97,7 @@ def to_message(referral: Referral) -> intake_pb2.Referral:
         person=intake_pb2.Person(
             given_name=referral.given_name,
             family_name=referral.family_name,
-            date_of_birth=referral.date_of_birth.isoformat(),
+            date_of_birth=referral.date_of_birth.isoformat() if referral.date_of_birth else "",
         ),
         contact=intake_pb2.Contact(
             phone=referral.phone, email=referral.email, address=referral.address

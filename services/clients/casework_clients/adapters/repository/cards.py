@@ -79,7 +79,8 @@ class ClientDocument(AggregateDocument):
     identity_key = me.StringField(required=True)
     given_name = me.StringField(required=True)
     family_name = me.StringField(required=True)
-    date_of_birth = me.StringField(required=True)
+    # "" for a person without papers.
+    date_of_birth = me.StringField(default="")
     phone = me.StringField(default="")
     email = me.StringField(default="")
     address = me.StringField(default="")
@@ -150,7 +151,7 @@ def _to_domain(doc: ClientDocument) -> ClientCard:
         identity_key=doc.identity_key,
         given_name=doc.given_name,
         family_name=doc.family_name,
-        date_of_birth=date.fromisoformat(doc.date_of_birth),
+        date_of_birth=date.fromisoformat(doc.date_of_birth) if doc.date_of_birth else None,
         phone=doc.phone,
         email=doc.email,
         address=doc.address,
@@ -325,7 +326,7 @@ def _to_document(card: ClientCard) -> ClientDocument:
         identity_key=card.identity_key,
         given_name=card.given_name,
         family_name=card.family_name,
-        date_of_birth=card.date_of_birth.isoformat(),
+        date_of_birth=card.date_of_birth.isoformat() if card.date_of_birth else "",
         phone=card.phone,
         email=card.email,
         address=card.address,
