@@ -97,6 +97,14 @@ class InMemoryClientRepository:
         # Every card in scope: the use case ranks them (the real one only narrows by keys).
         return [c for c in self._scoped() if not c.merged_into]
 
+    def candidate_facts(self, query: search.SearchQuery) -> list[search.CandidateFacts]:
+        return [
+            search.CandidateFacts(
+                c.client_id, c.given_name, c.family_name, c.date_of_birth, c.phone, c.email
+            )
+            for c in self.candidates(query)
+        ]
+
     def due_for_inactivity(
         self,
         active_on_or_before: date,

@@ -26,7 +26,6 @@ from casework_clients.use_cases._shared import (
     NewId,
     _event,
     _new_id,
-    candidate_facts,
     status_error,
     worker_actor,
 )
@@ -67,9 +66,10 @@ def search_clients(
         raise InvalidArgument(
             [FieldError("query", "give at least a name, a date of birth, a phone or an e-mail")]
         )
-    candidates = repository.candidates(query)
-    by_id = {c.client_id: c for c in candidates}
-    ranked = search.rank(query, (candidate_facts(c) for c in candidates), min_score)[:limit]
+    # Ranked on the few details ranking needs; only the cards answered are read whole.
+    ranked = search.rank(query, repository.candidate_facts(query), min_score)[:limit]
+    by_id = {c.client_id: c for c in repository.by_ids([m.ref for m in ranked])}
+    ranked = [m for m in ranked if m.ref in by_id]
     for match in ranked:
         repository.audit(match.ref, principal.subject, "search-result", now, trace_id)
     return [Candidate(by_id[m.ref], m) for m in ranked]

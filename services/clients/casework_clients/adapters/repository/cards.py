@@ -128,6 +128,40 @@ class ClientDocument(AggregateDocument):
     absorbed_status = me.ListField(me.DictField())
 
 
+# What ranking reads of a candidate card (the rest of the card is read for the few
+# that are answered).
+_FACT_FIELDS = {
+    f: 1
+    for f in (
+        "given_name", "family_name", "date_of_birth", "phone", "email", "merged_into",
+        "centre_ids",
+    )
+}  # fmt: skip
+
+
+class SearchKeyDocument(me.Document):
+    """One search key of one card (see domain.search.deletion_keys), a flat row per key:
+    search before register finds cards by an indexed equality on a plain field, which
+    the development wire server answers from its index (a match inside an array it
+    answers by scanning: seconds over 100,000 cards). Replaced with every card write."""
+
+    meta = {
+        "collection": "search_index",
+        "indexes": [{"fields": ["organisation", "key"]}, {"fields": ["client_id"]}],
+    }
+
+    organisation = me.StringField(required=True)
+    key = me.StringField(required=True)
+    client_id = me.StringField(required=True)
+
+
+def search_rows(card: ClientCard) -> list[dict[str, str]]:
+    keys = search.deletion_keys(search.name_keys(card.given_name, card.family_name))
+    return [
+        {"organisation": card.organisation, "key": k, "client_id": card.client_id} for k in keys
+    ]
+
+
 class AuditEntry(me.Document):
     """Who read or changed which client's personal data, and when."""
 
@@ -462,36 +496,65 @@ class ClientRepository:
         docs = self._scoped().filter(date_of_birth=born.isoformat()).limit(CANDIDATE_LIMIT)
         return [_to_domain(doc) for doc in docs if not doc.merged_into]
 
+    def _in_scope(self, centre_ids: list[str]) -> bool:
+        return self._centres is None or not self._centres.isdisjoint(centre_ids)
+
     def candidates(self, query: search.SearchQuery) -> list[ClientCard]:
-        """Cards that share a search key, a date-of-birth variant or a contact with the
-        query (at most a few hundred per kind, merged cards left out)."""
+        """The cards of ``candidate_facts``."""
+        return self.by_ids([f.ref for f in self.candidate_facts(query)])
+
+    def candidate_facts(self, query: search.SearchQuery) -> list[search.CandidateFacts]:
+        """What ranking needs of the cards that share a search key, a date-of-birth
+        variant or a contact with the query (at most a few hundred per kind, merged cards
+        left out). Every lookup is
+        an indexed equality on a plain field of the organisation; the caller's centres
+        are applied to what comes back, here, before anything leaves the repository."""
         keys = list(search.deletion_keys((*query.given_keys, *query.family_keys)))
         dobs = (
             [d.isoformat() for d in search.dob_variants(query.date_of_birth)]
             if query.date_of_birth
             else []
         )
-        filters: list[tuple[dict[str, Any], int]] = []
-        if keys and dobs:
-            filters.append(({"search_keys__in": keys, "date_of_birth__in": dobs}, CANDIDATE_LIMIT))
+        mine = {"organisation": self._organisation}
+        collection = ClientDocument._get_collection()
+        raw: dict[str, dict[str, Any]] = {}
+
+        def take(criteria: dict[str, Any], limit: int) -> None:
+            for found in collection.find({**mine, **criteria}, _FACT_FIELDS).limit(limit):
+                raw.setdefault(found["_id"], found)
+
+        if dobs:
+            # Born on the day (or a likely slip of it): the names are ranked after.
+            take({"date_of_birth": {"$in": dobs}}, CANDIDATE_LIMIT)
         if keys:
             # With a date of birth, the same-name cards that matter were found just above;
             # a common surname must not drag hundreds of strangers into every referral.
-            filters.append(
-                ({"search_keys__in": keys}, NAME_ONLY_LIMIT if dobs else CANDIDATE_LIMIT)
+            limit = NAME_ONLY_LIMIT if dobs else CANDIDATE_LIMIT
+            rows = SearchKeyDocument._get_collection().find(
+                {**mine, "key": {"$in": keys}}, {"client_id": 1}
             )
-        if dobs:
-            filters.append(({"date_of_birth__in": dobs}, CANDIDATE_LIMIT))
+            ids = list(dict.fromkeys(r["client_id"] for r in rows.limit(limit * 2)))[:limit]
+            missing = [i for i in ids if i not in raw]
+            if missing:
+                take({"_id": {"$in": missing}}, len(missing))
         if search.phone_key(query.phone):
-            filters.append(({"phone_key": search.phone_key(query.phone)}, CANDIDATE_LIMIT))
+            take({"phone_key": search.phone_key(query.phone)}, CANDIDATE_LIMIT)
         if query.email.strip():
-            filters.append(({"email_key": query.email.strip().lower()}, CANDIDATE_LIMIT))
-        found: dict[str, ClientCard] = {}
-        for criteria, limit in filters:
-            for doc in self._scoped().filter(**criteria).limit(limit):
-                if doc.id not in found and not doc.merged_into:
-                    found[doc.id] = _to_domain(doc)
-        return list(found.values())
+            take({"email_key": query.email.strip().lower()}, CANDIDATE_LIMIT)
+        return [
+            search.CandidateFacts(
+                ref=doc["_id"],
+                given_name=doc.get("given_name", ""),
+                family_name=doc.get("family_name", ""),
+                date_of_birth=(
+                    date.fromisoformat(doc["date_of_birth"]) if doc.get("date_of_birth") else None
+                ),
+                phone=doc.get("phone", ""),
+                email=doc.get("email", ""),
+            )
+            for doc in raw.values()
+            if not doc.get("merged_into") and self._in_scope(doc.get("centre_ids") or [])
+        ]
 
     def due_for_inactivity(
         self,
@@ -595,6 +658,11 @@ class ClientRepository:
         # After the card: a crash in between leaves the previous facts until the
         # card's next write (statistics only).
         store_facts(card.client_id, [CLIENT], card_fact_rows(card))
+        index = SearchKeyDocument._get_collection()
+        index.delete_many({"client_id": card.client_id})
+        rows = search_rows(card)
+        if rows:
+            index.insert_many(rows)
         return _to_domain(doc)
 
     def audit_entries(self, client_id: str, *, offset: int, limit: int) -> list[AuditEntry]:
