@@ -59,8 +59,8 @@ ACCESS: AccessMap = {
         "ListSharingRequests": frozenset({MANAGER}),
         "DecideSharingRequest": frozenset({MANAGER}),
         # Projects: every worker reads their status settings, an administrator sets them
-        "ListProjects": FRONT_LINE_AND_ABOVE | {ADMIN, DATA_PROTECTION_OFFICER},
-        "GetProject": FRONT_LINE_AND_ABOVE | {ADMIN, DATA_PROTECTION_OFFICER},
+        "ListProjects": FRONT_LINE_AND_ABOVE | {ADMIN},
+        "GetProject": FRONT_LINE_AND_ABOVE | {ADMIN},
         "SetProjectStatusSettings": frozenset({ADMIN}),
     }.items()
 }
