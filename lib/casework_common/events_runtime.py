@@ -138,6 +138,22 @@ class EventQueueConsumer(QueueConsumer):
             )
             yield connection
 
+    # nameko ignores only amqp's ConnectionError here; a socket error (the broker killed
+    # while a handler ran) would escape into the container and kill the process. The
+    # broker takes an unacknowledged message back when the connection drops and delivers
+    # it again, and its claim makes the second handling a no-op: nothing to do but go on.
+    def ack_message(self, message: Any) -> None:
+        try:
+            super().ack_message(message)
+        except OSError as exc:
+            _connection_lost("ack", exc)
+
+    def requeue_message(self, message: Any) -> None:
+        try:
+            super().requeue_message(message)
+        except OSError as exc:
+            _connection_lost("requeue", exc)
+
     def get_consumers(self, consumer_cls: Any, channel: Any) -> Any:
         consumers = super().get_consumers(consumer_cls, channel)
         for consumer in consumers:
@@ -155,6 +171,13 @@ class EventQueueConsumer(QueueConsumer):
             publisher=message.properties.get("user_id"),
         )
         message.ack()
+
+
+def _connection_lost(what: str, exc: OSError) -> None:
+    log.warning(
+        "broker connection lost before a message was settled; the broker delivers it again",
+        extra={"fields": {"settling": what, "error": type(exc).__name__}},
+    )
 
 
 class EventConsumer(Consumer):

@@ -226,7 +226,7 @@ def test_run_again_starts_at_once_a_process_killed_and_not_yet_reaped(
     live one - `make run` then waited 90 s for it instead of starting it again."""
     import signal
 
-    from casework_common import devstack as stack
+    from casework_dev import devstack as stack
 
     for name in CONFIGURED_BY_MAKE_RUN:
         monkeypatch.delenv(name, raising=False)

@@ -353,8 +353,11 @@ class ChaosRun:
             lines = log.read_text(errors="replace").splitlines()[seen:]
             for line in lines:
                 if '"event handled"' in line:
-                    stamp = json.loads(line)["ts"]
-                    return datetime.fromisoformat(stamp).timestamp()
+                    at = datetime.fromisoformat(json.loads(line)["ts"]).timestamp()
+                    # A handler that had its message before the kill may still log
+                    # while the broker is down: that is not a resumption.
+                    if at >= back:
+                        return at
             return None
 
         with contextlib.suppress(TimeoutError):
@@ -411,6 +414,50 @@ class ChaosRun:
                 return 0
             return int(reply.message_count)
 
+    def where_lost(self, lost: list[str]) -> list[str]:
+        """Where each lost referral stopped: not stored by intake, still in intake's
+        outbox, published but no card, or a card but no notification; and what the
+        broker still holds, queue by queue. A failed run says where to look."""
+        import pymongo
+
+        assert self.suite is not None
+        prefix = self.suite.env["MONGO_DB_PREFIX"]
+        client: pymongo.MongoClient[Any] = pymongo.MongoClient(
+            self.mongo.uri, serverSelectionTimeoutMS=5000
+        )
+        lines = []
+        try:
+            for referral_id in lost:
+                referral = client[f"{prefix}_intake"].referrals.find_one({"_id": referral_id})
+                card = client[f"{prefix}_clients"].clients.find_one(
+                    {"referral_ids": referral_id}, {"_id": 1}
+                )
+                if referral is None:
+                    stage = "not in intake's database (an acknowledged write the server lost?)"
+                elif referral.get("outbox_pending"):
+                    stage = (
+                        f"in intake's outbox: {len(referral.get('outbox') or [])} events, "
+                        f"claimed {referral.get('outbox_claimed_ms')}"
+                    )
+                elif card is None:
+                    stage = "published by intake, no card"
+                else:
+                    stage = f"card {card['_id']}, no notification"
+                lines.append(f"  {referral_id}: {stage}")
+        finally:
+            client.close()
+        listed = subprocess.run(
+            [_ctl(), "-n", self.broker.node, "list_queues", "-p", "chaos", "name", "messages"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        held = [
+            line for line in listed.stdout.splitlines() if line.rstrip().split("\t")[-1:] != ["0"]
+        ]
+        lines.extend(f"  queue {line}" for line in held)
+        return lines
+
     def drain(self, accepted: dict[str, float], timeout: float) -> Outcome:
         started = time.monotonic()
         deadline = started + timeout
@@ -419,6 +466,9 @@ class ChaosRun:
             if not lost or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
+        if lost:
+            for line in self.where_lost(lost):
+                self.log(f"[chaos] {line}")
         return Outcome(
             accepted=len(accepted),
             cards=cards,

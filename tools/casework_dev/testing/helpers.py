@@ -33,3 +33,10 @@ def stub(suite: Suite, service: str, stub_class: type[Any]) -> Any:
 
 def auth(token: str) -> list[tuple[str, str]]:
     return [("authorization", f"Bearer {token}")]
+
+
+def without_outbox(document: dict[str, Any]) -> dict[str, Any]:
+    """A stored aggregate without its outbox bookkeeping, which the relay and the
+    sweeper change on their own schedule: what a test compares to prove "nothing
+    changed"."""
+    return {key: value for key, value in document.items() if not key.startswith("outbox")}
