@@ -23,6 +23,8 @@ from casework_common.envelope import Actor, EventEnvelope
 from casework_common.errors import (
     Conflict,
     FailedPrecondition,
+    FieldError,
+    InvalidArgument,
     NotFound,
 )
 
@@ -117,9 +119,11 @@ def attach_consultation_by_worker(
     FAILED_PRECONDITION; joining it again to the same card changes nothing."""
     required("client_id", client_id)
     required("consultation_id", consultation_id)
+    if len(consultation_id) > 100:
+        raise InvalidArgument([FieldError("consultation_id", "is not a consultation id")])
     found = consultations.waiting(consultation_id)
     if found is None or found[0].centre_id not in principal.centres:
-        raise NotFound(f"consultation {consultation_id} not found")
+        raise NotFound("no such consultation in your centres")
     consultation, attached_to = found
     card = _follow(repository, repository.get(client_id))
     if card is None:
@@ -127,7 +131,7 @@ def attach_consultation_by_worker(
     rules.require_not_merged(card)
     if attached_to and attached_to != card.client_id:
         raise FailedPrecondition(
-            f"consultation {consultation_id} is joined to another card", field="consultation_id"
+            "the consultation is joined to another card", field="consultation_id"
         )
     updated, added = cards.attach_consultation(
         card, consultation, now, f"joined by {principal.subject}", principal.subject

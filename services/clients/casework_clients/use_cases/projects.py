@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 from casework_clients.adapters.repository import ProjectRepository
 from casework_clients.domain.projects import (
+    PROJECT_ID_PATTERN,
     Project,
     SettingsBook,
     StaleSettingsVersion,
@@ -115,7 +116,7 @@ def set_project_settings(
         except (Conflict, DuplicateAggregate):
             # Another administrator saved meanwhile: read again and re-check.
             continue
-    raise Conflict(f"project {command.project_id}: too much contention, try again")
+    raise Conflict("the project's settings changed meanwhile too often; try again")
 
 
 def list_projects(repository: ProjectRepository, default: StatusSettings) -> SettingsBook:
@@ -123,6 +124,6 @@ def list_projects(repository: ProjectRepository, default: StatusSettings) -> Set
 
 
 def read_project(project_id: str, repository: ProjectRepository) -> Project:
-    if not project_id.strip():
-        raise InvalidArgument([FieldError("project_id", "is required")])
+    if not PROJECT_ID_PATTERN.match(project_id.strip()):
+        raise InvalidArgument([FieldError("project_id", "is not a project id (see ListProjects)")])
     return repository.get(project_id.strip())

@@ -106,9 +106,7 @@ def register_client(
         and isinstance(settings, SettingsBook)
         and person.project_id not in settings.projects
     ):
-        raise InvalidArgument(
-            [FieldError("project_id", f"unknown project {person.project_id}; see ListProjects")]
-        )
+        raise InvalidArgument([FieldError("project_id", "no such project; see ListProjects")])
     query = search.SearchQuery(
         person.given_name, person.family_name, person.date_of_birth, person.phone, person.email
     )
