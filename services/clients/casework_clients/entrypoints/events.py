@@ -19,6 +19,7 @@ from casework_clients.adapters.repository import (
     MatchProposalDocument,
     SharingRequestDocument,
 )
+from casework_clients.adapters.repository.cards import backfill_derived_rows
 from casework_clients.bootstrap import bootstrap
 from casework_clients.domain.cards import Consultation, Contract, ReferralFacts
 from casework_common import contracts
@@ -316,6 +317,22 @@ class ClientsEvents(EventsService):
             trace=current_trace_carrier(),
             trace_id=envelope.trace.get("traceparent", "")[3:35],
         )
+
+    @timer(interval=24 * 3600, eager=True)  # type: ignore[misc]
+    def backfill_derived_rows(self) -> None:
+        """Cards stored before statistics facts and search keys existed get them, once
+        per organisation (a marker says it is done; later runs cost one query)."""
+        for organisation in self.app.organisations_with_settings():
+            try:
+                written = backfill_derived_rows(organisation, self.app.clock())
+            except Exception:
+                log.exception("backfill of derived rows failed; the next run retries")
+                continue
+            if written:
+                log.info(
+                    "derived rows written for stored cards",
+                    extra={"fields": {"organisation": organisation, "cards": written}},
+                )
 
     @timer(interval=INACTIVITY_SWEEP_SECONDS)  # type: ignore[misc]
     def sweep_inactivity(self) -> None:

@@ -390,3 +390,26 @@ def test_a_rejected_namesake_gets_a_card_of_their_own_beside_the_first() -> None
     # The same referral delivered again proposes nothing more and makes no third card.
     refer(create_facts(referral_id="ref-namesake", centre_id="ctr-south-city"))
     assert ClientDocument.objects.count() == 2
+
+
+def test_cards_stored_before_the_derived_rows_get_them_once() -> None:
+    from casework_clients.adapters.repository.cards import (
+        SearchKeyDocument,
+        _to_document,
+        backfill_derived_rows,
+    )
+    from casework_clients.adapters.repository.stat_facts import StatusFactDocument
+    from casework_common.storage import save_aggregate
+
+    card, _ = refer(create_facts(given_name="Old", family_name="Storedová"))
+    # As if written before the rows existed.
+    SearchKeyDocument.objects(client_id=card.client_id).delete()
+    StatusFactDocument.objects(owner_id=card.client_id).delete()
+    save_aggregate(_to_document(replace(card, history=card.history)), [])
+    query = search.SearchQuery("Old", "Storedová", None)
+    assert card.client_id not in [f.ref for f in system().candidate_facts(query)]
+
+    assert backfill_derived_rows(ORG, NOW) >= 1
+    assert card.client_id in [f.ref for f in system().candidate_facts(query)]
+    assert StatusFactDocument.objects(owner_id=card.client_id).count() > 0
+    assert backfill_derived_rows(ORG, NOW) == 0  # done once

@@ -684,3 +684,48 @@ class ClientRepository:
             at=at,
             trace_id=trace_id,
         ).save()
+
+
+class DerivedRowsVersion(me.Document):
+    """Which organisations' cards have their derived rows (statistics facts, search
+    keys) written: cards stored before those rows existed get them once."""
+
+    meta = {"collection": "derived_rows_version"}
+
+    id = me.StringField(primary_key=True)  # the organisation
+    version = me.IntField(required=True)
+    at = me.DateTimeField(required=True)
+
+
+DERIVED_ROWS_VERSION = 1
+
+
+def backfill_derived_rows(organisation: str, now: datetime, batch: int = 1000) -> int:
+    """Write the statistics facts and search keys of every card of the organisation,
+    once per version of those rows (idempotent: rows are replaced). Answers how many
+    cards were written (0 when already done)."""
+    done = DerivedRowsVersion.objects(id=organisation).first()
+    if done is not None and done.version >= DERIVED_ROWS_VERSION:
+        return 0
+    index = SearchKeyDocument._get_collection()
+    written = 0
+    last = ""
+    while True:
+        docs = list(
+            ClientDocument.objects(organisation=organisation, id__gt=last)
+            .order_by("id")
+            .limit(batch)
+        )
+        if not docs:
+            break
+        for doc in docs:
+            card = _to_domain(doc)
+            store_facts(card.client_id, [CLIENT], card_fact_rows(card))
+            index.delete_many({"client_id": card.client_id})
+            rows = search_rows(card)
+            if rows:
+                index.insert_many(rows)
+            written += 1
+        last = docs[-1].id
+    DerivedRowsVersion(id=organisation, version=DERIVED_ROWS_VERSION, at=now).save()
+    return written
