@@ -49,7 +49,7 @@ FROM ${PYTHON_IMAGE} AS runtime
 # Debian point releases replace the exact version in the archive.
 # hadolint ignore=DL3008
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini \
+ && apt-get install -y --no-install-recommends tini libreoffice-writer-nogui fonts-dejavu-core fonts-liberation2 \
  && rm -rf /var/lib/apt/lists/*
 
 # Numeric, non-root user (Kubernetes runAsNonRoot needs a numeric UID).

@@ -24,13 +24,15 @@ help:
 	@echo "make proto-baseline  record the protos as the contracts partners rely on (see README, Events)"
 
 # System packages: only what is missing is installed (a broker when nothing listens on 5672,
-# Node.js for buf). Needs root, as on the project's machines and in CI.
+# Node.js for buf, LibreOffice with fonts for diacritics and Cyrillic for documents' PDFs:
+# about 30 s). Needs root, as on the project's machines and in CI.
 deps:
 	@need=""; \
 	if ! (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null && ! command -v rabbitmq-server >/dev/null && [ -z "$$AMQP_URI" ]; then need="$$need rabbitmq-server"; fi; \
 	command -v npm >/dev/null || need="$$need nodejs npm"; \
 	command -v python3 >/dev/null || need="$$need python3 python3-venv"; \
 	if [ -n "$$need" ]; then echo "installing:$$need"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$need; fi
+	@command -v soffice >/dev/null || { echo "installing: LibreOffice (documents' PDFs)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libreoffice-writer-nogui fonts-dejavu-core fonts-liberation2; }
 	@command -v kubectl >/dev/null || echo "note: kubectl not found; the deploy tests need it (https://kubernetes.io/docs/tasks/tools/)"
 
 $(STAMP): requirements.txt requirements-dev.txt
@@ -72,6 +74,8 @@ demo: venv gen
 bench: deps venv gen broker
 	$(PY) -m casework_dev.bench $(ARGS)
 	$(PY) -m casework_dev.bench_statistics
+	$(PY) -m casework_dev.bench_plans
+	$(PY) -m casework_dev.bench_documents
 
 # Runs a RabbitMQ node of its own, so it needs the server installed even when a broker
 # elsewhere answers on 5672.

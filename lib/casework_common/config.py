@@ -9,10 +9,11 @@ service quietly talk to a broker or database that is not the one operations mean
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TypeVar
 
 SERVICES = ("intake", "clients", "plans", "documents", "notify", "feedback")
 PROCESSES = ("api", "events")
@@ -86,29 +87,47 @@ class Settings:
         return self.environment == "development"
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
+N = TypeVar("N", int, float)
+
+
+def _number(
+    env: Mapping[str, str], name: str, default: N, parse: Callable[[str], N]
+) -> tuple[N | None, str]:
+    """The variable read by `parse` (`default` when unset, None when `parse` refuses
+    it), and its text as set ("" when unset)."""
+    raw = env.get(name) or ""
+    if not raw:
+        return default, raw
     try:
-        value = int(raw)
+        return parse(raw), raw
     except ValueError:
-        raise MissingConfiguration(name, f"must be a whole number, got {raw!r}") from None
-    if name.endswith("_PORT") and not 0 <= value <= 65535:
+        return None, raw
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value, raw = _number(env, name, default, int)
+    if value is None:
+        raise MissingConfiguration(name, f"must be a whole number, got {raw!r}")
+    if raw and name.endswith("_PORT") and not 0 <= value <= 65535:
         raise MissingConfiguration(name, f"must be a port number (0-65535), got {raw!r}")
     return value
 
 
 def _hours(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 24 * 7:
+    value, raw = _number(env, name, default, float)
+    if raw and (value is None or not 0 < value <= 24 * 7):
         raise InvalidConfiguration(name, f"must be a number of hours (0-168], got {raw!r}")
+    return value if value is not None else default
+
+
+def seconds(name: str, default: float, env: Mapping[str, str] | None = None) -> float:
+    """A positive number of seconds from the environment (`default` when unset); a
+    process given anything else stops, naming the variable."""
+    value, raw = _number(os.environ if env is None else env, name, default, float)
+    if value is None:
+        raise MissingConfiguration(name, f"must be a number of seconds, got {raw!r}")
+    if value <= 0:
+        raise MissingConfiguration(name, f"must be positive, got {raw!r}")
     return value
 
 

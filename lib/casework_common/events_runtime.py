@@ -8,6 +8,8 @@ import contextlib
 import functools
 import logging
 import os
+import signal
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -29,7 +31,7 @@ from pymongo.errors import AutoReconnect, ConnectionFailure
 from werkzeug.wrappers import Response
 
 from casework_common import storage, telemetry
-from casework_common.config import MissingConfiguration, Settings, bind_host, load_settings
+from casework_common.config import Settings, bind_host, load_settings, seconds
 from casework_common.envelope import EventEnvelope, MalformedEvent
 from casework_common.errors import Conflict, InvalidArgument
 from casework_common.messaging import (
@@ -70,22 +72,11 @@ TRANSIENT = (
 CONTENTION_RETRIES = 3
 
 
-def _seconds(variable: str, default: float) -> float:
-    raw = os.environ.get(variable) or ""
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        raise MissingConfiguration(variable, f"must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise MissingConfiguration(variable, f"must be positive, got {raw!r}")
-    return value
-
-
-SWEEP_INTERVAL = _seconds("CASEWORK_SWEEP_INTERVAL", 0.5)
-SWEEP_AFTER = _seconds("CASEWORK_SWEEP_AFTER", 2.0)
+SWEEP_INTERVAL = seconds("CASEWORK_SWEEP_INTERVAL", 0.5)
+SWEEP_AFTER = seconds("CASEWORK_SWEEP_AFTER", 2.0)
 # How long a handler's claim on an event keeps a concurrent duplicate waiting; after it,
 # a delivery whose handler crashed mid-way is handled again.
-CLAIM_LEASE = _seconds("CASEWORK_CLAIM_LEASE", 60.0)
+CLAIM_LEASE = seconds("CASEWORK_CLAIM_LEASE", 60.0)
 CLAIM_HEADER = "x-casework-claim"
 
 
@@ -329,14 +320,25 @@ def _handle(
                 }
             },
         )
+
+    def dead_letter(
+        message: str,
+        reason: str,
+        fields: dict[str, object],
+        outcome: str = "dead_lettered",
+        exc_info: bool = False,
+    ) -> None:
+        """Log why, then hand the delivery to the dead-letter queue."""
+        log.error(message, exc_info=exc_info, extra={"fields": fields})
+        bus.publisher.dead_letter(raw, consumer=consumer, reason=reason, publisher=origin.user_id)
+        telemetry.EVENTS_HANDLED.labels(service, consumer, outcome).inc()
+
     try:
         envelope = EventEnvelope.from_json(raw)
     except MalformedEvent as exc:
-        log.error("malformed event dead-lettered", extra={"fields": {"reason": str(exc)}})
-        bus.publisher.dead_letter(
-            raw, consumer=consumer, reason=f"malformed event: {exc}", publisher=origin.user_id
+        dead_letter(
+            "malformed event dead-lettered", f"malformed event: {exc}", {"reason": str(exc)}
         )
-        telemetry.EVENTS_HANDLED.labels(service, consumer, "dead_lettered").inc()
         return
     refusal = publisher_refusal(
         event_type=envelope.type,
@@ -350,19 +352,17 @@ def _handle(
     if refusal is not None:
         # Not marked processed: a forgery must not make the genuine event of that id a
         # duplicate.
-        log.error(
+        dead_letter(
             "event from a publisher that does not own it dead-lettered",
-            extra={
-                "fields": {
-                    "reason": refusal,
-                    "event_id": envelope.id,
-                    "event_type": envelope.routing_key,
-                    "publisher": origin.user_id,
-                }
+            refusal,
+            {
+                "reason": refusal,
+                "event_id": envelope.id,
+                "event_type": envelope.routing_key,
+                "publisher": origin.user_id,
             },
+            outcome="publisher_refused",
         )
-        bus.publisher.dead_letter(raw, consumer=consumer, reason=refusal, publisher=origin.user_id)
-        telemetry.EVENTS_HANDLED.labels(service, consumer, "publisher_refused").inc()
         return
     # The claim's holder travels with the delayed retries of this delivery, so a retry
     # takes back its own claim instead of waiting out the lease.
@@ -401,14 +401,11 @@ def _handle(
             except (PoisonEvent, InvalidArgument, MalformedEvent) as exc:
                 # MalformedEvent here: a payload that does not parse into its contract.
                 reason = refusal_reason(exc)
-                log.error(
+                dead_letter(
                     "event refused and dead-lettered",
-                    extra={"fields": {"reason": reason, "event_id": envelope.id}},
+                    reason,
+                    {"reason": reason, "event_id": envelope.id},
                 )
-                bus.publisher.dead_letter(
-                    raw, consumer=consumer, reason=reason, publisher=origin.user_id
-                )
-                telemetry.EVENTS_HANDLED.labels(service, consumer, "dead_lettered").inc()
                 storage.mark_processed(consumer, envelope)
                 return
             except Conflict:
@@ -431,14 +428,12 @@ def _handle(
                         f"unexpected-error: {type(exc).__name__} "
                         f"on delivery {origin.delivery_count + 1}"
                     )
-                    log.exception(
+                    dead_letter(
                         "event failed on every delivery; dead-lettered",
-                        extra={"fields": {"reason": reason, "event_id": envelope.id}},
+                        reason,
+                        {"reason": reason, "event_id": envelope.id},
+                        exc_info=True,
                     )
-                    bus.publisher.dead_letter(
-                        raw, consumer=consumer, reason=reason, publisher=origin.user_id
-                    )
-                    telemetry.EVENTS_HANDLED.labels(service, consumer, "dead_lettered").inc()
                     return
                 raise
         _complete(consumer, envelope, holder, retry)
@@ -506,6 +501,10 @@ def event_handler(queue_name: str, routing_keys: list[str]) -> Callable[[F], F]:
     return decorator
 
 
+# Module-wide: nameko makes a new service instance for every timer tick.
+_sweep_deferred = threading.Event()
+
+
 class EventsService:
     """Base of every service's nameko class: outbox relay, health and metrics."""
 
@@ -518,8 +517,22 @@ class EventsService:
     def sweep_outbox(self) -> None:
         # Only outboxes their writer has not published within SWEEP_AFTER seconds:
         # the writer crashed, or the broker was away.
-        while self.bus.relay.run_once(min_age=SWEEP_AFTER):
-            pass
+        try:
+            while self.bus.relay.run_once(min_age=SWEEP_AFTER):
+                pass
+        except TRANSIENT as exc:
+            # The next tick tries again; one line when the outage starts, not a
+            # traceback twice a second for as long as it lasts.
+            if not _sweep_deferred.is_set():
+                _sweep_deferred.set()
+                log.warning(
+                    "outbox sweep deferred until the database and broker answer",
+                    extra={"fields": {"error": type(exc).__name__}},
+                )
+            return
+        if _sweep_deferred.is_set():
+            _sweep_deferred.clear()
+            log.info("outbox sweep resumed")
 
     @http("GET", "/healthz")  # type: ignore[misc]
     def healthz(self, request: Any) -> Response:
@@ -534,6 +547,25 @@ class EventsService:
     @http("GET", "/metrics")  # type: ignore[misc]
     def metrics(self, request: Any) -> Response:
         return Response(generate_latest(), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _log_green_threads(signum: int, frame: Any) -> None:
+    """`kill -USR1 <pid>`: where every green thread of a stalled events process waits,
+    in its log (an operator's first question when a queue stops draining)."""
+    import gc
+    import traceback
+
+    import greenlet
+
+    stacks = [
+        "".join(traceback.format_stack(g.gr_frame))
+        for g in gc.get_objects()
+        if isinstance(g, greenlet.greenlet) and g.gr_frame is not None
+    ]
+    log.warning(
+        "green threads",
+        extra={"fields": {"count": len(stacks), "stacks": "\n----\n".join(stacks)}},
+    )
 
 
 def run(service_cls: type[EventsService]) -> None:
@@ -558,5 +590,6 @@ def run(service_cls: type[EventsService]) -> None:
         "ACCEPT": ["casework-event"],
     }
     telemetry.setup(settings, "events")
+    signal.signal(signal.SIGUSR1, _log_green_threads)
     log.info("events process starting", extra={"fields": {"health_port": settings.health_port}})
     nameko_run([service_cls], config)

@@ -168,7 +168,11 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
         metadata = tuple(handler_call_details.invocation_metadata or ())
 
         def wrapped(raw: bytes, context: grpc.ServicerContext) -> Any:
-            return self._admit(inner, deserialize, raw, context, method, metadata)
+            return self._admit(
+                context,
+                method,
+                lambda: self._call(inner, deserialize, raw, context, method, metadata),
+            )
 
         # grpc hands over the raw body; it is parsed only once the caller is known.
         return grpc.unary_unary_rpc_method_handler(
@@ -177,16 +181,9 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
             response_serializer=handler.response_serializer,
         )
 
-    def _admit(
-        self,
-        inner: Callable[[Any, grpc.ServicerContext], Any],
-        deserialize: Callable[[bytes], Any] | None,
-        raw: bytes,
-        context: grpc.ServicerContext,
-        method: str,
-        metadata: tuple[Any, ...],
-    ) -> Any:
-        """Shed before any work: a caller who has gone, or one call too many."""
+    def _admit(self, context: grpc.ServicerContext, method: str, call: Callable[[], Any]) -> Any:
+        """Shed before any work (a caller who has gone, or one call too many), else
+        make the call."""
         service = self._settings.service
         remaining = context.time_remaining()
         if remaining is not None and remaining > NO_DEADLINE:
@@ -214,7 +211,7 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
             # Every database operation of the call ends by the caller's deadline (server
             # selection and pymongo's own retries included); no deadline, no bound.
             with pymongo.timeout(remaining):
-                return self._call(inner, deserialize, raw, context, method, metadata)
+                return call()
         finally:
             GRPC_IN_FLIGHT.labels(service).dec()
             self._slots.release()

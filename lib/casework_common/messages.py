@@ -11,6 +11,7 @@ each domain keeps its own, usually tighter, rules and wording.
 
 from __future__ import annotations
 
+import enum
 import functools
 import inspect
 import math
@@ -67,6 +68,19 @@ def _string_limit(name: str) -> int:
     if name == "id" or name.endswith(("_id", "_ids", "_key", "_token")):
         return MAX_ID
     return MAX_LINE
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def enum_codes(proto_enum: Any, domain: type[E]) -> dict[Any, E]:
+    """A proto enum's codes to the domain enum's members of the same name, the proto's
+    prefix aside (CHANNEL_PHONE: Channel.PHONE; the prefix is that of the zero value,
+    CHANNEL_UNSPECIFIED, which names no member). Every member needs its code: one
+    added to the domain alone stops the import. (`Any`: the generated stubs give each
+    proto enum, and its codes, a type of their own.)"""
+    prefix = proto_enum.Name(0).removesuffix("UNSPECIFIED")
+    return {proto_enum.Value(prefix + member.name): member for member in domain}
 
 
 def timestamp_error(stamp: Any) -> str | None:

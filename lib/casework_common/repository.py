@@ -19,6 +19,15 @@ Adopting it (intake and notify use it; clients is next):
     ClientRepository.for_caller(uow.principal, uow)   # the caller's centres
     ClientRepository(organisation, None, uow)          # the service's own work: all centres
 
+An aggregate stored attribute for field (a frozen dataclass whose attributes are the
+document's fields of the same name) says so once with `StoredFields` instead of
+copying each attribute both ways:
+
+    class ReferralRepository(AggregateRepository[ReferralDocument, Referral]):
+        document = ReferralDocument
+        fields = StoredFields(Referral, "referral_id", date_of_birth=ISO_DATE,
+                              channel=enum_value(Channel))
+
 A repository narrowed by something other than centres (notify's inbox: one worker)
 overrides `_narrow`. Writes go through the unit of work it was given (`uow.save`), so
 the unit of work publishes their events; without one (repository tests) they are
@@ -27,7 +36,10 @@ plain `storage.save_aggregate` writes.
 
 from __future__ import annotations
 
+import dataclasses
+import enum
 from collections.abc import Callable, Iterable
+from datetime import date
 from typing import Any, ClassVar, Generic, TypeVar
 
 import mongoengine as me
@@ -42,6 +54,96 @@ D = TypeVar("D", bound=me.Document)
 A = TypeVar("A", bound=AggregateDocument)
 T = TypeVar("T")
 R = TypeVar("R", bound="ScopedRepository[Any]")
+E = TypeVar("E", bound=enum.Enum)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stored:
+    """How one attribute is stored when not as it is: `dump` turns the attribute into
+    the document's value, `load` turns the document's value back."""
+
+    dump: Callable[[Any], Any]
+    load: Callable[[Any], Any]
+
+
+def enum_value(kind: type[E]) -> Stored:
+    """An enum member stored as its value."""
+    return Stored(lambda member: member.value, kind)
+
+
+def optional_enum_value(kind: type[E]) -> Stored:
+    """An enum member or None, stored as its value or as ""."""
+    return Stored(
+        lambda member: member.value if member is not None else "",
+        lambda raw: kind(raw) if raw else None,
+    )
+
+
+# A date stored as YYYY-MM-DD text; the optional one stores None as "".
+ISO_DATE = Stored(lambda day: day.isoformat(), date.fromisoformat)
+OPTIONAL_ISO_DATE = Stored(
+    lambda day: day.isoformat() if day else "",
+    lambda raw: date.fromisoformat(raw) if raw else None,
+)
+# A caller's key stored unset when empty, so a sparse unique index leaves it out (and
+# records stored before keys existed read as "").
+OPTIONAL_KEY = Stored(lambda key: key or None, lambda raw: raw or "")
+# A tuple stored as a list.
+LIST = Stored(list, tuple)
+
+
+def idempotency_key_index(*, keyless_records: bool = False) -> dict[str, Any]:
+    """The index that lets a caller's idempotency key be used once per organisation.
+    `keyless_records`: records stored before keys were required have none and are
+    left out of the index."""
+    index: dict[str, Any] = {"fields": ["organisation", "idempotency_key"], "unique": True}
+    if keyless_records:
+        index["partialFilterExpression"] = {"idempotency_key": {"$type": "string"}}
+    return index
+
+
+class StoredFields(Generic[T]):
+    """The mapping between a frozen dataclass aggregate and its document: every
+    attribute is the document's field of the same name, except the id attribute (the
+    document's id), those `stored_as` converts, and those named `apart`, which the
+    repository maps itself (`read(doc, name=value)`; `write` leaves them out)."""
+
+    def __init__(
+        self,
+        aggregate: type[T],
+        id_field: str,
+        *,
+        apart: Iterable[str] = (),
+        **stored_as: Stored,
+    ) -> None:
+        self.aggregate = aggregate
+        self.id_field = id_field
+        names = [f.name for f in dataclasses.fields(aggregate)]  # type: ignore[arg-type]
+        unknown = (set(stored_as) | set(apart)) - set(names)
+        if unknown:
+            raise TypeError(f"{aggregate.__name__} has no attribute {sorted(unknown)}")
+        self._apart = frozenset(apart)
+        self._stored = [
+            (name, stored_as.get(name))
+            for name in names
+            if name != id_field and name not in self._apart
+        ]
+
+    def read(self, doc: me.Document, **apart: Any) -> T:
+        values = {self.id_field: doc.id, **apart}
+        for name, stored in self._stored:
+            raw = getattr(doc, name)
+            values[name] = stored.load(raw) if stored else raw
+        return self.aggregate(**values)
+
+    def write(self, doc: me.Document, aggregate: T) -> None:
+        """Copy the aggregate's values onto its document (id and version stay)."""
+        for name, stored in self._stored:
+            value = getattr(aggregate, name)
+            setattr(doc, name, stored.dump(value) if stored else value)
+
+    def id_of(self, aggregate: T) -> str:
+        return str(getattr(aggregate, self.id_field))
 
 
 class ScopedRepository(Generic[D]):
@@ -93,18 +195,25 @@ class ScopedRepository(Generic[D]):
 
 class AggregateRepository(ScopedRepository[A], Generic[A, T]):
     """A scoped repository of one aggregate: a domain object `T` stored whole as a
-    document `A` with its outbox. Subclasses say how the two map (`_read`, `_write`,
-    `_id_of`); reading, adding, the idempotency-key lookup and the version-guarded
-    change are written here once."""
+    document `A` with its outbox. Subclasses say how the two map, either with
+    `fields` or by overriding `_read`, `_write` and `_id_of`; reading, adding, the
+    idempotency-key lookup and the version-guarded change are written here once."""
+
+    fields: ClassVar[StoredFields[Any] | None] = None
+
+    def _mapping(self) -> StoredFields[Any]:
+        if self.fields is None:
+            raise NotImplementedError(f"{type(self).__name__} says neither `fields` nor `_read`")
+        return self.fields
 
     def _read(self, doc: A) -> T:
-        raise NotImplementedError
+        return self._mapping().read(doc)  # type: ignore[no-any-return]
 
     def _write(self, doc: A, aggregate: T) -> None:
-        raise NotImplementedError
+        self._mapping().write(doc, aggregate)
 
     def _id_of(self, aggregate: T) -> str:
-        raise NotImplementedError
+        return self._mapping().id_of(aggregate)
 
     def get(self, record_id: str) -> T:
         return self._read(self._one(record_id))
@@ -118,6 +227,12 @@ class AggregateRepository(ScopedRepository[A], Generic[A, T]):
         doc = self.document(id=self._id_of(aggregate))
         self._write(doc, aggregate)  # type: ignore[arg-type]
         self._save(doc, [event])  # type: ignore[arg-type]
+
+    def _page(self, order: Iterable[str], offset: int, limit: int, **equal: str) -> list[T]:
+        """A page of the caller's records in `order`, narrowed to those whose fields
+        hold the values given (an empty value narrows nothing)."""
+        query = self._scoped().filter(**{name: value for name, value in equal.items() if value})
+        return [self._read(doc) for doc in query.order_by(*order).skip(offset).limit(limit)]
 
     def update(self, record_id: str, change: Callable[[T], tuple[T, list[EventEnvelope]]]) -> T:
         """Apply `change` to a record of the caller's scope and store the result with

@@ -206,6 +206,24 @@ def _record_id(consumer: str, event_id: str) -> str:
     return f"{consumer}:{event_id}"
 
 
+def _insert_record(consumer: str, envelope: EventEnvelope, **state: Any) -> bool:
+    """Insert the record of what `consumer` did with an event; False when one is
+    stored already (the unique id decides between concurrent deliveries)."""
+    try:
+        ProcessedEvent._get_collection().insert_one(
+            {
+                "_id": _record_id(consumer, envelope.id),
+                "consumer": consumer,
+                "event_id": envelope.id,
+                "event_type": envelope.routing_key,
+                **state,
+            }
+        )
+    except DuplicateKeyError:
+        return False
+    return True
+
+
 def claim_event(consumer: str, envelope: EventEnvelope, holder: str, lease: float) -> Claim:
     """Claim an event for one handler run, atomically: the unique insert of its record
     decides between two concurrent deliveries. A claim whose lease ran out (its handler
@@ -215,21 +233,8 @@ def claim_event(consumer: str, envelope: EventEnvelope, holder: str, lease: floa
     key = _record_id(consumer, envelope.id)
     now_ms = int(time.time() * 1000)
     until = now_ms + int(lease * 1000)
-    try:
-        collection.insert_one(
-            {
-                "_id": key,
-                "consumer": consumer,
-                "event_id": envelope.id,
-                "event_type": envelope.routing_key,
-                "state": "claimed",
-                "holder": holder,
-                "lease_until_ms": until,
-            }
-        )
+    if _insert_record(consumer, envelope, state="claimed", holder=holder, lease_until_ms=until):
         return Claim.TAKEN
-    except DuplicateKeyError:
-        pass
     for condition in ({"holder": holder}, {"lease_until_ms": {"$lt": now_ms}}):
         taken = collection.update_one(
             {"_id": key, "state": "claimed", **condition},
@@ -278,18 +283,7 @@ def mark_processed(consumer: str, envelope: EventEnvelope) -> None:
     stands."""
     collection = ProcessedEvent._get_collection()
     key = _record_id(consumer, envelope.id)
-    try:
-        collection.insert_one(
-            {
-                "_id": key,
-                "consumer": consumer,
-                "event_id": envelope.id,
-                "event_type": envelope.routing_key,
-                "state": "done",
-                "processed_at": now(),
-            }
-        )
-    except DuplicateKeyError:
+    if not _insert_record(consumer, envelope, state="done", processed_at=now()):
         stored = collection.find_one({"_id": key, "state": "claimed"})
         if stored is not None:
             stored.update({"state": "done", "processed_at": now(), "lease_until_ms": None})

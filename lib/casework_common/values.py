@@ -23,6 +23,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
+from typing import ClassVar, Self
 
 from casework_common.errors import FieldError, InvalidArgument
 
@@ -142,35 +143,50 @@ def _refuse(field: str, problem: str | None) -> None:
 
 
 @dataclass(frozen=True)
-class Email:
-    """An e-mail address someone may be written to at (surrounding blanks dropped)."""
+class _CheckedText:
+    """A line of text refused (InvalidArgument naming the field) unless `_problem`
+    finds nothing wrong with it. `parse` reads what someone sent: `_clean` first
+    (surrounding blanks dropped), and blank refused as missing where `_blank_refused`."""
 
     value: str
+    _field: ClassVar[str]
+    _blank_refused: ClassVar[bool] = False
+
+    @staticmethod
+    def _problem(value: str) -> str | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _clean(raw: str) -> str:
+        return raw.strip()
 
     def __post_init__(self) -> None:
-        _refuse("email", email_error(self.value))
+        _refuse(self._field, self._problem(self.value))
 
     @classmethod
-    def parse(cls, raw: str, field: str = "email") -> Email:
-        value = raw.strip()
-        _refuse(field, email_error(value) if value else "is required")
+    def parse(cls, raw: str, field: str = "") -> Self:
+        value = cls._clean(raw)
+        missing = cls._blank_refused and not value
+        _refuse(field or cls._field, "is required" if missing else cls._problem(value))
         return cls(value)
 
 
 @dataclass(frozen=True)
-class Phone:
+class Email(_CheckedText):
+    """An e-mail address someone may be written to at (surrounding blanks dropped)."""
+
+    _field = "email"
+    _blank_refused = True
+    _problem = staticmethod(email_error)
+
+
+@dataclass(frozen=True)
+class Phone(_CheckedText):
     """A phone number as written (surrounding blanks dropped)."""
 
-    value: str
-
-    def __post_init__(self) -> None:
-        _refuse("phone", phone_error(self.value))
-
-    @classmethod
-    def parse(cls, raw: str, field: str = "phone") -> Phone:
-        value = raw.strip()
-        _refuse(field, phone_error(value) if value else "is required")
-        return cls(value)
+    _field = "phone"
+    _blank_refused = True
+    _problem = staticmethod(phone_error)
 
     @property
     def key(self) -> str:
@@ -179,19 +195,11 @@ class Phone:
 
 
 @dataclass(frozen=True)
-class PersonName:
+class PersonName(_CheckedText):
     """A given or family name: one line of text, not blank, at most 200 characters."""
 
-    value: str
-
-    def __post_init__(self) -> None:
-        _refuse("name", person_name_error(self.value))
-
-    @classmethod
-    def parse(cls, raw: str, field: str = "name") -> PersonName:
-        value = raw.strip()
-        _refuse(field, person_name_error(value))
-        return cls(value)
+    _field = "name"
+    _problem = staticmethod(person_name_error)
 
 
 @dataclass(frozen=True)
@@ -215,19 +223,15 @@ class DateOfBirth:
 
 
 @dataclass(frozen=True)
-class Address:
+class Address(_CheckedText):
     """A postal address as one line (runs of blanks and line breaks become one space)."""
 
-    value: str
+    _field = "address"
+    _problem = staticmethod(address_error)
 
-    def __post_init__(self) -> None:
-        _refuse("address", address_error(self.value))
-
-    @classmethod
-    def parse(cls, raw: str, field: str = "address") -> Address:
-        value = " ".join(raw.split())
-        _refuse(field, address_error(value))
-        return cls(value)
+    @staticmethod
+    def _clean(raw: str) -> str:
+        return " ".join(raw.split())
 
 
 def iso_day(raw: str) -> date | None:

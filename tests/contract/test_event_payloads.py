@@ -66,6 +66,13 @@ from casework_intake.domain.outreach import ActivityType, Outcome, PlanOutreach
 from casework_intake.domain.projects import CreateProject
 from casework_intake.domain.referrals import Channel, SubmitReferral
 from casework_notify.entrypoints import events as notify_consumers
+from casework_plans.adapters.repository import ClientStatusRepository, PlanRepository
+from casework_plans.domain.monitoring import Cadence
+from casework_plans.domain.plans import ContactMode, Signer
+from casework_plans.entrypoints import events as plans_consumers
+from casework_plans.use_cases import plans as plan_cases
+from casework_plans.use_cases import records as plan_records
+from casework_plans.use_cases import timers as plan_timers
 
 pytestmark = pytest.mark.usefixtures("mongo_db")
 
@@ -193,11 +200,16 @@ READERS: dict[str, Callable[[EventEnvelope], object]] = {
     "intake.referral.submitted.v1": clients_consumers.referral_facts,
     "intake.consultation.recorded.v1": clients_consumers.consultation_facts,
     "documents.contract.signed.v1": lambda e: clients_consumers.contract_facts(e, T0),
+    "documents.contract.ended.v1": clients_consumers.contract_end_facts,
     "clients.client.merged.v1": clients_consumers.merged_cards,
     "intake.referral.acknowledged.v1": clients_consumers.intake_contact,
     "intake.referral.first_contact_recorded.v1": clients_consumers.intake_contact,
     "intake.outreach.outcome_recorded.v1": clients_consumers.outreach_contacts,
-    "clients.client.status_changed.v1": clients_consumers.family_status_input,
+    # Read by clients (a family's shared status) and by plans.
+    "clients.client.status_changed.v1": lambda e: (
+        clients_consumers.family_status_input(e),
+        plans_consumers.status_change(e),
+    ),
     "clients.family.created.v1": clients_consumers.family_status_input,
     "clients.family.member_added.v1": clients_consumers.family_status_input,
     "clients.family.member_merged.v1": clients_consumers.family_status_input,
@@ -212,6 +224,10 @@ READERS: dict[str, Callable[[EventEnvelope], object]] = {
     "intake.task.overdue.v1": notify_consumers.task_news,
     "clients.match.proposed.v1": notify_consumers.match_proposed,
     "clients.sharing.requested.v1": notify_consumers.sharing_requested,
+    "plans.plan.drafted.v1": clients_consumers.plan_state,
+    "plans.plan.signed.v1": clients_consumers.plan_state,
+    "plans.plan.superseded.v1": clients_consumers.plan_state,
+    "plans.plan.closed.v1": clients_consumers.plan_state,
 }
 
 
@@ -668,3 +684,179 @@ def test_every_consumer_of_clients_reads_what_clients_stored() -> None:
     assert requested.centre_ids == ("ctr-south-city",)
     [merged] = read["clients.client.merged.v1"]
     assert all(merged)
+
+
+# ------------------------------------------------------------------ plans
+
+
+def produce_plans_events() -> None:
+    """Every plans event: a plan drafted, signed, a decision asked and made, a contact
+    and a short delivery recorded, the timer's due and missed work, a review signed
+    into a new version, and the closure."""
+    from casework_dev.testing.plans import NOW, create_action, create_content, create_goal
+
+    def unit(caller: Principal | SystemActor, at: datetime = NOW) -> UnitOfWork:
+        return UnitOfWork(caller, now=at)
+
+    def mine(u: UnitOfWork) -> PlanRepository:
+        return PlanRepository(ORG, ANNA.centres, u)
+
+    statuses = ClientStatusRepository(ORG)
+    content = create_content(goals=(create_goal(actions=(create_action(needs_decision=True),)),))
+    u = unit(ANNA)
+    plan, _ = plan_cases.create_plan(
+        plan_cases.CreatePlan(new_key(), "cl-plan-1", "", "ctr-north-town", "", content), u, mine(u)
+    )
+    for signer in Signer:
+        u = unit(ANNA)
+        plan_cases.sign(plan.plan_id, 1, signer, "Jana", u, mine(u), statuses)
+    u = unit(ANNA)
+    plan_cases.request_decision(plan.plan_id, "meals", u, mine(u))
+    u = unit(MANAGER)
+    plan_cases.decide(plan.plan_id, "meals", True, "", u, PlanRepository(ORG, MANAGER.centres, u))
+    u = unit(ANNA)
+    plan_records.record_contact(
+        plan_records.RecordContact(plan.plan_id, NOW.date(), ContactMode.PHONE, "well", ()),
+        u,
+        mine(u),
+    )
+    u = unit(ANNA, NOW + timedelta(days=1))
+    plan_records.record_delivery(
+        plan_records.RecordDelivery(plan.plan_id, "meals", NOW.date(), 2, "Kitchen", "R-1", 0),
+        u,
+        mine(u),
+        statuses,
+    )
+    for days in (13, 20, 175, 190):
+        u = unit(SystemActor("plans"), NOW + timedelta(days=days))
+        plan_timers.raise_due_work(
+            ORG, u, Cadence(), lambda org, unit_: PlanRepository(org, None, unit_)
+        )
+    u = unit(ANNA)
+    plan_cases.review(plan.plan_id, "keep going", None, u, mine(u))
+    for signer in Signer:
+        u = unit(ANNA)
+        plan_cases.sign(plan.plan_id, 2, signer, "Jana", u, mine(u), statuses)
+    u = unit(ANNA)
+    plan_cases.close(plan.plan_id, "moved away", u, mine(u))
+
+
+def test_every_event_plans_stores_parses_strictly_into_its_contract() -> None:
+    produce_plans_events()
+    events = stored_events()
+    assert keys_of(events) == contract_keys("plans")
+    assert contract_problems(events) == []
+
+
+def test_clients_reads_the_plan_state_plans_stored() -> None:
+    produce_plans_events()
+    read, problems = read_all(stored_events())
+    assert problems == []
+    states = [
+        s
+        for key in ("drafted", "signed", "superseded", "closed")
+        for s in read[f"plans.plan.{key}.v1"]
+    ]
+    assert [s[2] for s in states] == [False, True, True, True, False]
+    assert all(s[0] == "cl-plan-1" for s in states)
+
+
+# ------------------------------------------------------------------ documents
+
+
+class _Archive:
+    """The archive's write and verified read, in memory (the real one is tested against
+    S3 in documents' integration tests)."""
+
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def put(self, key: str, data: bytes, **_: Any) -> Any:
+        from casework_documents.adapters.archive import StoredObject, sha256_of
+
+        self.objects[key] = data
+        return StoredObject(key, "v1", sha256_of(data), len(data))
+
+    def read_verified(self, key: str, expected_sha256: str) -> Any:
+        from casework_documents.adapters.archive import VerifiedRead
+
+        return VerifiedRead(self.objects[key], "v1")
+
+
+class _Cards:
+    def get(self, organisation: str, client_id: str, trace: Any = None) -> Any:
+        from casework_documents.domain.context import Card
+
+        return Card(client_id, "Žofia", "Ďurišová", "1961-03-14", "Hlavná 12", "", "",
+                    "senior", ("ctr-north-town",))  # fmt: skip
+
+
+class _Signer:
+    subject = "CN=test"
+
+    def seal(self, pdf: bytes, *, reason: str, location: str = "") -> bytes:
+        return pdf + b"%sealed"
+
+
+def produce_documents_events() -> None:
+    """Each of documents' use cases that emit an event, once: generate, sign (replacing
+    an earlier contract) and end."""
+    from casework_dev.testing.documents import create_signature_png, create_template_docx
+    from casework_documents.adapters.rendering import Renderer
+    from casework_documents.adapters.repository import DocumentRepository, TemplateRepository
+    from casework_documents.domain.documents import SigningMethod
+    from casework_documents.domain.templates import TemplateKind
+    from casework_documents.use_cases import documents as uc
+    from casework_documents.use_cases import templates as tuc
+
+    renderer = Renderer(
+        template_sources=lambda content: ["{{ client.full_name }} {{ client_signature }}"
+                                          " {{ worker_signature }}"],
+        render_docx=lambda content, context, images=None: b"docx",
+        docx_to_pdf=lambda docx: b"%PDF-1.7",
+    )  # fmt: skip
+    archive = _Archive()
+    uow = UnitOfWork(ANNA, now=T0)
+    ports = uc.Ports(DEV, TemplateRepository(ORG, uow), DocumentRepository(ORG, ANNA.centres, uow),
+                     archive, _Cards(), renderer)  # type: ignore[arg-type]  # fmt: skip
+    template = tuc.upload_template(
+        tuc.UploadTemplate("", TemplateKind.CONTRACT, "Contract", create_template_docx()),
+        UnitOfWork(MANAGER, now=T0), ports.templates, archive, renderer,  # type: ignore[arg-type]
+    )  # fmt: skip
+    png = create_signature_png()
+
+    def signed_contract() -> str:
+        draft = uc.generate_document(uc.GenerateDocument(template.template_id, "cl-1"), uow, ports)
+        return draft.document_id
+
+    first = signed_contract()
+    uc.sign_document(uc.SignDocument(first, png, png, SigningMethod.DRAWN), uow, ports, _Signer())  # type: ignore[arg-type]
+    second = signed_contract()
+    uc.sign_document(
+        uc.SignDocument(second, png, png, SigningMethod.TABLET, replaces_contract_id=first),
+        uow, ports, _Signer(),  # type: ignore[arg-type]
+    )  # fmt: skip
+    uc.end_contract(
+        uc.EndContract(second, T0.date() + timedelta(days=30), "moved away"), uow, ports
+    )
+
+
+def test_every_event_documents_stores_parses_strictly_into_its_contract() -> None:
+    produce_documents_events()
+    events = stored_events()
+    assert keys_of(events) == contract_keys("documents")
+    assert contract_problems(events) == []
+
+
+def test_clients_reads_every_contract_documents_signed_and_ended() -> None:
+    produce_documents_events()
+    read, problems = read_all(stored_events())
+    assert problems == []
+    signed = read["documents.contract.signed.v1"]
+    ended = read["documents.contract.ended.v1"]
+    assert [contract.signed_on for _, contract in signed] == [T0.date(), T0.date()]
+    first, second = (contract.contract_id for _, contract in signed)
+    assert {(contract_id, reason) for _, contract_id, _, reason in ended} == {
+        (first, "replaced"),
+        (second, "moved away"),
+    }

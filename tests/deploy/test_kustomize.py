@@ -1170,14 +1170,15 @@ def test_egress_reaches_only_what_each_service_needs(overlay):
             (27017, broker, False, "TCP"),
             (53, internet, False, "UDP"),
         ]
-        # No service calls another's gRPC api (they talk through events).
+        # Services talk through events; the one gRPC call between them is documents-api
+        # reading a card from clients-api.
         for other in SERVICES:
             target = pod_labels(deployments[f"{other}-api"])
             expected.append(
                 (
                     GRPC_PORT,
                     Peer({"kubernetes.io/metadata.name": "casework"}, target, True),
-                    False,
+                    (svc, proc, other) == ("documents", "api", "clients"),
                     "TCP",
                 )
             )
@@ -1288,6 +1289,26 @@ def _engines() -> tuple[dict, dict, dict]:
     (rabbit,) = by_kind(docs, "RabbitmqCluster").values()
     (mongo,) = by_kind(docs, "MongoDBCommunity").values()
     return namespace, rabbit, mongo
+
+
+def test_large_network_archive_is_a_distributed_minio_tenant_with_object_lock():
+    docs = render(ENGINES)
+    (namespace,) = by_kind(docs, "Namespace").values()
+    (tenant,) = by_kind(docs, "Tenant").values()
+    assert tenant["apiVersion"] == "minio.min.io/v2"
+    assert tenant["metadata"]["namespace"] == namespace["metadata"]["name"]
+    # Erasure coding over 4 servers x 4 drives survives a lost server.
+    (pool,) = tenant["spec"]["pools"]
+    assert (pool["servers"], pool["volumesPerServer"]) == (4, 4)
+    assert _hostname_anti_affinity(pool["affinity"])
+    buckets = {b["name"]: b for b in tenant["spec"]["buckets"]}
+    assert buckets["casework-documents"]["objectLock"] is True
+    # documents' egress (allow-egress-object-storage) admits the engines' namespace.
+    policy = by_kind(render("large-network"), "NetworkPolicy")["allow-egress-object-storage"]
+    (rule,) = policy["spec"]["egress"]
+    selectors = [peer["namespaceSelector"]["matchLabels"] for peer in rule["to"]]
+    labels = namespace["metadata"]["labels"]
+    assert any(selector.items() <= labels.items() for selector in selectors)
 
 
 def _hostname_anti_affinity(affinity: dict) -> bool:

@@ -3,6 +3,7 @@ a referral through, and the data still there after a stop and a new start."""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 import random
@@ -17,11 +18,13 @@ import grpc
 import pytest
 
 from casework.clients.v1 import clients_pb2, clients_pb2_grpc
+from casework.documents.v1 import documents_pb2, documents_pb2_grpc
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
 from casework_common.auth import DEVELOPMENT_KID_PREFIX, ensure_development_keys
 from casework_common.config import SERVICES
 from casework_dev.devstack import PYTHONPATH, REPO_ROOT, port_open
+from casework_dev.testing.documents import create_signature_png, create_template_docx
 from casework_dev.testing.fixtures import create_partner_token, create_token
 from casework_dev.testing.helpers import auth, eventually
 
@@ -128,6 +131,41 @@ def devstack(command: str, env: dict[str, str], var: Path) -> subprocess.Complet
     )
 
 
+def sign_contract(documents: Any, client_id: str, key: Any) -> Any:
+    """A contract from a template printing the card's name, signed by Anna."""
+    manager = auth(create_token(signing_key=key, subject="w-manager-north", roles=["manager"]))
+    content = create_template_docx(
+        ["Договор {{ contract.contract_id }}: {{ client.full_name }}",
+         "{{ client_signature }} {{ worker_signature }}"],
+        goals_table=False,
+    )  # fmt: skip
+    template = documents.UploadTemplate(
+        documents_pb2.UploadTemplateRequest(
+            kind=documents_pb2.TEMPLATE_KIND_CONTRACT, name="Contract", content=content
+        ),
+        metadata=manager,
+        timeout=60,
+    ).template
+    anna = auth(create_token(signing_key=key))
+    draft = documents.GenerateDocument(
+        documents_pb2.GenerateDocumentRequest(
+            template_id=template.template_id, client_id=client_id
+        ),
+        metadata=anna,
+        timeout=60,
+    ).document
+    return documents.SignDocument(
+        documents_pb2.SignDocumentRequest(
+            document_id=draft.document_id,
+            client_signature_png=create_signature_png(),
+            worker_signature_png=create_signature_png(seed=3),
+            method=documents_pb2.SIGNING_METHOD_IN_PERSON,
+        ),
+        metadata=anna,
+        timeout=120,
+    ).document
+
+
 def test_run_starts_everything_and_stop_then_run_keeps_the_data(
     local_env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -197,6 +235,11 @@ def test_run_starts_everything_and_stop_then_run_keeps_the_data(
             )
 
         client_id = eventually(note, timeout=60).client_id
+        # documents signs a contract for the card: it must be in the archive after restart.
+        documents = documents_pb2_grpc.DocumentsServiceStub(
+            grpc.insecure_channel(f"127.0.0.1:{grpc_base + 3}")
+        )
+        signed = sign_contract(documents, client_id, development)
 
         stopped = devstack("down", local_env, var)
         assert stopped.returncode == 0, stopped.stderr
@@ -214,6 +257,14 @@ def test_run_starts_everything_and_stop_then_run_keeps_the_data(
         )
         assert card.client.family_name == "Шевченко"
         assert list(card.client.referral_ids) == [referral.referral_id]
+        link = documents.GetDownloadUrl(
+            documents_pb2.GetDownloadUrlRequest(document_id=signed.document_id),
+            metadata=anna,
+            timeout=30,
+        )
+        with urllib.request.urlopen(link.url, timeout=10) as reply:
+            archived = reply.read()
+        assert hashlib.sha256(archived).hexdigest() == signed.versions[-1].files[-1].sha256
     finally:
         devstack("down", local_env, var)
 

@@ -64,11 +64,13 @@ def test_every_api_serves_reflection_listing_health(suite: Suite) -> None:
 
 
 def test_an_unbuilt_call_answers_unimplemented(suite: Suite) -> None:
-    from casework.plans.v1 import plans_pb2, plans_pb2_grpc
+    from casework.feedback.v1 import feedback_pb2, feedback_pb2_grpc
 
-    address = f"127.0.0.1:{suite.grpc_ports['plans']}"
+    address = f"127.0.0.1:{suite.grpc_ports['feedback']}"
     with grpc.insecure_channel(address) as channel, pytest.raises(grpc.RpcError) as refused:
-        plans_pb2_grpc.PlansServiceStub(channel).GetPlan(plans_pb2.GetPlanRequest(), timeout=5)
+        feedback_pb2_grpc.FeedbackServiceStub(channel).GetComplaint(
+            feedback_pb2.GetComplaintRequest(), timeout=5
+        )
     assert refused.value.code() == grpc.StatusCode.UNIMPLEMENTED
 
 

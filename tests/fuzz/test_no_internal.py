@@ -321,8 +321,15 @@ class Caller:
 
 
 @pytest.fixture(scope="module")
-def suite(suite_factory: Any) -> Suite:
-    return suite_factory(SERVICES, env={"INTAKE_WEB_FORM_PER_MINUTE": "100000"})
+def suite(suite_factory: Any, s3_endpoint: str) -> Suite:
+    return suite_factory(
+        SERVICES,
+        env={
+            "INTAKE_WEB_FORM_PER_MINUTE": "100000",
+            "S3_ENDPOINT": s3_endpoint,
+            "S3_BUCKET": f"fuzz-{secrets.token_hex(4)}",
+        },
+    )
 
 
 @pytest.fixture(scope="module")

@@ -40,15 +40,21 @@ def test_every_entry_admits_someone_and_only_known_roles(service: str) -> None:
         assert admitted <= ROLES | {PARTNER, SERVICE}, method
 
 
-def test_partners_may_only_ever_submit_referrals() -> None:
-    open_to_partners = {
+def open_to(kind: str) -> set[str]:
+    return {
         method
         for service in SERVICES
         for method, admitted in access_map(service).items()
-        if PARTNER in admitted or SERVICE in admitted
+        if kind in admitted
     }
 
-    assert open_to_partners == {"casework.intake.v1.IntakeService/SubmitReferral"}
+
+def test_partners_may_only_ever_submit_referrals() -> None:
+    assert open_to(PARTNER) == {"casework.intake.v1.IntakeService/SubmitReferral"}
+
+
+def test_services_may_only_read_a_card_the_way_documents_fills_a_template() -> None:
+    assert open_to(SERVICE) == {"casework.clients.v1.ClientsService/GetClient"}
 
 
 def test_an_admin_configures_the_organisation_but_reads_no_client_card() -> None:

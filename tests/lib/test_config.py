@@ -21,6 +21,7 @@ from casework_common.config import (
     InvalidConfiguration,
     MissingConfiguration,
     load_settings,
+    seconds,
 )
 
 REQUIRED_IN_PRODUCTION = (
@@ -290,3 +291,16 @@ def test_a_development_credential_is_refused_in_production(
 
     assert raised.value.variable == variable
     assert "development default" in str(raised.value)
+
+
+def test_seconds_are_read_from_the_environment_with_a_default_when_unset() -> None:
+    assert seconds("CASEWORK_SOME_INTERVAL", 2.5, {}) == 2.5
+    assert seconds("CASEWORK_SOME_INTERVAL", 2.5, {"CASEWORK_SOME_INTERVAL": "0.25"}) == 0.25
+
+
+@pytest.mark.parametrize("raw", ["soon", "0", "-1"])
+def test_seconds_that_are_no_positive_number_stop_the_process_naming_the_variable(
+    raw: str,
+) -> None:
+    with pytest.raises(MissingConfiguration, match="CASEWORK_SOME_INTERVAL"):
+        seconds("CASEWORK_SOME_INTERVAL", 2.5, {"CASEWORK_SOME_INTERVAL": raw})

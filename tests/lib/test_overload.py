@@ -246,12 +246,9 @@ def test_a_call_whose_caller_has_gone_is_answered_without_being_worked_on(
 
     with pytest.raises(Abort):
         interceptor._admit(
-            lambda request, context: worked.append(request),
-            None,
-            b"",
             caller,  # type: ignore[arg-type]
             f"/{LIST_INBOX}",
-            tuple(ANNA),
+            lambda: worked.append(b""),
         )
 
     assert caller.code == answer

@@ -27,7 +27,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -220,9 +220,14 @@ class Referrals:
             person=intake_pb2.Person(
                 given_name="Jana",
                 family_name=f"Chaos-{n}-{secrets.token_hex(4)}",
-                date_of_birth="1961-04-12",
+                # People born on as many days as a region's clients are: a run where
+                # everyone shares one birthday measures clients' candidate search over
+                # hundreds of namesakes, not the event path.
+                date_of_birth=(
+                    date(1935, 1, 1) + timedelta(days=secrets.randbelow(25_000))
+                ).isoformat(),
             ),
-            contact=intake_pb2.Contact(phone="+421 900 123 456"),
+            contact=intake_pb2.Contact(phone=f"+421 9{secrets.randbelow(10**8):08d}"),
             centre_id="ctr-north-town",
             client_type="senior",
             problem_type="housing",

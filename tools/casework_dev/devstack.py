@@ -33,6 +33,8 @@ from casework_common.config import (
     REPO_ROOT,
     SERVICES,
 )
+from casework_dev.service_tokens import write_service_tokens
+from casework_dev.signing_certificate import ensure_signing_certificate
 
 PYTHONPATH = os.pathsep.join(
     [str(REPO_ROOT / "lib"), str(REPO_ROOT / "gen")]
@@ -351,10 +353,26 @@ def start_background(
     return proc
 
 
-def start_s3(port: int, run_dir: Path) -> None:
-    if not port_open(port):
-        start_background("s3", [_bin("moto_server"), "-H", LOOPBACK, "-p", str(port)], run_dir)
-        wait_for(lambda: port_open(port), 30, f"S3 endpoint on {port}")
+def start_s3(port: int, run_dir: Path, recording: Path | None = None) -> None:
+    """moto's S3 server. With `recording`, every request is appended to that file and the
+    file is replayed when the server starts, so the archive (buckets, object-lock
+    retention, every object version) is there again after `make stop && make run`;
+    moto alone keeps nothing across a restart."""
+    if port_open(port):
+        return
+    env = {}
+    if recording is not None:
+        recording.parent.mkdir(parents=True, exist_ok=True)
+        recording.touch()
+        env = {"MOTO_ENABLE_RECORDING": "True", "MOTO_RECORDER_FILEPATH": str(recording)}
+    start_background("s3", [_bin("moto_server"), "-H", LOOPBACK, "-p", str(port)], run_dir, env=env)
+    wait_for(lambda: port_open(port), 30, f"S3 endpoint on {port}")
+    if recording is not None and recording.stat().st_size:
+        request = urllib.request.Request(
+            f"http://{LOOPBACK}:{port}/moto-api/recorder/replay-recording", method="POST"
+        )
+        with urllib.request.urlopen(request, timeout=600) as reply:
+            reply.read()
 
 
 def start_smtp(port: int, run_dir: Path, mail_dir: Path) -> None:
@@ -429,6 +447,9 @@ class Suite:
             # Never one inherited from the shell: every process would ask for the same.
             "METRICS_PORT": "",
         }
+        if service == "documents" and "clients" in self.grpc_ports:
+            # documents reads cards from this suite's clients api.
+            env.setdefault("CLIENTS_GRPC_TARGET", f"127.0.0.1:{self.grpc_ports['clients']}")
         if process == "api" and service in self.metrics_ports:
             env["METRICS_PORT"] = str(self.metrics_ports[service])
         return env
@@ -492,15 +513,32 @@ def _local_env(var: Path, run_dir: Path, ports: LocalPorts) -> dict[str, str]:
         start_mongo(var / "mongo", ports.mongo, run_dir)
         env["MONGO_URI"] = f"mongodb://127.0.0.1:{ports.mongo}"
     if not os.environ.get("S3_ENDPOINT"):
-        start_s3(ports.s3, run_dir)
+        start_s3(ports.s3, run_dir, var / "s3" / "recording.jsonl")
         env["S3_ENDPOINT"] = f"http://127.0.0.1:{ports.s3}"
     if not os.environ.get("SMTP_HOST"):
         start_smtp(ports.smtp, run_dir, var / "mail")
         env.update({"SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(ports.smtp)})
     if not os.environ.get("JWT_JWKS_FILE"):
         # The same key pair `make token` signs with: created once, kept in var/keys/.
-        ensure_development_keys(var / "keys")
+        key = ensure_development_keys(var / "keys")
         env["JWT_JWKS_FILE"] = str(var / "keys" / "jwks.json")
+        if not os.environ.get("DOCUMENTS_SERVICE_TOKENS_FILE"):
+            # documents reads cards from clients with these (renewed at every make run).
+            env["DOCUMENTS_SERVICE_TOKENS_FILE"] = str(
+                write_service_tokens(
+                    var / "keys" / "documents-service-tokens.json",
+                    key,
+                    Path(
+                        os.environ.get("CASEWORK_ORGANISATION_FILE")
+                        or REPO_ROOT / "config" / "organisation.dev.json"
+                    ),
+                )
+            )
+    if not os.environ.get("DOCUMENTS_SIGNING_KEY_FILE"):
+        # A development certificate documents seals signed PDFs with, kept in var/documents/.
+        key_file, cert_file = ensure_signing_certificate(var / "documents" / "signing")
+        env["DOCUMENTS_SIGNING_KEY_FILE"] = str(key_file)
+        env["DOCUMENTS_SIGNING_CERT_FILE"] = str(cert_file)
     return env
 
 

@@ -117,6 +117,51 @@ TokenFactory = Callable[..., str]
 
 
 @functools.cache
+def documents_env() -> dict[str, str]:
+    """documents' development certificate and its service tokens for reading cards,
+    signed with the session's key; made once per test session."""
+    from casework_common.config import REPO_ROOT
+    from casework_dev.service_tokens import write_service_tokens
+    from casework_dev.signing_certificate import ensure_signing_certificate
+
+    directory = _session_keys()[0] / "documents"
+    key_file, cert_file = ensure_signing_certificate(directory)
+    tokens = write_service_tokens(
+        directory / "service-tokens.json",
+        session_signing_key(),
+        Path(
+            os.environ.get("CASEWORK_ORGANISATION_FILE")
+            or REPO_ROOT / "config" / "organisation.dev.json"
+        ),
+    )
+    return {
+        "DOCUMENTS_SIGNING_KEY_FILE": str(key_file),
+        "DOCUMENTS_SIGNING_CERT_FILE": str(cert_file),
+        "DOCUMENTS_SERVICE_TOKENS_FILE": str(tokens),
+    }
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """S3_ENDPOINT when the user names one (MinIO, say), else moto's S3 server of this
+    session's own on a free port."""
+    given = os.environ.get("S3_ENDPOINT")
+    if given:
+        yield given
+        return
+    import signal
+
+    from casework_dev.devstack import start_s3
+
+    port = free_port()
+    run_dir = tmp_path_factory.mktemp("s3")
+    start_s3(port, run_dir)
+    yield f"http://127.0.0.1:{port}"
+    pid = int((run_dir / "s3.pid").read_text())
+    os.kill(pid, signal.SIGTERM)
+
+
+@functools.cache
 def _session_keys() -> tuple[Path, SigningKey]:
     directory = Path(tempfile.mkdtemp(prefix="casework-test-keys-"))
     atexit.register(shutil.rmtree, directory, ignore_errors=True)
@@ -206,6 +251,7 @@ def suite_factory(
                 "CASEWORK_TRACE_DIR": str(trace_dir),
                 "LOG_LEVEL": "INFO",
                 "JWT_JWKS_FILE": str(session_jwks_file()),
+                **documents_env(),
                 **(env or {}),
             },
             grpc_ports={name: free_port() for name in SERVICES},

@@ -15,6 +15,7 @@ from casework_common.auth import (
     MANAGER,
     AccessMap,
 )
+from casework_common.auth import SERVICE as SERVICE_CALLER
 
 SERVICE = "casework.clients.v1.ClientsService"
 
@@ -22,7 +23,8 @@ ACCESS: AccessMap = {
     f"{SERVICE}/{method}": frozenset(roles)
     for method, roles in {
         # Finding and reading cards
-        "GetClient": FRONT_LINE_AND_ABOVE | {DATA_PROTECTION_OFFICER},
+        # SERVICE: documents reads the card it fills a template with (its service token).
+        "GetClient": FRONT_LINE_AND_ABOVE | {DATA_PROTECTION_OFFICER, SERVICE_CALLER},
         "ListClients": FRONT_LINE_AND_ABOVE | {DATA_PROTECTION_OFFICER},
         "SearchClients": FRONT_LINE_AND_ABOVE | {DATA_PROTECTION_OFFICER},
         "RegisterClient": FRONT_LINE_AND_ABOVE,

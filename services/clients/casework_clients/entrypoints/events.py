@@ -6,13 +6,16 @@ from __future__ import annotations
 import logging
 import os
 from datetime import date, datetime
+from typing import Any
 
 from nameko.timer import timer
 
 from casework.clients.v1 import events_pb2 as clients_events
 from casework.documents.v1 import events_pb2 as documents_events
 from casework.intake.v1 import events_pb2 as intake_events
+from casework.plans.v1 import events_pb2 as plans_events
 from casework_clients import services
+from casework_clients.adapters.plan_states import keep_plan_state
 from casework_clients.adapters.repository import (
     ClientDocument,
     FamilyDocument,
@@ -22,6 +25,8 @@ from casework_clients.adapters.repository import (
 from casework_clients.adapters.repository.cards import backfill_derived_rows
 from casework_clients.bootstrap import bootstrap
 from casework_clients.domain.cards import Consultation, Contract, ReferralFacts
+from casework_clients.domain.contract_end import UnknownContract
+from casework_clients.use_cases import contract_ended
 from casework_common import contracts
 from casework_common.config import MissingConfiguration
 from casework_common.envelope import Actor, EventEnvelope
@@ -197,12 +202,49 @@ def family_status_input(envelope: EventEnvelope) -> tuple[str, str]:
     return "", family_id
 
 
+def contract_end_facts(envelope: EventEnvelope) -> tuple[str, str, date, str]:
+    """Read documents.contract.ended.v1: client, contract, first day not in force, reason."""
+    ended = contracts.read(envelope, documents_events.ContractEnded)
+    try:
+        if not ended.client_id or not ended.contract_id:
+            raise ValueError("client_id and contract_id are required")
+        ended_on = date.fromisoformat(ended.ended_on)
+    except ValueError as exc:
+        raise PoisonEvent(f"contract.ended payload unreadable: {exc!r}") from None
+    return ended.client_id, ended.contract_id, ended_on, ended.reason
+
+
 def merged_cards(envelope: EventEnvelope) -> tuple[str, str]:
     """Read clients.client.merged.v1: the absorbed card and its survivor."""
     merged = contracts.read(envelope, clients_events.ClientMerged)
     if not merged.absorbed_client_id or not merged.survivor_client_id:
         raise PoisonEvent("client.merged payload lacks absorbed_client_id or survivor_client_id")
     return merged.absorbed_client_id, merged.survivor_client_id
+
+
+_PLAN_STATES: dict[str, type[Any]] = {
+    "plans.plan.drafted": plans_events.PlanDrafted,
+    "plans.plan.signed": plans_events.PlanSigned,
+    "plans.plan.superseded": plans_events.PlanSuperseded,
+    "plans.plan.closed": plans_events.PlanClosed,
+}
+
+
+def plan_state(envelope: EventEnvelope) -> tuple[str, str, bool, date | None]:
+    """plans.plan.*.v1 as (client_id, plan_id, in_effect, next review date)."""
+    message_type = _PLAN_STATES.get(envelope.type)
+    if message_type is None:
+        raise PoisonEvent(f"{envelope.routing_key} is not a plan state")
+    state: Any = contracts.read(envelope, message_type)
+    if not state.client_id or not state.plan_id:
+        raise PoisonEvent("plan state lacks client_id or plan_id")
+    review = None
+    if state.next_review_on:
+        try:
+            review = date.fromisoformat(state.next_review_on)
+        except ValueError:
+            raise PoisonEvent(f"next_review_on {state.next_review_on!r} is not a day") from None
+    return state.client_id, state.plan_id, state.in_effect, review
 
 
 class ClientsEvents(EventsService):
@@ -301,6 +343,39 @@ class ClientsEvents(EventsService):
             )
         except NotFound as exc:
             raise PoisonEvent(f"contract.signed for an unknown client: {exc}") from None
+
+    @event_handler(
+        "clients.keep-plan-state",
+        [
+            "plans.plan.drafted.v1",
+            "plans.plan.signed.v1",
+            "plans.plan.superseded.v1",
+            "plans.plan.closed.v1",
+        ],
+    )
+    def on_plan_state(self, envelope: EventEnvelope) -> None:
+        """The client's plan state for the derived colour (adapters.plan_states)."""
+        client_id, plan_id, in_effect, review = plan_state(envelope)
+        keep_plan_state(
+            envelope.organisation, client_id, plan_id, in_effect, review, envelope.occurred_at
+        )
+
+    @event_handler("clients.end-contract", ["documents.contract.ended.v1"])
+    def on_contract_ended(self, envelope: EventEnvelope) -> None:
+        """A contract documents ended: the card stops counting it as valid from then."""
+        client_id, contract_id, ended_on, reason = contract_end_facts(envelope)
+        try:
+            contract_ended.record_contract_ended(
+                client_id,
+                contract_id,
+                ended_on,
+                reason,
+                self.app.cards_of_organisation(envelope.organisation),
+                by=envelope.actor.subject,
+                now=self.app.clock(),
+            )
+        except (UnknownContract, NotFound) as exc:
+            raise PoisonEvent(f"contract.ended not applicable: {exc}") from None
 
     @event_handler("clients.repoint-merged-families", ["clients.client.merged.v1"])
     def on_client_merged(self, envelope: EventEnvelope) -> None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
+from casework_clients.adapters.plan_states import plan_state_of
 from casework_clients.adapters.repository import (
     AuditEntry,
     ClientRepository,
@@ -50,10 +51,12 @@ def read_client(
     return card
 
 
-def colour_of(card: ClientCard, today: date) -> ColourVerdict:
-    """Derived from status, contract and plan. plans does not publish plan state yet,
-    so every card counts as having no active plan until it does."""
-    return derive_colour(card.status_history.current, card.contract_state, PlanState(), today)
+def colour_of(card: ClientCard, today: date, plan: PlanState | None = None) -> ColourVerdict:
+    """Derived from status, contract and plan; the plan as plans last announced it
+    (adapters.plan_states), no plan until plans announces one."""
+    if plan is None:
+        plan = plan_state_of(card.organisation, card.client_id)
+    return derive_colour(card.status_history.current, card.contract_state, plan, today)
 
 
 def list_audit_entries(

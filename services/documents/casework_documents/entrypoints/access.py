@@ -1,14 +1,34 @@
 """Who may make each documents call: deny by default, a call missing here is refused.
 
-The calls answer UNIMPLEMENTED until they are built; the map is here so that a call
-built later is never served to a role nobody chose for it."""
+An organisation's administrator and managers maintain its templates; every worker of
+the case reads them. Generating, signing and ending contracts is case work. Reading a
+client's documents follows reading the card (the data-protection officer too); which
+client's documents is decided by the caller's centres in the repository."""
 
 from __future__ import annotations
 
-from casework_common.auth import FRONT_LINE_AND_ABOVE, AccessMap
+from casework_common.auth import (
+    ADMIN,
+    CASE_WORKER_AND_ABOVE,
+    DATA_PROTECTION_OFFICER,
+    FRONT_LINE_AND_ABOVE,
+    MANAGER,
+    AccessMap,
+)
 
 SERVICE = "casework.documents.v1.DocumentsService"
 
 ACCESS: AccessMap = {
-    f"{SERVICE}/GetDocument": FRONT_LINE_AND_ABOVE,
+    f"{SERVICE}/{method}": frozenset(roles)
+    for method, roles in {
+        "UploadTemplate": {ADMIN, MANAGER},
+        "ListTemplates": FRONT_LINE_AND_ABOVE | {ADMIN},
+        "PreviewTemplate": FRONT_LINE_AND_ABOVE | {ADMIN},
+        "GenerateDocument": CASE_WORKER_AND_ABOVE,
+        "SignDocument": CASE_WORKER_AND_ABOVE,
+        "EndContract": CASE_WORKER_AND_ABOVE,
+        "GetDocument": FRONT_LINE_AND_ABOVE | {DATA_PROTECTION_OFFICER},
+        "ListDocuments": FRONT_LINE_AND_ABOVE | {DATA_PROTECTION_OFFICER},
+        "GetDownloadUrl": FRONT_LINE_AND_ABOVE | {DATA_PROTECTION_OFFICER},
+    }.items()
 }

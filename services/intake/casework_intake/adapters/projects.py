@@ -7,7 +7,14 @@ from typing import Any
 
 import mongoengine as me
 
-from casework_common.repository import AggregateRepository
+from casework_common.repository import (
+    LIST,
+    OPTIONAL_KEY,
+    AggregateRepository,
+    Stored,
+    StoredFields,
+    idempotency_key_index,
+)
 from casework_common.storage import AggregateDocument
 from casework_intake.domain.projects import (
     Comment,
@@ -25,13 +32,7 @@ class ProjectDocument(AggregateDocument):
     meta = {
         "collection": "projects",
         "indexes": [
-            # A key is used once per organisation; documents stored before keys existed
-            # have none and are left out of the index.
-            {
-                "fields": ["organisation", "idempotency_key"],
-                "unique": True,
-                "partialFilterExpression": {"idempotency_key": {"$type": "string"}},
-            },
+            idempotency_key_index(keyless_records=True),
             {"fields": ["organisation", "centre_id", "-created_at"]},
             {"fields": ["next_overdue_check"]},
         ],
@@ -116,61 +117,35 @@ def _aware(value: Any) -> Any:
     return value
 
 
-def _project(doc: ProjectDocument) -> Project:
-    return Project(
-        project_id=doc.id,
-        organisation=doc.organisation,
-        centre_id=doc.centre_id,
-        name=doc.name,
-        description=doc.description or "",
-        members=tuple(doc.members),
-        created_by=doc.created_by,
-        created_at=doc.created_at,
-        tasks=tuple(_task(dict(raw)) for raw in doc.tasks),
-        idempotency_key=doc.idempotency_key or "",
-        fingerprint=doc.fingerprint or "",
-    )
-
-
-def _write_project(doc: ProjectDocument, p: Project) -> None:
-    doc.organisation = p.organisation
-    doc.centre_id = p.centre_id
-    doc.name = p.name
-    doc.description = p.description
-    doc.members = list(p.members)
-    doc.created_by = p.created_by
-    doc.created_at = p.created_at
-    doc.tasks = [_task_to_dict(t) for t in p.tasks]
-    doc.idempotency_key = p.idempotency_key or None
-    doc.fingerprint = p.fingerprint
-    doc.next_overdue_check = next_overdue_check(p)
+FIELDS = StoredFields(
+    Project,
+    "project_id",
+    members=LIST,
+    tasks=Stored(
+        lambda tasks: [_task_to_dict(t) for t in tasks],
+        lambda raw: tuple(_task(dict(task)) for task in raw),
+    ),
+    idempotency_key=OPTIONAL_KEY,
+)
 
 
 class ProjectRepository(AggregateRepository[ProjectDocument, Project]):
     """Projects of one organisation; reads are limited to the centres given."""
 
     document = ProjectDocument
+    fields = FIELDS
     what = "project"
 
-    def _read(self, doc: ProjectDocument) -> Project:
-        return _project(doc)
-
     def _write(self, doc: ProjectDocument, aggregate: Project) -> None:
-        _write_project(doc, aggregate)
-
-    def _id_of(self, aggregate: Project) -> str:
-        return aggregate.project_id
+        FIELDS.write(doc, aggregate)
+        doc.next_overdue_check = next_overdue_check(aggregate)
 
     def page(self, *, centre_id: str, offset: int, limit: int) -> list[Project]:
-        query = self._scoped()
-        if centre_id:
-            query = query.filter(centre_id=centre_id)
-        docs = query.order_by("-created_at", "id").skip(offset).limit(limit)
-        return [_project(doc) for doc in docs]
+        return self._page(("-created_at", "id"), offset, limit, centre_id=centre_id)
 
 
 def projects_with_overdue_tasks(now: datetime, limit: int = 100) -> list[Project]:
     """Projects of every organisation with an open task past its due time whose
     assignee was not told yet (the timer's query)."""
     docs = ProjectDocument.objects(next_overdue_check__lte=now).limit(limit)
-    return [_project(doc) for doc in docs]
+    return [FIELDS.read(doc) for doc in docs]

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
 import mongoengine as me
 from pymongo import ReturnDocument
 
-from casework_common.repository import AggregateRepository
+from casework_common.repository import (
+    OPTIONAL_ISO_DATE,
+    AggregateRepository,
+    StoredFields,
+    enum_value,
+    idempotency_key_index,
+    optional_enum_value,
+)
 from casework_common.storage import AggregateDocument
 from casework_intake.domain.referrals import Channel, Referral
 
@@ -16,7 +23,7 @@ class ReferralDocument(AggregateDocument):
     meta = {
         "collection": "referrals",
         "indexes": [
-            {"fields": ["organisation", "idempotency_key"], "unique": True},
+            idempotency_key_index(),
             {"fields": ["organisation", "centre_id", "-submitted_at"]},
             {"fields": ["first_response_due_at"]},
         ],
@@ -56,95 +63,35 @@ class Counter(me.Document):
     seq = me.IntField(default=0)
 
 
-def _to_domain(doc: ReferralDocument) -> Referral:
-    return Referral(
-        referral_id=doc.id,
-        reference_number=doc.reference_number,
-        organisation=doc.organisation,
-        idempotency_key=doc.idempotency_key,
-        fingerprint=doc.fingerprint,
-        given_name=doc.given_name,
-        family_name=doc.family_name,
-        date_of_birth=date.fromisoformat(doc.date_of_birth) if doc.date_of_birth else None,
-        phone=doc.phone,
-        email=doc.email,
-        address=doc.address,
-        region_id=doc.region_id,
-        centre_id=doc.centre_id,
-        client_type=doc.client_type,
-        problem_type=doc.problem_type,
-        channel=Channel(doc.channel),
-        free_text=doc.free_text,
-        submitted_by=doc.submitted_by,
-        submitted_at=doc.submitted_at,
-        first_response_due_at=doc.first_response_due_at,
-        acknowledged_at=doc.acknowledged_at,
-        acknowledged_by=doc.acknowledged_by or "",
-        first_contact_at=doc.first_contact_at,
-        first_contact_by=doc.first_contact_by or "",
-        first_contact_channel=(
-            Channel(doc.first_contact_channel) if doc.first_contact_channel else None
-        ),
-        first_contact_note=doc.first_contact_note or "",
-        escalated_at=doc.escalated_at,
+def next_in_sequence(counter_id: str) -> int:
+    """The next number of a counter (1 first), taken atomically."""
+    raw = Counter._get_collection().find_one_and_update(
+        {"_id": counter_id},
+        {"$inc": {"seq": 1}},
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
     )
+    return int(raw["seq"])
 
 
-def _write_referral(doc: ReferralDocument, referral: Referral) -> None:
-    """Copy a referral's values onto its document (id and version stay)."""
-    doc.organisation = referral.organisation
-    doc.reference_number = referral.reference_number
-    doc.idempotency_key = referral.idempotency_key
-    doc.fingerprint = referral.fingerprint
-    doc.given_name = referral.given_name
-    doc.family_name = referral.family_name
-    doc.date_of_birth = referral.date_of_birth.isoformat() if referral.date_of_birth else ""
-    doc.phone = referral.phone
-    doc.email = referral.email
-    doc.address = referral.address
-    doc.region_id = referral.region_id
-    doc.centre_id = referral.centre_id
-    doc.client_type = referral.client_type
-    doc.problem_type = referral.problem_type
-    doc.channel = referral.channel.value
-    doc.free_text = referral.free_text
-    doc.submitted_by = referral.submitted_by
-    doc.submitted_at = referral.submitted_at
-    doc.first_response_due_at = referral.first_response_due_at
-    doc.acknowledged_at = referral.acknowledged_at
-    doc.acknowledged_by = referral.acknowledged_by
-    doc.first_contact_at = referral.first_contact_at
-    doc.first_contact_by = referral.first_contact_by
-    doc.first_contact_channel = (
-        referral.first_contact_channel.value if referral.first_contact_channel else ""
-    )
-    doc.first_contact_note = referral.first_contact_note
-    doc.escalated_at = referral.escalated_at
+FIELDS = StoredFields(
+    Referral,
+    "referral_id",
+    date_of_birth=OPTIONAL_ISO_DATE,
+    channel=enum_value(Channel),
+    first_contact_channel=optional_enum_value(Channel),
+)
 
 
 class ReferralRepository(AggregateRepository[ReferralDocument, Referral]):
     """Referrals of one organisation; reads are limited to the centres given."""
 
     document = ReferralDocument
+    fields = FIELDS
     what = "referral"
 
-    def _read(self, doc: ReferralDocument) -> Referral:
-        return _to_domain(doc)
-
-    def _write(self, doc: ReferralDocument, aggregate: Referral) -> None:
-        _write_referral(doc, aggregate)
-
-    def _id_of(self, aggregate: Referral) -> str:
-        return aggregate.referral_id
-
     def next_sequence(self, year: int) -> int:
-        raw = Counter._get_collection().find_one_and_update(
-            {"_id": f"{self._organisation}:referral:{year}"},
-            {"$inc": {"seq": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        return int(raw["seq"])
+        return next_in_sequence(f"{self._organisation}:referral:{year}")
 
 
 def referral_centre(organisation: str, referral_id: str) -> str | None:
@@ -170,4 +117,4 @@ def overdue_referrals(now: datetime, limit: int = 100) -> list[Referral]:
     docs = ReferralDocument.objects(
         first_response_due_at__lte=now, acknowledged_at=None, escalated_at=None
     ).limit(limit)
-    return [_to_domain(doc) for doc in docs]
+    return [FIELDS.read(doc) for doc in docs]

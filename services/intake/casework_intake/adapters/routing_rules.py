@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import mongoengine as me
-from pymongo import ReturnDocument
 
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import Conflict, NotFound
@@ -11,7 +10,7 @@ from casework_common.repository import ScopedRepository
 from casework_common.routing import rule_to_dict
 from casework_common.storage import AggregateDocument, DuplicateAggregate
 from casework_common.unit_of_work import Saves
-from casework_intake.adapters.referrals import Counter
+from casework_intake.adapters.referrals import next_in_sequence
 from casework_intake.domain.routing_rules import RuleSet, rule_from_dict
 
 
@@ -58,13 +57,7 @@ class RoutingRulesRepository(ScopedRepository[RoutingRuleSetDocument]):
         super().__init__(organisation, None, uow)
 
     def next_version(self) -> int:
-        raw = Counter._get_collection().find_one_and_update(
-            {"_id": f"{self._organisation}:routing_rules"},
-            {"$inc": {"seq": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        return int(raw["seq"])
+        return next_in_sequence(f"{self._organisation}:routing_rules")
 
     def add(self, rule_set: RuleSet) -> None:
         doc = RoutingRuleSetDocument(

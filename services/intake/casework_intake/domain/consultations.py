@@ -6,19 +6,15 @@ later becomes a client, clients joins the consultations recorded for them to the
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
 
 from casework_common import idempotency
 from casework_common.errors import FieldError, raise_if_any
 from casework_common.organisation import Organisation
-from casework_common.values import email_error, phone_error, text_errors
-from casework_intake.domain.referrals import (
-    MAX_FREE_TEXT,
-    MAX_NAME,
-    OLDEST_AGE_YEARS,
-    Channel,
-)
+from casework_common.values import text_errors
+from casework_intake.domain.people import birth_date, command_fingerprint, contact_errors
+from casework_intake.domain.referrals import MAX_FREE_TEXT, MAX_NAME, Channel
 
 MAX_TOPIC = 200
 MAX_DURATION_MINUTES = 600
@@ -83,27 +79,13 @@ def validate(
         if len(value) > MAX_NAME:
             errors.append(FieldError(field, f"at most {MAX_NAME} characters"))
     if command.date_of_birth:
-        try:
-            born = date.fromisoformat(command.date_of_birth)
-        except ValueError:
-            errors.append(FieldError("person.date_of_birth", "must be a date as YYYY-MM-DD"))
-        else:
-            if born > today:
-                errors.append(FieldError("person.date_of_birth", "is in the future"))
-            elif today.year - born.year > OLDEST_AGE_YEARS:
-                errors.append(
-                    FieldError("person.date_of_birth", f"more than {OLDEST_AGE_YEARS} years ago")
-                )
-            if not given:
-                errors.append(
-                    FieldError("person.date_of_birth", "is only kept with the person's names")
-                )
-    phone_problem = phone_error(command.phone.strip()) if command.phone.strip() else None
-    if phone_problem:
-        errors.append(FieldError("contact.phone", phone_problem))
-    email_problem = email_error(command.email.strip()) if command.email.strip() else None
-    if email_problem:
-        errors.append(FieldError("contact.email", email_problem))
+        born, problems = birth_date(command.date_of_birth, today)
+        errors += problems
+        if born is not None and not given:
+            errors.append(
+                FieldError("person.date_of_birth", "is only kept with the person's names")
+            )
+    errors += contact_errors(command.phone, command.email)
     errors += text_errors(
         {
             "person.given_name": command.given_name,
@@ -137,11 +119,9 @@ def validate(
 
 
 def fingerprint(command: RecordConsultation) -> str:
-    content = asdict(command)
-    content["channel"] = command.channel.value if command.channel else None
-    for key in ("given_name", "family_name", "phone", "email", "topic"):
-        content[key] = content[key].strip()
-    return idempotency.fingerprint(content)
+    return command_fingerprint(
+        command, trimmed=("given_name", "family_name", "phone", "email", "topic")
+    )
 
 
 def accept(

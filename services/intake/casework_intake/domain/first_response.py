@@ -6,11 +6,11 @@ Pure rules over the Referral value; the clock is always passed in.
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from datetime import datetime, timedelta
 
 from casework_common.errors import FailedPrecondition, FieldError, raise_if_any
+from casework_intake.domain import rules
 from casework_intake.domain.referrals import MAX_FREE_TEXT, Channel, Referral
 
 DEFAULT_FIRST_RESPONSE_HOURS = 24.0
@@ -20,14 +20,7 @@ MAX_FIRST_RESPONSE_HOURS = 24.0 * 31
 
 def check_hours(hours: object) -> float:
     """The organisation's first-response time in hours; refuses nonsense at start-up."""
-    if isinstance(hours, bool) or not isinstance(hours, (int, float)):
-        raise ValueError(f"first_response_hours must be a number, got {hours!r}")
-    value = float(hours)
-    if not math.isfinite(value) or value <= 0 or value > MAX_FIRST_RESPONSE_HOURS:
-        raise ValueError(
-            f"first_response_hours must be above 0 and at most {MAX_FIRST_RESPONSE_HOURS:g}"
-        )
-    return value
+    return rules.hours_setting(hours, "first_response_hours", MAX_FIRST_RESPONSE_HOURS)
 
 
 def with_deadline(referral: Referral, hours: float) -> Referral:

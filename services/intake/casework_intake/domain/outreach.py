@@ -8,18 +8,16 @@ Pure rules over the Outreach value; the clock is always passed in.
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from casework_common import idempotency
 from casework_common.errors import FailedPrecondition, FieldError, raise_if_any
 from casework_common.organisation import Organisation
+from casework_intake.domain import rules
 
 DEFAULT_REMINDER_HOURS = 24.0
 MAX_REMINDER_HOURS = 24.0 * 31
-# Planning further ahead than this is a typing error, not a plan.
-MAX_DAYS_AHEAD = 731
 MAX_PLACE = 200
 MAX_TEXT = 4000
 MAX_PEOPLE = 1_000_000
@@ -88,14 +86,7 @@ class Outreach:
 
 def check_hours(hours: object) -> float:
     """The organisation's reminder lead time in hours; refuses nonsense at start-up."""
-    if isinstance(hours, bool) or not isinstance(hours, (int, float)):
-        raise ValueError(f"outreach_reminder_hours must be a number, got {hours!r}")
-    value = float(hours)
-    if not math.isfinite(value) or value <= 0 or value > MAX_REMINDER_HOURS:
-        raise ValueError(
-            f"outreach_reminder_hours must be above 0 and at most {MAX_REMINDER_HOURS:g}"
-        )
-    return value
+    return rules.hours_setting(hours, "outreach_reminder_hours", MAX_REMINDER_HOURS)
 
 
 def validate(command: PlanOutreach, organisation: Organisation, now: datetime) -> list[FieldError]:
@@ -114,12 +105,7 @@ def validate(command: PlanOutreach, organisation: Organisation, now: datetime) -
         errors.append(FieldError("worker_id", f"does not serve {centre.id}"))
     if command.activity_type is None:
         errors.append(FieldError("activity_type", "is required"))
-    if command.planned_at is None:
-        errors.append(FieldError("planned_at", "is required"))
-    elif command.planned_at < now:
-        errors.append(FieldError("planned_at", "is in the past"))
-    elif command.planned_at > now + timedelta(days=MAX_DAYS_AHEAD):
-        errors.append(FieldError("planned_at", f"at most {MAX_DAYS_AHEAD} days ahead"))
+    errors += rules.planned_moment_errors(command.planned_at, now, "planned_at")
     if len(command.place) > MAX_PLACE:
         errors.append(FieldError("place", f"at most {MAX_PLACE} characters"))
     if len(command.description) > MAX_TEXT:

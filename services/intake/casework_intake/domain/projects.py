@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from casework_common import idempotency
 from casework_common.errors import (
@@ -20,6 +20,7 @@ from casework_common.errors import (
     raise_if_any,
 )
 from casework_common.organisation import Organisation
+from casework_intake.domain import rules
 
 MAX_NAME = 200
 MAX_TEXT = 4000
@@ -28,7 +29,6 @@ MAX_MEMBERS = 100
 # One stored document holds the whole project: keep it well below the 16 MB limit.
 MAX_TASKS = 300
 MAX_COMMENTS_PER_TASK = 200
-MAX_DAYS_AHEAD = 731
 
 
 class TaskStatus(enum.Enum):
@@ -108,16 +108,6 @@ def _with_task(project: Project, task: Task) -> Project:
 def require_member(project: Project, worker_id: str) -> None:
     if worker_id not in project.members:
         raise PermissionDenied(f"{worker_id} is not a member of project {project.project_id}")
-
-
-def _due_errors(due_at: datetime | None, now: datetime, field: str) -> list[FieldError]:
-    if due_at is None:
-        return [FieldError(field, "is required")]
-    if due_at < now:
-        return [FieldError(field, "is in the past")]
-    if due_at > now + timedelta(days=MAX_DAYS_AHEAD):
-        return [FieldError(field, f"at most {MAX_DAYS_AHEAD} days ahead")]
-    return []
 
 
 def validate(command: CreateProject, organisation: Organisation, creator: str) -> list[FieldError]:
@@ -270,7 +260,7 @@ def add_task(
         errors.append(FieldError("title", f"at most {MAX_NAME} characters"))
     if not assignee_id:
         errors.append(FieldError("assignee_id", "is required"))
-    errors += _due_errors(due_at, now, "due_at")
+    errors += rules.planned_moment_errors(due_at, now, "due_at")
     raise_if_any(errors)
     assert due_at is not None
     if assignee_id not in project.members:
@@ -314,7 +304,7 @@ def reopen_task(
     require_member(project, by)
     task = project.task(task_id)
     if new_due_at is not None:
-        raise_if_any(_due_errors(new_due_at, now, "due_at"))
+        raise_if_any(rules.planned_moment_errors(new_due_at, now, "due_at"))
     if task.status is not TaskStatus.DONE:
         raise FailedPrecondition(f"task {task_id} is open already", field="task_id")
     reopened = replace(task, status=TaskStatus.OPEN, completed_at=None, completed_by="")

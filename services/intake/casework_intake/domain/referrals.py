@@ -5,25 +5,19 @@ Pure rules: what a valid referral is, and when a retried submission is the same 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
 
 from casework_common import idempotency
 from casework_common.errors import FieldError, raise_if_any
 from casework_common.organisation import Organisation
-from casework_common.values import (
-    MAX_PERSON_NAME,
-    email_error,
-    person_name_error,
-    phone_error,
-    text_errors,
-)
+from casework_common.values import MAX_PERSON_NAME, person_name_error, text_errors
+from casework_intake.domain.people import birth_date, command_fingerprint, contact_errors
 
 MAX_FREE_TEXT = 4000
 MAX_NAME = MAX_PERSON_NAME
 MAX_ADDRESS = 500
-OLDEST_AGE_YEARS = 130
 
 
 class Channel(Enum):
@@ -107,27 +101,13 @@ def validate(command: SubmitReferral, organisation: Organisation, today: date) -
         name_problem = person_name_error(value.strip())
         if name_problem:
             errors.append(FieldError(field, name_problem))
-    try:
-        # Empty for a person without papers (seed 004): clients marks the card and
-        # matches it by the other details.
-        born = date.fromisoformat(command.date_of_birth) if command.date_of_birth else None
-    except ValueError:
-        errors.append(FieldError("person.date_of_birth", "must be a date as YYYY-MM-DD"))
-    else:
-        if born is not None and born > today:
-            errors.append(FieldError("person.date_of_birth", "is in the future"))
-        elif born is not None and today.year - born.year > OLDEST_AGE_YEARS:
-            errors.append(
-                FieldError("person.date_of_birth", f"more than {OLDEST_AGE_YEARS} years ago")
-            )
+    # Empty for a person without papers (seed 004): clients marks the card and matches
+    # it by the other details.
+    if command.date_of_birth:
+        errors += birth_date(command.date_of_birth, today)[1]
     if not command.phone.strip() and not command.email.strip():
         errors.append(FieldError("contact", "a phone number or an e-mail address is required"))
-    phone_problem = phone_error(command.phone.strip()) if command.phone.strip() else None
-    if phone_problem:
-        errors.append(FieldError("contact.phone", phone_problem))
-    email_problem = email_error(command.email.strip()) if command.email.strip() else None
-    if email_problem:
-        errors.append(FieldError("contact.email", email_problem))
+    errors += contact_errors(command.phone, command.email)
     if len(command.address) > MAX_ADDRESS:
         errors.append(FieldError("contact.address", f"at most {MAX_ADDRESS} characters"))
     centre = organisation.centre(command.centre_id)
@@ -150,13 +130,9 @@ def validate(command: SubmitReferral, organisation: Organisation, today: date) -
 
 def fingerprint(command: SubmitReferral) -> str:
     """What makes two submissions 'the same referral' for an idempotent retry."""
-    content = asdict(command)
-    content["channel"] = command.channel.value if command.channel else None
-    # The same trimmed values accept() stores: two submissions stored as the same
-    # referral must count as the same retry.
-    for key in ("given_name", "family_name", "phone", "email", "address"):
-        content[key] = content[key].strip()
-    return idempotency.fingerprint(content)
+    return command_fingerprint(
+        command, trimmed=("given_name", "family_name", "phone", "email", "address")
+    )
 
 
 def accept(

@@ -113,7 +113,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     ) -> intake_pb2.ListConsultationsResponse:
         uow = current_unit_of_work()
         offset, limit = page_window(request.page_size, request.page_token)
-        page = queries.list_consultations(
+        page = queries.list_in_centre(
             request.centre_id, queries.Page(offset, limit), uow, self._intake.consultations_for(uow)
         )
         return intake_pb2.ListConsultationsResponse(
@@ -357,7 +357,7 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     ) -> intake_pb2.ListProjectsResponse:
         uow = current_unit_of_work()
         offset, limit = page_window(request.page_size, request.page_token)
-        page = queries.list_projects(
+        page = queries.list_in_centre(
             request.centre_id, queries.Page(offset, limit), uow, self._intake.projects_for(uow)
         )
         return intake_pb2.ListProjectsResponse(

@@ -35,7 +35,7 @@ from werkzeug.wrappers import Request, Response
 
 from casework_common import safe_json
 from casework_common.auth import Principal
-from casework_common.config import MissingConfiguration, bind_host
+from casework_common.config import bind_host, seconds
 from casework_common.errors import FieldError, InvalidArgument
 from casework_common.events_runtime import EventsService
 from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
@@ -59,22 +59,11 @@ from casework_intake.domain import web_form
 log = logging.getLogger(__name__)
 
 
-def _seconds(variable: str, default: float) -> float:
-    raw = os.environ.get(variable) or ""
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        raise MissingConfiguration(variable, f"must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise MissingConfiguration(variable, f"must be positive, got {raw!r}")
-    return value
-
-
 # How often the timers look for overdue referrals (tests shorten it).
-FIRST_RESPONSE_CHECK_INTERVAL = _seconds("INTAKE_FIRST_RESPONSE_CHECK_INTERVAL", 30.0)
+FIRST_RESPONSE_CHECK_INTERVAL = seconds("INTAKE_FIRST_RESPONSE_CHECK_INTERVAL", 30.0)
 # How often the timers look for outreach reminders / outcomes and overdue tasks.
-OUTREACH_CHECK_INTERVAL = _seconds("INTAKE_OUTREACH_CHECK_INTERVAL", 60.0)
-TASK_CHECK_INTERVAL = _seconds("INTAKE_TASK_CHECK_INTERVAL", 60.0)
+OUTREACH_CHECK_INTERVAL = seconds("INTAKE_OUTREACH_CHECK_INTERVAL", 60.0)
+TASK_CHECK_INTERVAL = seconds("INTAKE_TASK_CHECK_INTERVAL", 60.0)
 MAX_BODY_BYTES = 64 * 1024
 WEB_FORM_SUBJECT = "public-web-form"
 SELF_FILL = "intake-self-fill"
@@ -180,6 +169,16 @@ def _body(request: Any) -> dict[str, Any] | Response:
 
 
 Handler = TypeVar("Handler", bound=Callable[..., Response])
+Due = TypeVar("Due")
+
+
+def _batches(find: Callable[[], list[Due]], handle: Callable[[list[Due]], int]) -> None:
+    """A timer's round: handle what is due a batch at a time, until nothing is due or a
+    batch changes nothing (another replica took it meanwhile)."""
+    while True:
+        due = find()
+        if not due or not handle(due):
+            return
 
 
 def _public(handler: Handler) -> Handler:
@@ -217,14 +216,14 @@ class IntakeEvents(EventsService):
 
     @timer(interval=FIRST_RESPONSE_CHECK_INTERVAL)  # type: ignore[misc]
     def escalate_overdue_referrals(self) -> None:
-        app = self.wired.app
+        organisations = self.wired.app.organisations
         with self._timer_unit() as uow:
-            while True:
-                overdue = repo.overdue_referrals(uow.now)
-                if not overdue or not services.escalate_overdue(
-                    uow, app.organisations, lambda org: ReferralRepository(org, None, uow), overdue
-                ):
-                    break
+            _batches(
+                lambda: repo.overdue_referrals(uow.now),
+                lambda due: services.escalate_overdue(
+                    uow, organisations, lambda org: ReferralRepository(org, None, uow), due
+                ),
+            )
         repo.forget_windows_before(web_form.window_of(uow.now) - 1)
 
     @timer(interval=OUTREACH_CHECK_INTERVAL)  # type: ignore[misc]
@@ -235,25 +234,25 @@ class IntakeEvents(EventsService):
             def repository_of(org: str) -> OutreachRepository:
                 return OutreachRepository(org, None, uow)
 
-            while True:
-                due = repo.outreach_needing_reminder(uow.now)
-                if not due or not services.remind_outreach(uow, due, repository_of):
-                    break
-            while True:
-                due = repo.outreach_needing_outcome(uow.now)
-                if not due or not services.request_outreach_outcomes(uow, due, repository_of):
-                    break
+            _batches(
+                lambda: repo.outreach_needing_reminder(uow.now),
+                lambda due: services.remind_outreach(uow, due, repository_of),
+            )
+            _batches(
+                lambda: repo.outreach_needing_outcome(uow.now),
+                lambda due: services.request_outreach_outcomes(uow, due, repository_of),
+            )
 
     @timer(interval=TASK_CHECK_INTERVAL)  # type: ignore[misc]
     def flag_overdue_tasks(self) -> None:
         """Tell the assignee of each open task past its due time, once per due time."""
         with self._timer_unit() as uow:
-            while True:
-                due = repo.projects_with_overdue_tasks(uow.now)
-                if not due or not services.flag_overdue_tasks(
+            _batches(
+                lambda: repo.projects_with_overdue_tasks(uow.now),
+                lambda due: services.flag_overdue_tasks(
                     uow, due, lambda org: ProjectRepository(org, None, uow)
-                ):
-                    break
+                ),
+            )
 
     def _timer_unit(self) -> UnitOfWork:
         return self.wired.units.begin(SystemActor("intake"), Trace())

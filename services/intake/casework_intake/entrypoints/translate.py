@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from google.protobuf import struct_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from casework.intake.v1 import intake_pb2
-from casework_common.messages import moment
+from casework_common.messages import enum_codes, moment
 from casework_common.routing import Rule
 from casework_intake.domain import form_codec
 from casework_intake.domain.consultations import Consultation, RecordConsultation
@@ -29,32 +29,14 @@ from casework_intake.domain.routing_rules import RuleSet
 
 SELF_FILL_PATH = "/public/v1/self-fill/"
 
-CHANNELS = {
-    intake_pb2.CHANNEL_PHONE: Channel.PHONE,
-    intake_pb2.CHANNEL_EMAIL: Channel.EMAIL,
-    intake_pb2.CHANNEL_WEB_FORM: Channel.WEB_FORM,
-    intake_pb2.CHANNEL_PARTNER_REFERRAL: Channel.PARTNER_REFERRAL,
-    intake_pb2.CHANNEL_CLIENT_REFERRAL: Channel.CLIENT_REFERRAL,
-    intake_pb2.CHANNEL_GROUP_EVENT: Channel.GROUP_EVENT,
-    intake_pb2.CHANNEL_OUTREACH: Channel.OUTREACH,
-}
+CHANNELS = enum_codes(intake_pb2.Channel, Channel)
 CHANNEL_CODES = {channel: code for code, channel in CHANNELS.items()}
-_ACTIVITY_TYPES = {
-    intake_pb2.OUTREACH_ACTIVITY_TYPE_FIELD_WORK: ActivityType.FIELD_WORK,
-    intake_pb2.OUTREACH_ACTIVITY_TYPE_GROUP_EVENT: ActivityType.GROUP_EVENT,
-    intake_pb2.OUTREACH_ACTIVITY_TYPE_NEWSLETTER: ActivityType.NEWSLETTER,
-    intake_pb2.OUTREACH_ACTIVITY_TYPE_OTHER: ActivityType.OTHER,
-}
+_ACTIVITY_TYPES = enum_codes(intake_pb2.OutreachActivityType, ActivityType)
 _ACTIVITY_TYPE_CODES = {kind: code for code, kind in _ACTIVITY_TYPES.items()}
-OUTREACH_STATUSES = {
-    intake_pb2.OUTREACH_STATUS_PLANNED: OutreachStatus.PLANNED,
-    intake_pb2.OUTREACH_STATUS_DONE: OutreachStatus.DONE,
-    intake_pb2.OUTREACH_STATUS_CANCELLED: OutreachStatus.CANCELLED,
-}
+OUTREACH_STATUSES = enum_codes(intake_pb2.OutreachStatus, OutreachStatus)
 _OUTREACH_STATUS_CODES = {status: code for code, status in OUTREACH_STATUSES.items()}
 _TASK_STATUS_CODES = {
-    TaskStatus.OPEN: intake_pb2.TASK_STATUS_OPEN,
-    TaskStatus.DONE: intake_pb2.TASK_STATUS_DONE,
+    status: code for code, status in enum_codes(intake_pb2.TaskStatus, TaskStatus).items()
 }
 
 
@@ -72,14 +54,32 @@ def _struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
     return message
 
 
+def _person_and_contact(
+    request: intake_pb2.SubmitReferralRequest | intake_pb2.RecordConsultationRequest,
+) -> dict[str, Any]:
+    """The person and the ways to reach them, as a referral and a consultation are
+    both asked for them."""
+    return {
+        "given_name": request.person.given_name,
+        "family_name": request.person.family_name,
+        "date_of_birth": request.person.date_of_birth,
+        "phone": request.contact.phone,
+        "email": request.contact.email,
+    }
+
+
+def _person(given_name: str, family_name: str, born: date | None) -> intake_pb2.Person:
+    return intake_pb2.Person(
+        given_name=given_name,
+        family_name=family_name,
+        date_of_birth=born.isoformat() if born else "",
+    )
+
+
 def to_command(request: intake_pb2.SubmitReferralRequest) -> SubmitReferral:
     return SubmitReferral(
         idempotency_key=request.idempotency_key,
-        given_name=request.person.given_name,
-        family_name=request.person.family_name,
-        date_of_birth=request.person.date_of_birth,
-        phone=request.contact.phone,
-        email=request.contact.email,
+        **_person_and_contact(request),
         address=request.contact.address,
         region_id=request.region_id,
         centre_id=request.centre_id,
@@ -94,11 +94,7 @@ def to_message(referral: Referral) -> intake_pb2.Referral:
     message = intake_pb2.Referral(
         referral_id=referral.referral_id,
         reference_number=referral.reference_number,
-        person=intake_pb2.Person(
-            given_name=referral.given_name,
-            family_name=referral.family_name,
-            date_of_birth=referral.date_of_birth.isoformat() if referral.date_of_birth else "",
-        ),
+        person=_person(referral.given_name, referral.family_name, referral.date_of_birth),
         contact=intake_pb2.Contact(
             phone=referral.phone, email=referral.email, address=referral.address
         ),
@@ -126,11 +122,7 @@ def to_message(referral: Referral) -> intake_pb2.Referral:
 def to_consultation_command(request: intake_pb2.RecordConsultationRequest) -> RecordConsultation:
     return RecordConsultation(
         idempotency_key=request.idempotency_key,
-        given_name=request.person.given_name,
-        family_name=request.person.family_name,
-        date_of_birth=request.person.date_of_birth,
-        phone=request.contact.phone,
-        email=request.contact.email,
+        **_person_and_contact(request),
         topic=request.topic,
         duration_minutes=request.duration_minutes,
         worker_id=request.worker_id,
@@ -143,11 +135,7 @@ def to_consultation_command(request: intake_pb2.RecordConsultationRequest) -> Re
 def consultation_message(c: Consultation) -> intake_pb2.Consultation:
     return intake_pb2.Consultation(
         consultation_id=c.consultation_id,
-        person=intake_pb2.Person(
-            given_name=c.given_name,
-            family_name=c.family_name,
-            date_of_birth=c.date_of_birth.isoformat() if c.date_of_birth else "",
-        ),
+        person=_person(c.given_name, c.family_name, c.date_of_birth),
         contact=intake_pb2.Contact(phone=c.phone, email=c.email),
         topic=c.topic,
         duration_minutes=c.duration_minutes,

@@ -8,11 +8,11 @@ from casework.intake.v1 import events_pb2
 from casework_common import idempotency
 from casework_common.errors import raise_if_any
 from casework_common.organisation import Organisation
-from casework_common.storage import DuplicateAggregate
 from casework_common.unit_of_work import UnitOfWork
 from casework_intake.adapters.consultations import ConsultationRepository
 from casework_intake.domain import consultations
 from casework_intake.domain.consultations import Consultation, RecordConsultation
+from casework_intake.use_cases import _common as shared
 from casework_intake.use_cases._common import event, require_worker
 
 CONSULTATION_RECORDED = events_pb2.ConsultationRecorded
@@ -54,10 +54,4 @@ def record_consultation(
         repository.add(consultation, event(CONSULTATION_RECORDED, organisation.id, uow, payload))
         return consultation
 
-    return idempotency.create_once(
-        command.idempotency_key,
-        find=repository.by_idempotency_key,
-        replay=replay,
-        create=create,
-        race=DuplicateAggregate,
-    )
+    return shared.create_once(command.idempotency_key, repository, replay, create)

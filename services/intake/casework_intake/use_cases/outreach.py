@@ -6,20 +6,19 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from google.protobuf.message import Message
 
 from casework.intake.v1 import events_pb2
-from casework_common import errors as common
-from casework_common import idempotency
 from casework_common.envelope import EventEnvelope
-from casework_common.errors import NotFound, raise_if_any
+from casework_common.errors import raise_if_any
 from casework_common.organisation import Organisation
-from casework_common.storage import DuplicateAggregate
 from casework_common.unit_of_work import UnitOfWork
 from casework_intake.adapters.outreach import OutreachRepository
 from casework_intake.domain import outreach
 from casework_intake.domain.outreach import Outcome, Outreach, PlanOutreach
+from casework_intake.use_cases import _common as shared
 from casework_intake.use_cases._common import event, require_worker, required
 
 OUTREACH_PLANNED = events_pb2.OutreachPlanned
@@ -69,14 +68,10 @@ def plan_outreach(
         repository.add(planned, event(OUTREACH_PLANNED, organisation.id, uow, payload))
         return planned
 
-    planned, _ = idempotency.create_once(
-        command.idempotency_key,
-        find=repository.by_idempotency_key,
-        replay=lambda stored: outreach.check_replay(stored, command, principal.subject),
-        create=create,
-        race=DuplicateAggregate,
-    )
-    return planned
+    def replay(stored: Outreach) -> Outreach:
+        return outreach.check_replay(stored, command, principal.subject)
+
+    return shared.create_once(command.idempotency_key, repository, replay, create)[0]
 
 
 def record_outreach_outcome(
@@ -88,8 +83,9 @@ def record_outreach_outcome(
 
     def change(current: Outreach) -> tuple[Outreach, list[EventEnvelope]]:
         done = outreach.record_outcome(current, outcome, principal.subject, now)
-        payload = outreach.outcome_event_payload(done)
-        return done, [event(OUTREACH_OUTCOME_RECORDED, done.organisation, uow, payload)]
+        return shared.with_event(
+            uow, OUTREACH_OUTCOME_RECORDED, done, outreach.outcome_event_payload(done)
+        )
 
     return repository.update(command.outreach_id, change)
 
@@ -102,11 +98,14 @@ def cancel_outreach(
     principal, now = uow.principal, uow.now
 
     def change(current: Outreach) -> tuple[Outreach, list[EventEnvelope]]:
-        cancelled, changed = outreach.cancel(current, principal.subject, now)
-        if not changed:
-            return cancelled, []
-        payload = outreach.event_payload(cancelled) | {"cancelled_by": principal.subject}
-        return cancelled, [event(OUTREACH_CANCELLED, cancelled.organisation, uow, payload)]
+        return shared.if_changed(
+            uow,
+            OUTREACH_CANCELLED,
+            outreach.cancel(current, principal.subject, now),
+            lambda cancelled: (
+                outreach.event_payload(cancelled) | {"cancelled_by": principal.subject}
+            ),
+        )
 
     return repository.update(command.outreach_id, change)
 
@@ -115,33 +114,23 @@ def _once(
     uow: UnitOfWork,
     items: list[Outreach],
     repository_of: Callable[[str], OutreachRepository],
-    is_due: Callable[[Outreach], bool],
-    mark: Callable[[Outreach], Outreach],
-    event_type: type[Message],
+    message_type: type[Message],
+    is_due: Callable[[Outreach, datetime], bool],
+    mark: Callable[[Outreach, datetime], Outreach],
 ) -> int:
-    """Mark each due activity and emit its event in one version-guarded write, so two
-    timers racing (two replicas) store and emit it once; the loser's Conflict is
-    skipped."""
-    done = 0
-    for item in items:
-        marked_now: list[Outreach] = []
+    """Mark each due activity and emit its event, once (see mark_each)."""
 
-        def change(
-            current: Outreach, marked_now: list[Outreach] = marked_now
-        ) -> tuple[Outreach, list[EventEnvelope]]:
-            if not is_due(current):
-                return current, []  # reminded, answered or cancelled meanwhile
-            marked = mark(current)
-            marked_now.append(marked)
-            payload = outreach.event_payload(marked)
-            return marked, [event(event_type, marked.organisation, uow, payload)]
+    def change(current: Outreach) -> tuple[Outreach, list[EventEnvelope]]:
+        if not is_due(current, uow.now):
+            return current, []  # reminded, answered or cancelled meanwhile
+        marked = mark(current, uow.now)
+        return shared.with_event(uow, message_type, marked, outreach.event_payload(marked))
 
-        try:
-            repository_of(item.organisation).update(item.outreach_id, change)
-        except (common.Conflict, NotFound):
-            continue
-        done += len(marked_now)
-    return done
+    return shared.mark_each(
+        items,
+        lambda item, change: repository_of(item.organisation).update(item.outreach_id, change),
+        change,
+    )
 
 
 def remind_outreach(
@@ -150,15 +139,8 @@ def remind_outreach(
     repository_of: Callable[[str], OutreachRepository],
 ) -> int:
     """Remind each planning worker of their activity, once (intake.outreach.reminder_due)."""
-    now = uow.now
-    return _once(
-        uow,
-        due,
-        repository_of,
-        lambda o: outreach.reminder_due(o, now),
-        lambda o: outreach.mark_reminded(o, now),
-        OUTREACH_REMINDER_DUE,
-    )
+    due_now, mark = outreach.reminder_due, outreach.mark_reminded
+    return _once(uow, due, repository_of, OUTREACH_REMINDER_DUE, due_now, mark)
 
 
 def request_outreach_outcomes(
@@ -168,12 +150,5 @@ def request_outreach_outcomes(
 ) -> int:
     """Ask each worker for the outcome of an activity that took place, once
     (intake.outreach.outcome_due)."""
-    now = uow.now
-    return _once(
-        uow,
-        due,
-        repository_of,
-        lambda o: outreach.outcome_due(o, now),
-        lambda o: outreach.mark_outcome_requested(o, now),
-        OUTREACH_OUTCOME_DUE,
-    )
+    due_now, mark = outreach.outcome_due, outreach.mark_outcome_requested
+    return _once(uow, due, repository_of, OUTREACH_OUTCOME_DUE, due_now, mark)

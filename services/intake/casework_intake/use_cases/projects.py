@@ -7,20 +7,20 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from google.protobuf.message import Message
 
 from casework.intake.v1 import events_pb2
 from casework_common import errors as common
-from casework_common import idempotency
 from casework_common.envelope import EventEnvelope
-from casework_common.errors import NotFound, raise_if_any
+from casework_common.errors import raise_if_any
 from casework_common.organisation import Organisation
-from casework_common.storage import DuplicateAggregate
 from casework_common.unit_of_work import UnitOfWork
 from casework_intake.adapters.projects import ProjectRepository
 from casework_intake.domain import projects
 from casework_intake.domain.projects import Comment, CreateProject, Project, Task
+from casework_intake.use_cases import _common as shared
 from casework_intake.use_cases._common import event, require_worker, required
 
 PROJECT_CREATED = events_pb2.ProjectCreated
@@ -29,6 +29,7 @@ TASK_COMPLETED = events_pb2.TaskCompleted
 TASK_REOPENED = events_pb2.TaskReopened
 TASK_COMMENTED = events_pb2.TaskCommented
 TASK_OVERDUE = events_pb2.TaskOverdue
+X = TypeVar("X", Task, Comment)
 # How often a keyed project change is tried when a concurrent change won the race.
 _KEYED_ATTEMPTS = 3
 
@@ -82,14 +83,10 @@ def create_project(
         repository.add(project, event(PROJECT_CREATED, organisation.id, uow, payload))
         return project
 
-    project, _ = idempotency.create_once(
-        command.idempotency_key,
-        find=repository.by_idempotency_key,
-        replay=lambda stored: projects.check_replay(stored, command, principal.subject),
-        create=create,
-        race=DuplicateAggregate,
-    )
-    return project
+    def replay(stored: Project) -> Project:
+        return projects.check_replay(stored, command, principal.subject)
+
+    return shared.create_once(command.idempotency_key, repository, replay, create)[0]
 
 
 def add_task(
@@ -104,13 +101,8 @@ def add_task(
     project_id, title, assignee_id = command.project_id, command.title, command.assignee_id
     due_at, idempotency_key = command.due_at, command.idempotency_key
     fingerprint = projects.task_fingerprint(title, assignee_id, due_at, principal.subject)
-    added: list[Task] = []
 
-    def change(current: Project) -> tuple[Project, list[EventEnvelope]]:
-        replayed = projects.task_replay(current, idempotency_key, fingerprint, principal.subject)
-        if replayed is not None:
-            added.append(replayed)
-            return current, []
+    def add(current: Project) -> tuple[Project, Task, EventEnvelope]:
         changed, task = projects.add_task(
             current,
             task_id=new_id(),
@@ -121,27 +113,48 @@ def add_task(
             now=now,
             idempotency_key=idempotency_key,
         )
-        added.append(task)
         payload = projects.task_event_payload(changed, task) | {"assigned_by": principal.subject}
-        return changed, [event(TASK_ASSIGNED, changed.organisation, uow, payload)]
+        return changed, task, event(TASK_ASSIGNED, changed.organisation, uow, payload)
 
-    project = _update_keyed(repository, project_id, change)
-    return project, project.task(added[-1].task_id)
+    project, task = _add_keyed(
+        repository,
+        project_id,
+        lambda current: projects.task_replay(
+            current, idempotency_key, fingerprint, principal.subject
+        ),
+        add,
+    )
+    return project, project.task(task.task_id)
 
 
-def _update_keyed(
+def _add_keyed(
     repository: ProjectRepository,
     project_id: str,
-    change: Callable[[Project], tuple[Project, list[EventEnvelope]]],
-) -> Project:
-    """A keyed change that lost a race is tried again on the project as it now stands:
-    a concurrent retry of the same call then finds its key and answers the first."""
+    replayed: Callable[[Project], X | None],
+    add: Callable[[Project], tuple[Project, X, EventEnvelope]],
+) -> tuple[Project, X]:
+    """Add a task or a comment under the caller's key, checked against the keys kept in
+    the project in the same version-guarded write: a retry answers what was added
+    first and stores and emits nothing. A change that lost a race is tried again on
+    the project as it now stands, where a concurrent retry of the same call then finds
+    its key and answers the first."""
+    added: list[X] = []
+
+    def change(current: Project) -> tuple[Project, list[EventEnvelope]]:
+        first = replayed(current)
+        if first is not None:
+            added.append(first)
+            return current, []
+        changed, item, emitted = add(current)
+        added.append(item)
+        return changed, [emitted]
+
     for _ in range(_KEYED_ATTEMPTS - 1):
         try:
-            return repository.update(project_id, change)
+            return repository.update(project_id, change), added[-1]
         except common.Conflict:
             continue
-    return repository.update(project_id, change)
+    return repository.update(project_id, change), added[-1]
 
 
 def _task_change(
@@ -160,7 +173,7 @@ def _task_change(
     def change(current: Project) -> tuple[Project, list[EventEnvelope]]:
         changed = apply(current)
         payload = projects.task_event_payload(changed, changed.task(task_id)) | dict(extra)
-        return changed, [event(event_type, changed.organisation, uow, payload)]
+        return shared.with_event(uow, event_type, changed, payload)
 
     project = repository.update(project_id, change)
     return project, project.task(task_id)
@@ -208,13 +221,8 @@ def comment_on_task(
     project_id, task_id, text = command.project_id, command.task_id, command.text
     idempotency_key = command.idempotency_key
     fingerprint = projects.comment_fingerprint(task_id, text, principal.subject)
-    added: list[Comment] = []
 
-    def change(current: Project) -> tuple[Project, list[EventEnvelope]]:
-        replayed = projects.comment_replay(current, idempotency_key, fingerprint, principal.subject)
-        if replayed is not None:
-            added.append(replayed)
-            return current, []
+    def add(current: Project) -> tuple[Project, Comment, EventEnvelope]:
         changed, comment = projects.comment_on_task(
             current,
             task_id,
@@ -224,15 +232,20 @@ def comment_on_task(
             now=now,
             idempotency_key=idempotency_key,
         )
-        added.append(comment)
         payload = projects.task_event_payload(changed, changed.task(task_id)) | {
             "comment_id": comment.comment_id,
             "author_id": comment.author_id,
         }
-        return changed, [event(TASK_COMMENTED, changed.organisation, uow, payload)]
+        return changed, comment, event(TASK_COMMENTED, changed.organisation, uow, payload)
 
-    project = _update_keyed(repository, project_id, change)
-    return project, added[-1]
+    return _add_keyed(
+        repository,
+        project_id,
+        lambda current: projects.comment_replay(
+            current, idempotency_key, fingerprint, principal.subject
+        ),
+        add,
+    )
 
 
 def flag_overdue_tasks(
@@ -242,29 +255,17 @@ def flag_overdue_tasks(
 ) -> int:
     """Tell each assignee of an overdue open task, once per due date: the marks and
     their intake.task.overdue events are one version-guarded write of the project."""
-    flagged = 0
-    for item in due:
-        marked_now: list[Task] = []
 
-        def change(
-            current: Project, marked_now: list[Task] = marked_now
-        ) -> tuple[Project, list[EventEnvelope]]:
-            changed, marked = projects.mark_overdue(current, uow.now)
-            marked_now.extend(marked)
-            events = [
-                event(
-                    TASK_OVERDUE,
-                    changed.organisation,
-                    uow,
-                    projects.task_event_payload(changed, task),
-                )
-                for task in marked
-            ]
-            return changed, events
+    def change(current: Project) -> tuple[Project, list[EventEnvelope]]:
+        changed, marked = projects.mark_overdue(current, uow.now)
+        events = [
+            event(TASK_OVERDUE, changed.organisation, uow, projects.task_event_payload(changed, t))
+            for t in marked
+        ]
+        return changed, events
 
-        try:
-            repository_of(item.organisation).update(item.project_id, change)
-        except (common.Conflict, NotFound):
-            continue
-        flagged += len(marked_now)
-    return flagged
+    return shared.mark_each(
+        due,
+        lambda item, change: repository_of(item.organisation).update(item.project_id, change),
+        change,
+    )

@@ -4,21 +4,26 @@ organisation, their centres; a centre they name must be one of theirs)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from casework_common.errors import FieldError, InvalidArgument
 from casework_common.unit_of_work import UnitOfWork
-from casework_intake.adapters.consultations import ConsultationRepository
 from casework_intake.adapters.forms import FormAnswersDocument, FormsRepository
 from casework_intake.adapters.outreach import OutreachRepository
 from casework_intake.adapters.projects import ProjectRepository
 from casework_intake.adapters.referrals import ReferralRepository
 from casework_intake.adapters.routing_rules import RoutingRulesRepository
-from casework_intake.domain.consultations import Consultation
 from casework_intake.domain.outreach import Outreach, OutreachStatus
 from casework_intake.domain.projects import Project
 from casework_intake.domain.referrals import Referral
 from casework_intake.domain.routing_rules import RuleSet
 from casework_intake.use_cases._common import required
+
+T = TypeVar("T")
+
+
+class CentrePages(Protocol[T]):
+    def page(self, *, centre_id: str, offset: int, limit: int) -> list[T]: ...
 
 
 @dataclass(frozen=True)
@@ -36,9 +41,11 @@ def get_referral(referral_id: str, repository: ReferralRepository) -> Referral:
     return repository.get(referral_id)
 
 
-def list_consultations(
-    centre_id: str, page: Page, uow: UnitOfWork, repository: ConsultationRepository
-) -> list[Consultation]:
+def list_in_centre(
+    centre_id: str, page: Page, uow: UnitOfWork, repository: CentrePages[T]
+) -> list[T]:
+    """A page of the consultations or projects of the caller's centres, or of the one
+    centre named."""
     _centre(uow, centre_id)
     return repository.page(centre_id=centre_id, offset=page.offset, limit=page.limit)
 
@@ -84,10 +91,3 @@ def list_outreach(
 def get_project(project_id: str, repository: ProjectRepository) -> Project:
     required("project_id", project_id)
     return repository.get(project_id)
-
-
-def list_projects(
-    centre_id: str, page: Page, uow: UnitOfWork, repository: ProjectRepository
-) -> list[Project]:
-    _centre(uow, centre_id)
-    return repository.page(centre_id=centre_id, offset=page.offset, limit=page.limit)

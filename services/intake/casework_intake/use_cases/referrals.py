@@ -7,16 +7,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from casework.intake.v1 import events_pb2
-from casework_common import errors as common
 from casework_common import idempotency
 from casework_common.envelope import EventEnvelope
-from casework_common.errors import NotFound, raise_if_any
+from casework_common.errors import raise_if_any
 from casework_common.organisation import Organisation
-from casework_common.storage import DuplicateAggregate
 from casework_common.unit_of_work import UnitOfWork
 from casework_intake.adapters.referrals import ReferralRepository
 from casework_intake.domain import first_response, referrals
 from casework_intake.domain.referrals import Channel, Referral, SubmitReferral
+from casework_intake.use_cases import _common as shared
 from casework_intake.use_cases._common import event, require_worker, required
 
 REFERRAL_SUBMITTED = events_pb2.ReferralSubmitted
@@ -73,13 +72,7 @@ def submit_referral(
         repository.add(referral, event(REFERRAL_SUBMITTED, organisation.id, uow, payload))
         return referral
 
-    return idempotency.create_once(
-        command.idempotency_key,
-        find=repository.by_idempotency_key,
-        replay=replay,
-        create=create,
-        race=DuplicateAggregate,
-    )
+    return shared.create_once(command.idempotency_key, repository, replay, create)
 
 
 def acknowledge_referral(
@@ -90,11 +83,10 @@ def acknowledge_referral(
     subject = uow.principal.subject
 
     def change(referral: Referral) -> tuple[Referral, list[EventEnvelope]]:
-        acked, changed = first_response.acknowledge(referral, subject, uow.now)
-        if not changed:
-            return acked, []
-        payload = first_response.acknowledged_event_payload(acked)
-        return acked, [event(REFERRAL_ACKNOWLEDGED, acked.organisation, uow, payload)]
+        step = first_response.acknowledge(referral, subject, uow.now)
+        return shared.if_changed(
+            uow, REFERRAL_ACKNOWLEDGED, step, first_response.acknowledged_event_payload
+        )
 
     return repository.update(command.referral_id, change)
 
@@ -106,13 +98,12 @@ def record_first_contact(
     subject = uow.principal.subject
 
     def change(referral: Referral) -> tuple[Referral, list[EventEnvelope]]:
-        contacted, changed = first_response.record_first_contact(
+        step = first_response.record_first_contact(
             referral, subject, command.channel, command.note, uow.now
         )
-        if not changed:
-            return contacted, []
-        payload = first_response.first_contact_event_payload(contacted)
-        return contacted, [event(REFERRAL_FIRST_CONTACT, contacted.organisation, uow, payload)]
+        return shared.if_changed(
+            uow, REFERRAL_FIRST_CONTACT, step, first_response.first_contact_event_payload
+        )
 
     required("referral_id", command.referral_id)
     return repository.update(command.referral_id, change)
@@ -127,29 +118,18 @@ def escalate_overdue(
     """Tell the centre manager about each overdue referral, once: the escalation mark
     and its event are one version-guarded write, so two timers racing (two replicas)
     store and emit it once; the loser's Conflict is skipped."""
-    escalated = 0
-    for referral in overdue:
-        organisation = organisations.get(referral.organisation)
-        centre = organisation.centre(referral.centre_id) if organisation else None
-        if centre is None:
-            continue
-        manager = centre.manager
 
-        marked_now: list[Referral] = []
+    def escalate(current: Referral) -> tuple[Referral, list[EventEnvelope]]:
+        organisation = organisations.get(current.organisation)
+        centre = organisation.centre(current.centre_id) if organisation else None
+        if centre is None or not first_response.is_overdue(current, uow.now):
+            return current, []  # acknowledged or escalated meanwhile
+        marked = first_response.escalate(current, uow.now)
+        payload = first_response.overdue_event_payload(marked, centre.manager)
+        return shared.with_event(uow, REFERRAL_OVERDUE, marked, payload)
 
-        def change(
-            current: Referral, manager: str = manager, marked_now: list[Referral] = marked_now
-        ) -> tuple[Referral, list[EventEnvelope]]:
-            if not first_response.is_overdue(current, uow.now):
-                return current, []  # acknowledged or escalated meanwhile
-            marked = first_response.escalate(current, uow.now)
-            marked_now.append(marked)
-            payload = first_response.overdue_event_payload(marked, manager)
-            return marked, [event(REFERRAL_OVERDUE, marked.organisation, uow, payload)]
-
-        try:
-            repository_of(referral.organisation).update(referral.referral_id, change)
-        except (common.Conflict, NotFound):
-            continue
-        escalated += len(marked_now)
-    return escalated
+    return shared.mark_each(
+        overdue,
+        lambda item, change: repository_of(item.organisation).update(item.referral_id, change),
+        escalate,
+    )

@@ -1,14 +1,40 @@
 """Who may make each plans call: deny by default, a call missing here is refused.
 
-The calls answer UNIMPLEMENTED until they are built; the map is here so that a call
-built later is never served to a role nobody chose for it."""
+Record-dependent rules (the plan's centre, a manager's decision) stay in the use
+cases; this map decides only whether a caller's role lets them ask at all. Plans are
+case work: front-line duty workers do not build them."""
 
 from __future__ import annotations
 
-from casework_common.auth import FRONT_LINE_AND_ABOVE, AccessMap
+from casework_common.auth import ADMIN, CASE_WORKER_AND_ABOVE, MANAGER, AccessMap
 
 SERVICE = "casework.plans.v1.PlansService"
+CONFIGURES = frozenset({MANAGER, ADMIN})
 
 ACCESS: AccessMap = {
-    f"{SERVICE}/GetPlan": FRONT_LINE_AND_ABOVE,
+    f"{SERVICE}/{method}": frozenset(roles)
+    for method, roles in {
+        "GetPlan": CASE_WORKER_AND_ABOVE,
+        "ListPlans": CASE_WORKER_AND_ABOVE,
+        "CreatePlan": CASE_WORKER_AND_ABOVE,
+        "EditPlanDraft": CASE_WORKER_AND_ABOVE,
+        "SignPlan": CASE_WORKER_AND_ABOVE,
+        "ReviewPlan": CASE_WORKER_AND_ABOVE,
+        "RecordGoalProgress": CASE_WORKER_AND_ABOVE,
+        "ClosePlan": CASE_WORKER_AND_ABOVE,
+        "HandOverOffer": CASE_WORKER_AND_ABOVE,
+        "RequestDecision": CASE_WORKER_AND_ABOVE,
+        "DecideService": frozenset({MANAGER}),
+        "SetBudget": CASE_WORKER_AND_ABOVE,
+        "RecordMonitoringContact": CASE_WORKER_AND_ABOVE,
+        "RecordDelivery": CASE_WORKER_AND_ABOVE,
+        "ImportDeliveries": CASE_WORKER_AND_ABOVE,
+        "ResolveDiscrepancy": CASE_WORKER_AND_ABOVE,
+        "ListDueWork": CASE_WORKER_AND_ABOVE,
+        "AddCatalogueService": CONFIGURES,
+        "ListCatalogue": CASE_WORKER_AND_ABOVE | CONFIGURES,
+        "ScreenPlansForService": CASE_WORKER_AND_ABOVE | CONFIGURES,
+        "PutOnWaitingList": CASE_WORKER_AND_ABOVE,
+        "GetWaitingList": CASE_WORKER_AND_ABOVE,
+    }.items()
 }

@@ -1,0 +1,99 @@
+"""The client's card, read from clients over gRPC with documents' service token.
+
+documents holds no signing key: the identity provider issues its service tokens (one per
+organisation, scope `casework.clients.v1.ClientsService/GetClient`, the organisation's
+centres) into the JSON file DOCUMENTS_SERVICE_TOKENS_FILE, `{"<organisation>": "<jwt>"}`.
+The file is read again whenever it changes, so tokens rotate without a restart
+(`make run` writes one for development). clients audits each read under documents'
+service subject; documents itself answers only callers whose centres include one of
+the card's.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import grpc
+
+from casework.clients.v1 import clients_pb2, clients_pb2_grpc
+from casework_common.errors import FailedPrecondition, NotFound
+from casework_documents.domain.context import Card
+
+GET_CLIENT = "casework.clients.v1.ClientsService/GetClient"
+
+
+class CardsUnavailable(Exception):
+    """clients could not be asked (down, or documents' token refused)."""
+
+
+class ServiceTokens:
+    def __init__(self, path: Path | None) -> None:
+        self._path = path
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._tokens: dict[str, str] = {}
+
+    def for_organisation(self, organisation: str) -> str:
+        if self._path is None:
+            raise FailedPrecondition(
+                "documents has no service token to read cards: set DOCUMENTS_SERVICE_TOKENS_FILE"
+            )
+        with self._lock:
+            try:
+                stat = self._path.stat()
+                stamp = (stat.st_mtime_ns, stat.st_size)
+                if stamp != self._stamp:
+                    self._tokens = dict(json.loads(self._path.read_text()))
+                    self._stamp = stamp
+            except (OSError, ValueError) as exc:
+                raise CardsUnavailable(f"cannot read {self._path}: {exc}") from exc
+            token = self._tokens.get(organisation)
+        if not token:
+            raise FailedPrecondition(
+                f"DOCUMENTS_SERVICE_TOKENS_FILE has no token for organisation {organisation}"
+            )
+        return token
+
+
+class ClientCards:
+    def __init__(self, target: str, tokens: ServiceTokens, timeout: float = 5.0) -> None:
+        self._channel = grpc.insecure_channel(target)
+        self._stub = clients_pb2_grpc.ClientsServiceStub(self._channel)
+        self._tokens = tokens
+        self._timeout = timeout
+
+    def get(self, organisation: str, client_id: str, trace: dict[str, str] | None = None) -> Card:
+        metadata = [("authorization", f"Bearer {self._tokens.for_organisation(organisation)}")]
+        metadata += [(k.lower(), v) for k, v in (trace or {}).items()]
+        try:
+            reply = self._stub.GetClient(
+                clients_pb2.GetClientRequest(client_id=client_id),
+                metadata=metadata,
+                timeout=self._timeout,
+            )
+        except grpc.RpcError as exc:
+            code = exc.code() if isinstance(exc, grpc.Call) else None
+            if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                raise NotFound(f"client {client_id} not found") from None
+            raise CardsUnavailable(f"clients answered {code}: {_details(exc)}") from None
+        c = reply.client
+        return Card(
+            client_id=c.client_id,
+            given_name=c.given_name,
+            family_name=c.family_name,
+            date_of_birth=c.date_of_birth,
+            address=c.address,
+            phone=c.phone,
+            email=c.email,
+            client_type=c.client_type,
+            centre_ids=tuple(c.centre_ids),
+        )
+
+    def close(self) -> None:
+        self._channel.close()
+
+
+def _details(exc: grpc.RpcError) -> str:
+    return exc.details() if isinstance(exc, grpc.Call) else str(exc)

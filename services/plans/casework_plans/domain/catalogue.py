@@ -1,0 +1,113 @@
+"""The organisation's service catalogue and its waiting lists.
+
+A catalogue entry says what a service is, how a client obtains it, which centres offer
+it and which kinds of need it answers: adding one is when existing plans are screened
+for clients who need it (plans.screen_for_service). A waiting list keeps, per service,
+the clients waiting for it in the order they entered; a client's position is their
+place in that order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from casework_common.errors import FailedPrecondition, FieldError, NotFound, raise_if_any
+from casework_common.values import length_error, text_errors
+
+_CODE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
+MAX_ITEMS = 50
+
+
+@dataclass(frozen=True)
+class CatalogueService:
+    organisation: str
+    service_code: str
+    name: str
+    how_to_obtain: str
+    centre_ids: tuple[str, ...]
+    answers_needs: tuple[str, ...]
+    added_by: str
+    added_at: datetime
+
+
+def catalogue_errors(
+    *,
+    service_code: str,
+    name: str,
+    how_to_obtain: str,
+    centre_ids: Sequence[str],
+    answers_needs: Sequence[str],
+    known_centres: frozenset[str],
+) -> list[FieldError]:
+    errors: list[FieldError] = []
+    if not _CODE.match(service_code):
+        errors.append(FieldError("service_code", "lowercase letters, digits, '_', '.', '-'"))
+    for path, value in (("name", name), ("how_to_obtain", how_to_obtain)):
+        if not value.strip():
+            errors.append(FieldError(path, "is required"))
+        else:
+            errors += text_errors({path: value}, free_text={path})
+            problem = length_error(value, 2000)
+            if problem:
+                errors.append(FieldError(path, problem))
+    if not centre_ids:
+        errors.append(FieldError("centre_ids", "name the centres that offer it"))
+    for i, centre in enumerate(centre_ids[:MAX_ITEMS]):
+        if centre not in known_centres:
+            errors.append(FieldError(f"centre_ids[{i}]", "is not a centre of the organisation"))
+    if len(centre_ids) > MAX_ITEMS or len(answers_needs) > MAX_ITEMS:
+        errors.append(FieldError("answers_needs", f"at most {MAX_ITEMS}"))
+    for i, need in enumerate(answers_needs[:MAX_ITEMS]):
+        if not _CODE.match(need):
+            errors.append(FieldError(f"answers_needs[{i}]", "is not a need code"))
+    return errors
+
+
+@dataclass(frozen=True)
+class Waiting:
+    client_id: str
+    plan_id: str
+    entered_on: date
+    centre_ids: tuple[str, ...]
+    entered_by: str
+
+
+@dataclass(frozen=True)
+class WaitingList:
+    organisation: str
+    service_code: str
+    entries: tuple[Waiting, ...] = ()
+
+    def position_of(self, client_id: str) -> int:
+        """1 for the first in line; 0 when the client is not waiting."""
+        for i, entry in enumerate(self.entries, start=1):
+            if entry.client_id == client_id:
+                return i
+        return 0
+
+
+def enter(waiting_list: WaitingList, entry: Waiting) -> WaitingList:
+    if waiting_list.position_of(entry.client_id):
+        raise FailedPrecondition(
+            f"the client waits for {waiting_list.service_code} already", field="client_id"
+        )
+    ordered = sorted((*waiting_list.entries, entry), key=lambda e: e.entered_on)
+    return replace(waiting_list, entries=tuple(ordered))
+
+
+def leave(waiting_list: WaitingList, client_id: str) -> WaitingList:
+    if not waiting_list.position_of(client_id):
+        raise NotFound(f"the client does not wait for {waiting_list.service_code}")
+    return replace(
+        waiting_list, entries=tuple(e for e in waiting_list.entries if e.client_id != client_id)
+    )
+
+
+def entry_errors(entered_on: date | None, today: date) -> None:
+    if entered_on is None:
+        raise_if_any([FieldError("entered_on", "is required (YYYY-MM-DD)")])
+    elif entered_on > today:
+        raise_if_any([FieldError("entered_on", "is in the future")])

@@ -1,0 +1,161 @@
+"""Monitoring contacts and reviews: when the next one is due, and which are due or
+missed today.
+
+In the first two months of a plan a worker contacts the client every one to two weeks
+(the organisation chooses); after that as often as the plan says. The plan is reviewed
+with the client once or twice a year (the organisation chooses) and on the next review
+date the plan names, whichever comes first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import Enum
+
+from casework_common.errors import FieldError, raise_if_any
+from casework_common.values import text_errors
+from casework_plans.domain.plans import Contact, ContactMode, Plan
+
+__all__ = ["Contact", "ContactMode"]
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """The organisation's monitoring rules."""
+
+    early_days: int = 61  # "the first two months"
+    early_interval_days: int = 14  # one to two weeks
+    reviews_per_year: int = 1
+    reminder_days: int = 2  # a contact is due this many days before its date
+    review_notice_days: int = 14
+
+    def __post_init__(self) -> None:
+        if not 7 <= self.early_interval_days <= 14:
+            raise ValueError("early contacts are one to two weeks apart")
+        if self.reviews_per_year not in (1, 2):
+            raise ValueError("a plan is reviewed once or twice a year")
+
+
+class DueKind(Enum):
+    MONITORING_DUE = "monitoring_due"
+    MONITORING_MISSED = "monitoring_missed"
+    REVIEW_DUE = "review_due"
+    REVIEW_OVERDUE = "review_overdue"
+
+
+@dataclass(frozen=True)
+class DueItem:
+    kind: DueKind
+    plan_id: str
+    client_id: str
+    worker_id: str
+    centre_ids: tuple[str, ...]
+    due_on: date
+    version: int
+
+    @property
+    def key(self) -> str:
+        """Raised once: one event per kind, plan version and due date."""
+        return f"{self.kind.value}:{self.version}:{self.due_on.isoformat()}"
+
+
+def next_contact_on(
+    start: date, last_contact: date | None, plan_interval_days: int, cadence: Cadence
+) -> date:
+    """The day the next monitoring contact is due, counted from the last contact (or
+    from the day the plan took effect)."""
+    since = last_contact or start
+    early = since < start + timedelta(days=cadence.early_days)
+    interval = cadence.early_interval_days if early else plan_interval_days
+    return since + timedelta(days=interval)
+
+
+def next_review_on(start: date, planned: date, cadence: Cadence) -> date:
+    """The plan's own review date, or sooner when the organisation reviews more often."""
+    by_cadence = start + timedelta(days=365 // cadence.reviews_per_year)
+    return min(planned, by_cadence)
+
+
+def due_work(
+    plan: Plan, contacts: Sequence[Contact], today: date, cadence: Cadence
+) -> list[DueItem]:
+    """What is due for a plan in effect today: at most one monitoring item and one
+    review item."""
+    effective = plan.in_effect
+    if effective is None or plan.closure is not None or effective.in_effect_from is None:
+        return []
+    start = effective.in_effect_from.date()
+    mine = [c.contacted_on for c in contacts if c.plan_id == plan.plan_id]
+    last = max(mine) if mine else None
+    items = []
+    contact_on = next_contact_on(start, last, effective.content.monitoring_interval_days, cadence)
+
+    def item(kind: DueKind, due_on: date) -> DueItem:
+        return DueItem(
+            kind,
+            plan.plan_id,
+            plan.client_id,
+            plan.worker_id,
+            plan.centre_ids,
+            due_on,
+            effective.number,
+        )
+
+    if today > contact_on:
+        items.append(item(DueKind.MONITORING_MISSED, contact_on))
+    elif today >= contact_on - timedelta(days=cadence.reminder_days):
+        items.append(item(DueKind.MONITORING_DUE, contact_on))
+    review_on = next_review_on(start, effective.content.next_review_on, cadence)
+    if today > review_on:
+        items.append(item(DueKind.REVIEW_OVERDUE, review_on))
+    elif today >= review_on - timedelta(days=cadence.review_notice_days):
+        items.append(item(DueKind.REVIEW_DUE, review_on))
+    return items
+
+
+def due_from(plan: Plan, cadence: Cadence) -> date | None:
+    """The first day on which `due_work` lists anything for the plan (None: no plan in
+    effect), stored beside the plan so due work is found without reading every plan."""
+    effective = plan.in_effect
+    if effective is None or plan.closure is not None or effective.in_effect_from is None:
+        return None
+    start = effective.in_effect_from.date()
+    mine = [c.contacted_on for c in plan.contacts if c.plan_id == plan.plan_id]
+    contact_on = next_contact_on(
+        start, max(mine) if mine else None, effective.content.monitoring_interval_days, cadence
+    )
+    review_on = next_review_on(start, effective.content.next_review_on, cadence)
+    return min(
+        contact_on - timedelta(days=cadence.reminder_days),
+        review_on - timedelta(days=cadence.review_notice_days),
+    )
+
+
+def contact_errors(
+    *, contacted_on: date | None, notes: str, goal_ids: Sequence[str], plan: Plan, today: date
+) -> list[FieldError]:
+    errors = text_errors({"notes": notes}, free_text={"notes"})
+    if len(notes) > 4000:
+        errors.append(FieldError("notes", "at most 4000 characters"))
+    if contacted_on is None:
+        errors.append(FieldError("contacted_on", "is required (YYYY-MM-DD)"))
+    elif contacted_on > today:
+        errors.append(FieldError("contacted_on", "is in the future"))
+    effective = plan.in_effect
+    goals = {g.goal_id for g in effective.content.goals} if effective else set()
+    for i, goal_id in enumerate(goal_ids):
+        if goal_id not in goals:
+            errors.append(FieldError(f"goal_ids[{i}]", "is not a goal of the plan in effect"))
+    return errors
+
+
+def check_contact(
+    *, contacted_on: date | None, notes: str, goal_ids: Sequence[str], plan: Plan, today: date
+) -> None:
+    raise_if_any(
+        contact_errors(
+            contacted_on=contacted_on, notes=notes, goal_ids=goal_ids, plan=plan, today=today
+        )
+    )

@@ -1,0 +1,159 @@
+"""Reading plans: one plan (audited), the due work of a worker or of a manager's
+centres, screening plans for a new catalogue service, and waiting lists."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date
+
+from casework_common.errors import FieldError, NotFound, PermissionDenied, clip, raise_if_any
+from casework_common.unit_of_work import UnitOfWork
+from casework_plans.adapters.repository import (
+    CatalogueRepository,
+    PlanRepository,
+    WaitingListRepository,
+)
+from casework_plans.domain import catalogue, monitoring, plans
+from casework_plans.domain.monitoring import Cadence, DueItem
+from casework_plans.domain.plans import Plan, ScreenHit
+from casework_plans.use_cases.audit import audit
+
+MANAGER = "manager"
+
+
+def get_plan(plan_id: str, uow: UnitOfWork, repository: PlanRepository) -> Plan:
+    if not plan_id:
+        raise_if_any([FieldError("plan_id", "is required")])
+    return audit(repository.get(plan_id), uow, "read")
+
+
+def list_plans(client_id: str, uow: UnitOfWork, repository: PlanRepository) -> list[Plan]:
+    """A client's plans of the caller's centres: the open one first, then the closed
+    ones, newest first; each read is audited."""
+    if not client_id:
+        raise_if_any([FieldError("client_id", "is required")])
+    found = repository.of_client(client_id)
+    found.sort(key=lambda p: (p.closure is not None, -p.versions[0].created_at.timestamp()))
+    return [audit(plan, uow, "read") for plan in found]
+
+
+def list_due_work(
+    on: date | None,
+    centre_id: str,
+    uow: UnitOfWork,
+    repository: PlanRepository,
+    cadence: Cadence,
+) -> list[DueItem]:
+    """A worker's own due work; a manager's is every plan of their centres (or of the
+    one centre named)."""
+    principal = uow.principal
+    manager = MANAGER in principal.roles
+    if centre_id and centre_id not in principal.centres:
+        raise PermissionDenied(f"centre {clip(centre_id)} is not one the caller serves")
+    today = on or uow.now.date()
+    items: list[DueItem] = []
+    for plan in repository.due_by(today, None if manager else principal.subject):
+        if centre_id and centre_id not in plan.centre_ids:
+            continue
+        items += monitoring.due_work(plan, plan.contacts, today, cadence)
+    return sorted(items, key=lambda i: (i.due_on, i.plan_id, i.kind.value))
+
+
+@dataclass(frozen=True)
+class AddService:
+    service_code: str
+    name: str
+    how_to_obtain: str
+    centre_ids: tuple[str, ...]
+    answers_needs: tuple[str, ...]
+
+
+def add_catalogue_service(
+    command: AddService,
+    uow: UnitOfWork,
+    repository: CatalogueRepository,
+    known_centres: frozenset[str],
+) -> catalogue.CatalogueService:
+    raise_if_any(
+        catalogue.catalogue_errors(
+            service_code=command.service_code,
+            name=command.name,
+            how_to_obtain=command.how_to_obtain,
+            centre_ids=command.centre_ids,
+            answers_needs=command.answers_needs,
+            known_centres=known_centres,
+        )
+    )
+    service = catalogue.CatalogueService(
+        uow.principal.organisation,
+        command.service_code,
+        command.name.strip(),
+        command.how_to_obtain.strip(),
+        command.centre_ids,
+        command.answers_needs,
+        uow.actor.subject,
+        uow.now,
+    )
+    repository.put(service)
+    return service
+
+
+def list_catalogue(
+    centre_id: str, catalogue_repo: CatalogueRepository
+) -> list[catalogue.CatalogueService]:
+    return [s for s in catalogue_repo.all() if not centre_id or centre_id in s.centre_ids]
+
+
+def screen_plans(
+    service_code: str, catalogue_repo: CatalogueRepository, repository: PlanRepository
+) -> list[ScreenHit]:
+    if not service_code:
+        raise_if_any([FieldError("service_code", "is required")])
+    service = catalogue_repo.get(service_code)
+    if service is None:
+        raise NotFound(f"service {clip(service_code)} is not in the catalogue")
+    return plans.screen_for_service(
+        repository.naming_needs(list(service.answers_needs), service_code),
+        service_code,
+        service.answers_needs,
+    )
+
+
+def put_on_waiting_list(
+    plan_id: str,
+    service_code: str,
+    entered_on: date | None,
+    uow: UnitOfWork,
+    repository: PlanRepository,
+    lists: WaitingListRepository,
+    catalogue_repo: CatalogueRepository,
+) -> tuple[catalogue.Waiting, int]:
+    plan = repository.get(plan_id)
+    if catalogue_repo.get(service_code) is None:
+        raise_if_any([FieldError("service_code", "is not a service of the catalogue")])
+    day = entered_on or uow.now.date()
+    catalogue.entry_errors(day, uow.now.date())
+    waiting_list, doc = lists.get(service_code)
+    entry = catalogue.Waiting(plan.client_id, plan.plan_id, day, plan.centre_ids, uow.actor.subject)
+    waiting_list = catalogue.enter(waiting_list, entry)
+    lists.put(doc, waiting_list)
+    audit(plan, uow, "waiting-list")
+    return entry, waiting_list.position_of(plan.client_id)
+
+
+def waiting_list(
+    service_code: str, uow: UnitOfWork, lists: WaitingListRepository
+) -> list[tuple[catalogue.Waiting, int]]:
+    """The entries of the caller's centres, each with its position in the whole list."""
+    if not service_code:
+        raise_if_any([FieldError("service_code", "is required")])
+    whole, _doc = lists.get(service_code)
+    centres = uow.principal.centres
+    return [
+        (entry, position)
+        for position, entry in enumerate(whole.entries, start=1)
+        if set(entry.centre_ids) & centres
+    ]
+
+
+__all__ = ["replace"]

@@ -1,0 +1,93 @@
+"""A contract from the organisation's Word template, signed in one step in documents,
+reaches the client's card in clients over the bus; ending it lets a terminated client's
+colour turn from red (closed with a valid contract) to grey."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from typing import Any
+
+import pytest
+
+from casework.clients.v1 import clients_pb2, clients_pb2_grpc
+from casework.documents.v1 import documents_pb2 as pb
+from casework.documents.v1 import documents_pb2_grpc
+from casework_dev.clients_testing import register
+from casework_dev.devstack import Suite
+from casework_dev.testing.documents import create_signature_png, create_template_docx
+from casework_dev.testing.fixtures import create_token
+from casework_dev.testing.helpers import auth, eventually, stub
+
+pytestmark = pytest.mark.e2e
+
+ANNA = auth(create_token(subject="w-anna", centres=["ctr-north-town"]))
+MANAGER = auth(
+    create_token(subject="w-manager-north", centres=["ctr-north-town"], roles=["manager"])
+)
+
+
+@pytest.fixture(scope="module")
+def suite(suite_factory: Any, s3_endpoint: str) -> Suite:
+    started: Suite = suite_factory(
+        ("clients", "documents"),
+        env={"S3_ENDPOINT": s3_endpoint, "S3_BUCKET": f"e2e-{secrets.token_hex(4)}"},
+    )
+    return started
+
+
+def test_a_signed_contract_reaches_the_card_and_its_end_turns_a_terminated_client_grey(
+    suite: Suite,
+) -> None:
+    clients = stub(suite, "clients", clients_pb2_grpc.ClientsServiceStub)
+    documents = stub(suite, "documents", documents_pb2_grpc.DocumentsServiceStub)
+    client_id = register(clients, address="Hlavná 12, Košice").client_id
+    template = documents.UploadTemplate(
+        pb.UploadTemplateRequest(
+            kind=pb.TEMPLATE_KIND_CONTRACT, name="Zmluva", content=create_template_docx()
+        ),
+        metadata=MANAGER,
+    ).template
+    draft = documents.GenerateDocument(
+        pb.GenerateDocumentRequest(template_id=template.template_id, client_id=client_id),
+        metadata=ANNA,
+    ).document
+
+    signed = documents.SignDocument(
+        pb.SignDocumentRequest(
+            document_id=draft.document_id,
+            client_signature_png=create_signature_png(seed=2),
+            worker_signature_png=create_signature_png(seed=7),
+            method=pb.SIGNING_METHOD_DRAWN,
+        ),
+        metadata=ANNA,
+    ).document
+
+    def card() -> clients_pb2.Client:
+        return clients.GetClient(
+            clients_pb2.GetClientRequest(client_id=client_id), metadata=ANNA
+        ).client
+
+    on_card = eventually(lambda: card() if card().contracts else None)
+    assert [c.contract_id for c in on_card.contracts] == [signed.document_id]
+    assert on_card.status == clients_pb2.CLIENT_STATUS_SERVICE_USER
+
+    clients.RecordStatus(
+        clients_pb2.RecordStatusRequest(
+            client_id=client_id, status=clients_pb2.CLIENT_STATUS_TERMINATED, reason="moved_away"
+        ),
+        metadata=ANNA,
+    )
+    assert card().colour.colour == clients_pb2.COLOUR_RED  # closed, yet a valid contract
+
+    documents.EndContract(
+        pb.EndContractRequest(
+            contract_id=signed.document_id,
+            ended_on=dt.date.today().isoformat(),
+            reason="moved away",
+        ),
+        metadata=ANNA,
+    )
+
+    grey = eventually(lambda: card() if card().colour.colour == clients_pb2.COLOUR_GREY else None)
+    assert "terminated" in grey.colour.explanation.lower()
