@@ -115,18 +115,26 @@ def family_verdict(
 
 
 def family_colour(
-    status: ClientStatus | None, member_contracts: Sequence[ContractState], today: date
+    status: ClientStatus | None,
+    member_contracts: Sequence[ContractState],
+    today: date,
+    member_plans: Sequence[PlanState] = (),
 ) -> ColourVerdict:
     """The family's colour from its own status, its contract (a member's valid
-    contract, else any signed one) and plan (none yet: plans does not publish plan
-    state), by the same rules as a client's colour."""
+    contract, else any signed one) and plan (a member's active plan, the one whose
+    review comes first), by the same rules as a client's colour."""
+    active = sorted(
+        (p for p in member_plans if p.active),
+        key=lambda p: p.next_review_on or date.max,
+    )
+    plan = active[0] if active else PlanState()
     valid = [
         c for c in member_contracts
         if c.signed and (c.valid_until is None or c.valid_until >= today)
     ]  # fmt: skip
     signed = [c for c in member_contracts if c.signed]
     contract = (valid or signed or [ContractState()])[0]
-    verdict = derive_colour(status, contract, PlanState(), today)
+    verdict = derive_colour(status, contract, plan, today)
     return ColourVerdict(
         verdict.colour, f"For the family: {verdict.explanation}", f"family:{verdict.rule_id}"
     )

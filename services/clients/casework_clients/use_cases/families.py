@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from casework.clients.v1 import events_pb2
+from casework_clients.adapters.plan_states import plan_state_of
 from casework_clients.adapters.repository import (
     ClientRepository,
     FamilyRepository,
@@ -70,7 +71,12 @@ def view_family(
     members = [visible[i] for i in family.member_ids if i in visible]
     everyone = all_cards.by_ids(list(family.member_ids)) if all_cards is not None else members
     status = families.family_verdict(family, [m.status_history for m in everyone], settings)
-    colour = families.family_colour(status.status, [m.contract_state for m in everyone], today)
+    colour = families.family_colour(
+        status.status,
+        [m.contract_state for m in everyone],
+        today,
+        [plan_state_of(m.organisation, m.client_id) for m in everyone],
+    )
     return FamilyView(family, members, len(family.members) - len(members), status, colour)
 
 
