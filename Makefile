@@ -76,6 +76,7 @@ bench: deps venv gen broker
 	$(PY) -m casework_dev.bench_statistics
 	$(PY) -m casework_dev.bench_plans
 	$(PY) -m casework_dev.bench_documents
+	$(PY) -m casework_dev.bench_feedback
 
 # Runs a RabbitMQ node of its own, so it needs the server installed even when a broker
 # elsewhere answers on 5672.

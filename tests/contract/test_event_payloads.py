@@ -50,6 +50,26 @@ from casework_common.envelope import Actor, EventEnvelope, MalformedEvent
 from casework_common.organisation import parse
 from casework_common.routing import Rule
 from casework_common.unit_of_work import SystemActor, UnitOfWork
+from casework_feedback.adapters.repository import (
+    CallRepository,
+    ComplaintRepository,
+    ConsentRepository,
+    ResponseRepository,
+    SurveyRepository,
+    VisitRepository,
+)
+from casework_feedback.domain.surveys import (
+    Aspect,
+    Audience,
+    DefinitionStatus,
+    Question,
+    QuestionKind,
+    SurveyDefinition,
+)
+from casework_feedback.entrypoints import events as feedback_consumers
+from casework_feedback.use_cases import calls as feedback_calls
+from casework_feedback.use_cases import complaints as feedback_complaints
+from casework_feedback.use_cases import visits as feedback_visits
 from casework_intake import services as intake
 from casework_intake.adapters import repository as intake_repo
 from casework_intake.adapters.repository import (
@@ -224,6 +244,8 @@ READERS: dict[str, Callable[[EventEnvelope], object]] = {
     "intake.task.overdue.v1": notify_consumers.task_news,
     "clients.match.proposed.v1": notify_consumers.match_proposed,
     "clients.sharing.requested.v1": notify_consumers.sharing_requested,
+    "clients.consent.recorded.v1": feedback_consumers.consent_fact,
+    "clients.consent.withdrawn.v1": feedback_consumers.consent_fact,
     "plans.plan.drafted.v1": clients_consumers.plan_state,
     "plans.plan.signed.v1": clients_consumers.plan_state,
     "plans.plan.superseded.v1": clients_consumers.plan_state,
@@ -684,6 +706,83 @@ def test_every_consumer_of_clients_reads_what_clients_stored() -> None:
     assert requested.centre_ids == ("ctr-south-city",)
     [merged] = read["clients.client.merged.v1"]
     assert all(merged)
+
+
+# ------------------------------------------------------------------- feedback
+
+
+def produce_feedback_events() -> None:
+    def unit(caller: Principal | SystemActor, at: datetime = T0) -> UnitOfWork:
+        return UnitOfWork(caller, now=at)
+
+    survey = SurveyDefinition(
+        survey_id="srv-contract",
+        version=1,
+        centre_id="ctr-north-town",
+        title="After your visit",
+        audience=Audience.FRONT_LINE,
+        language="en",
+        questions=(Question("mood", QuestionKind.SMILEY, "How was it?", Aspect.ATTITUDE),),
+        status=DefinitionStatus.PUBLISHED,
+    )
+    SurveyRepository(ORG, None).add(survey)
+    with unit(ANNA) as uow:
+        feedback_visits.submit_response(
+            feedback_visits.SubmitResponse(
+                survey_id="srv-contract", version=1, visit_id="", anonymous=False,
+                client_id="cl-1", channel="phone", answers={"mood": 1}, comment="",
+                shown_to_client=False,
+            ),
+            uow, SurveyRepository.for_caller(ANNA, uow), VisitRepository.for_caller(ANNA, uow),
+            ResponseRepository.for_caller(ANNA, uow),
+        )  # fmt: skip
+    with unit(ANNA) as uow:
+        complaint = feedback_complaints.record_complaint(
+            feedback_complaints.RecordComplaint(
+                centre_id="ctr-north-town", kind="complaint", channel="letter", subject="service",
+                subject_ref="", client_id="cl-1", text="Nobody called back.",
+                reply_to="a@example.invalid", answer_within_days=1,
+            ),
+            uow, DEV, ComplaintRepository.for_caller(ANNA, uow),
+        )  # fmt: skip
+    system = SystemActor("feedback")
+    with unit(system, T0 + timedelta(days=2)) as uow:
+        feedback_complaints.raise_deadline_notices(uow, DEV, ComplaintRepository(ORG, None, uow))
+    with unit(ANNA, T0 + timedelta(days=3)) as uow:
+        feedback_complaints.answer(
+            complaint.complaint_id, "We are sorry.", uow, ComplaintRepository.for_caller(ANNA, uow)
+        )
+    consent = ConsentRepository(ORG)
+    with unit(system) as uow:
+        feedback_calls.keep_consent(
+            uow, ORG, client_id="cl-1", purpose="feedback_calls", granted=True,
+            occurred_at=T0, consent=consent, calls=CallRepository(ORG, None, uow),
+        )  # fmt: skip
+    with unit(ANNA) as uow:
+        feedback_calls.record_referral_elsewhere(
+            feedback_calls.RecordReferralElsewhere("ctr-north-town", "cl-1", "ref-1", "Shelter"),
+            uow, CallRepository.for_caller(ANNA, uow), consent,
+        )  # fmt: skip
+    with unit(system, T0 + HOUR) as uow:
+        feedback_calls.keep_consent(
+            uow, ORG, client_id="cl-1", purpose="feedback_calls", granted=False,
+            occurred_at=T0 + HOUR, consent=consent, calls=CallRepository(ORG, None, uow),
+        )  # fmt: skip
+
+
+def test_every_event_feedback_stores_parses_strictly_into_its_contract() -> None:
+    produce_feedback_events()
+    events = stored_events()
+    assert keys_of(events) == contract_keys("feedback")
+    assert contract_problems(events) == []
+
+
+def test_feedback_reads_the_consent_clients_stored() -> None:
+    produce_clients_events()
+    read, problems = read_all(stored_events())
+    assert problems == []
+    facts = read["clients.consent.recorded.v1"] + read.get("clients.consent.withdrawn.v1", [])
+    assert facts and all(f.client_id and f.purpose for f in facts)
 
 
 # ------------------------------------------------------------------ plans

@@ -79,6 +79,7 @@ SECRET_ENV = {
         "MONGO_URI",
         *({"S3_ACCESS_KEY", "S3_SECRET_KEY"} if svc == "documents" else ()),
         *({"INTAKE_SELF_FILL_SECRET"} if svc == "intake" else ()),
+        *({"FEEDBACK_LINK_SECRET"} if svc == "feedback" else ()),
     }
     for svc in SERVICES
 }

@@ -67,9 +67,9 @@ CONFIGURED_BY_MAKE_RUN = (
 def local_env(amqp_uri: str, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in CONFIGURED_BY_MAKE_RUN}
     n = len(SERVICES)
-    ports = free_ports(3 * n + 5)
+    ports = free_ports(3 * n + 6)
     grpc_base, health_base, metrics_base = ports[0], ports[n], ports[2 * n]
-    public, shell_metrics, mongo, s3, smtp = ports[3 * n :]
+    public, shell_metrics, mongo, s3, smtp, feedback_public = ports[3 * n :]
     env.update(
         {
             "AMQP_URI": amqp_uri,
@@ -79,6 +79,7 @@ def local_env(amqp_uri: str, tmp_path: Path) -> dict[str, str]:
             "CASEWORK_HEALTH_PORT_BASE": str(health_base),
             "CASEWORK_METRICS_PORT_BASE": str(metrics_base),
             "PUBLIC_HTTP_PORT": str(public),
+            "FEEDBACK_PUBLIC_HTTP_PORT": str(feedback_public),
             # One METRICS_PORT in the shell once made five api processes die on it.
             "METRICS_PORT": str(shell_metrics),
             "CASEWORK_EMBEDDED_MONGO_PORT": str(mongo),

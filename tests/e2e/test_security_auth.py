@@ -209,16 +209,27 @@ def test_a_partner_scoped_to_submit_referrals_cannot_read_a_card(clients: Any) -
     assert card.client_id not in error.details()
 
 
-@pytest.mark.parametrize("kind", ["partner", "service"])
-def test_a_partner_or_service_scoped_for_a_card_still_cannot_read_it(
-    clients: Any, kind: str
-) -> None:
+def test_a_partner_scoped_for_a_card_still_cannot_read_it(clients: Any) -> None:
     card = register(clients)
-    caller = auth(create_partner_token(kind=kind, subject="portal", scopes=[GET_CLIENT]))
+    caller = auth(create_partner_token(kind="partner", subject="portal", scopes=[GET_CLIENT]))
 
     error = refused(clients.GetClient, pb.GetClientRequest(client_id=card.client_id), caller)
 
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_a_service_reads_a_card_only_with_the_scope_it_was_issued(clients: Any) -> None:
+    # documents fills templates from the card: its token (signed by the operator's key)
+    # names GetClient. Any other service token, or one without that scope, is refused.
+    card = register(clients)
+    unscoped = auth(create_partner_token(kind="service", subject="plans", scopes=[]))
+    scoped = auth(create_partner_token(kind="service", subject="documents", scopes=[GET_CLIENT]))
+
+    error = refused(clients.GetClient, pb.GetClientRequest(client_id=card.client_id), unscoped)
+    read = clients.GetClient(pb.GetClientRequest(client_id=card.client_id), metadata=scoped)
+
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert read.client.client_id == card.client_id
 
 
 # ------------------------------------------------------------------ inboxes

@@ -326,6 +326,7 @@ def suite(suite_factory: Any, s3_endpoint: str) -> Suite:
         SERVICES,
         env={
             "INTAKE_WEB_FORM_PER_MINUTE": "100000",
+            "FEEDBACK_PUBLIC_PER_MINUTE": "100000",
             "S3_ENDPOINT": s3_endpoint,
             "S3_BUCKET": f"fuzz-{secrets.token_hex(4)}",
         },
@@ -473,8 +474,9 @@ def _send(
     body: bytes | None = None,
     headers: dict[str, str] | None = None,
     chunked: bool = False,
+    port: int | None = None,
 ) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", suite.public_port, timeout=30)
+    connection = http.client.HTTPConnection("127.0.0.1", port or suite.public_port, timeout=30)
     try:
         connection.putrequest(method, path, skip_accept_encoding=True)
         for key, value in (headers or {}).items():
@@ -579,4 +581,41 @@ def test_no_public_endpoint_answers_a_server_error_whatever_it_is_sent(
             if status >= 500:
                 failures.append(f"GET {path[:120]} answered {status}")
     print(f"fuzz seed {SEED}: {calls} public HTTP requests")
+    assert not failures, "\n".join(failures[:30])
+
+
+def test_no_feedback_public_endpoint_answers_a_server_error_whatever_it_is_sent(
+    suite: Suite,
+) -> None:
+    """feedback's kiosk page and survey links, sent hostile bodies and paths."""
+    rng = random.Random(SEED)
+    port = suite.feedback_public_port
+    feedback = "/public/v1/feedback/"
+    paths = [
+        ("POST", f"{feedback}{secrets.token_urlsafe(20)}"),
+        ("POST", f"{feedback}{secrets.token_urlsafe(30)}.{secrets.token_urlsafe(30)}"),
+    ]
+    failures: list[str] = []
+    calls = 0
+    for _ in range(max(2, ROUNDS // 16)):
+        for method, path in paths:
+            for body, content_type in hostile_bodies(rng):
+                status, reply = _send(
+                    suite, method, path, body, {"Content-Type": content_type}, port=port
+                )
+                calls += 1
+                if status >= 500 or b"Traceback" in reply:
+                    failures.append(f"{method} {path} {body[:80]!r} answered {status}")
+        for path in (
+            f"{feedback}kiosks/org-demo/ctr-north-town",
+            f"{feedback}kiosks/%00/{'x' * 5000}",
+            f"{feedback}{'A' * 5000}",
+            f"{feedback}%ED%A0%80",
+            f"{feedback}{rng.choice(hostile_strings(rng))[:100].encode().hex()}",
+        ):
+            status, _ = _send(suite, "GET", path, port=port)
+            calls += 1
+            if status >= 500:
+                failures.append(f"GET {path[:120]} answered {status}")
+    print(f"fuzz seed {SEED}: {calls} feedback public HTTP requests")
     assert not failures, "\n".join(failures[:30])

@@ -59,6 +59,7 @@ class LocalPorts:
     mongo: int
     s3: int
     smtp: int
+    feedback_public: int = 8110
 
 
 def local_ports(env: Mapping[str, str] | None = None) -> LocalPorts:
@@ -82,6 +83,7 @@ def local_ports(env: Mapping[str, str] | None = None) -> LocalPorts:
         health={name: health_base + i for i, name in enumerate(SERVICES)},
         metrics={name: metrics_base + i for i, name in enumerate(SERVICES)},
         public=number("PUBLIC_HTTP_PORT", DEFAULT_PUBLIC_HTTP_PORT),
+        feedback_public=number("FEEDBACK_PUBLIC_HTTP_PORT", 8110),
         mongo=number("CASEWORK_EMBEDDED_MONGO_PORT", 27117),
         s3=number("CASEWORK_EMBEDDED_S3_PORT", 9100),
         smtp=number("CASEWORK_EMBEDDED_SMTP_PORT", 2525),
@@ -428,6 +430,8 @@ class Suite:
     health_ports: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_HEALTH_PORTS))
     # intake's public endpoints; free unless told, so suites never collide on it.
     public_port: int = field(default_factory=free_port)
+    # feedback's public mini-survey endpoints, likewise.
+    feedback_public_port: int = field(default_factory=free_port)
     # api processes with a metrics port of their own (none unless given).
     metrics_ports: dict[str, int] = field(default_factory=dict)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -444,6 +448,7 @@ class Suite:
             "GRPC_PORT": str(self.grpc_ports[service]),
             "HEALTH_PORT": str(self.health_ports[service]),
             "PUBLIC_HTTP_PORT": str(self.public_port),
+            "FEEDBACK_PUBLIC_HTTP_PORT": str(self.feedback_public_port),
             # Never one inherited from the shell: every process would ask for the same.
             "METRICS_PORT": "",
         }
@@ -474,6 +479,8 @@ class Suite:
             if process == "api":
                 return grpc_serving(self.grpc_ports[service])
             if service == "intake" and not port_open(self.public_port):
+                return False
+            if service == "feedback" and not port_open(self.feedback_public_port):
                 return False
             return http_ok(self.health_ports[service])
 
@@ -582,6 +589,7 @@ def up(var: Path) -> Suite:
         grpc_ports=dict(ports.grpc),
         health_ports=dict(ports.health),
         public_port=ports.public,
+        feedback_public_port=ports.feedback_public,
         metrics_ports=dict(ports.metrics),
         amqp_uris=amqp_uris,
     )
@@ -675,6 +683,10 @@ def status(var: Path) -> int:
             f"   metrics http://127.0.0.1:{ports.metrics[service]}/metrics"
         )
     print(f"public     http://127.0.0.1:{ports.public}/public/v1/ (intake web form, self-fill)")
+    print(
+        f"public     http://127.0.0.1:{ports.feedback_public}/public/v1/feedback/ "
+        "(feedback mini-surveys, kiosk)"
+    )
     return 1 if down_count else 0
 
 

@@ -1,10 +1,394 @@
-"""nameko entry point of feedback: health, metrics and the outbox relay; no handlers yet."""
+"""nameko entry point of feedback: publishes feedback's outbox, keeps the read model of
+clients' consent to feedback calls (a withdrawal cancels pending calls), raises each
+complaint's deadline notices once, draws the random phone-survey sample, and serves the
+public mini-survey endpoints.
+
+The public endpoints are served on a port of their own, FEEDBACK_PUBLIC_HTTP_PORT, in
+the shape of intake's web form (nameko's HTTP server in this eventlet process, the api
+process stays pure grpcio); /healthz and /metrics stay on HEALTH_PORT:
+
+    GET  /public/v1/feedback/kiosks/<org>/<centre>   the centre's mini-survey and a
+                                                     fresh single-use link (a kiosk)
+    GET  /public/v1/feedback/<token>                 the questions a link opens
+    POST /public/v1/feedback/<token>                 {"answers": {...}, "comment": ""}, once
+
+Every request counts against its address's limit per minute (the connecting peer's
+address: behind a proxy, put the limit in the proxy). Answers through a link are
+anonymous: nothing that leads back to a person is kept with them.
+"""
 
 from __future__ import annotations
 
-from casework_common.events_runtime import EventsService
+import functools
+import json
+import logging
+import os
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any, TypeVar, cast
+
+from nameko.timer import timer
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import BindAddress, WebServer
+from werkzeug.wrappers import Response
+
+from casework.clients.v1 import events_pb2 as clients_events
+from casework_common import contracts, safe_json
+from casework_common.config import MissingConfiguration, bind_host
+from casework_common.envelope import EventEnvelope
+from casework_common.errors import FieldError, InvalidArgument
+from casework_common.events_runtime import EventsService, PoisonEvent, event_handler
+from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
+from casework_common.wiring import Wired, Wiring
+from casework_feedback.adapters import public_rate
+from casework_feedback.adapters import repository as repo
+from casework_feedback.adapters.repository import (
+    CallRepository,
+    ComplaintRepository,
+    ConsentRepository,
+    LinkRepository,
+    VisitRepository,
+)
+from casework_feedback.bootstrap import Feedback, bootstrap, public_http_port
+from casework_feedback.use_cases import calls, complaints, visits
+
+log = logging.getLogger(__name__)
+PUBLIC = "feedback-public"
+MAX_BODY_BYTES = 16 * 1024
+WINDOW_SECONDS = 60
+PAGE = 100  # what the repositories answer at most per look (their default limit)
+MAX_PAGES = 50  # per tick; the next tick carries on
+
+
+def _seconds(variable: str, default: float) -> float:
+    raw = os.environ.get(variable) or ""
+    try:
+        value = float(raw) if raw else default
+    except ValueError:
+        raise MissingConfiguration(variable, f"must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise MissingConfiguration(variable, f"must be positive, got {raw!r}")
+    return value
+
+
+# How often the timers look for complaint deadlines and visits to sample (tests shorten).
+DEADLINE_CHECK_INTERVAL = _seconds("FEEDBACK_DEADLINE_CHECK_INTERVAL", 60.0)
+SAMPLE_CHECK_INTERVAL = _seconds("FEEDBACK_SAMPLE_CHECK_INTERVAL", 60.0)
+
+
+@functools.cache
+def _app() -> Feedback:
+    return bootstrap()
+
+
+class PublicWebServer(WebServer):  # type: ignore[misc]
+    """nameko's web server again, on FEEDBACK_PUBLIC_HTTP_PORT."""
+
+    @property
+    def bind_addr(self) -> BindAddress:
+        return BindAddress(bind_host(), public_http_port(os.environ))
+
+    def start(self) -> None:
+        _app()  # a bad setting stops the process now, not at the first visitor
+        super().start()
+
+
+class PublicHttpRequestHandler(HttpRequestHandler):  # type: ignore[misc]
+    server = PublicWebServer()
+
+
+public_http = PublicHttpRequestHandler.decorator
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, ensure_ascii=False),
+        status=status,
+        mimetype="application/json",
+        headers=headers or {},
+    )
+
+
+def _field_errors(status: int, errors: list[FieldError]) -> Response:
+    return _json(
+        status, {"errors": [{"field": e.field, "description": e.description} for e in errors]}
+    )
+
+
+def _body(request: Any) -> dict[str, Any] | Response:
+    declared = request.content_length
+    if (declared or 0) > MAX_BODY_BYTES:
+        return _json(413, {"error": f"at most {MAX_BODY_BYTES} bytes"})
+    most = MAX_BODY_BYTES + 1 if declared is None else declared
+    stream = request.environ["wsgi.input"]
+    parts: list[bytes] = []
+    size = 0
+    while size < most:
+        part = stream.read(most - size)
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    if size > MAX_BODY_BYTES:
+        return _json(413, {"error": f"at most {MAX_BODY_BYTES} bytes"})
+    try:
+        data = safe_json.loads(b"".join(parts) or b"null", field="body", root="")
+    except InvalidArgument as exc:
+        return _field_errors(400, exc.errors)
+    except ValueError:
+        return _field_errors(400, [FieldError("body", "could not be read")])
+    if not isinstance(data, dict):
+        return _field_errors(400, [FieldError("body", "must be a JSON object")])
+    return data
+
+
+Handler = TypeVar("Handler", bound=Callable[..., Response])
+
+
+def _public(handler: Handler) -> Handler:
+    """Whatever escapes a public handler answers a bare 500 with a correlation id."""
+
+    @functools.wraps(handler)
+    def answer(self: Any, request: Any, *args: Any, **kwargs: Any) -> Response:
+        try:
+            return handler(self, request, *args, **kwargs)
+        except Exception:
+            correlation_id = secrets.token_hex(8)
+            log.exception(
+                "public request failed",
+                extra={"fields": {"correlation_id": correlation_id, "path": request.path}},
+            )
+            return _json(500, {"error": "internal error", "correlation_id": correlation_id})
+
+    return cast(Handler, answer)
+
+
+def _on_day(text: str) -> datetime:
+    """A consent event's day as the moment the read model orders by."""
+    try:
+        return datetime.combine(date.fromisoformat(text), time(), tzinfo=UTC)
+    except ValueError:
+        raise PoisonEvent(f"on must be a day YYYY-MM-DD, got {text!r}") from None
+
+
+@dataclass(frozen=True)
+class ConsentFact:
+    client_id: str
+    purpose: str
+    granted: bool
+    occurred_at: datetime
+
+
+def consent_fact(envelope: EventEnvelope) -> ConsentFact:
+    """clients.consent.recorded.v1 / clients.consent.withdrawn.v1, ordered by the day
+    clients names, then by when the event happened."""
+    granted = envelope.type == "clients.consent.recorded"
+    message: clients_events.ConsentRecorded | clients_events.ConsentWithdrawn = (
+        contracts.read(envelope, clients_events.ConsentRecorded)
+        if granted
+        else contracts.read(envelope, clients_events.ConsentWithdrawn)
+    )
+    if not message.client_id:
+        raise PoisonEvent("client_id is empty")
+    occurred_at = (
+        max(_on_day(message.on), envelope.occurred_at) if message.on else envelope.occurred_at
+    )
+    return ConsentFact(message.client_id, message.purpose, granted, occurred_at)
+
+
+def _questions(opened: visits.OpenLink) -> list[dict[str, Any]]:
+    return [
+        {
+            "question_id": q.question_id,
+            "kind": q.kind.value,
+            "text": q.text,
+            "options": list(q.options),
+            "scale_min": q.scale_min,
+            "scale_max": q.scale_max,
+        }
+        for q in opened.survey.questions
+    ]
 
 
 class FeedbackEvents(EventsService):
     name = "feedback"
     casework_service = "feedback"
+    wired: Wired[Feedback] = Wiring(_app)  # type: ignore[assignment]
+    outbox_documents = repo.OUTBOX_DOCUMENTS
+
+    def _unit(self, envelope: EventEnvelope | None = None) -> UnitOfWork:
+        trace = Trace(envelope.trace) if envelope is not None else Trace()
+        return self.wired.units.begin(SystemActor("feedback"), trace)
+
+    # --------------------------------------------------------------- consent
+
+    @event_handler(
+        "feedback.keep-consent", ["clients.consent.recorded.v1", "clients.consent.withdrawn.v1"]
+    )
+    def on_consent(self, envelope: EventEnvelope) -> None:
+        if envelope.organisation not in self.wired.app.organisations:
+            raise PoisonEvent(f"organisation {envelope.organisation} is not served here")
+        fact = consent_fact(envelope)
+        if fact.purpose != "feedback_calls":
+            return
+        with self._unit(envelope) as uow:
+            calls.keep_consent(
+                uow,
+                envelope.organisation,
+                client_id=fact.client_id,
+                purpose=fact.purpose,
+                granted=fact.granted,
+                occurred_at=fact.occurred_at,
+                consent=ConsentRepository(envelope.organisation),
+                calls=CallRepository(envelope.organisation, None, uow),
+            )
+
+    # ---------------------------------------------------------------- timers
+
+    @timer(interval=DEADLINE_CHECK_INTERVAL)  # type: ignore[misc]
+    def raise_complaint_deadlines(self) -> None:
+        """Reminders before each complaint's deadline and escalations after it, once each."""
+        app = self.wired.app
+        with self._unit() as uow:
+            for org_id in repo.organisations_with_notices_due(uow.now):
+                organisation = app.organisations.get(org_id)
+                if organisation is None:
+                    continue
+                # A page at a time; a complaint that lost a race waits for the next tick.
+                for _ in range(MAX_PAGES):
+                    looked_at = complaints.raise_deadline_notices(
+                        uow, organisation, ComplaintRepository(org_id, None, uow)
+                    )
+                    if looked_at < PAGE:
+                        break
+
+    @timer(interval=SAMPLE_CHECK_INTERVAL)  # type: ignore[misc]
+    def draw_phone_surveys(self) -> None:
+        app = self.wired.app
+        with self._unit() as uow:
+            for org_id in repo.organisations_with_visits_due(uow.now):
+                organisation = app.organisations.get(org_id)
+                if organisation is None:
+                    continue
+                for _ in range(MAX_PAGES):
+                    looked_at = calls.draw_phone_surveys(
+                        uow,
+                        organisation,
+                        VisitRepository(org_id, None, uow),
+                        CallRepository(org_id, None, uow),
+                        ConsentRepository(org_id),
+                        rate=app.sample_rate,
+                        salt=app.sample_salt,
+                    )
+                    if looked_at < PAGE:
+                        break
+        public_rate.forget_windows_before(int(uow.now.timestamp()) // WINDOW_SECONDS - 1)
+
+    # -------------------------------------------------------- public endpoints
+
+    def _rate_limited(self, request: Any, endpoint: str) -> Response | None:
+        app = self.wired.app
+        now = app.clock()
+        window = int(now.timestamp()) // WINDOW_SECONDS
+        count = public_rate.count_request(str(request.remote_addr or ""), window)
+        if count <= app.public_per_minute:
+            return None
+        log.warning(
+            "public feedback request refused",
+            extra={"fields": {"reason": "rate_limited", "status": 429, "endpoint": endpoint}},
+        )
+        retry = WINDOW_SECONDS - int(now.timestamp()) % WINDOW_SECONDS
+        return _json(
+            429, {"error": "too many requests; try again in a minute"}, {"Retry-After": str(retry)}
+        )
+
+    def _refused(self, refused: visits.PublicRefused) -> Response:
+        # Never the token: it is the visitor's credential while it is valid.
+        log.info(
+            "public feedback refused",
+            extra={"fields": {"reason": refused.code, "status": refused.status}},
+        )
+        return _json(refused.status, {"error": refused.reason, "code": refused.code})
+
+    def _open(self, token: str) -> visits.OpenLink:
+        app = self.wired.app
+        return visits.open_link(
+            token, app.clock(), LinkRepository(), app.organisations, secret=app.link_secret
+        )
+
+    @public_http("GET", "/public/v1/feedback/kiosks/<org>/<centre>")  # type: ignore[misc]
+    @_public
+    def kiosk(self, request: Any, org: str, centre: str) -> Response:
+        limited = self._rate_limited(request, "kiosk")
+        if limited is not None:
+            return limited
+        app = self.wired.app
+        organisation = app.organisations.get(org)
+        if organisation is None:
+            return _json(404, {"error": "unknown organisation", "code": "unknown"})
+        try:
+            with self.wired.units.begin(SystemActor(PUBLIC), Trace()) as uow:
+                token, survey = visits.kiosk_link(
+                    organisation,
+                    centre,
+                    uow,
+                    LinkRepository(),
+                    secret=app.link_secret,
+                    validity=app.link_validity,
+                )
+        except visits.PublicRefused as refused:
+            return self._refused(refused)
+        return _json(200, {"title": survey.title, "link": visits.PUBLIC_PATH + token})
+
+    @public_http("GET", "/public/v1/feedback/<token>")  # type: ignore[misc]
+    @_public
+    def survey_form(self, request: Any, token: str) -> Response:
+        limited = self._rate_limited(request, "open")
+        if limited is not None:
+            return limited
+        try:
+            opened = self._open(token)
+        except visits.PublicRefused as refused:
+            return self._refused(refused)
+        return _json(
+            200,
+            {
+                "title": opened.survey.title,
+                "expires_at": opened.record.expires_at.isoformat(),
+                "questions": _questions(opened),
+                "comment": True,
+            },
+        )
+
+    @public_http("POST", "/public/v1/feedback/<token>")  # type: ignore[misc]
+    @_public
+    def survey_submit(self, request: Any, token: str) -> Response:
+        limited = self._rate_limited(request, "submit")
+        if limited is not None:
+            return limited
+        try:
+            opened = self._open(token)
+        except visits.PublicRefused as refused:
+            return self._refused(refused)
+        body = _body(request)
+        if isinstance(body, Response):
+            return body
+        unknown = [
+            FieldError(key[:64], "is not a field of this form")
+            for key in body
+            if key not in ("answers", "comment")
+        ]
+        if unknown:
+            return _field_errors(400, unknown)
+        try:
+            with self.wired.units.begin(SystemActor(PUBLIC), Trace()) as uow:
+                recorded = visits.submit_by_link(
+                    opened, body.get("answers"), body.get("comment", ""), uow, LinkRepository()
+                )
+        except InvalidArgument as exc:
+            return _field_errors(400, exc.errors)
+        except visits.PublicRefused as refused:
+            return self._refused(refused)
+        return _json(201, {"thanks": recorded.thanks})

@@ -1,0 +1,71 @@
+"""Visits: what happened to a client, as the system recorded it, and what feedback
+followed. A visit chooses its survey (the client never names a department), may get a
+single-use mini-survey link, and is later looked at once: a visit with neither a
+response nor a refusal is drawn into the random phone-survey sample or let go.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+
+from casework_common.errors import FieldError
+from casework_feedback.domain.surveys import Audience
+
+VISIT_KINDS = (Audience.FRONT_LINE, Audience.DEPARTMENT)
+DEFAULT_SAMPLE_AFTER = timedelta(hours=2)
+"""How long after a visit the system waits for a survey before drawing the sample."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Visit:
+    visit_id: str
+    centre_id: str
+    kind: Audience
+    department_id: str
+    client_id: str
+    worker_id: str
+    visited_at: datetime
+    answered: bool = False
+    refused: bool = False
+    later_call_welcome: bool = False
+    sample_at: datetime | None = None
+    """When the sample is drawn; None once drawn (or for a visit nobody can call)."""
+
+
+def visit_errors(kind: str, department_id: str) -> list[FieldError]:
+    errors = []
+    if kind not in {k.value for k in VISIT_KINDS}:
+        errors.append(FieldError("kind", "must be front_line or department"))
+    elif kind == Audience.DEPARTMENT.value and not department_id:
+        errors.append(FieldError("department_id", "a department's service names the department"))
+    return errors
+
+
+def new_visit(
+    *,
+    visit_id: str,
+    centre_id: str,
+    kind: Audience,
+    department_id: str,
+    client_id: str,
+    worker_id: str,
+    visited_at: datetime,
+    sample_after: timedelta = DEFAULT_SAMPLE_AFTER,
+) -> Visit:
+    return Visit(
+        visit_id=visit_id,
+        centre_id=centre_id,
+        kind=kind,
+        department_id=department_id if kind is Audience.DEPARTMENT else "",
+        client_id=client_id,
+        worker_id=worker_id,
+        visited_at=visited_at,
+        # A person without a card cannot be called back.
+        sample_at=visited_at + sample_after if client_id else None,
+    )
+
+
+def needs_phone_survey(visit: Visit) -> bool:
+    """Drawn visits only: nothing was filled in and the client did not say no."""
+    return not visit.answered and not visit.refused and bool(visit.client_id)
