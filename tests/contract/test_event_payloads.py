@@ -225,6 +225,7 @@ READERS: dict[str, Callable[[EventEnvelope], object]] = {
     "intake.referral.acknowledged.v1": clients_consumers.intake_contact,
     "intake.referral.first_contact_recorded.v1": clients_consumers.intake_contact,
     "intake.outreach.outcome_recorded.v1": clients_consumers.outreach_contacts,
+    "plans.monitoring.contact_recorded.v1": clients_consumers.plans_contact,
     # Read by clients (a family's shared status) and by plans.
     "clients.client.status_changed.v1": lambda e: (
         clients_consumers.family_status_input(e),
@@ -858,6 +859,19 @@ def test_clients_reads_the_plan_state_plans_stored() -> None:
     ]
     assert [s[2] for s in states] == [False, True, True, True, False]
     assert all(s[0] == "cl-plan-1" for s in states)
+
+
+def test_clients_reads_a_monitoring_contact_plans_stored_as_a_contact_with_the_client() -> None:
+    from casework_dev.testing.plans import NOW as PLANS_NOW
+
+    produce_plans_events()
+    read, problems = read_all(stored_events())
+    assert problems == []
+    [contact] = read["plans.monitoring.contact_recorded.v1"]
+    assert contact.client_id == "cl-plan-1"
+    assert contact.contact_id.startswith("plans-monitoring-")
+    assert contact.on == PLANS_NOW.date()
+    assert contact.channel == "phone"
 
 
 # ------------------------------------------------------------------ documents

@@ -732,6 +732,7 @@ _CONTACT_CHANNEL_OF_INTAKE = {
     "desk": ContactChannel.IN_PERSON,
     "outreach": ContactChannel.IN_PERSON,
     "group_event": ContactChannel.IN_PERSON,
+    "in_person": ContactChannel.IN_PERSON,  # plans' monitoring contacts
 }
 
 

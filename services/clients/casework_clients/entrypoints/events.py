@@ -158,6 +158,28 @@ def intake_contact(envelope: EventEnvelope) -> services.ContactElsewhere:
     )
 
 
+def plans_contact(envelope: EventEnvelope) -> services.ContactElsewhere:
+    """Read plans.monitoring.contact_recorded.v1: a monitoring contact of a plan is a
+    contact with its client."""
+    contact = contracts.read(envelope, plans_events.MonitoringContactRecorded)
+    if not contact.client_id or not contact.contact_id:
+        raise PoisonEvent(f"{envelope.type}: client_id and contact_id are required")
+    try:
+        on = date.fromisoformat(contact.contacted_on)
+    except ValueError:
+        raise PoisonEvent(f"{envelope.type}: contacted_on is not a date") from None
+    return services.ContactElsewhere(
+        contact_id=f"plans-monitoring-{contact.contact_id}",
+        client_id=contact.client_id,
+        referral_id="",
+        on=on,
+        channel=contact.mode,
+        worker_id=contact.worker_id,
+        summary=f"monitoring contact of plan {contact.plan_id} ({contact.mode or 'mode unknown'})",
+        source="plans",
+    )
+
+
 def outreach_contacts(envelope: EventEnvelope) -> list[services.ContactElsewhere]:
     """Read intake.outreach.outcome_recorded.v1: each client met is a contact."""
     done = contracts.read(envelope, intake_events.OutreachOutcomeRecorded)
@@ -292,6 +314,15 @@ class ClientsEvents(EventsService):
         """Every contact moves the inactivity clock, not only RecordContact."""
         services.contact_recorded_elsewhere(
             intake_contact(envelope),
+            self.app.cards_of_organisation(envelope.organisation),
+            now=self.app.clock(),
+        )
+
+    @event_handler("clients.count-plans-contacts", ["plans.monitoring.contact_recorded.v1"])
+    def on_plans_contact(self, envelope: EventEnvelope) -> None:
+        """A plan's monitoring contact moves its client's inactivity clock too."""
+        services.contact_recorded_elsewhere(
+            plans_contact(envelope),
             self.app.cards_of_organisation(envelope.organisation),
             now=self.app.clock(),
         )

@@ -1,7 +1,6 @@
 """Contacts other services record with a client move the card's inactivity clock:
-intake's acknowledgement and first contact of a referral (and, once plans publishes
-them, its monitoring contacts: plans' consumer calls ``contact_recorded_elsewhere``
-with the client's id). Consultations move it where they join the card
+intake's acknowledgement, first contact and outreach of a referral, and plans'
+monitoring contacts (by the client's id). Consultations move it where they join the card
 (``use_cases.consultations``)."""
 
 from __future__ import annotations
