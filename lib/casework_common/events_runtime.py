@@ -102,13 +102,31 @@ def exchange_name() -> str:
     return os.environ.get("CASEWORK_EVENTS_EXCHANGE") or "casework.events"
 
 
+# Readiness of this process's consumers (module-wide: one queue consumer per process).
+_consumers_expected = threading.Event()
+_consuming = threading.Event()
+
+
 class EventQueueConsumer(QueueConsumer):
     """nameko's queue consumer, plus: a message the library cannot even decode goes to
     the dead-letter queue with the reason, and the consumer keeps going."""
 
     def setup(self) -> None:
         super().setup()
+        _consumers_expected.set()
         self._publisher = Publisher(self.container.config["AMQP_URI"], exchange_name())
+
+    def on_consume_ready(
+        self, connection: Any, channel: Any, consumers: Any, **kwargs: Any
+    ) -> None:
+        # Only now do this process's queues exist and receive: before it, an event a
+        # producer publishes would find no queue of ours bound to it.
+        super().on_consume_ready(connection, channel, consumers, **kwargs)
+        _consuming.set()
+
+    def on_connection_error(self, exc: Exception, interval: float) -> None:
+        _consuming.clear()
+        super().on_connection_error(exc, interval)
 
     def stop(self) -> None:
         super().stop()
@@ -536,6 +554,8 @@ class EventsService:
 
     @http("GET", "/healthz")  # type: ignore[misc]
     def healthz(self, request: Any) -> Response:
+        if _consumers_expected.is_set() and not _consuming.is_set():
+            return Response("not yet consuming its queues\n", status=503)
         if storage.ping():
             return Response("ok\n", status=200)
         return Response("database unreachable\n", status=503)

@@ -41,3 +41,11 @@ def next_token(offset: int, limit: int, returned: int) -> str:
     if returned < limit:
         return ""
     return base64.urlsafe_b64encode(str(offset + limit).encode()).decode()
+
+
+def token_at(offset: int | None) -> str:
+    """The token of the page starting at `offset` (None: there is no further page),
+    for lists that filter as they read and so stop at an offset of their own."""
+    if offset is None:
+        return ""
+    return base64.urlsafe_b64encode(str(offset).encode()).decode()

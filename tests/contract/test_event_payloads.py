@@ -222,6 +222,19 @@ READERS: dict[str, Callable[[EventEnvelope], object]] = {
     "documents.contract.signed.v1": lambda e: clients_consumers.contract_facts(e, T0),
     "documents.contract.ended.v1": clients_consumers.contract_end_facts,
     "clients.client.merged.v1": clients_consumers.merged_cards,
+    "intake.referral.acknowledged.v1": clients_consumers.intake_contact,
+    "intake.referral.first_contact_recorded.v1": clients_consumers.intake_contact,
+    "intake.outreach.outcome_recorded.v1": clients_consumers.outreach_contacts,
+    "plans.monitoring.contact_recorded.v1": clients_consumers.plans_contact,
+    # Read by clients (a family's shared status) and by plans.
+    "clients.client.status_changed.v1": lambda e: (
+        clients_consumers.family_status_input(e),
+        plans_consumers.status_change(e),
+    ),
+    "clients.family.created.v1": clients_consumers.family_status_input,
+    "clients.family.member_added.v1": clients_consumers.family_status_input,
+    "clients.family.member_merged.v1": clients_consumers.family_status_input,
+    "clients.family.status_changed.v1": clients_consumers.family_status_input,
     "clients.client.registered.v1": notify_consumers.client_arrived,
     "clients.client.matched.v1": notify_consumers.client_arrived,
     "intake.routing_rules.published.v1": notify_consumers.published_rules,
@@ -253,7 +266,6 @@ READERS: dict[str, Callable[[EventEnvelope], object]] = {
     "feedback.call.cancelled.v1": notify_consumers.follow_up_call,
     "clients.consent.recorded.v1": feedback_consumers.consent_fact,
     "clients.consent.withdrawn.v1": feedback_consumers.consent_fact,
-    "clients.client.status_changed.v1": plans_consumers.status_change,
     "plans.plan.drafted.v1": clients_consumers.plan_state,
     "plans.plan.signed.v1": clients_consumers.plan_state,
     "plans.plan.superseded.v1": clients_consumers.plan_state,
@@ -440,7 +452,9 @@ def produce_intake_events() -> None:
         unit(timers, after), intake_repo.outreach_needing_outcome(after), unscoped_outreach
     )
     intake.record_outreach_outcome(
-        intake.RecordOutreachOutcome(planned.outreach_id, Outcome("14 visitors", 14, 4)),
+        intake.RecordOutreachOutcome(
+            planned.outreach_id, Outcome("14 visitors", 14, 4, ("cl-met-1",))
+        ),
         unit(PETR, after),
         outreach,
     )
@@ -872,6 +886,19 @@ def test_clients_reads_the_plan_state_plans_stored() -> None:
     ]
     assert [s[2] for s in states] == [False, True, True, True, False]
     assert all(s[0] == "cl-plan-1" for s in states)
+
+
+def test_clients_reads_a_monitoring_contact_plans_stored_as_a_contact_with_the_client() -> None:
+    from casework_dev.testing.plans import NOW as PLANS_NOW
+
+    produce_plans_events()
+    read, problems = read_all(stored_events())
+    assert problems == []
+    [contact] = read["plans.monitoring.contact_recorded.v1"]
+    assert contact.client_id == "cl-plan-1"
+    assert contact.contact_id.startswith("plans-monitoring-")
+    assert contact.on == PLANS_NOW.date()
+    assert contact.channel == "phone"
 
 
 # ------------------------------------------------------------------ documents

@@ -63,3 +63,28 @@ def test_a_signed_plan_turns_a_service_user_green_and_closing_it_turns_them_ambe
         plans_pb2.ClosePlanRequest(plan_id=plan.plan_id, evaluation="moved away"), metadata=ANNA
     )
     eventually(lambda: colour(clients, card.client_id).colour == pb.COLOUR_AMBER)
+
+
+def test_a_monitoring_contact_recorded_in_plans_moves_the_clients_inactivity_clock(
+    clients: Any, plans: Any
+) -> None:
+    card = register(clients)
+    plan = plans.CreatePlan(create_plan_request(client_id=card.client_id), metadata=ANNA).plan
+    sign_both(plans, plan, ANNA)
+    plans.RecordMonitoringContact(
+        plans_pb2.RecordMonitoringContactRequest(
+            plan_id=plan.plan_id,
+            contacted_on=TODAY.isoformat(),
+            mode=plans_pb2.CONTACT_MODE_IN_PERSON,
+            notes="visited at home",
+        ),
+        metadata=ANNA,
+    )
+
+    def seen() -> Any:
+        c = clients.GetClient(pb.GetClientRequest(client_id=card.client_id), metadata=ANNA).client
+        return c if c.contact_records else None
+
+    client = eventually(seen)
+    assert client.last_contact_on == TODAY.isoformat()
+    assert [r.channel for r in client.contact_records] == [pb.CONTACT_CHANNEL_IN_PERSON]

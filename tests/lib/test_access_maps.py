@@ -69,6 +69,9 @@ def test_an_admin_configures_the_organisation_but_reads_no_client_card() -> None
 
     assert admin_calls == {
         "casework.clients.v1.ClientsService/GetStatistics",
+        "casework.clients.v1.ClientsService/ListProjects",
+        "casework.clients.v1.ClientsService/GetProject",
+        "casework.clients.v1.ClientsService/SetProjectStatusSettings",
         "casework.intake.v1.IntakeService/SaveRoutingRules",
         "casework.intake.v1.IntakeService/ListRoutingRuleSets",
         "casework.intake.v1.IntakeService/PublishRoutingRules",
@@ -86,6 +89,6 @@ def test_a_data_protection_officer_reads_cards_consents_and_the_audit_and_change
     }
 
     assert dpo_calls == {
-        "GetClient", "ListClients", "SearchClients", "GetFamily",
+        "GetClient", "ListClients", "SearchClients", "GetFamily", "ListFamilies",
         "RecordConsent", "WithdrawConsent", "GetStatistics", "ListAuditEntries",
     }  # fmt: skip

@@ -1,7 +1,10 @@
-"""Statistics on 100,000 clients: the use case and the GetStatistics RPC, beside a plain
-count of the same collection measured in the same run.
+"""Statistics and search on 100,000 clients, each beside a baseline measured in the same
+run: the statistics use case and the GetStatistics RPC (a database aggregation over the
+facts each card stores) beside one raw aggregation of the same collection; SearchClients
+p50/p99 over those cards, with names drawn from the region's common names, beside one
+indexed find of the same collection.
 
-    python -m casework_dev.bench_statistics [--clients 100000]
+    python -m casework_dev.bench_statistics [--clients 100000] [--searches 300]
 
 Uses MONGO_URI when set, else starts a development wire server of its own (data in a
 temporary directory). Cards are written in bulk through the repository's own document
@@ -35,6 +38,28 @@ CENTRES = (("ctr-north-town", "reg-north"), ("ctr-north-village", "reg-north"),
            ("ctr-south-city", "reg-south"))  # fmt: skip
 ORG = "org-demo"
 
+# Common given and family names of the region (Slovakia, Czechia): many people share
+# them, which is what makes a search before registering hard.
+GIVEN_NAMES = (
+    "Jana", "Mária", "Eva", "Anna", "Zuzana", "Katarína", "Lucia", "Petra", "Martina",
+    "Monika", "Peter", "Ján", "Jozef", "Michal", "Martin", "Tomáš", "Milan", "Pavel",
+    "Jiří", "Lukáš",
+)  # fmt: skip
+FAMILY_NAMES = (
+    "Horváth", "Kováč", "Varga", "Tóth", "Nagy", "Baláž", "Szabó", "Molnár", "Novák",
+    "Svoboda", "Novotný", "Dvořák", "Černý", "Procházka", "Kučera", "Veselý", "Krejčí",
+    "Marek", "Lukáč", "Polák",
+)  # fmt: skip
+FEMALE = frozenset(GIVEN_NAMES[:10])
+
+
+def common_name(rng: random.Random) -> tuple[str, str]:
+    """A given and family name as the region writes them (-ová / -á for women)."""
+    given, family = rng.choice(GIVEN_NAMES), rng.choice(FAMILY_NAMES)
+    if given in FEMALE:
+        family = family[:-1] + "á" if family.endswith("ý") else family + "ová"
+    return given, family
+
 
 def _card(i: int, rng: random.Random, today: date) -> ClientCard:
     settings = StatusSettings()
@@ -61,11 +86,13 @@ def _card(i: int, rng: random.Random, today: date) -> ClientCard:
         ).history
     centre, region = CENTRES[i % len(CENTRES)]
     born = date(1930, 1, 1) + timedelta(days=rng.randrange(0, 30000))
-    given, family = f"Given{i % 997}", f"Family{i}"
+    given, family = common_name(rng)
     return ClientCard(
         client_id=f"bench-{i:06d}",
         organisation=ORG,
-        identity_key=identity_key(ORG, given, family, born),
+        # Namesakes born the same day are many among 100,000 common names: each card
+        # stands apart under its own key, as the service keeps such a second card.
+        identity_key=f"{identity_key(ORG, given, family, born)}#{i}",
         given_name=given,
         family_name=family,
         date_of_birth=born,
@@ -85,23 +112,44 @@ def _card(i: int, rng: random.Random, today: date) -> ClientCard:
 
 
 def seed(count: int) -> float:
-    from casework_clients.adapters.repository.cards import ClientDocument, _to_document
+    from casework_clients.adapters.repository.cards import (
+        ClientDocument,
+        SearchKeyDocument,
+        _to_document,
+        card_fact_rows,
+        search_rows,
+    )
+    from casework_clients.adapters.repository.stat_facts import StatusFactDocument
 
     rng = random.Random(42)
     today = date.today()
     collection = ClientDocument._get_collection()
+    facts = StatusFactDocument._get_collection()
+    index = SearchKeyDocument._get_collection()
     ClientDocument.ensure_indexes()
+    StatusFactDocument.ensure_indexes()
+    SearchKeyDocument.ensure_indexes()
     started = time.perf_counter()
-    batch = []
+    batch: list[dict[str, object]] = []
+    rows: list[dict[str, object]] = []
+    keys: list[dict[str, str]] = []
     for i in range(count):
-        data = _to_document(_card(i, rng, today)).to_mongo().to_dict()
+        card = _card(i, rng, today)
+        data = _to_document(card).to_mongo().to_dict()
         data["version"] = 1
         batch.append(data)
+        # What the repository stores with every write: statistics facts, search keys.
+        rows += card_fact_rows(card)
+        keys += search_rows(card)
         if len(batch) == 2000:
             collection.insert_many(batch, ordered=False)
-            batch = []
+            facts.insert_many(rows, ordered=False)
+            index.insert_many(keys, ordered=False)
+            batch, rows, keys = [], [], []
     if batch:
         collection.insert_many(batch, ordered=False)
+        facts.insert_many(rows, ordered=False)
+        index.insert_many(keys, ordered=False)
     return time.perf_counter() - started
 
 
@@ -118,6 +166,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--clients", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--searches", type=int, default=300)
     args = parser.parse_args(argv)
 
     from casework_dev.devstack import free_port, start_mongo, stop_mongo
@@ -156,7 +205,12 @@ def main(argv: list[str] | None = None) -> None:
         today = date.today()
         start, end = today - timedelta(days=365), today
 
-        baseline = timed(lambda: collection.count_documents({"organisation": ORG}), args.repeat)
+        # The baseline: one raw aggregation of the same collection (cards per status).
+        raw_pipeline = [
+            {"$match": {"organisation": ORG}},
+            {"$group": {"_id": "$status", "n": {"$sum": 1}}},
+        ]
+        baseline = timed(lambda: list(collection.aggregate(raw_pipeline)), args.repeat)
         all_centres = frozenset(c for c, _ in CENTRES)
         manager = Principal(
             ORG, "w-manager-north", "worker", all_centres, frozenset({"manager"}), frozenset()
@@ -189,12 +243,10 @@ def main(argv: list[str] | None = None) -> None:
         rpc_times = timed(
             lambda: stub.GetStatistics(request, metadata=metadata, timeout=600), args.repeat
         )
-        channel.close()
-
         counted = result.clients.total  # type: ignore[attr-defined]
         assert counted == args.clients == reply.clients.total, (counted, reply.clients.total)
         base = stats.median(baseline)
-        print(f"baseline count_documents over the collection: median {base * 1000:.0f} ms")
+        print(f"baseline: one raw aggregation of the collection, median {base * 1000:.0f} ms")
         for name, times in (
             ("statistics use case", use_case_times),
             ("GetStatistics RPC", rpc_times),
@@ -209,7 +261,11 @@ def main(argv: list[str] | None = None) -> None:
             {s.status: s.count for s in reply.clients.statuses},
             "flows:",
             len(reply.clients.flows),
+            flush=True,
         )
+        search_times, find_times, failed = _search(stub, metadata, collection, args.searches)
+        channel.close()
+        _print_search(search_times, find_times, args.clients, failed)
     finally:
         if server is not None:
             server.stop(0)
@@ -217,6 +273,55 @@ def main(argv: list[str] | None = None) -> None:
         me.disconnect()
         if own_mongo:
             stop_mongo(port, tmp / "run")
+
+
+SEARCH_DEADLINE = 30.0
+
+
+def _percentile(times: list[float], share: float) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def _search(
+    stub: object, metadata: object, collection: object, count: int
+) -> tuple[list[float], list[float], int]:
+    """SearchClients with common names (half with a date of birth), and the same
+    number of single indexed finds (a card by its date of birth) for the baseline."""
+    from casework.clients.v1 import clients_pb2
+
+    rng = random.Random(7)
+    searches, finds = [], []
+    failed = 0
+    for i in range(count):
+        given, family = common_name(rng)
+        born = date(1930, 1, 1) + timedelta(days=rng.randrange(0, 30000))
+        request = clients_pb2.SearchClientsRequest(
+            given_name=given,
+            family_name=family,
+            date_of_birth=born.isoformat() if i % 2 else "",
+        )
+        started = time.perf_counter()
+        try:
+            stub.SearchClients(request, metadata=metadata, timeout=SEARCH_DEADLINE)  # type: ignore[attr-defined]
+        except grpc.RpcError:
+            failed += 1  # counted at the deadline: a search that never answers is slow
+        searches.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        collection.find_one({"organisation": ORG, "date_of_birth": born.isoformat()})  # type: ignore[attr-defined]
+        finds.append(time.perf_counter() - started)
+    return searches, finds, failed
+
+
+def _print_search(searches: list[float], finds: list[float], clients: int, failed: int) -> None:
+    p50, p99 = _percentile(searches, 0.5), _percentile(searches, 0.99)
+    f50, f99 = _percentile(finds, 0.5), _percentile(finds, 0.99)
+    print(
+        f"SearchClients over {clients} cards (common names): p50 {p50 * 1000:.1f} ms, "
+        f"p99 {p99 * 1000:.1f} ms; one indexed find: p50 {f50 * 1000:.2f} ms, "
+        f"p99 {f99 * 1000:.2f} ms; p99 {p99 / f99:.1f}x the find's p99 (goal: at most 10x); "
+        f"{failed} of {len(searches)} searches passed the {SEARCH_DEADLINE:.0f} s deadline"
+    )
 
 
 if __name__ == "__main__":

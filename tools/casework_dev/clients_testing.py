@@ -49,13 +49,20 @@ def register(clients: Any, metadata: Any = None, **overrides: Any) -> pb.Client:
     return reply.client
 
 
-def create_silent_card(suite: Suite, days_ago: int = 120) -> str:
-    """An applicant last in contact `days_ago` days ago, saved through the project's own
+def create_silent_card(
+    suite: Suite,
+    days_ago: int = 120,
+    *,
+    settings: StatusSettings | None = None,
+    project_id: str = "",
+    referral_id: str = "",
+) -> str:
+    """An applicant (approached, when `settings` use that stage) last in contact
+    `days_ago` days ago, enrolled in `project_id`, saved through the project's own
     repository straight into the suite's clients database; answers its id."""
     long_ago = datetime.now(UTC) - timedelta(days=days_ago)
-    history = record_first_contact(
-        StatusHistory(), StatusSettings(), long_ago.date(), "w-anna", long_ago
-    )
+    settings = settings or StatusSettings()
+    history = record_first_contact(StatusHistory(), settings, long_ago.date(), "w-anna", long_ago)
     client_id = f"cl-silent-{secrets.token_hex(4)}"
     born = date(1950, 1, 1)
     card = ClientCard(
@@ -63,7 +70,8 @@ def create_silent_card(suite: Suite, days_ago: int = 120) -> str:
         identity_key=identity_key(ORGANISATION, "Silent", client_id, born),
         given_name="Silent", family_name=client_id, date_of_birth=born,
         phone="", email="", address="", region_id="reg-north", centre_ids=("ctr-north-town",),
-        client_type="senior", problem_types=(), status="applicant", referral_ids=(),
+        client_type="senior", problem_types=(), status=settings.starting_status.value,
+        referral_ids=(referral_id,) if referral_id else (), project_id=project_id,
         registered_at=long_ago, history=(HistoryEntry(long_ago, "seeded", "test"),),
         status_entries=history.history.entries, last_contact_on=long_ago.date(),
     )  # fmt: skip

@@ -11,9 +11,12 @@ from casework_clients.adapters.repository import (
     ConsultationRepository,
     FamilyRepository,
     MatchProposalRepository,
+    ProjectRepository,
     SharingRequestRepository,
+    organisations_with_projects,
 )
 from casework_clients.adapters.settings import load_disclosures, load_status_settings
+from casework_clients.domain.projects import SettingsBook
 from casework_clients.domain.proposals import Disclosure
 from casework_clients.domain.status import StatusSettings
 from casework_common.auth import Principal
@@ -66,6 +69,19 @@ class Clients:
         """The organisation's settings; one the file does not describe gets the engine's
         defaults (automatic mode, no approached stage, no inactivity rule)."""
         return self.status_settings.get(organisation) or StatusSettings()
+
+    def projects_of(self, organisation: str) -> ProjectRepository:
+        return ProjectRepository(organisation)
+
+    def settings_book(self, organisation: str) -> SettingsBook:
+        """The organisation's status settings: the file's default (start-up) and the
+        versions an administrator set per project (read from the database each time,
+        so a change is in force at once in every process)."""
+        return self.projects_of(organisation).book(self.status_settings_of(organisation))
+
+    def organisations_with_settings(self) -> list[str]:
+        """Every organisation the file or a project names (the inactivity timer's)."""
+        return sorted(set(self.status_settings) | set(organisations_with_projects()))
 
 
 def bootstrap(settings: Settings | None = None) -> Clients:

@@ -5,7 +5,11 @@
 from __future__ import annotations
 
 from casework_clients.use_cases._shared import status_changed_payload, worker_actor
-from casework_clients.use_cases.consultations import consultation_recorded
+from casework_clients.use_cases.consultations import (
+    attach_consultation_by_worker,
+    consultation_recorded,
+)
+from casework_clients.use_cases.contacts import ContactElsewhere, contact_recorded_elsewhere
 from casework_clients.use_cases.details import (
     add_note,
     assign_responsible_worker,
@@ -19,7 +23,9 @@ from casework_clients.use_cases.families import (
     FamilyView,
     add_family_member,
     create_family,
+    list_families,
     record_family_status,
+    refresh_shared_status,
     view_family,
 )
 from casework_clients.use_cases.inactivity import sweep_inactivity
@@ -31,6 +37,7 @@ from casework_clients.use_cases.proposals import (
     reject_match_proposal,
 )
 from casework_clients.use_cases.reading import (
+    ListFilter,
     colour_of,
     list_audit_entries,
     list_clients,
@@ -51,6 +58,7 @@ from casework_clients.use_cases.sharing import (
 from casework_clients.use_cases.statistics import Statistics, statistics
 from casework_clients.use_cases.status import (
     ContractOutcome,
+    apply_waiting_contracts,
     archive_client,
     record_contract_signed,
     record_status,
@@ -60,21 +68,27 @@ from casework_clients.use_cases.status import (
 
 __all__ = [
     "Candidate",
+    "ContactElsewhere",
     "ContractOutcome",
     "FamilyView",
+    "ListFilter",
     "Registration",
     "Statistics",
     "add_family_member",
     "add_note",
+    "apply_waiting_contracts",
     "archive_client",
     "assign_responsible_worker",
+    "attach_consultation_by_worker",
     "colour_of",
     "confirm_match_proposal",
     "consultation_recorded",
+    "contact_recorded_elsewhere",
     "create_family",
     "decide_sharing_request",
     "list_audit_entries",
     "list_clients",
+    "list_families",
     "list_match_proposals",
     "list_sharing_requests",
     "merge_clients",
@@ -86,6 +100,7 @@ __all__ = [
     "record_family_status",
     "record_status",
     "record_worker_contract",
+    "refresh_shared_status",
     "register_client",
     "register_from_referral",
     "reject_match_proposal",

@@ -97,17 +97,42 @@ class InMemoryClientRepository:
         # Every card in scope: the use case ranks them (the real one only narrows by keys).
         return [c for c in self._scoped() if not c.merged_into]
 
-    def due_for_inactivity(self, active_on_or_before: date, limit: int = 500) -> list[ClientCard]:
+    def candidate_facts(self, query: search.SearchQuery) -> list[search.CandidateFacts]:
+        return [
+            search.CandidateFacts(
+                c.client_id, c.given_name, c.family_name, c.date_of_birth, c.phone, c.email
+            )
+            for c in self.candidates(query)
+        ]
+
+    def due_for_inactivity(
+        self,
+        active_on_or_before: date,
+        limit: int = 500,
+        *,
+        project_id: str | None = None,
+        other_than: tuple[str, ...] = (),
+    ) -> list[ClientCard]:
         due = [
             c
             for c in self._scoped()
-            if c.status in _OPEN
+            if (project_id is None or c.project_id == project_id)
+            and c.project_id not in other_than
+            and c.status in _OPEN
             and c.last_contact_on is not None
             and c.last_contact_on <= active_on_or_before
             and not c.merged_into
         ]
         due.sort(key=lambda c: (c.last_contact_on or date.min, c.client_id))
         return due[:limit]
+
+    def by_referral(self, referral_id: str) -> ClientCard | None:
+        found = [c for c in self._scoped() if referral_id in c.referral_ids]
+        return found[0] if found else None
+
+    def with_contract_awaiting_status(self, limit: int = 500) -> list[ClientCard]:
+        found = [c for c in self._scoped() if c.contract_awaits_status and not c.merged_into]
+        return sorted(found, key=lambda c: c.client_id)[:limit]
 
     def status_histories(
         self, *, centre_id: str | None, region_id: str | None
@@ -124,11 +149,22 @@ class InMemoryClientRepository:
     def by_ids(self, client_ids: list[str]) -> list[ClientCard]:
         return [c for c in self._scoped() if c.client_id in client_ids]
 
-    def page(self, *, centre_id: str | None, offset: int, limit: int) -> list[ClientCard]:
+    def page(
+        self,
+        *,
+        centre_id: str | None,
+        offset: int,
+        limit: int,
+        statuses: tuple[str, ...] = (),
+        worker_id: str = "",
+    ) -> list[ClientCard]:
         listed = [
             c
             for c in self._scoped()
-            if not c.merged_into and (not centre_id or centre_id in c.centre_ids)
+            if not c.merged_into
+            and (not centre_id or centre_id in c.centre_ids)
+            and (not statuses or c.status in statuses)
+            and (not worker_id or any(w.worker_id == worker_id for w in c.responsible_workers))
         ]
         listed.sort(key=lambda c: (-c.registered_at.timestamp(), c.client_id))
         return listed[offset : offset + limit]
@@ -186,6 +222,12 @@ class InMemoryConsultationRepository:
             for c, attached_to in self._store.consultations.values()
             if c.organisation == self._organisation and c.date_of_birth == born and not attached_to
         ]
+
+    def waiting(self, consultation_id: str) -> tuple[Consultation, str] | None:
+        found = self._store.consultations.get(consultation_id)
+        if found is None or found[0].organisation != self._organisation:
+            return None
+        return found
 
     def mark_attached(self, consultation_id: str, client_id: str, now: datetime) -> None:
         consultation, _ = self._store.consultations[consultation_id]

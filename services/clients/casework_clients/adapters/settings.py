@@ -113,3 +113,15 @@ def load_status_settings(path: Path) -> dict[str, StatusSettings]:
             item.get("status_settings"), f"organisation {org_id} status_settings"
         )
     return out
+
+
+def settings_to_dict(settings: StatusSettings) -> dict[str, Any]:
+    """The settings as the organisation file (and the projects collection) write them."""
+    return {
+        "mode": settings.mode.value,
+        "use_approached": settings.use_approached,
+        "inactivity_days": settings.inactivity_days,
+        "shared_with_family": settings.shared_with_family,
+        "rejection_reasons": list(settings.rejection_reasons),
+        "termination_reasons": list(settings.termination_reasons),
+    }

@@ -12,9 +12,10 @@ from datetime import date, datetime
 from enum import Enum
 
 from casework_clients.domain.colour import ContractState
-from casework_clients.domain.identity import identity_key
+from casework_clients.domain.identity import identity_key, other_card_key
 from casework_clients.domain.records import (
     ConsentRecord,
+    ContactChannel,
     ContactKind,
     ContactPoint,
     ContactRecord,
@@ -29,6 +30,24 @@ from casework_clients.domain.status import (
     StatusSettings,
     record_first_contact,
 )
+
+#: How a person first comes (seed 000): intake's channels, and the centre's own desk.
+CHANNELS: tuple[str, ...] = (
+    "desk",
+    "phone",
+    "email",
+    "web_form",
+    "partner_referral",
+    "client_referral",
+    "group_event",
+    "outreach",
+)
+
+
+def channel_error(channel: str) -> str | None:
+    if channel and channel not in CHANNELS:
+        return f"unknown channel {channel!r}; one of: {', '.join(CHANNELS)}"
+    return None
 
 
 class Outcome(Enum):
@@ -47,7 +66,7 @@ class ReferralFacts:
     organisation: str
     given_name: str
     family_name: str
-    date_of_birth: date
+    date_of_birth: date | None
     phone: str
     email: str
     address: str
@@ -77,13 +96,24 @@ class Contract:
 
 
 @dataclass(frozen=True)
+class AbsorbedStatus:
+    """The status history of a card merged into this one: kept whole, apart from the
+    survivor's own (two timelines of one person cannot be interleaved into one valid
+    history), shown with the card and still counted in statistics."""
+
+    client_id: str
+    entries: tuple[StatusEntry, ...]
+
+
+@dataclass(frozen=True)
 class ClientCard:
     client_id: str
     organisation: str
     identity_key: str
     given_name: str
     family_name: str
-    date_of_birth: date
+    #: None for a person without papers who does not know or cannot prove it (004).
+    date_of_birth: date | None
     phone: str
     email: str
     address: str
@@ -122,6 +152,15 @@ class ClientCard:
     #: centre's manager. Never shown to the card's own centre (it would reveal the
     #: other card).
     duplicate_of: str = ""
+    #: The project or programme the client is enrolled in: its status settings govern
+    #: the card's status ("" follows the organisation's default settings).
+    project_id: str = ""
+    #: How the person first came (desk, phone, e-mail, web form, partner, outreach...).
+    channel: str = ""
+    #: Status histories of the cards merged into this one, oldest merge first.
+    absorbed_status: tuple[AbsorbedStatus, ...] = ()
+    #: The one-time consultations joined to the card, with their content.
+    consultations: tuple[AttachedConsultation, ...] = ()
 
     @property
     def status_history(self) -> StatusHistory:
@@ -140,10 +179,43 @@ class ClientCard:
         return ContractState(signed=True, valid_until=latest.valid_until)
 
     @property
+    def missing_details(self) -> tuple[str, ...]:
+        """What a person without papers could not give (seed 004): the card is marked
+        with it, and found by the other details."""
+        missing = []
+        if self.date_of_birth is None:
+            missing.append("date_of_birth")
+        if not self.address.strip():
+            missing.append("address")
+        return tuple(missing)
+
+    @property
+    def contract_awaits_status(self) -> bool:
+        """A signed contract while the client is still approached or applicant: in
+        automatic mode it may yet make them a service user (a day a worker decided
+        defers it, see ``status.apply_contract_signed``)."""
+        return bool(self.contracts) and self.status in ("approached", "applicant")
+
+    @property
+    def latest_contract(self) -> Contract | None:
+        if not self.contracts:
+            return None
+        return max(self.contracts, key=lambda c: (c.signed_on, c.recorded_at))
+
+    @property
     def last_activity_on(self) -> date | None:
         """The later of the last contact and the last status entry."""
         days = [d for d in (self.last_contact_on, self.status_history.last_effective_on) if d]
         return max(days) if days else None
+
+
+def card_identity(
+    organisation: str, given_name: str, family_name: str, born: date | None, client_id: str
+) -> str:
+    """The identity key a new card is stored under: names alone (no date of birth) are
+    no identity, so such a card stands apart under its own key (see identity)."""
+    key = identity_key(organisation, given_name, family_name, born)
+    return key if born is not None else other_card_key(key, client_id)
 
 
 def _merged(values: tuple[str, ...], value: str) -> tuple[str, ...]:
@@ -172,8 +244,12 @@ def register_from_referral(
         card = ClientCard(
             client_id=new_client_id,
             organisation=facts.organisation,
-            identity_key=identity_key(
-                facts.organisation, facts.given_name, facts.family_name, facts.date_of_birth
+            identity_key=card_identity(
+                facts.organisation,
+                facts.given_name,
+                facts.family_name,
+                facts.date_of_birth,
+                new_client_id,
             ),
             given_name=facts.given_name,
             family_name=facts.family_name,
@@ -196,6 +272,7 @@ def register_from_referral(
                 ),
             ),
             last_contact_on=facts.submitted_at.date(),
+            channel=facts.channel,
         )
         if settings is not None:
             change = record_first_contact(
@@ -336,7 +413,7 @@ class NewPerson:
     organisation: str
     given_name: str
     family_name: str
-    date_of_birth: date
+    date_of_birth: date | None
     phone: str
     email: str
     address: str
@@ -344,6 +421,10 @@ class NewPerson:
     centre_id: str
     client_type: str
     problem_type: str
+    project_id: str = ""
+    channel: str = ""
+    #: The status the worker picked at the first contact ("": the project's start).
+    first_status: str = ""
 
 
 def new_card(
@@ -358,8 +439,12 @@ def new_card(
     card = ClientCard(
         client_id=client_id,
         organisation=person.organisation,
-        identity_key=identity_key(
-            person.organisation, person.given_name, person.family_name, person.date_of_birth
+        identity_key=card_identity(
+            person.organisation,
+            person.given_name,
+            person.family_name,
+            person.date_of_birth,
+            client_id,
         ),
         given_name=person.given_name,
         family_name=person.family_name,
@@ -378,8 +463,12 @@ def new_card(
             HistoryEntry(now, "card registered after a search found no existing card", actor),
         ),
         last_contact_on=now.date(),
+        project_id=person.project_id,
+        channel=person.channel,
     )
-    change = record_first_contact(StatusHistory(), settings, now.date(), actor, now)
+    change = record_first_contact(
+        StatusHistory(), settings, now.date(), actor, now, person.first_status or None
+    )
     return with_status_change(card, change, now, actor)
 
 
@@ -465,6 +554,14 @@ def merge_cards(
             *survivor.consultation_ids,
             *(c for c in absorbed.consultation_ids if c not in survivor.consultation_ids),
         ),
+        consultations=(
+            *survivor.consultations,
+            *(
+                a
+                for a in absorbed.consultations
+                if a.consultation.consultation_id not in survivor.consultation_ids
+            ),
+        ),
         centre_ids=(
             *survivor.centre_ids,
             *(c for c in absorbed.centre_ids if c not in survivor.centre_ids),
@@ -482,6 +579,15 @@ def merge_cards(
         address=survivor.address or absorbed.address,
         last_contact_on=_later(survivor.last_contact_on, absorbed.last_contact_on),
         merged_from=(*survivor.merged_from, absorbed.client_id),
+        absorbed_status=(
+            *survivor.absorbed_status,
+            *absorbed.absorbed_status,
+            *(
+                (AbsorbedStatus(absorbed.client_id, absorbed.status_entries),)
+                if absorbed.status_entries
+                else ()
+            ),
+        ),
         history=(
             *merged_history,
             HistoryEntry(
@@ -574,8 +680,18 @@ class Consultation:
         return not (self.given_name.strip() or self.family_name.strip())
 
 
+@dataclass(frozen=True)
+class AttachedConsultation:
+    """A consultation joined to a card: what it was, and who joined it how."""
+
+    consultation: Consultation
+    attached_at: datetime
+    attached_by: str
+    how: str
+
+
 def attach_consultation(
-    card: ClientCard, consultation: Consultation, now: datetime, how: str
+    card: ClientCard, consultation: Consultation, now: datetime, how: str, by: str = "system"
 ) -> tuple[ClientCard, bool]:
     """The card with the consultation joined; False when it already was."""
     if consultation.consultation_id in card.consultation_ids:
@@ -584,6 +700,10 @@ def attach_consultation(
         replace(
             card,
             consultation_ids=(*card.consultation_ids, consultation.consultation_id),
+            consultations=(
+                *card.consultations,
+                AttachedConsultation(consultation, now, by, how),
+            ),
             last_contact_on=_later(card.last_contact_on, consultation.recorded_at.date()),
             history=(
                 *card.history,
@@ -594,9 +714,63 @@ def attach_consultation(
                     f"({consultation.topic or 'no topic'}, {consultation.duration_minutes} min, "
                     f"{consultation.channel or 'channel unknown'}, by "
                     f"{consultation.worker_id or 'unknown worker'}) joined to the card: {how}",
-                    "system",
+                    by,
                 ),
             ),
+        ),
+        True,
+    )
+
+
+# ------------------------------------------------------------------ contacts elsewhere
+
+#: Intake's channels as the card's contact records name them.
+_CONTACT_CHANNEL_OF_INTAKE = {
+    "phone": ContactChannel.PHONE,
+    "email": ContactChannel.EMAIL,
+    "web_form": ContactChannel.MESSAGE,
+    "desk": ContactChannel.IN_PERSON,
+    "outreach": ContactChannel.IN_PERSON,
+    "group_event": ContactChannel.IN_PERSON,
+    "in_person": ContactChannel.IN_PERSON,  # plans' monitoring contacts
+}
+
+
+def contact_channel_of(intake_channel: str) -> ContactChannel:
+    return _CONTACT_CHANNEL_OF_INTAKE.get(intake_channel, ContactChannel.OTHER)
+
+
+def note_contact_elsewhere(
+    card: ClientCard,
+    *,
+    contact_id: str,
+    on: date,
+    channel: ContactChannel,
+    worker_id: str,
+    summary: str,
+    by: str,
+    now: datetime,
+) -> tuple[ClientCard, bool]:
+    """A contact another service recorded (intake's acknowledgement and first contact,
+    plans' monitoring contacts): it joins the card's contacts and moves the
+    last-contact date the inactivity rule counts from (never back). ``contact_id`` is
+    derived from the source, so a redelivered event adds nothing (False)."""
+    if any(c.contact_id == contact_id for c in card.contact_records):
+        return card, False
+    record = ContactRecord(
+        contact_id=contact_id,
+        on=min(on, now.date()),
+        channel=channel,
+        worker_id=worker_id,
+        summary=summary,
+        recorded_at=now,
+        recorded_by=by,
+    )
+    return (
+        replace(
+            card,
+            contact_records=(*card.contact_records, record),
+            last_contact_on=_later(card.last_contact_on, record.on),
         ),
         True,
     )

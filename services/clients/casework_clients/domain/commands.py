@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from casework_clients.domain import details, search
+from casework_clients.domain import cards, details, search
 from casework_clients.domain.cards import Contract, NewPerson
 from casework_clients.domain.records import ConsentPurpose, ContactChannel, ContactPoint
 from casework_clients.domain.rules import contract_date_errors
@@ -105,6 +105,9 @@ class RegisterClient:
     client_type: str
     problem_type: str
     dismissed_client_ids: frozenset[str] = frozenset()
+    project_id: str = ""
+    channel: str = ""
+    first_status: str = ""
 
 
 def new_person(
@@ -116,7 +119,11 @@ def new_person(
     given, family = c.given_name.strip(), c.family_name.strip()
     phone, email = c.phone.strip(), c.email.strip()
     address = " ".join(c.address.split())
-    born, born_problem = values.birth_date_from(c.date_of_birth, today)
+    # Empty for a person without papers (seed 004): the card is marked and found by
+    # its other details.
+    born, born_problem = (
+        values.birth_date_from(c.date_of_birth, today) if c.date_of_birth.strip() else (None, None)
+    )
     errors = values.collect(
         ("given_name", values.person_name_error(given)),
         ("family_name", values.person_name_error(family)),
@@ -124,6 +131,7 @@ def new_person(
         ("address", values.address_error(address)),
         ("email", values.email_error(email) if email else None),
         ("phone", values.phone_error(phone) if phone else None),
+        ("channel", cards.channel_error(c.channel.strip())),
     )
     centre = org.centre(c.centre_id) if org else None
     if not c.centre_id:
@@ -139,7 +147,7 @@ def new_person(
             ),
         )
     raise_if_any(errors)
-    assert centre is not None and born is not None
+    assert centre is not None
     return NewPerson(
         organisation=organisation,
         given_name=given,
@@ -152,6 +160,9 @@ def new_person(
         centre_id=centre.id,
         client_type=c.client_type,
         problem_type=c.problem_type,
+        project_id=c.project_id.strip(),
+        channel=c.channel.strip(),
+        first_status=c.first_status,
     )
 
 

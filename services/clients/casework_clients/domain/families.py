@@ -7,12 +7,27 @@ ancestor), which :func:`add_member` guarantees for every change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 
 from casework_clients.domain.cards import HistoryEntry
-from casework_clients.domain.status import StatusEntry, StatusHistory
+from casework_clients.domain.colour import (
+    ColourVerdict,
+    ContractState,
+    PlanState,
+    derive_colour,
+)
+from casework_clients.domain.statistics import TimelineFacts, shared_family_facts
+from casework_clients.domain.status import (
+    ClientStatus,
+    EntrySource,
+    FamilyStatusVerdict,
+    StatusEntry,
+    StatusHistory,
+    StatusSettings,
+    family_status,
+)
 from casework_common.errors import FailedPrecondition, FieldError, InvalidArgument
 
 __all__ = [
@@ -23,7 +38,10 @@ __all__ = [
     "creates_cycle",
     "new_family",
     "replace_member",
+    "with_shared_status",
 ]
+
+EMPTY_FACTS = TimelineFacts((), (), ())
 
 ROLES: tuple[str, ...] = ("head", "partner", "child", "parent", "sibling", "grandparent", "other")
 MAX_MEMBERS = 50
@@ -50,6 +68,11 @@ class Family:
     #: The family's own status history, used when status is not shared with members.
     status_entries: tuple[StatusEntry, ...] = ()
     version: int = 0
+    #: Where status is shared with members: the family's status from *all* its members
+    #: (the same whoever looks) and its timeline's facts for statistics, refreshed
+    #: whenever a member's status or the membership changes.
+    shared_status: str = ""
+    shared_facts: TimelineFacts = EMPTY_FACTS
 
     @property
     def member_ids(self) -> tuple[str, ...]:
@@ -61,6 +84,72 @@ class Family:
 
     def parents(self) -> dict[str, tuple[str, ...]]:
         return {m.client_id: m.parent_ids for m in self.members}
+
+
+def family_verdict(
+    family: Family, member_histories: Sequence[StatusHistory], settings: StatusSettings
+) -> FamilyStatusVerdict:
+    """The family's status, the same whoever looks (``member_histories``: *all* its
+    members). Not shared: the family's own history. Shared: derived from the members,
+    except that a worker may still record the family's status (seed 001 allows both):
+    their entry stands from its day until a member's status changes after it."""
+    own = family.status_history.current_entry
+    if not settings.shared_with_family:
+        return FamilyStatusVerdict(
+            own.status if own else None,
+            own.explanation if own else "No status has been recorded for the family yet.",
+        )
+    shared = family_status(member_histories, settings)
+    since = max((e.effective_on for h in member_histories for e in h.timeline), default=None)
+    if (
+        own is not None
+        and own.source is EntrySource.MANUAL
+        and (since is None or own.effective_on >= since)
+    ):
+        return FamilyStatusVerdict(
+            own.status,
+            f"{own.explanation} A worker recorded it for the family; it stands until a "
+            "member's status changes after it.",
+        )
+    return shared
+
+
+def family_colour(
+    status: ClientStatus | None,
+    member_contracts: Sequence[ContractState],
+    today: date,
+    member_plans: Sequence[PlanState] = (),
+) -> ColourVerdict:
+    """The family's colour from its own status, its contract (a member's valid
+    contract, else any signed one) and plan (a member's active plan, the one whose
+    review comes first), by the same rules as a client's colour."""
+    active = sorted(
+        (p for p in member_plans if p.active),
+        key=lambda p: p.next_review_on or date.max,
+    )
+    plan = active[0] if active else PlanState()
+    valid = [
+        c for c in member_contracts
+        if c.signed and (c.valid_until is None or c.valid_until >= today)
+    ]  # fmt: skip
+    signed = [c for c in member_contracts if c.signed]
+    contract = (valid or signed or [ContractState()])[0]
+    verdict = derive_colour(status, contract, plan, today)
+    return ColourVerdict(
+        verdict.colour, f"For the family: {verdict.explanation}", f"family:{verdict.rule_id}"
+    )
+
+
+def with_shared_status(
+    family: Family, member_histories: Sequence[StatusHistory], settings: StatusSettings
+) -> Family:
+    """The family with its shared status and timeline facts from all its members."""
+    verdict = family_verdict(family, member_histories, settings)
+    return replace(
+        family,
+        shared_status=verdict.status.value if verdict.status else "",
+        shared_facts=shared_family_facts(member_histories, settings),
+    )
 
 
 def creates_cycle(parents: Mapping[str, tuple[str, ...]]) -> bool:

@@ -35,10 +35,22 @@ def normalise_name(name: str) -> str:
     return " ".join(stripped.casefold().split())
 
 
-def identity_key(organisation: str, given_name: str, family_name: str, born: date) -> str:
-    """Exact identity: the same normalised names and date of birth in one organisation."""
+#: Stands for the date of birth in the identity of a person without papers (seed 004:
+#: homeless or undocumented people often do not know or cannot prove it).
+NO_DATE_OF_BIRTH = "no-date-of-birth"
+
+
+def identity_key(organisation: str, given_name: str, family_name: str, born: date | None) -> str:
+    """Exact identity: the same normalised names and date of birth in one organisation.
+    Without a date of birth names alone are no identity: such a card is stored under
+    ``other_card_key`` of this key, and found by its other data (see domain.search)."""
     return "|".join(
-        (organisation, normalise_name(family_name), normalise_name(given_name), born.isoformat())
+        (
+            organisation,
+            normalise_name(family_name),
+            normalise_name(given_name),
+            born.isoformat() if born else NO_DATE_OF_BIRTH,
+        )
     )
 
 

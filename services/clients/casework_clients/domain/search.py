@@ -276,6 +276,8 @@ class Match:
     reasons: tuple[str, ...] = field(default=())
     #: Same date of birth and the same names (modulo spelling), in the right order.
     exact_names_and_dob: bool = False
+    #: The same names in the right order and the same phone or e-mail.
+    exact_names_and_contact: bool = False
 
 
 def _token_similarity(query: str, card_keys: Sequence[str]) -> tuple[float, str]:
@@ -376,7 +378,14 @@ def score(query: SearchQuery, card: CandidateFacts) -> Match:
         score=max(0, total),
         reasons=tuple(reasons),
         exact_names_and_dob=exact and dob == DOB_EXACT,
+        exact_names_and_contact=exact and contact > 0,
     )
+
+
+def is_confident_without_papers(match: Match) -> bool:
+    """A person without papers has no date of birth to match: the same names and the
+    same phone or e-mail are what identify them (seed 004)."""
+    return match.exact_names_and_contact
 
 
 def is_confident(match: Match) -> bool:

@@ -17,6 +17,7 @@ from casework_clients.domain.status import (
     StatusSettings,
     count_family_statuses,
     count_statuses,
+    family_status,
     flows,
 )
 
@@ -72,3 +73,129 @@ def family_report(
             start, end, statuses, Counter(), Counter(), Counter(), sum(statuses.values())
         )
     return client_report(list(own_histories), start, end)
+
+
+# --------------------------------------------------------------------------- stored facts
+#
+# The database counts statistics by aggregation (no card is read into Python): each
+# card and family stores, with every write, the facts of its status timeline below.
+# ``report_from_facts`` counts them exactly as the aggregation does, and the unit tests
+# hold it equal to ``client_report`` (the engine's own counting) for any history.
+
+
+@dataclass(frozen=True)
+class Span:
+    """The status held from ``since`` up to (not including) ``until`` (None: still)."""
+
+    status: ClientStatus
+    since: date
+    until: date | None
+
+
+@dataclass(frozen=True)
+class Happening:
+    """A closing reason ("rejected|no_capacity") or a flow ("applicant>service_user",
+    ">applicant" for a first status) that took effect on ``on``."""
+
+    key: str
+    on: date
+
+
+@dataclass(frozen=True)
+class TimelineFacts:
+    spans: tuple[Span, ...]
+    closings: tuple[Happening, ...]
+    flows: tuple[Happening, ...]
+
+
+def flow_key(before: ClientStatus | None, after: ClientStatus) -> str:
+    return f"{before.value if before else ''}>{after.value}"
+
+
+def closing_key(status: ClientStatus, reason: str) -> str:
+    return f"{status.value}|{reason}"
+
+
+def timeline_facts(history: StatusHistory) -> TimelineFacts:
+    """The facts statistics count of one history (see ``count_statuses`` and ``flows``)."""
+    timeline = history.timeline
+    spans: list[Span] = []
+    for i, entry in enumerate(timeline):
+        until = timeline[i + 1].effective_on if i + 1 < len(timeline) else None
+        if until is not None and until <= entry.effective_on:
+            continue  # another entry decides the same day
+        spans.append(Span(entry.status, entry.effective_on, until))
+    closings = tuple(
+        Happening(closing_key(e.status, e.reason), e.effective_on)
+        for e in timeline
+        if e.reason is not None and e.status in (ClientStatus.REJECTED, ClientStatus.TERMINATED)
+    )
+    moved: list[Happening] = []
+    previous: ClientStatus | None = None
+    for entry in timeline:
+        if entry.status is not previous:
+            moved.append(Happening(flow_key(previous, entry.status), entry.effective_on))
+        previous = entry.status
+    return TimelineFacts(tuple(spans), closings, tuple(moved))
+
+
+def shared_family_facts(
+    member_histories: Sequence[StatusHistory], settings: StatusSettings
+) -> TimelineFacts:
+    """The timeline facts of a family whose status is shared with its members: its
+    status on each day a member's status changed (``family_status``), the flows between
+    them, and, when the family closes, the reason of the member entry that closed it."""
+    days = sorted({e.effective_on for h in member_histories for e in h.timeline})
+    spans: list[Span] = []
+    closings: list[Happening] = []
+    moved: list[Happening] = []
+    previous: ClientStatus | None = None
+    for day in days:
+        status = family_status(member_histories, settings, day).status
+        if status is None or status is previous:
+            continue
+        if spans:
+            last = spans[-1]
+            spans[-1] = Span(last.status, last.since, day)
+        spans.append(Span(status, day, None))
+        moved.append(Happening(flow_key(previous, status), day))
+        if status in (ClientStatus.REJECTED, ClientStatus.TERMINATED):
+            reasons = [
+                e.reason
+                for h in member_histories
+                for e in h.timeline
+                if e.effective_on == day and e.status is status and e.reason
+            ]
+            if reasons:
+                closings.append(Happening(closing_key(status, reasons[0]), day))
+        previous = status
+    return TimelineFacts(tuple(spans), tuple(closings), tuple(moved))
+
+
+def report_from_facts(facts: Iterable[TimelineFacts], start: date, end: date) -> StatusReport:
+    """Count stored facts as the database's aggregation does."""
+    flows((), start, end)  # the same period check
+    statuses: Counter[ClientStatus] = Counter({status: 0 for status in ClientStatus})
+    rejections: Counter[str] = Counter()
+    terminations: Counter[str] = Counter()
+    moved: Counter[Flow] = Counter()
+    for item in facts:
+        for span in item.spans:
+            if span.since <= end and (span.until is None or span.until > end):
+                statuses[span.status] += 1
+        for closing in item.closings:
+            if start <= closing.on <= end:
+                status, reason = closing.key.split("|", 1)
+                target = rejections if status == ClientStatus.REJECTED.value else terminations
+                target[reason] += 1
+        for flow in item.flows:
+            if start <= flow.on <= end:
+                moved[parse_flow(flow.key)] += 1
+    return StatusReport(
+        start, end, statuses, rejections, terminations, moved, sum(statuses.values())
+    )
+
+
+def parse_flow(key: str) -> Flow:
+    before, after = key.split(">", 1)
+    return (ClientStatus(before) if before else None, ClientStatus(after))

@@ -61,6 +61,7 @@ __all__ = [
     "UnknownStatus",
     "apply_contract_signed",
     "apply_inactivity",
+    "check_period",
     "check_transition",
     "count_family_statuses",
     "count_statuses",
@@ -538,17 +539,35 @@ def record_first_contact(
     on: date,
     actor: str,
     now: datetime,
+    status: ClientStatus | str | None = None,
 ) -> StatusChange:
-    """Open a client's first episode at the project's starting status.
+    """Open a client's first episode at the project's starting status, or at the one
+    the worker picked at the first contact (``status``: approached, where the project
+    uses it, or applicant).
 
-    In automatic mode the status is chosen by the rule, so the entry is AUTOMATIC (the
-    actor is still kept as the person who logged the contact); in manual mode the
-    worker's recording of the contact is the decision, so it is MANUAL.
+    In automatic mode a status chosen by the rule is AUTOMATIC (the actor is still kept
+    as the person who logged the contact); in manual mode, or when the worker picked
+    the status, the entry is the worker's decision, so it is MANUAL.
     """
-    automatic = settings.mode is StatusMode.AUTOMATIC
+    try:
+        picked = parse_status(status) if status else None
+    except UnknownStatus as exc:
+        raise UnknownStatus(exc.message, field="first_status") from None
+    automatic = settings.mode is StatusMode.AUTOMATIC and picked is None
     # Partners' referrals open profiles without a worker, which automation may record.
     actor = _check_actor(actor, allow_system=automatic)
-    status = settings.starting_status
+    if picked is not None:
+        if picked not in STARTING_STATUSES:
+            raise StatusRuleViolation(
+                f"a first contact starts as approached or applicant, not {STATUS_LABELS[picked]}",
+                field="first_status",
+            )
+        if picked is ClientStatus.APPROACHED and not settings.use_approached:
+            raise StatusNotEnabled(
+                "the approached status is switched off for this project; use applicant",
+                field="first_status",
+            )
+    status = picked or settings.starting_status
     if history.entries:
         raise ForbiddenTransition(
             "the client already has a status history; for a returning client "
@@ -558,7 +577,9 @@ def record_first_contact(
         )
     _check_date(history, on, now.date())
     why = (
-        "the project records the approached stage"
+        f"{actor} chose it at the first contact"
+        if picked is not None
+        else "the project records the approached stage"
         if settings.use_approached
         else "the project starts clients directly as applicants"
     )
@@ -662,6 +683,16 @@ def _has_manual_entry_on(history: StatusHistory, day: date) -> bool:
     )
 
 
+def _first_day_without_manual_entry(history: StatusHistory, start: date) -> date:
+    manual_days = {
+        entry.effective_on for entry in history.timeline if entry.source is EntrySource.MANUAL
+    }
+    day = max(start, history.last_effective_on or start)
+    while day in manual_days:
+        day += timedelta(days=1)
+    return day
+
+
 def apply_contract_signed(
     history: StatusHistory,
     settings: StatusSettings,
@@ -670,8 +701,12 @@ def apply_contract_signed(
 ) -> StatusChange:
     """Automatic mode: a valid contract on admission makes the client a service user.
 
-    Returns no change in manual mode, when the client already is a service user, and
-    when a worker has already recorded a status for that day (the manual entry decides).
+    Returns no change in manual mode and when the client already is a service user.
+    When a worker recorded a status for the signing day, their entry decides that day
+    (seed 001), but the contract is not lost: unless the worker closed the episode, it
+    takes effect on the first later day without a worker's entry, once that day has
+    come (until then this returns no change, and running it again later applies it:
+    see ``contract_waits``).
     """
     if settings.mode is StatusMode.MANUAL:
         return StatusChange(history, None)
@@ -688,8 +723,23 @@ def apply_contract_signed(
         )
     # Settled before the date order is checked, so that a repeated contract message
     # that arrives after later entries is a harmless no-op rather than an error.
-    if current.status is target or _has_manual_entry_on(history, on):
+    if current.status is target:
         return StatusChange(history, None)
+    signed_on = on
+    deferred = ""
+    if _has_manual_entry_on(history, on) or (
+        history.last_effective_on is not None and history.last_effective_on > on
+    ):
+        if current.status in CLOSED_STATUSES:
+            # The worker's decision (an exclusion, a rejection) stands.
+            return StatusChange(history, None)
+        on = _first_day_without_manual_entry(history, on + timedelta(days=1))
+        if on > now.date():
+            return StatusChange(history, None)
+        deferred = (
+            f" (signed on {signed_on.isoformat()}, a day a worker's own status entry "
+            "decided, so it takes effect from the first day after)"
+        )
     _check_date(history, on, now.date())
     check_transition(current.status, target, settings)
     entry = StatusEntry(
@@ -701,8 +751,8 @@ def apply_contract_signed(
         reason=None,
         explanation=(
             f"Became {STATUS_LABELS[target]} automatically on {on.isoformat()} because a "
-            f"valid contract was signed; previously {STATUS_LABELS[current.status]} "
-            f"(recorded {_stamp(now)})."
+            f"valid contract was signed{deferred}; previously "
+            f"{STATUS_LABELS[current.status]} (recorded {_stamp(now)})."
         ),
         sequence=history._next_sequence(),
         episode=current.episode,
@@ -872,6 +922,10 @@ class StatusCounts:
     #: Rejections / terminations that took effect within the period, by reason.
     rejection_reasons: Counter[str]
     termination_reasons: Counter[str]
+
+
+def check_period(start: date, end: date) -> None:
+    _check_period(start, end)
 
 
 def _check_period(start: date, end: date) -> None:

@@ -31,6 +31,7 @@ ACCESS: AccessMap = {
         # Everyday work on a card
         "AddNote": FRONT_LINE_AND_ABOVE,
         "RecordContact": FRONT_LINE_AND_ABOVE,
+        "AttachConsultation": FRONT_LINE_AND_ABOVE,
         "RecordConsent": FRONT_LINE_AND_ABOVE | {DATA_PROTECTION_OFFICER},
         # Case work: status, contracts, the card's details and people
         "RecordStatus": CASE_WORKER_AND_ABOVE,
@@ -45,6 +46,7 @@ ACCESS: AccessMap = {
         "CreateFamily": CASE_WORKER_AND_ABOVE,
         "AddFamilyMember": CASE_WORKER_AND_ABOVE,
         "GetFamily": CASE_WORKER_AND_ABOVE | {DATA_PROTECTION_OFFICER},
+        "ListFamilies": CASE_WORKER_AND_ABOVE | {DATA_PROTECTION_OFFICER},
         "RecordFamilyStatus": CASE_WORKER_AND_ABOVE,
         # Management
         "ArchiveClient": frozenset({MANAGER}),
@@ -58,5 +60,9 @@ ACCESS: AccessMap = {
         # Another centre asks to share a card: the card's centre manager decides
         "ListSharingRequests": frozenset({MANAGER}),
         "DecideSharingRequest": frozenset({MANAGER}),
+        # Projects: every worker reads their status settings, an administrator sets them
+        "ListProjects": FRONT_LINE_AND_ABOVE | {ADMIN},
+        "GetProject": FRONT_LINE_AND_ABOVE | {ADMIN},
+        "SetProjectStatusSettings": frozenset({ADMIN}),
     }.items()
 }

@@ -15,21 +15,24 @@ from casework_clients.bootstrap import bootstrap
 from casework_clients.domain import commands
 from casework_clients.entrypoints import requests
 from casework_clients.entrypoints.matching_api import MatchingRpcs
+from casework_clients.entrypoints.projects_api import ProjectRpcs
 from casework_clients.entrypoints.servicer_base import trace_id
 from casework_clients.entrypoints.translate import (
+    family_message,
     report_message,
     to_message,
 )
 from casework_common.grpc_runtime import current_principal
 from casework_common.messages import guard_requests
-from casework_common.paging import next_token, page_window
+from casework_common.paging import page_window, token_at
 from casework_common.telemetry import current_trace_carrier
 
 
 @guard_requests
-class ClientsServicer(MatchingRpcs, clients_pb2_grpc.ClientsServiceServicer):
+class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsServiceServicer):
     """Cards, status, families and card details; match proposals, sharing requests and
-    the audit trail come from MatchingRpcs."""
+    the audit trail come from MatchingRpcs, projects and their settings from
+    ProjectRpcs."""
 
     # ------------------------------------------------------------------ cards
 
@@ -54,8 +57,12 @@ class ClientsServicer(MatchingRpcs, clients_pb2_grpc.ClientsServiceServicer):
     ) -> clients_pb2.ListClientsResponse:
         principal = current_principal()
         offset, limit = page_window(request.page_size, request.page_token)
-        page = services.list_clients(
-            request.centre_id,
+        wanted = requests.list_filter(
+            request.centre_id, request.statuses, request.colours,
+            request.responsible_worker_id, request.mine,
+        )  # fmt: skip
+        page, following = services.list_clients(
+            wanted,
             principal,
             self._clients.cards_for(principal),
             offset=offset,
@@ -64,8 +71,45 @@ class ClientsServicer(MatchingRpcs, clients_pb2_grpc.ClientsServiceServicer):
             trace_id=trace_id(),
         )
         return clients_pb2.ListClientsResponse(
-            clients=[self._msg(card) for card in page],
-            next_page_token=next_token(offset, limit, len(page)),
+            clients=[self._msg(card) for card in page], next_page_token=token_at(following)
+        )
+
+    def AttachConsultation(
+        self, request: clients_pb2.AttachConsultationRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.AttachConsultationResponse:
+        principal = current_principal()
+        card = services.attach_consultation_by_worker(
+            request.client_id,
+            request.consultation_id,
+            principal,
+            self._clients.cards_for(principal),
+            self._clients.consultations_of(principal.organisation),
+            now=self._clients.clock(),
+            trace=current_trace_carrier(),
+            trace_id=trace_id(),
+        )
+        return clients_pb2.AttachConsultationResponse(client=self._msg(card))
+
+    def ListFamilies(
+        self, request: clients_pb2.ListFamiliesRequest, context: grpc.ServicerContext
+    ) -> clients_pb2.ListFamiliesResponse:
+        principal = current_principal()
+        offset, limit = page_window(request.page_size, request.page_token)
+        wanted = requests.list_filter(request.centre_id, request.statuses, request.colours)
+        page, following = services.list_families(
+            wanted,
+            principal,
+            self._clients.families_for(principal),
+            self._clients.cards_for(principal),
+            self._clients.cards_of_organisation(principal.organisation),
+            self._settings(principal),
+            offset=offset,
+            limit=limit,
+            now=self._clients.clock(),
+            trace_id=trace_id(),
+        )
+        return clients_pb2.ListFamiliesResponse(
+            families=[family_message(view) for view in page], next_page_token=token_at(following)
         )
 
     def SearchClients(

@@ -22,6 +22,7 @@ from casework_clients.adapters.repository import (
     MatchProposalDocument,
     SharingRequestDocument,
 )
+from casework_clients.adapters.repository.cards import backfill_derived_rows
 from casework_clients.bootstrap import bootstrap
 from casework_clients.domain.cards import Consultation, Contract, ReferralFacts
 from casework_clients.domain.contract_end import UnknownContract
@@ -60,7 +61,12 @@ def referral_facts(envelope: EventEnvelope) -> ReferralFacts:
             organisation=envelope.organisation,
             given_name=referral.person.given_name,
             family_name=referral.person.family_name,
-            date_of_birth=date.fromisoformat(referral.person.date_of_birth),
+            # Empty for a person without papers (seed 004).
+            date_of_birth=(
+                date.fromisoformat(referral.person.date_of_birth)
+                if referral.person.date_of_birth
+                else None
+            ),
             phone=referral.contact.phone,
             email=referral.contact.email,
             address=referral.contact.address,
@@ -122,6 +128,100 @@ def contract_facts(envelope: EventEnvelope, recorded_at: datetime) -> tuple[str,
     if contract.valid_until is not None and contract.valid_until < contract.signed_on:
         raise PoisonEvent("contract.signed: valid_until is before signed_on")
     return signed.client_id, contract
+
+
+def intake_contact(envelope: EventEnvelope) -> services.ContactElsewhere:
+    """Read intake.referral.acknowledged.v1 or intake.referral.first_contact_recorded.v1:
+    a worker took the referred person on or reached them, which counts as contact."""
+    acknowledged = envelope.type == "intake.referral.acknowledged"
+    if acknowledged:
+        ack = contracts.read(envelope, intake_events.ReferralAcknowledged)
+        referral_id, worker_id, channel = ack.referral_id, ack.worker_id, ""
+        at = contracts.instant(ack, "acknowledged_at")
+        summary = f"referral {referral_id} taken on by {worker_id} (intake)"
+    else:
+        first = contracts.read(envelope, intake_events.ReferralFirstContactRecorded)
+        referral_id, worker_id, channel = first.referral_id, first.worker_id, first.channel
+        at = contracts.instant(first, "first_contact_at")
+        summary = f"first contact of referral {referral_id} ({channel or 'channel unknown'})"
+    if not referral_id:
+        raise PoisonEvent(f"{envelope.type}: referral_id is empty")
+    return services.ContactElsewhere(
+        contact_id=f"intake-{'ack' if acknowledged else 'first'}-{referral_id}",
+        client_id="",
+        referral_id=referral_id,
+        on=at.date(),
+        channel=channel,
+        worker_id=worker_id,
+        summary=summary,
+        source="intake",
+    )
+
+
+def plans_contact(envelope: EventEnvelope) -> services.ContactElsewhere:
+    """Read plans.monitoring.contact_recorded.v1: a monitoring contact of a plan is a
+    contact with its client."""
+    contact = contracts.read(envelope, plans_events.MonitoringContactRecorded)
+    if not contact.client_id or not contact.contact_id:
+        raise PoisonEvent(f"{envelope.type}: client_id and contact_id are required")
+    try:
+        on = date.fromisoformat(contact.contacted_on)
+    except ValueError:
+        raise PoisonEvent(f"{envelope.type}: contacted_on is not a date") from None
+    return services.ContactElsewhere(
+        contact_id=f"plans-monitoring-{contact.contact_id}",
+        client_id=contact.client_id,
+        referral_id="",
+        on=on,
+        channel=contact.mode,
+        worker_id=contact.worker_id,
+        summary=f"monitoring contact of plan {contact.plan_id} ({contact.mode or 'mode unknown'})",
+        source="plans",
+    )
+
+
+def outreach_contacts(envelope: EventEnvelope) -> list[services.ContactElsewhere]:
+    """Read intake.outreach.outcome_recorded.v1: each client met is a contact."""
+    done = contracts.read(envelope, intake_events.OutreachOutcomeRecorded)
+    if not done.outreach_id:
+        raise PoisonEvent("outreach.outcome_recorded: outreach_id is empty")
+    on = contracts.instant(done, "planned_at").date()
+    channel = "group_event" if done.activity_type == "group_event" else "outreach"
+    return [
+        services.ContactElsewhere(
+            contact_id=f"intake-outreach-{done.outreach_id}-{client_id}",
+            client_id=client_id,
+            referral_id="",
+            on=on,
+            channel=channel,
+            worker_id=done.worker_id,
+            summary=f"met in outreach {done.outreach_id} ({done.activity_type or 'activity'})",
+            source="intake",
+        )
+        for client_id in dict.fromkeys(done.client_ids)
+        if client_id
+    ]
+
+
+def family_status_input(envelope: EventEnvelope) -> tuple[str, str]:
+    """(client id, family id) of an event that may change a family's shared status."""
+    if envelope.type == "clients.client.status_changed":
+        changed = contracts.read(envelope, clients_events.ClientStatusChanged)
+        if not changed.client_id:
+            raise PoisonEvent("client.status_changed: client_id is empty")
+        return changed.client_id, ""
+    message = {
+        "clients.family.created": clients_events.FamilyCreated,
+        "clients.family.member_added": clients_events.FamilyMemberAdded,
+        "clients.family.member_merged": clients_events.FamilyMemberMerged,
+        "clients.family.status_changed": clients_events.FamilyStatusChanged,
+    }.get(envelope.type)
+    if message is None:
+        raise PoisonEvent(f"{envelope.type} does not concern a family's status")
+    family_id = str(getattr(contracts.read(envelope, message), "family_id", ""))
+    if not family_id:
+        raise PoisonEvent(f"{envelope.type}: family_id is empty")
+    return "", family_id
 
 
 def contract_end_facts(envelope: EventEnvelope) -> tuple[str, str, date, str]:
@@ -191,7 +291,7 @@ class ClientsEvents(EventsService):
             proposals_repo=self.app.proposals_of_organisation(envelope.organisation),
             now=self.app.clock(),
             trace=current_trace_carrier(),
-            settings=self.app.status_settings_of(envelope.organisation),
+            settings=self.app.settings_book(envelope.organisation),
             consultations=self.app.consultations_of(envelope.organisation),
             disclosure=self.app.disclosure_of(envelope.organisation),
         )
@@ -206,6 +306,56 @@ class ClientsEvents(EventsService):
             trace=current_trace_carrier(),
         )
 
+    @event_handler(
+        "clients.count-intake-contacts",
+        ["intake.referral.acknowledged.v1", "intake.referral.first_contact_recorded.v1"],
+    )
+    def on_intake_contact(self, envelope: EventEnvelope) -> None:
+        """Every contact moves the inactivity clock, not only RecordContact."""
+        services.contact_recorded_elsewhere(
+            intake_contact(envelope),
+            self.app.cards_of_organisation(envelope.organisation),
+            now=self.app.clock(),
+        )
+
+    @event_handler("clients.count-plans-contacts", ["plans.monitoring.contact_recorded.v1"])
+    def on_plans_contact(self, envelope: EventEnvelope) -> None:
+        """A plan's monitoring contact moves its client's inactivity clock too."""
+        services.contact_recorded_elsewhere(
+            plans_contact(envelope),
+            self.app.cards_of_organisation(envelope.organisation),
+            now=self.app.clock(),
+        )
+
+    @event_handler("clients.count-outreach-contacts", ["intake.outreach.outcome_recorded.v1"])
+    def on_outreach_outcome(self, envelope: EventEnvelope) -> None:
+        """Clients met in outreach were in contact: their inactivity clocks move."""
+        cards = self.app.cards_of_organisation(envelope.organisation)
+        for contact in outreach_contacts(envelope):
+            services.contact_recorded_elsewhere(contact, cards, now=self.app.clock())
+
+    @event_handler(
+        "clients.refresh-family-status",
+        [
+            "clients.client.status_changed.v1",
+            "clients.family.created.v1",
+            "clients.family.member_added.v1",
+            "clients.family.member_merged.v1",
+            "clients.family.status_changed.v1",
+        ],
+    )
+    def on_family_status_inputs(self, envelope: EventEnvelope) -> None:
+        """A family's shared status (and its statistics) follow its members' statuses
+        and its membership."""
+        client_id, family_id = family_status_input(envelope)
+        services.refresh_shared_status(
+            self.app.families_of_organisation(envelope.organisation),
+            self.app.cards_of_organisation(envelope.organisation),
+            self.app.status_settings_of(envelope.organisation),
+            client_id=client_id,
+            family_id=family_id,
+        )
+
     @event_handler("clients.apply-contract", ["documents.contract.signed.v1"])
     def on_contract_signed(self, envelope: EventEnvelope) -> None:
         now = self.app.clock()
@@ -217,7 +367,7 @@ class ClientsEvents(EventsService):
                 client_id,
                 contract,
                 self.app.cards_of_organisation(envelope.organisation),
-                settings=self.app.status_settings_of(envelope.organisation),
+                settings=self.app.settings_book(envelope.organisation),
                 actor=Actor(kind=envelope.actor.kind, subject=envelope.actor.subject),
                 now=now,
                 trace=current_trace_carrier(),
@@ -274,18 +424,34 @@ class ClientsEvents(EventsService):
             trace_id=envelope.trace.get("traceparent", "")[3:35],
         )
 
+    @timer(interval=24 * 3600, eager=True)  # type: ignore[misc]
+    def backfill_derived_rows(self) -> None:
+        """Cards stored before statistics facts and search keys existed get them, once
+        per organisation (a marker says it is done; later runs cost one query)."""
+        for organisation in self.app.organisations_with_settings():
+            try:
+                written = backfill_derived_rows(organisation, self.app.clock())
+            except Exception:
+                log.exception("backfill of derived rows failed; the next run retries")
+                continue
+            if written:
+                log.info(
+                    "derived rows written for stored cards",
+                    extra={"fields": {"organisation": organisation, "cards": written}},
+                )
+
     @timer(interval=INACTIVITY_SWEEP_SECONDS)  # type: ignore[misc]
     def sweep_inactivity(self) -> None:
         """The inactivity rule of every organisation that switched it on."""
         now = self.app.clock()
-        for organisation, settings in self.app.status_settings.items():
+        for organisation in self.app.organisations_with_settings():
             try:
-                closed = services.sweep_inactivity(
-                    self.app.cards_of_organisation(organisation),
-                    settings,
-                    today=now.date(),
-                    now=now,
-                    trace={},
+                book = self.app.settings_book(organisation)
+                cards = self.app.cards_of_organisation(organisation)
+                # Contracts a worker's same-day entry deferred, then the silence rule.
+                closed = services.apply_waiting_contracts(cards, book, now=now, trace={})
+                closed += services.sweep_inactivity(
+                    cards, book, today=now.date(), now=now, trace={}
                 )
             except Exception:
                 log.exception("inactivity sweep failed; the next run retries")

@@ -16,6 +16,7 @@ from casework_clients.domain.families import FamilyMember
 from casework_clients.domain.records import ContactPoint
 from casework_clients.entrypoints.translate import (
     CHANNEL_OF,
+    COLOUR_OF,
     CONTACT_KIND_OF,
     DETAIL_OF,
     PROPOSAL_STATUS_OF,
@@ -23,6 +24,7 @@ from casework_clients.entrypoints.translate import (
     SHARING_STATUS_OF,
     STATUS_NAME,
 )
+from casework_clients.use_cases.reading import ListFilter
 from casework_common.errors import FieldError, InvalidArgument, raise_if_any
 
 
@@ -46,6 +48,9 @@ def register_client(request: clients_pb2.RegisterClientRequest) -> commands.Regi
         client_type=request.client_type,
         problem_type=request.problem_type,
         dismissed_client_ids=frozenset(request.dismissed_client_ids),
+        project_id=request.project_id,
+        channel=request.channel,
+        first_status=status_name(request.first_status),
     )
 
 
@@ -180,3 +185,35 @@ def family_members(
     members: Iterable[clients_pb2.FamilyMember],
 ) -> tuple[FamilyMember, ...]:
     return tuple(FamilyMember(m.client_id, m.role, tuple(m.parent_client_ids)) for m in members)
+
+
+def list_filter(
+    centre_id: str,
+    statuses: Iterable[int],
+    colours: Iterable[int],
+    responsible_worker_id: str = "",
+    mine: bool = False,
+) -> ListFilter:
+    """A list's filters; a status or colour number the schema does not define is
+    INVALID_ARGUMENT (field statuses / colours)."""
+    errors = []
+    names = []
+    for value in statuses:
+        if value not in STATUS_NAME:
+            errors.append(FieldError("statuses", f"unknown status {value}"))
+        else:
+            names.append(STATUS_NAME[value])
+    wanted = []
+    for value in colours:
+        if value not in COLOUR_OF:
+            errors.append(FieldError("colours", f"unknown colour {value}"))
+        else:
+            wanted.append(COLOUR_OF[value])
+    raise_if_any(errors)
+    return ListFilter(
+        centre_id=centre_id,
+        statuses=tuple(dict.fromkeys(names)),
+        colours=frozenset(wanted),
+        responsible_worker_id=responsible_worker_id.strip(),
+        mine=mine,
+    )

@@ -13,7 +13,7 @@ from casework_clients import services
 from casework_clients.bootstrap import Clients
 from casework_clients.domain.cards import ClientCard
 from casework_clients.domain.families import Family
-from casework_clients.domain.status import StatusSettings
+from casework_clients.domain.projects import SettingsBook
 from casework_clients.entrypoints.translate import family_message, to_message
 from casework_clients.use_cases.families import read_family
 from casework_common.auth import Principal
@@ -46,8 +46,8 @@ class ServicerBase:
             raise NotFound(f"organisation {principal.organisation} is not configured here")
         return org
 
-    def _settings(self, principal: Principal) -> StatusSettings:
-        return self._clients.status_settings_of(principal.organisation)
+    def _settings(self, principal: Principal) -> SettingsBook:
+        return self._clients.settings_book(principal.organisation)
 
     def _msg(self, card: ClientCard) -> clients_pb2.Client:
         return to_message(card, self._today())
@@ -69,5 +69,6 @@ class ServicerBase:
             self._settings(principal),
             now=self._clients.clock(),
             trace_id=trace_id(),
+            all_cards=self._clients.cards_of_organisation(principal.organisation),
         )
         return family_message(view)

@@ -13,6 +13,7 @@ from casework_clients.adapters.repository import AuditEntry
 from casework_clients.domain import details
 from casework_clients.domain.cards import ClientCard
 from casework_clients.domain.colour import Colour, ColourVerdict
+from casework_clients.domain.projects import Project, SettingsVersion
 from casework_clients.domain.proposals import (
     MatchProposal,
     ProposalStatus,
@@ -27,7 +28,13 @@ from casework_clients.domain.records import (
     ContactKind,
 )
 from casework_clients.domain.statistics import StatusReport
-from casework_clients.domain.status import ClientStatus, EntrySource, StatusEntry
+from casework_clients.domain.status import (
+    ClientStatus,
+    EntrySource,
+    StatusEntry,
+    StatusMode,
+    StatusSettings,
+)
 from casework_clients.use_cases.families import FamilyView
 from casework_clients.use_cases.reading import colour_of
 
@@ -47,6 +54,7 @@ _COLOUR = {
     Colour.RED: clients_pb2.COLOUR_RED,
     Colour.GREY: clients_pb2.COLOUR_GREY,
 }
+COLOUR_OF: dict[int, Colour] = {int(value): colour for colour, value in _COLOUR.items()}
 _CONTACT_KIND = {
     ContactKind.PHONE: clients_pb2.CONTACT_KIND_PHONE,
     ContactKind.EMAIL: clients_pb2.CONTACT_KIND_EMAIL,
@@ -99,8 +107,9 @@ def _ts(moment: datetime) -> Timestamp:
     return stamp
 
 
-def _entry(entry: StatusEntry) -> clients_pb2.StatusEntry:
+def _entry(entry: StatusEntry, from_client_id: str = "") -> clients_pb2.StatusEntry:
     return clients_pb2.StatusEntry(
+        from_client_id=from_client_id,
         status=_STATUS[entry.status.value],
         effective_on=entry.effective_on.isoformat(),
         recorded_at=_ts(entry.recorded_at),
@@ -130,7 +139,8 @@ def to_message(card: ClientCard, today: date | None = None) -> clients_pb2.Clien
         client_id=card.client_id,
         given_name=card.given_name,
         family_name=card.family_name,
-        date_of_birth=card.date_of_birth.isoformat(),
+        date_of_birth=card.date_of_birth.isoformat() if card.date_of_birth else "",
+        missing_details=list(card.missing_details),
         phone=card.phone,
         email=card.email,
         address=card.address,
@@ -159,6 +169,26 @@ def to_message(card: ClientCard, today: date | None = None) -> clients_pb2.Clien
             clients_pb2.HistoryEntry(at=_ts(h.at), what=h.what, by=h.by) for h in card.history
         ],
         last_contact_on=card.last_contact_on.isoformat() if card.last_contact_on else "",
+        project_id=card.project_id,
+        channel=card.channel,
+        consultations=[
+            clients_pb2.ConsultationRecord(
+                consultation_id=a.consultation.consultation_id,
+                topic=a.consultation.topic,
+                duration_minutes=a.consultation.duration_minutes,
+                worker_id=a.consultation.worker_id,
+                channel=a.consultation.channel,
+                centre_id=a.consultation.centre_id,
+                recorded_at=_ts(a.consultation.recorded_at),
+                attached_at=_ts(a.attached_at),
+                attached_by=a.attached_by,
+                how=a.how,
+            )
+            for a in card.consultations
+        ],
+        merged_status_history=[
+            _entry(e, a.client_id) for a in card.absorbed_status for e in a.entries
+        ],
         contacts=[
             clients_pb2.ContactPoint(kind=_CONTACT_KIND[p.kind], value=p.value, label=p.label)
             for p in details.contact_points(card)
@@ -230,7 +260,7 @@ def proposal_message(p: MatchProposal) -> clients_pb2.MatchProposal:
         referring_centre_id=f.centre_id,
         given_name=f.given_name,
         family_name=f.family_name,
-        date_of_birth=f.date_of_birth.isoformat(),
+        date_of_birth=f.date_of_birth.isoformat() if f.date_of_birth else "",
         unverified=clients_pb2.UnverifiedDetails(
             phone=p.unverified.phone, email=p.unverified.email, address=p.unverified.address
         ),
@@ -338,3 +368,47 @@ def audit_message(e: AuditEntry) -> clients_pb2.AuditEntry:
         client_id=e.client_id, subject=e.subject, action=e.action, at=_ts(e.at),
         trace_id=e.trace_id or "",
     )  # fmt: skip
+
+
+# ------------------------------------------------------------------ projects
+
+_MODE = {
+    StatusMode.AUTOMATIC: clients_pb2.STATUS_MODE_AUTOMATIC,
+    StatusMode.MANUAL: clients_pb2.STATUS_MODE_MANUAL,
+}
+MODE_NAME = {
+    clients_pb2.STATUS_MODE_AUTOMATIC: StatusMode.AUTOMATIC.value,
+    clients_pb2.STATUS_MODE_MANUAL: StatusMode.MANUAL.value,
+}
+
+
+def settings_message(settings: StatusSettings) -> clients_pb2.StatusSettings:
+    return clients_pb2.StatusSettings(
+        mode=_MODE[settings.mode],
+        use_approached=settings.use_approached,
+        inactivity_days=settings.inactivity_days or 0,
+        shared_with_family=settings.shared_with_family,
+        rejection_reasons=list(settings.rejection_reasons),
+        termination_reasons=list(settings.termination_reasons),
+    )
+
+
+def _settings_version(v: SettingsVersion) -> clients_pb2.StatusSettingsVersion:
+    return clients_pb2.StatusSettingsVersion(
+        version=v.version,
+        effective_from=v.effective_from.isoformat(),
+        settings=settings_message(v.settings),
+        changed_by=v.changed_by,
+        changed_at=_ts(v.changed_at),
+        note=v.note,
+    )
+
+
+def project_message(project: Project, today: date) -> clients_pb2.Project:
+    in_force = project.version_on(today)
+    return clients_pb2.Project(
+        project_id=project.project_id,
+        name=project.name,
+        versions=[_settings_version(v) for v in project.versions],
+        in_force=_settings_version(in_force) if in_force is not None else None,
+    )

@@ -150,7 +150,15 @@ def confident_match(
     """The one card confidently matching the query (None when none or several), the
     match, and how many confident matches there were."""
     if query.date_of_birth is None:
-        return None, None, 0  # confidence needs the exact date of birth
+        # A person without papers: the same names and the same phone or e-mail.
+        if not (search.phone_key(query.phone) or query.email.strip()):
+            return None, None, 0
+        found = {c.client_id: c for c in repository.candidates(query)}
+        ranked = search.rank(query, (candidate_facts(c) for c in found.values()), 0)
+        sure = [m for m in ranked if search.is_confident_without_papers(m)]
+        if len(sure) == 1:
+            return found[sure[0].ref], sure[0], 1
+        return None, None, len(sure)
     # Only cards born that very day can be confident matches: one indexed equality
     # instead of the broad look-alike search, which stays for SearchClients.
     candidates = repository.born_on(query.date_of_birth)

@@ -10,16 +10,22 @@ from casework_clients.adapters.repository import (
     ClientRepository,
     ConsultationRepository,
 )
-from casework_clients.domain import cards, search
+from casework_clients.domain import cards, rules, search
 from casework_clients.domain.cards import (
     ClientCard,
     Consultation,
 )
+from casework_clients.domain.commands import required
 from casework_clients.domain.identity import identity_key
 from casework_clients.use_cases._shared import _event, _follow, candidate_facts, confident_match
+from casework_common.auth import Principal
 from casework_common.envelope import Actor, EventEnvelope
 from casework_common.errors import (
     Conflict,
+    FailedPrecondition,
+    FieldError,
+    InvalidArgument,
+    NotFound,
 )
 
 
@@ -44,6 +50,8 @@ def _join_waiting_consultations(
 ) -> tuple[ClientCard, list[Consultation]]:
     """The card with every waiting consultation that confidently is this person."""
     joined: list[Consultation] = []
+    if card.date_of_birth is None:
+        return card, []  # consultations join by date of birth; a worker joins the rest
     for consultation in consultations.waiting_for(card.date_of_birth):
         match = search.score(_consultation_query(consultation), candidate_facts(card))
         if not search.is_confident(match):
@@ -91,3 +99,48 @@ def consultation_recorded(
                 break
             card = refreshed
     raise Conflict(f"could not join consultation {c.consultation_id}: too much contention")
+
+
+def attach_consultation_by_worker(
+    client_id: str,
+    consultation_id: str,
+    principal: Principal,
+    repository: ClientRepository,
+    consultations: ConsultationRepository,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    trace_id: str,
+) -> ClientCard:
+    """A worker joins a consultation no rule could (anonymous, or without a date of
+    birth) to the card of the person it was: seed 000, a one-time client who becomes a
+    regular one keeps every earlier consultation. Only a consultation of a centre the
+    worker serves (else NOT_FOUND); one already joined to another card is
+    FAILED_PRECONDITION; joining it again to the same card changes nothing."""
+    required("client_id", client_id)
+    required("consultation_id", consultation_id)
+    if len(consultation_id) > 100:
+        raise InvalidArgument([FieldError("consultation_id", "is not a consultation id")])
+    found = consultations.waiting(consultation_id)
+    if found is None or found[0].centre_id not in principal.centres:
+        raise NotFound("no such consultation in your centres")
+    consultation, attached_to = found
+    card = _follow(repository, repository.get(client_id))
+    if card is None:
+        raise NotFound(f"client {client_id} not found")
+    rules.require_not_merged(card)
+    if attached_to and attached_to != card.client_id:
+        raise FailedPrecondition(
+            "the consultation is joined to another card", field="consultation_id"
+        )
+    updated, added = cards.attach_consultation(
+        card, consultation, now, f"joined by {principal.subject}", principal.subject
+    )
+    saved = (
+        repository.save(updated, [_consultation_joined(updated, consultation, trace)])
+        if added
+        else card
+    )
+    consultations.mark_attached(consultation_id, saved.client_id, now)
+    repository.audit(saved.client_id, principal.subject, "consultation", now, trace_id)
+    return saved

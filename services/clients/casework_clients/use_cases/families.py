@@ -7,6 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from casework.clients.v1 import events_pb2
+from casework_clients.adapters.plan_states import plan_state_of
 from casework_clients.adapters.repository import (
     ClientRepository,
     FamilyRepository,
@@ -17,15 +18,13 @@ from casework_clients.domain.cards import (
 )
 from casework_clients.domain.colour import (
     ColourVerdict,
-    derive_family_colour,
 )
 from casework_clients.domain.commands import required
 from casework_clients.domain.families import Family, FamilyMember
+from casework_clients.domain.projects import SettingsSource, default_of
 from casework_clients.domain.status import (
     FamilyStatusVerdict,
     StatusRuleViolation,
-    StatusSettings,
-    family_status,
     record_first_contact,
     record_manual_status,
 )
@@ -37,12 +36,13 @@ from casework_clients.use_cases._shared import (
     status_error,
     worker_actor,
 )
-from casework_clients.use_cases.reading import colour_of
+from casework_clients.use_cases.reading import ListFilter, filtered_page
 from casework_common.auth import Principal
 from casework_common.errors import (
-    FailedPrecondition,
+    Conflict,
     FieldError,
     InvalidArgument,
+    NotFound,
 )
 from casework_common.organisation import Organisation
 
@@ -59,21 +59,23 @@ class FamilyView:
 def view_family(
     family: Family,
     repository: ClientRepository,
-    settings: StatusSettings,
+    source: SettingsSource,
     today: date,
+    all_cards: ClientRepository | None = None,
 ) -> FamilyView:
+    """The family as the caller sees it. A shared status is the family's from *all*
+    its members (``all_cards``: the organisation's cards), the same whoever looks; only
+    the members shown depend on the caller's centres."""
+    settings = default_of(source)
     visible = {c.client_id: c for c in repository.by_ids(list(family.member_ids))}
     members = [visible[i] for i in family.member_ids if i in visible]
-    if settings.shared_with_family:
-        status = family_status([m.status_history for m in members], settings)
-    else:
-        own = family.status_history.current_entry
-        status = FamilyStatusVerdict(
-            own.status if own else None,
-            own.explanation if own else "No status has been recorded for the family yet.",
-        )
-    colour = derive_family_colour(
-        {f"{m.given_name} {m.family_name}": colour_of(m, today) for m in members}
+    everyone = all_cards.by_ids(list(family.member_ids)) if all_cards is not None else members
+    status = families.family_verdict(family, [m.status_history for m in everyone], settings)
+    colour = families.family_colour(
+        status.status,
+        [m.contract_state for m in everyone],
+        today,
+        [plan_state_of(m.organisation, m.client_id) for m in everyone],
     )
     return FamilyView(family, members, len(family.members) - len(members), status, colour)
 
@@ -83,17 +85,18 @@ def read_family(
     principal: Principal,
     families_repo: FamilyRepository,
     repository: ClientRepository,
-    settings: StatusSettings,
+    settings: SettingsSource,
     *,
     now: datetime,
     trace_id: str,
+    all_cards: ClientRepository | None = None,
 ) -> FamilyView:
     """The family (or the one with that id) as the caller may see it; each visible
     member's card is audited as read."""
     if isinstance(family, str):
         required("family_id", family)
         family = families_repo.get(family)
-    view = view_family(family, repository, settings, now.date())
+    view = view_family(family, repository, settings, now.date(), all_cards)
     for client_id in sorted(m.client_id for m in view.members):
         repository.audit(client_id, principal.subject, "family-read", now, trace_id)
     return view
@@ -221,21 +224,22 @@ def record_family_status(
     principal: Principal,
     families_repo: FamilyRepository,
     *,
-    settings: StatusSettings,
+    settings: SettingsSource,
     now: datetime,
     trace: Mapping[str, str],
 ) -> Family:
-    """A family's own status entry; only where status is not shared with members."""
-    if settings.shared_with_family:
-        raise FailedPrecondition(
-            "family_id: this organisation shares status between a family and its members; "
-            "record the members' status instead"
-        )
+    """A worker's entry in the family's own status history. Where status is shared
+    with the members it stands from its day until a member's status changes after it
+    (``families.family_verdict``)."""
+    settings = default_of(settings)
     family = families_repo.get(family_id)
     history = family.status_history
     try:
         if history.current is None:
-            change = record_first_contact(history, settings, on, principal.subject, now)
+            starting = status in ("approached", "applicant")
+            change = record_first_contact(
+                history, settings, on, principal.subject, now, status if starting else None
+            )
             if status and change.entry and change.entry.status.value != status:
                 change = record_manual_status(
                     change.history, settings, status, reason or None, on, principal.subject, now
@@ -266,3 +270,80 @@ def record_family_status(
         trace,
     )
     return families_repo.save(updated, [event])
+
+
+def refresh_shared_status(
+    families_repo: FamilyRepository,
+    cards_repo: ClientRepository,
+    settings: SettingsSource,
+    *,
+    client_id: str = "",
+    family_id: str = "",
+) -> int:
+    """Store the shared status and its statistics facts of the client's families (or
+    of one family) from all their members; run whenever a member's status or the
+    membership changes. Idempotent; answers how many families changed."""
+    shared = default_of(settings)
+    if client_id:
+        found = families_repo.of_client(client_id)
+    else:
+        try:
+            found = [families_repo.get(family_id)]
+        except NotFound:
+            return 0
+    changed = 0
+    for family in found:
+        for _ in range(5):
+            members = cards_repo.by_ids(list(family.member_ids))
+            updated = families.with_shared_status(
+                family, [m.status_history for m in members], shared
+            )
+            if (updated.shared_status, updated.shared_facts) == (
+                family.shared_status,
+                family.shared_facts,
+            ):
+                break
+            try:
+                families_repo.save(updated, [])
+                changed += 1
+                break
+            except Conflict:
+                family = families_repo.get(family.family_id)
+    return changed
+
+
+def list_families(
+    wanted: ListFilter,
+    principal: Principal,
+    families_repo: FamilyRepository,
+    repository: ClientRepository,
+    all_cards: ClientRepository,
+    settings: SettingsSource,
+    *,
+    offset: int,
+    limit: int,
+    now: datetime,
+    trace_id: str,
+) -> tuple[list[FamilyView], int | None]:
+    """A page of the caller's centres' families (of one centre, if named; in some
+    statuses, of some colours) and where the next page starts. Status and colour are
+    the family's whoever looks; each visible member is audited as read."""
+    if wanted.centre_id:
+        principal.require_centre(wanted.centre_id)
+    shared = default_of(settings).shared_with_family
+    today = now.date()
+
+    def fetch(at: int, count: int) -> list[FamilyView]:
+        found = families_repo.page(
+            centre_id=wanted.centre_id or None, offset=at, limit=count,
+            statuses=wanted.statuses, shared=shared,
+        )  # fmt: skip
+        return [view_family(f, repository, settings, today, all_cards) for f in found]
+
+    page, following = filtered_page(
+        fetch, lambda v: not wanted.colours or v.colour.colour in wanted.colours, offset, limit
+    )
+    for view in page:
+        for member in view.members:
+            repository.audit(member.client_id, principal.subject, "family-list", now, trace_id)
+    return page, following

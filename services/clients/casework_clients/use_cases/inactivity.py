@@ -10,6 +10,7 @@ from casework_clients.adapters.repository import (
     ClientRepository,
 )
 from casework_clients.domain import cards
+from casework_clients.domain.projects import SettingsBook, SettingsSource
 from casework_clients.domain.status import (
     SYSTEM_ACTOR,
     StatusMode,
@@ -25,7 +26,7 @@ from casework_common.errors import (
 
 def sweep_inactivity(
     repository: ClientRepository,
-    settings: StatusSettings,
+    settings: SettingsSource,
     *,
     today: date,
     now: datetime,
@@ -33,14 +34,56 @@ def sweep_inactivity(
     batch: int = 500,
 ) -> int:
     """Close every open episode without contact for the configured days ("did not
-    come"). Idempotent: a closed episode is never selected again, and a card changed
-    meanwhile by someone else is simply left to the next run."""
+    come"), each card by the settings of its project in force today. Idempotent: a
+    closed episode is never selected again, and a card changed meanwhile by someone
+    else is simply left to the next run."""
+    if isinstance(settings, StatusSettings):
+        return _sweep(repository, settings, today=today, now=now, trace=trace, batch=batch)
+    return sweep_book(repository, settings, today=today, now=now, trace=trace, batch=batch)
+
+
+def sweep_book(
+    repository: ClientRepository,
+    book: SettingsBook,
+    *,
+    today: date,
+    now: datetime,
+    trace: Mapping[str, str],
+    batch: int = 500,
+) -> int:
+    projects = tuple(sorted(book.projects))
+    closed = _sweep(
+        repository, book.default, today=today, now=now, trace=trace, batch=batch,
+        other_than=projects,
+    )  # fmt: skip
+    for project_id in projects:
+        closed += _sweep(
+            repository, book.for_project(project_id, today), today=today, now=now,
+            trace=trace, batch=batch, project_id=project_id,
+        )  # fmt: skip
+    return closed
+
+
+def _sweep(
+    repository: ClientRepository,
+    settings: StatusSettings,
+    *,
+    today: date,
+    now: datetime,
+    trace: Mapping[str, str],
+    batch: int,
+    project_id: str | None = None,
+    other_than: tuple[str, ...] = (),
+) -> int:
     days = settings.inactivity_days
     if settings.mode is not StatusMode.AUTOMATIC or days is None:
         return 0
     closed = 0
     while True:
-        due = repository.due_for_inactivity(today - timedelta(days=days), limit=batch)
+        due = repository.due_for_inactivity(
+            today - timedelta(days=days), limit=batch, project_id=project_id,
+            other_than=other_than,
+        )  # fmt: skip
         changed_now = 0
         for card in due:
             change = apply_inactivity(

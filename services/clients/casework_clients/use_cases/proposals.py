@@ -20,11 +20,9 @@ from casework_clients.domain.cards import (
 )
 from casework_clients.domain.commands import required
 from casework_clients.domain.identity import other_card_key
+from casework_clients.domain.projects import SettingsSource, default_of
 from casework_clients.domain.proposals import (
     MatchProposal,
-)
-from casework_clients.domain.status import (
-    StatusSettings,
 )
 from casework_clients.use_cases._shared import (
     CLIENT_EVENT,
@@ -155,7 +153,7 @@ def reject_match_proposal(
     cards_repo: ClientRepository,
     system_cards: ClientRepository,
     *,
-    settings: StatusSettings,
+    settings: SettingsSource,
     consultations: ConsultationRepository,
     now: datetime,
     trace: Mapping[str, str],
@@ -178,7 +176,7 @@ def reject_match_proposal(
     if system_cards.find(new_client_id) is None:
         new_card, _ = cards.register_from_referral(
             None, facts, new_client_id=new_client_id, initial_status=INITIAL_STATUS,
-            now=now, settings=settings,
+            now=now, settings=default_of(settings),
         )  # fmt: skip
         if system_cards.holder_of(new_card.identity_key) is not None:
             # A namesake born the same day: the one the identity already names keeps

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TypeVar
 
 from casework_clients.adapters.plan_states import plan_state_of
 from casework_clients.adapters.repository import (
@@ -14,6 +17,7 @@ from casework_clients.domain.cards import (
     ClientCard,
 )
 from casework_clients.domain.colour import (
+    Colour,
     ColourVerdict,
     PlanState,
     derive_colour,
@@ -85,8 +89,51 @@ def list_audit_entries(
     return entries
 
 
+T = TypeVar("T")
+#: How many records one list call reads at most while filtering by colour.
+SCAN_LIMIT = 2000
+
+
+def filtered_page(
+    fetch: Callable[[int, int], list[T]],
+    keep: Callable[[T], bool],
+    offset: int,
+    limit: int,
+    scan_limit: int = SCAN_LIMIT,
+) -> tuple[list[T], int | None]:
+    """A page of the records ``keep`` accepts, read from ``offset`` on, and the offset
+    the next page starts at (None when nothing is left). Colour is derived (it moves
+    with the date), so it is filtered as the records are read; at most ``scan_limit``
+    are read per call, and a shorter page with a next offset may come back."""
+    out: list[T] = []
+    position = offset
+    chunk_size = max(limit, 100)
+    while position - offset < scan_limit:
+        chunk = fetch(position, chunk_size)
+        for item in chunk:
+            position += 1
+            if keep(item):
+                out.append(item)
+                if len(out) == limit:
+                    return out, position
+        if len(chunk) < chunk_size:
+            return out, None
+    return out, position
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """What a list of cards or families may be narrowed to (empty: everything)."""
+
+    centre_id: str = ""
+    statuses: tuple[str, ...] = ()
+    colours: frozenset[Colour] = frozenset()
+    responsible_worker_id: str = ""
+    mine: bool = False
+
+
 def list_clients(
-    centre_id: str,
+    wanted: ListFilter,
     principal: Principal,
     repository: ClientRepository,
     *,
@@ -94,12 +141,28 @@ def list_clients(
     limit: int,
     now: datetime,
     trace_id: str,
-) -> list[ClientCard]:
-    """A page of the cards the caller may see (of one of their centres, if named);
-    each card listed is audited as read."""
-    if centre_id:
-        principal.require_centre(centre_id)
-    page = repository.page(centre_id=centre_id or None, offset=offset, limit=limit)
+) -> tuple[list[ClientCard], int | None]:
+    """A page of the cards the caller may see (of one of their centres, if named; in
+    some statuses, of some colours, of one responsible worker or the caller's own) and
+    where the next page starts; each card listed is audited as read."""
+    if wanted.centre_id:
+        principal.require_centre(wanted.centre_id)
+    worker = principal.subject if wanted.mine else wanted.responsible_worker_id
+    today = now.date()
+
+    def fetch(at: int, count: int) -> list[ClientCard]:
+        return repository.page(
+            centre_id=wanted.centre_id or None, offset=at, limit=count,
+            statuses=wanted.statuses, worker_id=worker,
+        )  # fmt: skip
+
+    if wanted.colours:
+        page, following = filtered_page(
+            fetch, lambda c: colour_of(c, today).colour in wanted.colours, offset, limit
+        )
+    else:
+        page = fetch(offset, limit)
+        following = offset + limit if len(page) == limit else None
     for card in page:
         repository.audit(card.client_id, principal.subject, "list", now, trace_id)
-    return page
+    return page, following

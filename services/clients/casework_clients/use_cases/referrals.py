@@ -19,13 +19,13 @@ from casework_clients.domain.cards import (
     ReferralFacts,
 )
 from casework_clients.domain.identity import identity_key
+from casework_clients.domain.projects import SettingsSource, default_of
 from casework_clients.domain.proposals import (
     Disclosure,
     MatchProposal,
 )
 from casework_clients.domain.status import (
     SYSTEM_ACTOR,
-    StatusSettings,
 )
 from casework_clients.use_cases._shared import (
     CLIENT_EVENT,
@@ -55,7 +55,7 @@ def register_from_referral(
     now: datetime,
     trace: Mapping[str, str],
     new_id: NewId = _new_id,
-    settings: StatusSettings | None = None,
+    settings: SettingsSource | None = None,
     consultations: ConsultationRepository | None = None,
     disclosure: Disclosure = Disclosure.NONE,
 ) -> tuple[ClientCard, Outcome]:
@@ -82,7 +82,9 @@ def register_from_referral(
         ambiguous = 0
         score = 100
         if existing is None:
-            query = search.SearchQuery(facts.given_name, facts.family_name, facts.date_of_birth)
+            query = search.SearchQuery(
+                facts.given_name, facts.family_name, facts.date_of_birth, facts.phone, facts.email
+            )
             existing, match, ambiguous = confident_match(repository, query)
             if match is not None:
                 reasons, how, score = match.reasons, "confident", match.score
@@ -97,7 +99,7 @@ def register_from_referral(
             new_client_id=new_id(),
             initial_status=INITIAL_STATUS,
             now=now,
-            settings=settings,
+            settings=default_of(settings) if settings is not None else None,
         )
         if ambiguous > 1:
             card = cards.note_history(

@@ -18,15 +18,14 @@ from casework_clients.domain.cards import (
     NewPerson,
 )
 from casework_clients.domain.identity import identity_key, other_card_key
+from casework_clients.domain.projects import SettingsBook, SettingsSource, settings_for
 from casework_clients.domain.status import (
     StatusRuleViolation,
-    StatusSettings,
 )
 from casework_clients.use_cases._shared import (
     NewId,
     _event,
     _new_id,
-    candidate_facts,
     status_error,
     worker_actor,
 )
@@ -67,9 +66,10 @@ def search_clients(
         raise InvalidArgument(
             [FieldError("query", "give at least a name, a date of birth, a phone or an e-mail")]
         )
-    candidates = repository.candidates(query)
-    by_id = {c.client_id: c for c in candidates}
-    ranked = search.rank(query, (candidate_facts(c) for c in candidates), min_score)[:limit]
+    # Ranked on the few details ranking needs; only the cards answered are read whole.
+    ranked = search.rank(query, repository.candidate_facts(query), min_score)[:limit]
+    by_id = {c.client_id: c for c in repository.by_ids([m.ref for m in ranked])}
+    ranked = [m for m in ranked if m.ref in by_id]
     for match in ranked:
         repository.audit(match.ref, principal.subject, "search-result", now, trace_id)
     return [Candidate(by_id[m.ref], m) for m in ranked]
@@ -87,7 +87,7 @@ def register_client(
     principal: Principal,
     repository: ClientRepository,
     *,
-    settings: StatusSettings,
+    settings: SettingsSource,
     consultations: ConsultationRepository,
     now: datetime,
     trace: Mapping[str, str],
@@ -101,6 +101,12 @@ def register_client(
     dismissed (looked at and confirmed are someone else) are answered instead, and
     nothing is stored. A card with the very same identity can never be dismissed.
     """
+    if (
+        person.project_id
+        and isinstance(settings, SettingsBook)
+        and person.project_id not in settings.projects
+    ):
+        raise InvalidArgument([FieldError("project_id", "no such project; see ListProjects")])
     query = search.SearchQuery(
         person.given_name, person.family_name, person.date_of_birth, person.phone, person.email
     )
@@ -132,7 +138,13 @@ def register_client(
         )
     actor = principal.subject
     try:
-        card = cards.new_card(person, client_id=new_id(), settings=settings, actor=actor, now=now)
+        card = cards.new_card(
+            person,
+            client_id=new_id(),
+            settings=settings_for(settings, person.project_id, now.date()),
+            actor=actor,
+            now=now,
+        )
     except StatusRuleViolation as exc:
         raise status_error(exc, {}) from None
     if elsewhere is not None:

@@ -16,12 +16,12 @@ from casework_clients.domain.cards import (
     Contract,
 )
 from casework_clients.domain.commands import required
+from casework_clients.domain.projects import SettingsSource, settings_for
 from casework_clients.domain.status import (
     SYSTEM_ACTOR,
     StatusChange,
     StatusMode,
     StatusRuleViolation,
-    StatusSettings,
     apply_contract_signed,
     record_manual_status,
     reopen_episode,
@@ -52,7 +52,7 @@ def record_status(
     principal: Principal,
     repository: ClientRepository,
     *,
-    settings: StatusSettings,
+    settings: SettingsSource,
     now: datetime,
     trace: Mapping[str, str],
     trace_id: str,
@@ -62,7 +62,13 @@ def record_status(
     rules.require_not_merged(card)
     try:
         change = record_manual_status(
-            card.status_history, settings, status, reason or None, on, principal.subject, now
+            card.status_history,
+            settings_for(settings, card.project_id, on),
+            status,
+            reason or None,
+            on,
+            principal.subject,
+            now,
         )
     except StatusRuleViolation as exc:
         raise status_error(exc, STATUS_FIELDS) from None
@@ -84,7 +90,7 @@ def record_contract_signed(
     contract: Contract,
     repository: ClientRepository,
     *,
-    settings: StatusSettings,
+    settings: SettingsSource,
     actor: Actor,
     now: datetime,
     trace: Mapping[str, str],
@@ -98,12 +104,13 @@ def record_contract_signed(
         card = _follow(repository, repository.get(client_id))
         if card is None:
             raise NotFound(f"client {client_id} not found")
+        rules_then = settings_for(settings, card.project_id, contract.signed_on)
         with_contract, recorded = cards.record_contract(card, contract, actor.subject)
         if not recorded:
             return ContractOutcome(card, False, False, "this contract was already recorded")
         why = ""
         try:
-            change = apply_contract_signed(card.status_history, settings, contract.signed_on, now)
+            change = apply_contract_signed(card.status_history, rules_then, contract.signed_on, now)
         except StatusRuleViolation as exc:
             change = StatusChange(card.status_history, None)
             why = f"status not changed by contract {contract.contract_id}: {exc.message}"
@@ -111,7 +118,7 @@ def record_contract_signed(
         if change.entry is None and not why:
             why = (
                 "status kept: manual status mode"
-                if settings.mode is StatusMode.MANUAL
+                if rules_then.mode is StatusMode.MANUAL
                 else "status kept: already a service user or a manual entry decides that day"
             )
         recorded_event = _event(
@@ -150,7 +157,7 @@ def record_worker_contract(
     principal: Principal,
     repository: ClientRepository,
     *,
-    settings: StatusSettings,
+    settings: SettingsSource,
     now: datetime,
     trace: Mapping[str, str],
     trace_id: str,
@@ -178,7 +185,7 @@ def reopen_client_episode(
     principal: Principal,
     repository: ClientRepository,
     *,
-    settings: StatusSettings,
+    settings: SettingsSource,
     now: datetime,
     trace: Mapping[str, str],
     trace_id: str,
@@ -188,7 +195,12 @@ def reopen_client_episode(
     rules.require_not_merged(card)
     try:
         change = reopen_episode(
-            card.status_history, settings, on, principal.subject, now, status or None
+            card.status_history,
+            settings_for(settings, card.project_id, on),
+            on,
+            principal.subject,
+            now,
+            status or None,
         )
     except StatusRuleViolation as exc:
         raise status_error(exc, STATUS_FIELDS) from None
@@ -226,3 +238,34 @@ def archive_client(
     saved = repository.save(archived, [event])
     repository.audit(saved.client_id, principal.subject, "archive", now, trace_id)
     return saved
+
+
+def apply_waiting_contracts(
+    repository: ClientRepository,
+    settings: SettingsSource,
+    *,
+    now: datetime,
+    trace: Mapping[str, str],
+    batch: int = 500,
+) -> int:
+    """Contracts signed on a day a worker's own status entry decided take effect on the
+    first later day without one (seed 001: the manual entry wins its day, the contract
+    is not lost). Run with the inactivity rule; idempotent."""
+    changed = 0
+    for card in repository.with_contract_awaiting_status(limit=batch):
+        contract = card.latest_contract
+        if contract is None or card.merged_into:
+            continue
+        rules_then = settings_for(settings, card.project_id, contract.signed_on)
+        try:
+            change = apply_contract_signed(card.status_history, rules_then, contract.signed_on, now)
+        except StatusRuleViolation:
+            continue  # the contradiction stays visible in the card's colour and history
+        if change.entry is None:
+            continue
+        try:
+            _changed(card, change, repository, Actor.system("clients.contracts"), now, trace)
+        except Conflict:
+            continue  # changed meanwhile: the next run looks again
+        changed += 1
+    return changed

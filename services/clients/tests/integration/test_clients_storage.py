@@ -309,6 +309,13 @@ def test_statistics_and_families_of_the_callers_centres() -> None:
         "Household", "ctr-north-town", members, ANNA, repo, FamilyRepository(ORG, ANNA.centres),
         region_id="reg-north", now=NOW, trace={}, trace_id="t",
     )  # fmt: skip
+    # What the events process does on clients.family.created.v1.
+    assert (
+        services.refresh_shared_status(
+            FamilyRepository(ORG, None), system(), SETTINGS, family_id=family.family_id
+        )
+        == 1
+    )
     view = services.view_family(family, repo, SETTINGS, NOW.date())
     assert view.status.status is not None and view.status.status.value == "applicant"
     assert view.colour.colour.value == "blue"
@@ -329,6 +336,7 @@ def test_statistics_and_families_of_the_callers_centres() -> None:
     assert stats.clients.total == 2
     assert stats.clients.rejection_reasons == {"no_capacity": 1}
     assert stats.families.total == 1
+    assert sum(stats.families.flows.values()) == 1  # families' flows are counted too
 
 
 def test_the_referring_centre_is_told_only_as_the_organisation_allows() -> None:
@@ -382,3 +390,26 @@ def test_a_rejected_namesake_gets_a_card_of_their_own_beside_the_first() -> None
     # The same referral delivered again proposes nothing more and makes no third card.
     refer(create_facts(referral_id="ref-namesake", centre_id="ctr-south-city"))
     assert ClientDocument.objects.count() == 2
+
+
+def test_cards_stored_before_the_derived_rows_get_them_once() -> None:
+    from casework_clients.adapters.repository.cards import (
+        SearchKeyDocument,
+        _to_document,
+        backfill_derived_rows,
+    )
+    from casework_clients.adapters.repository.stat_facts import StatusFactDocument
+    from casework_common.storage import save_aggregate
+
+    card, _ = refer(create_facts(given_name="Old", family_name="Storedová"))
+    # As if written before the rows existed.
+    SearchKeyDocument.objects(client_id=card.client_id).delete()
+    StatusFactDocument.objects(owner_id=card.client_id).delete()
+    save_aggregate(_to_document(replace(card, history=card.history)), [])
+    query = search.SearchQuery("Old", "Storedová", None)
+    assert card.client_id not in [f.ref for f in system().candidate_facts(query)]
+
+    assert backfill_derived_rows(ORG, NOW) >= 1
+    assert card.client_id in [f.ref for f in system().candidate_facts(query)]
+    assert StatusFactDocument.objects(owner_id=card.client_id).count() > 0
+    assert backfill_derived_rows(ORG, NOW) == 0  # done once

@@ -118,12 +118,17 @@ def test_a_registration_refuses_every_bad_field_at_once() -> None:
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("born", ["", "14.03.1950", "1950-3-14", "1899-12-31"])
-def test_a_registration_needs_a_plausible_iso_date_of_birth(born: str) -> None:
+@pytest.mark.parametrize("born", ["14.03.1950", "1950-3-14", "1899-12-31"])
+def test_a_given_date_of_birth_must_be_a_plausible_iso_date(born: str) -> None:
     command = create_registration(date_of_birth=born)
     assert refused(lambda: commands.new_person(command, ORGANISATION, ORG, TODAY)) == [
         "date_of_birth"
     ]
+
+
+def test_a_person_without_papers_is_registered_without_a_date_of_birth() -> None:
+    person = commands.new_person(create_registration(date_of_birth=""), ORGANISATION, ORG, TODAY)
+    assert person.date_of_birth is None
 
 
 def test_a_registration_may_leave_phone_e_mail_address_and_problem_empty() -> None:

@@ -175,6 +175,8 @@ def test_a_referral_of_a_new_person_registers_a_card() -> None:
         version=0,
         # The referral is the first contact: the inactivity rule counts from it.
         last_contact_on=T0.date(),
+        # How the person came is kept on the card.
+        channel="partner_referral",
     )
 
 

@@ -320,6 +320,33 @@ def test_a_manual_entry_on_the_same_day_wins_over_an_automatic_one() -> None:
     assert stored.current_entry.sequence == 2
 
 
+def test_a_contract_signed_on_a_day_a_worker_decided_takes_effect_the_next_day() -> None:
+    settings = create_settings(use_approached=True)
+    day = DAY0 + timedelta(days=3)
+    history = create_history(settings=settings)
+    # The worker moves the approached person to applicant on the day the contract is signed.
+    history = record_manual_status(history, settings, P, None, day, WORKER, at(day, 9)).history
+    same_day = apply_contract_signed(history, settings, day, at(day, 17))
+    assert not same_day.changed  # the worker's entry decides that day
+    next_day = apply_contract_signed(history, settings, day, at(day + timedelta(days=1), 1))
+    assert next_day.changed
+    assert next_day.entry is not None
+    assert next_day.entry.effective_on == day + timedelta(days=1)
+    assert next_day.history.current is U
+    assert "takes effect from the first day after" in next_day.entry.explanation
+
+
+def test_a_contract_never_overrides_a_workers_closing_decision() -> None:
+    settings = create_settings()
+    day = DAY0 + timedelta(days=3)
+    history = create_history(settings=settings)
+    history = record_manual_status(
+        history, settings, R, "outside_target_group", day, WORKER, at(day, 9)
+    ).history
+    later = apply_contract_signed(history, settings, day, at(day + timedelta(days=5)))
+    assert not later.changed
+
+
 def test_between_entries_of_the_same_source_the_later_recording_wins() -> None:
     day = DAY0 + timedelta(days=1)
     stored = StatusHistory(

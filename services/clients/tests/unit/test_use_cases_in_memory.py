@@ -344,3 +344,25 @@ def test_a_contract_valid_until_before_it_was_signed_is_refused_and_nothing_is_k
     assert [e.field for e in refused.value.errors] == ["valid_until"]
     assert world.cards().get("cl-1") == before
     assert world.store.events == []
+
+
+def test_a_contract_deferred_by_a_workers_entry_that_day_is_applied_by_the_next_days_run() -> None:
+    world = World(StatusSettings(use_approached=True))
+    world.put(create_card(client_id="cl-1"))
+    world.record_status("cl-1", "applicant")  # the worker's entry decides today
+    outcome = services.record_worker_contract(
+        "cl-1", Contract("k-1", TODAY, None, NOW), world.principal, world.cards(),
+        settings=world.settings, now=NOW, trace=TRACE, trace_id="t4",
+    )  # fmt: skip
+    assert outcome.recorded and not outcome.status_changed
+    system = InMemoryClientRepository(world.store, ORG, None)
+    same_day = services.apply_waiting_contracts(system, world.settings, now=NOW, trace=TRACE)
+    assert same_day == 0
+    tomorrow = NOW + timedelta(days=1)
+    assert services.apply_waiting_contracts(system, world.settings, now=tomorrow, trace=TRACE) == 1
+    card = world.cards().get("cl-1")
+    assert card.status == "service_user"
+    assert card.status_history.current_entry is not None
+    assert card.status_history.current_entry.effective_on == TODAY + timedelta(days=1)
+    # Idempotent: the next run finds nothing waiting.
+    assert services.apply_waiting_contracts(system, world.settings, now=tomorrow, trace=TRACE) == 0

@@ -44,6 +44,8 @@ class OutreachDocument(AggregateDocument):
     outcome = me.StringField(default="")
     people_reached = me.IntField(default=0)
     contacts_made = me.IntField(default=0)
+    # Clients' cards met in the activity (clients counts each as a contact).
+    client_ids = me.ListField(me.StringField())
     outcome_recorded_at = me.DateTimeField()
     outcome_recorded_by = me.StringField(default="")
     cancelled_at = me.DateTimeField()
@@ -68,7 +70,12 @@ def _outreach(doc: OutreachDocument) -> Outreach:
     recorded = doc.outcome_recorded_at is not None
     return FIELDS.read(
         doc,
-        outcome=Outcome(doc.outcome, doc.people_reached or 0, doc.contacts_made or 0)
+        outcome=Outcome(
+            doc.outcome,
+            doc.people_reached or 0,
+            doc.contacts_made or 0,
+            tuple(doc.client_ids or ()),
+        )
         if recorded
         else None,
     )
@@ -90,6 +97,7 @@ class OutreachRepository(AggregateRepository[OutreachDocument, Outreach]):
         doc.outcome = outcome.text if outcome else ""
         doc.people_reached = outcome.people_reached if outcome else 0
         doc.contacts_made = outcome.contacts_made if outcome else 0
+        doc.client_ids = list(outcome.client_ids) if outcome else []
 
     def page(
         self, *, centre_id: str, worker_id: str, status: str, offset: int, limit: int

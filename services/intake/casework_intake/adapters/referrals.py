@@ -8,7 +8,7 @@ import mongoengine as me
 from pymongo import ReturnDocument
 
 from casework_common.repository import (
-    ISO_DATE,
+    OPTIONAL_ISO_DATE,
     AggregateRepository,
     StoredFields,
     enum_value,
@@ -35,7 +35,7 @@ class ReferralDocument(AggregateDocument):
     fingerprint = me.StringField(required=True)
     given_name = me.StringField(required=True)
     family_name = me.StringField(required=True)
-    date_of_birth = me.StringField(required=True)
+    date_of_birth = me.StringField(default="")  # "" for a person without papers
     phone = me.StringField(default="")
     email = me.StringField(default="")
     address = me.StringField(default="")
@@ -77,7 +77,7 @@ def next_in_sequence(counter_id: str) -> int:
 FIELDS = StoredFields(
     Referral,
     "referral_id",
-    date_of_birth=ISO_DATE,
+    date_of_birth=OPTIONAL_ISO_DATE,
     channel=enum_value(Channel),
     first_contact_channel=optional_enum_value(Channel),
 )

@@ -21,6 +21,7 @@ MAX_REMINDER_HOURS = 24.0 * 31
 MAX_PLACE = 200
 MAX_TEXT = 4000
 MAX_PEOPLE = 1_000_000
+MAX_CLIENTS_MET = 200
 
 
 class ActivityType(enum.Enum):
@@ -53,6 +54,8 @@ class Outcome:
     text: str
     people_reached: int
     contacts_made: int
+    #: Clients' cards met in the activity (clients counts each as a contact).
+    client_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,10 @@ def validate_outcome(outcome: Outcome) -> list[FieldError]:
         errors.append(FieldError("contacts_made", "must not be negative"))
     elif outcome.contacts_made > max(outcome.people_reached, 0):
         errors.append(FieldError("contacts_made", "cannot exceed people_reached"))
+    if len(outcome.client_ids) > MAX_CLIENTS_MET:
+        errors.append(FieldError("client_ids", f"at most {MAX_CLIENTS_MET}"))
+    elif any(not c.strip() or len(c) > 100 for c in outcome.client_ids):
+        errors.append(FieldError("client_ids", "an empty or over-long client id"))
     return errors
 
 
@@ -279,4 +286,5 @@ def outcome_event_payload(outreach: Outreach) -> dict[str, object]:
         "contacts_made": outreach.outcome.contacts_made,
         "recorded_by": outreach.outcome_recorded_by,
         "recorded_at": outreach.outcome_recorded_at.isoformat(),
+        "client_ids": list(outreach.outcome.client_ids),
     }

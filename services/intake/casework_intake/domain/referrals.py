@@ -58,7 +58,8 @@ class Referral:
     fingerprint: str
     given_name: str
     family_name: str
-    date_of_birth: date
+    #: None for a person without papers who cannot give it (seed 004).
+    date_of_birth: date | None
     phone: str
     email: str
     address: str
@@ -100,7 +101,10 @@ def validate(command: SubmitReferral, organisation: Organisation, today: date) -
         name_problem = person_name_error(value.strip())
         if name_problem:
             errors.append(FieldError(field, name_problem))
-    errors += birth_date(command.date_of_birth, today)[1]
+    # Empty for a person without papers (seed 004): clients marks the card and matches
+    # it by the other details.
+    if command.date_of_birth:
+        errors += birth_date(command.date_of_birth, today)[1]
     if not command.phone.strip() and not command.email.strip():
         errors.append(FieldError("contact", "a phone number or an e-mail address is required"))
     errors += contact_errors(command.phone, command.email)
@@ -152,7 +156,9 @@ def accept(
         fingerprint=fingerprint(command),
         given_name=command.given_name.strip(),
         family_name=command.family_name.strip(),
-        date_of_birth=date.fromisoformat(command.date_of_birth),
+        date_of_birth=(
+            date.fromisoformat(command.date_of_birth) if command.date_of_birth else None
+        ),
         phone=command.phone.strip(),
         email=command.email.strip(),
         address=command.address.strip(),
@@ -192,7 +198,7 @@ def submitted_event_payload(referral: Referral) -> dict[str, object]:
         "person": {
             "given_name": referral.given_name,
             "family_name": referral.family_name,
-            "date_of_birth": referral.date_of_birth.isoformat(),
+            "date_of_birth": (referral.date_of_birth.isoformat() if referral.date_of_birth else ""),
         },
         "contact": {"phone": referral.phone, "email": referral.email, "address": referral.address},
         "region_id": referral.region_id,

@@ -304,7 +304,12 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         done = services.record_outreach_outcome(
             services.RecordOutreachOutcome(
                 request.outreach_id,
-                Outcome(request.outcome, request.people_reached, request.contacts_made),
+                Outcome(
+                    request.outcome,
+                    request.people_reached,
+                    request.contacts_made,
+                    tuple(dict.fromkeys(c.strip() for c in request.client_ids)),
+                ),
             ),
             uow,
             self._intake.outreach_for(uow),

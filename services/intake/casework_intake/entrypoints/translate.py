@@ -244,6 +244,7 @@ def outreach_message(o: Outreach) -> intake_pb2.Outreach:
         outcome=o.outcome.text if o.outcome else "",
         people_reached=o.outcome.people_reached if o.outcome else 0,
         contacts_made=o.outcome.contacts_made if o.outcome else 0,
+        client_ids=list(o.outcome.client_ids) if o.outcome else [],
         outcome_recorded_at=timestamp(o.outcome_recorded_at),
         outcome_recorded_by=o.outcome_recorded_by,
         cancelled_at=timestamp(o.cancelled_at),

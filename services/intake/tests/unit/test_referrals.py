@@ -97,7 +97,6 @@ def test_free_text_and_an_address_keep_their_line_breaks() -> None:
         ({"family_name": "\t"}, "person.family_name", "is required"),
         ({"family_name": "N" * (MAX_NAME + 1)}, "person.family_name", f"at most {MAX_NAME}"),
         ({"date_of_birth": "14.3.1950"}, "person.date_of_birth", "YYYY-MM-DD"),
-        ({"date_of_birth": ""}, "person.date_of_birth", "YYYY-MM-DD"),
         ({"date_of_birth": "2025-06-02"}, "person.date_of_birth", "is in the future"),
         ({"date_of_birth": "1894-01-01"}, "person.date_of_birth", "more than 130 years ago"),
         ({"phone": "", "email": " "}, "contact", "a phone number or an e-mail address"),
@@ -383,3 +382,12 @@ def test_reference_number_is_year_and_zero_padded_sequence(
     year: int, sequence: int, expected: str
 ) -> None:
     assert reference_number(year, sequence) == expected
+
+
+def test_a_person_without_papers_is_referred_without_a_date_of_birth() -> None:
+    """Seed 004: homeless or undocumented people may not know or prove their birthday;
+    the referral is taken and clients marks the card."""
+    command = create_command(date_of_birth="", address="")
+    assert validate(command, ORGANISATION, TODAY) == []
+    referral = create_referral(command)
+    assert referral.date_of_birth is None

@@ -18,6 +18,11 @@ from casework_clients.adapters.repository.consultations import (
     UnattachedConsultation,
 )
 from casework_clients.adapters.repository.families import FamilyDocument, FamilyRepository
+from casework_clients.adapters.repository.projects import (
+    ProjectDocument,
+    ProjectRepository,
+    organisations_with_projects,
+)
 from casework_clients.adapters.repository.proposals import (
     MatchProposalDocument,
     MatchProposalRepository,
@@ -36,9 +41,12 @@ __all__ = [
     "FamilyRepository",
     "MatchProposalDocument",
     "MatchProposalRepository",
+    "ProjectDocument",
+    "ProjectRepository",
     "SharingRequestDocument",
     "SharingRequestRepository",
     "UnattachedConsultation",
     "entry_from_dict",
     "entry_to_dict",
+    "organisations_with_projects",
 ]

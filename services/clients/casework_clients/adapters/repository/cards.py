@@ -13,9 +13,19 @@ from typing import Any
 import mongoengine as me
 from pymongo.errors import DuplicateKeyError
 
+from casework_clients.adapters.repository.stat_facts import (
+    CLIENT,
+    aggregate_report,
+    fact_rows,
+    scope_centres,
+    store_facts,
+)
 from casework_clients.domain import search
 from casework_clients.domain.cards import (
+    AbsorbedStatus,
+    AttachedConsultation,
     ClientCard,
+    Consultation,
     Contract,
     HistoryEntry,
 )
@@ -30,6 +40,7 @@ from casework_clients.domain.records import (
     Note,
     ResponsibleWorker,
 )
+from casework_clients.domain.statistics import StatusReport, timeline_facts
 from casework_clients.domain.status import (
     ClientStatus,
     EntrySource,
@@ -59,6 +70,8 @@ class ClientDocument(AggregateDocument):
             # The inactivity sweep and statistics.
             {"fields": ["organisation", "status", "last_activity_on"]},
             {"fields": ["organisation", "region_id"]},
+            # Intake's contacts about a referral find its card.
+            {"fields": ["organisation", "referral_ids"]},
         ],
     }
 
@@ -66,7 +79,8 @@ class ClientDocument(AggregateDocument):
     identity_key = me.StringField(required=True)
     given_name = me.StringField(required=True)
     family_name = me.StringField(required=True)
-    date_of_birth = me.StringField(required=True)
+    # "" for a person without papers.
+    date_of_birth = me.StringField(default="")
     phone = me.StringField(default="")
     email = me.StringField(default="")
     address = me.StringField(default="")
@@ -88,6 +102,8 @@ class ClientDocument(AggregateDocument):
     merged_into = me.StringField(default="")
     merged_from = me.ListField(me.StringField())
     consultation_ids = me.ListField(me.StringField())
+    # The joined consultations' content (see ClientCard.consultations).
+    consultations = me.ListField(me.DictField())
     # Normalised search keys, written with the card (see domain.search).
     name_keys = me.ListField(me.StringField())
     search_keys = me.ListField(me.StringField())
@@ -101,6 +117,49 @@ class ClientDocument(AggregateDocument):
     contact_records = me.ListField(me.DictField())
     # A possible duplicate of a card in another centre (see domain.proposals).
     duplicate_of = me.StringField(default="")
+    # The project whose status settings govern the card, and how the person came.
+    project_id = me.StringField(default="")
+    channel = me.StringField(default="")
+    # "yes" while a signed contract may still move the status (see
+    # ClientCard.contract_awaits_status): a string, because the development server may
+    # store a boolean False written by `$set` as 0.
+    contract_awaits = me.StringField(default="")
+    # Status histories of cards merged into this one (see ClientCard.absorbed_status).
+    absorbed_status = me.ListField(me.DictField())
+
+
+# What ranking reads of a candidate card (the rest of the card is read for the few
+# that are answered).
+_FACT_FIELDS = {
+    f: 1
+    for f in (
+        "given_name", "family_name", "date_of_birth", "phone", "email", "merged_into",
+        "centre_ids",
+    )
+}  # fmt: skip
+
+
+class SearchKeyDocument(me.Document):
+    """One search key of one card (see domain.search.deletion_keys), a flat row per key:
+    search before register finds cards by an indexed equality on a plain field, which
+    the development wire server answers from its index (a match inside an array it
+    answers by scanning: seconds over 100,000 cards). Replaced with every card write."""
+
+    meta = {
+        "collection": "search_index",
+        "indexes": [{"fields": ["organisation", "key"]}, {"fields": ["client_id"]}],
+    }
+
+    organisation = me.StringField(required=True)
+    key = me.StringField(required=True)
+    client_id = me.StringField(required=True)
+
+
+def search_rows(card: ClientCard) -> list[dict[str, str]]:
+    keys = search.deletion_keys(search.name_keys(card.given_name, card.family_name))
+    return [
+        {"organisation": card.organisation, "key": k, "client_id": card.client_id} for k in keys
+    ]
 
 
 class AuditEntry(me.Document):
@@ -126,7 +185,7 @@ def _to_domain(doc: ClientDocument) -> ClientCard:
         identity_key=doc.identity_key,
         given_name=doc.given_name,
         family_name=doc.family_name,
-        date_of_birth=date.fromisoformat(doc.date_of_birth),
+        date_of_birth=date.fromisoformat(doc.date_of_birth) if doc.date_of_birth else None,
         phone=doc.phone,
         email=doc.email,
         address=doc.address,
@@ -154,6 +213,7 @@ def _to_domain(doc: ClientDocument) -> ClientCard:
         merged_into=doc.merged_into or "",
         merged_from=tuple(doc.merged_from),
         consultation_ids=tuple(doc.consultation_ids),
+        consultations=tuple(_attached_from_dict(a) for a in doc.consultations or ()),
         contacts=tuple(
             ContactPoint(ContactKind(c["kind"]), c["value"], c.get("label", ""))
             for c in doc.contacts or ()
@@ -180,6 +240,57 @@ def _to_domain(doc: ClientDocument) -> ClientCard:
             for c in doc.contact_records or ()
         ),
         duplicate_of=doc.duplicate_of or "",
+        project_id=doc.project_id or "",
+        channel=doc.channel or "",
+        absorbed_status=tuple(
+            AbsorbedStatus(a["client_id"], tuple(entry_from_dict(e) for e in a["entries"]))
+            for a in doc.absorbed_status or ()
+        ),
+    )
+
+
+def _attached_to_dict(a: AttachedConsultation) -> dict[str, Any]:
+    c = a.consultation
+    return {
+        "consultation_id": c.consultation_id,
+        "given_name": c.given_name,
+        "family_name": c.family_name,
+        "date_of_birth": c.date_of_birth.isoformat() if c.date_of_birth else "",
+        "phone": c.phone,
+        "email": c.email,
+        "topic": c.topic,
+        "duration_minutes": c.duration_minutes,
+        "worker_id": c.worker_id,
+        "channel": c.channel,
+        "centre_id": c.centre_id,
+        "recorded_at": c.recorded_at,
+        "attached_at": a.attached_at,
+        "attached_by": a.attached_by,
+        "how": a.how,
+    }
+
+
+def _attached_from_dict(raw: dict[str, Any]) -> AttachedConsultation:
+    born = raw.get("date_of_birth") or ""
+    return AttachedConsultation(
+        Consultation(
+            consultation_id=raw["consultation_id"],
+            organisation="",
+            given_name=raw.get("given_name", ""),
+            family_name=raw.get("family_name", ""),
+            date_of_birth=date.fromisoformat(born) if born else None,
+            phone=raw.get("phone", ""),
+            email=raw.get("email", ""),
+            topic=raw.get("topic", ""),
+            duration_minutes=int(raw.get("duration_minutes", 0)),
+            worker_id=raw.get("worker_id", ""),
+            channel=raw.get("channel", ""),
+            centre_id=raw.get("centre_id", ""),
+            recorded_at=raw["recorded_at"],
+        ),
+        raw["attached_at"],
+        raw.get("attached_by", ""),
+        raw.get("how", ""),
     )
 
 
@@ -249,7 +360,7 @@ def _to_document(card: ClientCard) -> ClientDocument:
         identity_key=card.identity_key,
         given_name=card.given_name,
         family_name=card.family_name,
-        date_of_birth=card.date_of_birth.isoformat(),
+        date_of_birth=card.date_of_birth.isoformat() if card.date_of_birth else "",
         phone=card.phone,
         email=card.email,
         address=card.address,
@@ -278,6 +389,7 @@ def _to_document(card: ClientCard) -> ClientDocument:
         merged_into=card.merged_into,
         merged_from=list(card.merged_from),
         consultation_ids=list(card.consultation_ids),
+        consultations=[_attached_to_dict(a) for a in card.consultations],
         name_keys=list(keys),
         search_keys=list(search.deletion_keys(keys)),
         phone_key=search.phone_key(card.phone),
@@ -313,6 +425,26 @@ def _to_document(card: ClientCard) -> ClientDocument:
             for c in card.contact_records
         ],
         duplicate_of=card.duplicate_of,
+        project_id=card.project_id,
+        channel=card.channel,
+        contract_awaits="yes" if card.contract_awaits_status else "",
+        absorbed_status=[
+            {"client_id": a.client_id, "entries": [entry_to_dict(e) for e in a.entries]}
+            for a in card.absorbed_status
+        ],
+    )
+
+
+def card_fact_rows(card: ClientCard) -> list[dict[str, Any]]:
+    """The card's statistics facts (see stat_facts), as stored with every write."""
+    return fact_rows(
+        timeline_facts(card.status_history),
+        organisation=card.organisation,
+        owner_id=card.client_id,
+        timeline=CLIENT,
+        centre_id=card.centre_ids[0] if card.centre_ids else "",
+        region_id=card.region_id,
+        current=not card.merged_into,
     )
 
 
@@ -350,6 +482,11 @@ class ClientRepository:
         doc = ClientDocument.objects(organisation=self._organisation, identity_key=key).first()
         return _to_domain(doc) if doc else None
 
+    def by_referral(self, referral_id: str) -> ClientCard | None:
+        """The card a referral created or joined (`$in`: see page())."""
+        doc = self._scoped().filter(referral_ids__in=[referral_id]).first()
+        return _to_domain(doc) if doc else None
+
     def sees(self, client_id: str) -> bool:
         """Whether the caller's centres include the card."""
         return self._scoped().filter(id=client_id).only("id").first() is not None
@@ -359,42 +496,83 @@ class ClientRepository:
         docs = self._scoped().filter(date_of_birth=born.isoformat()).limit(CANDIDATE_LIMIT)
         return [_to_domain(doc) for doc in docs if not doc.merged_into]
 
+    def _in_scope(self, centre_ids: list[str]) -> bool:
+        return self._centres is None or not self._centres.isdisjoint(centre_ids)
+
     def candidates(self, query: search.SearchQuery) -> list[ClientCard]:
-        """Cards that share a search key, a date-of-birth variant or a contact with the
-        query (at most a few hundred per kind, merged cards left out)."""
+        """The cards of ``candidate_facts``."""
+        return self.by_ids([f.ref for f in self.candidate_facts(query)])
+
+    def candidate_facts(self, query: search.SearchQuery) -> list[search.CandidateFacts]:
+        """What ranking needs of the cards that share a search key, a date-of-birth
+        variant or a contact with the query (at most a few hundred per kind, merged cards
+        left out). Every lookup is
+        an indexed equality on a plain field of the organisation; the caller's centres
+        are applied to what comes back, here, before anything leaves the repository."""
         keys = list(search.deletion_keys((*query.given_keys, *query.family_keys)))
         dobs = (
             [d.isoformat() for d in search.dob_variants(query.date_of_birth)]
             if query.date_of_birth
             else []
         )
-        filters: list[tuple[dict[str, Any], int]] = []
-        if keys and dobs:
-            filters.append(({"search_keys__in": keys, "date_of_birth__in": dobs}, CANDIDATE_LIMIT))
+        mine = {"organisation": self._organisation}
+        collection = ClientDocument._get_collection()
+        raw: dict[str, dict[str, Any]] = {}
+
+        def take(criteria: dict[str, Any], limit: int) -> None:
+            for found in collection.find({**mine, **criteria}, _FACT_FIELDS).limit(limit):
+                raw.setdefault(found["_id"], found)
+
+        if dobs:
+            # Born on the day (or a likely slip of it): the names are ranked after.
+            take({"date_of_birth": {"$in": dobs}}, CANDIDATE_LIMIT)
         if keys:
             # With a date of birth, the same-name cards that matter were found just above;
             # a common surname must not drag hundreds of strangers into every referral.
-            filters.append(
-                ({"search_keys__in": keys}, NAME_ONLY_LIMIT if dobs else CANDIDATE_LIMIT)
+            limit = NAME_ONLY_LIMIT if dobs else CANDIDATE_LIMIT
+            rows = SearchKeyDocument._get_collection().find(
+                {**mine, "key": {"$in": keys}}, {"client_id": 1}
             )
-        if dobs:
-            filters.append(({"date_of_birth__in": dobs}, CANDIDATE_LIMIT))
+            ids = list(dict.fromkeys(r["client_id"] for r in rows.limit(limit * 2)))[:limit]
+            missing = [i for i in ids if i not in raw]
+            if missing:
+                take({"_id": {"$in": missing}}, len(missing))
         if search.phone_key(query.phone):
-            filters.append(({"phone_key": search.phone_key(query.phone)}, CANDIDATE_LIMIT))
+            take({"phone_key": search.phone_key(query.phone)}, CANDIDATE_LIMIT)
         if query.email.strip():
-            filters.append(({"email_key": query.email.strip().lower()}, CANDIDATE_LIMIT))
-        found: dict[str, ClientCard] = {}
-        for criteria, limit in filters:
-            for doc in self._scoped().filter(**criteria).limit(limit):
-                if doc.id not in found and not doc.merged_into:
-                    found[doc.id] = _to_domain(doc)
-        return list(found.values())
+            take({"email_key": query.email.strip().lower()}, CANDIDATE_LIMIT)
+        return [
+            search.CandidateFacts(
+                ref=doc["_id"],
+                given_name=doc.get("given_name", ""),
+                family_name=doc.get("family_name", ""),
+                date_of_birth=(
+                    date.fromisoformat(doc["date_of_birth"]) if doc.get("date_of_birth") else None
+                ),
+                phone=doc.get("phone", ""),
+                email=doc.get("email", ""),
+            )
+            for doc in raw.values()
+            if not doc.get("merged_into") and self._in_scope(doc.get("centre_ids") or [])
+        ]
 
-    def due_for_inactivity(self, active_on_or_before: date, limit: int = 500) -> list[ClientCard]:
-        """Open cards (approached, applicant, service user) with no activity since the day."""
+    def due_for_inactivity(
+        self,
+        active_on_or_before: date,
+        limit: int = 500,
+        *,
+        project_id: str | None = None,
+        other_than: tuple[str, ...] = (),
+    ) -> list[ClientCard]:
+        """Open cards (approached, applicant, service user) with no activity since the
+        day: of one project (``project_id``), or of none of ``other_than``."""
+        query = self._scoped()
+        if project_id is not None:
+            query = query.filter(project_id=project_id)
+        elif other_than:
+            query = query.filter(project_id__nin=list(other_than))
         docs = (
-            self._scoped()
-            .filter(
+            query.filter(
                 status__in=["approached", "applicant", "service_user"],
                 last_activity_on__lte=active_on_or_before.isoformat(),
                 last_activity_on__ne="",
@@ -402,6 +580,11 @@ class ClientRepository:
             .order_by("last_activity_on", "id")
             .limit(limit)
         )
+        return [_to_domain(doc) for doc in docs if not doc.merged_into]
+
+    def with_contract_awaiting_status(self, limit: int = 500) -> list[ClientCard]:
+        """Cards whose signed contract has not (yet) made the client a service user."""
+        docs = self._scoped().filter(contract_awaits="yes").order_by("id").limit(limit)
         return [_to_domain(doc) for doc in docs if not doc.merged_into]
 
     def status_histories(
@@ -424,12 +607,36 @@ class ClientRepository:
             entries = tuple(entry_from_dict(e) for e in raw.get("status_entries") or ())
             yield raw["_id"], StatusHistory(entries)
 
+    def status_report(
+        self, start: date, end: date, *, centre_id: str | None, region_id: str | None
+    ) -> StatusReport:
+        """Statistics of the cards in scope (by home centre), counted by the database:
+        a merged card's status at the end of the period is its survivor's, but its
+        episodes' closing reasons and flows stay counted."""
+        return aggregate_report(
+            self._organisation, CLIENT, start, end,
+            centres=scope_centres(self._centres, centre_id), region_id=region_id,
+        )  # fmt: skip
+
     def by_ids(self, client_ids: list[str]) -> list[ClientCard]:
         return [_to_domain(doc) for doc in self._scoped().filter(id__in=client_ids)]
 
-    def page(self, *, centre_id: str | None, offset: int, limit: int) -> list[ClientCard]:
+    def page(
+        self,
+        *,
+        centre_id: str | None,
+        offset: int,
+        limit: int,
+        statuses: tuple[str, ...] = (),
+        worker_id: str = "",
+    ) -> list[ClientCard]:
+        """Newest first, optionally only in these statuses or of this responsible worker."""
         # Merged cards only redirect: they are not listed.
         query = self._scoped().filter(merged_into__in=["", None])
+        if statuses:
+            query = query.filter(status__in=list(statuses))
+        if worker_id:
+            query = query.filter(responsible_workers__match={"worker_id": worker_id})
         if centre_id:
             # `$in`, not array equality: the development wire server's find matches
             # nothing for {"centre_ids": "x"} (count_documents does; measured).
@@ -448,6 +655,14 @@ class ClientRepository:
             # A changed name or date of birth that another card already has (the
             # replace hits the unique identity index): nothing was written.
             raise DuplicateAggregate(str(exc)) from exc
+        # After the card: a crash in between leaves the previous facts until the
+        # card's next write (statistics only).
+        store_facts(card.client_id, [CLIENT], card_fact_rows(card))
+        index = SearchKeyDocument._get_collection()
+        index.delete_many({"client_id": card.client_id})
+        rows = search_rows(card)
+        if rows:
+            index.insert_many(rows)
         return _to_domain(doc)
 
     def audit_entries(self, client_id: str, *, offset: int, limit: int) -> list[AuditEntry]:
@@ -469,3 +684,48 @@ class ClientRepository:
             at=at,
             trace_id=trace_id,
         ).save()
+
+
+class DerivedRowsVersion(me.Document):
+    """Which organisations' cards have their derived rows (statistics facts, search
+    keys) written: cards stored before those rows existed get them once."""
+
+    meta = {"collection": "derived_rows_version"}
+
+    id = me.StringField(primary_key=True)  # the organisation
+    version = me.IntField(required=True)
+    at = me.DateTimeField(required=True)
+
+
+DERIVED_ROWS_VERSION = 1
+
+
+def backfill_derived_rows(organisation: str, now: datetime, batch: int = 1000) -> int:
+    """Write the statistics facts and search keys of every card of the organisation,
+    once per version of those rows (idempotent: rows are replaced). Answers how many
+    cards were written (0 when already done)."""
+    done = DerivedRowsVersion.objects(id=organisation).first()
+    if done is not None and done.version >= DERIVED_ROWS_VERSION:
+        return 0
+    index = SearchKeyDocument._get_collection()
+    written = 0
+    last = ""
+    while True:
+        docs = list(
+            ClientDocument.objects(organisation=organisation, id__gt=last)
+            .order_by("id")
+            .limit(batch)
+        )
+        if not docs:
+            break
+        for doc in docs:
+            card = _to_domain(doc)
+            store_facts(card.client_id, [CLIENT], card_fact_rows(card))
+            index.delete_many({"client_id": card.client_id})
+            rows = search_rows(card)
+            if rows:
+                index.insert_many(rows)
+            written += 1
+        last = docs[-1].id
+    DerivedRowsVersion(id=organisation, version=DERIVED_ROWS_VERSION, at=now).save()
+    return written

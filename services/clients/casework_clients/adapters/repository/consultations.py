@@ -98,6 +98,11 @@ class ConsultationRepository:
             set__attached_to=client_id, set__attached_at=now
         )
 
+    def waiting(self, consultation_id: str) -> tuple[Consultation, str] | None:
+        """The consultation kept here and the card it was joined to ("" while none)."""
+        doc = self.get(consultation_id)
+        return (_consultation_to_domain(doc), doc.attached_to or "") if doc else None
+
     def get(self, consultation_id: str) -> UnattachedConsultation | None:
         return UnattachedConsultation.objects(
             id=consultation_id, organisation=self._organisation

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 
 import mongoengine as me
 
 from casework_clients.adapters.repository.cards import entry_from_dict, entry_to_dict
+from casework_clients.adapters.repository.stat_facts import (
+    FAMILY_OWN,
+    FAMILY_SHARED,
+    aggregate_report,
+    fact_rows,
+    facts_fields,
+    facts_from_fields,
+    scope_centres,
+    store_facts,
+)
 from casework_clients.domain.cards import (
     HistoryEntry,
 )
 from casework_clients.domain.families import Family, FamilyMember
+from casework_clients.domain.statistics import StatusReport, timeline_facts
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import NotFound
 from casework_common.storage import AggregateDocument, save_aggregate
@@ -34,6 +46,14 @@ class FamilyDocument(AggregateDocument):
     created_at = me.DateTimeField(required=True)
     history = me.ListField(me.DictField())
     status_entries = me.ListField(me.DictField())
+    # The shared status from all members and its timeline's facts (statistics count
+    # them as rows of stat_facts, the family's own timeline's too).
+    shared_status = me.StringField(default="")
+    # The current status of the family's own history (lists filter by it).
+    own_status = me.StringField(default="")
+    shared_stat_spans = me.ListField(me.DictField())
+    shared_stat_closings = me.ListField(me.DictField())
+    shared_stat_flows = me.ListField(me.DictField())
 
 
 def _family_to_domain(doc: FamilyDocument) -> Family:
@@ -51,6 +71,8 @@ def _family_to_domain(doc: FamilyDocument) -> Family:
         history=tuple(HistoryEntry(h["at"], h["what"], h["by"]) for h in doc.history),
         status_entries=tuple(entry_from_dict(e) for e in doc.status_entries),
         version=doc.version,
+        shared_status=doc.shared_status or "",
+        shared_facts=facts_from_fields(doc, "shared_stat"),
     )
 
 
@@ -88,6 +110,41 @@ class FamilyRepository:
         for doc in query:
             yield _family_to_domain(doc)
 
+    def status_report(
+        self,
+        start: date,
+        end: date,
+        *,
+        centre_id: str | None,
+        region_id: str | None,
+        shared: bool,
+    ) -> StatusReport:
+        """Statistics of the families in scope, counted by the database: from their
+        shared timelines (status shared with members) or their own."""
+        return aggregate_report(
+            self._organisation, FAMILY_SHARED if shared else FAMILY_OWN, start, end,
+            centres=scope_centres(self._centres, centre_id), region_id=region_id,
+        )  # fmt: skip
+
+    def page(
+        self,
+        *,
+        centre_id: str | None,
+        offset: int,
+        limit: int,
+        statuses: tuple[str, ...] = (),
+        shared: bool = False,
+    ) -> list[Family]:
+        """Newest first, optionally only in these statuses (the shared or own one)."""
+        query = self._scoped()
+        if centre_id:
+            query = query.filter(centre_ids__in=[centre_id])
+        if statuses:
+            field = "shared_status" if shared else "own_status"
+            query = query.filter(**{f"{field}__in": list(statuses)})
+        docs = query.order_by("-created_at", "id").skip(offset).limit(limit)
+        return [_family_to_domain(doc) for doc in docs]
+
     def save(self, family: Family, events: list[EventEnvelope]) -> Family:
         doc = FamilyDocument(
             id=family.family_id,
@@ -104,6 +161,23 @@ class FamilyRepository:
             history=[{"at": h.at, "what": h.what, "by": h.by} for h in family.history],
             status_entries=[entry_to_dict(e) for e in family.status_entries],
             version=family.version,
+            shared_status=family.shared_status,
+            own_status=family.status_history.current.value if family.status_history.current else "",
+            **facts_fields(family.shared_facts, "shared_stat"),
         )
         save_aggregate(doc, events)
+        home = family.centre_ids[0] if family.centre_ids else ""
+        rows = [
+            *fact_rows(
+                timeline_facts(family.status_history), organisation=family.organisation,
+                owner_id=family.family_id, timeline=FAMILY_OWN, centre_id=home,
+                region_id=family.region_id,
+            ),
+            *fact_rows(
+                family.shared_facts, organisation=family.organisation,
+                owner_id=family.family_id, timeline=FAMILY_SHARED, centre_id=home,
+                region_id=family.region_id,
+            ),
+        ]  # fmt: skip
+        store_facts(family.family_id, [FAMILY_OWN, FAMILY_SHARED], rows)
         return _family_to_domain(doc)

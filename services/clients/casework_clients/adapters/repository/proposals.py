@@ -59,7 +59,8 @@ class MatchProposalDocument(AggregateDocument):
 def _facts_to_dict(f: ReferralFacts) -> dict[str, Any]:
     return {
         "referral_id": f.referral_id, "given_name": f.given_name,
-        "family_name": f.family_name, "date_of_birth": f.date_of_birth.isoformat(),
+        "family_name": f.family_name,
+        "date_of_birth": f.date_of_birth.isoformat() if f.date_of_birth else "",
         "phone": f.phone, "email": f.email, "address": f.address, "region_id": f.region_id,
         "centre_id": f.centre_id, "client_type": f.client_type,
         "problem_type": f.problem_type, "channel": f.channel, "submitted_at": f.submitted_at,
@@ -70,7 +71,10 @@ def _facts_from_dict(organisation: str, raw: dict[str, Any]) -> ReferralFacts:
     return ReferralFacts(
         referral_id=raw["referral_id"], organisation=organisation,
         given_name=raw["given_name"], family_name=raw["family_name"],
-        date_of_birth=date.fromisoformat(raw["date_of_birth"]), phone=raw.get("phone", ""),
+        date_of_birth=(
+            date.fromisoformat(raw["date_of_birth"]) if raw.get("date_of_birth") else None
+        ),
+        phone=raw.get("phone", ""),
         email=raw.get("email", ""), address=raw.get("address", ""),
         region_id=raw.get("region_id", ""), centre_id=raw["centre_id"],
         client_type=raw.get("client_type", ""), problem_type=raw.get("problem_type", ""),

@@ -1,0 +1,119 @@
+"""Projects and their status settings' versions in the clients database (mongoengine).
+
+Projects are organisation-wide (not a centre's): every worker of the organisation reads
+them, only an administrator changes them (the access map decides who may call)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import mongoengine as me
+
+from casework_clients.adapters.settings import parse_status_settings, settings_to_dict
+from casework_clients.domain.projects import Project, SettingsBook, SettingsVersion
+from casework_clients.domain.status import StatusSettings
+from casework_common.envelope import EventEnvelope
+from casework_common.errors import NotFound
+from casework_common.storage import AggregateDocument, save_aggregate
+
+
+class ProjectDocument(AggregateDocument):
+    meta = {
+        "collection": "projects",
+        "indexes": [{"fields": ["organisation", "project_id"], "unique": True}],
+    }
+
+    # "<organisation>/<project id>": the same project id in two organisations is two
+    # projects.
+    id = me.StringField(primary_key=True)
+    project_id = me.StringField(required=True)
+    name = me.StringField(required=True)
+    created_at = me.DateTimeField(required=True)
+    versions = me.ListField(me.DictField())
+
+
+def _version_to_dict(v: SettingsVersion) -> dict[str, Any]:
+    return {
+        "version": v.version,
+        "effective_from": v.effective_from.isoformat(),
+        "settings": settings_to_dict(v.settings),
+        "changed_by": v.changed_by,
+        "changed_at": v.changed_at,
+        "note": v.note,
+    }
+
+
+def _stored(raw: dict[str, Any]) -> dict[str, Any]:
+    # The development wire server may store a False written by `$set` as 0.
+    out = dict(raw)
+    for flag in ("use_approached", "shared_with_family"):
+        if flag in out:
+            out[flag] = bool(out[flag])
+    return out
+
+
+def _to_domain(doc: ProjectDocument) -> Project:
+    return Project(
+        project_id=doc.project_id,
+        organisation=doc.organisation,
+        name=doc.name,
+        created_at=doc.created_at,
+        versions=tuple(
+            SettingsVersion(
+                version=int(v["version"]),
+                effective_from=date.fromisoformat(v["effective_from"]),
+                settings=parse_status_settings(_stored(v["settings"]), f"project {doc.project_id}"),
+                changed_by=v["changed_by"],
+                changed_at=v["changed_at"],
+                note=v.get("note", ""),
+            )
+            for v in doc.versions
+        ),
+        version=doc.version,
+    )
+
+
+class ProjectRepository:
+    """The projects of one organisation."""
+
+    def __init__(self, organisation: str) -> None:
+        self._organisation = organisation
+
+    def _query(self) -> me.QuerySet:
+        return ProjectDocument.objects(organisation=self._organisation)
+
+    def find(self, project_id: str) -> Project | None:
+        doc = self._query().filter(project_id=project_id).first()
+        return _to_domain(doc) if doc else None
+
+    def get(self, project_id: str) -> Project:
+        found = self.find(project_id)
+        if found is None:
+            raise NotFound(f"project {project_id} not found")
+        return found
+
+    def all(self) -> list[Project]:
+        return [_to_domain(doc) for doc in self._query().order_by("project_id")]
+
+    def book(self, default: StatusSettings) -> SettingsBook:
+        """The organisation's settings: its default and every project's versions."""
+        return SettingsBook(default, {p.project_id: p for p in self.all()})
+
+    def save(self, project: Project, events: list[EventEnvelope]) -> Project:
+        doc = ProjectDocument(
+            id=f"{project.organisation}/{project.project_id}",
+            organisation=project.organisation,
+            project_id=project.project_id,
+            name=project.name,
+            created_at=project.created_at,
+            versions=[_version_to_dict(v) for v in project.versions],
+            version=project.version,
+        )
+        save_aggregate(doc, events)
+        return _to_domain(doc)
+
+
+def organisations_with_projects() -> list[str]:
+    """Every organisation that has a project (the inactivity timer visits them)."""
+    return sorted(str(o) for o in ProjectDocument.objects.distinct("organisation"))
