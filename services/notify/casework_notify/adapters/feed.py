@@ -49,6 +49,7 @@ class InboxFeed:
         self._cursor: datetime | None = None
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
+        self._polling = threading.Lock()
 
     def watch(self, organisation: str, worker_id: str) -> queue.SimpleQueue[Notification]:
         inbox: queue.SimpleQueue[Notification] = queue.SimpleQueue()
@@ -93,6 +94,11 @@ class InboxFeed:
             time.sleep(self._interval)
 
     def poll_once(self) -> int:
+        """Pass on what was stored since the last poll; one poll at a time."""
+        with self._polling:
+            return self._poll_locked()
+
+    def _poll_locked(self) -> int:
         started = stored_now()
         cursor = self._cursor or started
         with self._lock:
