@@ -48,6 +48,12 @@ ORGANISATION_CONFIGMAP = "casework-organisation"
 JWKS_CONFIGMAP = "casework-jwks"
 OUT_OF_BAND_CONFIGMAPS = {ORGANISATION_CONFIGMAP, JWKS_CONFIGMAP}
 GRPC_PORT, METRICS_PORT, HEALTH_PORT, PUBLIC_PORT = 50051, 9464, 8000, 8080
+# feedback-events' public mini-survey port (kiosk, survey links) and the prefix its
+# routes live under (services/feedback/casework_feedback/entrypoints/events.py).
+FEEDBACK_PUBLIC_PORT = 8110
+FEEDBACK_PUBLIC_ROUTES = (
+    REPO / "services" / "feedback" / "casework_feedback" / "entrypoints" / "events.py"
+)
 PYTHONPATH = (
     "/app/lib:/app/gen:/app/services/intake:/app/services/clients:/app/services/plans"
     ":/app/services/documents:/app/services/notify:/app/services/feedback"
@@ -1034,10 +1040,17 @@ def test_every_service_package_in_the_repo_is_deployed():
 
 
 @overlays
-def test_the_only_ingress_routes_public_paths_to_intakes_public_port(overlay):
+def test_the_only_ingresses_are_intakes_and_feedbacks_public_ones(overlay):
+    ingresses = by_kind(render(overlay), "Ingress")
+    assert sorted(ingresses) == ["feedback-public", "intake-public"], (
+        f"{overlay}: ingresses {sorted(ingresses)}"
+    )
+
+
+@overlays
+def test_intakes_ingress_routes_public_paths_to_intakes_public_port(overlay):
     docs = render(overlay)
     ingresses = by_kind(docs, "Ingress")
-    assert list(ingresses) == ["intake-public"], f"{overlay}: ingresses {sorted(ingresses)}"
     services, deployments = by_kind(docs, "Service"), by_kind(docs, "Deployment")
     backends = []
     for rule in ingresses["intake-public"]["spec"]["rules"]:
@@ -1090,6 +1103,89 @@ def test_intakes_public_port_admits_only_the_ingress_controller(overlay):
     # The trusted proxies whose forwarding hop intake believes: set, and private only.
     trusted = container_env(docs, app_container(deployments["intake-events"]))
     networks = [ipaddress.ip_network(n) for n in str(trusted["INTAKE_TRUSTED_PROXIES"]).split(",")]
+    assert networks and all(n.is_private for n in networks), networks
+
+
+def prefix_matches(prefix: str, path: str) -> bool:
+    """Ingress pathType Prefix: element-wise on "/", a trailing slash ignored."""
+    want = [e for e in prefix.split("/") if e]
+    return [e for e in path.split("/") if e][: len(want)] == want
+
+
+def feedback_public_routes() -> list[str]:
+    """The paths feedback's public handlers declare, placeholders filled in."""
+    declared = re.findall(
+        r'@public_http\(\s*"[A-Z]+"\s*,\s*"([^"]+)"', FEEDBACK_PUBLIC_ROUTES.read_text()
+    )
+    return [re.sub(r"<[^>]+>", "x", path) for path in declared]
+
+
+@overlays
+def test_feedbacks_ingress_routes_only_the_mini_survey_paths_to_its_public_port(overlay):
+    docs = render(overlay)
+    ingress = by_kind(docs, "Ingress")["feedback-public"]
+    services, deployments = by_kind(docs, "Service"), by_kind(docs, "Deployment")
+    assert "defaultBackend" not in ingress["spec"]
+    paths = [path for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]]
+    assert paths, f"{overlay}: feedback's ingress routes nothing"
+    prefixes = [path["path"] for path in paths]
+    assert all(path["pathType"] == "Prefix" for path in paths), paths
+    # Every public route is reachable, and nothing else the process serves is.
+    routes = feedback_public_routes()
+    assert len(routes) >= 3, routes
+    for route in routes:
+        assert any(prefix_matches(p, route) for p in prefixes), f"{overlay}: {route} unrouted"
+    for private in ("/healthz", "/metrics", "/", "/public/v1/organisations/org-demo/referrals"):
+        assert not any(prefix_matches(p, private) for p in prefixes), f"{overlay}: {private}"
+    events = deployments["feedback-events"]
+    container = app_container(events)
+    for path in paths:
+        backend = path["backend"]["service"]
+        service = services[backend["name"]]
+        selector = {"matchLabels": service["spec"]["selector"]}
+        selected = [
+            d for d, dep in deployments.items() if selector_matches(selector, pod_labels(dep))
+        ]
+        assert selected == ["feedback-events"], f"{overlay}: {backend['name']} selects {selected}"
+        (port,) = [
+            p
+            for p in service["spec"]["ports"]
+            if p.get("name") == backend["port"].get("name")
+            or p["port"] == backend["port"].get("number")
+        ]
+        # Only the public port is behind the Service: never health or metrics.
+        assert [p["targetPort"] for p in service["spec"]["ports"]] == [port["targetPort"]]
+        assert container_port(container, port["targetPort"]) == FEEDBACK_PUBLIC_PORT
+    assert int(container_env(docs, container)["FEEDBACK_PUBLIC_HTTP_PORT"]) == FEEDBACK_PUBLIC_PORT
+    assert FEEDBACK_PUBLIC_PORT not in (HEALTH_PORT, METRICS_PORT)
+
+
+@overlays
+def test_feedbacks_public_port_admits_only_the_ingress_controller(overlay):
+    docs = render(overlay)
+    policies = list(by_kind(docs, "NetworkPolicy").values())
+    deployments = by_kind(docs, "Deployment")
+    ingress_controller = Peer(
+        {"casework.io/public-ingress": "true", "kubernetes.io/metadata.name": "ingress-nginx"},
+        {"app": "controller"},
+    )
+    elsewhere = Peer({"kubernetes.io/metadata.name": "elsewhere"}, {"app": "x"})
+    in_casework = Peer({"kubernetes.io/metadata.name": "casework"}, {"app": "debug"}, True)
+    partner = Peer({**PARTNER_NS, "kubernetes.io/metadata.name": "ingress"}, {"app": "gateway"})
+    events = pod_labels(deployments["feedback-events"])
+    assert ingress_allowed(policies, events, FEEDBACK_PUBLIC_PORT, ingress_controller)
+    for stranger in (elsewhere, in_casework, partner):
+        assert not ingress_allowed(policies, events, FEEDBACK_PUBLIC_PORT, stranger)
+    assert not ingress_allowed(policies, events, HEALTH_PORT, ingress_controller)
+    assert not ingress_allowed(policies, events, PUBLIC_PORT, ingress_controller)
+    for name, dep in deployments.items():
+        if name != "feedback-events":
+            assert not ingress_allowed(
+                policies, pod_labels(dep), FEEDBACK_PUBLIC_PORT, ingress_controller
+            ), f"{overlay}/{name}"
+    # The trusted proxies whose forwarding hop feedback believes: set, and private only.
+    env = container_env(docs, app_container(deployments["feedback-events"]))
+    networks = [ipaddress.ip_network(n) for n in str(env["FEEDBACK_TRUSTED_PROXIES"]).split(",")]
     assert networks and all(n.is_private for n in networks), networks
 
 

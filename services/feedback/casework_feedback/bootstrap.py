@@ -11,6 +11,14 @@
 - FEEDBACK_PUBLIC_PER_MINUTE: public submissions one address may make per minute
   (default 10).
 - FEEDBACK_PUBLIC_HTTP_PORT: the port of the public mini-survey endpoints (default 8110).
+- FEEDBACK_TRUSTED_PROXIES: the proxies in front of the public port (CIDRs or
+  addresses, comma- or space-separated). Without it a request counts under the
+  connecting address: behind a proxy, one bucket for every visitor.
+- FEEDBACK_PUBLIC_IP_HEADER: the header those proxies append the visitor's address to
+  (default X-Forwarded-For). Read only from a trusted proxy, right to left
+  (casework_common.forwarded, the rule intake's web form uses); set without
+  FEEDBACK_TRUSTED_PROXIES it stops the start, since a visitor could otherwise choose
+  its own address and escape the limit.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from datetime import datetime, timedelta
 from casework_common import organisation as organisations
 from casework_common.config import MissingConfiguration, Settings, load_settings
 from casework_common.errors import PermissionDenied
+from casework_common.forwarded import Network
+from casework_common.forwarded import trusted_proxies as read_trusted_proxies
 from casework_common.organisation import Organisation
 from casework_common.unit_of_work import UnitOfWork, now_to_the_millisecond
 from casework_feedback.adapters.repository import (
@@ -68,6 +78,11 @@ def link_secret(env: Mapping[str, str]) -> bytes:
     return raw.encode()
 
 
+def trusted_proxies(env: Mapping[str, str]) -> tuple[tuple[Network, ...], str]:
+    """The trusted proxies of the public port and the header they append the address to."""
+    return read_trusted_proxies(env, "FEEDBACK_TRUSTED_PROXIES", "FEEDBACK_PUBLIC_IP_HEADER")
+
+
 def public_http_port(env: Mapping[str, str]) -> int:
     return int(
         _number(env, "FEEDBACK_PUBLIC_HTTP_PORT", DEFAULT_FEEDBACK_PUBLIC_HTTP_PORT, 1, 65535)
@@ -87,6 +102,8 @@ class Feedback:
     link_validity: timedelta = timedelta(hours=72)
     public_per_minute: int = 10
     public_http_port: int = DEFAULT_FEEDBACK_PUBLIC_HTTP_PORT
+    trusted_proxies: tuple[Network, ...] = ()
+    public_ip_header: str = ""
 
     def organisation_of(self, uow: UnitOfWork) -> Organisation:
         return self.organisation(uow.principal.organisation)
@@ -119,6 +136,7 @@ class Feedback:
 def bootstrap(settings: Settings | None = None, env: Mapping[str, str] | None = None) -> Feedback:
     env = os.environ if env is None else env
     settings = settings or load_settings("feedback", env)
+    proxies, ip_header = trusted_proxies(env)
     return Feedback(
         settings=settings,
         organisations=organisations.load(settings.organisation_file),
@@ -135,4 +153,6 @@ def bootstrap(settings: Settings | None = None, env: Mapping[str, str] | None = 
         ),
         public_per_minute=int(_number(env, "FEEDBACK_PUBLIC_PER_MINUTE", 10, 1, 1_000_000)),
         public_http_port=public_http_port(env),
+        trusted_proxies=proxies,
+        public_ip_header=ip_header,
     )

@@ -12,8 +12,10 @@ process stays pure grpcio); /healthz and /metrics stay on HEALTH_PORT:
     GET  /public/v1/feedback/<token>                 the questions a link opens
     POST /public/v1/feedback/<token>                 {"answers": {...}, "comment": ""}, once
 
-Every request counts against its address's limit per minute (the connecting peer's
-address: behind a proxy, put the limit in the proxy). Answers through a link are
+Every request counts against its address's limit per minute: the connecting peer's
+address, or, when that peer is one of FEEDBACK_TRUSTED_PROXIES, the hop those proxies
+appended to X-Forwarded-For (read from the right; what a visitor writes there is never
+believed, casework_common.forwarded). Answers through a link are
 anonymous: nothing that leads back to a person is kept with them.
 """
 
@@ -40,6 +42,7 @@ from casework_common.config import MissingConfiguration, bind_host
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import FieldError, InvalidArgument
 from casework_common.events_runtime import EventsService, PoisonEvent, event_handler
+from casework_common.forwarded import client_address
 from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
 from casework_common.wiring import Wired, Wiring
 from casework_feedback.adapters import public_rate
@@ -288,11 +291,17 @@ class FeedbackEvents(EventsService):
 
     # -------------------------------------------------------- public endpoints
 
+    def _address(self, request: Any) -> str:
+        app = self.wired.app
+        header = app.public_ip_header
+        forwarded = request.headers.getlist(header) if header else []
+        return client_address(str(request.remote_addr or ""), forwarded, app.trusted_proxies)
+
     def _rate_limited(self, request: Any, endpoint: str) -> Response | None:
         app = self.wired.app
         now = app.clock()
         window = int(now.timestamp()) // WINDOW_SECONDS
-        count = public_rate.count_request(str(request.remote_addr or ""), window)
+        count = public_rate.count_request(self._address(request), window)
         if count <= app.public_per_minute:
             return None
         log.warning(

@@ -10,7 +10,8 @@ Decisions:
 - Rate limit: at most `limit` submissions per client address per minute, counted
   before the content is read (floods of garbage count too), across every process and
   replica (the counter lives in the database).
-- Whose address: the connecting peer's, unless that peer is one of the operator's
+- Whose address (casework_common.forwarded, shared with feedback's public
+  endpoints): the connecting peer's, unless that peer is one of the operator's
   trusted proxies. Then the forwarding header is read from the right, each hop a
   trusted proxy appended, and the first address no trusted proxy vouches for is the
   client. Everything left of it was written by the client and is never believed: the
@@ -21,14 +22,19 @@ Decisions:
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeAlias
 
 from casework_common.errors import FieldError
+
+# The rule of whose address a submission counts under is shared by every public
+# endpoint (casework_common.forwarded); its names stay importable from here.
+from casework_common.forwarded import IPAddress as IPAddress
+from casework_common.forwarded import Network as Network
+from casework_common.forwarded import client_address as client_address
+from casework_common.forwarded import parse_networks as parse_networks
 from casework_intake.domain.referrals import Channel, SubmitReferral
 
 HONEYPOT = "website"
@@ -59,10 +65,6 @@ FORM_FIELD = {
 }
 
 
-Network: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
-IPAddress: TypeAlias = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
 class HoneypotFilled(Exception):
     """The hidden field was filled in."""
 
@@ -83,60 +85,6 @@ def decide(count: int, limit: int, now: datetime) -> RateDecision:
     """`count` is this address's submissions in the current window, this one included."""
     retry = WINDOW_SECONDS - int(now.timestamp()) % WINDOW_SECONDS
     return RateDecision(count <= limit, count, retry)
-
-
-def parse_networks(text: str) -> tuple[Network, ...]:
-    """Trusted proxies as written by an operator: CIDRs or single addresses, separated by
-    commas or spaces. Raises ValueError naming the entry that is not one."""
-    networks = []
-    for entry in text.replace(",", " ").split():
-        try:
-            networks.append(ipaddress.ip_network(entry, strict=False))
-        except ValueError:
-            raise ValueError(f"{entry[:64]!r} is not an address or CIDR network") from None
-    return tuple(networks)
-
-
-def _address(text: str) -> IPAddress | None:
-    text = text.strip()
-    # "[2001:db8::1]:443" and "192.0.2.1:443" as some proxies write them.
-    if text.startswith("[") and "]" in text:
-        text = text[1 : text.index("]")]
-    elif text.count(":") == 1:
-        text = text.split(":")[0]
-    try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
-        return None
-    mapped = getattr(address, "ipv4_mapped", None)
-    return mapped or address
-
-
-def client_address(peer: str, forwarded: Iterable[str], trusted: Sequence[Network]) -> str:
-    """The address a submission is counted under.
-
-    `peer` is the connecting address, `forwarded` the values of the forwarding header
-    (each a comma-separated list of hops, oldest first) and `trusted` the operator's
-    proxies. Only hops appended by trusted proxies are believed."""
-    current = _address(peer)
-    if current is None:
-        return peer[:64] or "unknown"
-    if not _trusted(current, trusted):
-        return str(current)
-    hops = [hop for value in forwarded for hop in value.split(",") if hop.strip()]
-    for hop in reversed(hops):
-        address = _address(hop)
-        if address is None:
-            # Not written by a proxy we trust: the last trusted hop is all we know.
-            break
-        current = address
-        if not _trusted(current, trusted):
-            break
-    return str(current)
-
-
-def _trusted(address: IPAddress, trusted: Sequence[Network]) -> bool:
-    return any(address.version == net.version and address in net for net in trusted)
 
 
 def read_form(form: Mapping[str, object]) -> tuple[SubmitReferral | None, list[FieldError]]:
