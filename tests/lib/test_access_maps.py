@@ -53,8 +53,11 @@ def test_partners_may_only_ever_submit_referrals() -> None:
     assert open_to(PARTNER) == {"casework.intake.v1.IntakeService/SubmitReferral"}
 
 
-def test_services_may_only_read_a_card_the_way_documents_fills_a_template() -> None:
-    assert open_to(SERVICE) == {"casework.clients.v1.ClientsService/GetClient"}
+def test_services_may_only_read_a_card_and_plans_the_way_documents_fills_a_template() -> None:
+    assert open_to(SERVICE) == {
+        "casework.clients.v1.ClientsService/GetClient",
+        "casework.plans.v1.PlansService/ListPlans",
+    }
 
 
 def test_an_admin_configures_the_organisation_but_reads_no_client_card() -> None:
