@@ -45,9 +45,7 @@ def create_client_plan(**overrides: Any) -> ClientPlan:
     return ClientPlan(**values)
 
 
-def test_a_goal_row_prints_its_text_target_date_and_each_action_with_provider_frequency_deadline() -> (
-    None
-):
+def test_a_goal_row_prints_its_date_and_each_action_with_provider_frequency_deadline() -> None:
     goal = PlannedGoal(
         "Vybaviť občiansky preukaz",
         "2027-02-15",
