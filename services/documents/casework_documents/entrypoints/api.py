@@ -175,6 +175,7 @@ def document_message(d: Document, today: date) -> pb.Document:
         created_at=_stamp(d.created_at),
         created_by=d.created_by,
         versions=[_version_message(v) for v in d.versions],
+        plan_id=d.plan_id,
     )
     if d.contract is not None:
         out.contract.CopyFrom(_contract_message(d.contract, today))

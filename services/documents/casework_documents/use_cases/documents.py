@@ -165,7 +165,7 @@ def goals_plan(
         raise FailedPrecondition("documents is not configured to read plans: set PLANS_GRPC_TARGET")
     plans = ports.plans.of_client(uow.organisation, card.client_id, dict(uow.trace.carrier))
     plan = plan_in_effect(plans, uow.principal.centres, card.client_id, plan_id)
-    audit(uow, "plan.read", card.client_id, plan.plan_id)
+    audit(uow, "plan.read", card.client_id)
     return plan
 
 

@@ -490,6 +490,8 @@ def test_a_contract_template_with_a_goals_table_prints_the_plan_named_in_the_req
 
     document = generate(documents, template.template_id, client_id, plan_id=plan.plan_id)
 
+    assert document.plan_id == plan.plan_id
+
     body = docx_body(documents, document.document_id)
     assert "eats three warm meals every day" in body
     assert plan.versions[-1].content.goals[0].target_date in body
