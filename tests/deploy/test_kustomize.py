@@ -1267,15 +1267,15 @@ def test_egress_reaches_only_what_each_service_needs(overlay):
             (27017, broker, False, "TCP"),
             (53, internet, False, "UDP"),
         ]
-        # Services talk through events; the one gRPC call between them is documents-api
-        # reading a card from clients-api.
+        # Services talk through events; the only gRPC calls between them are documents-api
+        # reading a card from clients-api and the plan in effect from plans-api.
         for other in SERVICES:
             target = pod_labels(deployments[f"{other}-api"])
             expected.append(
                 (
                     GRPC_PORT,
                     Peer({"kubernetes.io/metadata.name": "casework"}, target, True),
-                    (svc, proc, other) == ("documents", "api", "clients"),
+                    (svc, proc) == ("documents", "api") and other in ("clients", "plans"),
                     "TCP",
                 )
             )

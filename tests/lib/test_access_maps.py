@@ -53,11 +53,12 @@ def test_partners_may_only_ever_submit_referrals() -> None:
     assert open_to(PARTNER) == {"casework.intake.v1.IntakeService/SubmitReferral"}
 
 
-def test_services_may_only_read_a_card_and_schedule_or_cancel_reminders() -> None:
-    """documents reads a card to fill a template; any service may ask notify for a
-    reminder and withdraw it."""
+def test_services_may_only_read_a_card_and_plans_and_schedule_or_cancel_reminders() -> None:
+    """documents reads a card and the plan in effect to fill a template; any service may
+    ask notify for a reminder and withdraw it."""
     assert open_to(SERVICE) == {
         "casework.clients.v1.ClientsService/GetClient",
+        "casework.plans.v1.PlansService/ListPlans",
         "casework.notify.v1.NotifyService/ScheduleReminder",
         "casework.notify.v1.NotifyService/CancelReminder",
     }

@@ -457,6 +457,9 @@ class Suite:
         if service == "documents" and "clients" in self.grpc_ports:
             # documents reads cards from this suite's clients api.
             env.setdefault("CLIENTS_GRPC_TARGET", f"127.0.0.1:{self.grpc_ports['clients']}")
+        if service == "documents" and "plans" in self.grpc_ports:
+            # ... and the goals of the plan in effect from this suite's plans api.
+            env.setdefault("PLANS_GRPC_TARGET", f"127.0.0.1:{self.grpc_ports['plans']}")
         if process == "api" and service in self.metrics_ports:
             env["METRICS_PORT"] = str(self.metrics_ports[service])
         return env
@@ -532,7 +535,7 @@ def _local_env(var: Path, run_dir: Path, ports: LocalPorts) -> dict[str, str]:
         key = ensure_development_keys(var / "keys")
         env["JWT_JWKS_FILE"] = str(var / "keys" / "jwks.json")
         if not os.environ.get("DOCUMENTS_SERVICE_TOKENS_FILE"):
-            # documents reads cards from clients with these (renewed at every make run).
+            # documents reads cards and plans with these (renewed at every make run).
             env["DOCUMENTS_SERVICE_TOKENS_FILE"] = str(
                 write_service_tokens(
                     var / "keys" / "documents-service-tokens.json",

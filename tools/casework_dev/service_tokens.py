@@ -1,7 +1,7 @@
 """Service tokens one service uses to call another, issued here for development the way
 the identity provider issues them in production: per organisation, kind `service`, the
 organisation's centres, and only the calls named. documents reads cards from clients
-with them (DOCUMENTS_SERVICE_TOKENS_FILE)."""
+and the plan in effect from plans with them (DOCUMENTS_SERVICE_TOKENS_FILE)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,10 @@ from pathlib import Path
 from casework_common import organisation as organisations
 from casework_common.auth import SigningKey, issue_token
 
-DOCUMENTS_SCOPES = ("casework.clients.v1.ClientsService/GetClient",)
+DOCUMENTS_SCOPES = (
+    "casework.clients.v1.ClientsService/GetClient",
+    "casework.plans.v1.PlansService/ListPlans",
+)
 
 
 def write_service_tokens(

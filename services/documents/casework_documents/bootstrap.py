@@ -9,6 +9,8 @@
   clients, `{"<organisation>": "<jwt>"}` (see adapters/cards.py).
 - CLIENTS_GRPC_TARGET: clients' api, host:port (default 127.0.0.1 and clients' default
   port).
+- PLANS_GRPC_TARGET: plans' api, host:port (default 127.0.0.1 and plans' default port),
+  asked for the goals of the client's plan in effect when a template prints them.
 - DOCUMENTS_DOWNLOAD_URL_SECONDS: how long a download link lives (default 300, at most
   3600).
 - DOCUMENTS_MAX_CONVERSIONS: LibreOffice conversions one api process runs at once
@@ -31,6 +33,7 @@ from casework_common.unit_of_work import UnitOfWork, now_to_the_millisecond
 from casework_documents.adapters import rendering
 from casework_documents.adapters.archive import Archive, client_for
 from casework_documents.adapters.cards import ClientCards, ServiceTokens
+from casework_documents.adapters.plans import ClientPlans
 from casework_documents.adapters.rendering import Renderer
 from casework_documents.adapters.repository import DocumentRepository, TemplateRepository
 from casework_documents.adapters.signing import OrganisationSigner, SigningUnavailable
@@ -45,6 +48,7 @@ class Documents:
     organisations: dict[str, Organisation]
     archive: Archive
     cards: ClientCards
+    plans: ClientPlans
     clock: Callable[[], datetime]
     url_lifetime: timedelta
     renderer: Renderer
@@ -121,11 +125,14 @@ def bootstrap(settings: Settings | None = None, env: Mapping[str, str] | None = 
     settings = settings or load_settings("documents", env)
     tokens_file = env.get("DOCUMENTS_SERVICE_TOKENS_FILE", "")
     target = env.get("CLIENTS_GRPC_TARGET") or f"127.0.0.1:{DEFAULT_GRPC_PORTS['clients']}"
+    plans_target = env.get("PLANS_GRPC_TARGET") or f"127.0.0.1:{DEFAULT_GRPC_PORTS['plans']}"
+    tokens = ServiceTokens(Path(tokens_file) if tokens_file else None)
     return Documents(
         settings=settings,
         organisations=organisations.load(settings.organisation_file),
         archive=Archive(client_for(settings), settings.s3_bucket),
-        cards=ClientCards(target, ServiceTokens(Path(tokens_file) if tokens_file else None)),
+        cards=ClientCards(target, tokens),
+        plans=ClientPlans(plans_target, tokens),
         clock=now_to_the_millisecond,
         url_lifetime=_url_lifetime(env),
         renderer=Renderer(),

@@ -38,7 +38,8 @@ class ServiceTokens:
     def for_organisation(self, organisation: str) -> str:
         if self._path is None:
             raise FailedPrecondition(
-                "documents has no service token to read cards: set DOCUMENTS_SERVICE_TOKENS_FILE"
+                "documents has no service token to read cards and plans: set "
+                "DOCUMENTS_SERVICE_TOKENS_FILE"
             )
         with self._lock:
             try:

@@ -143,6 +143,8 @@ class DocumentRecord(AggregateDocument):
     # Unset (not stored) on documents generated without a key.
     idempotency_key = me.StringField()
     fingerprint = me.StringField(default="")
+    # The plan whose goals the document prints (empty: none).
+    plan_id = me.StringField(default="")
 
 
 def _day(value: str | None) -> date | None:
@@ -287,6 +289,7 @@ class DocumentRepository(AggregateRepository[DocumentRecord, Document]):
             contract=_contract_from(doc.contract),
             idempotency_key=doc.idempotency_key or "",
             fingerprint=doc.fingerprint or "",
+            plan_id=doc.plan_id or "",
         )
 
     def _write(self, doc: DocumentRecord, aggregate: Document) -> None:
@@ -303,6 +306,7 @@ class DocumentRepository(AggregateRepository[DocumentRecord, Document]):
         doc.contract = _contract_to(aggregate.contract)
         doc.idempotency_key = aggregate.idempotency_key or None
         doc.fingerprint = aggregate.fingerprint
+        doc.plan_id = aggregate.plan_id
 
     def _id_of(self, aggregate: Document) -> str:
         return aggregate.document_id

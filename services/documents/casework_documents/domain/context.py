@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from casework_common.errors import FailedPrecondition
+from casework_common.errors import FailedPrecondition, NotFound
 from casework_documents.domain.documents import ContractTerms
 from casework_documents.domain.templates import missing_fields
 
@@ -44,6 +44,90 @@ class Card:
 
 
 @dataclass(frozen=True)
+class PlannedAction:
+    """An action or service of a goal, as the plan in effect says it (plans owns it)."""
+
+    description: str
+    provider: str
+    provider_name: str
+    frequency: str
+    deadline: str
+
+    @property
+    def text(self) -> str:
+        """One line a table cell can hold: what, who, how often, by when."""
+        who = " ".join(p for p in (self.provider, self.provider_name) if p)
+        parts = [p for p in (who, self.frequency) if p]
+        if self.deadline:
+            parts.append(f"by {self.deadline}")
+        return f"{self.description} ({', '.join(parts)})" if parts else self.description
+
+
+@dataclass(frozen=True)
+class PlannedGoal:
+    """A SMART goal of the plan in effect."""
+
+    description: str
+    target_date: str
+    actions: tuple[PlannedAction, ...] = ()
+
+    def row(self) -> dict[str, str]:
+        return {
+            "description": self.description,
+            "deadline": self.target_date,
+            "target_date": self.target_date,
+            "actions": "; ".join(a.text for a in self.actions),
+        }
+
+
+@dataclass(frozen=True)
+class ClientPlan:
+    """One of the client's plans as plans answers it: `goals` is None while no version
+    of it is in effect (a draft, or closed)."""
+
+    plan_id: str
+    centre_ids: tuple[str, ...]
+    version: int
+    goals: tuple[PlannedGoal, ...] | None
+
+    def visible_to(self, centres: Iterable[str]) -> bool:
+        return bool(set(self.centre_ids) & set(centres))
+
+
+def needs_goals(placeholders: Iterable[str]) -> bool:
+    """True when a template prints the plan's goals."""
+    return any(p == "goals" or p.startswith("goals[]") for p in placeholders)
+
+
+def plan_in_effect(
+    plans: Iterable[ClientPlan], centres: Iterable[str], client_id: str, plan_id: str = ""
+) -> ClientPlan:
+    """The plan whose goals a document prints: the one named, else the client's plan in
+    effect; only plans of centres the caller serves count (another centre's plan is
+    not found, exactly as one that does not exist)."""
+    visible = [p for p in plans if p.visible_to(centres)]
+    if plan_id:
+        named = next((p for p in visible if p.plan_id == plan_id), None)
+        if named is None:
+            raise NotFound(f"plan {plan_id} not found")
+        if named.goals is None:
+            raise FailedPrecondition(
+                f"the template prints goals, and plan {plan_id} has no version in effect; "
+                "have it signed by the client and the worker, then generate again",
+                field="plan_id",
+            )
+        return named
+    effective = [p for p in visible if p.goals is not None]
+    if not effective:
+        raise FailedPrecondition(
+            f"the template prints goals, and client {client_id} has no plan in effect; "
+            "have the plan signed by the client and the worker, then generate again",
+            field="goals",
+        )
+    return effective[0]
+
+
+@dataclass(frozen=True)
 class Party:
     id: str
     name: str
@@ -66,7 +150,7 @@ def render_context(
     terms: ContractTerms | None,
     signed_on: date | None = None,
     decision: Decision | None = None,
-    goals: Iterable[Mapping[str, str]] = (),
+    goals: Iterable[PlannedGoal] = (),
     signing: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     return {
@@ -95,7 +179,7 @@ def render_context(
             "granted": decision.granted if decision else False,
             "reason": decision.reason if decision else "",
         },
-        "goals": [dict(g) for g in goals],
+        "goals": [g.row() for g in goals],
         "today": created_on.isoformat(),
         "client_signature": "",
         "worker_signature": "",

@@ -162,6 +162,8 @@ class Document:
     idempotency_key: str = ""
     # Digest of the call that created it with that key (casework_common.idempotency).
     fingerprint: str = ""
+    # The plan (plans' plan_id) whose goals it prints; empty when it prints none.
+    plan_id: str = ""
 
     @property
     def latest(self) -> DocumentVersion:

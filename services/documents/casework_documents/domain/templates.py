@@ -69,7 +69,11 @@ COMMON_FIELDS: frozenset[str] = frozenset(
 CONTRACT_FIELDS = frozenset(
     {"contract.contract_id", "contract.signed_on", "contract.valid_from", "contract.valid_until"}
 )
-GOAL_FIELDS = frozenset({"goals", "goals[].description", "goals[].deadline", "goals[].actions"})
+# A goal's deadline is its target date (both names print it); its actions are one line
+# each: what, who provides it, how often, by when.
+GOAL_FIELDS = frozenset(
+    {"goals", "goals[].description", "goals[].deadline", "goals[].target_date", "goals[].actions"}
+)
 DECISION_FIELDS = frozenset({"decision.granted", "decision.reason"})
 # The catalogue of each kind of template: a consent has no contract terms to print, a
 # referral letter no decision.
@@ -320,9 +324,15 @@ SAMPLE_CONTEXT: Mapping[str, Any] = {
         {
             "description": "Find stable housing",
             "deadline": "2026-03-31",
-            "actions": "weekly visits",
+            "target_date": "2026-03-31",
+            "actions": "Weekly visits (volunteer Jana Nová, 1 per week, by 2026-03-31)",
         },
-        {"description": "Vybaviť občiansky preukaz", "deadline": "2026-02-15", "actions": "úrad"},
+        {
+            "description": "Vybaviť občiansky preukaz",
+            "deadline": "2026-02-15",
+            "target_date": "2026-02-15",
+            "actions": "Sprevádzanie na úrad (worker Анна Петрова, by 2026-02-10)",
+        },
     ],
     "today": "2026-01-05",
     "client_signature": "",

@@ -18,6 +18,7 @@ from casework_common.messages import guard_requests
 from casework_common.unit_of_work import UnitOfWork, current_unit_of_work
 from casework_documents.adapters.archive import ArchiveUnavailable, TamperedObject
 from casework_documents.adapters.cards import CardsUnavailable
+from casework_documents.adapters.plans import PlansUnavailable
 from casework_documents.adapters.rendering import ConversionFailed
 from casework_documents.bootstrap import Documents, bootstrap
 from casework_documents.domain.context import Decision
@@ -79,7 +80,7 @@ def archive_faults(method: F) -> F:
             return method(self, request, context)
         except TamperedObject as exc:
             raise DataLoss(f"the archived file was tampered with: {exc}") from None
-        except (ArchiveUnavailable, CardsUnavailable, ConversionFailed) as exc:
+        except (ArchiveUnavailable, CardsUnavailable, PlansUnavailable, ConversionFailed) as exc:
             raise Unavailable(str(exc)) from None
 
     return call  # type: ignore[return-value]
@@ -174,6 +175,7 @@ def document_message(d: Document, today: date) -> pb.Document:
         created_at=_stamp(d.created_at),
         created_by=d.created_by,
         versions=[_version_message(v) for v in d.versions],
+        plan_id=d.plan_id,
     )
     if d.contract is not None:
         out.contract.CopyFrom(_contract_message(d.contract, today))
@@ -193,6 +195,7 @@ class DocumentsServicer(documents_pb2_grpc.DocumentsServiceServicer):
             documents=app.documents_for(uow),
             archive=app.archive,
             cards=app.cards,
+            plans=app.plans,
             renderer=app.renderer,
         )
 
@@ -278,6 +281,7 @@ class DocumentsServicer(documents_pb2_grpc.DocumentsServiceServicer):
                 pdf=request.pdf,
                 decision=decision,
                 idempotency_key=request.idempotency_key,
+                plan_id=request.plan_id,
             ),
             uow,
             self._ports(uow),

@@ -23,14 +23,18 @@ from casework_common.storage import DuplicateAggregate
 from casework_common.unit_of_work import UnitOfWork
 from casework_documents.adapters.archive import Archive
 from casework_documents.adapters.cards import ClientCards
+from casework_documents.adapters.plans import ClientPlans
 from casework_documents.adapters.rendering import Renderer
 from casework_documents.adapters.repository import DocumentRepository, TemplateRepository
 from casework_documents.adapters.signing import OrganisationSigner
 from casework_documents.domain import documents as docs
 from casework_documents.domain.context import (
     Card,
+    ClientPlan,
     Decision,
     Party,
+    needs_goals,
+    plan_in_effect,
     render_context,
     require_complete,
     signing_facts,
@@ -67,10 +71,14 @@ class GenerateDocument:
     pdf: bool = False
     decision: Decision | None = None
     idempotency_key: str = ""
+    plan_id: str = ""
 
     def fingerprint(self, caller: str) -> str:
+        # plan_id counts only when named, so keys stored before it existed still replay.
+        named = {"plan_id": self.plan_id} if self.plan_id else {}
         return idempotency.fingerprint(
             {
+                **named,
                 "caller": caller,
                 "template_id": self.template_id,
                 "client_id": self.client_id,
@@ -108,6 +116,7 @@ class Ports:
     archive: Archive
     cards: ClientCards
     renderer: Renderer
+    plans: ClientPlans | None = None
 
 
 def _event(message_type: type[Message], uow: UnitOfWork, payload: dict[str, str]) -> EventEnvelope:
@@ -143,6 +152,21 @@ def visible_card(ports: Ports, uow: UnitOfWork, client_id: str) -> Card:
     if not card.visible_to(uow.principal.centres):
         raise NotFound(f"client {client_id} not found")
     return card
+
+
+def goals_plan(
+    ports: Ports, uow: UnitOfWork, template: TemplateVersion, card: Card, plan_id: str
+) -> ClientPlan | None:
+    """The plan whose goals the template prints (None when it prints none): read from
+    plans with documents' service token, kept only when of a centre the caller serves."""
+    if not needs_goals(template.placeholders):
+        return None
+    if ports.plans is None:
+        raise FailedPrecondition("documents is not configured to read plans: set PLANS_GRPC_TARGET")
+    plans = ports.plans.of_client(uow.organisation, card.client_id, dict(uow.trace.carrier))
+    plan = plan_in_effect(plans, uow.principal.centres, card.client_id, plan_id)
+    audit(uow, "plan.read", card.client_id)
+    return plan
 
 
 def _parties(ports: Ports, uow: UnitOfWork, card: Card) -> tuple[Party, Party, Party]:
@@ -253,6 +277,8 @@ def _generate(
             idempotency_key=command.idempotency_key,
             fingerprint=fingerprint,
         )
+    plan = goals_plan(ports, uow, template, card, command.plan_id or document.plan_id)
+    document = dataclasses.replace(document, plan_id=plan.plan_id if plan else "")
     organisation, centre, worker = _parties(ports, uow, card)
     context = render_context(
         card,
@@ -263,6 +289,7 @@ def _generate(
         created_on=today,
         terms=terms,
         decision=command.decision,
+        goals=plan.goals or () if plan else (),
     )
     require_complete(template.placeholders, context)
     files = {DocumentFormat.DOCX: ports.renderer.render_docx(content, context)}
@@ -306,6 +333,7 @@ def sign_document(
         replaced = _replaceable(ports, document, command.replaces_contract_id, uow.now.date())
     card = visible_card(ports, uow, document.client_id)
     today = uow.now.date()
+    plan = goals_plan(ports, uow, template, card, document.plan_id)
     organisation, centre, worker = _parties(ports, uow, card)
     context = render_context(
         card,
@@ -315,6 +343,7 @@ def sign_document(
         document_id=document.document_id,
         created_on=today,
         terms=document.terms,
+        goals=plan.goals or () if plan else (),
         signed_on=today,
         signing=signing_facts(command.method.value, uow.now),
     )

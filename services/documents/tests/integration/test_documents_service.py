@@ -1,7 +1,8 @@
-"""documents through its real processes, with clients (the card, read over gRPC with
-documents' service token), real S3 (object lock), MongoDB-wire and RabbitMQ: a contract
-generated from a Word template, signed in one step and archived; every bad input the
-issue lists refused with its own error and nothing stored half-way."""
+"""documents through its real processes, with clients (the card) and plans (the goals of
+the plan in effect), both read over gRPC with documents' service token, real S3 (object
+lock), MongoDB-wire and RabbitMQ: a contract generated from a Word template, signed in one
+step and archived; every bad input the issue lists refused with its own error and nothing
+stored half-way."""
 
 from __future__ import annotations
 
@@ -30,7 +31,8 @@ from pyhanko_certvalidator import ValidationContext
 from casework.clients.v1 import clients_pb2_grpc
 from casework.documents.v1 import documents_pb2 as pb
 from casework.documents.v1 import documents_pb2_grpc
-from casework_common.rpc_errors import field_violations
+from casework.plans.v1 import plans_pb2_grpc
+from casework_common.rpc_errors import field_violations, precondition_subjects
 from casework_dev.clients_testing import register
 from casework_dev.devstack import Suite
 from casework_dev.testing.documents import (
@@ -40,6 +42,7 @@ from casework_dev.testing.documents import (
 )
 from casework_dev.testing.fixtures import create_token, documents_env
 from casework_dev.testing.helpers import auth, stub
+from casework_dev.testing.plans import create_plan_request, sign_both
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +61,7 @@ def bucket() -> str:
 @pytest.fixture(scope="module")
 def suite(suite_factory: Any, s3_endpoint: str, bucket: str) -> Suite:
     started: Suite = suite_factory(
-        ("clients", "documents"), env={"S3_ENDPOINT": s3_endpoint, "S3_BUCKET": bucket}
+        ("clients", "plans", "documents"), env={"S3_ENDPOINT": s3_endpoint, "S3_BUCKET": bucket}
     )
     return started
 
@@ -71,6 +74,11 @@ def documents(suite: Suite) -> Any:
 @pytest.fixture(scope="module")
 def clients(suite: Suite) -> Any:
     return stub(suite, "clients", clients_pb2_grpc.ClientsServiceStub)
+
+
+@pytest.fixture(scope="module")
+def plans(suite: Suite) -> Any:
+    return stub(suite, "plans", plans_pb2_grpc.PlansServiceStub)
 
 
 @pytest.fixture(scope="module")
@@ -95,11 +103,44 @@ def db(suite: Suite) -> Iterator[Any]:
 def contract_template(documents: Any) -> pb.Template:
     reply = documents.UploadTemplate(
         pb.UploadTemplateRequest(
-            kind=pb.TEMPLATE_KIND_CONTRACT, name="Zmluva / Договор", content=create_template_docx()
+            kind=pb.TEMPLATE_KIND_CONTRACT,
+            name="Zmluva / Договор",
+            content=create_template_docx(goals_table=False),
         ),
         metadata=MANAGER,
     )
     return reply.template
+
+
+@pytest.fixture(scope="module")
+def plan_template(documents: Any) -> pb.Template:
+    """A service plan printing the plan's goals as a table: text, target date, actions."""
+    content = create_template_docx(
+        ["Individuálny plán / План: {{ client.full_name }}",
+         "{% for goal in goals %}Cieľ {{ loop.index }}: {{ goal.description }} do "
+         "{{ goal.target_date }} — {{ goal.actions }}{% endfor %}",
+         "{{ client_signature }} {{ worker_signature }}"],
+    )  # fmt: skip
+    return documents.UploadTemplate(
+        pb.UploadTemplateRequest(
+            kind=pb.TEMPLATE_KIND_SERVICE_PLAN, name="Individuálny plán", content=content
+        ),
+        metadata=MANAGER,
+    ).template
+
+
+def plan_in_effect(plans: Any, client_id: str, metadata: Any = ANNA, **overrides: Any) -> Any:
+    """A plan signed by client and worker in plans (North Town's unless told otherwise)."""
+    created = plans.CreatePlan(
+        create_plan_request(client_id=client_id, **overrides), metadata=metadata
+    ).plan
+    return sign_both(plans, created, metadata)
+
+
+def docx_body(documents: Any, document_id: str) -> str:
+    docx = download(documents, document_id, format=pb.DOCUMENT_FORMAT_DOCX)
+    with zipfile.ZipFile(io.BytesIO(docx)) as package:
+        return package.read("word/document.xml").decode()
 
 
 def create_client(clients: Any, **overrides: Any) -> str:
@@ -410,3 +451,87 @@ def test_a_retried_generation_answers_the_first_document_and_a_reused_key_is_ref
     assert again.document_id == first.document_id
     assert other.code() == grpc.StatusCode.ALREADY_EXISTS
     assert db.documents.count_documents({"client_id": client_id}) == 1
+
+
+# ------------------------------------------------------------------ the plan's goals
+
+
+def test_a_service_plan_lists_the_goals_of_the_plan_in_effect_and_keeps_them_when_signed(
+    documents: Any, clients: Any, plans: Any, plan_template: pb.Template
+) -> None:
+    client_id = create_client(clients)
+    plan = plan_in_effect(plans, client_id)
+    goal = plan.versions[-1].content.goals[0]
+
+    draft = generate(documents, plan_template.template_id, client_id)
+    signed = sign(documents, draft.document_id)
+
+    for document_id in (draft.document_id, signed.document_id):
+        body = docx_body(documents, document_id)
+        assert f"Cieľ 1: eats three warm meals every day do {goal.target_date}" in body
+        action = goal.actions[0]
+        assert (
+            f"hot meals brought home (partner Charity kitchen, 3 per day, by {action.deadline})"
+        ) in body
+    assert signed.versions[-1].evidence.signers
+
+
+def test_a_contract_template_with_a_goals_table_prints_the_plan_named_in_the_request(
+    documents: Any, clients: Any, plans: Any
+) -> None:
+    template = documents.UploadTemplate(
+        pb.UploadTemplateRequest(
+            kind=pb.TEMPLATE_KIND_CONTRACT, name="Zmluva s cieľmi", content=create_template_docx()
+        ),
+        metadata=MANAGER,
+    ).template
+    client_id = create_client(clients)
+    plan = plan_in_effect(plans, client_id)
+
+    document = generate(documents, template.template_id, client_id, plan_id=plan.plan_id)
+
+    assert document.plan_id == plan.plan_id
+
+    body = docx_body(documents, document.document_id)
+    assert "eats three warm meals every day" in body
+    assert plan.versions[-1].content.goals[0].target_date in body
+
+
+def test_a_template_printing_goals_without_a_plan_in_effect_is_refused_naming_goals(
+    documents: Any, clients: Any, plans: Any, plan_template: pb.Template, db: Any
+) -> None:
+    client_id = create_client(clients)
+    plans.CreatePlan(create_plan_request(client_id=client_id), metadata=ANNA)  # a draft only
+
+    error = refused(
+        documents.GenerateDocument,
+        pb.GenerateDocumentRequest(template_id=plan_template.template_id, client_id=client_id),
+    )
+
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert set(precondition_subjects(error)) == {"goals"}
+    assert "no plan in effect" in (error.details() or "")
+    assert db.documents.count_documents({"client_id": client_id}) == 0
+
+
+def test_another_centres_plan_is_never_printed_for_a_worker_who_cannot_see_it(
+    documents: Any, clients: Any, plans: Any, plan_template: pb.Template, db: Any
+) -> None:
+    client_id = create_client(clients)  # Anna's centre's card...
+    southern = plan_in_effect(plans, client_id, ILZE, centre_id="ctr-south-city")  # ...Ilze's plan
+
+    unnamed = refused(
+        documents.GenerateDocument,
+        pb.GenerateDocumentRequest(template_id=plan_template.template_id, client_id=client_id),
+    )
+    named = refused(
+        documents.GenerateDocument,
+        pb.GenerateDocumentRequest(
+            template_id=plan_template.template_id, client_id=client_id, plan_id=southern.plan_id
+        ),
+    )
+
+    assert unnamed.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert set(precondition_subjects(unnamed)) == {"goals"}
+    assert named.code() == grpc.StatusCode.NOT_FOUND
+    assert db.documents.count_documents({"client_id": client_id}) == 0

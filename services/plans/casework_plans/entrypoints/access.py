@@ -6,16 +6,18 @@ case work: front-line duty workers do not build them."""
 
 from __future__ import annotations
 
-from casework_common.auth import ADMIN, CASE_WORKER_AND_ABOVE, MANAGER, AccessMap
+from casework_common.auth import ADMIN, CASE_WORKER_AND_ABOVE, MANAGER, SERVICE, AccessMap
 
-SERVICE = "casework.plans.v1.PlansService"
+PLANS = "casework.plans.v1.PlansService"
 CONFIGURES = frozenset({MANAGER, ADMIN})
 
 ACCESS: AccessMap = {
-    f"{SERVICE}/{method}": frozenset(roles)
+    f"{PLANS}/{method}": frozenset(roles)
     for method, roles in {
         "GetPlan": CASE_WORKER_AND_ABOVE,
-        "ListPlans": CASE_WORKER_AND_ABOVE,
+        # documents prints the goals of the plan in effect with a service token scoped to
+        # this call; it keeps only the plans of centres its own caller serves.
+        "ListPlans": CASE_WORKER_AND_ABOVE | {SERVICE},
         "CreatePlan": CASE_WORKER_AND_ABOVE,
         "EditPlanDraft": CASE_WORKER_AND_ABOVE,
         "SignPlan": CASE_WORKER_AND_ABOVE,

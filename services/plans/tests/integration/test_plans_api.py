@@ -551,3 +551,38 @@ def test_another_centres_plan_answers_not_found_for_every_call(plans: Any) -> No
 
 
 __all__ = ["date"]
+
+
+# ------------------------------------------------------------------ service callers
+
+
+def service_token(*scopes: str) -> Any:
+    """documents' service token: kind `service`, the organisation's centres, the calls named."""
+    return auth(
+        create_token(
+            subject="svc-documents",
+            kind="service",
+            roles=[],
+            centres=["ctr-north-town", "ctr-north-village", "ctr-south-city"],
+            scopes=list(scopes),
+        )
+    )
+
+
+def test_documents_service_token_lists_a_clients_plans_only_with_the_list_plans_scope(
+    plans: Any,
+) -> None:
+    plan = in_effect(plans)
+    listing = pb.ListPlansRequest(client_id=plan.client_id)
+    scoped = service_token("casework.plans.v1.PlansService/ListPlans")
+
+    listed = plans.ListPlans(listing, metadata=scoped).plans
+    without_scope = refused(
+        plans.ListPlans, listing, service_token("casework.clients.v1.ClientsService/GetClient")
+    )
+    other_call = refused(plans.GetPlan, pb.GetPlanRequest(plan_id=plan.plan_id), scoped)
+
+    assert [p.plan_id for p in listed] == [plan.plan_id]
+    assert listed[0].versions[-1].status == "in_effect"
+    assert without_scope.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert other_call.code() is grpc.StatusCode.PERMISSION_DENIED
