@@ -53,6 +53,9 @@ class Organisation:
     # The language its people read (ISO 639-1, e.g. "sk"); notify's e-mails use it
     # first, English where a text has no translation.
     language: str = "en"
+    # How long an action notification may stay unread before notify escalates it, in
+    # seconds; None: notify's NOTIFY_ESCALATE_AFTER_SECONDS applies.
+    escalate_after_seconds: float | None = None
 
     def centre(self, centre_id: str) -> Centre | None:
         return self.centres.get(centre_id)
@@ -84,6 +87,14 @@ def _language(raw: Any) -> str:
     if not isinstance(raw, str) or not (2 <= len(raw) <= 8) or not raw.replace("-", "").isalpha():
         raise InvalidOrganisation(f"language must be a language code such as 'en', got {raw!r}")
     return raw.lower()
+
+
+def _seconds(raw: Any, where: str) -> float | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 1 <= raw <= 30 * 86400:
+        raise InvalidOrganisation(f"{where} must be seconds from 1 to 2592000, got {raw!r}")
+    return float(raw)
 
 
 def _unique(items: list[dict[str, Any]], what: str) -> list[dict[str, Any]]:
@@ -135,6 +146,9 @@ def parse(data: dict[str, Any]) -> Organisation:
             problem_types=_strings(data["problem_types"], "problem_types"),
             routing_rules=rules,
             language=_language(data.get("language", "en")),
+            escalate_after_seconds=_seconds(
+                data.get("escalate_after_seconds"), "escalate_after_seconds"
+            ),
         )
     except KeyError as exc:
         raise InvalidOrganisation(f"missing key {exc}") from None

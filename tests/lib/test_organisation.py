@@ -208,3 +208,13 @@ def test_a_rule_without_workers_is_refused_naming_the_rule() -> None:
     assert refused(create_data(routing_rules=[rule])) == (
         "rule nobody: workers must name at least one worker"
     )
+
+
+def test_the_escalation_wait_is_unset_unless_the_file_gives_one() -> None:
+    assert parse(create_data()).escalate_after_seconds is None
+    assert parse(create_data(escalate_after_seconds=600)).escalate_after_seconds == 600.0
+
+
+@pytest.mark.parametrize("value", [0, -5, "600", True, 31 * 86400])
+def test_an_escalation_wait_that_is_not_seconds_is_refused_naming_it(value: Any) -> None:
+    assert "escalate_after_seconds" in refused(create_data(escalate_after_seconds=value))

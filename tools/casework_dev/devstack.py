@@ -33,7 +33,7 @@ from casework_common.config import (
     REPO_ROOT,
     SERVICES,
 )
-from casework_dev.service_tokens import write_service_tokens
+from casework_dev.service_tokens import NOTIFY_SCOPES, write_service_tokens
 from casework_dev.signing_certificate import ensure_signing_certificate
 
 PYTHONPATH = os.pathsep.join(
@@ -457,6 +457,9 @@ class Suite:
         if service == "documents" and "clients" in self.grpc_ports:
             # documents reads cards from this suite's clients api.
             env.setdefault("CLIENTS_GRPC_TARGET", f"127.0.0.1:{self.grpc_ports['clients']}")
+        if service == "notify" and "clients" in self.grpc_ports:
+            # notify reads the card of a client it messages from this suite's clients api.
+            env.setdefault("CLIENTS_GRPC_TARGET", f"127.0.0.1:{self.grpc_ports['clients']}")
         if service == "documents" and "plans" in self.grpc_ports:
             # ... and the goals of the plan in effect from this suite's plans api.
             env.setdefault("PLANS_GRPC_TARGET", f"127.0.0.1:{self.grpc_ports['plans']}")
@@ -534,6 +537,20 @@ def _local_env(var: Path, run_dir: Path, ports: LocalPorts) -> dict[str, str]:
         # The same key pair `make token` signs with: created once, kept in var/keys/.
         key = ensure_development_keys(var / "keys")
         env["JWT_JWKS_FILE"] = str(var / "keys" / "jwks.json")
+        if not os.environ.get("NOTIFY_SERVICE_TOKENS_FILE"):
+            # notify reads the card of a client it messages with these.
+            env["NOTIFY_SERVICE_TOKENS_FILE"] = str(
+                write_service_tokens(
+                    var / "keys" / "notify-service-tokens.json",
+                    key,
+                    Path(
+                        os.environ.get("CASEWORK_ORGANISATION_FILE")
+                        or REPO_ROOT / "config" / "organisation.dev.json"
+                    ),
+                    subject="svc-notify",
+                    scopes=NOTIFY_SCOPES,
+                )
+            )
         if not os.environ.get("DOCUMENTS_SERVICE_TOKENS_FILE"):
             # documents reads cards and plans with these (renewed at every make run).
             env["DOCUMENTS_SERVICE_TOKENS_FILE"] = str(

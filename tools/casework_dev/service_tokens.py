@@ -1,7 +1,8 @@
 """Service tokens one service uses to call another, issued here for development the way
 the identity provider issues them in production: per organisation, kind `service`, the
 organisation's centres, and only the calls named. documents reads cards from clients
-and the plan in effect from plans with them (DOCUMENTS_SERVICE_TOKENS_FILE)."""
+and the plan in effect from plans with them (DOCUMENTS_SERVICE_TOKENS_FILE); notify reads
+the card of a client it messages (NOTIFY_SERVICE_TOKENS_FILE)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ DOCUMENTS_SCOPES = (
     "casework.clients.v1.ClientsService/GetClient",
     "casework.plans.v1.PlansService/ListPlans",
 )
+
+NOTIFY_SCOPES = ("casework.clients.v1.ClientsService/GetClient",)
 
 
 def write_service_tokens(

@@ -1,4 +1,15 @@
-"""Wires notify's adapters for both processes."""
+"""Wires notify's adapters for both processes.
+
+Besides the SMTP and retry settings below, notify reads:
+
+- NOTIFY_SERVICE_TOKENS_FILE: notify's service tokens for reading clients' cards
+  (`clients.GetClient`), `{"<organisation>": "<jwt>"}` (see adapters/cards.py); while
+  unset, messages to clients answer FAILED_PRECONDITION naming it.
+- CLIENTS_GRPC_TARGET: clients' api, host:port (default 127.0.0.1 and clients' default
+  port).
+- NOTIFY_ESCALATE_AFTER_SECONDS: how long an action notification may stay unread before
+  it is escalated, for organisations whose file gives no `escalate_after_seconds`.
+"""
 
 from __future__ import annotations
 
@@ -6,12 +17,19 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from casework_common import organisation as organisations
-from casework_common.config import InvalidConfiguration, Settings, load_settings
-from casework_common.errors import PermissionDenied
+from casework_common.config import (
+    DEFAULT_GRPC_PORTS,
+    InvalidConfiguration,
+    Settings,
+    load_settings,
+)
+from casework_common.errors import FailedPrecondition, PermissionDenied
 from casework_common.organisation import Organisation
 from casework_common.unit_of_work import UnitOfWork, now_to_the_millisecond
+from casework_notify.adapters.cards import ClientCards, notify_tokens
 from casework_notify.adapters.mail import EmailRepository, SmtpMailer, SmtpSettings
 from casework_notify.adapters.preferences import ConsentRepository, PreferencesRepository
 from casework_notify.adapters.repository import InboxRepository, PublishedRulesRepository
@@ -102,6 +120,8 @@ class Notify:
     preferences: PreferencesRepository = field(default_factory=PreferencesRepository)
     emails: EmailRepository = field(default_factory=EmailRepository)
     consents: ConsentRepository = field(default_factory=ConsentRepository)
+    # clients' cards (None: not configured, messages to clients are refused).
+    cards: ClientCards | None = None
 
     def __post_init__(self) -> None:
         if self.config is None:
@@ -125,8 +145,22 @@ class Notify:
             organisation=self.organisations.get(organisation),
             preferences=self.preferences,
             emails=self.emails,
-            escalate_after=self.config.escalate_after,
+            escalate_after=self.escalate_after_of(organisation),
         )
+
+    def escalate_after_of(self, organisation: str) -> timedelta:
+        """The organisation file's escalation wait, else NOTIFY_ESCALATE_AFTER_SECONDS."""
+        org = self.organisations.get(organisation)
+        if org is not None and org.escalate_after_seconds is not None:
+            return timedelta(seconds=org.escalate_after_seconds)
+        return self.config.escalate_after
+
+    def client_cards(self) -> ClientCards:
+        if self.cards is None:
+            raise FailedPrecondition(
+                "notify cannot read clients' cards: set NOTIFY_SERVICE_TOKENS_FILE"
+            )
+        return self.cards
 
     def webhooks_of(self, organisation: str) -> WebhookRepository:
         return WebhookRepository(organisation)
@@ -149,11 +183,15 @@ class Notify:
         return bind_event_types(self.settings.amqp_uri, self.settings.events_exchange, [event_type])
 
 
-def bootstrap(settings: Settings | None = None) -> Notify:
-    settings = settings or load_settings("notify")
+def bootstrap(settings: Settings | None = None, env: Mapping[str, str] | None = None) -> Notify:
+    env = os.environ if env is None else env
+    settings = settings or load_settings("notify", env)
+    tokens_file = env.get("NOTIFY_SERVICE_TOKENS_FILE", "")
+    target = env.get("CLIENTS_GRPC_TARGET") or f"127.0.0.1:{DEFAULT_GRPC_PORTS['clients']}"
     return Notify(
         settings=settings,
         organisations=organisations.load(settings.organisation_file),
         clock=now_to_the_millisecond,
-        config=NotifyConfig.load(settings),
+        config=NotifyConfig.load(settings, env),
+        cards=ClientCards(target, notify_tokens(Path(tokens_file))) if tokens_file else None,
     )

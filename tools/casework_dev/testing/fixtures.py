@@ -141,6 +141,26 @@ def documents_env() -> dict[str, str]:
     }
 
 
+@functools.cache
+def notify_env() -> dict[str, str]:
+    """notify's service tokens for reading the card of a client it messages, signed with
+    the session's key; made once per test session."""
+    from casework_common.config import REPO_ROOT
+    from casework_dev.service_tokens import NOTIFY_SCOPES, write_service_tokens
+
+    tokens = write_service_tokens(
+        _session_keys()[0] / "notify" / "service-tokens.json",
+        session_signing_key(),
+        Path(
+            os.environ.get("CASEWORK_ORGANISATION_FILE")
+            or REPO_ROOT / "config" / "organisation.dev.json"
+        ),
+        subject="svc-notify",
+        scopes=NOTIFY_SCOPES,
+    )
+    return {"NOTIFY_SERVICE_TOKENS_FILE": str(tokens)}
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """S3_ENDPOINT when the user names one (MinIO, say), else moto's S3 server of this
@@ -252,6 +272,7 @@ def suite_factory(
                 "LOG_LEVEL": "INFO",
                 "JWT_JWKS_FILE": str(session_jwks_file()),
                 **documents_env(),
+                **notify_env(),
                 **(env or {}),
             },
             grpc_ports={name: free_port() for name in SERVICES},

@@ -11,14 +11,13 @@ the card's.
 
 from __future__ import annotations
 
-import json
-import threading
 from pathlib import Path
 
 import grpc
 
 from casework.clients.v1 import clients_pb2, clients_pb2_grpc
-from casework_common.errors import FailedPrecondition, NotFound
+from casework_common import service_tokens as common_tokens
+from casework_common.errors import NotFound
 from casework_documents.domain.context import Card
 
 GET_CLIENT = "casework.clients.v1.ClientsService/GetClient"
@@ -28,34 +27,15 @@ class CardsUnavailable(Exception):
     """clients could not be asked (down, or documents' token refused)."""
 
 
-class ServiceTokens:
+class ServiceTokens(common_tokens.ServiceTokens):
     def __init__(self, path: Path | None) -> None:
-        self._path = path
-        self._lock = threading.Lock()
-        self._stamp: tuple[int, int] | None = None
-        self._tokens: dict[str, str] = {}
-
-    def for_organisation(self, organisation: str) -> str:
-        if self._path is None:
-            raise FailedPrecondition(
-                "documents has no service token to read cards and plans: set "
-                "DOCUMENTS_SERVICE_TOKENS_FILE"
-            )
-        with self._lock:
-            try:
-                stat = self._path.stat()
-                stamp = (stat.st_mtime_ns, stat.st_size)
-                if stamp != self._stamp:
-                    self._tokens = dict(json.loads(self._path.read_text()))
-                    self._stamp = stamp
-            except (OSError, ValueError) as exc:
-                raise CardsUnavailable(f"cannot read {self._path}: {exc}") from exc
-            token = self._tokens.get(organisation)
-        if not token:
-            raise FailedPrecondition(
-                f"DOCUMENTS_SERVICE_TOKENS_FILE has no token for organisation {organisation}"
-            )
-        return token
+        super().__init__(
+            path,
+            variable="DOCUMENTS_SERVICE_TOKENS_FILE",
+            service="documents",
+            purpose="read cards and plans",
+            unavailable=CardsUnavailable,
+        )
 
 
 class ClientCards:

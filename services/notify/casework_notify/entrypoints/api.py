@@ -328,6 +328,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
             ),
             uow,
             self._notify.organisation_of(uow),
+            self._notify.client_cards(),
             self._notify.consents,
             self._notify.emails,
             production=self._notify.settings.production,

@@ -492,7 +492,7 @@ class NotifyEvents(EventsService):
     def escalate_unread(self) -> None:
         app = self.wired.app
         people.escalate_unread(
-            clock_now(), app.organisations, app.postbox_of, app.config.escalate_after
+            clock_now(), app.organisations, app.postbox_of, app.escalate_after_of
         )
 
     # ------------------------------------------------------------------ feedback

@@ -7,9 +7,10 @@ import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from casework_common.errors import FieldError, InvalidArgument
+from casework_common.errors import FailedPrecondition, FieldError, InvalidArgument, NotFound
 from casework_common.organisation import Organisation
 from casework_common.unit_of_work import UnitOfWork
 from casework_common.values import email_error
@@ -17,6 +18,7 @@ from casework_notify.adapters.mail import EmailRepository
 from casework_notify.adapters.preferences import ConsentRepository, PreferencesRepository
 from casework_notify.adapters.repository import claim_escalation, escalation_due
 from casework_notify.domain import inbox
+from casework_notify.domain.cards import ClientCard
 from casework_notify.domain.consent import PURPOSE_OF_MESSAGE, require_consent
 from casework_notify.domain.email import Email, Preferences, parse_clock, render
 from casework_notify.domain.webhooks import url_errors
@@ -82,7 +84,7 @@ def escalate_unread(
     now: datetime,
     organisations: Mapping[str, Organisation],
     postbox_of: Callable[[str], Postbox],
-    escalate_after: timedelta,
+    escalate_after: Callable[[str], timedelta],
 ) -> int:
     """Worker -> the centre's duty worker -> its manager, one step each time an action
     notification is still unread at its escalation moment. The copy is delivered before
@@ -102,7 +104,7 @@ def escalate_unread(
             centre.manager if centre else None,
         )
         postbox_of(n.organisation).deliver([inbox.escalate(n, level, worker, now)])
-        claim_escalation(n, level, now + escalate_after if further else None)
+        claim_escalation(n, level, now + escalate_after(n.organisation) if further else None)
         done += 1
     return done
 
@@ -112,19 +114,30 @@ class SendClientMessage:
     client_id: str
     kind: str  # "self_fill" | "survey"
     link: str
+    # The request's former address field: refused when given (the card's address is used).
     email: str
     idempotency_key: str
+
+
+class Cards(Protocol):
+    def get(
+        self, organisation: str, client_id: str, trace: dict[str, str] | None = None
+    ) -> ClientCard: ...
 
 
 def send_client_message(
     command: SendClientMessage,
     uow: UnitOfWork,
     organisation: Organisation,
+    cards: Cards,
     consents: ConsentRepository,
     emails: EmailRepository,
     *,
     production: bool,
 ) -> Email:
+    """E-mails the client, at the address on their card, a link the card's consent
+    allows; only a worker serving one of the card's centres may (any other gets
+    NOT_FOUND, exactly as for a client that does not exist)."""
     principal = uow.principal
     errors = []
     if not command.client_id or len(command.client_id) > 100:
@@ -132,19 +145,29 @@ def send_client_message(
     if command.kind not in PURPOSE_OF_MESSAGE:
         errors.append(FieldError("kind", "must be self-fill or survey"))
     errors += [replace(e, field="link") for e in url_errors(command.link, production=production)]
-    problem = email_error(command.email) if command.email else "is required"
-    if problem:
-        errors.append(FieldError("email", problem))
+    if command.email:
+        errors.append(
+            FieldError("email", "is no longer accepted: the message goes to the card's address")
+        )
     if not command.idempotency_key or len(command.idempotency_key) > 200:
         errors.append(FieldError("idempotency_key", "is required, at most 200 characters"))
     if errors:
         raise InvalidArgument(errors)
+    card = cards.get(principal.organisation, command.client_id, dict(uow.trace.carrier))
+    if not card.visible_to(principal.centres):
+        raise NotFound(f"client {command.client_id} not found")
     email_id = (
         f"client-message:{principal.organisation}:{principal.subject}:{command.idempotency_key}"
     )
     existing = emails.get(email_id)
     if existing is not None:
         return existing
+    if not card.email or email_error(card.email):
+        raise FailedPrecondition(
+            f"client {command.client_id} has no usable e-mail address on the card "
+            "(field email)",
+            field="email",
+        )
     purpose = require_consent(
         command.kind, consents.given(principal.organisation, command.client_id)
     )
@@ -169,7 +192,7 @@ def send_client_message(
     email = Email(
         email_id=email_id,
         organisation=principal.organisation,
-        recipient=command.email,
+        recipient=card.email,
         subject=subject,
         text=text,
         language=language,
