@@ -1268,14 +1268,16 @@ def test_egress_reaches_only_what_each_service_needs(overlay):
             (53, internet, False, "UDP"),
         ]
         # Services talk through events; the only gRPC calls between them are documents-api
-        # reading a card from clients-api and the plan in effect from plans-api.
+        # reading a card from clients-api and the plan in effect from plans-api, and
+        # notify-api reading the card of a client it messages from clients-api.
         for other in SERVICES:
             target = pod_labels(deployments[f"{other}-api"])
             expected.append(
                 (
                     GRPC_PORT,
                     Peer({"kubernetes.io/metadata.name": "casework"}, target, True),
-                    (svc, proc) == ("documents", "api") and other in ("clients", "plans"),
+                    ((svc, proc) == ("documents", "api") and other in ("clients", "plans"))
+                    or ((svc, proc) == ("notify", "api") and other == "clients"),
                     "TCP",
                 )
             )
