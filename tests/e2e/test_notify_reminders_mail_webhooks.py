@@ -2,8 +2,8 @@
 (aiosmtpd, as the devstack starts it) and a real HTTP receiver on loopback: reminders
 fire once on time, also after notify was down; e-mails wait while the mail server is
 down and arrive once it is up; partner webhooks are signed, retried, dead-lettered and
-replayed; messages to clients go only with their consent; unread action notifications
-escalate up the centre's chain."""
+replayed; unread action notifications escalate up the centre's chain (messages to
+clients: test_notify_client_messages.py)."""
 
 from __future__ import annotations
 
@@ -404,83 +404,6 @@ def test_preferences_with_a_half_quiet_span_are_refused(notify: Any) -> None:
             metadata=ANNA,
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
-
-
-# ------------------------------------------------------------ messages to clients
-
-
-def test_a_survey_link_goes_to_a_client_only_with_their_consent(
-    suite: Suite, notify: Any, smtp: Smtp
-) -> None:
-    with_consent, without = f"cl-{secrets.token_hex(4)}", f"cl-{secrets.token_hex(4)}"
-    publish(
-        suite,
-        "clients",
-        clients_events.ConsentRecorded(
-            client_id=with_consent,
-            consent_id="cs-1",
-            purpose="feedback_calls",
-            on="2026-11-30",
-            recorded_by="w-anna",
-        ),
-    )
-
-    def send(client_id: str, key: str) -> Any:
-        return notify.SendClientMessage(
-            notify_pb2.SendClientMessageRequest(
-                client_id=client_id,
-                kind=notify_pb2.CLIENT_MESSAGE_KIND_SURVEY,
-                link="http://127.0.0.1/survey/abc",
-                email=f"{client_id}@example.org",
-                idempotency_key=key,
-            ),
-            metadata=ANNA,
-        )
-
-    with pytest.raises(grpc.RpcError) as refused:
-        send(without, "k-1")
-    assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
-
-    key = secrets.token_hex(4)
-    queued = eventually(lambda: _try(lambda: send(with_consent, key)))
-    assert send(with_consent, key).email.email_id == queued.email.email_id  # once
-
-    def arrived() -> list[Any]:
-        return [m for m in smtp.messages() if m["To"] == f"{with_consent}@example.org"]
-
-    message = eventually(arrived)[0]
-    # No Slovak survey text: the English one.
-    assert subject_of(message).endswith("How did we do?")
-    assert not [m for m in smtp.messages() if m["To"] == f"{without}@example.org"]
-    assert len(arrived()) == 1
-
-    publish(
-        suite,
-        "clients",
-        clients_events.ConsentWithdrawn(
-            client_id=with_consent,
-            consent_id="cs-2",
-            purpose="feedback_calls",
-            on="2026-12-01",
-            recorded_by="w-anna",
-        ),
-    )
-
-    def refused_now() -> bool:
-        try:
-            send(with_consent, secrets.token_hex(4))
-        except grpc.RpcError as exc:
-            return exc.code() == grpc.StatusCode.FAILED_PRECONDITION
-        return False
-
-    eventually(refused_now)
-
-
-def _try(call: Any) -> Any:
-    try:
-        return call()
-    except grpc.RpcError:
-        return None
 
 
 # -------------------------------------------------------------------- webhooks
