@@ -109,7 +109,9 @@ def send(notify: Any, client_id: str, metadata: Any = ANNA, **overrides: Any) ->
         "idempotency_key": secrets.token_hex(4),
     }
     fields.update(overrides)
-    return notify.SendClientMessage(notify_pb2.SendClientMessageRequest(**fields), metadata=metadata)
+    return notify.SendClientMessage(
+        notify_pb2.SendClientMessageRequest(**fields), metadata=metadata
+    )
 
 
 def code_of(call: Any) -> grpc.StatusCode | None:
@@ -164,8 +166,7 @@ def test_a_survey_link_reaches_the_address_on_the_card_only_with_consent(
         metadata=ANNA,
     )
     eventually(
-        lambda: code_of(lambda: send(notify, card.client_id))
-        == grpc.StatusCode.FAILED_PRECONDITION
+        lambda: code_of(lambda: send(notify, card.client_id)) == grpc.StatusCode.FAILED_PRECONDITION
     )
 
 

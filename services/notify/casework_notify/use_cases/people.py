@@ -164,8 +164,7 @@ def send_client_message(
         return existing
     if not card.email or email_error(card.email):
         raise FailedPrecondition(
-            f"client {command.client_id} has no usable e-mail address on the card "
-            "(field email)",
+            f"client {command.client_id} has no usable e-mail address on the card (field email)",
             field="email",
         )
     purpose = require_consent(
