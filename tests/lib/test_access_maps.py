@@ -54,8 +54,8 @@ def test_partners_may_only_ever_submit_referrals() -> None:
 
 
 def test_services_may_only_read_a_card_and_plans_and_schedule_or_cancel_reminders() -> None:
-    """documents reads a card and the plan in effect to fill a template; any service may
-    ask notify for a reminder and withdraw it."""
+    """documents reads a card and the plan in effect to fill a template, notify the card
+    of a client it messages; any service may ask notify for a reminder and withdraw it."""
     assert open_to(SERVICE) == {
         "casework.clients.v1.ClientsService/GetClient",
         "casework.plans.v1.PlansService/ListPlans",
