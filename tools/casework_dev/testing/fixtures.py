@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from casework_common.auth import SigningKey, issue_token, write_key_pair
 from casework_common.config import SERVICES
@@ -38,6 +40,13 @@ from casework_dev.devstack import (
 )
 
 ORGANISATION = "org-demo"
+
+# Tests assert behaviour, never speed: on a loaded machine an example must not fail for
+# being slow (hypothesis' default deadline is 200 ms), nor its data for being slow to make.
+hypothesis_settings.register_profile(
+    "casework", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("casework")
 
 
 @pytest.fixture(scope="session")
