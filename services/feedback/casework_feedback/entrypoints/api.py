@@ -82,6 +82,7 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
             secret=self._app.link_secret,
             validity=self._app.link_validity,
             sample_after=self._app.sample_after,
+            later_after=self._app.later_after,
         )
         return P.RecordVisitResponse(
             visit_id=recorded.visit.visit_id,

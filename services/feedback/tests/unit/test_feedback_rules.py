@@ -459,6 +459,44 @@ def test_only_a_visit_with_neither_a_survey_nor_a_refusal_needs_a_phone_survey(
     assert visits.needs_phone_survey(visit) is (not answered and not refused)
 
 
+def test_a_visit_of_a_known_client_waits_for_its_later_survey_for_the_configured_delay() -> None:
+    assert create_visit().later_at == NOW + visits.DEFAULT_LATER_AFTER
+    assert create_visit(later_after=timedelta(days=3)).later_at == NOW + timedelta(days=3)
+    assert create_visit(client_id="").later_at is None
+
+
+@given(
+    waited=st.integers(min_value=-3, max_value=3),
+    answered=st.booleans(),
+    refused_here=st.booleans(),
+    refused_before=st.booleans(),
+    known=st.booleans(),
+    looked_at=st.booleans(),
+)
+def test_the_later_survey_is_issued_when_due_to_a_known_client_who_never_refused(
+    waited: int,
+    answered: bool,
+    refused_here: bool,
+    refused_before: bool,
+    known: bool,
+    looked_at: bool,
+) -> None:
+    visit = dataclasses.replace(
+        create_visit(later_after=timedelta(days=7)),
+        client_id="cl-1" if known else "",
+        answered=answered,
+        refused=refused_here,
+    )
+    if looked_at:
+        visit = dataclasses.replace(visit, later_at=None)
+    now = NOW + timedelta(days=7 + waited)
+    due = visits.later_survey_due(visit, now, client_refused=refused_before)
+    # Answering the mini-survey does not stop it: the later survey asks other aspects.
+    assert due is (
+        waited >= 0 and known and not refused_here and not refused_before and not looked_at
+    )
+
+
 def test_a_front_line_visit_names_no_department_and_a_department_visit_must() -> None:
     assert create_visit(kind=Audience.FRONT_LINE).department_id == ""
     assert [e.field for e in visits.visit_errors("department", "")] == ["department_id"]
