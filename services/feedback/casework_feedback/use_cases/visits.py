@@ -310,6 +310,8 @@ def issue_later_surveys(
     were looked at."""
     due = visits_repository.due_for_later_survey(uow.now)
     for visit in due:
+        if visit.later_at is None or visit.later_at > uow.now:
+            continue  # the store's clock rounds; not yet, the next tick looks again
         refused = client_refused_surveys(organisation, visit.client_id)
         survey = None
         if visits.later_survey_due(visit, uow.now, client_refused=refused):

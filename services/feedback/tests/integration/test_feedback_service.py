@@ -66,6 +66,9 @@ def suite(suite_factory: Any) -> Suite:
             "FEEDBACK_SAMPLE_CHECK_INTERVAL": "0.3",
             "FEEDBACK_SAMPLE_AFTER_SECONDS": "0",
             "FEEDBACK_PHONE_SAMPLE_RATE": "1",
+            # Long enough for a refusal recorded at the desk to come first.
+            "FEEDBACK_LATER_SURVEY_AFTER_SECONDS": "3",
+            "FEEDBACK_LATER_CHECK_INTERVAL": "0.3",
             "FEEDBACK_MINIMUM_GROUP": str(MINIMUM_GROUP),
             "FEEDBACK_PUBLIC_PER_MINUTE": "1000",
         },
@@ -630,6 +633,41 @@ def test_a_visit_without_a_survey_gets_a_phone_survey_due_within_three_days(
     assert (due - datetime.now(UTC)).days <= 3
     assert visit.visit_id in payload["call_id"]
     assert not captured.of("feedback.call.scheduled", client_id=client + "-no")
+
+
+def test_a_later_survey_is_issued_once_per_visit_and_never_to_a_client_who_refused(
+    feedback: Any, suite: Suite, captured: Captured
+) -> None:
+    published(feedback, create_definition(title="Some days after", audience="later"))
+
+    def visit(client_id: str) -> str:
+        return str(
+            feedback.RecordVisit(
+                fb.RecordVisitRequest(
+                    centre_id="ctr-north-town", kind="front_line", client_id=client_id
+                ),
+                metadata=ANNA,
+            ).visit_id
+        )
+
+    willing = f"cl-later-{secrets.token_hex(3)}"
+    refusing = f"cl-no-surveys-{secrets.token_hex(3)}"
+    first = visit(willing)
+    refused_at = visit(refusing)
+    feedback.RecordRefusal(fb.RecordRefusalRequest(visit_id=refused_at), metadata=ANNA)
+    refused_before = visit(refusing)
+    issued = eventually(lambda: captured.of("feedback.survey.later_issued", visit_id=first))
+    payload = issued[0]["payload"]
+    assert payload["client_id"] == willing and payload["centre_id"] == "ctr-north-town"
+    assert willing not in payload["link"] and first not in payload["link"]
+    assert public(suite, payload["link"])[0] == 200
+    # A visit recorded after is issued too; by then the first was looked at long ago.
+    second = visit(willing)
+    assert eventually(lambda: captured.of("feedback.survey.later_issued", visit_id=second))
+    assert len(captured.of("feedback.survey.later_issued", visit_id=first)) == 1
+    assert not captured.of("feedback.survey.later_issued", visit_id=refused_at)
+    assert not captured.of("feedback.survey.later_issued", visit_id=refused_before)
+    assert not captured.of("feedback.survey.later_issued", client_id=refusing)
 
 
 # ----------------------------------------------------------------- campaigns
