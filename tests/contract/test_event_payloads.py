@@ -13,7 +13,6 @@ not parse is refused as a malformed event, which the events runtime dead-letters
 from __future__ import annotations
 
 import dataclasses
-
 import json
 import re
 import secrets

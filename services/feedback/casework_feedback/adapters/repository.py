@@ -272,7 +272,6 @@ class VisitRepository(ScopedRepository[VisitDocument]):
     def due_for_sampling(self, now: datetime, limit: int = 100) -> list[Visit]:
         return [_visit(d) for d in self._scoped().filter(sample_at__lte=now).limit(limit)]
 
-
     def claim_later_survey(self, visit_id: str, events: Iterable[EventEnvelope]) -> bool:
         """Mark the visit's later survey looked at, with its events, in one
         version-guarded write; False when another process got there first."""
@@ -296,9 +295,11 @@ def organisations_with_later_surveys_due(now: datetime) -> list[str]:
 
 def client_refused_surveys(organisation: str, client_id: str) -> bool:
     """Whether the client ever refused a survey in this organisation."""
-    return bool(client_id) and RefusalDocument.objects(
-        organisation=organisation, client_id=client_id
-    ).first() is not None
+    return (
+        bool(client_id)
+        and RefusalDocument.objects(organisation=organisation, client_id=client_id).first()
+        is not None
+    )
 
 
 def organisations_with_visits_due(now: datetime) -> list[str]:
