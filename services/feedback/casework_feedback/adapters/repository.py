@@ -952,6 +952,9 @@ def _campaign(doc: CampaignDocument) -> campaigns.Campaign:
                 else {x["question_id"]: x["value"] for x in a["answers"]},
                 answered_at=_utc(a.get("answered_at")),
                 unreachable=bool(a.get("unreachable")),
+                collected_by=campaigns.CollectedBy(a["collected_by"])
+                if a.get("collected_by")
+                else None,
             )
             for a in doc.assignments
         ),
@@ -975,6 +978,7 @@ def _write_campaign(doc: CampaignDocument, c: campaigns.Campaign) -> None:
             else [{"question_id": k, "value": v} for k, v in a.answers.items()],
             "answered_at": a.answered_at,
             "unreachable": a.unreachable,
+            "collected_by": a.collected_by.value if a.collected_by else "",
         }
         for a in c.assignments
     ]

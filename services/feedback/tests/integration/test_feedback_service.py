@@ -696,13 +696,31 @@ def test_a_campaign_splits_clients_by_area_and_records_a_decision(feedback: Any)
         ("c1", "w-anna"),
         ("c2", "w-petr"),
     }
+    assert fields_of(
+        lambda: feedback.RecordCampaignAnswers(
+            fb.RecordCampaignAnswersRequest(
+                campaign_id=campaign.campaign_id, client_id="c1", answers=[answer("mood", number=2)]
+            ),
+            metadata=ANNA,
+        )
+    ) == {"collected_by"}
+    unchanged = feedback.GetCampaign(
+        fb.GetCampaignRequest(campaign_id=campaign.campaign_id), metadata=ANNA
+    ).campaign
+    assert unchanged.done == 0
     after = feedback.RecordCampaignAnswers(
         fb.RecordCampaignAnswersRequest(
-            campaign_id=campaign.campaign_id, client_id="c1", answers=[answer("mood", number=2)]
+            campaign_id=campaign.campaign_id,
+            client_id="c1",
+            answers=[answer("mood", number=2)],
+            collected_by="visit",
         ),
         metadata=ANNA,
     ).campaign
     assert (after.done, after.total) == (1, 2)
+    assert dict(after.collected_by) == {"visit": 1}
+    assert [a.collected_by for a in after.assignments if a.client_id == "c1"] == ["visit"]
+    assert dict(after.summaries[0].by_collected_by) == {"visit": 0.25}
     assert (
         code_of(
             lambda: feedback.RecordCampaignAnswers(
@@ -710,6 +728,7 @@ def test_a_campaign_splits_clients_by_area_and_records_a_decision(feedback: Any)
                     campaign_id=campaign.campaign_id,
                     client_id="c2",
                     answers=[answer("mood", number=2)],
+                    collected_by="phone",
                 ),
                 metadata=ANNA,
             )

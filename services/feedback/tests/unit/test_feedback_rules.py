@@ -356,17 +356,23 @@ def test_a_campaign_shows_progress_compares_answers_and_records_a_decision() -> 
         clients=[campaigns.ClientToReview("c1", "north"), campaigns.ClientToReview("c2", "south")],
         reviewers_by_area={"north": ["r1"], "south": ["r2"]},
     )
+    phone, visit = campaigns.CollectedBy.PHONE, campaigns.CollectedBy.VISIT
     campaign = campaigns.record(
-        campaign, client_id="c1", reviewer_id="r1", answers={"mood": 5}, at=NOW
+        campaign, client_id="c1", reviewer_id="r1", answers={"mood": 5}, at=NOW, collected_by=phone
     )
     assert campaign.progress() == (1, 2)
     with pytest.raises(FailedPrecondition):
-        campaigns.record(campaign, client_id="c2", reviewer_id="r1", answers={"mood": 1}, at=NOW)
+        campaigns.record(
+            campaign, client_id="c2", reviewer_id="r1", answers={"mood": 1}, at=NOW,
+            collected_by=phone,
+        )  # fmt: skip
     campaign = campaigns.record(
-        campaign, client_id="c2", reviewer_id="r2", answers={"mood": 1}, at=NOW
+        campaign, client_id="c2", reviewer_id="r2", answers={"mood": 1}, at=NOW, collected_by=visit
     )
     summary = campaigns.compare(campaign)[0]
     assert summary.by_area == {"north": 1.0, "south": 0.0}
+    assert summary.by_collected_by == {"phone": 1.0, "visit": 0.0}
+    assert campaign.collected() == {"phone": 1, "visit": 1}
     decided = campaigns.decide(campaign, campaigns.Decision.IMPROVEMENT_PLAN, "south is unhappy")
     assert decided.status is campaigns.CampaignStatus.DECIDED
 
