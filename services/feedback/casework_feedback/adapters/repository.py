@@ -294,12 +294,12 @@ def organisations_with_later_surveys_due(now: datetime) -> list[str]:
 
 
 def client_refused_surveys(organisation: str, client_id: str) -> bool:
-    """Whether the client ever refused a survey in this organisation."""
-    return (
-        bool(client_id)
-        and RefusalDocument.objects(organisation=organisation, client_id=client_id).first()
-        is not None
+    """Whether the client ever refused surveys in this organisation (not counting a
+    refusal that said a later call or a sent survey is fine)."""
+    refusals = RefusalDocument.objects(
+        organisation=organisation, client_id=client_id, later_call_welcome=False
     )
+    return bool(client_id) and refusals.first() is not None
 
 
 def organisations_with_visits_due(now: datetime) -> list[str]:

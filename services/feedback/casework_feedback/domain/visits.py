@@ -82,12 +82,13 @@ def needs_phone_survey(visit: Visit) -> bool:
 
 def later_survey_due(visit: Visit, now: datetime, *, client_refused: bool) -> bool:
     """Issue the later survey: its time has come, the client is known, and neither at
-    this visit nor ever before did the client refuse surveys. Answering the mini-survey
-    does not stop it: the later survey asks about other aspects."""
+    this visit nor ever before did the client refuse surveys (a refusal that said a
+    later call or a sent survey is fine does not count). Answering the mini-survey does
+    not stop it: the later survey asks about other aspects."""
     return (
         visit.later_at is not None
         and visit.later_at <= now
         and bool(visit.client_id)
-        and not visit.refused
+        and not (visit.refused and not visit.later_call_welcome)
         and not client_refused
     )

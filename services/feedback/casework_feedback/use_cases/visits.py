@@ -287,7 +287,7 @@ def record_refusal(
             refused=True,
             later_call_welcome=later_call_welcome,
             sample_at=None,
-            later_at=None,
+            later_at=visit.later_at if later_call_welcome else None,
         )
     )
     return refusal_id

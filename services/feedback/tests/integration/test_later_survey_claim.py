@@ -111,17 +111,22 @@ def later_issued() -> list[dict[str, Any]]:
     ]
 
 
-def test_two_events_processes_reading_the_same_due_visits_issue_each_later_survey_once() -> None:
+def test_two_events_processes_issue_each_later_survey_once_and_none_to_a_client_who_refused() -> (
+    None
+):
     SurveyRepository(ORG, None).add(create_later_survey())
     visit_id = record_visit("cl-willing")
     refused_at = record_visit("cl-refusing")
     with UnitOfWork(ANNA, now=T0) as uow:
         use_visits.record_refusal(refused_at, False, uow, VisitRepository.for_caller(ANNA, uow))
     refused_before = record_visit("cl-refusing")
+    welcome_later = record_visit("cl-not-now")
+    with UnitOfWork(ANNA, now=T0) as uow:
+        use_visits.record_refusal(welcome_later, True, uow, VisitRepository.for_caller(ANNA, uow))
 
     due_at = T0 + WEEK + timedelta(minutes=1)
     snapshot = VisitRepository(ORG, None).due_for_later_survey(due_at)
-    assert {v.visit_id for v in snapshot} == {visit_id, refused_before}
+    assert {v.visit_id for v in snapshot} == {visit_id, refused_before, welcome_later}
     for _ in range(2):  # two processes, each with what it read
         with UnitOfWork(SystemActor("feedback"), now=due_at) as uow:
             issue(uow, SnapshotVisits(snapshot, uow))
@@ -129,9 +134,11 @@ def test_two_events_processes_reading_the_same_due_visits_issue_each_later_surve
         assert issue(uow, VisitRepository(ORG, None, uow)) == 0  # nothing left waiting
 
     issued = later_issued()
-    assert [e["payload"]["visit_id"] for e in issued] == [visit_id]
-    assert issued[0]["payload"]["client_id"] == "cl-willing"
-    assert "cl-willing" not in issued[0]["payload"]["link"]
+    # A refusal that said a sent survey is fine does not stop it.
+    assert sorted(e["payload"]["visit_id"] for e in issued) == sorted([visit_id, welcome_later])
+    willing = next(e["payload"] for e in issued if e["payload"]["visit_id"] == visit_id)
+    assert willing["client_id"] == "cl-willing"
+    assert "cl-willing" not in willing["link"]
 
 
 def test_a_later_survey_not_yet_due_is_left_for_a_later_tick() -> None:

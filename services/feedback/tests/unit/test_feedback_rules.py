@@ -475,6 +475,7 @@ def test_a_visit_of_a_known_client_waits_for_its_later_survey_for_the_configured
     waited=st.integers(min_value=-3, max_value=3),
     answered=st.booleans(),
     refused_here=st.booleans(),
+    welcome=st.booleans(),
     refused_before=st.booleans(),
     known=st.booleans(),
     looked_at=st.booleans(),
@@ -483,6 +484,7 @@ def test_the_later_survey_is_issued_when_due_to_a_known_client_who_never_refused
     waited: int,
     answered: bool,
     refused_here: bool,
+    welcome: bool,
     refused_before: bool,
     known: bool,
     looked_at: bool,
@@ -492,6 +494,7 @@ def test_the_later_survey_is_issued_when_due_to_a_known_client_who_never_refused
         client_id="cl-1" if known else "",
         answered=answered,
         refused=refused_here,
+        later_call_welcome=welcome,
     )
     if looked_at:
         visit = dataclasses.replace(visit, later_at=None)
@@ -499,7 +502,11 @@ def test_the_later_survey_is_issued_when_due_to_a_known_client_who_never_refused
     due = visits.later_survey_due(visit, now, client_refused=refused_before)
     # Answering the mini-survey does not stop it: the later survey asks other aspects.
     assert due is (
-        waited >= 0 and known and not refused_here and not refused_before and not looked_at
+        waited >= 0
+        and known
+        and not (refused_here and not welcome)
+        and not refused_before
+        and not looked_at
     )
 
 
