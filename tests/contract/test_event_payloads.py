@@ -12,6 +12,7 @@ not parse is refused as a malformed event, which the events runtime dead-letters
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import secrets
@@ -54,6 +55,7 @@ from casework_feedback.adapters.repository import (
     CallRepository,
     ComplaintRepository,
     ConsentRepository,
+    LinkRepository,
     ResponseRepository,
     SurveyRepository,
     VisitRepository,
@@ -795,6 +797,21 @@ def produce_feedback_events() -> None:
         feedback_calls.keep_consent(
             uow, ORG, client_id="cl-1", purpose="feedback_calls", granted=False,
             occurred_at=T0 + HOUR, consent=consent, calls=CallRepository(ORG, None, uow),
+        )  # fmt: skip
+    SurveyRepository(ORG, None).add(
+        dataclasses.replace(survey, survey_id="srv-contract-later", audience=Audience.LATER)
+    )
+    with unit(ANNA) as uow:
+        feedback_visits.record_visit(
+            feedback_visits.RecordVisit("ctr-north-town", "front_line", "", "cl-2", ""),
+            uow, VisitRepository.for_caller(ANNA, uow), SurveyRepository.for_caller(ANNA, uow),
+            LinkRepository(), secret=b"contract-secret-" * 2, validity=HOUR,
+            sample_after=HOUR, later_after=timedelta(days=7),
+        )  # fmt: skip
+    with unit(system, T0 + timedelta(days=8)) as uow:
+        feedback_visits.issue_later_surveys(
+            uow, ORG, VisitRepository(ORG, None, uow), SurveyRepository(ORG, None),
+            LinkRepository(), secret=b"contract-secret-" * 2, validity=HOUR,
         )  # fmt: skip
 
 

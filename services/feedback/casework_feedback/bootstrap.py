@@ -99,6 +99,7 @@ class Feedback:
     sample_rate: float = 0.2
     sample_salt: str = "casework-development-sample-salt"
     sample_after: timedelta = timedelta(hours=2)
+    later_after: timedelta = timedelta(days=7)
     link_validity: timedelta = timedelta(hours=72)
     public_per_minute: int = 10
     public_http_port: int = DEFAULT_FEEDBACK_PUBLIC_HTTP_PORT
@@ -147,6 +148,9 @@ def bootstrap(settings: Settings | None = None, env: Mapping[str, str] | None = 
         sample_salt=env.get("FEEDBACK_SAMPLE_SALT") or "casework-development-sample-salt",
         sample_after=timedelta(
             seconds=_number(env, "FEEDBACK_SAMPLE_AFTER_SECONDS", 7200, 0, 30 * 86400)
+        ),
+        later_after=timedelta(
+            seconds=_number(env, "FEEDBACK_LATER_SURVEY_AFTER_SECONDS", 7 * 86400, 0, 90 * 86400)
         ),
         link_validity=timedelta(
             hours=_number(env, "FEEDBACK_LINK_HOURS", 72, 0.01, MAX_VALIDITY.total_seconds() / 3600)

@@ -17,7 +17,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from casework_common.envelope import EventEnvelope
-from casework_common.errors import NotFound
+from casework_common.errors import Conflict, NotFound
 from casework_common.repository import ScopedRepository
 from casework_common.storage import AggregateDocument
 from casework_feedback.domain import campaigns, complaints, followup, reports
@@ -199,7 +199,10 @@ class SurveyRepository(ScopedRepository[SurveyDocument]):
 
 
 class VisitDocument(AggregateDocument):
-    meta = {"collection": "visits", "indexes": [{"fields": ["sample_at"]}]}
+    meta = {
+        "collection": "visits",
+        "indexes": [{"fields": ["sample_at"]}, {"fields": ["later_at"]}],
+    }
 
     id = me.StringField(primary_key=True)
     centre_id = me.StringField(required=True)
@@ -212,6 +215,7 @@ class VisitDocument(AggregateDocument):
     refused = me.BooleanField(default=False)
     later_call_welcome = me.BooleanField(default=False)
     sample_at = me.DateTimeField()
+    later_at = me.DateTimeField()
 
 
 def _visit(doc: VisitDocument) -> Visit:
@@ -227,6 +231,7 @@ def _visit(doc: VisitDocument) -> Visit:
         refused=bool(doc.refused),
         later_call_welcome=bool(doc.later_call_welcome),
         sample_at=_utc(doc.sample_at),
+        later_at=_utc(doc.later_at),
     )
 
 
@@ -241,6 +246,7 @@ def _write_visit(doc: VisitDocument, v: Visit) -> None:
     doc.refused = v.refused
     doc.later_call_welcome = v.later_call_welcome
     doc.sample_at = v.sample_at
+    doc.later_at = v.later_at
 
 
 class VisitRepository(ScopedRepository[VisitDocument]):
@@ -257,11 +263,43 @@ class VisitRepository(ScopedRepository[VisitDocument]):
 
     def change(self, visit: Visit, events: Iterable[EventEnvelope] = ()) -> None:
         doc = self._one(visit.visit_id)
+        looked_at = doc.later_at is None
         _write_visit(doc, visit)
+        if looked_at:  # a stale copy never brings a later survey back
+            doc.later_at = None
         self._save(doc, events)
 
     def due_for_sampling(self, now: datetime, limit: int = 100) -> list[Visit]:
         return [_visit(d) for d in self._scoped().filter(sample_at__lte=now).limit(limit)]
+
+    def claim_later_survey(self, visit_id: str, events: Iterable[EventEnvelope]) -> bool:
+        """Mark the visit's later survey looked at, with its events, in one
+        version-guarded write; False when another process got there first."""
+        doc = self._one(visit_id)
+        if doc.later_at is None:
+            return False
+        doc.later_at = None
+        try:
+            self._save(doc, events)
+        except Conflict:
+            return False
+        return True
+
+    def due_for_later_survey(self, now: datetime, limit: int = 100) -> list[Visit]:
+        return [_visit(d) for d in self._scoped().filter(later_at__lte=now).limit(limit)]
+
+
+def organisations_with_later_surveys_due(now: datetime) -> list[str]:
+    return sorted(VisitDocument.objects(later_at__lte=now).distinct("organisation"))
+
+
+def client_refused_surveys(organisation: str, client_id: str) -> bool:
+    """Whether the client ever refused surveys in this organisation (not counting a
+    refusal that said a later call or a sent survey is fine)."""
+    refusals = RefusalDocument.objects(
+        organisation=organisation, client_id=client_id, later_call_welcome=False
+    )
+    return bool(client_id) and refusals.first() is not None
 
 
 def organisations_with_visits_due(now: datetime) -> list[str]:
@@ -914,6 +952,9 @@ def _campaign(doc: CampaignDocument) -> campaigns.Campaign:
                 else {x["question_id"]: x["value"] for x in a["answers"]},
                 answered_at=_utc(a.get("answered_at")),
                 unreachable=bool(a.get("unreachable")),
+                collected_by=campaigns.CollectedBy(a["collected_by"])
+                if a.get("collected_by")
+                else None,
             )
             for a in doc.assignments
         ),
@@ -937,6 +978,7 @@ def _write_campaign(doc: CampaignDocument, c: campaigns.Campaign) -> None:
             else [{"question_id": k, "value": v} for k, v in a.answers.items()],
             "answered_at": a.answered_at,
             "unreachable": a.unreachable,
+            "collected_by": a.collected_by.value if a.collected_by else "",
         }
         for a in c.assignments
     ]

@@ -23,6 +23,13 @@ class CampaignStatus(enum.StrEnum):
     DECIDED = "decided"
 
 
+class CollectedBy(enum.StrEnum):
+    """How a reviewer collected a client's answers."""
+
+    PHONE = "phone"
+    VISIT = "visit"
+
+
 class Decision(enum.StrEnum):
     CONTINUE = "continue"
     IMPROVEMENT_PLAN = "improvement_plan"
@@ -43,6 +50,7 @@ class Assignment:
     answers: Mapping[str, object] | None = None
     answered_at: datetime | None = None
     unreachable: bool = False
+    collected_by: CollectedBy | None = None
 
     @property
     def done(self) -> bool:
@@ -63,6 +71,14 @@ class Campaign:
     def progress(self) -> tuple[int, int]:
         """(done, total)."""
         return sum(a.done for a in self.assignments), len(self.assignments)
+
+    def collected(self) -> dict[str, int]:
+        """Done reviews by how they were collected (a way with none is left out)."""
+        counts: dict[str, int] = defaultdict(int)
+        for a in self.assignments:
+            if a.done and a.collected_by is not None:
+                counts[a.collected_by.value] += 1
+        return dict(sorted(counts.items()))
 
 
 def split_by_area(
@@ -113,6 +129,7 @@ def record(
     reviewer_id: str,
     answers: Mapping[str, object] | None,
     at: datetime,
+    collected_by: CollectedBy,
 ) -> Campaign:
     """The reviewer's answers for a client, or None when the client could not be reached."""
     if campaign.status is not CampaignStatus.RUNNING:
@@ -132,6 +149,7 @@ def record(
         answers=None if answers is None else dict(answers),
         answered_at=at,
         unreachable=answers is None,
+        collected_by=collected_by,
     )
     rest = list(campaign.assignments)
     rest[index] = updated
@@ -148,6 +166,8 @@ class QuestionSummary:
     """How often each option was chosen, for choice questions."""
     by_area: Mapping[str, float]
     """Mean score per area, to compare; only areas with answers."""
+    by_collected_by: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    """Mean score per way of collecting (phone, visit); only ways with answers."""
 
 
 def compare(campaign: Campaign) -> list[QuestionSummary]:
@@ -155,6 +175,7 @@ def compare(campaign: Campaign) -> list[QuestionSummary]:
     for q in campaign.template.questions:
         scores: list[float] = []
         per_area: dict[str, list[float]] = defaultdict(list)
+        per_way: dict[str, list[float]] = defaultdict(list)
         counts: dict[str, int] = defaultdict(int)
         answered = 0
         for a in campaign.assignments:
@@ -166,6 +187,8 @@ def compare(campaign: Campaign) -> list[QuestionSummary]:
             if score is not None:
                 scores.append(score)
                 per_area[a.area].append(score)
+                if a.collected_by is not None:
+                    per_way[a.collected_by.value].append(score)
             elif isinstance(value, str) and value in q.options:
                 counts[value] += 1
             elif isinstance(value, (list, tuple)):
@@ -178,6 +201,7 @@ def compare(campaign: Campaign) -> list[QuestionSummary]:
                 round(sum(scores) / len(scores), 4) if scores else None,
                 dict(counts),
                 {area: round(sum(v) / len(v), 4) for area, v in sorted(per_area.items())},
+                {way: round(sum(v) / len(v), 4) for way, v in sorted(per_way.items())},
             )
         )
     return out

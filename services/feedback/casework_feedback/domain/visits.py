@@ -1,7 +1,9 @@
 """Visits: what happened to a client, as the system recorded it, and what feedback
 followed. A visit chooses its survey (the client never names a department), may get a
 single-use mini-survey link, and is later looked at once: a visit with neither a
-response nor a refusal is drawn into the random phone-survey sample or let go.
+response nor a refusal is drawn into the random phone-survey sample or let go. A visit of a known
+client also waits for its later survey (other aspects, some days after), issued once
+unless the client refused surveys.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from casework_feedback.domain.surveys import Audience
 VISIT_KINDS = (Audience.FRONT_LINE, Audience.DEPARTMENT)
 DEFAULT_SAMPLE_AFTER = timedelta(hours=2)
 """How long after a visit the system waits for a survey before drawing the sample."""
+DEFAULT_LATER_AFTER = timedelta(days=7)
+"""How long after a visit its later survey is issued, unless configured otherwise."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,6 +35,8 @@ class Visit:
     later_call_welcome: bool = False
     sample_at: datetime | None = None
     """When the sample is drawn; None once drawn (or for a visit nobody can call)."""
+    later_at: datetime | None = None
+    """When the later survey is issued; None once looked at (or for a visit of nobody known)."""
 
 
 def visit_errors(kind: str, department_id: str) -> list[FieldError]:
@@ -52,6 +58,7 @@ def new_visit(
     worker_id: str,
     visited_at: datetime,
     sample_after: timedelta = DEFAULT_SAMPLE_AFTER,
+    later_after: timedelta = DEFAULT_LATER_AFTER,
 ) -> Visit:
     return Visit(
         visit_id=visit_id,
@@ -63,9 +70,25 @@ def new_visit(
         visited_at=visited_at,
         # A person without a card cannot be called back.
         sample_at=visited_at + sample_after if client_id else None,
+        # Nobody to send a later survey to without a card.
+        later_at=visited_at + later_after if client_id else None,
     )
 
 
 def needs_phone_survey(visit: Visit) -> bool:
     """Drawn visits only: nothing was filled in and the client did not say no."""
     return not visit.answered and not visit.refused and bool(visit.client_id)
+
+
+def later_survey_due(visit: Visit, now: datetime, *, client_refused: bool) -> bool:
+    """Issue the later survey: its time has come, the client is known, and neither at
+    this visit nor ever before did the client refuse surveys (a refusal that said a
+    later call or a sent survey is fine does not count). Answering the mini-survey does
+    not stop it: the later survey asks about other aspects."""
+    return (
+        visit.later_at is not None
+        and visit.later_at <= now
+        and bool(visit.client_id)
+        and not (visit.refused and not visit.later_call_welcome)
+        and not client_refused
+    )

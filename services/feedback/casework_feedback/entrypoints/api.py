@@ -82,6 +82,7 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
             secret=self._app.link_secret,
             validity=self._app.link_validity,
             sample_after=self._app.sample_after,
+            later_after=self._app.later_after,
         )
         return P.RecordVisitResponse(
             visit_id=recorded.visit.visit_id,
@@ -258,7 +259,12 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
         uow = current_unit_of_work()
         answers = None if request.unreachable else t.to_answers(list(request.answers))
         campaign = campaigns.record_answers(
-            request.campaign_id, request.client_id, answers, uow, self._app.campaigns_for(uow)
+            request.campaign_id,
+            request.client_id,
+            answers,
+            uow,
+            self._app.campaigns_for(uow),
+            collected_by=request.collected_by,
         )
         return P.RecordCampaignAnswersResponse(campaign=t.campaign_message(campaign))
 

@@ -79,6 +79,7 @@ def _seconds(variable: str, default: float) -> float:
 # How often the timers look for complaint deadlines and visits to sample (tests shorten).
 DEADLINE_CHECK_INTERVAL = _seconds("FEEDBACK_DEADLINE_CHECK_INTERVAL", 60.0)
 SAMPLE_CHECK_INTERVAL = _seconds("FEEDBACK_SAMPLE_CHECK_INTERVAL", 60.0)
+LATER_CHECK_INTERVAL = _seconds("FEEDBACK_LATER_CHECK_INTERVAL", 60.0)
 
 
 @functools.cache
@@ -288,6 +289,28 @@ class FeedbackEvents(EventsService):
                     if looked_at < PAGE:
                         break
         public_rate.forget_windows_before(int(uow.now.timestamp()) // WINDOW_SECONDS - 1)
+
+    @timer(interval=LATER_CHECK_INTERVAL)  # type: ignore[misc]
+    def issue_later_surveys(self) -> None:
+        """Each visit's later survey, once: a single-use link and
+        feedback.survey.later_issued.v1, never for a client who refused surveys."""
+        app = self.wired.app
+        with self._unit() as uow:
+            for org_id in repo.organisations_with_later_surveys_due(uow.now):
+                if org_id not in app.organisations:
+                    continue
+                for _ in range(MAX_PAGES):
+                    looked_at = visits.issue_later_surveys(
+                        uow,
+                        org_id,
+                        VisitRepository(org_id, None, uow),
+                        repo.SurveyRepository(org_id, None),
+                        LinkRepository(),
+                        secret=app.link_secret,
+                        validity=app.link_validity,
+                    )
+                    if looked_at < PAGE:
+                        break
 
     # -------------------------------------------------------- public endpoints
 

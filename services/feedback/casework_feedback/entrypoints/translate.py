@@ -185,6 +185,7 @@ def campaign_message(c: campaigns.Campaign) -> feedback_pb2.Campaign:
                 reviewer_id=a.reviewer_id,
                 done=a.done,
                 unreachable=a.unreachable,
+                collected_by=a.collected_by.value if a.collected_by else "",
             )
             for a in c.assignments
         ],
@@ -193,6 +194,7 @@ def campaign_message(c: campaigns.Campaign) -> feedback_pb2.Campaign:
         status=c.status.value,
         decision=c.decision.value if c.decision else "",
         decision_note=c.decision_note,
+        collected_by=c.collected(),
         summaries=[
             feedback_pb2.QuestionSummary(
                 question_id=s.question_id,
@@ -200,6 +202,7 @@ def campaign_message(c: campaigns.Campaign) -> feedback_pb2.Campaign:
                 mean_score=-1.0 if s.mean_score is None else s.mean_score,
                 counts=dict(s.counts),
                 by_area=dict(s.by_area),
+                by_collected_by=dict(s.by_collected_by),
             )
             for s in campaigns.compare(c)
         ],

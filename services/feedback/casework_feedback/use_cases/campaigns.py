@@ -56,13 +56,19 @@ def record_answers(
     answers: Mapping[str, object] | None,
     uow: UnitOfWork,
     repository: CampaignRepository,
+    collected_by: str = "",
 ) -> Campaign:
+    errors: list[FieldError] = []
+    way = choice(campaigns.CollectedBy, collected_by, "collected_by", errors)
+    if errors or way is None:
+        raise InvalidArgument(errors)
     changed = campaigns.record(
         repository.get(campaign_id),
         client_id=client_id,
         reviewer_id=uow.principal.subject,
         answers=answers,
         at=uow.now,
+        collected_by=way,
     )
     repository.change(changed)
     return changed

@@ -20,6 +20,7 @@ from casework_feedback.adapters.repository import (
     ResponseRepository,
     SurveyRepository,
     VisitRepository,
+    client_refused_surveys,
     insert_once,
 )
 from casework_feedback.domain import links, responses, surveys, visits
@@ -104,6 +105,7 @@ def record_visit(
     secret: bytes,
     validity: timedelta,
     sample_after: timedelta,
+    later_after: timedelta = visits.DEFAULT_LATER_AFTER,
 ) -> VisitRecorded:
     require_centre(uow, command.centre_id)
     errors = visits.visit_errors(command.kind, command.department_id)
@@ -119,6 +121,7 @@ def record_visit(
         worker_id=command.worker_id or uow.principal.subject,
         visited_at=uow.now,
         sample_after=sample_after,
+        later_after=later_after,
     )
     visits_repository.add(visit)
     survey = surveys.choose_survey(
@@ -280,10 +283,77 @@ def record_refusal(
     )
     visits_repository.change(
         dataclasses.replace(
-            visit, refused=True, later_call_welcome=later_call_welcome, sample_at=None
+            visit,
+            refused=True,
+            later_call_welcome=later_call_welcome,
+            sample_at=None,
+            later_at=visit.later_at if later_call_welcome else None,
         )
     )
     return refusal_id
+
+
+def issue_later_surveys(
+    uow: UnitOfWork,
+    organisation: str,
+    visits_repository: VisitRepository,
+    surveys_repository: SurveyRepository,
+    links_repository: LinkRepository,
+    *,
+    secret: bytes,
+    validity: timedelta,
+) -> int:
+    """Look once at each visit whose later survey is due: issue a single-use link and
+    publish feedback.survey.later_issued.v1, or let it go (the client refused, or the
+    centre has no later survey). The visit's change is the claim: of two events
+    processes, the one that loses the write issues nothing. Answers how many visits
+    were looked at."""
+    due = visits_repository.due_for_later_survey(uow.now)
+    for visit in due:
+        if visit.later_at is None or visit.later_at > uow.now:
+            continue  # the store's clock rounds; not yet, the next tick looks again
+        refused = client_refused_surveys(organisation, visit.client_id)
+        survey = None
+        if visits.later_survey_due(visit, uow.now, client_refused=refused):
+            survey = surveys.choose_survey(
+                Occasion(visit.centre_id, Audience.LATER, visit.department_id),
+                surveys_repository.taking_responses(visit.centre_id, Audience.LATER),
+            )
+        issued = []
+        if survey is not None:
+            # A link nobody is told about (its claim lost) is never opened.
+            token, expires = issue_mini_link(
+                organisation,
+                visit.centre_id,
+                survey,
+                uow,
+                links_repository,
+                secret=secret,
+                validity=validity,
+                visit_id=visit.visit_id,
+                department_id=visit.department_id,
+            )
+            issued.append(
+                event(
+                    events_pb2.LaterSurveyIssued,
+                    organisation,
+                    uow,
+                    {
+                        "visit_id": visit.visit_id,
+                        "centre_id": visit.centre_id,
+                        "client_id": visit.client_id,
+                        "survey_id": survey.survey_id,
+                        "version": survey.version,
+                        "link": PUBLIC_PATH + token,
+                        "expires_at": instant(expires),
+                        "issued_at": instant(uow.now),
+                    },
+                )
+            )
+        # Of two events processes, only one wins the claim; a visit changed meanwhile
+        # is looked at again at the next tick.
+        visits_repository.claim_later_survey(visit.visit_id, issued)
+    return len(due)
 
 
 # ----------------------------------------------------------- public links

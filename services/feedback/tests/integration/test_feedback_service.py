@@ -66,6 +66,9 @@ def suite(suite_factory: Any) -> Suite:
             "FEEDBACK_SAMPLE_CHECK_INTERVAL": "0.3",
             "FEEDBACK_SAMPLE_AFTER_SECONDS": "0",
             "FEEDBACK_PHONE_SAMPLE_RATE": "1",
+            # Long enough for a refusal recorded at the desk to come first.
+            "FEEDBACK_LATER_SURVEY_AFTER_SECONDS": "3",
+            "FEEDBACK_LATER_CHECK_INTERVAL": "0.3",
             "FEEDBACK_MINIMUM_GROUP": str(MINIMUM_GROUP),
             "FEEDBACK_PUBLIC_PER_MINUTE": "1000",
         },
@@ -632,6 +635,41 @@ def test_a_visit_without_a_survey_gets_a_phone_survey_due_within_three_days(
     assert not captured.of("feedback.call.scheduled", client_id=client + "-no")
 
 
+def test_a_later_survey_is_issued_once_per_visit_and_never_to_a_client_who_refused(
+    feedback: Any, suite: Suite, captured: Captured
+) -> None:
+    published(feedback, create_definition(title="Some days after", audience="later"))
+
+    def visit(client_id: str) -> str:
+        return str(
+            feedback.RecordVisit(
+                fb.RecordVisitRequest(
+                    centre_id="ctr-north-town", kind="front_line", client_id=client_id
+                ),
+                metadata=ANNA,
+            ).visit_id
+        )
+
+    willing = f"cl-later-{secrets.token_hex(3)}"
+    refusing = f"cl-no-surveys-{secrets.token_hex(3)}"
+    first = visit(willing)
+    refused_at = visit(refusing)
+    feedback.RecordRefusal(fb.RecordRefusalRequest(visit_id=refused_at), metadata=ANNA)
+    refused_before = visit(refusing)
+    issued = eventually(lambda: captured.of("feedback.survey.later_issued", visit_id=first))
+    payload = issued[0]["payload"]
+    assert payload["client_id"] == willing and payload["centre_id"] == "ctr-north-town"
+    assert willing not in payload["link"] and first not in payload["link"]
+    assert public(suite, payload["link"])[0] == 200
+    # A visit recorded after is issued too; by then the first was looked at long ago.
+    second = visit(willing)
+    assert eventually(lambda: captured.of("feedback.survey.later_issued", visit_id=second))
+    assert len(captured.of("feedback.survey.later_issued", visit_id=first)) == 1
+    assert not captured.of("feedback.survey.later_issued", visit_id=refused_at)
+    assert not captured.of("feedback.survey.later_issued", visit_id=refused_before)
+    assert not captured.of("feedback.survey.later_issued", client_id=refusing)
+
+
 # ----------------------------------------------------------------- campaigns
 
 
@@ -658,13 +696,31 @@ def test_a_campaign_splits_clients_by_area_and_records_a_decision(feedback: Any)
         ("c1", "w-anna"),
         ("c2", "w-petr"),
     }
+    assert fields_of(
+        lambda: feedback.RecordCampaignAnswers(
+            fb.RecordCampaignAnswersRequest(
+                campaign_id=campaign.campaign_id, client_id="c1", answers=[answer("mood", number=2)]
+            ),
+            metadata=ANNA,
+        )
+    ) == {"collected_by"}
+    unchanged = feedback.GetCampaign(
+        fb.GetCampaignRequest(campaign_id=campaign.campaign_id), metadata=ANNA
+    ).campaign
+    assert unchanged.done == 0
     after = feedback.RecordCampaignAnswers(
         fb.RecordCampaignAnswersRequest(
-            campaign_id=campaign.campaign_id, client_id="c1", answers=[answer("mood", number=2)]
+            campaign_id=campaign.campaign_id,
+            client_id="c1",
+            answers=[answer("mood", number=2)],
+            collected_by="visit",
         ),
         metadata=ANNA,
     ).campaign
     assert (after.done, after.total) == (1, 2)
+    assert dict(after.collected_by) == {"visit": 1}
+    assert [a.collected_by for a in after.assignments if a.client_id == "c1"] == ["visit"]
+    assert dict(after.summaries[0].by_collected_by) == {"visit": 0.25}
     assert (
         code_of(
             lambda: feedback.RecordCampaignAnswers(
@@ -672,6 +728,7 @@ def test_a_campaign_splits_clients_by_area_and_records_a_decision(feedback: Any)
                     campaign_id=campaign.campaign_id,
                     client_id="c2",
                     answers=[answer("mood", number=2)],
+                    collected_by="phone",
                 ),
                 metadata=ANNA,
             )

@@ -356,17 +356,23 @@ def test_a_campaign_shows_progress_compares_answers_and_records_a_decision() -> 
         clients=[campaigns.ClientToReview("c1", "north"), campaigns.ClientToReview("c2", "south")],
         reviewers_by_area={"north": ["r1"], "south": ["r2"]},
     )
+    phone, visit = campaigns.CollectedBy.PHONE, campaigns.CollectedBy.VISIT
     campaign = campaigns.record(
-        campaign, client_id="c1", reviewer_id="r1", answers={"mood": 5}, at=NOW
+        campaign, client_id="c1", reviewer_id="r1", answers={"mood": 5}, at=NOW, collected_by=phone
     )
     assert campaign.progress() == (1, 2)
     with pytest.raises(FailedPrecondition):
-        campaigns.record(campaign, client_id="c2", reviewer_id="r1", answers={"mood": 1}, at=NOW)
+        campaigns.record(
+            campaign, client_id="c2", reviewer_id="r1", answers={"mood": 1}, at=NOW,
+            collected_by=phone,
+        )  # fmt: skip
     campaign = campaigns.record(
-        campaign, client_id="c2", reviewer_id="r2", answers={"mood": 1}, at=NOW
+        campaign, client_id="c2", reviewer_id="r2", answers={"mood": 1}, at=NOW, collected_by=visit
     )
     summary = campaigns.compare(campaign)[0]
     assert summary.by_area == {"north": 1.0, "south": 0.0}
+    assert summary.by_collected_by == {"phone": 1.0, "visit": 0.0}
+    assert campaign.collected() == {"phone": 1, "visit": 1}
     decided = campaigns.decide(campaign, campaigns.Decision.IMPROVEMENT_PLAN, "south is unhappy")
     assert decided.status is campaigns.CampaignStatus.DECIDED
 
@@ -457,6 +463,51 @@ def test_only_a_visit_with_neither_a_survey_nor_a_refusal_needs_a_phone_survey(
 ) -> None:
     visit = dataclasses.replace(create_visit(), answered=answered, refused=refused)
     assert visits.needs_phone_survey(visit) is (not answered and not refused)
+
+
+def test_a_visit_of_a_known_client_waits_for_its_later_survey_for_the_configured_delay() -> None:
+    assert create_visit().later_at == NOW + visits.DEFAULT_LATER_AFTER
+    assert create_visit(later_after=timedelta(days=3)).later_at == NOW + timedelta(days=3)
+    assert create_visit(client_id="").later_at is None
+
+
+@given(
+    waited=st.integers(min_value=-3, max_value=3),
+    answered=st.booleans(),
+    refused_here=st.booleans(),
+    welcome=st.booleans(),
+    refused_before=st.booleans(),
+    known=st.booleans(),
+    looked_at=st.booleans(),
+)
+def test_the_later_survey_is_issued_when_due_to_a_known_client_who_never_refused(
+    waited: int,
+    answered: bool,
+    refused_here: bool,
+    welcome: bool,
+    refused_before: bool,
+    known: bool,
+    looked_at: bool,
+) -> None:
+    visit = dataclasses.replace(
+        create_visit(later_after=timedelta(days=7)),
+        client_id="cl-1" if known else "",
+        answered=answered,
+        refused=refused_here,
+        later_call_welcome=welcome,
+    )
+    if looked_at:
+        visit = dataclasses.replace(visit, later_at=None)
+    now = NOW + timedelta(days=7 + waited)
+    due = visits.later_survey_due(visit, now, client_refused=refused_before)
+    # Answering the mini-survey does not stop it: the later survey asks other aspects.
+    assert due is (
+        waited >= 0
+        and known
+        and not (refused_here and not welcome)
+        and not refused_before
+        and not looked_at
+    )
 
 
 def test_a_front_line_visit_names_no_department_and_a_department_visit_must() -> None:
