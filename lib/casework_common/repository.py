@@ -46,7 +46,7 @@ import mongoengine as me
 
 from casework_common.auth import Principal
 from casework_common.envelope import EventEnvelope
-from casework_common.errors import NotFound
+from casework_common.errors import Conflict, NotFound
 from casework_common.storage import AggregateDocument, save_aggregate
 from casework_common.unit_of_work import Saves
 
@@ -193,6 +193,11 @@ class ScopedRepository(Generic[D]):
             save_aggregate(doc, events)
 
 
+# How often a change lost to a concurrent write is worked out again before the caller
+# is answered ABORTED: contention on one record clears within a write or two.
+UPDATE_ATTEMPTS = 3
+
+
 class AggregateRepository(ScopedRepository[A], Generic[A, T]):
     """A scoped repository of one aggregate: a domain object `T` stored whole as a
     document `A` with its outbox. Subclasses say how the two map, either with
@@ -236,11 +241,22 @@ class AggregateRepository(ScopedRepository[A], Generic[A, T]):
 
     def update(self, record_id: str, change: Callable[[T], tuple[T, list[EventEnvelope]]]) -> T:
         """Apply `change` to a record of the caller's scope and store the result with
-        its events in one version-guarded write; a concurrent change answers Conflict
-        (NotFound outside the scope)."""
-        doc = self._one(record_id)
-        changed, events = change(self._read(doc))
-        if events:
+        its events in one version-guarded write (NotFound outside the scope).
+
+        `change` is worked out from the record as stored, so when a concurrent write
+        wins (a timer's tick beside a worker's call) it is worked out again on the
+        winner's result; Conflict only when that keeps happening."""
+        for attempt in range(UPDATE_ATTEMPTS):
+            doc = self._one(record_id)
+            changed, events = change(self._read(doc))
+            if not events:
+                return changed
             self._write(doc, changed)
-            self._save(doc, events)
-        return changed
+            try:
+                self._save(doc, events)
+            except Conflict:
+                if attempt == UPDATE_ATTEMPTS - 1:
+                    raise
+                continue
+            return changed
+        raise AssertionError("unreachable")

@@ -591,6 +591,44 @@ def test_referral_of_another_organisation_is_not_found() -> None:
         ReferralRepository(OTHER_ORG, None).get(referral.referral_id)
 
 
+def test_a_change_lost_to_a_concurrent_write_is_worked_out_again_on_the_winners_record() -> None:
+    referral = create_referral(free_text="")
+    ReferralRepository(ORG, None).add(referral, create_event())
+    seen: list[str] = []
+
+    def append(note: str) -> Any:
+        def change(current: Referral) -> tuple[Referral, list[EventEnvelope]]:
+            seen.append(current.free_text)
+            if len(seen) == 1:  # another writer wins between this read and this write
+                ReferralRepository(ORG, None).update(referral.referral_id, append("timer"))
+            return replace(current, free_text=f"{current.free_text}+{note}"), [create_event()]
+
+        return change
+
+    changed = ReferralRepository(ORG, None).update(referral.referral_id, append("worker"))
+
+    assert changed.free_text == "+timer+worker"
+    assert seen == ["", "", "+timer"]
+    assert ReferralRepository(ORG, None).get(referral.referral_id).free_text == "+timer+worker"
+    assert stored(ReferralDocument, referral.referral_id)["version"] == 3
+
+
+def test_a_change_that_keeps_losing_answers_conflict_and_stores_nothing_of_its_own() -> None:
+    referral = create_referral(free_text="")
+    ReferralRepository(ORG, None).add(referral, create_event())
+
+    def always_beaten(current: Referral) -> tuple[Referral, list[EventEnvelope]]:
+        ReferralRepository(ORG, None).update(
+            referral.referral_id, lambda r: (replace(r, free_text="winner"), [create_event()])
+        )
+        return replace(current, free_text="loser"), [create_event()]
+
+    with pytest.raises(Conflict):
+        ReferralRepository(ORG, None).update(referral.referral_id, always_beaten)
+
+    assert ReferralRepository(ORG, None).get(referral.referral_id).free_text == "winner"
+
+
 def test_referral_by_idempotency_key_ignores_centres_but_not_organisation() -> None:
     referral = create_referral(centre_id=SOUTH_CITY, region_id="reg-south")
     ReferralRepository(ORG, None).add(referral, create_event())

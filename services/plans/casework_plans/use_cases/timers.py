@@ -4,11 +4,12 @@ not come (a missed visit raises a discrepancy without waiting for a complaint)."
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from datetime import date
 
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import CaseworkError
+from casework_common.events_runtime import TRANSIENT
 from casework_common.unit_of_work import UnitOfWork
 from casework_plans.adapters.repository import ClientStatusRepository, PlanRepository
 from casework_plans.domain import monitoring, plans
@@ -16,6 +17,8 @@ from casework_plans.domain.monitoring import Cadence
 from casework_plans.domain.plans import Plan
 from casework_plans.use_cases import _events
 from casework_plans.use_cases.records import check_plan
+
+log = logging.getLogger(__name__)
 
 
 def raise_due_work(
@@ -31,10 +34,9 @@ def raise_due_work(
     statuses = ClientStatusRepository(organisation)
     raised = 0
     for plan in list(repository.unchecked(today)):
-        _status, until = statuses.status_of(plan.client_id)
         raised_here = False
 
-        def change(current: Plan, until: date | None = until) -> tuple[Plan, list[EventEnvelope]]:
+        def change(current: Plan) -> tuple[Plan, list[EventEnvelope]]:
             # Worked out from the plan as stored at the moment of writing: a contact
             # recorded meanwhile (a lost race, made again) changes what is due.
             nonlocal raised_here
@@ -43,6 +45,7 @@ def raise_due_work(
                 for i in monitoring.due_work(current, current.contacts, today, cadence)
                 if i.key not in current.raised
             ]
+            _status, until = statuses.status_of(current.client_id)
             found = check_plan(current, today=today, service_user_until=until)
             changed = plans.mark_raised(current, [i.key for i in fresh])
             changed = plans.mark_checked(changed, today)
@@ -56,5 +59,12 @@ def raise_due_work(
             repository.update(plan.plan_id, change)
         except CaseworkError:
             continue  # changed meanwhile, again and again: the next tick sees it
+        except TRANSIENT:
+            raise  # the database or broker is away: this tick ends, the next resumes
+        except Exception:
+            # One plan the timer cannot work out must not hold back every plan after
+            # it, tick after tick; it stays unchecked and is tried again next tick.
+            log.exception("due work of plan %s not checked", plan.plan_id)
+            continue
         raised += 1 if raised_here else 0
     return raised
