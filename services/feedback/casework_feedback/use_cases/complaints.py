@@ -22,7 +22,13 @@ from casework_feedback.domain.complaints import (
     Notice,
     Subject,
 )
-from casework_feedback.use_cases._common import choice, event, instant, require_centre
+from casework_feedback.use_cases._common import (
+    choice,
+    event,
+    instant,
+    require_centre,
+)
+from casework_feedback.use_cases.plan_review import plan_review_requested
 
 MAX_ANSWER_DAYS = 365
 
@@ -95,21 +101,15 @@ def record_complaint(
     ]
     if complaints.asks_for_plan_review(complaint):
         events.append(
-            event(
-                events_pb2.PlanReviewRequested,
+            plan_review_requested(
                 organisation.id,
                 uow,
-                {
-                    "client_id": complaint.client_id,
-                    "centre_id": complaint.centre_id,
-                    "source": "complaint",
-                    "source_id": complaint.complaint_id,
-                    "aspects": [],
-                    "worker_id": complaint.subject_ref
-                    if complaint.subject is Subject.STAFF
-                    else "",
-                    "requested_at": instant(uow.now),
-                },
+                client_id=complaint.client_id,
+                centre_id=complaint.centre_id,
+                source="complaint",
+                source_id=complaint.complaint_id,
+                aspects=[],
+                worker_id=complaint.subject_ref if complaint.subject is Subject.STAFF else "",
             )
         )
     repository.add(complaint, events)

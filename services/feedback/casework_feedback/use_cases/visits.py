@@ -27,7 +27,13 @@ from casework_feedback.domain import links, responses, surveys, visits
 from casework_feedback.domain.responses import Channel, Response
 from casework_feedback.domain.surveys import Audience, Occasion, SurveyDefinition
 from casework_feedback.domain.visits import Visit
-from casework_feedback.use_cases._common import choice, event, instant, require_centre
+from casework_feedback.use_cases._common import (
+    choice,
+    event,
+    instant,
+    require_centre,
+)
+from casework_feedback.use_cases.plan_review import plan_review_requested
 
 PUBLIC_PATH = "/public/v1/feedback/"
 WORKER_CHANNELS = (
@@ -175,26 +181,17 @@ def _plan_review(
 ) -> list:  # type: ignore[type-arg]
     if not responses.asks_for_plan_review(survey, response):
         return []
+    aspects = {a.aspect.value for a in responses.negative_aspects(survey, response) if a.aspect}
     return [
-        event(
-            events_pb2.PlanReviewRequested,
+        plan_review_requested(
             organisation,
             uow,
-            {
-                "client_id": response.client_id,
-                "centre_id": response.centre_id,
-                "source": "response",
-                "source_id": response.response_id,
-                "aspects": sorted(
-                    {
-                        a.aspect.value
-                        for a in responses.negative_aspects(survey, response)
-                        if a.aspect
-                    }
-                ),
-                "worker_id": response.worker_id,
-                "requested_at": instant(uow.now),
-            },
+            client_id=response.client_id,
+            centre_id=response.centre_id,
+            source="response",
+            source_id=response.response_id,
+            aspects=sorted(aspects),
+            worker_id=response.worker_id,
         )
     ]
 

@@ -16,7 +16,7 @@ from casework_common.repository import AggregateRepository, ScopedRepository
 from casework_common.storage import AggregateDocument, DuplicateAggregate, save_aggregate
 from casework_common.unit_of_work import Saves
 from casework_plans.adapters.codec import dump, load_as
-from casework_plans.domain import catalogue, monitoring
+from casework_plans.domain import catalogue, monitoring, review_requests
 from casework_plans.domain.monitoring import Cadence
 from casework_plans.domain.plans import Plan, VersionStatus
 
@@ -50,8 +50,9 @@ class PlanDocument(AggregateDocument):
     need_codes = me.ListField(me.StringField())
     # The services the needs of the latest version name (a need waiting for one).
     need_services = me.ListField(me.StringField())
-    # The first day something is due (NEVER when no plan is in effect), and the day
-    # the timer last looked at the plan: both YYYY-MM-DD, compared as text.
+    # The first day something is due (NEVER when nothing ever will be: no plan in
+    # effect and no review requested), and the day the timer last looked at the plan:
+    # both YYYY-MM-DD, compared as text.
     due_from = me.StringField(default=NEVER)
     checked_on = me.StringField(default=NOT_CHECKED)
     body = me.DictField()
@@ -66,7 +67,11 @@ def write_plan(doc: PlanDocument, plan: Plan, cadence: Cadence | None = None) ->
     doc.status = VersionStatus.CLOSED.value if plan.closure else plan.status.value
     doc.need_codes = sorted({n.need_code for n in plan.current.content.needs})
     doc.need_services = sorted({c for n in plan.current.content.needs for c in n.service_codes})
-    due = monitoring.due_from(plan, cadence or Cadence())
+    days = [
+        monitoring.due_from(plan, cadence or Cadence()),
+        review_requests.requested_from(plan),
+    ]
+    due = min((d for d in days if d is not None), default=None)
     doc.due_from = due.isoformat() if due else NEVER
     doc.checked_on = plan.checked_on.isoformat() if plan.checked_on else NOT_CHECKED
     doc.body = dump(plan)
@@ -150,10 +155,10 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
             yield read_plan(raw["body"])
 
     def due_by(self, day: date, worker_id: str | None = None) -> Iterator[Plan]:
-        """Plans in effect of the scope with something due on `day` or before (a
-        worker's own when `worker_id` is given)."""
+        """Open plans of the scope with something due on `day` or before (a worker's
+        own when `worker_id` is given): a draft has due work when a review was asked."""
         query = self._scoped().filter(
-            status=VersionStatus.IN_EFFECT.value, due_from__lte=day.isoformat()
+            status__ne=VersionStatus.CLOSED.value, due_from__lte=day.isoformat()
         )
         if worker_id is not None:
             query = query.filter(worker_id=worker_id)

@@ -43,6 +43,9 @@ class DueKind(Enum):
     MONITORING_MISSED = "monitoring_missed"
     REVIEW_DUE = "review_due"
     REVIEW_OVERDUE = "review_overdue"
+    # Feedback asked for a review (review_requests.due_items); never raised by the timer:
+    # feedback's own event already opened the worker's task.
+    REVIEW_REQUESTED = "review_requested"
 
 
 @dataclass(frozen=True)

@@ -323,6 +323,28 @@ class Closure:
 
 
 @dataclass(frozen=True)
+class ReviewRequest:
+    """Feedback asking the responsible worker to look at the plan again with the client:
+    a negative answer or a complaint about the client's service. A signal to look,
+    never a verdict on a worker; answered by the next review (or by a version taking
+    effect, which is agreed with the client too)."""
+
+    source: str  # feedback's word for what asked: `response` or `complaint`
+    source_id: str  # the response's or complaint's id in feedback
+    aspects: tuple[str, ...]  # the aspects answered negatively (none for a complaint)
+    centre_id: str  # the centre of the visit or complaint
+    requested_at: datetime
+    recorded_at: datetime
+    answered_at: datetime | None = None
+    answered_by: str = ""
+    answered_in_version: int = 0
+
+    @property
+    def pending(self) -> bool:
+        return self.answered_at is None
+
+
+@dataclass(frozen=True)
 class Plan:
     plan_id: str
     organisation: str
@@ -339,6 +361,7 @@ class Plan:
     deliveries: tuple[Delivery, ...] = ()
     contacts: tuple[Contact, ...] = ()
     discrepancies: tuple[RaisedDiscrepancy, ...] = ()
+    review_requests: tuple[ReviewRequest, ...] = ()
     # Keys of the due and missed items already raised (each is raised once).
     raised: tuple[str, ...] = ()
     # The day the timer last looked at the plan; cleared by what changes its due work
@@ -360,6 +383,10 @@ class Plan:
         """The plan's state as a whole: in effect while any version is, else the last
         version's state (a redraft under review keeps the plan in effect)."""
         return VersionStatus.IN_EFFECT if self.in_effect is not None else self.current.status
+
+    @property
+    def pending_review_requests(self) -> tuple[ReviewRequest, ...]:
+        return tuple(r for r in self.review_requests if r.pending)
 
     def version(self, number: int) -> Version:
         for v in self.versions:
@@ -587,7 +614,10 @@ def sign(
             else v
             for v in versions
         ]
-    return replace(plan, versions=(*versions, signed), checked_on=None), complete
+    signed_plan = replace(plan, versions=(*versions, signed), checked_on=None)
+    if complete:
+        signed_plan = answer_review_requests(signed_plan, version=version, by=by, now=now)
+    return signed_plan, complete
 
 
 def start_review(
@@ -611,7 +641,20 @@ def start_review(
     reviewed = replace(effective, review_outcome=outcome)
     versions = tuple(reviewed if v.number == effective.number else v for v in plan.versions)
     new = Version(plan.current.number + 1, VersionStatus.DRAFT, new_content, by, now)
-    return replace(plan, versions=(*versions, new))
+    reviewed_plan = replace(plan, versions=(*versions, new))
+    return answer_review_requests(reviewed_plan, version=new.number, by=by, now=now)
+
+
+def answer_review_requests(plan: Plan, *, version: int, by: str, now: datetime) -> Plan:
+    """Every pending review request answered by `version` (the review's draft, or the
+    version that took effect); kept on the plan, never removed."""
+    if not plan.pending_review_requests:
+        return plan
+    answered = tuple(
+        replace(r, answered_at=now, answered_by=by, answered_in_version=version) if r.pending else r
+        for r in plan.review_requests
+    )
+    return replace(plan, review_requests=answered)
 
 
 def record_progress(

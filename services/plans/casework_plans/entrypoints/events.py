@@ -1,6 +1,7 @@
 """nameko entry point of plans: publishes plans' outbox, keeps the read model of
 clients' status from clients' events (a Rejected or Terminated client's plan is not
-signed; deliveries after the client left Service user are flagged), and on a timer
+signed; deliveries after the client left Service user are flagged), records on the
+client's open plan the reviews feedback asks for, and on a timer
 raises due and missed monitoring contacts and reviews, once each, and discrepancies of
 periods that closed without the planned deliveries."""
 
@@ -8,11 +9,12 @@ from __future__ import annotations
 
 import logging
 import os
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 
 from nameko.timer import timer
 
 from casework.clients.v1 import events_pb2 as clients_events
+from casework.feedback.v1 import events_pb2 as feedback_events
 from casework_common import contracts
 from casework_common.config import MissingConfiguration
 from casework_common.envelope import EventEnvelope
@@ -22,7 +24,9 @@ from casework_common.values import iso_day
 from casework_common.wiring import Wired, Wiring
 from casework_plans.adapters.repository import ClientStatusRepository
 from casework_plans.bootstrap import Plans, bootstrap
+from casework_plans.domain.review_requests import SOURCES
 from casework_plans.use_cases import timers
+from casework_plans.use_cases.review_requests import RequestReview, request_review
 
 log = logging.getLogger(__name__)
 SERVICE_USER = "service_user"
@@ -54,6 +58,28 @@ def status_change(envelope: EventEnvelope) -> tuple[str, str, str, date]:
     return changed.client_id, changed.from_status, changed.status, day
 
 
+def review_request(envelope: EventEnvelope) -> RequestReview:
+    """feedback.plan_review.requested.v1 as the command recording it on the plan."""
+    asked = contracts.read(envelope, feedback_events.PlanReviewRequested)
+    if not asked.client_id or not asked.source_id:
+        raise PoisonEvent("client_id and source_id are required")
+    if asked.source not in SOURCES:
+        raise PoisonEvent(f"source {asked.source!r} is not one of {sorted(SOURCES)}")
+    requested_at = (
+        asked.requested_at.ToDatetime(tzinfo=UTC)
+        if asked.HasField("requested_at")
+        else envelope.occurred_at
+    )
+    return RequestReview(
+        client_id=asked.client_id,
+        centre_id=asked.centre_id,
+        source=asked.source,
+        source_id=asked.source_id,
+        aspects=tuple(asked.aspects),
+        requested_at=requested_at,
+    )
+
+
 class PlansEvents(EventsService):
     name = "plans"
     casework_service = "plans"
@@ -68,6 +94,15 @@ class PlansEvents(EventsService):
         ClientStatusRepository(envelope.organisation).keep(
             client_id, status, day, until, envelope.id, self.wired.app.clock()
         )
+
+    @event_handler("plans.record-review-requests", ["feedback.plan_review.requested.v1"])
+    def on_plan_review_requested(self, envelope: EventEnvelope) -> None:
+        app = self.wired.app
+        if envelope.organisation not in app.organisations:
+            raise PoisonEvent(f"organisation {envelope.organisation} is not served here")
+        command = review_request(envelope)
+        with self.wired.units.begin(SystemActor("plans"), Trace(envelope.trace)) as uow:
+            request_review(command, uow, app.all_plans(envelope.organisation, uow))
 
     @timer(interval=DUE_WORK_CHECK_INTERVAL)  # type: ignore[misc]
     def raise_due_work(self) -> None:

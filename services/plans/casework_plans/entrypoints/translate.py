@@ -360,6 +360,21 @@ def plan_message(plan: Plan) -> plans_pb2.Plan:
             goal_ids=list(co.goal_ids),
         )
     message.discrepancies.extend(discrepancy_message(d) for d in plan.discrepancies)
+    message.review_requests.extend(review_request_message(r) for r in plan.review_requests)
+    return message
+
+
+def review_request_message(r: plans.ReviewRequest) -> plans_pb2.ReviewRequest:
+    message = plans_pb2.ReviewRequest(
+        source=r.source,
+        source_id=r.source_id,
+        aspects=list(r.aspects),
+        centre_id=r.centre_id,
+        pending=r.pending,
+        answered_by=r.answered_by,
+        answered_in_version=r.answered_in_version,
+    )
+    _set(message, requested_at=stamp(r.requested_at), answered_at=stamp(r.answered_at))
     return message
 
 

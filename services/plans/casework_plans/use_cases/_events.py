@@ -11,7 +11,13 @@ from casework_common import contracts
 from casework_common.envelope import EventEnvelope
 from casework_common.unit_of_work import UnitOfWork
 from casework_plans.domain.monitoring import DueItem, DueKind
-from casework_plans.domain.plans import Delivery, Plan, RaisedDiscrepancy, state_of
+from casework_plans.domain.plans import (
+    Delivery,
+    Plan,
+    RaisedDiscrepancy,
+    ReviewRequest,
+    state_of,
+)
 
 DUE_EVENTS: dict[DueKind, type[Message]] = {
     DueKind.MONITORING_DUE: events_pb2.MonitoringDue,
@@ -94,5 +100,23 @@ def delivery(d: Delivery, plan: Plan, uow: UnitOfWork) -> EventEnvelope:
             "delivered_on": d.delivered_on.isoformat(),
             "quantity": d.quantity,
             "centre_ids": list(plan.centre_ids),
+        },
+    )
+
+
+def review_requested(request: ReviewRequest, plan: Plan, uow: UnitOfWork) -> EventEnvelope:
+    return event(
+        events_pb2.ReviewRequested,
+        plan,
+        uow,
+        {
+            "plan_id": plan.plan_id,
+            "client_id": plan.client_id,
+            "worker_id": plan.worker_id,
+            "centre_ids": list(plan.centre_ids),
+            "source": request.source,
+            "source_id": request.source_id,
+            "aspects": list(request.aspects),
+            "requested_at": request.requested_at.isoformat(),
         },
     )

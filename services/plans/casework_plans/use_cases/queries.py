@@ -13,7 +13,7 @@ from casework_plans.adapters.repository import (
     PlanRepository,
     WaitingListRepository,
 )
-from casework_plans.domain import catalogue, monitoring, plans
+from casework_plans.domain import catalogue, monitoring, plans, review_requests
 from casework_plans.domain.monitoring import Cadence, DueItem
 from casework_plans.domain.plans import Plan, ScreenHit
 from casework_plans.use_cases.audit import audit
@@ -45,7 +45,8 @@ def list_due_work(
     cadence: Cadence,
 ) -> list[DueItem]:
     """A worker's own due work; a manager's is every plan of their centres (or of the
-    one centre named)."""
+    one centre named). Beside monitoring and reviews by the calendar, a review feedback
+    asked for."""
     principal = uow.principal
     manager = MANAGER in principal.roles
     if centre_id and centre_id not in principal.centres:
@@ -56,6 +57,7 @@ def list_due_work(
         if centre_id and centre_id not in plan.centre_ids:
             continue
         items += monitoring.due_work(plan, plan.contacts, today, cadence)
+        items += review_requests.due_items(plan, today)
     return sorted(items, key=lambda i: (i.due_on, i.plan_id, i.kind.value))
 
 

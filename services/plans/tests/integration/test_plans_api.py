@@ -21,10 +21,12 @@ from casework.plans.v1 import plans_pb2_grpc
 from casework_common.envelope import Actor, EventEnvelope
 from casework_common.messaging import EVENT_CONTENT_TYPE
 from casework_common.rpc_errors import field_violations, precondition_subjects
+from casework_common.unit_of_work import SystemActor, Trace, UnitsOfWork
 from casework_dev.devstack import Suite
 from casework_dev.testing.fixtures import create_token
 from casework_dev.testing.helpers import auth, eventually, stub
 from casework_dev.testing.plans import create_content_message, create_plan_request, sign_both
+from casework_feedback.use_cases.plan_review import plan_review_requested
 
 ORG = "org-demo"
 ANNA = auth(create_token())
@@ -586,3 +588,90 @@ def test_documents_service_token_lists_a_clients_plans_only_with_the_list_plans_
     assert listed[0].versions[-1].status == "in_effect"
     assert without_scope.code() is grpc.StatusCode.PERMISSION_DENIED
     assert other_call.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+# ------------------------------------------------------- reviews feedback asks for
+
+
+def publish_plan_review_request(
+    suite: Suite, client_id: str, source: str = "complaint", source_id: str = ""
+) -> EventEnvelope:
+    """feedback.plan_review.requested.v1 as feedback's own producer builds it, published
+    under feedback's broker user."""
+    uow = UnitsOfWork().begin(SystemActor("feedback"), Trace())
+    envelope = plan_review_requested(
+        ORG, uow, client_id=client_id, centre_id="ctr-north-town", source=source,
+        source_id=source_id or f"complaint-{secrets.token_hex(4)}",
+        aspects=["attitude"] if source == "response" else [], worker_id="w-anna",
+    )  # fmt: skip
+    with kombu.Connection(suite.amqp_uris["feedback"]) as connection:
+        kombu.Producer(connection.default_channel).publish(
+            envelope.to_json(), exchange="casework.events",
+            routing_key="feedback.plan_review.requested.v1", content_type=EVENT_CONTENT_TYPE,
+            content_encoding="binary", delivery_mode=2, user_id=connection.userid,
+        )  # fmt: skip
+    return envelope
+
+
+def pending_requests(plans: Any, plan_id: str) -> list[pb.ReviewRequest]:
+    return [r for r in get(plans, plan_id).review_requests if r.pending]
+
+
+def test_a_complaint_heard_from_feedback_shows_on_the_plan_and_in_due_work_until_reviewed(
+    suite: Suite, plans: Any, captured: Captured
+) -> None:
+    plan = in_effect(plans)
+    sent = publish_plan_review_request(suite, plan.client_id, source_id="complaint-rq-1")
+    publish_plan_review_request(suite, plan.client_id, source_id="complaint-rq-1")  # again
+
+    [request] = eventually(lambda: pending_requests(plans, plan.plan_id))
+    assert (request.source, request.source_id, request.centre_id) == (
+        "complaint", "complaint-rq-1", "ctr-north-town",
+    )  # fmt: skip
+    announced = eventually(lambda: captured.of("plans.review.requested", plan_id=plan.plan_id))
+    assert announced[0]["payload"]["worker_id"] == "w-anna"
+    assert announced[0]["trace"] == dict(sent.trace)
+    due = plans.ListDueWork(pb.ListDueWorkRequest(), metadata=ANNA).items
+    assert ("review_requested", plan.plan_id) in {(i.kind, i.plan_id) for i in due}
+    managers = plans.ListDueWork(pb.ListDueWorkRequest(), metadata=MANAGER).items
+    assert plan.plan_id in {i.plan_id for i in managers if i.kind == "review_requested"}
+    others = plans.ListDueWork(pb.ListDueWorkRequest(), metadata=ILZE).items
+    assert plan.plan_id not in {i.plan_id for i in others}
+
+    plans.ReviewPlan(pb.ReviewPlanRequest(plan_id=plan.plan_id, outcome="talked it through"),
+                     metadata=ANNA)  # fmt: skip
+    reviewed = get(plans, plan.plan_id)
+    assert [(r.pending, r.answered_in_version) for r in reviewed.review_requests] == [(False, 2)]
+    due = plans.ListDueWork(pb.ListDueWorkRequest(), metadata=ANNA).items
+    assert ("review_requested", plan.plan_id) not in {(i.kind, i.plan_id) for i in due}
+    assert len(captured.of("plans.review.requested", plan_id=plan.plan_id)) == 1
+
+
+def test_a_negative_answer_on_a_draft_plan_waits_for_the_draft_to_take_effect(
+    suite: Suite, plans: Any
+) -> None:
+    plan = create(plans)
+    publish_plan_review_request(suite, plan.client_id, source="response")
+    [request] = eventually(lambda: pending_requests(plans, plan.plan_id))
+    assert list(request.aspects) == ["attitude"]
+    due = plans.ListDueWork(pb.ListDueWorkRequest(), metadata=ANNA).items
+    assert ("review_requested", plan.plan_id) in {(i.kind, i.plan_id) for i in due}
+    signed = sign_both(plans, plan, ANNA)
+    assert [r.answered_in_version for r in signed.review_requests] == [1]
+
+
+def test_a_review_request_for_a_client_without_an_open_plan_records_nothing(
+    suite: Suite, plans: Any, captured: Captured
+) -> None:
+    closed = in_effect(plans)
+    plans.ClosePlan(pb.ClosePlanRequest(plan_id=closed.plan_id, evaluation="moved away"),
+                    metadata=ANNA)  # fmt: skip
+    publish_plan_review_request(suite, closed.client_id, source_id="complaint-closed")
+    publish_plan_review_request(suite, f"client-{secrets.token_hex(4)}")
+    # A later request for a client with a plan is recorded: the two before it were
+    # handled (in order, on the same queue) without poisoning it.
+    marker = in_effect(plans)
+    publish_plan_review_request(suite, marker.client_id)
+    eventually(lambda: pending_requests(plans, marker.plan_id))
+    assert get(plans, closed.plan_id).review_requests == []
+    assert captured.of("plans.review.requested", plan_id=closed.plan_id) == []
