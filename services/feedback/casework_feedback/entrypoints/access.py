@@ -5,13 +5,14 @@ cases and repositories; this map decides only whether a role may ask at all. A
 complaint may be about the front-line worker who would read it: front-line staff
 record complaints (they take the hotline) but reading, annotating and answering them
 is for case workers and managers. Survey definitions, campaigns and reports are the
-managers'."""
+managers'; the audit trail is the managers' and the data-protection officers'."""
 
 from __future__ import annotations
 
 from casework_common.auth import (
     ADMIN,
     CASE_WORKER_AND_ABOVE,
+    DATA_PROTECTION_OFFICER,
     FRONT_LINE_AND_ABOVE,
     MANAGER,
     AccessMap,
@@ -50,5 +51,7 @@ ACCESS: AccessMap = {
         "DecideCampaign": frozenset({MANAGER}),
         # Reports
         "GetFeedbackReport": MANAGES,
+        # Audit trail
+        "ListAuditEntries": frozenset({MANAGER, DATA_PROTECTION_OFFICER}),
     }.items()
 }

@@ -14,7 +14,15 @@ from casework_feedback.adapters.repository import ConsentRepository, LinkReposit
 from casework_feedback.bootstrap import Feedback, bootstrap
 from casework_feedback.domain.campaigns import ClientToReview
 from casework_feedback.entrypoints import translate as t
-from casework_feedback.use_cases import calls, campaigns, complaints, reports, surveys, visits
+from casework_feedback.use_cases import (
+    audit_trail,
+    calls,
+    campaigns,
+    complaints,
+    reports,
+    surveys,
+    visits,
+)
 
 P = feedback_pb2
 
@@ -309,6 +317,23 @@ class FeedbackServicer(feedback_pb2_grpc.FeedbackServiceServicer):
             themes=[t.theme_message(x) for x in report.themes],
             csv=to_csv(report.rows) if request.csv else "",
             minimum_group=report.minimum_group,
+        )
+
+    # ------------------------------------------------------------- audit trail
+
+    def ListAuditEntries(
+        self, request: P.ListAuditEntriesRequest, context: grpc.ServicerContext
+    ) -> P.ListAuditEntriesResponse:
+        found, next_token = audit_trail.list_audit_entries(
+            current_unit_of_work(),
+            centre_id=request.centre_id,
+            client_id=request.client_id,
+            record_id=request.record_id,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return P.ListAuditEntriesResponse(
+            entries=[t.audit_entry_message(e) for e in found], next_page_token=next_token
         )
 
 

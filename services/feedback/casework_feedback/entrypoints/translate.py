@@ -8,6 +8,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from casework.feedback.v1 import feedback_pb2
 from casework_common.errors import FieldError, InvalidArgument
+from casework_feedback.adapters.audit import AuditEntry
 from casework_feedback.domain import campaigns, complaints, followup, linter, reports
 from casework_feedback.domain.surveys import (
     Aspect,
@@ -228,4 +229,16 @@ def theme_message(t: reports.Theme) -> feedback_pb2.Theme:
         aspect=t.aspect,
         negative_responses=t.negative_responses,
         responses=t.responses,
+    )
+
+
+def audit_entry_message(entry: AuditEntry) -> feedback_pb2.AuditEntry:
+    return feedback_pb2.AuditEntry(
+        subject=entry.subject,
+        action=entry.action,
+        record_id=entry.record,
+        client_id=entry.client_id,
+        centre_id=entry.centre_id,
+        at=timestamp(entry.at),
+        trace_id=entry.trace_id,
     )

@@ -113,13 +113,27 @@ def record_complaint(
             )
         )
     repository.add(complaint, events)
-    audit(uow, organisation.id, complaint.client_id, "complaint.recorded", complaint.complaint_id)
+    audit(
+        uow,
+        organisation.id,
+        complaint.client_id,
+        "complaint.recorded",
+        complaint.complaint_id,
+        centre_id=complaint.centre_id,
+    )
     return complaint
 
 
 def get_complaint(complaint_id: str, uow: UnitOfWork, repository: ComplaintRepository) -> Complaint:
     complaint = repository.get(complaint_id)
-    audit(uow, uow.organisation, complaint.client_id, "complaint.read", complaint_id)
+    audit(
+        uow,
+        uow.organisation,
+        complaint.client_id,
+        "complaint.read",
+        complaint_id,
+        centre_id=complaint.centre_id,
+    )
     return complaint
 
 
@@ -156,6 +170,7 @@ def add_entry(
         changed.client_id,
         f"complaint.{entry_kind.value}_added",
         complaint_id,
+        centre_id=changed.centre_id,
     )
     return changed
 
@@ -186,7 +201,14 @@ def answer(
             )
         ],
     )
-    audit(uow, uow.organisation, answered.client_id, "complaint.answered", complaint_id)
+    audit(
+        uow,
+        uow.organisation,
+        answered.client_id,
+        "complaint.answered",
+        complaint_id,
+        centre_id=answered.centre_id,
+    )
     return answered
 
 

@@ -253,7 +253,14 @@ def submit_response(
         shown_to_client=command.shown_to_client,
     )
     review = _store(survey, response, uow.organisation, uow, responses_repository)
-    audit(uow, uow.organisation, response.client_id, "response.recorded", response.response_id)
+    audit(
+        uow,
+        uow.organisation,
+        response.client_id,
+        "response.recorded",
+        response.response_id,
+        centre_id=response.centre_id,
+    )
     if visit is not None:
         _mark_answered(visits_repository, visit)
     return ResponseRecorded(response, responses.thanks(survey.language), review)
