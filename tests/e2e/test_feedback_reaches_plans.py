@@ -1,10 +1,13 @@
-"""Feedback that changes the work, through the running feedback and plans processes: a
-complaint about a client's service recorded in feedback ends up on that client's plan
-in plans, in the responsible worker's due work, until the plan is reviewed."""
+"""feedback and plans through their running processes: a complaint about a client's
+service recorded in feedback ends up on that client's plan in plans, in the
+responsible worker's due work, until the plan is reviewed; and a monitoring contact in
+person recorded in plans is a visit to feedback, drawn into the phone-survey sample
+(every visit is drawn here, at once), while a contact by phone is not."""
 
 from __future__ import annotations
 
 import secrets
+from datetime import date
 from typing import Any
 
 import pytest
@@ -25,7 +28,14 @@ ANNA = auth(create_token(subject="w-anna", centres=["ctr-north-town"]))
 
 @pytest.fixture(scope="module")
 def suite(suite_factory: Any) -> Suite:
-    return suite_factory(("plans", "feedback"))
+    return suite_factory(
+        ("plans", "feedback"),
+        env={
+            "FEEDBACK_SAMPLE_CHECK_INTERVAL": "0.3",
+            "FEEDBACK_SAMPLE_AFTER_SECONDS": "0",
+            "FEEDBACK_PHONE_SAMPLE_RATE": "1",
+        },
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +83,33 @@ def test_a_complaint_about_a_clients_service_shows_on_the_plan_until_it_is_revie
     )
     assert pending(plans, plan.plan_id) == []
     assert "review_requested" not in due_kinds(plans, plan.plan_id)
+
+
+def phone_surveys(feedback: Any, client_id: str) -> list[fb.FollowUpCall]:
+    found = feedback.ListFollowUpCalls(
+        fb.ListFollowUpCallsRequest(centre_id="ctr-north-town"), metadata=ANNA
+    ).calls
+    return [c for c in found if c.client_id == client_id and c.kind == "phone_survey"]
+
+
+def record_contact(plans: Any, plan_id: str, mode: int) -> None:
+    plans.RecordMonitoringContact(
+        pb.RecordMonitoringContactRequest(
+            plan_id=plan_id, contacted_on=date.today().isoformat(), mode=mode, notes="all well"
+        ),
+        metadata=ANNA,
+    )
+
+
+def test_a_monitoring_contact_in_person_is_a_visit_sampled_for_a_phone_survey(
+    plans: Any, feedback: Any
+) -> None:
+    by_phone = sign_both(plans, plans.CreatePlan(create_plan_request(), metadata=ANNA).plan, ANNA)
+    in_person = sign_both(plans, plans.CreatePlan(create_plan_request(), metadata=ANNA).plan, ANNA)
+    record_contact(plans, by_phone.plan_id, pb.CONTACT_MODE_PHONE)
+    record_contact(plans, in_person.plan_id, pb.CONTACT_MODE_IN_PERSON)
+
+    [call] = eventually(lambda: phone_surveys(feedback, in_person.client_id))
+    assert call.occasion_id.startswith("contact-") and call.status == "pending"
+    # Both contacts went through the same queue in order: the phone one was let go.
+    assert phone_surveys(feedback, by_phone.client_id) == []

@@ -1,7 +1,8 @@
 """Visits: what happened to a client, as the system recorded it, and what feedback
 followed. A visit chooses its survey (the client never names a department), may get a
 single-use mini-survey link, and is later looked at once: a visit with neither a
-response nor a refusal is drawn into the random phone-survey sample or let go. A visit of a known
+response nor a refusal is drawn into the random phone-survey sample or let go; a
+monitoring contact in person that plans recorded is a visit too. A visit of a known
 client also waits for its later survey (other aspects, some days after), issued once
 unless the client refused surveys.
 """
@@ -9,9 +10,10 @@ unless the client refused surveys.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from casework_common.errors import FieldError
+from casework_feedback.domain.followup import PHONE_SURVEY_WITHIN
 from casework_feedback.domain.surveys import Audience
 
 VISIT_KINDS = (Audience.FRONT_LINE, Audience.DEPARTMENT)
@@ -73,6 +75,45 @@ def new_visit(
         # Nobody to send a later survey to without a card.
         later_at=visited_at + later_after if client_id else None,
     )
+
+
+def visit_at_monitoring_contact(
+    *,
+    contact_id: str,
+    centre_id: str,
+    client_id: str,
+    worker_id: str,
+    contacted_on: date,
+    recorded_at: datetime,
+    now: datetime,
+    sample_after: timedelta = DEFAULT_SAMPLE_AFTER,
+    later_after: timedelta = DEFAULT_LATER_AFTER,
+) -> Visit:
+    """A monitoring contact in person (plans records it) is a visit of the client by
+    their worker, the department's service: it joins the phone-survey sample and waits
+    for its later survey like a visit recorded here. Its id comes from the contact, so
+    hearing of the contact twice is one visit. A contact recorded on a later day counts
+    from the start of its day, and one recorded too late for a call within three days
+    of it is not drawn into the sample."""
+    visited_at = (
+        recorded_at
+        if recorded_at.date() == contacted_on
+        else datetime.combine(contacted_on, time(), UTC)
+    )
+    visit = new_visit(
+        visit_id=f"contact-{contact_id}",
+        centre_id=centre_id,
+        kind=Audience.DEPARTMENT,
+        department_id="",
+        client_id=client_id,
+        worker_id=worker_id,
+        visited_at=visited_at,
+        sample_after=sample_after,
+        later_after=later_after,
+    )
+    if now > visited_at + PHONE_SURVEY_WITHIN:
+        return dataclasses.replace(visit, sample_at=None)
+    return visit
 
 
 def needs_phone_survey(visit: Visit) -> bool:

@@ -1,5 +1,6 @@
 """nameko entry point of feedback: publishes feedback's outbox, keeps the read model of
-clients' consent to feedback calls (a withdrawal cancels pending calls), raises each
+clients' consent to feedback calls (a withdrawal cancels pending calls), keeps plans'
+monitoring contacts in person as visits (sampled for phone surveys), raises each
 complaint's deadline notices once, draws the random phone-survey sample, and serves the
 public mini-survey endpoints.
 
@@ -37,6 +38,7 @@ from nameko.web.server import BindAddress, WebServer
 from werkzeug.wrappers import Response
 
 from casework.clients.v1 import events_pb2 as clients_events
+from casework.plans.v1 import events_pb2 as plans_events
 from casework_common import contracts, safe_json
 from casework_common.config import MissingConfiguration, bind_host
 from casework_common.envelope import EventEnvelope
@@ -56,6 +58,7 @@ from casework_feedback.adapters.repository import (
 )
 from casework_feedback.bootstrap import Feedback, bootstrap, public_http_port
 from casework_feedback.use_cases import calls, complaints, visits
+from casework_feedback.use_cases.contact_visits import MonitoringContact, record_contact_visit
 
 log = logging.getLogger(__name__)
 PUBLIC = "feedback-public"
@@ -202,6 +205,28 @@ def consent_fact(envelope: EventEnvelope) -> ConsentFact:
     return ConsentFact(message.client_id, message.purpose, granted, occurred_at)
 
 
+def monitoring_contact(envelope: EventEnvelope) -> MonitoringContact | None:
+    """plans.monitoring.contact_recorded.v1 as a visit's facts; None for a contact by
+    phone (the client was not visited)."""
+    contact = contracts.read(envelope, plans_events.MonitoringContactRecorded)
+    if contact.mode != "in_person":
+        return None
+    if not contact.contact_id or not contact.client_id or not contact.centre_ids:
+        raise PoisonEvent("contact_id, client_id and centre_ids are required")
+    try:
+        contacted_on = date.fromisoformat(contact.contacted_on)
+    except ValueError:
+        raise PoisonEvent(f"contacted_on {contact.contacted_on!r} is not a day") from None
+    return MonitoringContact(
+        contact_id=contact.contact_id,
+        centre_id=contact.centre_ids[0],
+        client_id=contact.client_id,
+        worker_id=contact.worker_id,
+        contacted_on=contacted_on,
+        recorded_at=envelope.occurred_at,
+    )
+
+
 def _questions(opened: visits.OpenLink) -> list[dict[str, Any]]:
     return [
         {
@@ -247,6 +272,25 @@ class FeedbackEvents(EventsService):
                 occurred_at=fact.occurred_at,
                 consent=ConsentRepository(envelope.organisation),
                 calls=CallRepository(envelope.organisation, None, uow),
+            )
+
+    # ------------------------------------------------------ visits from plans
+
+    @event_handler("feedback.sample-monitoring-visits", ["plans.monitoring.contact_recorded.v1"])
+    def on_monitoring_contact(self, envelope: EventEnvelope) -> None:
+        app = self.wired.app
+        if envelope.organisation not in app.organisations:
+            raise PoisonEvent(f"organisation {envelope.organisation} is not served here")
+        contact = monitoring_contact(envelope)
+        if contact is None:
+            return
+        with self._unit(envelope) as uow:
+            record_contact_visit(
+                contact,
+                uow,
+                VisitRepository(envelope.organisation, None, uow),
+                sample_after=app.sample_after,
+                later_after=app.later_after,
             )
 
     # ---------------------------------------------------------------- timers
