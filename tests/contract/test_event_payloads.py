@@ -94,6 +94,7 @@ from casework_plans.domain.plans import ContactMode, Signer
 from casework_plans.entrypoints import events as plans_consumers
 from casework_plans.use_cases import plans as plan_cases
 from casework_plans.use_cases import records as plan_records
+from casework_plans.use_cases import review_requests as plan_review_requests
 from casework_plans.use_cases import timers as plan_timers
 
 pytestmark = pytest.mark.usefixtures("mongo_db")
@@ -227,7 +228,12 @@ READERS: dict[str, Callable[[EventEnvelope], object]] = {
     "intake.referral.acknowledged.v1": clients_consumers.intake_contact,
     "intake.referral.first_contact_recorded.v1": clients_consumers.intake_contact,
     "intake.outreach.outcome_recorded.v1": clients_consumers.outreach_contacts,
-    "plans.monitoring.contact_recorded.v1": clients_consumers.plans_contact,
+    # Read by clients (a contact counts as contact) and by feedback (one in person is
+    # a visit sampled for phone surveys).
+    "plans.monitoring.contact_recorded.v1": lambda e: (
+        clients_consumers.plans_contact(e),
+        feedback_consumers.monitoring_contact(e),
+    ),
     # Read by clients (a family's shared status) and by plans.
     "clients.client.status_changed.v1": lambda e: (
         clients_consumers.family_status_input(e),
@@ -261,8 +267,10 @@ READERS: dict[str, Callable[[EventEnvelope], object]] = {
     "feedback.complaint.deadline_missed.v1": lambda e: notify_consumers.feedback_notification(
         e, DEV, T0
     ),
-    "feedback.plan_review.requested.v1": lambda e: notify_consumers.feedback_notification(
-        e, DEV, T0
+    # Read by notify (the worker's task) and by plans (recorded on the client's plan).
+    "feedback.plan_review.requested.v1": lambda e: (
+        notify_consumers.feedback_notification(e, DEV, T0),
+        plans_consumers.review_request(e),
     ),
     "feedback.call.scheduled.v1": notify_consumers.follow_up_call,
     "feedback.call.cancelled.v1": notify_consumers.follow_up_call,
@@ -835,8 +843,8 @@ def test_feedback_reads_the_consent_clients_stored() -> None:
 
 def produce_plans_events() -> None:
     """Every plans event: a plan drafted, signed, a decision asked and made, a contact
-    and a short delivery recorded, the timer's due and missed work, a review signed
-    into a new version, and the closure."""
+    and a short delivery recorded, the timer's due and missed work, a review feedback
+    asked for, a review signed into a new version, and the closure."""
     from casework_dev.testing.plans import NOW, create_action, create_content, create_goal
 
     def unit(caller: Principal | SystemActor, at: datetime = NOW) -> UnitOfWork:
@@ -876,6 +884,14 @@ def produce_plans_events() -> None:
         plan_timers.raise_due_work(
             ORG, u, Cadence(), lambda org, unit_: PlanRepository(org, None, unit_)
         )
+    u = unit(SystemActor("plans"))
+    plan_review_requests.request_review(
+        plan_review_requests.RequestReview(
+            "cl-plan-1", "ctr-north-town", "complaint", "complaint-1", (), NOW
+        ),
+        u,
+        PlanRepository(ORG, None, u),
+    )
     u = unit(ANNA)
     plan_cases.review(plan.plan_id, "keep going", None, u, mine(u))
     for signer in Signer:
@@ -911,7 +927,8 @@ def test_clients_reads_a_monitoring_contact_plans_stored_as_a_contact_with_the_c
     produce_plans_events()
     read, problems = read_all(stored_events())
     assert problems == []
-    [contact] = read["plans.monitoring.contact_recorded.v1"]
+    [(contact, visit)] = read["plans.monitoring.contact_recorded.v1"]
+    assert visit is None  # by phone: feedback keeps no visit
     assert contact.client_id == "cl-plan-1"
     assert contact.contact_id.startswith("plans-monitoring-")
     assert contact.on == PLANS_NOW.date()
