@@ -28,7 +28,7 @@ CENTRE = "ctr-north-town"
 
 def _template(today: date):  # type: ignore[no-untyped-def]
     from casework_dev.testing.plans import create_action, create_content, create_goal
-    from casework_plans.domain import plans
+    from casework_plans.domain import life_cycle
     from casework_plans.domain.plans import Signer
 
     start = today - timedelta(days=40)
@@ -37,13 +37,13 @@ def _template(today: date):  # type: ignore[no-untyped-def]
     goal = create_goal(target_date=later, actions=(create_action(deadline=later),))
     content = create_content(plan_date=start, next_review_on=later, goals=(goal,))
     # A draft dated in the past: drafted "now" then moved back, as a plan made then.
-    plan = plans.draft(
+    plan = life_cycle.draft(
         plan_id="template", organisation=ORG, client_id="c", family_id="", centre_ids=(CENTRE,),
         worker_id="w-anna", content=content,
         by="w-anna", now=datetime.now(UTC),
     )  # fmt: skip
     for signer in Signer:
-        plan, _ = plans.sign(plan, 1, signer, "x", client_status=None, by="w-anna", now=began)
+        plan, _ = life_cycle.sign(plan, 1, signer, "x", client_status=None, by="w-anna", now=began)
     return plan, start
 
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-from casework_plans.domain import plans
+from casework_plans.domain import life_cycle
 from casework_plans.domain.plans import (
     Action,
     Content,
@@ -77,13 +77,13 @@ def create_plan(**overrides: Any) -> Plan:
         "now": NOW,
     }
     values.update(overrides)
-    return plans.draft(**values)
+    return life_cycle.draft(**values)
 
 
 def create_plan_in_effect(**overrides: Any) -> Plan:
     now = overrides.pop("signed_at", NOW)
     plan = create_plan(**overrides)
-    plan, _ = plans.sign(
+    plan, _ = life_cycle.sign(
         plan,
         1,
         Signer.CLIENT,
@@ -92,7 +92,7 @@ def create_plan_in_effect(**overrides: Any) -> Plan:
         by="worker-1",
         now=now,
     )
-    plan, _ = plans.sign(
+    plan, _ = life_cycle.sign(
         plan,
         1,
         Signer.WORKER,

@@ -2,7 +2,7 @@
 
 A catalogue entry says what a service is, how a client obtains it, which centres offer
 it and which kinds of need it answers: adding one is when existing plans are screened
-for clients who need it (plans.screen_for_service). A waiting list keeps, per service,
+for clients who need it (screen_for_service). A waiting list keeps, per service,
 the clients waiting for it in the order they entered; a client's position is their
 place in that order.
 """
@@ -10,12 +10,13 @@ place in that order.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from casework_common.errors import FailedPrecondition, FieldError, NotFound, raise_if_any
 from casework_common.values import length_error, text_errors
+from casework_plans.domain.plans import NeedKind, Plan
 
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{0,63}$")
 MAX_ITEMS = 50
@@ -111,3 +112,44 @@ def entry_errors(entered_on: date | None, today: date) -> None:
         raise_if_any([FieldError("entered_on", "is required (YYYY-MM-DD)")])
     elif entered_on > today:
         raise_if_any([FieldError("entered_on", "is in the future")])
+
+
+# --------------------------------------------------------------------- screening
+
+
+@dataclass(frozen=True)
+class ScreenHit:
+    plan_id: str
+    client_id: str
+    centre_ids: tuple[str, ...]
+    need_id: str
+    need_kind: NeedKind
+    need_code: str
+
+
+def screen_for_service(
+    plans: Iterable[Plan], service_code: str, answers_needs: Sequence[str]
+) -> list[ScreenHit]:
+    """Clients whose open plans name a need a new service answers: a need of one of the
+    kinds `answers_needs`, or a need already waiting for this very service (a future
+    need put on the service's waiting list). A plan counts with its latest version, the
+    one the worker is working with; closed plans are left out."""
+    wanted = set(answers_needs)
+    hits = []
+    for plan in plans:
+        if plan.closure is not None:
+            continue
+        for need in plan.current.content.needs:
+            if need.need_code in wanted or service_code in need.service_codes:
+                hits.append(
+                    ScreenHit(
+                        plan.plan_id,
+                        plan.client_id,
+                        plan.centre_ids,
+                        need.need_id,
+                        need.kind,
+                        need.need_code,
+                    )
+                )
+                break
+    return hits

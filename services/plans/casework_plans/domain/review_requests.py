@@ -1,7 +1,7 @@
 """Feedback that changes the work: a negative answer or a complaint about a client's
 service, heard from feedback, asks the responsible worker to review the client's open
 plan. The request stays on the plan, and in the worker's due work, until the plan is
-next reviewed or a version takes effect (plans.answer_review_requests)."""
+next reviewed or a version takes effect (life_cycle.answer_review_requests)."""
 
 from __future__ import annotations
 

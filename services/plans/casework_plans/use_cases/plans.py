@@ -16,7 +16,8 @@ from casework_common.storage import DuplicateAggregate
 from casework_common.unit_of_work import UnitOfWork
 from casework_plans.adapters.codec import dump
 from casework_plans.adapters.repository import ClientStatusRepository, PlanRepository
-from casework_plans.domain import plans
+from casework_plans.domain import decisions, life_cycle
+from casework_plans.domain import records as plan_records
 from casework_plans.domain.plans import (
     BudgetHolder,
     Content,
@@ -78,7 +79,7 @@ def create_plan(
             raise FailedPrecondition(
                 "the client has an open plan: review it into a new version", field="client_id"
             )
-        plan = plans.draft(
+        plan = life_cycle.draft(
             plan_id=uow.new_id(),
             organisation=principal.organisation,
             client_id=command.client_id,
@@ -118,7 +119,7 @@ def edit_draft(
     plan_id: str, version: int, content: Content, uow: UnitOfWork, repository: PlanRepository
 ) -> Plan:
     def change(plan: Plan) -> tuple[Plan, list[EventEnvelope]]:
-        edited = plans.edit_draft(plan, version, content, now=uow.now)
+        edited = life_cycle.edit_draft(plan, version, content, now=uow.now)
         return edited, []
 
     return audit(repository.update(plan_id, change), uow, "changed")
@@ -139,7 +140,7 @@ def sign(
         nonlocal took_effect
         status, _until = statuses.status_of(plan.client_id)
         before = {v.number for v in plan.versions if v.status is VersionStatus.IN_EFFECT}
-        signed, took_effect = plans.sign(
+        signed, took_effect = life_cycle.sign(
             plan, version, signer, name, client_status=status, by=uow.actor.subject, now=uow.now
         )
         events: list[EventEnvelope] = []
@@ -162,7 +163,7 @@ def review(
     repository: PlanRepository,
 ) -> Plan:
     def change(plan: Plan) -> tuple[Plan, list[EventEnvelope]]:
-        reviewed = plans.start_review(
+        reviewed = life_cycle.start_review(
             plan, outcome=outcome, content=content, by=uow.actor.subject, now=uow.now
         )
         return reviewed, []
@@ -183,7 +184,7 @@ def record_progress(
     assert progress is not None
 
     def change(plan: Plan) -> tuple[Plan, list[EventEnvelope]]:
-        changed = plans.record_progress(
+        changed = life_cycle.record_progress(
             plan, goal_id, progress, note, by=uow.actor.subject, now=uow.now
         )
         return changed, []
@@ -194,7 +195,7 @@ def record_progress(
 def close(plan_id: str, evaluation: str, uow: UnitOfWork, repository: PlanRepository) -> Plan:
     def change(plan: Plan) -> tuple[Plan, list[EventEnvelope]]:
         was = plan.in_effect
-        closed = plans.close(plan, evaluation, by=uow.actor.subject, now=uow.now)
+        closed = life_cycle.close(plan, evaluation, by=uow.actor.subject, now=uow.now)
         number = was.number if was else closed.current.number
         return closed, [
             event(events_pb2.PlanClosed, closed, uow, state_facts(closed, number)),
@@ -207,7 +208,7 @@ def hand_over_offer(
     plan_id: str, offer: OfferPack, uow: UnitOfWork, repository: PlanRepository
 ) -> Plan:
     def change(plan: Plan) -> tuple[Plan, list[EventEnvelope]]:
-        changed = plans.hand_over_offer(plan, offer)
+        changed = plan_records.hand_over_offer(plan, offer)
         return changed, []
 
     return audit(repository.update(plan_id, change), uow, "changed")
@@ -222,7 +223,7 @@ def request_decision(
     overspend: bool = False,
 ) -> Plan:
     def change(plan: Plan) -> tuple[Plan, list[EventEnvelope]]:
-        changed = plans.request_decision(
+        changed = decisions.request_decision(
             plan, service_code, by=uow.actor.subject, now=uow.now, overspend=overspend
         )
         facts = {
@@ -253,7 +254,7 @@ def decide(
         raise PermissionDenied("only a manager decides a service")
 
     def change(plan: Plan) -> tuple[Plan, list[EventEnvelope]]:
-        changed = plans.decide(
+        changed = decisions.decide(
             plan,
             service_code,
             approve,
@@ -290,7 +291,7 @@ def set_budget(
     assert holder is not None
 
     def change(plan: Plan) -> tuple[Plan, list[EventEnvelope]]:
-        changed = plans.set_budget(plan, holder, holder_name, lines)
+        changed = decisions.set_budget(plan, holder, holder_name, lines)
         return changed, []
 
     return audit(repository.update(plan_id, change), uow, "changed")

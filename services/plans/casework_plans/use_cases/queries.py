@@ -13,9 +13,10 @@ from casework_plans.adapters.repository import (
     PlanRepository,
     WaitingListRepository,
 )
-from casework_plans.domain import catalogue, monitoring, plans, review_requests
+from casework_plans.domain import catalogue, monitoring, review_requests
+from casework_plans.domain.catalogue import ScreenHit
 from casework_plans.domain.monitoring import Cadence, DueItem
-from casework_plans.domain.plans import Plan, ScreenHit
+from casework_plans.domain.plans import Plan
 from casework_plans.use_cases.audit import audit
 
 MANAGER = "manager"
@@ -114,7 +115,7 @@ def screen_plans(
     service = catalogue_repo.get(service_code)
     if service is None:
         raise NotFound(f"service {clip(service_code)} is not in the catalogue")
-    return plans.screen_for_service(
+    return catalogue.screen_for_service(
         repository.naming_needs(list(service.answers_needs), service_code),
         service_code,
         service.answers_needs,

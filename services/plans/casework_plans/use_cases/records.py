@@ -18,6 +18,7 @@ from casework_plans.adapters.repository import (
     read_plan,
 )
 from casework_plans.domain import deliveries, monitoring, plans
+from casework_plans.domain import records as plan_records
 from casework_plans.domain.deliveries import LineError, UnreadableCsv
 from casework_plans.domain.plans import (
     Contact,
@@ -67,7 +68,7 @@ def record_contact(command: RecordContact, uow: UnitOfWork, repository: PlanRepo
             command.goal_ids,
             uow.now,
         )
-        changed = plans.record_contact(plan, contact)
+        changed = plan_records.record_contact(plan, contact)
         facts = {
             "plan_id": plan.plan_id,
             "client_id": plan.client_id,
@@ -144,7 +145,7 @@ class RecordDelivery:
 def _raise(
     plan: Plan, found: list[deliveries.Discrepancy], uow: UnitOfWork
 ) -> tuple[Plan, list[RaisedDiscrepancy], list[EventEnvelope]]:
-    plan, new = plans.raise_discrepancies(plan, found, now=uow.now)
+    plan, new = plan_records.raise_discrepancies(plan, found, now=uow.now)
     return plan, new, [_events.discrepancy(r, plan, uow) for r in new]
 
 
@@ -183,7 +184,7 @@ def record_delivery(
             uow.actor.subject,
             uow.now,
         )
-        changed = plans.record_delivery(plan, delivery)
+        changed = plan_records.record_delivery(plan, delivery)
         _status, until = statuses.status_of(plan.client_id)
         found = check_plan(
             changed, today=today, service_user_until=until, days=[delivery.delivered_on]
@@ -238,7 +239,7 @@ def import_deliveries(
         plan = read_plan(doc.body)
         client_ids.append(plan.client_id)
         for row in rows:
-            field, reason = plans.delivery_refusal(plan, row.service_code, row.delivered_on)
+            field, reason = plan_records.delivery_refusal(plan, row.service_code, row.delivered_on)
             if reason:
                 errors.append(LineError(row.line, field, reason))
             else:
@@ -270,7 +271,7 @@ def import_deliveries(
                     uow.actor.subject,
                     uow.now,
                 )
-                plan = plans.record_delivery(plan, delivery)
+                plan = plan_records.record_delivery(plan, delivery)
                 events.append(_events.delivery(delivery, plan, uow))
             found = check_plan(
                 plan,
@@ -302,7 +303,7 @@ def resolve_discrepancy(
     assert state is not None
 
     def change(plan: Plan) -> tuple[Plan, list[EventEnvelope]]:
-        return plans.resolve_discrepancy(
+        return plan_records.resolve_discrepancy(
             plan, discrepancy_id, state, note, by=uow.actor.subject, now=uow.now
         ), []
 

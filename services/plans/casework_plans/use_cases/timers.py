@@ -12,7 +12,8 @@ from casework_common.errors import CaseworkError
 from casework_common.events_runtime import TRANSIENT
 from casework_common.unit_of_work import UnitOfWork
 from casework_plans.adapters.repository import ClientStatusRepository, PlanRepository
-from casework_plans.domain import monitoring, plans
+from casework_plans.domain import monitoring
+from casework_plans.domain import records as plan_records
 from casework_plans.domain.monitoring import Cadence
 from casework_plans.domain.plans import Plan
 from casework_plans.use_cases import _events
@@ -47,9 +48,9 @@ def raise_due_work(
             ]
             _status, until = statuses.status_of(current.client_id)
             found = check_plan(current, today=today, service_user_until=until)
-            changed = plans.mark_raised(current, [i.key for i in fresh])
-            changed = plans.mark_checked(changed, today)
-            changed, new = plans.raise_discrepancies(changed, found, now=uow.now)
+            changed = plan_records.mark_raised(current, [i.key for i in fresh])
+            changed = plan_records.mark_checked(changed, today)
+            changed, new = plan_records.raise_discrepancies(changed, found, now=uow.now)
             events = [_events.due(i, changed, uow) for i in fresh]
             events += [_events.discrepancy(r, changed, uow) for r in new]
             raised_here = bool(events)

@@ -20,7 +20,8 @@ from casework_dev.testing.plans import (
     create_plan,
     create_plan_in_effect,
 )
-from casework_plans.domain import plans
+from casework_plans.domain import catalogue, decisions, life_cycle, plans
+from casework_plans.domain import records as plan_records
 from casework_plans.domain.plans import Progress, Signer, VersionStatus
 
 
@@ -60,11 +61,11 @@ def test_a_review_date_in_the_past_is_refused() -> None:
 
 def test_one_signature_leaves_the_plan_a_draft_and_the_second_puts_it_in_effect() -> None:
     plan = create_plan()
-    plan, in_effect = plans.sign(
+    plan, in_effect = life_cycle.sign(
         plan, 1, Signer.WORKER, "Ben", client_status="service_user", by="w", now=NOW
     )
     assert not in_effect and plan.status is VersionStatus.DRAFT
-    plan, in_effect = plans.sign(
+    plan, in_effect = life_cycle.sign(
         plan, 1, Signer.CLIENT, "Anna", client_status="service_user", by="w", now=NOW
     )
     assert in_effect and plan.status is VersionStatus.IN_EFFECT
@@ -73,41 +74,43 @@ def test_one_signature_leaves_the_plan_a_draft_and_the_second_puts_it_in_effect(
 
 
 def test_the_same_party_cannot_sign_twice() -> None:
-    plan, _ = plans.sign(
+    plan, _ = life_cycle.sign(
         create_plan(), 1, Signer.CLIENT, "Anna", client_status=None, by="w", now=NOW
     )
     with pytest.raises(FailedPrecondition) as refused:
-        plans.sign(plan, 1, Signer.CLIENT, "Anna", client_status=None, by="w", now=NOW)
+        life_cycle.sign(plan, 1, Signer.CLIENT, "Anna", client_status=None, by="w", now=NOW)
     assert refused.value.field == "signer"
 
 
 def test_a_goal_without_an_action_cannot_be_signed() -> None:
     plan = create_plan(content=create_content(goals=(create_goal(actions=()),)))
     with pytest.raises(InvalidArgument) as refused:
-        plans.sign(plan, 1, Signer.CLIENT, "Anna", client_status=None, by="w", now=NOW)
+        life_cycle.sign(plan, 1, Signer.CLIENT, "Anna", client_status=None, by="w", now=NOW)
     assert fields_of(refused.value) == {"content.goals[0].actions"}
 
 
 @pytest.mark.parametrize("status", ["rejected", "terminated"])
 def test_no_plan_is_signed_for_a_rejected_or_terminated_client(status: str) -> None:
     with pytest.raises(FailedPrecondition) as refused:
-        plans.sign(create_plan(), 1, Signer.CLIENT, "Anna", client_status=status, by="w", now=NOW)
+        life_cycle.sign(
+            create_plan(), 1, Signer.CLIENT, "Anna", client_status=status, by="w", now=NOW
+        )
     assert refused.value.field == "client_id"
 
 
 def test_a_signed_version_never_changes() -> None:
     plan = create_plan_in_effect()
     with pytest.raises(FailedPrecondition) as refused:
-        plans.edit_draft(plan, 1, create_content(reason_for_request="other"), now=NOW)
+        life_cycle.edit_draft(plan, 1, create_content(reason_for_request="other"), now=NOW)
     assert refused.value.field == "version"
     assert plan.version(1).content == create_content()
 
 
 def test_editing_a_draft_clears_the_signatures_gathered_so_far() -> None:
-    plan, _ = plans.sign(
+    plan, _ = life_cycle.sign(
         create_plan(), 1, Signer.CLIENT, "Anna", client_status=None, by="w", now=NOW
     )
-    edited = plans.edit_draft(plan, 1, create_content(reason_for_request="changed"), now=NOW)
+    edited = life_cycle.edit_draft(plan, 1, create_content(reason_for_request="changed"), now=NOW)
     assert edited.current.signatures == ()
     assert edited.current.content.reason_for_request == "changed"
 
@@ -115,7 +118,7 @@ def test_editing_a_draft_clears_the_signatures_gathered_so_far() -> None:
 def test_a_review_makes_a_new_draft_and_its_signing_supersedes_the_old_version() -> None:
     plan = create_plan_in_effect()
     later = NOW + timedelta(days=180)
-    reviewed = plans.start_review(
+    reviewed = life_cycle.start_review(
         plan,
         outcome="meals go well; add a visit",
         content=create_content(
@@ -135,7 +138,7 @@ def test_a_review_makes_a_new_draft_and_its_signing_supersedes_the_old_version()
     assert reviewed.status is VersionStatus.IN_EFFECT
     assert reviewed.version(1).review_outcome == "meals go well; add a visit"
     for signer in Signer:
-        reviewed, _ = plans.sign(
+        reviewed, _ = life_cycle.sign(
             reviewed, 2, signer, "x", client_status="service_user", by="w", now=later
         )
     assert [v.status for v in reviewed.versions] == [
@@ -162,12 +165,14 @@ def test_closing_evaluates_each_goal_by_its_latest_progress() -> None:
         ),
     )
     plan = create_plan_in_effect(content=two_goals)
-    plan = plans.record_progress(plan, "eat-well", Progress.IN_PROGRESS, "", by="w", now=NOW)
-    plan = plans.record_progress(plan, "eat-well", Progress.REACHED, "eats well", by="w", now=NOW)
-    plan = plans.record_progress(
+    plan = life_cycle.record_progress(plan, "eat-well", Progress.IN_PROGRESS, "", by="w", now=NOW)
+    plan = life_cycle.record_progress(
+        plan, "eat-well", Progress.REACHED, "eats well", by="w", now=NOW
+    )
+    plan = life_cycle.record_progress(
         plan, "walk", Progress.DROPPED, "moved to care home", by="w", now=NOW
     )
-    closed = plans.close(plan, "most goals reached", by="w", now=NOW)
+    closed = life_cycle.close(plan, "most goals reached", by="w", now=NOW)
     assert closed.closure is not None
     assert closed.closure.reached == ("eat-well",)
     assert closed.closure.dropped == ("walk",)
@@ -179,7 +184,7 @@ def test_closing_evaluates_each_goal_by_its_latest_progress() -> None:
 def test_a_dropped_goal_needs_its_reason() -> None:
     plan = create_plan_in_effect()
     with pytest.raises(InvalidArgument) as refused:
-        plans.record_progress(plan, "eat-well", Progress.DROPPED, " ", by="w", now=NOW)
+        life_cycle.record_progress(plan, "eat-well", Progress.DROPPED, " ", by="w", now=NOW)
     assert fields_of(refused.value) == {"note"}
 
 
@@ -197,13 +202,13 @@ def test_a_version_is_in_effect_only_with_both_signatures_of_its_own_content(
         if plan.status is VersionStatus.IN_EFFECT:
             break
         if step == "edit":
-            plan = plans.edit_draft(plan, 1, create_content(reason_for_request=step), now=NOW)
+            plan = life_cycle.edit_draft(plan, 1, create_content(reason_for_request=step), now=NOW)
             signed.clear()
         else:
             signer = next(signers)
             if signer in signed:
                 continue
-            plan, _ = plans.sign(plan, 1, signer, "n", client_status=None, by="w", now=NOW)
+            plan, _ = life_cycle.sign(plan, 1, signer, "n", client_status=None, by="w", now=NOW)
             signed.add(signer)
     in_effect = plan.status is VersionStatus.IN_EFFECT
     assert in_effect == ({s.signer for s in plan.current.signatures} == set(Signer))
@@ -218,53 +223,53 @@ def test_a_plan_with_a_service_needing_a_decision_delivers_nothing_before_approv
         )
     )
     plan = create_plan_in_effect(content=create_content(goals=(goal,)))
-    assert plans.services_needing_decision(plan) == ["respite"]
-    assert plans.delivery_refusal(plan, "respite", TODAY)[0] == "service_code"
-    plan = plans.request_decision(plan, "respite", by="w", now=NOW)
-    assert plans.delivery_refusal(plan, "respite", TODAY)[0] == "service_code"
-    approved = plans.decide(plan, "respite", True, "", by="manager", now=NOW)
-    assert plans.delivery_refusal(approved, "respite", TODAY) == ("", "")
-    refused = plans.decide(plan, "respite", False, "no budget this year", by="manager", now=NOW)
+    assert decisions.services_needing_decision(plan) == ["respite"]
+    assert plan_records.delivery_refusal(plan, "respite", TODAY)[0] == "service_code"
+    plan = decisions.request_decision(plan, "respite", by="w", now=NOW)
+    assert plan_records.delivery_refusal(plan, "respite", TODAY)[0] == "service_code"
+    approved = decisions.decide(plan, "respite", True, "", by="manager", now=NOW)
+    assert plan_records.delivery_refusal(approved, "respite", TODAY) == ("", "")
+    refused = decisions.decide(plan, "respite", False, "no budget this year", by="manager", now=NOW)
     decision = refused.decision("respite")
     assert decision is not None and decision.decided_by == "manager"
     assert decision.reason == "no budget this year"
-    assert plans.delivery_refusal(refused, "respite", TODAY)[0] == "service_code"
+    assert plan_records.delivery_refusal(refused, "respite", TODAY)[0] == "service_code"
 
 
 def test_a_refusal_needs_its_reason() -> None:
     goal = create_goal(actions=(create_action(needs_decision=True),))
     plan = create_plan_in_effect(content=create_content(goals=(goal,)))
-    plan = plans.request_decision(plan, "meals", by="w", now=NOW)
+    plan = decisions.request_decision(plan, "meals", by="w", now=NOW)
     with pytest.raises(InvalidArgument):
-        plans.decide(plan, "meals", False, "", by="m", now=NOW)
+        decisions.decide(plan, "meals", False, "", by="m", now=NOW)
 
 
 def test_a_delivery_of_a_service_not_in_the_plan_is_refused() -> None:
     plan = create_plan_in_effect()
-    assert plans.delivery_refusal(plan, "laundry", TODAY) == (
+    assert plan_records.delivery_refusal(plan, "laundry", TODAY) == (
         "service_code",
         "laundry is not a service of the plan in effect",
     )
 
 
 def test_an_overspend_is_refused_unless_a_manager_approved_it() -> None:
-    plan = plans.set_budget(
+    plan = decisions.set_budget(
         create_plan_in_effect(), plans.BudgetHolder.CARER, "Carl Carer", {"meals": 1000}
     )
-    plan = plans.spend(plan, "meals", 800)
+    plan = decisions.spend(plan, "meals", 800)
     line = plan.budget.line("meals") if plan.budget else None
     assert line is not None and line.remaining == 200
-    assert plans.budget_refusal(plan, "meals", 200, overspend_approved=False) == ""
-    assert "overspend" in plans.budget_refusal(plan, "meals", 201, overspend_approved=False)
-    assert plans.budget_refusal(plan, "meals", 201, overspend_approved=True) == ""
+    assert decisions.budget_refusal(plan, "meals", 200, overspend_approved=False) == ""
+    assert "overspend" in decisions.budget_refusal(plan, "meals", 201, overspend_approved=False)
+    assert decisions.budget_refusal(plan, "meals", 201, overspend_approved=True) == ""
 
 
 def test_resetting_a_budget_keeps_what_was_spent() -> None:
-    plan = plans.set_budget(
+    plan = decisions.set_budget(
         create_plan_in_effect(), plans.BudgetHolder.CLIENT, "Anna", {"meals": 1000}
     )
-    plan = plans.spend(plan, "meals", 300)
-    plan = plans.set_budget(plan, plans.BudgetHolder.CLIENT, "Anna", {"meals": 2000})
+    plan = decisions.spend(plan, "meals", 300)
+    plan = decisions.set_budget(plan, plans.BudgetHolder.CLIENT, "Anna", {"meals": 2000})
     assert plan.budget is not None and plan.budget.line("meals") == plans.BudgetLine(
         "meals", 2000, 300
     )
@@ -286,10 +291,10 @@ def test_screening_for_a_new_service_finds_plans_naming_a_need_it_answers() -> N
             needs=(plans.Need("n", plans.NeedKind.STATED, "housing", "flat", ()),)
         ),
     )
-    closed = plans.close(
+    closed = life_cycle.close(
         create_plan_in_effect(plan_id="plan-4", client_id="client-4"), "done", by="w", now=NOW
     )
-    hits = plans.screen_for_service([needing, waiting, other, closed], "day-care", ["mobility"])
+    hits = catalogue.screen_for_service([needing, waiting, other, closed], "day-care", ["mobility"])
     assert [(h.client_id, h.need_id) for h in hits] == [
         ("client-1", "need-mobility"),
         ("client-2", "n"),
@@ -297,7 +302,9 @@ def test_screening_for_a_new_service_finds_plans_naming_a_need_it_answers() -> N
 
 
 def test_a_plan_state_names_the_version_in_effect_during_a_review() -> None:
-    plan = plans.start_review(create_plan_in_effect(), outcome="ok", content=None, by="w", now=NOW)
+    plan = life_cycle.start_review(
+        create_plan_in_effect(), outcome="ok", content=None, by="w", now=NOW
+    )
     state = plans.state_of(plan)
     assert state.in_effect and state.version == 1
     assert replace(state, version=2).version == 2

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from casework_dev.testing.plans import NOW, TODAY, create_plan_in_effect
-from casework_plans.domain import catalogue, deliveries, monitoring, plans
+from casework_plans.domain import catalogue, decisions, deliveries, monitoring, plans
+from casework_plans.domain import records as plan_records
 from casework_plans.domain.monitoring import Cadence, DueKind
 from casework_plans.domain.plans import (
     Delivery,
@@ -37,24 +38,24 @@ def create_delivery(**overrides: object) -> Delivery:
 
 
 def test_a_delivery_of_a_planned_service_is_kept_on_the_plan() -> None:
-    plan = plans.record_delivery(create_plan_in_effect(), create_delivery())
+    plan = plan_records.record_delivery(create_plan_in_effect(), create_delivery())
     assert [d.receipt for d in plan.deliveries] == ["R-1"]
 
 
 def test_a_delivery_outside_the_plan_changes_nothing_and_names_the_service() -> None:
     plan = create_plan_in_effect()
     with pytest.raises(InvalidArgument) as refused:
-        plans.record_delivery(plan, create_delivery(service_code="laundry"))
+        plan_records.record_delivery(plan, create_delivery(service_code="laundry"))
     assert {e.field for e in refused.value.errors} == {"service_code"}
 
 
 def test_an_overspending_delivery_is_refused_naming_the_cost() -> None:
-    plan = plans.set_budget(
+    plan = decisions.set_budget(
         create_plan_in_effect(), plans.BudgetHolder.CLIENT, "Jana", {"meals": 100}
     )
-    plan = plans.record_delivery(plan, create_delivery(cost=60))
+    plan = plan_records.record_delivery(plan, create_delivery(cost=60))
     with pytest.raises(FailedPrecondition) as refused:
-        plans.record_delivery(plan, create_delivery(delivery_id="d-2", cost=60))
+        plan_records.record_delivery(plan, create_delivery(delivery_id="d-2", cost=60))
     assert refused.value.field == "cost"
 
 
@@ -65,9 +66,9 @@ def test_a_discrepancy_is_raised_once_however_often_it_is_found() -> None:
         start=TODAY,
         end=TODAY,
     )
-    plan, new = plans.raise_discrepancies(create_plan_in_effect(), found, now=NOW)
+    plan, new = plan_records.raise_discrepancies(create_plan_in_effect(), found, now=NOW)
     assert len(new) == 1
-    plan, again = plans.raise_discrepancies(plan, found, now=NOW)
+    plan, again = plan_records.raise_discrepancies(plan, found, now=NOW)
     assert again == [] and len(plan.discrepancies) == 1
 
 
@@ -75,21 +76,23 @@ def test_an_explanation_needs_its_words_and_a_resolved_discrepancy_stays_resolve
     found = deliveries.check(
         {"meals": plans.Frequency(3, plans.Period.DAY)}, [], start=TODAY, end=TODAY
     )
-    plan, (raised,) = plans.raise_discrepancies(create_plan_in_effect(), found, now=NOW)
+    plan, (raised,) = plan_records.raise_discrepancies(create_plan_in_effect(), found, now=NOW)
     with pytest.raises(InvalidArgument):
-        plans.resolve_discrepancy(
+        plan_records.resolve_discrepancy(
             plan, raised.discrepancy_id, DiscrepancyState.EXPLAINED, " ", by="w", now=NOW
         )
-    plan = plans.resolve_discrepancy(
+    plan = plan_records.resolve_discrepancy(
         plan, raised.discrepancy_id, DiscrepancyState.EXPLAINED, "in hospital", by="w", now=NOW
     )
     assert plan.discrepancies[0].state is DiscrepancyState.EXPLAINED
     with pytest.raises(FailedPrecondition):
-        plans.resolve_discrepancy(
+        plan_records.resolve_discrepancy(
             plan, raised.discrepancy_id, DiscrepancyState.ACKNOWLEDGED, "", by="w", now=NOW
         )
     with pytest.raises(NotFound):
-        plans.resolve_discrepancy(plan, "nope", DiscrepancyState.ACKNOWLEDGED, "", by="w", now=NOW)
+        plan_records.resolve_discrepancy(
+            plan, "nope", DiscrepancyState.ACKNOWLEDGED, "", by="w", now=NOW
+        )
 
 
 def test_an_offer_pack_names_the_services_and_who_to_call() -> None:
@@ -100,9 +103,9 @@ def test_an_offer_pack_names_the_services_and_who_to_call() -> None:
         TODAY,
         "w-anna",
     )
-    assert plans.hand_over_offer(create_plan_in_effect(), offer).offer == offer
+    assert plan_records.hand_over_offer(create_plan_in_effect(), offer).offer == offer
     with pytest.raises(InvalidArgument) as refused:
-        plans.hand_over_offer(create_plan_in_effect(), replace(offer, worker_phone=""))
+        plan_records.hand_over_offer(create_plan_in_effect(), replace(offer, worker_phone=""))
     assert {e.field for e in refused.value.errors} == {"worker_phone"}
 
 
@@ -162,16 +165,16 @@ def _contact(on: date) -> plans.Contact:
 
 
 def test_an_overspend_a_manager_approved_is_delivered_and_spent() -> None:
-    plan = plans.set_budget(
+    plan = decisions.set_budget(
         create_plan_in_effect(), plans.BudgetHolder.CLIENT, "Jana", {"meals": 100}
     )
     with pytest.raises(FailedPrecondition):
-        plans.record_delivery(plan, create_delivery(cost=150))
-    plan = plans.request_decision(plan, "meals", by="w", now=NOW, overspend=True)
+        plan_records.record_delivery(plan, create_delivery(cost=150))
+    plan = decisions.request_decision(plan, "meals", by="w", now=NOW, overspend=True)
     with pytest.raises(FailedPrecondition):
-        plans.record_delivery(plan, create_delivery(cost=150))
-    plan = plans.decide(plan, "meals", True, "winter heating", by="m", now=NOW, overspend=True)
-    plan = plans.record_delivery(plan, create_delivery(cost=150))
+        plan_records.record_delivery(plan, create_delivery(cost=150))
+    plan = decisions.decide(plan, "meals", True, "winter heating", by="m", now=NOW, overspend=True)
+    plan = plan_records.record_delivery(plan, create_delivery(cost=150))
     assert plan.budget is not None and plan.budget.lines[0].remaining == -50
     # The service's own decision is another one: none was asked of this service.
     assert plan.decision("meals") is None
@@ -179,7 +182,9 @@ def test_an_overspend_a_manager_approved_is_delivered_and_spent() -> None:
 
 def test_an_overspend_is_asked_only_for_a_line_of_the_budget() -> None:
     with pytest.raises(InvalidArgument) as refused:
-        plans.request_decision(create_plan_in_effect(), "meals", by="w", now=NOW, overspend=True)
+        decisions.request_decision(
+            create_plan_in_effect(), "meals", by="w", now=NOW, overspend=True
+        )
     assert {e.field for e in refused.value.errors} == {"service_code"}
 
 

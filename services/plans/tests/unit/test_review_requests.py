@@ -16,7 +16,7 @@ from casework_common.events_runtime import PoisonEvent
 from casework_dev.testing.plans import NOW, TODAY, create_plan, create_plan_in_effect
 from casework_plans.adapters.codec import dump, load_as
 from casework_plans.adapters.repository import NEVER, PlanDocument, write_plan
-from casework_plans.domain import plans, review_requests
+from casework_plans.domain import life_cycle, review_requests
 from casework_plans.domain.monitoring import DueKind
 from casework_plans.domain.plans import Plan, ReviewRequest, Signer
 from casework_plans.entrypoints.events import review_request
@@ -79,7 +79,7 @@ def test_a_pending_request_is_due_work_of_the_responsible_worker_from_its_day() 
 def test_the_next_review_answers_every_pending_request_and_keeps_them() -> None:
     plan = requested(requested(create_plan_in_effect()), source_id="complaint-2")
     later = NOW + timedelta(days=2)
-    reviewed = plans.start_review(
+    reviewed = life_cycle.start_review(
         plan, outcome="talked it through", content=None, by="worker-2", now=later
     )
     assert reviewed.pending_review_requests == ()
@@ -94,7 +94,7 @@ def test_a_draft_taking_effect_answers_the_requests_made_while_it_was_drafted() 
     draft = requested(create_plan())
     assert review_requests.due_items(draft, TODAY)[0].version == 1
     for signer in Signer:
-        draft, _ = plans.sign(
+        draft, _ = life_cycle.sign(
             draft, 1, signer, "Name", client_status="service_user", by="worker-1", now=NOW
         )
     assert draft.pending_review_requests == ()
@@ -102,7 +102,7 @@ def test_a_draft_taking_effect_answers_the_requests_made_while_it_was_drafted() 
 
 
 def test_a_request_after_the_review_waits_for_the_review_after_it() -> None:
-    reviewed = plans.start_review(
+    reviewed = life_cycle.start_review(
         requested(create_plan_in_effect()), outcome="ok", content=None, by="worker-1", now=NOW
     )
     again = requested(reviewed, source_id="complaint-2")
@@ -111,7 +111,7 @@ def test_a_request_after_the_review_waits_for_the_review_after_it() -> None:
 
 def test_a_closed_plan_takes_no_review_request_and_has_none_due() -> None:
     plan = requested(create_plan_in_effect())
-    closed = plans.close(plan, "goals reached", by="worker-1", now=NOW)
+    closed = life_cycle.close(plan, "goals reached", by="worker-1", now=NOW)
     assert review_requests.due_items(closed, TODAY) == []
     assert review_requests.requested_from(closed) is None
     with pytest.raises(FailedPrecondition):

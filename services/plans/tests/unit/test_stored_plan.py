@@ -6,7 +6,8 @@ from datetime import timedelta
 
 from casework_dev.testing.plans import NOW, TODAY, create_plan_in_effect
 from casework_plans.adapters.codec import dump, load_as
-from casework_plans.domain import deliveries, plans
+from casework_plans.domain import decisions, deliveries, life_cycle, plans
+from casework_plans.domain import records as plan_records
 from casework_plans.domain.plans import (
     BudgetHolder,
     Contact,
@@ -21,14 +22,14 @@ from casework_plans.domain.plans import (
 
 def test_a_plan_with_every_part_reads_back_unchanged() -> None:
     plan = create_plan_in_effect()
-    plan = plans.hand_over_offer(
+    plan = plan_records.hand_over_offer(
         plan, OfferPack((OfferedService("meals", "Meals", "ask"),), "Anna", "+421 1", TODAY, "w")
     )
-    plan = plans.set_budget(plan, BudgetHolder.CARER, "Petra", {"meals": 5000})
-    plan = plans.record_delivery(
+    plan = decisions.set_budget(plan, BudgetHolder.CARER, "Petra", {"meals": 5000})
+    plan = plan_records.record_delivery(
         plan, Delivery("d-1", plan.plan_id, "meals", TODAY, 2, "Kitchen", "R-1", 100, "w", NOW)
     )
-    plan = plans.record_contact(
+    plan = plan_records.record_contact(
         plan,
         Contact("c-1", plan.plan_id, TODAY, ContactMode.IN_PERSON, "w", "ok", ("eat-well",), NOW),
     )
@@ -39,8 +40,8 @@ def test_a_plan_with_every_part_reads_back_unchanged() -> None:
         start=TODAY,
         end=TODAY,
     )
-    plan, _ = plans.raise_discrepancies(plan, found, now=NOW)
-    plan = plans.record_progress(plan, "eat-well", Progress.IN_PROGRESS, "", by="w", now=NOW)
-    plan = plans.mark_raised(plan, ["monitoring_due:1:2026-03-16"])
-    plan = plans.close(plan, "moved away", by="w", now=NOW + timedelta(days=1))
+    plan, _ = plan_records.raise_discrepancies(plan, found, now=NOW)
+    plan = life_cycle.record_progress(plan, "eat-well", Progress.IN_PROGRESS, "", by="w", now=NOW)
+    plan = plan_records.mark_raised(plan, ["monitoring_due:1:2026-03-16"])
+    plan = life_cycle.close(plan, "moved away", by="w", now=NOW + timedelta(days=1))
     assert load_as(Plan, dump(plan)) == plan
