@@ -39,7 +39,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 from collections.abc import Callable, Iterable
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Generic, TypeVar
 
 import mongoengine as me
@@ -90,6 +90,19 @@ OPTIONAL_ISO_DATE = Stored(
 OPTIONAL_KEY = Stored(lambda key: key or None, lambda raw: raw or "")
 # A tuple stored as a list.
 LIST = Stored(list, tuple)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+# An instant (or None) read back as an aware UTC datetime: the driver hands back
+# naive UTC ones.
+UTC_INSTANT = Stored(lambda moment: moment, _utc)
+# A flag read back as a bool (the development server stores a False it was given as 0).
+FLAG = Stored(bool, bool)
 
 
 def idempotency_key_index(*, keyless_records: bool = False) -> dict[str, Any]:

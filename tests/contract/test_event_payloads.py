@@ -51,15 +51,10 @@ from casework_common.envelope import Actor, EventEnvelope, MalformedEvent
 from casework_common.organisation import parse
 from casework_common.routing import Rule
 from casework_common.unit_of_work import SystemActor, UnitOfWork
-from casework_feedback.adapters.repository import (
-    CallRepository,
-    ComplaintRepository,
-    ConsentRepository,
-    LinkRepository,
-    ResponseRepository,
-    SurveyRepository,
-    VisitRepository,
-)
+from casework_feedback.adapters.call_repository import CallRepository, ConsentRepository
+from casework_feedback.adapters.complaint_repository import ComplaintRepository
+from casework_feedback.adapters.repository import LinkRepository, SurveyRepository, VisitRepository
+from casework_feedback.adapters.response_repository import ResponseRepository
 from casework_feedback.domain.surveys import (
     Aspect,
     Audience,

@@ -31,7 +31,7 @@ WORKERS = tuple(f"w-{i}" for i in range(40))
 
 
 def seed(count: int) -> float:
-    from casework_feedback.adapters.repository import ResponseDocument, response_document
+    from casework_feedback.adapters.response_repository import ResponseDocument, response_document
     from casework_feedback.domain import responses
     from casework_feedback.domain.surveys import (
         Aspect,
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> None:
     from casework_common.config import load_settings
     from casework_common.grpc_runtime import build_server
     from casework_common.unit_of_work import UnitOfWork
-    from casework_feedback.adapters.repository import ResponseDocument, ResponseRepository
+    from casework_feedback.adapters.response_repository import ResponseDocument, ResponseRepository
     from casework_feedback.entrypoints.access import ACCESS
     from casework_feedback.entrypoints.api import register
     from casework_feedback.use_cases import reports

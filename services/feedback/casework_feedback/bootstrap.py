@@ -35,14 +35,11 @@ from casework_common.forwarded import Network
 from casework_common.forwarded import trusted_proxies as read_trusted_proxies
 from casework_common.organisation import Organisation
 from casework_common.unit_of_work import UnitOfWork, now_to_the_millisecond
-from casework_feedback.adapters.repository import (
-    CallRepository,
-    CampaignRepository,
-    ComplaintRepository,
-    ResponseRepository,
-    SurveyRepository,
-    VisitRepository,
-)
+from casework_feedback.adapters.call_repository import CallRepository
+from casework_feedback.adapters.campaign_repository import CampaignRepository
+from casework_feedback.adapters.complaint_repository import ComplaintRepository
+from casework_feedback.adapters.repository import SurveyRepository, VisitRepository
+from casework_feedback.adapters.response_repository import ResponseRepository
 from casework_feedback.domain.links import MAX_VALIDITY, MIN_SECRET_BYTES
 from casework_feedback.domain.reports import DEFAULT_MINIMUM_GROUP
 

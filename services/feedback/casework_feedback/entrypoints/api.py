@@ -10,7 +10,8 @@ import grpc
 from casework.feedback.v1 import feedback_pb2, feedback_pb2_grpc
 from casework_common.messages import guard_requests, moment
 from casework_common.unit_of_work import current_unit_of_work
-from casework_feedback.adapters.repository import ConsentRepository, LinkRepository
+from casework_feedback.adapters.call_repository import ConsentRepository
+from casework_feedback.adapters.repository import LinkRepository
 from casework_feedback.bootstrap import Feedback, bootstrap
 from casework_feedback.domain.campaigns import ClientToReview
 from casework_feedback.entrypoints import translate as t

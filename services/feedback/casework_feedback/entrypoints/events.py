@@ -49,13 +49,13 @@ from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
 from casework_common.wiring import Wired, Wiring
 from casework_feedback.adapters import public_rate
 from casework_feedback.adapters import repository as repo
-from casework_feedback.adapters.repository import (
-    CallRepository,
+from casework_feedback.adapters.call_repository import CallRepository, ConsentRepository
+from casework_feedback.adapters.complaint_repository import (
     ComplaintRepository,
-    ConsentRepository,
-    LinkRepository,
-    VisitRepository,
+    organisations_with_notices_due,
 )
+from casework_feedback.adapters.documents import OUTBOX_DOCUMENTS
+from casework_feedback.adapters.repository import LinkRepository, VisitRepository
 from casework_feedback.bootstrap import Feedback, bootstrap, public_http_port
 from casework_feedback.use_cases import calls, complaints, visits
 from casework_feedback.use_cases.contact_visits import MonitoringContact, record_contact_visit
@@ -245,7 +245,7 @@ class FeedbackEvents(EventsService):
     name = "feedback"
     casework_service = "feedback"
     wired: Wired[Feedback] = Wiring(_app)  # type: ignore[assignment]
-    outbox_documents = repo.OUTBOX_DOCUMENTS
+    outbox_documents = OUTBOX_DOCUMENTS
 
     def _unit(self, envelope: EventEnvelope | None = None) -> UnitOfWork:
         trace = Trace(envelope.trace) if envelope is not None else Trace()
@@ -300,7 +300,7 @@ class FeedbackEvents(EventsService):
         """Reminders before each complaint's deadline and escalations after it, once each."""
         app = self.wired.app
         with self._unit() as uow:
-            for org_id in repo.organisations_with_notices_due(uow.now):
+            for org_id in organisations_with_notices_due(uow.now):
                 organisation = app.organisations.get(org_id)
                 if organisation is None:
                     continue

@@ -13,7 +13,8 @@ from casework_common.errors import Conflict, FieldError, InvalidArgument
 from casework_common.organisation import Organisation
 from casework_common.storage import DuplicateAggregate
 from casework_common.unit_of_work import UnitOfWork
-from casework_feedback.adapters.repository import CallRepository, ConsentRepository, VisitRepository
+from casework_feedback.adapters.call_repository import CallRepository, ConsentRepository
+from casework_feedback.adapters.repository import VisitRepository
 from casework_feedback.domain import followup, visits
 from casework_feedback.domain.followup import CallStatus, FollowUpCall
 from casework_feedback.use_cases._common import choice, event, instant, require_centre

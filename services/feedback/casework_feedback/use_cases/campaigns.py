@@ -7,7 +7,8 @@ from collections.abc import Mapping, Sequence
 
 from casework_common.errors import FieldError, InvalidArgument
 from casework_common.unit_of_work import UnitOfWork
-from casework_feedback.adapters.repository import CampaignRepository, SurveyRepository
+from casework_feedback.adapters.campaign_repository import CampaignRepository
+from casework_feedback.adapters.repository import SurveyRepository
 from casework_feedback.domain import campaigns
 from casework_feedback.domain.campaigns import Campaign, ClientToReview, Decision
 from casework_feedback.use_cases._common import choice, require_centre

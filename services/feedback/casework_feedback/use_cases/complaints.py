@@ -12,7 +12,7 @@ from casework_common.errors import Conflict, FieldError, InvalidArgument
 from casework_common.organisation import Organisation
 from casework_common.unit_of_work import UnitOfWork
 from casework_feedback.adapters.audit import audit
-from casework_feedback.adapters.repository import ComplaintRepository
+from casework_feedback.adapters.complaint_repository import ComplaintRepository
 from casework_feedback.domain import complaints
 from casework_feedback.domain.complaints import (
     Complaint,

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from casework_common.errors import FieldError, InvalidArgument, NotFound
 from casework_common.unit_of_work import UnitOfWork
-from casework_feedback.adapters.repository import ResponseRepository
+from casework_feedback.adapters.response_repository import ResponseRepository
 from casework_feedback.domain import reports
 from casework_feedback.domain.reports import Dimension, Granularity, ReportRow, Theme
 from casework_feedback.use_cases._common import choice

@@ -17,12 +17,12 @@ from casework_feedback.adapters.repository import (
     LinkRecord,
     LinkRepository,
     RefusalDocument,
-    ResponseRepository,
     SurveyRepository,
     VisitRepository,
     client_refused_surveys,
     insert_once,
 )
+from casework_feedback.adapters.response_repository import ResponseRepository
 from casework_feedback.domain import links, responses, surveys, visits
 from casework_feedback.domain.responses import Channel, Response
 from casework_feedback.domain.surveys import Audience, Occasion, SurveyDefinition

@@ -12,11 +12,7 @@ import pytest
 
 from casework_common.auth import Principal
 from casework_common.unit_of_work import SystemActor, UnitOfWork
-from casework_feedback.adapters.repository import (
-    LinkRepository,
-    SurveyRepository,
-    VisitRepository,
-)
+from casework_feedback.adapters.repository import LinkRepository, SurveyRepository, VisitRepository
 from casework_feedback.domain.surveys import (
     Aspect,
     Audience,

@@ -12,6 +12,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from casework.plans.v1 import plans_pb2
 from casework_common.errors import FieldError, raise_if_any
+from casework_common.messages import enum_codes
 from casework_common.values import iso_day
 from casework_plans.domain import catalogue, monitoring, plans
 from casework_plans.domain.plans import (
@@ -36,15 +37,23 @@ from casework_plans.domain.plans import (
 
 E = TypeVar("E", bound=Enum)
 
-_PREFIX = {
-    NeedKind: ("NEED_KIND_", plans_pb2.NeedKind),
-    ProviderKind: ("PROVIDER_KIND_", plans_pb2.ProviderKind),
-    Period: ("PERIOD_", plans_pb2.Period),
-    Signer: ("SIGNER_", plans_pb2.Signer),
-    Progress: ("PROGRESS_", plans_pb2.Progress),
-    BudgetHolder: ("BUDGET_HOLDER_", plans_pb2.BudgetHolder),
-    ContactMode: ("CONTACT_MODE_", plans_pb2.ContactMode),
+# Each domain enum's proto codes (its member of the same name; 0, UNSPECIFIED, none).
+_CODES: dict[type[Enum], dict[Any, Enum]] = {
+    kind: enum_codes(proto, kind)
+    for kind, proto in (
+        (NeedKind, plans_pb2.NeedKind),
+        (ProviderKind, plans_pb2.ProviderKind),
+        (Period, plans_pb2.Period),
+        (Signer, plans_pb2.Signer),
+        (Progress, plans_pb2.Progress),
+        (BudgetHolder, plans_pb2.BudgetHolder),
+        (ContactMode, plans_pb2.ContactMode),
+    )
 }
+_NUMBERS = {
+    kind: {member: code for code, member in codes.items()} for kind, codes in _CODES.items()
+}
+# Not enum_codes: a discrepancy's OPEN state is no resolution a worker chooses.
 RESOLUTIONS = {
     plans_pb2.RESOLUTION_ACKNOWLEDGED: DiscrepancyState.ACKNOWLEDGED,
     plans_pb2.RESOLUTION_EXPLAINED: DiscrepancyState.EXPLAINED,
@@ -52,22 +61,14 @@ RESOLUTIONS = {
 
 
 def to_enum(kind: type[E], number: int) -> E | None:
-    prefix, wrapper = _PREFIX[kind]
-    try:
-        name = wrapper.Name(number)  # type: ignore[arg-type]
-    except ValueError:
-        return None
-    try:
-        return kind(name.removeprefix(prefix).lower())
-    except ValueError:
-        return None  # UNSPECIFIED
+    """The domain member of a proto code; None for UNSPECIFIED or an unknown code."""
+    return _CODES[kind].get(number)  # type: ignore[return-value]
 
 
 def from_enum(value: Enum) -> Any:
     """The proto enum number of a domain enum value (typed Any: each proto enum has a
     type of its own)."""
-    prefix, wrapper = _PREFIX[type(value)]
-    return wrapper.Value(prefix + value.value.upper())
+    return _NUMBERS[type(value)][value]
 
 
 class Reader:

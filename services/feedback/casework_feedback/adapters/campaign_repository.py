@@ -1,0 +1,90 @@
+"""Quality-review campaigns in feedback's database: the provider's clients split among
+reviewers, each assignment with its answers, the template stored whole."""
+
+from __future__ import annotations
+
+import mongoengine as me
+
+from casework_common.repository import (
+    ScopedRepository,
+    Stored,
+    StoredFields,
+    enum_value,
+    optional_enum_value,
+)
+from casework_common.storage import AggregateDocument
+from casework_feedback.adapters.repository import survey_from_dict, survey_to_dict, utc
+from casework_feedback.domain import campaigns
+
+
+class CampaignDocument(AggregateDocument):
+    meta = {"collection": "campaigns"}
+
+    id = me.StringField(primary_key=True)
+    centre_id = me.StringField(required=True)
+    provider_id = me.StringField(required=True)
+    template = me.DictField(required=True)
+    assignments = me.ListField(me.DictField())
+    status = me.StringField(required=True)
+    decision = me.StringField(default="")
+    decision_note = me.StringField(default="")
+
+
+ASSIGNMENTS = Stored(
+    lambda assignments: [
+        {
+            "client_id": a.client_id,
+            "area": a.area,
+            "reviewer_id": a.reviewer_id,
+            "answers": None
+            if a.answers is None
+            else [{"question_id": k, "value": v} for k, v in a.answers.items()],
+            "answered_at": a.answered_at,
+            "unreachable": a.unreachable,
+            "collected_by": a.collected_by.value if a.collected_by else "",
+        }
+        for a in assignments
+    ],
+    lambda raw: tuple(
+        campaigns.Assignment(
+            client_id=a["client_id"],
+            area=a["area"],
+            reviewer_id=a["reviewer_id"],
+            answers=None
+            if a.get("answers") is None
+            else {x["question_id"]: x["value"] for x in a["answers"]},
+            answered_at=utc(a.get("answered_at")),
+            unreachable=bool(a.get("unreachable")),
+            collected_by=campaigns.CollectedBy(a["collected_by"])
+            if a.get("collected_by")
+            else None,
+        )
+        for a in raw
+    ),
+)
+CAMPAIGN_FIELDS = StoredFields(
+    campaigns.Campaign,
+    "campaign_id",
+    template=Stored(survey_to_dict, survey_from_dict),
+    assignments=ASSIGNMENTS,
+    status=enum_value(campaigns.CampaignStatus),
+    decision=optional_enum_value(campaigns.Decision),
+)
+
+
+class CampaignRepository(ScopedRepository[CampaignDocument]):
+    document = CampaignDocument
+    what = "campaign"
+
+    def get(self, campaign_id: str) -> campaigns.Campaign:
+        return CAMPAIGN_FIELDS.read(self._one(campaign_id))
+
+    def add(self, campaign: campaigns.Campaign) -> None:
+        doc = CampaignDocument(id=campaign.campaign_id, organisation=self._organisation)
+        CAMPAIGN_FIELDS.write(doc, campaign)
+        self._save(doc)
+
+    def change(self, campaign: campaigns.Campaign) -> None:
+        doc = self._one(campaign.campaign_id)
+        CAMPAIGN_FIELDS.write(doc, campaign)
+        self._save(doc)
