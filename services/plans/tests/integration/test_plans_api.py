@@ -94,10 +94,15 @@ def publish_status(suite: Suite, client_id: str, status: str, from_status: str =
                  "actor": "w-anna", "episode": 1, "explanation": "", "region_id": "reg-north",
                  "centre_ids": ["ctr-north-town"]},
     )  # fmt: skip
-    with kombu.Connection(suite.amqp_uris["clients"]) as connection:
+    publish(suite, "clients", envelope)
+
+
+def publish(suite: Suite, service: str, envelope: EventEnvelope) -> None:
+    """Publish as `service`'s broker user, as that service's relay does."""
+    with kombu.Connection(suite.amqp_uris[service]) as connection:
         kombu.Producer(connection.default_channel).publish(
             envelope.to_json(), exchange="casework.events",
-            routing_key="clients.client.status_changed.v1", content_type=EVENT_CONTENT_TYPE,
+            routing_key=f"{envelope.type}.v{envelope.version}", content_type=EVENT_CONTENT_TYPE,
             content_encoding="binary", delivery_mode=2, user_id=connection.userid,
         )  # fmt: skip
 
@@ -604,12 +609,7 @@ def publish_plan_review_request(
         source_id=source_id or f"complaint-{secrets.token_hex(4)}",
         aspects=["attitude"] if source == "response" else [], worker_id="w-anna",
     )  # fmt: skip
-    with kombu.Connection(suite.amqp_uris["feedback"]) as connection:
-        kombu.Producer(connection.default_channel).publish(
-            envelope.to_json(), exchange="casework.events",
-            routing_key="feedback.plan_review.requested.v1", content_type=EVENT_CONTENT_TYPE,
-            content_encoding="binary", delivery_mode=2, user_id=connection.userid,
-        )  # fmt: skip
+    publish(suite, "feedback", envelope)
     return envelope
 
 
