@@ -92,15 +92,15 @@ OPTIONAL_KEY = Stored(lambda key: key or None, lambda raw: raw or "")
 LIST = Stored(list, tuple)
 
 
-def _utc(moment: datetime | None) -> datetime | None:
+def as_utc(moment: datetime | None) -> datetime | None:
+    """A stored instant as an aware UTC datetime: the driver hands back naive UTC ones."""
     if moment is None:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-# An instant (or None) read back as an aware UTC datetime: the driver hands back
-# naive UTC ones.
-UTC_INSTANT = Stored(lambda moment: moment, _utc)
+# An instant (or None) read back as an aware UTC datetime (as_utc).
+UTC_INSTANT = Stored(lambda moment: moment, as_utc)
 # A flag read back as a bool (the development server stores a False it was given as 0).
 FLAG = Stored(bool, bool)
 

@@ -14,11 +14,14 @@ import pytest
 from casework.intake.v1 import intake_pb2
 from casework_common.messages import enum_codes
 from casework_common.repository import (
+    FLAG,
     ISO_DATE,
     LIST,
     OPTIONAL_ISO_DATE,
     OPTIONAL_KEY,
+    UTC_INSTANT,
     StoredFields,
+    as_utc,
     enum_value,
     idempotency_key_index,
     optional_enum_value,
@@ -169,3 +172,14 @@ def test_a_domain_member_without_a_proto_code_is_refused() -> None:
 
     with pytest.raises(ValueError):
         enum_codes(intake_pb2.TaskStatus, Status)
+
+
+def test_a_stored_instant_reads_back_aware_and_a_stored_zero_flag_reads_back_false() -> None:
+    naive = datetime(2026, 3, 2, 9, 30)
+    assert UTC_INSTANT.load(naive) == as_utc(naive) == naive.replace(tzinfo=UTC)
+    aware = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    assert UTC_INSTANT.load(aware) is aware
+    assert UTC_INSTANT.load(None) is None
+    assert UTC_INSTANT.dump(aware) is aware
+    assert FLAG.load(0) is False and FLAG.load(1) is True
+    assert FLAG.dump(False) is False

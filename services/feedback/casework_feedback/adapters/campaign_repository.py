@@ -9,11 +9,12 @@ from casework_common.repository import (
     ScopedRepository,
     Stored,
     StoredFields,
+    as_utc,
     enum_value,
     optional_enum_value,
 )
 from casework_common.storage import AggregateDocument
-from casework_feedback.adapters.repository import survey_from_dict, survey_to_dict, utc
+from casework_feedback.adapters.repository import survey_from_dict, survey_to_dict
 from casework_feedback.domain import campaigns
 
 
@@ -53,7 +54,7 @@ ASSIGNMENTS = Stored(
             answers=None
             if a.get("answers") is None
             else {x["question_id"]: x["value"] for x in a["answers"]},
-            answered_at=utc(a.get("answered_at")),
+            answered_at=as_utc(a.get("answered_at")),
             unreachable=bool(a.get("unreachable")),
             collected_by=campaigns.CollectedBy(a["collected_by"])
             if a.get("collected_by")

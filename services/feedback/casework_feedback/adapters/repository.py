@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import mongoengine as me
@@ -26,6 +26,7 @@ from casework_common.repository import (
     UTC_INSTANT,
     ScopedRepository,
     StoredFields,
+    as_utc,
     enum_value,
 )
 from casework_common.storage import AggregateDocument
@@ -40,16 +41,9 @@ from casework_feedback.domain.surveys import (
 from casework_feedback.domain.visits import Visit
 
 
-def utc(moment: datetime | None) -> datetime | None:
-    """A stored instant as an aware UTC datetime (the driver hands back naive ones)."""
-    if moment is None:
-        return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def at(moment: datetime | None) -> datetime:
-    """`utc` of an instant that is always stored."""
-    value = utc(moment)
+    """An instant that is always stored, as an aware UTC datetime."""
+    value = as_utc(moment)
     assert value is not None
     return value
 
@@ -147,7 +141,7 @@ def _survey(doc: SurveyDocument) -> SurveyDefinition:
             }
         ),
         created_by=doc.created_by,
-        created_at=utc(doc.created_at),
+        created_at=as_utc(doc.created_at),
     )
 
 
