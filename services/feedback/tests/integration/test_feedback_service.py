@@ -5,7 +5,8 @@ follow-up calls and consent, campaigns, reports with small groups suppressed, an
 another centre's records answering NOT_FOUND.
 
 The timers run every fraction of a second (FEEDBACK_*_CHECK_INTERVAL) and a visit's
-sample is drawn at once (FEEDBACK_SAMPLE_AFTER_SECONDS=0, rate 1)."""
+sample is drawn two seconds after it (FEEDBACK_SAMPLE_AFTER_SECONDS=2, rate 1): long
+enough for a refusal recorded at the desk to come first, as it does in a day's work."""
 
 from __future__ import annotations
 
@@ -64,7 +65,9 @@ def suite(suite_factory: Any) -> Suite:
         env={
             "FEEDBACK_DEADLINE_CHECK_INTERVAL": "0.3",
             "FEEDBACK_SAMPLE_CHECK_INTERVAL": "0.3",
-            "FEEDBACK_SAMPLE_AFTER_SECONDS": "0",
+            # Long enough for a refusal recorded at the desk to come first (drawn at
+            # once, a visit could be sampled between its recording and its refusal).
+            "FEEDBACK_SAMPLE_AFTER_SECONDS": "2",
             "FEEDBACK_PHONE_SAMPLE_RATE": "1",
             # Long enough for a refusal recorded at the desk to come first.
             "FEEDBACK_LATER_SURVEY_AFTER_SECONDS": "3",
