@@ -30,14 +30,7 @@ from casework_common.repository import (
     enum_value,
 )
 from casework_common.storage import AggregateDocument
-from casework_feedback.domain.surveys import (
-    Aspect,
-    Audience,
-    DefinitionStatus,
-    Question,
-    QuestionKind,
-    SurveyDefinition,
-)
+from casework_feedback.domain import surveys
 from casework_feedback.domain.visits import Visit
 
 
@@ -71,7 +64,7 @@ class SurveyDocument(AggregateDocument):
     created_at = me.DateTimeField()
 
 
-def _question_to_dict(q: Question) -> dict[str, Any]:
+def _question_to_dict(q: surveys.Question) -> dict[str, Any]:
     return {
         "question_id": q.question_id,
         "kind": q.kind.value,
@@ -84,12 +77,12 @@ def _question_to_dict(q: Question) -> dict[str, Any]:
     }
 
 
-def _question_from_dict(d: Mapping[str, Any]) -> Question:
-    return Question(
+def _question_from_dict(d: Mapping[str, Any]) -> surveys.Question:
+    return surveys.Question(
         question_id=d["question_id"],
-        kind=QuestionKind(d["kind"]),
+        kind=surveys.QuestionKind(d["kind"]),
         text=d["text"],
-        aspect=Aspect(d["aspect"]) if d.get("aspect") else None,
+        aspect=surveys.Aspect(d["aspect"]) if d.get("aspect") else None,
         options=tuple(d.get("options") or ()),
         scale_min=int(d.get("scale_min", 1)),
         scale_max=int(d.get("scale_max", 5)),
@@ -97,7 +90,7 @@ def _question_from_dict(d: Mapping[str, Any]) -> Question:
     )
 
 
-def survey_to_dict(s: SurveyDefinition) -> dict[str, Any]:
+def survey_to_dict(s: surveys.SurveyDefinition) -> dict[str, Any]:
     return {
         "survey_id": s.survey_id,
         "version": s.version,
@@ -111,21 +104,21 @@ def survey_to_dict(s: SurveyDefinition) -> dict[str, Any]:
     }
 
 
-def survey_from_dict(d: Mapping[str, Any]) -> SurveyDefinition:
-    return SurveyDefinition(
+def survey_from_dict(d: Mapping[str, Any]) -> surveys.SurveyDefinition:
+    return surveys.SurveyDefinition(
         survey_id=d["survey_id"],
         version=int(d["version"]),
         centre_id=d["centre_id"],
         title=d["title"],
-        audience=Audience(d["audience"]),
+        audience=surveys.Audience(d["audience"]),
         language=d.get("language") or "en",
         questions=tuple(_question_from_dict(q) for q in d.get("questions") or ()),
-        status=DefinitionStatus(d["status"]),
+        status=surveys.DefinitionStatus(d["status"]),
         department_id=d.get("department_id") or "",
     )
 
 
-def _survey(doc: SurveyDocument) -> SurveyDefinition:
+def _survey(doc: SurveyDocument) -> surveys.SurveyDefinition:
     return dataclasses.replace(
         survey_from_dict(
             {
@@ -145,7 +138,7 @@ def _survey(doc: SurveyDocument) -> SurveyDefinition:
     )
 
 
-def _write_survey(doc: SurveyDocument, s: SurveyDefinition) -> None:
+def _write_survey(doc: SurveyDocument, s: surveys.SurveyDefinition) -> None:
     doc.survey_id = s.survey_id
     doc.survey_version = s.version
     doc.centre_id = s.centre_id
@@ -163,7 +156,7 @@ class SurveyRepository(ScopedRepository[SurveyDocument]):
     document = SurveyDocument
     what = "survey"
 
-    def get(self, survey_id: str, version: int = 0) -> SurveyDefinition:
+    def get(self, survey_id: str, version: int = 0) -> surveys.SurveyDefinition:
         if version > 0:
             return _survey(self._one(f"{survey_id}:{version}"))
         doc = self._scoped().filter(survey_id=survey_id).order_by("-survey_version").first()
@@ -177,23 +170,28 @@ class SurveyRepository(ScopedRepository[SurveyDocument]):
         doc = self._unscoped().filter(survey_id=survey_id).order_by("-survey_version").first()
         return int(doc.survey_version) if doc else 0
 
-    def add(self, survey: SurveyDefinition) -> None:
+    def add(self, survey: surveys.SurveyDefinition) -> None:
         doc = SurveyDocument(
             id=f"{survey.survey_id}:{survey.version}", organisation=self._organisation
         )
         _write_survey(doc, survey)
         self._save(doc)
 
-    def change(self, survey: SurveyDefinition) -> None:
+    def change(self, survey: surveys.SurveyDefinition) -> None:
         doc = self._one(f"{survey.survey_id}:{survey.version}")
         _write_survey(doc, survey)
         self._save(doc)
 
-    def taking_responses(self, centre_id: str, audience: Audience) -> list[SurveyDefinition]:
+    def taking_responses(
+        self, centre_id: str, audience: surveys.Audience
+    ) -> list[surveys.SurveyDefinition]:
         docs = self._scoped().filter(
             centre_id=centre_id,
             audience=audience.value,
-            status__in=[DefinitionStatus.PILOT.value, DefinitionStatus.PUBLISHED.value],
+            status__in=[
+                surveys.DefinitionStatus.PILOT.value,
+                surveys.DefinitionStatus.PUBLISHED.value,
+            ],
         )
         return [_survey(d) for d in docs]
 
@@ -224,7 +222,7 @@ class VisitDocument(AggregateDocument):
 VISIT_FIELDS = StoredFields(
     Visit,
     "visit_id",
-    kind=enum_value(Audience),
+    kind=enum_value(surveys.Audience),
     visited_at=UTC_INSTANT,
     sample_at=UTC_INSTANT,
     later_at=UTC_INSTANT,
