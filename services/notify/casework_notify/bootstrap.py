@@ -9,6 +9,10 @@ Besides the SMTP and retry settings below, notify reads:
   port).
 - NOTIFY_ESCALATE_AFTER_SECONDS: how long an action notification may stay unread before
   it is escalated, for organisations whose file gives no `escalate_after_seconds`.
+- NOTIFY_FEEDBACK_PUBLIC_URL: where clients open feedback's public links (the base the
+  path of a later survey's link is joined to; default feedback's local public port).
+- NOTIFY_OFFER_POLL_SECONDS: how often the api process reads the cards of later survey
+  offers waiting for them (default 1).
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from casework_common.organisation import Organisation
 from casework_common.unit_of_work import UnitOfWork, now_to_the_millisecond
 from casework_notify.adapters.cards import ClientCards, notify_tokens
 from casework_notify.adapters.mail import EmailRepository, SmtpMailer, SmtpSettings
+from casework_notify.adapters.outreach import SurveyOfferRepository
 from casework_notify.adapters.preferences import ConsentRepository, PreferencesRepository
 from casework_notify.adapters.repository import InboxRepository, PublishedRulesRepository
 from casework_notify.adapters.webhooks import (
@@ -73,6 +78,8 @@ class NotifyConfig:
     escalate_after: timedelta
     timer_interval: float
     watch_poll: float
+    feedback_public_url: str = "http://127.0.0.1:8110"
+    offer_poll: float = 1.0
 
     @staticmethod
     def load(settings: Settings, env: Mapping[str, str] | None = None) -> NotifyConfig:
@@ -105,6 +112,8 @@ class NotifyConfig:
             ),
             timer_interval=_number(env, "NOTIFY_TIMER_SECONDS", 0.25),
             watch_poll=_number(env, "NOTIFY_WATCH_POLL_SECONDS", 0.1),
+            feedback_public_url=env.get("NOTIFY_FEEDBACK_PUBLIC_URL") or "http://127.0.0.1:8110",
+            offer_poll=_number(env, "NOTIFY_OFFER_POLL_SECONDS", 1.0),
         )
 
 
@@ -120,6 +129,7 @@ class Notify:
     preferences: PreferencesRepository = field(default_factory=PreferencesRepository)
     emails: EmailRepository = field(default_factory=EmailRepository)
     consents: ConsentRepository = field(default_factory=ConsentRepository)
+    survey_offers: SurveyOfferRepository = field(default_factory=SurveyOfferRepository)
     # clients' cards (None: not configured, messages to clients are refused).
     cards: ClientCards | None = None
 

@@ -24,6 +24,7 @@ from casework_notify.domain.email import Email, Preferences
 from casework_notify.domain.inbox import Link, Notification
 from casework_notify.domain.reminders import Reminder
 from casework_notify.domain.webhooks import Delivery, Subscription
+from casework_notify.entrypoints.offers import start_offer_reader
 from casework_notify.use_cases import emails, people, reminders, webhooks
 
 PRIORITY = {
@@ -408,5 +409,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
 
 
 def register(server: grpc.Server) -> Iterable[str]:
-    notify_pb2_grpc.add_NotifyServiceServicer_to_server(NotifyServicer(bootstrap()), server)
+    app = bootstrap()
+    start_offer_reader(app)
+    notify_pb2_grpc.add_NotifyServiceServicer_to_server(NotifyServicer(app), server)
     return [notify_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name]
