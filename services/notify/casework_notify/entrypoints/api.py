@@ -18,6 +18,7 @@ from casework_common.paging import next_token, page_window
 from casework_common.unit_of_work import current_unit_of_work
 from casework_notify import services
 from casework_notify.adapters.feed import InboxFeed
+from casework_notify.adapters.inbox_signal import InboxSignalListener
 from casework_notify.adapters.reminders import ReminderRepository
 from casework_notify.bootstrap import Notify, bootstrap
 from casework_notify.domain.email import Email, Preferences
@@ -411,5 +412,8 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
 def register(server: grpc.Server) -> Iterable[str]:
     app = bootstrap()
     start_offer_reader(app)
-    notify_pb2_grpc.add_NotifyServiceServicer_to_server(NotifyServicer(app), server)
+    feed = InboxFeed(interval=app.config.watch_poll)
+    if app.config.live_inbox_hints:
+        InboxSignalListener(app.settings.amqp_uri, feed.changed).start()
+    notify_pb2_grpc.add_NotifyServiceServicer_to_server(NotifyServicer(app, feed), server)
     return [notify_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name]
