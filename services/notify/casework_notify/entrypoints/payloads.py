@@ -14,16 +14,10 @@ from casework.plans.v1 import events_pb2 as plans_events
 from casework_common import contracts
 from casework_common.envelope import EventEnvelope
 from casework_common.events_runtime import PoisonEvent
+from casework_notify.domain.client_news import ClientArrived, MatchProposed, SharingRequested
 from casework_notify.domain.consent import ConsentChange
-from casework_notify.domain.inbox import (
-    ClientArrived,
-    MatchProposed,
-    OutreachDue,
-    OverdueReferral,
-    PlanNews,
-    SharingRequested,
-    TaskNews,
-)
+from casework_notify.domain.intake_news import OutreachDue, OverdueReferral, TaskNews
+from casework_notify.domain.plan_news import PlanNews
 from casework_notify.domain.routing import PublishedRules, UnreadableRules, rules_from_payload
 
 
