@@ -18,6 +18,7 @@ import grpc
 from casework.clients.v1 import clients_pb2, clients_pb2_grpc
 from casework_common import service_tokens as common_tokens
 from casework_common.errors import NotFound
+from casework_common.rpc_errors import ABSENT, call_failure
 from casework_documents.domain.context import Card
 
 GET_CLIENT = "casework.clients.v1.ClientsService/GetClient"
@@ -46,19 +47,17 @@ class ClientCards:
         self._timeout = timeout
 
     def get(self, organisation: str, client_id: str, trace: dict[str, str] | None = None) -> Card:
-        metadata = [("authorization", f"Bearer {self._tokens.for_organisation(organisation)}")]
-        metadata += [(k.lower(), v) for k, v in (trace or {}).items()]
         try:
             reply = self._stub.GetClient(
                 clients_pb2.GetClientRequest(client_id=client_id),
-                metadata=metadata,
+                metadata=self._tokens.metadata(organisation, trace),
                 timeout=self._timeout,
             )
         except grpc.RpcError as exc:
-            code = exc.code() if isinstance(exc, grpc.Call) else None
-            if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            code, details = call_failure(exc)
+            if code in ABSENT:
                 raise NotFound(f"client {client_id} not found") from None
-            raise CardsUnavailable(f"clients answered {code}: {_details(exc)}") from None
+            raise CardsUnavailable(f"clients answered {code}: {details}") from None
         c = reply.client
         return Card(
             client_id=c.client_id,
@@ -74,7 +73,3 @@ class ClientCards:
 
     def close(self) -> None:
         self._channel.close()
-
-
-def _details(exc: grpc.RpcError) -> str:
-    return exc.details() if isinstance(exc, grpc.Call) else str(exc)

@@ -9,7 +9,8 @@ from __future__ import annotations
 import grpc
 
 from casework.plans.v1 import plans_pb2, plans_pb2_grpc
-from casework_documents.adapters.cards import ServiceTokens, _details
+from casework_common.rpc_errors import ABSENT, call_failure
+from casework_documents.adapters.cards import ServiceTokens
 from casework_documents.domain.context import ClientPlan, PlannedAction, PlannedGoal
 
 LIST_PLANS = "casework.plans.v1.PlansService/ListPlans"
@@ -41,19 +42,17 @@ class ClientPlans:
         self, organisation: str, client_id: str, trace: dict[str, str] | None = None
     ) -> list[ClientPlan]:
         """The client's plans of the organisation, the open one first."""
-        metadata = [("authorization", f"Bearer {self._tokens.for_organisation(organisation)}")]
-        metadata += [(k.lower(), v) for k, v in (trace or {}).items()]
         try:
             reply = self._stub.ListPlans(
                 plans_pb2.ListPlansRequest(client_id=client_id),
-                metadata=metadata,
+                metadata=self._tokens.metadata(organisation, trace),
                 timeout=self._timeout,
             )
         except grpc.RpcError as exc:
-            code = exc.code() if isinstance(exc, grpc.Call) else None
-            if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            code, details = call_failure(exc)
+            if code in ABSENT:
                 return []
-            raise PlansUnavailable(f"plans answered {code}: {_details(exc)}") from None
+            raise PlansUnavailable(f"plans answered {code}: {details}") from None
         return [client_plan(p) for p in reply.plans]
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ import grpc
 
 from casework.clients.v1 import clients_pb2, clients_pb2_grpc
 from casework_common.errors import CaseworkError, NotFound
+from casework_common.rpc_errors import ABSENT, call_failure
 from casework_common.service_tokens import ServiceTokens
 from casework_notify.domain.cards import ClientCard
 
@@ -48,19 +49,16 @@ class ClientCards:
     def get(
         self, organisation: str, client_id: str, trace: dict[str, str] | None = None
     ) -> ClientCard:
-        metadata = [("authorization", f"Bearer {self._tokens.for_organisation(organisation)}")]
-        metadata += [(k.lower(), v) for k, v in (trace or {}).items()]
         try:
             reply = self._stub.GetClient(
                 clients_pb2.GetClientRequest(client_id=client_id),
-                metadata=metadata,
+                metadata=self._tokens.metadata(organisation, trace),
                 timeout=self._timeout,
             )
         except grpc.RpcError as exc:
-            code = exc.code() if isinstance(exc, grpc.Call) else None
-            if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            code, details = call_failure(exc)
+            if code in ABSENT:
                 raise NotFound(f"client {client_id} not found") from None
-            details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
             raise CardsUnavailable(f"clients answered {code}: {details}") from None
         c = reply.client
         return ClientCard(client_id=c.client_id, email=c.email, centre_ids=tuple(c.centre_ids))

@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import mongoengine as me
-from pymongo.errors import DuplicateKeyError
 
-from casework_notify.adapters.claims import NEVER, claim_due, release
+from casework_notify.adapters.claims import NEVER, claim_due, insert_new, release
 from casework_notify.domain.outreach import Outcome, SurveyOffer
 
 
@@ -76,11 +75,7 @@ class SurveyOfferRepository:
             next_attempt_ts=now.timestamp(),
         )
         doc.validate()
-        try:
-            _collection().insert_one(dict(doc.to_mongo()))
-            return True
-        except DuplicateKeyError:
-            return False
+        return insert_new(_collection(), dict(doc.to_mongo()))
 
     def get(self, organisation: str, visit_id: str) -> SurveyOffer | None:
         raw = _collection().find_one({"_id": f"later-survey:{organisation}:{visit_id}"})

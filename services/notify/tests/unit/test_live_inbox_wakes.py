@@ -11,7 +11,7 @@ from casework_dev.testing.fakes import MOMENT
 from casework_dev.testing.organisations import create_organisation
 from casework_notify.adapters.feed import InboxFeed
 from casework_notify.domain.email import Email, Preferences
-from casework_notify.domain.inbox import Notification
+from casework_notify.domain.inbox import Link, Notification, plain_notification
 from casework_notify.use_cases.delivery import Postbox
 
 # Longer than any test waits: whatever arrives came by the hint.
@@ -38,22 +38,19 @@ class NoEmails:
         return False
 
 
-def create_notification(**overrides: Any) -> Notification:
-    fields: dict[str, Any] = {
-        "notification_id": "evt-1:w-anna",
-        "organisation": "org-demo",
-        "worker_id": "w-anna",
-        "kind": "new_client",
-        "title": "New client",
-        "body": "",
-        "client_id": "cl-1",
-        "referral_id": "",
-        "centre_id": "ctr-north-town",
-        "routing_reason": "rule",
-        "created_at": MOMENT,
-    }
-    fields.update(overrides)
-    return Notification(**fields)
+def create_notification(worker_id: str = "w-anna") -> Notification:
+    return plain_notification(
+        event_id="evt-1",
+        organisation="org-demo",
+        worker_id=worker_id,
+        kind="new_client",
+        title="New client",
+        body="",
+        centre_id="ctr-north-town",
+        links=(Link("client", "cl-1"),),
+        reason="rule",
+        now=MOMENT,
+    )
 
 
 def test_a_delivery_announces_the_workers_whose_inboxes_got_something_new() -> None:
@@ -68,7 +65,7 @@ def test_a_delivery_announces_the_workers_whose_inboxes_got_something_new() -> N
     )
     batch = [
         create_notification(),
-        create_notification(notification_id="evt-1:w-petr", worker_id="w-petr"),
+        create_notification(worker_id="w-petr"),
     ]
 
     postbox.deliver(batch)
