@@ -15,6 +15,7 @@ from casework.documents.v1 import documents_pb2 as pb
 from casework.documents.v1 import documents_pb2_grpc
 from casework_common.errors import CaseworkError, FieldError, raise_if_any
 from casework_common.messages import guard_requests
+from casework_common.paging import next_token, page_window
 from casework_common.unit_of_work import UnitOfWork, current_unit_of_work
 from casework_documents.adapters.archive import ArchiveUnavailable, TamperedObject
 from casework_documents.adapters.cards import CardsUnavailable
@@ -322,6 +323,27 @@ class DocumentsServicer(documents_pb2_grpc.DocumentsServiceServicer):
         found = uc.list_documents(request.client_id, uow, self._ports(uow))
         today = uow.now.date()
         return pb.ListDocumentsResponse(documents=[document_message(d, today) for d in found])
+
+    def ListAuditEntries(
+        self, request: pb.ListAuditEntriesRequest, context: grpc.ServicerContext
+    ) -> pb.ListAuditEntriesResponse:
+        uow = current_unit_of_work()
+        offset, limit = page_window(request.page_size, request.page_token)
+        found = uc.audit_entries(request.client_id, uow, self._ports(uow), offset, limit)
+        return pb.ListAuditEntriesResponse(
+            entries=[
+                pb.AuditEntry(
+                    client_id=e.client_id,
+                    document_id=e.document_id,
+                    subject=e.subject,
+                    action=e.action,
+                    at=_stamp(e.at),
+                    trace_id=e.trace_id,
+                )
+                for e in found
+            ],
+            next_page_token=next_token(offset, limit, len(found)),
+        )
 
     @archive_faults
     def GetDownloadUrl(
