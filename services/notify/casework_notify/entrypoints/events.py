@@ -32,7 +32,6 @@ from casework_notify.adapters.webhooks import (
     subscribed_event_types,
 )
 from casework_notify.bootstrap import Notify, bootstrap
-from casework_notify.domain import reminders as reminder_rules
 from casework_notify.domain.routing import PublishedRules
 from casework_notify.entrypoints.feedback_payloads import (
     complaint_answer,
@@ -299,16 +298,12 @@ class NotifyEvents(EventsService):
     )
     def on_follow_up_call(self, envelope: EventEnvelope) -> None:
         """A follow-up call is a reminder of feedback's, due when the call is; a
-        cancelled call's reminder is withdrawn (one that fired stays fired)."""
+        cancelled call's reminder is withdrawn (one that fired stays fired), also when
+        the cancellation is handled before the scheduling."""
         self._organisation(envelope)
-        repository = ReminderRepository(envelope.organisation, "feedback")
-        key, reminder = follow_up_call(envelope)
-        if reminder is not None:
-            repository.add(reminder)
-            return
-        existing = repository.find(reminder_rules.reminder_id("feedback", key))
-        if existing is not None:
-            repository.replace_scheduled(reminder_rules.cancel(existing))
+        reminders.keep_or_withdraw(
+            follow_up_call(envelope), ReminderRepository(envelope.organisation, "feedback")
+        )
 
     @event_handler("notify.send-complaint-answers", ["feedback.complaint.answered.v1"])
     def on_complaint_answered(self, envelope: EventEnvelope) -> None:

@@ -44,12 +44,26 @@ def survey_offer(envelope: EventEnvelope) -> SurveyOffer:
     )
 
 
-def follow_up_call(envelope: EventEnvelope) -> tuple[str, reminder_rules.Reminder | None]:
-    """feedback.call.scheduled.v1 (the reminder to keep) or .cancelled.v1 (None: the
-    key of the reminder to withdraw)."""
+def follow_up_call(envelope: EventEnvelope) -> reminder_rules.Reminder:
+    """feedback.call.scheduled.v1: the reminder to keep; .cancelled.v1: the same
+    reminder, cancelled (kept as the word that the call is off when it arrives first)."""
     if envelope.type == "feedback.call.cancelled":
         cancelled = contracts.read(envelope, feedback_events.FollowUpCallCancelled)
-        return f"call-{required('call_id', cancelled.call_id)}", None
+        key = f"call-{required('call_id', cancelled.call_id)}"
+        return reminder_rules.Reminder(
+            reminder_id=reminder_rules.reminder_id("feedback", key),
+            organisation=envelope.organisation,
+            owner="feedback",
+            key=key,
+            worker_id=required("assignee_id", cancelled.assignee_id),
+            due_at=clock_now(),
+            kind="follow_up_call_due",
+            title="Follow-up call cancelled",
+            body=f"Follow-up call {cancelled.call_id} is off ({cancelled.reason or 'cancelled'}).",
+            centre_id=cancelled.centre_id,
+            state=reminder_rules.CANCELLED,
+            scheduled_at=clock_now(),
+        )
     call = contracts.read(envelope, feedback_events.FollowUpCallScheduled)
     key = f"call-{required('call_id', call.call_id)}"
     links = tuple(
@@ -57,7 +71,7 @@ def follow_up_call(envelope: EventEnvelope) -> tuple[str, reminder_rules.Reminde
         for link in (Link("follow_up_call", call.call_id), Link("client", call.client_id))
         if link.id
     )
-    return key, reminder_rules.Reminder(
+    return reminder_rules.Reminder(
         reminder_id=reminder_rules.reminder_id("feedback", key),
         organisation=envelope.organisation,
         owner="feedback",
