@@ -19,6 +19,7 @@ from casework.clients.v1 import clients_pb2, clients_pb2_grpc
 from casework_common import service_tokens as common_tokens
 from casework_common.errors import NotFound
 from casework_common.rpc_errors import ABSENT, call_failure
+from casework_common.service_calls import ServiceCaller
 from casework_documents.domain.context import Card
 
 GET_CLIENT = "casework.clients.v1.ClientsService/GetClient"
@@ -41,17 +42,16 @@ class ServiceTokens(common_tokens.ServiceTokens):
 
 class ClientCards:
     def __init__(self, target: str, tokens: ServiceTokens, timeout: float = 5.0) -> None:
-        self._channel = grpc.insecure_channel(target)
-        self._stub = clients_pb2_grpc.ClientsServiceStub(self._channel)
-        self._tokens = tokens
-        self._timeout = timeout
+        self._caller = ServiceCaller(target, tokens, timeout)
+        self._stub = clients_pb2_grpc.ClientsServiceStub(self._caller.channel)
 
     def get(self, organisation: str, client_id: str, trace: dict[str, str] | None = None) -> Card:
         try:
-            reply = self._stub.GetClient(
+            reply = self._caller.call(
+                self._stub.GetClient,
                 clients_pb2.GetClientRequest(client_id=client_id),
-                metadata=self._tokens.metadata(organisation, trace),
-                timeout=self._timeout,
+                organisation,
+                trace,
             )
         except grpc.RpcError as exc:
             code, details = call_failure(exc)
@@ -72,4 +72,4 @@ class ClientCards:
         )
 
     def close(self) -> None:
-        self._channel.close()
+        self._caller.close()

@@ -14,7 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from casework.documents.v1 import documents_pb2 as pb
 from casework.documents.v1 import documents_pb2_grpc
 from casework_common.errors import CaseworkError, FieldError, raise_if_any
-from casework_common.messages import guard_requests
+from casework_common.messages import enum_codes, guard_requests
 from casework_common.paging import next_token, page_window
 from casework_common.unit_of_work import UnitOfWork, current_unit_of_work
 from casework_documents.adapters.archive import ArchiveUnavailable, TamperedObject
@@ -35,29 +35,13 @@ from casework_documents.domain.templates import TemplateKind, TemplateVersion
 from casework_documents.use_cases import documents as uc
 from casework_documents.use_cases import templates as tuc
 
-KINDS = {
-    pb.TEMPLATE_KIND_CONTRACT: TemplateKind.CONTRACT,
-    pb.TEMPLATE_KIND_SERVICE_PLAN: TemplateKind.SERVICE_PLAN,
-    pb.TEMPLATE_KIND_CONSENT: TemplateKind.CONSENT,
-    pb.TEMPLATE_KIND_CLIENT_INFORMATION_PACK: TemplateKind.CLIENT_INFORMATION_PACK,
-    pb.TEMPLATE_KIND_DECISION: TemplateKind.DECISION,
-    pb.TEMPLATE_KIND_REFERRAL_LETTER: TemplateKind.REFERRAL_LETTER,
-}
+KINDS = enum_codes(pb.TemplateKind, TemplateKind)
 KIND_MESSAGES = {v: k for k, v in KINDS.items()}
-FORMATS = {pb.DOCUMENT_FORMAT_DOCX: DocumentFormat.DOCX, pb.DOCUMENT_FORMAT_PDF: DocumentFormat.PDF}
+FORMATS = enum_codes(pb.DocumentFormat, DocumentFormat)
 FORMAT_MESSAGES = {v: k for k, v in FORMATS.items()}
-METHODS = {
-    pb.SIGNING_METHOD_DRAWN: SigningMethod.DRAWN,
-    pb.SIGNING_METHOD_IN_PERSON: SigningMethod.IN_PERSON,
-    pb.SIGNING_METHOD_TABLET: SigningMethod.TABLET,
-}
+METHODS = enum_codes(pb.SigningMethod, SigningMethod)
 METHOD_MESSAGES = {v: k for k, v in METHODS.items()}
-STATES = {
-    ContractState.SIGNED: pb.CONTRACT_STATE_SIGNED,
-    ContractState.IN_FORCE: pb.CONTRACT_STATE_IN_FORCE,
-    ContractState.ENDED: pb.CONTRACT_STATE_ENDED,
-    ContractState.REPLACED: pb.CONTRACT_STATE_REPLACED,
-}
+STATES = {state: code for code, state in enum_codes(pb.ContractState, ContractState).items()}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
