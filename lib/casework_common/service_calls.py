@@ -9,6 +9,9 @@ from typing import Any, TypeVar
 
 import grpc
 
+from casework.clients.v1 import clients_pb2, clients_pb2_grpc
+from casework_common.errors import NotFound
+from casework_common.rpc_errors import ABSENT, call_failure
 from casework_common.service_tokens import ServiceTokens
 
 R = TypeVar("R")
@@ -35,3 +38,37 @@ class ServiceCaller:
 
     def close(self) -> None:
         self.channel.close()
+
+
+class ClientsCaller(ServiceCaller):
+    """clients' api, for the services that read a card with their service token."""
+
+    def __init__(
+        self,
+        target: str,
+        tokens: ServiceTokens,
+        unavailable: Callable[[str], Exception],
+        timeout: float = 5.0,
+    ) -> None:
+        super().__init__(target, tokens, timeout)
+        self._stub = clients_pb2_grpc.ClientsServiceStub(self.channel)
+        self._unavailable = unavailable
+
+    def get_client(
+        self, organisation: str, client_id: str, trace: Mapping[str, str] | None = None
+    ) -> clients_pb2.Client:
+        """The card; NotFound when clients has none this service may read (the same
+        for one that does not exist), `unavailable` when clients cannot answer."""
+        try:
+            reply = self.call(
+                self._stub.GetClient,
+                clients_pb2.GetClientRequest(client_id=client_id),
+                organisation,
+                trace,
+            )
+        except grpc.RpcError as exc:
+            code, details = call_failure(exc)
+            if code in ABSENT:
+                raise NotFound(f"client {client_id} not found") from None
+            raise self._unavailable(f"clients answered {code}: {details}") from None
+        return reply.client

@@ -12,12 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import grpc
-
-from casework.clients.v1 import clients_pb2, clients_pb2_grpc
-from casework_common.errors import CaseworkError, NotFound
-from casework_common.rpc_errors import ABSENT, call_failure
-from casework_common.service_calls import ServiceCaller
+from casework_common.errors import CaseworkError
+from casework_common.service_calls import ClientsCaller
 from casework_common.service_tokens import ServiceTokens
 from casework_notify.domain.cards import ClientCard
 
@@ -42,25 +38,12 @@ def notify_tokens(path: Path | None) -> ServiceTokens:
 
 class ClientCards:
     def __init__(self, target: str, tokens: ServiceTokens, timeout: float = 5.0) -> None:
-        self._caller = ServiceCaller(target, tokens, timeout)
-        self._stub = clients_pb2_grpc.ClientsServiceStub(self._caller.channel)
+        self._caller = ClientsCaller(target, tokens, CardsUnavailable, timeout)
 
     def get(
         self, organisation: str, client_id: str, trace: dict[str, str] | None = None
     ) -> ClientCard:
-        try:
-            reply = self._caller.call(
-                self._stub.GetClient,
-                clients_pb2.GetClientRequest(client_id=client_id),
-                organisation,
-                trace,
-            )
-        except grpc.RpcError as exc:
-            code, details = call_failure(exc)
-            if code in ABSENT:
-                raise NotFound(f"client {client_id} not found") from None
-            raise CardsUnavailable(f"clients answered {code}: {details}") from None
-        c = reply.client
+        c = self._caller.get_client(organisation, client_id, trace)
         return ClientCard(client_id=c.client_id, email=c.email, centre_ids=tuple(c.centre_ids))
 
     def close(self) -> None:
