@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from google.protobuf.message import Message
 
@@ -177,6 +178,30 @@ def goals_plan(
     return plan
 
 
+def _printed(
+    ports: Ports,
+    uow: UnitOfWork,
+    card: Card,
+    document: Document,
+    plan: ClientPlan | None,
+    **facts: Any,
+) -> tuple[dict[str, Any], Party]:
+    """What the document's template prints (the card, the parties, the plan's goals and
+    `facts`: terms, a decision, the signing), and the worker who is its party."""
+    organisation, centre, worker = _parties(ports, uow, card)
+    context = render_context(
+        card,
+        organisation=organisation,
+        centre=centre,
+        worker=worker,
+        document_id=document.document_id,
+        created_on=uow.now.date(),
+        goals=plan.goals or () if plan else (),
+        **facts,
+    )
+    return context, worker
+
+
 def _parties(ports: Ports, uow: UnitOfWork, card: Card) -> tuple[Party, Party, Party]:
     org = ports.organisation
     centre_id = next(c for c in card.centre_ids if c in uow.principal.centres)
@@ -287,18 +312,7 @@ def _generate(
         )
     plan = goals_plan(ports, uow, template, card, command.plan_id or document.plan_id)
     document = dataclasses.replace(document, plan_id=plan.plan_id if plan else "")
-    organisation, centre, worker = _parties(ports, uow, card)
-    context = render_context(
-        card,
-        organisation=organisation,
-        centre=centre,
-        worker=worker,
-        document_id=document.document_id,
-        created_on=today,
-        terms=terms,
-        decision=command.decision,
-        goals=plan.goals or () if plan else (),
-    )
+    context, _ = _printed(ports, uow, card, document, plan, terms=terms, decision=command.decision)
     require_complete(template.placeholders, context)
     files = {DocumentFormat.DOCX: ports.renderer.render_docx(content, context)}
     if command.pdf:
@@ -342,16 +356,13 @@ def sign_document(
     card = visible_card(ports, uow, document.client_id)
     today = uow.now.date()
     plan = goals_plan(ports, uow, template, card, document.plan_id)
-    organisation, centre, worker = _parties(ports, uow, card)
-    context = render_context(
+    context, worker = _printed(
+        ports,
+        uow,
         card,
-        organisation=organisation,
-        centre=centre,
-        worker=worker,
-        document_id=document.document_id,
-        created_on=today,
+        document,
+        plan,
         terms=document.terms,
-        goals=plan.goals or () if plan else (),
         signed_on=today,
         signing=signing_facts(command.method.value, uow.now),
     )
