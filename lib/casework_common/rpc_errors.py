@@ -90,3 +90,15 @@ def field_violations(error: grpc.RpcError) -> dict[str, str]:
             for violation in bad.field_violations:
                 out[violation.field] = violation.description
     return out
+
+
+# What a called service answers for a record that is not there, or not its caller's
+# to see (an id it cannot read answers the same).
+ABSENT = (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT)
+
+
+def call_failure(error: grpc.RpcError) -> tuple[grpc.StatusCode | None, str]:
+    """The code and details of a failed call; no code when it never reached a server."""
+    if isinstance(error, grpc.Call):
+        return error.code(), error.details() or ""
+    return None, str(error)

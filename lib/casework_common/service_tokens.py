@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from pathlib import Path
 
 from casework_common.errors import FailedPrecondition
@@ -59,3 +60,10 @@ class ServiceTokens:
                 f"{self._variable} has no token for organisation {organisation}"
             )
         return token
+
+    def metadata(
+        self, organisation: str, trace: Mapping[str, str] | None = None
+    ) -> list[tuple[str, str]]:
+        """A call's metadata: this service's bearer token and the caller's trace."""
+        bearer = [("authorization", f"Bearer {self.for_organisation(organisation)}")]
+        return bearer + [(k.lower(), v) for k, v in (trace or {}).items()]

@@ -269,6 +269,8 @@ READERS: dict[str, Callable[[EventEnvelope], object]] = {
     ),
     "feedback.call.scheduled.v1": notify_consumers.follow_up_call,
     "feedback.call.cancelled.v1": notify_consumers.follow_up_call,
+    "feedback.complaint.answered.v1": notify_consumers.complaint_answer,
+    "feedback.survey.later_issued.v1": notify_consumers.survey_offer,
     "clients.consent.recorded.v1": feedback_consumers.consent_fact,
     "clients.consent.withdrawn.v1": feedback_consumers.consent_fact,
     "plans.plan.drafted.v1": clients_consumers.plan_state,

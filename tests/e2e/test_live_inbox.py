@@ -1,8 +1,10 @@
 """A worker's live inbox: a stream held open sees a referral arrive, through real
 processes (intake -> RabbitMQ -> clients -> RabbitMQ -> notify's events process, which
-stores it; notify's api processes learn of it by their change poll). notify's api runs
-as two processes sharing the port, so the stream and the writer are never the same
-process, and whichever api process holds the stream must see it."""
+stores it and hints the api processes over the broker that the inbox changed; they
+look at once). notify's api runs as two processes sharing the port, so the stream and
+the writer are never the same process, and whichever api process holds the stream must
+see it. The fallback poll is set far beyond the tests' patience: what arrives came by
+the hint."""
 
 from __future__ import annotations
 
@@ -30,7 +32,10 @@ PARTNER = auth(create_partner_token())
 
 @pytest.fixture(scope="module")
 def suite(suite_factory: Any) -> Iterator[Suite]:
-    yield suite_factory(("intake", "clients", "notify"), env={"API_PROCESSES": "2"})
+    yield suite_factory(
+        ("intake", "clients", "notify"),
+        env={"API_PROCESSES": "2", "NOTIFY_WATCH_POLL_SECONDS": "600"},
+    )
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,9 @@
 SMTP server: notify reads the card from clients with its service token, sends only to
 the address on the card, only with the consent the message needs, and only for a worker
 serving one of the card's centres (any other worker learns nothing, and nothing is
-sent)."""
+sent). And what feedback's real processes ask notify to send: a complaint's answer
+reaches the address the complaint gave, a visit's later survey reaches the address on
+the card of a client who consented to feedback calls."""
 
 from __future__ import annotations
 
@@ -17,9 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pymongo
 import pytest
 
 from casework.clients.v1 import clients_pb2, clients_pb2_grpc
+from casework.feedback.v1 import feedback_pb2 as fb
+from casework.feedback.v1 import feedback_pb2_grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
 from casework_dev.clients_testing import register
 from casework_dev.devstack import Suite, free_port, port_open, start_smtp
@@ -30,6 +35,9 @@ pytestmark = pytest.mark.e2e
 
 ANNA = auth(create_token(subject="w-anna", centres=["ctr-north-town"]))
 ILZE = auth(create_token(subject="w-ilze", centres=["ctr-south-city"]))
+MANAGER = auth(
+    create_token(subject="w-manager-north", centres=["ctr-north-town"], roles=["manager"])
+)
 
 
 class Sink:
@@ -65,12 +73,16 @@ def sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sink]:
 @pytest.fixture(scope="module")
 def suite(suite_factory: Any, sink: Sink) -> Suite:
     started: Suite = suite_factory(
-        ("clients", "notify"),
+        ("clients", "notify", "feedback"),
         env={
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(sink.port),
             "NOTIFY_TIMER_SECONDS": "0.1",
             "NOTIFY_SEND_TIMER_SECONDS": "0.1",
+            "NOTIFY_OFFER_POLL_SECONDS": "0.2",
+            "NOTIFY_FEEDBACK_PUBLIC_URL": "https://feedback.example.org",
+            "FEEDBACK_LATER_SURVEY_AFTER_SECONDS": "1",
+            "FEEDBACK_LATER_CHECK_INTERVAL": "0.3",
         },
     )
     return started
@@ -84,6 +96,11 @@ def clients(suite: Suite) -> Any:
 @pytest.fixture(scope="module")
 def notify(suite: Suite) -> Any:
     return stub(suite, "notify", notify_pb2_grpc.NotifyServiceStub)
+
+
+@pytest.fixture(scope="module")
+def feedback(suite: Suite) -> Any:
+    return stub(suite, "feedback", feedback_pb2_grpc.FeedbackServiceStub)
 
 
 def create_card(clients: Any, *, email: str = "", consent: bool = True) -> clients_pb2.Client:
@@ -210,3 +227,119 @@ def test_an_address_in_the_request_is_refused(clients: Any, notify: Any) -> None
     code = code_of(lambda: send(notify, card.client_id, email="someone@example.org"))
 
     assert code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+# ------------------------------------------------------------- from feedback
+
+
+def test_a_complaints_answer_recorded_in_feedback_reaches_the_reply_to_address(
+    feedback: Any, sink: Sink
+) -> None:
+    reply_to = address()
+    complaint = feedback.RecordComplaint(
+        fb.RecordComplaintRequest(
+            centre_id="ctr-north-town",
+            kind="complaint",
+            channel="email",
+            subject="service",
+            text="Nobody called me back.",
+            reply_to=reply_to,
+        ),
+        metadata=ANNA,
+    ).complaint
+    anonymous = feedback.RecordComplaint(
+        fb.RecordComplaintRequest(
+            centre_id="ctr-north-town",
+            kind="complaint",
+            channel="sealed_box",
+            subject="service",
+            text="The waiting room is cold.",
+        ),
+        metadata=ANNA,
+    ).complaint
+
+    feedback.AnswerComplaint(
+        fb.AnswerComplaintRequest(
+            complaint_id=anonymous.complaint_id, text="We fixed the heating."
+        ),
+        metadata=ANNA,
+    )
+    feedback.AnswerComplaint(
+        fb.AnswerComplaintRequest(
+            complaint_id=complaint.complaint_id, text="We are sorry; Anna calls you today."
+        ),
+        metadata=ANNA,
+    )
+
+    [message] = eventually(lambda: sink.to(reply_to))
+    assert "We are sorry; Anna calls you today." in message.get_payload(decode=True).decode()
+    # The anonymous answer, handled before it, sent nothing anywhere.
+    everything = list(mailbox.Maildir(sink.mail_dir, create=False))
+    assert not [m for m in everything if "heating" in m.get_payload(decode=True).decode()]
+
+
+def publish_later_survey(feedback: Any) -> None:
+    saved = feedback.SaveSurveyDefinition(
+        fb.SaveSurveyDefinitionRequest(
+            definition=fb.SurveyDefinition(
+                centre_id="ctr-north-town",
+                title="Some days after your visit",
+                audience="later",
+                language="en",
+                questions=[
+                    fb.Question(
+                        question_id="solved",
+                        kind="smiley",
+                        text="Did our help solve your problem?",
+                        aspect="problem_solved",
+                    ),
+                    fb.Question(question_id="more", kind="free_text", text="Anything to tell us?"),
+                ],
+            )
+        ),
+        metadata=MANAGER,
+    ).definition
+    feedback.SetSurveyStatus(
+        fb.SetSurveyStatusRequest(
+            survey_id=saved.survey_id, version=saved.version, status="published"
+        ),
+        metadata=MANAGER,
+    )
+
+
+def in_notify(suite: Suite, collection: str, query: dict[str, Any]) -> Any:
+    client: pymongo.MongoClient[Any] = pymongo.MongoClient(suite.env["MONGO_URI"])
+    try:
+        return client[f"{suite.env['MONGO_DB_PREFIX']}_notify"][collection].find_one(query)
+    finally:
+        client.close()
+
+
+def test_a_later_survey_issued_by_feedback_reaches_a_consenting_client_at_the_card_address(
+    clients: Any, feedback: Any, suite: Suite, sink: Sink
+) -> None:
+    publish_later_survey(feedback)
+    willing = create_card(clients, email=address())
+    unasked = create_card(clients, email=address(), consent=False)
+    eventually(lambda: in_notify(suite, "client_consents", {"client_id": willing.client_id}))
+
+    for card in (unasked, willing):
+        feedback.RecordVisit(
+            fb.RecordVisitRequest(
+                centre_id="ctr-north-town", kind="front_line", client_id=card.client_id
+            ),
+            metadata=ANNA,
+        )
+
+    [message] = eventually(lambda: sink.to(willing.email), timeout=60)
+    body = message.get_payload(decode=True).decode()
+    assert "https://feedback.example.org/public/v1/feedback/" in body
+    assert willing.client_id not in body
+    # The client without the consent: notify looked at the card and sent nothing.
+    settled = eventually(
+        lambda: in_notify(
+            suite, "survey_offers", {"client_id": unasked.client_id, "state": "not_sent"}
+        )
+    )
+    assert "consent" in settled["reason"]
+    assert sink.to(unasked.email) == []

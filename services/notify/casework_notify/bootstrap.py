@@ -9,6 +9,12 @@ Besides the SMTP and retry settings below, notify reads:
   port).
 - NOTIFY_ESCALATE_AFTER_SECONDS: how long an action notification may stay unread before
   it is escalated, for organisations whose file gives no `escalate_after_seconds`.
+- NOTIFY_FEEDBACK_PUBLIC_URL: where clients open feedback's public links (the base the
+  path of a later survey's link is joined to; default feedback's local public port).
+- NOTIFY_LIVE_INBOX_HINTS: `false` leaves live inboxes to their poll alone (a broker
+  where notify may not declare its `notify.inbox-changed` exchange); default true.
+- NOTIFY_OFFER_POLL_SECONDS: how often the api process reads the cards of later survey
+  offers waiting for them (default 1).
 """
 
 from __future__ import annotations
@@ -30,7 +36,9 @@ from casework_common.errors import FailedPrecondition, PermissionDenied
 from casework_common.organisation import Organisation
 from casework_common.unit_of_work import UnitOfWork, now_to_the_millisecond
 from casework_notify.adapters.cards import ClientCards, notify_tokens
+from casework_notify.adapters.inbox_signal import InboxSignal
 from casework_notify.adapters.mail import EmailRepository, SmtpMailer, SmtpSettings
+from casework_notify.adapters.outreach import SurveyOfferRepository
 from casework_notify.adapters.preferences import ConsentRepository, PreferencesRepository
 from casework_notify.adapters.repository import InboxRepository, PublishedRulesRepository
 from casework_notify.adapters.webhooks import (
@@ -73,6 +81,9 @@ class NotifyConfig:
     escalate_after: timedelta
     timer_interval: float
     watch_poll: float
+    feedback_public_url: str = "http://127.0.0.1:8110"
+    live_inbox_hints: bool = True
+    offer_poll: float = 1.0
 
     @staticmethod
     def load(settings: Settings, env: Mapping[str, str] | None = None) -> NotifyConfig:
@@ -104,7 +115,15 @@ class NotifyConfig:
                 seconds=_number(env, "NOTIFY_ESCALATE_AFTER_SECONDS", 4 * 3600.0)
             ),
             timer_interval=_number(env, "NOTIFY_TIMER_SECONDS", 0.25),
-            watch_poll=_number(env, "NOTIFY_WATCH_POLL_SECONDS", 0.1),
+            # A fallback: a live inbox looks at once when told its inbox changed.
+            watch_poll=_number(env, "NOTIFY_WATCH_POLL_SECONDS", 1.0),
+            feedback_public_url=env.get("NOTIFY_FEEDBACK_PUBLIC_URL") or "http://127.0.0.1:8110",
+            offer_poll=_number(env, "NOTIFY_OFFER_POLL_SECONDS", 1.0),
+            live_inbox_hints=(
+                _flag(env, "NOTIFY_LIVE_INBOX_HINTS")
+                if env.get("NOTIFY_LIVE_INBOX_HINTS")
+                else True
+            ),
         )
 
 
@@ -120,8 +139,11 @@ class Notify:
     preferences: PreferencesRepository = field(default_factory=PreferencesRepository)
     emails: EmailRepository = field(default_factory=EmailRepository)
     consents: ConsentRepository = field(default_factory=ConsentRepository)
+    survey_offers: SurveyOfferRepository = field(default_factory=SurveyOfferRepository)
     # clients' cards (None: not configured, messages to clients are refused).
     cards: ClientCards | None = None
+    # Hints to the live inboxes that notifications were stored (None: none sent).
+    inbox_signal: InboxSignal | None = None
 
     def __post_init__(self) -> None:
         if self.config is None:
@@ -146,6 +168,7 @@ class Notify:
             preferences=self.preferences,
             emails=self.emails,
             escalate_after=self.escalate_after_of(organisation),
+            announce=self.inbox_signal.announce if self.inbox_signal is not None else None,
         )
 
     def escalate_after_of(self, organisation: str) -> timedelta:
@@ -186,12 +209,14 @@ class Notify:
 def bootstrap(settings: Settings | None = None, env: Mapping[str, str] | None = None) -> Notify:
     env = os.environ if env is None else env
     settings = settings or load_settings("notify", env)
+    config = NotifyConfig.load(settings, env)
     tokens_file = env.get("NOTIFY_SERVICE_TOKENS_FILE", "")
     target = env.get("CLIENTS_GRPC_TARGET") or f"127.0.0.1:{DEFAULT_GRPC_PORTS['clients']}"
     return Notify(
         settings=settings,
         organisations=organisations.load(settings.organisation_file),
         clock=now_to_the_millisecond,
-        config=NotifyConfig.load(settings, env),
+        config=config,
         cards=ClientCards(target, notify_tokens(Path(tokens_file))) if tokens_file else None,
+        inbox_signal=InboxSignal(settings.amqp_uri) if config.live_inbox_hints else None,
     )

@@ -10,17 +10,11 @@ from casework_common.errors import FieldError, InvalidArgument
 from casework_common.organisation import Organisation
 from casework_common.unit_of_work import UnitOfWork
 from casework_notify.adapters.repository import InboxRepository, PublishedRulesRepository
-from casework_notify.domain import inbox
-from casework_notify.domain.inbox import (
-    ClientArrived,
-    MatchProposed,
-    Notification,
-    OutreachDue,
-    OverdueReferral,
-    PlanNews,
-    SharingRequested,
-    TaskNews,
-)
+from casework_notify.domain import client_news, inbox, intake_news, plan_news
+from casework_notify.domain.client_news import ClientArrived, MatchProposed, SharingRequested
+from casework_notify.domain.inbox import Notification
+from casework_notify.domain.intake_news import OutreachDue, OverdueReferral, TaskNews
+from casework_notify.domain.plan_news import PlanNews
 from casework_notify.domain.routing import PublishedRules, rules_in_force
 from casework_notify.use_cases.delivery import Inbox
 
@@ -40,7 +34,7 @@ def notify_responsible_workers(
         organisation,
         routing.Case(arrival.centre_id, arrival.client_type, arrival.problem_type),
     )
-    notifications = inbox.notify_responsible(arrival, list(decision.recipients), uow.now)
+    notifications = client_news.notify_responsible(arrival, list(decision.recipients), uow.now)
     repository.deliver(notifications)
     return notifications
 
@@ -76,13 +70,13 @@ def tell_manager_of_overdue_referral(
     when the centre is unknown here."""
     centre = organisation.centre(overdue.centre_id)
     manager = centre.manager if centre is not None else overdue.manager_id
-    notification = inbox.tell_manager_of_overdue(overdue, manager, uow.now)
+    notification = intake_news.tell_manager_of_overdue(overdue, manager, uow.now)
     repository.deliver([notification])
     return notification
 
 
 def remind_worker_of_outreach(due: OutreachDue, repository: Inbox, uow: UnitOfWork) -> Notification:
-    notification = inbox.remind_of_outreach(due, uow.now)
+    notification = intake_news.remind_of_outreach(due, uow.now)
     repository.deliver([notification])
     return notification
 
@@ -90,7 +84,7 @@ def remind_worker_of_outreach(due: OutreachDue, repository: Inbox, uow: UnitOfWo
 def tell_assignee_of_task(
     news: TaskNews, repository: Inbox, uow: UnitOfWork
 ) -> Notification | None:
-    notification = inbox.tell_assignee(news, uow.now)
+    notification = intake_news.tell_assignee(news, uow.now)
     if notification is not None:
         repository.deliver([notification])
     return notification
@@ -129,7 +123,7 @@ def tell_of_match_proposal(
         ] or [routing.Recipient(centre.duty_worker, f"duty worker of {centre_id}")]
         for recipient in recipients:
             chosen.setdefault(recipient.worker_id, (recipient, centre_id))
-    notifications = inbox.tell_of_match_proposal(proposed, list(chosen.values()), uow.now)
+    notifications = client_news.tell_of_match_proposal(proposed, list(chosen.values()), uow.now)
     if proposed.tell_referring_centre:
         elsewhere = routing.route(
             rules,
@@ -137,7 +131,7 @@ def tell_of_match_proposal(
             routing.Case(proposed.referring_centre_id, proposed.client_type, proposed.problem_type),
         ).recipients
         known = {n.worker_id for n in notifications}
-        notifications += inbox.tell_known_elsewhere(
+        notifications += client_news.tell_known_elsewhere(
             proposed, [r for r in elsewhere if r.worker_id not in known], uow.now
         )
     repository.deliver(notifications)
@@ -156,7 +150,7 @@ def tell_manager_of_sharing_request(
         if centre is not None:
             managers.setdefault(centre.manager, centre_id)
     pairs = list(managers.items())
-    notifications = inbox.tell_manager_of_sharing_request(requested, pairs, uow.now)
+    notifications = client_news.tell_manager_of_sharing_request(requested, pairs, uow.now)
     repository.deliver(notifications)
     return notifications
 
@@ -174,6 +168,6 @@ def tell_of_plan_news(
         ]
     else:
         recipients = [news.worker_id]
-    notifications = inbox.tell_of_plan_news(news, recipients, uow.now)
+    notifications = plan_news.tell_of_plan_news(news, recipients, uow.now)
     repository.deliver(notifications)
     return notifications

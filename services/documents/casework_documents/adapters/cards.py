@@ -13,11 +13,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import grpc
-
-from casework.clients.v1 import clients_pb2, clients_pb2_grpc
 from casework_common import service_tokens as common_tokens
-from casework_common.errors import NotFound
+from casework_common.service_calls import ClientsCaller
 from casework_documents.domain.context import Card
 
 GET_CLIENT = "casework.clients.v1.ClientsService/GetClient"
@@ -40,26 +37,10 @@ class ServiceTokens(common_tokens.ServiceTokens):
 
 class ClientCards:
     def __init__(self, target: str, tokens: ServiceTokens, timeout: float = 5.0) -> None:
-        self._channel = grpc.insecure_channel(target)
-        self._stub = clients_pb2_grpc.ClientsServiceStub(self._channel)
-        self._tokens = tokens
-        self._timeout = timeout
+        self._caller = ClientsCaller(target, tokens, CardsUnavailable, timeout)
 
     def get(self, organisation: str, client_id: str, trace: dict[str, str] | None = None) -> Card:
-        metadata = [("authorization", f"Bearer {self._tokens.for_organisation(organisation)}")]
-        metadata += [(k.lower(), v) for k, v in (trace or {}).items()]
-        try:
-            reply = self._stub.GetClient(
-                clients_pb2.GetClientRequest(client_id=client_id),
-                metadata=metadata,
-                timeout=self._timeout,
-            )
-        except grpc.RpcError as exc:
-            code = exc.code() if isinstance(exc, grpc.Call) else None
-            if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-                raise NotFound(f"client {client_id} not found") from None
-            raise CardsUnavailable(f"clients answered {code}: {_details(exc)}") from None
-        c = reply.client
+        c = self._caller.get_client(organisation, client_id, trace)
         return Card(
             client_id=c.client_id,
             given_name=c.given_name,
@@ -73,8 +54,4 @@ class ClientCards:
         )
 
     def close(self) -> None:
-        self._channel.close()
-
-
-def _details(exc: grpc.RpcError) -> str:
-    return exc.details() if isinstance(exc, grpc.Call) else str(exc)
+        self._caller.close()

@@ -9,7 +9,9 @@ from __future__ import annotations
 import grpc
 
 from casework.plans.v1 import plans_pb2, plans_pb2_grpc
-from casework_documents.adapters.cards import ServiceTokens, _details
+from casework_common.rpc_errors import ABSENT, call_failure
+from casework_common.service_calls import ServiceCaller
+from casework_documents.adapters.cards import ServiceTokens
 from casework_documents.domain.context import ClientPlan, PlannedAction, PlannedGoal
 
 LIST_PLANS = "casework.plans.v1.PlansService/ListPlans"
@@ -32,32 +34,29 @@ class PlansUnavailable(Exception):
 
 class ClientPlans:
     def __init__(self, target: str, tokens: ServiceTokens, timeout: float = 5.0) -> None:
-        self._channel = grpc.insecure_channel(target)
-        self._stub = plans_pb2_grpc.PlansServiceStub(self._channel)
-        self._tokens = tokens
-        self._timeout = timeout
+        self._caller = ServiceCaller(target, tokens, timeout)
+        self._stub = plans_pb2_grpc.PlansServiceStub(self._caller.channel)
 
     def of_client(
         self, organisation: str, client_id: str, trace: dict[str, str] | None = None
     ) -> list[ClientPlan]:
         """The client's plans of the organisation, the open one first."""
-        metadata = [("authorization", f"Bearer {self._tokens.for_organisation(organisation)}")]
-        metadata += [(k.lower(), v) for k, v in (trace or {}).items()]
         try:
-            reply = self._stub.ListPlans(
+            reply = self._caller.call(
+                self._stub.ListPlans,
                 plans_pb2.ListPlansRequest(client_id=client_id),
-                metadata=metadata,
-                timeout=self._timeout,
+                organisation,
+                trace,
             )
         except grpc.RpcError as exc:
-            code = exc.code() if isinstance(exc, grpc.Call) else None
-            if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+            code, details = call_failure(exc)
+            if code in ABSENT:
                 return []
-            raise PlansUnavailable(f"plans answered {code}: {_details(exc)}") from None
+            raise PlansUnavailable(f"plans answered {code}: {details}") from None
         return [client_plan(p) for p in reply.plans]
 
     def close(self) -> None:
-        self._channel.close()
+        self._caller.close()
 
 
 def client_plan(plan: plans_pb2.Plan) -> ClientPlan:

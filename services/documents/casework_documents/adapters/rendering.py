@@ -3,15 +3,19 @@
 
 from __future__ import annotations
 
+import atexit
 import base64
+import contextlib
+import itertools
 import json
 import os
+import queue
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,19 +121,57 @@ def limit_conversions(most: int) -> None:
     _conversions = threading.BoundedSemaphore(most)
 
 
+class Profiles:
+    """LibreOffice user profiles kept for the life of the process, one per conversion
+    running at once: soffice builds a profile on its first start, which a fresh profile
+    per conversion paid every time (`make bench` compares the two). Never shared by two
+    conversions at once: a second soffice on a profile in use hands its work to the
+    first and exits. A profile whose conversion failed is thrown away (a killed soffice
+    may leave it locked or half written)."""
+
+    def __init__(self, root: Path | None = None) -> None:
+        self._root = root
+        self._free: queue.SimpleQueue[Path] = queue.SimpleQueue()
+        self._made = itertools.count()
+        self._lock = threading.Lock()
+
+    def _new(self) -> Path:
+        with self._lock:
+            if self._root is None:
+                self._root = Path(tempfile.mkdtemp(prefix="casework-soffice-profiles-"))
+                atexit.register(shutil.rmtree, self._root, True)
+            return self._root / f"profile-{next(self._made)}"
+
+    @contextlib.contextmanager
+    def borrowed(self) -> Iterator[Path]:
+        try:
+            profile = self._free.get_nowait()
+        except queue.Empty:
+            profile = self._new()
+        try:
+            yield profile
+        except BaseException:
+            shutil.rmtree(profile, ignore_errors=True)
+            raise
+        self._free.put(profile)
+
+
+_profiles = Profiles()
+
+
 def docx_to_pdf(docx: bytes, timeout: float = 120.0) -> bytes:
-    """One LibreOffice headless conversion in a profile directory of its own, so that
-    concurrent conversions never share (and lock) a user profile; at most
-    `limit_conversions` at once, the others wait their turn."""
-    with _conversions:
-        return _convert(docx, timeout)
+    """One LibreOffice headless conversion on a profile kept for this process (see
+    Profiles); at most `limit_conversions` at once, the others wait their turn."""
+    with _conversions, _profiles.borrowed() as profile:
+        return convert(docx, timeout, profile)
 
 
-def _convert(docx: bytes, timeout: float) -> bytes:
+def convert(docx: bytes, timeout: float = 120.0, profile: Path | None = None) -> bytes:
+    """One soffice run; without a profile, in a fresh one of its own."""
     with tempfile.TemporaryDirectory(prefix="casework-pdf-") as work:
         source = Path(work) / "document.docx"
         source.write_bytes(docx)
-        profile = Path(work) / "profile"
+        profile = profile or Path(work) / "profile"
         try:
             subprocess.run(
                 [

@@ -3,7 +3,8 @@
 An organisation's administrator and managers maintain its templates; every worker of
 the case reads them. Generating, signing and ending contracts is case work. Reading a
 client's documents follows reading the card (the data-protection officer too); which
-client's documents is decided by the caller's centres in the repository."""
+client's documents is decided by the caller's centres in the repository. Who read or
+changed them is for the managers and the data-protection officer."""
 
 from __future__ import annotations
 
@@ -30,5 +31,6 @@ ACCESS: AccessMap = {
         "GetDocument": FRONT_LINE_AND_ABOVE | {DATA_PROTECTION_OFFICER},
         "ListDocuments": FRONT_LINE_AND_ABOVE | {DATA_PROTECTION_OFFICER},
         "GetDownloadUrl": FRONT_LINE_AND_ABOVE | {DATA_PROTECTION_OFFICER},
+        "ListAuditEntries": {MANAGER, DATA_PROTECTION_OFFICER},
     }.items()
 }

@@ -14,7 +14,8 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from casework.documents.v1 import documents_pb2 as pb
 from casework.documents.v1 import documents_pb2_grpc
 from casework_common.errors import CaseworkError, FieldError, raise_if_any
-from casework_common.messages import guard_requests
+from casework_common.messages import enum_codes, guard_requests
+from casework_common.paging import next_token, page_window
 from casework_common.unit_of_work import UnitOfWork, current_unit_of_work
 from casework_documents.adapters.archive import ArchiveUnavailable, TamperedObject
 from casework_documents.adapters.cards import CardsUnavailable
@@ -34,29 +35,13 @@ from casework_documents.domain.templates import TemplateKind, TemplateVersion
 from casework_documents.use_cases import documents as uc
 from casework_documents.use_cases import templates as tuc
 
-KINDS = {
-    pb.TEMPLATE_KIND_CONTRACT: TemplateKind.CONTRACT,
-    pb.TEMPLATE_KIND_SERVICE_PLAN: TemplateKind.SERVICE_PLAN,
-    pb.TEMPLATE_KIND_CONSENT: TemplateKind.CONSENT,
-    pb.TEMPLATE_KIND_CLIENT_INFORMATION_PACK: TemplateKind.CLIENT_INFORMATION_PACK,
-    pb.TEMPLATE_KIND_DECISION: TemplateKind.DECISION,
-    pb.TEMPLATE_KIND_REFERRAL_LETTER: TemplateKind.REFERRAL_LETTER,
-}
+KINDS = enum_codes(pb.TemplateKind, TemplateKind)
 KIND_MESSAGES = {v: k for k, v in KINDS.items()}
-FORMATS = {pb.DOCUMENT_FORMAT_DOCX: DocumentFormat.DOCX, pb.DOCUMENT_FORMAT_PDF: DocumentFormat.PDF}
+FORMATS = enum_codes(pb.DocumentFormat, DocumentFormat)
 FORMAT_MESSAGES = {v: k for k, v in FORMATS.items()}
-METHODS = {
-    pb.SIGNING_METHOD_DRAWN: SigningMethod.DRAWN,
-    pb.SIGNING_METHOD_IN_PERSON: SigningMethod.IN_PERSON,
-    pb.SIGNING_METHOD_TABLET: SigningMethod.TABLET,
-}
+METHODS = enum_codes(pb.SigningMethod, SigningMethod)
 METHOD_MESSAGES = {v: k for k, v in METHODS.items()}
-STATES = {
-    ContractState.SIGNED: pb.CONTRACT_STATE_SIGNED,
-    ContractState.IN_FORCE: pb.CONTRACT_STATE_IN_FORCE,
-    ContractState.ENDED: pb.CONTRACT_STATE_ENDED,
-    ContractState.REPLACED: pb.CONTRACT_STATE_REPLACED,
-}
+STATES = {state: code for code, state in enum_codes(pb.ContractState, ContractState).items()}
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -322,6 +307,27 @@ class DocumentsServicer(documents_pb2_grpc.DocumentsServiceServicer):
         found = uc.list_documents(request.client_id, uow, self._ports(uow))
         today = uow.now.date()
         return pb.ListDocumentsResponse(documents=[document_message(d, today) for d in found])
+
+    def ListAuditEntries(
+        self, request: pb.ListAuditEntriesRequest, context: grpc.ServicerContext
+    ) -> pb.ListAuditEntriesResponse:
+        uow = current_unit_of_work()
+        offset, limit = page_window(request.page_size, request.page_token)
+        found = uc.audit_entries(request.client_id, uow, self._ports(uow), offset, limit)
+        return pb.ListAuditEntriesResponse(
+            entries=[
+                pb.AuditEntry(
+                    client_id=e.client_id,
+                    document_id=e.document_id,
+                    subject=e.subject,
+                    action=e.action,
+                    at=_stamp(e.at),
+                    trace_id=e.trace_id,
+                )
+                for e in found
+            ],
+            next_page_token=next_token(offset, limit, len(found)),
+        )
 
     @archive_faults
     def GetDownloadUrl(

@@ -8,9 +8,9 @@ them, so a record never points at a file that is not there."""
 from __future__ import annotations
 
 import dataclasses
-import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from google.protobuf.message import Message
 
@@ -22,6 +22,7 @@ from casework_common.organisation import Organisation
 from casework_common.storage import DuplicateAggregate
 from casework_common.unit_of_work import UnitOfWork
 from casework_documents.adapters.archive import Archive
+from casework_documents.adapters.audit import AuditEntry, AuditTrail
 from casework_documents.adapters.cards import ClientCards
 from casework_documents.adapters.plans import ClientPlans
 from casework_documents.adapters.rendering import Renderer
@@ -54,8 +55,6 @@ from casework_documents.domain.documents import (
 from casework_documents.domain.signatures import png_errors
 from casework_documents.domain.templates import SIGNATURE_FIELDS, TemplateKind, TemplateVersion
 from casework_documents.use_cases.templates import template_content
-
-log = logging.getLogger("casework.documents")
 
 CONTRACT_SIGNED = events_pb2.ContractSigned
 CONTRACT_ENDED = events_pb2.ContractEnded
@@ -117,6 +116,7 @@ class Ports:
     cards: ClientCards
     renderer: Renderer
     plans: ClientPlans | None = None
+    trail: AuditTrail = field(default_factory=AuditTrail)
 
 
 def _event(message_type: type[Message], uow: UnitOfWork, payload: dict[str, str]) -> EventEnvelope:
@@ -126,21 +126,30 @@ def _event(message_type: type[Message], uow: UnitOfWork, payload: dict[str, str]
     )
 
 
-def audit(uow: UnitOfWork, action: str, client_id: str, document_id: str = "") -> None:
-    """Every read or change of a client's documents, in the service's audit log."""
-    log.info(
-        "audit",
-        extra={
-            "fields": {
-                "action": action,
-                "actor": uow.actor.subject,
-                "organisation": uow.organisation,
-                "client_id": client_id,
-                "document_id": document_id,
-                "trace_id": uow.trace.trace_id,
-            }
-        },
+def audit(
+    ports: Ports, uow: UnitOfWork, action: str, client_id: str, document_id: str = ""
+) -> None:
+    """Every read or change of a client's documents, in the service's audit trail."""
+    ports.trail.record(
+        AuditEntry(
+            organisation=uow.organisation,
+            client_id=client_id,
+            document_id=document_id,
+            subject=uow.actor.subject,
+            action=action,
+            at=uow.now,
+            trace_id=uow.trace.trace_id,
+        )
     )
+
+
+def audit_entries(
+    client_id: str, uow: UnitOfWork, ports: Ports, offset: int, limit: int
+) -> list[AuditEntry]:
+    """The trail of a client of a centre the caller serves (NOT_FOUND for any other
+    client, as for one that does not exist)."""
+    card = visible_card(ports, uow, client_id)
+    return ports.trail.of_client(uow.organisation, card.client_id, offset, limit)
 
 
 def visible_card(ports: Ports, uow: UnitOfWork, client_id: str) -> Card:
@@ -165,8 +174,32 @@ def goals_plan(
         raise FailedPrecondition("documents is not configured to read plans: set PLANS_GRPC_TARGET")
     plans = ports.plans.of_client(uow.organisation, card.client_id, dict(uow.trace.carrier))
     plan = plan_in_effect(plans, uow.principal.centres, card.client_id, plan_id)
-    audit(uow, "plan.read", card.client_id)
+    audit(ports, uow, "plan.read", card.client_id)
     return plan
+
+
+def _printed(
+    ports: Ports,
+    uow: UnitOfWork,
+    card: Card,
+    document: Document,
+    plan: ClientPlan | None,
+    **facts: Any,
+) -> tuple[dict[str, Any], Party]:
+    """What the document's template prints (the card, the parties, the plan's goals and
+    `facts`: terms, a decision, the signing), and the worker who is its party."""
+    organisation, centre, worker = _parties(ports, uow, card)
+    context = render_context(
+        card,
+        organisation=organisation,
+        centre=centre,
+        worker=worker,
+        document_id=document.document_id,
+        created_on=uow.now.date(),
+        goals=plan.goals or () if plan else (),
+        **facts,
+    )
+    return context, worker
 
 
 def _parties(ports: Ports, uow: UnitOfWork, card: Card) -> tuple[Party, Party, Party]:
@@ -279,18 +312,7 @@ def _generate(
         )
     plan = goals_plan(ports, uow, template, card, command.plan_id or document.plan_id)
     document = dataclasses.replace(document, plan_id=plan.plan_id if plan else "")
-    organisation, centre, worker = _parties(ports, uow, card)
-    context = render_context(
-        card,
-        organisation=organisation,
-        centre=centre,
-        worker=worker,
-        document_id=document.document_id,
-        created_on=today,
-        terms=terms,
-        decision=command.decision,
-        goals=plan.goals or () if plan else (),
-    )
+    context, _ = _printed(ports, uow, card, document, plan, terms=terms, decision=command.decision)
     require_complete(template.placeholders, context)
     files = {DocumentFormat.DOCX: ports.renderer.render_docx(content, context)}
     if command.pdf:
@@ -303,7 +325,7 @@ def _generate(
         ports.documents.store(document, expected, [])
     else:
         ports.documents.add_new(document, [])
-    audit(uow, "document.generated", document.client_id, document.document_id)
+    audit(ports, uow, "document.generated", document.client_id, document.document_id)
     return document
 
 
@@ -334,16 +356,13 @@ def sign_document(
     card = visible_card(ports, uow, document.client_id)
     today = uow.now.date()
     plan = goals_plan(ports, uow, template, card, document.plan_id)
-    organisation, centre, worker = _parties(ports, uow, card)
-    context = render_context(
+    context, worker = _printed(
+        ports,
+        uow,
         card,
-        organisation=organisation,
-        centre=centre,
-        worker=worker,
-        document_id=document.document_id,
-        created_on=today,
+        document,
+        plan,
         terms=document.terms,
-        goals=plan.goals or () if plan else (),
         signed_on=today,
         signing=signing_facts(command.method.value, uow.now),
     )
@@ -383,7 +402,7 @@ def sign_document(
     signed = docs.sign_contract(document, version, today)
     events = [_event(CONTRACT_SIGNED, uow, docs.signed_payload(signed))] if signed.contract else []
     ports.documents.store(signed, expected, events)
-    audit(uow, "document.signed", signed.client_id, signed.document_id)
+    audit(ports, uow, "document.signed", signed.client_id, signed.document_id)
     if replaced is not None and signed.contract is not None:
         old, old_expected = replaced
         ended = docs.end_contract(
@@ -396,7 +415,7 @@ def sign_document(
         ports.documents.store(
             ended, old_expected, [_event(CONTRACT_ENDED, uow, docs.ended_payload(ended))]
         )
-        audit(uow, "contract.replaced", ended.client_id, ended.document_id)
+        audit(ports, uow, "contract.replaced", ended.client_id, ended.document_id)
     return signed
 
 
@@ -437,7 +456,7 @@ def end_contract(command: EndContract, uow: UnitOfWork, ports: Ports) -> Documen
     document, expected = ports.documents.get_for_change(command.contract_id)
     ended = docs.end_contract(document, command.ended_on, command.reason.strip(), uow.now.date())
     ports.documents.store(ended, expected, [_event(CONTRACT_ENDED, uow, docs.ended_payload(ended))])
-    audit(uow, "contract.ended", ended.client_id, ended.document_id)
+    audit(ports, uow, "contract.ended", ended.client_id, ended.document_id)
     return ended
 
 
@@ -445,7 +464,7 @@ def list_documents(client_id: str, uow: UnitOfWork, ports: Ports) -> list[Docume
     if not client_id:
         raise_if_any([FieldError("client_id", "is required")])
     found = ports.documents.of_client(client_id)
-    audit(uow, "documents.listed", client_id)
+    audit(ports, uow, "documents.listed", client_id)
     return found
 
 
@@ -453,7 +472,7 @@ def get_document(document_id: str, uow: UnitOfWork, ports: Ports) -> Document:
     if not document_id:
         raise_if_any([FieldError("document_id", "is required")])
     document = ports.documents.get(document_id)
-    audit(uow, "document.read", document.client_id, document.document_id)
+    audit(ports, uow, "document.read", document.client_id, document.document_id)
     return document
 
 
@@ -487,5 +506,5 @@ def download_url(
         )
     verified = ports.archive.read_verified(stored.key, stored.sha256)
     url = ports.archive.presigned_url(stored.key, verified.version_id, lifetime)
-    audit(uow, "document.download_link", document.client_id, document.document_id)
+    audit(ports, uow, "document.download_link", document.client_id, document.document_id)
     return DownloadLink(url, uow.now + lifetime, stored.sha256)

@@ -40,7 +40,7 @@ from casework_dev.testing.documents import (
     create_template_docx,
     create_zip_bomb,
 )
-from casework_dev.testing.fixtures import create_token, documents_env
+from casework_dev.testing.fixtures import create_partner_token, create_token, documents_env
 from casework_dev.testing.helpers import auth, stub
 from casework_dev.testing.plans import create_plan_request, sign_both
 
@@ -50,6 +50,9 @@ ANNA = auth(create_token(subject="w-anna", centres=["ctr-north-town"]))
 ILZE = auth(create_token(subject="w-ilze", centres=["ctr-south-city"]))
 MANAGER = auth(
     create_token(subject="w-manager-north", centres=["ctr-north-town"], roles=["manager"])
+)
+MANAGER_SOUTH = auth(
+    create_token(subject="w-manager-south", centres=["ctr-south-city"], roles=["manager"])
 )
 
 
@@ -535,3 +538,68 @@ def test_another_centres_plan_is_never_printed_for_a_worker_who_cannot_see_it(
     assert set(precondition_subjects(unnamed)) == {"goals"}
     assert named.code() == grpc.StatusCode.NOT_FOUND
     assert db.documents.count_documents({"client_id": client_id}) == 0
+
+
+# ------------------------------------------------------------------ audit trail
+
+
+def trail(documents: Any, client_id: str, metadata: Any = MANAGER, **extra: Any) -> Any:
+    return documents.ListAuditEntries(
+        pb.ListAuditEntriesRequest(client_id=client_id, **extra), metadata=metadata
+    )
+
+
+def test_a_manager_reads_who_read_and_changed_a_clients_documents_newest_first(
+    documents: Any, clients: Any, contract_template: pb.Template
+) -> None:
+    client_id = create_client(clients)
+    document = generate(documents, contract_template.template_id, client_id)
+    documents.ListDocuments(pb.ListDocumentsRequest(client_id=client_id), metadata=ANNA)
+    download(documents, document.document_id)
+
+    entries = list(trail(documents, client_id).entries)
+
+    assert [(e.subject, e.action) for e in entries] == [
+        ("w-anna", "document.download_link"),
+        ("w-anna", "documents.listed"),
+        ("w-anna", "document.generated"),
+    ]
+    assert entries[0].document_id == entries[2].document_id == document.document_id
+    assert all(e.client_id == client_id and e.trace_id for e in entries)
+    first_page = trail(documents, client_id, page_size=2)
+    rest = trail(documents, client_id, page_token=first_page.next_page_token)
+    assert [e.action for e in [*first_page.entries, *rest.entries]] == [e.action for e in entries]
+
+
+def test_the_trail_is_for_managers_of_the_clients_centre_only_and_needs_a_client(
+    documents: Any, clients: Any, contract_template: pb.Template
+) -> None:
+    client_id = create_client(clients)
+    generate(documents, contract_template.template_id, client_id)
+    request = pb.ListAuditEntriesRequest(client_id=client_id)
+
+    worker = refused(documents.ListAuditEntries, request, ANNA)
+    partner = refused(documents.ListAuditEntries, request, auth(create_partner_token()))
+    anonymous = refused(documents.ListAuditEntries, request, [])
+    other_centre = refused(documents.ListAuditEntries, request, MANAGER_SOUTH)
+    unknown = refused(
+        documents.ListAuditEntries,
+        pb.ListAuditEntriesRequest(client_id=f"cl-{secrets.token_hex(6)}"),
+        MANAGER_SOUTH,
+    )
+    missing = refused(documents.ListAuditEntries, pb.ListAuditEntriesRequest(), MANAGER)
+    too_big = refused(
+        documents.ListAuditEntries,
+        pb.ListAuditEntriesRequest(client_id=client_id, page_size=100_000),
+        MANAGER,
+    )
+
+    assert worker.code() == partner.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert anonymous.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert other_centre.code() == unknown.code() == grpc.StatusCode.NOT_FOUND
+    assert other_centre.details() == unknown.details().replace(
+        unknown.details().split()[1], client_id
+    )
+    assert missing.code() == too_big.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "client_id" in field_violations(missing)
+    assert "page_size" in field_violations(too_big)

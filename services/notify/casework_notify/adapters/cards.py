@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import grpc
-
-from casework.clients.v1 import clients_pb2, clients_pb2_grpc
-from casework_common.errors import CaseworkError, NotFound
+from casework_common.errors import CaseworkError
+from casework_common.service_calls import ClientsCaller
 from casework_common.service_tokens import ServiceTokens
 from casework_notify.domain.cards import ClientCard
 
@@ -40,30 +38,13 @@ def notify_tokens(path: Path | None) -> ServiceTokens:
 
 class ClientCards:
     def __init__(self, target: str, tokens: ServiceTokens, timeout: float = 5.0) -> None:
-        self._channel = grpc.insecure_channel(target)
-        self._stub = clients_pb2_grpc.ClientsServiceStub(self._channel)
-        self._tokens = tokens
-        self._timeout = timeout
+        self._caller = ClientsCaller(target, tokens, CardsUnavailable, timeout)
 
     def get(
         self, organisation: str, client_id: str, trace: dict[str, str] | None = None
     ) -> ClientCard:
-        metadata = [("authorization", f"Bearer {self._tokens.for_organisation(organisation)}")]
-        metadata += [(k.lower(), v) for k, v in (trace or {}).items()]
-        try:
-            reply = self._stub.GetClient(
-                clients_pb2.GetClientRequest(client_id=client_id),
-                metadata=metadata,
-                timeout=self._timeout,
-            )
-        except grpc.RpcError as exc:
-            code = exc.code() if isinstance(exc, grpc.Call) else None
-            if code in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
-                raise NotFound(f"client {client_id} not found") from None
-            details = exc.details() if isinstance(exc, grpc.Call) else str(exc)
-            raise CardsUnavailable(f"clients answered {code}: {details}") from None
-        c = reply.client
+        c = self._caller.get_client(organisation, client_id, trace)
         return ClientCard(client_id=c.client_id, email=c.email, centre_ids=tuple(c.centre_ids))
 
     def close(self) -> None:
-        self._channel.close()
+        self._caller.close()

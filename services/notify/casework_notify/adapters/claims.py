@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pymongo.collection import Collection
+from pymongo.errors import DuplicateKeyError
 
 # Stored instead of "no lease", so one range condition finds the unclaimed.
 NEVER = 0.0
@@ -67,3 +68,13 @@ def replace_where(
         return False
     result = collection.replace_one(guard, {**raw, **changes})
     return bool(result.matched_count)
+
+
+def insert_new(collection: Collection[Any], raw: dict[str, Any]) -> bool:
+    """Insert a document whose id derives from its cause; False when that id is there
+    already (the first writer wins, so a redelivered cause changes nothing)."""
+    try:
+        collection.insert_one(raw)
+    except DuplicateKeyError:
+        return False
+    return True

@@ -1,13 +1,14 @@
 """The live inbox's feed in an api process: how a stream learns of a notification that
 another process (the events process, on any machine) stored.
 
-A change poll of the notifications collection by insert moment (`stored_at`): one
-thread per api process, polling only while someone watches, every
-NOTIFY_WATCH_POLL_SECONDS (0.1 s by default). Writers' clocks and commits interleave,
-so each poll looks back NOTIFY_WATCH_OVERLAP_SECONDS and drops what it has passed on
-already. It needs nothing but the database every process shares; a broker fan-out would
-save the polls but add a queue per api process, and another way to lose an update
-(`make bench` prints the feed's latency)."""
+A change poll of the notifications collection by insert moment (`stored_at`), one
+thread per api process, looking only while someone watches. It looks at once when a
+hint says a watched inbox changed (adapters.inbox_signal: the writer announces the
+workers whose inboxes it added to), and otherwise every NOTIFY_WATCH_POLL_SECONDS, the
+fallback for a hint lost. Writers' clocks and commits interleave, so each poll looks
+back NOTIFY_WATCH_OVERLAP_SECONDS and drops what it has passed on already. The hint
+carries no notification: the database every process shares stays the only source, and
+a hint lost costs latency, never an update (`make bench` prints the feed's latency)."""
 
 from __future__ import annotations
 
@@ -76,6 +77,13 @@ class InboxFeed:
                 if not watchers:
                     del self._watchers[(organisation, worker_id)]
 
+    def changed(self, organisation: str, workers: list[str]) -> None:
+        """A hint that these inboxes changed: look now if one of them is watched."""
+        with self._lock:
+            watched = any((organisation, worker) in self._watchers for worker in workers)
+        if watched:
+            self._wake.set()
+
     def watching(self) -> int:
         with self._lock:
             return sum(len(w) for w in self._watchers.values())
@@ -90,8 +98,10 @@ class InboxFeed:
                 self.poll_once()
             except Exception:
                 log.warning("inbox feed poll failed; trying again", exc_info=True)
-                time.sleep(min(1.0, self._interval * 10))
-            time.sleep(self._interval)
+                time.sleep(min(1.0, self._interval))
+            # Until a hint or the fallback interval; a hint during the poll is kept.
+            self._wake.wait(self._interval)
+            self._wake.clear()
 
     def poll_once(self) -> int:
         """Pass on what was stored since the last poll; one poll at a time."""

@@ -12,9 +12,8 @@ from email.utils import format_datetime
 from typing import Any
 
 import mongoengine as me
-from pymongo.errors import DuplicateKeyError
 
-from casework_notify.adapters.claims import NEVER, claim_due, release
+from casework_notify.adapters.claims import NEVER, claim_due, insert_new, release
 from casework_notify.domain.email import PENDING, Email
 
 
@@ -82,11 +81,7 @@ class EmailRepository:
             created_at=email.created_at,
         )
         doc.validate()
-        try:
-            _collection().insert_one(dict(doc.to_mongo()))
-            return True
-        except DuplicateKeyError:
-            return False
+        return insert_new(_collection(), dict(doc.to_mongo()))
 
     def get(self, email_id: str) -> Email | None:
         raw = _collection().find_one({"_id": email_id})

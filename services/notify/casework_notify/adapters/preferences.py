@@ -6,8 +6,8 @@ from datetime import datetime
 from typing import Any
 
 import mongoengine as me
-from pymongo.errors import DuplicateKeyError
 
+from casework_notify.adapters.claims import insert_new
 from casework_notify.domain.consent import ConsentChange, newer
 from casework_notify.domain.email import Preferences, parse_clock
 
@@ -66,9 +66,7 @@ class PreferencesRepository:
         }
         # Not a replace with upsert: the development server does not insert then.
         collection = PreferencesDocument._get_collection()
-        try:
-            collection.insert_one(document)
-        except DuplicateKeyError:
+        if not insert_new(collection, document):
             collection.replace_one({"_id": key}, document)
 
 
@@ -101,11 +99,8 @@ class ConsentRepository:
             "event_id": change.event_id,
         }
         collection = ConsentDocument._get_collection()
-        try:
-            collection.insert_one({"_id": key, **fields})
+        if insert_new(collection, {"_id": key, **fields}):
             return True
-        except DuplicateKeyError:
-            pass
         stored = collection.find_one({"_id": key})
         if stored is None or not newer(change, stored["on"], stored["occurred_at"]):
             return False

@@ -7,10 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import mongoengine as me
-from pymongo.errors import DuplicateKeyError
 
 from casework_common.errors import NotFound
-from casework_notify.adapters.claims import NEVER, claim_due
+from casework_notify.adapters.claims import NEVER, claim_due, insert_new
 from casework_notify.domain.inbox import Link
 from casework_notify.domain.reminders import FIRED, Reminder
 
@@ -120,11 +119,7 @@ class ReminderRepository:
         return found
 
     def add(self, reminder: Reminder) -> bool:
-        try:
-            _collection().insert_one(document_of(reminder))
-            return True
-        except DuplicateKeyError:
-            return False
+        return insert_new(_collection(), document_of(reminder))
 
     def replace_scheduled(self, reminder: Reminder) -> bool:
         """Update a reminder still scheduled and unclaimed; False when it fired (or is

@@ -14,7 +14,7 @@ from casework_common.errors import NotFound
 from casework_common.repository import ScopedRepository
 from casework_common.routing import FALLBACK, rule_to_dict
 from casework_common.storage import now as stored_now
-from casework_notify.adapters.claims import replace_where
+from casework_notify.adapters.claims import insert_new, replace_where
 from casework_notify.domain.inbox import Link, Notification
 from casework_notify.domain.routing import PublishedRules, rules_from_payload
 
@@ -259,11 +259,8 @@ class PublishedRulesRepository:
             "received_at": now,
         }
         collection = PublishedRulesDocument._get_collection()
-        try:
-            collection.insert_one({"_id": published.organisation, **fields})
+        if insert_new(collection, {"_id": published.organisation, **fields}):
             return True
-        except DuplicateKeyError:
-            pass
         result = collection.update_one(
             {"_id": published.organisation, "rule_set_version": {"$lt": published.version}},
             {"$set": fields},

@@ -13,10 +13,9 @@ from urllib.parse import urlsplit
 
 import kombu
 import mongoengine as me
-from pymongo.errors import DuplicateKeyError
 
 from casework_common.errors import NotFound
-from casework_notify.adapters.claims import NEVER, claim_due, release, replace_where
+from casework_notify.adapters.claims import NEVER, claim_due, insert_new, release, replace_where
 from casework_notify.domain.webhooks import (
     DEAD,
     PENDING,
@@ -151,27 +150,24 @@ class WebhookRepository:
 
     def add_delivery(self, delivery: Delivery) -> bool:
         """One per (subscription, event): a redelivered event adds nothing."""
-        try:
-            DeliveryDocument._get_collection().insert_one(
-                {
-                    "_id": delivery.delivery_id,
-                    "subscription_id": delivery.subscription_id,
-                    "organisation": delivery.organisation,
-                    "event_id": delivery.event_id,
-                    "event_type": delivery.event_type,
-                    "body": delivery.body.decode(),
-                    "state": PENDING,
-                    "attempts": [],
-                    "next_attempt_at": delivery.next_attempt_at,
-                    "next_attempt_ts": delivery.next_attempt_at.timestamp(),
-                    "created_at": delivery.created_at or delivery.next_attempt_at,
-                    "holder": "",
-                    "lease_until": NEVER,
-                }
-            )
-            return True
-        except DuplicateKeyError:
-            return False
+        return insert_new(
+            DeliveryDocument._get_collection(),
+            {
+                "_id": delivery.delivery_id,
+                "subscription_id": delivery.subscription_id,
+                "organisation": delivery.organisation,
+                "event_id": delivery.event_id,
+                "event_type": delivery.event_type,
+                "body": delivery.body.decode(),
+                "state": PENDING,
+                "attempts": [],
+                "next_attempt_at": delivery.next_attempt_at,
+                "next_attempt_ts": delivery.next_attempt_at.timestamp(),
+                "created_at": delivery.created_at or delivery.next_attempt_at,
+                "holder": "",
+                "lease_until": NEVER,
+            },
+        )
 
     def delivery(self, delivery_id: str) -> Delivery:
         raw = DeliveryDocument._get_collection().find_one(

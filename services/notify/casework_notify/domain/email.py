@@ -38,6 +38,28 @@ TEMPLATES: dict[tuple[str, str], tuple[str, str]] = {
         "Dobrý deň,\n\nprosíme, vyplňte pred stretnutím tento formulár:\n$link\n\n"
         "Tento e-mail dostávate, lebo ste súhlasili, aby vás $organisation kontaktovala.\n",
     ),
+    ("complaint_answer", "en"): (
+        "[$organisation] The answer to your complaint",
+        "Hello,\n\nthank you for telling us. This is our answer:\n\n$answer\n\n"
+        "You receive this because you asked $organisation to answer you at this address.\n",
+    ),
+    ("complaint_answer", "sk"): (
+        "[$organisation] Odpoveď na vašu sťažnosť",
+        "Dobrý deň,\n\nďakujeme, že ste nám dali vedieť. Toto je naša odpoveď:\n\n$answer\n\n"
+        "Tento e-mail dostávate, lebo ste $organisation požiadali o odpoveď na túto adresu.\n",
+    ),
+    ("later_survey", "en"): (
+        "[$organisation] A few more questions about your visit",
+        "Hello,\n\nsome days have passed since your visit. Would you tell us how it went?\n"
+        "$link\n\nThe link works once, until $until. You may also ignore this e-mail.\n\n"
+        "You receive this because you agreed to be asked for feedback.\n",
+    ),
+    ("later_survey", "sk"): (
+        "[$organisation] Ešte pár otázok o vašej návšteve",
+        "Dobrý deň,\n\nod vašej návštevy prešlo niekoľko dní. Poviete nám, ako to dopadlo?\n"
+        "$link\n\nOdkaz funguje raz, do $until. Tento e-mail môžete aj ignorovať.\n\n"
+        "Tento e-mail dostávate, lebo ste súhlasili, aby sme sa vás pýtali na názor.\n",
+    ),
     ("survey", "en"): (
         "[$organisation] How did we do?",
         "Hello,\n\nwe would be glad to hear how our help worked for you:\n$link\n\n"

@@ -18,12 +18,14 @@ from casework_common.paging import next_token, page_window
 from casework_common.unit_of_work import current_unit_of_work
 from casework_notify import services
 from casework_notify.adapters.feed import InboxFeed
+from casework_notify.adapters.inbox_signal import InboxSignalListener
 from casework_notify.adapters.reminders import ReminderRepository
 from casework_notify.bootstrap import Notify, bootstrap
 from casework_notify.domain.email import Email, Preferences
 from casework_notify.domain.inbox import Link, Notification
 from casework_notify.domain.reminders import Reminder
 from casework_notify.domain.webhooks import Delivery, Subscription
+from casework_notify.entrypoints.offers import start_offer_reader
 from casework_notify.use_cases import emails, people, reminders, webhooks
 
 PRIORITY = {
@@ -408,5 +410,10 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
 
 
 def register(server: grpc.Server) -> Iterable[str]:
-    notify_pb2_grpc.add_NotifyServiceServicer_to_server(NotifyServicer(bootstrap()), server)
+    app = bootstrap()
+    start_offer_reader(app)
+    feed = InboxFeed(interval=app.config.watch_poll)
+    if app.config.live_inbox_hints:
+        InboxSignalListener(app.settings.amqp_uri, feed.changed).start()
+    notify_pb2_grpc.add_NotifyServiceServicer_to_server(NotifyServicer(app, feed), server)
     return [notify_pb2.DESCRIPTOR.services_by_name["NotifyService"].full_name]

@@ -1,25 +1,18 @@
 """nameko entry point of notify: puts new clients into the responsible workers' inboxes,
-keeps the routing rules intake publishes, and tells managers and workers what intake's
-timers report: overdue referrals, outreach reminders and outcome requests, and tasks
-assigned or overdue."""
+keeps the routing rules intake publishes, tells managers and workers what intake's,
+plans' and feedback's timers report, and sends clients what feedback asks for (a
+complaint's answer, a later survey). The payloads are read in entrypoints.payloads and
+entrypoints.feedback_payloads."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-from collections.abc import Iterable
 from datetime import timedelta
-from typing import Any
 
 import eventlet
 from nameko.timer import timer
 
-from casework.clients.v1 import events_pb2 as clients_events
-from casework.feedback.v1 import events_pb2 as feedback_events
-from casework.intake.v1 import events_pb2 as intake_events
-from casework.plans.v1 import events_pb2 as plans_events
-from casework_common import contracts
 from casework_common.envelope import EventEnvelope
 from casework_common.events_runtime import (
     EventsService,
@@ -39,22 +32,45 @@ from casework_notify.adapters.webhooks import (
     subscribed_event_types,
 )
 from casework_notify.bootstrap import Notify, bootstrap
-from casework_notify.domain import reminders as reminder_rules
-from casework_notify.domain.consent import ConsentChange
-from casework_notify.domain.inbox import (
-    ClientArrived,
-    Link,
-    MatchProposed,
-    OutreachDue,
-    OverdueReferral,
-    PlanNews,
-    SharingRequested,
-    TaskNews,
-    plain_notification,
+from casework_notify.domain.routing import PublishedRules
+from casework_notify.entrypoints.feedback_payloads import (
+    complaint_answer,
+    feedback_notification,
+    follow_up_call,
+    survey_offer,
 )
-from casework_notify.domain.routing import PublishedRules, UnreadableRules, rules_from_payload
-from casework_notify.use_cases import emails, people, reminders, webhooks
+from casework_notify.entrypoints.payloads import (
+    client_arrived,
+    consent_change,
+    match_proposed,
+    outreach_due,
+    overdue_referral,
+    plan_news,
+    published_rules,
+    sharing_requested,
+    task_news,
+    webhook_body,
+)
+from casework_notify.use_cases import emails, outreach, people, reminders, webhooks
 from casework_notify.use_cases.delivery import Postbox
+
+__all__ = [
+    "NotifyEvents",
+    "client_arrived",
+    "complaint_answer",
+    "consent_change",
+    "feedback_notification",
+    "follow_up_call",
+    "match_proposed",
+    "outreach_due",
+    "overdue_referral",
+    "plan_news",
+    "published_rules",
+    "sharing_requested",
+    "survey_offer",
+    "task_news",
+    "webhook_body",
+]
 
 log = logging.getLogger(__name__)
 # How often the timers look for due reminders (their lateness rides on it), and for
@@ -66,246 +82,6 @@ TIMER_SECONDS = float(os.environ.get("NOTIFY_TIMER_SECONDS") or 0.25)
 SEND_TIMER_SECONDS = float(os.environ.get("NOTIFY_SEND_TIMER_SECONDS") or 1.0)
 ESCALATION_TIMER_SECONDS = 5.0
 WEBHOOK_CONCURRENCY = 20
-
-
-def _required(what: str, value: str) -> str:
-    if not value:
-        raise PoisonEvent(f"{what} is empty")
-    return value
-
-
-def _centres(values: Iterable[str]) -> tuple[str, ...]:
-    centres = tuple(values)
-    if not centres or not all(centres):
-        raise PoisonEvent(f"centre_ids must name at least one centre, got {list(centres)!r}")
-    return centres
-
-
-def client_arrived(envelope: EventEnvelope) -> ClientArrived:
-    """clients.client.registered.v1 (a new card) or .matched.v1 (a returning client)."""
-    returning = envelope.type == "clients.client.matched"
-    arrived: clients_events.ClientMatched | clients_events.ClientRegistered = (
-        contracts.read(envelope, clients_events.ClientMatched)
-        if returning
-        else contracts.read(envelope, clients_events.ClientRegistered)
-    )
-    return ClientArrived(
-        event_id=envelope.id,
-        organisation=envelope.organisation,
-        client_id=_required("client_id", arrived.client_id),
-        referral_id=arrived.referral_id,
-        display_name=arrived.display_name,
-        centre_id=arrived.centre_id,
-        client_type=arrived.client_type,
-        problem_type=arrived.problem_type,
-        returning=returning,
-    )
-
-
-def overdue_referral(envelope: EventEnvelope) -> OverdueReferral:
-    """intake.referral.first_contact_overdue.v1."""
-    overdue = contracts.read(envelope, intake_events.ReferralFirstContactOverdue)
-    return OverdueReferral(
-        event_id=envelope.id,
-        organisation=envelope.organisation,
-        referral_id=_required("referral_id", overdue.referral_id),
-        reference_number=overdue.reference_number,
-        centre_id=overdue.centre_id,
-        manager_id=_required("manager_id", overdue.manager_id),
-        client_type=overdue.client_type,
-        problem_type=overdue.problem_type,
-        due_at=contracts.instant(overdue, "due_at"),
-    )
-
-
-def outreach_due(envelope: EventEnvelope) -> OutreachDue:
-    """intake.outreach.reminder_due.v1 / intake.outreach.outcome_due.v1 (one shape)."""
-    outcome = envelope.type == "intake.outreach.outcome_due"
-    due: intake_events.OutreachOutcomeDue | intake_events.OutreachReminderDue = (
-        contracts.read(envelope, intake_events.OutreachOutcomeDue)
-        if outcome
-        else contracts.read(envelope, intake_events.OutreachReminderDue)
-    )
-    return OutreachDue(
-        event_id=envelope.id,
-        organisation=envelope.organisation,
-        outreach_id=_required("outreach_id", due.outreach_id),
-        worker_id=_required("worker_id", due.worker_id),
-        centre_id=due.centre_id,
-        activity_type=due.activity_type,
-        planned_at=contracts.instant(due, "planned_at"),
-        place=due.place,
-        outcome=outcome,
-    )
-
-
-def task_news(envelope: EventEnvelope) -> TaskNews:
-    """intake.task.assigned.v1 / intake.task.overdue.v1 (an overdue task names no
-    assigner: the assignee is told even of a task they gave themselves)."""
-    overdue = envelope.type == "intake.task.overdue"
-    news: intake_events.TaskAssigned | intake_events.TaskOverdue = (
-        contracts.read(envelope, intake_events.TaskOverdue)
-        if overdue
-        else contracts.read(envelope, intake_events.TaskAssigned)
-    )
-    return TaskNews(
-        event_id=envelope.id,
-        organisation=envelope.organisation,
-        project_id=news.project_id,
-        project_name=news.project_name,
-        centre_id=news.centre_id,
-        task_id=_required("task_id", news.task_id),
-        title=news.title,
-        assignee_id=_required("assignee_id", news.assignee_id),
-        due_at=contracts.instant(news, "due_at"),
-        assigned_by="" if isinstance(news, intake_events.TaskOverdue) else news.assigned_by,
-        overdue=overdue,
-    )
-
-
-def match_proposed(envelope: EventEnvelope) -> MatchProposed:
-    """clients.match.proposed.v1."""
-    proposed = contracts.read(envelope, clients_events.MatchProposed)
-    return MatchProposed(
-        event_id=envelope.id,
-        organisation=envelope.organisation,
-        proposal_id=_required("proposal_id", proposed.proposal_id),
-        client_id=_required("client_id", proposed.client_id),
-        referral_id=proposed.referral_id,
-        display_name=proposed.display_name,
-        centre_ids=_centres(proposed.centre_ids),
-        referring_centre_id=proposed.referring_centre_id,
-        client_type=proposed.client_type,
-        problem_type=proposed.problem_type,
-        tell_referring_centre=proposed.tell_referring_centre,
-    )
-
-
-def sharing_requested(envelope: EventEnvelope) -> SharingRequested:
-    """clients.sharing.requested.v1."""
-    requested = contracts.read(envelope, clients_events.SharingRequested)
-    return SharingRequested(
-        event_id=envelope.id,
-        organisation=envelope.organisation,
-        request_id=_required("request_id", requested.request_id),
-        client_id=_required("client_id", requested.client_id),
-        centre_ids=_centres(requested.centre_ids),
-    )
-
-
-_PLAN_DUE = {
-    "plans.monitoring.due": ("monitoring_due", plans_events.MonitoringDue),
-    "plans.monitoring.missed": ("monitoring_missed", plans_events.MonitoringMissed),
-    "plans.review.due": ("review_due", plans_events.ReviewDue),
-    "plans.review.overdue": ("review_overdue", plans_events.ReviewOverdue),
-}
-
-
-def plan_news(envelope: EventEnvelope) -> PlanNews:
-    """plans' monitoring/review due and missed, decisions requested and made, and
-    discrepancies raised."""
-    common: dict[str, Any] = {"event_id": envelope.id, "organisation": envelope.organisation}
-    if envelope.type in _PLAN_DUE:
-        what, message_type = _PLAN_DUE[envelope.type]
-        due: Any = contracts.read(envelope, message_type)
-        return PlanNews(
-            **common,
-            what=what,
-            plan_id=_required("plan_id", due.plan_id),
-            client_id=due.client_id,
-            worker_id=_required("worker_id", due.worker_id),
-            centre_ids=tuple(due.centre_ids),
-            due_on=due.due_on,
-        )
-    if envelope.type == "plans.decision.requested":
-        asked = contracts.read(envelope, plans_events.DecisionRequested)
-        return PlanNews(
-            **common,
-            what="decision_requested",
-            plan_id=_required("plan_id", asked.plan_id),
-            client_id=asked.client_id,
-            worker_id=asked.worker_id,
-            centre_ids=_centres(asked.centre_ids),
-            service_code=asked.service_code,
-            requested_by=asked.requested_by,
-            overspend=asked.overspend,
-        )
-    if envelope.type == "plans.decision.decided":
-        made = contracts.read(envelope, plans_events.DecisionMade)
-        return PlanNews(
-            **common,
-            what="decision_made",
-            plan_id=_required("plan_id", made.plan_id),
-            client_id=made.client_id,
-            worker_id=_required("worker_id", made.worker_id),
-            centre_ids=tuple(made.centre_ids),
-            service_code=made.service_code,
-            approved=made.approved,
-            decided_by=made.decided_by,
-            overspend=made.overspend,
-        )
-    raised = contracts.read(envelope, plans_events.DiscrepancyRaised)
-    return PlanNews(
-        **common,
-        what="discrepancy",
-        plan_id=_required("plan_id", raised.plan_id),
-        client_id=raised.client_id,
-        worker_id=_required("worker_id", raised.worker_id),
-        centre_ids=tuple(raised.centre_ids),
-        service_code=raised.service_code,
-        discrepancy_id=_required("discrepancy_id", raised.discrepancy_id),
-        discrepancy_kind=raised.kind,
-        period=f"{raised.period_start} to {raised.period_end}",
-        planned=raised.planned,
-        delivered=raised.delivered,
-    )
-
-
-def consent_change(envelope: EventEnvelope) -> ConsentChange:
-    """clients.consent.recorded.v1 / .withdrawn.v1 (one shape)."""
-    given = envelope.type == "clients.consent.recorded"
-    change: clients_events.ConsentRecorded | clients_events.ConsentWithdrawn = (
-        contracts.read(envelope, clients_events.ConsentRecorded)
-        if given
-        else contracts.read(envelope, clients_events.ConsentWithdrawn)
-    )
-    return ConsentChange(
-        organisation=envelope.organisation,
-        client_id=_required("client_id", change.client_id),
-        purpose=_required("purpose", change.purpose),
-        given=given,
-        on=change.on,
-        occurred_at=envelope.occurred_at,
-        event_id=envelope.id,
-    )
-
-
-def webhook_body(envelope: EventEnvelope) -> bytes:
-    """What a partner receives: the event's facts and its payload message in proto3
-    JSON (the names as in the proto)."""
-    message = contracts.decode(envelope.routing_key, envelope.payload)
-    return json.dumps(
-        {
-            "event_id": envelope.id,
-            "event_type": envelope.routing_key,
-            "organisation": envelope.organisation,
-            "occurred_at": envelope.occurred_at.isoformat(),
-            "payload": contracts.encode(message),
-        },
-        ensure_ascii=False,
-        sort_keys=True,
-    ).encode()
-
-
-def published_rules(envelope: EventEnvelope) -> PublishedRules:
-    """intake.routing_rules.published.v1: parsed into its message, then read by the
-    same rule that reads the stored rule set (the stored document and the payload have
-    one shape), which refuses what the schema cannot: no workers, version 0."""
-    message = contracts.read(envelope, intake_events.RoutingRulesPublished)
-    try:
-        return rules_from_payload(envelope.organisation, contracts.encode(message))
-    except UnreadableRules as exc:
-        raise PoisonEvent(f"{envelope.routing_key}: {exc}") from None
 
 
 class NotifyEvents(EventsService):
@@ -522,112 +298,33 @@ class NotifyEvents(EventsService):
     )
     def on_follow_up_call(self, envelope: EventEnvelope) -> None:
         """A follow-up call is a reminder of feedback's, due when the call is; a
-        cancelled call's reminder is withdrawn (one that fired stays fired)."""
+        cancelled call's reminder is withdrawn (one that fired stays fired), also when
+        the cancellation is handled before the scheduling."""
         self._organisation(envelope)
-        repository = ReminderRepository(envelope.organisation, "feedback")
-        key, reminder = follow_up_call(envelope)
-        if reminder is not None:
-            repository.add(reminder)
-            return
-        existing = repository.find(reminder_rules.reminder_id("feedback", key))
-        if existing is not None:
-            repository.replace_scheduled(reminder_rules.cancel(existing))
+        reminders.keep_or_withdraw(
+            follow_up_call(envelope), ReminderRepository(envelope.organisation, "feedback")
+        )
+
+    @event_handler("notify.send-complaint-answers", ["feedback.complaint.answered.v1"])
+    def on_complaint_answered(self, envelope: EventEnvelope) -> None:
+        """The answer e-mailed to the address the complaint gave (none: nothing sent)."""
+        outreach.send_complaint_answer(
+            complaint_answer(envelope),
+            self._organisation(envelope),
+            self.wired.app.emails,
+            clock_now(),
+        )
+
+    @event_handler("notify.offer-later-surveys", ["feedback.survey.later_issued.v1"])
+    def on_later_survey_issued(self, envelope: EventEnvelope) -> None:
+        """Kept for the api process, which reads the client's card (address, centres)
+        and e-mails the link when the card records the feedback calls consent."""
+        self._organisation(envelope)
+        outreach.take_survey_offer(
+            survey_offer(envelope), self.wired.app.survey_offers, clock_now()
+        )
 
 
 def webhooks_lease(app: Notify) -> timedelta:
     # Longer than a whole batch of hanging endpoints could take.
     return timedelta(seconds=app.config.webhook_timeout * 10 + 30)
-
-
-def follow_up_call(envelope: EventEnvelope) -> tuple[str, reminder_rules.Reminder | None]:
-    """feedback.call.scheduled.v1 (the reminder to keep) or .cancelled.v1 (None: the
-    key of the reminder to withdraw)."""
-    if envelope.type == "feedback.call.cancelled":
-        cancelled = contracts.read(envelope, feedback_events.FollowUpCallCancelled)
-        return f"call-{_required('call_id', cancelled.call_id)}", None
-    call = contracts.read(envelope, feedback_events.FollowUpCallScheduled)
-    key = f"call-{_required('call_id', call.call_id)}"
-    links = tuple(
-        link
-        for link in (Link("follow_up_call", call.call_id), Link("client", call.client_id))
-        if link.id
-    )
-    return key, reminder_rules.Reminder(
-        reminder_id=reminder_rules.reminder_id("feedback", key),
-        organisation=envelope.organisation,
-        owner="feedback",
-        key=key,
-        worker_id=_required("assignee_id", call.assignee_id),
-        due_at=contracts.instant(call, "due_at"),
-        kind="follow_up_call_due",
-        title=f"Follow-up call due ({call.kind.replace('_', ' ')})",
-        body=f"Call the client {call.client_id} (follow-up call {call.call_id}).",
-        centre_id=call.centre_id,
-        links=links,
-        scheduled_at=clock_now(),
-    )
-
-
-_COMPLAINT_NEWS = {
-    "feedback.complaint.received": (
-        feedback_events.ComplaintReceived,
-        "complaint_received",
-        "high",
-        "New {kind} for {centre}",
-    ),
-    "feedback.complaint.deadline_approaching": (
-        feedback_events.ComplaintDeadlineApproaching,
-        "complaint_deadline_approaching",
-        "high",
-        "Complaint answer due {due}",
-    ),
-    "feedback.complaint.deadline_missed": (
-        feedback_events.ComplaintDeadlineMissed,
-        "complaint_deadline_missed",
-        "urgent",
-        "Complaint unanswered past {due}",
-    ),
-}
-
-
-def feedback_notification(envelope: EventEnvelope, organisation: Organisation, now: Any) -> Any:
-    if envelope.type == "feedback.plan_review.requested":
-        asked = contracts.read(envelope, feedback_events.PlanReviewRequested)
-        centre = organisation.centre(asked.centre_id)
-        worker = asked.worker_id or (centre.duty_worker if centre else "")
-        return plain_notification(
-            event_id=envelope.id,
-            organisation=envelope.organisation,
-            worker_id=_required("worker_id", worker),
-            kind="plan_review_requested",
-            title="Feedback asks you to review a client's plan",
-            body=(
-                f"A {asked.source} about client {asked.client_id} asks for a look at their "
-                "plan. A signal to look, not a verdict."
-            ),
-            centre_id=asked.centre_id,
-            links=tuple(
-                lk
-                for lk in (Link("client", asked.client_id), Link(asked.source, asked.source_id))
-                if lk.id and lk.kind
-            ),
-            reason="worker who served the client" if asked.worker_id else "duty worker",
-            now=now,
-        )
-    message_type, kind, priority, title = _COMPLAINT_NEWS[envelope.type]
-    news: Any = contracts.read(envelope, message_type)
-    due = contracts.instant(news, "answer_due").date().isoformat()
-    return plain_notification(
-        event_id=envelope.id,
-        organisation=envelope.organisation,
-        worker_id=_required("manager_id", news.manager_id),
-        kind=kind,
-        title=title.format(kind=getattr(news, "kind", "complaint"), centre=news.centre_id, due=due),
-        body=f"Complaint {news.complaint_id} of {news.centre_id}, to be answered by {due}.",
-        centre_id=news.centre_id,
-        links=(Link("complaint", _required("complaint_id", news.complaint_id)),),
-        reason="manager of the centre",
-        now=now,
-        # feedback raises the deadline events itself: no escalation of notify's on top.
-        priority=priority,
-    )

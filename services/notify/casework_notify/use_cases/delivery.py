@@ -6,6 +6,7 @@ escalation redone after a crash land one notification and one e-mail."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Protocol
@@ -42,10 +43,15 @@ class Postbox:
     preferences: PreferencesReader
     emails: EmailQueue
     escalate_after: timedelta
+    # Told (organisation, workers) after new notifications are stored: wakes the live
+    # inboxes watching them (adapters.inbox_signal).
+    announce: Callable[[str, Iterable[str]], None] | None = None
 
     def deliver(self, notifications: list[Notification]) -> int:
         prepared = [classify(n, self.escalate_after) for n in notifications]
         added = self.inbox.deliver(prepared)
+        if added and self.announce is not None:
+            self.announce(prepared[0].organisation, {n.worker_id for n in prepared})
         # For every one, not only the new: a crash between the insert and the e-mail
         # is made good by the redelivery (the e-mail's id is the notification's).
         if self.organisation is None or not prepared:

@@ -81,3 +81,15 @@ def fire_due_reminders(
         postbox_of(organisation).deliver([reminders.notification_of(r, now) for r in batch])
         mark_fired([r.reminder_id for r in batch], holder, now)
     return len(claimed)
+
+
+def keep_or_withdraw(reminder: Reminder, repository: ReminderRepository) -> None:
+    """Another service's word on one of its reminders, in whichever order its events
+    arrive: a scheduled reminder is kept unless its cancellation came first (the first
+    word stored wins), a cancellation withdraws the reminder still scheduled (one that
+    fired stays fired) or, arriving first, is kept so that the scheduling adds nothing."""
+    if repository.add(reminder) or reminder.state != reminders.CANCELLED:
+        return
+    existing = repository.find(reminder.reminder_id)
+    if existing is not None:
+        repository.replace_scheduled(reminders.cancel(existing))

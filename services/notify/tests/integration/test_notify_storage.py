@@ -106,3 +106,25 @@ def test_a_batch_is_stored_once_and_counted_per_kind() -> None:
     anna = InboxRepository("org-demo", "w-anna")
     assert anna.unread_by_kind() == {"new_client": 4, "task_assigned": 1}
     assert anna.unread_count() == 5
+
+
+def test_a_follow_up_call_cancelled_before_its_scheduling_arrives_never_fires() -> None:
+    from dataclasses import replace
+
+    from casework_notify.domain.reminders import CANCELLED
+    from casework_notify.use_cases.reminders import keep_or_withdraw
+
+    now = datetime.now(UTC)
+    repository = ReminderRepository("org-demo", "svc-plans")
+    early, late = create_reminder(1, now - timedelta(seconds=1)), create_reminder(2, now)
+    late = replace(late, due_at=now - timedelta(seconds=1))
+
+    keep_or_withdraw(replace(early, state=CANCELLED), repository)  # the cancellation first
+    keep_or_withdraw(early, repository)
+    keep_or_withdraw(late, repository)  # in order: scheduled, then cancelled
+    keep_or_withdraw(replace(late, state=CANCELLED), repository)
+    keep_or_withdraw(replace(late, state=CANCELLED), repository)  # redelivered
+
+    assert repository.get(early.reminder_id).state == CANCELLED
+    assert repository.get(late.reminder_id).state == CANCELLED
+    assert claim_due_reminders(now, LEASE, 10) == []

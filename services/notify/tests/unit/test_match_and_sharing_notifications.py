@@ -12,7 +12,7 @@ import pytest
 from casework_common.envelope import Actor, EventEnvelope, MalformedEvent
 from casework_common.events_runtime import PoisonEvent
 from casework_common.routing import Recipient
-from casework_notify.domain.inbox import (
+from casework_notify.domain.client_news import (
     MatchProposed,
     SharingRequested,
     tell_known_elsewhere,

@@ -9,13 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from casework_common.routing import Recipient
-from casework_notify.domain.inbox import (
-    ClientArrived,
-    Notification,
-    mark_read,
-    notification_id,
-    notify_responsible,
-)
+from casework_notify.domain.client_news import ClientArrived, notify_responsible
+from casework_notify.domain.inbox import Notification, mark_read, notification_id
 
 T0 = datetime(2025, 6, 1, 9, 30, tzinfo=UTC)
 

@@ -12,7 +12,7 @@ import pytest
 
 from casework_common.envelope import Actor, EventEnvelope, MalformedEvent
 from casework_common.events_runtime import PoisonEvent
-from casework_notify.domain.inbox import (
+from casework_notify.domain.intake_news import (
     OutreachDue,
     TaskNews,
     remind_of_outreach,

@@ -11,7 +11,8 @@ from casework_common.unit_of_work import SystemActor
 from casework_dev.testing.fakes import FakeUnitOfWork
 from casework_dev.testing.organisations import create_organisation
 from casework_notify import services
-from casework_notify.domain.inbox import Link, Notification, PlanNews, classify
+from casework_notify.domain.inbox import Link, Notification, classify
+from casework_notify.domain.plan_news import PlanNews
 
 ORGANISATION = create_organisation()
 

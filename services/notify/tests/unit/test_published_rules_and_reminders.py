@@ -10,7 +10,7 @@ import pytest
 
 from casework_common.routing import Case, Rule, route
 from casework_dev.testing.organisations import create_organisation
-from casework_notify.domain.inbox import OverdueReferral, tell_manager_of_overdue
+from casework_notify.domain.intake_news import OverdueReferral, tell_manager_of_overdue
 from casework_notify.domain.routing import UnreadableRules, rules_from_payload, rules_in_force
 
 ORG = create_organisation()

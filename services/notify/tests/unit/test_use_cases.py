@@ -10,7 +10,8 @@ from casework_common.unit_of_work import SystemActor
 from casework_dev.testing.fakes import MOMENT, FakeUnitOfWork
 from casework_dev.testing.organisations import create_organisation, create_rule
 from casework_notify import services
-from casework_notify.domain.inbox import ClientArrived, Notification
+from casework_notify.domain.client_news import ClientArrived
+from casework_notify.domain.inbox import Notification
 from casework_notify.domain.routing import PublishedRules
 
 ORGANISATION = create_organisation()
