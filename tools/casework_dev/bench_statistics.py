@@ -263,7 +263,9 @@ def main(argv: list[str] | None = None) -> None:
             len(reply.clients.flows),
             flush=True,
         )
-        search_times, find_times, failed = _search(stub, metadata, collection, args.searches)
+        search_times, find_times, failed = _search(
+            stub, metadata, collection, args.searches, args.clients
+        )
         channel.close()
         _print_search(search_times, find_times, args.clients, failed)
     finally:
@@ -284,10 +286,11 @@ def _percentile(times: list[float], share: float) -> float:
 
 
 def _search(
-    stub: object, metadata: object, collection: object, count: int
+    stub: object, metadata: object, collection: object, count: int, clients: int
 ) -> tuple[list[float], list[float], int]:
     """SearchClients with common names (half with a date of birth), and the same
-    number of single indexed finds (a card by its date of birth) for the baseline."""
+    number of single indexed finds (a card by its id: the development wire server
+    answers a find by date of birth by scanning) for the baseline."""
     from casework.clients.v1 import clients_pb2
 
     rng = random.Random(7)
@@ -308,7 +311,7 @@ def _search(
             failed += 1  # counted at the deadline: a search that never answers is slow
         searches.append(time.perf_counter() - started)
         started = time.perf_counter()
-        collection.find_one({"organisation": ORG, "date_of_birth": born.isoformat()})  # type: ignore[attr-defined]
+        collection.find_one({"_id": f"bench-{rng.randrange(clients):06d}"})  # type: ignore[attr-defined]
         finds.append(time.perf_counter() - started)
     return searches, finds, failed
 
@@ -319,7 +322,8 @@ def _print_search(searches: list[float], finds: list[float], clients: int, faile
     print(
         f"SearchClients over {clients} cards (common names): p50 {p50 * 1000:.1f} ms, "
         f"p99 {p99 * 1000:.1f} ms; one indexed find: p50 {f50 * 1000:.2f} ms, "
-        f"p99 {f99 * 1000:.2f} ms; p99 {p99 / f99:.1f}x the find's p99 (goal: at most 10x); "
+        f"p99 {f99 * 1000:.2f} ms; p99 {p99 / f99:.1f}x the find's p99 (goal: at most 10x), "
+        f"p50 {p50 / f50:.1f}x the find's p50; "
         f"{failed} of {len(searches)} searches passed the {SEARCH_DEADLINE:.0f} s deadline"
     )
 

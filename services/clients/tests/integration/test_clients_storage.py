@@ -413,3 +413,16 @@ def test_cards_stored_before_the_derived_rows_get_them_once() -> None:
     assert card.client_id in [f.ref for f in system().candidate_facts(query)]
     assert StatusFactDocument.objects(owner_id=card.client_id).count() > 0
     assert backfill_derived_rows(ORG, NOW) == 0  # done once
+
+
+def test_a_renamed_card_is_found_by_its_new_name_only_and_by_its_birthday() -> None:
+    card, _ = refer(create_facts(given_name="Olga", family_name="Kovalenko"))
+    system().save(replace(card, family_name="Marková"), [])
+
+    def refs(query: search.SearchQuery) -> list[str]:
+        return [f.ref for f in system().candidate_facts(query)]
+
+    assert card.client_id in refs(search.SearchQuery("Olga", "Markova"))
+    assert card.client_id not in refs(search.SearchQuery(family_name="Kovalenko"))
+    assert [f.ref for f in system().born_on(date(1961, 3, 9))] == [card.client_id]
+    assert card.client_id in refs(search.SearchQuery(phone="044 123 4567"))

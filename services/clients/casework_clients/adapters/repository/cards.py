@@ -140,26 +140,59 @@ _FACT_FIELDS = {
 
 
 class SearchKeyDocument(me.Document):
-    """One search key of one card (see domain.search.deletion_keys), a flat row per key:
-    search before register finds cards by an indexed equality on a plain field, which
-    the development wire server answers from its index (a match inside an array it
-    answers by scanning: seconds over 100,000 cards). Replaced with every card write."""
+    """One lookup key of one card (see domain.search.card_lookup_keys), a flat row per
+    key, the organisation written into the key: a search finds cards by one equality on
+    one field indexed alone, which the development wire server answers from its index
+    (it scans for `$in`, for a date-like string, and for a field it only knows from a
+    compound index: seconds over 100,000 cards). Kept a superset of the card's keys:
+    new keys are written before the card, stale ones removed after it."""
 
     meta = {
         "collection": "search_index",
-        "indexes": [{"fields": ["organisation", "key"]}, {"fields": ["client_id"]}],
+        "indexes": [{"fields": ["lookup"]}, {"fields": ["client_id"]}],
     }
 
     organisation = me.StringField(required=True)
-    key = me.StringField(required=True)
+    lookup = me.StringField(required=True)
     client_id = me.StringField(required=True)
 
 
+def _lookup(organisation: str, key: str) -> str:
+    # The kind comes first: a value that starts like a date would be compared as one.
+    return f"{key}@{organisation}"
+
+
 def search_rows(card: ClientCard) -> list[dict[str, str]]:
-    keys = search.deletion_keys(search.name_keys(card.given_name, card.family_name))
+    keys = search.card_lookup_keys(
+        card.given_name, card.family_name, card.date_of_birth, card.phone, card.email
+    )
     return [
-        {"organisation": card.organisation, "key": k, "client_id": card.client_id} for k in keys
+        {
+            "organisation": card.organisation,
+            "lookup": _lookup(card.organisation, k),
+            "client_id": card.client_id,
+        }
+        for k in keys
     ]
+
+
+def _write_search_rows(card: ClientCard) -> set[str]:
+    """Add the card's missing lookup rows; answers the stale ones (to remove once the
+    card is written)."""
+    index = SearchKeyDocument._get_collection()
+    have = {r["lookup"] for r in index.find({"client_id": card.client_id}, {"lookup": 1})}
+    rows = search_rows(card)
+    new = [r for r in rows if r["lookup"] not in have]
+    if new:
+        index.insert_many(new, ordered=False)
+    return have - {r["lookup"] for r in rows}
+
+
+def _remove_search_rows(client_id: str, stale: set[str]) -> None:
+    if stale:
+        SearchKeyDocument._get_collection().delete_many(
+            {"client_id": client_id, "lookup": {"$in": sorted(stale)}}
+        )
 
 
 class AuditEntry(me.Document):
@@ -491,56 +524,35 @@ class ClientRepository:
         """Whether the caller's centres include the card."""
         return self._scoped().filter(id=client_id).only("id").first() is not None
 
-    def born_on(self, born: date) -> list[ClientCard]:
-        """Cards (not merged away) of people born on that day."""
-        docs = self._scoped().filter(date_of_birth=born.isoformat()).limit(CANDIDATE_LIMIT)
-        return [_to_domain(doc) for doc in docs if not doc.merged_into]
+    def born_on(self, born: date) -> list[search.CandidateFacts]:
+        """What matching needs of the cards (not merged away) of people born on that day."""
+        keys = [_lookup(self._organisation, search.BORN_KIND + born.isoformat())]
+        return self._facts(self._ids(keys, CANDIDATE_LIMIT))
 
     def _in_scope(self, centre_ids: list[str]) -> bool:
         return self._centres is None or not self._centres.isdisjoint(centre_ids)
 
-    def candidates(self, query: search.SearchQuery) -> list[ClientCard]:
-        """The cards of ``candidate_facts``."""
-        return self.by_ids([f.ref for f in self.candidate_facts(query)])
+    def _ids(self, lookups: list[str], budget: int) -> list[str]:
+        """Cards found under the keys, in the keys' order, at most ``budget``: one
+        indexed equality per key, stopping once the budget is full."""
+        index = SearchKeyDocument._get_collection()
+        found: dict[str, None] = {}
+        for lookup in lookups:
+            if len(found) >= budget:
+                break
+            for row in index.find({"lookup": lookup}, {"client_id": 1}).limit(budget):
+                found.setdefault(row["client_id"])
+        return list(found)[:budget]
 
-    def candidate_facts(self, query: search.SearchQuery) -> list[search.CandidateFacts]:
-        """What ranking needs of the cards that share a search key, a date-of-birth
-        variant or a contact with the query (at most a few hundred per kind, merged cards
-        left out). Every lookup is
-        an indexed equality on a plain field of the organisation; the caller's centres
-        are applied to what comes back, here, before anything leaves the repository."""
-        keys = list(search.deletion_keys((*query.given_keys, *query.family_keys)))
-        dobs = (
-            [d.isoformat() for d in search.dob_variants(query.date_of_birth)]
-            if query.date_of_birth
-            else []
+    def _facts(self, ids: list[str]) -> list[search.CandidateFacts]:
+        """What ranking reads of these cards (merged cards and cards outside the
+        caller's centres left out, here, before anything leaves the repository)."""
+        if not ids:
+            return []
+        docs = ClientDocument._get_collection().find(
+            {"_id": {"$in": ids}, "organisation": self._organisation}, _FACT_FIELDS
         )
-        mine = {"organisation": self._organisation}
-        collection = ClientDocument._get_collection()
-        raw: dict[str, dict[str, Any]] = {}
-
-        def take(criteria: dict[str, Any], limit: int) -> None:
-            for found in collection.find({**mine, **criteria}, _FACT_FIELDS).limit(limit):
-                raw.setdefault(found["_id"], found)
-
-        if dobs:
-            # Born on the day (or a likely slip of it): the names are ranked after.
-            take({"date_of_birth": {"$in": dobs}}, CANDIDATE_LIMIT)
-        if keys:
-            # With a date of birth, the same-name cards that matter were found just above;
-            # a common surname must not drag hundreds of strangers into every referral.
-            limit = NAME_ONLY_LIMIT if dobs else CANDIDATE_LIMIT
-            rows = SearchKeyDocument._get_collection().find(
-                {**mine, "key": {"$in": keys}}, {"client_id": 1}
-            )
-            ids = list(dict.fromkeys(r["client_id"] for r in rows.limit(limit * 2)))[:limit]
-            missing = [i for i in ids if i not in raw]
-            if missing:
-                take({"_id": {"$in": missing}}, len(missing))
-        if search.phone_key(query.phone):
-            take({"phone_key": search.phone_key(query.phone)}, CANDIDATE_LIMIT)
-        if query.email.strip():
-            take({"email_key": query.email.strip().lower()}, CANDIDATE_LIMIT)
+        by_id = {d["_id"]: d for d in docs}
         return [
             search.CandidateFacts(
                 ref=doc["_id"],
@@ -552,9 +564,22 @@ class ClientRepository:
                 phone=doc.get("phone", ""),
                 email=doc.get("email", ""),
             )
-            for doc in raw.values()
+            for doc in (by_id[i] for i in ids if i in by_id)
             if not doc.get("merged_into") and self._in_scope(doc.get("centre_ids") or [])
         ]
+
+    def candidate_facts(self, query: search.SearchQuery) -> list[search.CandidateFacts]:
+        """What ranking needs of the cards born on the query's day (or a likely slip of
+        it), sharing its phone or e-mail, or its names (at most a few hundred per kind:
+        with a date of birth, fewer by name, so that a common surname does not drag
+        hundreds of strangers into every referral)."""
+        keys = search.query_lookup_keys(query)
+        org = self._organisation
+        ids = self._ids([_lookup(org, k) for k in keys.born], CANDIDATE_LIMIT)
+        ids += self._ids([_lookup(org, k) for k in keys.contact], CANDIDATE_LIMIT)
+        names = NAME_ONLY_LIMIT if keys.born else CANDIDATE_LIMIT
+        ids += self._ids([_lookup(org, k) for k in keys.names], names)
+        return self._facts(list(dict.fromkeys(ids)))
 
     def due_for_inactivity(
         self,
@@ -649,6 +674,8 @@ class ClientRepository:
         of the same identity, Conflict when the card changed since it was read."""
         # save_aggregate keeps whatever events are still waiting in the stored outbox.
         doc = _to_document(card)
+        # Before the card: a card is always found under every key it has.
+        stale = _write_search_rows(card)
         try:
             save_aggregate(doc, events)
         except DuplicateKeyError as exc:
@@ -658,11 +685,7 @@ class ClientRepository:
         # After the card: a crash in between leaves the previous facts until the
         # card's next write (statistics only).
         store_facts(card.client_id, [CLIENT], card_fact_rows(card))
-        index = SearchKeyDocument._get_collection()
-        index.delete_many({"client_id": card.client_id})
-        rows = search_rows(card)
-        if rows:
-            index.insert_many(rows)
+        _remove_search_rows(card.client_id, stale)
         return _to_domain(doc)
 
     def audit_entries(self, client_id: str, *, offset: int, limit: int) -> list[AuditEntry]:
@@ -676,14 +699,26 @@ class ClientRepository:
         )
 
     def audit(self, client_id: str, subject: str, action: str, at: datetime, trace_id: str) -> None:
-        AuditEntry(
-            organisation=self._organisation,
-            client_id=client_id,
-            subject=subject,
-            action=action,
-            at=at,
-            trace_id=trace_id,
-        ).save()
+        self.audit_all([client_id], subject, action, at, trace_id)
+
+    def audit_all(
+        self, client_ids: list[str], subject: str, action: str, at: datetime, trace_id: str
+    ) -> None:
+        """The same access to several cards, in one write (a search's answers)."""
+        if not client_ids:
+            return
+        entries = [
+            AuditEntry(
+                organisation=self._organisation,
+                client_id=client_id,
+                subject=subject,
+                action=action,
+                at=at,
+                trace_id=trace_id,
+            )
+            for client_id in client_ids
+        ]
+        AuditEntry.objects.insert(entries, load_bulk=False)
 
 
 class DerivedRowsVersion(me.Document):
@@ -697,7 +732,8 @@ class DerivedRowsVersion(me.Document):
     at = me.DateTimeField(required=True)
 
 
-DERIVED_ROWS_VERSION = 1
+# 2: lookup keys with the organisation, date of birth, contacts and name pairs.
+DERIVED_ROWS_VERSION = 2
 
 
 def backfill_derived_rows(organisation: str, now: datetime, batch: int = 1000) -> int:
@@ -722,9 +758,7 @@ def backfill_derived_rows(organisation: str, now: datetime, batch: int = 1000) -
             card = _to_domain(doc)
             store_facts(card.client_id, [CLIENT], card_fact_rows(card))
             index.delete_many({"client_id": card.client_id})
-            rows = search_rows(card)
-            if rows:
-                index.insert_many(rows)
+            index.insert_many(search_rows(card))
             written += 1
         last = docs[-1].id
     DerivedRowsVersion(id=organisation, version=DERIVED_ROWS_VERSION, at=now).save()
