@@ -39,11 +39,11 @@ __all__ = [
     "Match",
     "QueryLookups",
     "SearchQuery",
+    "card_lookup_keys",
     "coarse_key",
     "damerau_levenshtein",
     "deletion_keys",
     "dob_variants",
-    "card_lookup_keys",
     "is_confident",
     "match_key",
     "name_keys",
@@ -228,9 +228,7 @@ def _pair_keys(given: Iterable[str], family: Iterable[str]) -> list[str]:
     namesakes of a full name (swapped or not) are one indexed lookup apart, instead of
     the thousands of cards that share a common given or family name."""
     pairs = {
-        PAIR_KIND + "|".join(sorted((coarse_key(g), coarse_key(f))))
-        for g in given
-        for f in family
+        PAIR_KIND + "|".join(sorted((coarse_key(g), coarse_key(f)))) for g in given for f in family
     }
     return sorted(pairs)
 
