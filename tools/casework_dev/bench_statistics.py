@@ -112,11 +112,13 @@ def _card(i: int, rng: random.Random, today: date) -> ClientCard:
 
 
 def seed(count: int) -> float:
-    from casework_clients.adapters.repository.cards import (
+    from casework_clients.adapters.repository.card_documents import (
         ClientDocument,
-        SearchKeyDocument,
-        _to_document,
         card_fact_rows,
+        to_document,
+    )
+    from casework_clients.adapters.repository.search_index import (
+        SearchKeyDocument,
         search_rows,
     )
     from casework_clients.adapters.repository.stat_facts import StatusFactDocument
@@ -135,7 +137,7 @@ def seed(count: int) -> float:
     keys: list[dict[str, str]] = []
     for i in range(count):
         card = _card(i, rng, today)
-        data = _to_document(card).to_mongo().to_dict()
+        data = to_document(card).to_mongo().to_dict()
         data["version"] = 1
         batch.append(data)
         # What the repository stores with every write: statistics facts, search keys.

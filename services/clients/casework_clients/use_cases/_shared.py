@@ -133,7 +133,7 @@ def _changed(
             return repository.save(extra, list(events))
         return card
     updated = cards.with_status_change(base, change, now, actor.subject)
-    updated = replace(updated, last_contact_on=cards._later(updated.last_contact_on, now.date()))
+    updated = replace(updated, last_contact_on=cards.later_day(updated.last_contact_on, now.date()))
     event = _event(
         events_pb2.ClientStatusChanged,
         card.organisation,

@@ -7,7 +7,7 @@ from datetime import date
 
 import mongoengine as me
 
-from casework_clients.adapters.repository.cards import entry_from_dict, entry_to_dict
+from casework_clients.adapters.repository.card_documents import entry_from_dict, entry_to_dict
 from casework_clients.adapters.repository.stat_facts import (
     FAMILY_OWN,
     FAMILY_SHARED,
