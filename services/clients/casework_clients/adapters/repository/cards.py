@@ -43,8 +43,8 @@ from casework_clients.domain.status import (
     StatusHistory,
 )
 from casework_common.envelope import EventEnvelope
-from casework_common.errors import NotFound
-from casework_common.storage import DuplicateAggregate, save_aggregate
+from casework_common.repository import ScopedRepository
+from casework_common.storage import DuplicateAggregate
 
 # How many candidates one search query may bring back before ranking.
 CANDIDATE_LIMIT = 300
@@ -62,25 +62,17 @@ _FACT_FIELDS = {
 }  # fmt: skip
 
 
-class ClientRepository:
+class ClientRepository(ScopedRepository[ClientDocument]):
     """Cards of one organisation, limited to `centres` (None: every centre, for the
-    system's own consumers, never for a caller)."""
+    system's own consumers, never for a caller); writes go through the unit of work
+    when one is given."""
 
-    def __init__(self, organisation: str, centres: frozenset[str] | None) -> None:
-        self._organisation = organisation
-        self._centres = centres
-
-    def _scoped(self) -> me.QuerySet:
-        query = ClientDocument.objects(organisation=self._organisation)
-        if self._centres is not None:
-            query = query.filter(centre_ids__in=list(self._centres))
-        return query
+    document = ClientDocument
+    centre_field = "centre_ids"
+    what = "client"
 
     def get(self, client_id: str) -> ClientCard:
-        doc = self._scoped().filter(id=client_id).first()
-        if doc is None:
-            raise NotFound(f"client {client_id} not found")
-        return to_card(doc)
+        return to_card(self._one(client_id))
 
     def find(self, client_id: str) -> ClientCard | None:
         doc = self._scoped().filter(id=client_id).first()
@@ -258,7 +250,7 @@ class ClientRepository:
         # Before the card: a card is always found under every key it has.
         stale = add_search_rows(card)
         try:
-            save_aggregate(doc, events)
+            self._save(doc, events)
         except DuplicateKeyError as exc:
             # A changed name or date of birth that another card already has (the
             # replace hits the unique identity index): nothing was written.
