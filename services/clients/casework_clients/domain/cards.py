@@ -221,6 +221,51 @@ def _merged(values: tuple[str, ...], value: str) -> tuple[str, ...]:
     return values if not value or value in values else (*values, value)
 
 
+def _fresh_card(
+    client_id: str,
+    person: ReferralFacts | NewPerson,
+    now: datetime,
+    *,
+    problem_types: tuple[str, ...],
+    status: str,
+    referral_ids: tuple[str, ...],
+    history: tuple[HistoryEntry, ...],
+    last_contact_on: date,
+    channel: str,
+    project_id: str = "",
+) -> ClientCard:
+    """A new card of the person as a referral or a worker's registration describes
+    them, registered ``now``."""
+    return ClientCard(
+        client_id=client_id,
+        organisation=person.organisation,
+        identity_key=card_identity(
+            person.organisation,
+            person.given_name,
+            person.family_name,
+            person.date_of_birth,
+            client_id,
+        ),
+        given_name=person.given_name,
+        family_name=person.family_name,
+        date_of_birth=person.date_of_birth,
+        phone=person.phone,
+        email=person.email,
+        address=person.address,
+        region_id=person.region_id,
+        centre_ids=(person.centre_id,),
+        client_type=person.client_type,
+        problem_types=problem_types,
+        status=status,
+        referral_ids=referral_ids,
+        registered_at=now,
+        history=history,
+        last_contact_on=last_contact_on,
+        project_id=project_id,
+        channel=channel,
+    )
+
+
 def register_from_referral(
     existing: ClientCard | None,
     facts: ReferralFacts,
@@ -240,29 +285,13 @@ def register_from_referral(
     card's history, a match that was not an exact identity.
     """
     if existing is None:
-        card = ClientCard(
-            client_id=new_client_id,
-            organisation=facts.organisation,
-            identity_key=card_identity(
-                facts.organisation,
-                facts.given_name,
-                facts.family_name,
-                facts.date_of_birth,
-                new_client_id,
-            ),
-            given_name=facts.given_name,
-            family_name=facts.family_name,
-            date_of_birth=facts.date_of_birth,
-            phone=facts.phone,
-            email=facts.email,
-            address=facts.address,
-            region_id=facts.region_id,
-            centre_ids=(facts.centre_id,),
-            client_type=facts.client_type,
+        card = _fresh_card(
+            new_client_id,
+            facts,
+            now,
             problem_types=(facts.problem_type,),
             status=initial_status,
             referral_ids=(facts.referral_id,),
-            registered_at=now,
             history=(
                 HistoryEntry(
                     now,
@@ -435,29 +464,13 @@ def new_card(
     now: datetime,
 ) -> ClientCard:
     """A card registered by a worker, its first episode opened by the project's rules."""
-    card = ClientCard(
-        client_id=client_id,
-        organisation=person.organisation,
-        identity_key=card_identity(
-            person.organisation,
-            person.given_name,
-            person.family_name,
-            person.date_of_birth,
-            client_id,
-        ),
-        given_name=person.given_name,
-        family_name=person.family_name,
-        date_of_birth=person.date_of_birth,
-        phone=person.phone,
-        email=person.email,
-        address=person.address,
-        region_id=person.region_id,
-        centre_ids=(person.centre_id,),
-        client_type=person.client_type,
+    card = _fresh_card(
+        client_id,
+        person,
+        now,
         problem_types=(person.problem_type,) if person.problem_type else (),
         status="",
         referral_ids=(),
-        registered_at=now,
         history=(
             HistoryEntry(now, "card registered after a search found no existing card", actor),
         ),
