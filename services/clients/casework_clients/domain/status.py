@@ -378,6 +378,31 @@ def _first_day_without_manual_entry(history: StatusHistory, start: date) -> date
     return day
 
 
+def _automatic(
+    history: StatusHistory,
+    status: ClientStatus,
+    on: date,
+    now: datetime,
+    reason: str | None,
+    explanation: str,
+) -> StatusChange:
+    """The history with an automatic entry in the current episode."""
+    current = history.current_entry
+    assert current is not None
+    entry = StatusEntry(
+        status=status,
+        effective_on=on,
+        recorded_at=now,
+        source=EntrySource.AUTOMATIC,
+        actor=SYSTEM_ACTOR,
+        reason=reason,
+        explanation=explanation,
+        sequence=history._next_sequence(),
+        episode=current.episode,
+    )
+    return StatusChange(history._appended(entry), entry)
+
+
 def apply_contract_signed(
     history: StatusHistory,
     settings: StatusSettings,
@@ -427,22 +452,16 @@ def apply_contract_signed(
         )
     _check_date(history, on, now.date())
     check_transition(current.status, target, settings)
-    entry = StatusEntry(
-        status=target,
-        effective_on=on,
-        recorded_at=now,
-        source=EntrySource.AUTOMATIC,
-        actor=SYSTEM_ACTOR,
-        reason=None,
-        explanation=(
-            f"Became {STATUS_LABELS[target]} automatically on {on.isoformat()} because a "
-            f"valid contract was signed{deferred}; previously "
-            f"{STATUS_LABELS[current.status]} (recorded {_stamp(now)})."
-        ),
-        sequence=history._next_sequence(),
-        episode=current.episode,
+    return _automatic(
+        history,
+        target,
+        on,
+        now,
+        None,
+        f"Became {STATUS_LABELS[target]} automatically on {on.isoformat()} because a "
+        f"valid contract was signed{deferred}; previously "
+        f"{STATUS_LABELS[current.status]} (recorded {_stamp(now)}).",
     )
-    return StatusChange(history._appended(entry), entry)
 
 
 def apply_inactivity(
@@ -483,23 +502,17 @@ def apply_inactivity(
         else ClientStatus.REJECTED
     )
     check_transition(current.status, target, settings)
-    entry = StatusEntry(
-        status=target,
-        effective_on=due,
-        recorded_at=now,
-        source=EntrySource.AUTOMATIC,
-        actor=SYSTEM_ACTOR,
-        reason=DID_NOT_COME,
-        explanation=(
-            f"Set to {STATUS_LABELS[target]} automatically on {due.isoformat()}, "
-            f"reason: {DID_NOT_COME}: no contact for {days} days since "
-            f"{since.isoformat()} while {STATUS_LABELS[current.status]} "
-            f"(recorded {_stamp(now)})."
-        ),
-        sequence=history._next_sequence(),
-        episode=current.episode,
+    return _automatic(
+        history,
+        target,
+        due,
+        now,
+        DID_NOT_COME,
+        f"Set to {STATUS_LABELS[target]} automatically on {due.isoformat()}, "
+        f"reason: {DID_NOT_COME}: no contact for {days} days since "
+        f"{since.isoformat()} while {STATUS_LABELS[current.status]} "
+        f"(recorded {_stamp(now)}).",
     )
-    return StatusChange(history._appended(entry), entry)
 
 
 def reopen_episode(
