@@ -2,7 +2,8 @@
 run: the statistics use case and the GetStatistics RPC (a database aggregation over the
 facts each card stores) beside one raw aggregation of the same collection; SearchClients
 p50/p99 over those cards, with names drawn from the region's common names, beside one
-indexed find of the same collection.
+indexed find of the same collection (a card by its id: a find by date of birth is not
+index-served on the development wire server, which compares date-like values as dates).
 
     python -m casework_dev.bench_statistics [--clients 100000] [--searches 300]
 
