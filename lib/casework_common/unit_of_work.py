@@ -207,6 +207,12 @@ def current_unit_of_work() -> UnitOfWork:
     return uow
 
 
+def open_unit_of_work() -> UnitOfWork | None:
+    """The unit of work open in this context, None outside one (a repository made for
+    a call writes through the call's unit; one made elsewhere saves by itself)."""
+    return _current.get()
+
+
 @contextmanager
 def opened(uow: UnitOfWork) -> Iterator[UnitOfWork]:
     """Make `uow` the current one for the block and commit it at the end.

@@ -265,7 +265,10 @@ def test_a_family_cycle_is_refused_and_the_family_unchanged(clients: Any, db: An
         )  # fmt: skip
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "member.parent_client_ids" in field_violations(refused.value)
-    assert db.families.find_one({"_id": family.family_id})["version"] == 1
+    # Unchanged by the refused call (its shared status may be refreshed meanwhile).
+    stored = db.families.find_one({"_id": family.family_id})
+    assert stored["member_ids"] == [mum.client_id, kid.client_id]
+    assert [m.get("parent_ids") or [] for m in stored["members"]] == [[], [mum.client_id]]
     with pytest.raises(grpc.RpcError) as hidden:
         clients.GetFamily(pb.GetFamilyRequest(family_id=family.family_id), metadata=ILZE)
     assert hidden.value.code() == grpc.StatusCode.NOT_FOUND

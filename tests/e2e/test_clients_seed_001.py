@@ -1,8 +1,9 @@
 """clients against seed 001 (and 000, 004) through its real processes: status settings
 per project set by an administrator, manual mode and the same-day rule, the worker's
-first status, every contact moving the inactivity clock, families both ways, lists by
-status, colour and worker, consultations attached to a card, people without papers,
-merge keeping status, the channel on the card."""
+first status, families both ways, lists by
+status, colour and worker, merge keeping status, the channel on the card. What needs
+intake's API too (contacts, consultations, people without papers) is in
+test_clients_intake_contacts."""
 
 from __future__ import annotations
 
@@ -11,14 +12,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import grpc
-import kombu
 import pytest
 
 from casework.clients.v1 import clients_pb2 as pb
 from casework.clients.v1 import clients_pb2_grpc
 from casework_clients.domain.status import StatusSettings
-from casework_common.envelope import Actor, EventEnvelope
-from casework_common.messaging import EVENT_CONTENT_TYPE
 from casework_common.rpc_errors import field_violations
 from casework_dev.clients_testing import create_silent_card, register
 from casework_dev.devstack import Suite
@@ -220,102 +218,8 @@ def test_a_worker_picks_the_first_status_where_the_project_allows(clients: Any) 
     assert "first_status" in field_violations(closed.value)
 
 
-# ------------------------------------------------------------------ every contact counts
-
-
-def publish(suite: Suite, routing_key: str, payload: dict[str, Any]) -> None:
-    service, entity, verb, _ = routing_key.split(".")
-    envelope = EventEnvelope(
-        type=f"{service}.{entity}.{verb}",
-        version=1,
-        organisation="org-demo",
-        actor=Actor("system", service),
-        payload=payload,
-    )
-    # As the owning service's own broker user: consumers believe no one else.
-    with kombu.Connection(suite.amqp_uris[service]) as connection:
-        kombu.Producer(connection.default_channel).publish(
-            envelope.to_json(),
-            exchange="casework.events",
-            routing_key=routing_key,
-            content_type=EVENT_CONTENT_TYPE,
-            content_encoding="binary",
-            delivery_mode=2,
-            user_id=connection.userid,
-        )
-
-
 def get(clients: Any, client_id: str) -> pb.Client:
     return clients.GetClient(pb.GetClientRequest(client_id=client_id), metadata=ANNA).client
-
-
-def test_intakes_contacts_move_the_inactivity_clock(clients: Any, suite: Suite) -> None:
-    project_id = new_project_id()
-    set_settings(clients, project_id, inactivity_days=30)
-    seen, unseen = (f"ref-{secrets.token_hex(4)}" for _ in range(2))
-    seen_id = create_silent_card(suite, days_ago=20, project_id=project_id, referral_id=seen)
-    unseen_id = create_silent_card(suite, days_ago=20, project_id=project_id, referral_id=unseen)
-    met_id = create_silent_card(suite, days_ago=20, project_id=project_id)
-    outreach_id = f"out-{secrets.token_hex(3)}"
-
-    def publish_contacts() -> None:
-        # Redelivery adds nothing (each contact's id comes from its source), so the
-        # facts are published again while the consumer may still be starting.
-        # A field worker met this client in outreach three days ago (intake's outcome).
-        publish(
-            suite,
-            "intake.outreach.outcome_recorded.v1",
-            {"outreach_id": outreach_id, "centre_id": "ctr-north-town",
-             "worker_id": "w-anna", "activity_type": "field_work",
-             "planned_at": (TODAY - timedelta(days=3)).isoformat() + "T15:00:00Z",
-             "people_reached": 5, "contacts_made": 1, "recorded_by": "w-anna",
-             "recorded_at": (TODAY - timedelta(days=2)).isoformat() + "T08:00:00Z",
-             "client_ids": [met_id]},
-        )  # fmt: skip
-        last_week = (TODAY - timedelta(days=6)).isoformat() + "T10:00:00Z"
-        publish(
-            suite,
-            "intake.referral.acknowledged.v1",
-            {"referral_id": seen, "centre_id": "ctr-north-town", "worker_id": "w-anna",
-             "acknowledged_at": (TODAY - timedelta(days=8)).isoformat() + "T09:00:00Z"},
-        )  # fmt: skip
-        publish(
-            suite,
-            "intake.referral.first_contact_recorded.v1",
-            {"referral_id": seen, "centre_id": "ctr-north-town", "worker_id": "w-anna",
-             "channel": "phone", "first_contact_at": last_week,
-             "submitted_at": (TODAY - timedelta(days=20)).isoformat() + "T09:00:00Z"},
-        )  # fmt: skip
-
-    tries = iter(range(10**6))
-
-    def contacted() -> pb.Client | None:
-        if next(tries) % 20 == 0:
-            publish_contacts()
-        c = get(clients, seen_id)
-        met = get(clients, met_id)
-        return c if len(c.contact_records) == 2 and met.contact_records else None
-
-    card = eventually(contacted, timeout=20)
-    met = get(clients, met_id).contact_records
-    assert met[0].contacted_on == (TODAY - timedelta(days=3)).isoformat()
-    assert card.last_contact_on == (TODAY - timedelta(days=6)).isoformat()
-    assert {r.channel for r in card.contact_records} == {
-        pb.CONTACT_CHANNEL_OTHER,
-        pb.CONTACT_CHANNEL_PHONE,
-    }
-    # Ten days of silence now close an episode: the card nobody saw is closed as "did
-    # not come", the one seen last week stays open.
-    set_settings(clients, project_id, inactivity_days=10)
-
-    def rejected() -> pb.Client | None:
-        c = get(clients, unseen_id)
-        return c if c.status == pb.CLIENT_STATUS_REJECTED else None
-
-    closed = eventually(rejected, timeout=20)
-    assert closed.status_history[-1].reason == "did_not_come"
-    assert get(clients, seen_id).status == pb.CLIENT_STATUS_APPLICANT
-    assert get(clients, met_id).status == pb.CLIENT_STATUS_APPLICANT
 
 
 # ------------------------------------------------------------------ merge keeps status
@@ -474,108 +378,3 @@ def test_a_shared_family_status_is_the_same_whoever_looks_and_lists_filter_by_it
         lambda: family.family_id in families_listed(clients, statuses=[pb.CLIENT_STATUS_REJECTED]),
         timeout=20,
     )
-
-
-# ------------------------------------------------------------------ consultations
-
-ILZE = auth(create_token(subject="w-ilze", centres=["ctr-south-city"]))
-
-
-def test_a_worker_attaches_an_anonymous_consultation_and_the_card_lists_it(
-    clients: Any, suite: Suite
-) -> None:
-    consultation_id = f"cons-{secrets.token_hex(4)}"
-    recorded = {
-        "consultation_id": consultation_id, "person": {}, "contact": {},
-        "topic": "asked about rent arrears help", "duration_minutes": 15,
-        "worker_id": "w-anna", "channel": "phone", "centre_id": "ctr-north-town",
-        "recorded_at": (TODAY - timedelta(days=2)).isoformat() + "T10:00:00Z",
-    }  # fmt: skip
-    card = register(clients)
-
-    def attach(client_id: str, metadata: Any = ANNA) -> pb.Client:
-        reply = clients.AttachConsultation(
-            pb.AttachConsultationRequest(client_id=client_id, consultation_id=consultation_id),
-            metadata=metadata,
-        )
-        attached: pb.Client = reply.client
-        return attached
-
-    tries = iter(range(10**6))
-
-    def attached_once() -> pb.Client | None:
-        if next(tries) % 20 == 0:
-            # Again now and then: a consumer that is still starting has no queue yet
-            # (the consumer keeps a consultation once, whatever the redelivery).
-            publish(suite, "intake.consultation.recorded.v1", recorded)
-        try:
-            return attach(card.client_id)
-        except grpc.RpcError as error:
-            if error.code() is grpc.StatusCode.NOT_FOUND:
-                return None  # the consumer has not kept it yet
-            raise
-
-    with_it = eventually(attached_once, timeout=20)
-    [record_] = with_it.consultations
-    assert record_.consultation_id == consultation_id
-    assert record_.topic == "asked about rent arrears help"
-    assert record_.duration_minutes == 15
-    assert record_.attached_by == "w-anna"
-    assert list(get(clients, card.client_id).consultation_ids) == [consultation_id]
-    # Again for the same card: nothing changes; for another card: refused.
-    assert len(attach(card.client_id).consultations) == 1
-    other = register(clients)
-    with pytest.raises(grpc.RpcError) as taken:
-        attach(other.client_id)
-    assert taken.value.code() is grpc.StatusCode.FAILED_PRECONDITION
-    with pytest.raises(grpc.RpcError) as elsewhere:
-        attach(card.client_id, ILZE)
-    assert elsewhere.value.code() is grpc.StatusCode.NOT_FOUND
-
-
-# ------------------------------------------------------------------ people without papers
-
-
-def test_a_person_without_papers_is_registered_marked_and_found_by_other_data(
-    clients: Any, suite: Suite
-) -> None:
-    family_name = f"Bezdomný{secrets.token_hex(2)}"
-    phone = f"+421 944 {secrets.randbelow(900) + 100} {secrets.randbelow(900) + 100}"
-    card = register(
-        clients, given_name="Karol", family_name=family_name, date_of_birth="", address="",
-        phone=phone,
-    )  # fmt: skip
-    assert card.date_of_birth == ""
-    assert list(card.missing_details) == ["date_of_birth", "address"]
-
-    # A second registration of the same names and phone is offered this card first.
-    again = clients.RegisterClient(
-        pb.RegisterClientRequest(
-            given_name="Karol", family_name=family_name, phone=phone,
-            centre_id="ctr-north-town", client_type="homeless",
-        ),
-        metadata=ANNA,
-    )  # fmt: skip
-    assert not again.created
-    assert card.client_id in [c.client.client_id for c in again.candidates]
-
-    # A partner's referral without a date of birth, same names and phone: proposed to
-    # the card's workers, never a second card.
-    referral_id = f"ref-{secrets.token_hex(4)}"
-    referral = {
-        "referral_id": referral_id, "reference_number": "R-9",
-        "person": {"given_name": "Karol", "family_name": family_name, "date_of_birth": ""},
-        "contact": {"phone": phone, "email": "", "address": ""}, "region_id": "reg-north",
-        "centre_id": "ctr-north-town", "client_type": "homeless", "problem_type": "housing",
-        "channel": "partner_referral", "submitted_at": (TODAY.isoformat() + "T08:00:00Z"),
-    }  # fmt: skip
-    tries = iter(range(10**6))
-
-    def proposed() -> pb.MatchProposal | None:
-        if next(tries) % 20 == 0:
-            publish(suite, "intake.referral.submitted.v1", referral)
-        found = clients.ListMatchProposals(pb.ListMatchProposalsRequest(), metadata=ANNA)
-        return next((p for p in found.proposals if p.referral_id == referral_id), None)
-
-    proposal = eventually(proposed, timeout=20)
-    assert proposal.client_id == card.client_id

@@ -2,7 +2,8 @@
 run: the statistics use case and the GetStatistics RPC (a database aggregation over the
 facts each card stores) beside one raw aggregation of the same collection; SearchClients
 p50/p99 over those cards, with names drawn from the region's common names, beside one
-indexed find of the same collection.
+indexed find of the same collection (a card by its id: a find by date of birth is not
+index-served on the development wire server, which compares date-like values as dates).
 
     python -m casework_dev.bench_statistics [--clients 100000] [--searches 300]
 
@@ -112,11 +113,13 @@ def _card(i: int, rng: random.Random, today: date) -> ClientCard:
 
 
 def seed(count: int) -> float:
-    from casework_clients.adapters.repository.cards import (
+    from casework_clients.adapters.repository.card_documents import (
         ClientDocument,
-        SearchKeyDocument,
-        _to_document,
         card_fact_rows,
+        to_document,
+    )
+    from casework_clients.adapters.repository.search_index import (
+        SearchKeyDocument,
         search_rows,
     )
     from casework_clients.adapters.repository.stat_facts import StatusFactDocument
@@ -135,7 +138,7 @@ def seed(count: int) -> float:
     keys: list[dict[str, str]] = []
     for i in range(count):
         card = _card(i, rng, today)
-        data = _to_document(card).to_mongo().to_dict()
+        data = to_document(card).to_mongo().to_dict()
         data["version"] = 1
         batch.append(data)
         # What the repository stores with every write: statistics facts, search keys.
@@ -263,7 +266,9 @@ def main(argv: list[str] | None = None) -> None:
             len(reply.clients.flows),
             flush=True,
         )
-        search_times, find_times, failed = _search(stub, metadata, collection, args.searches)
+        search_times, find_times, failed = _search(
+            stub, metadata, collection, args.searches, args.clients
+        )
         channel.close()
         _print_search(search_times, find_times, args.clients, failed)
     finally:
@@ -284,10 +289,11 @@ def _percentile(times: list[float], share: float) -> float:
 
 
 def _search(
-    stub: object, metadata: object, collection: object, count: int
+    stub: object, metadata: object, collection: object, count: int, clients: int
 ) -> tuple[list[float], list[float], int]:
     """SearchClients with common names (half with a date of birth), and the same
-    number of single indexed finds (a card by its date of birth) for the baseline."""
+    number of single indexed finds (a card by its id: the development wire server
+    answers a find by date of birth by scanning) for the baseline."""
     from casework.clients.v1 import clients_pb2
 
     rng = random.Random(7)
@@ -308,7 +314,7 @@ def _search(
             failed += 1  # counted at the deadline: a search that never answers is slow
         searches.append(time.perf_counter() - started)
         started = time.perf_counter()
-        collection.find_one({"organisation": ORG, "date_of_birth": born.isoformat()})  # type: ignore[attr-defined]
+        collection.find_one({"_id": f"bench-{rng.randrange(clients):06d}"})  # type: ignore[attr-defined]
         finds.append(time.perf_counter() - started)
     return searches, finds, failed
 
@@ -319,7 +325,8 @@ def _print_search(searches: list[float], finds: list[float], clients: int, faile
     print(
         f"SearchClients over {clients} cards (common names): p50 {p50 * 1000:.1f} ms, "
         f"p99 {p99 * 1000:.1f} ms; one indexed find: p50 {f50 * 1000:.2f} ms, "
-        f"p99 {f99 * 1000:.2f} ms; p99 {p99 / f99:.1f}x the find's p99 (goal: at most 10x); "
+        f"p99 {f99 * 1000:.2f} ms; p99 {p99 / f99:.1f}x the find's p99 (goal: at most 10x), "
+        f"p50 {p50 / f50:.1f}x the find's p50; "
         f"{failed} of {len(searches)} searches passed the {SEARCH_DEADLINE:.0f} s deadline"
     )
 

@@ -23,6 +23,7 @@ from casework_common.auth import Principal
 from casework_common.config import Settings, load_settings
 from casework_common.organisation import Organisation
 from casework_common.organisation import load as load_organisations
+from casework_common.unit_of_work import open_unit_of_work
 
 
 @dataclass
@@ -34,14 +35,14 @@ class Clients:
     disclosures: dict[str, Disclosure] = field(default_factory=dict)
 
     def cards_for(self, principal: Principal) -> ClientRepository:
-        return ClientRepository(principal.organisation, principal.centres)
+        return ClientRepository.for_caller(principal, open_unit_of_work())
 
     def cards_of_organisation(self, organisation: str) -> ClientRepository:
         # For the system's own consumers only; callers always go through cards_for.
         return ClientRepository(organisation, None)
 
     def families_for(self, principal: Principal) -> FamilyRepository:
-        return FamilyRepository(principal.organisation, principal.centres)
+        return FamilyRepository.for_caller(principal, open_unit_of_work())
 
     def families_of_organisation(self, organisation: str) -> FamilyRepository:
         return FamilyRepository(organisation, None)

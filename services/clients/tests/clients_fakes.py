@@ -90,20 +90,12 @@ class InMemoryClientRepository:
     def sees(self, client_id: str) -> bool:
         return self.find(client_id) is not None
 
-    def born_on(self, born: date) -> list[ClientCard]:
-        return [c for c in self._scoped() if c.date_of_birth == born and not c.merged_into]
-
-    def candidates(self, query: search.SearchQuery) -> list[ClientCard]:
-        # Every card in scope: the use case ranks them (the real one only narrows by keys).
-        return [c for c in self._scoped() if not c.merged_into]
+    def born_on(self, born: date) -> list[search.CandidateFacts]:
+        return [_facts(c) for c in self._scoped() if c.date_of_birth == born and not c.merged_into]
 
     def candidate_facts(self, query: search.SearchQuery) -> list[search.CandidateFacts]:
-        return [
-            search.CandidateFacts(
-                c.client_id, c.given_name, c.family_name, c.date_of_birth, c.phone, c.email
-            )
-            for c in self.candidates(query)
-        ]
+        # Every card in scope: the use case ranks them (the real one only narrows by keys).
+        return [_facts(c) for c in self._scoped() if not c.merged_into]
 
     def due_for_inactivity(
         self,
@@ -193,6 +185,12 @@ class InMemoryClientRepository:
         entries.sort(key=lambda e: e.at, reverse=True)
         return entries[offset : offset + limit]
 
+    def audit_all(
+        self, client_ids: list[str], subject: str, action: str, at: datetime, trace_id: str
+    ) -> None:
+        for client_id in client_ids:
+            self.audit(client_id, subject, action, at, trace_id)
+
     def audit(self, client_id: str, subject: str, action: str, at: datetime, trace_id: str) -> None:
         self._store.audit.append(
             AuditEntry(
@@ -272,3 +270,14 @@ class InMemorySharingRequestRepository:
         self._store.sharing[request.request_id] = saved
         self._store.events.extend(events)
         return saved
+
+
+def _facts(card: ClientCard) -> search.CandidateFacts:
+    return search.CandidateFacts(
+        card.client_id,
+        card.given_name,
+        card.family_name,
+        card.date_of_birth,
+        card.phone,
+        card.email,
+    )

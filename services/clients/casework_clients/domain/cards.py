@@ -15,7 +15,6 @@ from casework_clients.domain.colour import ContractState
 from casework_clients.domain.identity import identity_key, other_card_key
 from casework_clients.domain.records import (
     ConsentRecord,
-    ContactChannel,
     ContactKind,
     ContactPoint,
     ContactRecord,
@@ -222,6 +221,51 @@ def _merged(values: tuple[str, ...], value: str) -> tuple[str, ...]:
     return values if not value or value in values else (*values, value)
 
 
+def _fresh_card(
+    client_id: str,
+    person: ReferralFacts | NewPerson,
+    now: datetime,
+    *,
+    problem_types: tuple[str, ...],
+    status: str,
+    referral_ids: tuple[str, ...],
+    history: tuple[HistoryEntry, ...],
+    last_contact_on: date,
+    channel: str,
+    project_id: str = "",
+) -> ClientCard:
+    """A new card of the person as a referral or a worker's registration describes
+    them, registered ``now``."""
+    return ClientCard(
+        client_id=client_id,
+        organisation=person.organisation,
+        identity_key=card_identity(
+            person.organisation,
+            person.given_name,
+            person.family_name,
+            person.date_of_birth,
+            client_id,
+        ),
+        given_name=person.given_name,
+        family_name=person.family_name,
+        date_of_birth=person.date_of_birth,
+        phone=person.phone,
+        email=person.email,
+        address=person.address,
+        region_id=person.region_id,
+        centre_ids=(person.centre_id,),
+        client_type=person.client_type,
+        problem_types=problem_types,
+        status=status,
+        referral_ids=referral_ids,
+        registered_at=now,
+        history=history,
+        last_contact_on=last_contact_on,
+        project_id=project_id,
+        channel=channel,
+    )
+
+
 def register_from_referral(
     existing: ClientCard | None,
     facts: ReferralFacts,
@@ -241,29 +285,13 @@ def register_from_referral(
     card's history, a match that was not an exact identity.
     """
     if existing is None:
-        card = ClientCard(
-            client_id=new_client_id,
-            organisation=facts.organisation,
-            identity_key=card_identity(
-                facts.organisation,
-                facts.given_name,
-                facts.family_name,
-                facts.date_of_birth,
-                new_client_id,
-            ),
-            given_name=facts.given_name,
-            family_name=facts.family_name,
-            date_of_birth=facts.date_of_birth,
-            phone=facts.phone,
-            email=facts.email,
-            address=facts.address,
-            region_id=facts.region_id,
-            centre_ids=(facts.centre_id,),
-            client_type=facts.client_type,
+        card = _fresh_card(
+            new_client_id,
+            facts,
+            now,
             problem_types=(facts.problem_type,),
             status=initial_status,
             referral_ids=(facts.referral_id,),
-            registered_at=now,
             history=(
                 HistoryEntry(
                     now,
@@ -325,7 +353,7 @@ def join_referral(
                 by,
             ),
         ),
-        last_contact_on=_later(existing.last_contact_on, facts.submitted_at.date()),
+        last_contact_on=later_day(existing.last_contact_on, facts.submitted_at.date()),
     )
     return _with_referral_details(card, facts, merge)
 
@@ -369,7 +397,7 @@ def _with_referral_details(
 SYSTEM_ACTOR_FOR_REFERRAL = "intake-referral"
 
 
-def _later(a: date | None, b: date | None) -> date | None:
+def later_day(a: date | None, b: date | None) -> date | None:
     days = [d for d in (a, b) if d is not None]
     return max(days) if days else None
 
@@ -436,29 +464,13 @@ def new_card(
     now: datetime,
 ) -> ClientCard:
     """A card registered by a worker, its first episode opened by the project's rules."""
-    card = ClientCard(
-        client_id=client_id,
-        organisation=person.organisation,
-        identity_key=card_identity(
-            person.organisation,
-            person.given_name,
-            person.family_name,
-            person.date_of_birth,
-            client_id,
-        ),
-        given_name=person.given_name,
-        family_name=person.family_name,
-        date_of_birth=person.date_of_birth,
-        phone=person.phone,
-        email=person.email,
-        address=person.address,
-        region_id=person.region_id,
-        centre_ids=(person.centre_id,),
-        client_type=person.client_type,
+    card = _fresh_card(
+        client_id,
+        person,
+        now,
         problem_types=(person.problem_type,) if person.problem_type else (),
         status="",
         referral_ids=(),
-        registered_at=now,
         history=(
             HistoryEntry(now, "card registered after a search found no existing card", actor),
         ),
@@ -484,7 +496,7 @@ def record_contract(card: ClientCard, contract: Contract, by: str) -> tuple[Clie
         replace(
             card,
             contracts=(*card.contracts, contract),
-            last_contact_on=_later(card.last_contact_on, contract.signed_on),
+            last_contact_on=later_day(card.last_contact_on, contract.signed_on),
             history=(
                 *card.history,
                 HistoryEntry(
@@ -514,143 +526,6 @@ def archive(card: ClientCard, actor: str, now: datetime) -> ClientCard:
         card,
         archived=True,
         history=(*card.history, HistoryEntry(now, "card archived (episode closed)", actor)),
-    )
-
-
-# ------------------------------------------------------------------ merge
-
-
-def merge_cards(
-    survivor: ClientCard, absorbed: ClientCard, reason: str, actor: str, now: datetime
-) -> tuple[ClientCard, ClientCard]:
-    """Two cards of one person become one: the survivor takes the absorbed card's
-    referrals, consultations, centres, problems, contracts and its whole history (each
-    line marked with where it came from); the absorbed card keeps its own data and
-    history and only redirects to the survivor from now on."""
-    copied = tuple(
-        HistoryEntry(h.at, f"[from card {absorbed.client_id}] {h.what}", h.by)
-        for h in absorbed.history
-    )
-    status_lines = tuple(
-        HistoryEntry(
-            e.recorded_at, f"[from card {absorbed.client_id}] status: {e.explanation}", e.actor
-        )
-        for e in absorbed.status_entries
-    )
-    merged_history = tuple(
-        sorted(
-            (*survivor.history, *copied, *status_lines),
-            key=lambda h: h.at,
-        )
-    )
-    known_contracts = {c.contract_id for c in survivor.contracts}
-    survivor_after = replace(
-        survivor,
-        referral_ids=(
-            *survivor.referral_ids,
-            *(r for r in absorbed.referral_ids if r not in survivor.referral_ids),
-        ),
-        consultation_ids=(
-            *survivor.consultation_ids,
-            *(c for c in absorbed.consultation_ids if c not in survivor.consultation_ids),
-        ),
-        consultations=(
-            *survivor.consultations,
-            *(
-                a
-                for a in absorbed.consultations
-                if a.consultation.consultation_id not in survivor.consultation_ids
-            ),
-        ),
-        centre_ids=(
-            *survivor.centre_ids,
-            *(c for c in absorbed.centre_ids if c not in survivor.centre_ids),
-        ),
-        problem_types=(
-            *survivor.problem_types,
-            *(p for p in absorbed.problem_types if p not in survivor.problem_types),
-        ),
-        contracts=(
-            *survivor.contracts,
-            *(c for c in absorbed.contracts if c.contract_id not in known_contracts),
-        ),
-        phone=survivor.phone or absorbed.phone,
-        email=survivor.email or absorbed.email,
-        address=survivor.address or absorbed.address,
-        last_contact_on=_later(survivor.last_contact_on, absorbed.last_contact_on),
-        merged_from=(*survivor.merged_from, absorbed.client_id),
-        absorbed_status=(
-            *survivor.absorbed_status,
-            *absorbed.absorbed_status,
-            *(
-                (AbsorbedStatus(absorbed.client_id, absorbed.status_entries),)
-                if absorbed.status_entries
-                else ()
-            ),
-        ),
-        history=(
-            *merged_history,
-            HistoryEntry(
-                now, f"card {absorbed.client_id} merged into this card; reason: {reason}", actor
-            ),
-        ),
-    )
-    survivor_after = _with_details_of(survivor_after, absorbed)
-    absorbed_after = replace(
-        absorbed,
-        merged_into=survivor.client_id,
-        history=(
-            *absorbed.history,
-            HistoryEntry(
-                now,
-                f"merged into card {survivor.client_id}; reason: {reason}; "
-                "this card only redirects from now on",
-                actor,
-            ),
-        ),
-    )
-    return survivor_after, absorbed_after
-
-
-def _with_details_of(survivor: ClientCard, absorbed: ClientCard) -> ClientCard:
-    """The survivor's contacts, responsible workers, consents, notes and contacts with
-    the absorbed card's added (nothing of either card is lost; no duplicates)."""
-    known_points = {(c.kind, c.value.casefold()) for c in survivor.contacts}
-    known_workers = {w.worker_id for w in survivor.responsible_workers}
-    known_consents = {c.consent_id for c in survivor.consent_records}
-    known_notes = {n.note_id for n in survivor.notes}
-    known_contacts = {c.contact_id for c in survivor.contact_records}
-    consents = (
-        *survivor.consent_records,
-        *(c for c in absorbed.consent_records if c.consent_id not in known_consents),
-    )
-    return replace(
-        survivor,
-        contacts=(
-            *survivor.contacts,
-            *(c for c in absorbed.contacts if (c.kind, c.value.casefold()) not in known_points),
-        ),
-        responsible_workers=(
-            *survivor.responsible_workers,
-            *(w for w in absorbed.responsible_workers if w.worker_id not in known_workers),
-        ),
-        # Ordered by date, so each consent's state stays its latest record.
-        consent_records=tuple(sorted(consents, key=lambda c: (c.on, c.recorded_at))),
-        notes=tuple(
-            sorted(
-                (*survivor.notes, *(n for n in absorbed.notes if n.note_id not in known_notes)),
-                key=lambda n: n.at,
-            )
-        ),
-        contact_records=tuple(
-            sorted(
-                (
-                    *survivor.contact_records,
-                    *(c for c in absorbed.contact_records if c.contact_id not in known_contacts),
-                ),
-                key=lambda c: (c.on, c.recorded_at),
-            )
-        ),
     )
 
 
@@ -688,89 +563,3 @@ class AttachedConsultation:
     attached_at: datetime
     attached_by: str
     how: str
-
-
-def attach_consultation(
-    card: ClientCard, consultation: Consultation, now: datetime, how: str, by: str = "system"
-) -> tuple[ClientCard, bool]:
-    """The card with the consultation joined; False when it already was."""
-    if consultation.consultation_id in card.consultation_ids:
-        return card, False
-    return (
-        replace(
-            card,
-            consultation_ids=(*card.consultation_ids, consultation.consultation_id),
-            consultations=(
-                *card.consultations,
-                AttachedConsultation(consultation, now, by, how),
-            ),
-            last_contact_on=_later(card.last_contact_on, consultation.recorded_at.date()),
-            history=(
-                *card.history,
-                HistoryEntry(
-                    now,
-                    f"one-time consultation {consultation.consultation_id} of "
-                    f"{consultation.recorded_at.date().isoformat()} "
-                    f"({consultation.topic or 'no topic'}, {consultation.duration_minutes} min, "
-                    f"{consultation.channel or 'channel unknown'}, by "
-                    f"{consultation.worker_id or 'unknown worker'}) joined to the card: {how}",
-                    by,
-                ),
-            ),
-        ),
-        True,
-    )
-
-
-# ------------------------------------------------------------------ contacts elsewhere
-
-#: Intake's channels as the card's contact records name them.
-_CONTACT_CHANNEL_OF_INTAKE = {
-    "phone": ContactChannel.PHONE,
-    "email": ContactChannel.EMAIL,
-    "web_form": ContactChannel.MESSAGE,
-    "desk": ContactChannel.IN_PERSON,
-    "outreach": ContactChannel.IN_PERSON,
-    "group_event": ContactChannel.IN_PERSON,
-    "in_person": ContactChannel.IN_PERSON,  # plans' monitoring contacts
-}
-
-
-def contact_channel_of(intake_channel: str) -> ContactChannel:
-    return _CONTACT_CHANNEL_OF_INTAKE.get(intake_channel, ContactChannel.OTHER)
-
-
-def note_contact_elsewhere(
-    card: ClientCard,
-    *,
-    contact_id: str,
-    on: date,
-    channel: ContactChannel,
-    worker_id: str,
-    summary: str,
-    by: str,
-    now: datetime,
-) -> tuple[ClientCard, bool]:
-    """A contact another service recorded (intake's acknowledgement and first contact,
-    plans' monitoring contacts): it joins the card's contacts and moves the
-    last-contact date the inactivity rule counts from (never back). ``contact_id`` is
-    derived from the source, so a redelivered event adds nothing (False)."""
-    if any(c.contact_id == contact_id for c in card.contact_records):
-        return card, False
-    record = ContactRecord(
-        contact_id=contact_id,
-        on=min(on, now.date()),
-        channel=channel,
-        worker_id=worker_id,
-        summary=summary,
-        recorded_at=now,
-        recorded_by=by,
-    )
-    return (
-        replace(
-            card,
-            contact_records=(*card.contact_records, record),
-            last_contact_on=_later(card.last_contact_on, record.on),
-        ),
-        True,
-    )

@@ -148,7 +148,7 @@ def with_shared_status(
     return replace(
         family,
         shared_status=verdict.status.value if verdict.status else "",
-        shared_facts=shared_family_facts(member_histories, settings),
+        shared_facts=shared_family_facts(member_histories, settings, family.status_history),
     )
 
 

@@ -21,6 +21,7 @@ in Python, over that candidate set.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -36,7 +37,9 @@ __all__ = [
     "REGISTRATION_THRESHOLD",
     "CandidateFacts",
     "Match",
+    "QueryLookups",
     "SearchQuery",
+    "card_lookup_keys",
     "coarse_key",
     "damerau_levenshtein",
     "deletion_keys",
@@ -45,6 +48,7 @@ __all__ = [
     "match_key",
     "name_keys",
     "phone_key",
+    "query_lookup_keys",
     "rank",
     "score",
     "transliterate",
@@ -147,6 +151,8 @@ _CANONICAL: tuple[tuple[str, str], ...] = (
 _WORD_START_GLIDE = re.compile(r"^i(?=[aeou])")  # Yelena / Jelena / Елена
 
 
+# Names repeat (a region's common names): each word is worked out once.
+@functools.lru_cache(maxsize=65536)
 def match_key(word: str) -> str:
     """The ASCII match key of one word of a name ('' when nothing is left)."""
     latin = transliterate(word, czech=False).translate(_EXPAND)
@@ -159,6 +165,7 @@ def match_key(word: str) -> str:
     return re.sub(r"(.)\1+", r"\1", letters)
 
 
+@functools.lru_cache(maxsize=65536)
 def name_keys(*names: str) -> tuple[str, ...]:
     """Match keys of every word of the given names, in order, without repeats."""
     keys: list[str] = []
@@ -170,6 +177,7 @@ def name_keys(*names: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
+@functools.lru_cache(maxsize=65536)
 def coarse_key(key: str) -> str:
     """A match key without the h of sh / ch / zh: a name typed with its háčeks simply
     left out (SEVCENKO for Ševčenko) meets the properly spelled one."""
@@ -206,6 +214,76 @@ def dob_variants(born: date) -> tuple[date, ...]:
     return tuple(variants)
 
 
+# ------------------------------------------------------------------ lookup keys
+
+# Kinds of lookup key: a card is found under each of its keys by one equality.
+BORN_KIND = "b:"
+CONTACT_KIND = "c:"
+PAIR_KIND = "p:"
+NAME_KIND = "n:"
+
+
+def _pair_keys(given: Iterable[str], family: Iterable[str]) -> list[str]:
+    """One key per (given word, family word), order-free and without háčeks: the
+    namesakes of a full name (swapped or not) are one indexed lookup apart, instead of
+    the thousands of cards that share a common given or family name."""
+    pairs = {
+        PAIR_KIND + "|".join(sorted((coarse_key(g), coarse_key(f)))) for g in given for f in family
+    }
+    return sorted(pairs)
+
+
+def card_lookup_keys(
+    given_name: str, family_name: str, born: date | None, phone: str, email: str
+) -> tuple[str, ...]:
+    """Every key a card is found under: its date of birth, phone and e-mail, each pair
+    of its given and family words, and the deletion neighbourhood of every word."""
+    given, family = name_keys(given_name), name_keys(family_name)
+    keys = [BORN_KIND + born.isoformat()] if born else []
+    if phone_key(phone):
+        keys.append(CONTACT_KIND + phone_key(phone))
+    if email.strip():
+        keys.append(CONTACT_KIND + email.strip().lower())
+    keys += _pair_keys(given, family)
+    keys += [NAME_KIND + k for k in deletion_keys((*given, *family))]
+    return tuple(dict.fromkeys(keys))
+
+
+@dataclass(frozen=True)
+class QueryLookups:
+    """The keys a search looks up, by what they stand for: ``born`` and ``contact``
+    find few cards each; ``names`` are in order of preference (the full name first,
+    then each word as written, then its typos), so that a common name fills the
+    candidate budget with the closest cards."""
+
+    born: tuple[str, ...]
+    contact: tuple[str, ...]
+    names: tuple[str, ...]
+
+
+def query_lookup_keys(query: SearchQuery) -> QueryLookups:
+    given, family = query.given_keys, query.family_keys
+    words = (*given, *family)
+    names = [
+        *_pair_keys(given, family),
+        *(NAME_KIND + k for k in words),
+        *(NAME_KIND + coarse_key(k) for k in words),
+        *(NAME_KIND + k for k in deletion_keys(words)),
+    ]
+    contact = []
+    if phone_key(query.phone):
+        contact.append(CONTACT_KIND + phone_key(query.phone))
+    if query.email.strip():
+        contact.append(CONTACT_KIND + query.email.strip().lower())
+    born = query.date_of_birth
+    return QueryLookups(
+        born=tuple(BORN_KIND + d.isoformat() for d in dob_variants(born)) if born else (),
+        contact=tuple(contact),
+        names=tuple(dict.fromkeys(names)),
+    )
+
+
+@functools.lru_cache(maxsize=65536)
 def damerau_levenshtein(a: str, b: str) -> int:
     """Edits (insert, delete, substitute, swap two neighbours) between two strings
     (optimal string alignment distance)."""

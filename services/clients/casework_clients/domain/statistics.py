@@ -13,6 +13,8 @@ from datetime import date
 
 from casework_clients.domain.status import (
     ClientStatus,
+    EntrySource,
+    StatusEntry,
     StatusHistory,
     StatusSettings,
     count_family_statuses,
@@ -139,19 +141,43 @@ def timeline_facts(history: StatusHistory) -> TimelineFacts:
     return TimelineFacts(tuple(spans), closings, tuple(moved))
 
 
+def _worker_entry_on(own: StatusHistory, day: date) -> StatusEntry | None:
+    """The latest entry a worker recorded for the family itself, effective by ``day``."""
+    recorded = [e for e in own.timeline if e.source is EntrySource.MANUAL and e.effective_on <= day]
+    return recorded[-1] if recorded else None
+
+
 def shared_family_facts(
-    member_histories: Sequence[StatusHistory], settings: StatusSettings
+    member_histories: Sequence[StatusHistory],
+    settings: StatusSettings,
+    own: StatusHistory | None = None,
 ) -> TimelineFacts:
     """The timeline facts of a family whose status is shared with its members: its
     status on each day a member's status changed (``family_status``), the flows between
-    them, and, when the family closes, the reason of the member entry that closed it."""
-    days = sorted({e.effective_on for h in member_histories for e in h.timeline})
+    them, and, when the family closes, the reason of the entry that closed it. A
+    worker's entry for the family itself (``own``) holds from its day until a member's
+    status changes after it, as ``families.family_verdict`` shows it."""
+    own = own or StatusHistory()
+    member_days = sorted({e.effective_on for h in member_histories for e in h.timeline})
+    worker_days = {e.effective_on for e in own.timeline if e.source is EntrySource.MANUAL}
     spans: list[Span] = []
     closings: list[Happening] = []
     moved: list[Happening] = []
     previous: ClientStatus | None = None
-    for day in days:
-        status = family_status(member_histories, settings, day).status
+    for day in sorted({*member_days, *worker_days}):
+        members_since = max((d for d in member_days if d <= day), default=None)
+        worker = _worker_entry_on(own, day)
+        if worker is not None and (members_since is None or worker.effective_on >= members_since):
+            status: ClientStatus | None = worker.status
+            reasons = [worker.reason] if worker.effective_on == day and worker.reason else []
+        else:
+            status = family_status(member_histories, settings, day).status
+            reasons = [
+                e.reason
+                for h in member_histories
+                for e in h.timeline
+                if e.effective_on == day and e.status is status and e.reason
+            ]
         if status is None or status is previous:
             continue
         if spans:
@@ -159,15 +185,8 @@ def shared_family_facts(
             spans[-1] = Span(last.status, last.since, day)
         spans.append(Span(status, day, None))
         moved.append(Happening(flow_key(previous, status), day))
-        if status in (ClientStatus.REJECTED, ClientStatus.TERMINATED):
-            reasons = [
-                e.reason
-                for h in member_histories
-                for e in h.timeline
-                if e.effective_on == day and e.status is status and e.reason
-            ]
-            if reasons:
-                closings.append(Happening(closing_key(status, reasons[0]), day))
+        if status in (ClientStatus.REJECTED, ClientStatus.TERMINATED) and reasons:
+            closings.append(Happening(closing_key(status, reasons[0]), day))
         previous = status
     return TimelineFacts(tuple(spans), tuple(closings), tuple(moved))
 

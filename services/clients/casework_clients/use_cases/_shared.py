@@ -133,7 +133,7 @@ def _changed(
             return repository.save(extra, list(events))
         return card
     updated = cards.with_status_change(base, change, now, actor.subject)
-    updated = replace(updated, last_contact_on=cards._later(updated.last_contact_on, now.date()))
+    updated = replace(updated, last_contact_on=cards.later_day(updated.last_contact_on, now.date()))
     event = _event(
         events_pb2.ClientStatusChanged,
         card.organisation,
@@ -148,26 +148,24 @@ def confident_match(
     repository: ClientRepository, query: search.SearchQuery
 ) -> tuple[ClientCard | None, search.Match | None, int]:
     """The one card confidently matching the query (None when none or several), the
-    match, and how many confident matches there were."""
+    match, and how many confident matches there were. Candidates are ranked on the few
+    details matching needs; only the one matched card is read whole."""
     if query.date_of_birth is None:
         # A person without papers: the same names and the same phone or e-mail.
         if not (search.phone_key(query.phone) or query.email.strip()):
             return None, None, 0
-        found = {c.client_id: c for c in repository.candidates(query)}
-        ranked = search.rank(query, (candidate_facts(c) for c in found.values()), 0)
+        ranked = search.rank(query, repository.candidate_facts(query), 0)
         sure = [m for m in ranked if search.is_confident_without_papers(m)]
-        if len(sure) == 1:
-            return found[sure[0].ref], sure[0], 1
+    else:
+        # Only cards born that very day can be confident matches: one indexed lookup
+        # instead of the broad look-alike search, which stays for SearchClients.
+        facts = repository.born_on(query.date_of_birth)
+        ranked = search.rank(query, facts, search.CONFIDENT_SCORE)
+        sure = [m for m in ranked if search.is_confident(m)]
+    if len(sure) != 1:
         return None, None, len(sure)
-    # Only cards born that very day can be confident matches: one indexed equality
-    # instead of the broad look-alike search, which stays for SearchClients.
-    candidates = repository.born_on(query.date_of_birth)
-    facts = {c.client_id: c for c in candidates}
-    ranked = search.rank(query, (candidate_facts(c) for c in candidates), search.CONFIDENT_SCORE)
-    confident = [m for m in ranked if search.is_confident(m)]
-    if len(confident) == 1:
-        return facts[confident[0].ref], confident[0], 1
-    return None, None, len(confident)
+    card = repository.find(sure[0].ref)
+    return (card, sure[0], 1) if card is not None else (None, None, 0)
 
 
 def candidate_facts(card: ClientCard) -> search.CandidateFacts:

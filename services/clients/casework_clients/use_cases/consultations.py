@@ -10,7 +10,7 @@ from casework_clients.adapters.repository import (
     ClientRepository,
     ConsultationRepository,
 )
-from casework_clients.domain import cards, rules, search
+from casework_clients.domain import card_contacts, rules, search
 from casework_clients.domain.cards import (
     ClientCard,
     Consultation,
@@ -56,7 +56,7 @@ def _join_waiting_consultations(
         match = search.score(_consultation_query(consultation), candidate_facts(card))
         if not search.is_confident(match):
             continue
-        card, added = cards.attach_consultation(
+        card, added = card_contacts.attach_consultation(
             card, consultation, now, "joined when the card was created or matched"
         )
         if added:
@@ -88,7 +88,7 @@ def consultation_recorded(
         consultations.keep(c, now)
         return None
     for _ in range(5):
-        updated, added = cards.attach_consultation(card, c, now, how)
+        updated, added = card_contacts.attach_consultation(card, c, now, how)
         if not added:
             return card
         try:
@@ -133,7 +133,7 @@ def attach_consultation_by_worker(
         raise FailedPrecondition(
             "the consultation is joined to another card", field="consultation_id"
         )
-    updated, added = cards.attach_consultation(
+    updated, added = card_contacts.attach_consultation(
         card, consultation, now, f"joined by {principal.subject}", principal.subject
     )
     saved = (

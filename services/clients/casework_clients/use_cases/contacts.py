@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from casework_clients.adapters.repository import ClientRepository
-from casework_clients.domain import cards
+from casework_clients.domain import card_contacts
 from casework_clients.domain.cards import ClientCard
 from casework_clients.use_cases._shared import _follow
 from casework_common.errors import Conflict
@@ -41,11 +41,11 @@ def contact_recorded_elsewhere(
             card = _follow(repository, repository.by_referral(contact.referral_id))
         if card is None:
             return None
-        updated, added = cards.note_contact_elsewhere(
+        updated, added = card_contacts.note_contact_elsewhere(
             card,
             contact_id=contact.contact_id,
             on=contact.on,
-            channel=cards.contact_channel_of(contact.channel),
+            channel=card_contacts.contact_channel_of(contact.channel),
             worker_id=contact.worker_id,
             summary=contact.summary,
             by=contact.source,

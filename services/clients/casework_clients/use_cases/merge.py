@@ -10,7 +10,7 @@ from casework_clients.adapters.repository import (
     ClientRepository,
     FamilyRepository,
 )
-from casework_clients.domain import cards, families, proposals, rules
+from casework_clients.domain import families, merging, proposals, rules
 from casework_clients.domain.cards import (
     ClientCard,
 )
@@ -56,7 +56,7 @@ def merge_clients(
                 actor=worker_actor(principal), now=now, trace=trace, trace_id=trace_id,
             )  # fmt: skip
         return survivor
-    survivor_after, absorbed_after = cards.merge_cards(
+    survivor_after, absorbed_after = merging.merge_cards(
         survivor, absorbed, reason.strip(), principal.subject, now
     )
     payload = {

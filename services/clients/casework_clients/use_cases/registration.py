@@ -70,8 +70,7 @@ def search_clients(
     ranked = search.rank(query, repository.candidate_facts(query), min_score)[:limit]
     by_id = {c.client_id: c for c in repository.by_ids([m.ref for m in ranked])}
     ranked = [m for m in ranked if m.ref in by_id]
-    for match in ranked:
-        repository.audit(match.ref, principal.subject, "search-result", now, trace_id)
+    repository.audit_all([m.ref for m in ranked], principal.subject, "search-result", now, trace_id)
     return [Candidate(by_id[m.ref], m) for m in ranked]
 
 

@@ -21,7 +21,7 @@ from casework_clients.adapters.repository import (
     FamilyDocument,
     FamilyRepository,
 )
-from casework_clients.domain import cards
+from casework_clients.domain import merging
 from casework_clients.domain.cards import ClientCard, HistoryEntry
 from casework_clients.domain.details import CardChanges
 from casework_clients.domain.families import FamilyMember
@@ -301,7 +301,7 @@ def test_families_follow_a_merge_even_in_other_centres() -> None:
 def test_a_merge_cut_short_between_its_writes_is_finished_by_repeating_it() -> None:
     survivor, absorbed = create_card(), create_card()
     # As if the call stopped after the absorbed card's write: it already redirects.
-    _, absorbed_after = cards.merge_cards(survivor, absorbed, "typed twice", "w-anna", NOW)
+    _, absorbed_after = merging.merge_cards(survivor, absorbed, "typed twice", "w-anna", NOW)
     system().save(absorbed_after, [])
 
     merged = services.merge_clients(

@@ -393,11 +393,9 @@ def test_a_rejected_namesake_gets_a_card_of_their_own_beside_the_first() -> None
 
 
 def test_cards_stored_before_the_derived_rows_get_them_once() -> None:
-    from casework_clients.adapters.repository.cards import (
-        SearchKeyDocument,
-        _to_document,
-        backfill_derived_rows,
-    )
+    from casework_clients.adapters.repository.card_documents import to_document
+    from casework_clients.adapters.repository.cards import backfill_derived_rows
+    from casework_clients.adapters.repository.search_index import SearchKeyDocument
     from casework_clients.adapters.repository.stat_facts import StatusFactDocument
     from casework_common.storage import save_aggregate
 
@@ -405,7 +403,7 @@ def test_cards_stored_before_the_derived_rows_get_them_once() -> None:
     # As if written before the rows existed.
     SearchKeyDocument.objects(client_id=card.client_id).delete()
     StatusFactDocument.objects(owner_id=card.client_id).delete()
-    save_aggregate(_to_document(replace(card, history=card.history)), [])
+    save_aggregate(to_document(replace(card, history=card.history)), [])
     query = search.SearchQuery("Old", "Storedová", None)
     assert card.client_id not in [f.ref for f in system().candidate_facts(query)]
 
@@ -413,3 +411,16 @@ def test_cards_stored_before_the_derived_rows_get_them_once() -> None:
     assert card.client_id in [f.ref for f in system().candidate_facts(query)]
     assert StatusFactDocument.objects(owner_id=card.client_id).count() > 0
     assert backfill_derived_rows(ORG, NOW) == 0  # done once
+
+
+def test_a_renamed_card_is_found_by_its_new_name_only_and_by_its_birthday() -> None:
+    card, _ = refer(create_facts(given_name="Olga", family_name="Kovalenko"))
+    system().save(replace(card, family_name="Marková"), [])
+
+    def refs(query: search.SearchQuery) -> list[str]:
+        return [f.ref for f in system().candidate_facts(query)]
+
+    assert card.client_id in refs(search.SearchQuery("Olga", "Markova"))
+    assert card.client_id not in refs(search.SearchQuery(family_name="Kovalenko"))
+    assert [f.ref for f in system().born_on(date(1961, 3, 9))] == [card.client_id]
+    assert card.client_id in refs(search.SearchQuery(phone="044 123 4567"))

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from casework_clients.domain.cards import ClientCard, HistoryEntry, merge_cards
+from casework_clients.domain.cards import ClientCard, HistoryEntry
 from casework_clients.domain.details import (
     CardChanges,
     add_note,
@@ -36,6 +36,7 @@ from casework_clients.domain.families import (
     replace_member,
 )
 from casework_clients.domain.identity import identity_key
+from casework_clients.domain.merging import merge_cards
 from casework_clients.domain.records import (
     ConsentAction,
     ConsentPurpose,

@@ -10,13 +10,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from casework_clients.domain.card_contacts import attach_consultation
 from casework_clients.domain.cards import (
     ClientCard,
     Consultation,
     Contract,
     HistoryEntry,
-    attach_consultation,
-    merge_cards,
     record_contract,
 )
 from casework_clients.domain.families import (
@@ -26,6 +25,7 @@ from casework_clients.domain.families import (
     creates_cycle,
     new_family,
 )
+from casework_clients.domain.merging import merge_cards
 from casework_clients.domain.statistics import client_report, family_report
 from casework_clients.domain.status import (
     ClientStatus,

@@ -15,12 +15,14 @@ from casework_clients.domain.search import (
     CONFIDENT_SCORE,
     CandidateFacts,
     SearchQuery,
+    card_lookup_keys,
     damerau_levenshtein,
     deletion_keys,
     dob_variants,
     is_confident,
     match_key,
     name_keys,
+    query_lookup_keys,
     rank,
     score,
     transliterate,
@@ -157,6 +159,39 @@ def test_a_match_says_why(query: SearchQuery, reason: str) -> None:
     match = score(query, create_card_facts())
     assert any(reason in r for r in match.reasons), match.reasons
     assert match.score >= 40
+
+
+def _lookups(query: SearchQuery) -> set[str]:
+    keys = query_lookup_keys(query)
+    return {*keys.born, *keys.contact, *keys.names}
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        SearchQuery("Jana", "Novakova", None),
+        SearchQuery("Jana", "Novkova", None),
+        SearchQuery("Nováková", "Jana", None),
+        SearchQuery("", "", date(1961, 12, 4)),
+        SearchQuery("", "", date(1961, 4, 11)),
+        SearchQuery("", "", None, "00421900123456"),
+        SearchQuery("", "", None, "", " JANA@example.test"),
+    ],
+)
+def test_a_card_is_found_under_a_key_of_every_query_that_matches_it(query: SearchQuery) -> None:
+    card = create_card_facts()
+    stored = card_lookup_keys(
+        card.given_name, card.family_name, card.date_of_birth, card.phone, card.email
+    )
+    assert _lookups(query) & set(stored)
+
+
+def test_a_full_name_is_looked_up_first_whichever_way_round_and_spelled() -> None:
+    stored = card_lookup_keys("Тарас", "Шевченко", None, "", "")
+    for query in (SearchQuery("Taras", "Sevcenko"), SearchQuery("Shevchenko", "TARAS")):
+        assert query_lookup_keys(query).names[0] in stored
+    # A namesake of the given name only is not a full-name match.
+    assert query_lookup_keys(SearchQuery("Taras", "Bondarenko")).names[0] not in stored
 
 
 def test_only_same_names_and_date_of_birth_are_confident() -> None:

@@ -4,14 +4,16 @@ importable from here."""
 
 from __future__ import annotations
 
+from casework_clients.adapters.repository.card_documents import (
+    AuditEntry,
+    ClientDocument,
+    entry_from_dict,
+    entry_to_dict,
+)
 from casework_clients.adapters.repository.cards import (
     CANDIDATE_LIMIT,
     NAME_ONLY_LIMIT,
-    AuditEntry,
-    ClientDocument,
     ClientRepository,
-    entry_from_dict,
-    entry_to_dict,
 )
 from casework_clients.adapters.repository.consultations import (
     ConsultationRepository,

@@ -13,119 +13,42 @@ from typing import Any
 import mongoengine as me
 from pymongo.errors import DuplicateKeyError
 
+from casework_clients.adapters.repository.card_documents import (
+    AuditEntry,
+    ClientDocument,
+    card_fact_rows,
+    entry_from_dict,
+    to_card,
+    to_document,
+)
+from casework_clients.adapters.repository.search_index import (
+    SearchKeyDocument,
+    add_search_rows,
+    lookup_of,
+    remove_search_rows,
+    search_rows,
+)
 from casework_clients.adapters.repository.stat_facts import (
     CLIENT,
     aggregate_report,
-    fact_rows,
     scope_centres,
     store_facts,
 )
 from casework_clients.domain import search
 from casework_clients.domain.cards import (
-    AbsorbedStatus,
-    AttachedConsultation,
     ClientCard,
-    Consultation,
-    Contract,
-    HistoryEntry,
 )
-from casework_clients.domain.records import (
-    ConsentAction,
-    ConsentPurpose,
-    ConsentRecord,
-    ContactChannel,
-    ContactKind,
-    ContactPoint,
-    ContactRecord,
-    Note,
-    ResponsibleWorker,
-)
-from casework_clients.domain.statistics import StatusReport, timeline_facts
+from casework_clients.domain.statistics import StatusReport
 from casework_clients.domain.status import (
-    ClientStatus,
-    EntrySource,
-    StatusEntry,
     StatusHistory,
 )
 from casework_common.envelope import EventEnvelope
-from casework_common.errors import NotFound
-from casework_common.storage import AggregateDocument, DuplicateAggregate, save_aggregate
+from casework_common.repository import ScopedRepository
+from casework_common.storage import DuplicateAggregate
 
 # How many candidates one search query may bring back before ranking.
 CANDIDATE_LIMIT = 300
 NAME_ONLY_LIMIT = 50
-
-
-class ClientDocument(AggregateDocument):
-    meta = {
-        "collection": "clients",
-        "indexes": [
-            {"fields": ["identity_key"], "unique": True},
-            {"fields": ["organisation", "centre_ids", "-registered_at"]},
-            # Search before register: equality / $in on stored keys only.
-            {"fields": ["organisation", "search_keys"]},
-            {"fields": ["organisation", "date_of_birth"]},
-            {"fields": ["organisation", "phone_key"]},
-            {"fields": ["organisation", "email_key"]},
-            # The inactivity sweep and statistics.
-            {"fields": ["organisation", "status", "last_activity_on"]},
-            {"fields": ["organisation", "region_id"]},
-            # Intake's contacts about a referral find its card.
-            {"fields": ["organisation", "referral_ids"]},
-        ],
-    }
-
-    id = me.StringField(primary_key=True)
-    identity_key = me.StringField(required=True)
-    given_name = me.StringField(required=True)
-    family_name = me.StringField(required=True)
-    # "" for a person without papers.
-    date_of_birth = me.StringField(default="")
-    phone = me.StringField(default="")
-    email = me.StringField(default="")
-    address = me.StringField(default="")
-    region_id = me.StringField(required=True)
-    centre_ids = me.ListField(me.StringField())
-    client_type = me.StringField(required=True)
-    problem_types = me.ListField(me.StringField())
-    status = me.StringField(required=True)
-    referral_ids = me.ListField(me.StringField())
-    registered_at = me.DateTimeField(required=True)
-    history = me.ListField(me.DictField())
-    status_entries = me.ListField(me.DictField())
-    contracts = me.ListField(me.DictField())
-    last_contact_on = me.StringField(default="")
-    # Derived at write time (the later of last contact and last status entry), so the
-    # inactivity sweep finds due cards with one indexed range query.
-    last_activity_on = me.StringField(default="")
-    archived = me.BooleanField(default=False)
-    merged_into = me.StringField(default="")
-    merged_from = me.ListField(me.StringField())
-    consultation_ids = me.ListField(me.StringField())
-    # The joined consultations' content (see ClientCard.consultations).
-    consultations = me.ListField(me.DictField())
-    # Normalised search keys, written with the card (see domain.search).
-    name_keys = me.ListField(me.StringField())
-    search_keys = me.ListField(me.StringField())
-    phone_key = me.StringField(default="")
-    email_key = me.StringField(default="")
-    # Card details (see domain.records); the last three lists are append-only.
-    contacts = me.ListField(me.DictField())
-    responsible_workers = me.ListField(me.DictField())
-    consent_records = me.ListField(me.DictField())
-    notes = me.ListField(me.DictField())
-    contact_records = me.ListField(me.DictField())
-    # A possible duplicate of a card in another centre (see domain.proposals).
-    duplicate_of = me.StringField(default="")
-    # The project whose status settings govern the card, and how the person came.
-    project_id = me.StringField(default="")
-    channel = me.StringField(default="")
-    # "yes" while a signed contract may still move the status (see
-    # ClientCard.contract_awaits_status): a string, because the development server may
-    # store a boolean False written by `$set` as 0.
-    contract_awaits = me.StringField(default="")
-    # Status histories of cards merged into this one (see ClientCard.absorbed_status).
-    absorbed_status = me.ListField(me.DictField())
 
 
 # What ranking reads of a candidate card (the rest of the card is read for the few
@@ -139,408 +62,70 @@ _FACT_FIELDS = {
 }  # fmt: skip
 
 
-class SearchKeyDocument(me.Document):
-    """One search key of one card (see domain.search.deletion_keys), a flat row per key:
-    search before register finds cards by an indexed equality on a plain field, which
-    the development wire server answers from its index (a match inside an array it
-    answers by scanning: seconds over 100,000 cards). Replaced with every card write."""
-
-    meta = {
-        "collection": "search_index",
-        "indexes": [{"fields": ["organisation", "key"]}, {"fields": ["client_id"]}],
-    }
-
-    organisation = me.StringField(required=True)
-    key = me.StringField(required=True)
-    client_id = me.StringField(required=True)
-
-
-def search_rows(card: ClientCard) -> list[dict[str, str]]:
-    keys = search.deletion_keys(search.name_keys(card.given_name, card.family_name))
-    return [
-        {"organisation": card.organisation, "key": k, "client_id": card.client_id} for k in keys
-    ]
-
-
-class AuditEntry(me.Document):
-    """Who read or changed which client's personal data, and when."""
-
-    meta = {
-        "collection": "audit_trail",
-        "indexes": ["client_id", "-at", {"fields": ["organisation", "client_id", "-at"]}],
-    }
-
-    organisation = me.StringField(required=True)
-    client_id = me.StringField(required=True)
-    subject = me.StringField(required=True)
-    action = me.StringField(required=True)
-    at = me.DateTimeField(required=True)
-    trace_id = me.StringField()
-
-
-def _to_domain(doc: ClientDocument) -> ClientCard:
-    return ClientCard(
-        client_id=doc.id,
-        organisation=doc.organisation,
-        identity_key=doc.identity_key,
-        given_name=doc.given_name,
-        family_name=doc.family_name,
-        date_of_birth=date.fromisoformat(doc.date_of_birth) if doc.date_of_birth else None,
-        phone=doc.phone,
-        email=doc.email,
-        address=doc.address,
-        region_id=doc.region_id,
-        centre_ids=tuple(doc.centre_ids),
-        client_type=doc.client_type,
-        problem_types=tuple(doc.problem_types),
-        status=doc.status,
-        referral_ids=tuple(doc.referral_ids),
-        registered_at=doc.registered_at,
-        history=tuple(HistoryEntry(h["at"], h["what"], h["by"]) for h in doc.history),
-        version=doc.version,
-        status_entries=tuple(entry_from_dict(e) for e in doc.status_entries),
-        contracts=tuple(
-            Contract(
-                contract_id=c["contract_id"],
-                signed_on=date.fromisoformat(c["signed_on"]),
-                valid_until=date.fromisoformat(c["valid_until"]) if c.get("valid_until") else None,
-                recorded_at=c["recorded_at"],
-            )
-            for c in doc.contracts
-        ),
-        last_contact_on=date.fromisoformat(doc.last_contact_on) if doc.last_contact_on else None,
-        archived=bool(doc.archived),
-        merged_into=doc.merged_into or "",
-        merged_from=tuple(doc.merged_from),
-        consultation_ids=tuple(doc.consultation_ids),
-        consultations=tuple(_attached_from_dict(a) for a in doc.consultations or ()),
-        contacts=tuple(
-            ContactPoint(ContactKind(c["kind"]), c["value"], c.get("label", ""))
-            for c in doc.contacts or ()
-        ),
-        responsible_workers=tuple(
-            ResponsibleWorker(w["worker_id"], w["assigned_at"], w.get("assigned_by", ""))
-            for w in doc.responsible_workers or ()
-        ),
-        consent_records=tuple(_consent_from_dict(c) for c in doc.consent_records or ()),
-        notes=tuple(
-            Note(n["note_id"], n["author"], n["at"], n["text"], n.get("corrects_note_id", ""))
-            for n in doc.notes or ()
-        ),
-        contact_records=tuple(
-            ContactRecord(
-                contact_id=c["contact_id"],
-                on=date.fromisoformat(c["on"]),
-                channel=ContactChannel(c["channel"]),
-                worker_id=c["worker_id"],
-                summary=c["summary"],
-                recorded_at=c["recorded_at"],
-                recorded_by=c.get("recorded_by", ""),
-            )
-            for c in doc.contact_records or ()
-        ),
-        duplicate_of=doc.duplicate_of or "",
-        project_id=doc.project_id or "",
-        channel=doc.channel or "",
-        absorbed_status=tuple(
-            AbsorbedStatus(a["client_id"], tuple(entry_from_dict(e) for e in a["entries"]))
-            for a in doc.absorbed_status or ()
-        ),
-    )
-
-
-def _attached_to_dict(a: AttachedConsultation) -> dict[str, Any]:
-    c = a.consultation
-    return {
-        "consultation_id": c.consultation_id,
-        "given_name": c.given_name,
-        "family_name": c.family_name,
-        "date_of_birth": c.date_of_birth.isoformat() if c.date_of_birth else "",
-        "phone": c.phone,
-        "email": c.email,
-        "topic": c.topic,
-        "duration_minutes": c.duration_minutes,
-        "worker_id": c.worker_id,
-        "channel": c.channel,
-        "centre_id": c.centre_id,
-        "recorded_at": c.recorded_at,
-        "attached_at": a.attached_at,
-        "attached_by": a.attached_by,
-        "how": a.how,
-    }
-
-
-def _attached_from_dict(raw: dict[str, Any]) -> AttachedConsultation:
-    born = raw.get("date_of_birth") or ""
-    return AttachedConsultation(
-        Consultation(
-            consultation_id=raw["consultation_id"],
-            organisation="",
-            given_name=raw.get("given_name", ""),
-            family_name=raw.get("family_name", ""),
-            date_of_birth=date.fromisoformat(born) if born else None,
-            phone=raw.get("phone", ""),
-            email=raw.get("email", ""),
-            topic=raw.get("topic", ""),
-            duration_minutes=int(raw.get("duration_minutes", 0)),
-            worker_id=raw.get("worker_id", ""),
-            channel=raw.get("channel", ""),
-            centre_id=raw.get("centre_id", ""),
-            recorded_at=raw["recorded_at"],
-        ),
-        raw["attached_at"],
-        raw.get("attached_by", ""),
-        raw.get("how", ""),
-    )
-
-
-def _consent_from_dict(raw: dict[str, Any]) -> ConsentRecord:
-    return ConsentRecord(
-        consent_id=raw["consent_id"],
-        purpose=ConsentPurpose(raw["purpose"]),
-        partner=raw.get("partner", ""),
-        action=ConsentAction(raw["action"]),
-        on=date.fromisoformat(raw["on"]),
-        recorded_by=raw["recorded_by"],
-        recorded_at=raw["recorded_at"],
-        document_ref=raw.get("document_ref", ""),
-        note=raw.get("note", ""),
-    )
-
-
-def _consent_to_dict(record: ConsentRecord) -> dict[str, Any]:
-    return {
-        "consent_id": record.consent_id,
-        "purpose": record.purpose.value,
-        "partner": record.partner,
-        "action": record.action.value,
-        "on": record.on.isoformat(),
-        "recorded_by": record.recorded_by,
-        "recorded_at": record.recorded_at,
-        "document_ref": record.document_ref,
-        "note": record.note,
-    }
-
-
-def entry_to_dict(entry: StatusEntry) -> dict[str, Any]:
-    return {
-        "status": entry.status.value,
-        "effective_on": entry.effective_on.isoformat(),
-        "recorded_at": entry.recorded_at,
-        "source": entry.source.value,
-        "actor": entry.actor,
-        "reason": entry.reason or "",
-        "explanation": entry.explanation,
-        "sequence": entry.sequence,
-        "episode": entry.episode,
-        "supersedes": list(entry.supersedes),
-    }
-
-
-def entry_from_dict(raw: dict[str, Any]) -> StatusEntry:
-    return StatusEntry(
-        status=ClientStatus(raw["status"]),
-        effective_on=date.fromisoformat(raw["effective_on"]),
-        recorded_at=raw["recorded_at"],
-        source=EntrySource(raw["source"]),
-        actor=raw["actor"],
-        reason=raw.get("reason") or None,
-        explanation=raw.get("explanation", ""),
-        sequence=int(raw["sequence"]),
-        episode=int(raw.get("episode", 1)),
-        supersedes=tuple(int(s) for s in raw.get("supersedes") or ()),
-    )
-
-
-def _to_document(card: ClientCard) -> ClientDocument:
-    keys = search.name_keys(card.given_name, card.family_name)
-    return ClientDocument(
-        id=card.client_id,
-        organisation=card.organisation,
-        identity_key=card.identity_key,
-        given_name=card.given_name,
-        family_name=card.family_name,
-        date_of_birth=card.date_of_birth.isoformat() if card.date_of_birth else "",
-        phone=card.phone,
-        email=card.email,
-        address=card.address,
-        region_id=card.region_id,
-        centre_ids=list(card.centre_ids),
-        client_type=card.client_type,
-        problem_types=list(card.problem_types),
-        status=card.status,
-        referral_ids=list(card.referral_ids),
-        registered_at=card.registered_at,
-        history=[{"at": h.at, "what": h.what, "by": h.by} for h in card.history],
-        version=card.version,
-        status_entries=[entry_to_dict(e) for e in card.status_entries],
-        contracts=[
-            {
-                "contract_id": c.contract_id,
-                "signed_on": c.signed_on.isoformat(),
-                "valid_until": c.valid_until.isoformat() if c.valid_until else "",
-                "recorded_at": c.recorded_at,
-            }
-            for c in card.contracts
-        ],
-        last_contact_on=card.last_contact_on.isoformat() if card.last_contact_on else "",
-        last_activity_on=card.last_activity_on.isoformat() if card.last_activity_on else "",
-        archived=card.archived,
-        merged_into=card.merged_into,
-        merged_from=list(card.merged_from),
-        consultation_ids=list(card.consultation_ids),
-        consultations=[_attached_to_dict(a) for a in card.consultations],
-        name_keys=list(keys),
-        search_keys=list(search.deletion_keys(keys)),
-        phone_key=search.phone_key(card.phone),
-        email_key=card.email.strip().lower(),
-        contacts=[
-            {"kind": c.kind.value, "value": c.value, "label": c.label} for c in card.contacts
-        ],
-        responsible_workers=[
-            {"worker_id": w.worker_id, "assigned_at": w.assigned_at, "assigned_by": w.assigned_by}
-            for w in card.responsible_workers
-        ],
-        consent_records=[_consent_to_dict(c) for c in card.consent_records],
-        notes=[
-            {
-                "note_id": n.note_id,
-                "author": n.author,
-                "at": n.at,
-                "text": n.text,
-                "corrects_note_id": n.corrects_note_id,
-            }
-            for n in card.notes
-        ],
-        contact_records=[
-            {
-                "contact_id": c.contact_id,
-                "on": c.on.isoformat(),
-                "channel": c.channel.value,
-                "worker_id": c.worker_id,
-                "summary": c.summary,
-                "recorded_at": c.recorded_at,
-                "recorded_by": c.recorded_by,
-            }
-            for c in card.contact_records
-        ],
-        duplicate_of=card.duplicate_of,
-        project_id=card.project_id,
-        channel=card.channel,
-        contract_awaits="yes" if card.contract_awaits_status else "",
-        absorbed_status=[
-            {"client_id": a.client_id, "entries": [entry_to_dict(e) for e in a.entries]}
-            for a in card.absorbed_status
-        ],
-    )
-
-
-def card_fact_rows(card: ClientCard) -> list[dict[str, Any]]:
-    """The card's statistics facts (see stat_facts), as stored with every write."""
-    return fact_rows(
-        timeline_facts(card.status_history),
-        organisation=card.organisation,
-        owner_id=card.client_id,
-        timeline=CLIENT,
-        centre_id=card.centre_ids[0] if card.centre_ids else "",
-        region_id=card.region_id,
-        current=not card.merged_into,
-    )
-
-
-class ClientRepository:
+class ClientRepository(ScopedRepository[ClientDocument]):
     """Cards of one organisation, limited to `centres` (None: every centre, for the
-    system's own consumers, never for a caller)."""
+    system's own consumers, never for a caller); writes go through the unit of work
+    when one is given."""
 
-    def __init__(self, organisation: str, centres: frozenset[str] | None) -> None:
-        self._organisation = organisation
-        self._centres = centres
-
-    def _scoped(self) -> me.QuerySet:
-        query = ClientDocument.objects(organisation=self._organisation)
-        if self._centres is not None:
-            query = query.filter(centre_ids__in=list(self._centres))
-        return query
+    document = ClientDocument
+    centre_field = "centre_ids"
+    what = "client"
 
     def get(self, client_id: str) -> ClientCard:
-        doc = self._scoped().filter(id=client_id).first()
-        if doc is None:
-            raise NotFound(f"client {client_id} not found")
-        return _to_domain(doc)
+        return to_card(self._one(client_id))
 
     def find(self, client_id: str) -> ClientCard | None:
         doc = self._scoped().filter(id=client_id).first()
-        return _to_domain(doc) if doc else None
+        return to_card(doc) if doc else None
 
     def by_identity(self, key: str) -> ClientCard | None:
         doc = self._scoped().filter(identity_key=key).first()
-        return _to_domain(doc) if doc else None
+        return to_card(doc) if doc else None
 
     def holder_of(self, key: str) -> ClientCard | None:
         """The organisation's card holding this identity, in any centre. For the use
         cases' own decisions only: never answered to a caller."""
         doc = ClientDocument.objects(organisation=self._organisation, identity_key=key).first()
-        return _to_domain(doc) if doc else None
+        return to_card(doc) if doc else None
 
     def by_referral(self, referral_id: str) -> ClientCard | None:
         """The card a referral created or joined (`$in`: see page())."""
         doc = self._scoped().filter(referral_ids__in=[referral_id]).first()
-        return _to_domain(doc) if doc else None
+        return to_card(doc) if doc else None
 
     def sees(self, client_id: str) -> bool:
         """Whether the caller's centres include the card."""
         return self._scoped().filter(id=client_id).only("id").first() is not None
 
-    def born_on(self, born: date) -> list[ClientCard]:
-        """Cards (not merged away) of people born on that day."""
-        docs = self._scoped().filter(date_of_birth=born.isoformat()).limit(CANDIDATE_LIMIT)
-        return [_to_domain(doc) for doc in docs if not doc.merged_into]
+    def born_on(self, born: date) -> list[search.CandidateFacts]:
+        """What matching needs of the cards (not merged away) of people born on that day."""
+        keys = [lookup_of(self._organisation, search.BORN_KIND + born.isoformat())]
+        return self._facts(self._ids(keys, CANDIDATE_LIMIT))
 
     def _in_scope(self, centre_ids: list[str]) -> bool:
         return self._centres is None or not self._centres.isdisjoint(centre_ids)
 
-    def candidates(self, query: search.SearchQuery) -> list[ClientCard]:
-        """The cards of ``candidate_facts``."""
-        return self.by_ids([f.ref for f in self.candidate_facts(query)])
+    def _ids(self, lookups: list[str], budget: int) -> list[str]:
+        """Cards found under the keys, in the keys' order, at most ``budget``: one
+        indexed equality per key, stopping once the budget is full."""
+        index = SearchKeyDocument._get_collection()
+        found: dict[str, None] = {}
+        for lookup in lookups:
+            if len(found) >= budget:
+                break
+            for row in index.find({"lookup": lookup}, {"client_id": 1}).limit(budget):
+                found.setdefault(row["client_id"])
+        return list(found)[:budget]
 
-    def candidate_facts(self, query: search.SearchQuery) -> list[search.CandidateFacts]:
-        """What ranking needs of the cards that share a search key, a date-of-birth
-        variant or a contact with the query (at most a few hundred per kind, merged cards
-        left out). Every lookup is
-        an indexed equality on a plain field of the organisation; the caller's centres
-        are applied to what comes back, here, before anything leaves the repository."""
-        keys = list(search.deletion_keys((*query.given_keys, *query.family_keys)))
-        dobs = (
-            [d.isoformat() for d in search.dob_variants(query.date_of_birth)]
-            if query.date_of_birth
-            else []
+    def _facts(self, ids: list[str]) -> list[search.CandidateFacts]:
+        """What ranking reads of these cards (merged cards and cards outside the
+        caller's centres left out, here, before anything leaves the repository)."""
+        if not ids:
+            return []
+        docs = ClientDocument._get_collection().find(
+            {"_id": {"$in": ids}, "organisation": self._organisation}, _FACT_FIELDS
         )
-        mine = {"organisation": self._organisation}
-        collection = ClientDocument._get_collection()
-        raw: dict[str, dict[str, Any]] = {}
-
-        def take(criteria: dict[str, Any], limit: int) -> None:
-            for found in collection.find({**mine, **criteria}, _FACT_FIELDS).limit(limit):
-                raw.setdefault(found["_id"], found)
-
-        if dobs:
-            # Born on the day (or a likely slip of it): the names are ranked after.
-            take({"date_of_birth": {"$in": dobs}}, CANDIDATE_LIMIT)
-        if keys:
-            # With a date of birth, the same-name cards that matter were found just above;
-            # a common surname must not drag hundreds of strangers into every referral.
-            limit = NAME_ONLY_LIMIT if dobs else CANDIDATE_LIMIT
-            rows = SearchKeyDocument._get_collection().find(
-                {**mine, "key": {"$in": keys}}, {"client_id": 1}
-            )
-            ids = list(dict.fromkeys(r["client_id"] for r in rows.limit(limit * 2)))[:limit]
-            missing = [i for i in ids if i not in raw]
-            if missing:
-                take({"_id": {"$in": missing}}, len(missing))
-        if search.phone_key(query.phone):
-            take({"phone_key": search.phone_key(query.phone)}, CANDIDATE_LIMIT)
-        if query.email.strip():
-            take({"email_key": query.email.strip().lower()}, CANDIDATE_LIMIT)
+        by_id = {d["_id"]: d for d in docs}
         return [
             search.CandidateFacts(
                 ref=doc["_id"],
@@ -552,9 +137,22 @@ class ClientRepository:
                 phone=doc.get("phone", ""),
                 email=doc.get("email", ""),
             )
-            for doc in raw.values()
+            for doc in (by_id[i] for i in ids if i in by_id)
             if not doc.get("merged_into") and self._in_scope(doc.get("centre_ids") or [])
         ]
+
+    def candidate_facts(self, query: search.SearchQuery) -> list[search.CandidateFacts]:
+        """What ranking needs of the cards born on the query's day (or a likely slip of
+        it), sharing its phone or e-mail, or its names (at most a few hundred per kind:
+        with a date of birth, fewer by name, so that a common surname does not drag
+        hundreds of strangers into every referral)."""
+        keys = search.query_lookup_keys(query)
+        org = self._organisation
+        ids = self._ids([lookup_of(org, k) for k in keys.born], CANDIDATE_LIMIT)
+        ids += self._ids([lookup_of(org, k) for k in keys.contact], CANDIDATE_LIMIT)
+        names = NAME_ONLY_LIMIT if keys.born else CANDIDATE_LIMIT
+        ids += self._ids([lookup_of(org, k) for k in keys.names], names)
+        return self._facts(list(dict.fromkeys(ids)))
 
     def due_for_inactivity(
         self,
@@ -580,12 +178,12 @@ class ClientRepository:
             .order_by("last_activity_on", "id")
             .limit(limit)
         )
-        return [_to_domain(doc) for doc in docs if not doc.merged_into]
+        return [to_card(doc) for doc in docs if not doc.merged_into]
 
     def with_contract_awaiting_status(self, limit: int = 500) -> list[ClientCard]:
         """Cards whose signed contract has not (yet) made the client a service user."""
         docs = self._scoped().filter(contract_awaits="yes").order_by("id").limit(limit)
-        return [_to_domain(doc) for doc in docs if not doc.merged_into]
+        return [to_card(doc) for doc in docs if not doc.merged_into]
 
     def status_histories(
         self, *, centre_id: str | None, region_id: str | None
@@ -619,7 +217,7 @@ class ClientRepository:
         )  # fmt: skip
 
     def by_ids(self, client_ids: list[str]) -> list[ClientCard]:
-        return [_to_domain(doc) for doc in self._scoped().filter(id__in=client_ids)]
+        return [to_card(doc) for doc in self._scoped().filter(id__in=client_ids)]
 
     def page(
         self,
@@ -642,15 +240,17 @@ class ClientRepository:
             # nothing for {"centre_ids": "x"} (count_documents does; measured).
             query = query.filter(centre_ids__in=[centre_id])
         docs = query.order_by("-registered_at", "id").skip(offset).limit(limit)
-        return [_to_domain(doc) for doc in docs]
+        return [to_card(doc) for doc in docs]
 
     def save(self, card: ClientCard, events: list[EventEnvelope]) -> ClientCard:
         """Store the card with its events; raises DuplicateAggregate for a second card
         of the same identity, Conflict when the card changed since it was read."""
         # save_aggregate keeps whatever events are still waiting in the stored outbox.
-        doc = _to_document(card)
+        doc = to_document(card)
+        # Before the card: a card is always found under every key it has.
+        stale = add_search_rows(card)
         try:
-            save_aggregate(doc, events)
+            self._save(doc, events)
         except DuplicateKeyError as exc:
             # A changed name or date of birth that another card already has (the
             # replace hits the unique identity index): nothing was written.
@@ -658,12 +258,8 @@ class ClientRepository:
         # After the card: a crash in between leaves the previous facts until the
         # card's next write (statistics only).
         store_facts(card.client_id, [CLIENT], card_fact_rows(card))
-        index = SearchKeyDocument._get_collection()
-        index.delete_many({"client_id": card.client_id})
-        rows = search_rows(card)
-        if rows:
-            index.insert_many(rows)
-        return _to_domain(doc)
+        remove_search_rows(card.client_id, stale)
+        return to_card(doc)
 
     def audit_entries(self, client_id: str, *, offset: int, limit: int) -> list[AuditEntry]:
         """Who read or changed the card, newest first (the caller must be allowed to
@@ -676,14 +272,26 @@ class ClientRepository:
         )
 
     def audit(self, client_id: str, subject: str, action: str, at: datetime, trace_id: str) -> None:
-        AuditEntry(
-            organisation=self._organisation,
-            client_id=client_id,
-            subject=subject,
-            action=action,
-            at=at,
-            trace_id=trace_id,
-        ).save()
+        self.audit_all([client_id], subject, action, at, trace_id)
+
+    def audit_all(
+        self, client_ids: list[str], subject: str, action: str, at: datetime, trace_id: str
+    ) -> None:
+        """The same access to several cards, in one write (a search's answers)."""
+        if not client_ids:
+            return
+        entries = [
+            AuditEntry(
+                organisation=self._organisation,
+                client_id=client_id,
+                subject=subject,
+                action=action,
+                at=at,
+                trace_id=trace_id,
+            )
+            for client_id in client_ids
+        ]
+        AuditEntry.objects.insert(entries, load_bulk=False)
 
 
 class DerivedRowsVersion(me.Document):
@@ -697,7 +305,8 @@ class DerivedRowsVersion(me.Document):
     at = me.DateTimeField(required=True)
 
 
-DERIVED_ROWS_VERSION = 1
+# 2: lookup keys with the organisation, date of birth, contacts and name pairs.
+DERIVED_ROWS_VERSION = 2
 
 
 def backfill_derived_rows(organisation: str, now: datetime, batch: int = 1000) -> int:
@@ -719,12 +328,10 @@ def backfill_derived_rows(organisation: str, now: datetime, batch: int = 1000) -
         if not docs:
             break
         for doc in docs:
-            card = _to_domain(doc)
+            card = to_card(doc)
             store_facts(card.client_id, [CLIENT], card_fact_rows(card))
             index.delete_many({"client_id": card.client_id})
-            rows = search_rows(card)
-            if rows:
-                index.insert_many(rows)
+            index.insert_many(search_rows(card))
             written += 1
         last = docs[-1].id
     DerivedRowsVersion(id=organisation, version=DERIVED_ROWS_VERSION, at=now).save()

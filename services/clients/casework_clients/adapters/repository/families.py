@@ -7,7 +7,7 @@ from datetime import date
 
 import mongoengine as me
 
-from casework_clients.adapters.repository.cards import entry_from_dict, entry_to_dict
+from casework_clients.adapters.repository.card_documents import entry_from_dict, entry_to_dict
 from casework_clients.adapters.repository.stat_facts import (
     FAMILY_OWN,
     FAMILY_SHARED,
@@ -24,8 +24,8 @@ from casework_clients.domain.cards import (
 from casework_clients.domain.families import Family, FamilyMember
 from casework_clients.domain.statistics import StatusReport, timeline_facts
 from casework_common.envelope import EventEnvelope
-from casework_common.errors import NotFound
-from casework_common.storage import AggregateDocument, save_aggregate
+from casework_common.repository import ScopedRepository
+from casework_common.storage import AggregateDocument
 
 
 class FamilyDocument(AggregateDocument):
@@ -76,24 +76,16 @@ def _family_to_domain(doc: FamilyDocument) -> Family:
     )
 
 
-class FamilyRepository:
-    """Families of one organisation visible from `centres` (None: all, system only)."""
+class FamilyRepository(ScopedRepository[FamilyDocument]):
+    """Families of one organisation visible from `centres` (None: all, system only);
+    writes go through the unit of work when one is given."""
 
-    def __init__(self, organisation: str, centres: frozenset[str] | None) -> None:
-        self._organisation = organisation
-        self._centres = centres
-
-    def _scoped(self) -> me.QuerySet:
-        query = FamilyDocument.objects(organisation=self._organisation)
-        if self._centres is not None:
-            query = query.filter(centre_ids__in=list(self._centres))
-        return query
+    document = FamilyDocument
+    centre_field = "centre_ids"
+    what = "family"
 
     def get(self, family_id: str) -> Family:
-        doc = self._scoped().filter(id=family_id).first()
-        if doc is None:
-            raise NotFound(f"family {family_id} not found")
-        return _family_to_domain(doc)
+        return _family_to_domain(self._one(family_id))
 
     def of_client(self, client_id: str) -> list[Family]:
         # `$in`: see page() on the development server and array equality.
@@ -165,7 +157,7 @@ class FamilyRepository:
             own_status=family.status_history.current.value if family.status_history.current else "",
             **facts_fields(family.shared_facts, "shared_stat"),
         )
-        save_aggregate(doc, events)
+        self._save(doc, events)
         home = family.centre_ids[0] if family.centre_ids else ""
         rows = [
             *fact_rows(

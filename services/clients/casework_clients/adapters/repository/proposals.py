@@ -9,7 +9,8 @@ from typing import Any
 
 import mongoengine as me
 
-from casework_clients.adapters.repository.cards import AuditEntry, ClientDocument, ClientRepository
+from casework_clients.adapters.repository.card_documents import AuditEntry, ClientDocument
+from casework_clients.adapters.repository.cards import ClientRepository
 from casework_clients.adapters.repository.consultations import (
     ConsultationRepository,
     UnattachedConsultation,
