@@ -23,31 +23,36 @@ anonymous: nothing that leads back to a person is kept with them.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
-import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from nameko.timer import timer
-from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import BindAddress, WebServer
 from werkzeug.wrappers import Response
 
 from casework.clients.v1 import events_pb2 as clients_events
 from casework.plans.v1 import events_pb2 as plans_events
 from casework_common import contracts, safe_json
-from casework_common.config import MissingConfiguration, bind_host
+from casework_common.config import seconds
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import FieldError, InvalidArgument
 from casework_common.events_runtime import EventsService, PoisonEvent, event_handler
 from casework_common.forwarded import client_address
+from casework_common.public_http import (
+    RateCounters,
+    decide,
+    field_errors,
+    json_response,
+    public,
+    public_http_entrypoint,
+    read_whole,
+    too_large,
+    window_of,
+)
 from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
 from casework_common.wiring import Wired, Wiring
-from casework_feedback.adapters import public_rate
 from casework_feedback.adapters import repository as repo
 from casework_feedback.adapters.call_repository import CallRepository, ConsentRepository
 from casework_feedback.adapters.complaint_repository import (
@@ -63,26 +68,16 @@ from casework_feedback.use_cases.contact_visits import MonitoringContact, record
 log = logging.getLogger(__name__)
 PUBLIC = "feedback-public"
 MAX_BODY_BYTES = 16 * 1024
-WINDOW_SECONDS = 60
+# The public endpoints' requests per address and minute (the collection keeps its name).
+PUBLIC_RATE = RateCounters("public_rate")
 PAGE = 100  # what the repositories answer at most per look (their default limit)
 MAX_PAGES = 50  # per tick; the next tick carries on
 
 
-def _seconds(variable: str, default: float) -> float:
-    raw = os.environ.get(variable) or ""
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        raise MissingConfiguration(variable, f"must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise MissingConfiguration(variable, f"must be positive, got {raw!r}")
-    return value
-
-
 # How often the timers look for complaint deadlines and visits to sample (tests shorten).
-DEADLINE_CHECK_INTERVAL = _seconds("FEEDBACK_DEADLINE_CHECK_INTERVAL", 60.0)
-SAMPLE_CHECK_INTERVAL = _seconds("FEEDBACK_SAMPLE_CHECK_INTERVAL", 60.0)
-LATER_CHECK_INTERVAL = _seconds("FEEDBACK_LATER_CHECK_INTERVAL", 60.0)
+DEADLINE_CHECK_INTERVAL = seconds("FEEDBACK_DEADLINE_CHECK_INTERVAL", 60.0)
+SAMPLE_CHECK_INTERVAL = seconds("FEEDBACK_SAMPLE_CHECK_INTERVAL", 60.0)
+LATER_CHECK_INTERVAL = seconds("FEEDBACK_LATER_CHECK_INTERVAL", 60.0)
 
 
 @functools.cache
@@ -90,86 +85,24 @@ def _app() -> Feedback:
     return bootstrap()
 
 
-class PublicWebServer(WebServer):  # type: ignore[misc]
-    """nameko's web server again, on FEEDBACK_PUBLIC_HTTP_PORT."""
-
-    @property
-    def bind_addr(self) -> BindAddress:
-        return BindAddress(bind_host(), public_http_port(os.environ))
-
-    def start(self) -> None:
-        _app()  # a bad setting stops the process now, not at the first visitor
-        super().start()
-
-
-class PublicHttpRequestHandler(HttpRequestHandler):  # type: ignore[misc]
-    server = PublicWebServer()
-
-
-public_http = PublicHttpRequestHandler.decorator
-
-
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(body, ensure_ascii=False),
-        status=status,
-        mimetype="application/json",
-        headers=headers or {},
-    )
-
-
-def _field_errors(status: int, errors: list[FieldError]) -> Response:
-    return _json(
-        status, {"errors": [{"field": e.field, "description": e.description} for e in errors]}
-    )
+# nameko's `http` again on FEEDBACK_PUBLIC_HTTP_PORT; a bad setting stops the process
+# as the server starts, not at the first visitor.
+public_http = public_http_entrypoint(lambda: public_http_port(os.environ), _app)
 
 
 def _body(request: Any) -> dict[str, Any] | Response:
-    declared = request.content_length
-    if (declared or 0) > MAX_BODY_BYTES:
-        return _json(413, {"error": f"at most {MAX_BODY_BYTES} bytes"})
-    most = MAX_BODY_BYTES + 1 if declared is None else declared
-    stream = request.environ["wsgi.input"]
-    parts: list[bytes] = []
-    size = 0
-    while size < most:
-        part = stream.read(most - size)
-        if not part:
-            break
-        parts.append(part)
-        size += len(part)
-    if size > MAX_BODY_BYTES:
-        return _json(413, {"error": f"at most {MAX_BODY_BYTES} bytes"})
+    raw = read_whole(request, MAX_BODY_BYTES)
+    if raw is None:
+        return too_large(MAX_BODY_BYTES)
     try:
-        data = safe_json.loads(b"".join(parts) or b"null", field="body", root="")
+        data = safe_json.loads(raw or b"null", field="body", root="")
     except InvalidArgument as exc:
-        return _field_errors(400, exc.errors)
+        return field_errors(400, exc.errors)
     except ValueError:
-        return _field_errors(400, [FieldError("body", "could not be read")])
+        return field_errors(400, [FieldError("body", "could not be read")])
     if not isinstance(data, dict):
-        return _field_errors(400, [FieldError("body", "must be a JSON object")])
+        return field_errors(400, [FieldError("body", "must be a JSON object")])
     return data
-
-
-Handler = TypeVar("Handler", bound=Callable[..., Response])
-
-
-def _public(handler: Handler) -> Handler:
-    """Whatever escapes a public handler answers a bare 500 with a correlation id."""
-
-    @functools.wraps(handler)
-    def answer(self: Any, request: Any, *args: Any, **kwargs: Any) -> Response:
-        try:
-            return handler(self, request, *args, **kwargs)
-        except Exception:
-            correlation_id = secrets.token_hex(8)
-            log.exception(
-                "public request failed",
-                extra={"fields": {"correlation_id": correlation_id, "path": request.path}},
-            )
-            return _json(500, {"error": "internal error", "correlation_id": correlation_id})
-
-    return cast(Handler, answer)
 
 
 def _on_day(text: str) -> datetime:
@@ -332,7 +265,7 @@ class FeedbackEvents(EventsService):
                     )
                     if looked_at < PAGE:
                         break
-        public_rate.forget_windows_before(int(uow.now.timestamp()) // WINDOW_SECONDS - 1)
+        PUBLIC_RATE.forget_windows_before(window_of(uow.now) - 1)
 
     @timer(interval=LATER_CHECK_INTERVAL)  # type: ignore[misc]
     def issue_later_surveys(self) -> None:
@@ -367,17 +300,18 @@ class FeedbackEvents(EventsService):
     def _rate_limited(self, request: Any, endpoint: str) -> Response | None:
         app = self.wired.app
         now = app.clock()
-        window = int(now.timestamp()) // WINDOW_SECONDS
-        count = public_rate.count_request(self._address(request), window)
-        if count <= app.public_per_minute:
+        count = PUBLIC_RATE.count(self._address(request), window_of(now))
+        decision = decide(count, app.public_per_minute, now)
+        if decision.allowed:
             return None
         log.warning(
             "public feedback request refused",
             extra={"fields": {"reason": "rate_limited", "status": 429, "endpoint": endpoint}},
         )
-        retry = WINDOW_SECONDS - int(now.timestamp()) % WINDOW_SECONDS
-        return _json(
-            429, {"error": "too many requests; try again in a minute"}, {"Retry-After": str(retry)}
+        return json_response(
+            429,
+            {"error": "too many requests; try again in a minute"},
+            {"Retry-After": str(decision.retry_after_seconds)},
         )
 
     def _refused(self, refused: visits.PublicRefused) -> Response:
@@ -386,7 +320,7 @@ class FeedbackEvents(EventsService):
             "public feedback refused",
             extra={"fields": {"reason": refused.code, "status": refused.status}},
         )
-        return _json(refused.status, {"error": refused.reason, "code": refused.code})
+        return json_response(refused.status, {"error": refused.reason, "code": refused.code})
 
     def _open(self, token: str) -> visits.OpenLink:
         app = self.wired.app
@@ -395,7 +329,7 @@ class FeedbackEvents(EventsService):
         )
 
     @public_http("GET", "/public/v1/feedback/kiosks/<org>/<centre>")  # type: ignore[misc]
-    @_public
+    @public
     def kiosk(self, request: Any, org: str, centre: str) -> Response:
         limited = self._rate_limited(request, "kiosk")
         if limited is not None:
@@ -403,7 +337,7 @@ class FeedbackEvents(EventsService):
         app = self.wired.app
         organisation = app.organisations.get(org)
         if organisation is None:
-            return _json(404, {"error": "unknown organisation", "code": "unknown"})
+            return json_response(404, {"error": "unknown organisation", "code": "unknown"})
         try:
             with self.wired.units.begin(SystemActor(PUBLIC), Trace()) as uow:
                 token, survey = visits.kiosk_link(
@@ -416,10 +350,10 @@ class FeedbackEvents(EventsService):
                 )
         except visits.PublicRefused as refused:
             return self._refused(refused)
-        return _json(200, {"title": survey.title, "link": visits.PUBLIC_PATH + token})
+        return json_response(200, {"title": survey.title, "link": visits.PUBLIC_PATH + token})
 
     @public_http("GET", "/public/v1/feedback/<token>")  # type: ignore[misc]
-    @_public
+    @public
     def survey_form(self, request: Any, token: str) -> Response:
         limited = self._rate_limited(request, "open")
         if limited is not None:
@@ -428,7 +362,7 @@ class FeedbackEvents(EventsService):
             opened = self._open(token)
         except visits.PublicRefused as refused:
             return self._refused(refused)
-        return _json(
+        return json_response(
             200,
             {
                 "title": opened.survey.title,
@@ -439,7 +373,7 @@ class FeedbackEvents(EventsService):
         )
 
     @public_http("POST", "/public/v1/feedback/<token>")  # type: ignore[misc]
-    @_public
+    @public
     def survey_submit(self, request: Any, token: str) -> Response:
         limited = self._rate_limited(request, "submit")
         if limited is not None:
@@ -457,14 +391,14 @@ class FeedbackEvents(EventsService):
             if key not in ("answers", "comment")
         ]
         if unknown:
-            return _field_errors(400, unknown)
+            return field_errors(400, unknown)
         try:
             with self.wired.units.begin(SystemActor(PUBLIC), Trace()) as uow:
                 recorded = visits.submit_by_link(
                     opened, body.get("answers"), body.get("comment", ""), uow, LinkRepository()
                 )
         except InvalidArgument as exc:
-            return _field_errors(400, exc.errors)
+            return field_errors(400, exc.errors)
         except visits.PublicRefused as refused:
             return self._refused(refused)
-        return _json(201, {"thanks": recorded.thanks})
+        return json_response(201, {"thanks": recorded.thanks})

@@ -37,7 +37,6 @@ from casework_intake.adapters.referrals import (
 )
 from casework_intake.adapters.routing_rules import RoutingRuleSetDocument, RoutingRulesRepository
 from casework_intake.adapters.web_form import (
-    RateCounterDocument,
     count_submission,
     forget_windows_before,
 )
@@ -53,7 +52,6 @@ __all__ = [
     "OutreachRepository",
     "ProjectDocument",
     "ProjectRepository",
-    "RateCounterDocument",
     "ReferralDocument",
     "ReferralRepository",
     "RoutingRuleSetDocument",

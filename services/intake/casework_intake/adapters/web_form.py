@@ -2,29 +2,8 @@
 
 from __future__ import annotations
 
-import mongoengine as me
-from pymongo import ReturnDocument
+from casework_common.public_http import RateCounters
 
-
-class RateCounterDocument(me.Document):
-    meta = {"collection": "web_form_rate", "indexes": [{"fields": ["window"]}]}
-
-    id = me.StringField(primary_key=True)  # "<address>|<minute window>"
-    window = me.IntField(required=True)
-    count = me.IntField(default=0)
-
-
-def count_submission(address: str, window: int) -> int:
-    """This address's submissions in the window, this one included: one atomic
-    increment shared by every process and replica."""
-    raw = RateCounterDocument._get_collection().find_one_and_update(
-        {"_id": f"{address}|{window}"},
-        {"$inc": {"count": 1}, "$set": {"window": window}},
-        upsert=True,
-        return_document=ReturnDocument.AFTER,
-    )
-    return int(raw["count"])
-
-
-def forget_windows_before(window: int) -> None:
-    RateCounterDocument.objects(window__lt=window).delete()
+WEB_FORM_RATE = RateCounters("web_form_rate")
+count_submission = WEB_FORM_RATE.count
+forget_windows_before = WEB_FORM_RATE.forget_windows_before

@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
 
 from casework_common.errors import FieldError
 
@@ -35,6 +33,9 @@ from casework_common.forwarded import IPAddress as IPAddress
 from casework_common.forwarded import Network as Network
 from casework_common.forwarded import client_address as client_address
 from casework_common.forwarded import parse_networks as parse_networks
+from casework_common.rates import RateDecision as RateDecision
+from casework_common.rates import decide as decide
+from casework_common.rates import window_of as window_of
 from casework_intake.domain.referrals import Channel, SubmitReferral
 
 HONEYPOT = "website"
@@ -52,7 +53,6 @@ FIELDS = (
 )
 MAX_FIELD = 5000
 DEFAULT_PER_MINUTE = 5
-WINDOW_SECONDS = 60
 # What a web-form referral's field errors are called on the form, by SubmitReferral's
 # own field paths: the form is flat.
 FORM_FIELD = {
@@ -67,24 +67,6 @@ FORM_FIELD = {
 
 class HoneypotFilled(Exception):
     """The hidden field was filled in."""
-
-
-@dataclass(frozen=True)
-class RateDecision:
-    allowed: bool
-    count: int
-    retry_after_seconds: int
-
-
-def window_of(now: datetime) -> int:
-    """The minute window a moment falls into (seconds since the epoch // 60)."""
-    return int(now.timestamp()) // WINDOW_SECONDS
-
-
-def decide(count: int, limit: int, now: datetime) -> RateDecision:
-    """`count` is this address's submissions in the current window, this one included."""
-    retry = WINDOW_SECONDS - int(now.timestamp()) % WINDOW_SECONDS
-    return RateDecision(count <= limit, count, retry)
 
 
 def read_form(form: Mapping[str, object]) -> tuple[SubmitReferral | None, list[FieldError]]:

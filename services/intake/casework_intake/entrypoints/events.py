@@ -20,24 +20,28 @@ from __future__ import annotations
 
 import functools
 import io
-import json
 import logging
 import os
-import secrets
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from nameko.timer import timer
-from nameko.web.handlers import HttpRequestHandler
-from nameko.web.server import BindAddress, WebServer
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Request, Response
 
 from casework_common import safe_json
 from casework_common.auth import Principal
-from casework_common.config import bind_host, seconds
+from casework_common.config import seconds
 from casework_common.errors import FieldError, InvalidArgument
 from casework_common.events_runtime import EventsService
+from casework_common.public_http import (
+    field_errors,
+    json_response,
+    public,
+    public_http_entrypoint,
+    read_whole,
+    too_large,
+)
 from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
 from casework_common.wiring import Wired, Wiring
 from casework_intake import services
@@ -69,29 +73,6 @@ WEB_FORM_SUBJECT = "public-web-form"
 SELF_FILL = "intake-self-fill"
 
 
-class PublicWebServer(WebServer):  # type: ignore[misc]
-    """nameko's web server again, on PUBLIC_HTTP_PORT: a shared extension of a class of
-    its own is a server of its own, holding only the handlers declared with
-    `public_http`."""
-
-    @property
-    def bind_addr(self) -> BindAddress:
-        return BindAddress(bind_host(), public_http_port(os.environ))
-
-    def start(self) -> None:
-        # intake's own settings (trusted proxies, self-fill secret) stop the process
-        # now, not at the first citizen's request.
-        _app()
-        super().start()
-
-
-class PublicHttpRequestHandler(HttpRequestHandler):  # type: ignore[misc]
-    server = PublicWebServer()
-
-
-public_http = PublicHttpRequestHandler.decorator
-
-
 @functools.cache
 def _app() -> Intake:
     # Read once per process: by the public server's start (so a bad setting stops the
@@ -99,56 +80,22 @@ def _app() -> Intake:
     return bootstrap()
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(body, ensure_ascii=False),
-        status=status,
-        mimetype="application/json",
-        headers=headers or {},
-    )
-
-
-def _field_errors(status: int, errors: list[FieldError]) -> Response:
-    return _json(
-        status, {"errors": [{"field": e.field, "description": e.description} for e in errors]}
-    )
-
-
-def _read_whole(request: Any) -> bytes | None:
-    """The body's bytes, chunked or not; None when it is longer than MAX_BODY_BYTES.
-
-    werkzeug reads a body without Content-Length (chunked) as empty unless the server
-    flags its input as terminated, and with the flag it cuts a long body silently at
-    its limit. eventlet's wsgi input does end where the body ends, chunked or not, so
-    it is read here directly, one byte past the limit to tell "too long" apart."""
-    declared = request.content_length
-    if (declared or 0) > MAX_BODY_BYTES:
-        return None
-    # Never past a declared length: another server's input may not end there.
-    most = MAX_BODY_BYTES + 1 if declared is None else declared
-    stream = request.environ["wsgi.input"]
-    parts: list[bytes] = []
-    size = 0
-    while size < most:
-        part = stream.read(most - size)
-        if not part:
-            break
-        parts.append(part)
-        size += len(part)
-    return None if size > MAX_BODY_BYTES else b"".join(parts)
+# nameko's `http` again on PUBLIC_HTTP_PORT; intake's own settings (trusted proxies,
+# self-fill secret) stop the process as the server starts.
+public_http = public_http_entrypoint(lambda: public_http_port(os.environ), _app)
 
 
 def _body(request: Any) -> dict[str, Any] | Response:
     """The posted fields, from JSON or a form, read whole up to MAX_BODY_BYTES; what
     cannot be read answers the caller's mistake (400, 413), never a 500."""
-    raw = _read_whole(request)
+    raw = read_whole(request, MAX_BODY_BYTES)
     if raw is None:
-        return _json(413, {"error": f"at most {MAX_BODY_BYTES} bytes"})
+        return too_large(MAX_BODY_BYTES)
     try:
         if request.mimetype == "application/json":
             data = safe_json.loads(raw or b"null", field="body", root="")
             if not isinstance(data, dict):
-                return _field_errors(400, [FieldError("body", "must be a JSON object")])
+                return field_errors(400, [FieldError("body", "must be a JSON object")])
             return data
         # The form parsers of werkzeug, over the bytes already read.
         buffered = Request(
@@ -162,13 +109,12 @@ def _body(request: Any) -> dict[str, Any] | Response:
         fields = {key: buffered.form.get(key) for key in buffered.form}
         safe_json.check_value(fields, field="")
     except InvalidArgument as exc:
-        return _field_errors(400, exc.errors)
+        return field_errors(400, exc.errors)
     except (HTTPException, ValueError):
-        return _field_errors(400, [FieldError("body", "could not be read")])
+        return field_errors(400, [FieldError("body", "could not be read")])
     return fields
 
 
-Handler = TypeVar("Handler", bound=Callable[..., Response])
 Due = TypeVar("Due")
 
 
@@ -179,25 +125,6 @@ def _batches(find: Callable[[], list[Due]], handle: Callable[[list[Due]], int]) 
         due = find()
         if not due or not handle(due):
             return
-
-
-def _public(handler: Handler) -> Handler:
-    """Whatever still escapes a public handler answers a bare 500: the exception and
-    its text go to the log under a correlation id the caller can quote, never to them."""
-
-    @functools.wraps(handler)
-    def answer(self: Any, request: Any, *args: Any, **kwargs: Any) -> Response:
-        try:
-            return handler(self, request, *args, **kwargs)
-        except Exception:
-            correlation_id = secrets.token_hex(8)
-            log.exception(
-                "public request failed",
-                extra={"fields": {"correlation_id": correlation_id, "path": request.path}},
-            )
-            return _json(500, {"error": "internal error", "correlation_id": correlation_id})
-
-    return cast(Handler, answer)
 
 
 class IntakeEvents(EventsService):
@@ -287,19 +214,19 @@ class IntakeEvents(EventsService):
                 }
             },
         )
-        return _json(
+        return json_response(
             429,
             {"error": "too many submissions from this address; try again in a minute"},
             {"Retry-After": str(decision.retry_after_seconds)},
         )
 
     @public_http("GET", "/public/v1/organisations/<org>/web-form")  # type: ignore[misc]
-    @_public
+    @public
     def web_form_fields(self, request: Any, org: str) -> Response:
         organisation = self.wired.app.organisations.get(org)
         if organisation is None:
-            return _json(404, {"error": "unknown organisation"})
-        return _json(
+            return json_response(404, {"error": "unknown organisation"})
+        return json_response(
             200,
             {
                 "fields": [*web_form.FIELDS],
@@ -311,7 +238,7 @@ class IntakeEvents(EventsService):
         )
 
     @public_http("POST", "/public/v1/organisations/<org>/referrals")  # type: ignore[misc]
-    @_public
+    @public
     def submit_web_form(self, request: Any, org: str) -> Response:
         app = self.wired.app
         limited = self._rate_limited(request, "web_form")
@@ -319,19 +246,19 @@ class IntakeEvents(EventsService):
             return limited
         organisation = app.organisations.get(org)
         if organisation is None:
-            return _json(404, {"error": "unknown organisation"})
+            return json_response(404, {"error": "unknown organisation"})
         body = _body(request)
         if isinstance(body, Response):
             return body
         try:
             command, errors = web_form.read_form(body)
         except web_form.HoneypotFilled:
-            return _field_errors(
+            return field_errors(
                 400,
                 [FieldError(web_form.HONEYPOT, "must be left empty; please send the form again")],
             )
         if command is None:
-            return _field_errors(400, errors)
+            return field_errors(400, errors)
         principal = Principal(
             organisation=organisation.id,
             subject=WEB_FORM_SUBJECT,
@@ -350,9 +277,9 @@ class IntakeEvents(EventsService):
                     first_response_hours=app.first_response_hours_of(organisation.id),
                 )
         except InvalidArgument as exc:
-            return _field_errors(400, web_form.form_errors(exc.errors))
+            return field_errors(400, web_form.form_errors(exc.errors))
         log.info("web form referral", extra={"fields": {"referral_id": referral.referral_id}})
-        return _json(201, {"reference_number": referral.reference_number})
+        return json_response(201, {"reference_number": referral.reference_number})
 
     # --------------------------------------------------------------- self-fill
 
@@ -381,16 +308,16 @@ class IntakeEvents(EventsService):
                 }
             },
         )
-        return _json(refused.status, {"error": refused.reason})
+        return json_response(refused.status, {"error": refused.reason})
 
     @public_http("GET", "/public/v1/self-fill/<token>")  # type: ignore[misc]
-    @_public
+    @public
     def self_fill_form(self, request: Any, token: str) -> Response:
         try:
             _, form = self._open(token)
         except services.SelfFillRefused as refused:
             return self._refused(request, refused)
-        return _json(
+        return json_response(
             200,
             {
                 "title": form.definition.title,
@@ -400,7 +327,7 @@ class IntakeEvents(EventsService):
         )
 
     @public_http("POST", "/public/v1/self-fill/<token>")  # type: ignore[misc]
-    @_public
+    @public
     def self_fill_submit(self, request: Any, token: str) -> Response:
         limited = self._rate_limited(request, "self_fill")
         if limited is not None:
@@ -416,7 +343,7 @@ class IntakeEvents(EventsService):
             FieldError(key[:64], "is not a field of this form") for key in body if key != "answers"
         ]
         if unknown:
-            return _field_errors(400, unknown)
+            return field_errors(400, unknown)
         try:
             with self.wired.units.begin(SystemActor(SELF_FILL), Trace()) as uow:
                 services.submit_self_fill(
@@ -427,7 +354,7 @@ class IntakeEvents(EventsService):
                     FormsRepository(organisation, None, uow),
                 )
         except InvalidArgument as exc:
-            return _field_errors(400, exc.errors)
+            return field_errors(400, exc.errors)
         except services.SelfFillRefused as refused:
             return self._refused(request, refused)
-        return _json(201, {"received": True})
+        return json_response(201, {"received": True})

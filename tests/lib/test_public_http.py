@@ -1,0 +1,53 @@
+"""Specification of what the suite's anonymous HTTP endpoints share
+(`casework_common.public_http`): werkzeug requests, no server."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+from werkzeug.test import EnvironBuilder
+from werkzeug.wrappers import Request, Response
+
+from casework_common.public_http import public, read_whole
+
+
+def create_request(body: bytes, *, length: bool = True) -> Request:
+    environ = EnvironBuilder(
+        path="/public/v1/anything", method="POST", data=body, content_type="application/json"
+    ).get_environ()
+    environ["wsgi.input"] = io.BytesIO(body)
+    if not length:
+        environ.pop("CONTENT_LENGTH", None)
+        environ["HTTP_TRANSFER_ENCODING"] = "chunked"
+    return Request(environ)
+
+
+def answer_of(response: Response) -> tuple[int, dict[str, object]]:
+    return response.status_code, json.loads(response.get_data())
+
+
+@pytest.mark.parametrize("length", [True, False])
+def test_a_body_up_to_the_bound_is_read_whole_and_one_byte_more_is_refused(length: bool) -> None:
+    assert read_whole(create_request(b"x" * 10, length=length), 10) == b"x" * 10
+    assert read_whole(create_request(b"x" * 11, length=length), 10) is None
+
+
+def test_whatever_escapes_a_public_handler_answers_a_bare_500_logged_with_its_id(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Endpoint:
+        @public
+        def handle(self, request: Request, org: str) -> Response:
+            raise RuntimeError("mongodb://admin:hunter2@db/intake is down")
+
+    with caplog.at_level(logging.ERROR):
+        status, answer = answer_of(Endpoint().handle(create_request(b"{}"), "org-demo"))
+    assert status == 500
+    assert set(answer) == {"error", "correlation_id"}
+    assert "hunter2" not in json.dumps(answer)
+    (record,) = [r for r in caplog.records if r.getMessage() == "public request failed"]
+    assert record.exc_info is not None
+    assert record.fields["correlation_id"] == answer["correlation_id"]  # type: ignore[attr-defined]
