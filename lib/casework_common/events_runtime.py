@@ -231,9 +231,12 @@ class EventBus(DependencyProvider):  # type: ignore[misc]
         self.publisher = Publisher(self.settings.amqp_uri, exchange_name())
         self.publisher.connect()
         self.retry_delays = retry_delays()
-        self.publisher.declare_retries(
+        # Declared here, of the type this broker supports, before nameko consumes: the
+        # entrypoints' queues take these arguments, so nameko's own declaration agrees,
+        # and a queue left from another release fails the start-up with its name.
+        self.queue_type = self.publisher.declare_queues(
             [
-                entrypoint.queue.name
+                entrypoint.queue
                 for entrypoint in self.container.entrypoints
                 if isinstance(entrypoint, EventConsumer)
             ],

@@ -12,6 +12,15 @@
   the broker dead-letters the copy back into the consumer's queue when its time is up.
   The delivery limit counts only what no handler could even answer for (a crash loop).
 
+Queue type (`CASEWORK_QUEUE_TYPE`, `quorum` or `classic`; unset: what the broker
+supports). On RabbitMQ 3.10 and later the consumer queues and the retry tiers are quorum
+queues that dead-letter at least once (`x-dead-letter-strategy: at-least-once`, which
+needs `x-overflow: reject-publish`): a delayed retry on its way back to the work queue
+is kept by its tier until the work queue confirms it, where a classic queue would drop it
+if the broker failed in between. Older brokers get classic queues. A queue already
+declared with other arguments cannot be redeclared: `QueueMismatch` names it and says
+what to do.
+
 Who published an event is the broker's word, not the event's: every service connects
 as a broker user of its own, `<prefix><service>` (prefix `CASEWORK_BROKER_USER_PREFIX`,
 default `casework-`), whose topic permission lets it publish only `<service>.*` keys;
@@ -54,6 +63,60 @@ ORIGIN_EXCHANGE_HEADER = "x-casework-origin-exchange"
 ORIGIN_KEY_HEADER = "x-casework-origin-key"
 RETURN_KEY = "return"
 DEFAULT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+QUORUM = "quorum"
+CLASSIC = "classic"
+QUEUE_TYPES = (QUORUM, CLASSIC)
+# The first release whose quorum queues dead-letter at least once and honour a TTL.
+AT_LEAST_ONCE_SINCE = (3, 10)
+
+
+class QueueMismatch(RuntimeError):
+    """A queue exists with arguments other than the ones declared now (another type, or
+    another dead-letter strategy or delivery limit): the broker cannot change it."""
+
+
+def _version(text: str | None) -> tuple[int, ...]:
+    parts = []
+    for part in (text or "").split("."):
+        digits = re.match(r"\d+", part)
+        if digits is None:
+            break
+        parts.append(int(digits.group()))
+    return tuple(parts)
+
+
+def queue_type(server_version: str | None, env: Mapping[str, str] | None = None) -> str:
+    """The type of every queue this suite declares: `CASEWORK_QUEUE_TYPE` when set,
+    else quorum on a broker that reports 3.10 or later, else classic."""
+    env = os.environ if env is None else env
+    chosen = (env.get("CASEWORK_QUEUE_TYPE") or "").strip().lower()
+    if chosen:
+        if chosen not in QUEUE_TYPES:
+            raise ValueError(f"CASEWORK_QUEUE_TYPE: one of {', '.join(QUEUE_TYPES)}: {chosen!r}")
+        return chosen
+    return QUORUM if _version(server_version) >= AT_LEAST_ONCE_SINCE else CLASSIC
+
+
+def default_queue_type(env: Mapping[str, str] | None = None) -> str:
+    """Before the broker is asked (a queue built at import time): the setting, else
+    quorum; the events process rebuilds the arguments once it knows the broker."""
+    return queue_type("3.10", env)
+
+
+def _dead_lettering(
+    kind: str, exchange: str, routing_key: str, *, delivery_limit: bool
+) -> dict[str, Any]:
+    arguments: dict[str, Any] = {
+        "x-dead-letter-exchange": exchange,
+        "x-dead-letter-routing-key": routing_key,
+    }
+    if kind == QUORUM:
+        arguments["x-queue-type"] = QUORUM
+        arguments["x-dead-letter-strategy"] = "at-least-once"
+        arguments["x-overflow"] = "reject-publish"
+        if delivery_limit:
+            arguments["x-delivery-limit"] = DELIVERY_LIMIT
+    return arguments
 
 
 class PublishRefused(RuntimeError):
@@ -146,9 +209,12 @@ def retry_tier(queue_name: str, delay: float) -> str:
     return f"{queue_name}.retry.{delay:g}s"
 
 
-def retry_queues(queue_name: str, delays: tuple[float, ...]) -> list[Queue]:
+def retry_queues(
+    queue_name: str, delays: tuple[float, ...], kind: str | None = None
+) -> list[Queue]:
     """One queue per delay: a TTL fixed per queue never lets a long wait hold up a
-    short one behind it (a per-message TTL only expires at the head of its queue)."""
+    short one behind it (a TTL only expires messages at the head of their queue)."""
+    kind = kind or default_queue_type()
     exchange = retry_exchange(queue_name)
     return [
         Queue(
@@ -158,24 +224,32 @@ def retry_queues(queue_name: str, delays: tuple[float, ...]) -> list[Queue]:
             durable=True,
             queue_arguments={
                 "x-message-ttl": int(delay * 1000),
-                "x-dead-letter-exchange": exchange.name,
-                "x-dead-letter-routing-key": RETURN_KEY,
+                **_dead_lettering(kind, exchange.name, RETURN_KEY, delivery_limit=True),
             },
         )
         for delay in delays
     ]
 
 
-def declare_retry_topology(channel: Any, queue_name: str, delays: tuple[float, ...]) -> None:
+def declare_retry_topology(
+    channel: Any, queue_name: str, delays: tuple[float, ...], kind: str | None = None
+) -> None:
     retry_exchange(queue_name)(channel).declare()
-    for queue in retry_queues(queue_name, delays):
-        queue(channel).declare()
+    for queue in retry_queues(queue_name, delays, kind):
+        declare_queue(queue, channel)
 
 
-def consumer_queue(exchange_name: str, queue_name: str, routing_keys: list[str]) -> Queue:
-    """A durable quorum queue: the broker counts deliveries, and a message that keeps
-    failing goes to the dead-letter exchange instead of looping forever. Delayed retries
-    come back to it through its own retry exchange."""
+def consumer_queue_arguments(exchange_name: str, queue_name: str, kind: str) -> dict[str, Any]:
+    """Quorum: the broker counts deliveries, and a message that keeps failing goes to
+    the dead-letter exchange (at least once) instead of looping forever."""
+    return _dead_lettering(kind, f"{exchange_name}.dead-letter", queue_name, delivery_limit=True)
+
+
+def consumer_queue(
+    exchange_name: str, queue_name: str, routing_keys: list[str], kind: str | None = None
+) -> Queue:
+    """A consumer's durable queue, bound to its routing keys and to its own retry
+    exchange, through which its delayed retries come back."""
     exchange = events_exchange(exchange_name)
     return Queue(
         queue_name,
@@ -184,13 +258,27 @@ def consumer_queue(exchange_name: str, queue_name: str, routing_keys: list[str])
             binding(retry_exchange(queue_name), routing_key=RETURN_KEY),
         ],
         durable=True,
-        queue_arguments={
-            "x-queue-type": "quorum",
-            "x-delivery-limit": DELIVERY_LIMIT,
-            "x-dead-letter-exchange": f"{exchange_name}.dead-letter",
-            "x-dead-letter-routing-key": queue_name,
-        },
+        queue_arguments=consumer_queue_arguments(
+            exchange_name, queue_name, kind or default_queue_type()
+        ),
     )
+
+
+def declare_queue(queue: Queue, channel: Any) -> None:
+    """Declare a queue (and its bindings); a queue that exists with other arguments
+    raises QueueMismatch naming it and what to do, instead of a bare channel error."""
+    try:
+        queue(channel).declare()
+    except amqp.exceptions.PreconditionFailed as exc:
+        wanted = (getattr(queue, "queue_arguments", None) or {}).get("x-queue-type", CLASSIC)
+        raise QueueMismatch(
+            f"queue {queue.name!r} exists with other arguments than a {wanted} queue of "
+            f"this release ({exc.reply_text}). "
+            f"Stop its consumers, let it drain (or move its messages away: "
+            f"`make replay`), delete it (`rabbitmqctl delete_queue {queue.name}` with "
+            f"-p <vhost>), then start again (the topology step declares it anew); or "
+            f"keep it as it is with CASEWORK_QUEUE_TYPE set to its present type."
+        ) from exc
 
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -265,13 +353,46 @@ class Publisher:
             message_id=str(event["id"]),
         )
 
-    def declare_retries(self, queue_names: list[str], delays: tuple[float, ...]) -> None:
+    def queue_type(self) -> str:
+        """The queue type for this broker (`queue_type`), from the version it reports."""
+        with self._lock:
+            self._ensure()
+            assert self._connection is not None
+            properties = self._connection.connection.server_properties or {}
+        version = properties.get("version")
+        return queue_type(version.decode() if isinstance(version, bytes) else version)
+
+    def declare_queues(
+        self, queues: list[Queue], delays: tuple[float, ...], kind: str | None = None
+    ) -> str:
+        """Declare consumer queues with their bindings, retry exchange and delay tiers,
+        all of type `kind` (default: what the broker supports); answers the type. Each
+        declaration has a channel of its own: a refused one closes its channel."""
+        kind = kind or self.queue_type()
+        with self._lock:
+            self._ensure()
+            assert self._connection is not None
+            for queue in queues:
+                # In place: the events process's consumers declare these same objects.
+                queue.queue_arguments = consumer_queue_arguments(  # type: ignore[attr-defined]
+                    self._exchange_name, queue.name, kind
+                )
+                with self._connection.channel() as channel:
+                    declare_queue(queue, channel)
+                    declare_retry_topology(channel, queue.name, delays, kind)
+        return kind
+
+    def declare_retries(
+        self, queue_names: list[str], delays: tuple[float, ...], kind: str | None = None
+    ) -> None:
         """Declare each consumer queue's retry exchange and delay tiers."""
+        kind = kind or self.queue_type()
         with self._lock:
             self._ensure()
             assert self._connection is not None
             for name in queue_names:
-                declare_retry_topology(self._connection.default_channel, name, delays)
+                with self._connection.channel() as channel:
+                    declare_retry_topology(channel, name, delays, kind)
 
     def retry_later(
         self,
