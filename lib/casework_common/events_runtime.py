@@ -457,17 +457,20 @@ def _handle(
                     )
                     return
                 raise
+        # Publish what the handler stored before marking the event done: the next
+        # consumer starts one write sooner, and a crash in between is no different from
+        # one just before the mark (the claim's lease runs out; handled again). The
+        # sweeper is only the safety net.
+        try:
+            bus.relay.publish_written(written)
+        except Exception:
+            log.warning("immediate publish failed; the sweeper will publish", exc_info=True)
         _complete(consumer, envelope, holder, retry)
         telemetry.EVENTS_HANDLED.labels(service, consumer, "handled").inc()
         log.info(
             "event handled",
             extra={"fields": {"event_id": envelope.id, "event_type": envelope.routing_key}},
         )
-        # Publish what the handler stored now; the sweeper is only the safety net.
-        try:
-            bus.relay.publish_written(written)
-        except Exception:
-            log.warning("immediate publish failed; the sweeper will publish", exc_info=True)
 
 
 def _give_back(consumer: str, event_id: str, holder: str) -> None:
