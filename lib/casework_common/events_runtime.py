@@ -43,6 +43,7 @@ from casework_common.messaging import (
     ORIGIN_KEY_HEADER,
     PUBLISHER_HEADER,
     Publisher,
+    QueueMismatch,
     broker_user_prefix,
     consumer_queue,
     publisher_refusal,
@@ -234,14 +235,18 @@ class EventBus(DependencyProvider):  # type: ignore[misc]
         # Declared here, of the type this broker supports, before nameko consumes: the
         # entrypoints' queues take these arguments, so nameko's own declaration agrees,
         # and a queue left from another release fails the start-up with its name.
-        self.queue_type = self.publisher.declare_queues(
-            [
-                entrypoint.queue
-                for entrypoint in self.container.entrypoints
-                if isinstance(entrypoint, EventConsumer)
-            ],
-            self.retry_delays,
-        )
+        try:
+            self.queue_type = self.publisher.declare_queues(
+                [
+                    entrypoint.queue
+                    for entrypoint in self.container.entrypoints
+                    if isinstance(entrypoint, EventConsumer)
+                ],
+                self.retry_delays,
+            )
+        except QueueMismatch as exc:
+            log.critical("events process cannot start", extra={"fields": {"why": str(exc)}})
+            raise
         self.broker_user_prefix = broker_user_prefix()
         self.relay = OutboxRelay(
             self.settings.service, service_cls.outbox_documents, self.publisher

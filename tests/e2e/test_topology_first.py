@@ -77,3 +77,21 @@ def test_a_referral_submitted_before_its_consumers_ever_ran_reaches_the_inbox_on
     note = eventually(inbox_entry, timeout=60)
     assert note.kind == "new_client"
     assert waiting(suite, "casework.events.unrouted") == 0
+
+
+def test_an_events_process_meeting_a_queue_of_another_type_stops_naming_it_and_what_to_do(
+    suite: Suite,
+) -> None:
+    tier = "plans.keep-client-status.retry.1s"
+    with kombu.Connection(suite.env["AMQP_URI"]) as connection:
+        channel = connection.channel()
+        channel.queue_delete(tier)
+        # As an earlier release declared it: a classic queue.
+        channel.queue_declare(tier, durable=True, auto_delete=False)
+
+    suite.start("plans", "events")
+    process = suite.processes["plans-events"]
+
+    assert process.wait(timeout=120) != 0
+    log = (suite.run_dir / "plans-events.log").read_text(errors="replace")
+    assert tier in log and "delete_queue" in log and "CASEWORK_QUEUE_TYPE" in log
