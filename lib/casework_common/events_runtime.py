@@ -58,7 +58,7 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 # A fault that passes by itself: the delivery is parked in a delayed retry tier of the
-# consumer's own (messaging.retry_queues) and acked, so it never uses up the queue's
+# consumer's service (messaging.retry_queues) and acked, so it never uses up the queue's
 # delivery limit however long the fault lasts. Contention (Conflict) is first retried
 # here a few times, since it usually clears within milliseconds.
 TRANSIENT = (
@@ -261,8 +261,8 @@ class EventBus(DependencyProvider):  # type: ignore[misc]
 
 def _as_delivered(bus: EventBus, consumer: str, origin: Origin) -> Origin:
     """The origin of the original delivery when this one is a delayed retry the consumer
-    itself parked: it came through the consumer's own retry exchange, which only this
-    service's broker user may publish to, stamped with that user by the broker."""
+    itself parked: it came back through its service's retry exchange, fed only by the
+    tiers that only this service's broker user may publish to, stamped with that user."""
     if origin.exchange != retry_exchange(consumer).name:
         return origin
     if not origin.user_id or origin.user_id != bus.publisher.user_id:

@@ -5,12 +5,17 @@
   published before its consumer first started is parked, not dropped.
 - `casework.dead-letter`: poison messages with the reason, and messages that exceeded
   their queue's delivery limit.
-- `<consumer queue>.retry`: each consumer's own direct exchange of delayed retries. A
-  handler that meets a transient fault (database away, contention, broker hiccup) parks
-  a copy in the tier `<queue>.retry.<N>s` (a queue with message TTL N seconds, N growing
-  1, 2, 4 ... up to a cap, the attempt in `x-casework-attempt`), acks the delivery, and
-  the broker dead-letters the copy back into the consumer's queue when its time is up.
-  The delivery limit counts only what no handler could even answer for (a crash loop).
+- Delayed retries, one set per service: a handler that meets a transient fault
+  (database away, contention, broker hiccup) publishes a copy of the delivery to the
+  service's headers exchange `<service>.retry-in`, routing key the consumer's queue,
+  header `casework-delay` naming its tier; the tier `<service>.retry.<N>s` (a queue
+  with message TTL N seconds, N growing 1, 2, 4 ... up to a cap, the attempt in
+  `x-casework-attempt`) keeps it, the handler acks the delivery, and when the time is up
+  the broker dead-letters the copy to the service's direct exchange `<service>.retry`
+  under the routing key it was published with, to which each consumer queue is bound
+  by its own name. The delivery limit counts only what no handler could even answer for
+  (a crash loop). One set of tiers per service, not per queue: a quorum queue holds a
+  few of the broker's file descriptors and a Raft log of its own.
 
 Queue type (`CASEWORK_QUEUE_TYPE`, `quorum` or `classic`; unset: what the broker
 supports). On RabbitMQ 3.10 and later the consumer queues and the retry tiers are quorum
@@ -59,9 +64,11 @@ PUBLISHER_HEADER = "x-casework-publisher"
 # (only believed on a message that came back through the consumer's own retry exchange,
 # which no other service's broker user may publish to).
 ATTEMPT_HEADER = "x-casework-attempt"
+# On a retry's way into its service's tiers: the tier it waits in (`<N>s`).
+# No `x-` prefix: a headers exchange ignores such headers when it matches.
+DELAY_HEADER = "casework-delay"
 ORIGIN_EXCHANGE_HEADER = "x-casework-origin-exchange"
 ORIGIN_KEY_HEADER = "x-casework-origin-key"
-RETURN_KEY = "return"
 DEFAULT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 QUORUM = "quorum"
 CLASSIC = "classic"
@@ -199,33 +206,51 @@ def retry_delays(env: Mapping[str, str] | None = None) -> tuple[float, ...]:
     return delays
 
 
+def service_of_queue(queue_name: str) -> str:
+    """Consumer queues are named `<service>.<what it does>`."""
+    return queue_name.split(".", 1)[0]
+
+
 def retry_exchange(queue_name: str) -> Exchange:
-    # Named after the consumer's queue, so only the owning service's broker user may
-    # publish to it (its permissions cover `<service>.*` names, nobody else's).
-    return Exchange(f"{queue_name}.retry", type="direct", durable=True)
+    """Where the tiers of the queue's service put retries back, each to the queue whose
+    name it was published under. Named after the service, so only its broker user may
+    publish to it (its permissions cover `<service>.*` names, nobody else's); the broker
+    itself dead-letters into it."""
+    return Exchange(f"{service_of_queue(queue_name)}.retry", type="direct", durable=True)
+
+
+def retry_entry_exchange(queue_name: str) -> Exchange:
+    """Where a consumer parks a retry: a headers exchange that picks the tier by
+    `casework-delay`, keeping the consumer's queue as the routing key."""
+    return Exchange(f"{service_of_queue(queue_name)}.retry-in", type="headers", durable=True)
+
+
+def tier_label(delay: float) -> str:
+    return f"{delay:g}s"
 
 
 def retry_tier(queue_name: str, delay: float) -> str:
-    return f"{queue_name}.retry.{delay:g}s"
+    return f"{service_of_queue(queue_name)}.retry.{tier_label(delay)}"
 
 
 def retry_queues(
     queue_name: str, delays: tuple[float, ...], kind: str | None = None
 ) -> list[Queue]:
-    """One queue per delay: a TTL fixed per queue never lets a long wait hold up a
-    short one behind it (a TTL only expires messages at the head of their queue)."""
+    """The delay tiers of the queue's service, one queue per delay: a TTL fixed per
+    queue never lets a long wait hold up a short one behind it (a TTL only expires
+    messages at the head of their queue). No dead-letter routing key: a retry goes back
+    under the key it came in with, its consumer's queue."""
     kind = kind or default_queue_type()
-    exchange = retry_exchange(queue_name)
+    back = retry_exchange(queue_name)
+    arguments: dict[str, Any] = _dead_lettering(kind, back.name, "", delivery_limit=True)
+    del arguments["x-dead-letter-routing-key"]
     return [
         Queue(
             retry_tier(queue_name, delay),
-            exchange=exchange,
-            routing_key=retry_tier(queue_name, delay),
+            exchange=retry_entry_exchange(queue_name),
+            binding_arguments={"x-match": "all", DELAY_HEADER: tier_label(delay)},
             durable=True,
-            queue_arguments={
-                "x-message-ttl": int(delay * 1000),
-                **_dead_lettering(kind, exchange.name, RETURN_KEY, delivery_limit=True),
-            },
+            queue_arguments={"x-message-ttl": int(delay * 1000), **arguments},
         )
         for delay in delays
     ]
@@ -234,7 +259,9 @@ def retry_queues(
 def declare_retry_topology(
     channel: Any, queue_name: str, delays: tuple[float, ...], kind: str | None = None
 ) -> None:
+    """The exchanges and tiers of the queue's service (idempotent)."""
     retry_exchange(queue_name)(channel).declare()
+    retry_entry_exchange(queue_name)(channel).declare()
     for queue in retry_queues(queue_name, delays, kind):
         declare_queue(queue, channel)
 
@@ -255,7 +282,7 @@ def consumer_queue(
         queue_name,
         bindings=[
             *(binding(exchange, routing_key=key) for key in routing_keys),
-            binding(retry_exchange(queue_name), routing_key=RETURN_KEY),
+            binding(retry_exchange(queue_name), routing_key=queue_name),
         ],
         durable=True,
         queue_arguments=consumer_queue_arguments(
@@ -365,34 +392,28 @@ class Publisher:
     def declare_queues(
         self, queues: list[Queue], delays: tuple[float, ...], kind: str | None = None
     ) -> str:
-        """Declare consumer queues with their bindings, retry exchange and delay tiers,
-        all of type `kind` (default: what the broker supports); answers the type. Each
-        declaration has a channel of its own: a refused one closes its channel."""
+        """Declare consumer queues with their bindings, and their services' retry
+        exchanges and delay tiers, all of type `kind` (default: what the broker
+        supports); answers the type. Each declaration has a channel of its own: a
+        refused one closes its channel."""
         kind = kind or self.queue_type()
         with self._lock:
             self._ensure()
             assert self._connection is not None
+            services: dict[str, str] = {}
             for queue in queues:
+                services.setdefault(service_of_queue(queue.name), queue.name)
                 # In place: the events process's consumers declare these same objects.
                 queue.queue_arguments = consumer_queue_arguments(  # type: ignore[attr-defined]
                     self._exchange_name, queue.name, kind
                 )
-                with self._connection.channel() as channel:
-                    declare_queue(queue, channel)
-                    declare_retry_topology(channel, queue.name, delays, kind)
-        return kind
-
-    def declare_retries(
-        self, queue_names: list[str], delays: tuple[float, ...], kind: str | None = None
-    ) -> None:
-        """Declare each consumer queue's retry exchange and delay tiers."""
-        kind = kind or self.queue_type()
-        with self._lock:
-            self._ensure()
-            assert self._connection is not None
-            for name in queue_names:
+            for name in services.values():
                 with self._connection.channel() as channel:
                     declare_retry_topology(channel, name, delays, kind)
+            for queue in queues:
+                with self._connection.channel() as channel:
+                    declare_queue(queue, channel)
+        return kind
 
     def retry_later(
         self,
@@ -403,13 +424,13 @@ class Publisher:
         headers: Mapping[str, Any],
         message_id: str | None,
     ) -> None:
-        """Park a copy of a delivery in the consumer's retry tier of `delay` seconds; the
+        """Park a copy of a delivery in its service's retry tier of `delay` seconds; the
         broker puts it back into the consumer's queue when the time is up."""
         self.publish_raw(
             body,
-            exchange=retry_exchange(queue_name).name,
-            routing_key=retry_tier(queue_name, delay),
-            headers=headers,
+            exchange=retry_entry_exchange(queue_name).name,
+            routing_key=queue_name,
+            headers={**headers, DELAY_HEADER: tier_label(delay)},
             message_id=message_id,
         )
 

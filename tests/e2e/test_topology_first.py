@@ -82,7 +82,7 @@ def test_a_referral_submitted_before_its_consumers_ever_ran_reaches_the_inbox_on
 def test_an_events_process_meeting_a_queue_of_another_type_stops_naming_it_and_what_to_do(
     suite: Suite,
 ) -> None:
-    tier = "plans.keep-client-status.retry.1s"
+    tier = "plans.retry.1s"
     with kombu.Connection(suite.env["AMQP_URI"]) as connection:
         channel = connection.channel()
         channel.queue_delete(tier)

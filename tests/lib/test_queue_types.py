@@ -22,6 +22,7 @@ from casework_common.messaging import (
     consumer_queue,
     declare_topology,
     queue_type,
+    retry_exchange,
     retry_queues,
     retry_tier,
 )
@@ -58,7 +59,9 @@ def test_quorum_queues_dead_letter_at_least_once_with_a_delivery_limit() -> None
         assert arguments["x-overflow"] == "reject-publish"
         assert arguments["x-delivery-limit"] > 0
     assert tier.queue_arguments["x-message-ttl"] == 1000
-    assert tier.queue_arguments["x-dead-letter-exchange"] == f"{work.name}.retry"
+    # Back through the service's own retry exchange, under the key it came in with.
+    assert tier.queue_arguments["x-dead-letter-exchange"] == "clients.retry"
+    assert "x-dead-letter-routing-key" not in tier.queue_arguments
 
 
 def test_classic_queues_carry_no_quorum_arguments() -> None:
@@ -69,11 +72,7 @@ def test_classic_queues_carry_no_quorum_arguments() -> None:
         "x-dead-letter-exchange": "casework.events.dead-letter",
         "x-dead-letter-routing-key": "clients.register-referred-person",
     }
-    assert set(tier.queue_arguments) == {
-        "x-message-ttl",
-        "x-dead-letter-exchange",
-        "x-dead-letter-routing-key",
-    }
+    assert set(tier.queue_arguments) == {"x-message-ttl", "x-dead-letter-exchange"}
 
 
 @pytest.fixture()
@@ -81,7 +80,8 @@ def events(amqp_uri: str) -> Iterator[dict[str, Any]]:
     exchange = f"casework.types-{secrets.token_hex(4)}"
     publisher = Publisher(amqp_uri, exchange)
     publisher.connect()
-    name = f"clients.t-{secrets.token_hex(3)}"
+    # A service name of the test's own: each service has one set of retry tiers.
+    name = f"t{secrets.token_hex(4)}.types"
     yield {"exchange": exchange, "publisher": publisher, "queue": name}
     publisher.close()
 
@@ -112,7 +112,7 @@ def test_a_retry_parked_in_a_tier_comes_back_to_the_work_queue_after_its_delay(
     with kombu.Connection(amqp_uri) as connection, connection.channel() as channel:
         message = eventually(lambda: channel.basic_get(queue=name, no_ack=True))
     assert message.body in (b'{"parked":1}', '{"parked":1}')
-    assert message.delivery_info["exchange"] == f"{name}.retry"
+    assert message.delivery_info["exchange"] == retry_exchange(name).name
     # What the broker holds is what was asked for: the other type is refused.
     other = CLASSIC if kind == QUORUM else QUORUM
     assert arguments_refused(amqp_uri, consumer_queue(events["exchange"], name, [], other))
@@ -156,3 +156,30 @@ def test_a_queue_left_as_another_type_fails_the_declaration_naming_it_and_what_t
     assert "delete_queue" in message and "CASEWORK_QUEUE_TYPE" in message
     # The publisher is still usable after the refused declaration closed its channel.
     publisher.retry_later(b"{}", queue_name=name, delay=DELAYS[0], headers={}, message_id=None)
+
+
+def test_a_retry_in_its_services_shared_tier_goes_back_to_its_own_queue_only(
+    amqp_uri: str, events: dict[str, Any]
+) -> None:
+    publisher: Publisher = events["publisher"]
+    first, second = f"{events['queue']}-first", f"{events['queue']}-second"
+    publisher.declare_queues(
+        [consumer_queue(events["exchange"], name, []) for name in (first, second)], DELAYS
+    )
+    assert retry_tier(first, DELAYS[0]) == retry_tier(second, DELAYS[0])
+
+    # In this order through the same tier: the first is back before the second.
+    for name in (first, second):
+        publisher.retry_later(
+            name.encode(), queue_name=name, delay=DELAYS[0], headers={}, message_id=None
+        )
+
+    with kombu.Connection(amqp_uri) as connection, connection.channel() as channel:
+        eventually(lambda: channel.queue_declare(second, passive=True).message_count)
+        counts = [channel.queue_declare(n, passive=True).message_count for n in (first, second)]
+        bodies = [channel.basic_get(queue=n, no_ack=True).body for n in (first, second)]
+    assert counts == [1, 1]
+    assert [b if isinstance(b, bytes) else b.encode() for b in bodies] == [
+        first.encode(),
+        second.encode(),
+    ]
