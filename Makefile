@@ -9,7 +9,7 @@ STAMP   := $(VENV)/.installed
 PROTOS  := $(shell find protos -name '*.proto')
 export PYTHONPATH := $(CURDIR)/lib:$(CURDIR)/tools:$(CURDIR)/gen:$(CURDIR)/services/intake:$(CURDIR)/services/clients:$(CURDIR)/services/plans:$(CURDIR)/services/documents:$(CURDIR)/services/notify:$(CURDIR)/services/feedback
 
-.PHONY: help deps venv gen tools broker run stop status demo test test-unit bench chaos token replay lint proto-baseline clean
+.PHONY: help deps venv gen tools broker topology run stop status demo test test-unit bench chaos token replay lint proto-baseline clean
 
 help:
 	@echo "make run     start the whole suite in the background (embedded servers unless configured)"
@@ -58,6 +58,11 @@ tools: $(BUF)
 
 broker: deps venv
 	$(PY) -c "from casework_dev.devstack import ensure_rabbitmq; ensure_rabbitmq()" || [ -n "$$AMQP_URI" ]
+
+# Every consumer queue of every service, declared before anything publishes (`make run`
+# does this first).
+topology: venv gen broker
+	$(PY) -m casework_common.topology $(ARGS)
 
 run: deps venv gen broker
 	$(PY) -m casework_dev.devstack up

@@ -131,6 +131,21 @@ def seconds(name: str, default: float, env: Mapping[str, str] | None = None) -> 
     return value
 
 
+def whole_number(
+    name: str, default: int, low: int, high: int, env: Mapping[str, str] | None = None
+) -> int:
+    """A whole number from `low` to `high` from the environment (`default` when unset or
+    empty); a process given anything else stops, naming the variable."""
+    raw = (os.environ if env is None else env).get(name) or ""
+    if raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise InvalidConfiguration(
+            name, f"must be a whole number from {low} to {high}, got {raw!r}"
+        )
+    return int(raw)
+
+
 def load_settings(service: str, env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings of one service's processes from the environment."""
     if service not in SERVICES:

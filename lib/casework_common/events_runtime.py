@@ -43,6 +43,7 @@ from casework_common.messaging import (
     ORIGIN_KEY_HEADER,
     PUBLISHER_HEADER,
     Publisher,
+    QueueMismatch,
     broker_user_prefix,
     consumer_queue,
     publisher_refusal,
@@ -57,7 +58,7 @@ log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 # A fault that passes by itself: the delivery is parked in a delayed retry tier of the
-# consumer's own (messaging.retry_queues) and acked, so it never uses up the queue's
+# consumer's service (messaging.retry_queues) and acked, so it never uses up the queue's
 # delivery limit however long the fault lasts. Contention (Conflict) is first retried
 # here a few times, since it usually clears within milliseconds.
 TRANSIENT = (
@@ -231,14 +232,21 @@ class EventBus(DependencyProvider):  # type: ignore[misc]
         self.publisher = Publisher(self.settings.amqp_uri, exchange_name())
         self.publisher.connect()
         self.retry_delays = retry_delays()
-        self.publisher.declare_retries(
-            [
-                entrypoint.queue.name
-                for entrypoint in self.container.entrypoints
-                if isinstance(entrypoint, EventConsumer)
-            ],
-            self.retry_delays,
-        )
+        # Declared here, of the type this broker supports, before nameko consumes: the
+        # entrypoints' queues take these arguments, so nameko's own declaration agrees,
+        # and a queue left from another release fails the start-up with its name.
+        try:
+            self.queue_type = self.publisher.declare_queues(
+                [
+                    entrypoint.queue
+                    for entrypoint in self.container.entrypoints
+                    if isinstance(entrypoint, EventConsumer)
+                ],
+                self.retry_delays,
+            )
+        except QueueMismatch as exc:
+            log.critical("events process cannot start", extra={"fields": {"why": str(exc)}})
+            raise
         self.broker_user_prefix = broker_user_prefix()
         self.relay = OutboxRelay(
             self.settings.service, service_cls.outbox_documents, self.publisher
@@ -253,8 +261,8 @@ class EventBus(DependencyProvider):  # type: ignore[misc]
 
 def _as_delivered(bus: EventBus, consumer: str, origin: Origin) -> Origin:
     """The origin of the original delivery when this one is a delayed retry the consumer
-    itself parked: it came through the consumer's own retry exchange, which only this
-    service's broker user may publish to, stamped with that user by the broker."""
+    itself parked: it came back through its service's retry exchange, fed only by the
+    tiers that only this service's broker user may publish to, stamped with that user."""
     if origin.exchange != retry_exchange(consumer).name:
         return origin
     if not origin.user_id or origin.user_id != bus.publisher.user_id:
@@ -454,17 +462,20 @@ def _handle(
                     )
                     return
                 raise
+        # Publish what the handler stored before marking the event done: the next
+        # consumer starts one write sooner, and a crash in between is no different from
+        # one just before the mark (the claim's lease runs out; handled again). The
+        # sweeper is only the safety net.
+        try:
+            bus.relay.publish_written(written)
+        except Exception:
+            log.warning("immediate publish failed; the sweeper will publish", exc_info=True)
         _complete(consumer, envelope, holder, retry)
         telemetry.EVENTS_HANDLED.labels(service, consumer, "handled").inc()
         log.info(
             "event handled",
             extra={"fields": {"event_id": envelope.id, "event_type": envelope.routing_key}},
         )
-        # Publish what the handler stored now; the sweeper is only the safety net.
-        try:
-            bus.relay.publish_written(written)
-        except Exception:
-            log.warning("immediate publish failed; the sweeper will publish", exc_info=True)
 
 
 def _give_back(consumer: str, event_id: str, holder: str) -> None:

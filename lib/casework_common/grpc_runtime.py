@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import os
 import signal
 import threading
 import time
@@ -40,11 +39,11 @@ from pymongo.errors import PyMongoError
 from casework_common import storage, telemetry
 from casework_common.auth import AccessMap, Principal, TokenVerifier, bearer, token_verifier
 from casework_common.config import (
-    InvalidConfiguration,
     MissingConfiguration,
     Settings,
     bind_host,
     load_settings,
+    whole_number,
 )
 from casework_common.errors import CaseworkError, FieldError, InvalidArgument, Unauthenticated
 from casework_common.messaging import Publisher
@@ -86,27 +85,11 @@ GRPC_IN_FLIGHT = Gauge("casework_grpc_in_flight", "Calls being worked on now", [
 
 
 def max_concurrent_calls(env: Mapping[str, str] | None = None) -> int:
-    env = os.environ if env is None else env
-    raw = env.get("GRPC_MAX_CONCURRENT_CALLS") or ""
-    if raw == "":
-        return DEFAULT_MAX_CONCURRENT_CALLS
-    if not raw.isdigit() or not 1 <= int(raw) <= 1024:
-        raise InvalidConfiguration(
-            "GRPC_MAX_CONCURRENT_CALLS", f"must be a whole number from 1 to 1024, got {raw!r}"
-        )
-    return int(raw)
+    return whole_number("GRPC_MAX_CONCURRENT_CALLS", DEFAULT_MAX_CONCURRENT_CALLS, 1, 1024, env)
 
 
 def max_streams(env: Mapping[str, str] | None = None) -> int:
-    env = os.environ if env is None else env
-    raw = env.get("GRPC_MAX_STREAMS") or ""
-    if raw == "":
-        return DEFAULT_MAX_STREAMS
-    if not raw.isdigit() or not 0 <= int(raw) <= 4096:
-        raise InvalidConfiguration(
-            "GRPC_MAX_STREAMS", f"must be a whole number from 0 to 4096, got {raw!r}"
-        )
-    return int(raw)
+    return whole_number("GRPC_MAX_STREAMS", DEFAULT_MAX_STREAMS, 0, 4096, env)
 
 
 def _database_timeout(exc: BaseException) -> bool:

@@ -5,12 +5,26 @@
   published before its consumer first started is parked, not dropped.
 - `casework.dead-letter`: poison messages with the reason, and messages that exceeded
   their queue's delivery limit.
-- `<consumer queue>.retry`: each consumer's own direct exchange of delayed retries. A
-  handler that meets a transient fault (database away, contention, broker hiccup) parks
-  a copy in the tier `<queue>.retry.<N>s` (a queue with message TTL N seconds, N growing
-  1, 2, 4 ... up to a cap, the attempt in `x-casework-attempt`), acks the delivery, and
-  the broker dead-letters the copy back into the consumer's queue when its time is up.
-  The delivery limit counts only what no handler could even answer for (a crash loop).
+- Delayed retries, one set per service: a handler that meets a transient fault
+  (database away, contention, broker hiccup) publishes a copy of the delivery to the
+  service's headers exchange `<service>.retry-in`, routing key the consumer's queue,
+  header `casework-delay` naming its tier; the tier `<service>.retry.<N>s` (a queue
+  with message TTL N seconds, N growing 1, 2, 4 ... up to a cap, the attempt in
+  `x-casework-attempt`) keeps it, the handler acks the delivery, and when the time is up
+  the broker dead-letters the copy to the service's direct exchange `<service>.retry`
+  under the routing key it was published with, to which each consumer queue is bound
+  by its own name. The delivery limit counts only what no handler could even answer for
+  (a crash loop). One set of tiers per service, not per queue: a quorum queue holds a
+  few of the broker's file descriptors and a Raft log of its own.
+
+Queue type (`CASEWORK_QUEUE_TYPE`, `quorum` or `classic`; unset: what the broker
+supports). On RabbitMQ 3.10 and later the consumer queues and the retry tiers are quorum
+queues that dead-letter at least once (`x-dead-letter-strategy: at-least-once`, which
+needs `x-overflow: reject-publish`): a delayed retry on its way back to the work queue
+is kept by its tier until the work queue confirms it, where a classic queue would drop it
+if the broker failed in between. Older brokers get classic queues. A queue already
+declared with other arguments cannot be redeclared: `QueueMismatch` names it and says
+what to do.
 
 Who published an event is the broker's word, not the event's: every service connects
 as a broker user of its own, `<prefix><service>` (prefix `CASEWORK_BROKER_USER_PREFIX`,
@@ -50,10 +64,66 @@ PUBLISHER_HEADER = "x-casework-publisher"
 # (only believed on a message that came back through the consumer's own retry exchange,
 # which no other service's broker user may publish to).
 ATTEMPT_HEADER = "x-casework-attempt"
+# On a retry's way into its service's tiers: the tier it waits in (`<N>s`).
+# No `x-` prefix: a headers exchange ignores such headers when it matches.
+DELAY_HEADER = "casework-delay"
 ORIGIN_EXCHANGE_HEADER = "x-casework-origin-exchange"
 ORIGIN_KEY_HEADER = "x-casework-origin-key"
-RETURN_KEY = "return"
 DEFAULT_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+QUORUM = "quorum"
+CLASSIC = "classic"
+QUEUE_TYPES = (QUORUM, CLASSIC)
+# The first release whose quorum queues dead-letter at least once and honour a TTL.
+AT_LEAST_ONCE_SINCE = (3, 10)
+
+
+class QueueMismatch(RuntimeError):
+    """A queue exists with arguments other than the ones declared now (another type, or
+    another dead-letter strategy or delivery limit): the broker cannot change it."""
+
+
+def _version(text: str | None) -> tuple[int, ...]:
+    parts = []
+    for part in (text or "").split("."):
+        digits = re.match(r"\d+", part)
+        if digits is None:
+            break
+        parts.append(int(digits.group()))
+    return tuple(parts)
+
+
+def queue_type(server_version: str | None, env: Mapping[str, str] | None = None) -> str:
+    """The type of every queue this suite declares: `CASEWORK_QUEUE_TYPE` when set,
+    else quorum on a broker that reports 3.10 or later, else classic."""
+    env = os.environ if env is None else env
+    chosen = (env.get("CASEWORK_QUEUE_TYPE") or "").strip().lower()
+    if chosen:
+        if chosen not in QUEUE_TYPES:
+            raise ValueError(f"CASEWORK_QUEUE_TYPE: one of {', '.join(QUEUE_TYPES)}: {chosen!r}")
+        return chosen
+    return QUORUM if _version(server_version) >= AT_LEAST_ONCE_SINCE else CLASSIC
+
+
+def default_queue_type(env: Mapping[str, str] | None = None) -> str:
+    """Before the broker is asked (a queue built at import time): the setting, else
+    quorum; the events process rebuilds the arguments once it knows the broker."""
+    return queue_type("3.10", env)
+
+
+def _dead_lettering(
+    kind: str, exchange: str, routing_key: str, *, delivery_limit: bool
+) -> dict[str, Any]:
+    arguments: dict[str, Any] = {
+        "x-dead-letter-exchange": exchange,
+        "x-dead-letter-routing-key": routing_key,
+    }
+    if kind == QUORUM:
+        arguments["x-queue-type"] = QUORUM
+        arguments["x-dead-letter-strategy"] = "at-least-once"
+        arguments["x-overflow"] = "reject-publish"
+        if delivery_limit:
+            arguments["x-delivery-limit"] = DELIVERY_LIMIT
+    return arguments
 
 
 class PublishRefused(RuntimeError):
@@ -136,61 +206,106 @@ def retry_delays(env: Mapping[str, str] | None = None) -> tuple[float, ...]:
     return delays
 
 
+def service_of_queue(queue_name: str) -> str:
+    """Consumer queues are named `<service>.<what it does>`."""
+    return queue_name.split(".", 1)[0]
+
+
 def retry_exchange(queue_name: str) -> Exchange:
-    # Named after the consumer's queue, so only the owning service's broker user may
-    # publish to it (its permissions cover `<service>.*` names, nobody else's).
-    return Exchange(f"{queue_name}.retry", type="direct", durable=True)
+    """Where the tiers of the queue's service put retries back, each to the queue whose
+    name it was published under. Named after the service, so only its broker user may
+    publish to it (its permissions cover `<service>.*` names, nobody else's); the broker
+    itself dead-letters into it."""
+    return Exchange(f"{service_of_queue(queue_name)}.retry", type="direct", durable=True)
+
+
+def retry_entry_exchange(queue_name: str) -> Exchange:
+    """Where a consumer parks a retry: a headers exchange that picks the tier by
+    `casework-delay`, keeping the consumer's queue as the routing key."""
+    return Exchange(f"{service_of_queue(queue_name)}.retry-in", type="headers", durable=True)
+
+
+def tier_label(delay: float) -> str:
+    return f"{delay:g}s"
 
 
 def retry_tier(queue_name: str, delay: float) -> str:
-    return f"{queue_name}.retry.{delay:g}s"
+    return f"{service_of_queue(queue_name)}.retry.{tier_label(delay)}"
 
 
-def retry_queues(queue_name: str, delays: tuple[float, ...]) -> list[Queue]:
-    """One queue per delay: a TTL fixed per queue never lets a long wait hold up a
-    short one behind it (a per-message TTL only expires at the head of its queue)."""
-    exchange = retry_exchange(queue_name)
+def retry_queues(
+    queue_name: str, delays: tuple[float, ...], kind: str | None = None
+) -> list[Queue]:
+    """The delay tiers of the queue's service, one queue per delay: a TTL fixed per
+    queue never lets a long wait hold up a short one behind it (a TTL only expires
+    messages at the head of their queue). No dead-letter routing key: a retry goes back
+    under the key it came in with, its consumer's queue."""
+    kind = kind or default_queue_type()
+    back = retry_exchange(queue_name)
+    arguments: dict[str, Any] = _dead_lettering(kind, back.name, "", delivery_limit=True)
+    del arguments["x-dead-letter-routing-key"]
     return [
         Queue(
             retry_tier(queue_name, delay),
-            exchange=exchange,
-            routing_key=retry_tier(queue_name, delay),
+            exchange=retry_entry_exchange(queue_name),
+            binding_arguments={"x-match": "all", DELAY_HEADER: tier_label(delay)},
             durable=True,
-            queue_arguments={
-                "x-message-ttl": int(delay * 1000),
-                "x-dead-letter-exchange": exchange.name,
-                "x-dead-letter-routing-key": RETURN_KEY,
-            },
+            queue_arguments={"x-message-ttl": int(delay * 1000), **arguments},
         )
         for delay in delays
     ]
 
 
-def declare_retry_topology(channel: Any, queue_name: str, delays: tuple[float, ...]) -> None:
+def declare_retry_topology(
+    channel: Any, queue_name: str, delays: tuple[float, ...], kind: str | None = None
+) -> None:
+    """The exchanges and tiers of the queue's service (idempotent)."""
     retry_exchange(queue_name)(channel).declare()
-    for queue in retry_queues(queue_name, delays):
-        queue(channel).declare()
+    retry_entry_exchange(queue_name)(channel).declare()
+    for queue in retry_queues(queue_name, delays, kind):
+        declare_queue(queue, channel)
 
 
-def consumer_queue(exchange_name: str, queue_name: str, routing_keys: list[str]) -> Queue:
-    """A durable quorum queue: the broker counts deliveries, and a message that keeps
-    failing goes to the dead-letter exchange instead of looping forever. Delayed retries
-    come back to it through its own retry exchange."""
+def consumer_queue_arguments(exchange_name: str, queue_name: str, kind: str) -> dict[str, Any]:
+    """Quorum: the broker counts deliveries, and a message that keeps failing goes to
+    the dead-letter exchange (at least once) instead of looping forever."""
+    return _dead_lettering(kind, f"{exchange_name}.dead-letter", queue_name, delivery_limit=True)
+
+
+def consumer_queue(
+    exchange_name: str, queue_name: str, routing_keys: list[str], kind: str | None = None
+) -> Queue:
+    """A consumer's durable queue, bound to its routing keys and to its own retry
+    exchange, through which its delayed retries come back."""
     exchange = events_exchange(exchange_name)
     return Queue(
         queue_name,
         bindings=[
             *(binding(exchange, routing_key=key) for key in routing_keys),
-            binding(retry_exchange(queue_name), routing_key=RETURN_KEY),
+            binding(retry_exchange(queue_name), routing_key=queue_name),
         ],
         durable=True,
-        queue_arguments={
-            "x-queue-type": "quorum",
-            "x-delivery-limit": DELIVERY_LIMIT,
-            "x-dead-letter-exchange": f"{exchange_name}.dead-letter",
-            "x-dead-letter-routing-key": queue_name,
-        },
+        queue_arguments=consumer_queue_arguments(
+            exchange_name, queue_name, kind or default_queue_type()
+        ),
     )
+
+
+def declare_queue(queue: Queue, channel: Any) -> None:
+    """Declare a queue (and its bindings); a queue that exists with other arguments
+    raises QueueMismatch naming it and what to do, instead of a bare channel error."""
+    try:
+        queue(channel).declare()
+    except amqp.exceptions.PreconditionFailed as exc:
+        wanted = (getattr(queue, "queue_arguments", None) or {}).get("x-queue-type", CLASSIC)
+        raise QueueMismatch(
+            f"queue {queue.name!r} exists with other arguments than a {wanted} queue of "
+            f"this release ({exc.reply_text}). "
+            f"Stop its consumers, let it drain (or move its messages away: "
+            f"`make replay`), delete it (`rabbitmqctl delete_queue {queue.name}` with "
+            f"-p <vhost>), then start again (the topology step declares it anew); or "
+            f"keep it as it is with CASEWORK_QUEUE_TYPE set to its present type."
+        ) from exc
 
 
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
@@ -265,13 +380,40 @@ class Publisher:
             message_id=str(event["id"]),
         )
 
-    def declare_retries(self, queue_names: list[str], delays: tuple[float, ...]) -> None:
-        """Declare each consumer queue's retry exchange and delay tiers."""
+    def queue_type(self) -> str:
+        """The queue type for this broker (`queue_type`), from the version it reports."""
         with self._lock:
             self._ensure()
             assert self._connection is not None
-            for name in queue_names:
-                declare_retry_topology(self._connection.default_channel, name, delays)
+            properties = self._connection.connection.server_properties or {}
+        version = properties.get("version")
+        return queue_type(version.decode() if isinstance(version, bytes) else version)
+
+    def declare_queues(
+        self, queues: list[Queue], delays: tuple[float, ...], kind: str | None = None
+    ) -> str:
+        """Declare consumer queues with their bindings, and their services' retry
+        exchanges and delay tiers, all of type `kind` (default: what the broker
+        supports); answers the type. Each declaration has a channel of its own: a
+        refused one closes its channel."""
+        kind = kind or self.queue_type()
+        with self._lock:
+            self._ensure()
+            assert self._connection is not None
+            services: dict[str, str] = {}
+            for queue in queues:
+                services.setdefault(service_of_queue(queue.name), queue.name)
+                # In place: the events process's consumers declare these same objects.
+                queue.queue_arguments = consumer_queue_arguments(  # type: ignore[attr-defined]
+                    self._exchange_name, queue.name, kind
+                )
+            for name in services.values():
+                with self._connection.channel() as channel:
+                    declare_retry_topology(channel, name, delays, kind)
+            for queue in queues:
+                with self._connection.channel() as channel:
+                    declare_queue(queue, channel)
+        return kind
 
     def retry_later(
         self,
@@ -282,13 +424,13 @@ class Publisher:
         headers: Mapping[str, Any],
         message_id: str | None,
     ) -> None:
-        """Park a copy of a delivery in the consumer's retry tier of `delay` seconds; the
+        """Park a copy of a delivery in its service's retry tier of `delay` seconds; the
         broker puts it back into the consumer's queue when the time is up."""
         self.publish_raw(
             body,
-            exchange=retry_exchange(queue_name).name,
-            routing_key=retry_tier(queue_name, delay),
-            headers=headers,
+            exchange=retry_entry_exchange(queue_name).name,
+            routing_key=queue_name,
+            headers={**headers, DELAY_HEADER: tier_label(delay)},
             message_id=message_id,
         )
 

@@ -2,7 +2,9 @@
 
 Whoever saves an aggregate publishes its outbox right after its unit of work
 (`publish_written`); a sweeper (`run_once(min_age=...)`) publishes what a crash or a
-broker outage left behind.
+broker outage left behind. A writer whose writes are tracked claims its outbox in the
+very write that stores it (storage.save_aggregate), so its immediate publish costs one
+database write (the clear) and no read.
 
 The relay never bumps an aggregate's version, so it never makes a worker's save fail.
 If a save lands between the relay's read and its clear, the relay takes out only the
@@ -14,7 +16,6 @@ crashed before clearing, or one slower than the sweeper's `min_age`): counted in
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import threading
 import time
@@ -23,7 +24,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from casework_common.messaging import Publisher
-from casework_common.storage import AggregateDocument, Written
+from casework_common.storage import (
+    PUBLISHED,
+    AggregateDocument,
+    OutboxClaim,
+    Written,
+    claim_lease_ms,
+    take_outbox_claim,
+)
 from casework_common.telemetry import EVENTS_PUBLISHED, EVENTS_REPUBLISHED
 
 log = logging.getLogger(__name__)
@@ -49,10 +57,7 @@ class OutboxRelay:
         # How long a claim stands before someone else may take the outbox over: the
         # sweeper's age, so that a writer's claim hides its outbox from the sweeper and
         # a sweeper's claim from the writer.
-        self._lease_ms = int(
-            1000
-            * (lease if lease is not None else float(os.environ.get("CASEWORK_SWEEP_AFTER") or 2.0))
-        )
+        self._lease_ms = int(1000 * lease) if lease is not None else claim_lease_ms()
         self._service = service
         self._documents = documents
         self._publisher = publisher
@@ -84,10 +89,27 @@ class OutboxRelay:
         published = 0
         for document, pk in written:
             collection = document._get_collection()
+            claim = take_outbox_claim(document, pk)
+            if claim == PUBLISHED:
+                continue  # published by this unit's first publish, nothing saved since
+            if isinstance(claim, OutboxClaim):
+                published += self._publish_claimed(collection, pk, claim)
+                continue
             raw = collection.find_one({"_id": pk, "outbox_pending": True}, _FIELDS)
             if raw is not None:
                 published += self._claim_and_publish(collection, raw)
         return published
+
+    def _publish_claimed(self, collection: Any, pk: Any, claim: OutboxClaim) -> int:
+        """Publish an outbox its writer claimed in its own write, then clear it."""
+        if claim.again:
+            EVENTS_REPUBLISHED.labels(self._service).inc(claim.again)
+        for event in claim.events:
+            self._publisher.publish_event(event)
+        ids = {str(event.get("id")) for event in claim.events}
+        self._clear(collection, {"_id": pk, "version": claim.version}, ids)
+        EVENTS_PUBLISHED.labels(self._service).inc(len(claim.events))
+        return len(claim.events)
 
     def _claim_and_publish(self, collection: Any, raw: dict[str, Any]) -> int:
         events = raw.get("outbox") or []

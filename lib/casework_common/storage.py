@@ -17,8 +17,11 @@ import contextlib
 import contextvars
 import enum
 import os
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
@@ -99,11 +102,18 @@ def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ())
     data: dict[str, Any] = doc.to_mongo().to_dict()
     data["version"] = expected + 1
     collection = type(doc)._get_collection()
+    key = (type(doc), data["_id"])
+    # A writer whose unit of work publishes right after it (writes are tracked) claims
+    # its outbox in this same write: the immediate publish then neither reads nor claims.
+    claiming = _written.get() is not None
+    claim: OutboxClaim | None = None
     if expected == 0:
         outbox = [dict(e) for e in doc.outbox] + new_events
         _set_outbox(data, outbox, doc.outbox_since, epoch=0)
         data["outbox_claimed"] = []
         data["outbox_claimed_ms"] = None
+        if claiming and outbox:
+            claim = _claim_in_write(data, outbox, again=0)
         try:
             collection.insert_one(data)
         except DuplicateKeyError as exc:
@@ -128,6 +138,11 @@ def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ())
             _set_outbox(data, outbox, stored.get("outbox_since"), epoch=epoch or 0)
             data["outbox_claimed"] = list(stored.get("outbox_claimed") or [])
             data["outbox_claimed_ms"] = stored.get("outbox_claimed_ms")
+            claim = None
+            if claiming and outbox:
+                held = _claim_held(key, stored)
+                if held is not None:
+                    claim = _claim_in_write(data, outbox, again=held)
             try:
                 result = collection.replace_one(
                     {"_id": data["_id"], "version": expected, "outbox_epoch": epoch}, data
@@ -145,9 +160,84 @@ def save_aggregate(doc: AggregateDocument, events: Iterable[EventEnvelope] = ())
     doc.outbox_epoch = data["outbox_epoch"]
     doc.outbox_claimed = data["outbox_claimed"]
     doc.outbox_claimed_ms = data["outbox_claimed_ms"]
+    _remember_claim(key, claim)
     written = _written.get()
     if written is not None and data["outbox"]:
         written.append((type(doc), doc.pk))
+
+
+@dataclass(frozen=True)
+class OutboxClaim:
+    """An outbox its writer claimed in the write that stored it: what the immediate
+    publish sends and then clears (at `version`), with no read of its own."""
+
+    version: int
+    events: tuple[dict[str, Any], ...]
+    claimed_ms: int
+    # Events a crashed or stalled claimant had claimed before: published a second time.
+    again: int
+
+
+# Claims this process's writers made and have not published yet, by (document, id); a
+# published one stays as PUBLISHED until the aggregate's next save here, so that a second
+# publish of the same unit (the unit of work's, then the events runtime's) reads nothing.
+PUBLISHED = "published"
+_claims: OrderedDict[tuple[type[Any], Any], OutboxClaim | str] = OrderedDict()
+_claims_lock = threading.Lock()
+CLAIMS_KEPT = 10_000
+
+
+def claim_lease_ms() -> int:
+    """How long a claim on an outbox stands before a sweeper may take it over."""
+    return int(1000 * float(os.environ.get("CASEWORK_SWEEP_AFTER") or 2.0))
+
+
+def _claim_in_write(
+    data: dict[str, Any], outbox: list[dict[str, Any]], *, again: int
+) -> OutboxClaim:
+    claimed_ms = int(time.time() * 1000)
+    data["outbox_claimed"] = [str(event.get("id")) for event in outbox]
+    data["outbox_claimed_ms"] = claimed_ms
+    return OutboxClaim(data["version"], tuple(outbox), claimed_ms, again)
+
+
+def _claim_held(key: tuple[type[Any], Any], stored: dict[str, Any]) -> int | None:
+    """Whether this write may claim the stored outbox, and how many of its events were
+    claimed before (None: someone else holds a live claim; its holder publishes)."""
+    claimed_ms = stored.get("outbox_claimed_ms")
+    with _claims_lock:
+        ours = _claims.get(key)
+    if (
+        isinstance(ours, OutboxClaim)
+        and ours.claimed_ms == claimed_ms
+        and key in (_written.get() or [])
+    ):
+        return 0  # this unit's own claim, not yet published: taken along
+    if claimed_ms is not None and claimed_ms > int(time.time() * 1000) - claim_lease_ms():
+        return None
+    previous = {str(i) for i in stored.get("outbox_claimed") or []}
+    return sum(1 for event in stored.get("outbox") or [] if str(event.get("id")) in previous)
+
+
+def _remember_claim(key: tuple[type[Any], Any], claim: OutboxClaim | None) -> None:
+    with _claims_lock:
+        _claims.pop(key, None)
+        if claim is not None:
+            _claims[key] = claim
+            while len(_claims) > CLAIMS_KEPT:
+                _claims.popitem(last=False)
+
+
+def take_outbox_claim(document: type[Any], pk: Any) -> OutboxClaim | str | None:
+    """The claim a writer of this process made on the aggregate's outbox (then marked
+    PUBLISHED), PUBLISHED when that was published already and nothing saved since, or
+    None: the publisher must read and claim the outbox itself."""
+    key = (document, pk)
+    with _claims_lock:
+        claim = _claims.get(key)
+        if isinstance(claim, OutboxClaim):
+            _claims[key] = PUBLISHED
+        return claim
 
 
 def _set_outbox(
@@ -193,7 +283,10 @@ class ProcessedEvent(me.Document):
     # Epoch milliseconds: the development server stores a date given to `$set` as a
     # string, which no range matches.
     lease_until_ms = me.IntField()
+    # When the event was first claimed (or, refused, marked), a date; and when its
+    # handler finished, in epoch milliseconds.
     processed_at = me.DateTimeField()
+    done_ms = me.IntField()
 
 
 class Claim(enum.Enum):
@@ -233,7 +326,14 @@ def claim_event(consumer: str, envelope: EventEnvelope, holder: str, lease: floa
     key = _record_id(consumer, envelope.id)
     now_ms = int(time.time() * 1000)
     until = now_ms + int(lease * 1000)
-    if _insert_record(consumer, envelope, state="claimed", holder=holder, lease_until_ms=until):
+    if _insert_record(
+        consumer,
+        envelope,
+        state="claimed",
+        holder=holder,
+        lease_until_ms=until,
+        processed_at=now(),
+    ):
         return Claim.TAKEN
     for condition in ({"holder": holder}, {"lease_until_ms": {"$lt": now_ms}}):
         taken = collection.update_one(
@@ -252,14 +352,12 @@ def claim_event(consumer: str, envelope: EventEnvelope, holder: str, lease: floa
 def complete_event(consumer: str, event_id: str, holder: str) -> bool:
     """Mark a claimed event done; False when the claim was lost (lease ran out and
     another delivery took it over)."""
-    collection = ProcessedEvent._get_collection()
-    key = _record_id(consumer, event_id)
-    stored = collection.find_one({"_id": key, "holder": holder})
-    if stored is None:
-        return False
-    # A whole-document replace, so that `processed_at` is stored as a date everywhere.
-    stored.update({"state": "done", "processed_at": now(), "lease_until_ms": None})
-    done = collection.replace_one({"_id": key, "holder": holder, "state": "claimed"}, stored)
+    # One conditional update; a number, not a date, since the development server stores
+    # a date given to `$set` as a string (`processed_at` is the claim's, a true date).
+    done = ProcessedEvent._get_collection().update_one(
+        {"_id": _record_id(consumer, event_id), "holder": holder, "state": "claimed"},
+        {"$set": {"state": "done", "lease_until_ms": None, "done_ms": int(time.time() * 1000)}},
+    )
     return bool(done.matched_count)
 
 

@@ -15,11 +15,13 @@ whose commit publishes through the events process's outbox relay):
             with self.wired.units.begin(SystemActor("notify")) as uow:
                 services.notify_responsible_workers(..., uow, self.wired.app.inboxes(uow))
 
-clients' events process builds its wiring per event today; it adopts this the same way.
+`CASEWORK_WIRING_PER_EVENT=1` builds it for every worker instead, as services did
+before this provider: `make bench` measures both in one run. Never set it otherwise.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,10 +54,13 @@ class Wiring(DependencyProvider, Generic[T]):  # type: ignore[misc]
     def _wire(self) -> Wired[T]:
         with self._lock:
             if self._wired is None:
-                app = self._build()
-                clock = getattr(app, "clock", None) or now_to_the_millisecond
-                self._wired = Wired(app, UnitsOfWork(clock=clock, publish=self._publish))
+                self._wired = self._make()
             return self._wired
+
+    def _make(self) -> Wired[T]:
+        app = self._build()
+        clock = getattr(app, "clock", None) or now_to_the_millisecond
+        return Wired(app, UnitsOfWork(clock=clock, publish=self._publish))
 
     def _publish(self, written: Written) -> object:
         """Through the relay of the process's EventBus (found at the first commit, when
@@ -67,4 +72,6 @@ class Wiring(DependencyProvider, Generic[T]):  # type: ignore[misc]
         return None
 
     def get_dependency(self, worker_ctx: Any) -> Wired[T]:
+        if os.environ.get("CASEWORK_WIRING_PER_EVENT"):
+            return self._make()
         return self._wire()

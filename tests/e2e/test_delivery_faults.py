@@ -144,8 +144,8 @@ def test_a_database_outage_longer_than_the_delivery_limit_dead_letters_nothing(
     assert queue_depth(suite, QUEUE) == 0
 
 
-def test_the_consumers_queue_has_delay_tiers_that_return_to_it(suite: Suite) -> None:
-    depth = {tier: queue_depth(suite, f"{QUEUE}.retry.{tier}") for tier in ("0.25s", "0.5s", "1s")}
+def test_the_consumers_service_has_delay_tiers_that_returned_everything(suite: Suite) -> None:
+    depth = {tier: queue_depth(suite, f"clients.retry.{tier}") for tier in ("0.25s", "0.5s", "1s")}
     assert depth == {"0.25s": 0, "0.5s": 0, "1s": 0}
     # The sweeper says once that it waits for the database, and once that it is back:
     # no traceback per tick for as long as the outage lasts.

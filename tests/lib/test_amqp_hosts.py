@@ -46,5 +46,7 @@ def test_consumer_queues_are_quorum_queues_with_a_delivery_limit_and_dead_letter
         "x-delivery-limit": DELIVERY_LIMIT,
         "x-dead-letter-exchange": "casework.events.dead-letter",
         "x-dead-letter-routing-key": "clients.register-referred-person",
+        "x-dead-letter-strategy": "at-least-once",
+        "x-overflow": "reject-publish",
     }
     assert queue.durable

@@ -25,6 +25,7 @@ from casework_common.messaging import (
     Publisher,
     consumer_queue,
     declare_topology,
+    retry_exchange,
     retry_tier,
 )
 from casework_common.outbox import OutboxRelay
@@ -62,13 +63,13 @@ def create_envelope(**overrides: Any) -> EventEnvelope:
 def broker(amqp_uri: str) -> Iterator[dict[str, Any]]:
     """An events exchange of the test's own with the consumer's queue and retry tiers."""
     exchange = f"casework.delivery-{secrets.token_hex(4)}"
-    queue_name = f"{CONSUMER}-{secrets.token_hex(3)}"
+    # A service name of the test's own: each service has one set of retry tiers.
+    queue_name = f"t{secrets.token_hex(4)}.delivery-test"
     publisher = Publisher(amqp_uri, exchange)
     publisher.connect()
     with kombu.Connection(amqp_uri) as connection:
         declare_topology(connection, exchange)
-        consumer_queue(exchange, queue_name, ["intake.#"])(connection.default_channel).declare()
-    publisher.declare_retries([queue_name], DELAYS)
+    publisher.declare_queues([consumer_queue(exchange, queue_name, ["intake.#"])], DELAYS)
     yield {"exchange": exchange, "queue": queue_name, "publisher": publisher}
     publisher.close()
 
@@ -192,8 +193,8 @@ def test_a_transient_fault_parks_the_event_in_a_delayed_retry_that_comes_back_an
     while not storage.already_processed(broker["queue"], envelope.id):
         message = take(amqp_uri, broker["queue"])
         attempts.append(message.headers[ATTEMPT_HEADER])
-        # As the broker delivers it back: through the consumer's own retry exchange.
-        assert message.delivery_info["exchange"] == f"{broker['queue']}.retry"
+        # As the broker delivers it back: through its service's own retry exchange.
+        assert message.delivery_info["exchange"] == retry_exchange(broker["queue"]).name
         events_runtime._handle(
             bus, broker["queue"], message.body, flaky_handler, delivered_from(message)
         )
@@ -209,7 +210,7 @@ def test_a_transient_fault_parks_the_event_in_a_delayed_retry_that_comes_back_an
 
 
 def test_the_retry_tiers_grow_and_the_last_repeats(broker: dict[str, Any]) -> None:
-    assert retry_tier(broker["queue"], 0.2).endswith(".retry.0.2s")
+    assert retry_tier(broker["queue"], 0.2) == f"{broker['queue'].split('.')[0]}.retry.0.2s"
     bus = bus_for(broker["publisher"])
     envelope = create_envelope()
     sent: list[float] = []

@@ -476,6 +476,24 @@ class Suite:
             {**self.process_env(service, process), **(extra_env or {})},
         )
 
+    def declare_topology(self, services: tuple[str, ...] = SERVICES) -> None:
+        """Declare the consumer queues of `services` before any process publishes (the
+        topology step), each as its service's own broker user."""
+        env = {
+            **self.env,
+            "PYTHONPATH": PYTHONPATH,
+            **{f"AMQP_URI_{name.upper()}": uri for name, uri in self.amqp_uris.items()},
+        }
+        done = subprocess.run(
+            [sys.executable, "-m", "casework_common.topology", *services],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"topology step failed:\n{done.stderr[-3000:]}")
+        print(done.stdout, end="", flush=True)
+
     def wait_ready(self, service: str, process: str, timeout: float = 60.0) -> None:
         name = f"{service}-{process}"
         proc = self.processes.get(name)
@@ -615,6 +633,9 @@ def up(var: Path) -> Suite:
         metrics_ports=dict(ports.metrics),
         amqp_uris=amqp_uris,
     )
+    # Every consumer queue first: an event published before its consumer's first start
+    # waits in its queue instead of going to the unrouted queue.
+    suite.declare_topology()
     # Run again, `make run` starts only what is not running: a process that died (killed,
     # crashed, a zombie nobody reaped) is started again, the others are left alone.
     for service in SERVICES:

@@ -4,7 +4,8 @@ answer back."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import grpc
 
@@ -13,7 +14,7 @@ from casework_common import safe_json
 from casework_common.messages import guard_requests, moment, plain_struct
 from casework_common.paging import next_token, page_window
 from casework_common.routing import Case
-from casework_common.unit_of_work import current_unit_of_work
+from casework_common.unit_of_work import UnitOfWork, current_unit_of_work
 from casework_intake import services
 from casework_intake.bootstrap import Intake, bootstrap
 from casework_intake.domain.outreach import Outcome
@@ -38,6 +39,9 @@ from casework_intake.entrypoints.translate import (
     to_rule,
 )
 from casework_intake.use_cases import queries
+
+T = TypeVar("T")
+M = TypeVar("M")
 
 
 @guard_requests
@@ -111,15 +115,8 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def ListConsultations(
         self, request: intake_pb2.ListConsultationsRequest, context: grpc.ServicerContext
     ) -> intake_pb2.ListConsultationsResponse:
-        uow = current_unit_of_work()
-        offset, limit = page_window(request.page_size, request.page_token)
-        page = queries.list_in_centre(
-            request.centre_id, queries.Page(offset, limit), uow, self._intake.consultations_for(uow)
-        )
-        return intake_pb2.ListConsultationsResponse(
-            consultations=[consultation_message(c) for c in page],
-            next_page_token=next_token(offset, limit, len(page)),
-        )
+        found, token = _centre_page(request, self._intake.consultations_for, consultation_message)
+        return intake_pb2.ListConsultationsResponse(consultations=found, next_page_token=token)
 
     # -------------------------------------------------------- routing rules
 
@@ -355,15 +352,8 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
     def ListProjects(
         self, request: intake_pb2.ListProjectsRequest, context: grpc.ServicerContext
     ) -> intake_pb2.ListProjectsResponse:
-        uow = current_unit_of_work()
-        offset, limit = page_window(request.page_size, request.page_token)
-        page = queries.list_in_centre(
-            request.centre_id, queries.Page(offset, limit), uow, self._intake.projects_for(uow)
-        )
-        return intake_pb2.ListProjectsResponse(
-            projects=[project_message(p) for p in page],
-            next_page_token=next_token(offset, limit, len(page)),
-        )
+        found, token = _centre_page(request, self._intake.projects_for, project_message)
+        return intake_pb2.ListProjectsResponse(projects=found, next_page_token=token)
 
     def AddTask(
         self, request: intake_pb2.AddTaskRequest, context: grpc.ServicerContext
@@ -422,6 +412,21 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         return intake_pb2.CommentOnTaskResponse(
             project=project_message(project), comment=comment_message(comment)
         )
+
+
+def _centre_page(
+    request: Any,
+    repository_for: Callable[[UnitOfWork], queries.CentrePages[T]],
+    message: Callable[[T], M],
+) -> tuple[list[M], str]:
+    """One page of a list in the caller's centres (or the one centre the request names),
+    as messages, and the next page's token."""
+    uow = current_unit_of_work()
+    offset, limit = page_window(request.page_size, request.page_token)
+    page = queries.list_in_centre(
+        request.centre_id, queries.Page(offset, limit), uow, repository_for(uow)
+    )
+    return [message(item) for item in page], next_token(offset, limit, len(page))
 
 
 def register(server: grpc.Server) -> Iterable[str]:
