@@ -245,6 +245,10 @@ class PublishedRulesDocument(me.Document):
 
 
 class PublishedRulesRepository:
+    def __init__(self) -> None:
+        # organisation -> (marker, rule set): the rule set last read whole.
+        self._known: dict[str, tuple[tuple[int, str], PublishedRules]] = {}
+
     def keep_latest(self, published: PublishedRules, now: datetime) -> bool:
         """Store a published version unless a newer one is stored already (events may
         arrive out of order or twice); answers whether it was stored.
@@ -268,10 +272,36 @@ class PublishedRulesRepository:
         return bool(result.matched_count)
 
     def latest(self, organisation: str) -> PublishedRules | None:
-        doc = PublishedRulesDocument.objects(id=organisation).first()
+        """The latest stored version, read whole only when its marker differs from the
+        one this repository read last: every routed event asks, and the marker is one
+        small read by id where the rule set is a document to fetch and parse.
+
+        The marker is the version and the moment it was stored, not the version alone:
+        a database emptied and given another set under a reused version number must not
+        be answered from memory. Each events process keeps its own copy, and whichever
+        process stored a new version, the next event any of them routes sees it."""
+        collection = PublishedRulesDocument._get_collection()
+        marker = collection.find_one(
+            {"_id": organisation}, {"rule_set_version": 1, "received_at": 1}
+        )
+        if marker is None:
+            return None
+        known = self._known.get(organisation)
+        if known is not None and known[0] == _stamp(marker):
+            return known[1]
+        doc = collection.find_one({"_id": organisation})
         if doc is None:
             return None
-        return rules_from_payload(
+        published = rules_from_payload(
             organisation,
-            {"version": doc.rule_set_version, "rules": list(doc.rules), "fallback": FALLBACK},
+            {"version": doc["rule_set_version"], "rules": list(doc["rules"]), "fallback": FALLBACK},
         )
+        # Under the stamp of the document read whole: a version stored between the two
+        # reads is then read whole on the next event, not hidden behind the older stamp.
+        self._known[organisation] = (_stamp(doc), published)
+        return published
+
+
+def _stamp(stored: dict[str, Any]) -> tuple[int, str]:
+    # As text: the development server may answer a stored moment as a string.
+    return stored["rule_set_version"], str(stored.get("received_at"))
