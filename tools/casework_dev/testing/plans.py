@@ -189,3 +189,13 @@ def sign_both(plans_stub: Any, plan: Any, metadata: Any) -> Any:
                            name="Anna Horváthová"),
         metadata=metadata,
     ).plan  # fmt: skip
+
+
+def refused(call: Any, request: Any, metadata: Any) -> Any:
+    """The gRPC error a call answers; fails the test when the call succeeds."""
+    import grpc
+    import pytest
+
+    with pytest.raises(grpc.RpcError) as caught:
+        call(request, metadata=metadata)
+    return caught.value

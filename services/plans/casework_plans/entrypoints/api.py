@@ -275,15 +275,26 @@ class PlansServicer(plans_pb2_grpc.PlansServiceServicer):
         uow = current_unit_of_work()
         r = Reader()
         on = r.day("on", request.on, required=False)
+        due_before = r.day("due_before", request.due_before, required=False)
         r.done()
-        items = queries.list_due_work(
+        query = queries.DueWorkQuery(
             on,
             request.centre_id,
+            tuple(request.kinds),
+            request.mine,
+            due_before,
+            request.page_size,
+            request.page_token,
+        )
+        items, next_page_token = queries.list_due_work(
+            query,
             uow,
             self._app.plans_for(uow),
             self._app.cadence_of(uow.principal.organisation),
         )
-        return P.ListDueWorkResponse(items=[due_message(i) for i in items])
+        return P.ListDueWorkResponse(
+            items=[due_message(i) for i in items], next_page_token=next_page_token
+        )
 
     def AddCatalogueService(
         self, request: P.AddCatalogueServiceRequest, context: grpc.ServicerContext

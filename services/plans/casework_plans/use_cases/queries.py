@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
+from casework_common import paging
 from casework_common.errors import FieldError, NotFound, PermissionDenied, clip, raise_if_any
 from casework_common.unit_of_work import UnitOfWork
 from casework_plans.adapters.repository import (
@@ -38,28 +39,44 @@ def list_plans(client_id: str, uow: UnitOfWork, repository: PlanRepository) -> l
     return [audit(plan, uow, "read") for plan in found]
 
 
+@dataclass(frozen=True)
+class DueWorkQuery:
+    on: date | None
+    centre_id: str
+    kinds: tuple[str, ...] = ()
+    mine: bool = False
+    due_before: date | None = None
+    page_size: int = 0
+    page_token: str = ""
+
+
 def list_due_work(
-    on: date | None,
-    centre_id: str,
+    query: DueWorkQuery,
     uow: UnitOfWork,
     repository: PlanRepository,
     cadence: Cadence,
-) -> list[DueItem]:
-    """A worker's own due work; a manager's is every plan of their centres (or of the
-    one centre named). Beside monitoring and reviews by the calendar, a review feedback
-    asked for."""
+) -> tuple[list[DueItem], str]:
+    """One page of a worker's own due work; a manager's is every plan of their centres
+    (or of the one centre named, or their own caseload when `mine`). Beside monitoring
+    and reviews by the calendar, a review feedback asked for. Answers the page and the
+    next page's token."""
+    offset, limit = paging.page_window(query.page_size, query.page_token)
+    kinds = monitoring.due_kinds(query.kinds)
     principal = uow.principal
     manager = MANAGER in principal.roles
-    if centre_id and centre_id not in principal.centres:
-        raise PermissionDenied(f"centre {clip(centre_id)} is not one the caller serves")
-    today = on or uow.now.date()
+    if query.centre_id and query.centre_id not in principal.centres:
+        raise PermissionDenied(f"centre {clip(query.centre_id)} is not one the caller serves")
+    today = query.on or uow.now.date()
+    worker = principal.subject if query.mine or not manager else None
     items: list[DueItem] = []
-    for plan in repository.due_by(today, None if manager else principal.subject):
-        if centre_id and centre_id not in plan.centre_ids:
+    for plan in repository.due_by(today, worker):
+        if query.centre_id and query.centre_id not in plan.centre_ids:
             continue
         items += monitoring.due_work(plan, plan.contacts, today, cadence)
         items += review_requests.due_items(plan, today)
-    return sorted(items, key=lambda i: (i.due_on, i.plan_id, i.kind.value))
+    wanted = monitoring.DueWorkFilter(kinds, worker, query.due_before)
+    page = monitoring.in_order(items, wanted)[offset : offset + limit]
+    return page, paging.next_token(offset, limit, len(page))
 
 
 @dataclass(frozen=True)

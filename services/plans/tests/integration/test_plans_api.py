@@ -17,14 +17,13 @@ import pymongo
 import pytest
 
 from casework.plans.v1 import plans_pb2 as pb
-from casework.plans.v1 import plans_pb2_grpc
 from casework_common.envelope import Actor, EventEnvelope
 from casework_common.messaging import EVENT_CONTENT_TYPE
 from casework_common.rpc_errors import field_violations, precondition_subjects
 from casework_common.unit_of_work import SystemActor, Trace, UnitsOfWork
 from casework_dev.devstack import Suite
 from casework_dev.testing.fixtures import create_token
-from casework_dev.testing.helpers import auth, eventually, stub
+from casework_dev.testing.helpers import auth, eventually
 from casework_dev.testing.plans import create_content_message, create_plan_request, sign_both
 from casework_feedback.use_cases.plan_review import plan_review_requested
 
@@ -36,16 +35,6 @@ MANAGER = auth(
                  centres=["ctr-north-town", "ctr-north-village"])
 )  # fmt: skip
 TODAY = datetime.now(UTC).date()
-
-
-@pytest.fixture(scope="module")
-def suite(suite_factory: Any) -> Iterator[Suite]:
-    yield suite_factory(("plans",), env={"PLANS_DUE_WORK_CHECK_INTERVAL": "0.3"})
-
-
-@pytest.fixture(scope="module")
-def plans(suite: Suite) -> Any:
-    return stub(suite, "plans", plans_pb2_grpc.PlansServiceStub)
 
 
 class Captured:

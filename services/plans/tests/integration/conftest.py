@@ -1,0 +1,22 @@
+"""The plans processes every integration module of plans talks to: one suite a module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from casework.plans.v1 import plans_pb2_grpc
+from casework_dev.devstack import Suite
+from casework_dev.testing.helpers import stub
+
+
+@pytest.fixture(scope="module")
+def suite(suite_factory: Any) -> Iterator[Suite]:
+    yield suite_factory(("plans",), env={"PLANS_DUE_WORK_CHECK_INTERVAL": "0.3"})
+
+
+@pytest.fixture(scope="module")
+def plans(suite: Suite) -> Any:
+    return stub(suite, "plans", plans_pb2_grpc.PlansServiceStub)
