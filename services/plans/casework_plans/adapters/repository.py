@@ -13,7 +13,7 @@ import mongoengine as me
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import Conflict
 from casework_common.repository import AggregateRepository, ScopedRepository
-from casework_common.storage import AggregateDocument, DuplicateAggregate, save_aggregate
+from casework_common.storage import AggregateDocument, DuplicateAggregate
 from casework_common.unit_of_work import Saves
 from casework_plans.adapters.codec import dump, load_as
 from casework_plans.domain import catalogue, monitoring, review_requests
@@ -246,9 +246,16 @@ class WaitingListRepository(ScopedRepository[WaitingListDocument]):
             return empty, WaitingListDocument(id=key, organisation=self._organisation)
         return load_as(catalogue.WaitingList, doc.body), doc
 
-    def put(self, doc: WaitingListDocument, waiting_list: catalogue.WaitingList) -> None:
+    def put(
+        self,
+        doc: WaitingListDocument,
+        waiting_list: catalogue.WaitingList,
+        events: Iterable[EventEnvelope] = (),
+    ) -> None:
+        """Store the list with its events in one version-guarded write: two workers
+        changing one list at once cannot both win (the loser answers ABORTED)."""
         doc.body = dump(waiting_list)
-        save_aggregate(doc, [])
+        self._save(doc, events)
 
 
 class ClientStatusDocument(me.Document):

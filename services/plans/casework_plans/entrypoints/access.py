@@ -38,5 +38,6 @@ ACCESS: AccessMap = {
         "ScreenPlansForService": CASE_WORKER_AND_ABOVE | CONFIGURES,
         "PutOnWaitingList": CASE_WORKER_AND_ABOVE,
         "GetWaitingList": CASE_WORKER_AND_ABOVE,
+        "TakeOffWaitingList": CASE_WORKER_AND_ABOVE,
     }.items()
 }

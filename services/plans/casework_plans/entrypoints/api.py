@@ -12,11 +12,13 @@ from casework_common.errors import FieldError
 from casework_common.messages import guard_requests
 from casework_common.unit_of_work import current_unit_of_work
 from casework_plans.bootstrap import Plans, bootstrap
+from casework_plans.domain.catalogue import LeaveReason
 from casework_plans.domain.plans import BudgetHolder, ContactMode, Progress, Signer
 from casework_plans.entrypoints.translate import (
     RESOLUTIONS,
     Reader,
     catalogue_message,
+    departure_message,
     discrepancy_message,
     due_message,
     from_enum,
@@ -366,6 +368,20 @@ class PlansServicer(plans_pb2_grpc.PlansServiceServicer):
         uow = current_unit_of_work()
         entries = queries.waiting_list(request.service_code, uow, self._app.waiting_lists_for(uow))
         return P.GetWaitingListResponse(entries=[waiting_message(e, p) for e, p in entries])
+
+    def TakeOffWaitingList(
+        self, request: P.TakeOffWaitingListRequest, context: grpc.ServicerContext
+    ) -> P.TakeOffWaitingListResponse:
+        uow = current_unit_of_work()
+        departure, replayed = queries.take_off_waiting_list(
+            request.plan_id,
+            request.service_code,
+            to_enum(LeaveReason, request.reason),
+            uow,
+            self._app.plans_for(uow),
+            self._app.waiting_lists_for(uow),
+        )
+        return departure_message(departure, request.service_code, replayed)
 
 
 def register(server: grpc.Server) -> Iterable[str]:

@@ -48,6 +48,7 @@ _CODES: dict[type[Enum], dict[Any, Enum]] = {
         (Progress, plans_pb2.Progress),
         (BudgetHolder, plans_pb2.BudgetHolder),
         (ContactMode, plans_pb2.ContactMode),
+        (catalogue.LeaveReason, plans_pb2.LeaveReason),
     )
 }
 _NUMBERS = {
@@ -406,4 +407,18 @@ def waiting_message(entry: catalogue.Waiting, position: int) -> plans_pb2.Waitin
         plan_id=entry.plan_id,
         position=position,
         entered_on=_day(entry.entered_on),
+    )
+
+
+def departure_message(
+    departure: catalogue.Departure, service_code: str, replayed: bool
+) -> plans_pb2.TakeOffWaitingListResponse:
+    return plans_pb2.TakeOffWaitingListResponse(
+        client_id=departure.client_id,
+        plan_id=departure.plan_id,
+        service_code=service_code,
+        reason=from_enum(departure.reason),
+        position=departure.position,
+        left_on=_day(departure.left_on),
+        replayed=replayed,
     )

@@ -18,6 +18,7 @@ from casework_plans.domain import catalogue, monitoring, review_requests
 from casework_plans.domain.catalogue import ScreenHit
 from casework_plans.domain.monitoring import Cadence, DueItem
 from casework_plans.domain.plans import Plan
+from casework_plans.use_cases import _events
 from casework_plans.use_cases.audit import audit
 
 MANAGER = "manager"
@@ -159,6 +160,31 @@ def put_on_waiting_list(
     lists.put(doc, waiting_list)
     audit(plan, uow, "waiting-list")
     return entry, waiting_list.position_of(plan.client_id)
+
+
+def take_off_waiting_list(
+    plan_id: str,
+    service_code: str,
+    reason: catalogue.LeaveReason | None,
+    uow: UnitOfWork,
+    repository: PlanRepository,
+    lists: WaitingListRepository,
+) -> tuple[catalogue.Departure, bool]:
+    """Take the plan's client off the service's list; answers the departure and whether
+    it was recorded before (a retry, which changes nothing and announces nothing)."""
+    errors = [FieldError(f, "is required") for f, v in (("plan_id", plan_id),
+              ("service_code", service_code), ("reason", reason)) if not v]  # fmt: skip
+    raise_if_any(errors)
+    assert reason is not None
+    plan = repository.get(plan_id)
+    waiting_list, doc = lists.get(service_code)
+    changed, departure, replayed = catalogue.leave(
+        waiting_list, plan.client_id, reason, by=uow.actor.subject, today=uow.now.date()
+    )
+    if not replayed:
+        lists.put(doc, changed, [_events.waiting_list_left(departure, service_code, plan, uow)])
+        audit(plan, uow, "waiting-list")
+    return departure, replayed
 
 
 def waiting_list(

@@ -5,9 +5,7 @@ field, changing nothing."""
 
 from __future__ import annotations
 
-import json
 import secrets
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -24,7 +22,12 @@ from casework_common.unit_of_work import SystemActor, Trace, UnitsOfWork
 from casework_dev.devstack import Suite
 from casework_dev.testing.fixtures import create_token
 from casework_dev.testing.helpers import auth, eventually
-from casework_dev.testing.plans import create_content_message, create_plan_request, sign_both
+from casework_dev.testing.plans import (
+    Captured,
+    create_content_message,
+    create_plan_request,
+    sign_both,
+)
 from casework_feedback.use_cases.plan_review import plan_review_requested
 
 ORG = "org-demo"
@@ -35,43 +38,6 @@ MANAGER = auth(
                  centres=["ctr-north-town", "ctr-north-village"])
 )  # fmt: skip
 TODAY = datetime.now(UTC).date()
-
-
-class Captured:
-    """Every plans event published on the suite's vhost."""
-
-    def __init__(self, uri: str) -> None:
-        self._connection = kombu.Connection(uri)
-        exchange = kombu.Exchange("casework.events", type="topic", passive=True)
-        self._queue = self._connection.SimpleQueue(
-            kombu.Queue(f"test-capture-{secrets.token_hex(4)}", exchange=exchange,
-                        routing_key="plans.#", exclusive=True, auto_delete=True)
-        )  # fmt: skip
-        self.events: list[dict[str, Any]] = []
-
-    def of(self, event_type: str, **payload: Any) -> list[dict[str, Any]]:
-        while True:
-            try:
-                message = self._queue.get(timeout=0.05)
-            except self._queue.Empty:
-                break
-            self.events.append(json.loads(message.body))
-            message.ack()
-        return [
-            e for e in self.events
-            if e["type"] == event_type and all(e["payload"].get(k) == v for k, v in payload.items())
-        ]  # fmt: skip
-
-    def close(self) -> None:
-        self._queue.close()
-        self._connection.release()
-
-
-@pytest.fixture(scope="module")
-def captured(suite: Suite) -> Iterator[Captured]:
-    capture = Captured(suite.env["AMQP_URI"])
-    yield capture
-    capture.close()
 
 
 def publish_status(suite: Suite, client_id: str, status: str, from_status: str = "") -> None:

@@ -13,7 +13,7 @@ import grpc
 from casework.plans.v1 import plans_pb2 as pb
 from casework_common.rpc_errors import field_violations
 from casework_dev.testing.fixtures import create_partner_token, create_token
-from casework_dev.testing.helpers import auth
+from casework_dev.testing.helpers import auth, eventually
 from casework_dev.testing.plans import (
     create_content_message,
     create_plan_request,
@@ -124,3 +124,114 @@ def test_bad_pages_and_filters_of_due_work_are_refused_naming_the_field(plans: A
         error = refused(plans.ListDueWork, request, worker)
         assert error.code() is grpc.StatusCode.INVALID_ARGUMENT, field
         assert set(field_violations(error)) == {field}
+
+
+# ------------------------------------------------------------------ leaving a waiting list
+
+
+def create_catalogue_service() -> pb.AddCatalogueServiceRequest:
+    code = f"day-care-{secrets.token_hex(3)}"
+    return pb.AddCatalogueServiceRequest(service=pb.CatalogueService(
+        service_code=code, name="Day care", how_to_obtain="ask your worker",
+        centre_ids=["ctr-north-town"], answers_needs=["company"]))  # fmt: skip
+
+
+def waiting_for(plans: Any, worker: Any, count: int) -> tuple[str, list[pb.Plan]]:
+    """A new service with `count` clients of the worker waiting for it, in order."""
+    code = plans.AddCatalogueService(create_catalogue_service(), metadata=MANAGER).service
+    waiting = []
+    for days in range(count, 0, -1):
+        plan = plans.CreatePlan(create_plan_request(), metadata=worker).plan
+        plans.PutOnWaitingList(
+            pb.PutOnWaitingListRequest(plan_id=plan.plan_id, service_code=code.service_code,
+                                       entered_on=(TODAY - timedelta(days=days)).isoformat()),
+            metadata=worker,
+        )  # fmt: skip
+        waiting.append(plan)
+    return code.service_code, waiting
+
+
+def take_off(plan: pb.Plan, code: str, reason: Any) -> pb.TakeOffWaitingListRequest:
+    return pb.TakeOffWaitingListRequest(plan_id=plan.plan_id, service_code=code, reason=reason)
+
+
+def test_a_client_taken_off_a_waiting_list_is_listed_no_more_and_the_rest_move_up(
+    plans: Any, captured: Any
+) -> None:
+    worker = create_worker()
+    code, (first, second, third) = waiting_for(plans, worker, 3)
+    left = plans.TakeOffWaitingList(
+        take_off(second, code, pb.LEAVE_REASON_SERVICE_STARTED), metadata=worker
+    )
+    assert (left.position, left.reason, left.replayed) == (2, pb.LEAVE_REASON_SERVICE_STARTED,
+                                                            False)  # fmt: skip
+    listed = plans.GetWaitingList(pb.GetWaitingListRequest(service_code=code), metadata=worker)
+    assert [(e.plan_id, e.position) for e in listed.entries] == [
+        (first.plan_id, 1),
+        (third.plan_id, 2),
+    ]
+    event = eventually(lambda: captured.of("plans.waiting_list.left", plan_id=second.plan_id))
+    assert event[0]["payload"] == {
+        "plan_id": second.plan_id, "client_id": second.client_id, "service_code": code,
+        "reason": "service_started", "position": 2, "left_on": TODAY.isoformat(),
+        "centre_ids": ["ctr-north-town"],
+    }  # fmt: skip
+
+
+def test_taking_a_client_off_again_answers_the_first_departure_and_announces_it_once(
+    plans: Any, captured: Any
+) -> None:
+    worker = create_worker()
+    code, (plan,) = waiting_for(plans, worker, 1)
+    request = take_off(plan, code, pb.LEAVE_REASON_DIED)
+    first = plans.TakeOffWaitingList(request, metadata=worker)
+    again = plans.TakeOffWaitingList(request, metadata=worker)
+    assert again.replayed and (again.position, again.left_on) == (first.position, first.left_on)
+    other = refused(plans.TakeOffWaitingList, take_off(plan, code, pb.LEAVE_REASON_DECLINED),
+                    worker)  # fmt: skip
+    assert other.code() is grpc.StatusCode.FAILED_PRECONDITION
+    # A later event (another client's departure) comes after this one's, which stays one.
+    code2, (later,) = waiting_for(plans, worker, 1)
+    plans.TakeOffWaitingList(take_off(later, code2, pb.LEAVE_REASON_DECLINED), metadata=worker)
+    eventually(lambda: captured.of("plans.waiting_list.left", plan_id=later.plan_id))
+    assert len(captured.of("plans.waiting_list.left", plan_id=plan.plan_id)) == 1
+
+
+def test_another_centres_worker_cannot_take_a_client_off_and_learns_nothing(plans: Any) -> None:
+    worker = create_worker()
+    code, (plan,) = waiting_for(plans, worker, 1)
+    request = take_off(plan, code, pb.LEAVE_REASON_MOVED_AWAY)
+    theirs = refused(plans.TakeOffWaitingList, request, ILZE)
+    missing = refused(plans.TakeOffWaitingList,
+                      take_off(pb.Plan(plan_id="no-such-plan"), code, pb.LEAVE_REASON_MOVED_AWAY),
+                      ILZE)  # fmt: skip
+    assert theirs.code() is missing.code() is grpc.StatusCode.NOT_FOUND
+    assert theirs.details().replace(plan.plan_id, "no-such-plan") == missing.details()
+    assert refused(plans.TakeOffWaitingList, request, PARTNER).code() is (
+        grpc.StatusCode.PERMISSION_DENIED
+    )
+    assert refused(plans.TakeOffWaitingList, request, None).code() is (
+        grpc.StatusCode.UNAUTHENTICATED
+    )
+    listed = plans.GetWaitingList(pb.GetWaitingListRequest(service_code=code), metadata=worker)
+    assert [e.plan_id for e in listed.entries] == [plan.plan_id]
+
+
+def test_bad_departures_are_refused_naming_the_field_and_change_nothing(plans: Any) -> None:
+    worker = create_worker()
+    code, (plan,) = waiting_for(plans, worker, 1)
+    for request, expected in [
+        (take_off(plan, code, pb.LEAVE_REASON_UNSPECIFIED), {"reason"}),
+        (take_off(plan, code, 99), {"reason"}),
+        (take_off(plan, "", pb.LEAVE_REASON_DECLINED), {"service_code"}),
+        (pb.TakeOffWaitingListRequest(), {"plan_id", "service_code", "reason"}),
+    ]:
+        error = refused(plans.TakeOffWaitingList, request, worker)
+        assert error.code() is grpc.StatusCode.INVALID_ARGUMENT, expected
+        assert set(field_violations(error)) == expected
+    never = plans.CreatePlan(create_plan_request(), metadata=worker).plan
+    not_waiting = refused(plans.TakeOffWaitingList,
+                          take_off(never, code, pb.LEAVE_REASON_DECLINED), worker)  # fmt: skip
+    assert not_waiting.code() is grpc.StatusCode.NOT_FOUND
+    listed = plans.GetWaitingList(pb.GetWaitingListRequest(service_code=code), metadata=worker)
+    assert [e.plan_id for e in listed.entries] == [plan.plan_id]
