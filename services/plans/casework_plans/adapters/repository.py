@@ -38,6 +38,9 @@ class PlanDocument(AggregateDocument):
             {"fields": ["organisation", "status", "checked_on"]},
             {"fields": ["organisation", "need_codes"]},
             {"fields": ["organisation", "need_services"]},
+            # One open plan per client in the whole organisation, whichever centre:
+            # two workers of different centres starting a plan at once cannot both win.
+            {"fields": ["open_key"], "unique": True, "sparse": True},
         ],
     }
 
@@ -55,6 +58,8 @@ class PlanDocument(AggregateDocument):
     # both YYYY-MM-DD, compared as text.
     due_from = me.StringField(default=NEVER)
     checked_on = me.StringField(default=NOT_CHECKED)
+    # `<organisation>:<client_id>` while the plan is open, its own id once closed.
+    open_key = me.StringField()
     body = me.DictField()
 
 
@@ -65,6 +70,7 @@ def write_plan(doc: PlanDocument, plan: Plan, cadence: Cadence | None = None) ->
     doc.centre_ids = list(plan.centre_ids)
     doc.worker_id = plan.worker_id
     doc.status = VersionStatus.CLOSED.value if plan.closure else plan.status.value
+    doc.open_key = plan.plan_id if plan.closure else f"{plan.organisation}:{plan.client_id}"
     doc.need_codes = sorted({n.need_code for n in plan.current.content.needs})
     doc.need_services = sorted({c for n in plan.current.content.needs for c in n.service_codes})
     days = [
@@ -190,6 +196,12 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
                 if raw["_id"] not in seen:
                     seen.add(raw["_id"])
                     yield read_plan(raw["body"])
+
+    def client_has_open_plan(self, client_id: str) -> bool:
+        """Whether the client has an open plan in any centre of the organisation: a
+        yes or no, so a caller learns nothing more of a plan they may not see."""
+        query = self._unscoped().filter(client_id=client_id, status__ne=VersionStatus.CLOSED.value)
+        return query.only("id").first() is not None
 
     def of_client(self, client_id: str) -> list[Plan]:
         return [read_plan(d.body) for d in self._scoped().filter(client_id=client_id)]
