@@ -91,7 +91,7 @@ from casework_plans.adapters.repository import (
 )
 from casework_plans.domain.catalogue import CatalogueService, LeaveReason
 from casework_plans.domain.monitoring import Cadence
-from casework_plans.domain.plans import ContactMode, Signer
+from casework_plans.domain.plans import BudgetHolder, ContactMode, Signer
 from casework_plans.entrypoints import events as plans_consumers
 from casework_plans.use_cases import plans as plan_cases
 from casework_plans.use_cases import queries as plan_queries
@@ -845,7 +845,8 @@ def test_feedback_reads_the_consent_clients_stored() -> None:
 
 def produce_plans_events() -> None:
     """Every plans event: a plan drafted, signed, a decision asked and made, a contact
-    and a short delivery recorded, the timer's due and missed work, a review feedback
+    and a short delivery recorded, a budget's spending item approved, the timer's due
+    and missed work, a review feedback
     asked for, a review signed into a new version, the client taken off a waiting list,
     and the closure."""
     from casework_dev.testing.plans import NOW, create_action, create_content, create_goal
@@ -882,6 +883,23 @@ def produce_plans_events() -> None:
         mine(u),
         statuses,
     )
+    u = unit(ANNA, NOW + timedelta(days=1))
+    plan_cases.set_budget(plan.plan_id, BudgetHolder.CLIENT, "Jana", {"meals": 500}, u, mine(u))
+    u = unit(ANNA, NOW + timedelta(days=1))
+    costed, _ = plan_records.record_delivery(
+        plan_records.RecordDelivery(
+            plan.plan_id, "meals", (NOW + timedelta(days=1)).date(), 1, "Kitchen", "R-2", 100
+        ),
+        u,
+        mine(u),
+        statuses,
+        approve_spending=True,
+    )
+    u = unit(MANAGER, NOW + timedelta(days=1))
+    plan_cases.decide_spending(
+        plan.plan_id, costed.deliveries[-1].delivery_id, True, "", u,
+        PlanRepository(ORG, MANAGER.centres, u),
+    )  # fmt: skip
     for days in (13, 20, 175, 190):
         u = unit(SystemActor("plans"), NOW + timedelta(days=days))
         plan_timers.raise_due_work(

@@ -20,6 +20,7 @@ from casework_plans.domain.plans import (
     OfferPack,
     Plan,
     RaisedDiscrepancy,
+    Spending,
     Version,
     code_errors,
     field_text_errors,
@@ -81,10 +82,11 @@ def record_contact(plan: Plan, contact: Contact) -> Plan:
     return replace(plan, contacts=(*plan.contacts, contact), checked_on=None)
 
 
-def record_delivery(plan: Plan, delivery: Delivery) -> Plan:
+def record_delivery(plan: Plan, delivery: Delivery, *, approve_spending: bool = False) -> Plan:
     """A delivery of a service of the plan in effect, after its decision, within its
     budget line unless a manager approved overspending it; nothing changes when it is
-    refused."""
+    refused. Where the organisation approves each spending item (`approve_spending`),
+    its cost waits for a manager (decisions.decide_spending) before it is spent."""
     _require_open(plan)
     field_name, reason = delivery_refusal(plan, delivery.service_code, delivery.delivered_on)
     if reason:
@@ -101,6 +103,9 @@ def record_delivery(plan: Plan, delivery: Delivery) -> Plan:
     )
     if refusal:
         raise FailedPrecondition(refusal, field="cost")
+    if approve_spending and delivery.cost > 0 and plan.budget is not None:
+        awaiting = replace(delivery, spending=Spending.AWAITING)
+        return replace(plan, deliveries=(*plan.deliveries, awaiting))
     spent = spend(plan, delivery.service_code, delivery.cost)
     return replace(spent, deliveries=(*spent.deliveries, delivery))
 

@@ -28,6 +28,7 @@ ACCESS: AccessMap = {
         "RequestDecision": CASE_WORKER_AND_ABOVE,
         "DecideService": frozenset({MANAGER}),
         "SetBudget": CASE_WORKER_AND_ABOVE,
+        "DecideSpending": frozenset({MANAGER}),
         "RecordMonitoringContact": CASE_WORKER_AND_ABOVE,
         "RecordDelivery": CASE_WORKER_AND_ABOVE,
         "ImportDeliveries": CASE_WORKER_AND_ABOVE,

@@ -195,6 +195,20 @@ class PlansServicer(plans_pb2_grpc.PlansServiceServicer):
         )
         return P.SetBudgetResponse(plan=plan_message(plan))
 
+    def DecideSpending(
+        self, request: P.DecideSpendingRequest, context: grpc.ServicerContext
+    ) -> P.DecideSpendingResponse:
+        uow = current_unit_of_work()
+        plan = plan_cases.decide_spending(
+            request.plan_id,
+            request.delivery_id,
+            request.approve,
+            request.reason,
+            uow,
+            self._app.plans_for(uow),
+        )
+        return P.DecideSpendingResponse(plan=plan_message(plan))
+
     def RecordMonitoringContact(
         self, request: P.RecordMonitoringContactRequest, context: grpc.ServicerContext
     ) -> P.RecordMonitoringContactResponse:
@@ -229,7 +243,11 @@ class PlansServicer(plans_pb2_grpc.PlansServiceServicer):
             request.cost,
         )
         plan, raised = records.record_delivery(
-            command, uow, self._app.plans_for(uow), self._app.statuses_for(uow)
+            command,
+            uow,
+            self._app.plans_for(uow),
+            self._app.statuses_for(uow),
+            approve_spending=self._app.approves_each_spending(uow.principal.organisation),
         )
         return P.RecordDeliveryResponse(
             plan=plan_message(plan), raised=[discrepancy_message(d) for d in raised]

@@ -15,6 +15,7 @@ from casework_common.errors import FieldError, raise_if_any
 from casework_common.messages import enum_codes
 from casework_common.values import iso_day
 from casework_plans.domain import catalogue, monitoring, plans
+from casework_plans.domain.decisions import awaiting_approval
 from casework_plans.domain.plans import (
     Action,
     BudgetHolder,
@@ -33,6 +34,7 @@ from casework_plans.domain.plans import (
     ProviderKind,
     RequestedService,
     Signer,
+    Spending,
 )
 
 E = TypeVar("E", bound=Enum)
@@ -309,6 +311,7 @@ def plan_message(plan: Plan) -> plans_pb2.Plan:
                         allotted=li.allotted,
                         spent=li.spent,
                         remaining=li.remaining,
+                        awaiting_approval=awaiting_approval(plan, li.service_code),
                     )
                     for li in plan.budget.lines
                 ],
@@ -343,7 +346,7 @@ def plan_message(plan: Plan) -> plans_pb2.Plan:
             )
         )
     for de in plan.deliveries:
-        message.deliveries.add(
+        delivery = message.deliveries.add(
             delivery_id=de.delivery_id,
             service_code=de.service_code,
             delivered_on=_day(de.delivered_on),
@@ -351,7 +354,12 @@ def plan_message(plan: Plan) -> plans_pb2.Plan:
             delivered_by=de.delivered_by,
             receipt=de.receipt,
             cost=de.cost,
+            spending="" if de.spending is Spending.NOT_NEEDED else de.spending.value,
+            spending_decided_by=de.spending_decided_by,
+            spending_reason=de.spending_reason,
+            recorded_by=de.recorded_by,
         )
+        _set(delivery, spending_decided_at=stamp(de.spending_decided_at))
     for co in plan.contacts:
         message.contacts.add(
             contact_id=co.contact_id,

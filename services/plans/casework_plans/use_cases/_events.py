@@ -17,6 +17,7 @@ from casework_plans.domain.plans import (
     Plan,
     RaisedDiscrepancy,
     ReviewRequest,
+    Spending,
     state_of,
 )
 
@@ -101,6 +102,7 @@ def delivery(d: Delivery, plan: Plan, uow: UnitOfWork) -> EventEnvelope:
             "delivered_on": d.delivered_on.isoformat(),
             "quantity": d.quantity,
             "centre_ids": list(plan.centre_ids),
+            "awaits_approval": d.spending is Spending.AWAITING,
         },
     )
 

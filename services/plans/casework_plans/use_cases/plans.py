@@ -286,6 +286,42 @@ def decide(
     return audit(repository.update(plan_id, change), uow, "changed")
 
 
+def decide_spending(
+    plan_id: str,
+    delivery_id: str,
+    approve: bool,
+    reason: str,
+    uow: UnitOfWork,
+    repository: PlanRepository,
+) -> Plan:
+    """A manager approves or refuses one spending item of the plan's personal budget."""
+    errors: list[FieldError] = []
+    _required(errors, "plan_id", plan_id)
+    _required(errors, "delivery_id", delivery_id)
+    raise_if_any(errors)
+    if MANAGER not in uow.principal.roles:
+        raise PermissionDenied("only a manager approves spending")
+
+    def change(plan: Plan) -> tuple[Plan, list[EventEnvelope]]:
+        changed, item = decisions.decide_spending(
+            plan, delivery_id, approve, reason, by=uow.actor.subject, now=uow.now
+        )
+        facts = {
+            "plan_id": plan.plan_id,
+            "client_id": plan.client_id,
+            "delivery_id": item.delivery_id,
+            "service_code": item.service_code,
+            "cost": item.cost,
+            "approved": approve,
+            "decided_by": uow.actor.subject,
+            "worker_id": item.recorded_by,
+            "centre_ids": list(plan.centre_ids),
+        }
+        return changed, [event(events_pb2.SpendingDecided, changed, uow, facts)]
+
+    return audit(repository.update(plan_id, change), uow, "changed")
+
+
 def set_budget(
     plan_id: str,
     holder: BudgetHolder | None,
