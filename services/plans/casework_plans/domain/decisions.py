@@ -133,6 +133,16 @@ def budget_refusal(plan: Plan, service_code: str, cost: int, *, overspend_approv
     return ""
 
 
+def check_budget(plan: Plan, service_code: str, cost: int, *, field: str) -> None:
+    """FAILED_PRECONDITION on `field` when the service's line cannot take `cost` and no
+    manager approved overspending it."""
+    refusal = budget_refusal(
+        plan, service_code, cost, overspend_approved=plan.overspend_approved(service_code)
+    )
+    if refusal:
+        raise FailedPrecondition(refusal, field=field)
+
+
 def spend(plan: Plan, service_code: str, cost: int) -> Plan:
     if cost <= 0 or plan.budget is None:
         return plan
@@ -170,14 +180,7 @@ def decide_spending(
         raise PermissionDenied("a spending item is approved by someone other than who recorded it")
     raise_if_any(field_text_errors("reason", reason, required=not approve))
     if approve:
-        refusal = budget_refusal(
-            plan,
-            item.service_code,
-            item.cost,
-            overspend_approved=plan.overspend_approved(item.service_code),
-        )
-        if refusal:
-            raise FailedPrecondition(refusal, field="delivery_id")
+        check_budget(plan, item.service_code, item.cost, field="delivery_id")
     decided = replace(
         item,
         spending=Spending.APPROVED if approve else Spending.REFUSED,

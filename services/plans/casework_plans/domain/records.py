@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from casework_common.errors import FailedPrecondition, FieldError, NotFound, clip, raise_if_any
-from casework_plans.domain.decisions import budget_refusal, spend
+from casework_plans.domain.decisions import check_budget, spend
 from casework_plans.domain.plans import (
     MAX_ITEMS,
     Contact,
@@ -95,14 +95,7 @@ def record_delivery(plan: Plan, delivery: Delivery, *, approve_spending: bool = 
         if "decision" in reason:
             raise FailedPrecondition(reason, field=field_name)
         raise_if_any([FieldError(field_name, reason)])
-    refusal = budget_refusal(
-        plan,
-        delivery.service_code,
-        delivery.cost,
-        overspend_approved=plan.overspend_approved(delivery.service_code),
-    )
-    if refusal:
-        raise FailedPrecondition(refusal, field="cost")
+    check_budget(plan, delivery.service_code, delivery.cost, field="cost")
     if approve_spending and delivery.cost > 0 and plan.budget is not None:
         awaiting = replace(delivery, spending=Spending.AWAITING)
         return replace(plan, deliveries=(*plan.deliveries, awaiting))
