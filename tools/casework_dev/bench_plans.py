@@ -1,5 +1,6 @@
 """Plans: the discrepancy check over 10,000 plans in effect with a month of deliveries
-each, beside a plain scan of the same documents; and a provider's CSV of 10,000 rows
+each, and the first page of a manager's due work over them, beside a plain scan of the
+same documents; and a provider's CSV of 10,000 rows
 imported through the use case, beside plain writes of the same plan documents. Both
 measured in the same run on the same database server.
 
@@ -108,7 +109,8 @@ def main(argv: list[str] | None = None) -> None:
         PlanDocument,
         PlanRepository,
     )
-    from casework_plans.use_cases import records
+    from casework_plans.domain.monitoring import Cadence
+    from casework_plans.use_cases import queries, records
 
     storage.connect(load_settings("plans"))
     rng = random.Random(11)
@@ -135,6 +137,30 @@ def main(argv: list[str] | None = None) -> None:
             f"discrepancy check over {checked} plans (read, decode, check a month): "
             f"{check:.2f} s ({checked / check:,.0f} plans/s), {found} discrepancies, "
             f"{check / scan:.1f}x the plain scan"
+        )
+
+        # The first and the last page of a manager's due work over every plan.
+        manager = Principal(
+            ORG, "w-manager-north", "worker", frozenset({CENTRE}), frozenset({"manager"}),
+            frozenset(),
+        )  # fmt: skip
+        query = queries.DueWorkQuery(on=None, centre_id="", page_size=50)
+        unit = UnitOfWork(manager)
+        started = time.perf_counter()
+        page, token = queries.list_due_work(
+            query, unit, PlanRepository.for_caller(manager, unit), Cadence()
+        )
+        first_page = time.perf_counter() - started
+        pages, listed = 1, len(page)
+        while token:
+            page, token = queries.list_due_work(
+                replace(query, page_token=token), unit, PlanRepository.for_caller(manager, unit),
+                Cadence(),
+            )  # fmt: skip
+            pages, listed = pages + 1, listed + len(page)
+        print(
+            f"ListDueWork first page of 50 over {args.plans} plans: {first_page:.2f} s, "
+            f"{first_page / scan:.1f}x the plain scan ({listed} items in {pages} pages)"
         )
 
         # A provider's file: `rows` deliveries of today spread over the plans.

@@ -15,7 +15,7 @@ from casework_dev.testing.plans import Captured
 
 @pytest.fixture(scope="module")
 def suite(suite_factory: Any) -> Iterator[Suite]:
-    yield suite_factory(("plans",), env={"PLANS_DUE_WORK_CHECK_INTERVAL": "0.3"})
+    yield suite_factory(("plans",))
 
 
 @pytest.fixture(scope="module")
