@@ -155,21 +155,26 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
         return found
 
     def in_effect(self, batch: int = 500) -> Iterator[Plan]:
-        """Every plan in effect of the scope (the timer's and ListDueWork's scan)."""
+        """Every plan in effect of the scope."""
         query = self._scoped().filter(status=VersionStatus.IN_EFFECT.value).only("body")
         for raw in query.batch_size(batch).as_pymongo():
             yield read_plan(raw["body"])
 
-    def due_by(self, day: date, worker_id: str | None = None) -> Iterator[Plan]:
-        """Open plans of the scope with something due on `day` or before (a worker's
-        own when `worker_id` is given): a draft has due work when a review was asked."""
+    def due_in_order(
+        self, day: date, worker_id: str | None = None, batch: int = 50
+    ) -> Iterator[tuple[date, Plan]]:
+        """Open plans of the scope with something due on `day` or before (a worker's own
+        when `worker_id` is given; a draft has due work when a review was asked), each
+        with its first due day, soonest first, then by id, read lazily in batches: a
+        caller that has seen enough stops reading."""
         query = self._scoped().filter(
             status__ne=VersionStatus.CLOSED.value, due_from__lte=day.isoformat()
         )
         if worker_id is not None:
             query = query.filter(worker_id=worker_id)
-        for raw in query.only("body").as_pymongo():
-            yield read_plan(raw["body"])
+        ordered = query.order_by("due_from", "id").only("due_from", "body")
+        for raw in ordered.batch_size(batch).as_pymongo():
+            yield date.fromisoformat(raw["due_from"]), read_plan(raw["body"])
 
     def unchecked(self, day: date, batch: int = 500) -> Iterator[Plan]:
         """Plans in effect the timer has not looked at on `day` (or that changed since)."""

@@ -100,6 +100,25 @@ def in_order(items: Iterable[DueItem], wanted: DueWorkFilter) -> list[DueItem]:
     return sorted(kept, key=lambda i: (i.due_on, i.plan_id, i.kind.value))
 
 
+def first_in_order(
+    plans: Iterable[tuple[date, Sequence[DueItem]]], wanted: DueWorkFilter, count: int
+) -> list[DueItem]:
+    """The first `count` items the filter keeps, in order, from each plan's items given
+    plan by plan in order of the first day anything of the plan is due (no item of a
+    plan is due before it: see due_from). Reading stops as soon as no later plan can
+    come before the items kept, so a first page reads a few plans, not all of them."""
+    kept: list[DueItem] = []
+    for first_day, items in plans:
+        if wanted.due_before is not None and first_day >= wanted.due_before:
+            break
+        if len(kept) >= count:
+            kept = in_order(kept, wanted)[:count]
+            if first_day > kept[-1].due_on:
+                break
+        kept += [item for item in items if wanted.keeps(item)]
+    return in_order(kept, wanted)[:count]
+
+
 def next_contact_on(
     start: date, last_contact: date | None, plan_interval_days: int, cadence: Cadence
 ) -> date:

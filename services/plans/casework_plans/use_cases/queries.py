@@ -3,6 +3,7 @@ centres, screening plans for a new catalogue service, and waiting lists."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -69,14 +70,16 @@ def list_due_work(
         raise PermissionDenied(f"centre {clip(query.centre_id)} is not one the caller serves")
     today = query.on or uow.now.date()
     worker = principal.subject if query.mine or not manager else None
-    items: list[DueItem] = []
-    for plan in repository.due_by(today, worker):
-        if query.centre_id and query.centre_id not in plan.centre_ids:
-            continue
-        items += monitoring.due_work(plan, plan.contacts, today, cadence)
-        items += review_requests.due_items(plan, today)
+
+    def due_of_each_plan() -> Iterator[tuple[date, list[DueItem]]]:
+        for first_day, plan in repository.due_in_order(today, worker):
+            if query.centre_id and query.centre_id not in plan.centre_ids:
+                continue
+            items = monitoring.due_work(plan, plan.contacts, today, cadence)
+            yield first_day, items + review_requests.due_items(plan, today)
+
     wanted = monitoring.DueWorkFilter(kinds, worker, query.due_before)
-    page = monitoring.in_order(items, wanted)[offset : offset + limit]
+    page = monitoring.first_in_order(due_of_each_plan(), wanted, offset + limit)[offset:]
     return page, paging.next_token(offset, limit, len(page))
 
 

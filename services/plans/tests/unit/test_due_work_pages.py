@@ -3,9 +3,12 @@ that pages can follow."""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Iterator
+from datetime import date, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from casework_common.errors import InvalidArgument
 from casework_plans.domain import monitoring
@@ -76,3 +79,51 @@ def test_an_unknown_kind_is_refused_by_its_index() -> None:
     with pytest.raises(InvalidArgument) as caught:
         monitoring.due_kinds(["review_due", "coffee", "REVIEW_DUE"])
     assert [e.field for e in caught.value.errors] == ["kinds[1]", "kinds[2]"]
+
+
+@st.composite
+def plans_in_order(draw: st.DrawFn) -> list[tuple[date, list[DueItem]]]:
+    """Plans sorted by their first due day, each with items due on it or later."""
+    plans = []
+    for n in range(draw(st.integers(min_value=0, max_value=12))):
+        first = date(2026, 3, 1) + timedelta(days=draw(st.integers(min_value=0, max_value=20)))
+        items = [
+            create_due_item(plan_id=f"plan-{n:02d}", kind=kind,
+                            due_on=first + timedelta(days=draw(st.integers(0, 15))))
+            for kind in draw(st.lists(st.sampled_from(list(DueKind)), max_size=3, unique=True))
+        ]  # fmt: skip
+        plans.append((first, items))
+    return sorted(plans, key=lambda p: (p[0], p[1][0].plan_id if p[1] else ""))
+
+
+@given(
+    plans_in_order(),
+    st.integers(min_value=1, max_value=20),
+    st.frozensets(st.sampled_from(list(DueKind))),
+    st.none() | st.integers(min_value=0, max_value=40),
+)
+def test_reading_plans_by_their_first_due_day_gives_the_first_items_of_the_whole_list(
+    plans: list[tuple[date, list[DueItem]]], count: int, kinds: frozenset[DueKind],
+    before: int | None,
+) -> None:  # fmt: skip
+    due_before = None if before is None else date(2026, 3, 1) + timedelta(days=before)
+    wanted = DueWorkFilter(kinds=kinds, due_before=due_before)
+    everything = [item for _day, items in plans for item in items]
+    assert (
+        monitoring.first_in_order(plans, wanted, count)
+        == (monitoring.in_order(everything, wanted)[:count])
+    )
+
+
+def test_a_first_page_stops_reading_plans_once_no_later_one_can_come_first() -> None:
+    read: list[str] = []
+
+    def plans() -> Iterator[tuple[date, list[DueItem]]]:
+        for n in range(1000):
+            read.append(f"plan-{n:03d}")
+            day = date(2026, 3, 1) + timedelta(days=n)
+            yield day, [create_due_item(plan_id=f"plan-{n:03d}", due_on=day)]
+
+    page = monitoring.first_in_order(plans(), DueWorkFilter(), 3)
+    assert [i.plan_id for i in page] == ["plan-000", "plan-001", "plan-002"]
+    assert len(read) == 4
