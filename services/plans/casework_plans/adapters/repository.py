@@ -165,16 +165,22 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
     ) -> Iterator[tuple[date, Plan]]:
         """Open plans of the scope with something due on `day` or before (a worker's own
         when `worker_id` is given; a draft has due work when a review was asked), each
-        with its first due day, soonest first, then by id, read lazily in batches: a
-        caller that has seen enough stops reading."""
+        with its first due day, soonest first, then by id. Only the small keys of every
+        such plan are read and ordered at once; the plans themselves are read in batches
+        as the caller goes on, so a caller that has seen enough stops reading."""
         query = self._scoped().filter(
             status__ne=VersionStatus.CLOSED.value, due_from__lte=day.isoformat()
         )
         if worker_id is not None:
             query = query.filter(worker_id=worker_id)
-        ordered = query.order_by("due_from", "id").only("due_from", "body")
-        for raw in ordered.batch_size(batch).as_pymongo():
-            yield date.fromisoformat(raw["due_from"]), read_plan(raw["body"])
+        keys = sorted((raw["due_from"], raw["_id"]) for raw in query.only("due_from").as_pymongo())
+        for i in range(0, len(keys), batch):
+            chunk = keys[i : i + batch]
+            found = self._scoped().filter(id__in=[plan_id for _day, plan_id in chunk])
+            bodies = {raw["_id"]: raw["body"] for raw in found.only("body").as_pymongo()}
+            for first_day, plan_id in chunk:
+                if plan_id in bodies:  # gone from the scope since its key was read
+                    yield date.fromisoformat(first_day), read_plan(bodies[plan_id])
 
     def unchecked(self, day: date, batch: int = 500) -> Iterator[Plan]:
         """Plans in effect the timer has not looked at on `day` (or that changed since)."""
