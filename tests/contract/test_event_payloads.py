@@ -83,11 +83,18 @@ from casework_intake.domain.outreach import ActivityType, Outcome, PlanOutreach
 from casework_intake.domain.projects import CreateProject
 from casework_intake.domain.referrals import Channel, SubmitReferral
 from casework_notify.entrypoints import events as notify_consumers
-from casework_plans.adapters.repository import ClientStatusRepository, PlanRepository
+from casework_plans.adapters.repository import (
+    CatalogueRepository,
+    ClientStatusRepository,
+    PlanRepository,
+    WaitingListRepository,
+)
+from casework_plans.domain.catalogue import CatalogueService, LeaveReason
 from casework_plans.domain.monitoring import Cadence
-from casework_plans.domain.plans import ContactMode, Signer
+from casework_plans.domain.plans import BudgetHolder, ContactMode, Signer
 from casework_plans.entrypoints import events as plans_consumers
 from casework_plans.use_cases import plans as plan_cases
+from casework_plans.use_cases import queries as plan_queries
 from casework_plans.use_cases import records as plan_records
 from casework_plans.use_cases import review_requests as plan_review_requests
 from casework_plans.use_cases import timers as plan_timers
@@ -840,8 +847,10 @@ def test_feedback_reads_the_consent_clients_stored() -> None:
 
 def produce_plans_events() -> None:
     """Every plans event: a plan drafted, signed, a decision asked and made, a contact
-    and a short delivery recorded, the timer's due and missed work, a review feedback
-    asked for, a review signed into a new version, and the closure."""
+    and a short delivery recorded, a budget's spending item approved, the timer's due
+    and missed work, a review feedback
+    asked for, a review signed into a new version, the client taken off a waiting list,
+    and the closure."""
     from casework_dev.testing.plans import NOW, create_action, create_content, create_goal
 
     def unit(caller: Principal | SystemActor, at: datetime = NOW) -> UnitOfWork:
@@ -876,6 +885,23 @@ def produce_plans_events() -> None:
         mine(u),
         statuses,
     )
+    u = unit(ANNA, NOW + timedelta(days=1))
+    plan_cases.set_budget(plan.plan_id, BudgetHolder.CLIENT, "Jana", {"meals": 500}, u, mine(u))
+    u = unit(ANNA, NOW + timedelta(days=1))
+    costed, _ = plan_records.record_delivery(
+        plan_records.RecordDelivery(
+            plan.plan_id, "meals", (NOW + timedelta(days=1)).date(), 1, "Kitchen", "R-2", 100
+        ),
+        u,
+        mine(u),
+        statuses,
+        approve_spending=True,
+    )
+    u = unit(MANAGER, NOW + timedelta(days=1))
+    plan_cases.decide_spending(
+        plan.plan_id, costed.deliveries[-1].delivery_id, True, "", u,
+        PlanRepository(ORG, MANAGER.centres, u),
+    )  # fmt: skip
     for days in (13, 20, 175, 190):
         u = unit(SystemActor("plans"), NOW + timedelta(days=days))
         plan_timers.raise_due_work(
@@ -894,6 +920,20 @@ def produce_plans_events() -> None:
     for signer in Signer:
         u = unit(ANNA)
         plan_cases.sign(plan.plan_id, 2, signer, "Jana", u, mine(u), statuses)
+    catalogue_repo = CatalogueRepository(ORG)
+    catalogue_repo.put(
+        CatalogueService(ORG, "day-care", "Day care", "ask", ("ctr-north-town",), (), "m", NOW)
+    )
+    u = unit(ANNA)
+    plan_queries.put_on_waiting_list(
+        plan.plan_id, "day-care", None, u, mine(u), WaitingListRepository(ORG, None, u),
+        catalogue_repo,
+    )  # fmt: skip
+    u = unit(ANNA)
+    plan_queries.take_off_waiting_list(
+        plan.plan_id, "day-care", LeaveReason.MOVED_AWAY, u, mine(u),
+        WaitingListRepository(ORG, None, u),
+    )  # fmt: skip
     u = unit(ANNA)
     plan_cases.close(plan.plan_id, "moved away", u, mine(u))
 

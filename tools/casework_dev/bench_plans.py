@@ -1,5 +1,6 @@
 """Plans: the discrepancy check over 10,000 plans in effect with a month of deliveries
-each, beside a plain scan of the same documents; and a provider's CSV of 10,000 rows
+each, and the first page of a manager's due work over them, beside a plain scan of the
+same documents; and a provider's CSV of 10,000 rows
 imported through the use case, beside plain writes of the same plan documents. Both
 measured in the same run on the same database server.
 
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
 
     import mongoengine as me
 
-    from casework_common import storage
+    from casework_common import paging, storage
     from casework_common.auth import Principal
     from casework_common.config import load_settings
     from casework_common.unit_of_work import UnitOfWork
@@ -108,7 +109,8 @@ def main(argv: list[str] | None = None) -> None:
         PlanDocument,
         PlanRepository,
     )
-    from casework_plans.use_cases import records
+    from casework_plans.domain.monitoring import Cadence
+    from casework_plans.use_cases import queries, records
 
     storage.connect(load_settings("plans"))
     rng = random.Random(11)
@@ -135,6 +137,28 @@ def main(argv: list[str] | None = None) -> None:
             f"discrepancy check over {checked} plans (read, decode, check a month): "
             f"{check:.2f} s ({checked / check:,.0f} plans/s), {found} discrepancies, "
             f"{check / scan:.1f}x the plain scan"
+        )
+
+        # A manager's due work over every plan: the first page and one deep in the list
+        # (each page works out the whole list it is cut from).
+        manager = Principal(
+            ORG, "w-manager-north", "worker", frozenset({CENTRE}), frozenset({"manager"}),
+            frozenset(),
+        )  # fmt: skip
+        timings = []
+        for token in ("", paging.token_at(args.plans // 2)):
+            unit = UnitOfWork(manager)
+            query = queries.DueWorkQuery(on=None, centre_id="", page_size=50, page_token=token)
+            started = time.perf_counter()
+            page, _next = queries.list_due_work(
+                query, unit, PlanRepository.for_caller(manager, unit), Cadence()
+            )
+            timings.append((time.perf_counter() - started, len(page)))
+        (first, first_items), (deep, deep_items) = timings
+        print(
+            f"ListDueWork over {args.plans} plans: first page ({first_items} items) "
+            f"{first:.2f} s, {first / scan:.1f}x the plain scan; page at item "
+            f"{args.plans // 2} ({deep_items} items) {deep:.2f} s"
         )
 
         # A provider's file: `rows` deliveries of today spread over the plans.

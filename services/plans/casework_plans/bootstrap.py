@@ -42,12 +42,30 @@ def cadences_of(path: Path) -> dict[str, Cadence]:
     return found
 
 
+def spending_approval_of(path: Path) -> frozenset[str]:
+    """The organisations whose `plans` settings say `approve_each_spending: true`: a
+    manager approves each spending item of a personal budget before it is spent."""
+    raw: Any = json.loads(path.read_text(encoding="utf-8"))
+    found = set()
+    for org in raw if isinstance(raw, list) else [raw]:
+        setting = (org.get("plans") or {}).get("approve_each_spending", False)
+        if not isinstance(setting, bool):
+            raise MissingConfiguration(
+                "CASEWORK_ORGANISATION_FILE",
+                f"{org.get('id')}: plans settings: approve_each_spending is true or false",
+            )
+        if setting:
+            found.add(org["id"])
+    return frozenset(found)
+
+
 @dataclass
 class Plans:
     settings: Settings
     organisations: dict[str, Organisation]
     cadences: dict[str, Cadence]
     clock: Callable[[], datetime]
+    spending_approval: frozenset[str] = frozenset()
 
     def plans_for(self, uow: UnitOfWork) -> PlanRepository:
         principal = uow.principal
@@ -70,6 +88,9 @@ class Plans:
     def cadence_of(self, organisation: str) -> Cadence:
         return self.cadences.get(organisation) or Cadence()
 
+    def approves_each_spending(self, organisation: str) -> bool:
+        return organisation in self.spending_approval
+
     def centres_of(self, organisation: str) -> frozenset[str]:
         org = self.organisations.get(organisation)
         return frozenset(org.centres) if org else frozenset()
@@ -82,4 +103,5 @@ def bootstrap(settings: Settings | None = None) -> Plans:
         organisations=organisations.load(settings.organisation_file),
         cadences=cadences_of(settings.organisation_file),
         clock=now_to_the_millisecond,
+        spending_approval=spending_approval_of(settings.organisation_file),
     )

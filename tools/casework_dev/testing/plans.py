@@ -189,3 +189,50 @@ def sign_both(plans_stub: Any, plan: Any, metadata: Any) -> Any:
                            name="Anna Horváthová"),
         metadata=metadata,
     ).plan  # fmt: skip
+
+
+def refused(call: Any, request: Any, metadata: Any) -> Any:
+    """The gRPC error a call answers; fails the test when the call succeeds."""
+    import grpc
+    import pytest
+
+    with pytest.raises(grpc.RpcError) as caught:
+        call(request, metadata=metadata)
+    return caught.value
+
+
+class Captured:
+    """Every plans event published on a suite's vhost, heard through a queue of the
+    test's own."""
+
+    def __init__(self, uri: str) -> None:
+        import secrets
+
+        import kombu
+
+        self._connection = kombu.Connection(uri)
+        exchange = kombu.Exchange("casework.events", type="topic", passive=True)
+        self._queue = self._connection.SimpleQueue(
+            kombu.Queue(f"test-capture-{secrets.token_hex(4)}", exchange=exchange,
+                        routing_key="plans.#", exclusive=True, auto_delete=True)
+        )  # fmt: skip
+        self.events: list[dict[str, Any]] = []
+
+    def of(self, event_type: str, **payload: Any) -> list[dict[str, Any]]:
+        import json
+
+        while True:
+            try:
+                message = self._queue.get(timeout=0.05)
+            except self._queue.Empty:
+                break
+            self.events.append(json.loads(message.body))
+            message.ack()
+        return [
+            e for e in self.events
+            if e["type"] == event_type and all(e["payload"].get(k) == v for k, v in payload.items())
+        ]  # fmt: skip
+
+    def close(self) -> None:
+        self._queue.close()
+        self._connection.release()

@@ -13,7 +13,7 @@ import mongoengine as me
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import Conflict
 from casework_common.repository import AggregateRepository, ScopedRepository
-from casework_common.storage import AggregateDocument, DuplicateAggregate, save_aggregate
+from casework_common.storage import AggregateDocument, DuplicateAggregate
 from casework_common.unit_of_work import Saves
 from casework_plans.adapters.codec import dump, load_as
 from casework_plans.domain import catalogue, monitoring, review_requests
@@ -38,6 +38,9 @@ class PlanDocument(AggregateDocument):
             {"fields": ["organisation", "status", "checked_on"]},
             {"fields": ["organisation", "need_codes"]},
             {"fields": ["organisation", "need_services"]},
+            # One open plan per client in the whole organisation, whichever centre:
+            # two workers of different centres starting a plan at once cannot both win.
+            {"fields": ["open_key"], "unique": True, "sparse": True},
         ],
     }
 
@@ -55,6 +58,8 @@ class PlanDocument(AggregateDocument):
     # both YYYY-MM-DD, compared as text.
     due_from = me.StringField(default=NEVER)
     checked_on = me.StringField(default=NOT_CHECKED)
+    # `<organisation>:<client_id>` while the plan is open, its own id once closed.
+    open_key = me.StringField()
     body = me.DictField()
 
 
@@ -65,6 +70,7 @@ def write_plan(doc: PlanDocument, plan: Plan, cadence: Cadence | None = None) ->
     doc.centre_ids = list(plan.centre_ids)
     doc.worker_id = plan.worker_id
     doc.status = VersionStatus.CLOSED.value if plan.closure else plan.status.value
+    doc.open_key = plan.plan_id if plan.closure else f"{plan.organisation}:{plan.client_id}"
     doc.need_codes = sorted({n.need_code for n in plan.current.content.needs})
     doc.need_services = sorted({c for n in plan.current.content.needs for c in n.service_codes})
     days = [
@@ -149,21 +155,32 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
         return found
 
     def in_effect(self, batch: int = 500) -> Iterator[Plan]:
-        """Every plan in effect of the scope (the timer's and ListDueWork's scan)."""
+        """Every plan in effect of the scope."""
         query = self._scoped().filter(status=VersionStatus.IN_EFFECT.value).only("body")
         for raw in query.batch_size(batch).as_pymongo():
             yield read_plan(raw["body"])
 
-    def due_by(self, day: date, worker_id: str | None = None) -> Iterator[Plan]:
-        """Open plans of the scope with something due on `day` or before (a worker's
-        own when `worker_id` is given): a draft has due work when a review was asked."""
+    def due_in_order(
+        self, day: date, worker_id: str | None = None, batch: int = 50
+    ) -> Iterator[tuple[date, Plan]]:
+        """Open plans of the scope with something due on `day` or before (a worker's own
+        when `worker_id` is given; a draft has due work when a review was asked), each
+        with its first due day, soonest first, then by id. Only the small keys of every
+        such plan are read and ordered at once; the plans themselves are read in batches
+        as the caller goes on, so a caller that has seen enough stops reading."""
         query = self._scoped().filter(
             status__ne=VersionStatus.CLOSED.value, due_from__lte=day.isoformat()
         )
         if worker_id is not None:
             query = query.filter(worker_id=worker_id)
-        for raw in query.only("body").as_pymongo():
-            yield read_plan(raw["body"])
+        keys = sorted((raw["due_from"], raw["_id"]) for raw in query.only("due_from").as_pymongo())
+        for i in range(0, len(keys), batch):
+            chunk = keys[i : i + batch]
+            found = self._scoped().filter(id__in=[plan_id for _day, plan_id in chunk])
+            bodies = {raw["_id"]: raw["body"] for raw in found.only("body").as_pymongo()}
+            for first_day, plan_id in chunk:
+                if plan_id in bodies:  # gone from the scope since its key was read
+                    yield date.fromisoformat(first_day), read_plan(bodies[plan_id])
 
     def unchecked(self, day: date, batch: int = 500) -> Iterator[Plan]:
         """Plans in effect the timer has not looked at on `day` (or that changed since)."""
@@ -190,6 +207,12 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
                 if raw["_id"] not in seen:
                     seen.add(raw["_id"])
                     yield read_plan(raw["body"])
+
+    def client_has_open_plan(self, client_id: str) -> bool:
+        """Whether the client has an open plan in any centre of the organisation: a
+        yes or no, so a caller learns nothing more of a plan they may not see."""
+        query = self._unscoped().filter(client_id=client_id, status__ne=VersionStatus.CLOSED.value)
+        return query.only("id").first() is not None
 
     def of_client(self, client_id: str) -> list[Plan]:
         return [read_plan(d.body) for d in self._scoped().filter(client_id=client_id)]
@@ -246,9 +269,16 @@ class WaitingListRepository(ScopedRepository[WaitingListDocument]):
             return empty, WaitingListDocument(id=key, organisation=self._organisation)
         return load_as(catalogue.WaitingList, doc.body), doc
 
-    def put(self, doc: WaitingListDocument, waiting_list: catalogue.WaitingList) -> None:
+    def put(
+        self,
+        doc: WaitingListDocument,
+        waiting_list: catalogue.WaitingList,
+        events: Iterable[EventEnvelope] = (),
+    ) -> None:
+        """Store the list with its events in one version-guarded write: two workers
+        changing one list at once cannot both win (the loser answers ABORTED)."""
         doc.body = dump(waiting_list)
-        save_aggregate(doc, [])
+        self._save(doc, events)
 
 
 class ClientStatusDocument(me.Document):

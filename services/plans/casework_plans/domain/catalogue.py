@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from enum import Enum
 
 from casework_common.errors import FailedPrecondition, FieldError, NotFound, raise_if_any
 from casework_common.values import length_error, text_errors
@@ -76,11 +77,35 @@ class Waiting:
     entered_by: str
 
 
+class LeaveReason(Enum):
+    """Why a client no longer waits for a service."""
+
+    SERVICE_STARTED = "service_started"
+    DECLINED = "declined"
+    MOVED_AWAY = "moved_away"
+    DIED = "died"
+
+
+@dataclass(frozen=True)
+class Departure:
+    """A client taken off the list: where they stood, when and why."""
+
+    client_id: str
+    plan_id: str
+    reason: LeaveReason
+    position: int
+    left_on: date
+    centre_ids: tuple[str, ...]
+    left_by: str
+
+
 @dataclass(frozen=True)
 class WaitingList:
     organisation: str
     service_code: str
     entries: tuple[Waiting, ...] = ()
+    # Kept so a retried departure answers what was recorded instead of NOT_FOUND.
+    departures: tuple[Departure, ...] = ()
 
     def position_of(self, client_id: str) -> int:
         """1 for the first in line; 0 when the client is not waiting."""
@@ -88,6 +113,10 @@ class WaitingList:
             if entry.client_id == client_id:
                 return i
         return 0
+
+    def last_departure_of(self, client_id: str) -> Departure | None:
+        found = [d for d in self.departures if d.client_id == client_id]
+        return found[-1] if found else None
 
 
 def enter(waiting_list: WaitingList, entry: Waiting) -> WaitingList:
@@ -99,12 +128,28 @@ def enter(waiting_list: WaitingList, entry: Waiting) -> WaitingList:
     return replace(waiting_list, entries=tuple(ordered))
 
 
-def leave(waiting_list: WaitingList, client_id: str) -> WaitingList:
-    if not waiting_list.position_of(client_id):
-        raise NotFound(f"the client does not wait for {waiting_list.service_code}")
-    return replace(
-        waiting_list, entries=tuple(e for e in waiting_list.entries if e.client_id != client_id)
-    )
+def leave(
+    waiting_list: WaitingList, client_id: str, reason: LeaveReason, *, by: str, today: date
+) -> tuple[WaitingList, Departure, bool]:
+    """The list without the client, those behind them a place further up, and the
+    departure recorded. A client no longer waiting who left for this very reason answers
+    that departure unchanged (True: a retry); one who never waited is NOT_FOUND."""
+    position = waiting_list.position_of(client_id)
+    if not position:
+        earlier = waiting_list.last_departure_of(client_id)
+        if earlier is None:
+            raise NotFound(f"the client does not wait for {waiting_list.service_code}")
+        if earlier.reason is not reason:
+            raise FailedPrecondition(
+                f"the client left the waiting list already ({earlier.reason.value})",
+                field="reason",
+            )
+        return waiting_list, earlier, True
+    entry = waiting_list.entries[position - 1]
+    departure = Departure(client_id, entry.plan_id, reason, position, today, entry.centre_ids, by)
+    remaining = tuple(e for e in waiting_list.entries if e.client_id != client_id)
+    departures = (*waiting_list.departures, departure)
+    return replace(waiting_list, entries=remaining, departures=departures), departure, False
 
 
 def entry_errors(entered_on: date | None, today: date) -> None:

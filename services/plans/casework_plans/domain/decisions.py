@@ -7,14 +7,23 @@ from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from casework_common.errors import FailedPrecondition, FieldError, NotFound, clip, raise_if_any
+from casework_common.errors import (
+    FailedPrecondition,
+    FieldError,
+    NotFound,
+    PermissionDenied,
+    clip,
+    raise_if_any,
+)
 from casework_plans.domain.plans import (
     Budget,
     BudgetHolder,
     BudgetLine,
     Decision,
     DecisionState,
+    Delivery,
     Plan,
+    Spending,
     code_errors,
     field_text_errors,
     planned_services,
@@ -124,6 +133,16 @@ def budget_refusal(plan: Plan, service_code: str, cost: int, *, overspend_approv
     return ""
 
 
+def check_budget(plan: Plan, service_code: str, cost: int, *, field: str) -> None:
+    """FAILED_PRECONDITION on `field` when the service's line cannot take `cost` and no
+    manager approved overspending it."""
+    refusal = budget_refusal(
+        plan, service_code, cost, overspend_approved=plan.overspend_approved(service_code)
+    )
+    if refusal:
+        raise FailedPrecondition(refusal, field=field)
+
+
 def spend(plan: Plan, service_code: str, cost: int) -> Plan:
     if cost <= 0 or plan.budget is None:
         return plan
@@ -132,3 +151,43 @@ def spend(plan: Plan, service_code: str, cost: int) -> Plan:
         for li in plan.budget.lines
     )
     return replace(plan, budget=replace(plan.budget, lines=lines))
+
+
+def awaiting_approval(plan: Plan, service_code: str) -> int:
+    """The money of the service's spending items waiting for a manager."""
+    return sum(
+        d.cost
+        for d in plan.deliveries
+        if d.service_code == service_code and d.spending is Spending.AWAITING
+    )
+
+
+def decide_spending(
+    plan: Plan, delivery_id: str, approve: bool, reason: str, *, by: str, now: datetime
+) -> tuple[Plan, Delivery]:
+    """A manager's approval (the cost is spent, within the line unless an overspend was
+    approved) or refusal (nothing is spent; the delivery stays recorded) of one spending
+    item. Nobody approves an item they recorded themselves."""
+    item = next((d for d in plan.deliveries if d.delivery_id == delivery_id), None)
+    if item is None:
+        raise NotFound(f"plan {plan.plan_id} has no delivery {clip(delivery_id)}")
+    if item.spending is not Spending.AWAITING:
+        state = "needs no approval" if item.spending is Spending.NOT_NEEDED else (
+            f"is {item.spending.value} already"
+        )  # fmt: skip
+        raise FailedPrecondition(f"the spending of {delivery_id} {state}", field="delivery_id")
+    if item.recorded_by == by:
+        raise PermissionDenied("a spending item is approved by someone other than who recorded it")
+    raise_if_any(field_text_errors("reason", reason, required=not approve))
+    if approve:
+        check_budget(plan, item.service_code, item.cost, field="delivery_id")
+    decided = replace(
+        item,
+        spending=Spending.APPROVED if approve else Spending.REFUSED,
+        spending_decided_by=by,
+        spending_decided_at=now,
+        spending_reason=reason.strip(),
+    )
+    changed = spend(plan, item.service_code, item.cost) if approve else plan
+    deliveries = tuple(decided if d is item else d for d in changed.deliveries)
+    return replace(changed, deliveries=deliveries), decided

@@ -9,7 +9,7 @@ date the plan names, whichever comes first.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import Enum
@@ -62,6 +62,61 @@ class DueItem:
     def key(self) -> str:
         """Raised once: one event per kind, plan version and due date."""
         return f"{self.kind.value}:{self.version}:{self.due_on.isoformat()}"
+
+
+@dataclass(frozen=True)
+class DueWorkFilter:
+    """What a screen of due work asks for: some kinds only (empty: every kind), one
+    worker's caseload (None: every plan the caller may see), items due before a day."""
+
+    kinds: frozenset[DueKind] = frozenset()
+    worker_id: str | None = None
+    due_before: date | None = None
+
+    def keeps(self, item: DueItem) -> bool:
+        return (
+            (not self.kinds or item.kind in self.kinds)
+            and (self.worker_id is None or item.worker_id == self.worker_id)
+            and (self.due_before is None or item.due_on < self.due_before)
+        )
+
+
+def due_kinds(names: Sequence[str]) -> frozenset[DueKind]:
+    """The kinds named, each a DueItem kind; an unknown one is refused by its index."""
+    known = {kind.value: kind for kind in DueKind}
+    errors = [
+        FieldError(f"kinds[{i}]", f"is not one of {', '.join(sorted(known))}")
+        for i, name in enumerate(names)
+        if name not in known
+    ]
+    raise_if_any(errors)
+    return frozenset(known[name] for name in names)
+
+
+def in_order(items: Iterable[DueItem], wanted: DueWorkFilter) -> list[DueItem]:
+    """The items the filter keeps, soonest first, then by plan: the order pages follow,
+    the same on every call while the plans do not change."""
+    kept = (item for item in items if wanted.keeps(item))
+    return sorted(kept, key=lambda i: (i.due_on, i.plan_id, i.kind.value))
+
+
+def first_in_order(
+    plans: Iterable[tuple[date, Sequence[DueItem]]], wanted: DueWorkFilter, count: int
+) -> list[DueItem]:
+    """The first `count` items the filter keeps, in order, from each plan's items given
+    plan by plan in order of the first day anything of the plan is due (no item of a
+    plan is due before it: see due_from). Reading stops as soon as no later plan can
+    come before the items kept, so a first page reads a few plans, not all of them."""
+    kept: list[DueItem] = []
+    for first_day, items in plans:
+        if wanted.due_before is not None and first_day >= wanted.due_before:
+            break
+        if len(kept) >= count:
+            kept = in_order(kept, wanted)[:count]
+            if first_day > kept[-1].due_on:
+                break
+        kept += [item for item in items if wanted.keeps(item)]
+    return in_order(kept, wanted)[:count]
 
 
 def next_contact_on(

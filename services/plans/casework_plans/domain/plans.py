@@ -76,6 +76,16 @@ class BudgetHolder(Enum):
     CARER = "carer"
 
 
+class Spending(Enum):
+    """Where a delivery's cost stands with the personal budget. NOT_NEEDED: counted as
+    spent when recorded (the organisation approves no item, or nothing was spent)."""
+
+    NOT_NEEDED = "not_needed"
+    AWAITING = "awaiting"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
 @dataclass(frozen=True)
 class Delivery:
     delivery_id: str
@@ -88,6 +98,10 @@ class Delivery:
     cost: int = 0
     recorded_by: str = ""
     recorded_at: datetime | None = None
+    spending: Spending = Spending.NOT_NEEDED
+    spending_decided_by: str = ""
+    spending_decided_at: datetime | None = None
+    spending_reason: str = ""
 
 
 class DiscrepancyKind(Enum):

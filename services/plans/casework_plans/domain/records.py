@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from casework_common.errors import FailedPrecondition, FieldError, NotFound, clip, raise_if_any
-from casework_plans.domain.decisions import budget_refusal, spend
+from casework_plans.domain.decisions import check_budget, spend
 from casework_plans.domain.plans import (
     MAX_ITEMS,
     Contact,
@@ -20,6 +20,7 @@ from casework_plans.domain.plans import (
     OfferPack,
     Plan,
     RaisedDiscrepancy,
+    Spending,
     Version,
     code_errors,
     field_text_errors,
@@ -81,10 +82,11 @@ def record_contact(plan: Plan, contact: Contact) -> Plan:
     return replace(plan, contacts=(*plan.contacts, contact), checked_on=None)
 
 
-def record_delivery(plan: Plan, delivery: Delivery) -> Plan:
+def record_delivery(plan: Plan, delivery: Delivery, *, approve_spending: bool = False) -> Plan:
     """A delivery of a service of the plan in effect, after its decision, within its
     budget line unless a manager approved overspending it; nothing changes when it is
-    refused."""
+    refused. Where the organisation approves each spending item (`approve_spending`),
+    its cost waits for a manager (decisions.decide_spending) before it is spent."""
     _require_open(plan)
     field_name, reason = delivery_refusal(plan, delivery.service_code, delivery.delivered_on)
     if reason:
@@ -93,14 +95,10 @@ def record_delivery(plan: Plan, delivery: Delivery) -> Plan:
         if "decision" in reason:
             raise FailedPrecondition(reason, field=field_name)
         raise_if_any([FieldError(field_name, reason)])
-    refusal = budget_refusal(
-        plan,
-        delivery.service_code,
-        delivery.cost,
-        overspend_approved=plan.overspend_approved(delivery.service_code),
-    )
-    if refusal:
-        raise FailedPrecondition(refusal, field="cost")
+    check_budget(plan, delivery.service_code, delivery.cost, field="cost")
+    if approve_spending and delivery.cost > 0 and plan.budget is not None:
+        awaiting = replace(delivery, spending=Spending.AWAITING)
+        return replace(plan, deliveries=(*plan.deliveries, awaiting))
     spent = spend(plan, delivery.service_code, delivery.cost)
     return replace(spent, deliveries=(*spent.deliveries, delivery))
 

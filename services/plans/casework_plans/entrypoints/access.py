@@ -28,6 +28,7 @@ ACCESS: AccessMap = {
         "RequestDecision": CASE_WORKER_AND_ABOVE,
         "DecideService": frozenset({MANAGER}),
         "SetBudget": CASE_WORKER_AND_ABOVE,
+        "DecideSpending": frozenset({MANAGER}),
         "RecordMonitoringContact": CASE_WORKER_AND_ABOVE,
         "RecordDelivery": CASE_WORKER_AND_ABOVE,
         "ImportDeliveries": CASE_WORKER_AND_ABOVE,
@@ -38,5 +39,6 @@ ACCESS: AccessMap = {
         "ScreenPlansForService": CASE_WORKER_AND_ABOVE | CONFIGURES,
         "PutOnWaitingList": CASE_WORKER_AND_ABOVE,
         "GetWaitingList": CASE_WORKER_AND_ABOVE,
+        "TakeOffWaitingList": CASE_WORKER_AND_ABOVE,
     }.items()
 }

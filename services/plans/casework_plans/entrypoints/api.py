@@ -12,11 +12,13 @@ from casework_common.errors import FieldError
 from casework_common.messages import guard_requests
 from casework_common.unit_of_work import current_unit_of_work
 from casework_plans.bootstrap import Plans, bootstrap
+from casework_plans.domain.catalogue import LeaveReason
 from casework_plans.domain.plans import BudgetHolder, ContactMode, Progress, Signer
 from casework_plans.entrypoints.translate import (
     RESOLUTIONS,
     Reader,
     catalogue_message,
+    departure_message,
     discrepancy_message,
     due_message,
     from_enum,
@@ -193,6 +195,20 @@ class PlansServicer(plans_pb2_grpc.PlansServiceServicer):
         )
         return P.SetBudgetResponse(plan=plan_message(plan))
 
+    def DecideSpending(
+        self, request: P.DecideSpendingRequest, context: grpc.ServicerContext
+    ) -> P.DecideSpendingResponse:
+        uow = current_unit_of_work()
+        plan = plan_cases.decide_spending(
+            request.plan_id,
+            request.delivery_id,
+            request.approve,
+            request.reason,
+            uow,
+            self._app.plans_for(uow),
+        )
+        return P.DecideSpendingResponse(plan=plan_message(plan))
+
     def RecordMonitoringContact(
         self, request: P.RecordMonitoringContactRequest, context: grpc.ServicerContext
     ) -> P.RecordMonitoringContactResponse:
@@ -227,7 +243,11 @@ class PlansServicer(plans_pb2_grpc.PlansServiceServicer):
             request.cost,
         )
         plan, raised = records.record_delivery(
-            command, uow, self._app.plans_for(uow), self._app.statuses_for(uow)
+            command,
+            uow,
+            self._app.plans_for(uow),
+            self._app.statuses_for(uow),
+            approve_spending=self._app.approves_each_spending(uow.principal.organisation),
         )
         return P.RecordDeliveryResponse(
             plan=plan_message(plan), raised=[discrepancy_message(d) for d in raised]
@@ -275,15 +295,26 @@ class PlansServicer(plans_pb2_grpc.PlansServiceServicer):
         uow = current_unit_of_work()
         r = Reader()
         on = r.day("on", request.on, required=False)
+        due_before = r.day("due_before", request.due_before, required=False)
         r.done()
-        items = queries.list_due_work(
+        query = queries.DueWorkQuery(
             on,
             request.centre_id,
+            tuple(request.kinds),
+            request.mine,
+            due_before,
+            request.page_size,
+            request.page_token,
+        )
+        items, next_page_token = queries.list_due_work(
+            query,
             uow,
             self._app.plans_for(uow),
             self._app.cadence_of(uow.principal.organisation),
         )
-        return P.ListDueWorkResponse(items=[due_message(i) for i in items])
+        return P.ListDueWorkResponse(
+            items=[due_message(i) for i in items], next_page_token=next_page_token
+        )
 
     def AddCatalogueService(
         self, request: P.AddCatalogueServiceRequest, context: grpc.ServicerContext
@@ -355,6 +386,20 @@ class PlansServicer(plans_pb2_grpc.PlansServiceServicer):
         uow = current_unit_of_work()
         entries = queries.waiting_list(request.service_code, uow, self._app.waiting_lists_for(uow))
         return P.GetWaitingListResponse(entries=[waiting_message(e, p) for e, p in entries])
+
+    def TakeOffWaitingList(
+        self, request: P.TakeOffWaitingListRequest, context: grpc.ServicerContext
+    ) -> P.TakeOffWaitingListResponse:
+        uow = current_unit_of_work()
+        departure, replayed = queries.take_off_waiting_list(
+            request.plan_id,
+            request.service_code,
+            to_enum(LeaveReason, request.reason),
+            uow,
+            self._app.plans_for(uow),
+            self._app.waiting_lists_for(uow),
+        )
+        return departure_message(departure, request.service_code, replayed)
 
 
 def register(server: grpc.Server) -> Iterable[str]:

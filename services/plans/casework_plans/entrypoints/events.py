@@ -22,7 +22,11 @@ from casework_common.events_runtime import EventsService, PoisonEvent, event_han
 from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
 from casework_common.values import iso_day
 from casework_common.wiring import Wired, Wiring
-from casework_plans.adapters.repository import ClientStatusRepository
+from casework_plans.adapters.repository import (
+    ClientStatusRepository,
+    PlanDocument,
+    WaitingListDocument,
+)
 from casework_plans.bootstrap import Plans, bootstrap
 from casework_plans.domain.review_requests import SOURCES
 from casework_plans.use_cases import timers
@@ -83,6 +87,8 @@ def review_request(envelope: EventEnvelope) -> RequestReview:
 class PlansEvents(EventsService):
     name = "plans"
     casework_service = "plans"
+    # Swept for events their writer could not publish (it crashed, or the broker was away).
+    outbox_documents = (PlanDocument, WaitingListDocument)
     wired: Wired[Plans] = Wiring(bootstrap)  # type: ignore[assignment]
 
     @event_handler("plans.keep-client-status", ["clients.client.status_changed.v1"])

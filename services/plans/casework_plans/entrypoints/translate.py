@@ -15,6 +15,7 @@ from casework_common.errors import FieldError, raise_if_any
 from casework_common.messages import enum_codes
 from casework_common.values import iso_day
 from casework_plans.domain import catalogue, monitoring, plans
+from casework_plans.domain.decisions import awaiting_approval
 from casework_plans.domain.plans import (
     Action,
     BudgetHolder,
@@ -33,6 +34,7 @@ from casework_plans.domain.plans import (
     ProviderKind,
     RequestedService,
     Signer,
+    Spending,
 )
 
 E = TypeVar("E", bound=Enum)
@@ -48,6 +50,7 @@ _CODES: dict[type[Enum], dict[Any, Enum]] = {
         (Progress, plans_pb2.Progress),
         (BudgetHolder, plans_pb2.BudgetHolder),
         (ContactMode, plans_pb2.ContactMode),
+        (catalogue.LeaveReason, plans_pb2.LeaveReason),
     )
 }
 _NUMBERS = {
@@ -308,6 +311,7 @@ def plan_message(plan: Plan) -> plans_pb2.Plan:
                         allotted=li.allotted,
                         spent=li.spent,
                         remaining=li.remaining,
+                        awaiting_approval=awaiting_approval(plan, li.service_code),
                     )
                     for li in plan.budget.lines
                 ],
@@ -342,7 +346,7 @@ def plan_message(plan: Plan) -> plans_pb2.Plan:
             )
         )
     for de in plan.deliveries:
-        message.deliveries.add(
+        delivery = message.deliveries.add(
             delivery_id=de.delivery_id,
             service_code=de.service_code,
             delivered_on=_day(de.delivered_on),
@@ -350,7 +354,12 @@ def plan_message(plan: Plan) -> plans_pb2.Plan:
             delivered_by=de.delivered_by,
             receipt=de.receipt,
             cost=de.cost,
+            spending="" if de.spending is Spending.NOT_NEEDED else de.spending.value,
+            spending_decided_by=de.spending_decided_by,
+            spending_reason=de.spending_reason,
+            recorded_by=de.recorded_by,
         )
+        _set(delivery, spending_decided_at=stamp(de.spending_decided_at))
     for co in plan.contacts:
         message.contacts.add(
             contact_id=co.contact_id,
@@ -406,4 +415,18 @@ def waiting_message(entry: catalogue.Waiting, position: int) -> plans_pb2.Waitin
         plan_id=entry.plan_id,
         position=position,
         entered_on=_day(entry.entered_on),
+    )
+
+
+def departure_message(
+    departure: catalogue.Departure, service_code: str, replayed: bool
+) -> plans_pb2.TakeOffWaitingListResponse:
+    return plans_pb2.TakeOffWaitingListResponse(
+        client_id=departure.client_id,
+        plan_id=departure.plan_id,
+        service_code=service_code,
+        reason=from_enum(departure.reason),
+        position=departure.position,
+        left_on=_day(departure.left_on),
+        replayed=replayed,
     )

@@ -10,12 +10,14 @@ from casework.plans.v1 import events_pb2
 from casework_common import contracts
 from casework_common.envelope import EventEnvelope
 from casework_common.unit_of_work import UnitOfWork
+from casework_plans.domain.catalogue import Departure
 from casework_plans.domain.monitoring import DueItem, DueKind
 from casework_plans.domain.plans import (
     Delivery,
     Plan,
     RaisedDiscrepancy,
     ReviewRequest,
+    Spending,
     state_of,
 )
 
@@ -100,6 +102,7 @@ def delivery(d: Delivery, plan: Plan, uow: UnitOfWork) -> EventEnvelope:
             "delivered_on": d.delivered_on.isoformat(),
             "quantity": d.quantity,
             "centre_ids": list(plan.centre_ids),
+            "awaits_approval": d.spending is Spending.AWAITING,
         },
     )
 
@@ -118,5 +121,24 @@ def review_requested(request: ReviewRequest, plan: Plan, uow: UnitOfWork) -> Eve
             "source_id": request.source_id,
             "aspects": list(request.aspects),
             "requested_at": request.requested_at.isoformat(),
+        },
+    )
+
+
+def waiting_list_left(
+    departure: Departure, service_code: str, plan: Plan, uow: UnitOfWork
+) -> EventEnvelope:
+    return event(
+        events_pb2.WaitingListLeft,
+        plan,
+        uow,
+        {
+            "plan_id": departure.plan_id,
+            "client_id": departure.client_id,
+            "service_code": service_code,
+            "reason": departure.reason.value,
+            "position": departure.position,
+            "left_on": departure.left_on.isoformat(),
+            "centre_ids": list(departure.centre_ids),
         },
     )

@@ -31,6 +31,9 @@ from casework_plans.use_cases._events import event, state_facts
 from casework_plans.use_cases.audit import audit
 
 MANAGER = "manager"
+# The same words whichever centre the open plan is of: no id, no centre, so a caller
+# learns nothing of a plan they may not see.
+ALREADY_OPEN = "the client already has an open plan"
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,8 @@ def create_plan(
         return existing
 
     def create() -> Plan:
-        if any(p.closure is None for p in repository.of_client(command.client_id)):
-            raise FailedPrecondition(
-                "the client has an open plan: review it into a new version", field="client_id"
-            )
+        if repository.client_has_open_plan(command.client_id):
+            raise FailedPrecondition(ALREADY_OPEN, field="client_id")
         plan = life_cycle.draft(
             plan_id=uow.new_id(),
             organisation=principal.organisation,
@@ -92,7 +93,14 @@ def create_plan(
             idempotency_key=command.idempotency_key,
             fingerprint=print_,
         )
-        repository.add(plan, _created(plan, uow))
+        try:
+            repository.add(plan, _created(plan, uow))
+        except DuplicateAggregate:
+            # Lost to a retry of this very call (answered by create_once), or to a plan
+            # for the client another worker started meanwhile.
+            if repository.by_idempotency_key(command.idempotency_key) is None:
+                raise FailedPrecondition(ALREADY_OPEN, field="client_id") from None
+            raise
         audit(plan, uow, "created")
         return plan
 
@@ -274,6 +282,42 @@ def decide(
             "overspend": overspend,
         }
         return changed, [event(events_pb2.DecisionMade, changed, uow, facts)]
+
+    return audit(repository.update(plan_id, change), uow, "changed")
+
+
+def decide_spending(
+    plan_id: str,
+    delivery_id: str,
+    approve: bool,
+    reason: str,
+    uow: UnitOfWork,
+    repository: PlanRepository,
+) -> Plan:
+    """A manager approves or refuses one spending item of the plan's personal budget."""
+    errors: list[FieldError] = []
+    _required(errors, "plan_id", plan_id)
+    _required(errors, "delivery_id", delivery_id)
+    raise_if_any(errors)
+    if MANAGER not in uow.principal.roles:
+        raise PermissionDenied("only a manager approves spending")
+
+    def change(plan: Plan) -> tuple[Plan, list[EventEnvelope]]:
+        changed, item = decisions.decide_spending(
+            plan, delivery_id, approve, reason, by=uow.actor.subject, now=uow.now
+        )
+        facts = {
+            "plan_id": plan.plan_id,
+            "client_id": plan.client_id,
+            "delivery_id": item.delivery_id,
+            "service_code": item.service_code,
+            "cost": item.cost,
+            "approved": approve,
+            "decided_by": uow.actor.subject,
+            "worker_id": item.recorded_by,
+            "centre_ids": list(plan.centre_ids),
+        }
+        return changed, [event(events_pb2.SpendingDecided, changed, uow, facts)]
 
     return audit(repository.update(plan_id, change), uow, "changed")
 

@@ -3,9 +3,11 @@ centres, screening plans for a new catalogue service, and waiting lists."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 
+from casework_common import paging
 from casework_common.errors import FieldError, NotFound, PermissionDenied, clip, raise_if_any
 from casework_common.unit_of_work import UnitOfWork
 from casework_plans.adapters.repository import (
@@ -17,6 +19,7 @@ from casework_plans.domain import catalogue, monitoring, review_requests
 from casework_plans.domain.catalogue import ScreenHit
 from casework_plans.domain.monitoring import Cadence, DueItem
 from casework_plans.domain.plans import Plan
+from casework_plans.use_cases import _events
 from casework_plans.use_cases.audit import audit
 
 MANAGER = "manager"
@@ -38,28 +41,46 @@ def list_plans(client_id: str, uow: UnitOfWork, repository: PlanRepository) -> l
     return [audit(plan, uow, "read") for plan in found]
 
 
+@dataclass(frozen=True)
+class DueWorkQuery:
+    on: date | None
+    centre_id: str
+    kinds: tuple[str, ...] = ()
+    mine: bool = False
+    due_before: date | None = None
+    page_size: int = 0
+    page_token: str = ""
+
+
 def list_due_work(
-    on: date | None,
-    centre_id: str,
+    query: DueWorkQuery,
     uow: UnitOfWork,
     repository: PlanRepository,
     cadence: Cadence,
-) -> list[DueItem]:
-    """A worker's own due work; a manager's is every plan of their centres (or of the
-    one centre named). Beside monitoring and reviews by the calendar, a review feedback
-    asked for."""
+) -> tuple[list[DueItem], str]:
+    """One page of a worker's own due work; a manager's is every plan of their centres
+    (or of the one centre named, or their own caseload when `mine`). Beside monitoring
+    and reviews by the calendar, a review feedback asked for. Answers the page and the
+    next page's token."""
+    offset, limit = paging.page_window(query.page_size, query.page_token)
+    kinds = monitoring.due_kinds(query.kinds)
     principal = uow.principal
     manager = MANAGER in principal.roles
-    if centre_id and centre_id not in principal.centres:
-        raise PermissionDenied(f"centre {clip(centre_id)} is not one the caller serves")
-    today = on or uow.now.date()
-    items: list[DueItem] = []
-    for plan in repository.due_by(today, None if manager else principal.subject):
-        if centre_id and centre_id not in plan.centre_ids:
-            continue
-        items += monitoring.due_work(plan, plan.contacts, today, cadence)
-        items += review_requests.due_items(plan, today)
-    return sorted(items, key=lambda i: (i.due_on, i.plan_id, i.kind.value))
+    if query.centre_id and query.centre_id not in principal.centres:
+        raise PermissionDenied(f"centre {clip(query.centre_id)} is not one the caller serves")
+    today = query.on or uow.now.date()
+    worker = principal.subject if query.mine or not manager else None
+
+    def due_of_each_plan() -> Iterator[tuple[date, list[DueItem]]]:
+        for first_day, plan in repository.due_in_order(today, worker):
+            if query.centre_id and query.centre_id not in plan.centre_ids:
+                continue
+            items = monitoring.due_work(plan, plan.contacts, today, cadence)
+            yield first_day, items + review_requests.due_items(plan, today)
+
+    wanted = monitoring.DueWorkFilter(kinds, worker, query.due_before)
+    page = monitoring.first_in_order(due_of_each_plan(), wanted, offset + limit)[offset:]
+    return page, paging.next_token(offset, limit, len(page))
 
 
 @dataclass(frozen=True)
@@ -142,6 +163,31 @@ def put_on_waiting_list(
     lists.put(doc, waiting_list)
     audit(plan, uow, "waiting-list")
     return entry, waiting_list.position_of(plan.client_id)
+
+
+def take_off_waiting_list(
+    plan_id: str,
+    service_code: str,
+    reason: catalogue.LeaveReason | None,
+    uow: UnitOfWork,
+    repository: PlanRepository,
+    lists: WaitingListRepository,
+) -> tuple[catalogue.Departure, bool]:
+    """Take the plan's client off the service's list; answers the departure and whether
+    it was recorded before (a retry, which changes nothing and announces nothing)."""
+    errors = [FieldError(f, "is required") for f, v in (("plan_id", plan_id),
+              ("service_code", service_code), ("reason", reason)) if not v]  # fmt: skip
+    raise_if_any(errors)
+    assert reason is not None
+    plan = repository.get(plan_id)
+    waiting_list, doc = lists.get(service_code)
+    changed, departure, replayed = catalogue.leave(
+        waiting_list, plan.client_id, reason, by=uow.actor.subject, today=uow.now.date()
+    )
+    if not replayed:
+        lists.put(doc, changed, [_events.waiting_list_left(departure, service_code, plan, uow)])
+        audit(plan, uow, "waiting-list")
+    return departure, replayed
 
 
 def waiting_list(

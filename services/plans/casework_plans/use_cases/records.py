@@ -154,7 +154,11 @@ def record_delivery(
     uow: UnitOfWork,
     repository: PlanRepository,
     statuses: ClientStatusRepository,
+    *,
+    approve_spending: bool = False,
 ) -> tuple[Plan, list[RaisedDiscrepancy]]:
+    """Record one delivery and check it at once; where the organisation approves each
+    spending item (`approve_spending`), its cost waits for a manager."""
     today = uow.now.date()
     raise_if_any(
         deliveries.delivery_errors(
@@ -184,7 +188,8 @@ def record_delivery(
             uow.actor.subject,
             uow.now,
         )
-        changed = plan_records.record_delivery(plan, delivery)
+        changed = plan_records.record_delivery(plan, delivery, approve_spending=approve_spending)
+        delivery = changed.deliveries[-1]
         _status, until = statuses.status_of(plan.client_id)
         found = check_plan(
             changed, today=today, service_user_until=until, days=[delivery.delivered_on]

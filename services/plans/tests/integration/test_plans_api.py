@@ -5,7 +5,6 @@ field, changing nothing."""
 
 from __future__ import annotations
 
-import json
 import secrets
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -17,15 +16,19 @@ import pymongo
 import pytest
 
 from casework.plans.v1 import plans_pb2 as pb
-from casework.plans.v1 import plans_pb2_grpc
 from casework_common.envelope import Actor, EventEnvelope
 from casework_common.messaging import EVENT_CONTENT_TYPE
 from casework_common.rpc_errors import field_violations, precondition_subjects
 from casework_common.unit_of_work import SystemActor, Trace, UnitsOfWork
 from casework_dev.devstack import Suite
 from casework_dev.testing.fixtures import create_token
-from casework_dev.testing.helpers import auth, eventually, stub
-from casework_dev.testing.plans import create_content_message, create_plan_request, sign_both
+from casework_dev.testing.helpers import auth, eventually
+from casework_dev.testing.plans import (
+    Captured,
+    create_content_message,
+    create_plan_request,
+    sign_both,
+)
 from casework_feedback.use_cases.plan_review import plan_review_requested
 
 ORG = "org-demo"
@@ -40,49 +43,8 @@ TODAY = datetime.now(UTC).date()
 
 @pytest.fixture(scope="module")
 def suite(suite_factory: Any) -> Iterator[Suite]:
+    """The timer ticks often here: due work and missed deliveries raised within a test."""
     yield suite_factory(("plans",), env={"PLANS_DUE_WORK_CHECK_INTERVAL": "0.3"})
-
-
-@pytest.fixture(scope="module")
-def plans(suite: Suite) -> Any:
-    return stub(suite, "plans", plans_pb2_grpc.PlansServiceStub)
-
-
-class Captured:
-    """Every plans event published on the suite's vhost."""
-
-    def __init__(self, uri: str) -> None:
-        self._connection = kombu.Connection(uri)
-        exchange = kombu.Exchange("casework.events", type="topic", passive=True)
-        self._queue = self._connection.SimpleQueue(
-            kombu.Queue(f"test-capture-{secrets.token_hex(4)}", exchange=exchange,
-                        routing_key="plans.#", exclusive=True, auto_delete=True)
-        )  # fmt: skip
-        self.events: list[dict[str, Any]] = []
-
-    def of(self, event_type: str, **payload: Any) -> list[dict[str, Any]]:
-        while True:
-            try:
-                message = self._queue.get(timeout=0.05)
-            except self._queue.Empty:
-                break
-            self.events.append(json.loads(message.body))
-            message.ack()
-        return [
-            e for e in self.events
-            if e["type"] == event_type and all(e["payload"].get(k) == v for k, v in payload.items())
-        ]  # fmt: skip
-
-    def close(self) -> None:
-        self._queue.close()
-        self._connection.release()
-
-
-@pytest.fixture(scope="module")
-def captured(suite: Suite) -> Iterator[Captured]:
-    capture = Captured(suite.env["AMQP_URI"])
-    yield capture
-    capture.close()
 
 
 def publish_status(suite: Suite, client_id: str, status: str, from_status: str = "") -> None:
@@ -197,42 +159,6 @@ def test_a_client_with_an_open_plan_gets_no_second_one(plans: Any) -> None:
 
 
 # ------------------------------------------------------------------ delivered against planned
-
-
-def test_two_meals_delivered_of_three_planned_raise_a_discrepancy_at_once(
-    plans: Any, captured: Captured
-) -> None:
-    # The plan covers the days from its date: yesterday is a whole day of it, over.
-    plan_date = (TODAY - timedelta(days=2)).isoformat()
-    plan = in_effect(plans, content=create_content_message(plan_date=plan_date))
-    yesterday = (TODAY - timedelta(days=1)).isoformat()
-    answer = plans.RecordDelivery(
-        pb.RecordDeliveryRequest(plan_id=plan.plan_id, service_code="meals",
-                                 delivered_on=yesterday, quantity=2,
-                                 delivered_by="Charity kitchen", receipt="R-100"),
-        metadata=ANNA,
-    )  # fmt: skip
-    assert [d.receipt for d in answer.plan.deliveries] == ["R-100"]
-    assert [(d.kind, d.period_start, d.planned, d.delivered) for d in answer.raised] == [
-        ("short", yesterday, 3, 2)
-    ]
-    event = eventually(
-        lambda: captured.of(
-            "plans.discrepancy.raised", plan_id=plan.plan_id, period_start=yesterday
-        )
-    )[0]
-    assert event["payload"]["worker_id"] == "w-anna"
-    # Acknowledged by the worker, it stays one discrepancy.
-    resolved = plans.ResolveDiscrepancy(
-        pb.ResolveDiscrepancyRequest(plan_id=plan.plan_id,
-                                     discrepancy_id=answer.raised[0].discrepancy_id,
-                                     resolution=pb.RESOLUTION_EXPLAINED,
-                                     note="the client was at her daughter's"),
-        metadata=ANNA,
-    ).plan  # fmt: skip
-    explained = [d for d in resolved.discrepancies if d.period_start == yesterday]
-    assert [d.state for d in explained] == ["explained"]
-    eventually(lambda: captured.of("plans.delivery.recorded", plan_id=plan.plan_id))
 
 
 def test_a_delivery_after_the_client_left_service_user_is_flagged(

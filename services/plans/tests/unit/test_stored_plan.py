@@ -45,3 +45,14 @@ def test_a_plan_with_every_part_reads_back_unchanged() -> None:
     plan = plan_records.mark_raised(plan, ["monitoring_due:1:2026-03-16"])
     plan = life_cycle.close(plan, "moved away", by="w", now=NOW + timedelta(days=1))
     assert load_as(Plan, dump(plan)) == plan
+
+
+def test_an_open_plan_holds_the_clients_one_open_place_and_a_closed_one_gives_it_up() -> None:
+    from casework_plans.adapters.repository import PlanDocument, write_plan
+
+    open_plan, closed_plan = PlanDocument(), PlanDocument()
+    plan = create_plan_in_effect()
+    write_plan(open_plan, plan)
+    write_plan(closed_plan, life_cycle.close(plan, "moved away", by="w", now=NOW))
+    assert open_plan.open_key == f"{plan.organisation}:{plan.client_id}"
+    assert closed_plan.open_key == plan.plan_id
