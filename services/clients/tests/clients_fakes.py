@@ -141,6 +141,9 @@ class InMemoryClientRepository:
     def by_ids(self, client_ids: list[str]) -> list[ClientCard]:
         return [c for c in self._scoped() if c.client_id in client_ids]
 
+    def summaries(self, client_ids: list[str]) -> list[ClientCard]:
+        return self.by_ids(client_ids)
+
     def page(
         self,
         *,

@@ -66,9 +66,10 @@ def search_clients(
         raise InvalidArgument(
             [FieldError("query", "give at least a name, a date of birth, a phone or an e-mail")]
         )
-    # Ranked on the few details ranking needs; only the cards answered are read whole.
+    # Ranked on the few details ranking needs; only the cards answered are read, and
+    # only as much of them as an answer shows.
     ranked = search.rank(query, repository.candidate_facts(query), min_score)[:limit]
-    by_id = {c.client_id: c for c in repository.by_ids([m.ref for m in ranked])}
+    by_id = {c.client_id: c for c in repository.summaries([m.ref for m in ranked])}
     ranked = [m for m in ranked if m.ref in by_id]
     repository.audit_all([m.ref for m in ranked], principal.subject, "search-result", now, trace_id)
     return [Candidate(by_id[m.ref], m) for m in ranked]

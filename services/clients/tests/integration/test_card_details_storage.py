@@ -21,7 +21,7 @@ from casework_clients.adapters.repository import (
     FamilyDocument,
     FamilyRepository,
 )
-from casework_clients.domain import merging
+from casework_clients.domain import merging, search
 from casework_clients.domain.cards import ClientCard, HistoryEntry
 from casework_clients.domain.details import CardChanges
 from casework_clients.domain.families import FamilyMember
@@ -169,6 +169,28 @@ def test_every_detail_is_stored_read_back_with_its_event_and_audited() -> None:
 
 
 RefusedCall = Callable[[str], object]
+
+
+def test_a_search_answers_the_card_without_its_notes_consents_and_contact_records() -> None:
+    card = create_card()
+    whole = every_detail(card.client_id)
+    [found] = services.search_clients(
+        search.SearchQuery("Jana", card.family_name, date(1961, 4, 12)),
+        ANNA, anna(), min_score=40, limit=20, now=NOW, trace_id="t-1",
+    )  # fmt: skip
+    shown = found.card
+    assert (shown.client_id, shown.given_name, shown.family_name) == (
+        whole.client_id, "Jana", card.family_name,
+    )  # fmt: skip
+    assert shown.date_of_birth == date(1961, 4, 12) and shown.address == "Lake road 7"
+    assert shown.contacts == whole.contacts and shown.status_entries == whole.status_entries
+    assert shown.responsible_workers == whole.responsible_workers
+    assert shown.registered_at == whole.registered_at and shown.version == whole.version
+    assert (shown.notes, shown.consent_records, shown.contact_records, shown.history) == (
+        (), (), (), (),
+    )  # fmt: skip
+    assert whole.notes and whole.consent_records and whole.contact_records and whole.history
+    assert anna().by_ids([card.client_id]) == [whole]
 
 
 @pytest.mark.parametrize(
