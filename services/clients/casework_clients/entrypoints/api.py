@@ -26,6 +26,7 @@ from casework_common.grpc_runtime import current_principal
 from casework_common.messages import guard_requests
 from casework_common.paging import page_window, token_at
 from casework_common.telemetry import current_trace_carrier
+from casework_common.unit_of_work import current_unit_of_work
 
 
 @guard_requests
@@ -460,9 +461,8 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         org = self._organisation(principal)
         period = commands.period_of(requests.get_statistics(request), org, self._today())
         stats = services.statistics(
-            period.start,
-            period.end,
-            principal,
+            period,
+            current_unit_of_work(),
             (self._clients.cards_for(principal), self._clients.families_for(principal)),
             (
                 self._clients.cards_of_organisation(principal.organisation),
@@ -470,8 +470,6 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             ),
             org=org,
             settings=self._settings(principal),
-            centre_id=period.centre_id,
-            region_id=period.region_id,
         )
         return clients_pb2.GetStatisticsResponse(
             clients=report_message(stats.clients), families=report_message(stats.families)

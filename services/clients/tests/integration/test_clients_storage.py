@@ -23,11 +23,13 @@ from casework_clients.adapters.repository import (
 )
 from casework_clients.domain import search
 from casework_clients.domain.cards import Consultation, Contract, NewPerson, Outcome, ReferralFacts
+from casework_clients.domain.commands import Period
 from casework_clients.domain.proposals import Disclosure
 from casework_clients.domain.status import StatusSettings
 from casework_common.auth import Principal
 from casework_common.envelope import Actor
 from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from casework_dev.testing.fakes import FakeUnitOfWork
 
 pytestmark = pytest.mark.usefixtures("mongo_db")
 
@@ -324,14 +326,14 @@ def test_statistics_and_families_of_the_callers_centres() -> None:
     scoped = (repo, FamilyRepository(ORG, ANNA.centres))
     with pytest.raises(PermissionDenied):
         services.statistics(
-            NOW.date(), NOW.date(), ANNA, scoped, scoped, org=None,
-            settings=SETTINGS, centre_id=None, region_id=None,
+            Period(NOW.date(), NOW.date(), None, None), FakeUnitOfWork(ANNA, now=NOW),
+            scoped, scoped, org=None, settings=SETTINGS,
         )  # fmt: skip
     manager = replace(ANNA, roles=frozenset({"manager"}))
     stats = services.statistics(
-        NOW.date() - timedelta(days=30), NOW.date(), manager, scoped,
-        (system(), FamilyRepository(ORG, None)), org=None,
-        settings=SETTINGS, centre_id=None, region_id=None,
+        Period(NOW.date() - timedelta(days=30), NOW.date(), None, None),
+        FakeUnitOfWork(manager, now=NOW), scoped, (system(), FamilyRepository(ORG, None)),
+        org=None, settings=SETTINGS,
     )  # fmt: skip
     assert stats.clients.total == 2
     assert stats.clients.rejection_reasons == {"no_capacity": 1}
