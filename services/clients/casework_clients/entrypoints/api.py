@@ -42,11 +42,7 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
     ) -> clients_pb2.GetClientResponse:
         principal = current_principal()
         card = services.read_client(
-            request.client_id,
-            principal,
-            self._clients.cards_for(principal),
-            now=self._clients.clock(),
-            trace_id=trace_id(),
+            request.client_id, current_unit_of_work(), self._clients.cards_for(principal)
         )
         redirected = request.client_id if card.client_id != request.client_id else ""
         return clients_pb2.GetClientResponse(
@@ -64,12 +60,10 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         )  # fmt: skip
         page, following = services.list_clients(
             wanted,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             offset=offset,
             limit=limit,
-            now=self._clients.clock(),
-            trace_id=trace_id(),
         )
         return clients_pb2.ListClientsResponse(
             clients=[self._msg(card) for card in page], next_page_token=token_at(following)

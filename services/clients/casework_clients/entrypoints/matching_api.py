@@ -14,6 +14,7 @@ from casework_common.grpc_runtime import current_principal
 from casework_common.messages import guard_requests
 from casework_common.paging import next_token, page_window
 from casework_common.telemetry import current_trace_carrier
+from casework_common.unit_of_work import current_unit_of_work
 
 
 @guard_requests
@@ -138,13 +139,11 @@ class MatchingRpcs(ServicerBase):
         offset, limit = page_window(request.page_size, request.page_token)
         entries = services.list_audit_entries(
             request.client_id,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             self._clients.cards_of_organisation(principal.organisation),
             offset=offset,
             limit=limit,
-            now=self._clients.clock(),
-            trace_id=trace_id(),
         )
         return clients_pb2.ListAuditEntriesResponse(
             entries=[audit_message(e) for e in entries],

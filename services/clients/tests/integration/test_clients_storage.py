@@ -281,7 +281,7 @@ def test_merge_redirects_and_refuses_self_and_other_centres() -> None:
     )
     assert set(kept.referral_ids) == set(one.referral_ids) | set(two.referral_ids)
     assert (
-        services.read_client(two.client_id, ANNA, repo, now=NOW, trace_id="t").client_id
+        services.read_client(two.client_id, FakeUnitOfWork(ANNA, now=NOW), repo).client_id
         == one.client_id
     )
     # A retried merge (say, after a lost answer) is the same merge: nothing more happens.
