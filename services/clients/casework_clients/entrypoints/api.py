@@ -326,12 +326,9 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         card = services.update_client(
             command.client_id,
             commands.changes_of(command, self._today()),
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             org=self._org(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
             sharing=self._clients.sharing_of_organisation(principal.organisation),
         )
         return clients_pb2.UpdateClientResponse(client=self._msg(card))
@@ -343,12 +340,9 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         card = services.assign_responsible_worker(
             request.client_id,
             request.worker_id.strip(),
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             org=self._org(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.AssignResponsibleWorkerResponse(client=self._msg(card))
 
@@ -360,11 +354,8 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             request.client_id,
             request.worker_id.strip(),
             request.reason,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.UnassignResponsibleWorkerResponse(client=self._msg(card))
 
@@ -380,11 +371,8 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             command.partner,
             consent.on,
             command.document_ref,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.RecordConsentResponse(client=self._msg(card))
 
@@ -401,11 +389,8 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             consent.on,
             command.document_ref,
             command.reason,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.WithdrawConsentResponse(client=self._msg(card))
 
@@ -417,11 +402,8 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             request.client_id,
             request.text,
             request.corrects_note_id.strip(),
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.AddNoteResponse(client=self._msg(card), note_id=card.notes[-1].note_id)
 
@@ -437,12 +419,9 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             contact.channel,
             contact.worker_id,
             command.summary,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             org=self._org(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.RecordContactResponse(client=self._msg(card))
 

@@ -37,6 +37,7 @@ from casework_clients.domain.status import StatusHistory, StatusSettings, record
 from casework_common.auth import Principal
 from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from casework_common.organisation import load
+from casework_common.unit_of_work import Trace, UnitOfWork
 
 pytestmark = pytest.mark.usefixtures("mongo_db")
 
@@ -84,6 +85,10 @@ def create_card(**overrides: Any) -> ClientCard:
     return system().save(ClientCard(**fields), [])
 
 
+def unit(principal: Principal) -> UnitOfWork:
+    return UnitOfWork(principal, now=NOW, trace=Trace({}))
+
+
 def system() -> ClientRepository:
     return ClientRepository(ORG, None)
 
@@ -113,24 +118,24 @@ def every_detail(client_id: str) -> ClientCard:
             address="Lake road 7",
             problem_types=("housing", "debt"),
         ),
-        ANNA, anna(), org=ORGANISATION, **KW,
+        unit(ANNA), anna(), org=ORGANISATION,
     )  # fmt: skip
-    services.assign_responsible_worker(client_id, "w-petr", ANNA, anna(), org=ORGANISATION, **KW)
+    services.assign_responsible_worker(client_id, "w-petr", unit(ANNA), anna(), org=ORGANISATION)
     services.record_consent(
         client_id, ConsentPurpose.FEEDBACK_CALLS, "", TODAY - timedelta(days=1), "DOC-7",
-        ANNA, anna(), **KW,
+        unit(ANNA), anna(),
     )  # fmt: skip
     services.withdraw_consent(
-        client_id, ConsentPurpose.FEEDBACK_CALLS, "", TODAY, "", "no more calls", ANNA, anna(),
-        **KW,
+        client_id, ConsentPurpose.FEEDBACK_CALLS, "", TODAY, "", "no more calls",
+        unit(ANNA), anna(),
     )  # fmt: skip
-    first = services.add_note(client_id, "Lives with her sister.", "", ANNA, anna(), **KW)
+    first = services.add_note(client_id, "Lives with her sister.", "", unit(ANNA), anna())
     services.add_note(
-        client_id, "Her daughter, not her sister.", first.notes[-1].note_id, ANNA, anna(), **KW
+        client_id, "Her daughter, not her sister.", first.notes[-1].note_id, unit(ANNA), anna()
     )
     return services.record_contact(
         client_id, TODAY - timedelta(days=3), ContactChannel.HOME_VISIT, "w-petr",
-        "Visited at home; rent arrears discussed.", ANNA, anna(), org=ORGANISATION, **KW,
+        "Visited at home; rent arrears discussed.", unit(ANNA), anna(), org=ORGANISATION,
     )  # fmt: skip
 
 
@@ -197,23 +202,23 @@ def test_a_search_answers_the_card_without_its_notes_consents_and_contact_record
     ("call", "error", "field"),
     [
         (lambda i: services.update_client(
-            i, CardChanges(contacts=(ContactPoint(ContactKind.EMAIL, "nope"),)), ANNA, anna(),
-            org=ORGANISATION, **KW), InvalidArgument, "changes.contacts[0].value"),
+            i, CardChanges(contacts=(ContactPoint(ContactKind.EMAIL, "nope"),)), unit(ANNA), anna(),
+            org=ORGANISATION), InvalidArgument, "changes.contacts[0].value"),
         (lambda i: services.update_client(
-            i, CardChanges(centre_ids=("ctr-south-city",)), ANNA, anna(), org=ORGANISATION, **KW),
+            i, CardChanges(centre_ids=("ctr-south-city",)), unit(ANNA), anna(), org=ORGANISATION),
          InvalidArgument, "changes.centre_ids"),
         (lambda i: services.assign_responsible_worker(
-            i, "w-ilze", ANNA, anna(), org=ORGANISATION, **KW), FailedPrecondition, "worker_id"),
-        (lambda i: services.unassign_responsible_worker(i, "w-petr", "", ANNA, anna(), **KW),
+            i, "w-ilze", unit(ANNA), anna(), org=ORGANISATION), FailedPrecondition, "worker_id"),
+        (lambda i: services.unassign_responsible_worker(i, "w-petr", "", unit(ANNA), anna()),
          FailedPrecondition, "worker_id"),
         (lambda i: services.withdraw_consent(
-            i, ConsentPurpose.DATA_PROCESSING, "", TODAY, "", "", ANNA, anna(), **KW),
+            i, ConsentPurpose.DATA_PROCESSING, "", TODAY, "", "", unit(ANNA), anna()),
          FailedPrecondition, "purpose"),
-        (lambda i: services.add_note(i, "fix", "n-none", ANNA, anna(), **KW),
+        (lambda i: services.add_note(i, "fix", "n-none", unit(ANNA), anna()),
          InvalidArgument, "corrects_note_id"),
         (lambda i: services.record_contact(
-            i, TODAY + timedelta(days=1), ContactChannel.PHONE, "w-anna", "call", ANNA, anna(),
-            org=ORGANISATION, **KW), InvalidArgument, "contacted_on"),
+            i, TODAY + timedelta(days=1), ContactChannel.PHONE, "w-anna", "call",
+            unit(ANNA), anna(), org=ORGANISATION), InvalidArgument, "contacted_on"),
     ],
     ids=["bad-email", "centre-not-served", "foreign-worker", "not-responsible",
          "never-consented", "correct-nothing", "future-contact"],
@@ -239,18 +244,18 @@ def test_a_card_of_another_centre_is_not_found_for_every_command() -> None:
     ilze = services_repo(ILZE)
     calls: list[Callable[[], object]] = [
         lambda: services.update_client(
-            card.client_id, CardChanges(address="x"), ILZE, ilze, org=ORGANISATION, **KW
+            card.client_id, CardChanges(address="x"), unit(ILZE), ilze, org=ORGANISATION
         ),
         lambda: services.assign_responsible_worker(
-            card.client_id, "w-ilze", ILZE, ilze, org=ORGANISATION, **KW
+            card.client_id, "w-ilze", unit(ILZE), ilze, org=ORGANISATION
         ),
         lambda: services.record_consent(
-            card.client_id, ConsentPurpose.DATA_PROCESSING, "", TODAY, "", ILZE, ilze, **KW
+            card.client_id, ConsentPurpose.DATA_PROCESSING, "", TODAY, "", unit(ILZE), ilze
         ),
-        lambda: services.add_note(card.client_id, "hello", "", ILZE, ilze, **KW),
+        lambda: services.add_note(card.client_id, "hello", "", unit(ILZE), ilze),
         lambda: services.record_contact(
-            card.client_id, TODAY, ContactChannel.PHONE, "w-ilze", "hi", ILZE, ilze,
-            org=ORGANISATION, **KW,
+            card.client_id, TODAY, ContactChannel.PHONE, "w-ilze", "hi", unit(ILZE), ilze,
+            org=ORGANISATION,
         ),
     ]  # fmt: skip
     for call in calls:
@@ -265,8 +270,8 @@ def test_new_names_of_another_card_are_refused() -> None:
     before = stored(card.client_id)
     with pytest.raises(FailedPrecondition) as refused:
         services.update_client(
-            card.client_id, CardChanges(family_name=taken.family_name), ANNA, anna(),
-            org=ORGANISATION, **KW,
+            card.client_id, CardChanges(family_name=taken.family_name), unit(ANNA), anna(),
+            org=ORGANISATION,
         )  # fmt: skip
     assert refused.value.field == "changes.family_name"
     assert stored(card.client_id) == before
@@ -276,7 +281,7 @@ def test_a_recorded_contact_keeps_the_inactivity_rule_away() -> None:
     silent, in_touch = create_card(), create_card()
     services.record_contact(
         in_touch.client_id, TODAY - timedelta(days=5), ContactChannel.PHONE, "w-anna",
-        "Called back about the appointment.", ANNA, anna(), org=ORGANISATION, **KW,
+        "Called back about the appointment.", unit(ANNA), anna(), org=ORGANISATION,
     )  # fmt: skip
     closed = services.sweep_inactivity(system(), SETTINGS, today=TODAY, now=NOW, trace={})
     assert closed >= 1
