@@ -113,13 +113,7 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         principal = current_principal()
         wanted = commands.search_of(requests.search_clients(request), self._today())
         found = services.search_clients(
-            wanted.query,
-            principal,
-            self._clients.cards_for(principal),
-            min_score=wanted.min_score,
-            limit=wanted.limit,
-            now=self._clients.clock(),
-            trace_id=trace_id(),
+            wanted, current_unit_of_work(), self._clients.cards_for(principal)
         )
         return clients_pb2.SearchClientsResponse(candidates=self._candidates(found))
 
@@ -135,13 +129,10 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         outcome = services.register_client(
             person,
             command.dismissed_client_ids,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             settings=self._settings(principal),
             consultations=self._clients.consultations_of(principal.organisation),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
             sharing=self._clients.sharing_of_organisation(principal.organisation),
         )
         if outcome.card is None:

@@ -23,6 +23,7 @@ from casework_clients.adapters.repository import (
 )
 from casework_clients.domain import merging, search
 from casework_clients.domain.cards import ClientCard, HistoryEntry
+from casework_clients.domain.commands import Search
 from casework_clients.domain.details import CardChanges
 from casework_clients.domain.families import FamilyMember
 from casework_clients.domain.identity import identity_key
@@ -180,8 +181,8 @@ def test_a_search_answers_the_card_without_its_notes_consents_and_contact_record
     card = create_card()
     whole = every_detail(card.client_id)
     [found] = services.search_clients(
-        search.SearchQuery("Jana", card.family_name, date(1961, 4, 12)),
-        ANNA, anna(), min_score=40, limit=20, now=NOW, trace_id="t-1",
+        Search(search.SearchQuery("Jana", card.family_name, date(1961, 4, 12)), 40, 20),
+        unit(ANNA), anna(),
     )  # fmt: skip
     shown = found.card
     assert (shown.client_id, shown.given_name, shown.family_name) == (

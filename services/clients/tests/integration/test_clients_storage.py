@@ -23,12 +23,13 @@ from casework_clients.adapters.repository import (
 )
 from casework_clients.domain import search
 from casework_clients.domain.cards import Consultation, Contract, NewPerson, Outcome, ReferralFacts
-from casework_clients.domain.commands import Period
+from casework_clients.domain.commands import Period, Search
 from casework_clients.domain.proposals import Disclosure
 from casework_clients.domain.status import StatusSettings
 from casework_common.auth import Principal
 from casework_common.envelope import Actor
 from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from casework_common.unit_of_work import UnitOfWork
 from casework_dev.testing.fakes import FakeUnitOfWork
 
 pytestmark = pytest.mark.usefixtures("mongo_db")
@@ -157,13 +158,9 @@ def test_search_finds_typos_swaps_and_birthday_slips_only_in_the_callers_centres
         return [
             c.card.client_id
             for c in services.search_clients(
-                search.SearchQuery(**query),
-                principal,
+                Search(search.SearchQuery(**query), min_score=40, limit=20),
+                FakeUnitOfWork(principal, now=NOW),
                 ClientRepository(ORG, principal.centres),
-                min_score=40,
-                limit=20,
-                now=NOW,
-                trace_id="t",
             )
         ]
 
@@ -189,8 +186,8 @@ def test_registration_answers_candidates_until_the_caller_dismisses_them() -> No
 
     def register(dismissed: frozenset[str]) -> services.Registration:
         return services.register_client(
-            person, dismissed, ANNA, ClientRepository(ORG, ANNA.centres), settings=SETTINGS,
-            consultations=ConsultationRepository(ORG), now=NOW, trace={}, trace_id="t",
+            person, dismissed, UnitOfWork(ANNA, now=NOW), ClientRepository(ORG, ANNA.centres),
+            settings=SETTINGS, consultations=ConsultationRepository(ORG),
         )  # fmt: skip
 
     first = register(frozenset())

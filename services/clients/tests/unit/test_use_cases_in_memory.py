@@ -24,6 +24,7 @@ from casework_clients.domain.status import ClientStatus, StatusSettings
 from casework_common.auth import Principal
 from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from casework_common.organisation import Organisation, parse
+from casework_common.unit_of_work import Trace, UnitOfWork
 
 ORG = "org-test"
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -129,15 +130,14 @@ class World:
                 centre_id=card.centre_ids[0],
             ),
             frozenset(),
-            create_principal(centres=frozenset(card.centre_ids)),
+            UnitOfWork(
+                create_principal(centres=frozenset(card.centre_ids)),
+                now=NOW - timedelta(days=30), trace=Trace(TRACE), new_id=lambda: card.client_id,
+            ),
             InMemoryClientRepository(self.store, ORG, None),
             settings=self.settings,
             consultations=InMemoryConsultationRepository(self.store, ORG),
-            now=NOW - timedelta(days=30),
-            trace=TRACE,
-            trace_id="t0",
-            new_id=lambda: card.client_id,
-        ).card
+        ).card  # fmt: skip
         assert registered is not None
         self.store.events.clear()
         self.store.audit.clear()
@@ -147,14 +147,10 @@ class World:
         return services.register_client(
             person,
             dismissed,
-            self.principal,
+            UnitOfWork(self.principal, now=NOW, trace=Trace(TRACE), new_id=lambda: next(self.ids)),
             self.cards(),
             settings=self.settings,
             consultations=InMemoryConsultationRepository(self.store, ORG),
-            now=NOW,
-            trace=TRACE,
-            trace_id="t1",
-            new_id=lambda: next(self.ids),
             sharing=InMemorySharingRequestRepository(self.store, ORG, None),
         )
 
