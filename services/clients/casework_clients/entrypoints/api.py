@@ -156,12 +156,9 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             decision.status,
             decision.reason,
             decision.on,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             settings=self._settings(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.RecordStatusResponse(client=self._msg(card))
 
@@ -169,17 +166,14 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         self, request: clients_pb2.RecordContractSignedRequest, context: grpc.ServicerContext
     ) -> clients_pb2.RecordContractSignedResponse:
         principal = current_principal()
-        now = self._clients.clock()
-        contract = commands.contract_of(requests.record_contract_signed(request), now)
+        uow = current_unit_of_work()
+        contract = commands.contract_of(requests.record_contract_signed(request), uow.now)
         outcome = services.record_worker_contract(
             request.client_id,
             contract,
-            principal,
+            uow,
             self._clients.cards_for(principal),
             settings=self._settings(principal),
-            now=now,
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.RecordContractSignedResponse(
             client=self._msg(outcome.card),
@@ -202,12 +196,9 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             request.client_id,
             decision.on,
             decision.status,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             settings=self._settings(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.ReopenEpisodeResponse(client=self._msg(card))
 
@@ -217,11 +208,8 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         principal = current_principal()
         card = services.archive_client(
             request.client_id,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.ArchiveClientResponse(client=self._msg(card))
 

@@ -94,6 +94,10 @@ def system() -> ClientRepository:
     return ClientRepository(ORG, None)
 
 
+def unit(principal: Principal, now: datetime = NOW) -> UnitOfWork:
+    return UnitOfWork(principal, now=now)
+
+
 def refer(facts: ReferralFacts, now: datetime = NOW) -> tuple[Any, Outcome]:
     return services.register_from_referral(
         facts,
@@ -209,27 +213,26 @@ def test_status_contract_and_reopen_through_the_repository() -> None:
     assert services.colour_of(outcome.card, NOW.date()).colour.value == "amber"
     with pytest.raises(FailedPrecondition):
         services.record_status(
-            card.client_id, "rejected", "no_capacity", NOW.date(), ANNA, repo,
-            settings=SETTINGS, now=NOW, trace={}, trace_id="t",
+            card.client_id, "rejected", "no_capacity", NOW.date(), unit(ANNA), repo,
+            settings=SETTINGS,
         )  # fmt: skip
     with pytest.raises(InvalidArgument) as bad:
         services.record_status(
-            card.client_id, "terminated", "bored", NOW.date(), ANNA, repo,
-            settings=SETTINGS, now=NOW, trace={}, trace_id="t",
+            card.client_id, "terminated", "bored", NOW.date(), unit(ANNA), repo,
+            settings=SETTINGS,
         )  # fmt: skip
     assert bad.value.errors[0].field == "reason"
     assert repo.get(card.client_id).version == outcome.card.version  # nothing changed
     ended = services.record_status(
-        card.client_id, "terminated", "goals_achieved", NOW.date(), ANNA, repo,
-        settings=SETTINGS, now=NOW, trace={}, trace_id="t",
+        card.client_id, "terminated", "goals_achieved", NOW.date(), unit(ANNA), repo,
+        settings=SETTINGS,
     )  # fmt: skip
     services.archive_client(
-        card.client_id, MANAGER_NORTH, ClientRepository(ORG, MANAGER_NORTH.centres),
-        now=NOW, trace={}, trace_id="t",
+        card.client_id, unit(MANAGER_NORTH), ClientRepository(ORG, MANAGER_NORTH.centres),
     )  # fmt: skip
     back = services.reopen_client_episode(
-        card.client_id, NOW.date(), "", ANNA, repo, settings=SETTINGS,
-        now=NOW + timedelta(hours=1), trace={}, trace_id="t",
+        card.client_id, NOW.date(), "", unit(ANNA, NOW + timedelta(hours=1)), repo,
+        settings=SETTINGS,
     )  # fmt: skip
     assert ended.status == "terminated"
     assert back.status == "applicant" and back.episode == 2 and not back.archived
@@ -295,8 +298,8 @@ def test_statistics_and_families_of_the_callers_centres() -> None:
     refer(create_facts(given_name="C", centre_id="ctr-south-city"))
     repo = ClientRepository(ORG, ANNA.centres)
     services.record_status(
-        b.client_id, "rejected", "no_capacity", NOW.date(), ANNA, repo,
-        settings=SETTINGS, now=NOW, trace={}, trace_id="t",
+        b.client_id, "rejected", "no_capacity", NOW.date(), unit(ANNA), repo,
+        settings=SETTINGS,
     )  # fmt: skip
     from casework_clients.domain.families import FamilyMember
 
