@@ -55,7 +55,9 @@ class ServicerBase:
     def _candidates(self, found: Iterable[services.Candidate]) -> list[clients_pb2.ClientCandidate]:
         return [
             clients_pb2.ClientCandidate(
-                client=self._msg(c.card), score=c.match.score, reasons=list(c.match.reasons)
+                client=to_message(c.card, self._today(), c.plan),
+                score=c.match.score,
+                reasons=list(c.match.reasons),
             )
             for c in found
         ]

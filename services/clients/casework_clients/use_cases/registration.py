@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from casework.clients.v1 import events_pb2
+from casework_clients.adapters.plan_states import plan_states_of
 from casework_clients.adapters.repository import (
     ClientRepository,
     ConsultationRepository,
@@ -15,6 +16,7 @@ from casework_clients.domain.cards import (
     ClientCard,
     NewPerson,
 )
+from casework_clients.domain.colour import PlanState
 from casework_clients.domain.commands import Search
 from casework_clients.domain.identity import identity_key, other_card_key
 from casework_clients.domain.projects import SettingsBook, SettingsSource, settings_for
@@ -45,6 +47,8 @@ from casework_common.unit_of_work import UnitOfWork
 class Candidate:
     card: ClientCard
     match: search.Match
+    #: The client's plan as clients last heard of it (the colour reads it).
+    plan: PlanState = field(default_factory=PlanState)
 
 
 def search_clients(
@@ -65,7 +69,8 @@ def search_clients(
     repository.audit_all(
         [m.ref for m in ranked], uow.principal.subject, "search-result", uow.now, uow.trace.trace_id
     )
-    return [Candidate(by_id[m.ref], m) for m in ranked]
+    plans = plan_states_of(uow.principal.organisation, [m.ref for m in ranked])
+    return [Candidate(by_id[m.ref], m, plans.get(m.ref, PlanState())) for m in ranked]
 
 
 @dataclass(frozen=True)

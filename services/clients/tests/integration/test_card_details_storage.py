@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from casework_clients import services
+from casework_clients.adapters.plan_states import keep_plan_state
 from casework_clients.adapters.repository import (
     AuditEntry,
     ClientDocument,
@@ -23,6 +24,7 @@ from casework_clients.adapters.repository import (
 )
 from casework_clients.domain import merging, search
 from casework_clients.domain.cards import ClientCard, HistoryEntry
+from casework_clients.domain.colour import PlanState
 from casework_clients.domain.commands import Search
 from casework_clients.domain.details import CardChanges
 from casework_clients.domain.families import FamilyMember
@@ -180,11 +182,13 @@ RefusedCall = Callable[[str], object]
 def test_a_search_answers_the_card_without_its_notes_consents_and_contact_records() -> None:
     card = create_card()
     whole = every_detail(card.client_id)
+    keep_plan_state(ORG, card.client_id, "plan-1", True, TODAY + timedelta(days=30), NOW)
     [found] = services.search_clients(
         Search(search.SearchQuery("Jana", card.family_name, date(1961, 4, 12)), 40, 20),
         unit(ANNA), anna(),
     )  # fmt: skip
     shown = found.card
+    assert found.plan == PlanState(active=True, next_review_on=TODAY + timedelta(days=30))
     assert (shown.client_id, shown.given_name, shown.family_name) == (
         whole.client_id, "Jana", card.family_name,
     )  # fmt: skip
