@@ -93,7 +93,9 @@ class InMemoryClientRepository:
     def born_on(self, born: date) -> list[search.CandidateFacts]:
         return [_facts(c) for c in self._scoped() if c.date_of_birth == born and not c.merged_into]
 
-    def candidate_facts(self, query: search.SearchQuery) -> list[search.CandidateFacts]:
+    def candidate_facts(
+        self, query: search.SearchQuery, answers: int = 20
+    ) -> list[search.CandidateFacts]:
         # Every card in scope: the use case ranks them (the real one only narrows by keys).
         return [_facts(c) for c in self._scoped() if not c.merged_into]
 

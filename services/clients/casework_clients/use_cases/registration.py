@@ -63,7 +63,7 @@ def search_clients(
         )
     # Ranked on the few details ranking needs; only the cards answered are read, and
     # only as much of them as an answer shows.
-    ranked = search.rank(query, repository.candidate_facts(query), min_score)[:limit]
+    ranked = search.rank(query, repository.candidate_facts(query, limit), min_score)[:limit]
     by_id = {c.client_id: c for c in repository.summaries([m.ref for m in ranked])}
     ranked = [m for m in ranked if m.ref in by_id]
     repository.audit_all(

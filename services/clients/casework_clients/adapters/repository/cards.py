@@ -50,8 +50,10 @@ from casework_common.storage import DuplicateAggregate
 # How many candidates one search query may bring back before ranking. Each costs a
 # read of its ranking fields; a common name (hundreds of namesakes among 100,000
 # cards) fills the budget with the closest cards first (see QueryLookups), so a larger
-# budget only adds namesakes that rank no higher.
+# budget only adds namesakes that rank no higher. By name alone, three per answer
+# asked for (at least NAME_BUDGET); with a date of birth, fewer by name.
 CANDIDATE_LIMIT = 100
+NAME_BUDGET = 60
 NAME_ONLY_LIMIT = 50
 
 
@@ -160,7 +162,9 @@ class ClientRepository(ScopedRepository[ClientDocument]):
             if not doc.get("merged_into") and self._in_scope(doc.get("centre_ids") or [])
         ]
 
-    def candidate_facts(self, query: search.SearchQuery) -> list[search.CandidateFacts]:
+    def candidate_facts(
+        self, query: search.SearchQuery, answers: int = 20
+    ) -> list[search.CandidateFacts]:
         """What ranking needs of the cards born on the query's day (or a likely slip of
         it), sharing its phone or e-mail, or its names (at most a few hundred per kind:
         with a date of birth, fewer by name, so that a common surname does not drag
@@ -169,7 +173,7 @@ class ClientRepository(ScopedRepository[ClientDocument]):
         org = self._organisation
         ids = self._ids([lookup_of(org, k) for k in keys.born], CANDIDATE_LIMIT)
         ids += self._ids([lookup_of(org, k) for k in keys.contact], CANDIDATE_LIMIT)
-        names = NAME_ONLY_LIMIT if keys.born else CANDIDATE_LIMIT
+        names = NAME_ONLY_LIMIT if keys.born else max(NAME_BUDGET, 3 * answers)
         ids += self._ids([lookup_of(org, k) for k in keys.names], names)
         return self._facts(list(dict.fromkeys(ids)))
 
