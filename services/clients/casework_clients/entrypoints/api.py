@@ -221,11 +221,8 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             request.survivor_client_id,
             request.absorbed_client_id,
             request.reason,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
             # Families anywhere in the organisation follow the merge.
             families_repo=self._clients.families_of_organisation(principal.organisation),
         )

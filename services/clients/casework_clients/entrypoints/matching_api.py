@@ -99,7 +99,7 @@ class MatchingRpcs(ServicerBase):
         principal = current_principal()
         offset, limit = page_window(request.page_size, request.page_token)
         found = services.list_sharing_requests(
-            principal,
+            current_unit_of_work(),
             self._clients.sharing_for(principal),
             status=requests.sharing_status(request.status),
             offset=offset,
@@ -117,14 +117,11 @@ class MatchingRpcs(ServicerBase):
         decided, card = services.decide_sharing_request(
             request.request_id,
             request.accept,
-            principal,
+            current_unit_of_work(),
             self._clients.sharing_for(principal),
             self._clients.cards_for(principal),
             self._clients.cards_of_organisation(principal.organisation),
             families_repo=self._clients.families_of_organisation(principal.organisation),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.DecideSharingRequestResponse(
             request=sharing_message(decided), client=self._msg(card)

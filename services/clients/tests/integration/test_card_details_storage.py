@@ -311,8 +311,8 @@ def test_families_follow_a_merge_even_in_other_centres() -> None:
         ANNA, anna(), families, region_id="reg-south", **KW,
     )  # fmt: skip
     services.merge_clients(
-        kid.client_id, kid_again.client_id, "typed twice", ANNA, anna(),
-        families_repo=families, **KW,
+        kid.client_id, kid_again.client_id, "typed twice", unit(ANNA), anna(),
+        families_repo=families,
     )  # fmt: skip
     home_after = families.get(home.family_id)
     assert home_after.member_ids == (mum.client_id, kid.client_id)
@@ -337,7 +337,7 @@ def test_a_merge_cut_short_between_its_writes_is_finished_by_repeating_it() -> N
     system().save(absorbed_after, [])
 
     merged = services.merge_clients(
-        survivor.client_id, absorbed.client_id, "typed twice", ANNA, anna(), **KW
+        survivor.client_id, absorbed.client_id, "typed twice", unit(ANNA), anna()
     )
 
     assert absorbed.client_id in merged.merged_from
@@ -345,7 +345,7 @@ def test_a_merge_cut_short_between_its_writes_is_finished_by_repeating_it() -> N
     # A third call finds the merge complete and writes nothing more.
     version = stored(survivor.client_id)["version"]
     again = services.merge_clients(
-        survivor.client_id, absorbed.client_id, "typed twice", ANNA, anna(), **KW
+        survivor.client_id, absorbed.client_id, "typed twice", unit(ANNA), anna()
     )
     assert again.merged_from == merged.merged_from
     assert stored(survivor.client_id)["version"] == version
@@ -353,9 +353,9 @@ def test_a_merge_cut_short_between_its_writes_is_finished_by_repeating_it() -> N
 
 def test_merging_into_a_card_already_merged_elsewhere_is_refused() -> None:
     first, second, third = create_card(), create_card(), create_card()
-    services.merge_clients(first.client_id, second.client_id, "same person", ANNA, anna(), **KW)
+    services.merge_clients(first.client_id, second.client_id, "same person", unit(ANNA), anna())
 
     with pytest.raises(FailedPrecondition) as refused:
-        services.merge_clients(third.client_id, second.client_id, "same", ANNA, anna(), **KW)
+        services.merge_clients(third.client_id, second.client_id, "same", unit(ANNA), anna())
 
     assert "absorbed_client_id" in str(refused.value)

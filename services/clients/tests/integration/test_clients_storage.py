@@ -263,21 +263,26 @@ def test_merge_redirects_and_refuses_self_and_other_centres() -> None:
     repo = ClientRepository(ORG, ANNA.centres)
     with pytest.raises(InvalidArgument):
         services.merge_clients(
-            one.client_id, one.client_id, "x", ANNA, repo, now=NOW, trace={}, trace_id="t"
+            one.client_id,
+            one.client_id,
+            "x",
+            unit(ANNA),
+            repo,
         )
     with pytest.raises(NotFound):
         services.merge_clients(
-            one.client_id, south.client_id, "x", ANNA, repo, now=NOW, trace={}, trace_id="t"
+            one.client_id,
+            south.client_id,
+            "x",
+            unit(ANNA),
+            repo,
         )
     kept = services.merge_clients(
         one.client_id,
         two.client_id,
         "same person, typo",
-        ANNA,
+        unit(ANNA),
         repo,
-        now=NOW,
-        trace={},
-        trace_id="t",
     )
     assert set(kept.referral_ids) == set(one.referral_ids) | set(two.referral_ids)
     assert (
@@ -286,7 +291,11 @@ def test_merge_redirects_and_refuses_self_and_other_centres() -> None:
     )
     # A retried merge (say, after a lost answer) is the same merge: nothing more happens.
     again = services.merge_clients(
-        one.client_id, two.client_id, "again", ANNA, repo, now=NOW, trace={}, trace_id="t"
+        one.client_id,
+        two.client_id,
+        "again",
+        unit(ANNA),
+        repo,
     )
     assert again == repo.get(one.client_id)
     assert again.merged_from == kept.merged_from
