@@ -385,14 +385,18 @@ def test_a_rejected_namesake_gets_a_card_of_their_own_beside_the_first() -> None
     [proposal] = proposals_repo.page(status="pending", offset=0, limit=5)
     assert (
         services.list_match_proposals(
-            ILZE, MatchProposalRepository(ORG, ILZE.centres), status=None, offset=0, limit=5
+            unit(ILZE),
+            MatchProposalRepository(ORG, ILZE.centres),
+            status=None,
+            offset=0,
+            limit=5,
         )
         == []
     )
     rejected = services.reject_match_proposal(
-        proposal.proposal_id, "another Taras", ANNA, proposals_repo,
+        proposal.proposal_id, "another Taras", unit(ANNA), proposals_repo,
         ClientRepository(ORG, ANNA.centres), system(), settings=SETTINGS,
-        consultations=ConsultationRepository(ORG), now=NOW, trace={}, trace_id="t",
+        consultations=ConsultationRepository(ORG),
     )  # fmt: skip
     theirs = ClientRepository(ORG, ILZE.centres).get(rejected.new_client_id)
     assert theirs.identity_key == f"{card.identity_key}#{theirs.client_id}"
