@@ -93,15 +93,13 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         wanted = requests.list_filter(request.centre_id, request.statuses, request.colours)
         page, following = services.list_families(
             wanted,
-            principal,
+            current_unit_of_work(),
             self._clients.families_for(principal),
             self._clients.cards_for(principal),
             self._clients.cards_of_organisation(principal.organisation),
             self._settings(principal),
             offset=offset,
             limit=limit,
-            now=self._clients.clock(),
-            trace_id=trace_id(),
         )
         return clients_pb2.ListFamiliesResponse(
             families=[family_message(view) for view in page], next_page_token=token_at(following)
@@ -238,13 +236,10 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             request.name,
             request.centre_id,
             requests.family_members(request.members),
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             self._clients.families_for(principal),
             org=self._organisation(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.CreateFamilyResponse(family=self._family(principal, family))
 
@@ -256,12 +251,9 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         family = services.add_family_member(
             request.family_id,
             member,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             self._clients.families_for(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.AddFamilyMemberResponse(family=self._family(principal, family))
 
@@ -284,11 +276,9 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             decision.status,
             decision.reason,
             decision.on,
-            principal,
+            current_unit_of_work(),
             self._clients.families_for(principal),
             settings=self._settings(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
         )
         return clients_pb2.RecordFamilyStatusResponse(family=self._family(principal, family))
 

@@ -19,6 +19,7 @@ from casework_clients.use_cases.families import read_family
 from casework_common.auth import Principal
 from casework_common.errors import NotFound
 from casework_common.organisation import Organisation
+from casework_common.unit_of_work import current_unit_of_work
 
 
 def trace_id() -> str:
@@ -65,12 +66,10 @@ class ServicerBase:
     def _family(self, principal: Principal, family: Family | str) -> clients_pb2.Family:
         view = read_family(
             family,
-            principal,
+            current_unit_of_work(),
             self._clients.families_for(principal),
             self._clients.cards_for(principal),
             self._settings(principal),
-            now=self._clients.clock(),
-            trace_id=trace_id(),
             all_cards=self._clients.cards_of_organisation(principal.organisation),
         )
         return family_message(view)

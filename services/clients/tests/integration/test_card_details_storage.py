@@ -303,12 +303,12 @@ def test_families_follow_a_merge_even_in_other_centres() -> None:
         (FamilyMember(mum.client_id, "head"),
          FamilyMember(kid.client_id, "child", (mum.client_id,)),
          FamilyMember(kid_again.client_id, "child", (mum.client_id,))),
-        ANNA, anna(), FamilyRepository(ORG, ANNA.centres), region_id="reg-north", **KW,
+        unit(ANNA), anna(), FamilyRepository(ORG, ANNA.centres), region_id="reg-north",
     )  # fmt: skip
     # A second family, kept by South City, names the absorbed card too.
     away = services.create_family(
         "Grandparents", "ctr-south-city", (FamilyMember(kid_again.client_id, "child"),),
-        ANNA, anna(), families, region_id="reg-south", **KW,
+        unit(ANNA), anna(), families, region_id="reg-south",
     )  # fmt: skip
     services.merge_clients(
         kid.client_id, kid_again.client_id, "typed twice", unit(ANNA), anna(),

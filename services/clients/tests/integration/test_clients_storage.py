@@ -317,8 +317,8 @@ def test_statistics_and_families_of_the_callers_centres() -> None:
         FamilyMember(b.client_id, "child", (a.client_id,)),
     )
     family = services.create_family(
-        "Household", "ctr-north-town", members, ANNA, repo, FamilyRepository(ORG, ANNA.centres),
-        region_id="reg-north", now=NOW, trace={}, trace_id="t",
+        "Household", "ctr-north-town", members, unit(ANNA), repo,
+        FamilyRepository(ORG, ANNA.centres), region_id="reg-north",
     )  # fmt: skip
     # What the events process does on clients.family.created.v1.
     assert (
