@@ -16,7 +16,6 @@ from casework_clients.domain import commands
 from casework_clients.entrypoints import requests
 from casework_clients.entrypoints.matching_api import MatchingRpcs
 from casework_clients.entrypoints.projects_api import ProjectRpcs
-from casework_clients.entrypoints.servicer_base import trace_id
 from casework_clients.entrypoints.translate import (
     family_message,
     report_message,
@@ -25,7 +24,6 @@ from casework_clients.entrypoints.translate import (
 from casework_common.grpc_runtime import current_principal
 from casework_common.messages import guard_requests
 from casework_common.paging import page_window, token_at
-from casework_common.telemetry import current_trace_carrier
 from casework_common.unit_of_work import current_unit_of_work
 
 
@@ -76,12 +74,9 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         card = services.attach_consultation_by_worker(
             request.client_id,
             request.consultation_id,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             self._clients.consultations_of(principal.organisation),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.AttachConsultationResponse(client=self._msg(card))
 
