@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from opentelemetry import trace
-
 from casework.clients.v1 import clients_pb2
 from casework_clients import services
 from casework_clients.bootstrap import Clients
@@ -20,10 +18,6 @@ from casework_common.auth import Principal
 from casework_common.errors import NotFound
 from casework_common.organisation import Organisation
 from casework_common.unit_of_work import current_unit_of_work
-
-
-def trace_id() -> str:
-    return format(trace.get_current_span().get_span_context().trace_id, "032x")
 
 
 class ServicerBase:
