@@ -191,12 +191,14 @@ def main(argv: list[str] | None = None) -> None:
         ClientRepository,
         FamilyRepository,
     )
+    from casework_clients.domain.commands import Period
     from casework_clients.entrypoints.access import ACCESS
     from casework_clients.entrypoints.api import register
     from casework_common import storage
     from casework_common.auth import Principal, ensure_development_keys, issue_token
     from casework_common.config import load_settings
     from casework_common.grpc_runtime import build_server
+    from casework_common.unit_of_work import UnitOfWork
 
     settings = load_settings("clients")
     storage.connect(settings)
@@ -222,8 +224,8 @@ def main(argv: list[str] | None = None) -> None:
         def use_case() -> object:
             scoped = (ClientRepository(ORG, all_centres), FamilyRepository(ORG, all_centres))
             return services.statistics(
-                start, end, manager, scoped, scoped, org=None,
-                settings=StatusSettings(shared_with_family=True), centre_id=None, region_id=None,
+                Period(start, end, None, None), UnitOfWork(manager), scoped, scoped, org=None,
+                settings=StatusSettings(shared_with_family=True),
             )  # fmt: skip
 
         result = use_case()

@@ -93,7 +93,9 @@ class InMemoryClientRepository:
     def born_on(self, born: date) -> list[search.CandidateFacts]:
         return [_facts(c) for c in self._scoped() if c.date_of_birth == born and not c.merged_into]
 
-    def candidate_facts(self, query: search.SearchQuery) -> list[search.CandidateFacts]:
+    def candidate_facts(
+        self, query: search.SearchQuery, answers: int = 20
+    ) -> list[search.CandidateFacts]:
         # Every card in scope: the use case ranks them (the real one only narrows by keys).
         return [_facts(c) for c in self._scoped() if not c.merged_into]
 
@@ -140,6 +142,9 @@ class InMemoryClientRepository:
 
     def by_ids(self, client_ids: list[str]) -> list[ClientCard]:
         return [c for c in self._scoped() if c.client_id in client_ids]
+
+    def summaries(self, client_ids: list[str]) -> list[ClientCard]:
+        return self.by_ids(client_ids)
 
     def page(
         self,

@@ -61,3 +61,24 @@ def plan_state_of(organisation: str, client_id: str) -> PlanState:
         return PlanState()
     review = date.fromisoformat(doc.next_review_on) if doc.next_review_on else None
     return PlanState(active=bool(doc.in_effect), next_review_on=review)
+
+
+def plan_states_of(organisation: str, client_ids: list[str]) -> dict[str, PlanState]:
+    """The plans of several clients in one query by id (a search's answers); a client
+    nobody heard of is left out (no plan)."""
+    if not client_ids:
+        return {}
+    keys = [f"{organisation}:{client_id}" for client_id in client_ids]
+    try:
+        docs = PlanStateDocument._get_collection().find({"_id": {"$in": keys}})
+        return {
+            doc["client_id"]: PlanState(
+                active=bool(doc.get("in_effect")),
+                next_review_on=(
+                    date.fromisoformat(doc["next_review_on"]) if doc.get("next_review_on") else None
+                ),
+            )
+            for doc in docs
+        }
+    except ConnectionFailure:
+        return {}

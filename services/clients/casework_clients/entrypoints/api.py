@@ -16,7 +16,6 @@ from casework_clients.domain import commands
 from casework_clients.entrypoints import requests
 from casework_clients.entrypoints.matching_api import MatchingRpcs
 from casework_clients.entrypoints.projects_api import ProjectRpcs
-from casework_clients.entrypoints.servicer_base import trace_id
 from casework_clients.entrypoints.translate import (
     family_message,
     report_message,
@@ -25,7 +24,7 @@ from casework_clients.entrypoints.translate import (
 from casework_common.grpc_runtime import current_principal
 from casework_common.messages import guard_requests
 from casework_common.paging import page_window, token_at
-from casework_common.telemetry import current_trace_carrier
+from casework_common.unit_of_work import current_unit_of_work
 
 
 @guard_requests
@@ -41,11 +40,7 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
     ) -> clients_pb2.GetClientResponse:
         principal = current_principal()
         card = services.read_client(
-            request.client_id,
-            principal,
-            self._clients.cards_for(principal),
-            now=self._clients.clock(),
-            trace_id=trace_id(),
+            request.client_id, current_unit_of_work(), self._clients.cards_for(principal)
         )
         redirected = request.client_id if card.client_id != request.client_id else ""
         return clients_pb2.GetClientResponse(
@@ -63,12 +58,10 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         )  # fmt: skip
         page, following = services.list_clients(
             wanted,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             offset=offset,
             limit=limit,
-            now=self._clients.clock(),
-            trace_id=trace_id(),
         )
         return clients_pb2.ListClientsResponse(
             clients=[self._msg(card) for card in page], next_page_token=token_at(following)
@@ -81,12 +74,9 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         card = services.attach_consultation_by_worker(
             request.client_id,
             request.consultation_id,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             self._clients.consultations_of(principal.organisation),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.AttachConsultationResponse(client=self._msg(card))
 
@@ -98,15 +88,13 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         wanted = requests.list_filter(request.centre_id, request.statuses, request.colours)
         page, following = services.list_families(
             wanted,
-            principal,
+            current_unit_of_work(),
             self._clients.families_for(principal),
             self._clients.cards_for(principal),
             self._clients.cards_of_organisation(principal.organisation),
             self._settings(principal),
             offset=offset,
             limit=limit,
-            now=self._clients.clock(),
-            trace_id=trace_id(),
         )
         return clients_pb2.ListFamiliesResponse(
             families=[family_message(view) for view in page], next_page_token=token_at(following)
@@ -118,13 +106,7 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         principal = current_principal()
         wanted = commands.search_of(requests.search_clients(request), self._today())
         found = services.search_clients(
-            wanted.query,
-            principal,
-            self._clients.cards_for(principal),
-            min_score=wanted.min_score,
-            limit=wanted.limit,
-            now=self._clients.clock(),
-            trace_id=trace_id(),
+            wanted, current_unit_of_work(), self._clients.cards_for(principal)
         )
         return clients_pb2.SearchClientsResponse(candidates=self._candidates(found))
 
@@ -140,13 +122,10 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         outcome = services.register_client(
             person,
             command.dismissed_client_ids,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             settings=self._settings(principal),
             consultations=self._clients.consultations_of(principal.organisation),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
             sharing=self._clients.sharing_of_organisation(principal.organisation),
         )
         if outcome.card is None:
@@ -170,12 +149,9 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             decision.status,
             decision.reason,
             decision.on,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             settings=self._settings(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.RecordStatusResponse(client=self._msg(card))
 
@@ -183,17 +159,14 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         self, request: clients_pb2.RecordContractSignedRequest, context: grpc.ServicerContext
     ) -> clients_pb2.RecordContractSignedResponse:
         principal = current_principal()
-        now = self._clients.clock()
-        contract = commands.contract_of(requests.record_contract_signed(request), now)
+        uow = current_unit_of_work()
+        contract = commands.contract_of(requests.record_contract_signed(request), uow.now)
         outcome = services.record_worker_contract(
             request.client_id,
             contract,
-            principal,
+            uow,
             self._clients.cards_for(principal),
             settings=self._settings(principal),
-            now=now,
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.RecordContractSignedResponse(
             client=self._msg(outcome.card),
@@ -216,12 +189,9 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             request.client_id,
             decision.on,
             decision.status,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             settings=self._settings(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.ReopenEpisodeResponse(client=self._msg(card))
 
@@ -231,11 +201,8 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         principal = current_principal()
         card = services.archive_client(
             request.client_id,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.ArchiveClientResponse(client=self._msg(card))
 
@@ -247,11 +214,8 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             request.survivor_client_id,
             request.absorbed_client_id,
             request.reason,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
             # Families anywhere in the organisation follow the merge.
             families_repo=self._clients.families_of_organisation(principal.organisation),
         )
@@ -267,13 +231,10 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             request.name,
             request.centre_id,
             requests.family_members(request.members),
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             self._clients.families_for(principal),
             org=self._organisation(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.CreateFamilyResponse(family=self._family(principal, family))
 
@@ -285,12 +246,9 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         family = services.add_family_member(
             request.family_id,
             member,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             self._clients.families_for(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.AddFamilyMemberResponse(family=self._family(principal, family))
 
@@ -313,11 +271,9 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             decision.status,
             decision.reason,
             decision.on,
-            principal,
+            current_unit_of_work(),
             self._clients.families_for(principal),
             settings=self._settings(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
         )
         return clients_pb2.RecordFamilyStatusResponse(family=self._family(principal, family))
 
@@ -331,12 +287,9 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         card = services.update_client(
             command.client_id,
             commands.changes_of(command, self._today()),
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             org=self._org(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
             sharing=self._clients.sharing_of_organisation(principal.organisation),
         )
         return clients_pb2.UpdateClientResponse(client=self._msg(card))
@@ -348,12 +301,9 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         card = services.assign_responsible_worker(
             request.client_id,
             request.worker_id.strip(),
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             org=self._org(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.AssignResponsibleWorkerResponse(client=self._msg(card))
 
@@ -365,11 +315,8 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             request.client_id,
             request.worker_id.strip(),
             request.reason,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.UnassignResponsibleWorkerResponse(client=self._msg(card))
 
@@ -385,11 +332,8 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             command.partner,
             consent.on,
             command.document_ref,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.RecordConsentResponse(client=self._msg(card))
 
@@ -406,11 +350,8 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             consent.on,
             command.document_ref,
             command.reason,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.WithdrawConsentResponse(client=self._msg(card))
 
@@ -422,11 +363,8 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             request.client_id,
             request.text,
             request.corrects_note_id.strip(),
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.AddNoteResponse(client=self._msg(card), note_id=card.notes[-1].note_id)
 
@@ -442,12 +380,9 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             contact.channel,
             contact.worker_id,
             command.summary,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             org=self._org(principal),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.RecordContactResponse(client=self._msg(card))
 
@@ -460,9 +395,8 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         org = self._organisation(principal)
         period = commands.period_of(requests.get_statistics(request), org, self._today())
         stats = services.statistics(
-            period.start,
-            period.end,
-            principal,
+            period,
+            current_unit_of_work(),
             (self._clients.cards_for(principal), self._clients.families_for(principal)),
             (
                 self._clients.cards_of_organisation(principal.organisation),
@@ -470,8 +404,6 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
             ),
             org=org,
             settings=self._settings(principal),
-            centre_id=period.centre_id,
-            region_id=period.region_id,
         )
         return clients_pb2.GetStatisticsResponse(
             clients=report_message(stats.clients), families=report_message(stats.families)

@@ -8,12 +8,12 @@ import grpc
 from casework.clients.v1 import clients_pb2
 from casework_clients import services
 from casework_clients.entrypoints import requests
-from casework_clients.entrypoints.servicer_base import ServicerBase, trace_id
+from casework_clients.entrypoints.servicer_base import ServicerBase
 from casework_clients.entrypoints.translate import audit_message, proposal_message, sharing_message
 from casework_common.grpc_runtime import current_principal
 from casework_common.messages import guard_requests
 from casework_common.paging import next_token, page_window
-from casework_common.telemetry import current_trace_carrier
+from casework_common.unit_of_work import current_unit_of_work
 
 
 @guard_requests
@@ -26,7 +26,7 @@ class MatchingRpcs(ServicerBase):
         principal = current_principal()
         offset, limit = page_window(request.page_size, request.page_token)
         found = services.list_match_proposals(
-            principal,
+            current_unit_of_work(),
             self._clients.proposals_for(principal),
             status=requests.proposal_status(request.status),
             offset=offset,
@@ -43,11 +43,9 @@ class MatchingRpcs(ServicerBase):
         principal = current_principal()
         proposal = services.read_match_proposal(
             request.proposal_id,
-            principal,
+            current_unit_of_work(),
             self._clients.proposals_for(principal),
             self._clients.cards_for(principal),
-            now=self._clients.clock(),
-            trace_id=trace_id(),
         )
         return clients_pb2.GetMatchProposalResponse(proposal=proposal_message(proposal))
 
@@ -59,13 +57,10 @@ class MatchingRpcs(ServicerBase):
             request.proposal_id,
             requests.merge_details(request),
             request.share_with_referring_centre,
-            principal,
+            current_unit_of_work(),
             self._clients.proposals_for(principal),
             self._clients.cards_for(principal),
             consultations=self._clients.consultations_of(principal.organisation),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.ConfirmMatchProposalResponse(
             proposal=proposal_message(proposal), client=self._msg(card)
@@ -78,15 +73,12 @@ class MatchingRpcs(ServicerBase):
         proposal = services.reject_match_proposal(
             request.proposal_id,
             request.reason,
-            principal,
+            current_unit_of_work(),
             self._clients.proposals_for(principal),
             self._clients.cards_for(principal),
             self._clients.cards_of_organisation(principal.organisation),
             settings=self._settings(principal),
             consultations=self._clients.consultations_of(principal.organisation),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.RejectMatchProposalResponse(proposal=proposal_message(proposal))
 
@@ -98,7 +90,7 @@ class MatchingRpcs(ServicerBase):
         principal = current_principal()
         offset, limit = page_window(request.page_size, request.page_token)
         found = services.list_sharing_requests(
-            principal,
+            current_unit_of_work(),
             self._clients.sharing_for(principal),
             status=requests.sharing_status(request.status),
             offset=offset,
@@ -116,14 +108,11 @@ class MatchingRpcs(ServicerBase):
         decided, card = services.decide_sharing_request(
             request.request_id,
             request.accept,
-            principal,
+            current_unit_of_work(),
             self._clients.sharing_for(principal),
             self._clients.cards_for(principal),
             self._clients.cards_of_organisation(principal.organisation),
             families_repo=self._clients.families_of_organisation(principal.organisation),
-            now=self._clients.clock(),
-            trace=current_trace_carrier(),
-            trace_id=trace_id(),
         )
         return clients_pb2.DecideSharingRequestResponse(
             request=sharing_message(decided), client=self._msg(card)
@@ -138,13 +127,11 @@ class MatchingRpcs(ServicerBase):
         offset, limit = page_window(request.page_size, request.page_token)
         entries = services.list_audit_entries(
             request.client_id,
-            principal,
+            current_unit_of_work(),
             self._clients.cards_for(principal),
             self._clients.cards_of_organisation(principal.organisation),
             offset=offset,
             limit=limit,
-            now=self._clients.clock(),
-            trace_id=trace_id(),
         )
         return clients_pb2.ListAuditEntriesResponse(
             entries=[audit_message(e) for e in entries],

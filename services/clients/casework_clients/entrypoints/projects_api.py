@@ -12,6 +12,7 @@ from casework_clients.use_cases import projects
 from casework_common import values
 from casework_common.errors import FieldError, InvalidArgument
 from casework_common.grpc_runtime import current_principal
+from casework_common.unit_of_work import current_unit_of_work
 
 
 def _values(request: clients_pb2.SetProjectStatusSettingsRequest) -> projects.SettingsValues | None:
@@ -74,9 +75,8 @@ class ProjectRpcs(ServicerBase):
                 expected_version=request.expected_version,
                 note=request.note,
             ),
-            principal,
+            current_unit_of_work(),
             self._clients.projects_of(principal.organisation),
-            now=self._clients.clock(),
         )
         return clients_pb2.SetProjectStatusSettingsResponse(
             project=project_message(project, self._today())

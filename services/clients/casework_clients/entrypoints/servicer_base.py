@@ -6,8 +6,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from opentelemetry import trace
-
 from casework.clients.v1 import clients_pb2
 from casework_clients import services
 from casework_clients.bootstrap import Clients
@@ -19,10 +17,7 @@ from casework_clients.use_cases.families import read_family
 from casework_common.auth import Principal
 from casework_common.errors import NotFound
 from casework_common.organisation import Organisation
-
-
-def trace_id() -> str:
-    return format(trace.get_current_span().get_span_context().trace_id, "032x")
+from casework_common.unit_of_work import current_unit_of_work
 
 
 class ServicerBase:
@@ -55,7 +50,9 @@ class ServicerBase:
     def _candidates(self, found: Iterable[services.Candidate]) -> list[clients_pb2.ClientCandidate]:
         return [
             clients_pb2.ClientCandidate(
-                client=self._msg(c.card), score=c.match.score, reasons=list(c.match.reasons)
+                client=to_message(c.card, self._today(), c.plan),
+                score=c.match.score,
+                reasons=list(c.match.reasons),
             )
             for c in found
         ]
@@ -63,12 +60,10 @@ class ServicerBase:
     def _family(self, principal: Principal, family: Family | str) -> clients_pb2.Family:
         view = read_family(
             family,
-            principal,
+            current_unit_of_work(),
             self._clients.families_for(principal),
             self._clients.cards_for(principal),
             self._settings(principal),
-            now=self._clients.clock(),
-            trace_id=trace_id(),
             all_cards=self._clients.cards_of_organisation(principal.organisation),
         )
         return family_message(view)

@@ -12,7 +12,7 @@ from casework.clients.v1 import clients_pb2
 from casework_clients.adapters.repository import AuditEntry
 from casework_clients.domain import details
 from casework_clients.domain.cards import ClientCard
-from casework_clients.domain.colour import Colour, ColourVerdict
+from casework_clients.domain.colour import Colour, ColourVerdict, PlanState
 from casework_clients.domain.projects import Project, SettingsVersion
 from casework_clients.domain.proposals import (
     MatchProposal,
@@ -133,7 +133,9 @@ def _colour(verdict: ColourVerdict) -> clients_pb2.ColourVerdict:
     )
 
 
-def to_message(card: ClientCard, today: date | None = None) -> clients_pb2.Client:
+def to_message(
+    card: ClientCard, today: date | None = None, plan: PlanState | None = None
+) -> clients_pb2.Client:
     today = today or date.today()
     return clients_pb2.Client(
         client_id=card.client_id,
@@ -161,7 +163,7 @@ def to_message(card: ClientCard, today: date | None = None) -> clients_pb2.Clien
             )
             for c in card.contracts
         ],
-        colour=_colour(colour_of(card, today)),
+        colour=_colour(colour_of(card, today, plan)),
         archived=card.archived,
         merged_from_client_ids=list(card.merged_from),
         consultation_ids=list(card.consultation_ids),

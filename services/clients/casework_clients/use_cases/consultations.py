@@ -18,7 +18,6 @@ from casework_clients.domain.cards import (
 from casework_clients.domain.commands import required
 from casework_clients.domain.identity import identity_key
 from casework_clients.use_cases._shared import _event, _follow, candidate_facts, confident_match
-from casework_common.auth import Principal
 from casework_common.envelope import Actor, EventEnvelope
 from casework_common.errors import (
     Conflict,
@@ -27,6 +26,7 @@ from casework_common.errors import (
     InvalidArgument,
     NotFound,
 )
+from casework_common.unit_of_work import UnitOfWork
 
 
 def _consultation_joined(
@@ -104,19 +104,16 @@ def consultation_recorded(
 def attach_consultation_by_worker(
     client_id: str,
     consultation_id: str,
-    principal: Principal,
+    uow: UnitOfWork,
     repository: ClientRepository,
     consultations: ConsultationRepository,
-    *,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
 ) -> ClientCard:
     """A worker joins a consultation no rule could (anonymous, or without a date of
     birth) to the card of the person it was: seed 000, a one-time client who becomes a
     regular one keeps every earlier consultation. Only a consultation of a centre the
     worker serves (else NOT_FOUND); one already joined to another card is
     FAILED_PRECONDITION; joining it again to the same card changes nothing."""
+    principal, now, trace, trace_id = uow.principal, uow.now, uow.trace.carrier, uow.trace.trace_id
     required("client_id", client_id)
     required("consultation_id", consultation_id)
     if len(consultation_id) > 100:

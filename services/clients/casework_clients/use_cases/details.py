@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import date, datetime
+from datetime import date
 
 from google.protobuf.message import Message
 
@@ -21,20 +21,17 @@ from casework_clients.domain.commands import required
 from casework_clients.domain.identity import other_card_key, person_key
 from casework_clients.domain.records import ConsentPurpose, ConsentRecord, ContactChannel
 from casework_clients.use_cases._shared import (
-    NewId,
     _event,
-    _new_id,
     _require,
-    worker_actor,
 )
 from casework_clients.use_cases.sharing import request_sharing
-from casework_common.auth import Principal
 from casework_common.errors import (
     Conflict,
     FailedPrecondition,
 )
 from casework_common.organisation import Organisation
 from casework_common.storage import DuplicateAggregate
+from casework_common.unit_of_work import UnitOfWork
 
 
 def _editable(repository: ClientRepository, client_id: str) -> ClientCard:
@@ -50,41 +47,35 @@ def _save_detail(
     event_type: type[Message],
     payload: Mapping[str, object],
     action: str,
-    principal: Principal,
+    uow: UnitOfWork,
     repository: ClientRepository,
-    *,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
 ) -> ClientCard:
     """Save the changed card with its event (one write), then audit the change."""
     event = _event(
         event_type,
         card.organisation,
-        worker_actor(principal),
+        uow.actor,
         {"client_id": card.client_id, **payload},
-        trace,
+        uow.trace.carrier,
     )
     saved = repository.save(updated, [event])
-    repository.audit(saved.client_id, principal.subject, action, now, trace_id)
+    repository.audit(saved.client_id, uow.principal.subject, action, uow.now, uow.trace.trace_id)
     return saved
 
 
 def update_client(
     client_id: str,
     changes: details.CardChanges,
-    principal: Principal,
+    uow: UnitOfWork,
     repository: ClientRepository,
     *,
     org: Organisation,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
     sharing: SharingRequestRepository | None = None,
 ) -> ClientCard:
     """Change the card's names, date of birth, contacts, address, centres, client type
     or problems (``clients.client.updated.v1`` names the changed details, not their
     values). A change to no effect saves nothing."""
+    principal, now = uow.principal, uow.now
     card = _editable(repository, client_id)
     updated, changed = details.update_card(
         card, changes, org, principal.centres, principal.subject, now
@@ -131,11 +122,8 @@ def update_client(
                 "problem_types": list(updated.problem_types),
             },
             "update",
-            principal,
+            uow,
             repository,
-            now=now,
-            trace=trace,
-            trace_id=trace_id,
         )
     except DuplicateAggregate:
         # Another card took these names a moment ago: try again, and the answer says
@@ -144,7 +132,7 @@ def update_client(
     if elsewhere is not None and sharing is not None:
         request_sharing(
             elsewhere, saved, "update", principal, sharing, repository,
-            now=now, trace=trace, trace_id=trace_id,
+            now=now, trace=uow.trace.carrier, trace_id=uow.trace.trace_id, new_id=uow.new_id,
         )  # fmt: skip
     return saved
 
@@ -152,15 +140,13 @@ def update_client(
 def assign_responsible_worker(
     client_id: str,
     worker_id: str,
-    principal: Principal,
+    uow: UnitOfWork,
     repository: ClientRepository,
     *,
     org: Organisation,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
 ) -> ClientCard:
     """Make a worker responsible for the client (already responsible: no change)."""
+    principal, now = uow.principal, uow.now
     card = _editable(repository, client_id)
     updated, assigned = details.assign_worker(card, worker_id, org, principal.subject, now)
     if not assigned:
@@ -172,11 +158,8 @@ def assign_responsible_worker(
         {"worker_id": worker_id, "assigned_by": principal.subject,
          "centre_ids": list(card.centre_ids)},
         "assign-worker",
-        principal,
+        uow,
         repository,
-        now=now,
-        trace=trace,
-        trace_id=trace_id,
     )  # fmt: skip
 
 
@@ -184,13 +167,10 @@ def unassign_responsible_worker(
     client_id: str,
     worker_id: str,
     reason: str,
-    principal: Principal,
+    uow: UnitOfWork,
     repository: ClientRepository,
-    *,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
 ) -> ClientCard:
+    principal, now = uow.principal, uow.now
     card = _editable(repository, client_id)
     updated = details.unassign_worker(card, worker_id, reason, principal.subject, now)
     return _save_detail(
@@ -199,11 +179,8 @@ def unassign_responsible_worker(
         events_pb2.ClientResponsibleWorkerUnassigned,
         {"worker_id": worker_id, "unassigned_by": principal.subject},
         "unassign-worker",
-        principal,
+        uow,
         repository,
-        now=now,
-        trace=trace,
-        trace_id=trace_id,
     )
 
 
@@ -224,18 +201,14 @@ def record_consent(
     partner: str,
     given_on: date | None,
     document_ref: str,
-    principal: Principal,
+    uow: UnitOfWork,
     repository: ClientRepository,
-    *,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
-    new_id: NewId = _new_id,
 ) -> ClientCard:
+    principal, now = uow.principal, uow.now
     card = _editable(repository, client_id)
     updated, record = details.record_consent(
         card,
-        consent_id=new_id(),
+        consent_id=uow.new_id(),
         purpose=purpose,
         partner=partner,
         given_on=given_on,
@@ -245,7 +218,7 @@ def record_consent(
     )
     return _save_detail(
         card, updated, events_pb2.ConsentRecorded, _consent_payload(record), "consent-record",
-        principal, repository, now=now, trace=trace, trace_id=trace_id,
+        uow, repository,
     )  # fmt: skip
 
 
@@ -256,19 +229,15 @@ def withdraw_consent(
     withdrawn_on: date | None,
     document_ref: str,
     reason: str,
-    principal: Principal,
+    uow: UnitOfWork,
     repository: ClientRepository,
-    *,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
-    new_id: NewId = _new_id,
 ) -> ClientCard:
+    principal, now = uow.principal, uow.now
     card = _editable(repository, client_id)
     _require(principal, proposals.MAY_WITHDRAW_CONSENT, "record a consent withdrawn")
     updated, record = details.withdraw_consent(
         card,
-        consent_id=new_id(),
+        consent_id=uow.new_id(),
         purpose=purpose,
         partner=partner,
         withdrawn_on=withdrawn_on,
@@ -279,7 +248,7 @@ def withdraw_consent(
     )
     return _save_detail(
         card, updated, events_pb2.ConsentWithdrawn, _consent_payload(record), "consent-withdraw",
-        principal, repository, now=now, trace=trace, trace_id=trace_id,
+        uow, repository,
     )  # fmt: skip
 
 
@@ -287,19 +256,15 @@ def add_note(
     client_id: str,
     text: str,
     corrects_note_id: str,
-    principal: Principal,
+    uow: UnitOfWork,
     repository: ClientRepository,
-    *,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
-    new_id: NewId = _new_id,
 ) -> ClientCard:
     """A free note (its text stays on the card: the event carries ids only)."""
+    principal, now = uow.principal, uow.now
     card = _editable(repository, client_id)
     updated, note = details.add_note(
         card,
-        note_id=new_id(),
+        note_id=uow.new_id(),
         text=text,
         corrects_note_id=corrects_note_id,
         author=principal.subject,
@@ -312,11 +277,8 @@ def add_note(
         {"note_id": note.note_id, "author": note.author,
          "corrects_note_id": note.corrects_note_id},
         "note",
-        principal,
+        uow,
         repository,
-        now=now,
-        trace=trace,
-        trace_id=trace_id,
     )  # fmt: skip
 
 
@@ -326,20 +288,17 @@ def record_contact(
     channel: ContactChannel | None,
     worker_id: str,
     summary: str,
-    principal: Principal,
+    uow: UnitOfWork,
     repository: ClientRepository,
     *,
     org: Organisation,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
-    new_id: NewId = _new_id,
 ) -> ClientCard:
     """A contact with the client; the inactivity rule counts from the latest one."""
+    principal, now = uow.principal, uow.now
     card = _editable(repository, client_id)
     updated, record = details.record_contact(
         card,
-        contact_id=new_id(),
+        contact_id=uow.new_id(),
         on=on,
         channel=channel,
         worker_id=worker_id,
@@ -362,9 +321,6 @@ def record_contact(
             else "",
         },
         "contact",
-        principal,
+        uow,
         repository,
-        now=now,
-        trace=trace,
-        trace_id=trace_id,
     )

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date
 
 from casework.clients.v1 import events_pb2
 from casework_clients.adapters.plan_states import plan_state_of
@@ -30,14 +29,11 @@ from casework_clients.domain.status import (
 )
 from casework_clients.use_cases._shared import (
     STATUS_FIELDS,
-    NewId,
     _event,
-    _new_id,
     status_error,
     worker_actor,
 )
 from casework_clients.use_cases.reading import ListFilter, filtered_page
-from casework_common.auth import Principal
 from casework_common.errors import (
     Conflict,
     FieldError,
@@ -45,6 +41,7 @@ from casework_common.errors import (
     NotFound,
 )
 from casework_common.organisation import Organisation
+from casework_common.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -82,17 +79,16 @@ def view_family(
 
 def read_family(
     family: Family | str,
-    principal: Principal,
+    uow: UnitOfWork,
     families_repo: FamilyRepository,
     repository: ClientRepository,
     settings: SettingsSource,
     *,
-    now: datetime,
-    trace_id: str,
     all_cards: ClientRepository | None = None,
 ) -> FamilyView:
     """The family (or the one with that id) as the caller may see it; each visible
     member's card is audited as read."""
+    principal, now, trace_id = uow.principal, uow.now, uow.trace.trace_id
     if isinstance(family, str):
         required("family_id", family)
         family = families_repo.get(family)
@@ -106,19 +102,22 @@ def create_family(
     name: str,
     centre_id: str,
     members: tuple[FamilyMember, ...],
-    principal: Principal,
+    uow: UnitOfWork,
     cards_repo: ClientRepository,
     families_repo: FamilyRepository,
     *,
     region_id: str = "",
     org: Organisation | None = None,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
-    new_id: NewId = _new_id,
 ) -> Family:
     """A family at one of the caller's centres. Given the organisation, the centre is
     looked up there (its region is the family's); else ``region_id`` says it."""
+    principal, now, trace, trace_id, new_id = (
+        uow.principal,
+        uow.now,
+        uow.trace.carrier,
+        uow.trace.trace_id,
+        uow.new_id,
+    )
     if org is not None:
         centre = org.centre(centre_id)
         if centre is None:
@@ -176,14 +175,11 @@ def _check_members_visible(ids: tuple[str, ...], cards_repo: ClientRepository, f
 def add_family_member(
     family_id: str,
     member: FamilyMember,
-    principal: Principal,
+    uow: UnitOfWork,
     cards_repo: ClientRepository,
     families_repo: FamilyRepository,
-    *,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
 ) -> Family:
+    principal, now, trace, trace_id = uow.principal, uow.now, uow.trace.carrier, uow.trace.trace_id
     required("family_id", family_id)
     family = families_repo.get(family_id)
     updated, changed = families.add_member(family, member, principal.subject, now)
@@ -221,16 +217,15 @@ def record_family_status(
     status: str,
     reason: str,
     on: date,
-    principal: Principal,
+    uow: UnitOfWork,
     families_repo: FamilyRepository,
     *,
     settings: SettingsSource,
-    now: datetime,
-    trace: Mapping[str, str],
 ) -> Family:
     """A worker's entry in the family's own status history. Where status is shared
     with the members it stands from its day until a member's status changes after it
     (``families.family_verdict``)."""
+    principal, now, trace = uow.principal, uow.now, uow.trace.carrier
     settings = default_of(settings)
     family = families_repo.get(family_id)
     history = family.status_history
@@ -314,7 +309,7 @@ def refresh_shared_status(
 
 def list_families(
     wanted: ListFilter,
-    principal: Principal,
+    uow: UnitOfWork,
     families_repo: FamilyRepository,
     repository: ClientRepository,
     all_cards: ClientRepository,
@@ -322,12 +317,11 @@ def list_families(
     *,
     offset: int,
     limit: int,
-    now: datetime,
-    trace_id: str,
 ) -> tuple[list[FamilyView], int | None]:
     """A page of the caller's centres' families (of one centre, if named; in some
     statuses, of some colours) and where the next page starts. Status and colour are
     the family's whoever looks; each visible member is audited as read."""
+    principal, now, trace_id = uow.principal, uow.now, uow.trace.trace_id
     if wanted.centre_id:
         principal.require_centre(wanted.centre_id)
     shared = default_of(settings).shared_with_family

@@ -16,23 +16,20 @@ from casework_clients.domain.cards import (
 )
 from casework_clients.domain.families import Family
 from casework_clients.use_cases._shared import _event, _require, worker_actor
-from casework_common.auth import Principal
 from casework_common.envelope import Actor
 from casework_common.errors import (
     Conflict,
 )
+from casework_common.unit_of_work import UnitOfWork
 
 
 def merge_clients(
     survivor_id: str,
     absorbed_id: str,
     reason: str,
-    principal: Principal,
+    uow: UnitOfWork,
     repository: ClientRepository,
     *,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
     families_repo: FamilyRepository | None = None,
 ) -> ClientCard:
     """Two cards of one person become one; audited, and ``clients.client.merged.v1``.
@@ -40,6 +37,7 @@ def merge_clients(
     With ``families_repo`` (the organisation's, unscoped: a family in another centre
     must not keep pointing at a redirecting card) every family holding the absorbed
     card then holds the survivor instead."""
+    principal, now, trace, trace_id = uow.principal, uow.now, uow.trace.carrier, uow.trace.trace_id
     rules.check_merge_request(survivor_id, absorbed_id, reason)
     # Both cards must be in the caller's centres (else NOT_FOUND), then the role.
     survivor = repository.get(survivor_id)

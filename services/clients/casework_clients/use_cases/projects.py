@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from casework_clients.adapters.repository import ProjectRepository
 from casework_clients.domain.projects import (
@@ -20,7 +20,6 @@ from casework_clients.domain.status import (
     StatusRuleViolation,
     StatusSettings,
 )
-from casework_common.auth import Principal
 from casework_common.errors import (
     Conflict,
     FailedPrecondition,
@@ -29,6 +28,7 @@ from casework_common.errors import (
     raise_if_any,
 )
 from casework_common.storage import DuplicateAggregate
+from casework_common.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -82,14 +82,11 @@ def settings_of(values: SettingsValues | None) -> StatusSettings:
 
 
 def set_project_settings(
-    command: SetProjectSettings,
-    principal: Principal,
-    repository: ProjectRepository,
-    *,
-    now: datetime,
+    command: SetProjectSettings, uow: UnitOfWork, repository: ProjectRepository
 ) -> Project:
     """Define a project with its first settings, or add a version to an existing one.
     Every version keeps who set it and when (the settings' own audit trail)."""
+    principal, now = uow.principal, uow.now
     settings = settings_of(command.settings)
     for _ in range(5):
         existing = repository.find(command.project_id.strip())

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
 
 from casework.clients.v1 import events_pb2
 from casework_clients.adapters.repository import (
@@ -36,14 +34,14 @@ from casework_clients.use_cases.consultations import (
     _join_waiting_consultations,
 )
 from casework_clients.use_cases.referrals import _save_referred_card
-from casework_common.auth import Principal
 from casework_common.errors import (
     NotFound,
 )
+from casework_common.unit_of_work import UnitOfWork
 
 
 def list_match_proposals(
-    principal: Principal,
+    uow: UnitOfWork,
     proposals_repo: MatchProposalRepository,
     *,
     status: str | None,
@@ -56,14 +54,12 @@ def list_match_proposals(
 
 def read_match_proposal(
     proposal_id: str,
-    principal: Principal,
+    uow: UnitOfWork,
     proposals_repo: MatchProposalRepository,
     cards_repo: ClientRepository,
-    *,
-    now: datetime,
-    trace_id: str,
 ) -> MatchProposal:
     """One proposal of a card the caller serves; reading it is reading the card."""
+    principal, now, trace_id = uow.principal, uow.now, uow.trace.trace_id
     required("proposal_id", proposal_id)
     proposal = proposals_repo.get(proposal_id)
     cards_repo.audit(proposal.client_id, principal.subject, "proposal-read", now, trace_id)
@@ -82,18 +78,16 @@ def confirm_match_proposal(
     proposal_id: str,
     merge: tuple[str, ...],
     share_with_referring_centre: bool,
-    principal: Principal,
+    uow: UnitOfWork,
     proposals_repo: MatchProposalRepository,
     cards_repo: ClientRepository,
     *,
     consultations: ConsultationRepository,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
 ) -> tuple[MatchProposal, ClientCard]:
     """A worker of the card's centre confirms the referral is this client's: the
     referral joins the card with the details they chose to trust; the card is shared
     with the referring centre only when they say so."""
+    principal, now, trace, trace_id = uow.principal, uow.now, uow.trace.carrier, uow.trace.trace_id
     required("proposal_id", proposal_id)
     proposal = proposals_repo.get(proposal_id)
     card = _proposal_card(proposal, cards_repo)
@@ -148,21 +142,19 @@ def confirm_match_proposal(
 def reject_match_proposal(
     proposal_id: str,
     reason: str,
-    principal: Principal,
+    uow: UnitOfWork,
     proposals_repo: MatchProposalRepository,
     cards_repo: ClientRepository,
     system_cards: ClientRepository,
     *,
     settings: SettingsSource,
     consultations: ConsultationRepository,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
 ) -> MatchProposal:
     """A worker of the card's centre says the referral is someone else: the referral's
     person gets a card of their own at the referring centre, exactly as an unknown
     person would (``clients.client.registered.v1``, so the referring centre's workers
     are told as for any new client)."""
+    principal, now, trace, trace_id = uow.principal, uow.now, uow.trace.carrier, uow.trace.trace_id
     required("proposal_id", proposal_id)
     proposal = proposals_repo.get(proposal_id)
     card = _proposal_card(proposal, cards_repo)

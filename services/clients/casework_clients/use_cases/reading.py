@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from typing import TypeVar
 
 from casework_clients.adapters.plan_states import plan_state_of
@@ -24,22 +24,16 @@ from casework_clients.domain.colour import (
 )
 from casework_clients.domain.commands import required
 from casework_clients.use_cases._shared import _follow, _require
-from casework_common.auth import Principal
 from casework_common.errors import (
     NotFound,
 )
+from casework_common.unit_of_work import UnitOfWork
 
 
-def read_client(
-    client_id: str,
-    principal: Principal,
-    repository: ClientRepository,
-    *,
-    now: datetime,
-    trace_id: str,
-) -> ClientCard:
+def read_client(client_id: str, uow: UnitOfWork, repository: ClientRepository) -> ClientCard:
     """The card (a merged card answers its survivor: see ``redirected_from``)."""
     required("client_id", client_id)
+    principal, now, trace_id = uow.principal, uow.now, uow.trace.trace_id
     card = repository.get(client_id)
     repository.audit(card.client_id, principal.subject, "read", now, trace_id)
     if card.merged_into:
@@ -61,20 +55,19 @@ def colour_of(card: ClientCard, today: date, plan: PlanState | None = None) -> C
 
 def list_audit_entries(
     client_id: str,
-    principal: Principal,
+    uow: UnitOfWork,
     cards_repo: ClientRepository,
     system_cards: ClientRepository,
     *,
     offset: int,
     limit: int,
-    now: datetime,
-    trace_id: str,
 ) -> list[AuditEntry]:
     """Who read or changed a card, newest first. A data-protection officer may ask
     about any card of the organisation, a manager about cards of their centres;
     anyone else is refused (NOT_FOUND for a card they cannot see, as always). Reading
     the trail is itself written to it."""
     required("client_id", client_id)
+    principal, now, trace_id = uow.principal, uow.now, uow.trace.trace_id
     if proposals.has_any(principal.roles, proposals.ORG_WIDE_AUDIT):
         card = system_cards.get(client_id)
         repository = system_cards
@@ -134,17 +127,16 @@ class ListFilter:
 
 def list_clients(
     wanted: ListFilter,
-    principal: Principal,
+    uow: UnitOfWork,
     repository: ClientRepository,
     *,
     offset: int,
     limit: int,
-    now: datetime,
-    trace_id: str,
 ) -> tuple[list[ClientCard], int | None]:
     """A page of the cards the caller may see (of one of their centres, if named; in
     some statuses, of some colours, of one responsible worker or the caller's own) and
     where the next page starts; each card listed is audited as read."""
+    principal, now, trace_id = uow.principal, uow.now, uow.trace.trace_id
     if wanted.centre_id:
         principal.require_centre(wanted.centre_id)
     worker = principal.subject if wanted.mine else wanted.responsible_worker_id

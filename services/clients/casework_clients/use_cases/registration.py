@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import dataclass, field, replace
 
 from casework.clients.v1 import events_pb2
+from casework_clients.adapters.plan_states import plan_states_of
 from casework_clients.adapters.repository import (
     ClientRepository,
     ConsultationRepository,
@@ -17,15 +16,15 @@ from casework_clients.domain.cards import (
     ClientCard,
     NewPerson,
 )
+from casework_clients.domain.colour import PlanState
+from casework_clients.domain.commands import Search
 from casework_clients.domain.identity import identity_key, other_card_key
 from casework_clients.domain.projects import SettingsBook, SettingsSource, settings_for
 from casework_clients.domain.status import (
     StatusRuleViolation,
 )
 from casework_clients.use_cases._shared import (
-    NewId,
     _event,
-    _new_id,
     status_error,
     worker_actor,
 )
@@ -34,7 +33,6 @@ from casework_clients.use_cases.consultations import (
     _join_waiting_consultations,
 )
 from casework_clients.use_cases.sharing import request_sharing
-from casework_common.auth import Principal
 from casework_common.errors import (
     AlreadyExists,
     Conflict,
@@ -42,36 +40,37 @@ from casework_common.errors import (
     InvalidArgument,
 )
 from casework_common.storage import DuplicateAggregate
+from casework_common.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
 class Candidate:
     card: ClientCard
     match: search.Match
+    #: The client's plan as clients last heard of it (the colour reads it).
+    plan: PlanState = field(default_factory=PlanState)
 
 
 def search_clients(
-    query: search.SearchQuery,
-    principal: Principal,
-    repository: ClientRepository,
-    *,
-    min_score: int,
-    limit: int,
-    now: datetime,
-    trace_id: str,
+    wanted: Search, uow: UnitOfWork, repository: ClientRepository
 ) -> list[Candidate]:
     """Likely existing cards of the caller's centres, best first. Each card shown is
     audited as read by the caller."""
+    query, min_score, limit = wanted.query, wanted.min_score, wanted.limit
     if query.empty:
         raise InvalidArgument(
             [FieldError("query", "give at least a name, a date of birth, a phone or an e-mail")]
         )
-    # Ranked on the few details ranking needs; only the cards answered are read whole.
-    ranked = search.rank(query, repository.candidate_facts(query), min_score)[:limit]
-    by_id = {c.client_id: c for c in repository.by_ids([m.ref for m in ranked])}
+    # Ranked on the few details ranking needs; only the cards answered are read, and
+    # only as much of them as an answer shows.
+    ranked = search.rank(query, repository.candidate_facts(query, limit), min_score)[:limit]
+    by_id = {c.client_id: c for c in repository.summaries([m.ref for m in ranked])}
     ranked = [m for m in ranked if m.ref in by_id]
-    repository.audit_all([m.ref for m in ranked], principal.subject, "search-result", now, trace_id)
-    return [Candidate(by_id[m.ref], m) for m in ranked]
+    repository.audit_all(
+        [m.ref for m in ranked], uow.principal.subject, "search-result", uow.now, uow.trace.trace_id
+    )
+    plans = plan_states_of(uow.principal.organisation, [m.ref for m in ranked])
+    return [Candidate(by_id[m.ref], m, plans.get(m.ref, PlanState())) for m in ranked]
 
 
 @dataclass(frozen=True)
@@ -83,15 +82,11 @@ class Registration:
 def register_client(
     person: NewPerson,
     dismissed: frozenset[str],
-    principal: Principal,
+    uow: UnitOfWork,
     repository: ClientRepository,
     *,
     settings: SettingsSource,
     consultations: ConsultationRepository,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
-    new_id: NewId = _new_id,
     sharing: SharingRequestRepository | None = None,
 ) -> Registration:
     """Register a person, unless existing cards may be them.
@@ -100,6 +95,8 @@ def register_client(
     dismissed (looked at and confirmed are someone else) are answered instead, and
     nothing is stored. A card with the very same identity can never be dismissed.
     """
+    principal, now, trace, trace_id = uow.principal, uow.now, uow.trace.carrier, uow.trace.trace_id
+    new_id = uow.new_id
     if (
         person.project_id
         and isinstance(settings, SettingsBook)
@@ -109,15 +106,7 @@ def register_client(
     query = search.SearchQuery(
         person.given_name, person.family_name, person.date_of_birth, person.phone, person.email
     )
-    found = search_clients(
-        query,
-        principal,
-        repository,
-        min_score=search.REGISTRATION_THRESHOLD,
-        limit=20,
-        now=now,
-        trace_id=trace_id,
-    )
+    found = search_clients(Search(query, search.REGISTRATION_THRESHOLD, 20), uow, repository)
     key = identity_key(
         person.organisation, person.given_name, person.family_name, person.date_of_birth
     )

@@ -33,6 +33,7 @@ from casework_common.auth import Principal
 from casework_common.errors import (
     NotFound,
 )
+from casework_common.unit_of_work import UnitOfWork
 
 
 def request_sharing(
@@ -76,7 +77,7 @@ def request_sharing(
 
 
 def list_sharing_requests(
-    principal: Principal,
+    uow: UnitOfWork,
     sharing: SharingRequestRepository,
     *,
     status: str | None,
@@ -84,26 +85,24 @@ def list_sharing_requests(
     limit: int,
 ) -> list[SharingRequest]:
     """Requests about cards of the caller's centres; a manager's business only."""
-    _require(principal, proposals.MAY_DECIDE_SHARING, "see sharing requests")
+    _require(uow.principal, proposals.MAY_DECIDE_SHARING, "see sharing requests")
     return sharing.page(status=status, offset=offset, limit=limit)
 
 
 def decide_sharing_request(
     request_id: str,
     accept: bool,
-    principal: Principal,
+    uow: UnitOfWork,
     sharing: SharingRequestRepository,
     cards_repo: ClientRepository,
     system_cards: ClientRepository,
     *,
     families_repo: FamilyRepository,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
 ) -> tuple[SharingRequest, ClientCard]:
     """A manager of the existing card's centre accepts (the requester's card is merged
     into theirs, which so becomes visible to the requesting centre) or declines (the
     cards stay apart, the flag is lifted)."""
+    principal, now, trace = uow.principal, uow.now, uow.trace.carrier
     required("request_id", request_id)
     request = sharing.get(request_id)
     _require(principal, proposals.MAY_DECIDE_SHARING, "decide sharing requests")
@@ -118,8 +117,7 @@ def decide_sharing_request(
             result = merge_clients(
                 existing.client_id, requester.client_id,
                 f"sharing request {request_id} accepted: the same person",
-                principal, system_cards, now=now, trace=trace, trace_id=trace_id,
-                families_repo=families_repo,
+                uow, system_cards, families_repo=families_repo,
             )  # fmt: skip
         elif requester.duplicate_of:
             system_cards.save(replace(requester, duplicate_of=""), [])

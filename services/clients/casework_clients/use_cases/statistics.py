@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
 from casework_clients.adapters.repository import (
     ClientRepository,
     FamilyRepository,
 )
 from casework_clients.domain import proposals
+from casework_clients.domain.commands import Period
 from casework_clients.domain.projects import SettingsSource, default_of
 from casework_clients.domain.statistics import StatusReport
 from casework_clients.domain.status import StatusRuleViolation, check_period
 from casework_clients.use_cases._shared import _require, status_error
-from casework_common.auth import Principal
 from casework_common.errors import (
     PermissionDenied,
 )
 from casework_common.organisation import Organisation
+from casework_common.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -28,21 +28,21 @@ class Statistics:
 
 
 def statistics(
-    start: date,
-    end: date,
-    principal: Principal,
+    period: Period,
+    uow: UnitOfWork,
     scoped: tuple[ClientRepository, FamilyRepository],
     organisation_wide: tuple[ClientRepository, FamilyRepository],
     *,
     org: Organisation | None,
     settings: SettingsSource,
-    centre_id: str | None,
-    region_id: str | None,
 ) -> Statistics:
     """Counts per status at the end of the period, closing reasons and flows within
     it, for clients and for families. An admin or data-protection officer counts the
     whole organisation; a manager only the centres they serve (a centre or region they
     do not serve: PERMISSION_DENIED); nobody else gets statistics."""
+    principal = uow.principal
+    start, end = period.start, period.end
+    centre_id, region_id = period.centre_id, period.region_id
     if proposals.has_any(principal.roles, proposals.ORG_WIDE_STATISTICS):
         cards_repo, families_repo = organisation_wide
     else:

@@ -35,13 +35,13 @@ from casework_clients.use_cases._shared import (
     status_error,
     worker_actor,
 )
-from casework_common.auth import Principal
 from casework_common.envelope import Actor
 from casework_common.errors import (
     Conflict,
     NotFound,
     raise_if_any,
 )
+from casework_common.unit_of_work import UnitOfWork
 
 
 def record_status(
@@ -49,15 +49,13 @@ def record_status(
     status: str,
     reason: str,
     on: date,
-    principal: Principal,
+    uow: UnitOfWork,
     repository: ClientRepository,
     *,
     settings: SettingsSource,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
 ) -> ClientCard:
     """A worker's status entry (both modes); closing statuses need a configured reason."""
+    principal, now, trace, trace_id = uow.principal, uow.now, uow.trace.carrier, uow.trace.trace_id
     card = repository.get(client_id)
     rules.require_not_merged(card)
     try:
@@ -154,16 +152,14 @@ def record_contract_signed(
 def record_worker_contract(
     client_id: str,
     contract: Contract,
-    principal: Principal,
+    uow: UnitOfWork,
     repository: ClientRepository,
     *,
     settings: SettingsSource,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
 ) -> ContractOutcome:
     """A worker records a signed contract (documents' event does the same without a
     worker); audited."""
+    principal, now, trace, trace_id = uow.principal, uow.now, uow.trace.carrier, uow.trace.trace_id
     required("client_id", client_id)
     outcome = record_contract_signed(
         client_id,
@@ -182,15 +178,13 @@ def reopen_client_episode(
     client_id: str,
     on: date,
     status: str,
-    principal: Principal,
+    uow: UnitOfWork,
     repository: ClientRepository,
     *,
     settings: SettingsSource,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
 ) -> ClientCard:
     """A returning ("old-new") client: a new episode on the same card, history kept."""
+    principal, now, trace, trace_id = uow.principal, uow.now, uow.trace.carrier, uow.trace.trace_id
     card = repository.get(client_id)
     rules.require_not_merged(card)
     try:
@@ -214,13 +208,10 @@ def reopen_client_episode(
 
 def archive_client(
     client_id: str,
-    principal: Principal,
+    uow: UnitOfWork,
     repository: ClientRepository,
-    *,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
 ) -> ClientCard:
+    principal, now, trace, trace_id = uow.principal, uow.now, uow.trace.carrier, uow.trace.trace_id
     required("client_id", client_id)
     card = repository.get(client_id)
     _require(principal, proposals.MAY_ARCHIVE, "archive a card")

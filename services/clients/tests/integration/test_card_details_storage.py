@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from casework_clients import services
+from casework_clients.adapters.plan_states import keep_plan_state
 from casework_clients.adapters.repository import (
     AuditEntry,
     ClientDocument,
@@ -21,8 +22,10 @@ from casework_clients.adapters.repository import (
     FamilyDocument,
     FamilyRepository,
 )
-from casework_clients.domain import merging
+from casework_clients.domain import merging, search
 from casework_clients.domain.cards import ClientCard, HistoryEntry
+from casework_clients.domain.colour import PlanState
+from casework_clients.domain.commands import Search
 from casework_clients.domain.details import CardChanges
 from casework_clients.domain.families import FamilyMember
 from casework_clients.domain.identity import identity_key
@@ -37,6 +40,7 @@ from casework_clients.domain.status import StatusHistory, StatusSettings, record
 from casework_common.auth import Principal
 from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from casework_common.organisation import load
+from casework_common.unit_of_work import Trace, UnitOfWork
 
 pytestmark = pytest.mark.usefixtures("mongo_db")
 
@@ -84,6 +88,10 @@ def create_card(**overrides: Any) -> ClientCard:
     return system().save(ClientCard(**fields), [])
 
 
+def unit(principal: Principal) -> UnitOfWork:
+    return UnitOfWork(principal, now=NOW, trace=Trace({}))
+
+
 def system() -> ClientRepository:
     return ClientRepository(ORG, None)
 
@@ -113,24 +121,24 @@ def every_detail(client_id: str) -> ClientCard:
             address="Lake road 7",
             problem_types=("housing", "debt"),
         ),
-        ANNA, anna(), org=ORGANISATION, **KW,
+        unit(ANNA), anna(), org=ORGANISATION,
     )  # fmt: skip
-    services.assign_responsible_worker(client_id, "w-petr", ANNA, anna(), org=ORGANISATION, **KW)
+    services.assign_responsible_worker(client_id, "w-petr", unit(ANNA), anna(), org=ORGANISATION)
     services.record_consent(
         client_id, ConsentPurpose.FEEDBACK_CALLS, "", TODAY - timedelta(days=1), "DOC-7",
-        ANNA, anna(), **KW,
+        unit(ANNA), anna(),
     )  # fmt: skip
     services.withdraw_consent(
-        client_id, ConsentPurpose.FEEDBACK_CALLS, "", TODAY, "", "no more calls", ANNA, anna(),
-        **KW,
+        client_id, ConsentPurpose.FEEDBACK_CALLS, "", TODAY, "", "no more calls",
+        unit(ANNA), anna(),
     )  # fmt: skip
-    first = services.add_note(client_id, "Lives with her sister.", "", ANNA, anna(), **KW)
+    first = services.add_note(client_id, "Lives with her sister.", "", unit(ANNA), anna())
     services.add_note(
-        client_id, "Her daughter, not her sister.", first.notes[-1].note_id, ANNA, anna(), **KW
+        client_id, "Her daughter, not her sister.", first.notes[-1].note_id, unit(ANNA), anna()
     )
     return services.record_contact(
         client_id, TODAY - timedelta(days=3), ContactChannel.HOME_VISIT, "w-petr",
-        "Visited at home; rent arrears discussed.", ANNA, anna(), org=ORGANISATION, **KW,
+        "Visited at home; rent arrears discussed.", unit(ANNA), anna(), org=ORGANISATION,
     )  # fmt: skip
 
 
@@ -171,27 +179,51 @@ def test_every_detail_is_stored_read_back_with_its_event_and_audited() -> None:
 RefusedCall = Callable[[str], object]
 
 
+def test_a_search_answers_the_card_without_its_notes_consents_and_contact_records() -> None:
+    card = create_card()
+    whole = every_detail(card.client_id)
+    keep_plan_state(ORG, card.client_id, "plan-1", True, TODAY + timedelta(days=30), NOW)
+    [found] = services.search_clients(
+        Search(search.SearchQuery("Jana", card.family_name, date(1961, 4, 12)), 40, 20),
+        unit(ANNA), anna(),
+    )  # fmt: skip
+    shown = found.card
+    assert found.plan == PlanState(active=True, next_review_on=TODAY + timedelta(days=30))
+    assert (shown.client_id, shown.given_name, shown.family_name) == (
+        whole.client_id, "Jana", card.family_name,
+    )  # fmt: skip
+    assert shown.date_of_birth == date(1961, 4, 12) and shown.address == "Lake road 7"
+    assert shown.contacts == whole.contacts and shown.status_entries == whole.status_entries
+    assert shown.responsible_workers == whole.responsible_workers
+    assert shown.registered_at == whole.registered_at and shown.version == whole.version
+    assert (shown.notes, shown.consent_records, shown.contact_records, shown.history) == (
+        (), (), (), (),
+    )  # fmt: skip
+    assert whole.notes and whole.consent_records and whole.contact_records and whole.history
+    assert anna().by_ids([card.client_id]) == [whole]
+
+
 @pytest.mark.parametrize(
     ("call", "error", "field"),
     [
         (lambda i: services.update_client(
-            i, CardChanges(contacts=(ContactPoint(ContactKind.EMAIL, "nope"),)), ANNA, anna(),
-            org=ORGANISATION, **KW), InvalidArgument, "changes.contacts[0].value"),
+            i, CardChanges(contacts=(ContactPoint(ContactKind.EMAIL, "nope"),)), unit(ANNA), anna(),
+            org=ORGANISATION), InvalidArgument, "changes.contacts[0].value"),
         (lambda i: services.update_client(
-            i, CardChanges(centre_ids=("ctr-south-city",)), ANNA, anna(), org=ORGANISATION, **KW),
+            i, CardChanges(centre_ids=("ctr-south-city",)), unit(ANNA), anna(), org=ORGANISATION),
          InvalidArgument, "changes.centre_ids"),
         (lambda i: services.assign_responsible_worker(
-            i, "w-ilze", ANNA, anna(), org=ORGANISATION, **KW), FailedPrecondition, "worker_id"),
-        (lambda i: services.unassign_responsible_worker(i, "w-petr", "", ANNA, anna(), **KW),
+            i, "w-ilze", unit(ANNA), anna(), org=ORGANISATION), FailedPrecondition, "worker_id"),
+        (lambda i: services.unassign_responsible_worker(i, "w-petr", "", unit(ANNA), anna()),
          FailedPrecondition, "worker_id"),
         (lambda i: services.withdraw_consent(
-            i, ConsentPurpose.DATA_PROCESSING, "", TODAY, "", "", ANNA, anna(), **KW),
+            i, ConsentPurpose.DATA_PROCESSING, "", TODAY, "", "", unit(ANNA), anna()),
          FailedPrecondition, "purpose"),
-        (lambda i: services.add_note(i, "fix", "n-none", ANNA, anna(), **KW),
+        (lambda i: services.add_note(i, "fix", "n-none", unit(ANNA), anna()),
          InvalidArgument, "corrects_note_id"),
         (lambda i: services.record_contact(
-            i, TODAY + timedelta(days=1), ContactChannel.PHONE, "w-anna", "call", ANNA, anna(),
-            org=ORGANISATION, **KW), InvalidArgument, "contacted_on"),
+            i, TODAY + timedelta(days=1), ContactChannel.PHONE, "w-anna", "call",
+            unit(ANNA), anna(), org=ORGANISATION), InvalidArgument, "contacted_on"),
     ],
     ids=["bad-email", "centre-not-served", "foreign-worker", "not-responsible",
          "never-consented", "correct-nothing", "future-contact"],
@@ -217,18 +249,18 @@ def test_a_card_of_another_centre_is_not_found_for_every_command() -> None:
     ilze = services_repo(ILZE)
     calls: list[Callable[[], object]] = [
         lambda: services.update_client(
-            card.client_id, CardChanges(address="x"), ILZE, ilze, org=ORGANISATION, **KW
+            card.client_id, CardChanges(address="x"), unit(ILZE), ilze, org=ORGANISATION
         ),
         lambda: services.assign_responsible_worker(
-            card.client_id, "w-ilze", ILZE, ilze, org=ORGANISATION, **KW
+            card.client_id, "w-ilze", unit(ILZE), ilze, org=ORGANISATION
         ),
         lambda: services.record_consent(
-            card.client_id, ConsentPurpose.DATA_PROCESSING, "", TODAY, "", ILZE, ilze, **KW
+            card.client_id, ConsentPurpose.DATA_PROCESSING, "", TODAY, "", unit(ILZE), ilze
         ),
-        lambda: services.add_note(card.client_id, "hello", "", ILZE, ilze, **KW),
+        lambda: services.add_note(card.client_id, "hello", "", unit(ILZE), ilze),
         lambda: services.record_contact(
-            card.client_id, TODAY, ContactChannel.PHONE, "w-ilze", "hi", ILZE, ilze,
-            org=ORGANISATION, **KW,
+            card.client_id, TODAY, ContactChannel.PHONE, "w-ilze", "hi", unit(ILZE), ilze,
+            org=ORGANISATION,
         ),
     ]  # fmt: skip
     for call in calls:
@@ -243,8 +275,8 @@ def test_new_names_of_another_card_are_refused() -> None:
     before = stored(card.client_id)
     with pytest.raises(FailedPrecondition) as refused:
         services.update_client(
-            card.client_id, CardChanges(family_name=taken.family_name), ANNA, anna(),
-            org=ORGANISATION, **KW,
+            card.client_id, CardChanges(family_name=taken.family_name), unit(ANNA), anna(),
+            org=ORGANISATION,
         )  # fmt: skip
     assert refused.value.field == "changes.family_name"
     assert stored(card.client_id) == before
@@ -254,7 +286,7 @@ def test_a_recorded_contact_keeps_the_inactivity_rule_away() -> None:
     silent, in_touch = create_card(), create_card()
     services.record_contact(
         in_touch.client_id, TODAY - timedelta(days=5), ContactChannel.PHONE, "w-anna",
-        "Called back about the appointment.", ANNA, anna(), org=ORGANISATION, **KW,
+        "Called back about the appointment.", unit(ANNA), anna(), org=ORGANISATION,
     )  # fmt: skip
     closed = services.sweep_inactivity(system(), SETTINGS, today=TODAY, now=NOW, trace={})
     assert closed >= 1
@@ -271,16 +303,16 @@ def test_families_follow_a_merge_even_in_other_centres() -> None:
         (FamilyMember(mum.client_id, "head"),
          FamilyMember(kid.client_id, "child", (mum.client_id,)),
          FamilyMember(kid_again.client_id, "child", (mum.client_id,))),
-        ANNA, anna(), FamilyRepository(ORG, ANNA.centres), region_id="reg-north", **KW,
+        unit(ANNA), anna(), FamilyRepository(ORG, ANNA.centres), region_id="reg-north",
     )  # fmt: skip
     # A second family, kept by South City, names the absorbed card too.
     away = services.create_family(
         "Grandparents", "ctr-south-city", (FamilyMember(kid_again.client_id, "child"),),
-        ANNA, anna(), families, region_id="reg-south", **KW,
+        unit(ANNA), anna(), families, region_id="reg-south",
     )  # fmt: skip
     services.merge_clients(
-        kid.client_id, kid_again.client_id, "typed twice", ANNA, anna(),
-        families_repo=families, **KW,
+        kid.client_id, kid_again.client_id, "typed twice", unit(ANNA), anna(),
+        families_repo=families,
     )  # fmt: skip
     home_after = families.get(home.family_id)
     assert home_after.member_ids == (mum.client_id, kid.client_id)
@@ -305,7 +337,7 @@ def test_a_merge_cut_short_between_its_writes_is_finished_by_repeating_it() -> N
     system().save(absorbed_after, [])
 
     merged = services.merge_clients(
-        survivor.client_id, absorbed.client_id, "typed twice", ANNA, anna(), **KW
+        survivor.client_id, absorbed.client_id, "typed twice", unit(ANNA), anna()
     )
 
     assert absorbed.client_id in merged.merged_from
@@ -313,7 +345,7 @@ def test_a_merge_cut_short_between_its_writes_is_finished_by_repeating_it() -> N
     # A third call finds the merge complete and writes nothing more.
     version = stored(survivor.client_id)["version"]
     again = services.merge_clients(
-        survivor.client_id, absorbed.client_id, "typed twice", ANNA, anna(), **KW
+        survivor.client_id, absorbed.client_id, "typed twice", unit(ANNA), anna()
     )
     assert again.merged_from == merged.merged_from
     assert stored(survivor.client_id)["version"] == version
@@ -321,9 +353,9 @@ def test_a_merge_cut_short_between_its_writes_is_finished_by_repeating_it() -> N
 
 def test_merging_into_a_card_already_merged_elsewhere_is_refused() -> None:
     first, second, third = create_card(), create_card(), create_card()
-    services.merge_clients(first.client_id, second.client_id, "same person", ANNA, anna(), **KW)
+    services.merge_clients(first.client_id, second.client_id, "same person", unit(ANNA), anna())
 
     with pytest.raises(FailedPrecondition) as refused:
-        services.merge_clients(third.client_id, second.client_id, "same", ANNA, anna(), **KW)
+        services.merge_clients(third.client_id, second.client_id, "same", unit(ANNA), anna())
 
     assert "absorbed_client_id" in str(refused.value)

@@ -23,11 +23,14 @@ from casework_clients.adapters.repository import (
 )
 from casework_clients.domain import search
 from casework_clients.domain.cards import Consultation, Contract, NewPerson, Outcome, ReferralFacts
+from casework_clients.domain.commands import Period, Search
 from casework_clients.domain.proposals import Disclosure
 from casework_clients.domain.status import StatusSettings
 from casework_common.auth import Principal
 from casework_common.envelope import Actor
 from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
+from casework_common.unit_of_work import UnitOfWork
+from casework_dev.testing.fakes import FakeUnitOfWork
 
 pytestmark = pytest.mark.usefixtures("mongo_db")
 
@@ -89,6 +92,10 @@ def create_consultation(**overrides: Any) -> Consultation:
 
 def system() -> ClientRepository:
     return ClientRepository(ORG, None)
+
+
+def unit(principal: Principal, now: datetime = NOW) -> UnitOfWork:
+    return UnitOfWork(principal, now=now)
 
 
 def refer(facts: ReferralFacts, now: datetime = NOW) -> tuple[Any, Outcome]:
@@ -155,13 +162,9 @@ def test_search_finds_typos_swaps_and_birthday_slips_only_in_the_callers_centres
         return [
             c.card.client_id
             for c in services.search_clients(
-                search.SearchQuery(**query),
-                principal,
+                Search(search.SearchQuery(**query), min_score=40, limit=20),
+                FakeUnitOfWork(principal, now=NOW),
                 ClientRepository(ORG, principal.centres),
-                min_score=40,
-                limit=20,
-                now=NOW,
-                trace_id="t",
             )
         ]
 
@@ -187,8 +190,8 @@ def test_registration_answers_candidates_until_the_caller_dismisses_them() -> No
 
     def register(dismissed: frozenset[str]) -> services.Registration:
         return services.register_client(
-            person, dismissed, ANNA, ClientRepository(ORG, ANNA.centres), settings=SETTINGS,
-            consultations=ConsultationRepository(ORG), now=NOW, trace={}, trace_id="t",
+            person, dismissed, UnitOfWork(ANNA, now=NOW), ClientRepository(ORG, ANNA.centres),
+            settings=SETTINGS, consultations=ConsultationRepository(ORG),
         )  # fmt: skip
 
     first = register(frozenset())
@@ -210,27 +213,26 @@ def test_status_contract_and_reopen_through_the_repository() -> None:
     assert services.colour_of(outcome.card, NOW.date()).colour.value == "amber"
     with pytest.raises(FailedPrecondition):
         services.record_status(
-            card.client_id, "rejected", "no_capacity", NOW.date(), ANNA, repo,
-            settings=SETTINGS, now=NOW, trace={}, trace_id="t",
+            card.client_id, "rejected", "no_capacity", NOW.date(), unit(ANNA), repo,
+            settings=SETTINGS,
         )  # fmt: skip
     with pytest.raises(InvalidArgument) as bad:
         services.record_status(
-            card.client_id, "terminated", "bored", NOW.date(), ANNA, repo,
-            settings=SETTINGS, now=NOW, trace={}, trace_id="t",
+            card.client_id, "terminated", "bored", NOW.date(), unit(ANNA), repo,
+            settings=SETTINGS,
         )  # fmt: skip
     assert bad.value.errors[0].field == "reason"
     assert repo.get(card.client_id).version == outcome.card.version  # nothing changed
     ended = services.record_status(
-        card.client_id, "terminated", "goals_achieved", NOW.date(), ANNA, repo,
-        settings=SETTINGS, now=NOW, trace={}, trace_id="t",
+        card.client_id, "terminated", "goals_achieved", NOW.date(), unit(ANNA), repo,
+        settings=SETTINGS,
     )  # fmt: skip
     services.archive_client(
-        card.client_id, MANAGER_NORTH, ClientRepository(ORG, MANAGER_NORTH.centres),
-        now=NOW, trace={}, trace_id="t",
+        card.client_id, unit(MANAGER_NORTH), ClientRepository(ORG, MANAGER_NORTH.centres),
     )  # fmt: skip
     back = services.reopen_client_episode(
-        card.client_id, NOW.date(), "", ANNA, repo, settings=SETTINGS,
-        now=NOW + timedelta(hours=1), trace={}, trace_id="t",
+        card.client_id, NOW.date(), "", unit(ANNA, NOW + timedelta(hours=1)), repo,
+        settings=SETTINGS,
     )  # fmt: skip
     assert ended.status == "terminated"
     assert back.status == "applicant" and back.episode == 2 and not back.archived
@@ -261,30 +263,39 @@ def test_merge_redirects_and_refuses_self_and_other_centres() -> None:
     repo = ClientRepository(ORG, ANNA.centres)
     with pytest.raises(InvalidArgument):
         services.merge_clients(
-            one.client_id, one.client_id, "x", ANNA, repo, now=NOW, trace={}, trace_id="t"
+            one.client_id,
+            one.client_id,
+            "x",
+            unit(ANNA),
+            repo,
         )
     with pytest.raises(NotFound):
         services.merge_clients(
-            one.client_id, south.client_id, "x", ANNA, repo, now=NOW, trace={}, trace_id="t"
+            one.client_id,
+            south.client_id,
+            "x",
+            unit(ANNA),
+            repo,
         )
     kept = services.merge_clients(
         one.client_id,
         two.client_id,
         "same person, typo",
-        ANNA,
+        unit(ANNA),
         repo,
-        now=NOW,
-        trace={},
-        trace_id="t",
     )
     assert set(kept.referral_ids) == set(one.referral_ids) | set(two.referral_ids)
     assert (
-        services.read_client(two.client_id, ANNA, repo, now=NOW, trace_id="t").client_id
+        services.read_client(two.client_id, FakeUnitOfWork(ANNA, now=NOW), repo).client_id
         == one.client_id
     )
     # A retried merge (say, after a lost answer) is the same merge: nothing more happens.
     again = services.merge_clients(
-        one.client_id, two.client_id, "again", ANNA, repo, now=NOW, trace={}, trace_id="t"
+        one.client_id,
+        two.client_id,
+        "again",
+        unit(ANNA),
+        repo,
     )
     assert again == repo.get(one.client_id)
     assert again.merged_from == kept.merged_from
@@ -296,8 +307,8 @@ def test_statistics_and_families_of_the_callers_centres() -> None:
     refer(create_facts(given_name="C", centre_id="ctr-south-city"))
     repo = ClientRepository(ORG, ANNA.centres)
     services.record_status(
-        b.client_id, "rejected", "no_capacity", NOW.date(), ANNA, repo,
-        settings=SETTINGS, now=NOW, trace={}, trace_id="t",
+        b.client_id, "rejected", "no_capacity", NOW.date(), unit(ANNA), repo,
+        settings=SETTINGS,
     )  # fmt: skip
     from casework_clients.domain.families import FamilyMember
 
@@ -306,8 +317,8 @@ def test_statistics_and_families_of_the_callers_centres() -> None:
         FamilyMember(b.client_id, "child", (a.client_id,)),
     )
     family = services.create_family(
-        "Household", "ctr-north-town", members, ANNA, repo, FamilyRepository(ORG, ANNA.centres),
-        region_id="reg-north", now=NOW, trace={}, trace_id="t",
+        "Household", "ctr-north-town", members, unit(ANNA), repo,
+        FamilyRepository(ORG, ANNA.centres), region_id="reg-north",
     )  # fmt: skip
     # What the events process does on clients.family.created.v1.
     assert (
@@ -324,14 +335,14 @@ def test_statistics_and_families_of_the_callers_centres() -> None:
     scoped = (repo, FamilyRepository(ORG, ANNA.centres))
     with pytest.raises(PermissionDenied):
         services.statistics(
-            NOW.date(), NOW.date(), ANNA, scoped, scoped, org=None,
-            settings=SETTINGS, centre_id=None, region_id=None,
+            Period(NOW.date(), NOW.date(), None, None), FakeUnitOfWork(ANNA, now=NOW),
+            scoped, scoped, org=None, settings=SETTINGS,
         )  # fmt: skip
     manager = replace(ANNA, roles=frozenset({"manager"}))
     stats = services.statistics(
-        NOW.date() - timedelta(days=30), NOW.date(), manager, scoped,
-        (system(), FamilyRepository(ORG, None)), org=None,
-        settings=SETTINGS, centre_id=None, region_id=None,
+        Period(NOW.date() - timedelta(days=30), NOW.date(), None, None),
+        FakeUnitOfWork(manager, now=NOW), scoped, (system(), FamilyRepository(ORG, None)),
+        org=None, settings=SETTINGS,
     )  # fmt: skip
     assert stats.clients.total == 2
     assert stats.clients.rejection_reasons == {"no_capacity": 1}
@@ -374,14 +385,18 @@ def test_a_rejected_namesake_gets_a_card_of_their_own_beside_the_first() -> None
     [proposal] = proposals_repo.page(status="pending", offset=0, limit=5)
     assert (
         services.list_match_proposals(
-            ILZE, MatchProposalRepository(ORG, ILZE.centres), status=None, offset=0, limit=5
+            unit(ILZE),
+            MatchProposalRepository(ORG, ILZE.centres),
+            status=None,
+            offset=0,
+            limit=5,
         )
         == []
     )
     rejected = services.reject_match_proposal(
-        proposal.proposal_id, "another Taras", ANNA, proposals_repo,
+        proposal.proposal_id, "another Taras", unit(ANNA), proposals_repo,
         ClientRepository(ORG, ANNA.centres), system(), settings=SETTINGS,
-        consultations=ConsultationRepository(ORG), now=NOW, trace={}, trace_id="t",
+        consultations=ConsultationRepository(ORG),
     )  # fmt: skip
     theirs = ClientRepository(ORG, ILZE.centres).get(rejected.new_client_id)
     assert theirs.identity_key == f"{card.identity_key}#{theirs.client_id}"

@@ -24,6 +24,7 @@ from casework_clients.domain.status import ClientStatus, StatusSettings
 from casework_common.auth import Principal
 from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from casework_common.organisation import Organisation, parse
+from casework_common.unit_of_work import Trace, UnitOfWork
 
 ORG = "org-test"
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -116,6 +117,12 @@ class World:
         self.settings = settings or StatusSettings()
         self.ids = (f"cl-new-{n}" for n in range(1, 100))
 
+    def unit(self) -> UnitOfWork:
+        """The worker's unit of work (ids of new cards from ``self.ids``)."""
+        return UnitOfWork(
+            self.principal, now=NOW, trace=Trace(TRACE), new_id=lambda: next(self.ids)
+        )
+
     def cards(self, principal: Principal | None = None) -> InMemoryClientRepository:
         return InMemoryClientRepository(self.store, ORG, (principal or self.principal).centres)
 
@@ -129,15 +136,14 @@ class World:
                 centre_id=card.centre_ids[0],
             ),
             frozenset(),
-            create_principal(centres=frozenset(card.centre_ids)),
+            UnitOfWork(
+                create_principal(centres=frozenset(card.centre_ids)),
+                now=NOW - timedelta(days=30), trace=Trace(TRACE), new_id=lambda: card.client_id,
+            ),
             InMemoryClientRepository(self.store, ORG, None),
             settings=self.settings,
             consultations=InMemoryConsultationRepository(self.store, ORG),
-            now=NOW - timedelta(days=30),
-            trace=TRACE,
-            trace_id="t0",
-            new_id=lambda: card.client_id,
-        ).card
+        ).card  # fmt: skip
         assert registered is not None
         self.store.events.clear()
         self.store.audit.clear()
@@ -147,21 +153,17 @@ class World:
         return services.register_client(
             person,
             dismissed,
-            self.principal,
+            self.unit(),
             self.cards(),
             settings=self.settings,
             consultations=InMemoryConsultationRepository(self.store, ORG),
-            now=NOW,
-            trace=TRACE,
-            trace_id="t1",
-            new_id=lambda: next(self.ids),
             sharing=InMemorySharingRequestRepository(self.store, ORG, None),
         )
 
     def record_status(self, client_id: str, status: str, reason: str = "") -> ClientCard:
         return services.record_status(
-            client_id, status, reason, TODAY, self.principal, self.cards(),
-            settings=self.settings, now=NOW, trace=TRACE, trace_id="t2",
+            client_id, status, reason, TODAY, self.unit(), self.cards(),
+            settings=self.settings,
         )  # fmt: skip
 
     def audit_actions(self) -> list[tuple[str, str]]:
@@ -291,7 +293,9 @@ def test_only_a_closed_episode_may_be_archived_and_then_the_card_is() -> None:
 
     def archive() -> ClientCard:
         return services.archive_client(
-            "cl-1", world.principal, world.cards(), now=NOW, trace=TRACE, trace_id="t3"
+            "cl-1",
+            world.unit(),
+            world.cards(),
         )
 
     with pytest.raises(FailedPrecondition, match="episode is closed"):
@@ -309,7 +313,9 @@ def test_archiving_needs_a_manager() -> None:
 
     with pytest.raises(PermissionDenied):
         services.archive_client(
-            "cl-1", world.principal, world.cards(), now=NOW, trace=TRACE, trace_id="t3"
+            "cl-1",
+            world.unit(),
+            world.cards(),
         )
 
 
@@ -318,8 +324,8 @@ def test_a_signed_contract_makes_the_applicant_a_service_user_in_automatic_mode(
     world.put(create_card(client_id="cl-1"))
 
     outcome = services.record_worker_contract(
-        "cl-1", Contract("k-1", TODAY, None, NOW), world.principal, world.cards(),
-        settings=world.settings, now=NOW, trace=TRACE, trace_id="t4",
+        "cl-1", Contract("k-1", TODAY, None, NOW), world.unit(), world.cards(),
+        settings=world.settings,
     )  # fmt: skip
 
     assert outcome.recorded and outcome.status_changed
@@ -337,8 +343,8 @@ def test_a_contract_valid_until_before_it_was_signed_is_refused_and_nothing_is_k
 
     with pytest.raises(InvalidArgument) as refused:
         services.record_worker_contract(
-            "cl-1", Contract("k-1", TODAY, TODAY - timedelta(days=1), NOW), world.principal,
-            world.cards(), settings=world.settings, now=NOW, trace=TRACE, trace_id="t4",
+            "cl-1", Contract("k-1", TODAY, TODAY - timedelta(days=1), NOW), world.unit(),
+            world.cards(), settings=world.settings,
         )  # fmt: skip
 
     assert [e.field for e in refused.value.errors] == ["valid_until"]
@@ -351,8 +357,8 @@ def test_a_contract_deferred_by_a_workers_entry_that_day_is_applied_by_the_next_
     world.put(create_card(client_id="cl-1"))
     world.record_status("cl-1", "applicant")  # the worker's entry decides today
     outcome = services.record_worker_contract(
-        "cl-1", Contract("k-1", TODAY, None, NOW), world.principal, world.cards(),
-        settings=world.settings, now=NOW, trace=TRACE, trace_id="t4",
+        "cl-1", Contract("k-1", TODAY, None, NOW), world.unit(), world.cards(),
+        settings=world.settings,
     )  # fmt: skip
     assert outcome.recorded and not outcome.status_changed
     system = InMemoryClientRepository(world.store, ORG, None)

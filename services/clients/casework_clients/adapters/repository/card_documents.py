@@ -129,7 +129,26 @@ class AuditEntry(me.Document):
     trace_id = me.StringField()
 
 
-def to_card(doc: ClientDocument) -> ClientCard:
+class StoredCard:
+    """A card's stored document as it came from the database, read like a
+    ClientDocument without building one (mongoengine takes about a millisecond a card
+    to, which is most of a search's answer). Fields left out by a projection read as
+    their defaults."""
+
+    _CONVERTED = (me.DateTimeField, me.BooleanField, me.IntField)
+
+    def __init__(self, raw: dict[str, Any]) -> None:
+        self._raw = raw
+
+    def __getattr__(self, name: str) -> Any:
+        field = ClientDocument._fields[name]
+        value = self._raw.get(field.db_field)
+        if value is None:
+            return field.default() if callable(field.default) else field.default
+        return field.to_python(value) if isinstance(field, self._CONVERTED) else value
+
+
+def to_card(doc: ClientDocument | StoredCard) -> ClientCard:
     return ClientCard(
         client_id=doc.id,
         organisation=doc.organisation,

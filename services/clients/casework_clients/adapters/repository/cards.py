@@ -16,6 +16,7 @@ from pymongo.errors import DuplicateKeyError
 from casework_clients.adapters.repository.card_documents import (
     AuditEntry,
     ClientDocument,
+    StoredCard,
     card_fact_rows,
     entry_from_dict,
     to_card,
@@ -46,8 +47,13 @@ from casework_common.envelope import EventEnvelope
 from casework_common.repository import ScopedRepository
 from casework_common.storage import DuplicateAggregate
 
-# How many candidates one search query may bring back before ranking.
-CANDIDATE_LIMIT = 300
+# How many candidates one search query may bring back before ranking. Each costs a
+# read of its ranking fields; a common name (hundreds of namesakes among 100,000
+# cards) fills the budget with the closest cards first (see QueryLookups), so a larger
+# budget only adds namesakes that rank no higher. By name alone, three per answer
+# asked for (at least NAME_BUDGET); with a date of birth, fewer by name.
+CANDIDATE_LIMIT = 100
+NAME_BUDGET = 60
 NAME_ONLY_LIMIT = 50
 
 
@@ -58,6 +64,21 @@ _FACT_FIELDS = {
     for f in (
         "given_name", "family_name", "date_of_birth", "phone", "email", "merged_into",
         "centre_ids",
+    )
+}  # fmt: skip
+
+# What a search answer shows of a card (ClientCandidate.client): who, where, status,
+# colour, contacts and referrals. Notes, consent and contact records, joined
+# consultations and the change history are left out: GetClient reads them.
+SUMMARY_FIELDS = {
+    f: 1
+    for f in (
+        "organisation", "identity_key", "given_name", "family_name", "date_of_birth",
+        "phone", "email", "address", "region_id", "centre_ids", "client_type",
+        "problem_types", "status", "referral_ids", "registered_at", "status_entries",
+        "contracts", "last_contact_on", "archived", "merged_into", "merged_from",
+        "consultation_ids", "contacts", "responsible_workers", "duplicate_of",
+        "project_id", "channel", "version",
     )
 }  # fmt: skip
 
@@ -141,7 +162,9 @@ class ClientRepository(ScopedRepository[ClientDocument]):
             if not doc.get("merged_into") and self._in_scope(doc.get("centre_ids") or [])
         ]
 
-    def candidate_facts(self, query: search.SearchQuery) -> list[search.CandidateFacts]:
+    def candidate_facts(
+        self, query: search.SearchQuery, answers: int = 20
+    ) -> list[search.CandidateFacts]:
         """What ranking needs of the cards born on the query's day (or a likely slip of
         it), sharing its phone or e-mail, or its names (at most a few hundred per kind:
         with a date of birth, fewer by name, so that a common surname does not drag
@@ -150,7 +173,7 @@ class ClientRepository(ScopedRepository[ClientDocument]):
         org = self._organisation
         ids = self._ids([lookup_of(org, k) for k in keys.born], CANDIDATE_LIMIT)
         ids += self._ids([lookup_of(org, k) for k in keys.contact], CANDIDATE_LIMIT)
-        names = NAME_ONLY_LIMIT if keys.born else CANDIDATE_LIMIT
+        names = NAME_ONLY_LIMIT if keys.born else max(NAME_BUDGET, 3 * answers)
         ids += self._ids([lookup_of(org, k) for k in keys.names], names)
         return self._facts(list(dict.fromkeys(ids)))
 
@@ -217,7 +240,24 @@ class ClientRepository(ScopedRepository[ClientDocument]):
         )  # fmt: skip
 
     def by_ids(self, client_ids: list[str]) -> list[ClientCard]:
-        return [to_card(doc) for doc in self._scoped().filter(id__in=client_ids)]
+        return self._read(client_ids, None)
+
+    def summaries(self, client_ids: list[str]) -> list[ClientCard]:
+        """The cards as a search answers them (SUMMARY_FIELDS; the other lists empty)."""
+        return self._read(client_ids, SUMMARY_FIELDS)
+
+    def _read(self, client_ids: list[str], fields: dict[str, int] | None) -> list[ClientCard]:
+        """The cards in scope among these ids, in one query by `_id` alone (which the
+        development wire server answers from its index; the caller's centres are
+        checked here, as a `$in` on them would make it scan the collection)."""
+        if not client_ids:
+            return []
+        docs = ClientDocument._get_collection().find(
+            {"_id": {"$in": list(client_ids)}, "organisation": self._organisation}, fields
+        )
+        return [
+            to_card(StoredCard(doc)) for doc in docs if self._in_scope(doc.get("centre_ids") or [])
+        ]
 
     def page(
         self,
