@@ -110,11 +110,19 @@ class PlansEvents(EventsService):
         with self.wired.units.begin(SystemActor("plans"), Trace(envelope.trace)) as uow:
             request_review(command, uow, app.all_plans(envelope.organisation, uow))
 
+    # Organisations whose plans' due rows this process has backfilled.
+    backfilled: set[str] = set()
+
     @timer(interval=DUE_WORK_CHECK_INTERVAL)  # type: ignore[misc]
     def raise_due_work(self) -> None:
         app = self.wired.app
         for organisation in app.organisations:
             with self._timer_unit() as uow:
+                if organisation not in PlansEvents.backfilled:
+                    # Plans stored before due rows were kept have none: written once
+                    # per process start, on its first tick, before due work is raised.
+                    app.all_plans(organisation, uow).backfill_due_rows()
+                    PlansEvents.backfilled.add(organisation)
                 timers.raise_due_work(
                     organisation,
                     uow,
