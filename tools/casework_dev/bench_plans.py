@@ -163,7 +163,7 @@ def main(argv: list[str] | None = None) -> None:
         (first, first_items), (deep, deep_items) = timings
         print(
             f"ListDueWork over {args.plans} plans: first page ({first_items} items) "
-            f"{first:.2f} s, {first / scan:.1f}x the plain scan; page at item "
+            f"{first:.2f} s, {first / scan:.2f}x the plain scan; page at item "
             f"{args.plans // 2} ({deep_items} items) {deep:.2f} s"
         )
 

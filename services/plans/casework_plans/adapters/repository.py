@@ -57,6 +57,9 @@ class PlanDocument(AggregateDocument):
     # effect and no review requested), and the day the timer last looked at the plan:
     # both YYYY-MM-DD, compared as text.
     due_from = me.StringField(default=NEVER)
+    # The earliest day anything listed for the plan is due on (due_from or later);
+    # absent from plans stored before it was kept (due_from stands in for it then).
+    first_due_on = me.StringField(default="")
     checked_on = me.StringField(default=NOT_CHECKED)
     # `<organisation>:<client_id>` while the plan is open, its own id once closed.
     open_key = me.StringField()
@@ -82,10 +85,12 @@ class PlanDueDocument(me.Document):
     centre_ids = me.ListField(me.StringField())
     worker_id = me.StringField(required=True)
     due_from = me.StringField(required=True)  # YYYY-MM-DD, as the plan's
+    first_on = me.StringField(required=True)  # the plan's first_due_on
     status = me.StringField(required=True)
 
 
 DUE_ROW_FIELDS = ("organisation", "centre_ids", "worker_id", "due_from", "status")
+STORED_ROW_FIELDS = (*DUE_ROW_FIELDS, "first_due_on")
 
 
 def due_row_of(stored: Any) -> dict[str, Any]:
@@ -93,6 +98,7 @@ def due_row_of(stored: Any) -> dict[str, Any]:
     get = stored.get if isinstance(stored, dict) else lambda name: getattr(stored, name)
     row = {name: get(name) for name in DUE_ROW_FIELDS}
     row["centre_ids"] = list(row["centre_ids"] or [])
+    row["first_on"] = get("first_due_on") or row["due_from"]
     return row
 
 
@@ -121,6 +127,9 @@ def write_plan(doc: PlanDocument, plan: Plan, cadence: Cadence | None = None) ->
     ]
     due = min((d for d in days if d is not None), default=None)
     doc.due_from = due.isoformat() if due else NEVER
+    firsts = [monitoring.first_due_on(plan, cadence or Cadence()), days[1]]
+    first = min((d for d in firsts if d is not None), default=None)
+    doc.first_due_on = first.isoformat() if first else NEVER
     doc.checked_on = plan.checked_on.isoformat() if plan.checked_on else NOT_CHECKED
     doc.body = dump(plan)
 
@@ -168,7 +177,7 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
     def repair_due_row(self, plan_id: str) -> None:
         """Write the plan's due row again from the plan as stored (a row write lost
         after its plan's write)."""
-        raw = self._unscoped().filter(id=plan_id).only(*DUE_ROW_FIELDS).as_pymongo().first()
+        raw = self._unscoped().filter(id=plan_id).only(*STORED_ROW_FIELDS).as_pymongo().first()
         if raw is not None:
             keep_due_row(plan_id, due_row_of(raw))
 
@@ -185,7 +194,7 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
         missing = sorted({raw["_id"] for raw in query.only("id").as_pymongo()} - have)
         for i in range(0, len(missing), batch):
             found = self._unscoped().filter(id__in=missing[i : i + batch])
-            for raw in found.only(*DUE_ROW_FIELDS).as_pymongo():
+            for raw in found.only(*STORED_ROW_FIELDS).as_pymongo():
                 keep_due_row(raw["_id"], due_row_of(raw))
         return len(missing)
 
@@ -242,8 +251,9 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
         self, day: date, worker_id: str | None = None, batch: int = 50
     ) -> Iterator[tuple[date, Plan]]:
         """Open plans of the scope with something due on `day` or before (a worker's own
-        when `worker_id` is given; a draft has due work when a review was asked), each
-        with its first due day, soonest first, then by id. Only the small keys of every
+        when `worker_id` is given; a draft has due work when a review was asked),
+        each with the earliest day anything of it is due on, soonest first, then by
+        id. Only the small keys of every
         such plan are read (from the plans' due rows) and ordered at once; the plans
         themselves are read by id in batches as the caller goes on, so a caller that
         has seen enough stops reading."""
@@ -254,7 +264,7 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
             rows = rows.filter(centre_ids__in=list(self._centres))
         if worker_id is not None:
             rows = rows.filter(worker_id=worker_id)
-        keys = sorted((raw["due_from"], raw["_id"]) for raw in rows.only("due_from").as_pymongo())
+        keys = sorted((raw["first_on"], raw["_id"]) for raw in rows.only("first_on").as_pymongo())
         for i in range(0, len(keys), batch):
             chunk = keys[i : i + batch]
             found = self._scoped().filter(
