@@ -253,10 +253,9 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
         """Open plans of the scope with something due on `day` or before (a worker's own
         when `worker_id` is given; a draft has due work when a review was asked),
         each with the earliest day anything of it is due on, soonest first, then by
-        id. Only the small keys of every
-        such plan are read (from the plans' due rows) and ordered at once; the plans
-        themselves are read by id in batches as the caller goes on, so a caller that
-        has seen enough stops reading."""
+        id. Only the small keys of every such plan are read (from the plans' due rows)
+        and ordered at once; the plans themselves are read by id in batches as the
+        caller goes on, so a caller that has seen enough stops reading."""
         rows = PlanDueDocument.objects(
             organisation=self._organisation, due_from__lte=day.isoformat()
         )
