@@ -5,7 +5,7 @@ status built from clients' events."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import mongoengine as me
@@ -87,6 +87,16 @@ class PlanDueDocument(me.Document):
     due_from = me.StringField(required=True)  # YYYY-MM-DD, as the plan's
     first_on = me.StringField(required=True)  # the plan's first_due_on
     status = me.StringField(required=True)
+
+
+class DueRowsBackfilled(me.Document):
+    """That the organisation's plans stored before due rows were kept have theirs: the
+    backfill reads every plan once, not at every start of the events process."""
+
+    meta = {"collection": "plan_due_backfilled"}
+
+    id = me.StringField(primary_key=True)  # the organisation
+    at = me.DateTimeField()
 
 
 DUE_ROW_FIELDS = ("organisation", "centre_ids", "worker_id", "due_from", "status")
@@ -183,7 +193,10 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
 
     def backfill_due_rows(self, batch: int = 500) -> int:
         """Write the due rows of the organisation's open plans that have none (plans
-        stored before the rows were kept); answers how many were written."""
+        stored before the rows were kept), once per organisation; answers how many
+        were written."""
+        if DueRowsBackfilled.objects(id=self._organisation).first() is not None:
+            return 0
         have = {
             raw["_id"]
             for raw in PlanDueDocument.objects(organisation=self._organisation)
@@ -196,6 +209,7 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
             found = self._unscoped().filter(id__in=missing[i : i + batch])
             for raw in found.only(*STORED_ROW_FIELDS).as_pymongo():
                 keep_due_row(raw["_id"], due_row_of(raw))
+        DueRowsBackfilled(id=self._organisation, at=datetime.now(UTC)).save()
         return len(missing)
 
     def _id_of(self, aggregate: Plan) -> str:

@@ -119,8 +119,9 @@ class PlansEvents(EventsService):
         for organisation in app.organisations:
             with self._timer_unit() as uow:
                 if organisation not in PlansEvents.backfilled:
-                    # Plans stored before due rows were kept have none: written once
-                    # per process start, on its first tick, before due work is raised.
+                    # Plans stored before due rows were kept have none: written on
+                    # the first tick, before due work is raised (the repository does
+                    # it once per organisation; this process asks once).
                     app.all_plans(organisation, uow).backfill_due_rows()
                     PlansEvents.backfilled.add(organisation)
                 timers.raise_due_work(
