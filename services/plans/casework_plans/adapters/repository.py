@@ -5,7 +5,7 @@ status built from clients' events."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import mongoengine as me
@@ -57,10 +57,68 @@ class PlanDocument(AggregateDocument):
     # effect and no review requested), and the day the timer last looked at the plan:
     # both YYYY-MM-DD, compared as text.
     due_from = me.StringField(default=NEVER)
+    # The earliest day anything listed for the plan is due on (due_from or later);
+    # absent from plans stored before it was kept (due_from stands in for it then).
+    first_due_on = me.StringField(default="")
     checked_on = me.StringField(default=NOT_CHECKED)
     # `<organisation>:<client_id>` while the plan is open, its own id once closed.
     open_key = me.StringField()
     body = me.DictField()
+
+
+class PlanDueDocument(me.Document):
+    """The small row of one plan that finding due work reads (see `due_in_order`): the
+    plan document carries the whole plan, and the development server reads whole
+    documents for any filtered query. Derived from the plan's stored fields, written
+    after the plan whenever they change, removed once the plan closes."""
+
+    meta = {
+        "collection": "plan_due",
+        "indexes": [
+            {"fields": ["organisation", "due_from"]},
+            {"fields": ["organisation", "centre_ids"]},
+        ],
+    }
+
+    id = me.StringField(primary_key=True)  # the plan's id
+    organisation = me.StringField(required=True)
+    centre_ids = me.ListField(me.StringField())
+    worker_id = me.StringField(required=True)
+    due_from = me.StringField(required=True)  # YYYY-MM-DD, as the plan's
+    first_on = me.StringField(required=True)  # the plan's first_due_on
+    status = me.StringField(required=True)
+
+
+class DueRowsBackfilled(me.Document):
+    """That the organisation's plans stored before due rows were kept have theirs: the
+    backfill reads every plan once, not at every start of the events process."""
+
+    meta = {"collection": "plan_due_backfilled"}
+
+    id = me.StringField(primary_key=True)  # the organisation
+    at = me.DateTimeField()
+
+
+DUE_ROW_FIELDS = ("organisation", "centre_ids", "worker_id", "due_from", "status")
+STORED_ROW_FIELDS = (*DUE_ROW_FIELDS, "first_due_on")
+
+
+def due_row_of(stored: Any) -> dict[str, Any]:
+    """The row's values from a plan document (or its raw dict)."""
+    get = stored.get if isinstance(stored, dict) else lambda name: getattr(stored, name)
+    row = {name: get(name) for name in DUE_ROW_FIELDS}
+    row["centre_ids"] = list(row["centre_ids"] or [])
+    row["first_on"] = get("first_due_on") or row["due_from"]
+    return row
+
+
+def keep_due_row(plan_id: str, row: dict[str, Any]) -> None:
+    """Write (or remove, for a closed plan) the due row of a plan: idempotent, so a
+    repair writes it again without harm."""
+    if row["status"] == VersionStatus.CLOSED.value:
+        PlanDueDocument.objects(id=plan_id).delete()
+        return
+    PlanDueDocument(id=plan_id, **row).save()
 
 
 def write_plan(doc: PlanDocument, plan: Plan, cadence: Cadence | None = None) -> None:
@@ -79,6 +137,9 @@ def write_plan(doc: PlanDocument, plan: Plan, cadence: Cadence | None = None) ->
     ]
     due = min((d for d in days if d is not None), default=None)
     doc.due_from = due.isoformat() if due else NEVER
+    firsts = [monitoring.first_due_on(plan, cadence or Cadence()), days[1]]
+    first = min((d for d in firsts if d is not None), default=None)
+    doc.first_due_on = first.isoformat() if first else NEVER
     doc.checked_on = plan.checked_on.isoformat() if plan.checked_on else NOT_CHECKED
     doc.body = dump(plan)
 
@@ -104,12 +165,52 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
     ) -> None:
         super().__init__(organisation, centres, uow)
         self._cadence = cadence or Cadence()
+        self._rows_before: dict[str, dict[str, Any] | None] = {}
 
     def _read(self, doc: PlanDocument) -> Plan:
         return read_plan(doc.body)
 
     def _write(self, doc: PlanDocument, aggregate: Plan) -> None:
+        # The row as the plan held it before this write: the due row is written again
+        # only when it changes (a plan new to the store always writes it).
+        self._rows_before[str(doc.pk)] = due_row_of(doc) if doc.status else None
         write_plan(doc, aggregate, self._cadence)
+
+    def _save(self, doc: AggregateDocument, events: Iterable[EventEnvelope] = ()) -> None:
+        super()._save(doc, events)
+        row = due_row_of(doc)
+        if self._rows_before.pop(str(doc.pk), None) != row:
+            # After the plan, never before: a row ahead of its plan would list work
+            # that is not there. Should this write fail, the timer writes it again.
+            keep_due_row(str(doc.pk), row)
+
+    def repair_due_row(self, plan_id: str) -> None:
+        """Write the plan's due row again from the plan as stored (a row write lost
+        after its plan's write)."""
+        raw = self._unscoped().filter(id=plan_id).only(*STORED_ROW_FIELDS).as_pymongo().first()
+        if raw is not None:
+            keep_due_row(plan_id, due_row_of(raw))
+
+    def backfill_due_rows(self, batch: int = 500) -> int:
+        """Write the due rows of the organisation's open plans that have none (plans
+        stored before the rows were kept), once per organisation; answers how many
+        were written."""
+        if DueRowsBackfilled.objects(id=self._organisation).first() is not None:
+            return 0
+        have = {
+            raw["_id"]
+            for raw in PlanDueDocument.objects(organisation=self._organisation)
+            .only("id")
+            .as_pymongo()
+        }
+        query = self._unscoped().filter(status__ne=VersionStatus.CLOSED.value)
+        missing = sorted({raw["_id"] for raw in query.only("id").as_pymongo()} - have)
+        for i in range(0, len(missing), batch):
+            found = self._unscoped().filter(id__in=missing[i : i + batch])
+            for raw in found.only(*STORED_ROW_FIELDS).as_pymongo():
+                keep_due_row(raw["_id"], due_row_of(raw))
+        DueRowsBackfilled(id=self._organisation, at=datetime.now(UTC)).save()
+        return len(missing)
 
     def _id_of(self, aggregate: Plan) -> str:
         return aggregate.plan_id
@@ -164,22 +265,28 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
         self, day: date, worker_id: str | None = None, batch: int = 50
     ) -> Iterator[tuple[date, Plan]]:
         """Open plans of the scope with something due on `day` or before (a worker's own
-        when `worker_id` is given; a draft has due work when a review was asked), each
-        with its first due day, soonest first, then by id. Only the small keys of every
-        such plan are read and ordered at once; the plans themselves are read in batches
-        as the caller goes on, so a caller that has seen enough stops reading."""
-        query = self._scoped().filter(
-            status__ne=VersionStatus.CLOSED.value, due_from__lte=day.isoformat()
+        when `worker_id` is given; a draft has due work when a review was asked),
+        each with the earliest day anything of it is due on, soonest first, then by
+        id. Only the small keys of every such plan are read (from the plans' due rows)
+        and ordered at once; the plans themselves are read by id in batches as the
+        caller goes on, so a caller that has seen enough stops reading."""
+        rows = PlanDueDocument.objects(
+            organisation=self._organisation, due_from__lte=day.isoformat()
         )
+        if self._centres is not None:
+            rows = rows.filter(centre_ids__in=list(self._centres))
         if worker_id is not None:
-            query = query.filter(worker_id=worker_id)
-        keys = sorted((raw["due_from"], raw["_id"]) for raw in query.only("due_from").as_pymongo())
+            rows = rows.filter(worker_id=worker_id)
+        keys = sorted((raw["first_on"], raw["_id"]) for raw in rows.only("first_on").as_pymongo())
         for i in range(0, len(keys), batch):
             chunk = keys[i : i + batch]
-            found = self._scoped().filter(id__in=[plan_id for _day, plan_id in chunk])
+            found = self._scoped().filter(
+                id__in=[plan_id for _day, plan_id in chunk],
+                status__ne=VersionStatus.CLOSED.value,
+            )
             bodies = {raw["_id"]: raw["body"] for raw in found.only("body").as_pymongo()}
             for first_day, plan_id in chunk:
-                if plan_id in bodies:  # gone from the scope since its key was read
+                if plan_id in bodies:  # closed or gone from the scope since its row was read
                     yield date.fromisoformat(first_day), read_plan(bodies[plan_id])
 
     def unchecked(self, day: date, batch: int = 500) -> Iterator[Plan]:

@@ -113,7 +113,10 @@ def first_in_order(
             break
         if len(kept) >= count:
             kept = in_order(kept, wanted)[:count]
-            if first_day > kept[-1].due_on:
+            # Plans come by (day, id): one of the last kept item's day with a later id
+            # comes after it too (many plans share a day).
+            plan_id = items[0].plan_id if items else ""
+            if (first_day, plan_id) > (kept[-1].due_on, kept[-1].plan_id):
                 break
         kept += [item for item in items if wanted.keeps(item)]
     return in_order(kept, wanted)[:count]
@@ -173,9 +176,7 @@ def due_work(
     return items
 
 
-def due_from(plan: Plan, cadence: Cadence) -> date | None:
-    """The first day on which `due_work` lists anything for the plan (None: no plan in
-    effect), stored beside the plan so due work is found without reading every plan."""
+def _next_contact_and_review(plan: Plan, cadence: Cadence) -> tuple[date, date] | None:
     effective = plan.in_effect
     if effective is None or plan.closure is not None or effective.in_effect_from is None:
         return None
@@ -184,11 +185,28 @@ def due_from(plan: Plan, cadence: Cadence) -> date | None:
     contact_on = next_contact_on(
         start, max(mine) if mine else None, effective.content.monitoring_interval_days, cadence
     )
-    review_on = next_review_on(start, effective.content.next_review_on, cadence)
+    return contact_on, next_review_on(start, effective.content.next_review_on, cadence)
+
+
+def due_from(plan: Plan, cadence: Cadence) -> date | None:
+    """The first day on which `due_work` lists anything for the plan (None: no plan in
+    effect), stored beside the plan so due work is found without reading every plan."""
+    next_days = _next_contact_and_review(plan, cadence)
+    if next_days is None:
+        return None
+    contact_on, review_on = next_days
     return min(
         contact_on - timedelta(days=cadence.reminder_days),
         review_on - timedelta(days=cadence.review_notice_days),
     )
+
+
+def first_due_on(plan: Plan, cadence: Cadence) -> date | None:
+    """The earliest day any item `due_work` lists for the plan is due on (None: no plan
+    in effect): the order plans are read in, so a page stops at the first plan whose
+    items must all come after it."""
+    next_days = _next_contact_and_review(plan, cadence)
+    return min(next_days) if next_days is not None else None
 
 
 def contact_errors(

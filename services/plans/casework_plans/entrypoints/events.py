@@ -110,11 +110,20 @@ class PlansEvents(EventsService):
         with self.wired.units.begin(SystemActor("plans"), Trace(envelope.trace)) as uow:
             request_review(command, uow, app.all_plans(envelope.organisation, uow))
 
+    # Organisations whose plans' due rows this process has backfilled.
+    backfilled: set[str] = set()
+
     @timer(interval=DUE_WORK_CHECK_INTERVAL)  # type: ignore[misc]
     def raise_due_work(self) -> None:
         app = self.wired.app
         for organisation in app.organisations:
             with self._timer_unit() as uow:
+                if organisation not in PlansEvents.backfilled:
+                    # Plans stored before due rows were kept have none: written on
+                    # the first tick, before due work is raised (the repository does
+                    # it once per organisation; this process asks once).
+                    app.all_plans(organisation, uow).backfill_due_rows()
+                    PlansEvents.backfilled.add(organisation)
                 timers.raise_due_work(
                     organisation,
                     uow,

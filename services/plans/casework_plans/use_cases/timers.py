@@ -67,5 +67,8 @@ def raise_due_work(
             # it, tick after tick; it stays unchecked and is tried again next tick.
             log.exception("due work of plan %s not checked", plan.plan_id)
             continue
+        # The plan's due row again, whatever the update did: a row write lost after
+        # its plan's write is repaired here, by the next day at the latest.
+        repository.repair_due_row(plan.plan_id)
         raised += 1 if raised_here else 0
     return raised

@@ -102,6 +102,41 @@ def test_a_worker_of_another_centre_sees_none_of_the_due_work(plans: Any) -> Non
     assert plan.plan_id not in {i.plan_id for i in others}
 
 
+def test_a_plan_whose_due_date_changes_moves_in_the_due_work(plans: Any) -> None:
+    worker = create_worker()
+    first, second = sorted(in_effect(plans, worker).plan_id for _ in range(2))
+
+    def listed(on: str) -> list[tuple[str, str]]:
+        request = pb.ListDueWorkRequest(on=on, page_size=200)
+        return [(i.plan_id, i.due_on) for i in every_page(plans, request, worker)]
+
+    assert listed(TODAY.isoformat()) == []
+    # A contact before the plan took effect counts from its own day: the next one was
+    # due six days ago, so the second plan is due now and comes before the first.
+    plans.RecordMonitoringContact(
+        pb.RecordMonitoringContactRequest(plan_id=second,
+                                          contacted_on=(TODAY - timedelta(days=20)).isoformat(),
+                                          mode=pb.CONTACT_MODE_PHONE),
+        metadata=worker,
+    )  # fmt: skip
+    six_days_ago = (TODAY - timedelta(days=6)).isoformat()
+    assert listed(TODAY.isoformat()) == [(second, six_days_ago)]
+    assert listed(LATER) == [
+        (second, six_days_ago),
+        (first, (TODAY + timedelta(days=14)).isoformat()),
+    ]
+
+
+def test_a_closed_plan_leaves_the_due_work(plans: Any) -> None:
+    worker = create_worker()
+    kept, closed = (in_effect(plans, worker).plan_id for _ in range(2))
+    request = pb.ListDueWorkRequest(on=LATER, page_size=200)
+    assert {i.plan_id for i in every_page(plans, request, worker)} == {kept, closed}
+    plans.ClosePlan(pb.ClosePlanRequest(plan_id=closed, evaluation="moved away"), metadata=worker)
+    request = pb.ListDueWorkRequest(on=LATER, page_size=200)
+    assert {i.plan_id for i in every_page(plans, request, worker)} == {kept}
+
+
 def test_a_partner_and_an_anonymous_caller_are_refused_due_work(plans: Any) -> None:
     assert refused(plans.ListDueWork, pb.ListDueWorkRequest(), PARTNER).code() is (
         grpc.StatusCode.PERMISSION_DENIED

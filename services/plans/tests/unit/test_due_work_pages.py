@@ -127,3 +127,19 @@ def test_a_first_page_stops_reading_plans_once_no_later_one_can_come_first() -> 
     page = monitoring.first_in_order(plans(), DueWorkFilter(), 3)
     assert [i.plan_id for i in page] == ["plan-000", "plan-001", "plan-002"]
     assert len(read) == 4
+
+
+def test_a_first_page_stops_reading_plans_due_on_one_day_past_the_page() -> None:
+    read: list[str] = []
+
+    def plans() -> Iterator[tuple[date, list[DueItem]]]:
+        for n in range(1000):
+            read.append(f"plan-{n:03d}")
+            yield (
+                date(2026, 3, 1),
+                [create_due_item(plan_id=f"plan-{n:03d}", due_on=date(2026, 3, 1))],
+            )
+
+    page = monitoring.first_in_order(plans(), DueWorkFilter(), 3)
+    assert [i.plan_id for i in page] == ["plan-000", "plan-001", "plan-002"]
+    assert len(read) == 4
