@@ -50,7 +50,7 @@ from casework_common.auth import Principal
 from casework_common.envelope import Actor, EventEnvelope, MalformedEvent
 from casework_common.organisation import parse
 from casework_common.routing import Rule
-from casework_common.unit_of_work import SystemActor, UnitOfWork
+from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
 from casework_feedback.adapters.call_repository import CallRepository, ConsentRepository
 from casework_feedback.adapters.complaint_repository import ComplaintRepository
 from casework_feedback.adapters.repository import LinkRepository, SurveyRepository, VisitRepository
@@ -590,7 +590,10 @@ def produce_clients_events() -> None:
     system = ClientRepository(ORG, None)
     anna = ClientRepository(ORG, ANNA.centres)
     waiting = ConsultationRepository(ORG)
-    kw: dict[str, Any] = {"now": T0, "trace": {}, "trace_id": "t-1"}
+
+    def unit(principal: Principal = ANNA) -> UnitOfWork:
+        return UnitOfWork(principal, now=T0, trace=Trace({}))
+
     clients.consultation_recorded(create_waiting_consultation(), system, waiting, now=T0, trace={})
     every_proposal = MatchProposalRepository(ORG, None)
     refer: dict[str, Any] = {
@@ -610,12 +613,12 @@ def produce_clients_events() -> None:
         for p in annas_proposals.page(status=None, offset=0, limit=10)
     }
     clients.confirm_match_proposal(
-        by_referral[again.referral_id], (), False, ANNA, annas_proposals, anna,
-        consultations=waiting, **kw,
+        by_referral[again.referral_id], (), False, unit(), annas_proposals, anna,
+        consultations=waiting,
     )  # fmt: skip
     clients.reject_match_proposal(
-        by_referral[rejected.referral_id], "another Taras", ANNA, annas_proposals, anna, system,
-        settings=SETTINGS, consultations=waiting, **kw,
+        by_referral[rejected.referral_id], "another Taras", unit(), annas_proposals, anna, system,
+        settings=SETTINGS, consultations=waiting,
     )  # fmt: skip
     # A person with a card in South City registered again in North Town: South City's
     # manager is asked to share the card, and declines.
@@ -627,8 +630,8 @@ def produce_clients_events() -> None:
     clients.register_client(
         NewPerson(ORG, "Mykola", "Lysenko", date(1975, 8, 30), "", "", "", "reg-north",
                   "ctr-north-town", "senior", ""),
-        frozenset(), ANNA, anna, settings=SETTINGS, consultations=waiting,
-        sharing=SharingRequestRepository(ORG, None), **kw,
+        frozenset(), unit(), anna, settings=SETTINGS, consultations=waiting,
+        sharing=SharingRequestRepository(ORG, None),
     )  # fmt: skip
     south_manager = create_principal(
         subject="w-manager-south", centres=frozenset({"ctr-south-city"}),
@@ -637,22 +640,22 @@ def produce_clients_events() -> None:
     south_requests = SharingRequestRepository(ORG, south_manager.centres)
     [request] = south_requests.page(status=None, offset=0, limit=10)
     clients.decide_sharing_request(
-        request.request_id, False, south_manager, south_requests,
+        request.request_id, False, unit(south_manager), south_requests,
         ClientRepository(ORG, south_manager.centres), system,
-        families_repo=FamilyRepository(ORG, None), **kw,
+        families_repo=FamilyRepository(ORG, None),
     )  # fmt: skip
     person = NewPerson(
         ORG, "Olena", "Kovalenko", date(1980, 5, 1), "", "", "", "reg-north", "ctr-north-town",
         "senior", "",
     )  # fmt: skip
     olena = clients.register_client(
-        person, frozenset(), ANNA, anna, settings=SETTINGS, consultations=waiting, **kw
+        person, frozenset(), unit(), anna, settings=SETTINGS, consultations=waiting
     ).card
     assert olena is not None
     twin = clients.register_client(
         NewPerson(ORG, "Oleh", "Bondar", date(2012, 1, 1), "", "", "", "reg-north",
                   "ctr-north-town", "senior", ""),
-        frozenset(), ANNA, anna, settings=SETTINGS, consultations=waiting, **kw,
+        frozenset(), unit(), anna, settings=SETTINGS, consultations=waiting,
     ).card  # fmt: skip
     assert twin is not None
 
@@ -661,53 +664,53 @@ def produce_clients_events() -> None:
         settings=SETTINGS, actor=Actor("worker", "w-anna"), now=T0, trace={},
     )  # fmt: skip
     clients.record_status(
-        taras.client_id, "terminated", "goals_achieved", T0.date(), ANNA, anna,
-        settings=SETTINGS, **kw,
+        taras.client_id, "terminated", "goals_achieved", T0.date(), unit(), anna,
+        settings=SETTINGS,
     )  # fmt: skip
-    clients.archive_client(taras.client_id, MANAGER, ClientRepository(ORG, MANAGER.centres), **kw)
+    clients.archive_client(taras.client_id, unit(MANAGER), ClientRepository(ORG, MANAGER.centres))
 
     clients.update_client(
-        olena.client_id, CardChanges(address="Lake road 7"), ANNA, anna, org=DEV, **kw
+        olena.client_id, CardChanges(address="Lake road 7"), unit(), anna, org=DEV
     )
-    clients.assign_responsible_worker(olena.client_id, "w-petr", ANNA, anna, org=DEV, **kw)
-    clients.unassign_responsible_worker(olena.client_id, "w-petr", "moved", ANNA, anna, **kw)
+    clients.assign_responsible_worker(olena.client_id, "w-petr", unit(), anna, org=DEV)
+    clients.unassign_responsible_worker(olena.client_id, "w-petr", "moved", unit(), anna)
     today = T0.date()
     clients.record_consent(
-        olena.client_id, ConsentPurpose.FEEDBACK_CALLS, "", today, "DOC-7", ANNA, anna, **kw
+        olena.client_id, ConsentPurpose.FEEDBACK_CALLS, "", today, "DOC-7", unit(), anna
     )
     clients.withdraw_consent(
         olena.client_id, ConsentPurpose.FEEDBACK_CALLS, "", today, "", "no more calls",
-        ANNA, anna, **kw,
+        unit(), anna,
     )  # fmt: skip
-    clients.add_note(olena.client_id, "Lives with her sister.", "", ANNA, anna, **kw)
+    clients.add_note(olena.client_id, "Lives with her sister.", "", unit(), anna)
     clients.record_contact(
-        olena.client_id, today, ContactChannel.HOME_VISIT, "w-anna", "visited", ANNA, anna,
-        org=DEV, **kw,
+        olena.client_id, today, ContactChannel.HOME_VISIT, "w-anna", "visited", unit(), anna,
+        org=DEV,
     )  # fmt: skip
 
     families = FamilyRepository(ORG, ANNA.centres)
     home = clients.create_family(
-        "Household", "ctr-north-town", (FamilyMember(olena.client_id, "head"),), ANNA, anna,
-        families, region_id="reg-north", **kw,
+        "Household", "ctr-north-town", (FamilyMember(olena.client_id, "head"),), unit(), anna,
+        families, region_id="reg-north",
     )  # fmt: skip
     clients.add_family_member(
-        home.family_id, FamilyMember(twin.client_id, "child", (olena.client_id,)), ANNA, anna,
-        families, **kw,
+        home.family_id, FamilyMember(twin.client_id, "child", (olena.client_id,)), unit(), anna,
+        families,
     )  # fmt: skip
     clients.record_family_status(
-        home.family_id, "applicant", "", today, ANNA, families,
-        settings=OWN_FAMILY_STATUS, now=T0, trace={},
+        home.family_id, "applicant", "", today, unit(), families,
+        settings=OWN_FAMILY_STATUS,
     )  # fmt: skip
     # The child's card was typed twice: merging it moves the family onto the survivor.
     again = clients.register_client(
         NewPerson(ORG, "Oleg", "Bondar", date(2012, 1, 1), "", "", "", "reg-north",
                   "ctr-north-town", "senior", ""),
-        frozenset({twin.client_id}), ANNA, anna, settings=SETTINGS, consultations=waiting, **kw,
+        frozenset({twin.client_id}), unit(), anna, settings=SETTINGS, consultations=waiting,
     ).card  # fmt: skip
     assert again is not None
     clients.merge_clients(
-        again.client_id, twin.client_id, "typed twice", ANNA, anna,
-        families_repo=FamilyRepository(ORG, None), **kw,
+        again.client_id, twin.client_id, "typed twice", unit(), anna,
+        families_repo=FamilyRepository(ORG, None),
     )  # fmt: skip
 
     silent = T0 + timedelta(days=120)
