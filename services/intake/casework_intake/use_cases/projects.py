@@ -12,7 +12,6 @@ from typing import TypeVar
 from google.protobuf.message import Message
 
 from casework.intake.v1 import events_pb2
-from casework_common import errors as common
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import raise_if_any
 from casework_common.organisation import Organisation
@@ -30,8 +29,6 @@ TASK_REOPENED = events_pb2.TaskReopened
 TASK_COMMENTED = events_pb2.TaskCommented
 TASK_OVERDUE = events_pb2.TaskOverdue
 X = TypeVar("X", Task, Comment)
-# How often a keyed project change is tried when a concurrent change won the race.
-_KEYED_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -149,11 +146,7 @@ def _add_keyed(
         added.append(item)
         return changed, [emitted]
 
-    for _ in range(_KEYED_ATTEMPTS - 1):
-        try:
-            return repository.update(project_id, change), added[-1]
-        except common.Conflict:
-            continue
+    # The repository works a lost race out again on the project as it now stands.
     return repository.update(project_id, change), added[-1]
 
 
