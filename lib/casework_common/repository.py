@@ -55,6 +55,7 @@ A = TypeVar("A", bound=AggregateDocument)
 T = TypeVar("T")
 R = TypeVar("R", bound="ScopedRepository[Any]")
 E = TypeVar("E", bound=enum.Enum)
+V = TypeVar("V")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,6 +212,22 @@ class ScopedRepository(Generic[D]):
 UPDATE_ATTEMPTS = 3
 
 
+def retry_lost_race(read: Callable[[], T], store: Callable[[T], V], *, first: T | None = None) -> V:
+    """Run `store` (work a change out from a record as read, and write it) and, when a
+    concurrent write wins (Conflict), read the record again and work the change out again
+    on the winner's result; Conflict when that keeps happening (UPDATE_ATTEMPTS in all).
+    `first`: the record as the caller already read it (no read for the first attempt)."""
+    record = read() if first is None else first
+    for attempt in range(1, UPDATE_ATTEMPTS + 1):
+        try:
+            return store(record)
+        except Conflict:
+            if attempt == UPDATE_ATTEMPTS:
+                raise
+            record = read()
+    raise AssertionError("unreachable")
+
+
 class AggregateRepository(ScopedRepository[A], Generic[A, T]):
     """A scoped repository of one aggregate: a domain object `T` stored whole as a
     document `A` with its outbox. Subclasses say how the two map, either with
@@ -259,17 +276,12 @@ class AggregateRepository(ScopedRepository[A], Generic[A, T]):
         `change` is worked out from the record as stored, so when a concurrent write
         wins (a timer's tick beside a worker's call) it is worked out again on the
         winner's result; Conflict only when that keeps happening."""
-        for attempt in range(UPDATE_ATTEMPTS):
-            doc = self._one(record_id)
+
+        def store(doc: A) -> T:
             changed, events = change(self._read(doc))
-            if not events:
-                return changed
-            self._write(doc, changed)
-            try:
+            if events:
+                self._write(doc, changed)
                 self._save(doc, events)
-            except Conflict:
-                if attempt == UPDATE_ATTEMPTS - 1:
-                    raise
-                continue
             return changed
-        raise AssertionError("unreachable")
+
+        return retry_lost_race(lambda: self._one(record_id), store)

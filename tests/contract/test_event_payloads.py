@@ -591,21 +591,22 @@ def produce_clients_events() -> None:
     anna = ClientRepository(ORG, ANNA.centres)
     waiting = ConsultationRepository(ORG)
 
-    def unit(principal: Principal = ANNA) -> UnitOfWork:
-        return UnitOfWork(principal, now=T0, trace=Trace({}))
+    def unit(principal: Principal | SystemActor = ANNA, at: datetime = T0) -> UnitOfWork:
+        return UnitOfWork(principal, now=at, trace=Trace({}))
 
-    clients.consultation_recorded(create_waiting_consultation(), system, waiting, now=T0, trace={})
+    # The events process's units of work: the service itself acting.
+    service = SystemActor("clients")
+    clients.consultation_recorded(create_waiting_consultation(), unit(service), system, waiting)
     every_proposal = MatchProposalRepository(ORG, None)
     refer: dict[str, Any] = {
-        "now": T0, "trace": {}, "settings": SETTINGS, "consultations": waiting,
-        "proposals_repo": every_proposal,
+        "settings": SETTINGS, "consultations": waiting, "proposals_repo": every_proposal,
     }  # fmt: skip
-    taras, _ = clients.register_from_referral(create_facts(), system, **refer)
+    taras, _ = clients.register_from_referral(create_facts(), unit(service), system, **refer)
     # The same person referred twice more: each a proposal to the card's workers, one
     # confirmed (the referral joins the card: matched), one rejected (a card of its own).
     again, rejected = create_facts(), create_facts()
     for facts in (again, rejected):
-        _, outcome = clients.register_from_referral(facts, system, **refer)
+        _, outcome = clients.register_from_referral(facts, unit(service), system, **refer)
         assert outcome is Referred.PROPOSED
     annas_proposals = MatchProposalRepository(ORG, ANNA.centres)
     by_referral = {
@@ -626,7 +627,7 @@ def produce_clients_events() -> None:
         given_name="Mykola", family_name="Lysenko", date_of_birth=date(1975, 8, 30),
         region_id="reg-south", centre_id="ctr-south-city",
     )  # fmt: skip
-    clients.register_from_referral(south, system, **refer)
+    clients.register_from_referral(south, unit(service), system, **refer)
     clients.register_client(
         NewPerson(ORG, "Mykola", "Lysenko", date(1975, 8, 30), "", "", "", "reg-north",
                   "ctr-north-town", "senior", ""),
@@ -660,8 +661,8 @@ def produce_clients_events() -> None:
     assert twin is not None
 
     clients.record_contract_signed(
-        taras.client_id, Contract("k-1", T0.date(), None, T0), system,
-        settings=SETTINGS, actor=Actor("worker", "w-anna"), now=T0, trace={},
+        taras.client_id, Contract("k-1", T0.date(), None, T0), unit(service), system,
+        settings=SETTINGS, by=Actor("worker", "w-anna"),
     )  # fmt: skip
     clients.record_status(
         taras.client_id, "terminated", "goals_achieved", T0.date(), unit(), anna,
@@ -714,7 +715,7 @@ def produce_clients_events() -> None:
     )  # fmt: skip
 
     silent = T0 + timedelta(days=120)
-    clients.sweep_inactivity(system, SETTINGS, today=silent.date(), now=silent, trace={})
+    clients.sweep_inactivity(unit(SystemActor("clients.inactivity"), silent), system, SETTINGS)
 
 
 def test_every_event_clients_stores_parses_strictly_into_its_contract() -> None:
@@ -1070,7 +1071,7 @@ def test_clients_reads_every_contract_documents_signed_and_ended() -> None:
     ended = read["documents.contract.ended.v1"]
     assert [contract.signed_on for _, contract in signed] == [T0.date(), T0.date()]
     first, second = (contract.contract_id for _, contract in signed)
-    assert {(contract_id, reason) for _, contract_id, _, reason in ended} == {
+    assert {(e.contract_id, e.reason) for e in ended} == {
         (first, "replaced"),
         (second, "moved away"),
     }

@@ -10,6 +10,7 @@ from casework_clients.use_cases.consultations import (
     consultation_recorded,
 )
 from casework_clients.use_cases.contacts import ContactElsewhere, contact_recorded_elsewhere
+from casework_clients.use_cases.contract_ended import ContractEnded, record_contract_ended
 from casework_clients.use_cases.details import (
     add_note,
     assign_responsible_worker,
@@ -21,6 +22,7 @@ from casework_clients.use_cases.details import (
 )
 from casework_clients.use_cases.families import (
     FamilyView,
+    SharedStatusInput,
     add_family_member,
     create_family,
     list_families,
@@ -69,10 +71,12 @@ from casework_clients.use_cases.status import (
 __all__ = [
     "Candidate",
     "ContactElsewhere",
+    "ContractEnded",
     "ContractOutcome",
     "FamilyView",
     "ListFilter",
     "Registration",
+    "SharedStatusInput",
     "Statistics",
     "add_family_member",
     "add_note",
@@ -96,6 +100,7 @@ __all__ = [
     "read_match_proposal",
     "record_consent",
     "record_contact",
+    "record_contract_ended",
     "record_contract_signed",
     "record_family_status",
     "record_status",

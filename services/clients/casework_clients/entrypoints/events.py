@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
@@ -18,21 +20,23 @@ from casework_clients import services
 from casework_clients.adapters.plan_states import keep_plan_state
 from casework_clients.adapters.repository import (
     ClientDocument,
+    ClientRepository,
     FamilyDocument,
+    FamilyRepository,
     MatchProposalDocument,
     SharingRequestDocument,
 )
 from casework_clients.adapters.repository.cards import backfill_derived_rows
-from casework_clients.bootstrap import bootstrap
+from casework_clients.bootstrap import Clients, bootstrap
 from casework_clients.domain.cards import Consultation, Contract, ReferralFacts
 from casework_clients.domain.contract_end import UnknownContract
-from casework_clients.use_cases import contract_ended
 from casework_common import contracts
 from casework_common.config import MissingConfiguration
 from casework_common.envelope import Actor, EventEnvelope
 from casework_common.errors import NotFound
 from casework_common.events_runtime import EventsService, PoisonEvent, event_handler
-from casework_common.telemetry import current_trace_carrier
+from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork, opened
+from casework_common.wiring import Wired, Wiring
 
 log = logging.getLogger(__name__)
 
@@ -203,13 +207,13 @@ def outreach_contacts(envelope: EventEnvelope) -> list[services.ContactElsewhere
     ]
 
 
-def family_status_input(envelope: EventEnvelope) -> tuple[str, str]:
-    """(client id, family id) of an event that may change a family's shared status."""
+def family_status_input(envelope: EventEnvelope) -> services.SharedStatusInput:
+    """The client or family of an event that may change a family's shared status."""
     if envelope.type == "clients.client.status_changed":
         changed = contracts.read(envelope, clients_events.ClientStatusChanged)
         if not changed.client_id:
             raise PoisonEvent("client.status_changed: client_id is empty")
-        return changed.client_id, ""
+        return services.SharedStatusInput(client_id=changed.client_id)
     message = {
         "clients.family.created": clients_events.FamilyCreated,
         "clients.family.member_added": clients_events.FamilyMemberAdded,
@@ -221,11 +225,12 @@ def family_status_input(envelope: EventEnvelope) -> tuple[str, str]:
     family_id = str(getattr(contracts.read(envelope, message), "family_id", ""))
     if not family_id:
         raise PoisonEvent(f"{envelope.type}: family_id is empty")
-    return "", family_id
+    return services.SharedStatusInput(family_id=family_id)
 
 
-def contract_end_facts(envelope: EventEnvelope) -> tuple[str, str, date, str]:
-    """Read documents.contract.ended.v1: client, contract, first day not in force, reason."""
+def contract_end_facts(envelope: EventEnvelope) -> services.ContractEnded:
+    """Read documents.contract.ended.v1: client, contract, first day not in force, reason
+    and who ended it."""
     ended = contracts.read(envelope, documents_events.ContractEnded)
     try:
         if not ended.client_id or not ended.contract_id:
@@ -233,7 +238,13 @@ def contract_end_facts(envelope: EventEnvelope) -> tuple[str, str, date, str]:
         ended_on = date.fromisoformat(ended.ended_on)
     except ValueError as exc:
         raise PoisonEvent(f"contract.ended payload unreadable: {exc!r}") from None
-    return ended.client_id, ended.contract_id, ended_on, ended.reason
+    return services.ContractEnded(
+        client_id=ended.client_id,
+        contract_id=ended.contract_id,
+        ended_on=ended_on,
+        reason=ended.reason,
+        by=envelope.actor.subject,
+    )
 
 
 def merged_cards(envelope: EventEnvelope) -> tuple[str, str]:
@@ -270,6 +281,10 @@ def plan_state(envelope: EventEnvelope) -> tuple[str, str, bool, date | None]:
 
 
 class ClientsEvents(EventsService):
+    """Each handler translates: it reads the event into a command and runs the use case
+    in a unit of work of the service itself (its moment, the event's trace), whose
+    commit publishes what the use case saved."""
+
     name = "clients"
     casework_service = "clients"
     outbox_documents = (
@@ -278,33 +293,48 @@ class ClientsEvents(EventsService):
         MatchProposalDocument,
         SharingRequestDocument,
     )
+    # Built once per process; every event's worker gets the same wiring.
+    wired: Wired[Clients] = Wiring(bootstrap)  # type: ignore[assignment]
 
-    def __init__(self) -> None:
-        self.app = bootstrap()
+    @contextmanager
+    def _unit(self, component: str = "clients", trace: Trace | None = None) -> Iterator[UnitOfWork]:
+        # `opened`: match proposals are saved by a repository not yet on the unit of
+        # work, and are handed to the relay with the unit's own writes.
+        with opened(self.wired.units.begin(SystemActor(component), trace)) as uow:
+            yield uow
+
+    @staticmethod
+    def _cards(organisation: str, uow: UnitOfWork) -> ClientRepository:
+        # Every centre: the service's own work, never a caller's.
+        return ClientRepository(organisation, None, uow)
+
+    @staticmethod
+    def _families(organisation: str, uow: UnitOfWork) -> FamilyRepository:
+        return FamilyRepository(organisation, None, uow)
 
     @event_handler("clients.register-referred-person", ["intake.referral.submitted.v1"])
     def on_referral_submitted(self, envelope: EventEnvelope) -> None:
         facts = referral_facts(envelope)
-        services.register_from_referral(
-            facts,
-            self.app.cards_of_organisation(envelope.organisation),
-            proposals_repo=self.app.proposals_of_organisation(envelope.organisation),
-            now=self.app.clock(),
-            trace=current_trace_carrier(),
-            settings=self.app.settings_book(envelope.organisation),
-            consultations=self.app.consultations_of(envelope.organisation),
-            disclosure=self.app.disclosure_of(envelope.organisation),
-        )
+        app, org = self.wired.app, envelope.organisation
+        with self._unit() as uow:
+            services.register_from_referral(
+                facts,
+                uow,
+                self._cards(org, uow),
+                proposals_repo=app.proposals_of_organisation(org),
+                settings=app.settings_book(org),
+                consultations=app.consultations_of(org),
+                disclosure=app.disclosure_of(org),
+            )
 
     @event_handler("clients.join-consultation", ["intake.consultation.recorded.v1"])
     def on_consultation_recorded(self, envelope: EventEnvelope) -> None:
-        services.consultation_recorded(
-            consultation_facts(envelope),
-            self.app.cards_of_organisation(envelope.organisation),
-            self.app.consultations_of(envelope.organisation),
-            now=self.app.clock(),
-            trace=current_trace_carrier(),
-        )
+        consultation = consultation_facts(envelope)
+        org = envelope.organisation
+        with self._unit() as uow:
+            services.consultation_recorded(
+                consultation, uow, self._cards(org, uow), self.wired.app.consultations_of(org)
+            )
 
     @event_handler(
         "clients.count-intake-contacts",
@@ -312,27 +342,29 @@ class ClientsEvents(EventsService):
     )
     def on_intake_contact(self, envelope: EventEnvelope) -> None:
         """Every contact moves the inactivity clock, not only RecordContact."""
-        services.contact_recorded_elsewhere(
-            intake_contact(envelope),
-            self.app.cards_of_organisation(envelope.organisation),
-            now=self.app.clock(),
-        )
+        contact = intake_contact(envelope)
+        with self._unit() as uow:
+            services.contact_recorded_elsewhere(
+                contact, uow, self._cards(envelope.organisation, uow)
+            )
 
     @event_handler("clients.count-plans-contacts", ["plans.monitoring.contact_recorded.v1"])
     def on_plans_contact(self, envelope: EventEnvelope) -> None:
         """A plan's monitoring contact moves its client's inactivity clock too."""
-        services.contact_recorded_elsewhere(
-            plans_contact(envelope),
-            self.app.cards_of_organisation(envelope.organisation),
-            now=self.app.clock(),
-        )
+        contact = plans_contact(envelope)
+        with self._unit() as uow:
+            services.contact_recorded_elsewhere(
+                contact, uow, self._cards(envelope.organisation, uow)
+            )
 
     @event_handler("clients.count-outreach-contacts", ["intake.outreach.outcome_recorded.v1"])
     def on_outreach_outcome(self, envelope: EventEnvelope) -> None:
         """Clients met in outreach were in contact: their inactivity clocks move."""
-        cards = self.app.cards_of_organisation(envelope.organisation)
-        for contact in outreach_contacts(envelope):
-            services.contact_recorded_elsewhere(contact, cards, now=self.app.clock())
+        contacts = outreach_contacts(envelope)
+        with self._unit() as uow:
+            cards = self._cards(envelope.organisation, uow)
+            for contact in contacts:
+                services.contact_recorded_elsewhere(contact, uow, cards)
 
     @event_handler(
         "clients.refresh-family-status",
@@ -347,33 +379,33 @@ class ClientsEvents(EventsService):
     def on_family_status_inputs(self, envelope: EventEnvelope) -> None:
         """A family's shared status (and its statistics) follow its members' statuses
         and its membership."""
-        client_id, family_id = family_status_input(envelope)
-        services.refresh_shared_status(
-            self.app.families_of_organisation(envelope.organisation),
-            self.app.cards_of_organisation(envelope.organisation),
-            self.app.status_settings_of(envelope.organisation),
-            client_id=client_id,
-            family_id=family_id,
-        )
+        changed = family_status_input(envelope)
+        org = envelope.organisation
+        with self._unit() as uow:
+            services.refresh_shared_status(
+                changed,
+                uow,
+                self._families(org, uow),
+                self._cards(org, uow),
+                self.wired.app.status_settings_of(org),
+            )
 
     @event_handler("clients.apply-contract", ["documents.contract.signed.v1"])
     def on_contract_signed(self, envelope: EventEnvelope) -> None:
-        now = self.app.clock()
-        client_id, contract = contract_facts(envelope, now)
-        if contract.signed_on > now.date():
-            raise PoisonEvent("contract.signed: signed_on is in the future")
-        try:
-            services.record_contract_signed(
-                client_id,
-                contract,
-                self.app.cards_of_organisation(envelope.organisation),
-                settings=self.app.settings_book(envelope.organisation),
-                actor=Actor(kind=envelope.actor.kind, subject=envelope.actor.subject),
-                now=now,
-                trace=current_trace_carrier(),
-            )
-        except NotFound as exc:
-            raise PoisonEvent(f"contract.signed for an unknown client: {exc}") from None
+        org = envelope.organisation
+        with self._unit() as uow:
+            client_id, contract = contract_facts(envelope, uow.now)
+            try:
+                services.record_contract_signed(
+                    client_id,
+                    contract,
+                    uow,
+                    self._cards(org, uow),
+                    settings=self.wired.app.settings_book(org),
+                    by=Actor(kind=envelope.actor.kind, subject=envelope.actor.subject),
+                )
+            except NotFound as exc:
+                raise PoisonEvent(f"contract.signed for an unknown client: {exc}") from None
 
     @event_handler(
         "clients.keep-plan-state",
@@ -394,43 +426,32 @@ class ClientsEvents(EventsService):
     @event_handler("clients.end-contract", ["documents.contract.ended.v1"])
     def on_contract_ended(self, envelope: EventEnvelope) -> None:
         """A contract documents ended: the card stops counting it as valid from then."""
-        client_id, contract_id, ended_on, reason = contract_end_facts(envelope)
-        try:
-            contract_ended.record_contract_ended(
-                client_id,
-                contract_id,
-                ended_on,
-                reason,
-                self.app.cards_of_organisation(envelope.organisation),
-                by=envelope.actor.subject,
-                now=self.app.clock(),
-            )
-        except (UnknownContract, NotFound) as exc:
-            raise PoisonEvent(f"contract.ended not applicable: {exc}") from None
+        ended = contract_end_facts(envelope)
+        with self._unit() as uow:
+            try:
+                services.record_contract_ended(ended, uow, self._cards(envelope.organisation, uow))
+            except (UnknownContract, NotFound) as exc:
+                raise PoisonEvent(f"contract.ended not applicable: {exc}") from None
 
     @event_handler("clients.repoint-merged-families", ["clients.client.merged.v1"])
     def on_client_merged(self, envelope: EventEnvelope) -> None:
         """Finishes a merge whose call stopped before re-pointing families (idempotent:
         usually the call already did it and nothing is left to change)."""
         absorbed, survivor = merged_cards(envelope)
-        services.repoint_families(
-            absorbed,
-            survivor,
-            self.app.families_of_organisation(envelope.organisation),
-            self.app.cards_of_organisation(envelope.organisation),
-            actor=Actor.system("clients.merge"),
-            now=self.app.clock(),
-            trace=current_trace_carrier(),
-            trace_id=envelope.trace.get("traceparent", "")[3:35],
-        )
+        org = envelope.organisation
+        with self._unit("clients.merge") as uow:
+            services.repoint_families(
+                absorbed, survivor, uow, self._families(org, uow), self._cards(org, uow)
+            )
 
     @timer(interval=24 * 3600, eager=True)  # type: ignore[misc]
     def backfill_derived_rows(self) -> None:
         """Cards stored before statistics facts and search keys existed get them, once
         per organisation (a marker says it is done; later runs cost one query)."""
-        for organisation in self.app.organisations_with_settings():
+        app = self.wired.app
+        for organisation in app.organisations_with_settings():
             try:
-                written = backfill_derived_rows(organisation, self.app.clock())
+                written = backfill_derived_rows(organisation, app.clock())
             except Exception:
                 log.exception("backfill of derived rows failed; the next run retries")
                 continue
@@ -443,16 +464,9 @@ class ClientsEvents(EventsService):
     @timer(interval=INACTIVITY_SWEEP_SECONDS)  # type: ignore[misc]
     def sweep_inactivity(self) -> None:
         """The inactivity rule of every organisation that switched it on."""
-        now = self.app.clock()
-        for organisation in self.app.organisations_with_settings():
+        for organisation in self.wired.app.organisations_with_settings():
             try:
-                book = self.app.settings_book(organisation)
-                cards = self.app.cards_of_organisation(organisation)
-                # Contracts a worker's same-day entry deferred, then the silence rule.
-                closed = services.apply_waiting_contracts(cards, book, now=now, trace={})
-                closed += services.sweep_inactivity(
-                    cards, book, today=now.date(), now=now, trace={}
-                )
+                closed = self._sweep(organisation)
             except Exception:
                 log.exception("inactivity sweep failed; the next run retries")
                 continue
@@ -461,4 +475,13 @@ class ClientsEvents(EventsService):
                     "inactivity rule closed episodes",
                     extra={"fields": {"organisation": organisation, "closed": closed}},
                 )
-                self.bus.relay.run_once()
+
+    def _sweep(self, organisation: str) -> int:
+        book = self.wired.app.settings_book(organisation)
+        # Contracts a worker's same-day entry deferred, then the silence rule; each
+        # unit's commit publishes its status changes.
+        with self._unit("clients.contracts", Trace()) as uow:
+            closed = services.apply_waiting_contracts(uow, self._cards(organisation, uow), book)
+        with self._unit("clients.inactivity", Trace()) as uow:
+            closed += services.sweep_inactivity(uow, self._cards(organisation, uow), book)
+        return closed

@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
+from typing import TypeVar
 
 from google.protobuf.message import Message
 
@@ -34,8 +35,10 @@ from casework_common.errors import (
     FailedPrecondition,
     FieldError,
     InvalidArgument,
+    NotFound,
     PermissionDenied,
 )
+from casework_common.repository import retry_lost_race
 
 INITIAL_STATUS = "applicant"
 CLIENT_EVENT = {
@@ -43,6 +46,7 @@ CLIENT_EVENT = {
     Outcome.MATCHED: events_pb2.ClientMatched,
 }
 NewId = Callable[[], str]
+R = TypeVar("R")
 
 
 def _new_id() -> str:
@@ -102,6 +106,27 @@ def _follow(repository: ClientRepository, card: ClientCard | None) -> ClientCard
             return card
         card = repository.find(card.merged_into)
     return card
+
+
+def card_changed(
+    repository: ClientRepository,
+    client_id: str,
+    store: Callable[[ClientCard], R],
+    *,
+    as_read: ClientCard | None = None,
+) -> R:
+    """Run `store` (work a change of the card out and save it) on the card, a merged
+    card's survivor, as stored; when a concurrent write wins it is worked out again on
+    the winner's card (casework_common.repository.retry_lost_race). `as_read`: the card
+    as the caller already read it."""
+
+    def read() -> ClientCard:
+        card = _follow(repository, repository.get(client_id))
+        if card is None:
+            raise NotFound(f"client {client_id} not found")
+        return card
+
+    return retry_lost_race(read, store, first=as_read)
 
 
 def _require(principal: Principal, allowed: frozenset[str], what: str) -> None:

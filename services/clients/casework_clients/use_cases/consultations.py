@@ -17,10 +17,15 @@ from casework_clients.domain.cards import (
 )
 from casework_clients.domain.commands import required
 from casework_clients.domain.identity import identity_key
-from casework_clients.use_cases._shared import _event, _follow, candidate_facts, confident_match
+from casework_clients.use_cases._shared import (
+    _event,
+    _follow,
+    candidate_facts,
+    card_changed,
+    confident_match,
+)
 from casework_common.envelope import Actor, EventEnvelope
 from casework_common.errors import (
-    Conflict,
     FailedPrecondition,
     FieldError,
     InvalidArgument,
@@ -66,14 +71,13 @@ def _join_waiting_consultations(
 
 def consultation_recorded(
     consultation: Consultation,
+    uow: UnitOfWork,
     repository: ClientRepository,
     consultations: ConsultationRepository,
-    *,
-    now: datetime,
-    trace: Mapping[str, str],
 ) -> ClientCard | None:
     """Join the consultation to its person's card when the person is identified
     (exact identity or one confident match); else keep it until the card appears."""
+    now, trace = uow.now, uow.trace.carrier
     card: ClientCard | None = None
     how = ""
     c = consultation
@@ -87,18 +91,14 @@ def consultation_recorded(
     if card is None:
         consultations.keep(c, now)
         return None
-    for _ in range(5):
+
+    def join(card: ClientCard) -> ClientCard:
         updated, added = card_contacts.attach_consultation(card, c, now, how)
         if not added:
             return card
-        try:
-            return repository.save(updated, [_consultation_joined(updated, c, trace)])
-        except Conflict:
-            refreshed = _follow(repository, repository.find(card.client_id))
-            if refreshed is None:
-                break
-            card = refreshed
-    raise Conflict(f"could not join consultation {c.consultation_id}: too much contention")
+        return repository.save(updated, [_consultation_joined(updated, c, trace)])
+
+    return card_changed(repository, card.client_id, join, as_read=card)
 
 
 def attach_consultation_by_worker(

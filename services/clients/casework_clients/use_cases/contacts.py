@@ -6,13 +6,13 @@ monitoring contacts (by the client's id). Consultations move it where they join 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 
 from casework_clients.adapters.repository import ClientRepository
 from casework_clients.domain import card_contacts
 from casework_clients.domain.cards import ClientCard
-from casework_clients.use_cases._shared import _follow
-from casework_common.errors import Conflict
+from casework_clients.use_cases._shared import _follow, card_changed
+from casework_common.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -30,17 +30,18 @@ class ContactElsewhere:
 
 
 def contact_recorded_elsewhere(
-    contact: ContactElsewhere, repository: ClientRepository, *, now: datetime
+    contact: ContactElsewhere, uow: UnitOfWork, repository: ClientRepository
 ) -> ClientCard | None:
     """Join the contact to its card; None when no card is known (a referral whose card
     is still a proposal, say: nothing to move)."""
-    for _ in range(5):
-        if contact.client_id:
-            card = _follow(repository, repository.find(contact.client_id))
-        else:
-            card = _follow(repository, repository.by_referral(contact.referral_id))
-        if card is None:
-            return None
+    if contact.client_id:
+        found = _follow(repository, repository.find(contact.client_id))
+    else:
+        found = _follow(repository, repository.by_referral(contact.referral_id))
+    if found is None:
+        return None
+
+    def note(card: ClientCard) -> ClientCard:
         updated, added = card_contacts.note_contact_elsewhere(
             card,
             contact_id=contact.contact_id,
@@ -49,12 +50,8 @@ def contact_recorded_elsewhere(
             worker_id=contact.worker_id,
             summary=contact.summary,
             by=contact.source,
-            now=now,
+            now=uow.now,
         )
-        if not added:
-            return card
-        try:
-            return repository.save(updated, [])
-        except Conflict:
-            continue
-    raise Conflict(f"could not record contact {contact.contact_id}: too much contention")
+        return repository.save(updated, []) if added else card
+
+    return card_changed(repository, found.client_id, note, as_read=found)

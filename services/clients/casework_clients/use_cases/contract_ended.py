@@ -2,35 +2,39 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date
 
 from casework_clients.adapters.repository import ClientRepository
+from casework_clients.domain.cards import ClientCard
 from casework_clients.domain.contract_end import end_contract
-from casework_clients.use_cases._shared import _follow
-from casework_common.errors import Conflict, NotFound
+from casework_clients.use_cases._shared import card_changed
+from casework_common.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class ContractEnded:
+    """documents ended a contract: from `ended_on` on it is not in force."""
+
+    client_id: str
+    contract_id: str
+    ended_on: date
+    reason: str
+    by: str  # who ended it in documents
 
 
 def record_contract_ended(
-    client_id: str,
-    contract_id: str,
-    ended_on: date,
-    reason: str,
-    repository: ClientRepository,
-    *,
-    by: str,
-    now: datetime,
+    ended: ContractEnded, uow: UnitOfWork, repository: ClientRepository
 ) -> bool:
-    """True when the card changed (False: it already knew)."""
-    for _ in range(5):
-        card = _follow(repository, repository.get(client_id))
-        if card is None:
-            raise NotFound(f"client {client_id} not found")
-        changed, ended = end_contract(card, contract_id, ended_on, reason, now, by)
-        if not ended:
-            return False
-        try:
+    """True when the card changed (False: it already knew). NotFound for an unknown
+    card, UnknownContract for a contract the card never had."""
+
+    def end(card: ClientCard) -> bool:
+        changed, done = end_contract(
+            card, ended.contract_id, ended.ended_on, ended.reason, uow.now, ended.by
+        )
+        if done:
             repository.save(changed, [])
-        except Conflict:
-            continue
-        return True
-    raise Conflict(f"could not end contract {contract_id}: too much contention")
+        return done
+
+    return card_changed(repository, ended.client_id, end)

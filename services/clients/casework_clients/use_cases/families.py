@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import partial
 
 from casework.clients.v1 import events_pb2
 from casework_clients.adapters.plan_states import plan_state_of
@@ -35,12 +36,12 @@ from casework_clients.use_cases._shared import (
 )
 from casework_clients.use_cases.reading import ListFilter, filtered_page
 from casework_common.errors import (
-    Conflict,
     FieldError,
     InvalidArgument,
     NotFound,
 )
 from casework_common.organisation import Organisation
+from casework_common.repository import retry_lost_race
 from casework_common.unit_of_work import UnitOfWork
 
 
@@ -267,44 +268,52 @@ def record_family_status(
     return families_repo.save(updated, [event])
 
 
+@dataclass(frozen=True)
+class SharedStatusInput:
+    """What may change families' shared status: a member's status (`client_id`: each
+    of the client's families) or a family's membership or own status (`family_id`)."""
+
+    client_id: str = ""
+    family_id: str = ""
+
+
 def refresh_shared_status(
+    changed: SharedStatusInput,
+    uow: UnitOfWork,
     families_repo: FamilyRepository,
     cards_repo: ClientRepository,
     settings: SettingsSource,
-    *,
-    client_id: str = "",
-    family_id: str = "",
 ) -> int:
     """Store the shared status and its statistics facts of the client's families (or
     of one family) from all their members; run whenever a member's status or the
-    membership changes. Idempotent; answers how many families changed."""
+    membership changes. Idempotent; answers how many families changed. No event: the
+    shared status is derived, and the repositories write through `uow`."""
     shared = default_of(settings)
-    if client_id:
-        found = families_repo.of_client(client_id)
+    if changed.client_id:
+        found = families_repo.of_client(changed.client_id)
     else:
         try:
-            found = [families_repo.get(family_id)]
+            found = [families_repo.get(changed.family_id)]
         except NotFound:
             return 0
-    changed = 0
+
+    def refresh(family: Family) -> bool:
+        members = cards_repo.by_ids(list(family.member_ids))
+        updated = families.with_shared_status(family, [m.status_history for m in members], shared)
+        if (updated.shared_status, updated.shared_facts) == (
+            family.shared_status,
+            family.shared_facts,
+        ):
+            return False
+        families_repo.save(updated, [])
+        return True
+
+    count = 0
     for family in found:
-        for _ in range(5):
-            members = cards_repo.by_ids(list(family.member_ids))
-            updated = families.with_shared_status(
-                family, [m.status_history for m in members], shared
-            )
-            if (updated.shared_status, updated.shared_facts) == (
-                family.shared_status,
-                family.shared_facts,
-            ):
-                break
-            try:
-                families_repo.save(updated, [])
-                changed += 1
-                break
-            except Conflict:
-                family = families_repo.get(family.family_id)
-    return changed
+        count += retry_lost_race(
+            partial(families_repo.get, family.family_id), refresh, first=family
+        )
+    return count
 
 
 def list_families(

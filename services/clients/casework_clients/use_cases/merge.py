@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
+from functools import partial
 
 from casework.clients.v1 import events_pb2
 from casework_clients.adapters.repository import (
@@ -16,10 +15,7 @@ from casework_clients.domain.cards import (
 )
 from casework_clients.domain.families import Family
 from casework_clients.use_cases._shared import _event, _require, worker_actor
-from casework_common.envelope import Actor
-from casework_common.errors import (
-    Conflict,
-)
+from casework_common.repository import retry_lost_race
 from casework_common.unit_of_work import UnitOfWork
 
 
@@ -49,10 +45,7 @@ def merge_clients(
     resumed = state.resumed
     if state.finished:
         if families_repo is not None:
-            repoint_families(
-                absorbed.client_id, survivor.client_id, families_repo, repository,
-                actor=worker_actor(principal), now=now, trace=trace, trace_id=trace_id,
-            )  # fmt: skip
+            repoint_families(absorbed.client_id, survivor.client_id, uow, families_repo, repository)
         return survivor
     survivor_after, absorbed_after = merging.merge_cards(
         survivor, absorbed, reason.strip(), principal.subject, now
@@ -82,61 +75,50 @@ def merge_clients(
     for client_id in (survivor.client_id, absorbed.client_id):
         repository.audit(client_id, principal.subject, "merge", now, trace_id)
     if families_repo is not None:
-        repoint_families(
-            absorbed.client_id,
-            survivor.client_id,
-            families_repo,
-            repository,
-            actor=worker_actor(principal),
-            now=now,
-            trace=trace,
-            trace_id=trace_id,
-        )
+        repoint_families(absorbed.client_id, survivor.client_id, uow, families_repo, repository)
     return saved
 
 
 def repoint_families(
     absorbed_id: str,
     survivor_id: str,
+    uow: UnitOfWork,
     families_repo: FamilyRepository,
     cards_repo: ClientRepository,
-    *,
-    actor: Actor,
-    now: datetime,
-    trace: Mapping[str, str],
-    trace_id: str,
 ) -> list[Family]:
     """Every family holding the absorbed card holds the survivor instead (idempotent:
     a second run finds no family of the absorbed card). Each change is audited and
-    emits ``clients.family.member_merged.v1``."""
+    emits ``clients.family.member_merged.v1`` naming the unit's caller."""
+    actor, now = uow.actor, uow.now
+
+    def repoint(family: Family) -> Family | None:
+        updated, dropped = families.replace_member(
+            family, absorbed_id, survivor_id, actor.subject, now
+        )
+        if updated is family:
+            return None
+        event = _event(
+            events_pb2.FamilyMemberMerged,
+            family.organisation,
+            actor,
+            {
+                "family_id": family.family_id,
+                "absorbed_client_id": absorbed_id,
+                "survivor_client_id": survivor_id,
+                "dropped_parent_links": [
+                    {"client_id": c, "parent_client_id": p} for c, p in dropped
+                ],
+            },
+            uow.trace.carrier,
+        )
+        return families_repo.save(updated, [event])
+
     changed: list[Family] = []
     for family in families_repo.of_client(absorbed_id):
-        for _ in range(5):
-            updated, dropped = families.replace_member(
-                family, absorbed_id, survivor_id, actor.subject, now
-            )
-            if updated is family:
-                break
-            event = _event(
-                events_pb2.FamilyMemberMerged,
-                family.organisation,
-                actor,
-                {
-                    "family_id": family.family_id,
-                    "absorbed_client_id": absorbed_id,
-                    "survivor_client_id": survivor_id,
-                    "dropped_parent_links": [
-                        {"client_id": c, "parent_client_id": p} for c, p in dropped
-                    ],
-                },
-                trace,
-            )
-            try:
-                changed.append(families_repo.save(updated, [event]))
-            except Conflict:
-                family = families_repo.get(family.family_id)
-                continue
-            for client_id in (absorbed_id, survivor_id):
-                cards_repo.audit(client_id, actor.subject, "family-merge", now, trace_id)
-            break
+        saved = retry_lost_race(partial(families_repo.get, family.family_id), repoint, first=family)
+        if saved is None:
+            continue
+        changed.append(saved)
+        for client_id in (absorbed_id, survivor_id):
+            cards_repo.audit(client_id, actor.subject, "family-merge", now, uow.trace.trace_id)
     return changed

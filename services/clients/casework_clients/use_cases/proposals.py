@@ -34,6 +34,7 @@ from casework_clients.use_cases.consultations import (
     _join_waiting_consultations,
 )
 from casework_clients.use_cases.referrals import _save_referred_card
+from casework_common.envelope import Actor
 from casework_common.errors import (
     NotFound,
 )
@@ -176,7 +177,10 @@ def reject_match_proposal(
             new_card = replace(
                 new_card, identity_key=other_card_key(new_card.identity_key, new_client_id)
             )
-        _save_referred_card(new_card, facts, system_cards, consultations, now, trace)
+        # Registered by the service, exactly as the referral of an unknown person is.
+        _save_referred_card(
+            new_card, facts, uow, system_cards, consultations, actor=Actor.system("clients")
+        )
     saved = proposals_repo.save(
         decided,
         [_event(events_pb2.MatchRejected, card.organisation, worker_actor(principal), {

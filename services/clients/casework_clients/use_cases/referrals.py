@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import datetime
-
 from casework.clients.v1 import events_pb2
 from casework_clients.adapters.repository import (
     ClientRepository,
@@ -30,10 +27,8 @@ from casework_clients.domain.status import (
 from casework_clients.use_cases._shared import (
     CLIENT_EVENT,
     INITIAL_STATUS,
-    NewId,
     _event,
     _follow,
-    _new_id,
     confident_match,
 )
 from casework_clients.use_cases.consultations import (
@@ -41,26 +36,24 @@ from casework_clients.use_cases.consultations import (
     _join_waiting_consultations,
 )
 from casework_common.envelope import Actor
-from casework_common.errors import (
-    Conflict,
-)
+from casework_common.errors import Conflict
 from casework_common.storage import DuplicateAggregate
+from casework_common.unit_of_work import UnitOfWork
 
 
 def register_from_referral(
     facts: ReferralFacts,
+    uow: UnitOfWork,
     repository: ClientRepository,
     *,
     proposals_repo: MatchProposalRepository,
-    now: datetime,
-    trace: Mapping[str, str],
-    new_id: NewId = _new_id,
     settings: SettingsSource | None = None,
     consultations: ConsultationRepository | None = None,
     disclosure: Disclosure = Disclosure.NONE,
 ) -> tuple[ClientCard, Outcome]:
     """Create the referred person's card, or propose the referral to the workers of the
-    card it matches, and emit what happened.
+    card it matches, and emit what happened (in the events' unit of work: the service
+    acting, its moment and trace).
 
     A referral comes from outside (the anonymous web form, a partner, any worker) and
     never changes an existing card by itself: exact identity (names without diacritics
@@ -70,73 +63,98 @@ def register_from_referral(
     PROPOSED). Several confident matches are left to a person: a new card is created
     and its history names the possible duplicates.
 
-    Retried when another consumer registered the same person a moment earlier: the
-    unique identity key turns that race into a proposal instead of a second card.
+    When another consumer registered the same person a moment earlier, the unique
+    identity key refuses the second card and the referral is looked at once more: it
+    then finds that card and becomes a proposal instead.
     """
     facts = details.with_acceptable_contact(facts)
+
+    def register() -> tuple[ClientCard, Outcome]:
+        return _register_or_propose(
+            facts, uow, repository, proposals_repo=proposals_repo, settings=settings,
+            consultations=consultations, disclosure=disclosure,
+        )  # fmt: skip
+
+    try:
+        return register()
+    except DuplicateAggregate:
+        pass  # the person's card was stored meanwhile: looked at again, it is found
+    try:
+        return register()
+    except DuplicateAggregate:
+        # The card holding this identity cannot be read back yet: the events process
+        # tries the referral again a moment later.
+        raise Conflict(
+            f"referral {facts.referral_id}: its person was registered meanwhile"
+        ) from None
+
+
+def _register_or_propose(
+    facts: ReferralFacts,
+    uow: UnitOfWork,
+    repository: ClientRepository,
+    *,
+    proposals_repo: MatchProposalRepository,
+    settings: SettingsSource | None,
+    consultations: ConsultationRepository | None,
+    disclosure: Disclosure,
+) -> tuple[ClientCard, Outcome]:
+    now = uow.now
     key = identity_key(facts.organisation, facts.given_name, facts.family_name, facts.date_of_birth)
-    for _ in range(5):
-        existing = _follow(repository, repository.by_identity(key))
-        reasons: tuple[str, ...] = ()
-        how = "exact"
-        ambiguous = 0
-        score = 100
-        if existing is None:
-            query = search.SearchQuery(
-                facts.given_name, facts.family_name, facts.date_of_birth, facts.phone, facts.email
-            )
-            existing, match, ambiguous = confident_match(repository, query)
-            if match is not None:
-                reasons, how, score = match.reasons, "confident", match.score
-        if existing is not None:
-            return _propose_match(
-                existing, facts, proposals_repo, how=how, score=score, reasons=reasons,
-                now=now, trace=trace, disclosure=disclosure,
-            )  # fmt: skip
-        card, outcome = cards.register_from_referral(
-            None,
-            facts,
-            new_client_id=new_id(),
-            initial_status=INITIAL_STATUS,
-            now=now,
-            settings=default_of(settings) if settings is not None else None,
+    existing = _follow(repository, repository.by_identity(key))
+    reasons: tuple[str, ...] = ()
+    how = "exact"
+    ambiguous = 0
+    score = 100
+    if existing is None:
+        query = search.SearchQuery(
+            facts.given_name, facts.family_name, facts.date_of_birth, facts.phone, facts.email
         )
-        if ambiguous > 1:
-            card = cards.note_history(
-                card,
-                now,
-                f"{ambiguous} existing cards match this person equally well; a worker "
-                "should check them and merge if they are the same person",
-                SYSTEM_ACTOR,
-            )
-        try:
-            saved = _save_referred_card(card, facts, repository, consultations, now, trace)
-        except (DuplicateAggregate, Conflict):
-            continue
-        return saved, outcome
-    raise Conflict(f"could not register referral {facts.referral_id}: too much contention")
+        existing, match, ambiguous = confident_match(repository, query)
+        if match is not None:
+            reasons, how, score = match.reasons, "confident", match.score
+    if existing is not None:
+        return _propose_match(
+            existing, facts, uow, proposals_repo, how=how, score=score, reasons=reasons,
+            disclosure=disclosure,
+        )  # fmt: skip
+    card, outcome = cards.register_from_referral(
+        None,
+        facts,
+        new_client_id=uow.new_id(),
+        initial_status=INITIAL_STATUS,
+        now=now,
+        settings=default_of(settings) if settings is not None else None,
+    )
+    if ambiguous > 1:
+        card = cards.note_history(
+            card,
+            now,
+            f"{ambiguous} existing cards match this person equally well; a worker "
+            "should check them and merge if they are the same person",
+            SYSTEM_ACTOR,
+        )
+    saved = _save_referred_card(card, facts, uow, repository, consultations, actor=uow.actor)
+    return saved, outcome
 
 
 def _save_referred_card(
     card: ClientCard,
     facts: ReferralFacts,
+    uow: UnitOfWork,
     repository: ClientRepository,
     consultations: ConsultationRepository | None,
-    now: datetime,
-    trace: Mapping[str, str],
+    *,
+    actor: Actor,
 ) -> ClientCard:
     """A new card from a referral, with its waiting consultations and
-    ``clients.client.registered.v1``: what an unknown person produces."""
+    ``clients.client.registered.v1`` naming `actor`: what an unknown person produces."""
+    now, trace = uow.now, uow.trace.carrier
     joined: list[Consultation] = []
     if consultations is not None:
         card, joined = _join_waiting_consultations(card, consultations, now)
     payload = {**cards.event_payload(card, facts), "match": "none", "score": 0}
-    events = [
-        _event(
-            CLIENT_EVENT[Outcome.REGISTERED], facts.organisation, Actor.system("clients"),
-            payload, trace,
-        )
-    ]  # fmt: skip
+    events = [_event(CLIENT_EVENT[Outcome.REGISTERED], facts.organisation, actor, payload, trace)]
     events += [_consultation_joined(card, c, trace) for c in joined]
     saved = repository.save(card, events)
     if consultations is not None:
@@ -169,25 +187,24 @@ def proposal_payload(proposal: MatchProposal, card: ClientCard, tell: bool) -> d
 def _propose_match(
     card: ClientCard,
     facts: ReferralFacts,
+    uow: UnitOfWork,
     proposals_repo: MatchProposalRepository,
     *,
     how: str,
     score: int,
     reasons: tuple[str, ...],
-    now: datetime,
-    trace: Mapping[str, str],
     disclosure: Disclosure,
 ) -> tuple[ClientCard, Outcome]:
     if facts.referral_id in card.referral_ids:
         return card, Outcome.UNCHANGED
-    proposal = proposals.propose(card, facts, match=how, score=score, reasons=reasons, now=now)
+    proposal = proposals.propose(card, facts, match=how, score=score, reasons=reasons, now=uow.now)
     tell = proposals.tell_referring_centre(proposal, disclosure)
     event = _event(
         events_pb2.MatchProposed,
         facts.organisation,
-        Actor.system("clients"),
+        uow.actor,
         proposal_payload(proposal, card, tell),
-        trace,
+        uow.trace.carrier,
     )
     try:
         proposals_repo.save(proposal, [event])

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date
 
 from casework.clients.v1 import events_pb2
 from casework_clients.adapters.repository import (
@@ -30,15 +29,14 @@ from casework_clients.use_cases._shared import (
     STATUS_FIELDS,
     _changed,
     _event,
-    _follow,
     _require,
+    card_changed,
     status_error,
     worker_actor,
 )
 from casework_common.envelope import Actor
 from casework_common.errors import (
     Conflict,
-    NotFound,
     raise_if_any,
 )
 from casework_common.unit_of_work import UnitOfWork
@@ -86,22 +84,21 @@ class ContractOutcome:
 def record_contract_signed(
     client_id: str,
     contract: Contract,
+    uow: UnitOfWork,
     repository: ClientRepository,
     *,
     settings: SettingsSource,
-    actor: Actor,
-    now: datetime,
-    trace: Mapping[str, str],
+    by: Actor | None = None,
 ) -> ContractOutcome:
     """Keep the signed contract on the card; in automatic mode it makes the client a
     service user. The contract is kept even when the status cannot move (a closed
     episode, say): the contradiction then shows in the card's colour and history
-    instead of being lost."""
+    instead of being lost. `by`: who signed it, when not the unit's caller (documents'
+    event names its own actor)."""
+    actor, now, trace = by or uow.actor, uow.now, uow.trace.carrier
     raise_if_any(rules.contract_date_errors(contract.signed_on, contract.valid_until, now.date()))
-    for _ in range(5):
-        card = _follow(repository, repository.get(client_id))
-        if card is None:
-            raise NotFound(f"client {client_id} not found")
+
+    def record(card: ClientCard) -> ContractOutcome:
         rules_then = settings_for(settings, card.project_id, contract.signed_on)
         with_contract, recorded = cards.record_contract(card, contract, actor.subject)
         if not recorded:
@@ -131,22 +128,20 @@ def record_contract_signed(
             },
             trace,
         )
-        try:
-            saved = _changed(
-                card,
-                change,
-                repository,
-                actor,
-                now,
-                trace,
-                extra=with_contract,
-                events=(recorded_event,),
-            )
-        except Conflict:
-            continue
+        saved = _changed(
+            card,
+            change,
+            repository,
+            actor,
+            now,
+            trace,
+            extra=with_contract,
+            events=(recorded_event,),
+        )
         explanation = change.entry.explanation if change.entry else why
         return ContractOutcome(saved, True, change.entry is not None, explanation)
-    raise Conflict(f"could not record contract {contract.contract_id}: too much contention")
+
+    return card_changed(repository, client_id, record)
 
 
 def record_worker_contract(
@@ -159,17 +154,9 @@ def record_worker_contract(
 ) -> ContractOutcome:
     """A worker records a signed contract (documents' event does the same without a
     worker); audited."""
-    principal, now, trace, trace_id = uow.principal, uow.now, uow.trace.carrier, uow.trace.trace_id
+    principal, now, trace_id = uow.principal, uow.now, uow.trace.trace_id
     required("client_id", client_id)
-    outcome = record_contract_signed(
-        client_id,
-        contract,
-        repository,
-        settings=settings,
-        actor=worker_actor(principal),
-        now=now,
-        trace=trace,
-    )
+    outcome = record_contract_signed(client_id, contract, uow, repository, settings=settings)
     repository.audit(outcome.card.client_id, principal.subject, "contract", now, trace_id)
     return outcome
 
@@ -232,31 +219,35 @@ def archive_client(
 
 
 def apply_waiting_contracts(
+    uow: UnitOfWork,
     repository: ClientRepository,
     settings: SettingsSource,
     *,
-    now: datetime,
-    trace: Mapping[str, str],
     batch: int = 500,
 ) -> int:
     """Contracts signed on a day a worker's own status entry decided take effect on the
     first later day without one (seed 001: the manual entry wins its day, the contract
     is not lost). Run with the inactivity rule; idempotent."""
-    changed = 0
-    for card in repository.with_contract_awaiting_status(limit=batch):
+    now, trace = uow.now, uow.trace.carrier
+
+    def apply(card: ClientCard) -> bool:
         contract = card.latest_contract
         if contract is None or card.merged_into:
-            continue
+            return False
         rules_then = settings_for(settings, card.project_id, contract.signed_on)
         try:
             change = apply_contract_signed(card.status_history, rules_then, contract.signed_on, now)
         except StatusRuleViolation:
-            continue  # the contradiction stays visible in the card's colour and history
+            return False  # the contradiction stays visible in the card's colour and history
         if change.entry is None:
-            continue
+            return False
+        _changed(card, change, repository, uow.actor, now, trace)
+        return True
+
+    changed = 0
+    for card in repository.with_contract_awaiting_status(limit=batch):
         try:
-            _changed(card, change, repository, Actor.system("clients.contracts"), now, trace)
+            changed += card_changed(repository, card.client_id, apply, as_read=card)
         except Conflict:
-            continue  # changed meanwhile: the next run looks again
-        changed += 1
+            continue  # still contended: the next run looks again
     return changed

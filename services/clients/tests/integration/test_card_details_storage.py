@@ -40,7 +40,7 @@ from casework_clients.domain.status import StatusHistory, StatusSettings, record
 from casework_common.auth import Principal
 from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from casework_common.organisation import load
-from casework_common.unit_of_work import Trace, UnitOfWork
+from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
 
 pytestmark = pytest.mark.usefixtures("mongo_db")
 
@@ -55,7 +55,6 @@ ANNA = Principal(
 ILZE = Principal(
     ORG, "w-ilze", "worker", frozenset({"ctr-south-city"}), frozenset({"case_worker"}), frozenset()
 )
-KW: dict[str, Any] = {"now": NOW, "trace": {}, "trace_id": "t-1"}
 
 
 def create_card(**overrides: Any) -> ClientCard:
@@ -288,7 +287,9 @@ def test_a_recorded_contact_keeps_the_inactivity_rule_away() -> None:
         in_touch.client_id, TODAY - timedelta(days=5), ContactChannel.PHONE, "w-anna",
         "Called back about the appointment.", unit(ANNA), anna(), org=ORGANISATION,
     )  # fmt: skip
-    closed = services.sweep_inactivity(system(), SETTINGS, today=TODAY, now=NOW, trace={})
+    closed = services.sweep_inactivity(
+        UnitOfWork(SystemActor("clients.inactivity"), now=NOW), system(), SETTINGS
+    )
     assert closed >= 1
     assert system().get(silent.client_id).status == "rejected"
     kept = system().get(in_touch.client_id)
@@ -324,9 +325,8 @@ def test_families_follow_a_merge_even_in_other_centres() -> None:
     assert AuditEntry.objects(client_id=kid_again.client_id, action="family-merge").count() == 2
     # Repeating the re-pointing finds nothing left to do.
     again = services.repoint_families(
-        kid_again.client_id, kid.client_id, families, system(),
-        actor=services.worker_actor(ANNA), **KW,
-    )  # fmt: skip
+        kid_again.client_id, kid.client_id, unit(ANNA), families, system()
+    )
     assert again == []
 
 

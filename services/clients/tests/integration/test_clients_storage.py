@@ -29,7 +29,7 @@ from casework_clients.domain.status import StatusSettings
 from casework_common.auth import Principal
 from casework_common.envelope import Actor
 from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
-from casework_common.unit_of_work import UnitOfWork
+from casework_common.unit_of_work import SystemActor, UnitOfWork
 from casework_dev.testing.fakes import FakeUnitOfWork
 
 pytestmark = pytest.mark.usefixtures("mongo_db")
@@ -98,13 +98,17 @@ def unit(principal: Principal, now: datetime = NOW) -> UnitOfWork:
     return UnitOfWork(principal, now=now)
 
 
+def events_unit(now: datetime = NOW, component: str = "clients") -> UnitOfWork:
+    """The unit of work the events process runs a use case in: the service itself."""
+    return UnitOfWork(SystemActor(component), now=now)
+
+
 def refer(facts: ReferralFacts, now: datetime = NOW) -> tuple[Any, Outcome]:
     return services.register_from_referral(
         facts,
+        events_unit(now),
         system(),
         proposals_repo=MatchProposalRepository(ORG, None),
-        now=now,
-        trace={},
         settings=SETTINGS,
         consultations=ConsultationRepository(ORG),
     )
@@ -136,7 +140,7 @@ def test_a_consultation_waits_for_its_person_and_joins_the_new_card() -> None:
     anonymous = create_consultation(given_name="", family_name="", date_of_birth=None)
     consultations = ConsultationRepository(ORG)
     for c in (consultation, anonymous):
-        assert services.consultation_recorded(c, system(), consultations, now=NOW, trace={}) is None
+        assert services.consultation_recorded(c, events_unit(), system(), consultations) is None
     card, _ = refer(create_facts())
     assert card.consultation_ids == (consultation.consultation_id,)
     assert card.last_contact_on == NOW.date()
@@ -145,7 +149,7 @@ def test_a_consultation_waits_for_its_person_and_joins_the_new_card() -> None:
     # Later consultations of a known person join the card at once, and only once.
     later = create_consultation(family_name="ШЕВЧЕНКО")
     for _ in range(2):
-        joined = services.consultation_recorded(later, system(), consultations, now=NOW, trace={})
+        joined = services.consultation_recorded(later, events_unit(), system(), consultations)
     assert joined is not None
     assert system().get(card.client_id).consultation_ids == (
         consultation.consultation_id,
@@ -206,8 +210,8 @@ def test_status_contract_and_reopen_through_the_repository() -> None:
     card, _ = refer(create_facts())
     repo = ClientRepository(ORG, ANNA.centres)
     outcome = services.record_contract_signed(
-        card.client_id, Contract("k-1", NOW.date(), None, NOW), repo,
-        settings=SETTINGS, actor=Actor("worker", "w-anna"), now=NOW, trace={},
+        card.client_id, Contract("k-1", NOW.date(), None, NOW), events_unit(), repo,
+        settings=SETTINGS, by=Actor("worker", "w-anna"),
     )  # fmt: skip
     assert outcome.status_changed and outcome.card.status == "service_user"
     assert services.colour_of(outcome.card, NOW.date()).colour.value == "amber"
@@ -244,8 +248,8 @@ def test_the_inactivity_rule_closes_silent_episodes_once() -> None:
     silent, _ = refer(create_facts(submitted_at=old), now=old)
     recent, _ = refer(create_facts(given_name="Ivan", submitted_at=NOW), now=NOW)
     repo = system()
-    closed = services.sweep_inactivity(repo, SETTINGS, today=NOW.date(), now=NOW, trace={})
-    again = services.sweep_inactivity(repo, SETTINGS, today=NOW.date(), now=NOW, trace={})
+    closed = services.sweep_inactivity(events_unit(component="clients.inactivity"), repo, SETTINGS)
+    again = services.sweep_inactivity(events_unit(component="clients.inactivity"), repo, SETTINGS)
     assert (closed, again) == (1, 0)
     card = repo.get(silent.client_id)
     assert card.status == "rejected"
@@ -323,7 +327,11 @@ def test_statistics_and_families_of_the_callers_centres() -> None:
     # What the events process does on clients.family.created.v1.
     assert (
         services.refresh_shared_status(
-            FamilyRepository(ORG, None), system(), SETTINGS, family_id=family.family_id
+            services.SharedStatusInput(family_id=family.family_id),
+            events_unit(),
+            FamilyRepository(ORG, None),
+            system(),
+            SETTINGS,
         )
         == 1
     )
@@ -360,7 +368,7 @@ def test_the_referring_centre_is_told_only_as_the_organisation_allows() -> None:
     ):
         same, outcome = services.register_from_referral(
             create_facts(referral_id=referral_id, centre_id=centre, phone="+421 911 000 666"),
-            system(), proposals_repo=proposals_repo, now=NOW, trace={}, settings=SETTINGS,
+            events_unit(), system(), proposals_repo=proposals_repo, settings=SETTINGS,
             consultations=ConsultationRepository(ORG), disclosure=disclosure,
         )  # fmt: skip
         assert outcome is Outcome.PROPOSED and same == card

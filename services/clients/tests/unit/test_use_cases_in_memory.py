@@ -24,7 +24,7 @@ from casework_clients.domain.status import ClientStatus, StatusSettings
 from casework_common.auth import Principal
 from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from casework_common.organisation import Organisation, parse
-from casework_common.unit_of_work import Trace, UnitOfWork
+from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
 
 ORG = "org-test"
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -362,13 +362,18 @@ def test_a_contract_deferred_by_a_workers_entry_that_day_is_applied_by_the_next_
     )  # fmt: skip
     assert outcome.recorded and not outcome.status_changed
     system = InMemoryClientRepository(world.store, ORG, None)
-    same_day = services.apply_waiting_contracts(system, world.settings, now=NOW, trace=TRACE)
+
+    def run(at: datetime) -> int:
+        timer = UnitOfWork(SystemActor("clients.contracts"), now=at, trace=Trace(TRACE))
+        return services.apply_waiting_contracts(timer, system, world.settings)
+
+    same_day = run(NOW)
     assert same_day == 0
     tomorrow = NOW + timedelta(days=1)
-    assert services.apply_waiting_contracts(system, world.settings, now=tomorrow, trace=TRACE) == 1
+    assert run(tomorrow) == 1
     card = world.cards().get("cl-1")
     assert card.status == "service_user"
     assert card.status_history.current_entry is not None
     assert card.status_history.current_entry.effective_on == TODAY + timedelta(days=1)
     # Idempotent: the next run finds nothing waiting.
-    assert services.apply_waiting_contracts(system, world.settings, now=tomorrow, trace=TRACE) == 0
+    assert run(tomorrow) == 0
