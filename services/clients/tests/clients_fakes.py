@@ -18,7 +18,8 @@ from datetime import date, datetime
 from casework_clients.adapters.repository import AuditEntry
 from casework_clients.domain import search
 from casework_clients.domain.cards import ClientCard, Consultation
-from casework_clients.domain.proposals import SharingRequest
+from casework_clients.domain.families import Family
+from casework_clients.domain.proposals import MatchProposal, SharingRequest
 from casework_clients.domain.status import ClientStatus, StatusHistory
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import Conflict, NotFound
@@ -33,10 +34,12 @@ _OPEN = {
 
 @dataclass
 class ClientsStore:
-    """Everything the fakes keep: cards, sharing requests, consultations, audit
-    entries, and the events saved with each aggregate."""
+    """Everything the fakes keep: cards, families, match proposals, sharing requests,
+    consultations, audit entries, and the events saved with each aggregate."""
 
     cards: dict[str, ClientCard] = field(default_factory=dict)
+    families: dict[str, Family] = field(default_factory=dict)
+    proposals: dict[str, MatchProposal] = field(default_factory=dict)
     sharing: dict[str, SharingRequest] = field(default_factory=dict)
     consultations: dict[str, tuple[Consultation, str]] = field(default_factory=dict)
     audit: list[AuditEntry] = field(default_factory=list)
@@ -273,6 +276,87 @@ class InMemorySharingRequestRepository:
             raise Conflict(f"SharingRequestDocument {request.request_id} was changed concurrently")
         saved = replace(request, version=request.version + 1)
         self._store.sharing[request.request_id] = saved
+        self._store.events.extend(events)
+        return saved
+
+
+class InMemoryFamilyRepository:
+    """``FamilyRepository`` over a ClientsStore."""
+
+    def __init__(
+        self, store: ClientsStore, organisation: str, centres: frozenset[str] | None
+    ) -> None:
+        self._store = store
+        self._organisation = organisation
+        self._centres = centres
+
+    def _in_scope(self, family: Family) -> bool:
+        return family.organisation == self._organisation and (
+            self._centres is None or bool(set(family.centre_ids) & self._centres)
+        )
+
+    def get(self, family_id: str) -> Family:
+        family = self._store.families.get(family_id)
+        if family is None or not self._in_scope(family):
+            raise NotFound(f"family {family_id} not found")
+        return family
+
+    def of_client(self, client_id: str) -> list[Family]:
+        return [
+            f
+            for f in self._store.families.values()
+            if self._in_scope(f) and client_id in f.member_ids
+        ]
+
+    def save(self, family: Family, events: list[EventEnvelope]) -> Family:
+        stored = self._store.families.get(family.family_id)
+        if (stored.version if stored else 0) != family.version:
+            raise Conflict(f"FamilyDocument {family.family_id} was changed concurrently")
+        saved = replace(family, version=family.version + 1)
+        self._store.families[family.family_id] = saved
+        self._store.events.extend(events)
+        return saved
+
+
+class InMemoryMatchProposalRepository:
+    """``MatchProposalRepository`` over a ClientsStore: one proposal per referral (a
+    second one of the same id is a DuplicateAggregate)."""
+
+    def __init__(
+        self, store: ClientsStore, organisation: str, centres: frozenset[str] | None
+    ) -> None:
+        self._store = store
+        self._organisation = organisation
+        self._centres = centres
+
+    def _in_scope(self, proposal: MatchProposal) -> bool:
+        return proposal.organisation == self._organisation and (
+            self._centres is None or bool(set(proposal.centre_ids) & self._centres)
+        )
+
+    def get(self, proposal_id: str) -> MatchProposal:
+        proposal = self._store.proposals.get(proposal_id)
+        if proposal is None or not self._in_scope(proposal):
+            raise NotFound(f"match proposal {proposal_id} not found")
+        return proposal
+
+    def page(self, *, status: str | None, offset: int, limit: int) -> list[MatchProposal]:
+        found = [
+            p
+            for p in self._store.proposals.values()
+            if self._in_scope(p) and (status is None or p.status.value == status)
+        ]
+        found.sort(key=lambda p: (p.proposed_at, p.proposal_id), reverse=True)
+        return found[offset : offset + limit]
+
+    def save(self, proposal: MatchProposal, events: list[EventEnvelope]) -> MatchProposal:
+        stored = self._store.proposals.get(proposal.proposal_id)
+        if stored is not None and proposal.version == 0:
+            raise DuplicateAggregate(f"match proposal {proposal.proposal_id} is stored")
+        if (stored.version if stored else 0) != proposal.version:
+            raise Conflict(f"MatchProposalDocument {proposal.proposal_id} was changed concurrently")
+        saved = replace(proposal, version=proposal.version + 1)
+        self._store.proposals[proposal.proposal_id] = saved
         self._store.events.extend(events)
         return saved
 
