@@ -32,6 +32,7 @@ from casework_clients.use_cases.families import (
 )
 from casework_clients.use_cases.inactivity import sweep_inactivity
 from casework_clients.use_cases.merge import merge_clients, repoint_families
+from casework_clients.use_cases.plan_states import PlanAnnounced, plan_announced
 from casework_clients.use_cases.proposals import (
     confirm_match_proposal,
     list_match_proposals,
@@ -75,6 +76,7 @@ __all__ = [
     "ContractOutcome",
     "FamilyView",
     "ListFilter",
+    "PlanAnnounced",
     "Registration",
     "SharedStatusInput",
     "Statistics",
@@ -96,6 +98,7 @@ __all__ = [
     "list_match_proposals",
     "list_sharing_requests",
     "merge_clients",
+    "plan_announced",
     "read_client",
     "read_match_proposal",
     "record_consent",

@@ -17,7 +17,6 @@ from casework.documents.v1 import events_pb2 as documents_events
 from casework.intake.v1 import events_pb2 as intake_events
 from casework.plans.v1 import events_pb2 as plans_events
 from casework_clients import services
-from casework_clients.adapters.plan_states import keep_plan_state
 from casework_clients.adapters.repository import (
     ClientDocument,
     ClientRepository,
@@ -263,8 +262,8 @@ _PLAN_STATES: dict[str, type[Any]] = {
 }
 
 
-def plan_state(envelope: EventEnvelope) -> tuple[str, str, bool, date | None]:
-    """plans.plan.*.v1 as (client_id, plan_id, in_effect, next review date)."""
+def plan_state(envelope: EventEnvelope) -> services.PlanAnnounced:
+    """plans.plan.*.v1: the client's plan, whether in effect, its next review date."""
     message_type = _PLAN_STATES.get(envelope.type)
     if message_type is None:
         raise PoisonEvent(f"{envelope.routing_key} is not a plan state")
@@ -277,7 +276,14 @@ def plan_state(envelope: EventEnvelope) -> tuple[str, str, bool, date | None]:
             review = date.fromisoformat(state.next_review_on)
         except ValueError:
             raise PoisonEvent(f"next_review_on {state.next_review_on!r} is not a day") from None
-    return state.client_id, state.plan_id, state.in_effect, review
+    return services.PlanAnnounced(
+        organisation=envelope.organisation,
+        client_id=state.client_id,
+        plan_id=state.plan_id,
+        in_effect=state.in_effect,
+        next_review_on=review,
+        occurred_at=envelope.occurred_at,
+    )
 
 
 class ClientsEvents(EventsService):
@@ -417,11 +423,8 @@ class ClientsEvents(EventsService):
         ],
     )
     def on_plan_state(self, envelope: EventEnvelope) -> None:
-        """The client's plan state for the derived colour (adapters.plan_states)."""
-        client_id, plan_id, in_effect, review = plan_state(envelope)
-        keep_plan_state(
-            envelope.organisation, client_id, plan_id, in_effect, review, envelope.occurred_at
-        )
+        """The client's plan state for the derived colour."""
+        services.plan_announced(plan_state(envelope))
 
     @event_handler("clients.end-contract", ["documents.contract.ended.v1"])
     def on_contract_ended(self, envelope: EventEnvelope) -> None:
