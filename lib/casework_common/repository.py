@@ -3,7 +3,7 @@ within it the caller's centres. A record outside that scope is not there: `_one`
 answers NotFound for it exactly as for an id nobody stored, so no answer tells a caller
 of another centre that it exists.
 
-Adopting it (intake and notify use it; clients is next):
+Adopting it (intake, notify and clients use it):
 
     class ClientRepository(ScopedRepository[ClientDocument]):
         document = ClientDocument          # has `organisation` and a centre field
@@ -32,6 +32,10 @@ A repository narrowed by something other than centres (notify's inbox: one worke
 overrides `_narrow`. Writes go through the unit of work it was given (`uow.save`), so
 the unit of work publishes their events; without one (repository tests) they are
 plain `storage.save_aggregate` writes.
+
+A change lost to a concurrent write is worked out again on the winner's record, a few
+times at most: `AggregateRepository.update` does it, and `retry_lost_race` is that rule
+for a use case whose repository saves a changed aggregate itself.
 """
 
 from __future__ import annotations

@@ -31,7 +31,7 @@ from casework_clients.domain.cards import Consultation, Contract, ReferralFacts
 from casework_clients.domain.contract_end import UnknownContract
 from casework_common import contracts
 from casework_common.config import MissingConfiguration
-from casework_common.envelope import Actor, EventEnvelope
+from casework_common.envelope import EventEnvelope
 from casework_common.errors import NotFound
 from casework_common.events_runtime import EventsService, PoisonEvent, event_handler
 from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork, opened
@@ -408,7 +408,7 @@ class ClientsEvents(EventsService):
                     uow,
                     self._cards(org, uow),
                     settings=self.wired.app.settings_book(org),
-                    by=Actor(kind=envelope.actor.kind, subject=envelope.actor.subject),
+                    by=envelope.actor,
                 )
             except NotFound as exc:
                 raise PoisonEvent(f"contract.signed for an unknown client: {exc}") from None
