@@ -958,8 +958,8 @@ def test_clients_reads_the_plan_state_plans_stored() -> None:
         for key in ("drafted", "signed", "superseded", "closed")
         for s in read[f"plans.plan.{key}.v1"]
     ]
-    assert [s[2] for s in states] == [False, True, True, True, False]
-    assert all(s[0] == "cl-plan-1" for s in states)
+    assert [s.in_effect for s in states] == [False, True, True, True, False]
+    assert all(s.client_id == "cl-plan-1" for s in states)
 
 
 def test_clients_reads_a_monitoring_contact_plans_stored_as_a_contact_with_the_client() -> None:
