@@ -54,6 +54,8 @@ def _saved(
 ) -> ClientCard:
     principal, now = uow.principal, uow.now
     if change.changed is None:
+        # Nothing changed, but the card is answered: a read like any other.
+        repository.audit(card.client_id, principal.subject, action, now, uow.trace.trace_id)
         return card
     # A card registered into a project before enrolments were kept gets that
     # enrolment written out with the first change.

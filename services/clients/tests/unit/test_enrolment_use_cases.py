@@ -123,6 +123,8 @@ def test_the_same_enrolment_again_changes_nothing_and_emits_nothing() -> None:
 
     assert again == first
     assert world.store.events == []
+    # The card was answered both times: both calls are in the audit trail.
+    assert [(e.client_id, e.action) for e in world.store.audit] == [(card.client_id, "enrol")] * 2
 
 
 def test_another_centres_card_is_not_found_whatever_the_request() -> None:
