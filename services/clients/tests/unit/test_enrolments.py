@@ -295,3 +295,26 @@ def test_only_a_designation_or_the_leads_end_moves_the_lead(
             )
             assert moved_by or same
         state = change.enrolments
+
+
+@settings(max_examples=150, deadline=None)
+@given(COMMANDS)
+def test_the_cards_project_is_always_the_lead_enrolments_or_none(
+    commands: list[tuple[object, ...]],
+) -> None:
+    person = NewPerson("org", "Jana", "Malá", date(1950, 1, 1), "", "", "", "reg-north",
+                       "ctr-north", "senior", "", project_id="prj-housing")  # fmt: skip
+    card = cards.new_card(person, client_id="cl-1", settings=StatusSettings(), actor="w-anna",
+                          now=NOW - timedelta(days=90))  # fmt: skip
+    for command in commands:
+        try:
+            change = apply(card.enrolment_record, command)
+        except EnrolmentRuleViolation:
+            continue
+        before = card
+        card = cards.with_enrolments(card, change, NOW, "w-anna")
+        lead = lead_of(card.enrolment_record)
+        assert card.project_id == (lead.project_id if lead is not None else "")
+        # The status itself is never touched by an enrolment: only whose rules apply.
+        assert card.status_entries == before.status_entries
+        assert len(card.history) == len(before.history) + (change.changed is not None)
