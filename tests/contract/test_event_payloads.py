@@ -41,10 +41,13 @@ from casework_clients.domain.cards import (
 )
 from casework_clients.domain.cards import Outcome as Referred
 from casework_clients.domain.details import CardChanges
+from casework_clients.domain.enrolments import EndEnrolment, EnrolClient
 from casework_clients.domain.families import FamilyMember
+from casework_clients.domain.projects import SettingsBook, define_project
 from casework_clients.domain.records import ConsentPurpose, ContactChannel
 from casework_clients.domain.status import StatusSettings
 from casework_clients.entrypoints import events as clients_consumers
+from casework_clients.use_cases import enrolments as enrolling
 from casework_common import contracts
 from casework_common.auth import Principal
 from casework_common.envelope import Actor, EventEnvelope, MalformedEvent
@@ -684,6 +687,15 @@ def produce_clients_events() -> None:
         unit(), anna,
     )  # fmt: skip
     clients.add_note(olena.client_id, "Lives with her sister.", "", unit(), anna)
+    housing = define_project("prj-housing", ORG, "Housing", SETTINGS, T0.date(), "w-admin", T0)
+    book = SettingsBook(SETTINGS, {"prj-housing": housing})
+    enrolling.enrol_client(
+        EnrolClient(olena.client_id, "prj-housing", "", False), unit(), anna, settings=book
+    )
+    enrolling.end_enrolment(
+        EndEnrolment(olena.client_id, "prj-housing", "", "moved away"), unit(), anna,
+        settings=book,
+    )  # fmt: skip
     clients.record_contact(
         olena.client_id, today, ContactChannel.HOME_VISIT, "w-anna", "visited", unit(), anna,
         org=DEV,

@@ -18,6 +18,7 @@ from datetime import date, datetime
 from casework_clients.adapters.repository import AuditEntry
 from casework_clients.domain import search
 from casework_clients.domain.cards import ClientCard, Consultation
+from casework_clients.domain.enrolments import open_projects
 from casework_clients.domain.families import Family
 from casework_clients.domain.proposals import MatchProposal, SharingRequest
 from casework_clients.domain.status import ClientStatus, StatusHistory
@@ -157,11 +158,13 @@ class InMemoryClientRepository:
         limit: int,
         statuses: tuple[str, ...] = (),
         worker_id: str = "",
+        project_id: str = "",
     ) -> list[ClientCard]:
         listed = [
             c
             for c in self._scoped()
             if not c.merged_into
+            and (not project_id or project_id in open_projects(c.enrolment_record))
             and (not centre_id or centre_id in c.centre_ids)
             and (not statuses or c.status in statuses)
             and (not worker_id or any(w.worker_id == worker_id for w in c.responsible_workers))

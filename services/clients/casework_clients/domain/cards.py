@@ -11,7 +11,9 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import Enum
 
+from casework_clients.domain import enrolments as enrolment_rules
 from casework_clients.domain.colour import ContractState
+from casework_clients.domain.enrolments import Enrolment, EnrolmentChange
 from casework_clients.domain.identity import identity_key, other_card_key
 from casework_clients.domain.records import (
     ConsentRecord,
@@ -160,6 +162,18 @@ class ClientCard:
     absorbed_status: tuple[AbsorbedStatus, ...] = ()
     #: The one-time consultations joined to the card, with their content.
     consultations: tuple[AttachedConsultation, ...] = ()
+    #: Every enrolment in a project or programme (see domain.enrolments); ``project_id``
+    #: mirrors the lead enrolment's project.
+    enrolments: tuple[Enrolment, ...] = ()
+
+    @property
+    def enrolment_record(self) -> tuple[Enrolment, ...]:
+        """The enrolments, a card registered into a project before enrolments were
+        kept showing that project as one enrolment from its registration."""
+        first = self.history[0].by if self.history else ""
+        return enrolment_rules.as_recorded(
+            self.enrolments, self.project_id, self.registered_at, first
+        )
 
     @property
     def status_history(self) -> StatusHistory:
@@ -478,10 +492,30 @@ def new_card(
         project_id=person.project_id,
         channel=person.channel,
     )
+    if person.project_id:
+        # Seed 000: the project chosen with the client is the card's first enrolment.
+        card = replace(
+            card, enrolments=(Enrolment(person.project_id, now.date(), actor, now, lead=True),)
+        )
     change = record_first_contact(
         StatusHistory(), settings, now.date(), actor, now, person.first_status or None
     )
     return with_status_change(card, change, now, actor)
+
+
+def with_enrolments(
+    card: ClientCard, change: EnrolmentChange, now: datetime, by: str
+) -> ClientCard:
+    """The card after an enrolment command: its enrolments, the lead's project (whose
+    settings govern the status from now on) and a history line."""
+    if change.changed is None:
+        return card
+    return replace(
+        card,
+        enrolments=change.enrolments,
+        project_id=change.lead_project_id,
+        history=(*card.history, HistoryEntry(now, change.explanation, by)),
+    )
 
 
 # ------------------------------------------------------------------ contracts

@@ -64,5 +64,9 @@ ACCESS: AccessMap = {
         "ListProjects": FRONT_LINE_AND_ABOVE | {ADMIN},
         "GetProject": FRONT_LINE_AND_ABOVE | {ADMIN},
         "SetProjectStatusSettings": frozenset({ADMIN}),
+        # Enrolments: the project is chosen with the client at the desk; ending one
+        # changes whose settings govern the status, which is case work
+        "EnrolClient": FRONT_LINE_AND_ABOVE,
+        "EndEnrolment": CASE_WORKER_AND_ABOVE,
     }.items()
 }

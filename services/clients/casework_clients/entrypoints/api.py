@@ -14,6 +14,7 @@ from casework_clients import services
 from casework_clients.bootstrap import bootstrap
 from casework_clients.domain import commands
 from casework_clients.entrypoints import requests
+from casework_clients.entrypoints.enrolments_api import EnrolmentRpcs
 from casework_clients.entrypoints.matching_api import MatchingRpcs
 from casework_clients.entrypoints.projects_api import ProjectRpcs
 from casework_clients.entrypoints.translate import (
@@ -28,10 +29,12 @@ from casework_common.unit_of_work import current_unit_of_work
 
 
 @guard_requests
-class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsServiceServicer):
+class ClientsServicer(
+    MatchingRpcs, ProjectRpcs, EnrolmentRpcs, clients_pb2_grpc.ClientsServiceServicer
+):
     """Cards, status, families and card details; match proposals, sharing requests and
     the audit trail come from MatchingRpcs, projects and their settings from
-    ProjectRpcs."""
+    ProjectRpcs, a card's enrolments in projects from EnrolmentRpcs."""
 
     # ------------------------------------------------------------------ cards
 
@@ -54,7 +57,7 @@ class ClientsServicer(MatchingRpcs, ProjectRpcs, clients_pb2_grpc.ClientsService
         offset, limit = page_window(request.page_size, request.page_token)
         wanted = requests.list_filter(
             request.centre_id, request.statuses, request.colours,
-            request.responsible_worker_id, request.mine,
+            request.responsible_worker_id, request.mine, request.project_id,
         )  # fmt: skip
         page, following = services.list_clients(
             wanted,

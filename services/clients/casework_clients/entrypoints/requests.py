@@ -12,6 +12,7 @@ from enum import Enum
 
 from casework.clients.v1 import clients_pb2
 from casework_clients.domain import commands
+from casework_clients.domain.enrolments import EndEnrolment, EnrolClient
 from casework_clients.domain.families import FamilyMember
 from casework_clients.domain.records import ContactPoint
 from casework_clients.entrypoints.translate import (
@@ -193,6 +194,7 @@ def list_filter(
     colours: Iterable[int],
     responsible_worker_id: str = "",
     mine: bool = False,
+    project_id: str = "",
 ) -> ListFilter:
     """A list's filters; a status or colour number the schema does not define is
     INVALID_ARGUMENT (field statuses / colours)."""
@@ -216,4 +218,13 @@ def list_filter(
         colours=frozenset(wanted),
         responsible_worker_id=responsible_worker_id.strip(),
         mine=mine,
+        project_id=project_id.strip(),
     )
+
+
+def enrol_client(request: clients_pb2.EnrolClientRequest) -> EnrolClient:
+    return EnrolClient(request.client_id, request.project_id, request.since, request.lead)
+
+
+def end_enrolment(request: clients_pb2.EndEnrolmentRequest) -> EndEnrolment:
+    return EndEnrolment(request.client_id, request.project_id, request.until, request.reason)

@@ -13,6 +13,7 @@ from casework_clients.adapters.repository import AuditEntry
 from casework_clients.domain import details
 from casework_clients.domain.cards import ClientCard
 from casework_clients.domain.colour import Colour, ColourVerdict, PlanState
+from casework_clients.domain.enrolments import Enrolment
 from casework_clients.domain.projects import Project, SettingsVersion
 from casework_clients.domain.proposals import (
     MatchProposal,
@@ -224,6 +225,7 @@ def to_message(
             for corrections in [details.corrected_by(card.notes)]
             for n in card.notes
         ],
+        enrolments=[enrolment_message(e) for e in card.enrolment_record],
         contact_records=[
             clients_pb2.ContactRecord(
                 contact_id=c.contact_id,
@@ -373,6 +375,20 @@ def audit_message(e: AuditEntry) -> clients_pb2.AuditEntry:
 
 
 # ------------------------------------------------------------------ projects
+
+
+def enrolment_message(e: Enrolment) -> clients_pb2.Enrolment:
+    return clients_pb2.Enrolment(
+        project_id=e.project_id,
+        since=e.since.isoformat(),
+        until=e.until.isoformat() if e.until else "",
+        enrolled_by=e.enrolled_by,
+        enrolled_at=_ts(e.enrolled_at),
+        end_reason=e.end_reason,
+        ended_by=e.ended_by,
+        lead=e.lead,
+    )
+
 
 _MODE = {
     StatusMode.AUTOMATIC: clients_pb2.STATUS_MODE_AUTOMATIC,

@@ -123,6 +123,8 @@ class ListFilter:
     colours: frozenset[Colour] = frozenset()
     responsible_worker_id: str = ""
     mine: bool = False
+    #: Cards with an open enrolment in this project (cards only).
+    project_id: str = ""
 
 
 def list_clients(
@@ -145,7 +147,7 @@ def list_clients(
     def fetch(at: int, count: int) -> list[ClientCard]:
         return repository.page(
             centre_id=wanted.centre_id or None, offset=at, limit=count,
-            statuses=wanted.statuses, worker_id=worker,
+            statuses=wanted.statuses, worker_id=worker, project_id=wanted.project_id,
         )  # fmt: skip
 
     if wanted.colours:

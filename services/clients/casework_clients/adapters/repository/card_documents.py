@@ -21,6 +21,7 @@ from casework_clients.domain.cards import (
     Contract,
     HistoryEntry,
 )
+from casework_clients.domain.enrolments import Enrolment, open_projects
 from casework_clients.domain.records import (
     ConsentAction,
     ConsentPurpose,
@@ -111,6 +112,10 @@ class ClientDocument(AggregateDocument):
     contract_awaits = me.StringField(default="")
     # Status histories of cards merged into this one (see ClientCard.absorbed_status).
     absorbed_status = me.ListField(me.DictField())
+    # Enrolments in projects (see domain.enrolments), and the projects of the open ones
+    # derived at write time, so that a list by project is one query.
+    enrolments = me.ListField(me.DictField())
+    open_project_ids = me.ListField(me.StringField())
 
 
 class AuditEntry(me.Document):
@@ -216,6 +221,33 @@ def to_card(doc: ClientDocument | StoredCard) -> ClientCard:
             AbsorbedStatus(a["client_id"], tuple(entry_from_dict(e) for e in a["entries"]))
             for a in doc.absorbed_status or ()
         ),
+        enrolments=tuple(_enrolment_from_dict(e) for e in doc.enrolments or ()),
+    )
+
+
+def _enrolment_to_dict(e: Enrolment) -> dict[str, Any]:
+    return {
+        "project_id": e.project_id,
+        "since": e.since.isoformat(),
+        "until": e.until.isoformat() if e.until else "",
+        "enrolled_by": e.enrolled_by,
+        "enrolled_at": e.enrolled_at,
+        "end_reason": e.end_reason,
+        "ended_by": e.ended_by,
+        "lead": "yes" if e.lead else "",
+    }
+
+
+def _enrolment_from_dict(raw: dict[str, Any]) -> Enrolment:
+    return Enrolment(
+        project_id=raw["project_id"],
+        since=date.fromisoformat(raw["since"]),
+        enrolled_by=raw.get("enrolled_by", ""),
+        enrolled_at=raw["enrolled_at"],
+        until=date.fromisoformat(raw["until"]) if raw.get("until") else None,
+        end_reason=raw.get("end_reason", ""),
+        ended_by=raw.get("ended_by", ""),
+        lead=bool(raw.get("lead")),
     )
 
 
@@ -402,6 +434,8 @@ def to_document(card: ClientCard) -> ClientDocument:
             {"client_id": a.client_id, "entries": [entry_to_dict(e) for e in a.entries]}
             for a in card.absorbed_status
         ],
+        enrolments=[_enrolment_to_dict(e) for e in card.enrolments],
+        open_project_ids=list(open_projects(card.enrolment_record)),
     )
 
 

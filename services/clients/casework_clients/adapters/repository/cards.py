@@ -78,7 +78,7 @@ SUMMARY_FIELDS = {
         "problem_types", "status", "referral_ids", "registered_at", "status_entries",
         "contracts", "last_contact_on", "archived", "merged_into", "merged_from",
         "consultation_ids", "contacts", "responsible_workers", "duplicate_of",
-        "project_id", "channel", "version",
+        "project_id", "channel", "version", "enrolments",
     )
 }  # fmt: skip
 
@@ -267,14 +267,22 @@ class ClientRepository(ScopedRepository[ClientDocument]):
         limit: int,
         statuses: tuple[str, ...] = (),
         worker_id: str = "",
+        project_id: str = "",
     ) -> list[ClientCard]:
-        """Newest first, optionally only in these statuses or of this responsible worker."""
+        """Newest first, optionally only in these statuses, of this responsible worker
+        or with an open enrolment in this project."""
         # Merged cards only redirect: they are not listed.
         query = self._scoped().filter(merged_into__in=["", None])
         if statuses:
             query = query.filter(status__in=list(statuses))
         if worker_id:
             query = query.filter(responsible_workers__match={"worker_id": worker_id})
+        if project_id:
+            # A card written before enrolments were kept has only its project (the
+            # lead, so an open enrolment) in `project_id`.
+            query = query.filter(
+                me.Q(open_project_ids__in=[project_id]) | me.Q(project_id=project_id)
+            )
         if centre_id:
             # `$in`, not array equality: the development wire server's find matches
             # nothing for {"centre_ids": "x"} (count_documents does; measured).
