@@ -42,6 +42,7 @@ __all__ = [
     "enrol",
     "enrol_request_of",
     "lead_of",
+    "merged",
     "open_projects",
 ]
 
@@ -125,6 +126,29 @@ def as_recorded(
             lead=True,
         ),
     )
+
+
+def merged(
+    survivor: tuple[Enrolment, ...], absorbed: tuple[Enrolment, ...]
+) -> tuple[Enrolment, ...]:
+    """The enrolments of two cards of one person made one: the survivor's as they are,
+    then each of the absorbed card's that no enrolment of the survivor in the same
+    project overlaps (the same enrolment recorded twice is kept once, the survivor's).
+    The survivor's lead stays the lead; an absorbed enrolment leads only when the
+    survivor has none open, by the usual rule (the open one recorded first)."""
+    kept = [
+        replace(e, lead=False)
+        for e in absorbed
+        if not any(s.project_id == e.project_id and _overlap(s, e) for s in survivor)
+    ]
+    return _with_lead((*survivor, *kept), None)
+
+
+def _overlap(a: Enrolment, b: Enrolment) -> bool:
+    """Whether two enrolments share a day (an ended one is over on its ``until``)."""
+    a_ends = a.until or date.max
+    b_ends = b.until or date.max
+    return a.since < b_ends and b.since < a_ends
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime
 
+from casework_clients.domain import enrolments as enrolment_rules
 from casework_clients.domain.cards import (
     AbsorbedStatus,
     ClientCard,
@@ -92,6 +93,15 @@ def merge_cards(
         ),
     )
     survivor_after = _with_details_of(survivor_after, absorbed)
+    # The absorbed card's projects and programmes stay on record; the survivor's lead
+    # (whose settings govern the status) is kept, so a merge never switches the rules.
+    enrolled = enrolment_rules.merged(survivor.enrolment_record, absorbed.enrolment_record)
+    lead = enrolment_rules.lead_of(enrolled)
+    survivor_after = replace(
+        survivor_after,
+        enrolments=enrolled,
+        project_id=lead.project_id if lead is not None else survivor.project_id,
+    )
     absorbed_after = replace(
         absorbed,
         merged_into=survivor.client_id,

@@ -4,6 +4,7 @@ refusals that change nothing, repeats that change nothing."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
@@ -25,6 +26,7 @@ from casework_clients.domain.enrolments import (
     lead_of,
     open_projects,
 )
+from casework_clients.domain.merging import merge_cards
 from casework_clients.domain.projects import SettingsBook, define_project, settings_for
 from casework_clients.domain.status import StatusMode, StatusSettings
 from casework_common.errors import InvalidArgument
@@ -318,3 +320,90 @@ def test_the_cards_project_is_always_the_lead_enrolments_or_none(
         # The status itself is never touched by an enrolment: only whose rules apply.
         assert card.status_entries == before.status_entries
         assert len(card.history) == len(before.history) + (change.changed is not None)
+
+
+# ------------------------------------------------------------------ merging two cards
+
+
+def merged_cards(
+    survivor_enrolments: tuple[Enrolment, ...], absorbed_enrolments: tuple[Enrolment, ...]
+) -> cards.ClientCard:
+    def card(client_id: str, held: tuple[Enrolment, ...]) -> cards.ClientCard:
+        person = NewPerson("org", "Jana", "Malá", date(1950, 1, 1), "", "", "", "reg-north",
+                           "ctr-north", "senior", "")  # fmt: skip
+        made = cards.new_card(person, client_id=client_id, settings=StatusSettings(),
+                              actor="w-anna", now=NOW - timedelta(days=90))  # fmt: skip
+        lead = lead_of(held)
+        return replace(made, enrolments=held, project_id=lead.project_id if lead else "")
+
+    survivor = card("cl-kept", survivor_enrolments)
+    absorbed = card("cl-gone", absorbed_enrolments)
+    kept, _ = merge_cards(survivor, absorbed, "typed twice", "w-anna", NOW)
+    return kept
+
+
+def test_a_merge_keeps_the_absorbed_cards_programmes_under_the_survivors_lead() -> None:
+    survivor = enrolled("prj-housing", TODAY - timedelta(days=20))
+    absorbed = enrolled("prj-debt", TODAY - timedelta(days=30))
+    kept = merged_cards(survivor, absorbed)
+    assert [(e.project_id, e.lead) for e in kept.enrolments] == [
+        ("prj-housing", True), ("prj-debt", False),
+    ]  # fmt: skip
+    assert kept.project_id == "prj-housing"
+
+
+def test_a_merge_keeps_one_enrolment_recorded_on_both_cards_the_survivors() -> None:
+    survivor = enrolled("prj-housing", TODAY - timedelta(days=20))
+    absorbed = enrolled("prj-housing", TODAY - timedelta(days=25))
+    absorbed = ended(absorbed, "prj-housing", TODAY - timedelta(days=22))  # before: kept too
+    absorbed = enrolled("prj-housing", TODAY - timedelta(days=21), before=absorbed)  # overlaps
+    kept = merged_cards(survivor, absorbed)
+    assert [(e.since, e.until) for e in kept.enrolments] == [
+        (TODAY - timedelta(days=20), None),
+        (TODAY - timedelta(days=25), TODAY - timedelta(days=22)),
+    ]
+
+
+def test_a_survivor_in_no_project_takes_the_absorbed_cards_lead() -> None:
+    kept = merged_cards((), enrolled("prj-youth", TODAY - timedelta(days=3)))
+    assert kept.project_id == "prj-youth"
+    assert [(e.project_id, e.lead) for e in kept.enrolments] == [("prj-youth", True)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(COMMANDS, COMMANDS)
+def test_a_merge_loses_no_enrolment_and_never_switches_a_survivors_lead(
+    survivor_commands: list[tuple[object, ...]], absorbed_commands: list[tuple[object, ...]]
+) -> None:
+    def run(commands: list[tuple[object, ...]]) -> tuple[Enrolment, ...]:
+        state: tuple[Enrolment, ...] = ()
+        for command in commands:
+            try:
+                state = apply(state, command).enrolments
+            except EnrolmentRuleViolation:
+                continue
+        return state
+
+    survivor, absorbed = run(survivor_commands), run(absorbed_commands)
+    kept = merged_cards(survivor, absorbed)
+    lead_before, lead_after = lead_of(survivor), lead_of(kept.enrolments)
+    if lead_before is not None:
+        assert lead_after is not None
+        assert (lead_after.project_id, lead_after.since) == (
+            lead_before.project_id, lead_before.since,
+        )  # fmt: skip
+    assert kept.project_id == (lead_after.project_id if lead_after is not None else "")
+    # The survivor's own enrolments stay first, as they were.
+    spans = [(e.project_id, e.since, e.until) for e in kept.enrolments[: len(survivor)]]
+    assert spans == [(e.project_id, e.since, e.until) for e in survivor]
+    # Every absorbed enrolment is on the survivor, or one of the same project covers a
+    # day of it there.
+    for gone in absorbed:
+        assert any(
+            e.project_id == gone.project_id
+            and e.since < (gone.until or date.max)
+            and gone.since < (e.until or date.max)
+            for e in kept.enrolments
+        )
+    opened = any(e.open for e in kept.enrolments)
+    assert sum(e.lead for e in kept.enrolments) == (1 if opened else 0)
