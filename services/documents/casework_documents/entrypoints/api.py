@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from casework.documents.v1 import documents_pb2 as pb
 from casework.documents.v1 import documents_pb2_grpc
 from casework_common.errors import CaseworkError, FieldError, raise_if_any
 from casework_common.messages import enum_codes, guard_requests
+from casework_common.messages import timestamp as _stamp
 from casework_common.paging import next_token, page_window
 from casework_common.unit_of_work import UnitOfWork, current_unit_of_work
 from casework_documents.adapters.archive import ArchiveUnavailable, TamperedObject
@@ -69,14 +69,6 @@ def archive_faults(method: F) -> F:
             raise Unavailable(str(exc)) from None
 
     return call  # type: ignore[return-value]
-
-
-def _stamp(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC))
-    return out
 
 
 def _day(field: str, value: str, errors: list[FieldError]) -> date | None:

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from casework.feedback.v1 import feedback_pb2
 from casework_common.errors import FieldError, InvalidArgument
+from casework_common.messages import timestamp
 from casework_feedback.adapters.audit import AuditEntry
 from casework_feedback.domain import campaigns, complaints, followup, linter, reports
 from casework_feedback.domain.surveys import (
@@ -18,14 +15,6 @@ from casework_feedback.domain.surveys import (
     QuestionKind,
     SurveyDefinition,
 )
-
-
-def timestamp(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def to_definition(message: feedback_pb2.SurveyDefinition) -> SurveyDefinition:

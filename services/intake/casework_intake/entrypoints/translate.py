@@ -9,10 +9,9 @@ from datetime import date, datetime
 from typing import Any
 
 from google.protobuf import struct_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from casework.intake.v1 import intake_pb2
-from casework_common.messages import enum_codes, moment
+from casework_common.messages import enum_codes, moment, timestamp
 from casework_common.routing import Rule
 from casework_intake.domain import form_codec
 from casework_intake.domain.consultations import Consultation, RecordConsultation
@@ -38,14 +37,6 @@ _OUTREACH_STATUS_CODES = {status: code for code, status in OUTREACH_STATUSES.ite
 _TASK_STATUS_CODES = {
     status: code for code, status in enum_codes(intake_pb2.TaskStatus, TaskStatus).items()
 }
-
-
-def timestamp(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def _struct(data: Mapping[str, Any]) -> struct_pb2.Struct:

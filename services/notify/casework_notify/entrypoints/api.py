@@ -8,12 +8,12 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
 from casework_common import contracts
 from casework_common.errors import FieldError, InvalidArgument
 from casework_common.messages import guard_requests
+from casework_common.messages import timestamp as _ts
 from casework_common.paging import next_token, page_window
 from casework_common.unit_of_work import current_unit_of_work
 from casework_notify import services
@@ -53,14 +53,6 @@ CLIENT_MESSAGE = {
 }
 # How often an idle stream checks that its caller is still there.
 WATCH_HEARTBEAT_SECONDS = 1.0
-
-
-def _ts(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
-    return stamp
 
 
 def to_message(n: Notification) -> notify_pb2.Notification:

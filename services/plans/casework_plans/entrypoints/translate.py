@@ -3,16 +3,16 @@ every field error (with its path) before anything runs."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from enum import Enum
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from casework.plans.v1 import plans_pb2
 from casework_common.errors import FieldError, raise_if_any
 from casework_common.messages import enum_codes
+from casework_common.messages import timestamp as stamp
 from casework_common.values import iso_day
 from casework_plans.domain import catalogue, monitoring, plans
 from casework_plans.domain.decisions import awaiting_approval
@@ -168,14 +168,6 @@ def to_offer(message: plans_pb2.OfferPack, by: str, today: date) -> OfferPack:
         on,
         by,
     )
-
-
-def stamp(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(moment)
-    return ts
 
 
 def _day(value: date | None) -> str:
