@@ -45,6 +45,7 @@ from casework_common.public_http import (
     decide,
     field_errors,
     json_response,
+    limited,
     public,
     public_http_entrypoint,
     read_whole,
@@ -297,7 +298,7 @@ class FeedbackEvents(EventsService):
         forwarded = request.headers.getlist(header) if header else []
         return client_address(str(request.remote_addr or ""), forwarded, app.trusted_proxies)
 
-    def _rate_limited(self, request: Any, endpoint: str) -> Response | None:
+    def rate_refusal(self, request: Any, endpoint: str) -> Response | None:
         app = self.wired.app
         now = app.clock()
         count = PUBLIC_RATE.count(self._address(request), window_of(now))
@@ -330,10 +331,8 @@ class FeedbackEvents(EventsService):
 
     @public_http("GET", "/public/v1/feedback/kiosks/<org>/<centre>")  # type: ignore[misc]
     @public
+    @limited("kiosk")
     def kiosk(self, request: Any, org: str, centre: str) -> Response:
-        limited = self._rate_limited(request, "kiosk")
-        if limited is not None:
-            return limited
         app = self.wired.app
         organisation = app.organisations.get(org)
         if organisation is None:
@@ -354,10 +353,8 @@ class FeedbackEvents(EventsService):
 
     @public_http("GET", "/public/v1/feedback/<token>")  # type: ignore[misc]
     @public
+    @limited("open")
     def survey_form(self, request: Any, token: str) -> Response:
-        limited = self._rate_limited(request, "open")
-        if limited is not None:
-            return limited
         try:
             opened = self._open(token)
         except visits.PublicRefused as refused:
@@ -374,10 +371,8 @@ class FeedbackEvents(EventsService):
 
     @public_http("POST", "/public/v1/feedback/<token>")  # type: ignore[misc]
     @public
+    @limited("submit")
     def survey_submit(self, request: Any, token: str) -> Response:
-        limited = self._rate_limited(request, "submit")
-        if limited is not None:
-            return limited
         try:
             opened = self._open(token)
         except visits.PublicRefused as refused:
