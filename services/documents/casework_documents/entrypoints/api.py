@@ -15,7 +15,7 @@ from casework.documents.v1 import documents_pb2_grpc
 from casework_common.errors import CaseworkError, FieldError, raise_if_any
 from casework_common.messages import enum_codes, guard_requests
 from casework_common.messages import timestamp as _stamp
-from casework_common.paging import next_token, page_window
+from casework_common.paging import paged
 from casework_common.unit_of_work import UnitOfWork, current_unit_of_work
 from casework_documents.adapters.archive import ArchiveUnavailable, TamperedObject
 from casework_documents.adapters.cards import CardsUnavailable
@@ -304,8 +304,12 @@ class DocumentsServicer(documents_pb2_grpc.DocumentsServiceServicer):
         self, request: pb.ListAuditEntriesRequest, context: grpc.ServicerContext
     ) -> pb.ListAuditEntriesResponse:
         uow = current_unit_of_work()
-        offset, limit = page_window(request.page_size, request.page_token)
-        found = uc.audit_entries(request.client_id, uow, self._ports(uow), offset, limit)
+        found, token = paged(
+            request,
+            lambda offset, limit: uc.audit_entries(
+                request.client_id, uow, self._ports(uow), offset, limit
+            ),
+        )
         return pb.ListAuditEntriesResponse(
             entries=[
                 pb.AuditEntry(
@@ -318,7 +322,7 @@ class DocumentsServicer(documents_pb2_grpc.DocumentsServiceServicer):
                 )
                 for e in found
             ],
-            next_page_token=next_token(offset, limit, len(found)),
+            next_page_token=token,
         )
 
     @archive_faults

@@ -14,7 +14,7 @@ from casework_common import contracts
 from casework_common.errors import FieldError, InvalidArgument
 from casework_common.messages import guard_requests
 from casework_common.messages import timestamp as _ts
-from casework_common.paging import next_token, page_window
+from casework_common.paging import next_token, page_window, paged
 from casework_common.unit_of_work import current_unit_of_work
 from casework_notify import services
 from casework_notify.adapters.feed import InboxFeed
@@ -268,13 +268,15 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self, request: notify_pb2.ListOutgoingEmailsRequest, context: grpc.ServicerContext
     ) -> notify_pb2.ListOutgoingEmailsResponse:
         uow = current_unit_of_work()
-        offset, limit = page_window(request.page_size, request.page_token)
         state = EMAIL_STATE_NAME.get(request.state, "" if not request.state else "?")
-        page = emails.list_emails(self._notify.emails, uow.organisation, state, offset, limit)
-        return notify_pb2.ListOutgoingEmailsResponse(
-            emails=[email_message(e) for e in page],
-            next_page_token=next_token(offset, limit, len(page)),
+        page, token = paged(
+            request,
+            lambda offset, limit: emails.list_emails(
+                self._notify.emails, uow.organisation, state, offset, limit
+            ),
         )
+        found = [email_message(e) for e in page]
+        return notify_pb2.ListOutgoingEmailsResponse(emails=found, next_page_token=token)
 
     def SetNotificationPreferences(
         self,
@@ -381,15 +383,16 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self, request: notify_pb2.ListWebhookDeliveriesRequest, context: grpc.ServicerContext
     ) -> notify_pb2.ListWebhookDeliveriesResponse:
         uow = current_unit_of_work()
-        offset, limit = page_window(request.page_size, request.page_token)
         repository = self._notify.webhooks_of(uow.organisation)
-        if request.subscription_id:
-            repository.subscription(request.subscription_id)
-        page = repository.deliveries(request.subscription_id, request.dead_only, offset, limit)
-        return notify_pb2.ListWebhookDeliveriesResponse(
-            deliveries=[delivery_message(d) for d in page],
-            next_page_token=next_token(offset, limit, len(page)),
-        )
+
+        def deliveries(offset: int, limit: int) -> list[Delivery]:
+            if request.subscription_id:
+                repository.subscription(request.subscription_id)
+            return repository.deliveries(request.subscription_id, request.dead_only, offset, limit)
+
+        page, token = paged(request, deliveries)
+        found = [delivery_message(d) for d in page]
+        return notify_pb2.ListWebhookDeliveriesResponse(deliveries=found, next_page_token=token)
 
     def ReplayWebhookDelivery(
         self, request: notify_pb2.ReplayWebhookDeliveryRequest, context: grpc.ServicerContext
