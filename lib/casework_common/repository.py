@@ -218,6 +218,9 @@ class AggregateRepository(ScopedRepository[A], Generic[A, T]):
     idempotency-key lookup and the version-guarded change are written here once."""
 
     fields: ClassVar[StoredFields[Any] | None] = None
+    # Whether `update` stores a change that tells no event (a draft's edit announces
+    # nothing and must still be kept; a mark only this service reads).
+    quiet_changes: ClassVar[bool] = False
 
     def _mapping(self) -> StoredFields[Any]:
         if self.fields is None:
@@ -241,10 +244,20 @@ class AggregateRepository(ScopedRepository[A], Generic[A, T]):
         doc = self._unscoped().filter(idempotency_key=key).first()
         return self._read(doc) if doc else None
 
-    def add(self, aggregate: T, event: EventEnvelope) -> None:
-        doc = self.document(id=self._id_of(aggregate))
+    def add(self, aggregate: T, event: EventEnvelope | Iterable[EventEnvelope] = ()) -> None:
+        """Store a new record of the caller's organisation with its event (or events)."""
+        doc = self.document(id=self._id_of(aggregate), organisation=self._organisation)
         self._write(doc, aggregate)  # type: ignore[arg-type]
-        self._save(doc, [event])  # type: ignore[arg-type]
+        events = [event] if isinstance(event, EventEnvelope) else list(event)
+        self._save(doc, events)  # type: ignore[arg-type]
+
+    def overwrite(self, aggregate: T, events: Iterable[EventEnvelope] = ()) -> None:
+        """Store the aggregate as given over its record of the caller's scope (NotFound
+        outside it), with its events, in one version-guarded write: for a change worked
+        out by a caller that holds the record already and wants no second reading."""
+        doc = self._one(self._id_of(aggregate))
+        self._write(doc, aggregate)
+        self._save(doc, events)
 
     def _page(self, order: Iterable[str], offset: int, limit: int, **equal: str) -> list[T]:
         """A page of the caller's records in `order`, narrowed to those whose fields
@@ -254,15 +267,23 @@ class AggregateRepository(ScopedRepository[A], Generic[A, T]):
 
     def update(self, record_id: str, change: Callable[[T], tuple[T, list[EventEnvelope]]]) -> T:
         """Apply `change` to a record of the caller's scope and store the result with
-        its events in one version-guarded write (NotFound outside the scope).
+        its events in one version-guarded write (NotFound outside the scope). A change
+        with no event is no change and is not written, unless the repository keeps
+        `quiet_changes` and the record did change.
 
         `change` is worked out from the record as stored, so when a concurrent write
         wins (a timer's tick beside a worker's call) it is worked out again on the
         winner's result; Conflict only when that keeps happening."""
+        return self.update_loaded(self._one(record_id), change)
+
+    def update_loaded(self, doc: A, change: Callable[[T], tuple[T, list[EventEnvelope]]]) -> T:
+        """`update` of a document already read (a batch read of many records)."""
         for attempt in range(UPDATE_ATTEMPTS):
-            doc = self._one(record_id)
-            changed, events = change(self._read(doc))
-            if not events:
+            if attempt:
+                doc = self._one(str(doc.pk))
+            before = self._read(doc)
+            changed, events = change(before)
+            if not events and (not self.quiet_changes or changed == before):
                 return changed
             self._write(doc, changed)
             try:

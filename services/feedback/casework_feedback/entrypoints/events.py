@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -104,6 +105,14 @@ def _body(request: Any) -> dict[str, Any] | Response:
     if not isinstance(data, dict):
         return field_errors(400, [FieldError("body", "must be a JSON object")])
     return data
+
+
+def _in_pages(work: Callable[[], int]) -> None:
+    """Run a timer's `work` a page at a time until a page comes back short (or
+    MAX_PAGES have run: the next tick goes on)."""
+    for _ in range(MAX_PAGES):
+        if work() < PAGE:
+            break
 
 
 def _on_day(text: str) -> datetime:
@@ -239,12 +248,14 @@ class FeedbackEvents(EventsService):
                 if organisation is None:
                     continue
                 # A page at a time; a complaint that lost a race waits for the next tick.
-                for _ in range(MAX_PAGES):
-                    looked_at = complaints.raise_deadline_notices(
-                        uow, organisation, ComplaintRepository(org_id, None, uow)
+                _in_pages(
+                    functools.partial(
+                        complaints.raise_deadline_notices,
+                        uow,
+                        organisation,
+                        ComplaintRepository(org_id, None, uow),
                     )
-                    if looked_at < PAGE:
-                        break
+                )
 
     @timer(interval=SAMPLE_CHECK_INTERVAL)  # type: ignore[misc]
     def draw_phone_surveys(self) -> None:
@@ -254,8 +265,9 @@ class FeedbackEvents(EventsService):
                 organisation = app.organisations.get(org_id)
                 if organisation is None:
                     continue
-                for _ in range(MAX_PAGES):
-                    looked_at = calls.draw_phone_surveys(
+                _in_pages(
+                    functools.partial(
+                        calls.draw_phone_surveys,
                         uow,
                         organisation,
                         VisitRepository(org_id, None, uow),
@@ -264,8 +276,7 @@ class FeedbackEvents(EventsService):
                         rate=app.sample_rate,
                         salt=app.sample_salt,
                     )
-                    if looked_at < PAGE:
-                        break
+                )
         PUBLIC_RATE.forget_windows_before(window_of(uow.now) - 1)
 
     @timer(interval=LATER_CHECK_INTERVAL)  # type: ignore[misc]
@@ -277,8 +288,9 @@ class FeedbackEvents(EventsService):
             for org_id in repo.organisations_with_later_surveys_due(uow.now):
                 if org_id not in app.organisations:
                     continue
-                for _ in range(MAX_PAGES):
-                    looked_at = visits.issue_later_surveys(
+                _in_pages(
+                    functools.partial(
+                        visits.issue_later_surveys,
                         uow,
                         org_id,
                         VisitRepository(org_id, None, uow),
@@ -287,8 +299,7 @@ class FeedbackEvents(EventsService):
                         secret=app.link_secret,
                         validity=app.link_validity,
                     )
-                    if looked_at < PAGE:
-                        break
+                )
 
     # -------------------------------------------------------- public endpoints
 
