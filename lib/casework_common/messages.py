@@ -116,6 +116,14 @@ def timestamp(moment: datetime | None) -> Timestamp | None:
     return stamp
 
 
+def same_fields(source: Any, names: str) -> dict[str, Any]:
+    """The attributes `names` (separated by spaces) of `source`, as the keyword
+    arguments of a message whose fields of the same names take them as they are:
+    a reply names once what it copies unchanged and spells out only what it converts.
+    (The message refuses a name it has no field for, and a value of the wrong type.)"""
+    return {name: getattr(source, name) for name in names.split()}
+
+
 def plain_struct(struct: struct_pb2.Struct, *, field: str) -> dict[str, Any]:
     """A Struct as Python data (whole numbers as int), refused as safe_json refuses."""
     out: dict[str, Any] = {}

@@ -12,7 +12,7 @@ import grpc
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
 from casework_common import contracts
 from casework_common.errors import FieldError, InvalidArgument
-from casework_common.messages import guard_requests
+from casework_common.messages import guard_requests, same_fields
 from casework_common.messages import timestamp as _ts
 from casework_common.paging import next_token, page_window, paged
 from casework_common.unit_of_work import current_unit_of_work
@@ -57,37 +57,24 @@ WATCH_HEARTBEAT_SECONDS = 1.0
 
 def to_message(n: Notification) -> notify_pb2.Notification:
     return notify_pb2.Notification(
-        notification_id=n.notification_id,
-        worker_id=n.worker_id,
-        kind=n.kind,
-        title=n.title,
-        body=n.body,
-        client_id=n.client_id,
-        referral_id=n.referral_id,
-        centre_id=n.centre_id,
-        routing_reason=n.routing_reason,
-        subject_kind=n.subject_kind,
-        subject_id=n.subject_id,
+        **same_fields(
+            n,
+            "notification_id worker_id kind title body client_id referral_id centre_id"
+            " routing_reason subject_kind subject_id needs_action",
+        ),
         created_at=_ts(n.created_at),
         read_at=_ts(n.read_at),
         priority=PRIORITY.get(n.priority, notify_pb2.PRIORITY_NORMAL),
         links=[notify_pb2.Link(kind=link.kind, id=link.id) for link in n.links],
-        needs_action=n.needs_action,
     )
 
 
 def reminder_message(r: Reminder) -> notify_pb2.Reminder:
     return notify_pb2.Reminder(
-        key=r.key,
-        worker_id=r.worker_id,
+        **same_fields(r, "key worker_id kind title body centre_id needs_action"),
         due_at=_ts(r.due_at),
-        kind=r.kind,
-        title=r.title,
-        body=r.body,
-        centre_id=r.centre_id,
         priority=PRIORITY.get(r.priority, notify_pb2.PRIORITY_UNSPECIFIED),
         links=[notify_pb2.Link(kind=link.kind, id=link.id) for link in r.links],
-        needs_action=r.needs_action,
         state=REMINDER_STATE[r.state],
         fired_at=_ts(r.fired_at),
     )
@@ -95,12 +82,8 @@ def reminder_message(r: Reminder) -> notify_pb2.Reminder:
 
 def email_message(e: Email) -> notify_pb2.OutgoingEmail:
     return notify_pb2.OutgoingEmail(
-        email_id=e.email_id,
-        recipient=e.recipient,
-        subject=e.subject,
+        **same_fields(e, "email_id recipient subject attempts last_error"),
         state=EMAIL_STATE.get(e.state, notify_pb2.EMAIL_STATE_UNSPECIFIED),
-        attempts=e.attempts,
-        last_error=e.last_error,
         next_attempt_at=_ts(e.next_attempt_at) if e.state == "pending" else None,
         created_at=_ts(e.created_at),
         sent_at=_ts(e.sent_at),
@@ -118,20 +101,14 @@ def preferences_message(p: Preferences) -> notify_pb2.NotificationPreferences:
 
 def subscription_message(s: Subscription) -> notify_pb2.WebhookSubscription:
     return notify_pb2.WebhookSubscription(
-        subscription_id=s.subscription_id,
-        event_type=s.event_type,
-        url=s.url,
-        active=s.active,
+        **same_fields(s, "subscription_id event_type url active"),
         created_at=_ts(s.created_at),
     )
 
 
 def delivery_message(d: Delivery) -> notify_pb2.WebhookDelivery:
     return notify_pb2.WebhookDelivery(
-        delivery_id=d.delivery_id,
-        subscription_id=d.subscription_id,
-        event_id=d.event_id,
-        event_type=d.event_type,
+        **same_fields(d, "delivery_id subscription_id event_id event_type"),
         state=DELIVERY_STATE.get(d.state, notify_pb2.DELIVERY_STATE_UNSPECIFIED),
         attempts=[
             notify_pb2.DeliveryAttempt(at=_ts(a.at), status_code=a.status_code, error=a.error)
