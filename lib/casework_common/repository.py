@@ -3,7 +3,7 @@ within it the caller's centres. A record outside that scope is not there: `_one`
 answers NotFound for it exactly as for an id nobody stored, so no answer tells a caller
 of another centre that it exists.
 
-Adopting it (intake and notify use it; clients is next):
+Adopting it (intake, notify, plans, documents and feedback use it; clients is next):
 
     class ClientRepository(ScopedRepository[ClientDocument]):
         document = ClientDocument          # has `organisation` and a centre field
