@@ -60,6 +60,12 @@ SERVICE = "service"
 AccessMap = Mapping[str, frozenset[str]]
 
 
+def access_map(service: str, roles_by_method: Mapping[str, Iterable[str]]) -> AccessMap:
+    """A service's access map from its methods' short names: each becomes the full
+    gRPC method name (`/<service>/<method>` without the leading slash)."""
+    return {f"{service}/{method}": frozenset(roles) for method, roles in roles_by_method.items()}
+
+
 @dataclass(frozen=True)
 class Principal:
     organisation: str

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from google.protobuf import struct_pb2
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from casework_common import safe_json
 from casework_common.errors import FieldError, InvalidArgument
@@ -103,6 +104,24 @@ def moment(message: Message, field: str, *, path: str = "") -> datetime | None:
     # Built by hand: near the ends of the range the epoch arithmetic is still exact.
     whole = _EPOCH + timedelta(seconds=stamp.seconds)
     return whole + timedelta(milliseconds=stamp.nanos // 1_000_000)
+
+
+def timestamp(moment: datetime | None) -> Timestamp | None:
+    """An instant as a Timestamp for a reply, None (the field left unset) for none; a
+    naive datetime, as the driver hands back, is taken as UTC."""
+    if moment is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def same_fields(source: Any, names: str) -> dict[str, Any]:
+    """The attributes `names` (separated by spaces) of `source`, as the keyword
+    arguments of a message whose fields of the same names take them as they are:
+    a reply names once what it copies unchanged and spells out only what it converts.
+    (The message refuses a name it has no field for, and a value of the wrong type.)"""
+    return {name: getattr(source, name) for name in names.split()}
 
 
 def plain_struct(struct: struct_pb2.Struct, *, field: str) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from casework_common.errors import FieldError, InvalidArgument
 
@@ -11,6 +13,8 @@ DEFAULT_PAGE = 50
 # Far past any list we keep, far below what a database's 64-bit skip holds.
 MAX_OFFSET = 2**53
 MAX_TOKEN = 64
+
+T = TypeVar("T")
 
 
 def page_window(page_size: int, page_token: str) -> tuple[int, int]:
@@ -49,3 +53,12 @@ def token_at(offset: int | None) -> str:
     if offset is None:
         return ""
     return base64.urlsafe_b64encode(str(offset).encode()).decode()
+
+
+def paged(request: Any, read: Callable[[int, int], Sequence[T]]) -> tuple[Sequence[T], str]:
+    """One page of a List call: the window the request's `page_size` and `page_token`
+    ask for (refused as page_window refuses), read by `read(offset, limit)`, and the
+    following page's token."""
+    offset, limit = page_window(request.page_size, request.page_token)
+    page = read(offset, limit)
+    return page, next_token(offset, limit, len(page))

@@ -33,6 +33,7 @@ __all__ = [
     "decide",
     "field_errors",
     "json_response",
+    "limited",
     "public",
     "public_http_entrypoint",
     "read_whole",
@@ -126,6 +127,24 @@ def public(handler: Handler) -> Handler:
             return json_response(500, {"error": "internal error", "correlation_id": correlation_id})
 
     return cast(Handler, answer)
+
+
+def limited(endpoint: str) -> Callable[[Handler], Handler]:
+    """Answer with the service's refusal, before the handler runs, when the caller's
+    address asked `endpoint` too often: the service says so with its
+    `rate_refusal(request, endpoint)`, None when the request may go on."""
+
+    def decorator(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        def answer(self: Any, request: Any, *args: Any, **kwargs: Any) -> Response:
+            refusal: Response | None = self.rate_refusal(request, endpoint)
+            if refusal is not None:
+                return refusal
+            return handler(self, request, *args, **kwargs)
+
+        return cast(Handler, answer)
+
+    return decorator
 
 
 # ------------------------------------------------------------------ rate of requests

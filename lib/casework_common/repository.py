@@ -3,7 +3,7 @@ within it the caller's centres. A record outside that scope is not there: `_one`
 answers NotFound for it exactly as for an id nobody stored, so no answer tells a caller
 of another centre that it exists.
 
-Adopting it (intake, notify and clients use it):
+Adopting it (intake, notify, plans, documents, feedback and clients use it):
 
     class ClientRepository(ScopedRepository[ClientDocument]):
         document = ClientDocument          # has `organisation` and a centre field
@@ -239,6 +239,9 @@ class AggregateRepository(ScopedRepository[A], Generic[A, T]):
     idempotency-key lookup and the version-guarded change are written here once."""
 
     fields: ClassVar[StoredFields[Any] | None] = None
+    # Whether `update` stores a change that tells no event (a draft's edit announces
+    # nothing and must still be kept; a mark only this service reads).
+    quiet_changes: ClassVar[bool] = False
 
     def _mapping(self) -> StoredFields[Any]:
         if self.fields is None:
@@ -262,10 +265,20 @@ class AggregateRepository(ScopedRepository[A], Generic[A, T]):
         doc = self._unscoped().filter(idempotency_key=key).first()
         return self._read(doc) if doc else None
 
-    def add(self, aggregate: T, event: EventEnvelope) -> None:
-        doc = self.document(id=self._id_of(aggregate))
+    def add(self, aggregate: T, event: EventEnvelope | Iterable[EventEnvelope] = ()) -> None:
+        """Store a new record of the caller's organisation with its event (or events)."""
+        doc = self.document(id=self._id_of(aggregate), organisation=self._organisation)
         self._write(doc, aggregate)  # type: ignore[arg-type]
-        self._save(doc, [event])  # type: ignore[arg-type]
+        events = [event] if isinstance(event, EventEnvelope) else list(event)
+        self._save(doc, events)  # type: ignore[arg-type]
+
+    def overwrite(self, aggregate: T, events: Iterable[EventEnvelope] = ()) -> None:
+        """Store the aggregate as given over its record of the caller's scope (NotFound
+        outside it), with its events, in one version-guarded write: for a change worked
+        out by a caller that holds the record already and wants no second reading."""
+        doc = self._one(self._id_of(aggregate))
+        self._write(doc, aggregate)
+        self._save(doc, events)
 
     def _page(self, order: Iterable[str], offset: int, limit: int, **equal: str) -> list[T]:
         """A page of the caller's records in `order`, narrowed to those whose fields
@@ -275,17 +288,25 @@ class AggregateRepository(ScopedRepository[A], Generic[A, T]):
 
     def update(self, record_id: str, change: Callable[[T], tuple[T, list[EventEnvelope]]]) -> T:
         """Apply `change` to a record of the caller's scope and store the result with
-        its events in one version-guarded write (NotFound outside the scope).
+        its events in one version-guarded write (NotFound outside the scope). A change
+        with no event is no change and is not written, unless the repository keeps
+        `quiet_changes` and the record did change.
 
         `change` is worked out from the record as stored, so when a concurrent write
         wins (a timer's tick beside a worker's call) it is worked out again on the
         winner's result; Conflict only when that keeps happening."""
+        return self.update_loaded(self._one(record_id), change)
 
-        def store(doc: A) -> T:
-            changed, events = change(self._read(doc))
-            if events:
-                self._write(doc, changed)
-                self._save(doc, events)
+    def update_loaded(self, doc: A, change: Callable[[T], tuple[T, list[EventEnvelope]]]) -> T:
+        """`update` of a document already read (a batch read of many records)."""
+
+        def store(current: A) -> T:
+            before = self._read(current)
+            changed, events = change(before)
+            if not events and (not self.quiet_changes or changed == before):
+                return changed
+            self._write(current, changed)
+            self._save(current, events)
             return changed
 
-        return retry_lost_race(lambda: self._one(record_id), store)
+        return retry_lost_race(lambda: self._one(str(doc.pk)), store, first=doc)

@@ -36,6 +36,26 @@ class ServiceCaller:
             request, metadata=self._tokens.metadata(organisation, trace), timeout=self._timeout
         )
 
+    def answer(
+        self,
+        method: Callable[..., R],
+        request: Any,
+        organisation: str,
+        trace: Mapping[str, str] | None,
+        *,
+        service: str,
+        unavailable: Callable[[str], Exception],
+    ) -> R | None:
+        """`call`'s reply; None when `service` has nothing this one may read
+        (rpc_errors.ABSENT), `unavailable` raised when it cannot answer."""
+        try:
+            return self.call(method, request, organisation, trace)
+        except grpc.RpcError as exc:
+            code, details = call_failure(exc)
+            if code in ABSENT:
+                return None
+            raise unavailable(f"{service} answered {code}: {details}") from None
+
     def close(self) -> None:
         self.channel.close()
 
@@ -59,16 +79,14 @@ class ClientsCaller(ServiceCaller):
     ) -> clients_pb2.Client:
         """The card; NotFound when clients has none this service may read (the same
         for one that does not exist), `unavailable` when clients cannot answer."""
-        try:
-            reply = self.call(
-                self._stub.GetClient,
-                clients_pb2.GetClientRequest(client_id=client_id),
-                organisation,
-                trace,
-            )
-        except grpc.RpcError as exc:
-            code, details = call_failure(exc)
-            if code in ABSENT:
-                raise NotFound(f"client {client_id} not found") from None
-            raise self._unavailable(f"clients answered {code}: {details}") from None
+        reply = self.answer(
+            self._stub.GetClient,
+            clients_pb2.GetClientRequest(client_id=client_id),
+            organisation,
+            trace,
+            service="clients",
+            unavailable=self._unavailable,
+        )
+        if reply is None:
+            raise NotFound(f"client {client_id} not found")
         return reply.client

@@ -35,7 +35,9 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Protocol
 
-from casework_common import storage
+from google.protobuf.message import Message
+
+from casework_common import contracts, storage
 from casework_common.auth import Principal
 from casework_common.envelope import Actor, EventEnvelope
 from casework_common.errors import PermissionDenied
@@ -231,3 +233,20 @@ def opened(uow: UnitOfWork) -> Iterator[UnitOfWork]:
                 uow.commit()
     finally:
         _current.reset(token)
+
+
+def event(
+    message_type: type[Message],
+    organisation: str,
+    uow: UnitOfWork,
+    facts: Mapping[str, object],
+) -> EventEnvelope:
+    """The event whose payload is `message_type` built from the domain's facts, told
+    under the unit of work's actor and trace: the domain lists what an event reveals in
+    its own plain values and stays free of generated code; here, at the one seam, they
+    become the contract message (strictly, so a fact the schema lacks fails in the
+    producer) and the codec encodes it."""
+    message = contracts.from_facts(message_type, facts)
+    return contracts.envelope(
+        message, organisation=organisation, actor=uow.actor, trace=uow.trace.carrier
+    )

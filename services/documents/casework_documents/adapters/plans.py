@@ -6,10 +6,7 @@ its own caller serves (domain/context.py, `plan_in_effect`)."""
 
 from __future__ import annotations
 
-import grpc
-
 from casework.plans.v1 import plans_pb2, plans_pb2_grpc
-from casework_common.rpc_errors import ABSENT, call_failure
 from casework_common.service_calls import ServiceCaller
 from casework_documents.adapters.cards import ServiceTokens
 from casework_documents.domain.context import ClientPlan, PlannedAction, PlannedGoal
@@ -41,19 +38,15 @@ class ClientPlans:
         self, organisation: str, client_id: str, trace: dict[str, str] | None = None
     ) -> list[ClientPlan]:
         """The client's plans of the organisation, the open one first."""
-        try:
-            reply = self._caller.call(
-                self._stub.ListPlans,
-                plans_pb2.ListPlansRequest(client_id=client_id),
-                organisation,
-                trace,
-            )
-        except grpc.RpcError as exc:
-            code, details = call_failure(exc)
-            if code in ABSENT:
-                return []
-            raise PlansUnavailable(f"plans answered {code}: {details}") from None
-        return [client_plan(p) for p in reply.plans]
+        reply = self._caller.answer(
+            self._stub.ListPlans,
+            plans_pb2.ListPlansRequest(client_id=client_id),
+            organisation,
+            trace,
+            service="plans",
+            unavailable=PlansUnavailable,
+        )
+        return [client_plan(p) for p in reply.plans] if reply is not None else []
 
     def close(self) -> None:
         self._caller.close()

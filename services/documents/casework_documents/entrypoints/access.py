@@ -14,14 +14,14 @@ from casework_common.auth import (
     DATA_PROTECTION_OFFICER,
     FRONT_LINE_AND_ABOVE,
     MANAGER,
-    AccessMap,
+    access_map,
 )
 
 SERVICE = "casework.documents.v1.DocumentsService"
 
-ACCESS: AccessMap = {
-    f"{SERVICE}/{method}": frozenset(roles)
-    for method, roles in {
+ACCESS = access_map(
+    SERVICE,
+    {
         "UploadTemplate": {ADMIN, MANAGER},
         "ListTemplates": FRONT_LINE_AND_ABOVE | {ADMIN},
         "PreviewTemplate": FRONT_LINE_AND_ABOVE | {ADMIN},
@@ -32,5 +32,5 @@ ACCESS: AccessMap = {
         "ListDocuments": FRONT_LINE_AND_ABOVE | {DATA_PROTECTION_OFFICER},
         "GetDownloadUrl": FRONT_LINE_AND_ABOVE | {DATA_PROTECTION_OFFICER},
         "ListAuditEntries": {MANAGER, DATA_PROTECTION_OFFICER},
-    }.items()
-}
+    },
+)

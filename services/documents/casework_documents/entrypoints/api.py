@@ -5,17 +5,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, TypeVar
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from casework.documents.v1 import documents_pb2 as pb
 from casework.documents.v1 import documents_pb2_grpc
 from casework_common.errors import CaseworkError, FieldError, raise_if_any
-from casework_common.messages import enum_codes, guard_requests
-from casework_common.paging import next_token, page_window
+from casework_common.messages import enum_codes, guard_requests, same_fields
+from casework_common.messages import timestamp as _stamp
+from casework_common.paging import paged
 from casework_common.unit_of_work import UnitOfWork, current_unit_of_work
 from casework_documents.adapters.archive import ArchiveUnavailable, TamperedObject
 from casework_documents.adapters.cards import CardsUnavailable
@@ -71,14 +71,6 @@ def archive_faults(method: F) -> F:
     return call  # type: ignore[return-value]
 
 
-def _stamp(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    out = Timestamp()
-    out.FromDatetime(moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC))
-    return out
-
-
 def _day(field: str, value: str, errors: list[FieldError]) -> date | None:
     if not value:
         return None
@@ -91,14 +83,9 @@ def _day(field: str, value: str, errors: list[FieldError]) -> date | None:
 
 def template_message(t: TemplateVersion) -> pb.Template:
     return pb.Template(
-        template_id=t.template_id,
+        **same_fields(t, "template_id name version sha256 size uploaded_by"),
         kind=KIND_MESSAGES[t.kind],
-        name=t.name,
-        version=t.version,
-        sha256=t.sha256,
-        size=t.size,
         placeholders=sorted(t.placeholders),
-        uploaded_by=t.uploaded_by,
         uploaded_at=_stamp(t.uploaded_at),
     )
 
@@ -128,11 +115,11 @@ def _version_message(v: DocumentVersion) -> pb.DocumentVersion:
                 ],
                 method=METHOD_MESSAGES[e.method],
                 signed_at=_stamp(e.signed_at),
-                recorded_by=e.recorded_by,
-                signed_bytes_sha256=e.signed_bytes_sha256,
+                **same_fields(
+                    e,
+                    "recorded_by signed_bytes_sha256 sealed_sha256 certificate_subject",
+                ),
                 signature_images_sha256=list(e.signature_images_sha256),
-                sealed_sha256=e.sealed_sha256,
-                certificate_subject=e.certificate_subject,
             )
         )
     return out
@@ -152,15 +139,10 @@ def _contract_message(c: Contract, today: date) -> pb.Contract:
 
 def document_message(d: Document, today: date) -> pb.Document:
     out = pb.Document(
-        document_id=d.document_id,
-        client_id=d.client_id,
+        **same_fields(d, "document_id client_id template_id title created_by plan_id"),
         kind=KIND_MESSAGES[d.kind],
-        template_id=d.template_id,
-        title=d.title,
         created_at=_stamp(d.created_at),
-        created_by=d.created_by,
         versions=[_version_message(v) for v in d.versions],
-        plan_id=d.plan_id,
     )
     if d.contract is not None:
         out.contract.CopyFrom(_contract_message(d.contract, today))
@@ -312,21 +294,21 @@ class DocumentsServicer(documents_pb2_grpc.DocumentsServiceServicer):
         self, request: pb.ListAuditEntriesRequest, context: grpc.ServicerContext
     ) -> pb.ListAuditEntriesResponse:
         uow = current_unit_of_work()
-        offset, limit = page_window(request.page_size, request.page_token)
-        found = uc.audit_entries(request.client_id, uow, self._ports(uow), offset, limit)
+        found, token = paged(
+            request,
+            lambda offset, limit: uc.audit_entries(
+                request.client_id, uow, self._ports(uow), offset, limit
+            ),
+        )
         return pb.ListAuditEntriesResponse(
             entries=[
                 pb.AuditEntry(
-                    client_id=e.client_id,
-                    document_id=e.document_id,
-                    subject=e.subject,
-                    action=e.action,
+                    **same_fields(e, "client_id document_id subject action trace_id"),
                     at=_stamp(e.at),
-                    trace_id=e.trace_id,
                 )
                 for e in found
             ],
-            next_page_token=next_token(offset, limit, len(found)),
+            next_page_token=token,
         )
 
     @archive_faults

@@ -3,12 +3,14 @@ feedback calls (from clients' events)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 import mongoengine as me
 
-from casework_common.envelope import EventEnvelope
-from casework_common.repository import UTC_INSTANT, ScopedRepository, StoredFields, enum_value
+from casework_common.repository import (
+    UTC_INSTANT,
+    AggregateRepository,
+    StoredFields,
+    enum_value,
+)
 from casework_common.storage import AggregateDocument
 from casework_feedback.adapters.repository import at
 from casework_feedback.domain import followup
@@ -40,22 +42,10 @@ CALL_FIELDS = StoredFields(
 )
 
 
-class CallRepository(ScopedRepository[CallDocument]):
+class CallRepository(AggregateRepository[CallDocument, followup.FollowUpCall]):
     document = CallDocument
+    fields = CALL_FIELDS
     what = "follow-up call"
-
-    def get(self, call_id: str) -> followup.FollowUpCall:
-        return CALL_FIELDS.read(self._one(call_id))
-
-    def add(self, call: followup.FollowUpCall, events: Iterable[EventEnvelope]) -> None:
-        doc = CallDocument(id=call.call_id, organisation=self._organisation)
-        CALL_FIELDS.write(doc, call)
-        self._save(doc, events)
-
-    def change(self, call: followup.FollowUpCall, events: Iterable[EventEnvelope]) -> None:
-        doc = self._one(call.call_id)
-        CALL_FIELDS.write(doc, call)
-        self._save(doc, events)
 
     def of_centre(self, centre_id: str, status: str = "") -> list[followup.FollowUpCall]:
         query = self._scoped().filter(centre_id=centre_id)

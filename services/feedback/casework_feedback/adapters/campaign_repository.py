@@ -6,7 +6,7 @@ from __future__ import annotations
 import mongoengine as me
 
 from casework_common.repository import (
-    ScopedRepository,
+    AggregateRepository,
     Stored,
     StoredFields,
     as_utc,
@@ -73,19 +73,7 @@ CAMPAIGN_FIELDS = StoredFields(
 )
 
 
-class CampaignRepository(ScopedRepository[CampaignDocument]):
+class CampaignRepository(AggregateRepository[CampaignDocument, campaigns.Campaign]):
     document = CampaignDocument
+    fields = CAMPAIGN_FIELDS
     what = "campaign"
-
-    def get(self, campaign_id: str) -> campaigns.Campaign:
-        return CAMPAIGN_FIELDS.read(self._one(campaign_id))
-
-    def add(self, campaign: campaigns.Campaign) -> None:
-        doc = CampaignDocument(id=campaign.campaign_id, organisation=self._organisation)
-        CAMPAIGN_FIELDS.write(doc, campaign)
-        self._save(doc)
-
-    def change(self, campaign: campaigns.Campaign) -> None:
-        doc = self._one(campaign.campaign_id)
-        CAMPAIGN_FIELDS.write(doc, campaign)
-        self._save(doc)

@@ -12,7 +12,7 @@ import mongoengine as me
 from casework_common.envelope import EventEnvelope
 from casework_common.repository import (
     UTC_INSTANT,
-    ScopedRepository,
+    AggregateRepository,
     Stored,
     StoredFields,
     enum_value,
@@ -93,18 +93,14 @@ def _write_complaint(doc: ComplaintDocument, c: complaints.Complaint, remind_bef
     doc.next_notice_at = complaints.next_notice_at(c, remind_before)
 
 
-class ComplaintRepository(ScopedRepository[ComplaintDocument]):
+class ComplaintRepository(AggregateRepository[ComplaintDocument, complaints.Complaint]):
     document = ComplaintDocument
+    fields = COMPLAINT_FIELDS
     what = "complaint"
     remind_before = complaints.DEFAULT_REMIND_BEFORE
 
-    def get(self, complaint_id: str) -> complaints.Complaint:
-        return COMPLAINT_FIELDS.read(self._one(complaint_id))
-
-    def add(self, complaint: complaints.Complaint, events: Iterable[EventEnvelope]) -> None:
-        doc = ComplaintDocument(id=complaint.complaint_id, organisation=self._organisation)
+    def _write(self, doc: ComplaintDocument, complaint: complaints.Complaint) -> None:
         _write_complaint(doc, complaint, self.remind_before)
-        self._save(doc, events)
 
     def append(
         self,

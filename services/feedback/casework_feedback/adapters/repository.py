@@ -24,7 +24,7 @@ from casework_common.errors import Conflict, NotFound
 from casework_common.repository import (
     FLAG,
     UTC_INSTANT,
-    ScopedRepository,
+    AggregateRepository,
     StoredFields,
     as_utc,
     enum_value,
@@ -152,9 +152,20 @@ def _write_survey(doc: SurveyDocument, s: surveys.SurveyDefinition) -> None:
     doc.created_at = s.created_at
 
 
-class SurveyRepository(ScopedRepository[SurveyDocument]):
+class SurveyRepository(AggregateRepository[SurveyDocument, surveys.SurveyDefinition]):
+    """Survey definitions, one record per version (`<survey_id>:<version>`)."""
+
     document = SurveyDocument
     what = "survey"
+
+    def _read(self, doc: SurveyDocument) -> surveys.SurveyDefinition:
+        return _survey(doc)
+
+    def _write(self, doc: SurveyDocument, survey: surveys.SurveyDefinition) -> None:
+        _write_survey(doc, survey)
+
+    def _id_of(self, survey: surveys.SurveyDefinition) -> str:
+        return f"{survey.survey_id}:{survey.version}"
 
     def get(self, survey_id: str, version: int = 0) -> surveys.SurveyDefinition:
         if version > 0:
@@ -169,18 +180,6 @@ class SurveyRepository(ScopedRepository[SurveyDocument]):
         (0 for none): a new version never reuses a number."""
         doc = self._unscoped().filter(survey_id=survey_id).order_by("-survey_version").first()
         return int(doc.survey_version) if doc else 0
-
-    def add(self, survey: surveys.SurveyDefinition) -> None:
-        doc = SurveyDocument(
-            id=f"{survey.survey_id}:{survey.version}", organisation=self._organisation
-        )
-        _write_survey(doc, survey)
-        self._save(doc)
-
-    def change(self, survey: surveys.SurveyDefinition) -> None:
-        doc = self._one(f"{survey.survey_id}:{survey.version}")
-        _write_survey(doc, survey)
-        self._save(doc)
 
     def taking_responses(
         self, centre_id: str, audience: surveys.Audience
@@ -232,17 +231,12 @@ VISIT_FIELDS = StoredFields(
 )
 
 
-class VisitRepository(ScopedRepository[VisitDocument]):
+class VisitRepository(AggregateRepository[VisitDocument, Visit]):
     document = VisitDocument
+    fields = VISIT_FIELDS
     what = "visit"
-
-    def get(self, visit_id: str) -> Visit:
-        return VISIT_FIELDS.read(self._one(visit_id))
-
-    def add(self, visit: Visit) -> None:
-        doc = VisitDocument(id=visit.visit_id, organisation=self._organisation)
-        VISIT_FIELDS.write(doc, visit)
-        self._save(doc)
+    # Answered, or sampled: marks only feedback reads, stored without an event.
+    quiet_changes = True
 
     def change(self, visit: Visit, events: Iterable[EventEnvelope] = ()) -> None:
         doc = self._one(visit.visit_id)

@@ -10,9 +10,8 @@ from typing import Any
 import mongoengine as me
 
 from casework_common.envelope import EventEnvelope
-from casework_common.repository import ScopedRepository
+from casework_common.repository import FLAG, UTC_INSTANT, ScopedRepository, StoredFields, enum_value
 from casework_common.storage import AggregateDocument
-from casework_feedback.adapters.repository import at
 from casework_feedback.domain import reports
 from casework_feedback.domain.responses import AspectFigures, Channel, Response
 from casework_feedback.domain.surveys import Aspect, Audience
@@ -111,27 +110,30 @@ class ResponseDocument(AggregateDocument):
     del _name, _field
 
 
+# The response's own attributes, but for those its document names otherwise or keeps
+# as a list (`apart`: mapped by hand below).
+RESPONSE_FIELDS = StoredFields(
+    Response,
+    "response_id",
+    apart=("version", "occasion_id", "answers"),
+    audience=enum_value(Audience),
+    channel=enum_value(Channel),
+    received_at=UTC_INSTANT,
+    pilot=FLAG,
+)
+
+
 def response_document(
     organisation: str, response: Response, figures: list[AspectFigures]
 ) -> ResponseDocument:
     at = response.received_at
-    return ResponseDocument(
+    doc = ResponseDocument(
         **report_fields(response, figures),
         id=response.response_id,
         organisation=organisation,
-        centre_id=response.centre_id,
-        department_id=response.department_id,
-        worker_id=response.worker_id,
-        client_id=response.client_id,
         visit_id=response.occasion_id,
-        survey_id=response.survey_id,
         survey_version=response.version,
-        audience=response.audience.value,
-        channel=response.channel.value,
         answers=[{"question_id": k, "value": v} for k, v in response.answers.items()],
-        comment=response.comment,
-        received_at=at,
-        pilot=response.pilot,
         day=reports.period_of(at, reports.Granularity.DAY),
         week=reports.period_of(at, reports.Granularity.WEEK),
         month=reports.period_of(at, reports.Granularity.MONTH),
@@ -148,24 +150,16 @@ def response_document(
             for f in figures
         ],
     )
+    RESPONSE_FIELDS.write(doc, response)
+    return doc
 
 
 def _response(doc: ResponseDocument) -> Response:
-    return Response(
-        response_id=doc.id,
-        survey_id=doc.survey_id,
+    return RESPONSE_FIELDS.read(
+        doc,
         version=doc.survey_version,
-        centre_id=doc.centre_id,
-        department_id=doc.department_id,
-        audience=Audience(doc.audience),
-        channel=Channel(doc.channel),
-        answers={a["question_id"]: a["value"] for a in doc.answers},
-        comment=doc.comment,
-        received_at=at(doc.received_at),
-        pilot=bool(doc.pilot),
-        client_id=doc.client_id,
-        worker_id=doc.worker_id,
         occasion_id=doc.visit_id,
+        answers={a["question_id"]: a["value"] for a in doc.answers},
     )
 
 

@@ -15,15 +15,15 @@ from casework_common.auth import (
     DATA_PROTECTION_OFFICER,
     FRONT_LINE_AND_ABOVE,
     MANAGER,
-    AccessMap,
+    access_map,
 )
 
 SERVICE = "casework.feedback.v1.FeedbackService"
 MANAGES = frozenset({MANAGER, ADMIN})
 
-ACCESS: AccessMap = {
-    f"{SERVICE}/{method}": frozenset(roles)
-    for method, roles in {
+ACCESS = access_map(
+    SERVICE,
+    {
         # Survey definitions
         "SaveSurveyDefinition": MANAGES,
         "LintSurveyDefinition": MANAGES,
@@ -53,5 +53,5 @@ ACCESS: AccessMap = {
         "GetFeedbackReport": MANAGES,
         # Audit trail
         "ListAuditEntries": frozenset({MANAGER, DATA_PROTECTION_OFFICER}),
-    }.items()
-}
+    },
+)

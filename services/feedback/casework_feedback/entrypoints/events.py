@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -45,6 +46,7 @@ from casework_common.public_http import (
     decide,
     field_errors,
     json_response,
+    limited,
     public,
     public_http_entrypoint,
     read_whole,
@@ -103,6 +105,14 @@ def _body(request: Any) -> dict[str, Any] | Response:
     if not isinstance(data, dict):
         return field_errors(400, [FieldError("body", "must be a JSON object")])
     return data
+
+
+def _in_pages(work: Callable[[], int]) -> None:
+    """Run a timer's `work` a page at a time until a page comes back short (or
+    MAX_PAGES have run: the next tick goes on)."""
+    for _ in range(MAX_PAGES):
+        if work() < PAGE:
+            break
 
 
 def _on_day(text: str) -> datetime:
@@ -238,12 +248,14 @@ class FeedbackEvents(EventsService):
                 if organisation is None:
                     continue
                 # A page at a time; a complaint that lost a race waits for the next tick.
-                for _ in range(MAX_PAGES):
-                    looked_at = complaints.raise_deadline_notices(
-                        uow, organisation, ComplaintRepository(org_id, None, uow)
+                _in_pages(
+                    functools.partial(
+                        complaints.raise_deadline_notices,
+                        uow,
+                        organisation,
+                        ComplaintRepository(org_id, None, uow),
                     )
-                    if looked_at < PAGE:
-                        break
+                )
 
     @timer(interval=SAMPLE_CHECK_INTERVAL)  # type: ignore[misc]
     def draw_phone_surveys(self) -> None:
@@ -253,8 +265,9 @@ class FeedbackEvents(EventsService):
                 organisation = app.organisations.get(org_id)
                 if organisation is None:
                     continue
-                for _ in range(MAX_PAGES):
-                    looked_at = calls.draw_phone_surveys(
+                _in_pages(
+                    functools.partial(
+                        calls.draw_phone_surveys,
                         uow,
                         organisation,
                         VisitRepository(org_id, None, uow),
@@ -263,8 +276,7 @@ class FeedbackEvents(EventsService):
                         rate=app.sample_rate,
                         salt=app.sample_salt,
                     )
-                    if looked_at < PAGE:
-                        break
+                )
         PUBLIC_RATE.forget_windows_before(window_of(uow.now) - 1)
 
     @timer(interval=LATER_CHECK_INTERVAL)  # type: ignore[misc]
@@ -276,8 +288,9 @@ class FeedbackEvents(EventsService):
             for org_id in repo.organisations_with_later_surveys_due(uow.now):
                 if org_id not in app.organisations:
                     continue
-                for _ in range(MAX_PAGES):
-                    looked_at = visits.issue_later_surveys(
+                _in_pages(
+                    functools.partial(
+                        visits.issue_later_surveys,
                         uow,
                         org_id,
                         VisitRepository(org_id, None, uow),
@@ -286,8 +299,7 @@ class FeedbackEvents(EventsService):
                         secret=app.link_secret,
                         validity=app.link_validity,
                     )
-                    if looked_at < PAGE:
-                        break
+                )
 
     # -------------------------------------------------------- public endpoints
 
@@ -297,7 +309,7 @@ class FeedbackEvents(EventsService):
         forwarded = request.headers.getlist(header) if header else []
         return client_address(str(request.remote_addr or ""), forwarded, app.trusted_proxies)
 
-    def _rate_limited(self, request: Any, endpoint: str) -> Response | None:
+    def rate_refusal(self, request: Any, endpoint: str) -> Response | None:
         app = self.wired.app
         now = app.clock()
         count = PUBLIC_RATE.count(self._address(request), window_of(now))
@@ -330,10 +342,8 @@ class FeedbackEvents(EventsService):
 
     @public_http("GET", "/public/v1/feedback/kiosks/<org>/<centre>")  # type: ignore[misc]
     @public
+    @limited("kiosk")
     def kiosk(self, request: Any, org: str, centre: str) -> Response:
-        limited = self._rate_limited(request, "kiosk")
-        if limited is not None:
-            return limited
         app = self.wired.app
         organisation = app.organisations.get(org)
         if organisation is None:
@@ -354,10 +364,8 @@ class FeedbackEvents(EventsService):
 
     @public_http("GET", "/public/v1/feedback/<token>")  # type: ignore[misc]
     @public
+    @limited("open")
     def survey_form(self, request: Any, token: str) -> Response:
-        limited = self._rate_limited(request, "open")
-        if limited is not None:
-            return limited
         try:
             opened = self._open(token)
         except visits.PublicRefused as refused:
@@ -374,10 +382,8 @@ class FeedbackEvents(EventsService):
 
     @public_http("POST", "/public/v1/feedback/<token>")  # type: ignore[misc]
     @public
+    @limited("submit")
     def survey_submit(self, request: Any, token: str) -> Response:
-        limited = self._rate_limited(request, "submit")
-        if limited is not None:
-            return limited
         try:
             opened = self._open(token)
         except visits.PublicRefused as refused:

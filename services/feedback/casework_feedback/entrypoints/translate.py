@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from casework.feedback.v1 import feedback_pb2
 from casework_common.errors import FieldError, InvalidArgument
+from casework_common.messages import same_fields, timestamp
 from casework_feedback.adapters.audit import AuditEntry
 from casework_feedback.domain import campaigns, complaints, followup, linter, reports
 from casework_feedback.domain.surveys import (
@@ -18,14 +15,6 @@ from casework_feedback.domain.surveys import (
     QuestionKind,
     SurveyDefinition,
 )
-
-
-def timestamp(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def to_definition(message: feedback_pb2.SurveyDefinition) -> SurveyDefinition:
@@ -76,24 +65,15 @@ def to_definition(message: feedback_pb2.SurveyDefinition) -> SurveyDefinition:
 
 def definition_message(s: SurveyDefinition) -> feedback_pb2.SurveyDefinition:
     return feedback_pb2.SurveyDefinition(
-        survey_id=s.survey_id,
-        version=s.version,
-        centre_id=s.centre_id,
-        title=s.title,
+        **same_fields(s, "survey_id version centre_id title language department_id"),
         audience=s.audience.value,
-        language=s.language,
         status=s.status.value,
-        department_id=s.department_id,
         questions=[
             feedback_pb2.Question(
-                question_id=q.question_id,
+                **same_fields(q, "question_id text scale_min scale_max required"),
                 kind=q.kind.value,
-                text=q.text,
                 aspect=q.aspect.value if q.aspect else "",
                 options=list(q.options),
-                scale_min=q.scale_min,
-                scale_max=q.scale_max,
-                required=q.required,
             )
             for q in s.questions
         ],
@@ -132,60 +112,41 @@ def to_answers(answers: list[feedback_pb2.Answer], field: str = "answers") -> di
 
 def call_message(c: followup.FollowUpCall) -> feedback_pb2.FollowUpCall:
     return feedback_pb2.FollowUpCall(
-        call_id=c.call_id,
+        **same_fields(c, "call_id centre_id client_id occasion_id assignee_id cancelled_because"),
         kind=c.kind.value,
-        centre_id=c.centre_id,
-        client_id=c.client_id,
-        occasion_id=c.occasion_id,
         due_at=timestamp(c.due_at),
         status=c.status.value,
-        assignee_id=c.assignee_id,
-        cancelled_because=c.cancelled_because,
     )
 
 
 def complaint_message(c: complaints.Complaint) -> feedback_pb2.Complaint:
     return feedback_pb2.Complaint(
-        complaint_id=c.complaint_id,
-        centre_id=c.centre_id,
+        **same_fields(c, "complaint_id centre_id subject_ref client_id answered reply_to"),
         kind=c.kind.value,
         channel=c.channel.value,
         subject=c.subject.value,
-        subject_ref=c.subject_ref,
-        client_id=c.client_id,
         received_at=timestamp(c.received_at),
         answer_due=timestamp(c.answer_due),
         entries=[
             feedback_pb2.ComplaintEntry(
-                entry_id=e.entry_id,
+                **same_fields(e, "entry_id text by corrects"),
                 kind=e.kind.value,
-                text=e.text,
-                by=e.by,
                 at=timestamp(e.at),
-                corrects=e.corrects,
             )
             for e in c.entries
         ],
-        answered=c.answered,
-        reply_to=c.reply_to,
     )
 
 
 def campaign_message(c: campaigns.Campaign) -> feedback_pb2.Campaign:
     done, total = c.progress()
     return feedback_pb2.Campaign(
-        campaign_id=c.campaign_id,
-        centre_id=c.centre_id,
-        provider_id=c.provider_id,
+        **same_fields(c, "campaign_id centre_id provider_id decision_note"),
         survey_id=c.template.survey_id,
         version=c.template.version,
         assignments=[
             feedback_pb2.CampaignAssignment(
-                client_id=a.client_id,
-                area=a.area,
-                reviewer_id=a.reviewer_id,
-                done=a.done,
-                unreachable=a.unreachable,
+                **same_fields(a, "client_id area reviewer_id done unreachable"),
                 collected_by=a.collected_by.value if a.collected_by else "",
             )
             for a in c.assignments
@@ -194,7 +155,6 @@ def campaign_message(c: campaigns.Campaign) -> feedback_pb2.Campaign:
         total=total,
         status=c.status.value,
         decision=c.decision.value if c.decision else "",
-        decision_note=c.decision_note,
         collected_by=c.collected(),
         summaries=[
             feedback_pb2.QuestionSummary(
@@ -212,9 +172,7 @@ def campaign_message(c: campaigns.Campaign) -> feedback_pb2.Campaign:
 
 def row_message(r: reports.ReportRow) -> feedback_pb2.ReportRow:
     return feedback_pb2.ReportRow(
-        group=r.group,
-        period=r.period,
-        suppressed=r.suppressed,
+        **same_fields(r, "group period suppressed"),
         responses=r.responses or 0,
         mean_score=r.mean_score or 0.0,
         negative_share=r.negative_share or 0.0,
@@ -225,20 +183,13 @@ def row_message(r: reports.ReportRow) -> feedback_pb2.ReportRow:
 
 def theme_message(t: reports.Theme) -> feedback_pb2.Theme:
     return feedback_pb2.Theme(
-        centre_id=t.centre_id,
-        aspect=t.aspect,
-        negative_responses=t.negative_responses,
-        responses=t.responses,
+        **same_fields(t, "centre_id aspect negative_responses responses"),
     )
 
 
 def audit_entry_message(entry: AuditEntry) -> feedback_pb2.AuditEntry:
     return feedback_pb2.AuditEntry(
-        subject=entry.subject,
-        action=entry.action,
+        **same_fields(entry, "subject action client_id centre_id trace_id"),
         record_id=entry.record,
-        client_id=entry.client_id,
-        centre_id=entry.centre_id,
         at=timestamp(entry.at),
-        trace_id=entry.trace_id,
     )

@@ -3,28 +3,15 @@ centres, required values."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 from enum import StrEnum
 from typing import TypeVar
 
-from google.protobuf.message import Message
-
-from casework_common import contracts
-from casework_common.envelope import EventEnvelope
 from casework_common.errors import FieldError, NotFound
 from casework_common.unit_of_work import UnitOfWork
+from casework_common.unit_of_work import event as event
 
 E = TypeVar("E", bound=StrEnum)
-
-
-def event(
-    message_type: type[Message], organisation: str, uow: UnitOfWork, payload: Mapping[str, object]
-) -> EventEnvelope:
-    message = contracts.from_facts(message_type, payload)
-    return contracts.envelope(
-        message, organisation=organisation, actor=uow.actor, trace=uow.trace.carrier
-    )
 
 
 def instant(moment: datetime) -> str:

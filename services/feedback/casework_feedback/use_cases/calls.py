@@ -90,7 +90,7 @@ def close_call(call_id: str, status: str, uow: UnitOfWork, calls: CallRepository
     if errors or to is None:
         raise InvalidArgument(errors)
     closed = followup.close(calls.get(call_id), to)
-    calls.change(closed, [])
+    calls.overwrite(closed, [])
     return closed
 
 
@@ -160,7 +160,7 @@ def keep_consent(
         return []
     cancelled = followup.cancel_for_withdrawal(calls.pending_of_client(client_id), client_id)
     for call in cancelled:
-        calls.change(
+        calls.overwrite(
             call,
             [
                 event(

@@ -71,7 +71,7 @@ def record_answers(
         at=uow.now,
         collected_by=way,
     )
-    repository.change(changed)
+    repository.overwrite(changed)
     return changed
 
 
@@ -83,5 +83,5 @@ def decide(
     if errors or chosen is None:
         raise InvalidArgument(errors)
     decided = campaigns.decide(repository.get(campaign_id), chosen, note)
-    repository.change(decided)
+    repository.overwrite(decided)
     return decided

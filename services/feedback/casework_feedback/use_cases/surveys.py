@@ -62,7 +62,7 @@ def set_status(
     if errors or to is None:
         raise InvalidArgument(errors)
     moved = surveys.move(repository.get(survey_id, version), to)
-    repository.change(moved)
+    repository.overwrite(moved)
     return moved
 
 

@@ -3,11 +3,13 @@ links) and refusals."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from casework.feedback.v1 import events_pb2
+from casework_common.envelope import EventEnvelope
 from casework_common.errors import FailedPrecondition, FieldError, InvalidArgument
 from casework_common.organisation import Organisation
 from casework_common.storage import Conflict
@@ -210,13 +212,12 @@ def _store(
 
 
 def _mark_answered(visits_repository: VisitRepository, visit: Visit) -> None:
-    for _ in range(3):
-        try:
-            current = visits_repository.get(visit.visit_id)
-            visits_repository.change(dataclasses.replace(current, answered=True, sample_at=None))
-            return
-        except Conflict:
-            continue
+    def answered(current: Visit) -> tuple[Visit, list[EventEnvelope]]:
+        return dataclasses.replace(current, answered=True, sample_at=None), []
+
+    # The response is stored already: a visit that stays busy keeps it unmarked.
+    with contextlib.suppress(Conflict):
+        visits_repository.update(visit.visit_id, answered)
 
 
 def submit_response(

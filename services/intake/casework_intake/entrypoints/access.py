@@ -10,16 +10,16 @@ from casework_common.auth import (
     FRONT_LINE_AND_ABOVE,
     MANAGER,
     PARTNER,
-    AccessMap,
+    access_map,
 )
 
 SERVICE = "casework.intake.v1.IntakeService"
 # The organisation's configuration: a manager for their centres, an admin for everyone.
 CONFIGURES = frozenset({MANAGER, ADMIN})
 
-ACCESS: AccessMap = {
-    f"{SERVICE}/{method}": frozenset(roles)
-    for method, roles in {
+ACCESS = access_map(
+    SERVICE,
+    {
         # Referrals and first contact
         "SubmitReferral": FRONT_LINE_AND_ABOVE | {PARTNER},
         "GetReferral": FRONT_LINE_AND_ABOVE,
@@ -52,5 +52,5 @@ ACCESS: AccessMap = {
         "CompleteTask": FRONT_LINE_AND_ABOVE,
         "ReopenTask": FRONT_LINE_AND_ABOVE,
         "CommentOnTask": FRONT_LINE_AND_ABOVE,
-    }.items()
-}
+    },
+)

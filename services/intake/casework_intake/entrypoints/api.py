@@ -12,7 +12,7 @@ import grpc
 from casework.intake.v1 import intake_pb2, intake_pb2_grpc
 from casework_common import safe_json
 from casework_common.messages import guard_requests, moment, plain_struct
-from casework_common.paging import next_token, page_window
+from casework_common.paging import next_token, page_window, paged
 from casework_common.routing import Case
 from casework_common.unit_of_work import UnitOfWork, current_unit_of_work
 from casework_intake import services
@@ -141,9 +141,10 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         page, published = queries.list_routing_rule_sets(
             queries.Page(offset, limit), self._intake.routing_rules_of(uow)
         )
+        token = next_token(offset, limit, len(page))
         return intake_pb2.ListRoutingRuleSetsResponse(
             rule_sets=[rule_set_message(r) for r in page],
-            next_page_token=next_token(offset, limit, len(page)),
+            next_page_token=token,
             published_version=published.version if published else 0,
         )
 
@@ -279,20 +280,22 @@ class IntakeServicer(intake_pb2_grpc.IntakeServiceServicer):
         self, request: intake_pb2.ListOutreachRequest, context: grpc.ServicerContext
     ) -> intake_pb2.ListOutreachResponse:
         uow = current_unit_of_work()
-        offset, limit = page_window(request.page_size, request.page_token)
-        page = queries.list_outreach(
-            request.centre_id,
-            request.worker_id,
-            OUTREACH_STATUSES.get(request.status),
-            queries.Page(offset, limit),
-            uow,
-            self._intake.outreach_for(uow),
-            status_unknown=bool(request.status) and request.status not in OUTREACH_STATUSES,
+        status = OUTREACH_STATUSES.get(request.status)
+        status_unknown = bool(request.status) and status is None
+        page, token = paged(
+            request,
+            lambda offset, limit: queries.list_outreach(
+                request.centre_id,
+                request.worker_id,
+                status,
+                queries.Page(offset, limit),
+                uow,
+                self._intake.outreach_for(uow),
+                status_unknown=status_unknown,
+            ),
         )
-        return intake_pb2.ListOutreachResponse(
-            outreach=[outreach_message(o) for o in page],
-            next_page_token=next_token(offset, limit, len(page)),
-        )
+        found = [outreach_message(o) for o in page]
+        return intake_pb2.ListOutreachResponse(outreach=found, next_page_token=token)
 
     def RecordOutreachOutcome(
         self, request: intake_pb2.RecordOutreachOutcomeRequest, context: grpc.ServicerContext
@@ -422,11 +425,13 @@ def _centre_page(
     """One page of a list in the caller's centres (or the one centre the request names),
     as messages, and the next page's token."""
     uow = current_unit_of_work()
-    offset, limit = page_window(request.page_size, request.page_token)
-    page = queries.list_in_centre(
-        request.centre_id, queries.Page(offset, limit), uow, repository_for(uow)
+    page, token = paged(
+        request,
+        lambda offset, limit: queries.list_in_centre(
+            request.centre_id, queries.Page(offset, limit), uow, repository_for(uow)
+        ),
     )
-    return [message(item) for item in page], next_token(offset, limit, len(page))
+    return [message(item) for item in page], token
 
 
 def register(server: grpc.Server) -> Iterable[str]:

@@ -37,6 +37,7 @@ from casework_common.events_runtime import EventsService
 from casework_common.public_http import (
     field_errors,
     json_response,
+    limited,
     public,
     public_http_entrypoint,
     read_whole,
@@ -194,7 +195,7 @@ class IntakeEvents(EventsService):
             str(request.remote_addr or ""), forwarded, app.trusted_proxies
         )
 
-    def _rate_limited(self, request: Any, endpoint: str) -> Response | None:
+    def rate_refusal(self, request: Any, endpoint: str) -> Response | None:
         app = self.wired.app
         now = app.clock()
         count = repo.count_submission(self._address(request), web_form.window_of(now))
@@ -239,11 +240,9 @@ class IntakeEvents(EventsService):
 
     @public_http("POST", "/public/v1/organisations/<org>/referrals")  # type: ignore[misc]
     @public
+    @limited("web_form")
     def submit_web_form(self, request: Any, org: str) -> Response:
         app = self.wired.app
-        limited = self._rate_limited(request, "web_form")
-        if limited is not None:
-            return limited
         organisation = app.organisations.get(org)
         if organisation is None:
             return json_response(404, {"error": "unknown organisation"})
@@ -328,10 +327,8 @@ class IntakeEvents(EventsService):
 
     @public_http("POST", "/public/v1/self-fill/<token>")  # type: ignore[misc]
     @public
+    @limited("self_fill")
     def self_fill_submit(self, request: Any, token: str) -> Response:
-        limited = self._rate_limited(request, "self_fill")
-        if limited is not None:
-            return limited
         try:
             organisation, form = self._open(token)
         except services.SelfFillRefused as refused:

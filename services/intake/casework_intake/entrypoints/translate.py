@@ -9,10 +9,9 @@ from datetime import date, datetime
 from typing import Any
 
 from google.protobuf import struct_pb2
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from casework.intake.v1 import intake_pb2
-from casework_common.messages import enum_codes, moment
+from casework_common.messages import enum_codes, moment, same_fields, timestamp
 from casework_common.routing import Rule
 from casework_intake.domain import form_codec
 from casework_intake.domain.consultations import Consultation, RecordConsultation
@@ -38,14 +37,6 @@ _OUTREACH_STATUS_CODES = {status: code for code, status in OUTREACH_STATUSES.ite
 _TASK_STATUS_CODES = {
     status: code for code, status in enum_codes(intake_pb2.TaskStatus, TaskStatus).items()
 }
-
-
-def timestamp(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
 
 
 def _struct(data: Mapping[str, Any]) -> struct_pb2.Struct:
@@ -92,26 +83,20 @@ def to_command(request: intake_pb2.SubmitReferralRequest) -> SubmitReferral:
 
 def to_message(referral: Referral) -> intake_pb2.Referral:
     message = intake_pb2.Referral(
-        referral_id=referral.referral_id,
-        reference_number=referral.reference_number,
+        **same_fields(
+            referral,
+            "referral_id reference_number region_id centre_id client_type problem_type free_text"
+            " idempotency_key submitted_by acknowledged_by first_contact_by",
+        ),
         person=_person(referral.given_name, referral.family_name, referral.date_of_birth),
         contact=intake_pb2.Contact(
             phone=referral.phone, email=referral.email, address=referral.address
         ),
-        region_id=referral.region_id,
-        centre_id=referral.centre_id,
-        client_type=referral.client_type,
-        problem_type=referral.problem_type,
         channel=CHANNEL_CODES[referral.channel],
-        free_text=referral.free_text,
-        idempotency_key=referral.idempotency_key,
-        submitted_by=referral.submitted_by,
         submitted_at=timestamp(referral.submitted_at),
         first_response_due_at=timestamp(referral.first_response_due_at),
         acknowledged_at=timestamp(referral.acknowledged_at),
-        acknowledged_by=referral.acknowledged_by,
         first_contact_at=timestamp(referral.first_contact_at),
-        first_contact_by=referral.first_contact_by,
         escalated_at=timestamp(referral.escalated_at),
     )
     if referral.first_contact_channel is not None:
@@ -134,17 +119,14 @@ def to_consultation_command(request: intake_pb2.RecordConsultationRequest) -> Re
 
 def consultation_message(c: Consultation) -> intake_pb2.Consultation:
     return intake_pb2.Consultation(
-        consultation_id=c.consultation_id,
+        **same_fields(
+            c,
+            "consultation_id topic duration_minutes worker_id centre_id notes idempotency_key",
+        ),
         person=_person(c.given_name, c.family_name, c.date_of_birth),
         contact=intake_pb2.Contact(phone=c.phone, email=c.email),
-        topic=c.topic,
-        duration_minutes=c.duration_minutes,
-        worker_id=c.worker_id,
         channel=CHANNEL_CODES[c.channel],
-        centre_id=c.centre_id,
-        notes=c.notes,
         recorded_at=timestamp(c.recorded_at),
-        idempotency_key=c.idempotency_key,
     )
 
 
@@ -162,32 +144,21 @@ def to_rule(message: intake_pb2.RoutingRule) -> Rule:
 
 def rule_set_message(rule_set: RuleSet) -> intake_pb2.RoutingRuleSet:
     return intake_pb2.RoutingRuleSet(
-        version=rule_set.version,
+        **same_fields(rule_set, "version fallback saved_by published_by"),
         rules=[
             intake_pb2.RoutingRule(
-                id=r.id,
-                priority=r.priority,
-                regions=r.regions,
-                centres=r.centres,
-                client_types=r.client_types,
-                problem_types=r.problem_types,
-                workers=r.workers,
+                **same_fields(r, "id priority regions centres client_types problem_types workers"),
             )
             for r in rule_set.rules
         ],
-        fallback=rule_set.fallback,
-        saved_by=rule_set.saved_by,
         saved_at=timestamp(rule_set.saved_at),
         published_at=timestamp(rule_set.published_at),
-        published_by=rule_set.published_by,
     )
 
 
 def form_message(defn: FormDefinition, by: str, at: datetime) -> intake_pb2.FormVersion:
     return intake_pb2.FormVersion(
-        form_id=defn.form_id,
-        version=defn.version,
-        title=defn.title,
+        **same_fields(defn, "form_id version title"),
         definition_json=json.dumps(form_codec.definition_to_dict(defn), ensure_ascii=False),
         published_by=by,
         published_at=timestamp(at),
@@ -229,14 +200,13 @@ def to_plan_command(request: intake_pb2.PlanOutreachRequest) -> PlanOutreach:
 
 def outreach_message(o: Outreach) -> intake_pb2.Outreach:
     return intake_pb2.Outreach(
-        outreach_id=o.outreach_id,
-        worker_id=o.worker_id,
-        centre_id=o.centre_id,
+        **same_fields(
+            o,
+            "outreach_id worker_id centre_id place description planned_by outcome_recorded_by"
+            " cancelled_by",
+        ),
         activity_type=_ACTIVITY_TYPE_CODES[o.activity_type],
         planned_at=timestamp(o.planned_at),
-        place=o.place,
-        description=o.description,
-        planned_by=o.planned_by,
         status=_OUTREACH_STATUS_CODES[o.status],
         remind_at=timestamp(o.remind_at),
         reminded_at=timestamp(o.reminded_at),
@@ -246,32 +216,24 @@ def outreach_message(o: Outreach) -> intake_pb2.Outreach:
         contacts_made=o.outcome.contacts_made if o.outcome else 0,
         client_ids=list(o.outcome.client_ids) if o.outcome else [],
         outcome_recorded_at=timestamp(o.outcome_recorded_at),
-        outcome_recorded_by=o.outcome_recorded_by,
         cancelled_at=timestamp(o.cancelled_at),
-        cancelled_by=o.cancelled_by,
     )
 
 
 def comment_message(c: Comment) -> intake_pb2.TaskComment:
     return intake_pb2.TaskComment(
-        comment_id=c.comment_id,
-        author_id=c.author_id,
-        text=c.text,
+        **same_fields(c, "comment_id author_id text"),
         created_at=timestamp(c.created_at),
     )
 
 
 def task_message(t: Task) -> intake_pb2.Task:
     return intake_pb2.Task(
-        task_id=t.task_id,
-        title=t.title,
-        assignee_id=t.assignee_id,
+        **same_fields(t, "task_id title assignee_id created_by completed_by"),
         due_at=timestamp(t.due_at),
         status=_TASK_STATUS_CODES[t.status],
-        created_by=t.created_by,
         created_at=timestamp(t.created_at),
         completed_at=timestamp(t.completed_at),
-        completed_by=t.completed_by,
         overdue_notified_at=timestamp(t.overdue_notified_at),
         comments=[comment_message(c) for c in t.comments],
     )
@@ -279,12 +241,8 @@ def task_message(t: Task) -> intake_pb2.Task:
 
 def project_message(p: Project) -> intake_pb2.Project:
     return intake_pb2.Project(
-        project_id=p.project_id,
-        centre_id=p.centre_id,
-        name=p.name,
-        description=p.description,
+        **same_fields(p, "project_id centre_id name description created_by"),
         members=list(p.members),
-        created_by=p.created_by,
         created_at=timestamp(p.created_at),
         tasks=[task_message(t) for t in p.tasks],
     )

@@ -10,12 +10,13 @@ from typing import Protocol, TypeVar
 
 from google.protobuf.message import Message
 
-from casework_common import contracts, idempotency
 from casework_common import errors as common
+from casework_common import idempotency
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import Conflict, InvalidArgument, NotFound, PermissionDenied
 from casework_common.storage import DuplicateAggregate
 from casework_common.unit_of_work import UnitOfWork
+from casework_common.unit_of_work import event as event
 from casework_intake.domain import forms
 
 
@@ -34,22 +35,6 @@ Change = Callable[[A], tuple[A, list[EventEnvelope]]]
 
 class KeyedRepository(Protocol[T_co]):
     def by_idempotency_key(self, key: str) -> T_co | None: ...
-
-
-def event(
-    message_type: type[Message],
-    organisation: str,
-    uow: UnitOfWork,
-    payload: Mapping[str, object],
-) -> EventEnvelope:
-    """The event whose payload is `message_type` built from the domain's facts: the
-    domain lists what an event reveals in its own plain values and stays free of
-    generated code; here, at the one seam, they become the contract message (strictly,
-    so a fact the schema lacks fails in the producer) and the codec encodes it."""
-    message = contracts.from_facts(message_type, payload)
-    return contracts.envelope(
-        message, organisation=organisation, actor=uow.actor, trace=uow.trace.carrier
-    )
 
 
 def to_common(errors: Iterable[forms.FieldError]) -> list[common.FieldError]:

@@ -152,16 +152,16 @@ def _add_keyed(
 
 def _task_change(
     uow: UnitOfWork,
-    project_id: str,
-    task_id: str,
+    command: CompleteTask | ReopenTask,
     repository: ProjectRepository,
-    apply: Callable[[Project], Project],
     event_type: type[Message],
     extra: Mapping[str, object],
+    apply: Callable[[Project], Project],
 ) -> tuple[Project, Task]:
     require_worker(uow)
-    required("project_id", project_id)
-    required("task_id", task_id)
+    required("project_id", command.project_id)
+    required("task_id", command.task_id)
+    project_id, task_id = command.project_id, command.task_id
 
     def change(current: Project) -> tuple[Project, list[EventEnvelope]]:
         changed = apply(current)
@@ -176,30 +176,23 @@ def complete_task(
     command: CompleteTask, uow: UnitOfWork, repository: ProjectRepository
 ) -> tuple[Project, Task]:
     subject, now = uow.principal.subject, uow.now
-    return _task_change(
-        uow,
-        command.project_id,
-        command.task_id,
-        repository,
-        lambda p: projects.complete_task(p, command.task_id, subject, now),
-        TASK_COMPLETED,
-        {"completed_by": subject, "completed_at": now.isoformat()},
-    )
+
+    def complete(project: Project) -> Project:
+        return projects.complete_task(project, command.task_id, subject, now)
+
+    done = {"completed_by": subject, "completed_at": now.isoformat()}
+    return _task_change(uow, command, repository, TASK_COMPLETED, done, complete)
 
 
 def reopen_task(
     command: ReopenTask, uow: UnitOfWork, repository: ProjectRepository
 ) -> tuple[Project, Task]:
     subject, now = uow.principal.subject, uow.now
-    return _task_change(
-        uow,
-        command.project_id,
-        command.task_id,
-        repository,
-        lambda p: projects.reopen_task(p, command.task_id, command.due_at, subject, now),
-        TASK_REOPENED,
-        {"reopened_by": subject},
-    )
+
+    def reopen(project: Project) -> Project:
+        return projects.reopen_task(project, command.task_id, command.due_at, subject, now)
+
+    return _task_change(uow, command, repository, TASK_REOPENED, {"reopened_by": subject}, reopen)
 
 
 def comment_on_task(

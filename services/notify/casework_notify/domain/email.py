@@ -12,6 +12,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, time, timedelta, tzinfo
 from string import Template
 
+from casework_common.backoff import backoff
+
 PENDING = "pending"
 SENT = "sent"
 FALLBACK_LANGUAGE = "en"
@@ -91,11 +93,6 @@ class Email:
     attempts: int = 0
     last_error: str = ""
     sent_at: datetime | None = None
-
-
-def backoff(attempts: int, base: float, ceiling: float) -> timedelta:
-    """Wait after the `attempts`-th failure: base, 2 base, 4 base ... up to the ceiling."""
-    return timedelta(seconds=min(ceiling, base * (2 ** max(0, attempts - 1))))
 
 
 def failed(email: Email, error: str, now: datetime, base: float, ceiling: float) -> Email:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+from casework_common.backoff import backoff
 from casework_common.errors import FieldError
 
 PENDING = "pending"
@@ -77,10 +78,6 @@ def verify(secret: str, header: str, body: bytes, now: datetime) -> bool:
     if abs(now.timestamp() - timestamp) > REPLAY_WINDOW.total_seconds():
         return False
     return hmac.compare_digest(sign(secret, timestamp, body), header)
-
-
-def backoff(attempts: int, base: float, ceiling: float) -> timedelta:
-    return timedelta(seconds=min(ceiling, base * (2 ** max(0, attempts - 1))))
 
 
 def after_attempt(

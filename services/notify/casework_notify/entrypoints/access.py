@@ -7,26 +7,29 @@ for managers and admins."""
 
 from __future__ import annotations
 
-from casework_common.auth import ADMIN, MANAGER, ROLES, AccessMap
+from casework_common.auth import ADMIN, MANAGER, ROLES, access_map
 from casework_common.auth import SERVICE as SERVICE_KIND
 
 SERVICE = "casework.notify.v1.NotifyService"
 OPERATORS = frozenset({MANAGER, ADMIN})
 ADMINS = frozenset({ADMIN})
 
-ACCESS: AccessMap = {
-    f"{SERVICE}/ListInbox": ROLES,
-    f"{SERVICE}/MarkNotificationRead": ROLES,
-    f"{SERVICE}/WatchInbox": ROLES,
-    f"{SERVICE}/SetNotificationPreferences": ROLES,
-    f"{SERVICE}/GetNotificationPreferences": ROLES,
-    f"{SERVICE}/SendClientMessage": ROLES,
-    f"{SERVICE}/ScheduleReminder": frozenset({SERVICE_KIND}),
-    f"{SERVICE}/CancelReminder": frozenset({SERVICE_KIND}),
-    f"{SERVICE}/ListOutgoingEmails": OPERATORS,
-    f"{SERVICE}/CreateWebhookSubscription": ADMINS,
-    f"{SERVICE}/ListWebhookSubscriptions": ADMINS,
-    f"{SERVICE}/DeleteWebhookSubscription": ADMINS,
-    f"{SERVICE}/ListWebhookDeliveries": ADMINS,
-    f"{SERVICE}/ReplayWebhookDelivery": ADMINS,
-}
+ACCESS = access_map(
+    SERVICE,
+    {
+        "ListInbox": ROLES,
+        "MarkNotificationRead": ROLES,
+        "WatchInbox": ROLES,
+        "SetNotificationPreferences": ROLES,
+        "GetNotificationPreferences": ROLES,
+        "SendClientMessage": ROLES,
+        "ScheduleReminder": frozenset({SERVICE_KIND}),
+        "CancelReminder": frozenset({SERVICE_KIND}),
+        "ListOutgoingEmails": OPERATORS,
+        "CreateWebhookSubscription": ADMINS,
+        "ListWebhookSubscriptions": ADMINS,
+        "DeleteWebhookSubscription": ADMINS,
+        "ListWebhookDeliveries": ADMINS,
+        "ReplayWebhookDelivery": ADMINS,
+    },
+)

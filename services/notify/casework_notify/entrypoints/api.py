@@ -8,13 +8,13 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from casework.notify.v1 import notify_pb2, notify_pb2_grpc
 from casework_common import contracts
 from casework_common.errors import FieldError, InvalidArgument
-from casework_common.messages import guard_requests
-from casework_common.paging import next_token, page_window
+from casework_common.messages import guard_requests, same_fields
+from casework_common.messages import timestamp as _ts
+from casework_common.paging import next_token, page_window, paged
 from casework_common.unit_of_work import current_unit_of_work
 from casework_notify import services
 from casework_notify.adapters.feed import InboxFeed
@@ -55,47 +55,26 @@ CLIENT_MESSAGE = {
 WATCH_HEARTBEAT_SECONDS = 1.0
 
 
-def _ts(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
-    return stamp
-
-
 def to_message(n: Notification) -> notify_pb2.Notification:
     return notify_pb2.Notification(
-        notification_id=n.notification_id,
-        worker_id=n.worker_id,
-        kind=n.kind,
-        title=n.title,
-        body=n.body,
-        client_id=n.client_id,
-        referral_id=n.referral_id,
-        centre_id=n.centre_id,
-        routing_reason=n.routing_reason,
-        subject_kind=n.subject_kind,
-        subject_id=n.subject_id,
+        **same_fields(
+            n,
+            "notification_id worker_id kind title body client_id referral_id centre_id"
+            " routing_reason subject_kind subject_id needs_action",
+        ),
         created_at=_ts(n.created_at),
         read_at=_ts(n.read_at),
         priority=PRIORITY.get(n.priority, notify_pb2.PRIORITY_NORMAL),
         links=[notify_pb2.Link(kind=link.kind, id=link.id) for link in n.links],
-        needs_action=n.needs_action,
     )
 
 
 def reminder_message(r: Reminder) -> notify_pb2.Reminder:
     return notify_pb2.Reminder(
-        key=r.key,
-        worker_id=r.worker_id,
+        **same_fields(r, "key worker_id kind title body centre_id needs_action"),
         due_at=_ts(r.due_at),
-        kind=r.kind,
-        title=r.title,
-        body=r.body,
-        centre_id=r.centre_id,
         priority=PRIORITY.get(r.priority, notify_pb2.PRIORITY_UNSPECIFIED),
         links=[notify_pb2.Link(kind=link.kind, id=link.id) for link in r.links],
-        needs_action=r.needs_action,
         state=REMINDER_STATE[r.state],
         fired_at=_ts(r.fired_at),
     )
@@ -103,12 +82,8 @@ def reminder_message(r: Reminder) -> notify_pb2.Reminder:
 
 def email_message(e: Email) -> notify_pb2.OutgoingEmail:
     return notify_pb2.OutgoingEmail(
-        email_id=e.email_id,
-        recipient=e.recipient,
-        subject=e.subject,
+        **same_fields(e, "email_id recipient subject attempts last_error"),
         state=EMAIL_STATE.get(e.state, notify_pb2.EMAIL_STATE_UNSPECIFIED),
-        attempts=e.attempts,
-        last_error=e.last_error,
         next_attempt_at=_ts(e.next_attempt_at) if e.state == "pending" else None,
         created_at=_ts(e.created_at),
         sent_at=_ts(e.sent_at),
@@ -126,20 +101,14 @@ def preferences_message(p: Preferences) -> notify_pb2.NotificationPreferences:
 
 def subscription_message(s: Subscription) -> notify_pb2.WebhookSubscription:
     return notify_pb2.WebhookSubscription(
-        subscription_id=s.subscription_id,
-        event_type=s.event_type,
-        url=s.url,
-        active=s.active,
+        **same_fields(s, "subscription_id event_type url active"),
         created_at=_ts(s.created_at),
     )
 
 
 def delivery_message(d: Delivery) -> notify_pb2.WebhookDelivery:
     return notify_pb2.WebhookDelivery(
-        delivery_id=d.delivery_id,
-        subscription_id=d.subscription_id,
-        event_id=d.event_id,
-        event_type=d.event_type,
+        **same_fields(d, "delivery_id subscription_id event_id event_type"),
         state=DELIVERY_STATE.get(d.state, notify_pb2.DELIVERY_STATE_UNSPECIFIED),
         attempts=[
             notify_pb2.DeliveryAttempt(at=_ts(a.at), status_code=a.status_code, error=a.error)
@@ -276,13 +245,15 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self, request: notify_pb2.ListOutgoingEmailsRequest, context: grpc.ServicerContext
     ) -> notify_pb2.ListOutgoingEmailsResponse:
         uow = current_unit_of_work()
-        offset, limit = page_window(request.page_size, request.page_token)
         state = EMAIL_STATE_NAME.get(request.state, "" if not request.state else "?")
-        page = emails.list_emails(self._notify.emails, uow.organisation, state, offset, limit)
-        return notify_pb2.ListOutgoingEmailsResponse(
-            emails=[email_message(e) for e in page],
-            next_page_token=next_token(offset, limit, len(page)),
+        page, token = paged(
+            request,
+            lambda offset, limit: emails.list_emails(
+                self._notify.emails, uow.organisation, state, offset, limit
+            ),
         )
+        found = [email_message(e) for e in page]
+        return notify_pb2.ListOutgoingEmailsResponse(emails=found, next_page_token=token)
 
     def SetNotificationPreferences(
         self,
@@ -389,15 +360,16 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
         self, request: notify_pb2.ListWebhookDeliveriesRequest, context: grpc.ServicerContext
     ) -> notify_pb2.ListWebhookDeliveriesResponse:
         uow = current_unit_of_work()
-        offset, limit = page_window(request.page_size, request.page_token)
         repository = self._notify.webhooks_of(uow.organisation)
-        if request.subscription_id:
-            repository.subscription(request.subscription_id)
-        page = repository.deliveries(request.subscription_id, request.dead_only, offset, limit)
-        return notify_pb2.ListWebhookDeliveriesResponse(
-            deliveries=[delivery_message(d) for d in page],
-            next_page_token=next_token(offset, limit, len(page)),
-        )
+
+        def deliveries(offset: int, limit: int) -> list[Delivery]:
+            if request.subscription_id:
+                repository.subscription(request.subscription_id)
+            return repository.deliveries(request.subscription_id, request.dead_only, offset, limit)
+
+        page, token = paged(request, deliveries)
+        found = [delivery_message(d) for d in page]
+        return notify_pb2.ListWebhookDeliveriesResponse(deliveries=found, next_page_token=token)
 
     def ReplayWebhookDelivery(
         self, request: notify_pb2.ReplayWebhookDeliveryRequest, context: grpc.ServicerContext

@@ -4,14 +4,13 @@ status built from clients' events."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
 import mongoengine as me
 
 from casework_common.envelope import EventEnvelope
-from casework_common.errors import Conflict
 from casework_common.repository import AggregateRepository, ScopedRepository
 from casework_common.storage import AggregateDocument, DuplicateAggregate
 from casework_common.unit_of_work import Saves
@@ -21,7 +20,6 @@ from casework_plans.domain.monitoring import Cadence
 from casework_plans.domain.plans import Plan, VersionStatus
 
 NEVER = "9999-12-31"
-RETRIES = 3
 # Never looked at. Not "": the development server compares no empty string ($lt, $ne).
 NOT_CHECKED = "0001-01-01"
 
@@ -155,6 +153,8 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
     document = PlanDocument
     centre_field = "centre_ids"
     what = "plan"
+    # Editing a draft announces nothing and must still be kept.
+    quiet_changes = True
 
     def __init__(
         self,
@@ -214,36 +214,6 @@ class PlanRepository(AggregateRepository[PlanDocument, Plan]):
 
     def _id_of(self, aggregate: Plan) -> str:
         return aggregate.plan_id
-
-    def update(
-        self, record_id: str, change: Callable[[Plan], tuple[Plan, list[EventEnvelope]]]
-    ) -> Plan:
-        """As the base's, but a change without events is stored too (editing a draft
-        announces nothing and must still be kept), and a change that lost a race (the
-        timer marking the plan looked at, say) is made again on what is stored now:
-        `change` is a pure function of the plan it is given."""
-        return self.update_loaded(self._one(record_id), change)
-
-    def update_loaded(
-        self, doc: PlanDocument, change: Callable[[Plan], tuple[Plan, list[EventEnvelope]]]
-    ) -> Plan:
-        """`update` of a document already read (by `load_many`)."""
-        for attempt in range(RETRIES):
-            if attempt:
-                doc = self._one(str(doc.pk))
-            before = self._read(doc)
-            changed, events = change(before)
-            if not events and changed == before:
-                return changed
-            self._write(doc, changed)
-            try:
-                self._save(doc, events)
-            except Conflict:
-                if attempt == RETRIES - 1:
-                    raise
-                continue
-            return changed
-        raise AssertionError("unreachable")
 
     def load_many(self, plan_ids: Iterable[str]) -> dict[str, PlanDocument]:
         """The documents of the scope among `plan_ids`, by id, read in batches (an

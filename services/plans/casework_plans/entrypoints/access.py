@@ -6,14 +6,14 @@ case work: front-line duty workers do not build them."""
 
 from __future__ import annotations
 
-from casework_common.auth import ADMIN, CASE_WORKER_AND_ABOVE, MANAGER, SERVICE, AccessMap
+from casework_common.auth import ADMIN, CASE_WORKER_AND_ABOVE, MANAGER, SERVICE, access_map
 
 PLANS = "casework.plans.v1.PlansService"
 CONFIGURES = frozenset({MANAGER, ADMIN})
 
-ACCESS: AccessMap = {
-    f"{PLANS}/{method}": frozenset(roles)
-    for method, roles in {
+ACCESS = access_map(
+    PLANS,
+    {
         "GetPlan": CASE_WORKER_AND_ABOVE,
         # documents prints the goals of the plan in effect with a service token scoped to
         # this call; it keeps only the plans of centres its own caller serves.
@@ -40,5 +40,5 @@ ACCESS: AccessMap = {
         "PutOnWaitingList": CASE_WORKER_AND_ABOVE,
         "GetWaitingList": CASE_WORKER_AND_ABOVE,
         "TakeOffWaitingList": CASE_WORKER_AND_ABOVE,
-    }.items()
-}
+    },
+)

@@ -9,7 +9,7 @@ import grpc
 
 from casework.plans.v1 import plans_pb2, plans_pb2_grpc
 from casework_common.errors import FieldError
-from casework_common.messages import guard_requests
+from casework_common.messages import guard_requests, same_fields
 from casework_common.unit_of_work import current_unit_of_work
 from casework_plans.bootstrap import Plans, bootstrap
 from casework_plans.domain.catalogue import LeaveReason
@@ -265,14 +265,11 @@ class PlansServicer(plans_pb2_grpc.PlansServiceServicer):
             self._app.statuses_for(uow),
         )
         return P.ImportDeliveriesResponse(
-            rows_read=result.rows_read,
-            rows_kept=result.rows_kept,
-            good_rows_kept=result.good_rows_kept,
+            **same_fields(result, "rows_read rows_kept good_rows_kept discrepancies_raised"),
             errors=[
                 P.RowError(line=e.line, field=e.field, description=e.description)
                 for e in result.errors[:200]
             ],
-            discrepancies_raised=result.discrepancies_raised,
         )
 
     def ResolveDiscrepancy(
@@ -352,11 +349,8 @@ class PlansServicer(plans_pb2_grpc.PlansServiceServicer):
         return P.ScreenPlansForServiceResponse(
             hits=[
                 P.ScreenHit(
-                    plan_id=h.plan_id,
-                    client_id=h.client_id,
-                    need_id=h.need_id,
+                    **same_fields(h, "plan_id client_id need_id need_code"),
                     need_kind=from_enum(h.need_kind),
-                    need_code=h.need_code,
                 )
                 for h in hits
             ]

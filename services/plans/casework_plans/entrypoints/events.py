@@ -8,7 +8,6 @@ periods that closed without the planned deliveries."""
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, date, timedelta
 
 from nameko.timer import timer
@@ -16,7 +15,7 @@ from nameko.timer import timer
 from casework.clients.v1 import events_pb2 as clients_events
 from casework.feedback.v1 import events_pb2 as feedback_events
 from casework_common import contracts
-from casework_common.config import MissingConfiguration
+from casework_common.config import seconds
 from casework_common.envelope import EventEnvelope
 from casework_common.events_runtime import EventsService, PoisonEvent, event_handler
 from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
@@ -36,19 +35,8 @@ log = logging.getLogger(__name__)
 SERVICE_USER = "service_user"
 
 
-def _seconds(variable: str, default: float) -> float:
-    raw = os.environ.get(variable) or ""
-    try:
-        value = float(raw) if raw else default
-    except ValueError:
-        raise MissingConfiguration(variable, f"must be a number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise MissingConfiguration(variable, f"must be positive, got {raw!r}")
-    return value
-
-
 # How often the timer looks for due work and missed deliveries (tests shorten it).
-DUE_WORK_CHECK_INTERVAL = _seconds("PLANS_DUE_WORK_CHECK_INTERVAL", 300.0)
+DUE_WORK_CHECK_INTERVAL = seconds("PLANS_DUE_WORK_CHECK_INTERVAL", 300.0)
 
 
 def status_change(envelope: EventEnvelope) -> tuple[str, str, str, date]:

@@ -3,16 +3,16 @@ every field error (with its path) before anything runs."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from enum import Enum
 from typing import Any, TypeVar
 
 from google.protobuf.message import Message
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from casework.plans.v1 import plans_pb2
 from casework_common.errors import FieldError, raise_if_any
-from casework_common.messages import enum_codes
+from casework_common.messages import enum_codes, same_fields
+from casework_common.messages import timestamp as stamp
 from casework_common.values import iso_day
 from casework_plans.domain import catalogue, monitoring, plans
 from casework_plans.domain.decisions import awaiting_approval
@@ -170,14 +170,6 @@ def to_offer(message: plans_pb2.OfferPack, by: str, today: date) -> OfferPack:
     )
 
 
-def stamp(moment: datetime | None) -> Timestamp | None:
-    if moment is None:
-        return None
-    ts = Timestamp()
-    ts.FromDatetime(moment)
-    return ts
-
-
 def _day(value: date | None) -> str:
     return value.isoformat() if value else ""
 
@@ -195,10 +187,8 @@ def content_message(content: Content) -> plans_pb2.PlanContent:
         next_review_on=_day(content.next_review_on),
         needs=[
             plans_pb2.Need(
-                need_id=n.need_id,
+                **same_fields(n, "need_id need_code description"),
                 kind=from_enum(n.kind),
-                need_code=n.need_code,
-                description=n.description,
                 service_codes=list(n.service_codes),
             )
             for n in content.needs
@@ -222,13 +212,9 @@ def content_message(content: Content) -> plans_pb2.PlanContent:
 
 def _action_message(a: Action) -> plans_pb2.Action:
     message = plans_pb2.Action(
-        action_id=a.action_id,
-        service_code=a.service_code,
-        description=a.description,
+        **same_fields(a, "action_id service_code description provider_name needs_decision"),
         provider=from_enum(a.provider),
-        provider_name=a.provider_name,
         deadline=_day(a.deadline),
-        needs_decision=a.needs_decision,
     )
     if a.frequency is not None:
         message.frequency.CopyFrom(
@@ -256,11 +242,8 @@ def discrepancy_message(d: plans.RaisedDiscrepancy) -> plans_pb2.Discrepancy:
 
 def plan_message(plan: Plan) -> plans_pb2.Plan:
     message = plans_pb2.Plan(
-        plan_id=plan.plan_id,
-        client_id=plan.client_id,
-        family_id=plan.family_id,
+        **same_fields(plan, "plan_id client_id family_id worker_id"),
         centre_ids=list(plan.centre_ids),
-        worker_id=plan.worker_id,
         status=(plans.VersionStatus.CLOSED if plan.closure else plan.status).value,
     )
     for v in plan.versions:
@@ -307,10 +290,7 @@ def plan_message(plan: Plan) -> plans_pb2.Plan:
                 holder_name=plan.budget.holder_name,
                 lines=[
                     plans_pb2.BudgetLine(
-                        service_code=li.service_code,
-                        allotted=li.allotted,
-                        spent=li.spent,
-                        remaining=li.remaining,
+                        **same_fields(li, "service_code allotted spent remaining"),
                         awaiting_approval=awaiting_approval(plan, li.service_code),
                     )
                     for li in plan.budget.lines
@@ -339,10 +319,8 @@ def plan_message(plan: Plan) -> plans_pb2.Plan:
                     )
                     for s in o.services
                 ],
-                worker_name=o.worker_name,
-                worker_phone=o.worker_phone,
+                **same_fields(o, "worker_name worker_phone recorded_by"),
                 handed_over_on=_day(o.handed_over_on),
-                recorded_by=o.recorded_by,
             )
         )
     for de in plan.deliveries:
@@ -376,13 +354,8 @@ def plan_message(plan: Plan) -> plans_pb2.Plan:
 
 def review_request_message(r: plans.ReviewRequest) -> plans_pb2.ReviewRequest:
     message = plans_pb2.ReviewRequest(
-        source=r.source,
-        source_id=r.source_id,
+        **same_fields(r, "source source_id centre_id pending answered_by answered_in_version"),
         aspects=list(r.aspects),
-        centre_id=r.centre_id,
-        pending=r.pending,
-        answered_by=r.answered_by,
-        answered_in_version=r.answered_in_version,
     )
     _set(message, requested_at=stamp(r.requested_at), answered_at=stamp(r.answered_at))
     return message
@@ -391,19 +364,14 @@ def review_request_message(r: plans.ReviewRequest) -> plans_pb2.ReviewRequest:
 def due_message(item: monitoring.DueItem) -> plans_pb2.DueItem:
     return plans_pb2.DueItem(
         kind=item.kind.value,
-        plan_id=item.plan_id,
-        client_id=item.client_id,
-        worker_id=item.worker_id,
+        **same_fields(item, "plan_id client_id worker_id version"),
         due_on=_day(item.due_on),
-        version=item.version,
     )
 
 
 def catalogue_message(s: catalogue.CatalogueService) -> plans_pb2.CatalogueService:
     return plans_pb2.CatalogueService(
-        service_code=s.service_code,
-        name=s.name,
-        how_to_obtain=s.how_to_obtain,
+        **same_fields(s, "service_code name how_to_obtain"),
         centre_ids=list(s.centre_ids),
         answers_needs=list(s.answers_needs),
     )
@@ -422,11 +390,9 @@ def departure_message(
     departure: catalogue.Departure, service_code: str, replayed: bool
 ) -> plans_pb2.TakeOffWaitingListResponse:
     return plans_pb2.TakeOffWaitingListResponse(
-        client_id=departure.client_id,
-        plan_id=departure.plan_id,
+        **same_fields(departure, "client_id plan_id position"),
         service_code=service_code,
         reason=from_enum(departure.reason),
-        position=departure.position,
         left_on=_day(departure.left_on),
         replayed=replayed,
     )

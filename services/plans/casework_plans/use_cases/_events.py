@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from google.protobuf.message import Message
 
 from casework.plans.v1 import events_pb2
-from casework_common import contracts
+from casework_common import unit_of_work
 from casework_common.envelope import EventEnvelope
 from casework_common.unit_of_work import UnitOfWork
 from casework_plans.domain.catalogue import Departure
@@ -32,10 +32,7 @@ DUE_EVENTS: dict[DueKind, type[Message]] = {
 def event(
     message_type: type[Message], plan: Plan, uow: UnitOfWork, facts: Mapping[str, object]
 ) -> EventEnvelope:
-    message = contracts.from_facts(message_type, facts)
-    return contracts.envelope(
-        message, organisation=plan.organisation, actor=uow.actor, trace=uow.trace.carrier
-    )
+    return unit_of_work.event(message_type, plan.organisation, uow, facts)
 
 
 def state_facts(plan: Plan, version: int) -> dict[str, object]:

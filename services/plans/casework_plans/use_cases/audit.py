@@ -8,8 +8,8 @@ from casework_plans.adapters.repository import PlanAuditEntry
 from casework_plans.domain.plans import Plan
 
 
-def audit(plan: Plan, uow: UnitOfWork, action: str) -> Plan:
-    PlanAuditEntry(
+def _entry(plan: Plan, uow: UnitOfWork, action: str) -> PlanAuditEntry:
+    return PlanAuditEntry(
         organisation=plan.organisation,
         plan_id=plan.plan_id,
         client_id=plan.client_id,
@@ -17,23 +17,16 @@ def audit(plan: Plan, uow: UnitOfWork, action: str) -> Plan:
         action=action,
         at=uow.now,
         trace_id=uow.trace.trace_id,
-    ).save()
+    )
+
+
+def audit(plan: Plan, uow: UnitOfWork, action: str) -> Plan:
+    _entry(plan, uow, action).save()
     return plan
 
 
 def audit_many(plans: list[Plan], uow: UnitOfWork, action: str) -> None:
     """One entry per plan, written together (an import touches many plans)."""
-    entries = [
-        PlanAuditEntry(
-            organisation=plan.organisation,
-            plan_id=plan.plan_id,
-            client_id=plan.client_id,
-            subject=uow.actor.subject,
-            action=action,
-            at=uow.now,
-            trace_id=uow.trace.trace_id,
-        )
-        for plan in plans
-    ]
+    entries = [_entry(plan, uow, action) for plan in plans]
     if entries:
         PlanAuditEntry.objects.insert(entries, load_bulk=False)

@@ -222,6 +222,19 @@ def hand_over_offer(
     return audit(repository.update(plan_id, change), uow, "changed")
 
 
+def _decision_facts(plan: Plan, service_code: str, overspend: bool) -> dict[str, object]:
+    """What a decision's request and its answer both tell: whose plan, which service,
+    whether over the budget, and who is to hear."""
+    return {
+        "plan_id": plan.plan_id,
+        "client_id": plan.client_id,
+        "service_code": service_code,
+        "centre_ids": list(plan.centre_ids),
+        "worker_id": plan.worker_id,
+        "overspend": overspend,
+    }
+
+
 def request_decision(
     plan_id: str,
     service_code: str,
@@ -234,15 +247,7 @@ def request_decision(
         changed = decisions.request_decision(
             plan, service_code, by=uow.actor.subject, now=uow.now, overspend=overspend
         )
-        facts = {
-            "plan_id": plan.plan_id,
-            "client_id": plan.client_id,
-            "service_code": service_code,
-            "requested_by": uow.actor.subject,
-            "centre_ids": list(plan.centre_ids),
-            "worker_id": plan.worker_id,
-            "overspend": overspend,
-        }
+        facts = _decision_facts(plan, service_code, overspend) | {"requested_by": uow.actor.subject}
         return changed, [event(events_pb2.DecisionRequested, changed, uow, facts)]
 
     return audit(repository.update(plan_id, change), uow, "changed")
@@ -271,15 +276,9 @@ def decide(
             now=uow.now,
             overspend=overspend,
         )
-        facts = {
-            "plan_id": plan.plan_id,
-            "client_id": plan.client_id,
-            "service_code": service_code,
+        facts = _decision_facts(plan, service_code, overspend) | {
             "approved": approve,
             "decided_by": uow.actor.subject,
-            "centre_ids": list(plan.centre_ids),
-            "worker_id": plan.worker_id,
-            "overspend": overspend,
         }
         return changed, [event(events_pb2.DecisionMade, changed, uow, facts)]
 
