@@ -137,8 +137,7 @@ def test_an_overdue_referral_is_escalated_and_announced_once_even_when_asked_twi
     assert repo.overdue_referrals(now + timedelta(hours=1)) == []
 
 
-def test_a_retry_against_the_database_answers_the_first_referral_and_other_content_is_refused(
-) -> None:
+def test_a_retried_referral_answers_the_first_and_other_content_is_refused() -> None:
     first, replayed = services.submit_referral(
         create_command(idempotency_key="key-retry-0001"),
         unit(PARTNER),
@@ -167,8 +166,7 @@ def test_a_retry_against_the_database_answers_the_first_referral_and_other_conte
     assert [e["type"] for e in stored[0]["outbox"]] == ["intake.referral.submitted"]
 
 
-def test_reference_numbers_taken_in_blocks_are_unique_across_processes_and_count_up_in_each(
-) -> None:
+def test_reference_number_blocks_are_unique_across_processes_and_count_up_in_each() -> None:
     # Two processes' blocks: each takes its own from the one counter.
     one, other = NumberBlocks(size=3), NumberBlocks(size=3)
     counter = "org-demo:referral:2031"
