@@ -124,7 +124,8 @@ def create_first(
     try:
         return create(), False
     except (DuplicateAggregate, InvalidArgument, PermissionDenied):
-        stored = repository.by_idempotency_key(key) if key else None
+        # A key refused as malformed was never stored: nothing to look up.
+        stored = None if idempotency.key_errors(key) else repository.by_idempotency_key(key)
         if stored is None:
             raise
         return replay(stored), True
