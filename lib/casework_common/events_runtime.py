@@ -31,6 +31,7 @@ from casework_common.event_delivery import TRANSIENT as TRANSIENT
 from casework_common.event_delivery import Origin as Origin
 from casework_common.event_delivery import PoisonEvent as PoisonEvent
 from casework_common.event_delivery import _handle as _handle
+from casework_common.event_delivery import _outbox_clears
 from casework_common.event_delivery import _retry_later as _retry_later
 from casework_common.event_delivery import exchange_name as exchange_name
 from casework_common.messaging import (
@@ -197,7 +198,10 @@ class EventBus(DependencyProvider):  # type: ignore[misc]
             raise
         self.broker_user_prefix = broker_user_prefix()
         self.relay = OutboxRelay(
-            self.settings.service, service_cls.outbox_documents, self.publisher
+            self.settings.service,
+            service_cls.outbox_documents,
+            self.publisher,
+            clear=_outbox_clears,
         )
 
     def stop(self) -> None:

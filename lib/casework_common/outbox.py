@@ -19,9 +19,12 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from pymongo import UpdateOne
 
 from casework_common.messaging import Publisher
 from casework_common.storage import (
@@ -53,6 +56,7 @@ class OutboxRelay:
         publisher: Publisher,
         batch: int = 200,
         lease: float | None = None,
+        clear: Callable[[list[Clear]], object] | None = None,
     ) -> None:
         # How long a claim stands before someone else may take the outbox over: the
         # sweeper's age, so that a writer's claim hides its outbox from the sweeper and
@@ -62,6 +66,9 @@ class OutboxRelay:
         self._documents = documents
         self._publisher = publisher
         self._batch = batch
+        # How published outboxes are cleared: one command for those cleared together
+        # (the events process gathers its concurrent handlers' clears into one).
+        self._clear_all = clear or clear_all
         for document in documents:
             document._get_collection().create_index([("outbox_pending", 1), ("outbox_since", 1)])
 
@@ -85,29 +92,37 @@ class OutboxRelay:
         return published
 
     def publish_written(self, written: Written) -> int:
-        """Publish the outboxes of aggregates a unit of work just saved."""
+        """Publish the outboxes of aggregates a unit of work just saved; those their
+        writers claimed are cleared together after they all went out."""
         published = 0
-        for document, pk in written:
-            collection = document._get_collection()
-            claim = take_outbox_claim(document, pk)
-            if claim == PUBLISHED:
-                continue  # published by this unit's first publish, nothing saved since
-            if isinstance(claim, OutboxClaim):
-                published += self._publish_claimed(collection, pk, claim)
-                continue
-            raw = collection.find_one({"_id": pk, "outbox_pending": True}, _FIELDS)
-            if raw is not None:
-                published += self._claim_and_publish(collection, raw)
+        clears: list[Clear] = []
+        try:
+            for document, pk in written:
+                collection = document._get_collection()
+                claim = take_outbox_claim(document, pk)
+                if claim == PUBLISHED:
+                    continue  # published by this unit's first publish, nothing saved since
+                if isinstance(claim, OutboxClaim):
+                    published += self._publish_claimed(pk, claim)
+                    ids = frozenset(str(event.get("id")) for event in claim.events)
+                    clears.append(Clear(collection, {"_id": pk, "version": claim.version}, ids))
+                    continue
+                raw = collection.find_one({"_id": pk, "outbox_pending": True}, _FIELDS)
+                if raw is not None:
+                    published += self._claim_and_publish(collection, raw)
+        finally:
+            # What went out is cleared even when a later publish failed: left, the
+            # sweeper would publish it a second time.
+            if clears:
+                self._clear_all(clears)
         return published
 
-    def _publish_claimed(self, collection: Any, pk: Any, claim: OutboxClaim) -> int:
-        """Publish an outbox its writer claimed in its own write, then clear it."""
+    def _publish_claimed(self, pk: Any, claim: OutboxClaim) -> int:
+        """Publish an outbox its writer claimed in its own write (cleared by the caller)."""
         if claim.again:
             EVENTS_REPUBLISHED.labels(self._service).inc(claim.again)
         for event in claim.events:
             self._publisher.publish_event(event)
-        ids = {str(event.get("id")) for event in claim.events}
-        self._clear(collection, {"_id": pk, "version": claim.version}, ids)
         EVENTS_PUBLISHED.labels(self._service).inc(len(claim.events))
         return len(claim.events)
 
@@ -149,46 +164,80 @@ class OutboxRelay:
 
     @staticmethod
     def _clear(collection: Any, raw: dict[str, Any], published: set[str]) -> None:
-        cleared = collection.update_one(
-            {"_id": raw["_id"], "version": raw["version"]},
+        clear_all([Clear(collection, raw, frozenset(published))])
+
+
+@dataclass(frozen=True)
+class Clear:
+    """An outbox whose events `published` went out: cleared if still at `raw`'s version
+    (`_id`, `version`), else only those events are taken out."""
+
+    collection: Any
+    raw: dict[str, Any]
+    published: frozenset[str]
+
+
+_CLEARED = {
+    "$set": {
+        "outbox": [],
+        "outbox_pending": False,
+        "outbox_since": None,
+        "outbox_claimed": [],
+        "outbox_claimed_ms": None,
+    },
+    "$inc": {"outbox_epoch": 1},
+}
+
+
+def clear_all(clears: list[Clear]) -> list[None]:
+    """Clear published outboxes: one command of conditional updates per collection, and
+    a look at each one only when not all of them matched."""
+    groups: dict[str, list[Clear]] = {}
+    for clear in clears:
+        groups.setdefault(clear.collection.full_name, []).append(clear)
+    for group in groups.values():
+        cleared = group[0].collection.bulk_write(
+            [
+                UpdateOne({"_id": c.raw["_id"], "version": c.raw["version"]}, _CLEARED)
+                for c in group
+            ],
+            ordered=False,
+        )
+        if cleared.matched_count != len(group):
+            for clear in group:
+                _take_out(clear)
+    return [None] * len(clears)
+
+
+def _take_out(clear: Clear) -> None:
+    """A save landed meanwhile and appended events: take out only what went out, leaving
+    the newcomers to their writer's own publish."""
+    for _ in range(3):
+        stored = clear.collection.find_one({"_id": clear.raw["_id"]}, _FIELDS)
+        if stored is None:
+            return
+        outbox = stored.get("outbox") or []
+        remaining = [e for e in outbox if str(e.get("id")) not in clear.published]
+        if len(remaining) == len(outbox):
+            return  # none of ours there: cleared already (by us, in the group's command)
+        # The newcomers are nobody's claim yet: their writer's publish takes them.
+        change: dict[str, Any] = {
+            "outbox": remaining,
+            "outbox_claimed": [],
+            "outbox_claimed_ms": None,
+        }
+        if not remaining:
+            change.update({"outbox_pending": False, "outbox_since": None})
+        cleared = clear.collection.update_one(
             {
-                "$set": {
-                    "outbox": [],
-                    "outbox_pending": False,
-                    "outbox_since": None,
-                    "outbox_claimed": [],
-                    "outbox_claimed_ms": None,
-                },
-                "$inc": {"outbox_epoch": 1},
+                "_id": clear.raw["_id"],
+                "version": stored["version"],
+                "outbox_epoch": stored.get("outbox_epoch"),
             },
+            {"$set": change, "$inc": {"outbox_epoch": 1}},
         )
         if cleared.matched_count:
             return
-        # A save landed meanwhile and appended events: take out only what went out,
-        # leaving the newcomers to their writer's own publish.
-        for _ in range(3):
-            stored = collection.find_one({"_id": raw["_id"]}, _FIELDS)
-            if stored is None:
-                return
-            remaining = [e for e in stored.get("outbox") or [] if str(e.get("id")) not in published]
-            # The newcomers are nobody's claim yet: their writer's publish takes them.
-            change: dict[str, Any] = {
-                "outbox": remaining,
-                "outbox_claimed": [],
-                "outbox_claimed_ms": None,
-            }
-            if not remaining:
-                change.update({"outbox_pending": False, "outbox_since": None})
-            cleared = collection.update_one(
-                {
-                    "_id": raw["_id"],
-                    "version": stored["version"],
-                    "outbox_epoch": stored.get("outbox_epoch"),
-                },
-                {"$set": change, "$inc": {"outbox_epoch": 1}},
-            )
-            if cleared.matched_count:
-                return
 
 
 _FIELDS = {"outbox": 1, "version": 1, "outbox_claimed": 1, "outbox_epoch": 1}
@@ -215,10 +264,23 @@ class BackgroundRelay:
 
     def _run(self) -> None:
         while (written := self._queue.get()) is not None:
+            # What queued up meanwhile goes with it: their clears are one command.
+            closing = False
+            while not closing:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    closing = True
+                else:
+                    written.extend(more)
             try:
                 self._relay.publish_written(written)
             except Exception:
                 log.warning("immediate publish failed; the sweeper will retry", exc_info=True)
+            if closing:
+                return
 
     def close(self, timeout: float = 5.0) -> None:
         self._queue.put(None)

@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 
 import mongoengine as me
-from pymongo.errors import DuplicateKeyError
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from casework_common.config import Settings
 from casework_common.envelope import EventEnvelope
@@ -289,6 +290,10 @@ class ProcessedEvent(me.Document):
     done_ms = me.IntField()
 
 
+# The server's code for an insert refused by a unique index.
+DUPLICATE_KEY = 11000
+
+
 class Claim(enum.Enum):
     TAKEN = "taken"  # this delivery may run the handler
     DONE = "done"  # handled before: a duplicate
@@ -317,28 +322,69 @@ def _insert_record(consumer: str, envelope: EventEnvelope, **state: Any) -> bool
     return True
 
 
+@dataclass(frozen=True)
+class EventClaim:
+    """One delivery's claim on an event for one handler run (`claim_events`)."""
+
+    consumer: str
+    envelope: EventEnvelope
+    holder: str
+    lease: float
+
+
+def _claim_record(claim: EventClaim, now_ms: int) -> dict[str, Any]:
+    return {
+        "_id": _record_id(claim.consumer, claim.envelope.id),
+        "consumer": claim.consumer,
+        "event_id": claim.envelope.id,
+        "event_type": claim.envelope.routing_key,
+        "state": "claimed",
+        "holder": claim.holder,
+        "lease_until_ms": now_ms + int(claim.lease * 1000),
+        "processed_at": now(),
+    }
+
+
 def claim_event(consumer: str, envelope: EventEnvelope, holder: str, lease: float) -> Claim:
     """Claim an event for one handler run, atomically: the unique insert of its record
     decides between two concurrent deliveries. A claim whose lease ran out (its handler
     crashed) or that `holder` itself made (a delayed retry of the same delivery) is
     taken over with a conditional update, which again only one can win."""
-    collection = ProcessedEvent._get_collection()
-    key = _record_id(consumer, envelope.id)
+    return claim_events([EventClaim(consumer, envelope, holder, lease)])[0]
+
+
+def claim_events(claims: list[EventClaim]) -> list[Claim]:
+    """`claim_event` for several deliveries at once: their records are inserted in one
+    command (each insert still decided alone by the unique id), and only those stored
+    already are looked at, one by one."""
+    if not claims:
+        return []
     now_ms = int(time.time() * 1000)
-    until = now_ms + int(lease * 1000)
-    if _insert_record(
-        consumer,
-        envelope,
-        state="claimed",
-        holder=holder,
-        lease_until_ms=until,
-        processed_at=now(),
-    ):
-        return Claim.TAKEN
-    for condition in ({"holder": holder}, {"lease_until_ms": {"$lt": now_ms}}):
+    refused: set[int] = set()
+    try:
+        ProcessedEvent._get_collection().insert_many(
+            [_claim_record(claim, now_ms) for claim in claims], ordered=False
+        )
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors") or []
+        if any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
+        refused = {int(e["index"]) for e in errors}
+    return [
+        _take_over(claim, now_ms) if i in refused else Claim.TAKEN for i, claim in enumerate(claims)
+    ]
+
+
+def _take_over(claim: EventClaim, now_ms: int) -> Claim:
+    """The event's record is stored already: take its claim over when the lease ran out
+    or this delivery holds it, else say whether the event is done or busy."""
+    collection = ProcessedEvent._get_collection()
+    key = _record_id(claim.consumer, claim.envelope.id)
+    until = now_ms + int(claim.lease * 1000)
+    for condition in ({"holder": claim.holder}, {"lease_until_ms": {"$lt": now_ms}}):
         taken = collection.update_one(
             {"_id": key, "state": "claimed", **condition},
-            {"$set": {"holder": holder, "lease_until_ms": until}},
+            {"$set": {"holder": claim.holder, "lease_until_ms": until}},
         )
         if taken.matched_count:
             return Claim.TAKEN
@@ -352,13 +398,38 @@ def claim_event(consumer: str, envelope: EventEnvelope, holder: str, lease: floa
 def complete_event(consumer: str, event_id: str, holder: str) -> bool:
     """Mark a claimed event done; False when the claim was lost (lease ran out and
     another delivery took it over)."""
-    # One conditional update; a number, not a date, since the development server stores
-    # a date given to `$set` as a string (`processed_at` is the claim's, a true date).
-    done = ProcessedEvent._get_collection().update_one(
-        {"_id": _record_id(consumer, event_id), "holder": holder, "state": "claimed"},
-        {"$set": {"state": "done", "lease_until_ms": None, "done_ms": int(time.time() * 1000)}},
+    return complete_events([(consumer, event_id, holder)])[0]
+
+
+def complete_events(marks: list[tuple[str, str, str]]) -> list[bool]:
+    """`complete_event` for several (consumer, event id, holder) at once: one command of
+    conditional updates, each guarded by its own holder. Which of them matched is read
+    back only when not all did."""
+    if not marks:
+        return []
+    # A number, not a date, since the development server stores a date given to `$set`
+    # as a string (`processed_at` is the claim's, a true date).
+    done = {"$set": {"state": "done", "lease_until_ms": None, "done_ms": int(time.time() * 1000)}}
+    collection = ProcessedEvent._get_collection()
+    keys = [_record_id(consumer, event_id) for consumer, event_id, _ in marks]
+    holders = [holder for _, _, holder in marks]
+    result = collection.bulk_write(
+        [
+            UpdateOne({"_id": key, "holder": holder, "state": "claimed"}, done)
+            for key, holder in zip(keys, holders, strict=True)
+        ],
+        ordered=False,
     )
-    return bool(done.matched_count)
+    if result.matched_count == len(marks):
+        return [True] * len(marks)
+    stored = {
+        raw["_id"]: raw
+        for raw in collection.find({"_id": {"$in": keys}}, {"holder": 1, "state": 1})
+    }
+    return [
+        stored.get(key, {}).get("state") == "done" and stored[key].get("holder") == holder
+        for key, holder in zip(keys, holders, strict=True)
+    ]
 
 
 def release_event(consumer: str, event_id: str, holder: str) -> None:

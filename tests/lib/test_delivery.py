@@ -173,6 +173,37 @@ def test_a_claim_whose_handler_crashed_is_taken_over_after_its_lease() -> None:
     assert storage.claim_event(CONSUMER, envelope, "late", lease=60) is Claim.DONE
 
 
+def test_claims_written_together_are_each_decided_alone() -> None:
+    first, second = create_envelope(), create_envelope()
+    assert storage.claim_event(CONSUMER, first, "earlier", lease=60) is Claim.TAKEN
+
+    answers = storage.claim_events(
+        [
+            storage.EventClaim(CONSUMER, first, "h1", 60),  # held by another delivery
+            storage.EventClaim(CONSUMER, second, "h2", 60),
+            storage.EventClaim(CONSUMER, second, "h3", 60),  # the same event, twice at once
+            storage.EventClaim(CONSUMER, first, "earlier", 60),  # its holder, back again
+        ]
+    )
+
+    assert answers == [Claim.BUSY, Claim.TAKEN, Claim.BUSY, Claim.TAKEN]
+
+
+def test_done_marks_written_together_mark_only_the_claims_their_holders_hold() -> None:
+    first, second = create_envelope(), create_envelope()
+    storage.claim_event(CONSUMER, first, "h1", lease=60)
+    storage.claim_event(CONSUMER, second, "h2", lease=60)
+
+    marked = storage.complete_events(
+        [(CONSUMER, first.id, "h1"), (CONSUMER, second.id, "someone-else")]
+    )
+
+    assert marked == [True, False]
+    assert storage.already_processed(CONSUMER, first.id)
+    assert not storage.already_processed(CONSUMER, second.id)
+    assert storage.complete_events([(CONSUMER, second.id, "h2")]) == [True]
+
+
 def test_a_transient_fault_parks_the_event_in_a_delayed_retry_that_comes_back_and_is_handled(
     amqp_uri: str, broker: dict[str, Any]
 ) -> None:

@@ -75,7 +75,7 @@ class CountingCollection:
         self.calls: list[str] = []
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("find", "find_one", "update_one", "replace_one", "insert_one"):
+        if name in ("find", "find_one", "update_one", "replace_one", "insert_one", "bulk_write"):
             self.calls.append(name)
         return getattr(self._collection, name)
 
@@ -94,7 +94,7 @@ def test_a_tracked_writers_outbox_is_claimed_in_its_own_write_and_published_with
     monkeypatch.setattr(CrateDocument, "_get_collection", classmethod(lambda cls: counting))
     assert relay["relay"].publish_written(written) == 1
 
-    assert counting.calls == ["update_one"]
+    assert counting.calls == ["bulk_write"]  # the clear, one command
     assert published_ids(amqp_uri, relay["queue"]) == [envelope.id]
     assert CrateDocument.objects(outbox_pending=True).count() == 0
 

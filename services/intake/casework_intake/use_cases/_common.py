@@ -91,6 +91,31 @@ def create_once(
     )
 
 
+def create_first(
+    key: str,
+    repository: KeyedRepository[T],
+    replay: Callable[[T], T],
+    create: Callable[[], T],
+) -> tuple[T, bool]:
+    """`create_once` for a creation that is nearly always the first: `create` straight
+    away, and read the stored record only when the unique key refuses the insert (a
+    retry, or the loser of two concurrent firsts). The first submission then costs its
+    one write instead of a look-up before it.
+
+    A refusal of the content itself (invalid now, or a centre the caller no longer
+    serves) looks the key up too before it is raised, so a retry answers exactly what
+    it answered when the key was looked up first: the stored record, or ALREADY_EXISTS
+    for other content."""
+    try:
+        return create(), False
+    except (DuplicateAggregate, InvalidArgument, PermissionDenied):
+        # A key refused as malformed was never stored: nothing to look up.
+        stored = None if idempotency.key_errors(key) else repository.by_idempotency_key(key)
+        if stored is None:
+            raise
+        return replay(stored), True
+
+
 def mark_each(
     items: Iterable[A],
     update: Callable[[A, Change[A]], object],

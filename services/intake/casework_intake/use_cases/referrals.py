@@ -72,7 +72,7 @@ def submit_referral(
         repository.add(referral, event(REFERRAL_SUBMITTED, organisation.id, uow, payload))
         return referral
 
-    return shared.create_once(command.idempotency_key, repository, replay, create)
+    return shared.create_first(command.idempotency_key, repository, replay, create)
 
 
 def acknowledge_referral(

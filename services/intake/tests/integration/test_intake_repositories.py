@@ -12,12 +12,13 @@ from typing import Any
 import pytest
 
 from casework_common.auth import Principal
-from casework_common.errors import FailedPrecondition, InvalidArgument, NotFound
+from casework_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
 from casework_common.organisation import parse
 from casework_common.routing import Case, Rule
 from casework_common.unit_of_work import SystemActor, UnitOfWork
 from casework_intake import services
 from casework_intake.adapters import repository as repo
+from casework_intake.adapters.referrals import NumberBlocks
 from casework_intake.adapters.repository import (
     FormAnswersDocument,
     FormsRepository,
@@ -134,6 +135,57 @@ def test_an_overdue_referral_is_escalated_and_announced_once_even_when_asked_twi
     assert len(overdue) == 1
     assert overdue[0]["payload"]["manager_id"] == "w-manager-north"
     assert repo.overdue_referrals(now + timedelta(hours=1)) == []
+
+
+def test_a_retried_referral_answers_the_first_and_other_content_is_refused() -> None:
+    first, replayed = services.submit_referral(
+        create_command(idempotency_key="key-retry-0001"),
+        unit(PARTNER),
+        DEV,
+        ReferralRepository("org-demo", None),
+    )
+    again, replayed_again = services.submit_referral(
+        create_command(idempotency_key="key-retry-0001"),
+        unit(PARTNER),
+        DEV,
+        ReferralRepository("org-demo", None),
+    )
+    with pytest.raises(AlreadyExists) as refused:
+        services.submit_referral(
+            create_command(idempotency_key="key-retry-0001", free_text="Other content."),
+            unit(PARTNER),
+            DEV,
+            ReferralRepository("org-demo", None),
+        )
+
+    assert (replayed, replayed_again) == (False, True)
+    assert again == first
+    assert refused.value.field == "idempotency_key"
+    stored = list(ReferralDocument._get_collection().find({"idempotency_key": "key-retry-0001"}))
+    assert [doc["_id"] for doc in stored] == [first.referral_id]
+    assert [e["type"] for e in stored[0]["outbox"]] == ["intake.referral.submitted"]
+
+
+def test_reference_number_blocks_are_unique_across_processes_and_count_up_in_each() -> None:
+    # Two processes' blocks: each takes its own from the one counter.
+    one, other = NumberBlocks(size=3), NumberBlocks(size=3)
+    counter = "org-demo:referral:2031"
+
+    taken = [one.next(counter), other.next(counter), one.next(counter)]
+    taken += [one.next(counter), one.next(counter), other.next(counter)]
+
+    assert taken == [1, 4, 2, 3, 7, 5]
+    assert len(set(taken)) == len(taken)
+
+
+def test_referrals_of_one_process_are_numbered_one_after_the_other() -> None:
+    numbers = [
+        ReferralRepository("org-demo", None).get(submit(f"key-number-{i:04d}")).reference_number
+        for i in range(3)
+    ]
+    sequences = [int(number.rsplit("-", 1)[1]) for number in numbers]
+    assert sequences == list(range(sequences[0], sequences[0] + 3))
+    assert all(number.startswith(f"R-{T0.year}-") for number in numbers)
 
 
 def test_the_rate_counter_is_shared_and_counts_each_window_apart() -> None:

@@ -30,6 +30,10 @@ class FakeReferralRepository:
         return other
 
     def by_idempotency_key(self, key: str) -> Referral | None:
+        return self._keyed(key)
+
+    def _keyed(self, key: str) -> Referral | None:
+        # The store's own unique-key check, apart from the use case's look-ups.
         return next((r for r in self.stored.values() if r.idempotency_key == key), None)
 
     def get(self, referral_id: str) -> Referral:
@@ -41,7 +45,7 @@ class FakeReferralRepository:
         return referral
 
     def add(self, referral: Referral, event: EventEnvelope) -> None:
-        if referral.referral_id in self.stored or self.by_idempotency_key(referral.idempotency_key):
+        if referral.referral_id in self.stored or self._keyed(referral.idempotency_key):
             raise DuplicateAggregate(referral.idempotency_key)
         self.stored[referral.referral_id] = referral
         self._uow.save(referral, [event])

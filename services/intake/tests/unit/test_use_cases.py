@@ -115,6 +115,47 @@ def test_a_key_reused_with_other_content_is_refused_naming_the_field() -> None:
     assert len(referrals.stored) == 1
 
 
+def test_the_first_submission_reads_nothing_before_its_write() -> None:
+    uow = FakeUnitOfWork(PARTNER)
+    looked_up: list[str] = []
+
+    class Counting(FakeReferralRepository):
+        def by_idempotency_key(self, key: str) -> Any:
+            looked_up.append(key)
+            return super().by_idempotency_key(key)
+
+    referrals = Counting(uow)
+    submit(uow, referrals)
+    assert looked_up == []
+
+    submit(FakeUnitOfWork(PARTNER), referrals)
+    assert looked_up == ["partner-key-0001"]
+
+
+def test_a_key_reused_with_content_that_is_now_invalid_is_refused_as_reused() -> None:
+    uow = FakeUnitOfWork(PARTNER)
+    referrals = FakeReferralRepository(uow)
+    submit(uow, referrals)
+
+    with pytest.raises(AlreadyExists) as refused:
+        submit(FakeUnitOfWork(PARTNER), referrals, given_name=" ")
+
+    assert refused.value.field == "idempotency_key"
+    assert len(referrals.stored) == 1
+
+
+def test_a_retry_from_a_caller_no_longer_serving_the_centre_answers_the_first_referral() -> None:
+    uow = FakeUnitOfWork(PARTNER)
+    referrals = FakeReferralRepository(uow)
+    referral, _ = submit(uow, referrals)
+    moved = FakeUnitOfWork(create_principal(centres=frozenset({"ctr-south-city"})))
+
+    again, replayed = submit(moved, referrals.scoped(moved, None))
+
+    assert (again, replayed) == (referral, True)
+    assert moved.events == []
+
+
 def test_another_callers_key_is_refused_without_naming_their_referral() -> None:
     uow = FakeUnitOfWork(PARTNER)
     referrals = FakeReferralRepository(uow)

@@ -56,7 +56,15 @@ class Postbox:
         # is made good by the redelivery (the e-mail's id is the notification's).
         if self.organisation is None or not prepared:
             return added
-        chosen = self.preferences.get_many(self.organisation.id, {n.worker_id for n in prepared})
+        # Only those an e-mail can reach have preferences worth a read: a worker the
+        # organisation file gives no address gets none, whatever they chose.
+        workers = self.organisation.workers
+        reachable = {
+            n.worker_id for n in prepared if n.worker_id in workers and workers[n.worker_id].email
+        }
+        if not reachable:
+            return added
+        chosen = self.preferences.get_many(self.organisation.id, reachable)
         for notification in prepared:
             self._email(notification, chosen.get(notification.worker_id))
         return added

@@ -1,9 +1,11 @@
 """The live inbox wakes on its own change: a delivery that stored new notifications
 tells which workers' inboxes changed (a redelivered one tells nothing), and the feed
-looks at once when a watched inbox is named, long before its fallback poll."""
+looks at once when a watched inbox is named, long before its fallback poll. A delivery
+reads the preferences only of workers an e-mail can reach."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -72,6 +74,32 @@ def test_a_delivery_announces_the_workers_whose_inboxes_got_something_new() -> N
     postbox.deliver(batch)  # redelivered: nothing new, nothing to tell
 
     assert told == [("org-demo", {"w-anna", "w-petr"})]
+
+
+def test_preferences_are_read_only_for_workers_an_email_can_reach() -> None:
+    asked: list[set[str]] = []
+
+    class Asked(NoPreferences):
+        def get_many(self, organisation: str, workers: set[str]) -> dict[str, Preferences]:
+            asked.append(set(workers))
+            return {}
+
+    organisation = create_organisation()
+    without_address = replace(organisation.workers["w-petr"], email="")
+    postbox = Postbox(
+        inbox=Inbox(),
+        organisation=replace(
+            organisation, workers={**organisation.workers, "w-petr": without_address}
+        ),
+        preferences=Asked(),
+        emails=NoEmails(),
+        escalate_after=timedelta(hours=4),
+    )
+
+    postbox.deliver([create_notification(), create_notification(worker_id="w-petr")])
+    postbox.deliver([create_notification(worker_id="w-petr")])
+
+    assert asked == [{"w-anna"}]
 
 
 def stored_row(worker_id: str, notification_id: str) -> dict[str, Any]:
