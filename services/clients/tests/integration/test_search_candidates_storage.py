@@ -21,7 +21,9 @@ pytestmark = pytest.mark.usefixtures("mongo_db")
 ORG = "org-demo"
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
 NORTH, SOUTH = "ctr-north-town", "ctr-south-city"
-ANNA = Principal(ORG, "w-anna", "worker", frozenset({NORTH}), frozenset({"case_worker"}), frozenset())
+ANNA = Principal(
+    ORG, "w-anna", "worker", frozenset({NORTH}), frozenset({"case_worker"}), frozenset()
+)
 
 
 def namesake(i: int, centre: str = NORTH, family: str = "Nováková") -> ClientCard:
