@@ -177,9 +177,9 @@ class ClientRepository(ScopedRepository[ClientDocument]):
         self, query: search.SearchQuery, answers: int = 20
     ) -> list[search.CandidateFacts]:
         """What ranking needs of the cards born on the query's day (or a likely slip of
-        it), sharing its phone or e-mail, or its names (at most a few hundred per kind:
-        with a date of birth, fewer by name, so that a common surname does not drag
-        hundreds of strangers into every referral)."""
+        it), sharing its phone or e-mail, or its names (at most CANDIDATE_LIMIT by date
+        of birth and by contact, and by name the budget above, so that a common surname
+        does not drag hundreds of strangers into every referral)."""
         keys = search.query_lookup_keys(query)
         org = self._organisation
         ids = self._ids([lookup_of(org, k) for k in keys.born], CANDIDATE_LIMIT)
