@@ -117,7 +117,7 @@ def _card(i: int, rng: random.Random, today: date) -> ClientCard:
 SEED_BATCH = 2000
 
 
-def seed(count: int) -> float:
+def seed(count: int, *, transactions: bool = True) -> float:
     from casework_clients.adapters.repository.card_documents import (
         ClientDocument,
         card_fact_rows,
@@ -146,7 +146,13 @@ def seed(count: int) -> float:
     def flush(batch: list[dict[str, object]], rows: list[dict[str, object]],
               keys: list[dict[str, str]]) -> None:  # fmt: skip
         # One transaction per batch: the development wire server inserts document by
-        # document, and outside a transaction commits each one on its own.
+        # document, and outside a transaction commits each one on its own (a standalone
+        # MongoDB named by MONGO_URI has no transactions).
+        if not transactions:
+            collection.insert_many(batch, ordered=False)
+            facts.insert_many(rows, ordered=False)
+            index.insert_many(keys, ordered=False)
+            return
         with client.start_session() as session, session.start_transaction():
             collection.insert_many(batch, ordered=False, session=session)
             facts.insert_many(rows, ordered=False, session=session)
@@ -240,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
         else:
             # A seeding cut short leaves part of the cards: start over.
             me.get_connection().drop_database(os.environ["MONGO_DB"])
-            seconds = seed(args.clients)
+            seconds = seed(args.clients, transactions=own_mongo)
             print(f"seeded {args.clients} clients in {seconds:.1f} s (bulk, through the adapter)")
         today = date.today()
         start, end = today - timedelta(days=365), today
