@@ -5,11 +5,12 @@ p50/p99 over those cards, with names drawn from the region's common names, besid
 indexed find of the same collection (a card by its id: a find by date of birth is not
 index-served on the development wire server, which compares date-like values as dates).
 
-    python -m casework_dev.bench_statistics [--clients 100000] [--searches 300]
+    python -m casework_dev.bench_statistics [--clients 100000] [--searches 300] [--keep DIR]
 
 Uses MONGO_URI when set, else starts a development wire server of its own (data in a
-temporary directory). Cards are written in bulk through the repository's own document
-mapping into a fresh database, which is dropped at the end.
+temporary directory, or in DIR with --keep). Cards are written in bulk through the
+repository's own document mapping into a fresh database, which is dropped at the end
+(kept with --keep, and measured again by the next run with the same --clients).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import secrets
 import statistics as stats
 import tempfile
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -112,7 +114,10 @@ def _card(i: int, rng: random.Random, today: date) -> ClientCard:
     )
 
 
-def seed(count: int) -> float:
+SEED_BATCH = 2000
+
+
+def seed(count: int, *, transactions: bool = True) -> float:
     from casework_clients.adapters.repository.card_documents import (
         ClientDocument,
         card_fact_rows,
@@ -126,33 +131,55 @@ def seed(count: int) -> float:
 
     rng = random.Random(42)
     today = date.today()
-    collection = ClientDocument._get_collection()
-    facts = StatusFactDocument._get_collection()
-    index = SearchKeyDocument._get_collection()
-    ClientDocument.ensure_indexes()
-    StatusFactDocument.ensure_indexes()
-    SearchKeyDocument.ensure_indexes()
+    # The collections as such: mongoengine's own handle would build the indexes first.
+    db = ClientDocument._get_db()
+    collection, facts, index = (
+        db[d._get_collection_name()]
+        for d in (ClientDocument, StatusFactDocument, SearchKeyDocument)
+    )
+    client = db.client
     started = time.perf_counter()
     batch: list[dict[str, object]] = []
     rows: list[dict[str, object]] = []
     keys: list[dict[str, str]] = []
-    for i in range(count):
-        card = _card(i, rng, today)
-        data = to_document(card).to_mongo().to_dict()
-        data["version"] = 1
-        batch.append(data)
-        # What the repository stores with every write: statistics facts, search keys.
-        rows += card_fact_rows(card)
-        keys += search_rows(card)
-        if len(batch) == 2000:
+
+    def flush(batch: list[dict[str, object]], rows: list[dict[str, object]],
+              keys: list[dict[str, str]]) -> None:  # fmt: skip
+        # One transaction per batch: the development wire server inserts document by
+        # document, and outside a transaction commits each one on its own (a standalone
+        # MongoDB named by MONGO_URI has no transactions).
+        if not transactions:
             collection.insert_many(batch, ordered=False)
             facts.insert_many(rows, ordered=False)
             index.insert_many(keys, ordered=False)
-            batch, rows, keys = [], [], []
-    if batch:
-        collection.insert_many(batch, ordered=False)
-        facts.insert_many(rows, ordered=False)
-        index.insert_many(keys, ordered=False)
+            return
+        with client.start_session() as session, session.start_transaction():
+            collection.insert_many(batch, ordered=False, session=session)
+            facts.insert_many(rows, ordered=False, session=session)
+            index.insert_many(keys, ordered=False, session=session)
+
+    # The next batch is built while the server stores the last one.
+    with ThreadPoolExecutor(max_workers=1) as writer:
+        pending: Future[None] | None = None
+        for i in range(count):
+            card = _card(i, rng, today)
+            data = to_document(card).to_mongo().to_dict()
+            data["version"] = 1
+            batch.append(data)
+            # What the repository stores with every write: statistics facts, search keys.
+            rows += card_fact_rows(card)
+            keys += search_rows(card)
+            if len(batch) == SEED_BATCH or i == count - 1:
+                if pending is not None:
+                    pending.result()
+                pending = writer.submit(flush, batch, rows, keys)
+                batch, rows, keys = [], [], []
+        if pending is not None:
+            pending.result()
+    # Indexes once the rows are in: built in one pass instead of row by row.
+    ClientDocument.ensure_indexes()
+    StatusFactDocument.ensure_indexes()
+    SearchKeyDocument.ensure_indexes()
     return time.perf_counter() - started
 
 
@@ -170,17 +197,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--clients", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--searches", type=int, default=300)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="keep the seeded cards in this data directory (development wire server) and "
+        "measure them again on the next run instead of seeding anew",
+    )
     args = parser.parse_args(argv)
 
     from casework_dev.devstack import free_port, start_mongo, stop_mongo
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-clients-"))
-    own_mongo = not os.environ.get("MONGO_URI")
+    own_mongo = not os.environ.get("MONGO_URI") or args.keep is not None
     port = free_port()
     if own_mongo:
-        start_mongo(tmp / "data", port, tmp / "run")
+        start_mongo(args.keep or tmp / "data", port, tmp / "run")
         os.environ["MONGO_URI"] = f"mongodb://127.0.0.1:{port}"
-    os.environ["MONGO_DB"] = f"bench_clients_{secrets.token_hex(4)}"
+    kept = args.keep is not None
+    os.environ["MONGO_DB"] = (
+        f"bench_clients_{args.clients}" if kept else f"bench_clients_{secrets.token_hex(4)}"
+    )
 
     import mongoengine as me
 
@@ -204,9 +240,14 @@ def main(argv: list[str] | None = None) -> None:
     storage.connect(settings)
     server = None
     try:
-        seconds = seed(args.clients)
-        print(f"seeded {args.clients} clients in {seconds:.1f} s (bulk, through the adapter)")
         collection = ClientDocument._get_collection()
+        if kept and collection.estimated_document_count() == args.clients:
+            print(f"{args.clients} clients seeded before, in {args.keep}")
+        else:
+            # A seeding cut short leaves part of the cards: start over.
+            me.get_connection().drop_database(os.environ["MONGO_DB"])
+            seconds = seed(args.clients, transactions=own_mongo)
+            print(f"seeded {args.clients} clients in {seconds:.1f} s (bulk, through the adapter)")
         today = date.today()
         start, end = today - timedelta(days=365), today
 
@@ -276,7 +317,8 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         if server is not None:
             server.stop(0)
-        me.get_connection().drop_database(os.environ["MONGO_DB"])
+        if not kept:
+            me.get_connection().drop_database(os.environ["MONGO_DB"])
         me.disconnect()
         if own_mongo:
             stop_mongo(port, tmp / "run")

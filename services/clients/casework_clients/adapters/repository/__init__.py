@@ -12,7 +12,7 @@ from casework_clients.adapters.repository.card_documents import (
 )
 from casework_clients.adapters.repository.cards import (
     CANDIDATE_LIMIT,
-    NAME_ONLY_LIMIT,
+    NAME_BUDGET,
     ClientRepository,
 )
 from casework_clients.adapters.repository.consultations import (
@@ -34,7 +34,7 @@ from casework_clients.adapters.repository.proposals import (
 
 __all__ = [
     "CANDIDATE_LIMIT",
-    "NAME_ONLY_LIMIT",
+    "NAME_BUDGET",
     "AuditEntry",
     "ClientDocument",
     "ClientRepository",
