@@ -87,3 +87,23 @@ def test_answers_come_from_the_cards_ranked_and_never_from_another_centre() -> N
     shown = cards.summaries([f"c-{NORTH}-099", f"c-{SOUTH}-001", f"c-{NORTH}-002"])
     assert sorted(c.client_id for c in shown) == [f"c-{NORTH}-002", f"c-{NORTH}-099"]
     assert ClientRepository(ORG, ANNA.centres).summaries([f"c-{SOUTH}-001"]) == []
+
+
+def test_a_worker_finds_their_own_namesakes_however_many_other_centres_hold() -> None:
+    # Stored first, so the name's lookup rows list them first: more than a budget.
+    for i in range(NAME_BUDGET + 15):
+        namesake(i, SOUTH)
+    for i in range(5):
+        namesake(i, NORTH)
+
+    answered = services.search_clients(
+        Search(search.SearchQuery("Jana", "Nováková"), min_score=40, limit=20),
+        FakeUnitOfWork(ANNA, now=NOW),
+        ClientRepository(ORG, ANNA.centres),
+    )
+    assert sorted(c.card.client_id for c in answered) == [f"c-{NORTH}-{i:03d}" for i in range(5)]
+    # The organisation-wide budget is unchanged for a caller who sees every centre.
+    assert (
+        len(ClientRepository(ORG, None).candidate_facts(search.SearchQuery("Jana", "Nováková")))
+        == NAME_BUDGET
+    )

@@ -57,6 +57,9 @@ from casework_common.unit_of_work import Saves
 # likeliest cards, as many by name as answers asked for.
 CANDIDATE_LIMIT = 100
 NAME_BUDGET = 30
+# How many namesakes a search of a worker scoped to some centres reads at the most
+# while those it may see fall short of the budget (see candidate_facts).
+WIDEST_NAME_READ = 480
 
 
 # What a search answer shows of a card (ClientCandidate.client): who, where, status,
@@ -185,8 +188,22 @@ class ClientRepository(ScopedRepository[ClientDocument]):
         ids = self._ids([lookup_of(org, k) for k in keys.born], CANDIDATE_LIMIT)
         ids += self._ids([lookup_of(org, k) for k in keys.contact], CANDIDATE_LIMIT)
         names = answers if keys.born else max(NAME_BUDGET, answers + answers // 2)
-        ids += self._ids([lookup_of(org, k) for k in keys.names], names)
-        return self._facts(list(dict.fromkeys(ids)))
+        name_lookups = [lookup_of(org, k) for k in keys.names]
+        found = self._facts(list(dict.fromkeys(ids + self._ids(name_lookups, names))))
+        # The budget counts cards the caller may see: a worker of one centre among many
+        # must still find their own namesakes of a common name, which other centres'
+        # cards would otherwise crowd out. Widened only while the keys had more.
+        read = names
+        while self._centres is not None and read < WIDEST_NAME_READ:
+            in_scope_by_name = sum(1 for f in found if f.ref not in ids)
+            if in_scope_by_name >= names:
+                break
+            wider = self._ids(name_lookups, min(read * 4, WIDEST_NAME_READ))
+            if len(wider) <= read:
+                break  # the keys have no more cards
+            read = len(wider)
+            found = self._facts(list(dict.fromkeys(ids + wider)))
+        return found
 
     def due_for_inactivity(
         self,
