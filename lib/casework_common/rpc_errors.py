@@ -18,18 +18,39 @@ from casework_common.errors import (
     clip,
 )
 
-# A status message travels in a header: kept well below any proxy's or client's limit.
+# A status travels in the trailers, which grpc refuses past 8 KiB (the caller then sees
+# RESOURCE_EXHAUSTED instead of the refusal). The message is sent percent-encoded: a
+# character outside printable ASCII costs three bytes per UTF-8 byte, so an echoed
+# emoji costs twelve. Both budgets count what goes on the wire, not characters.
 MAX_MESSAGE = 1000
+# The serialized google.rpc.Status (sent base64-encoded: a third more).
+MAX_DETAILS = 3000
 
 
 def status_code(error: CaseworkError) -> grpc.StatusCode:
     return grpc.StatusCode[error.code]
 
 
-def to_status(error: CaseworkError) -> grpc.Status:
-    """Build the rich status (code, message, details) for an error."""
-    code_value: int = status_code(error).value[0]
-    status = status_pb2.Status(code=code_value, message=clip(error, MAX_MESSAGE))
+def _wire_size(char: str) -> int:
+    return 1 if " " <= char <= "~" and char != "%" else 3 * len(char.encode("utf-8", "replace"))
+
+
+def clip_for_header(value: object, most: int = MAX_MESSAGE) -> str:
+    """`value` as text whose percent-encoded form fits in `most` bytes, clipped with
+    the number of characters left out."""
+    text = clip(value, most)
+    if sum(map(_wire_size, text)) <= most:
+        return text
+    budget = most - 40  # room for the note of what was left out
+    kept = 0
+    for kept, char in enumerate(text):
+        budget -= _wire_size(char)
+        if budget < 0:
+            break
+    return f"{text[:kept]}... ({len(str(value))} characters)"
+
+
+def _details(error: CaseworkError, message: str) -> list[any_pb2.Any]:
     if isinstance(error, InvalidArgument):
         detail = any_pb2.Any()
         detail.Pack(
@@ -42,8 +63,8 @@ def to_status(error: CaseworkError) -> grpc.Status:
                 ]
             )
         )
-        status.details.append(detail)
-    elif isinstance(error, FailedPrecondition | AlreadyExists) and error.field:
+        return [detail]
+    if isinstance(error, FailedPrecondition | AlreadyExists) and error.field:
         detail = any_pb2.Any()
         detail.Pack(
             error_details_pb2.PreconditionFailure(
@@ -51,13 +72,41 @@ def to_status(error: CaseworkError) -> grpc.Status:
                     error_details_pb2.PreconditionFailure.Violation(
                         type="STATE" if isinstance(error, FailedPrecondition) else "ALREADY_EXISTS",
                         subject=clip(error.field, 200),
-                        description=clip(error, MAX_MESSAGE),
+                        description=message,
                     )
                 ]
             )
         )
-        status.details.append(detail)
-    return rpc_status.to_status(status)
+        return [detail]
+    return []
+
+
+def _fitted(status: status_pb2.Status) -> status_pb2.Status:
+    """`status` with as many field violations as fit in MAX_DETAILS (at least one):
+    a caller who got fifty fields wrong reads the first of them, not an error about
+    the size of the error."""
+    if status.ByteSize() <= MAX_DETAILS or not status.details:
+        return status
+    bad = error_details_pb2.BadRequest()
+    if not status.details[0].Unpack(bad):
+        return status
+    while len(bad.field_violations) > 1:
+        del bad.field_violations[-1]
+        status.details[0].Pack(bad)
+        if status.ByteSize() <= MAX_DETAILS:
+            break
+    return status
+
+
+def to_status(error: CaseworkError) -> grpc.Status:
+    """Build the rich status (code, message, details) for an error, small enough for
+    the trailers whatever the error quotes."""
+    code_value: int = status_code(error).value[0]
+    message = clip_for_header(error)
+    status = status_pb2.Status(
+        code=code_value, message=message, details=_details(error, message)
+    )
+    return rpc_status.to_status(_fitted(status))
 
 
 def abort(context: grpc.ServicerContext, error: CaseworkError) -> NoReturn:

@@ -187,3 +187,51 @@ def test_any_refusal_s_message_is_clipped_before_it_is_sent() -> None:
     assert len(status.details) < 2_000
     precondition = to_status(FailedPrecondition("y" * 1_000_000, field="z" * 1_000_000))
     assert len(rich_status(precondition).SerializeToString()) < 5_000
+
+
+GRPC_TRAILER_LIMIT = 8 * 1024
+
+
+def wire_size_of_trailers(status: grpc.Status) -> int:
+    """Bytes the status costs in the trailers: the message percent-encoded, binary
+    metadata base64-encoded (what grpc counts against its 8 KiB limit)."""
+    message = sum(
+        1 if " " <= c <= "~" and c != "%" else 3 * len(c.encode()) for c in status.details
+    )
+    metadata = sum(
+        len(key) + (len(value) * 4 + 2) // 3 for key, value in status.trailing_metadata
+    )
+    return message + metadata
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        NotFound(f"client {'😀' * 1000} not found"),
+        FailedPrecondition(f"{'ž' * 5000}: not now", field="😀" * 5000),
+        AlreadyExists("😀" * 5000, field="idempotency_key"),
+        InvalidArgument([FieldError(f"answers.{'😀' * 300}", "😀" * 300)] * 50),
+    ],
+    ids=["not-found", "failed-precondition", "already-exists", "fifty-fields"],
+)
+def test_a_refusal_quoting_wide_characters_still_fits_the_trailers(
+    error: CaseworkError,
+) -> None:
+    # Past the limit the caller would see RESOURCE_EXHAUSTED instead of the refusal.
+    status = to_status(error)
+
+    assert wire_size_of_trailers(status) < GRPC_TRAILER_LIMIT * 3 // 4
+    assert status.code is status_code(error)
+    assert "characters)" in status.details
+
+
+def test_a_caller_who_got_many_fields_wrong_reads_the_first_of_them() -> None:
+    error = InvalidArgument(
+        [FieldError(f"answers.q{n}", f"{'😀' * 150} is not a choice") for n in range(50)]
+    )
+
+    bad = error_details_pb2.BadRequest()
+    rich_status(to_status(error)).details[0].Unpack(bad)
+
+    assert 1 <= len(bad.field_violations) < 50
+    assert bad.field_violations[0].field == "answers.q0"
