@@ -176,8 +176,13 @@ class Outcome:
     resume_gaps: list[float] = field(default_factory=list)
 
     @property
+    def resumed(self) -> bool:
+        """Events flowed again by themselves after every broker restart."""
+        return all(gap == gap for gap in self.resume_gaps)  # NaN: they did not
+
+    @property
     def ok(self) -> bool:
-        return not self.lost and not self.doubled and self.dead_lettered == 0
+        return not self.lost and not self.doubled and self.dead_lettered == 0 and self.resumed
 
     def report(self) -> str:
         return "\n".join(
@@ -343,9 +348,11 @@ class ChaosRun:
         time.sleep(seconds)
         self.mongo.start()
 
-    def restart_broker(self) -> float:
+    def restart_broker(self, probe: Callable[[], object] | None = None) -> float:
         """kill -9 of the broker node and a start again; answers the seconds from the broker
-        accepting connections to the suite's next consumed event."""
+        accepting connections to the suite's next consumed event (NaN: none within two
+        minutes). `probe` sends a referral once the broker is back, so there is an event
+        to resume with even when the stream has ended."""
         assert self.suite is not None
         self.fault("kill -9 broker")
         self.broker.kill()
@@ -353,6 +360,8 @@ class ChaosRun:
         seen = len(log.read_text(errors="replace").splitlines())
         self.broker.start()
         back = self.broker.accepting_at
+        if probe is not None:
+            probe()
 
         def handled_at() -> float | None:
             lines = log.read_text(errors="replace").splitlines()[seen:]
@@ -519,13 +528,13 @@ def run(*, referrals: int, small: bool, base: Path, log: Callable[[str], None] =
                     lambda: chaos.kill_process("clients-events"),
                     lambda: chaos.kill_process("notify-events"),
                     chaos.restart_database,
-                    chaos.restart_broker,
+                    lambda: chaos.restart_broker(probe=lambda: stream.submit(referrals)),
                 ]
             else:
                 faults = [
                     *(lambda name=name: chaos.kill_process(name) for name in PROCESSES),
                     chaos.restart_database,
-                    chaos.restart_broker,
+                    lambda: chaos.restart_broker(probe=lambda: stream.submit(referrals)),
                     lambda: chaos.database_outage(65),
                 ]
             for fault in faults:
