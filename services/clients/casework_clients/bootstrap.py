@@ -48,16 +48,16 @@ class Clients:
         return FamilyRepository(organisation, None)
 
     def proposals_for(self, principal: Principal) -> MatchProposalRepository:
-        return MatchProposalRepository(principal.organisation, principal.centres)
+        return MatchProposalRepository.for_caller(principal, open_unit_of_work())
 
     def proposals_of_organisation(self, organisation: str) -> MatchProposalRepository:
-        return MatchProposalRepository(organisation, None)
+        return MatchProposalRepository(organisation, None, open_unit_of_work())
 
     def sharing_for(self, principal: Principal) -> SharingRequestRepository:
-        return SharingRequestRepository(principal.organisation, principal.centres)
+        return SharingRequestRepository.for_caller(principal, open_unit_of_work())
 
     def sharing_of_organisation(self, organisation: str) -> SharingRequestRepository:
-        return SharingRequestRepository(organisation, None)
+        return SharingRequestRepository(organisation, None, open_unit_of_work())
 
     def disclosure_of(self, organisation: str) -> Disclosure:
         """What a referring centre learns of a person known elsewhere (default nothing)."""

@@ -304,8 +304,8 @@ class ClientsEvents(EventsService):
 
     @contextmanager
     def _unit(self, component: str = "clients", trace: Trace | None = None) -> Iterator[UnitOfWork]:
-        # `opened`: match proposals are saved by a repository not yet on the unit of
-        # work, and are handed to the relay with the unit's own writes.
+        # `opened` makes the unit the current one: the repositories the wiring makes
+        # for the system's own work (match proposals, sharing requests) write through it.
         with opened(self.wired.units.begin(SystemActor(component), trace)) as uow:
             yield uow
 

@@ -27,8 +27,8 @@ from casework_clients.domain.proposals import (
     UnverifiedDetails,
 )
 from casework_common.envelope import EventEnvelope
-from casework_common.errors import NotFound
-from casework_common.storage import AggregateDocument, DuplicateAggregate, save_aggregate
+from casework_common.repository import ScopedRepository
+from casework_common.storage import AggregateDocument, DuplicateAggregate
 
 
 class MatchProposalDocument(AggregateDocument):
@@ -107,25 +107,16 @@ def _proposal_to_domain(doc: MatchProposalDocument) -> MatchProposal:
     )
 
 
-class MatchProposalRepository:
+class MatchProposalRepository(ScopedRepository[MatchProposalDocument]):
     """Proposals of one organisation visible from `centres`: those of cards of the
     caller's centres (None: all, for the system's own consumers only)."""
 
-    def __init__(self, organisation: str, centres: frozenset[str] | None) -> None:
-        self._organisation = organisation
-        self._centres = centres
-
-    def _scoped(self) -> me.QuerySet:
-        query = MatchProposalDocument.objects(organisation=self._organisation)
-        if self._centres is not None:
-            query = query.filter(centre_ids__in=list(self._centres))
-        return query
+    document = MatchProposalDocument
+    centre_field = "centre_ids"
+    what = "match proposal"
 
     def get(self, proposal_id: str) -> MatchProposal:
-        doc = self._scoped().filter(id=proposal_id).first()
-        if doc is None:
-            raise NotFound(f"match proposal {proposal_id} not found")
-        return _proposal_to_domain(doc)
+        return _proposal_to_domain(self._one(proposal_id))
 
     def page(self, *, status: str | None, offset: int, limit: int) -> list[MatchProposal]:
         query = self._scoped()
@@ -148,7 +139,7 @@ class MatchProposalRepository:
             shared_with_referring_centre=p.shared_with_referring_centre,
             new_client_id=p.new_client_id, reason=p.reason, version=p.version,
         )  # fmt: skip
-        save_aggregate(doc, events)
+        self._save(doc, events)
         return _proposal_to_domain(doc)
 
 
@@ -187,24 +178,15 @@ def _sharing_to_domain(doc: SharingRequestDocument) -> SharingRequest:
     )  # fmt: skip
 
 
-class SharingRequestRepository:
+class SharingRequestRepository(ScopedRepository[SharingRequestDocument]):
     """Sharing requests about cards of `centres` (None: all, system only)."""
 
-    def __init__(self, organisation: str, centres: frozenset[str] | None) -> None:
-        self._organisation = organisation
-        self._centres = centres
-
-    def _scoped(self) -> me.QuerySet:
-        query = SharingRequestDocument.objects(organisation=self._organisation)
-        if self._centres is not None:
-            query = query.filter(centre_ids__in=list(self._centres))
-        return query
+    document = SharingRequestDocument
+    centre_field = "centre_ids"
+    what = "sharing request"
 
     def get(self, request_id: str) -> SharingRequest:
-        doc = self._scoped().filter(id=request_id).first()
-        if doc is None:
-            raise NotFound(f"sharing request {request_id} not found")
-        return _sharing_to_domain(doc)
+        return _sharing_to_domain(self._one(request_id))
 
     def page(self, *, status: str | None, offset: int, limit: int) -> list[SharingRequest]:
         query = self._scoped()
@@ -222,7 +204,7 @@ class SharingRequestRepository:
             cause=r.cause, requested_at=r.requested_at, status=r.status.value,
             decided_by=r.decided_by, decided_at=r.decided_at, version=r.version,
         )  # fmt: skip
-        save_aggregate(doc, events)
+        self._save(doc, events)
         return _sharing_to_domain(doc)
 
 
