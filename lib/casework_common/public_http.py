@@ -21,8 +21,9 @@ from nameko.web.server import BindAddress, WebServer
 from pymongo import ReturnDocument
 from werkzeug.wrappers import Response
 
+from casework_common import safe_json
 from casework_common.config import bind_host
-from casework_common.errors import FieldError
+from casework_common.errors import FieldError, InvalidArgument
 from casework_common.rates import RateDecision, decide, window_of
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ __all__ = [
     "RateDecision",
     "decide",
     "field_errors",
+    "json_object",
     "json_response",
     "limited",
     "public",
@@ -108,6 +110,20 @@ def read_whole(request: Any, max_bytes: int) -> bytes | None:
         parts.append(part)
         size += len(part)
     return None if size > max_bytes else b"".join(parts)
+
+
+def json_object(raw: bytes) -> dict[str, Any] | Response:
+    """A body that must be a JSON object; what cannot be read answers the caller's
+    mistake (400), never a 500."""
+    try:
+        data = safe_json.loads(raw or b"null", field="body", root="")
+    except InvalidArgument as exc:
+        return field_errors(400, exc.errors)
+    except ValueError:
+        return field_errors(400, [FieldError("body", "could not be read")])
+    if not isinstance(data, dict):
+        return field_errors(400, [FieldError("body", "must be a JSON object")])
+    return data
 
 
 def public(handler: Handler) -> Handler:

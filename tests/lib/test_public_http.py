@@ -11,7 +11,7 @@ import pytest
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request, Response
 
-from casework_common.public_http import public, read_whole
+from casework_common.public_http import json_object, public, read_whole
 
 
 def create_request(body: bytes, *, length: bool = True) -> Request:
@@ -33,6 +33,25 @@ def answer_of(response: Response) -> tuple[int, dict[str, object]]:
 def test_a_body_up_to_the_bound_is_read_whole_and_one_byte_more_is_refused(length: bool) -> None:
     assert read_whole(create_request(b"x" * 10, length=length), 10) == b"x" * 10
     assert read_whole(create_request(b"x" * 11, length=length), 10) is None
+
+
+def test_a_json_body_is_an_object_or_the_callers_400_naming_the_body() -> None:
+    assert json_object(b'{"answers": {}}') == {"answers": {}}
+    for raw, description in (
+        (b"", "must be a JSON object"),
+        (b"[1]", "must be a JSON object"),
+    ):
+        answer = json_object(raw)
+        assert isinstance(answer, Response)
+        assert answer_of(answer) == (
+            400,
+            {"errors": [{"field": "body", "description": description}]},
+        )
+    unreadable = json_object(b"{not json")
+    assert isinstance(unreadable, Response)
+    status, body = answer_of(unreadable)
+    assert status == 400
+    assert [error["field"] for error in body["errors"]] == ["body"]  # type: ignore[attr-defined]
 
 
 def test_whatever_escapes_a_public_handler_answers_a_bare_500_logged_with_its_id(

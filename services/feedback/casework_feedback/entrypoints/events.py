@@ -35,7 +35,7 @@ from werkzeug.wrappers import Response
 
 from casework.clients.v1 import events_pb2 as clients_events
 from casework.plans.v1 import events_pb2 as plans_events
-from casework_common import contracts, safe_json
+from casework_common import contracts
 from casework_common.config import seconds
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import FieldError, InvalidArgument
@@ -45,6 +45,7 @@ from casework_common.public_http import (
     RateCounters,
     decide,
     field_errors,
+    json_object,
     json_response,
     limited,
     public,
@@ -96,15 +97,7 @@ def _body(request: Any) -> dict[str, Any] | Response:
     raw = read_whole(request, MAX_BODY_BYTES)
     if raw is None:
         return too_large(MAX_BODY_BYTES)
-    try:
-        data = safe_json.loads(raw or b"null", field="body", root="")
-    except InvalidArgument as exc:
-        return field_errors(400, exc.errors)
-    except ValueError:
-        return field_errors(400, [FieldError("body", "could not be read")])
-    if not isinstance(data, dict):
-        return field_errors(400, [FieldError("body", "must be a JSON object")])
-    return data
+    return json_object(raw)
 
 
 def _in_pages(work: Callable[[], int]) -> None:

@@ -36,6 +36,7 @@ from casework_common.errors import FieldError, InvalidArgument
 from casework_common.events_runtime import EventsService
 from casework_common.public_http import (
     field_errors,
+    json_object,
     json_response,
     limited,
     public,
@@ -92,12 +93,9 @@ def _body(request: Any) -> dict[str, Any] | Response:
     raw = read_whole(request, MAX_BODY_BYTES)
     if raw is None:
         return too_large(MAX_BODY_BYTES)
+    if request.mimetype == "application/json":
+        return json_object(raw)
     try:
-        if request.mimetype == "application/json":
-            data = safe_json.loads(raw or b"null", field="body", root="")
-            if not isinstance(data, dict):
-                return field_errors(400, [FieldError("body", "must be a JSON object")])
-            return data
         # The form parsers of werkzeug, over the bytes already read.
         buffered = Request(
             {
