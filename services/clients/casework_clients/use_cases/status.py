@@ -34,6 +34,8 @@ from casework_clients.use_cases._shared import (
     _event,
     _require,
     card_changed,
+    live_card,
+    save_change,
     status_error,
     worker_actor,
 )
@@ -59,8 +61,7 @@ def _worker_status_change(
     """A worker's change to the card's status under the project's settings on `on`:
     saved with its event, then audited as `action`."""
     principal, now = uow.principal, uow.now
-    card = repository.get(client_id)
-    rules.require_not_merged(card)
+    card = live_card(repository, client_id)
     try:
         change = rule(card.status_history, settings_for(settings, card.project_id, on))
     except StatusRuleViolation as exc:
@@ -214,7 +215,7 @@ def archive_client(
     uow: UnitOfWork,
     repository: ClientRepository,
 ) -> ClientCard:
-    principal, now, trace, trace_id = uow.principal, uow.now, uow.trace.carrier, uow.trace.trace_id
+    principal, now = uow.principal, uow.now
     required("client_id", client_id)
     card = repository.get(client_id)
     _require(principal, proposals.MAY_ARCHIVE, "archive a card")
@@ -222,16 +223,10 @@ def archive_client(
     if card.archived:
         return card
     archived = cards.archive(card, principal.subject, now)
-    event = _event(
-        events_pb2.ClientArchived,
-        card.organisation,
-        worker_actor(principal),
-        {"client_id": card.client_id, "episode": card.episode},
-        trace,
-    )
-    saved = repository.save(archived, [event])
-    repository.audit(saved.client_id, principal.subject, "archive", now, trace_id)
-    return saved
+    return save_change(
+        card, archived, events_pb2.ClientArchived, {"episode": card.episode}, "archive",
+        uow, repository,
+    )  # fmt: skip
 
 
 def apply_waiting_contracts(
