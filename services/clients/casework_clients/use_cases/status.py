@@ -85,17 +85,13 @@ def record_status(
     settings: SettingsSource,
 ) -> ClientCard:
     """A worker's status entry (both modes); closing statuses need a configured reason."""
-    return _worker_status_change(
-        client_id,
-        on,
-        lambda history, rules_then: record_manual_status(
+
+    def entry(history: StatusHistory, rules_then: StatusSettings) -> StatusChange:
+        return record_manual_status(
             history, rules_then, status, reason or None, on, uow.principal.subject, uow.now
-        ),
-        "status",
-        uow,
-        repository,
-        settings,
-    )
+        )
+
+    return _worker_status_change(client_id, on, entry, "status", uow, repository, settings)
 
 
 @dataclass(frozen=True)
@@ -196,17 +192,14 @@ def reopen_client_episode(
     settings: SettingsSource,
 ) -> ClientCard:
     """A returning ("old-new") client: a new episode on the same card, history kept."""
-    return _worker_status_change(
-        client_id,
-        on,
-        lambda history, rules_then: reopen_episode(
+
+    def new_episode(history: StatusHistory, rules_then: StatusSettings) -> StatusChange:
+        return reopen_episode(
             history, rules_then, on, uow.principal.subject, uow.now, status or None
-        ),
-        "reopen",
-        uow,
-        repository,
-        settings,
-        unarchive=True,
+        )
+
+    return _worker_status_change(
+        client_id, on, new_episode, "reopen", uow, repository, settings, unarchive=True
     )
 
 
