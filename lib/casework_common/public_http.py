@@ -12,7 +12,7 @@ import functools
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import mongoengine as me
@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response
 from casework_common import safe_json
 from casework_common.config import bind_host
 from casework_common.errors import FieldError, InvalidArgument
+from casework_common.forwarded import Network, client_address
 from casework_common.rates import RateDecision, decide, window_of
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 __all__ = [
     "RateCounters",
     "RateDecision",
+    "caller_address",
     "decide",
     "field_errors",
     "json_object",
@@ -40,6 +42,7 @@ __all__ = [
     "public_http_entrypoint",
     "read_whole",
     "too_large",
+    "too_many",
     "window_of",
 ]
 
@@ -86,6 +89,10 @@ def field_errors(status: int, errors: list[FieldError]) -> Response:
 
 def too_large(max_bytes: int) -> Response:
     return json_response(413, {"error": f"at most {max_bytes} bytes"})
+
+
+def too_many(decision: RateDecision, error: str) -> Response:
+    return json_response(429, {"error": error}, {"Retry-After": str(decision.retry_after_seconds)})
 
 
 def read_whole(request: Any, max_bytes: int) -> bytes | None:
@@ -164,6 +171,13 @@ def limited(endpoint: str) -> Callable[[Handler], Handler]:
 
 
 # ------------------------------------------------------------------ rate of requests
+
+
+def caller_address(request: Any, header: str, trusted: Sequence[Network]) -> str:
+    """The address a request counts against: the connecting peer, or, behind one of the
+    `trusted` proxies, the hop they appended to `header` (casework_common.forwarded)."""
+    forwarded = request.headers.getlist(header) if header else []
+    return client_address(str(request.remote_addr or ""), forwarded, trusted)
 
 
 class RateCounters:
