@@ -12,7 +12,7 @@ import functools
 import json
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, cast
 
 import mongoengine as me
@@ -21,8 +21,10 @@ from nameko.web.server import BindAddress, WebServer
 from pymongo import ReturnDocument
 from werkzeug.wrappers import Response
 
+from casework_common import safe_json
 from casework_common.config import bind_host
-from casework_common.errors import FieldError
+from casework_common.errors import FieldError, InvalidArgument
+from casework_common.forwarded import Network, client_address
 from casework_common.rates import RateDecision, decide, window_of
 
 log = logging.getLogger(__name__)
@@ -30,14 +32,17 @@ log = logging.getLogger(__name__)
 __all__ = [
     "RateCounters",
     "RateDecision",
+    "caller_address",
     "decide",
     "field_errors",
+    "json_object",
     "json_response",
     "limited",
     "public",
     "public_http_entrypoint",
     "read_whole",
     "too_large",
+    "too_many",
     "window_of",
 ]
 
@@ -86,6 +91,10 @@ def too_large(max_bytes: int) -> Response:
     return json_response(413, {"error": f"at most {max_bytes} bytes"})
 
 
+def too_many(decision: RateDecision, error: str) -> Response:
+    return json_response(429, {"error": error}, {"Retry-After": str(decision.retry_after_seconds)})
+
+
 def read_whole(request: Any, max_bytes: int) -> bytes | None:
     """The body's bytes, chunked or not; None when it is longer than `max_bytes`.
 
@@ -108,6 +117,20 @@ def read_whole(request: Any, max_bytes: int) -> bytes | None:
         parts.append(part)
         size += len(part)
     return None if size > max_bytes else b"".join(parts)
+
+
+def json_object(raw: bytes) -> dict[str, Any] | Response:
+    """A body that must be a JSON object; what cannot be read answers the caller's
+    mistake (400), never a 500."""
+    try:
+        data = safe_json.loads(raw or b"null", field="body", root="")
+    except InvalidArgument as exc:
+        return field_errors(400, exc.errors)
+    except ValueError:
+        return field_errors(400, [FieldError("body", "could not be read")])
+    if not isinstance(data, dict):
+        return field_errors(400, [FieldError("body", "must be a JSON object")])
+    return data
 
 
 def public(handler: Handler) -> Handler:
@@ -148,6 +171,13 @@ def limited(endpoint: str) -> Callable[[Handler], Handler]:
 
 
 # ------------------------------------------------------------------ rate of requests
+
+
+def caller_address(request: Any, header: str, trusted: Sequence[Network]) -> str:
+    """The address a request counts against: the connecting peer, or, behind one of the
+    `trusted` proxies, the hop they appended to `header` (casework_common.forwarded)."""
+    forwarded = request.headers.getlist(header) if header else []
+    return client_address(str(request.remote_addr or ""), forwarded, trusted)
 
 
 class RateCounters:

@@ -15,7 +15,7 @@ from casework.clients.v1 import events_pb2
 from casework_clients.adapters.repository import (
     ClientRepository,
 )
-from casework_clients.domain import cards, proposals, search
+from casework_clients.domain import cards, proposals, rules, search
 from casework_clients.domain.cards import (
     ClientCard,
     Outcome,
@@ -39,6 +39,7 @@ from casework_common.errors import (
     PermissionDenied,
 )
 from casework_common.repository import retry_lost_race
+from casework_common.unit_of_work import UnitOfWork
 
 INITIAL_STATUS = "applicant"
 CLIENT_EVENT = {
@@ -66,6 +67,36 @@ def _event(
     generated code."""
     message = contracts.from_facts(message_type, payload)
     return contracts.envelope(message, organisation=organisation, actor=actor, trace=trace)
+
+
+def live_card(repository: ClientRepository, client_id: str) -> ClientCard:
+    # Read through the caller's centres first: another centre's card is NOT_FOUND
+    # before anything about the request is judged.
+    card = repository.get(client_id)
+    rules.require_not_merged(card)
+    return card
+
+
+def save_change(
+    card: ClientCard,
+    updated: ClientCard,
+    event_type: type[Message],
+    payload: Mapping[str, object],
+    action: str,
+    uow: UnitOfWork,
+    repository: ClientRepository,
+) -> ClientCard:
+    """Save the changed card with its event (one write), then audit the change."""
+    event = _event(
+        event_type,
+        card.organisation,
+        uow.actor,
+        {"client_id": card.client_id, **payload},
+        uow.trace.carrier,
+    )
+    saved = repository.save(updated, [event])
+    repository.audit(saved.client_id, uow.principal.subject, action, uow.now, uow.trace.trace_id)
+    return saved
 
 
 def worker_actor(principal: Principal) -> Actor:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
-
-from google.protobuf.message import Message
 
 from casework.clients.v1 import events_pb2
 from casework_clients.adapters.repository import (
     ClientRepository,
     SharingRequestRepository,
 )
-from casework_clients.domain import details, proposals, rules
+from casework_clients.domain import details, proposals
 from casework_clients.domain.cards import (
     ClientCard,
 )
@@ -21,8 +18,9 @@ from casework_clients.domain.commands import required
 from casework_clients.domain.identity import other_card_key, person_key
 from casework_clients.domain.records import ConsentPurpose, ConsentRecord, ContactChannel
 from casework_clients.use_cases._shared import (
-    _event,
     _require,
+    live_card,
+    save_change,
 )
 from casework_clients.use_cases.sharing import request_sharing
 from casework_common.errors import (
@@ -36,31 +34,7 @@ from casework_common.unit_of_work import UnitOfWork
 
 def _editable(repository: ClientRepository, client_id: str) -> ClientCard:
     required("client_id", client_id)
-    card = repository.get(client_id)
-    rules.require_not_merged(card)
-    return card
-
-
-def _save_detail(
-    card: ClientCard,
-    updated: ClientCard,
-    event_type: type[Message],
-    payload: Mapping[str, object],
-    action: str,
-    uow: UnitOfWork,
-    repository: ClientRepository,
-) -> ClientCard:
-    """Save the changed card with its event (one write), then audit the change."""
-    event = _event(
-        event_type,
-        card.organisation,
-        uow.actor,
-        {"client_id": card.client_id, **payload},
-        uow.trace.carrier,
-    )
-    saved = repository.save(updated, [event])
-    repository.audit(saved.client_id, uow.principal.subject, action, uow.now, uow.trace.trace_id)
-    return saved
+    return live_card(repository, client_id)
 
 
 def update_client(
@@ -110,7 +84,7 @@ def update_client(
         else:
             updated = replace(updated, duplicate_of="")
     try:
-        saved = _save_detail(
+        saved = save_change(
             card,
             updated,
             events_pb2.ClientUpdated,
@@ -151,7 +125,7 @@ def assign_responsible_worker(
     updated, assigned = details.assign_worker(card, worker_id, org, principal.subject, now)
     if not assigned:
         return card
-    return _save_detail(
+    return save_change(
         card,
         updated,
         events_pb2.ClientResponsibleWorkerAssigned,
@@ -173,7 +147,7 @@ def unassign_responsible_worker(
     principal, now = uow.principal, uow.now
     card = _editable(repository, client_id)
     updated = details.unassign_worker(card, worker_id, reason, principal.subject, now)
-    return _save_detail(
+    return save_change(
         card,
         updated,
         events_pb2.ClientResponsibleWorkerUnassigned,
@@ -216,7 +190,7 @@ def record_consent(
         by=principal.subject,
         now=now,
     )
-    return _save_detail(
+    return save_change(
         card, updated, events_pb2.ConsentRecorded, _consent_payload(record), "consent-record",
         uow, repository,
     )  # fmt: skip
@@ -246,7 +220,7 @@ def withdraw_consent(
         by=principal.subject,
         now=now,
     )
-    return _save_detail(
+    return save_change(
         card, updated, events_pb2.ConsentWithdrawn, _consent_payload(record), "consent-withdraw",
         uow, repository,
     )  # fmt: skip
@@ -270,7 +244,7 @@ def add_note(
         author=principal.subject,
         now=now,
     )
-    return _save_detail(
+    return save_change(
         card,
         updated,
         events_pb2.NoteAdded,
@@ -307,7 +281,7 @@ def record_contact(
         by=principal.subject,
         now=now,
     )
-    return _save_detail(
+    return save_change(
         card,
         updated,
         events_pb2.ClientContactRecorded,

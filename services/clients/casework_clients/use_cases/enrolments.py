@@ -6,7 +6,7 @@ from collections.abc import Collection
 
 from casework.clients.v1 import events_pb2
 from casework_clients.adapters.repository import ClientRepository
-from casework_clients.domain import cards, enrolments, rules
+from casework_clients.domain import cards, enrolments
 from casework_clients.domain.cards import ClientCard
 from casework_clients.domain.enrolments import (
     EnrolmentChange,
@@ -14,7 +14,7 @@ from casework_clients.domain.enrolments import (
     EnrolmentRuleViolation,
 )
 from casework_clients.domain.projects import SettingsBook, SettingsSource
-from casework_clients.use_cases._shared import _event, worker_actor
+from casework_clients.use_cases._shared import live_card, save_change
 from casework_common.errors import (
     CaseworkError,
     FailedPrecondition,
@@ -35,14 +35,6 @@ def _projects(settings: SettingsSource) -> Collection[str]:
     return settings.projects if isinstance(settings, SettingsBook) else ()
 
 
-def _card_of(client_id: str, repository: ClientRepository) -> ClientCard:
-    # Read through the caller's centres first: another centre's card is NOT_FOUND
-    # before anything about the request is judged.
-    card = repository.get(client_id)
-    rules.require_not_merged(card)
-    return card
-
-
 def _saved(
     card: ClientCard,
     change: EnrolmentChange,
@@ -61,7 +53,6 @@ def _saved(
     # enrolment written out with the first change.
     updated = cards.with_enrolments(card, change, now, principal.subject)
     payload = {
-        "client_id": card.client_id,
         "project_id": change.changed.project_id,
         "since": change.changed.since.isoformat(),
         **facts,
@@ -69,10 +60,7 @@ def _saved(
         "region_id": card.region_id,
         "centre_ids": list(card.centre_ids),
     }
-    event = _event(message, card.organisation, worker_actor(principal), payload, uow.trace.carrier)
-    saved = repository.save(updated, [event])
-    repository.audit(saved.client_id, principal.subject, action, now, uow.trace.trace_id)
-    return saved
+    return save_change(card, updated, message, payload, action, uow, repository)
 
 
 def enrol_client(
@@ -85,7 +73,7 @@ def enrol_client(
     """Enrol a card of the caller's centres in a project; the same request again
     changes nothing (and stores no event)."""
     since = enrolments.enrol_request_of(command, uow.now.date())
-    card = _card_of(command.client_id.strip(), repository)
+    card = live_card(repository, command.client_id.strip())
     try:
         change = enrolments.enrol(
             card.enrolment_record, command.project_id.strip(), since, lead=command.lead,
@@ -110,7 +98,7 @@ def end_enrolment(
     """End a card's open enrolment in a project; the same request again changes
     nothing."""
     until = enrolments.end_request_of(command, uow.now.date())
-    card = _card_of(command.client_id.strip(), repository)
+    card = live_card(repository, command.client_id.strip())
     try:
         change = enrolments.end(
             card.enrolment_record, command.project_id.strip(), until, command.reason,

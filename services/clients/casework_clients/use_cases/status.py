@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -19,8 +20,10 @@ from casework_clients.domain.projects import SettingsSource, settings_for
 from casework_clients.domain.status import (
     SYSTEM_ACTOR,
     StatusChange,
+    StatusHistory,
     StatusMode,
     StatusRuleViolation,
+    StatusSettings,
     apply_contract_signed,
     record_manual_status,
     reopen_episode,
@@ -31,6 +34,8 @@ from casework_clients.use_cases._shared import (
     _event,
     _require,
     card_changed,
+    live_card,
+    save_change,
     status_error,
     worker_actor,
 )
@@ -40,6 +45,33 @@ from casework_common.errors import (
     raise_if_any,
 )
 from casework_common.unit_of_work import UnitOfWork
+
+
+def _worker_status_change(
+    client_id: str,
+    on: date,
+    rule: Callable[[StatusHistory, StatusSettings], StatusChange],
+    action: str,
+    uow: UnitOfWork,
+    repository: ClientRepository,
+    settings: SettingsSource,
+    *,
+    unarchive: bool = False,
+) -> ClientCard:
+    """A worker's change to the card's status under the project's settings on `on`:
+    saved with its event, then audited as `action`."""
+    principal, now = uow.principal, uow.now
+    card = live_card(repository, client_id)
+    try:
+        change = rule(card.status_history, settings_for(settings, card.project_id, on))
+    except StatusRuleViolation as exc:
+        raise status_error(exc, STATUS_FIELDS) from None
+    extra = replace(card, archived=False) if unarchive else None
+    saved = _changed(
+        card, change, repository, worker_actor(principal), now, uow.trace.carrier, extra=extra
+    )
+    repository.audit(saved.client_id, principal.subject, action, now, uow.trace.trace_id)
+    return saved
 
 
 def record_status(
@@ -53,24 +85,13 @@ def record_status(
     settings: SettingsSource,
 ) -> ClientCard:
     """A worker's status entry (both modes); closing statuses need a configured reason."""
-    principal, now, trace, trace_id = uow.principal, uow.now, uow.trace.carrier, uow.trace.trace_id
-    card = repository.get(client_id)
-    rules.require_not_merged(card)
-    try:
-        change = record_manual_status(
-            card.status_history,
-            settings_for(settings, card.project_id, on),
-            status,
-            reason or None,
-            on,
-            principal.subject,
-            now,
+
+    def entry(history: StatusHistory, rules_then: StatusSettings) -> StatusChange:
+        return record_manual_status(
+            history, rules_then, status, reason or None, on, uow.principal.subject, uow.now
         )
-    except StatusRuleViolation as exc:
-        raise status_error(exc, STATUS_FIELDS) from None
-    saved = _changed(card, change, repository, worker_actor(principal), now, trace)
-    repository.audit(saved.client_id, principal.subject, "status", now, trace_id)
-    return saved
+
+    return _worker_status_change(client_id, on, entry, "status", uow, repository, settings)
 
 
 @dataclass(frozen=True)
@@ -171,26 +192,15 @@ def reopen_client_episode(
     settings: SettingsSource,
 ) -> ClientCard:
     """A returning ("old-new") client: a new episode on the same card, history kept."""
-    principal, now, trace, trace_id = uow.principal, uow.now, uow.trace.carrier, uow.trace.trace_id
-    card = repository.get(client_id)
-    rules.require_not_merged(card)
-    try:
-        change = reopen_episode(
-            card.status_history,
-            settings_for(settings, card.project_id, on),
-            on,
-            principal.subject,
-            now,
-            status or None,
+
+    def new_episode(history: StatusHistory, rules_then: StatusSettings) -> StatusChange:
+        return reopen_episode(
+            history, rules_then, on, uow.principal.subject, uow.now, status or None
         )
-    except StatusRuleViolation as exc:
-        raise status_error(exc, STATUS_FIELDS) from None
-    unarchived = replace(card, archived=False)
-    saved = _changed(
-        card, change, repository, worker_actor(principal), now, trace, extra=unarchived
+
+    return _worker_status_change(
+        client_id, on, new_episode, "reopen", uow, repository, settings, unarchive=True
     )
-    repository.audit(saved.client_id, principal.subject, "reopen", now, trace_id)
-    return saved
 
 
 def archive_client(
@@ -198,7 +208,7 @@ def archive_client(
     uow: UnitOfWork,
     repository: ClientRepository,
 ) -> ClientCard:
-    principal, now, trace, trace_id = uow.principal, uow.now, uow.trace.carrier, uow.trace.trace_id
+    principal, now = uow.principal, uow.now
     required("client_id", client_id)
     card = repository.get(client_id)
     _require(principal, proposals.MAY_ARCHIVE, "archive a card")
@@ -206,16 +216,10 @@ def archive_client(
     if card.archived:
         return card
     archived = cards.archive(card, principal.subject, now)
-    event = _event(
-        events_pb2.ClientArchived,
-        card.organisation,
-        worker_actor(principal),
-        {"client_id": card.client_id, "episode": card.episode},
-        trace,
-    )
-    saved = repository.save(archived, [event])
-    repository.audit(saved.client_id, principal.subject, "archive", now, trace_id)
-    return saved
+    return save_change(
+        card, archived, events_pb2.ClientArchived, {"episode": card.episode}, "archive",
+        uow, repository,
+    )  # fmt: skip
 
 
 def apply_waiting_contracts(

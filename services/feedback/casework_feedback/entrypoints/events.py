@@ -35,22 +35,24 @@ from werkzeug.wrappers import Response
 
 from casework.clients.v1 import events_pb2 as clients_events
 from casework.plans.v1 import events_pb2 as plans_events
-from casework_common import contracts, safe_json
+from casework_common import contracts
 from casework_common.config import seconds
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import FieldError, InvalidArgument
 from casework_common.events_runtime import EventsService, PoisonEvent, event_handler
-from casework_common.forwarded import client_address
 from casework_common.public_http import (
     RateCounters,
+    caller_address,
     decide,
     field_errors,
+    json_object,
     json_response,
     limited,
     public,
     public_http_entrypoint,
     read_whole,
     too_large,
+    too_many,
     window_of,
 )
 from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
@@ -96,15 +98,7 @@ def _body(request: Any) -> dict[str, Any] | Response:
     raw = read_whole(request, MAX_BODY_BYTES)
     if raw is None:
         return too_large(MAX_BODY_BYTES)
-    try:
-        data = safe_json.loads(raw or b"null", field="body", root="")
-    except InvalidArgument as exc:
-        return field_errors(400, exc.errors)
-    except ValueError:
-        return field_errors(400, [FieldError("body", "could not be read")])
-    if not isinstance(data, dict):
-        return field_errors(400, [FieldError("body", "must be a JSON object")])
-    return data
+    return json_object(raw)
 
 
 def _in_pages(work: Callable[[], int]) -> None:
@@ -303,16 +297,11 @@ class FeedbackEvents(EventsService):
 
     # -------------------------------------------------------- public endpoints
 
-    def _address(self, request: Any) -> str:
-        app = self.wired.app
-        header = app.public_ip_header
-        forwarded = request.headers.getlist(header) if header else []
-        return client_address(str(request.remote_addr or ""), forwarded, app.trusted_proxies)
-
     def rate_refusal(self, request: Any, endpoint: str) -> Response | None:
         app = self.wired.app
         now = app.clock()
-        count = PUBLIC_RATE.count(self._address(request), window_of(now))
+        address = caller_address(request, app.public_ip_header, app.trusted_proxies)
+        count = PUBLIC_RATE.count(address, window_of(now))
         decision = decide(count, app.public_per_minute, now)
         if decision.allowed:
             return None
@@ -320,11 +309,7 @@ class FeedbackEvents(EventsService):
             "public feedback request refused",
             extra={"fields": {"reason": "rate_limited", "status": 429, "endpoint": endpoint}},
         )
-        return json_response(
-            429,
-            {"error": "too many requests; try again in a minute"},
-            {"Retry-After": str(decision.retry_after_seconds)},
-        )
+        return too_many(decision, "too many requests; try again in a minute")
 
     def _refused(self, refused: visits.PublicRefused) -> Response:
         # Never the token: it is the visitor's credential while it is valid.

@@ -215,9 +215,11 @@ def _key_user(project: Project, key: str) -> tuple[Task, Comment | None] | None:
     return None
 
 
-def task_replay(project: Project, key: str, fingerprint: str, by: str) -> Task | None:
-    """The task a retried AddTask added already (None when the key is new); a key used
-    for something else, or with other content, is refused."""
+def _replayed(
+    project: Project, key: str, fingerprint: str, by: str
+) -> tuple[Task, Comment | None] | None:
+    """What a retried call added already with `key` (None when the key is new); a key
+    used for something else, or with other content, is refused."""
     require_member(project, by)
     used = _key_user(project, key) if key else None
     if used is None:
@@ -225,18 +227,22 @@ def task_replay(project: Project, key: str, fingerprint: str, by: str) -> Task |
     task, comment = used
     stored = comment.fingerprint if comment is not None else task.fingerprint
     idempotency.check(stored, key, fingerprint, f"a request in project {project.project_id}")
-    return task
+    return used
+
+
+def task_replay(project: Project, key: str, fingerprint: str, by: str) -> Task | None:
+    """The task a retried AddTask added already (None when the key is new); a key used
+    for something else, or with other content, is refused."""
+    used = _replayed(project, key, fingerprint, by)
+    return None if used is None else used[0]
 
 
 def comment_replay(project: Project, key: str, fingerprint: str, by: str) -> Comment | None:
     """The comment a retried CommentOnTask added already (None when the key is new)."""
-    require_member(project, by)
-    used = _key_user(project, key) if key else None
+    used = _replayed(project, key, fingerprint, by)
     if used is None:
         return None
-    task, comment = used
-    stored = comment.fingerprint if comment is not None else task.fingerprint
-    idempotency.check(stored, key, fingerprint, f"a request in project {project.project_id}")
+    comment = used[1]
     assert comment is not None  # a task's fingerprint never equals a comment's
     return comment
 

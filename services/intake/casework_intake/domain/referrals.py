@@ -12,12 +12,11 @@ from enum import Enum
 from casework_common import idempotency
 from casework_common.errors import FieldError, raise_if_any
 from casework_common.organisation import Organisation
-from casework_common.values import MAX_PERSON_NAME, person_name_error, text_errors
+from casework_common.values import MAX_ADDRESS, MAX_PERSON_NAME, person_name_error, text_errors
 from casework_intake.domain.people import birth_date, command_fingerprint, contact_errors
 
 MAX_FREE_TEXT = 4000
 MAX_NAME = MAX_PERSON_NAME
-MAX_ADDRESS = 500
 
 
 class Channel(Enum):

@@ -35,13 +35,16 @@ from casework_common.config import seconds
 from casework_common.errors import FieldError, InvalidArgument
 from casework_common.events_runtime import EventsService
 from casework_common.public_http import (
+    caller_address,
     field_errors,
+    json_object,
     json_response,
     limited,
     public,
     public_http_entrypoint,
     read_whole,
     too_large,
+    too_many,
 )
 from casework_common.unit_of_work import SystemActor, Trace, UnitOfWork
 from casework_common.wiring import Wired, Wiring
@@ -92,12 +95,9 @@ def _body(request: Any) -> dict[str, Any] | Response:
     raw = read_whole(request, MAX_BODY_BYTES)
     if raw is None:
         return too_large(MAX_BODY_BYTES)
+    if request.mimetype == "application/json":
+        return json_object(raw)
     try:
-        if request.mimetype == "application/json":
-            data = safe_json.loads(raw or b"null", field="body", root="")
-            if not isinstance(data, dict):
-                return field_errors(400, [FieldError("body", "must be a JSON object")])
-            return data
         # The form parsers of werkzeug, over the bytes already read.
         buffered = Request(
             {
@@ -187,18 +187,11 @@ class IntakeEvents(EventsService):
 
     # -------------------------------------------------------- public web form
 
-    def _address(self, request: Any) -> str:
-        app = self.wired.app
-        header = app.web_form_ip_header
-        forwarded = request.headers.getlist(header) if header else []
-        return web_form.client_address(
-            str(request.remote_addr or ""), forwarded, app.trusted_proxies
-        )
-
     def rate_refusal(self, request: Any, endpoint: str) -> Response | None:
         app = self.wired.app
         now = app.clock()
-        count = repo.count_submission(self._address(request), web_form.window_of(now))
+        address = caller_address(request, app.web_form_ip_header, app.trusted_proxies)
+        count = repo.count_submission(address, web_form.window_of(now))
         decision = web_form.decide(count, app.web_form_per_minute, now)
         if decision.allowed:
             return None
@@ -215,11 +208,7 @@ class IntakeEvents(EventsService):
                 }
             },
         )
-        return json_response(
-            429,
-            {"error": "too many submissions from this address; try again in a minute"},
-            {"Retry-After": str(decision.retry_after_seconds)},
-        )
+        return too_many(decision, "too many submissions from this address; try again in a minute")
 
     @public_http("GET", "/public/v1/organisations/<org>/web-form")  # type: ignore[misc]
     @public
