@@ -43,10 +43,9 @@ def clip_for_header(value: object, most: int = MAX_MESSAGE) -> str:
         return text
     budget = most - 40  # room for the note of what was left out
     kept = 0
-    for kept, char in enumerate(text):
-        budget -= _wire_size(char)
-        if budget < 0:
-            break
+    while budget >= _wire_size(text[kept]):
+        budget -= _wire_size(text[kept])
+        kept += 1
     return f"{text[:kept]}... ({len(str(value))} characters)"
 
 
@@ -103,9 +102,7 @@ def to_status(error: CaseworkError) -> grpc.Status:
     the trailers whatever the error quotes."""
     code_value: int = status_code(error).value[0]
     message = clip_for_header(error)
-    status = status_pb2.Status(
-        code=code_value, message=message, details=_details(error, message)
-    )
+    status = status_pb2.Status(code=code_value, message=message, details=_details(error, message))
     return rpc_status.to_status(_fitted(status))
 
 

@@ -198,9 +198,7 @@ def wire_size_of_trailers(status: grpc.Status) -> int:
     message = sum(
         1 if " " <= c <= "~" and c != "%" else 3 * len(c.encode()) for c in status.details
     )
-    metadata = sum(
-        len(key) + (len(value) * 4 + 2) // 3 for key, value in status.trailing_metadata
-    )
+    metadata = sum(len(key) + (len(value) * 4 + 2) // 3 for key, value in status.trailing_metadata)
     return message + metadata
 
 
