@@ -10,6 +10,7 @@ from casework_clients.adapters.repository import (
     ClientRepository,
     ConsultationRepository,
     FamilyRepository,
+    KeptBooks,
     MatchProposalRepository,
     ProjectRepository,
     SharingRequestRepository,
@@ -33,6 +34,7 @@ class Clients:
     status_settings: dict[str, StatusSettings] = field(default_factory=dict)
     organisations: dict[str, Organisation] = field(default_factory=dict)
     disclosures: dict[str, Disclosure] = field(default_factory=dict)
+    books: KeptBooks = field(default_factory=KeptBooks, repr=False)
 
     def cards_for(self, principal: Principal) -> ClientRepository:
         return ClientRepository.for_caller(principal, open_unit_of_work())
@@ -76,9 +78,11 @@ class Clients:
 
     def settings_book(self, organisation: str) -> SettingsBook:
         """The organisation's status settings: the file's default (start-up) and the
-        versions an administrator set per project (read from the database each time,
-        so a change is in force at once in every process)."""
-        return self.projects_of(organisation).book(self.status_settings_of(organisation))
+        versions an administrator set per project. Kept by this process and checked
+        against the projects' stored versions each time (one small read instead of
+        reading and parsing every project), so a change is in force at once in every
+        process."""
+        return self.books.book(organisation, self.status_settings_of(organisation))
 
     def organisations_with_settings(self) -> list[str]:
         """Every organisation the file or a project names (the inactivity timer's)."""

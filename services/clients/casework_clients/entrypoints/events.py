@@ -328,7 +328,9 @@ class ClientsEvents(EventsService):
                 uow,
                 self._cards(org, uow),
                 proposals_repo=app.proposals_of_organisation(org),
-                settings=app.settings_book(org),
+                # A referral's new card belongs to no project: the organisation's default
+                # decides its first status, so the projects are not read at all.
+                settings=app.status_settings_of(org),
                 consultations=app.consultations_of(org),
                 disclosure=app.disclosure_of(org),
             )

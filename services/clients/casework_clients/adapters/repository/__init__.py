@@ -21,6 +21,7 @@ from casework_clients.adapters.repository.consultations import (
 )
 from casework_clients.adapters.repository.families import FamilyDocument, FamilyRepository
 from casework_clients.adapters.repository.projects import (
+    KeptBooks,
     ProjectDocument,
     ProjectRepository,
     organisations_with_projects,
@@ -41,6 +42,7 @@ __all__ = [
     "ConsultationRepository",
     "FamilyDocument",
     "FamilyRepository",
+    "KeptBooks",
     "MatchProposalDocument",
     "MatchProposalRepository",
     "ProjectDocument",

@@ -25,12 +25,14 @@ from casework_clients.adapters.repository.card_documents import (
 from casework_clients.adapters.repository.search_index import (
     SearchKeyDocument,
     add_search_rows,
+    insert_search_rows,
     lookup_of,
     remove_search_rows,
     search_rows,
 )
 from casework_clients.adapters.repository.stat_facts import (
     CLIENT,
+    add_facts,
     aggregate_report,
     scope_centres,
     store_facts,
@@ -336,6 +338,8 @@ class ClientRepository(ScopedRepository[ClientDocument]):
         of the same identity, Conflict when the card changed since it was read."""
         # save_aggregate keeps whatever events are still waiting in the stored outbox.
         doc = to_document(card)
+        if not card.version:
+            return self._save_first(card, doc, events)
         # Before the card: a card is always found under every key it has.
         stale = add_search_rows(card)
         try:
@@ -348,6 +352,22 @@ class ClientRepository(ScopedRepository[ClientDocument]):
         # card's next write (statistics only).
         store_facts(card.client_id, [CLIENT], card_fact_rows(card))
         remove_search_rows(card.client_id, stale)
+        return to_card(doc)
+
+    def _save_first(
+        self, card: ClientCard, doc: ClientDocument, events: list[EventEnvelope]
+    ) -> ClientCard:
+        """A card never stored (version 0, which save_aggregate inserts) has no keys or
+        facts to read or delete: three writes instead of five, on the referral path."""
+        # Keys before the card, as on every save. A crash before the card leaves keys
+        # of a card that does not exist, which searches skip; the same card saved again
+        # (an id derived from a proposal) finds them stored, not doubled.
+        insert_search_rows(search_rows(card))
+        self._save(doc, events)  # DuplicateAggregate: another card holds the identity
+        # Only the one insert that stored the card gets here, so there are no facts of
+        # it to replace. A crash before them leaves the card uncounted until its next
+        # write (statistics only), as it leaves a stored card's previous facts.
+        add_facts(card_fact_rows(card))
         return to_card(doc)
 
     def audit_entries(self, client_id: str, *, offset: int, limit: int) -> list[AuditEntry]:
@@ -423,7 +443,8 @@ def backfill_derived_rows(organisation: str, now: datetime, batch: int = 1000) -
             card = to_card(doc)
             store_facts(card.client_id, [CLIENT], card_fact_rows(card))
             index.delete_many({"client_id": card.client_id})
-            index.insert_many(search_rows(card))
+            # A save of the card meanwhile may have put some back: they stay.
+            insert_search_rows(search_rows(card))
             written += 1
         last = docs[-1].id
     DerivedRowsVersion(id=organisation, version=DERIVED_ROWS_VERSION, at=now).save()

@@ -6,6 +6,7 @@ them, only an administrator changes them (the access map decides who may call)."
 from __future__ import annotations
 
 from datetime import date
+from types import MappingProxyType
 from typing import Any
 
 import mongoengine as me
@@ -98,7 +99,19 @@ class ProjectRepository:
 
     def book(self, default: StatusSettings) -> SettingsBook:
         """The organisation's settings: its default and every project's versions."""
-        return SettingsBook(default, {p.project_id: p for p in self.all()})
+        # Read-only: a process keeps the book between events (KeptBooks).
+        return SettingsBook(default, MappingProxyType({p.project_id: p for p in self.all()}))
+
+    def stamp(self) -> frozenset[tuple[str, int]]:
+        """Each project's id with its stored version, in one small read. Every save of a
+        project raises its version (save_aggregate) and none is ever deleted, so any
+        change an administrator made changes the stamp; being the projects' own
+        versions, it cannot miss a change the way a marker written beside them could
+        (a crash between the two writes)."""
+        rows = ProjectDocument._get_collection().find(
+            {"organisation": self._organisation}, {"version": 1}
+        )
+        return frozenset((str(r["_id"]), int(r.get("version") or 0)) for r in rows)
 
     def save(self, project: Project, events: list[EventEnvelope]) -> Project:
         doc = ProjectDocument(
@@ -112,6 +125,27 @@ class ProjectRepository:
         )
         save_aggregate(doc, events)
         return _to_domain(doc)
+
+
+class KeptBooks:
+    """The organisations' settings books one process keeps between events: a book is
+    built again only when its projects' stamp changed, so an administrator's change,
+    made in whichever process, governs the next decision here."""
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[frozenset[tuple[str, int]], SettingsBook]] = {}
+
+    def book(self, organisation: str, default: StatusSettings) -> SettingsBook:
+        projects = ProjectRepository(organisation)
+        # The stamp is read before the projects: a change saved in between makes the
+        # book newer than its stamp, never older, and the next read builds it again.
+        stamp = projects.stamp()
+        kept = self._kept.get(organisation)
+        if kept is not None and kept[0] == stamp and kept[1].default == default:
+            return kept[1]
+        book = projects.book(default)
+        self._kept[organisation] = (stamp, book)
+        return book
 
 
 def organisations_with_projects() -> list[str]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import mongoengine as me
+from pymongo.errors import BulkWriteError
 
 from casework_clients.domain import search
 from casework_clients.domain.cards import (
     ClientCard,
 )
+from casework_common.storage import DUPLICATE_KEY
 
 
 class SearchKeyDocument(me.Document):
@@ -16,7 +18,9 @@ class SearchKeyDocument(me.Document):
     one field indexed alone, which the development wire server answers from its index
     (it scans for `$in`, for a date-like string, and for a field it only knows from a
     compound index: seconds over 100,000 cards). Kept a superset of the card's keys:
-    new keys are written before the card, stale ones removed after it."""
+    new keys are written before the card, stale ones removed after it. Rows written
+    since the first save stopped reading them have the id "<lookup>|<client id>" (a
+    string; older ones an ObjectId), so no key of a card is stored twice."""
 
     meta = {
         "collection": "search_index",
@@ -37,14 +41,33 @@ def search_rows(card: ClientCard) -> list[dict[str, str]]:
     keys = search.card_lookup_keys(
         card.given_name, card.family_name, card.date_of_birth, card.phone, card.email
     )
-    return [
-        {
-            "organisation": card.organisation,
-            "lookup": lookup_of(card.organisation, k),
-            "client_id": card.client_id,
-        }
-        for k in keys
-    ]
+    rows = []
+    for k in keys:
+        lookup = lookup_of(card.organisation, k)
+        # The id is the key and the card: a row written again (a first save repeated
+        # after it was cut short, two writers of one card) is refused, not doubled.
+        rows.append(
+            {
+                "_id": f"{lookup}|{card.client_id}",
+                "organisation": card.organisation,
+                "lookup": lookup,
+                "client_id": card.client_id,
+            }
+        )
+    return rows
+
+
+def insert_search_rows(rows: list[dict[str, str]]) -> None:
+    """Insert lookup rows in one command; those stored already stay as they are."""
+    if not rows:
+        return
+    try:
+        SearchKeyDocument._get_collection().insert_many(rows, ordered=False)
+    except BulkWriteError as exc:
+        details = exc.details
+        errors = details.get("writeErrors") or []
+        if details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
 
 
 def add_search_rows(card: ClientCard) -> set[str]:
@@ -53,9 +76,7 @@ def add_search_rows(card: ClientCard) -> set[str]:
     index = SearchKeyDocument._get_collection()
     have = {r["lookup"] for r in index.find({"client_id": card.client_id}, {"lookup": 1})}
     rows = search_rows(card)
-    new = [r for r in rows if r["lookup"] not in have]
-    if new:
-        index.insert_many(new, ordered=False)
+    insert_search_rows([r for r in rows if r["lookup"] not in have])
     return have - {r["lookup"] for r in rows}
 
 

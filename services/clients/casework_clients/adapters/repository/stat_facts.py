@@ -135,6 +135,12 @@ def store_facts(owner_id: str, timelines: list[str], rows: list[dict[str, Any]])
         collection.insert_many(rows)
 
 
+def add_facts(rows: list[dict[str, Any]]) -> None:
+    """Insert the rows of an owner that has none stored: its first write."""
+    if rows:
+        StatusFactDocument._get_collection().insert_many(rows)
+
+
 def scope_centres(centres: frozenset[str] | None, centre_id: str | None) -> list[str] | None:
     """The centres statistics may count: the caller's (None: all), narrowed to one."""
     if centre_id:
