@@ -6,15 +6,13 @@ import secrets
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-import mongoengine as me
-
 from casework.clients.v1 import clients_pb2 as pb
 from casework_clients.adapters.repository import ClientRepository
 from casework_clients.domain.cards import ClientCard, HistoryEntry
 from casework_clients.domain.identity import identity_key
 from casework_clients.domain.status import StatusHistory, StatusSettings, record_first_contact
 from casework_dev.devstack import Suite
-from casework_dev.testing.fixtures import create_token
+from casework_dev.testing.fixtures import create_token, disconnect, reconnect
 from casework_dev.testing.helpers import auth
 
 ORGANISATION = "org-demo"
@@ -75,15 +73,9 @@ def create_silent_card(
         registered_at=long_ago, history=(HistoryEntry(long_ago, "seeded", "test"),),
         status_entries=history.history.entries, last_contact_on=long_ago.date(),
     )  # fmt: skip
-    me.disconnect()
-    me.connect(
-        db=f"{suite.env['MONGO_DB_PREFIX']}_clients",
-        host=suite.env["MONGO_URI"],
-        tz_aware=True,
-        uuidRepresentation="standard",
-    )
+    reconnect(db=f"{suite.env['MONGO_DB_PREFIX']}_clients", host=suite.env["MONGO_URI"])
     try:
         ClientRepository(ORGANISATION, None).save(card, [])
     finally:
-        me.disconnect()
+        disconnect()
     return client_id

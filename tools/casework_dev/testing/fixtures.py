@@ -115,11 +115,35 @@ def mongo_db(mongo_uri: str) -> Iterator[str]:
     import mongoengine as me
 
     name = f"test_{secrets.token_hex(6)}"
-    me.disconnect()
-    me.connect(db=name, host=mongo_uri, tz_aware=True, uuidRepresentation="standard")
+    reconnect(db=name, host=mongo_uri)
     yield name
     me.get_connection().drop_database(name)
+    disconnect()
+
+
+def disconnect() -> None:
+    """mongoengine's disconnect, and every document class's cached collection dropped.
+
+    mongoengine detaches only the classes of its registry, which is keyed by class
+    name: where two services each have a `ProjectDocument` (intake, clients), the one
+    the registry does not hold keeps a collection of the closed client, and its next
+    query in the same test process fails with "Cannot use MongoClient after close"."""
+    import mongoengine as me
+
     me.disconnect()
+    pending: list[type[me.Document]] = [me.Document]
+    while pending:
+        cls = pending.pop()
+        cls._collection = None
+        pending.extend(cls.__subclasses__())
+
+
+def reconnect(*, db: str, host: str, **options: Any) -> None:
+    """Connect mongoengine to `db` on `host`, forgetting any earlier connection."""
+    import mongoengine as me
+
+    disconnect()
+    me.connect(db=db, host=host, tz_aware=True, uuidRepresentation="standard", **options)
 
 
 TokenFactory = Callable[..., str]

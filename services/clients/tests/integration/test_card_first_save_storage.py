@@ -10,7 +10,6 @@ from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any
 
-import mongoengine as me
 import pytest
 from pymongo import monitoring
 
@@ -20,6 +19,7 @@ from casework_clients.adapters.repository.stat_facts import StatusFactDocument
 from casework_clients.domain import search
 from casework_clients.domain.cards import ClientCard, NewPerson, new_card
 from casework_clients.domain.status import StatusSettings
+from casework_dev.testing.fixtures import reconnect
 
 ORG = "org-demo"
 NOW = datetime(2025, 6, 2, 9, 0, tzinfo=UTC)
@@ -75,9 +75,7 @@ class Commands(monitoring.CommandListener):
 def commands(mongo_db: str, mongo_uri: str) -> Iterator[Commands]:
     """The test's database, connected again with a listener of its commands."""
     listener = Commands()
-    me.disconnect()
-    me.connect(db=mongo_db, host=mongo_uri, tz_aware=True, uuidRepresentation="standard",
-               event_listeners=[listener])  # fmt: skip
+    reconnect(db=mongo_db, host=mongo_uri, event_listeners=[listener])
     yield listener
 
 
