@@ -74,7 +74,7 @@ class Clients:
         return self.status_settings.get(organisation) or StatusSettings()
 
     def projects_of(self, organisation: str) -> ProjectRepository:
-        return ProjectRepository(organisation)
+        return ProjectRepository(organisation, None, open_unit_of_work())
 
     def settings_book(self, organisation: str) -> SettingsBook:
         """The organisation's status settings: the file's default (start-up) and the

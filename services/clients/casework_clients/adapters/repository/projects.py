@@ -16,7 +16,8 @@ from casework_clients.domain.projects import Project, SettingsBook, SettingsVers
 from casework_clients.domain.status import StatusSettings
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import NotFound
-from casework_common.storage import AggregateDocument, save_aggregate
+from casework_common.repository import ScopedRepository
+from casework_common.storage import AggregateDocument
 
 
 class ProjectDocument(AggregateDocument):
@@ -75,14 +76,14 @@ def _to_domain(doc: ProjectDocument) -> Project:
     )
 
 
-class ProjectRepository:
-    """The projects of one organisation."""
+class ProjectRepository(ScopedRepository[ProjectDocument]):
+    """The projects of one organisation (a project belongs to no centre)."""
 
-    def __init__(self, organisation: str) -> None:
-        self._organisation = organisation
+    document = ProjectDocument
+    what = "project"
 
     def _query(self) -> me.QuerySet:
-        return ProjectDocument.objects(organisation=self._organisation)
+        return self._unscoped()
 
     def find(self, project_id: str) -> Project | None:
         doc = self._query().filter(project_id=project_id).first()
@@ -123,7 +124,7 @@ class ProjectRepository:
             versions=[_version_to_dict(v) for v in project.versions],
             version=project.version,
         )
-        save_aggregate(doc, events)
+        self._save(doc, events)
         return _to_domain(doc)
 
 
