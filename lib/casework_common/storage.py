@@ -294,6 +294,23 @@ class ProcessedEvent(me.Document):
 DUPLICATE_KEY = 11000
 
 
+def insert_many_new(collection: Any, rows: list[dict[str, Any]]) -> set[int]:
+    """Insert `rows` in one command, each decided alone by the unique indexes; answers
+    the positions of those refused as stored already. Any other failure is raised."""
+    if not rows:
+        return set()
+    try:
+        collection.insert_many(rows, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors") or []
+        if exc.details.get("writeConcernErrors") or any(
+            e.get("code") != DUPLICATE_KEY for e in errors
+        ):
+            raise
+        return {int(e["index"]) for e in errors}
+    return set()
+
+
 class Claim(enum.Enum):
     TAKEN = "taken"  # this delivery may run the handler
     DONE = "done"  # handled before: a duplicate
@@ -360,16 +377,9 @@ def claim_events(claims: list[EventClaim]) -> list[Claim]:
     if not claims:
         return []
     now_ms = int(time.time() * 1000)
-    refused: set[int] = set()
-    try:
-        ProcessedEvent._get_collection().insert_many(
-            [_claim_record(claim, now_ms) for claim in claims], ordered=False
-        )
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors") or []
-        if any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
-        refused = {int(e["index"]) for e in errors}
+    refused = insert_many_new(
+        ProcessedEvent._get_collection(), [_claim_record(claim, now_ms) for claim in claims]
+    )
     return [
         _take_over(claim, now_ms) if i in refused else Claim.TAKEN for i, claim in enumerate(claims)
     ]

@@ -8,17 +8,16 @@ from datetime import datetime
 from typing import Any
 
 import mongoengine as me
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from casework_common.errors import NotFound
 from casework_common.repository import ScopedRepository
 from casework_common.routing import FALLBACK, rule_to_dict
+from casework_common.storage import insert_many_new
 from casework_common.storage import now as stored_now
 from casework_notify.adapters.claims import insert_new, replace_where
 from casework_notify.domain.inbox import Link, Notification
 from casework_notify.domain.routing import PublishedRules, rules_from_payload
-
-DUPLICATE_KEY = 11000
 
 
 class NotificationDocument(me.Document):
@@ -140,17 +139,8 @@ class InboxRepository(ScopedRepository[NotificationDocument]):
                 return 0
         # One round trip for a batch (a minute's reminders); the duplicates are refused
         # one by one by the unique id and the rest go in.
-        try:
-            return len(
-                collection.insert_many(
-                    [_to_raw(n) for n in notifications], ordered=False
-                ).inserted_ids
-            )
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors") or []
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            return int(exc.details.get("nInserted") or 0)
+        refused = insert_many_new(collection, [_to_raw(n) for n in notifications])
+        return len(notifications) - len(refused)
 
     def page(self, *, unread_only: bool, offset: int, limit: int) -> list[Notification]:
         query = self._scoped()

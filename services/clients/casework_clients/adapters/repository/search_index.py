@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import mongoengine as me
-from pymongo.errors import BulkWriteError
 
 from casework_clients.domain import search
 from casework_clients.domain.cards import (
     ClientCard,
 )
-from casework_common.storage import DUPLICATE_KEY
+from casework_common.storage import insert_many_new
 
 
 class SearchKeyDocument(me.Document):
@@ -59,15 +58,7 @@ def search_rows(card: ClientCard) -> list[dict[str, str]]:
 
 def insert_search_rows(rows: list[dict[str, str]]) -> None:
     """Insert lookup rows in one command; those stored already stay as they are."""
-    if not rows:
-        return
-    try:
-        SearchKeyDocument._get_collection().insert_many(rows, ordered=False)
-    except BulkWriteError as exc:
-        details = exc.details
-        errors = details.get("writeErrors") or []
-        if details.get("writeConcernErrors") or any(e.get("code") != DUPLICATE_KEY for e in errors):
-            raise
+    insert_many_new(SearchKeyDocument._get_collection(), rows)
 
 
 def add_search_rows(card: ClientCard) -> set[str]:
