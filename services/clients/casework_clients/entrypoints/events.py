@@ -25,6 +25,7 @@ from casework_clients.adapters.repository import (
     MatchProposalDocument,
     SharingRequestDocument,
 )
+from casework_clients.adapters.repository.card_documents import retire_indexes
 from casework_clients.adapters.repository.cards import backfill_derived_rows
 from casework_clients.bootstrap import Clients, bootstrap
 from casework_clients.domain.cards import Consultation, Contract, ReferralFacts
@@ -452,8 +453,16 @@ class ClientsEvents(EventsService):
     @timer(interval=24 * 3600, eager=True)  # type: ignore[misc]
     def backfill_derived_rows(self) -> None:
         """Cards stored before statistics facts and search keys existed get them, once
-        per organisation (a marker says it is done; later runs cost one query)."""
+        per organisation (a marker says it is done; later runs cost one query), and
+        indexes of fields cards no longer store are dropped."""
         app = self.wired.app
+        try:
+            retired = retire_indexes()
+        except Exception:
+            log.exception("dropping retired card indexes failed; the next run retries")
+        else:
+            if retired:
+                log.info("retired card indexes dropped", extra={"fields": {"indexes": retired}})
         for organisation in app.organisations_with_settings():
             try:
                 written = backfill_derived_rows(organisation, app.clock())

@@ -436,6 +436,39 @@ def test_cards_stored_before_the_derived_rows_get_them_once() -> None:
     assert backfill_derived_rows(ORG, NOW) == 0  # done once
 
 
+def test_a_card_stored_with_its_old_in_document_search_keys_loads_and_sheds_them() -> None:
+    from casework_clients.adapters.repository.card_documents import (
+        RETIRED_INDEXES,
+        retire_indexes,
+    )
+
+    card, _ = refer(create_facts(given_name="Old", family_name="Keysová"))
+    collection = ClientDocument._get_collection()
+    # As a card was stored when it carried its own search keys, with their indexes.
+    collection.update_one(
+        {"_id": card.client_id},
+        {"$set": {"name_keys": ["old"], "search_keys": ["old", "ld"], "phone_key": "",
+                  "email_key": ""}},
+    )  # fmt: skip
+    for spec in RETIRED_INDEXES:
+        collection.create_index(spec)
+
+    loaded = system().get(card.client_id)
+    assert loaded.family_name == "Keysová"
+    assert [c.client_id for c in system().page(centre_id=None, offset=0, limit=50)].count(
+        card.client_id
+    ) == 1
+    system().save(replace(loaded, phone="+421 911 222 999"), [])
+    assert "search_keys" not in collection.find_one({"_id": card.client_id})
+
+    dropped = retire_indexes()
+    assert len(dropped) == len(RETIRED_INDEXES)
+    kept = [info["key"] for info in collection.index_information().values()]
+    assert [("identity_key", 1)] in kept
+    assert not any("search_keys" in dict(key) for key in kept)
+    assert retire_indexes() == []
+
+
 def test_a_renamed_card_is_found_by_its_new_name_only_and_by_its_birthday() -> None:
     card, _ = refer(create_facts(given_name="Olga", family_name="Kovalenko"))
     system().save(replace(card, family_name="Marková"), [])

@@ -12,7 +12,6 @@ from casework_clients.adapters.repository.stat_facts import (
     CLIENT,
     fact_rows,
 )
-from casework_clients.domain import search
 from casework_clients.domain.cards import (
     AbsorbedStatus,
     AttachedConsultation,
@@ -45,14 +44,12 @@ from casework_common.storage import AggregateDocument
 class ClientDocument(AggregateDocument):
     meta = {
         "collection": "clients",
+        # Cards stored before a field was retired (RETIRED_FIELDS) still load; their
+        # next save, which replaces the whole document, drops it.
+        "strict": False,
         "indexes": [
             {"fields": ["identity_key"], "unique": True},
             {"fields": ["organisation", "centre_ids", "-registered_at"]},
-            # Search before register: equality / $in on stored keys only.
-            {"fields": ["organisation", "search_keys"]},
-            {"fields": ["organisation", "date_of_birth"]},
-            {"fields": ["organisation", "phone_key"]},
-            {"fields": ["organisation", "email_key"]},
             # The inactivity sweep and statistics.
             {"fields": ["organisation", "status", "last_activity_on"]},
             {"fields": ["organisation", "region_id"]},
@@ -90,11 +87,6 @@ class ClientDocument(AggregateDocument):
     consultation_ids = me.ListField(me.StringField())
     # The joined consultations' content (see ClientCard.consultations).
     consultations = me.ListField(me.DictField())
-    # Normalised search keys, written with the card (see domain.search).
-    name_keys = me.ListField(me.StringField())
-    search_keys = me.ListField(me.StringField())
-    phone_key = me.StringField(default="")
-    email_key = me.StringField(default="")
     # Card details (see domain.records); the last three lists are append-only.
     contacts = me.ListField(me.DictField())
     responsible_workers = me.ListField(me.DictField())
@@ -116,6 +108,30 @@ class ClientDocument(AggregateDocument):
     # derived at write time, so that a list by project is one query.
     enrolments = me.ListField(me.DictField())
     open_project_ids = me.ListField(me.StringField())
+
+
+#: Indexes of fields cards no longer store: search keys moved to their own rows
+#: (search_index.SearchKeyDocument), and nothing finds a card by date of birth alone.
+#: A database from before keeps them, and would update them on every card write
+#: (on MongoDB a multikey index of twenty-odd keys a card) for nothing.
+RETIRED_INDEXES = (
+    [("organisation", 1), ("search_keys", 1)],
+    [("organisation", 1), ("date_of_birth", 1)],
+    [("organisation", 1), ("phone_key", 1)],
+    [("organisation", 1), ("email_key", 1)],
+)
+
+
+def retire_indexes() -> list[str]:
+    """Drop the RETIRED_INDEXES a database still has; answers their names."""
+    collection = ClientDocument._get_collection()
+    retired = [list(map(tuple, spec)) for spec in RETIRED_INDEXES]
+    dropped = []
+    for name, info in collection.index_information().items():
+        if [(field, int(way)) for field, way in info["key"]] in retired:
+            collection.drop_index(name)
+            dropped.append(name)
+    return dropped
 
 
 class AuditEntry(me.Document):
@@ -355,7 +371,6 @@ def entry_from_dict(raw: dict[str, Any]) -> StatusEntry:
 
 
 def to_document(card: ClientCard) -> ClientDocument:
-    keys = search.name_keys(card.given_name, card.family_name)
     return ClientDocument(
         id=card.client_id,
         organisation=card.organisation,
@@ -392,10 +407,6 @@ def to_document(card: ClientCard) -> ClientDocument:
         merged_from=list(card.merged_from),
         consultation_ids=list(card.consultation_ids),
         consultations=[_attached_to_dict(a) for a in card.consultations],
-        name_keys=list(keys),
-        search_keys=list(search.deletion_keys(keys)),
-        phone_key=search.phone_key(card.phone),
-        email_key=card.email.strip().lower(),
         contacts=[
             {"kind": c.kind.value, "value": c.value, "label": c.label} for c in card.contacts
         ],
