@@ -114,6 +114,11 @@ def test_registration_offers_the_existing_card_first_and_search_ranks_it(clients
     ).candidates
     assert found[0].client.client_id == card.client_id
     assert any("swapped" in r for r in found[0].reasons)
+    # The answer left only once the cards it shows were audited as read by the caller.
+    audit = clients.ListAuditEntries(
+        pb.ListAuditEntriesRequest(client_id=card.client_id), metadata=MANAGER_NORTH
+    ).entries
+    assert ("w-anna", "search-result") in [(e.subject, e.action) for e in audit]
     hidden = clients.SearchClients(
         pb.SearchClientsRequest(given_name="Taras", family_name=latin), metadata=ILZE
     )

@@ -223,10 +223,12 @@ def main(argv: list[str] | None = None) -> None:
     from casework.clients.v1 import clients_pb2, clients_pb2_grpc
     from casework_clients import services
     from casework_clients.adapters.repository import (
+        AuditEntry,
         ClientDocument,
         ClientRepository,
         FamilyRepository,
     )
+    from casework_clients.adapters.repository.card_documents import ShownCardsEntry
     from casework_clients.domain.commands import Period
     from casework_clients.entrypoints.access import ACCESS
     from casework_clients.entrypoints.api import register
@@ -309,6 +311,11 @@ def main(argv: list[str] | None = None) -> None:
             len(reply.clients.flows),
             flush=True,
         )
+        # Each search audits the cards it shows: a kept database would otherwise carry
+        # every earlier run's rows, and each run would write to a larger audit trail.
+        for trail in (AuditEntry, ShownCardsEntry):
+            trail._get_collection().delete_many({"organisation": ORG})
+        _search(stub, metadata, collection, WARM_UP, args.clients, seed=WARM_UP)
         search_times, find_times, failed = _search(
             stub, metadata, collection, args.searches, args.clients
         )
@@ -325,6 +332,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 SEARCH_DEADLINE = 30.0
+# Searches before the measured ones (other names): the server's caches and the cards'
+# pages warm, as in a service that has run for a while.
+WARM_UP = 50
 
 
 def _percentile(times: list[float], share: float) -> float:
@@ -333,14 +343,14 @@ def _percentile(times: list[float], share: float) -> float:
 
 
 def _search(
-    stub: object, metadata: object, collection: object, count: int, clients: int
+    stub: object, metadata: object, collection: object, count: int, clients: int, seed: int = 7
 ) -> tuple[list[float], list[float], int]:
     """SearchClients with common names (half with a date of birth), and the same
     number of single indexed finds (a card by its id: the development wire server
     answers a find by date of birth by scanning) for the baseline."""
     from casework.clients.v1 import clients_pb2
 
-    rng = random.Random(7)
+    rng = random.Random(seed)
     searches, finds = [], []
     failed = 0
     for i in range(count):

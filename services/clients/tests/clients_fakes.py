@@ -196,7 +196,7 @@ class InMemoryClientRepository:
         entries.sort(key=lambda e: e.at, reverse=True)
         return entries[offset : offset + limit]
 
-    def audit_all(
+    def audit_shown(
         self, client_ids: list[str], subject: str, action: str, at: datetime, trace_id: str
     ) -> None:
         for client_id in client_ids:

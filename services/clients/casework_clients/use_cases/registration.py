@@ -66,10 +66,10 @@ def search_clients(
     ranked = search.rank(query, repository.candidate_facts(query, limit), min_score)[:limit]
     by_id = {c.client_id: c for c in repository.summaries([m.ref for m in ranked])}
     ranked = [m for m in ranked if m.ref in by_id]
-    repository.audit_all(
-        [m.ref for m in ranked], uow.principal.subject, "search-result", uow.now, uow.trace.trace_id
-    )
-    plans = plan_states_of(uow.principal.organisation, [m.ref for m in ranked])
+    shown = [m.ref for m in ranked]
+    principal = uow.principal
+    repository.audit_shown(shown, principal.subject, "search-result", uow.now, uow.trace.trace_id)
+    plans = plan_states_of(principal.organisation, shown)
     return [Candidate(by_id[m.ref], m, plans.get(m.ref, PlanState())) for m in ranked]
 
 

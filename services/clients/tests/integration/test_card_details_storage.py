@@ -15,7 +15,6 @@ import pytest
 
 from casework_clients import services
 from casework_clients.adapters.plan_states import keep_plan_state
-from casework_clients.adapters.repository.search_index import SearchKeyDocument
 from casework_clients.adapters.repository import (
     AuditEntry,
     ClientDocument,
@@ -23,6 +22,7 @@ from casework_clients.adapters.repository import (
     FamilyDocument,
     FamilyRepository,
 )
+from casework_clients.adapters.repository.search_index import SearchKeyDocument
 from casework_clients.domain import merging, search
 from casework_clients.domain.cards import ClientCard, HistoryEntry
 from casework_clients.domain.colour import PlanState
@@ -169,9 +169,12 @@ def test_every_detail_is_stored_read_back_with_its_event_and_audited() -> None:
     assert "Lives with" not in str(doc["outbox"])  # note texts stay on the card
     assert doc["last_activity_on"] == (TODAY - timedelta(days=3)).isoformat()
     # Found by the new phone's key (see domain.search.phone_key).
-    assert SearchKeyDocument.objects(
-        client_id=card.client_id, lookup="c:911222333@" + card.organisation
-    ).count() == 1
+    assert (
+        SearchKeyDocument.objects(
+            client_id=card.client_id, lookup="c:911222333@" + card.organisation
+        ).count()
+        == 1
+    )
     actions = [a.action for a in AuditEntry.objects(client_id=card.client_id).order_by("at")]
     assert actions == [
         "update", "assign-worker", "consent-record", "consent-withdraw", "note", "note", "contact",

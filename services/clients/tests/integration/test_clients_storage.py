@@ -12,7 +12,6 @@ import pytest
 
 from casework_clients import services
 from casework_clients.adapters.repository import (
-    AuditEntry,
     ClientDocument,
     ClientRepository,
     ConsultationRepository,
@@ -180,7 +179,8 @@ def test_search_finds_typos_swaps_and_birthday_slips_only_in_the_callers_centres
     ]
     assert found(ILZE, given_name="Taras", family_name="Shevchenko") == []
     assert found(ILZE, given_name="Other", family_name="Person") != []
-    assert AuditEntry.objects(client_id=card.client_id, action="search-result").count() == 4
+    trail = system().audit_entries(card.client_id, offset=0, limit=50)
+    assert [(e.subject, e.action) for e in trail].count(("w-anna", "search-result")) == 4
     with pytest.raises(InvalidArgument):
         found(ANNA, given_name=" ")
 
@@ -467,6 +467,37 @@ def test_a_card_stored_with_its_old_in_document_search_keys_loads_and_sheds_them
     assert [("identity_key", 1)] in kept
     assert not any("search_keys" in dict(key) for key in kept)
     assert retire_indexes() == []
+
+
+def test_a_cards_audit_trail_pages_its_own_rows_and_the_answers_that_showed_it() -> None:
+    card, _ = refer(create_facts(given_name="Trail", family_name="Pagedová"))
+    other, _ = refer(create_facts(given_name="Other", family_name="Shownová"))
+    repository = system()
+    for minute in range(6):
+        at = NOW + timedelta(minutes=minute)
+        if minute % 2:
+            repository.audit_shown([other.client_id, card.client_id], "w-anna", "search-result",
+                                   at, "t")  # fmt: skip
+        else:
+            repository.audit(card.client_id, "w-petr", "read", at, "t")
+    repository.audit_shown([other.client_id], "w-anna", "search-result", NOW, "t")
+
+    newest_first = [
+        (e.at, e.action)
+        for page in range(3)
+        for e in repository.audit_entries(card.client_id, offset=page * 2, limit=2)
+    ]
+    ours = [
+        (e.at, e.action)
+        for e in repository.audit_entries(card.client_id, offset=0, limit=50)
+        if e.at >= NOW
+    ]
+    assert ours == newest_first[: len(ours)]
+    assert [a for _, a in ours[:6]] == ["search-result", "read"] * 3
+    assert [t for t, _ in ours[:6]] == [NOW + timedelta(minutes=m) for m in range(5, -1, -1)]
+    assert all(e.client_id == card.client_id for e in
+               repository.audit_entries(card.client_id, offset=0, limit=50))  # fmt: skip
+    assert len(repository.audit_entries(other.client_id, offset=0, limit=50)) >= 4
 
 
 def test_a_renamed_card_is_found_by_its_new_name_only_and_by_its_birthday() -> None:

@@ -150,6 +150,27 @@ class AuditEntry(me.Document):
     trace_id = me.StringField()
 
 
+class ShownCardsEntry(me.Document):
+    """The cards one answer showed its caller (a search's candidates), in one record: a
+    row per card made the audit most of what a search wrote. A card's audit trail reads
+    these beside its own rows (see ClientRepository.audit_entries)."""
+
+    meta = {
+        "collection": "audit_shown",
+        # Found by `client_ids: {$in: [id]}`: on MongoDB a multikey index; the
+        # development wire server answers an equality on an indexed array with nothing,
+        # and `$in` by reading the collection (a data-protection officer's rare read).
+        "indexes": [{"fields": ["organisation", "client_ids", "-at"]}],
+    }
+
+    organisation = me.StringField(required=True)
+    client_ids = me.ListField(me.StringField(), required=True)
+    subject = me.StringField(required=True)
+    action = me.StringField(required=True)
+    at = me.DateTimeField(required=True)
+    trace_id = me.StringField()
+
+
 class StoredCard:
     """A card's stored document as it came from the database, read like a
     ClientDocument without building one (mongoengine takes about a millisecond a card

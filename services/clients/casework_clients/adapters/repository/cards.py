@@ -16,6 +16,7 @@ from pymongo.errors import DuplicateKeyError
 from casework_clients.adapters.repository.card_documents import (
     AuditEntry,
     ClientDocument,
+    ShownCardsEntry,
     StoredCard,
     card_fact_rows,
     entry_from_dict,
@@ -371,38 +372,63 @@ class ClientRepository(ScopedRepository[ClientDocument]):
         return to_card(doc)
 
     def audit_entries(self, client_id: str, *, offset: int, limit: int) -> list[AuditEntry]:
-        """Who read or changed the card, newest first (the caller must be allowed to
-        see the card: checked by the use case)."""
-        return list(
-            AuditEntry.objects(organisation=self._organisation, client_id=client_id)
+        """Who read or changed the card, newest first: its own rows and the answers that
+        showed it (the caller must be allowed to see the card: checked by the use case)."""
+        org, wanted = self._organisation, offset + limit
+        own = list(
+            AuditEntry.objects(organisation=org, client_id=client_id)
             .order_by("-at", "id")
-            .skip(offset)
-            .limit(limit)
+            .limit(wanted)
         )
+        shown = (
+            ShownCardsEntry._get_collection()
+            .find({"organisation": org, "client_ids": {"$in": [client_id]}})
+            .sort([("at", -1), ("_id", 1)])
+            .limit(wanted)
+        )
+        own += [
+            AuditEntry(
+                organisation=org,
+                client_id=client_id,
+                subject=raw["subject"],
+                action=raw["action"],
+                at=raw["at"],
+                trace_id=raw.get("trace_id") or "",
+            )
+            for raw in shown
+        ]
+        # A stable sort: rows of one moment keep their own order.
+        own.sort(key=lambda entry: entry.at, reverse=True)
+        return own[offset:wanted]
 
     def audit(self, client_id: str, subject: str, action: str, at: datetime, trace_id: str) -> None:
-        self.audit_all([client_id], subject, action, at, trace_id)
+        # The stored shape of AuditEntry, written as such (no mongoengine document).
+        AuditEntry._get_collection().insert_one(
+            {
+                "organisation": self._organisation,
+                "client_id": client_id,
+                "subject": subject,
+                "action": action,
+                "at": at,
+                "trace_id": trace_id,
+            }
+        )
 
-    def audit_all(
+    def audit_shown(
         self, client_ids: list[str], subject: str, action: str, at: datetime, trace_id: str
     ) -> None:
-        """The same access to several cards, in one write (a search's answers)."""
+        """The cards one answer showed (a search's candidates), in one record."""
         if not client_ids:
             return
-        # The stored shape of AuditEntry, written as such: building a mongoengine
-        # document per card cost a search about as much as ranking its candidates.
-        AuditEntry._get_collection().insert_many(
-            [
-                {
-                    "organisation": self._organisation,
-                    "client_id": client_id,
-                    "subject": subject,
-                    "action": action,
-                    "at": at,
-                    "trace_id": trace_id,
-                }
-                for client_id in client_ids
-            ]
+        ShownCardsEntry._get_collection().insert_one(
+            {
+                "organisation": self._organisation,
+                "client_ids": list(client_ids),
+                "subject": subject,
+                "action": action,
+                "at": at,
+                "trace_id": trace_id,
+            }
         )
 
 
