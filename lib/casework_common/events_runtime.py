@@ -34,6 +34,7 @@ from casework_common.event_delivery import _handle as _handle
 from casework_common.event_delivery import _outbox_clears
 from casework_common.event_delivery import _retry_later as _retry_later
 from casework_common.event_delivery import exchange_name as exchange_name
+from casework_common.heap import freeze_wired_objects
 from casework_common.messaging import (
     EVENT_CONTENT_TYPE,
     Publisher,
@@ -324,4 +325,5 @@ def run(service_cls: type[EventsService]) -> None:
     telemetry.setup(settings, "events")
     signal.signal(signal.SIGUSR1, _log_green_threads)
     log.info("events process starting", extra={"fields": {"health_port": settings.health_port}})
+    freeze_wired_objects()
     nameko_run([service_cls], config)

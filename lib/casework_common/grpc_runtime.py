@@ -46,6 +46,7 @@ from casework_common.config import (
     whole_number,
 )
 from casework_common.errors import CaseworkError, FieldError, InvalidArgument, Unauthenticated
+from casework_common.heap import freeze_wired_objects
 from casework_common.messaging import Publisher
 from casework_common.outbox import BackgroundRelay, OutboxRelay
 from casework_common.rpc_errors import status_code, to_status
@@ -467,6 +468,7 @@ def serve(
     )
     if settings.metrics_port:
         start_metrics_server(settings.metrics_port)
+    freeze_wired_objects()
     server.start()
     stopping = threading.Event()
     names = ["", *health_names(server_names)]

@@ -236,6 +236,7 @@ def main(argv: list[str] | None = None) -> None:
     from casework_common.auth import Principal, ensure_development_keys, issue_token
     from casework_common.config import load_settings
     from casework_common.grpc_runtime import build_server
+    from casework_common.heap import freeze_wired_objects
     from casework_common.unit_of_work import UnitOfWork
 
     settings = load_settings("clients")
@@ -275,6 +276,7 @@ def main(argv: list[str] | None = None) -> None:
         use_case_times = timed(use_case, args.repeat)
 
         server, _, grpc_port, _ = build_server(settings, register, access=ACCESS, port=0)
+        freeze_wired_objects()  # as serve() does once an api process is wired
         server.start()
         key = ensure_development_keys()
         token = issue_token(
