@@ -259,6 +259,9 @@ class QueryLookups:
     born: tuple[str, ...]
     contact: tuple[str, ...]
     names: tuple[str, ...]
+    #: The first and last of the ``born`` keys of the date of birth and the days beside
+    #: it: every key from one to the other is one of them, so they are one range.
+    born_days: tuple[str, str] | None = None
 
 
 def query_lookup_keys(query: SearchQuery) -> QueryLookups:
@@ -276,10 +279,16 @@ def query_lookup_keys(query: SearchQuery) -> QueryLookups:
     if query.email.strip():
         contact.append(CONTACT_KIND + query.email.strip().lower())
     born = query.date_of_birth
+    if born is None:
+        return QueryLookups(born=(), contact=tuple(contact), names=tuple(dict.fromkeys(names)))
+    variants = dob_variants(born)
+    # ISO dates sort as the days they name.
+    days = [BORN_KIND + d.isoformat() for d in variants if abs((d - born).days) <= 1]
     return QueryLookups(
-        born=tuple(BORN_KIND + d.isoformat() for d in dob_variants(born)) if born else (),
+        born=tuple(BORN_KIND + d.isoformat() for d in variants),
         contact=tuple(contact),
         names=tuple(dict.fromkeys(names)),
+        born_days=(min(days), max(days)),
     )
 
 

@@ -500,6 +500,30 @@ def test_a_cards_audit_trail_pages_its_own_rows_and_the_answers_that_showed_it()
     assert len(repository.audit_entries(other.client_id, offset=0, limit=50)) >= 4
 
 
+def test_a_search_by_birthday_finds_the_day_and_the_days_beside_it_of_its_own_organisation() -> (
+    None
+):
+    born = date(1937, 5, 20)
+    cards = {
+        delta: refer(create_facts(given_name=f"Day{delta + 2}", family_name="Rangeová",
+                                  date_of_birth=born + timedelta(days=delta)))[0].client_id
+        for delta in (-2, -1, 0, 1, 2)
+    }  # fmt: skip
+    elsewhere = "org-elsewhere"
+    services.register_from_referral(
+        create_facts(organisation=elsewhere, given_name="Day", family_name="Rangeová",
+                     date_of_birth=born),
+        events_unit(), ClientRepository(elsewhere, None),
+        proposals_repo=MatchProposalRepository(elsewhere, None), settings=SETTINGS,
+        consultations=ConsultationRepository(elsewhere),
+    )  # fmt: skip
+
+    found = {f.ref for f in system().candidate_facts(search.SearchQuery(date_of_birth=born))}
+    assert {cards[-1], cards[0], cards[1]} <= found
+    assert cards[-2] not in found and cards[2] not in found
+    assert not [ref for ref in found if ClientDocument.objects(id=ref).first().organisation != ORG]
+
+
 def test_a_renamed_card_is_found_by_its_new_name_only_and_by_its_birthday() -> None:
     card, _ = refer(create_facts(given_name="Olga", family_name="Kovalenko"))
     system().save(replace(card, family_name="Marková"), [])

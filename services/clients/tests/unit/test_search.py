@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -159,6 +159,26 @@ def test_a_match_says_why(query: SearchQuery, reason: str) -> None:
     match = score(query, create_card_facts())
     assert any(reason in r for r in match.reasons), match.reasons
     assert match.score >= 40
+
+
+@given(st.dates(min_value=date(1900, 1, 2), max_value=date(2100, 12, 30)))
+def test_the_days_beside_a_date_of_birth_are_one_range_of_its_born_keys(born: date) -> None:
+    keys = query_lookup_keys(SearchQuery("", "", born))
+    assert keys.born_days is not None
+    first, last = keys.born_days
+
+    def key(delta: int) -> str:
+        return "b:" + (born + timedelta(days=delta)).isoformat()
+
+    assert sorted(k for k in keys.born if first <= k <= last) == [key(-1), key(0), key(1)]
+    assert not first <= key(-2) <= last and not first <= key(2) <= last
+    # The day and month swapped, when a date, stay a key of their own outside the range.
+    apart = set(keys.born) - {key(-1), key(0), key(1)}
+    assert len(apart) <= 1 and not any(first <= k <= last for k in apart)
+
+
+def test_a_query_without_a_date_of_birth_has_no_range_of_days() -> None:
+    assert query_lookup_keys(SearchQuery("Jana", "Nováková", None)).born_days is None
 
 
 def _lookups(query: SearchQuery) -> set[str]:

@@ -146,6 +146,21 @@ class ClientRepository(ScopedRepository[ClientDocument]):
                 found.setdefault(row["client_id"])
         return list(found)[:budget]
 
+    def _ids_born(self, keys: search.QueryLookups, budget: int) -> list[str]:
+        """Cards born on the query's day or a likely slip of it: the days beside it in
+        one indexed range (one query for three keys), any other slip by its key."""
+        if keys.born_days is None:
+            return []
+        first, last = keys.born_days
+        org = self._organisation
+        rows = SearchKeyDocument._get_collection().find(
+            {"lookup": {"$gte": lookup_of(org, first), "$lte": lookup_of(org, last)},
+             "organisation": org}  # the range also spans other organisations' keys
+        ).limit(budget)  # fmt: skip
+        found = list(dict.fromkeys(row["client_id"] for row in rows))
+        apart = [lookup_of(org, k) for k in keys.born if not first <= k <= last]
+        return found + [i for i in self._ids(apart, budget - len(found)) if i not in found]
+
     def _facts(self, ids: list[str]) -> list[search.CandidateFacts]:
         """What ranking reads of these cards (merged cards and cards outside the
         caller's centres left out, here, before anything leaves the repository)."""
@@ -188,7 +203,7 @@ class ClientRepository(ScopedRepository[ClientDocument]):
         does not drag hundreds of strangers into every referral)."""
         keys = search.query_lookup_keys(query)
         org = self._organisation
-        ids = self._ids([lookup_of(org, k) for k in keys.born], CANDIDATE_LIMIT)
+        ids = self._ids_born(keys, CANDIDATE_LIMIT)
         ids += self._ids([lookup_of(org, k) for k in keys.contact], CANDIDATE_LIMIT)
         names = answers if keys.born else max(NAME_BUDGET, answers + answers // 2)
         name_lookups = [lookup_of(org, k) for k in keys.names]
