@@ -4,9 +4,9 @@ another process (the events process, on any machine) stored.
 A change poll of the notifications collection by insert moment (`stored_at`), one
 thread per api process, looking only while someone watches. It looks at once when a
 hint says a watched inbox changed (adapters.inbox_signal: the writer announces the
-workers whose inboxes it added to), and otherwise every NOTIFY_WATCH_POLL_SECONDS, the
-fallback for a hint lost. Writers' clocks and commits interleave, so each poll looks
-back NOTIFY_WATCH_OVERLAP_SECONDS and drops what it has passed on already. The hint
+workers whose inboxes it added to), looking back the clock skew alone, and at least
+every NOTIFY_WATCH_POLL_SECONDS (the fallback for a hint lost) back a whole overlap of 2
+s, for writers whose commits lag; it drops what it has passed on already. The hint
 carries no notification: the database every process shares stays the only source, and
 a hint lost costs latency, never an update (`make bench` prints the feed's latency)."""
 
@@ -48,6 +48,7 @@ class InboxFeed:
         self._watchers: dict[Key, dict[queue.SimpleQueue[Notification], datetime]] = {}
         self._seen: dict[str, datetime] = {}
         self._cursor: datetime | None = None
+        self._full_cursor: datetime | None = None
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self._polling = threading.Lock()
@@ -58,6 +59,7 @@ class InboxFeed:
             if not self._watchers:
                 # Only what is stored from now on: the stream's first update has the counts.
                 self._cursor = stored_now()
+                self._full_cursor = None
                 self._seen.clear()
             since = stored_now() - SKEW
             self._watchers.setdefault((organisation, worker_id), {})[inbox] = since
@@ -89,13 +91,21 @@ class InboxFeed:
             return sum(len(w) for w in self._watchers.values())
 
     def _run(self) -> None:
+        last_full = 0.0
         while True:
             if not self._watchers:
                 self._wake.wait(1.0)
                 self._wake.clear()
                 continue
+            # A hint's look goes back the clock skew alone: what the hint is about was
+            # stored just before it. The whole overlap, for writers whose commits lag,
+            # is looked at once an interval: looked at on every hint, it read the last
+            # seconds of a busy inbox again for each new notification.
+            full = time.monotonic() - last_full >= self._interval
             try:
-                self.poll_once()
+                self.poll_once(full=full)
+                if full:
+                    last_full = time.monotonic()
             except Exception:
                 log.warning("inbox feed poll failed; trying again", exc_info=True)
                 time.sleep(min(1.0, self._interval))
@@ -103,20 +113,24 @@ class InboxFeed:
             self._wake.wait(self._interval)
             self._wake.clear()
 
-    def poll_once(self) -> int:
-        """Pass on what was stored since the last poll; one poll at a time."""
+    def poll_once(self, *, full: bool = True) -> int:
+        """Pass on what was stored since the last poll, looking back the whole overlap
+        (`full`) or the clock skew alone; one poll at a time."""
         with self._polling:
-            return self._poll_locked()
+            return self._poll_locked(full)
 
-    def _poll_locked(self) -> int:
+    def _poll_locked(self, full: bool) -> int:
         started = stored_now()
         cursor = self._cursor or started
         with self._lock:
             workers = sorted({worker for _, worker in self._watchers})
         if not workers:
             return 0
+        # A whole look goes back from where the last whole look was: the hints' short
+        # looks in between may have passed over a writer that lagged.
+        look_from = (self._full_cursor or cursor) - self._overlap if full else cursor - SKEW
         # Only the watched inboxes: however busy the others, the answer stays small.
-        rows = self._poll(cursor - self._overlap, workers)
+        rows = self._poll(look_from, workers)
         passed = 0
         latest = cursor
         for raw in rows:
@@ -136,10 +150,11 @@ class InboxFeed:
                 for inbox in inboxes:
                     inbox.put(notification)
                 passed += 1
-        # Up to now: the next poll looks back `overlap` from here for writers whose
-        # clocks or commits lag.
+        # Up to now: the next poll looks back from here.
         self._cursor = max(latest, started)
-        horizon = self._cursor - self._overlap * 2
+        if full:
+            self._full_cursor = self._cursor
+        horizon = (self._full_cursor or self._cursor) - self._overlap * 2
         for notification_id in [k for k, at in self._seen.items() if at < horizon]:
             del self._seen[notification_id]
         return passed
