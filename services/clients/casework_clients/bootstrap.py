@@ -16,6 +16,8 @@ from casework_clients.adapters.repository import (
     SharingRequestRepository,
     organisations_with_projects,
 )
+from casework_clients.adapters.repository.card_documents import retire_indexes
+from casework_clients.adapters.repository.cards import backfill_derived_rows
 from casework_clients.adapters.settings import load_disclosures, load_status_settings
 from casework_clients.domain.projects import SettingsBook
 from casework_clients.domain.proposals import Disclosure
@@ -87,6 +89,15 @@ class Clients:
     def organisations_with_settings(self) -> list[str]:
         """Every organisation the file or a project names (the inactivity timer's)."""
         return sorted(set(self.status_settings) | set(organisations_with_projects()))
+
+    def retire_indexes(self) -> list[str]:
+        """Drop the indexes of fields cards no longer store; answers their names."""
+        return retire_indexes()
+
+    def backfill_derived_rows(self, organisation: str) -> int:
+        """Give the organisation's cards stored before them their statistics facts and
+        search keys (once per version of those rows); answers how many cards."""
+        return backfill_derived_rows(organisation, self.clock())
 
 
 def bootstrap(settings: Settings | None = None) -> Clients:

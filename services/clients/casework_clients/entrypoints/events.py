@@ -25,8 +25,6 @@ from casework_clients.adapters.repository import (
     MatchProposalDocument,
     SharingRequestDocument,
 )
-from casework_clients.adapters.repository.card_documents import retire_indexes
-from casework_clients.adapters.repository.cards import backfill_derived_rows
 from casework_clients.bootstrap import Clients, bootstrap
 from casework_clients.domain.cards import Consultation, Contract, ReferralFacts
 from casework_clients.domain.contract_end import UnknownContract
@@ -457,7 +455,7 @@ class ClientsEvents(EventsService):
         indexes of fields cards no longer store are dropped."""
         app = self.wired.app
         try:
-            retired = retire_indexes()
+            retired = app.retire_indexes()
         except Exception:
             log.exception("dropping retired card indexes failed; the next run retries")
         else:
@@ -465,7 +463,7 @@ class ClientsEvents(EventsService):
                 log.info("retired card indexes dropped", extra={"fields": {"indexes": retired}})
         for organisation in app.organisations_with_settings():
             try:
-                written = backfill_derived_rows(organisation, app.clock())
+                written = app.backfill_derived_rows(organisation)
             except Exception:
                 log.exception("backfill of derived rows failed; the next run retries")
                 continue
