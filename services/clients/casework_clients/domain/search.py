@@ -281,11 +281,11 @@ def query_lookup_keys(query: SearchQuery) -> QueryLookups:
     born = query.date_of_birth
     if born is None:
         return QueryLookups(born=(), contact=tuple(contact), names=tuple(dict.fromkeys(names)))
-    variants = dob_variants(born)
+    keyed = {d: BORN_KIND + d.isoformat() for d in dob_variants(born)}
     # ISO dates sort as the days they name.
-    days = [BORN_KIND + d.isoformat() for d in variants if abs((d - born).days) <= 1]
+    days = [key for d, key in keyed.items() if abs((d - born).days) <= 1]
     return QueryLookups(
-        born=tuple(BORN_KIND + d.isoformat() for d in variants),
+        born=tuple(keyed.values()),
         contact=tuple(contact),
         names=tuple(dict.fromkeys(names)),
         born_days=(min(days), max(days)),

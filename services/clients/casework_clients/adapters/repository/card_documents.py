@@ -44,8 +44,9 @@ from casework_common.storage import AggregateDocument
 class ClientDocument(AggregateDocument):
     meta = {
         "collection": "clients",
-        # Cards stored before a field was retired (RETIRED_FIELDS) still load; their
-        # next save, which replaces the whole document, drops it.
+        # Cards stored with a field since retired (the old in-document search keys, see
+        # RETIRED_INDEXES) still load; their next save, which replaces the whole
+        # document, drops it.
         "strict": False,
         "indexes": [
             {"fields": ["identity_key"], "unique": True},
@@ -125,10 +126,9 @@ RETIRED_INDEXES = (
 def retire_indexes() -> list[str]:
     """Drop the RETIRED_INDEXES a database still has; answers their names."""
     collection = ClientDocument._get_collection()
-    retired = [list(map(tuple, spec)) for spec in RETIRED_INDEXES]
     dropped = []
     for name, info in collection.index_information().items():
-        if [(field, int(way)) for field, way in info["key"]] in retired:
+        if [(field, int(way)) for field, way in info["key"]] in RETIRED_INDEXES:
             collection.drop_index(name)
             dropped.append(name)
     return dropped

@@ -416,17 +416,19 @@ class ClientRepository(ScopedRepository[ClientDocument]):
         own.sort(key=lambda entry: entry.at, reverse=True)
         return own[offset:wanted]
 
+    def _access(self, subject: str, action: str, at: datetime, trace_id: str) -> dict[str, Any]:
+        # The stored shape of an audit record, written as such (no mongoengine document).
+        return {
+            "organisation": self._organisation,
+            "subject": subject,
+            "action": action,
+            "at": at,
+            "trace_id": trace_id,
+        }
+
     def audit(self, client_id: str, subject: str, action: str, at: datetime, trace_id: str) -> None:
-        # The stored shape of AuditEntry, written as such (no mongoengine document).
         AuditEntry._get_collection().insert_one(
-            {
-                "organisation": self._organisation,
-                "client_id": client_id,
-                "subject": subject,
-                "action": action,
-                "at": at,
-                "trace_id": trace_id,
-            }
+            {**self._access(subject, action, at, trace_id), "client_id": client_id}
         )
 
     def audit_shown(
@@ -436,14 +438,7 @@ class ClientRepository(ScopedRepository[ClientDocument]):
         if not client_ids:
             return
         ShownCardsEntry._get_collection().insert_one(
-            {
-                "organisation": self._organisation,
-                "client_ids": list(client_ids),
-                "subject": subject,
-                "action": action,
-                "at": at,
-                "trace_id": trace_id,
-            }
+            {**self._access(subject, action, at, trace_id), "client_ids": list(client_ids)}
         )
 
 
