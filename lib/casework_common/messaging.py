@@ -37,6 +37,7 @@ the service its type starts with (`publisher_refusal`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -48,6 +49,7 @@ from typing import Any
 import amqp.exceptions
 import kombu
 from kombu import Exchange, Queue, binding
+from opentelemetry import trace
 
 from casework_common.config import SERVICES
 from casework_common.errors import InvalidArgument
@@ -372,13 +374,25 @@ class Publisher:
         body = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode()
         headers = {"casework-event-id": str(event["id"])}
         headers.update({k: str(v) for k, v in (event.get("trace") or {}).items()})
-        self.publish_raw(
+        routing_key = f"{event['type']}.v{event['version']}"
+        send = functools.partial(
+            self.publish_raw,
             body,
             exchange=self._exchange_name,
-            routing_key=f"{event['type']}.v{event['version']}",
+            routing_key=routing_key,
             headers=headers,
             message_id=str(event["id"]),
         )
+        if not trace.get_current_span().is_recording():
+            send()  # the relay's own thread, the sweeper: no call or event to belong to
+            return
+        # Until the broker confirms: what a handler waits on after its commit.
+        with trace.get_tracer("casework.messaging").start_as_current_span(
+            f"publish {routing_key}",
+            kind=trace.SpanKind.PRODUCER,
+            attributes={"messaging.system": "rabbitmq", "messaging.destination": routing_key},
+        ):
+            send()
 
     def queue_type(self) -> str:
         """The queue type for this broker (`queue_type`), from the version it reports."""

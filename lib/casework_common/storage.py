@@ -32,6 +32,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 from casework_common.config import Settings
 from casework_common.envelope import EventEnvelope
 from casework_common.errors import Conflict
+from casework_common.telemetry import DatabaseCommandSpans
 
 
 def connect(settings: Settings, alias: str = "default") -> None:
@@ -45,6 +46,7 @@ def connect(settings: Settings, alias: str = "default") -> None:
         # How long one operation waits for an unreachable server before the caller
         # sees a transient fault (the events runtime then backs off, the api answers).
         serverSelectionTimeoutMS=int(os.environ.get("MONGO_SERVER_SELECTION_MS") or 5000),
+        event_listeners=[DatabaseCommandSpans()],
     )
 
 

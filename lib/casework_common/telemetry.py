@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 from prometheus_client import Counter, Histogram
+from pymongo import monitoring
 
 from casework_common.config import Settings
 
@@ -163,3 +165,71 @@ def current_trace_carrier() -> dict[str, str]:
 
 def context_from_carrier(carrier: Mapping[str, str]) -> otel_context.Context:
     return propagate.extract(dict(carrier))
+
+
+class DatabaseCommandSpans(monitoring.CommandListener):
+    """Each database command run inside a traced call or event becomes a child span
+    ("<command> <collection>"), so a trace shows where a referral waits on the database.
+
+    The span carries the command and collection only, never its filter or documents:
+    those hold clients' names, dates of birth and contacts. Commands outside a traced
+    span (the timers' polls, health checks) make no span: they would each start a trace
+    of their own. (opentelemetry-instrumentation-pymongo does the same but pins an older
+    opentelemetry-api than the sdk this suite runs.)"""
+
+    # A command whose answer never comes (a connection dropped mid-command) leaves its
+    # entry behind: bounded so a long outage cannot grow it.
+    _KEEP = 1000
+
+    def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
+        self._started: dict[tuple[Any, int], tuple[str, str, str, int]] = {}
+        self._lock = threading.Lock()
+        self._provider = tracer_provider
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if not trace.get_current_span().is_recording():
+            return
+        target = event.command.get(event.command_name)
+        collection = target if isinstance(target, str) else ""
+        with self._lock:
+            if len(self._started) >= self._KEEP:
+                self._started.clear()
+            self._started[(event.connection_id, event.request_id)] = (
+                event.command_name,
+                collection,
+                event.database_name,
+                time.time_ns(),
+            )
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        # A refused write (a duplicate key, say) still answers ok, with its errors listed.
+        refused = event.reply.get("writeErrors") or []
+        self._end(event, f"write error {refused[0].get('code')}" if refused else None)
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        self._end(event, str(event.failure.get("codeName") or event.failure.get("code") or ""))
+
+    def _end(
+        self,
+        event: monitoring.CommandSucceededEvent | monitoring.CommandFailedEvent,
+        error: str | None,
+    ) -> None:
+        with self._lock:
+            begun = self._started.pop((event.connection_id, event.request_id), None)
+        if begun is None:
+            return
+        command, collection, database, start_ns = begun
+        span = trace.get_tracer("casework.database", tracer_provider=self._provider).start_span(
+            f"{command} {collection}".strip(),
+            kind=trace.SpanKind.CLIENT,
+            start_time=start_ns,
+            attributes={
+                "db.system": "mongodb",
+                "db.name": database,
+                "db.operation": command,
+                "db.mongodb.collection": collection,
+            },
+        )
+        if error is not None:
+            span.set_status(trace.Status(trace.StatusCode.ERROR, error or "failed"))
+        span.end()

@@ -428,6 +428,15 @@ def test_one_trace_follows_the_referral_from_the_partners_call_into_clients_and_
     assert clients_span["parent_id"] == found["root"]["span_id"]
     assert notify_span["parent_id"] == clients_span["span_id"]
 
+    # Where each handler waited shows in the trace: its database commands and the
+    # broker's confirm of what it published.
+    def children(span: dict[str, Any]) -> set[str]:
+        return {s["name"] for s in found["trace"] if s["parent_id"] == span["span_id"]}
+
+    assert {"insert clients", "publish clients.client.registered.v1"} <= children(clients_span)
+    assert "insert notifications" in children(notify_span)
+    assert "insert referrals" in children(found["root"])
+
     # The consumers' structured log lines carry the same trace id.
     trace_id = found["root"]["trace_id"]
     for process in ("clients-events", "notify-events"):
