@@ -13,6 +13,7 @@ so it can run beside `make run` without touching its data.
 from __future__ import annotations
 
 import argparse
+import json
 import secrets
 import sys
 import tempfile
@@ -55,11 +56,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def raw_amqp_round_trips(amqp_uri: str, count: int) -> list[float]:
-    """Confirmed, persistent publish -> consume -> ack, one at a time: the floor any
-    event hop of the suite stands on."""
+def raw_amqp_round_trips(amqp_uri: str, count: int) -> tuple[list[float], str]:
+    """Confirmed, persistent publish -> consume -> ack, one at a time, through a queue of
+    the type the suite's own queues have on this broker (quorum where it supports them:
+    its confirm waits for the queue's log on disk): the floor any event hop of the suite
+    stands on. Answers the times and the queue type."""
     publisher = Publisher(amqp_uri, "bench.raw")
     publisher.connect()
+    kind = publisher.queue_type()
     queue = kombu.Queue(
         "bench.raw.round-trip",
         exchange=kombu.Exchange(
@@ -70,6 +74,7 @@ def raw_amqp_round_trips(amqp_uri: str, count: int) -> list[float]:
         ),
         routing_key="bench.#",
         durable=True,
+        queue_arguments={"x-queue-type": kind},
     )
     latencies = []
     with kombu.Connection(amqp_uri) as connection:
@@ -88,7 +93,7 @@ def raw_amqp_round_trips(amqp_uri: str, count: int) -> list[float]:
             latencies.append(time.perf_counter() - started)
         simple.close()
     publisher.close()
-    return latencies
+    return latencies, kind
 
 
 def raw_grpc_calls(port: int, count: int) -> list[float]:
@@ -298,10 +303,16 @@ def worker_token(key: Any) -> str:
 
 
 def burst(
-    port: int, metadata: list[tuple[str, str]], inbox: Any, count: int, concurrency: int
+    port: int,
+    metadata: list[tuple[str, str]],
+    inbox: Any,
+    count: int,
+    concurrency: int,
+    first: int,
 ) -> tuple[float, float]:
     """`count` referrals from `concurrency` callers at once: seconds until intake
-    accepted them all, and until the last had its notification stored.
+    accepted them all, and until the last had its notification stored. The people are
+    `referral(first)` onwards (4 x `concurrency` of them to warm up), each new to clients.
 
     Each caller has a channel (a connection) of its own, as separate partners would:
     the api processes share one port and the kernel spreads connections, not calls, so
@@ -317,7 +328,7 @@ def burst(
                 pool.map(
                     lambda i: (
                         stubs[i % concurrency]
-                        .SubmitReferral(referral(i, f"warm{warm}"), metadata=metadata)
+                        .SubmitReferral(referral(first + i, f"warm{warm}"), metadata=metadata)
                         .referral.referral_id
                     ),
                     range(4 * concurrency),
@@ -332,7 +343,9 @@ def burst(
                 pool.map(
                     lambda i: (
                         stubs[i % concurrency]
-                        .SubmitReferral(referral(i, run), metadata=metadata)
+                        .SubmitReferral(
+                            referral(first + 4 * concurrency + i, run), metadata=metadata
+                        )
                         .referral.referral_id
                     ),
                     range(count),
@@ -348,11 +361,53 @@ def burst(
 BENCH_SERVICES = ("intake", "clients", "notify")
 
 
-def start_services(suite: Suite, processes: int) -> None:
+def read_spans(trace_dir: Path) -> list[dict[str, Any]]:
+    spans = []
+    for path in trace_dir.glob("*.jsonl"):
+        spans += [json.loads(line) for line in path.read_text().splitlines() if line]
+    return spans
+
+
+def where_the_time_goes(spans: list[dict[str, Any]]) -> list[str]:
+    """The median referral's trace as a timeline: each step (a process's call or event,
+    each database command and publish in it) with its median start, from the partner's
+    call, and median duration. A step's n-th occurrence in a trace is its own row."""
+    by_trace: dict[str, list[dict[str, Any]]] = {}
+    for span in spans:
+        by_trace.setdefault(span["trace_id"], []).append(span)
+    steps: dict[tuple[str, str, int], list[tuple[float, float]]] = {}
+    traces = 0
+    for trace_spans in by_trace.values():
+        roots = [s for s in trace_spans if s["name"].endswith("IntakeService/SubmitReferral")]
+        if len(roots) != 1 or not any("notify" in (s["service"] or "") for s in trace_spans):
+            continue
+        traces += 1
+        origin = roots[0]["start_ns"]
+        seen: dict[tuple[str, str], int] = {}
+        for span in sorted(trace_spans, key=lambda s: s["start_ns"]):
+            service = (span["service"] or "").removeprefix("casework-")
+            nth = seen[(service, span["name"])] = seen.get((service, span["name"]), 0) + 1
+            steps.setdefault((service, span["name"], nth), []).append(
+                ((span["start_ns"] - origin) / 1e6, (span["end_ns"] - span["start_ns"]) / 1e6)
+            )
+    rows = []
+    for (service, name, nth), times in steps.items():
+        if len(times) * 2 < traces:
+            continue  # a step most referrals do not take (a match proposal, a retry)
+        start = percentile([t[0] for t in times], 0.5)
+        took = percentile([t[1] for t in times], 0.5)
+        label = f"{name} (#{nth})" if nth > 1 else name
+        rows.append((start, f"  {start:7.2f} ms  +{took:6.2f} ms  {service:<15} {label}"))
+    return [f"{traces} traced referrals, median start from the partner's call, median length"] + [
+        row for _, row in sorted(rows)
+    ]
+
+
+def start_services(suite: Suite, processes: int, env: dict[str, str] | None = None) -> None:
     """intake, clients and notify, each as `processes` api and `processes` events
     processes (launch.py forks them; they share the ports and the queues)."""
     suite.stop_all()
-    extra = {"API_PROCESSES": str(processes), "EVENTS_PROCESSES": str(processes)}
+    extra = {"API_PROCESSES": str(processes), "EVENTS_PROCESSES": str(processes), **(env or {})}
     for service in BENCH_SERVICES:
         for process in ("api", "events"):
             suite.start(service, process, extra)
@@ -372,6 +427,9 @@ def main(argv: list[str] | None = None) -> int:
         "--burst", type=int, default=300, help="referrals sent at once for throughput"
     )
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--traced", type=int, default=60, help="sequential referrals traced for the timeline"
+    )
     parser.add_argument(
         "--events", type=int, default=500, help="events queued for notify's consumer throughput"
     )
@@ -425,16 +483,21 @@ def main(argv: list[str] | None = None) -> int:
         inbox: Any = pymongo.MongoClient(mongo_uri)["bench_notify"]["notifications"]
 
         run = secrets.token_hex(3)
+        # Each referral below is a person clients has not met (a new card, the path a
+        # referral takes most): each takes the next person. Those met again would make
+        # match proposals instead, another path.
         stub.SubmitReferral(referral(0, f"warm{run}"), metadata=metadata)  # warm every path once
+        person = 1
         submitted = 1
         latencies = []
         for i in range(args.referrals):
             sent = utc_now()
             referral_id = stub.SubmitReferral(
-                referral(i, run), metadata=metadata
+                referral(person + i, run), metadata=metadata
             ).referral.referral_id
             latencies.append(stored_after(inbox, [referral_id], sent))
         submitted += args.referrals
+        person += args.referrals
 
         # The same path as far as the worker's screen: notify's live inbox passes on
         # what its feed finds stored (woken by a hint, else polling).
@@ -446,17 +509,19 @@ def main(argv: list[str] | None = None) -> int:
             for i in range(args.referrals):
                 started = time.perf_counter()
                 referral_id = stub.SubmitReferral(
-                    referral(args.referrals + i, run), metadata=metadata
+                    referral(person + i, run), metadata=metadata
                 ).referral.referral_id
                 live_latencies.append(live.arrived([referral_id]) - started)
         finally:
             live.close()
         submitted += args.referrals
+        person += args.referrals
 
         # The hops, measured between the referrals' runs on the same servers.
+        amqp_hops, queue_kind = raw_amqp_round_trips(amqp_uri, args.referrals)
         hops = {
             "grpc": raw_grpc_calls(suite.grpc_ports["intake"], args.referrals),
-            "amqp": raw_amqp_round_trips(amqp_uri, args.referrals),
+            "amqp": amqp_hops,
             "write": raw_writes(mongo_uri, args.referrals),
         }
         saves_per_s = raw_saves_per_second(mongo_uri, max(args.burst * 3, 300), args.concurrency)
@@ -466,9 +531,10 @@ def main(argv: list[str] | None = None) -> int:
             if n != 1 or bursts:
                 start_services(suite, n)
             bursts[n] = burst(
-                suite.grpc_ports["intake"], metadata, inbox, args.burst, args.concurrency
+                suite.grpc_ports["intake"], metadata, inbox, args.burst, args.concurrency, person
             )
             submitted += args.burst + 4 * args.concurrency
+            person += args.burst + 4 * args.concurrency
         writes_per_referral = writes_in_databases(mongo_uri, "bench") / submitted
         ceiling = saves_per_s / writes_per_referral
 
@@ -478,7 +544,8 @@ def main(argv: list[str] | None = None) -> int:
             p50_hop, p99_hop = percentile(times, 0.5), percentile(times, 0.99)
             hop_p50 += HOPS[name] * p50_hop
             hop_p99 += HOPS[name] * p99_hop
-            print(f"  {HOPS[name]} x {name:<6} p50 {ms(p50_hop)}   p99 {ms(p99_hop)}")
+            what = f"   ({queue_kind} queue, as the suite's)" if name == "amqp" else ""
+            print(f"  {HOPS[name]} x {name:<6} p50 {ms(p50_hop)}   p99 {ms(p99_hop)}{what}")
         print(f"  sum (the least a referral needs) p50 {ms(hop_p50)}   p99 {ms(hop_p99)}")
         p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
         print(
@@ -510,6 +577,22 @@ def main(argv: list[str] | None = None) -> int:
                 f"{rate:.0f} referrals/s = {100 * rate / ceiling:.0f} % of the ceiling "
                 "(goal >= 50 %)"
             )
+
+        # Where a referral's time goes: the same sequential referrals with tracing on (its
+        # span files cost time of their own, so this pass is not the one timed above).
+        trace_dir = work / "traces"
+        start_services(suite, 1, {"CASEWORK_TRACE_DIR": str(trace_dir)})
+        traced = secrets.token_hex(3)
+        stub.SubmitReferral(referral(person, f"warm{traced}"), metadata=metadata)
+        for i in range(1, args.traced + 1):
+            sent = utc_now()
+            referral_id = stub.SubmitReferral(
+                referral(person + i, traced), metadata=metadata
+            ).referral.referral_id
+            stored_after(inbox, [referral_id], sent)
+        start_services(suite, 1)  # closes the span files
+        print("where a referral's time goes (sequential, traced):")
+        print("\n".join(where_the_time_goes(read_spans(trace_dir))))
 
         raw_drained = bench_consumer.raw_drain(amqp_uri, args.events)
         handled = bench_consumer.notify_drain(suite, mongo_uri, args.events)
