@@ -78,6 +78,9 @@ class InMemoryClientRepository:
         card = self._store.cards.get(client_id)
         return card if card is not None and self._in_scope(card) else None
 
+    def ranked(self, client_id: str) -> ClientCard | None:
+        return self.find(client_id)
+
     def by_identity(self, key: str) -> ClientCard | None:
         return next((c for c in self._scoped() if c.identity_key == key), None)
 
@@ -372,4 +375,5 @@ def _facts(card: ClientCard) -> search.CandidateFacts:
         card.date_of_birth,
         card.phone,
         card.email,
+        card.identity_key,
     )

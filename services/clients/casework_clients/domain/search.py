@@ -354,6 +354,8 @@ class CandidateFacts:
     date_of_birth: date | None
     phone: str = ""
     email: str = ""
+    #: The card's stored identity (domain.identity.identity_key), "" for a consultation.
+    identity_key: str = ""
 
 
 @dataclass(frozen=True)

@@ -201,11 +201,14 @@ def _changed(
 
 
 def confident_match(
-    repository: ClientRepository, query: search.SearchQuery
+    repository: ClientRepository,
+    query: search.SearchQuery,
+    born: list[search.CandidateFacts] | None = None,
 ) -> tuple[ClientCard | None, search.Match | None, int]:
     """The one card confidently matching the query (None when none or several), the
     match, and how many confident matches there were. Candidates are ranked on the few
-    details matching needs; only the one matched card is read whole."""
+    details matching needs (`born`: the cards born on the query's day, when the caller
+    has read them already)."""
     if query.date_of_birth is None:
         # A person without papers: the same names and the same phone or e-mail.
         if not (search.phone_key(query.phone) or query.email.strip()):
@@ -215,12 +218,12 @@ def confident_match(
     else:
         # Only cards born that very day can be confident matches: one indexed lookup
         # instead of the broad look-alike search, which stays for SearchClients.
-        facts = repository.born_on(query.date_of_birth)
+        facts = born if born is not None else repository.born_on(query.date_of_birth)
         ranked = search.rank(query, facts, search.CONFIDENT_SCORE)
         sure = [m for m in ranked if search.is_confident(m)]
     if len(sure) != 1:
         return None, None, len(sure)
-    card = repository.find(sure[0].ref)
+    card = repository.ranked(sure[0].ref)
     return (card, sure[0], 1) if card is not None else (None, None, 0)
 
 

@@ -135,6 +135,38 @@ def test_a_referral_spelled_another_way_is_proposed_to_the_card_of_the_same_pers
     assert card.status == "applicant" and len(card.status_entries) == 1
 
 
+def test_a_person_referred_again_is_proposed_to_their_card_as_the_same_identity() -> None:
+    # Found among the cards born that day (no identity lookup of its own), it is still
+    # the exact match, not a look-alike.
+    card, _ = refer(create_facts())
+    refer(create_facts(given_name="Taras", family_name="Kovalenko"))  # born that day too
+    again, outcome = refer(create_facts(phone=""))
+    assert outcome is Outcome.PROPOSED and again.client_id == card.client_id
+    (proposal,) = MatchProposalRepository(ORG, ANNA.centres).page(
+        status="pending", offset=0, limit=9
+    )
+    assert (proposal.client_id, proposal.match, proposal.score) == (card.client_id, "exact", 100)
+    assert ClientDocument.objects.count() == 2
+
+
+def test_a_person_whose_card_was_merged_away_is_proposed_to_the_survivor() -> None:
+    # The absorbed card is not among the day's cards matching reads; the identity it
+    # holds refuses a new card, and the referral looked at again finds its survivor.
+    survivor, _ = refer(create_facts())
+    absorbed, _ = refer(create_facts(given_name="Tara", date_of_birth=date(1961, 3, 8)))
+    services.merge_clients(
+        survivor.client_id, absorbed.client_id, "same person", unit(ANNA),
+        ClientRepository(ORG, ANNA.centres),
+    )  # fmt: skip
+    again, outcome = refer(create_facts(given_name="Tara", date_of_birth=date(1961, 3, 8)))
+    assert outcome is Outcome.PROPOSED and again.client_id == survivor.client_id
+    (proposal,) = MatchProposalRepository(ORG, ANNA.centres).page(
+        status="pending", offset=0, limit=9
+    )
+    assert (proposal.client_id, proposal.match) == (survivor.client_id, "exact")
+    assert ClientDocument.objects.count() == 2
+
+
 def test_a_referral_with_another_birthday_is_a_new_card() -> None:
     card, _ = refer(create_facts())
     other, outcome = refer(create_facts(date_of_birth=date(1961, 3, 10)))

@@ -190,9 +190,16 @@ class ClientRepository(ScopedRepository[ClientDocument]):
                 ),
                 phone=doc.get("phone", ""),
                 email=doc.get("email", ""),
+                identity_key=doc.get("identity_key", ""),
             )
             for doc in kept
         ]
+
+    def ranked(self, client_id: str) -> ClientCard | None:
+        """A card ranking has just read (born_on, candidate_facts), taken from that read
+        rather than read again; any other card is read."""
+        doc = self._ranked.get(client_id)
+        return to_card(StoredCard(doc)) if doc is not None else self.find(client_id)
 
     def candidate_facts(
         self, query: search.SearchQuery, answers: int = 20
