@@ -237,20 +237,7 @@ def _handle(
     retry = functools.partial(
         _retry_later, bus, consumer, raw, origin, holder=holder, event_id=envelope.id
     )
-    try:
-        claim = _claims(storage.EventClaim(consumer, envelope, holder, CLAIM_LEASE))
-    except TRANSIENT as exc:
-        retry(why=f"claim: {type(exc).__name__}")
-        return
-    if claim is storage.Claim.DONE:
-        telemetry.EVENTS_HANDLED.labels(service, consumer, "duplicate").inc()
-        return
-    if claim is storage.Claim.BUSY:
-        # A concurrent delivery of the same event is being handled: look again later
-        # (done by then: a duplicate; its handler crashed: the lease runs out).
-        telemetry.EVENTS_HANDLED.labels(service, consumer, "busy").inc()
-        retry(why="claimed by a concurrent delivery")
-        return
+    # The span covers the claim and the done mark too: a trace shows all the event cost.
     parent = telemetry.context_from_carrier(envelope.trace)
     with bus.tracer.start_as_current_span(
         f"{consumer} {envelope.routing_key}",
@@ -258,6 +245,20 @@ def _handle(
         kind=SpanKind.CONSUMER,
         attributes={"casework.event_id": envelope.id, "casework.event_type": envelope.routing_key},
     ):
+        try:
+            claim = _claims(storage.EventClaim(consumer, envelope, holder, CLAIM_LEASE))
+        except TRANSIENT as exc:
+            retry(why=f"claim: {type(exc).__name__}")
+            return
+        if claim is storage.Claim.DONE:
+            telemetry.EVENTS_HANDLED.labels(service, consumer, "duplicate").inc()
+            return
+        if claim is storage.Claim.BUSY:
+            # A concurrent delivery of the same event is being handled: look again later
+            # (done by then: a duplicate; its handler crashed: the lease runs out).
+            telemetry.EVENTS_HANDLED.labels(service, consumer, "busy").inc()
+            retry(why="claimed by a concurrent delivery")
+            return
         contention = 0
         while True:
             try:

@@ -53,6 +53,7 @@ from opentelemetry import trace
 
 from casework_common.config import SERVICES
 from casework_common.errors import InvalidArgument
+from casework_common.telemetry import context_from_carrier
 
 log = logging.getLogger(__name__)
 
@@ -383,12 +384,13 @@ class Publisher:
             headers=headers,
             message_id=str(event["id"]),
         )
-        if not trace.get_current_span().is_recording():
-            send()  # the relay's own thread, the sweeper: no call or event to belong to
-            return
-        # Until the broker confirms: what a handler waits on after its commit.
+        # Until the broker confirms: what a handler waits on after its commit. Published
+        # outside a call or event (the api's relay thread, the sweeper), it belongs to
+        # the trace that emitted the event.
+        outside = not trace.get_current_span().is_recording()
         with trace.get_tracer("casework.messaging").start_as_current_span(
             f"publish {routing_key}",
+            context=context_from_carrier(event.get("trace") or {}) if outside else None,
             kind=trace.SpanKind.PRODUCER,
             attributes={"messaging.system": "rabbitmq", "messaging.destination": routing_key},
         ):

@@ -407,10 +407,9 @@ def test_one_trace_follows_the_referral_from_the_partners_call_into_clients_and_
                 for s in all_spans
                 if s["name"].endswith("IntakeService/SubmitReferral")
                 and s["attributes"].get("casework.subject") == "partner-city-hospital"
-                and any(
-                    c["trace_id"] == s["trace_id"] and c["service"] == "casework-notify-events"
-                    for c in all_spans
-                )
+                # A span is written when it ends, after all of its children.
+                and {"casework-clients-events", "casework-notify-events"}
+                <= {c["service"] for c in all_spans if c["trace_id"] == s["trace_id"]}
             ),
             None,
         )
@@ -433,9 +432,16 @@ def test_one_trace_follows_the_referral_from_the_partners_call_into_clients_and_
     def children(span: dict[str, Any]) -> set[str]:
         return {s["name"] for s in found["trace"] if s["parent_id"] == span["span_id"]}
 
-    assert {"insert clients", "publish clients.client.registered.v1"} <= children(clients_span)
-    assert "insert notifications" in children(notify_span)
-    assert "insert referrals" in children(found["root"])
+    # Each consumer's span holds its claim of the event and its done mark as well.
+    assert {
+        "insert processed_events",
+        "insert clients",
+        "publish clients.client.registered.v1",
+        "update processed_events",
+    } <= children(clients_span)
+    assert {"insert processed_events", "insert notifications"} <= children(notify_span)
+    # The api's relay thread publishes after the answer, in the call's trace.
+    assert {"insert referrals", "publish intake.referral.submitted.v1"} <= children(found["root"])
 
     # The consumers' structured log lines carry the same trace id.
     trace_id = found["root"]["trace_id"]
