@@ -7,11 +7,14 @@ conditional update ~2.8 ms, ten in one command ~0.7 ms each, measured Dec 2026),
 the server is one process on the same cores as the suite, so a burst drains at the pace
 of its commands.
 
-Nothing waits to fill a batch: a caller that finds no write under way writes at once
-(alone, when it is alone: a sequential event costs what it did); callers that come
-while one is under way are written together right after it. Every caller still returns
-only once its own write is acknowledged, so what a crash can lose is what it lost
-before: the order of a handler's steps is unchanged.
+A step on the way to the next consumer (the claim) waits for nothing: a caller that
+finds no write under way writes at once; callers that come while one is under way are
+written together right after it. A step nobody downstream waits for (the done mark, the
+clear of an outbox already published) may `linger` first: its write then goes after the
+next consumer's own writes instead of before them (the development server answers one
+command at a time), and gathers more callers. Every caller still returns only once its
+own write is acknowledged, so what a crash can lose is what it lost before: the order of
+a handler's steps is unchanged.
 
 Green threads only (the events process is monkey-patched): callers switch only when
 they wait on I/O, so the pending list needs no lock.
@@ -22,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+import eventlet
 from eventlet.event import Event
 
 T = TypeVar("T")
@@ -32,9 +36,12 @@ class GroupCommit(Generic[T, R]):
     """`write(items)` answers one result per item, in order; `__call__` answers the
     result of one item, written with whatever other items were waiting."""
 
-    def __init__(self, write: Callable[[list[T]], list[R]], most: int = 50) -> None:
+    def __init__(
+        self, write: Callable[[list[T]], list[R]], most: int = 50, linger: float = 0.0
+    ) -> None:
         self._write = write
         self._most = most
+        self._linger = linger
         self._pending: list[tuple[T, Event]] = []
         self._writing = False
 
@@ -44,6 +51,8 @@ class GroupCommit(Generic[T, R]):
         if not self._writing:
             self._writing = True
             try:
+                if self._linger > 0:
+                    eventlet.sleep(self._linger)
                 while self._pending:
                     batch, self._pending = self._pending[: self._most], self._pending[self._most :]
                     self._write_batch(batch)

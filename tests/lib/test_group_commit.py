@@ -72,3 +72,31 @@ def test_a_fault_reaches_every_caller_of_its_batch_and_no_other() -> None:
     assert outcomes == [10, "fault", "fault", 40, 50]
     with pytest.raises(ConnectionError):
         commit(3)
+
+
+def test_a_lingering_step_writes_its_first_caller_with_those_arriving_during_the_linger() -> None:
+    # A done mark or an outbox clear (nobody downstream waits for it) lingers, so the
+    # next consumer's writes go first and later callers join the same command.
+    store = Store()
+    commit = GroupCommit(store.write, linger=0.05)
+
+    pool = eventlet.GreenPool()
+    first = pool.spawn(commit, 1)
+    eventlet.sleep(0.01)
+    later = [pool.spawn(commit, n) for n in (2, 3)]
+
+    assert [first.wait(), *(call.wait() for call in later)] == [10, 20, 30]
+    assert store.batches == [[1, 2, 3]]
+
+
+def test_a_step_that_does_not_linger_writes_its_first_caller_alone() -> None:
+    store = Store()
+    commit = GroupCommit(store.write)
+
+    pool = eventlet.GreenPool()
+    first = pool.spawn(commit, 1)
+    eventlet.sleep(0.001)
+    later = [pool.spawn(commit, n) for n in (2, 3)]
+
+    assert [first.wait(), *(call.wait() for call in later)] == [10, 20, 30]
+    assert store.batches == [[1], [2, 3]]
