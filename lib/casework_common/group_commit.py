@@ -9,12 +9,12 @@ of its commands.
 
 A step on the way to the next consumer (the claim) waits for nothing: a caller that
 finds no write under way writes at once; callers that come while one is under way are
-written together right after it. A step nobody downstream waits for (the done mark, the
-clear of an outbox already published) may `linger` first: its write then goes after the
-next consumer's own writes instead of before them (the development server answers one
-command at a time), and gathers more callers. Every caller still returns only once its
-own write is acknowledged, so what a crash can lose is what it lost before: the order of
-a handler's steps is unchanged.
+written together right after it. A step nobody downstream waits for (the clear of an
+outbox already published, which the done mark follows) may `linger` first: its write
+then goes after the next consumer's own writes instead of before them (the development
+server answers one command at a time), and gathers more callers. Every caller still
+returns only once its own write is acknowledged, so what a crash can lose is what it
+lost before: the order of a handler's steps is unchanged.
 
 Green threads only (the events process is monkey-patched): callers switch only when
 they wait on I/O, so the pending list needs no lock.

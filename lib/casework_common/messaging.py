@@ -37,7 +37,6 @@ the service its type starts with (`publisher_refusal`).
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import logging
 import os
@@ -56,6 +55,8 @@ from casework_common.errors import InvalidArgument
 from casework_common.telemetry import context_from_carrier
 
 log = logging.getLogger(__name__)
+# A proxy until the process sets its tracer provider, then that provider's tracer.
+_tracer = trace.get_tracer("casework.messaging")
 
 EVENT_CONTENT_TYPE = "application/vnd.casework.event+json"
 DELIVERY_LIMIT = 10
@@ -376,25 +377,23 @@ class Publisher:
         headers = {"casework-event-id": str(event["id"])}
         headers.update({k: str(v) for k, v in (event.get("trace") or {}).items()})
         routing_key = f"{event['type']}.v{event['version']}"
-        send = functools.partial(
-            self.publish_raw,
-            body,
-            exchange=self._exchange_name,
-            routing_key=routing_key,
-            headers=headers,
-            message_id=str(event["id"]),
-        )
         # Until the broker confirms: what a handler waits on after its commit. Published
         # outside a call or event (the api's relay thread, the sweeper), it belongs to
         # the trace that emitted the event.
         outside = not trace.get_current_span().is_recording()
-        with trace.get_tracer("casework.messaging").start_as_current_span(
+        with _tracer.start_as_current_span(
             f"publish {routing_key}",
             context=context_from_carrier(event.get("trace") or {}) if outside else None,
             kind=trace.SpanKind.PRODUCER,
             attributes={"messaging.system": "rabbitmq", "messaging.destination": routing_key},
         ):
-            send()
+            self.publish_raw(
+                body,
+                exchange=self._exchange_name,
+                routing_key=routing_key,
+                headers=headers,
+                message_id=str(event["id"]),
+            )
 
     def queue_type(self) -> str:
         """The queue type for this broker (`queue_type`), from the version it reports."""

@@ -184,7 +184,8 @@ class DatabaseCommandSpans(monitoring.CommandListener):
     def __init__(self, tracer_provider: trace.TracerProvider | None = None) -> None:
         self._started: dict[tuple[Any, int], tuple[str, str, str, int]] = {}
         self._lock = threading.Lock()
-        self._provider = tracer_provider
+        # A proxy until the process sets its tracer provider, then that provider's tracer.
+        self._tracer = trace.get_tracer("casework.database", tracer_provider=tracer_provider)
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         if not trace.get_current_span().is_recording():
@@ -219,7 +220,7 @@ class DatabaseCommandSpans(monitoring.CommandListener):
         if begun is None:
             return
         command, collection, database, start_ns = begun
-        span = trace.get_tracer("casework.database", tracer_provider=self._provider).start_span(
+        span = self._tracer.start_span(
             f"{command} {collection}".strip(),
             kind=trace.SpanKind.CLIENT,
             start_time=start_ns,

@@ -20,6 +20,7 @@ from casework.notify.v1 import notify_pb2, notify_pb2_grpc
 from casework_common.auth import SigningKey, generate_signing_key
 from casework_common.messaging import EVENT_CONTENT_TYPE, dead_letter_exchange
 from casework_common.rpc_errors import field_violations
+from casework_dev.bench import read_spans
 from casework_dev.devstack import Suite
 from casework_dev.testing.fixtures import (
     create_partner_token,
@@ -393,14 +394,8 @@ def test_one_trace_follows_the_referral_from_the_partners_call_into_clients_and_
     referral = intake.SubmitReferral(create_referral(), metadata=PARTNER).referral
     eventually(lambda: inbox_entry(notify, ANNA, referral.referral_id))
 
-    def spans() -> list[dict[str, Any]]:
-        out = []
-        for path in Path(suite.env["CASEWORK_TRACE_DIR"]).glob("*.jsonl"):
-            out += [json.loads(line) for line in path.read_text().splitlines() if line]
-        return out
-
     def joined() -> dict[str, Any] | None:
-        all_spans = spans()
+        all_spans = read_spans(Path(suite.env["CASEWORK_TRACE_DIR"]))
         root = next(
             (
                 s

@@ -362,6 +362,7 @@ BENCH_SERVICES = ("intake", "clients", "notify")
 
 
 def read_spans(trace_dir: Path) -> list[dict[str, Any]]:
+    """Every span the processes wrote to `trace_dir` (CASEWORK_TRACE_DIR), as dicts."""
     spans = []
     for path in trace_dir.glob("*.jsonl"):
         spans += [json.loads(line) for line in path.read_text().splitlines() if line]
@@ -485,10 +486,9 @@ def main(argv: list[str] | None = None) -> int:
         run = secrets.token_hex(3)
         # Each referral below is a person clients has not met (a new card, the path a
         # referral takes most): each takes the next person. Those met again would make
-        # match proposals instead, another path.
+        # match proposals instead, another path. `person` also counts the referrals sent.
         stub.SubmitReferral(referral(0, f"warm{run}"), metadata=metadata)  # warm every path once
         person = 1
-        submitted = 1
         latencies = []
         for i in range(args.referrals):
             sent = utc_now()
@@ -496,7 +496,6 @@ def main(argv: list[str] | None = None) -> int:
                 referral(person + i, run), metadata=metadata
             ).referral.referral_id
             latencies.append(stored_after(inbox, [referral_id], sent))
-        submitted += args.referrals
         person += args.referrals
 
         # The same path as far as the worker's screen: notify's live inbox passes on
@@ -514,7 +513,6 @@ def main(argv: list[str] | None = None) -> int:
                 live_latencies.append(live.arrived([referral_id]) - started)
         finally:
             live.close()
-        submitted += args.referrals
         person += args.referrals
 
         # The hops, measured between the referrals' runs on the same servers.
@@ -533,9 +531,8 @@ def main(argv: list[str] | None = None) -> int:
             bursts[n] = burst(
                 suite.grpc_ports["intake"], metadata, inbox, args.burst, args.concurrency, person
             )
-            submitted += args.burst + 4 * args.concurrency
             person += args.burst + 4 * args.concurrency
-        writes_per_referral = writes_in_databases(mongo_uri, "bench") / submitted
+        writes_per_referral = writes_in_databases(mongo_uri, "bench") / person
         ceiling = saves_per_s / writes_per_referral
 
         print(f"\nraw hops (same run, same servers), sequential, n={args.referrals} each:")
