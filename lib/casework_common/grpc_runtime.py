@@ -275,8 +275,9 @@ class CaseworkInterceptor(grpc.ServerInterceptor):
             with pymongo.timeout(remaining):
                 return call()
         finally:
-            GRPC_IN_FLIGHT.labels(service).dec()
+            # The slot first: once the gauge says no call is at work, every slot is free.
             self._slots.release()
+            GRPC_IN_FLIGHT.labels(service).dec()
 
     def _call(
         self,
